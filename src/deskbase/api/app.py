@@ -1,0 +1,54 @@
+"""create_app(): the FastAPI application around one Deskbase core."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from deskbase import __version__
+from deskbase.api import errors
+from deskbase.api.middleware import BodyLimit
+from deskbase.api.routers import collections, records, relationships, workspaces
+from deskbase.core.app import Deskbase
+
+Extension = Callable[[FastAPI, Deskbase], None]
+
+
+def create_app(core: Deskbase, extensions: list[Extension] | None = None,
+               on_startup: list[Callable[[], Any]] | None = None,
+               on_shutdown: list[Callable[[], Any]] | None = None) -> FastAPI:
+    """Build the API around an open core. Extensions (SQL endpoint, support routes, console) add routers."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for fn in on_startup or []:
+            fn()
+        yield
+        for fn in on_shutdown or []:
+            fn()
+
+    app = FastAPI(
+        title="deskbase",
+        version=__version__,
+        description="A system of record for customer support: collections, records, relationships, SQL, SLAs.",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.core = core
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
+    for module in (workspaces, collections, records, relationships):
+        app.include_router(module.router)
+    app.include_router(records.documents_router)
+
+    @app.get("/healthz", tags=["meta"], include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for ext in extensions or []:
+        ext(app, core)
+    return app

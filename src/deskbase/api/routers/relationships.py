@@ -1,0 +1,42 @@
+"""Relationships between records, and atomic batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from deskbase.api.deps import ActorDep, CoreDep, authorize, when
+from deskbase.api.schemas import BatchBody, RelationshipCreate
+
+router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["relationships"])
+
+
+@router.post("/relationships", status_code=201)
+def create_relationship(ws: str, body: RelationshipCreate, core: CoreDep, actor: ActorDep,
+                        response: Response) -> dict[str, Any]:
+    """Link two live records. A cardinality-one type refuses a second live link unless `replace` is true."""
+    authorize(actor, "write:relationships", ws)
+    out, created = core.relationships.upsert(ws, body.model_dump(exclude={"at"}), actor, when(body.at))
+    response.status_code = 201 if created else 200
+    return out
+
+
+@router.get("/relationships/{rel_id}")
+def get_relationship(ws: str, rel_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    authorize(actor, "read:relationships", ws)
+    return core.relationships.get(ws, rel_id)
+
+
+@router.delete("/relationships/{rel_id}")
+def delete_relationship(ws: str, rel_id: str, core: CoreDep, actor: ActorDep, at: str | None = None) -> dict[str, Any]:
+    authorize(actor, "write:relationships", ws)
+    return core.relationships.delete(ws, rel_id, actor, when(at))
+
+
+@router.post("/batch", tags=["batch"])
+def batch(ws: str, body: BatchBody, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """Up to 1,000 operations in one transaction: all are applied, or none (the error names the index)."""
+    authorize(actor, "write:records", ws)
+    authorize(actor, "write:relationships", ws)
+    return core.batch.run(ws, body.operations, actor)

@@ -1,0 +1,77 @@
+"""Request bodies (the wire contract of DESIGN §6); unknown fields are refused so typos do not pass silently."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkspacePut(Body):
+    name: str | None = Field(None, max_length=200)
+    settings: dict[str, Any] | None = None
+
+
+class CollectionPut(Body):
+    name: str | None = Field(None, max_length=200)
+    description: str | None = None
+    icon: str | None = None
+    color: str | None = None
+    json_schema: dict[str, Any]
+
+
+class RelationshipTypePut(Body):
+    description: str | None = None
+    source_collections: list[str] | None = None
+    target_collections: list[str] | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    cardinality: Literal["one", "many"] | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RecordCreate(Body):
+    data: dict[str, Any]
+    id: str | None = None
+    external_id: str | None = Field(None, max_length=256)
+    external_source: str | None = Field(None, max_length=128)
+    at: str | None = Field(None, description="Import mode: the time of this change (needs `import`).")
+    created_at: str | None = Field(None, description="Import mode: the record's creation time.")
+
+
+class RecordReplace(Body):
+    data: dict[str, Any]
+    at: str | None = None
+
+
+class RecordPatch(Body):
+    data: dict[str, Any] = Field(description="An RFC 7396 JSON merge patch of the record's data.")
+    at: str | None = None
+
+
+class Endpoint(Body):
+    collection: str
+    id: str
+
+
+class RelationshipCreate(Body):
+    rel_type: str
+    source: Endpoint
+    target: Endpoint
+    data: dict[str, Any] | None = None
+    replace: bool = False
+    at: str | None = None
+
+
+class BatchBody(Body):
+    operations: list[Any]
+
+
+class SqlBody(Body):
+    query: str
+    params: dict[str, Any] | None = None
+    format: Literal["json", "csv", "ndjson"] = "json"

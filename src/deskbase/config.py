@@ -1,0 +1,88 @@
+"""One settings registry: each setting has a name, default, type and help; env DESKBASE_<NAME> overrides it.
+
+The same registry feeds `deskbase serve --help`, docs/configuration.md and the code, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class Settings:
+    data_dir: str = _setting("./deskbase-data", "Directory holding the embedded SQLite file, chDB data and the admin token.")
+    database_url: str = _setting("", "SQLAlchemy URL of the primary store; empty means SQLite in data_dir.")
+    clickhouse_url: str = _setting("", "ClickHouse server URL for the SQL replica; empty means embedded chDB in data_dir.")
+    host: str = _setting("127.0.0.1", "Address `deskbase serve` listens on.")
+    port: int = _setting(8765, "Port `deskbase serve` listens on.")
+    sqlite_synchronous: str = _setting("FULL", "SQLite synchronous pragma: FULL survives power loss, NORMAL is faster.")
+    max_body_bytes: int = _setting(16 * 1024 * 1024, "Largest accepted HTTP request body, in bytes.")
+    max_record_bytes: int = _setting(1024 * 1024, "Largest accepted record `data`, in bytes (serialised JSON).")
+    max_batch_operations: int = _setting(1000, "Most operations accepted in one batch request.")
+    query_default_limit: int = _setting(50, "Records returned by a list query when no limit is given.")
+    query_max_limit: int = _setting(1000, "Largest `limit` a record list query accepts.")
+    sql_wait_seconds: float = _setting(2.0, "How long an SQL request waits for the replica to catch up before 503.")
+    sql_max_execution_seconds: float = _setting(10.0, "Time limit of one SQL query.")
+    sql_max_result_rows: int = _setting(10000, "Rows an SQL query returns before it is marked truncated.")
+    sql_max_memory_bytes: int = _setting(2 * 1024**3, "Memory limit of one SQL query.")
+    replicate: bool = _setting(True, "Run the ClickHouse replicator inside the server process.")
+    log_level: str = _setting("info", "Server log level.")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then DESKBASE_* environment variables, then explicit overrides (CLI flags, tests)."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"DESKBASE_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(f.type, raw, f.name)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_path / 'deskbase.db'}"
+
+
+def _coerce(type_name: Any, raw: str, name: str) -> Any:
+    t = str(type_name)
+    try:
+        if t == "int":
+            return int(raw)
+        if t == "float":
+            return float(raw)
+        if t == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+    except ValueError as exc:
+        raise ValueError(f"DESKBASE_{name.upper()}={raw!r} is not a valid {t}") from exc
+    return raw
+
+
+def describe() -> list[dict[str, Any]]:
+    """Name, env var, default and help of every setting, for docs and `--help`."""
+    return [
+        {
+            "name": f.name,
+            "env": f"DESKBASE_{f.name.upper()}",
+            "type": str(f.type),
+            "default": f.default,
+            "help": f.metadata["help"],
+        }
+        for f in fields(Settings)
+    ]

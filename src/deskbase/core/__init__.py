@@ -1,0 +1,1 @@
+"""The system of record: workspaces, collections, records, relationships and the change log."""

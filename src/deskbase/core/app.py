@@ -1,0 +1,104 @@
+"""The Deskbase facade: the only object adapters (API, CLI, console, workers) talk to."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import func, select
+
+from deskbase.config import Settings
+from deskbase.core import changelog, migrate
+from deskbase.core import tables as t
+from deskbase.core.auth import Tokens
+from deskbase.core.batch import Batch
+from deskbase.core.changelog import Change
+from deskbase.core.clock import Clock, SystemClock
+from deskbase.core.collections import Collections
+from deskbase.core.db import Database, Tx
+from deskbase.core.errors import InvalidFilter
+from deskbase.core.hooks import Hooks
+from deskbase.core.records import Records
+from deskbase.core.relationships import Relationships
+from deskbase.core.reltypes import RelationshipTypes
+from deskbase.core.schemas import ValidatorCache
+from deskbase.core.templates import Templates
+from deskbase.core.workspaces import Workspaces
+
+
+class Deskbase:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.db = Database(settings.effective_database_url, settings.sqlite_synchronous)
+        self.hooks = Hooks()
+        self.validators = ValidatorCache()
+        self.workspaces = Workspaces(self)
+        self.collections = Collections(self)
+        self.reltypes = RelationshipTypes(self)
+        self.records = Records(self)
+        self.relationships = Relationships(self)
+        self.batch = Batch(self)
+        self.tokens = Tokens(self)
+        self.templates = Templates(self)
+        self._last_seq: dict[str, int] = {}
+        self._seq_lock = threading.Lock()
+        self.commit_signal = threading.Condition()
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock | None = None) -> Deskbase:
+        """Open the primary store and bring its schema up to date."""
+        app = cls(settings, clock)
+        migrate.upgrade(app.db)
+        return app
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # ---- the change pipeline ----------------------------------------------------------------------
+    def emit(self, tx: Tx, entries: list[Change], run_hooks: bool = True) -> None:
+        """Append entries to the change log inside `tx`; hooks see them in the transaction and after commit."""
+        changelog.append(tx.conn, entries)
+        for c in entries:
+            tx.note_change(c.workspace_id, c.seq)
+        if run_hooks:
+            self.run_in_tx_hooks(tx, entries)
+        else:
+            self._after_commit(tx, entries)
+
+    def run_in_tx_hooks(self, tx: Tx, entries: list[Change]) -> None:
+        for hook in self.hooks.in_transaction:
+            hook(tx, entries)
+        self._after_commit(tx, entries)
+
+    def _after_commit(self, tx: Tx, entries: list[Change]) -> None:
+        if getattr(tx, "_deskbase_registered", False):
+            return
+        tx._deskbase_registered = True  # type: ignore[attr-defined]
+
+        def done() -> None:
+            with self._seq_lock:
+                for ws, seq in tx.changed_workspaces.items():
+                    if seq > self._last_seq.get(ws, 0):
+                        self._last_seq[ws] = seq
+            with self.commit_signal:
+                self.commit_signal.notify_all()
+            for hook in self.hooks.after_commit:
+                hook(entries)
+
+        tx.after_commit(done)
+
+    def last_seq(self, workspace_id: str) -> int:
+        """The workspace's last committed change (what read-your-writes waits for)."""
+        with self.db.read() as conn:
+            seq = conn.execute(select(func.max(t.changes.c.seq)).where(t.changes.c.workspace_id == workspace_id)).scalar()
+        return int(seq or 0)
+
+    def changes(self, workspace_id: str, after: int = 0, limit: int = 100) -> dict[str, Any]:
+        if not 1 <= limit <= 1000:
+            raise InvalidFilter("limit must be between 1 and 1000", {"limit": limit})
+        with self.db.read() as conn:
+            self.workspaces.require(conn, workspace_id)
+            rows = changelog.feed(conn, workspace_id, after, limit)
+        data = [changelog.public(r) for r in rows]
+        return {"data": data, "next_after": data[-1]["seq"] if data else after}

@@ -1,0 +1,98 @@
+"""The append-only change log: one global sequence; history, audit, replication and the change feed read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, select
+from sqlalchemy.engine import Connection
+
+from deskbase.core.clock import iso
+from deskbase.core.tables import changes
+
+
+@dataclass
+class Change:
+    """One entry before it is written; `seq` (the new version of the entity) is known after `append`."""
+
+    workspace_id: str
+    entity: str
+    collection: str | None
+    entity_id: str
+    op: str
+    data: dict[str, Any] | None
+    actor: str | None
+    actor_name: str | None
+    at: datetime
+    seq: int = 0
+
+
+def append(conn: Connection, entries: list[Change]) -> None:
+    """Insert entries in order and fill their `seq`; one round trip however many entries there are."""
+    if not entries:
+        return
+    rows = [
+        {
+            "workspace_id": c.workspace_id,
+            "entity": c.entity,
+            "collection": c.collection,
+            "entity_id": c.entity_id,
+            "op": c.op,
+            "data": c.data,
+            "actor": c.actor,
+            "actor_name": c.actor_name,
+            "at": c.at,
+        }
+        for c in entries
+    ]
+    if len(rows) == 1:
+        seq = conn.execute(insert(changes).returning(changes.c.seq), rows[0]).scalar_one()
+        entries[0].seq = int(seq)
+        return
+    result = conn.execute(insert(changes).returning(changes.c.seq, sort_by_parameter_order=True), rows)
+    for entry, (seq,) in zip(entries, result.all(), strict=True):
+        entry.seq = int(seq)
+
+
+def public(row: Any) -> dict[str, Any]:
+    """The wire form of a change entry (history, change feed, audit)."""
+    return {
+        "seq": row.seq,
+        "version": row.seq,
+        "workspace_id": row.workspace_id,
+        "entity": row.entity,
+        "collection": row.collection,
+        "entity_id": row.entity_id,
+        "op": row.op,
+        "data": row.data,
+        "actor": {"id": row.actor, "name": row.actor_name},
+        "at": iso(row.at),
+    }
+
+
+def history(
+    conn: Connection, workspace_id: str, entity: str, collection: str | None, entity_id: str,
+    after: int = 0, limit: int = 100,
+) -> list[dict[str, Any]]:
+    cond = and_(
+        changes.c.workspace_id == workspace_id,
+        changes.c.entity == entity,
+        changes.c.collection == collection if collection is not None else changes.c.collection.is_(None),
+        changes.c.entity_id == entity_id,
+        changes.c.seq > after,
+    )
+    rows = conn.execute(select(changes).where(cond).order_by(changes.c.seq).limit(limit)).all()
+    return [public(r) for r in rows]
+
+
+def feed(conn: Connection, workspace_id: str, after: int, limit: int) -> list[Any]:
+    """Raw change rows of one workspace after `after`, in seq order (index ix_changes_ws_seq)."""
+    q = (
+        select(changes)
+        .where(changes.c.workspace_id == workspace_id, changes.c.seq > after)
+        .order_by(changes.c.seq)
+        .limit(limit)
+    )
+    return list(conn.execute(q).all())

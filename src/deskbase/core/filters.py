@@ -1,0 +1,308 @@
+"""The filter and sort DSL (Rekor-compatible) compiled to SQL on the primary store, with keyset cursors.
+
+`{field, op, value}` or `{and|or: [...]}`; ops eq neq gt gte lt lte in not_in like ilike is_null is_not_null
+has search. Data fields are `data.<path>` (or a bare path); system fields are id, created_at, updated_at,
+external_id, external_source, version. Data-field expressions are rendered with literal JSON paths so they
+match the `x-index` expression indexes exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, and_, bindparam, cast, exists, false, literal_column, not_, or_
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql import func
+
+from deskbase.core.clock import parse_iso
+from deskbase.core.errors import InvalidFilter
+from deskbase.core.tables import records
+
+SYSTEM_FIELDS = {"id", "created_at", "updated_at", "external_id", "external_source", "version"}
+TIME_FIELDS = {"created_at", "updated_at"}
+SEGMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+OPS = {"eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "is_null", "is_not_null", "has", "search"}
+MAX_CONDITIONS = 100
+MAX_DEPTH = 8
+MAX_IN = 1000
+
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Field:
+    """A parsed field reference: a system column or a path inside `data`."""
+
+    system: str | None
+    path: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.system or "data." + ".".join(self.path)
+
+
+def parse_field(raw: Any) -> Field:
+    if not isinstance(raw, str) or not raw:
+        raise InvalidFilter("filter field must be a non-empty string", {"field": raw})
+    if raw in SYSTEM_FIELDS:
+        return Field(raw, ())
+    parts = raw.split(".")
+    if parts[0] == "data":
+        parts = parts[1:]
+    if not parts or len(parts) > 8 or not all(SEGMENT_RE.match(p) for p in parts):
+        raise InvalidFilter(
+            f"invalid field {raw!r}: use a system field ({', '.join(sorted(SYSTEM_FIELDS))}) or data.<name>[.<name>…]"
+            " with letters, digits and '_'",
+            {"field": raw},
+        )
+    return Field(None, tuple(parts))
+
+
+class Compiler:
+    """Builds SQL expressions for one dialect ('sqlite' or 'postgresql')."""
+
+    def __init__(self, dialect: str) -> None:
+        self.pg = dialect == "postgresql"
+        self._n = 0
+
+    def _param(self, value: Any) -> Any:
+        self._n += 1
+        return bindparam(f"f{self._n}", value)
+
+    # ---- expressions -------------------------------------------------------------------------------
+    def data_value(self, f: Field) -> ColumnElement[Any]:
+        """The field as a comparable SQL value (SQLite: native via json_extract; PostgreSQL: jsonb)."""
+        if self.pg:
+            if len(f.path) == 1:
+                return literal_column(f"(records.data -> '{f.path[0]}')", JSONB)
+            return literal_column(f"(records.data #> '{{{','.join(f.path)}}}')", JSONB)
+        return literal_column(f"json_extract(records.data, '$.{'.'.join(f.path)}')")
+
+    def data_text(self, f: Field) -> ColumnElement[Any]:
+        """The field as text; on PostgreSQL this is the `x-index` expression `data ->> 'f'`."""
+        if self.pg:
+            if len(f.path) == 1:
+                return literal_column(f"(records.data ->> '{f.path[0]}')")
+            return literal_column(f"(records.data #>> '{{{','.join(f.path)}}}')")
+        return self.data_value(f)
+
+    def system(self, f: Field) -> ColumnElement[Any]:
+        return records.c[f.system]  # type: ignore[index]
+
+    def _cmp_target(self, f: Field, value: Any) -> tuple[ColumnElement[Any], Any]:
+        """Pick the expression/parameter pair that compares `value` correctly and can use an index."""
+        if f.system:
+            if f.system in TIME_FIELDS:
+                return self.system(f), self._param(_as_time(value, f))
+            if f.system == "version":
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise InvalidFilter("version filters take an integer", {"field": f.name, "value": value})
+                return self.system(f), self._param(value)
+            if not isinstance(value, str):
+                raise InvalidFilter(f"{f.name} filters take a string", {"field": f.name, "value": value})
+            return self.system(f), self._param(value)
+        if self.pg and not isinstance(value, str):
+            return self.data_value(f), cast(self._param(orjson.dumps(value).decode()), JSONB)
+        return self.data_text(f), self._param(value)
+
+    # ---- conditions --------------------------------------------------------------------------------
+    def condition(self, node: Any, depth: int = 0, counter: list[int] | None = None) -> ColumnElement[bool]:
+        counter = counter if counter is not None else [0]
+        if depth > MAX_DEPTH:
+            raise InvalidFilter(f"filter nests deeper than {MAX_DEPTH} levels")
+        if not isinstance(node, dict):
+            raise InvalidFilter("a filter is an object {field, op, value} or {and|or: [...]}", {"filter": node})
+        for key, joiner in (("and", and_), ("or", or_)):
+            if key in node:
+                if len(node) != 1:
+                    raise InvalidFilter(f"an '{key}' node takes no other keys", {"keys": sorted(node)})
+                items = node[key]
+                if not isinstance(items, list) or not items:
+                    raise InvalidFilter(f"'{key}' takes a non-empty list of filters")
+                return joiner(*(self.condition(i, depth + 1, counter) for i in items))
+        counter[0] += 1
+        if counter[0] > MAX_CONDITIONS:
+            raise InvalidFilter(f"a filter may hold at most {MAX_CONDITIONS} conditions")
+        unknown = set(node) - {"field", "op", "value"}
+        if unknown:
+            raise InvalidFilter(f"unknown filter keys: {', '.join(sorted(unknown))}", {"keys": sorted(unknown)})
+        op = node.get("op")
+        if op not in OPS:
+            raise InvalidFilter(
+                f"unknown filter op {op!r}; use one of {', '.join(sorted(OPS))}", {"op": op}
+            )
+        f = parse_field(node.get("field"))
+        value = node.get("value")
+        return self._leaf(f, op, value)
+
+    def _leaf(self, f: Field, op: str, value: Any) -> ColumnElement[bool]:
+        if op in {"is_null", "is_not_null"}:
+            expr = self.system(f) if f.system else self.data_text(f)
+            return expr.is_(None) if op == "is_null" else expr.is_not(None)
+        if op in {"eq", "neq", "gt", "gte", "lt", "lte"}:
+            _check_scalar(f, op, value)
+            expr, param = self._cmp_target(f, value)
+            return {
+                "eq": expr == param, "neq": or_(expr != param, expr.is_(None)), "gt": expr > param,
+                "gte": expr >= param, "lt": expr < param, "lte": expr <= param,
+            }[op]
+        if op in {"in", "not_in"}:
+            if not isinstance(value, list) or not value or len(value) > MAX_IN:
+                raise InvalidFilter(f"'{op}' takes a list of 1-{MAX_IN} values", {"field": f.name, "op": op})
+            for v in value:
+                _check_scalar(f, op, v)
+            conds = [self._eq(f, v) for v in value]
+            if op == "in":
+                return or_(*conds)
+            expr = self.system(f) if f.system else self.data_text(f)
+            return or_(not_(or_(*conds)), expr.is_(None))
+        if op in {"like", "ilike", "search"}:
+            if not isinstance(value, str):
+                raise InvalidFilter(f"'{op}' takes a string pattern", {"field": f.name, "op": op})
+            expr = self.system(f) if f.system else self.data_text(f)
+            if op == "search":
+                escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                return func.lower(expr).like(self._param(f"%{escaped.lower()}%"), escape="\\")
+            if op == "ilike":
+                return func.lower(expr).like(func.lower(self._param(value)))
+            return expr.like(self._param(value))
+        # has: an array field contains the value
+        _check_scalar(f, op, value)
+        if f.system:
+            raise InvalidFilter("'has' applies to array fields inside data", {"field": f.name})
+        if self.pg:
+            return self.data_value(f).op("@>")(cast(self._param(orjson.dumps([value]).decode()), JSONB))
+        je = func.json_each(literal_column("records.data"), literal_column(f"'$.{'.'.join(f.path)}'"))
+        jt = je.table_valued("value").alias("je")
+        return exists(sa_select(1).select_from(jt).where(jt.c.value == self._param(value)))
+
+    def _eq(self, f: Field, value: Any) -> ColumnElement[bool]:
+        expr, param = self._cmp_target(f, value)
+        return expr == param
+
+
+def _check_scalar(f: Field, op: str, value: Any) -> None:
+    if value is None or isinstance(value, (dict, list)):
+        raise InvalidFilter(
+            f"'{op}' on {f.name} takes a string, number or boolean value", {"field": f.name, "op": op}
+        )
+
+
+def _as_time(value: Any, f: Field) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidFilter(f"{f.name} filters take an ISO-8601 time", {"field": f.name, "value": value})
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise InvalidFilter(f"{f.name}: {value!r} is not an ISO-8601 time with offset", {"field": f.name}) from exc
+
+
+# ---- sorting and keyset pagination -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: Field
+    descending: bool
+
+
+def parse_sort(raw: Any) -> list[SortKey]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > 4:
+        raise InvalidFilter("sort is a list of at most 4 {field, direction} objects", {"sort": raw})
+    keys = []
+    for item in raw:
+        if not isinstance(item, dict) or set(item) - {"field", "direction"}:
+            raise InvalidFilter("each sort entry is {field, direction}", {"sort": item})
+        direction = item.get("direction", "asc")
+        if direction not in {"asc", "desc"}:
+            raise InvalidFilter("sort direction is 'asc' or 'desc'", {"direction": direction})
+        f = parse_field(item.get("field"))
+        if f.system == "id":
+            continue
+        keys.append(SortKey(f, direction == "desc"))
+    return keys
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, n: int) -> list[Any]:
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise InvalidFilter("invalid cursor", {"cursor": cursor}) from exc
+    if not isinstance(values, list) or len(values) != n:
+        raise InvalidFilter("cursor does not belong to this sort order", {"cursor": cursor})
+    return values
+
+
+class Sorter:
+    """ORDER BY plus the keyset predicate that resumes after a cursor. NULL data values sort last."""
+
+    def __init__(self, compiler: Compiler, keys: list[SortKey], id_descending: bool = False) -> None:
+        self.c = compiler
+        self.keys = keys
+        self.id_desc = id_descending if not keys else keys[0].descending
+
+    def _expr(self, k: SortKey) -> ColumnElement[Any]:
+        return self.c.system(k.field) if k.field.system else self.c.data_value(k.field)
+
+    def order_by(self) -> list[Any]:
+        out: list[Any] = []
+        for k in self.keys:
+            e = self._expr(k)
+            if not k.field.system:
+                out.append(e.is_(None).asc())
+            out.append(e.desc() if k.descending else e.asc())
+        out.append(records.c.id.desc() if self.id_desc else records.c.id.asc())
+        return out
+
+    def row_values(self, row: Any) -> list[Any]:
+        """Cursor values of a result row, read from the row's data in Python (no extra columns)."""
+        vals: list[Any] = []
+        for k in self.keys:
+            if k.field.system:
+                v = getattr(row, k.field.system)
+                vals.append(v.isoformat() if isinstance(v, datetime) else v)
+            else:
+                v: Any = row.data
+                for p in k.field.path:
+                    v = v.get(p) if isinstance(v, dict) else None
+                vals.append(v if not isinstance(v, (dict, list)) else None)
+        vals.append(row.id)
+        return vals
+
+    def after(self, cursor: str) -> ColumnElement[bool]:
+        values = decode_cursor(cursor, len(self.keys) + 1)
+        last_id = values[-1]
+        if not isinstance(last_id, str):
+            raise InvalidFilter("invalid cursor", {"cursor": cursor})
+        id_cmp = records.c.id < self.c._param(last_id) if self.id_desc else records.c.id > self.c._param(last_id)
+        clause: ColumnElement[bool] = id_cmp
+        for k, v in reversed(list(zip(self.keys, values[:-1], strict=True))):
+            e = self._expr(k)
+            if k.field.system in TIME_FIELDS and v is not None:
+                v = datetime.fromisoformat(v)
+            if v is None:
+                # We are inside the NULL tail: only NULLs remain, ordered by the rest of the key.
+                clause = and_(e.is_(None), clause) if not k.field.system else clause
+                continue
+            p = self._value_param(k, v)
+            beyond = e < p if k.descending else e > p
+            tail = e.is_(None) if not k.field.system else false()
+            clause = or_(beyond, and_(e == p, clause), tail)
+        return clause
+
+    def _value_param(self, k: SortKey, v: Any) -> Any:
+        if self.c.pg and not k.field.system:
+            return cast(self.c._param(orjson.dumps(v).decode()), JSONB)
+        return self.c._param(v)

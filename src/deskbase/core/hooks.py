@@ -1,0 +1,30 @@
+"""Core hooks: the support domain and the replicator subscribe here exactly as an extension would.
+
+`in_transaction` hooks see the change entries of a write inside its transaction (derived state such as SLA
+clocks stays consistent with the write); `after_commit` hooks run only once the write is durable
+(replication wake-ups, webhooks) and never for a rolled-back write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from deskbase.core.changelog import Change
+from deskbase.core.db import Tx
+
+InTxHook = Callable[[Tx, list[Change]], None]
+AfterCommitHook = Callable[[list[Change]], None]
+
+
+class Hooks:
+    def __init__(self) -> None:
+        self.in_transaction: list[InTxHook] = []
+        self.after_commit: list[AfterCommitHook] = []
+
+    def on_change_in_tx(self, fn: InTxHook) -> InTxHook:
+        self.in_transaction.append(fn)
+        return fn
+
+    def on_commit(self, fn: AfterCommitHook) -> AfterCommitHook:
+        self.after_commit.append(fn)
+        return fn

@@ -1,0 +1,1 @@
+"""Alembic migrations of the primary store, run at open (`deskbase.core.migrate.upgrade`)."""

@@ -1,0 +1,123 @@
+"""Records: reads (point, query with the filter DSL, history) and single writes through the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from deskbase.core import changelog
+from deskbase.core import tables as t
+from deskbase.core.context import Actor
+from deskbase.core.errors import Forbidden, InvalidFilter, NotFound
+from deskbase.core.filters import Compiler, Sorter, encode_cursor, parse_sort
+from deskbase.core.writer import UnitOfWork, record_from_row
+
+if TYPE_CHECKING:
+    from deskbase.core.app import Deskbase
+
+
+class Records:
+    def __init__(self, app: Deskbase) -> None:
+        self.app = app
+
+    # ---- writes -----------------------------------------------------------------------------------
+    @contextmanager
+    def unit(self, workspace_id: str, actor: Actor) -> Iterator[UnitOfWork]:
+        """A unit of work in its own transaction; flushed on success, rolled back on any error."""
+        with self.app.db.tx() as tx:
+            self.app.workspaces.require(tx.conn, workspace_id)
+            uow = UnitOfWork(self.app, tx, workspace_id, actor)
+            yield uow
+            uow.flush()
+
+    def change_time(self, actor: Actor, at: datetime | None) -> datetime:
+        """Import mode: only holders of `import` may date a change; everyone else writes at `now`."""
+        if at is None:
+            return self.app.clock.now()
+        if not actor.may_import:
+            raise Forbidden("setting 'at' or 'created_at' (import mode) needs the import permission")
+        return at
+
+    def create(self, workspace_id: str, collection: str, body: dict[str, Any], actor: Actor,
+               at: datetime | None = None, created_at: datetime | None = None) -> tuple[dict[str, Any], bool]:
+        """POST semantics: create, or replace the record an id / external id names. Returns (record, created)."""
+        when = self.change_time(actor, at)
+        if created_at is not None:
+            self.change_time(actor, created_at)
+        with self.unit(workspace_id, actor) as uow:
+            st, created = uow.upsert_record(
+                collection, body.get("data"), when, rid=body.get("id"), external_id=body.get("external_id"),
+                external_source=body.get("external_source"), created_at=created_at)
+        return st.public(), created
+
+    def _single(self, workspace_id: str, actor: Actor, at: datetime | None,
+                op: Callable[[UnitOfWork, datetime], Any]) -> dict[str, Any]:
+        when = self.change_time(actor, at)
+        with self.unit(workspace_id, actor) as uow:
+            st = op(uow, when)
+        return st.public()
+
+    def replace(self, workspace_id: str, collection: str, rid: str, data: Any, actor: Actor,
+                if_match: int | None = None, at: datetime | None = None) -> dict[str, Any]:
+        return self._single(workspace_id, actor, at,
+                            lambda u, w: u.replace_record(collection, rid, data, w, if_match))
+
+    def patch(self, workspace_id: str, collection: str, rid: str, patch: Any, actor: Actor,
+              if_match: int | None = None, at: datetime | None = None) -> dict[str, Any]:
+        return self._single(workspace_id, actor, at, lambda u, w: u.patch_record(collection, rid, patch, w, if_match))
+
+    def delete(self, workspace_id: str, collection: str, rid: str, actor: Actor,
+               if_match: int | None = None, at: datetime | None = None) -> dict[str, Any]:
+        return self._single(workspace_id, actor, at, lambda u, w: u.delete_record(collection, rid, w, if_match))
+
+    # ---- reads ------------------------------------------------------------------------------------
+    def get(self, workspace_id: str, collection: str, rid: str, include_deleted: bool = False) -> dict[str, Any]:
+        r = t.records
+        with self.app.db.read() as conn:
+            row = conn.execute(select(r).where(
+                r.c.workspace_id == workspace_id, r.c.collection == collection, r.c.id == rid)).first()
+            if row is None or (row.deleted and not include_deleted):
+                self.app.collections.require(conn, workspace_id, collection)
+                raise NotFound(f"record {collection}/{rid} not found", {"collection": collection, "id": rid})
+            return record_from_row(row).public()
+
+    def query(
+        self, workspace_id: str, collection: str, filter: Any = None, sort: Any = None, limit: int | None = None,
+        cursor: str | None = None, include_deleted: bool = False,
+    ) -> dict[str, Any]:
+        """One page of records in a stable order, resuming after `cursor` (keyset, never OFFSET)."""
+        limit = self.app.settings.query_default_limit if limit is None else limit
+        if not 1 <= limit <= self.app.settings.query_max_limit:
+            raise InvalidFilter(f"limit must be between 1 and {self.app.settings.query_max_limit}", {"limit": limit})
+        r = t.records
+        with self.app.db.read() as conn:
+            self.app.collections.require(conn, workspace_id, collection)
+            comp = Compiler(conn.dialect.name)
+            sorter = Sorter(comp, parse_sort(sort))
+            conds = [r.c.workspace_id == workspace_id, r.c.collection == collection]
+            if not include_deleted:
+                conds.append(r.c.deleted.is_(False))
+            if filter is not None:
+                conds.append(comp.condition(filter))
+            if cursor:
+                conds.append(sorter.after(cursor))
+            q = select(r).where(*conds).order_by(*sorter.order_by()).limit(limit + 1)
+            rows = conn.execute(q).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {
+            "data": [record_from_row(x).public() for x in rows],
+            "next_cursor": encode_cursor(sorter.row_values(rows[-1])) if more and rows else None,
+        }
+
+    def history(self, workspace_id: str, collection: str, rid: str, after: int = 0, limit: int = 100) -> list[dict]:
+        with self.app.db.read() as conn:
+            self.app.collections.require(conn, workspace_id, collection)
+            entries = changelog.history(conn, workspace_id, "record", collection, rid, after, limit)
+        if not entries and after == 0:
+            raise NotFound(f"record {collection}/{rid} not found", {"collection": collection, "id": rid})
+        return entries

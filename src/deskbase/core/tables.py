@@ -1,0 +1,173 @@
+"""Table definitions of the primary store (SQLAlchemy Core); Alembic migrations create and evolve them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+SeqType = Integer().with_variant(BigInteger(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, on both SQLite (naive text, sortable) and PostgreSQL (timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(name: str, nullable: bool = False) -> Column[Any]:
+    return Column(name, UtcDateTime(), nullable=nullable)
+
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", String(63), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("settings", JsonType, nullable=False),
+    Column("version", SeqType, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("id", String(63), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("icon", String(64), nullable=True),
+    Column("color", String(32), nullable=True),
+    Column("json_schema", JsonType, nullable=False),
+    Column("version", SeqType, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+relationship_types = Table(
+    "relationship_types",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("rel_type", String(63), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("source_collections", JsonType, nullable=False),
+    Column("target_collections", JsonType, nullable=False),
+    Column("schema", JsonType, nullable=True),
+    Column("cardinality", String(8), nullable=False),
+    Column("version", SeqType, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("collection", String(63), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("data", JsonType, nullable=False),
+    Column("version", SeqType, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("external_id", String(256), nullable=True),
+    Column("external_source", String(128), nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("created_by", String(128), nullable=True),
+    Column("updated_by", String(128), nullable=True),
+    UniqueConstraint("workspace_id", "collection", "external_source", "external_id", name="uq_records_external"),
+    Index("ix_records_created", "workspace_id", "collection", "created_at", "id"),
+    Index("ix_records_updated", "workspace_id", "collection", "updated_at", "id"),
+)
+
+relationships = Table(
+    "relationships",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("rel_type", String(63), nullable=False),
+    Column("source_collection", String(63), nullable=False),
+    Column("source_id", String(128), nullable=False),
+    Column("target_collection", String(63), nullable=False),
+    Column("target_id", String(128), nullable=False),
+    Column("data", JsonType, nullable=True),
+    Column("version", SeqType, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    # Set to "<rel_type>|<source_collection>|<source_id>" while a cardinality-one link is live, so the
+    # database itself refuses a second live link even under concurrent writers.
+    Column("single_key", String(260), nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    Column("created_by", String(128), nullable=True),
+    Column("updated_by", String(128), nullable=True),
+    UniqueConstraint("workspace_id", "single_key", name="uq_relationships_single"),
+    Index("ix_rel_source", "workspace_id", "source_collection", "source_id", "rel_type"),
+    Index("ix_rel_target", "workspace_id", "target_collection", "target_id", "rel_type"),
+    Index("ix_rel_type", "workspace_id", "rel_type", "id"),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(63), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("collection", String(63), nullable=True),
+    Column("entity_id", String(128), nullable=False),
+    Column("op", String(16), nullable=False),
+    Column("data", JsonType, nullable=True),
+    Column("actor", String(128), nullable=True),
+    Column("actor_name", String(200), nullable=True),
+    _ts("at"),
+    Index("ix_changes_ws_seq", "workspace_id", "seq"),
+    Index("ix_changes_entity", "workspace_id", "entity", "collection", "entity_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("grants", JsonType, nullable=False),
+    _ts("created_at"),
+    _ts("expires_at", nullable=True),
+    _ts("revoked_at", nullable=True),
+    _ts("last_used_at", nullable=True),
+    Column("created_by", String(64), nullable=True),
+)

@@ -1,0 +1,97 @@
+"""Workspaces: the unit of tenancy. Every other entity lives inside exactly one workspace."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from deskbase.core import tables as t
+from deskbase.core.changelog import Change
+from deskbase.core.clock import iso
+from deskbase.core.context import Actor
+from deskbase.core.errors import NotFound, ValidationFailed
+from deskbase.core.ids import check_slug
+
+if TYPE_CHECKING:
+    from deskbase.core.app import Deskbase
+
+DEFAULT_SETTINGS: dict[str, Any] = {"timezone": "UTC", "customer_author_match": ["email", "id"]}
+
+
+def public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "settings": row.settings,
+        "version": row.version,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }
+
+
+def _check_settings(settings: Any) -> dict[str, Any]:
+    if not isinstance(settings, dict):
+        raise ValidationFailed("settings must be an object", [{"pointer": "/settings", "message": "not an object"}])
+    merged = {**DEFAULT_SETTINGS, **settings}
+    tz = merged.get("timezone")
+    try:
+        ZoneInfo(str(tz))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationFailed(
+            f"unknown time zone {tz!r}", [{"pointer": "/settings/timezone", "message": "not an IANA time zone"}]
+        ) from exc
+    return merged
+
+
+class Workspaces:
+    def __init__(self, app: Deskbase) -> None:
+        self.app = app
+
+    def require(self, conn: Connection, workspace_id: str) -> Any:
+        row = conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).first()
+        if row is None:
+            raise NotFound(f"workspace {workspace_id!r} not found", {"workspace": workspace_id})
+        return row
+
+    def get(self, workspace_id: str) -> dict[str, Any]:
+        with self.app.db.read() as conn:
+            return public(self.require(conn, workspace_id))
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.app.db.read() as conn:
+            return [public(r) for r in conn.execute(select(t.workspaces).order_by(t.workspaces.c.id))]
+
+    def put(self, workspace_id: str, name: str | None, settings: dict[str, Any] | None, actor: Actor) -> tuple[dict, bool]:
+        """Create or update; returns (workspace, created)."""
+        check_slug(workspace_id, "workspace")
+        now = self.app.clock.now()
+        with self.app.db.tx() as tx:
+            row = tx.conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).first()
+            created = row is None
+            merged = _check_settings(settings if settings is not None else (row.settings if row else {}))
+            name = name or (row.name if row else workspace_id)
+            image = {"name": name, "settings": merged}
+            change = Change(workspace_id, "workspace", None, workspace_id, "create" if created else "update",
+                            image, actor.id, actor.name, now)
+            self.app.emit(tx, [change])
+            values = {**image, "version": change.seq, "updated_at": now}
+            if created:
+                tx.conn.execute(insert(t.workspaces).values(id=workspace_id, created_at=now, **values))
+            else:
+                tx.conn.execute(update(t.workspaces).where(t.workspaces.c.id == workspace_id).values(**values))
+            out = public(tx.conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).one())
+        return out, created
+
+    def delete(self, workspace_id: str, actor: Actor) -> None:
+        """Remove the workspace and everything in it; the change log keeps only the deletion itself."""
+        now = self.app.clock.now()
+        with self.app.db.tx() as tx:
+            self.require(tx.conn, workspace_id)
+            for table in (t.records, t.relationships, t.collections, t.relationship_types, t.changes):
+                tx.conn.execute(delete(table).where(table.c.workspace_id == workspace_id))
+            tx.conn.execute(delete(t.workspaces).where(t.workspaces.c.id == workspace_id))
+            self.app.emit(tx, [Change(workspace_id, "workspace", None, workspace_id, "delete", None,
+                                      actor.id, actor.name, now)])

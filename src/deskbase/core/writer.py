@@ -1,0 +1,507 @@
+"""The one write path for records and relationships: a unit of work inside one transaction.
+
+Single API writes and 1,000-operation batches both stage their operations here: each operation is validated
+against the in-memory state (loaded in bulk), appends a change entry, and `flush` then writes the change log
+(one round trip), the entity rows (executemany) and runs the in-transaction hooks. A failure anywhere raises
+before commit, so nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from sqlalchemy import and_, bindparam, insert, or_, select, update
+
+from deskbase.core import tables as t
+from deskbase.core.changelog import Change
+from deskbase.core.clock import iso
+from deskbase.core.context import Actor
+from deskbase.core.db import Tx
+from deskbase.core.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, ValidationFailed
+from deskbase.core.ids import check_record_id, uuid7
+from deskbase.core.schemas import errors_of
+
+if TYPE_CHECKING:
+    from deskbase.core.app import Deskbase
+
+RecordKey = tuple[str, str]
+CHUNK = 500
+
+
+@dataclass
+class RecordState:
+    collection: str
+    id: str
+    data: dict[str, Any]
+    version: int
+    deleted: bool
+    external_id: str | None
+    external_source: str | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    updated_by: str | None
+    in_db: bool = True
+    dirty: bool = False
+    last_change: Change | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "collection": self.collection,
+            "data": self.data,
+            "version": self.version,
+            "deleted": self.deleted,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+            "external_id": self.external_id,
+            "external_source": self.external_source,
+        }
+
+    def image(self) -> dict[str, Any]:
+        """The after-image stored in the change log: enough to rebuild the row (and the replica) from it."""
+        return {
+            "data": self.data,
+            "deleted": self.deleted,
+            "external_id": self.external_id,
+            "external_source": self.external_source,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+@dataclass
+class RelState:
+    id: str
+    rel_type: str
+    source_collection: str
+    source_id: str
+    target_collection: str
+    target_id: str
+    data: dict[str, Any] | None
+    version: int
+    deleted: bool
+    single_key: str | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+    updated_by: str | None
+    in_db: bool = True
+    dirty: bool = False
+    last_change: Change | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rel_type": self.rel_type,
+            "source": {"collection": self.source_collection, "id": self.source_id},
+            "target": {"collection": self.target_collection, "id": self.target_id},
+            "data": self.data,
+            "version": self.version,
+            "deleted": self.deleted,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+    def image(self) -> dict[str, Any]:
+        return {
+            "rel_type": self.rel_type,
+            "source_collection": self.source_collection,
+            "source_id": self.source_id,
+            "target_collection": self.target_collection,
+            "target_id": self.target_id,
+            "data": self.data,
+            "deleted": self.deleted,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+def record_from_row(row: Any) -> RecordState:
+    return RecordState(
+        row.collection, row.id, row.data, row.version, row.deleted, row.external_id, row.external_source,
+        row.created_at, row.updated_at, row.created_by, row.updated_by,
+    )
+
+
+def rel_from_row(row: Any) -> RelState:
+    return RelState(
+        row.id, row.rel_type, row.source_collection, row.source_id, row.target_collection, row.target_id,
+        row.data, row.version, row.deleted, row.single_key, row.created_at, row.updated_at, row.created_by,
+        row.updated_by,
+    )
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+@dataclass
+class UnitOfWork:
+    app: Deskbase
+    tx: Tx
+    workspace_id: str
+    actor: Actor
+    records: dict[RecordKey, RecordState] = field(default_factory=dict)
+    missing: set[RecordKey] = field(default_factory=set)
+    by_external: dict[tuple[str, str, str], RecordKey] = field(default_factory=dict)
+    rels: dict[str, RelState] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    _collections: dict[str, Any] = field(default_factory=dict)
+    _rtypes: dict[str, Any] = field(default_factory=dict)
+    _live_links_loaded: set[tuple[str, str, str]] = field(default_factory=set)
+
+    # ---- lookups ----------------------------------------------------------------------------------
+    def collection(self, name: str) -> Any:
+        row = self._collections.get(name)
+        if row is None:
+            row = self.app.collections.require(self.tx.conn, self.workspace_id, name)
+            self._collections[name] = row
+        return row
+
+    def rel_type(self, name: str) -> Any:
+        row = self._rtypes.get(name)
+        if row is None:
+            row = self.app.reltypes.require(self.tx.conn, self.workspace_id, name)
+            self._rtypes[name] = row
+        return row
+
+    def prefetch_records(self, keys: Iterable[RecordKey]) -> None:
+        """Load many records in a few queries (grouped by collection, chunked)."""
+        by_coll: dict[str, list[str]] = {}
+        for coll, rid in keys:
+            if (coll, rid) not in self.records and (coll, rid) not in self.missing:
+                by_coll.setdefault(coll, []).append(rid)
+        for coll, ids in by_coll.items():
+            for i in range(0, len(ids), CHUNK):
+                chunk = ids[i : i + CHUNK]
+                rows = self.tx.conn.execute(select(t.records).where(
+                    t.records.c.workspace_id == self.workspace_id, t.records.c.collection == coll,
+                    t.records.c.id.in_(chunk))).all()
+                for r in rows:
+                    self._remember(record_from_row(r))
+                found = {r.id for r in rows}
+                self.missing.update((coll, rid) for rid in chunk if rid not in found)
+
+    def prefetch_external(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        by: dict[tuple[str, str], list[str]] = {}
+        for coll, source, ext in keys:
+            if (coll, source, ext) not in self.by_external:
+                by.setdefault((coll, source), []).append(ext)
+        for (coll, source), exts in by.items():
+            for i in range(0, len(exts), CHUNK):
+                rows = self.tx.conn.execute(select(t.records).where(
+                    t.records.c.workspace_id == self.workspace_id, t.records.c.collection == coll,
+                    t.records.c.external_source == source, t.records.c.external_id.in_(exts[i : i + CHUNK]))).all()
+                for r in rows:
+                    if (r.collection, r.id) not in self.records:
+                        self._remember(record_from_row(r))
+
+    def _remember(self, st: RecordState) -> None:
+        self.records[(st.collection, st.id)] = st
+        self.missing.discard((st.collection, st.id))
+        if st.external_id is not None and st.external_source is not None:
+            self.by_external[(st.collection, st.external_source, st.external_id)] = (st.collection, st.id)
+
+    def record(self, coll: str, rid: str) -> RecordState | None:
+        key = (coll, rid)
+        if key not in self.records and key not in self.missing:
+            self.prefetch_records([key])
+        return self.records.get(key)
+
+    def live_record(self, coll: str, rid: str, pointer: str = "") -> RecordState:
+        self.collection(coll)
+        st = self.record(coll, rid)
+        if st is None or st.deleted:
+            raise NotFound(f"record {coll}/{rid} not found", {"collection": coll, "id": rid, "pointer": pointer})
+        return st
+
+    # ---- records ----------------------------------------------------------------------------------
+    def _validate(self, coll_row: Any, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ValidationFailed("record data must be a JSON object", [{"pointer": "/data", "message": "not an object"}])
+        size = len(orjson.dumps(data))
+        if size > self.app.settings.max_record_bytes:
+            raise PayloadTooLarge(
+                f"record data is {size} bytes; the limit is {self.app.settings.max_record_bytes}",
+                {"size": size, "limit": self.app.settings.max_record_bytes},
+            )
+        errors = errors_of(self.app.collections.validator(coll_row), data, "/data")
+        if errors:
+            raise ValidationFailed(f"data does not match the schema of collection {coll_row.id!r}", errors)
+
+    def _log(self, entity: str, collection: str | None, entity_id: str, op: str, image: dict | None,
+             at: datetime) -> Change:
+        c = Change(self.workspace_id, entity, collection, entity_id, op, image, self.actor.id, self.actor.name, at)
+        self.changes.append(c)
+        return c
+
+    def _touch(self, st: RecordState, op: str, at: datetime) -> None:
+        st.updated_at = at
+        st.updated_by = self.actor.id
+        st.dirty = True
+        st.last_change = self._log("record", st.collection, st.id, op, st.image(), at)
+
+    @staticmethod
+    def _check_version(st: RecordState, if_match: int | None) -> None:
+        if if_match is not None and st.version != if_match:
+            raise PreconditionFailed(
+                f"record {st.collection}/{st.id} is at version {st.version}, not {if_match}",
+                {"current_version": st.version, "expected_version": if_match},
+            )
+
+    def upsert_record(
+        self, coll: str, data: Any, at: datetime, rid: str | None = None, external_id: str | None = None,
+        external_source: str | None = None, created_at: datetime | None = None,
+    ) -> tuple[RecordState, bool]:
+        """Create, or replace the record named by id or by (external_source, external_id)."""
+        coll_row = self.collection(coll)
+        self._validate(coll_row, data)
+        if (external_id is None) != (external_source is None):
+            raise ValidationFailed("external_id and external_source go together",
+                                   [{"pointer": "/external_id", "message": "both or neither"}])
+        st: RecordState | None = None
+        if external_id is not None and external_source is not None:
+            self.prefetch_external([(coll, external_source, external_id)])
+            key = self.by_external.get((coll, external_source, external_id))
+            st = self.records.get(key) if key else None
+            if st is not None and rid is not None and st.id != rid:
+                raise Conflict(f"external id {external_source}/{external_id} already names record {st.id}",
+                               {"existing_id": st.id})
+        if st is None and rid is not None:
+            check_record_id(rid)
+            st = self.record(coll, rid)
+            if st is not None and st.external_id is not None and external_id is not None and (
+                st.external_id != external_id or st.external_source != external_source):
+                raise Conflict(f"record {coll}/{rid} carries another external id", {"id": rid})
+        if st is None:
+            st = RecordState(
+                coll, rid or uuid7(), data, 0, False, external_id, external_source, created_at or at, at,
+                self.actor.id, self.actor.id, in_db=False,
+            )
+            self._remember(st)
+            self._touch(st, "create", at)
+            return st, True
+        revived = st.deleted
+        st.data = data
+        st.deleted = False
+        if external_id is not None:
+            st.external_id, st.external_source = external_id, external_source
+        self._touch(st, "create" if revived else "update", at)
+        return st, revived
+
+    def replace_record(self, coll: str, rid: str, data: Any, at: datetime, if_match: int | None = None) -> RecordState:
+        st = self.live_record(coll, rid)
+        self._check_version(st, if_match)
+        self._validate(self.collection(coll), data)
+        st.data = data
+        self._touch(st, "update", at)
+        return st
+
+    def patch_record(self, coll: str, rid: str, patch: Any, at: datetime, if_match: int | None = None) -> RecordState:
+        st = self.live_record(coll, rid)
+        self._check_version(st, if_match)
+        if not isinstance(patch, dict):
+            raise ValidationFailed("a merge patch of record data must be an object",
+                                   [{"pointer": "/data", "message": "not an object"}])
+        merged = merge_patch(st.data, patch)
+        self._validate(self.collection(coll), merged)
+        st.data = merged
+        self._touch(st, "update", at)
+        return st
+
+    def delete_record(self, coll: str, rid: str, at: datetime, if_match: int | None = None) -> RecordState:
+        """Soft delete: a new version with deleted=true; its live relationships are soft-deleted too."""
+        st = self.live_record(coll, rid)
+        self._check_version(st, if_match)
+        st.deleted = True
+        self._touch(st, "delete", at)
+        for rel in self._live_links_of(coll, rid):
+            self._delete_rel(rel, at)
+        return st
+
+    # ---- relationships ----------------------------------------------------------------------------
+    def _live_links_of(self, coll: str, rid: str) -> list[RelState]:
+        r = t.relationships
+        rows = self.tx.conn.execute(select(r).where(
+            r.c.workspace_id == self.workspace_id, r.c.deleted.is_(False),
+            or_(and_(r.c.source_collection == coll, r.c.source_id == rid),
+                and_(r.c.target_collection == coll, r.c.target_id == rid)))).all()
+        for row in rows:
+            self.rels.setdefault(row.id, rel_from_row(row))
+        return [s for s in self.rels.values() if not s.deleted and (
+            (s.source_collection, s.source_id) == (coll, rid) or (s.target_collection, s.target_id) == (coll, rid))]
+
+    def prefetch_links(self, rel_type: str, sources: Iterable[RecordKey]) -> None:
+        """Load live links of a type leaving the given sources (cardinality and duplicate checks)."""
+        wanted: dict[str, list[str]] = {}
+        for coll, sid in sources:
+            if (rel_type, coll, sid) not in self._live_links_loaded:
+                wanted.setdefault(coll, []).append(sid)
+                self._live_links_loaded.add((rel_type, coll, sid))
+        r = t.relationships
+        for coll, ids in wanted.items():
+            for i in range(0, len(ids), CHUNK):
+                rows = self.tx.conn.execute(select(r).where(
+                    r.c.workspace_id == self.workspace_id, r.c.source_collection == coll,
+                    r.c.source_id.in_(ids[i : i + CHUNK]), r.c.rel_type == rel_type, r.c.deleted.is_(False))).all()
+                for row in rows:
+                    self.rels.setdefault(row.id, rel_from_row(row))
+
+    def _touch_rel(self, st: RelState, op: str, at: datetime) -> None:
+        st.updated_at = at
+        st.updated_by = self.actor.id
+        st.dirty = True
+        st.last_change = self._log("relationship", st.rel_type, st.id, op, st.image(), at)
+
+    def _delete_rel(self, st: RelState, at: datetime) -> None:
+        st.deleted = True
+        st.single_key = None
+        self._touch_rel(st, "delete", at)
+
+    def upsert_relationship(
+        self, rel_type: str, source: RecordKey, target: RecordKey, data: Any, at: datetime, replace: bool = False,
+    ) -> tuple[RelState, bool]:
+        rt = self.rel_type(rel_type)
+        errors = []
+        if rt.source_collections and source[0] not in rt.source_collections:
+            errors.append({"pointer": "/source/collection",
+                           "message": f"{rel_type} links from {', '.join(rt.source_collections)}, not {source[0]}"})
+        if rt.target_collections and target[0] not in rt.target_collections:
+            errors.append({"pointer": "/target/collection",
+                           "message": f"{rel_type} links to {', '.join(rt.target_collections)}, not {target[0]}"})
+        if errors:
+            raise ValidationFailed(f"collection not allowed for relationship type {rel_type!r}", errors)
+        for key, pointer in ((source, "/source"), (target, "/target")):
+            self.collection(key[0])
+            st = self.record(*key)
+            if st is None or st.deleted:
+                raise ValidationFailed(
+                    f"{pointer[1:]} record {key[0]}/{key[1]} does not exist or is deleted",
+                    [{"pointer": pointer, "message": "no live record with this id"}],
+                )
+        if data is not None and not isinstance(data, dict):
+            raise ValidationFailed("relationship data must be an object", [{"pointer": "/data", "message": "not an object"}])
+        if rt.schema is not None:
+            errs = errors_of(self.app.validators.get("rel_type", self.workspace_id, rel_type, rt.version, rt.schema),
+                             data or {}, "/data")
+            if errs:
+                raise ValidationFailed(f"data does not match the schema of relationship type {rel_type!r}", errs)
+        self.prefetch_links(rel_type, [source])
+        live = [s for s in self.rels.values() if not s.deleted and s.rel_type == rel_type
+                and (s.source_collection, s.source_id) == source]
+        for s in live:
+            if (s.target_collection, s.target_id) == target:
+                if s.data != data:
+                    s.data = data
+                    self._touch_rel(s, "update", at)
+                return s, False
+        single_key = f"{rel_type}|{source[0]}|{source[1]}" if rt.cardinality == "one" else None
+        if single_key and live:
+            if not replace:
+                other = live[0]
+                raise Conflict(
+                    f"{source[0]}/{source[1]} already has a live {rel_type!r} link (to "
+                    f"{other.target_collection}/{other.target_id}); send replace=true to re-point it",
+                    {"existing_relationship": other.id, "rel_type": rel_type},
+                )
+            for s in live:
+                self._delete_rel(s, at)
+        st = RelState(uuid7(), rel_type, source[0], source[1], target[0], target[1], data, 0, False, single_key,
+                      at, at, self.actor.id, self.actor.id, in_db=False)
+        self.rels[st.id] = st
+        self._touch_rel(st, "create", at)
+        return st, True
+
+    def delete_relationship(self, rid: str, at: datetime) -> RelState:
+        st = self.rels.get(rid)
+        if st is None:
+            r = t.relationships
+            row = self.tx.conn.execute(select(r).where(r.c.workspace_id == self.workspace_id, r.c.id == rid)).first()
+            if row is not None:
+                st = rel_from_row(row)
+                self.rels[rid] = st
+        if st is None or st.deleted:
+            raise NotFound(f"relationship {rid!r} not found", {"id": rid})
+        self._delete_rel(st, at)
+        return st
+
+    # ---- flush ------------------------------------------------------------------------------------
+    def flush(self) -> None:
+        if not self.changes:
+            return
+        self.app.emit(self.tx, self.changes, run_hooks=False)
+        recs = [s for s in self.records.values() if s.dirty]
+        for s in recs:
+            assert s.last_change is not None
+            s.version = s.last_change.seq
+        rels = [s for s in self.rels.values() if s.dirty]
+        for r in rels:
+            assert r.last_change is not None
+            r.version = r.last_change.seq
+        self._write_records(recs)
+        self._write_rels(rels)
+        self.app.run_in_tx_hooks(self.tx, self.changes)
+        self.changes = []
+        for s in recs:
+            s.dirty, s.in_db = False, True
+        for r in rels:
+            r.dirty, r.in_db = False, True
+
+    def _write_records(self, states: list[RecordState]) -> None:
+        conn = self.tx.conn
+        new = [s for s in states if not s.in_db]
+        old = [s for s in states if s.in_db]
+        if new:
+            conn.execute(insert(t.records), [{
+                "workspace_id": self.workspace_id, "collection": s.collection, "id": s.id, "data": s.data,
+                "version": s.version, "deleted": s.deleted, "external_id": s.external_id,
+                "external_source": s.external_source, "created_at": s.created_at, "updated_at": s.updated_at,
+                "created_by": s.created_by, "updated_by": s.updated_by} for s in new])
+        if old:
+            r = t.records
+            stmt = update(r).where(r.c.workspace_id == bindparam("k_ws"), r.c.collection == bindparam("k_coll"),
+                                   r.c.id == bindparam("k_id")).values(
+                data=bindparam("data"), version=bindparam("version"), deleted=bindparam("deleted"),
+                external_id=bindparam("external_id"), external_source=bindparam("external_source"),
+                updated_at=bindparam("updated_at"), updated_by=bindparam("updated_by"))
+            conn.execute(stmt, [{
+                "k_ws": self.workspace_id, "k_coll": s.collection, "k_id": s.id, "data": s.data, "version": s.version,
+                "deleted": s.deleted, "external_id": s.external_id, "external_source": s.external_source,
+                "updated_at": s.updated_at, "updated_by": s.updated_by} for s in old])
+
+    def _write_rels(self, states: list[RelState]) -> None:
+        conn = self.tx.conn
+        r = t.relationships
+        old = [s for s in states if s.in_db]
+        new = [s for s in states if not s.in_db]
+        if old:  # updates first: a replaced cardinality-one link must release its single_key before the insert
+            stmt = update(r).where(r.c.workspace_id == bindparam("k_ws"), r.c.id == bindparam("k_id")).values(
+                data=bindparam("data"), version=bindparam("version"), deleted=bindparam("deleted"),
+                single_key=bindparam("single_key"), updated_at=bindparam("updated_at"),
+                updated_by=bindparam("updated_by"))
+            conn.execute(stmt, [{"k_ws": self.workspace_id, "k_id": s.id, "data": s.data, "version": s.version,
+                                 "deleted": s.deleted, "single_key": s.single_key, "updated_at": s.updated_at,
+                                 "updated_by": s.updated_by} for s in old])
+        if new:
+            conn.execute(insert(r), [{
+                "workspace_id": self.workspace_id, "id": s.id, "rel_type": s.rel_type,
+                "source_collection": s.source_collection, "source_id": s.source_id,
+                "target_collection": s.target_collection, "target_id": s.target_id, "data": s.data,
+                "version": s.version, "deleted": s.deleted, "single_key": s.single_key, "created_at": s.created_at,
+                "updated_at": s.updated_at, "created_by": s.created_by, "updated_by": s.updated_by} for s in new])
+
+

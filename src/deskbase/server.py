@@ -1,0 +1,66 @@
+"""Assemble and run the embedded server: core + support domain + API (+ SQL replica when available)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from fastapi import FastAPI
+
+from deskbase.api.app import Extension, create_app
+from deskbase.config import Settings
+from deskbase.core.app import Deskbase
+from deskbase.core.clock import Clock
+from deskbase.core.context import SYSTEM
+from deskbase.support.install import install as install_support
+
+DEMO_WORKSPACE = "my-support"
+log = logging.getLogger("deskbase")
+
+
+def build(settings: Settings, clock: Clock | None = None,
+          extra: list[Extension] | None = None) -> tuple[Deskbase, FastAPI]:
+    """The one place where adapters are wired together; tests and `serve` both use it."""
+    core = Deskbase.open(settings, clock)
+    install_support(core)
+    startup: list[Any] = []
+    shutdown: list[Any] = [core.close]
+    extensions: list[Extension] = list(extra or [])
+    app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
+    return core, app
+
+
+def load_demo(core: Deskbase) -> dict[str, int]:
+    from deskbase.support import demo
+
+    if DEMO_WORKSPACE not in {w["id"] for w in core.workspaces.list()}:
+        core.workspaces.put(DEMO_WORKSPACE, "My Support (demo)", None, SYSTEM)
+    return demo.load(core, DEMO_WORKSPACE, SYSTEM)
+
+
+def serve(settings: Settings, demo: bool = False) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    core, app = build(settings)
+    raw, created = core.tokens.ensure_admin_token(settings.data_path)
+    out = sys.stdout
+    if demo:
+        print("loading the support template and demo data into workspace 'my-support'…", file=out, flush=True)
+        report = load_demo(core)
+        if report.get("skipped"):
+            print("demo data already present; reusing it", file=out)
+        else:
+            print(f"loaded {report['tickets']} tickets and {report['customers']} customers", file=out)
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"\ndeskbase is running at {url}  (API docs: {url}/docs)", file=out)
+    print(f"data directory: {settings.data_path}", file=out)
+    if created or demo:
+        print(f"admin token: {raw}", file=out)
+        print(f"  (kept in {settings.data_path / 'admin-token'}, mode 0600)", file=out)
+    else:
+        print(f"admin token: in {settings.data_path / 'admin-token'}", file=out)
+    print(f"try: export DESKBASE_URL={url} DESKBASE_TOKEN=$(cat {settings.data_path / 'admin-token'})\n", file=out,
+          flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)

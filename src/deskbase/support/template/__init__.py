@@ -1,0 +1,36 @@
+"""The `support` template: the seed's collections and relationship types, plus deskbase's hints.
+
+`seed.json` is the seed page's JSON verbatim (a test keeps it identical to shared/seed). On top of it we add
+`x-index` on the fields agents filter by and declare `submitted_by` as cardinality one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+INDEXED = {"tickets": ["status", "priority", "assignee", "category", "channel"], "customers": ["email", "plan"]}
+CARDINALITY = {"submitted_by": "one"}
+
+
+def seed() -> dict[str, Any]:
+    return json.loads((Path(__file__).parent / "seed.json").read_text())
+
+
+@cache
+def _definition() -> dict[str, Any]:
+    d = seed()
+    for coll in d["collections"]:
+        for field in INDEXED.get(coll["id"], []):
+            coll["json_schema"]["properties"][field]["x-index"] = True
+    for rel in d["relationships"]:
+        rel["cardinality"] = CARDINALITY.get(rel["type"], "many")
+    return d
+
+
+def definition() -> dict[str, Any]:
+    """The template as applied (a fresh copy: callers may not mutate the cached one)."""
+    return copy.deepcopy(_definition())

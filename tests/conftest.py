@@ -1,0 +1,142 @@
+"""Shared fixtures: a fresh real store per test (SQLite in tmp_path, or PostgreSQL when asked), a FixedClock,
+an admin actor and an HTTP client against the real ASGI app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deskbase.config import Settings
+from deskbase.core.app import Deskbase
+from deskbase.core.clock import FixedClock
+from deskbase.core.context import SYSTEM, Actor
+from deskbase.server import build
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = REPO.parent / "shared" / "seed"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--postgres", action="store_true", help="also run store tests on PostgreSQL")
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("DESKBASE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available(url: str) -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), connect_timeout=2):
+            return None
+    except Exception as exc:  # any failure means "not here"
+        return f"PostgreSQL not reachable at {url}: {exc}"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def actor() -> Actor:
+    return SYSTEM
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each store test runs on SQLite and on PostgreSQL (a fresh schema per test), skipping PG when absent."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'deskbase.db'}"
+        return
+    url = postgres_url()
+    assert url
+    reason = _pg_available(url)
+    if reason:
+        pytest.skip(reason)
+    import sqlalchemy as sa
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    eng.dispose()
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    eng.dispose()
+
+
+@pytest.fixture
+def core(tmp_path: Path, clock: FixedClock, store_url: str) -> Iterator[Deskbase]:
+    app = Deskbase.open(Settings(data_dir=str(tmp_path), database_url=store_url), clock)
+    from deskbase.support.install import install
+
+    install(app)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def ws(core: Deskbase, actor: Actor) -> str:
+    core.workspaces.put("acme", "Acme Support", None, actor)
+    core.templates.apply("acme", "support", actor)
+    return "acme"
+
+
+class Api:
+    """A thin wrapper over TestClient that adds the admin token and the workspace prefix."""
+
+    def __init__(self, client: TestClient, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def request(self, method: str, path: str, token: str | None = "default", **kw: Any) -> Any:
+        headers = dict(kw.pop("headers", {}) or {})
+        tok = self.token if token == "default" else token
+        if tok:
+            headers["Authorization"] = f"Bearer {tok}"
+        return self.client.request(method, path, headers=headers, **kw)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> Any:
+        return self.request("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> Any:
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.request("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api(tmp_path: Path, clock: FixedClock) -> Iterator[Api]:
+    core, app = build(Settings(data_dir=str(tmp_path)), clock)
+    raw, _ = core.tokens.ensure_admin_token(tmp_path)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        a = Api(client, raw)
+        a.core = core  # type: ignore[attr-defined]
+        yield a
+
+
+@pytest.fixture
+def api_ws(api: Api) -> str:
+    assert api.put("/v1/workspaces/acme", json={"name": "Acme Support"}).status_code == 201
+    assert api.post("/v1/workspaces/acme/templates/support").status_code == 200
+    return "acme"
