@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from deskbase import __version__
 from deskbase.api import errors
@@ -35,7 +34,6 @@ def create_app(core: Deskbase, extensions: list[Extension] | None = None,
         title="deskbase",
         version=__version__,
         description="A system of record for customer support: collections, records, relationships, SQL, SLAs.",
-        default_response_class=ORJSONResponse,
         lifespan=lifespan,
     )
     app.state.core = core
