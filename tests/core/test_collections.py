@@ -1,0 +1,88 @@
+"""Collections and workspaces: schema evolution rules, history, deletes, templates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deskbase.core.app import Deskbase
+from deskbase.core.context import Actor
+from deskbase.core.errors import Conflict, NotFound, ValidationFailed
+from deskbase.support.template import seed
+from tests.conftest import SEED
+
+T = {"subject": "s", "status": "open", "priority": "low"}
+
+
+def test_template_is_the_seed_verbatim_and_idempotent(core: Deskbase, ws: str, actor: Actor) -> None:
+    assert seed() == json.loads((SEED / "support-template.json").read_text())
+    before = len(core.changes(ws, 0, 1000)["data"])
+    report = core.templates.apply(ws, "support", actor)
+    assert not any(c["created"] for c in report["collections"])
+    assert len(core.changes(ws, 0, 1000)["data"]) == before
+    tickets = core.collections.get(ws, "tickets")
+    assert tickets["icon"] == "ticket" and tickets["color"] == "#ef4444"
+    assert tickets["json_schema"]["properties"]["status"]["x-index"] is True
+    assert core.reltypes.get(ws, "submitted_by")["cardinality"] == "one"
+    for name in ("tickets", "customers", "responses"):
+        schema = json.loads((SEED / f"{name}.schema.json").read_text())
+        props = {k: {kk: vv for kk, vv in v.items() if kk != "x-index"}
+                 for k, v in core.collections.get(ws, name)["json_schema"]["properties"].items()}
+        assert props == schema["properties"]
+
+
+def test_incompatible_schema_change_is_refused_unless_forced(core: Deskbase, ws: str, actor: Actor) -> None:
+    bad, _ = core.records.create(ws, "tickets", {"data": {**T, "status": "waiting"}}, actor)
+    core.records.create(ws, "tickets", {"data": T}, actor)
+    coll = core.collections.get(ws, "tickets")
+    schema = json.loads(json.dumps(coll["json_schema"]))
+    schema["properties"]["status"]["enum"] = ["open", "closed"]
+    with pytest.raises(Conflict) as exc:
+        core.collections.upsert(ws, "tickets", {"name": "Tickets", "json_schema": schema}, actor)
+    assert [r["id"] for r in exc.value.details["offending_records"]] == [bad["id"]]
+    assert core.collections.get(ws, "tickets")["version"] == coll["version"]
+    forced, _ = core.collections.upsert(ws, "tickets", {"name": "Tickets", "json_schema": schema}, actor, force=True)
+    assert forced["version"] > coll["version"]
+    hist = core.collections.history(ws, "tickets")
+    assert hist[-1]["data"]["forced"] is True and hist[-1]["op"] == "update"
+
+
+def test_compatible_change_and_invalid_schema(core: Deskbase, ws: str, actor: Actor) -> None:
+    coll = core.collections.get(ws, "tickets")
+    schema = dict(coll["json_schema"])
+    schema["properties"] = {**schema["properties"], "sentiment": {"type": "number"}}
+    out, created = core.collections.upsert(ws, "tickets", {"name": "Tickets", "json_schema": schema}, actor)
+    assert not created and out["version"] > coll["version"]
+    with pytest.raises(ValidationFailed):
+        core.collections.upsert(ws, "x", {"json_schema": {"type": "objectx"}}, actor)
+    with pytest.raises(ValidationFailed):
+        core.collections.upsert(ws, "x", {"json_schema": {"type": "object"}, "color": "url(javascript:1)"}, actor)
+
+
+def test_delete_collection_removes_records_and_links(core: Deskbase, ws: str, actor: Actor) -> None:
+    t, _ = core.records.create(ws, "tickets", {"data": T}, actor)
+    c, _ = core.records.create(ws, "customers", {"data": {"name": "A", "email": "a@x.io"}}, actor)
+    link, _ = core.relationships.upsert(ws, {"rel_type": "submitted_by", "source": {"collection": "tickets", "id": t["id"]},
+                                             "target": {"collection": "customers", "id": c["id"]}}, actor)
+    core.collections.delete(ws, "customers", actor)
+    with pytest.raises(NotFound):
+        core.collections.get(ws, "customers")
+    with pytest.raises(NotFound):
+        core.relationships.get(ws, link["id"])
+    assert core.records.get(ws, "tickets", t["id"])["id"] == t["id"]
+
+
+def test_workspaces(core: Deskbase, actor: Actor) -> None:
+    w, created = core.workspaces.put("w1", "One", {"timezone": "Europe/Madrid"}, actor)
+    assert created and w["settings"]["timezone"] == "Europe/Madrid"
+    w2, created = core.workspaces.put("w1", "Uno", None, actor)
+    assert not created and w2["name"] == "Uno" and w2["settings"]["timezone"] == "Europe/Madrid"
+    core.templates.apply("w1", "support", actor)
+    core.records.create("w1", "tickets", {"data": T}, actor)
+    core.workspaces.delete("w1", actor)
+    with pytest.raises(NotFound):
+        core.workspaces.get("w1")
+    core.workspaces.put("w1", "Again", None, actor)
+    core.templates.apply("w1", "support", actor)
+    assert core.records.query("w1", "tickets")["data"] == []

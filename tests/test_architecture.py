@@ -1,0 +1,52 @@
+"""Imports point inward: the core imports no adapter or domain code; the pure SLA modules only the stdlib."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "deskbase"
+ADAPTERS = ("fastapi", "starlette", "typer", "click", "jinja2", "chdb", "clickhouse_connect", "uvicorn", "httpx",
+            "deskbase.api", "deskbase.web", "deskbase.cli", "deskbase.analytics", "deskbase.support", "deskbase.mcp",
+            "deskbase.server")
+PURE = ("calendar.py", "policy.py", "evaluate.py")
+
+
+def imports_of(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def test_core_imports_no_adapters() -> None:
+    bad = [(p.relative_to(SRC).as_posix(), n) for p in (SRC / "core").rglob("*.py") for n in imports_of(p)
+           if any(n == a or n.startswith(a + ".") for a in ADAPTERS)]
+    assert bad == []
+
+
+def test_pure_sla_modules_import_only_the_standard_library() -> None:
+    allowed = set(sys.stdlib_module_names) | {"holidays", "deskbase.support.calendar", "deskbase.support.policy",
+                                              "deskbase.support.evaluate"}
+    for name in PURE:
+        path = SRC / "support" / name
+        if not path.exists():
+            continue
+        bad = [n for n in imports_of(path) if n not in allowed and n.split(".")[0] not in allowed]
+        assert bad == [], f"{name} imports {bad}"
+
+
+def test_no_bare_now_outside_the_clock() -> None:
+    offenders = []
+    for p in SRC.rglob("*.py"):
+        if p.name == "clock.py":
+            continue
+        text = p.read_text()
+        if "datetime.now(" in text or "datetime.utcnow(" in text:
+            offenders.append(p.relative_to(SRC).as_posix())
+    assert offenders == []
