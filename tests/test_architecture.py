@@ -7,9 +7,24 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "deskbase"
-ADAPTERS = ("fastapi", "starlette", "typer", "click", "jinja2", "chdb", "clickhouse_connect", "uvicorn", "httpx",
-            "deskbase.api", "deskbase.web", "deskbase.cli", "deskbase.analytics", "deskbase.support", "deskbase.mcp",
-            "deskbase.server")
+ADAPTERS = (
+    "fastapi",
+    "starlette",
+    "typer",
+    "click",
+    "jinja2",
+    "chdb",
+    "clickhouse_connect",
+    "uvicorn",
+    "httpx",
+    "deskbase.api",
+    "deskbase.web",
+    "deskbase.cli",
+    "deskbase.analytics",
+    "deskbase.support",
+    "deskbase.mcp",
+    "deskbase.server",
+)
 PURE = ("calendar.py", "policy.py", "evaluate.py")
 
 
@@ -25,14 +40,22 @@ def imports_of(path: Path) -> list[str]:
 
 
 def test_core_imports_no_adapters() -> None:
-    bad = [(p.relative_to(SRC).as_posix(), n) for p in (SRC / "core").rglob("*.py") for n in imports_of(p)
-           if any(n == a or n.startswith(a + ".") for a in ADAPTERS)]
+    bad = [
+        (p.relative_to(SRC).as_posix(), n)
+        for p in (SRC / "core").rglob("*.py")
+        for n in imports_of(p)
+        if any(n == a or n.startswith(a + ".") for a in ADAPTERS)
+    ]
     assert bad == []
 
 
 def test_pure_sla_modules_import_only_the_standard_library() -> None:
-    allowed = set(sys.stdlib_module_names) | {"holidays", "deskbase.support.calendar", "deskbase.support.policy",
-                                              "deskbase.support.evaluate"}
+    allowed = set(sys.stdlib_module_names) | {
+        "holidays",
+        "deskbase.support.calendar",
+        "deskbase.support.policy",
+        "deskbase.support.evaluate",
+    }
     for name in PURE:
         path = SRC / "support" / name
         if not path.exists():

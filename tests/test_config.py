@@ -12,7 +12,9 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
 
 def test_env_overrides_and_types() -> None:
-    s = Settings.from_env({"DESKBASE_PORT": "9000", "DESKBASE_REPLICATE": "false", "DESKBASE_DATA_DIR": "/tmp/x"})
+    s = Settings.from_env(
+        {"DESKBASE_PORT": "9000", "DESKBASE_REPLICATE": "false", "DESKBASE_DATA_DIR": "/tmp/x"}
+    )
     assert s.port == 9000 and s.replicate is False and s.data_dir == "/tmp/x"
     assert Settings.from_env({}, port=1234).port == 1234
     with pytest.raises(ValueError, match="DESKBASE_PORT"):

@@ -17,18 +17,28 @@ def _setting(default: Any, help: str) -> Any:
 
 @dataclass
 class Settings:
-    data_dir: str = _setting("./deskbase-data", "Directory holding the embedded SQLite file, chDB data and the admin token.")
+    data_dir: str = _setting(
+        "./deskbase-data", "Directory holding the embedded SQLite file, chDB data and the admin token."
+    )
     database_url: str = _setting("", "SQLAlchemy URL of the primary store; empty means SQLite in data_dir.")
-    clickhouse_url: str = _setting("", "ClickHouse server URL for the SQL replica; empty means embedded chDB in data_dir.")
+    clickhouse_url: str = _setting(
+        "", "ClickHouse server URL for the SQL replica; empty means embedded chDB in data_dir."
+    )
     host: str = _setting("127.0.0.1", "Address `deskbase serve` listens on.")
     port: int = _setting(8765, "Port `deskbase serve` listens on.")
-    sqlite_synchronous: str = _setting("FULL", "SQLite synchronous pragma: FULL survives power loss, NORMAL is faster.")
+    sqlite_synchronous: str = _setting(
+        "FULL", "SQLite synchronous pragma: FULL survives power loss, NORMAL is faster."
+    )
     max_body_bytes: int = _setting(16 * 1024 * 1024, "Largest accepted HTTP request body, in bytes.")
-    max_record_bytes: int = _setting(1024 * 1024, "Largest accepted record `data`, in bytes (serialised JSON).")
+    max_record_bytes: int = _setting(
+        1024 * 1024, "Largest accepted record `data`, in bytes (serialised JSON)."
+    )
     max_batch_operations: int = _setting(1000, "Most operations accepted in one batch request.")
     query_default_limit: int = _setting(50, "Records returned by a list query when no limit is given.")
     query_max_limit: int = _setting(1000, "Largest `limit` a record list query accepts.")
-    sql_wait_seconds: float = _setting(2.0, "How long an SQL request waits for the replica to catch up before 503.")
+    sql_wait_seconds: float = _setting(
+        2.0, "How long an SQL request waits for the replica to catch up before 503."
+    )
     sql_max_execution_seconds: float = _setting(10.0, "Time limit of one SQL query.")
     sql_max_result_rows: int = _setting(10000, "Rows an SQL query returns before it is marked truncated.")
     sql_max_memory_bytes: int = _setting(2 * 1024**3, "Memory limit of one SQL query.")

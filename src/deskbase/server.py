@@ -19,8 +19,9 @@ DEMO_WORKSPACE = "my-support"
 log = logging.getLogger("deskbase")
 
 
-def build(settings: Settings, clock: Clock | None = None,
-          extra: list[Extension] | None = None) -> tuple[Deskbase, FastAPI]:
+def build(
+    settings: Settings, clock: Clock | None = None, extra: list[Extension] | None = None
+) -> tuple[Deskbase, FastAPI]:
     """The one place where adapters are wired together; tests and `serve` both use it."""
     core = Deskbase.open(settings, clock)
     install_support(core)
@@ -42,7 +43,9 @@ def load_demo(core: Deskbase) -> dict[str, int]:
 def serve(settings: Settings, demo: bool = False) -> None:
     import uvicorn
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     core, app = build(settings)
     raw, created = core.tokens.ensure_admin_token(settings.data_path)
     out = sys.stdout
@@ -61,6 +64,9 @@ def serve(settings: Settings, demo: bool = False) -> None:
         print(f"  (kept in {settings.data_path / 'admin-token'}, mode 0600)", file=out)
     else:
         print(f"admin token: in {settings.data_path / 'admin-token'}", file=out)
-    print(f"try: export DESKBASE_URL={url} DESKBASE_TOKEN=$(cat {settings.data_path / 'admin-token'})\n", file=out,
-          flush=True)
+    print(
+        f"try: export DESKBASE_URL={url} DESKBASE_TOKEN=$(cat {settings.data_path / 'admin-token'})\n",
+        file=out,
+        flush=True,
+    )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)

@@ -41,8 +41,13 @@ def test_codes_are_unique_and_statuses_are_errors() -> None:
 def test_each_error_type_maps_to_its_envelope(client: TestClient, cls: type[DeskbaseError]) -> None:
     r = client.get(f"/boom/{cls.__name__}")
     assert r.status_code == cls.status
-    assert r.json() == {"error": {"code": cls.code, "message": f"{cls.__name__} happened",
-                                  "details": r.json()["error"]["details"]}}
+    assert r.json() == {
+        "error": {
+            "code": cls.code,
+            "message": f"{cls.__name__} happened",
+            "details": r.json()["error"]["details"],
+        }
+    }
     if cls.status in (429, 503):
         assert r.headers["Retry-After"] == "3"
 

@@ -21,11 +21,25 @@ def test_mixed_batch_with_refs(core: Deskbase, ws: str, actor: Actor) -> None:
     existing, _ = core.records.create(ws, "tickets", {"data": T}, actor)
     ops: list[dict[str, Any]] = [
         {"type": "upsert_record", "collection": "tickets", "ref": "t", "data": T},
-        {"type": "upsert_document", "collection": "customers", "ref": "c", "data": {"name": "C", "email": "c@x.io"}},
-        {"type": "upsert_relationship", "rel_type": "submitted_by",
-         "source": {"collection": "tickets", "id": "$ref:t"}, "target": {"collection": "customers", "id": "$ref:c"}},
+        {
+            "type": "upsert_document",
+            "collection": "customers",
+            "ref": "c",
+            "data": {"name": "C", "email": "c@x.io"},
+        },
+        {
+            "type": "upsert_relationship",
+            "rel_type": "submitted_by",
+            "source": {"collection": "tickets", "id": "$ref:t"},
+            "target": {"collection": "customers", "id": "$ref:c"},
+        },
         {"type": "patch_record", "collection": "tickets", "id": "$ref:t", "data": {"status": "waiting"}},
-        {"type": "patch_record", "collection": "tickets", "id": existing["id"], "data": {"priority": "urgent"}},
+        {
+            "type": "patch_record",
+            "collection": "tickets",
+            "id": existing["id"],
+            "data": {"priority": "urgent"},
+        },
         {"type": "delete_document", "collection": "tickets", "id": existing["id"]},
     ]
     out = core.batch.run(ws, ops, actor)["results"]
@@ -46,14 +60,26 @@ def test_mixed_batch_with_refs(core: Deskbase, ws: str, actor: Actor) -> None:
         ({"type": "upsert_record", "collection": "nope", "data": T}, NotFound),
         ({"type": "frobnicate"}, ValidationFailed),
         ({"type": "patch_record", "collection": "tickets", "id": "$ref:never", "data": {}}, ValidationFailed),
-        ({"type": "upsert_relationship", "rel_type": "related_to", "source": {"collection": "tickets", "id": "$ref:a"},
-          "target": {"collection": "customers", "id": "$ref:a"}}, ValidationFailed),
+        (
+            {
+                "type": "upsert_relationship",
+                "rel_type": "related_to",
+                "source": {"collection": "tickets", "id": "$ref:a"},
+                "target": {"collection": "customers", "id": "$ref:a"},
+            },
+            ValidationFailed,
+        ),
     ],
 )
-def test_one_bad_operation_writes_nothing(core: Deskbase, ws: str, actor: Actor, bad_op: dict, error: type) -> None:
+def test_one_bad_operation_writes_nothing(
+    core: Deskbase, ws: str, actor: Actor, bad_op: dict, error: type
+) -> None:
     before = n_changes(core, ws)
-    ops = [{"type": "upsert_record", "collection": "tickets", "ref": "a", "data": T},
-           {"type": "upsert_record", "collection": "tickets", "data": T}, bad_op]
+    ops = [
+        {"type": "upsert_record", "collection": "tickets", "ref": "a", "data": T},
+        {"type": "upsert_record", "collection": "tickets", "data": T},
+        bad_op,
+    ]
     with pytest.raises(error) as exc:
         core.batch.run(ws, ops, actor)
     assert exc.value.details["operation_index"] == 2
@@ -62,7 +88,13 @@ def test_one_bad_operation_writes_nothing(core: Deskbase, ws: str, actor: Actor,
 
 
 def test_duplicate_external_id_in_one_batch(core: Deskbase, ws: str, actor: Actor) -> None:
-    op = {"type": "upsert_record", "collection": "tickets", "external_source": "z", "external_id": "1", "data": T}
+    op = {
+        "type": "upsert_record",
+        "collection": "tickets",
+        "external_source": "z",
+        "external_id": "1",
+        "data": T,
+    }
     with pytest.raises(ValidationFailed) as exc:
         core.batch.run(ws, [op, {**op}], actor)
     assert exc.value.details["operation_index"] == 1 and "operation 0" in exc.value.message
@@ -78,7 +110,13 @@ def test_batch_limit(core: Deskbase, ws: str, actor: Actor) -> None:
 
 
 def test_batch_upserts_existing_by_external_id(core: Deskbase, ws: str, actor: Actor) -> None:
-    op = {"type": "upsert_record", "collection": "tickets", "external_source": "z", "external_id": "1", "data": T}
+    op = {
+        "type": "upsert_record",
+        "collection": "tickets",
+        "external_source": "z",
+        "external_id": "1",
+        "data": T,
+    }
     first = core.batch.run(ws, [op], actor)["results"][0]
     second = core.batch.run(ws, [{**op, "data": {**T, "status": "closed"}}], actor)["results"][0]
     assert first["created"] and not second["created"]

@@ -27,8 +27,10 @@ def test_template_is_the_seed_verbatim_and_idempotent(core: Deskbase, ws: str, a
     assert core.reltypes.get(ws, "submitted_by")["cardinality"] == "one"
     for name in ("tickets", "customers", "responses"):
         schema = json.loads((SEED / f"{name}.schema.json").read_text())
-        props = {k: {kk: vv for kk, vv in v.items() if kk != "x-index"}
-                 for k, v in core.collections.get(ws, name)["json_schema"]["properties"].items()}
+        props = {
+            k: {kk: vv for kk, vv in v.items() if kk != "x-index"}
+            for k, v in core.collections.get(ws, name)["json_schema"]["properties"].items()
+        }
         assert props == schema["properties"]
 
 
@@ -42,7 +44,9 @@ def test_incompatible_schema_change_is_refused_unless_forced(core: Deskbase, ws:
         core.collections.upsert(ws, "tickets", {"name": "Tickets", "json_schema": schema}, actor)
     assert [r["id"] for r in exc.value.details["offending_records"]] == [bad["id"]]
     assert core.collections.get(ws, "tickets")["version"] == coll["version"]
-    forced, _ = core.collections.upsert(ws, "tickets", {"name": "Tickets", "json_schema": schema}, actor, force=True)
+    forced, _ = core.collections.upsert(
+        ws, "tickets", {"name": "Tickets", "json_schema": schema}, actor, force=True
+    )
     assert forced["version"] > coll["version"]
     hist = core.collections.history(ws, "tickets")
     assert hist[-1]["data"]["forced"] is True and hist[-1]["op"] == "update"
@@ -57,14 +61,23 @@ def test_compatible_change_and_invalid_schema(core: Deskbase, ws: str, actor: Ac
     with pytest.raises(ValidationFailed):
         core.collections.upsert(ws, "x", {"json_schema": {"type": "objectx"}}, actor)
     with pytest.raises(ValidationFailed):
-        core.collections.upsert(ws, "x", {"json_schema": {"type": "object"}, "color": "url(javascript:1)"}, actor)
+        core.collections.upsert(
+            ws, "x", {"json_schema": {"type": "object"}, "color": "url(javascript:1)"}, actor
+        )
 
 
 def test_delete_collection_removes_records_and_links(core: Deskbase, ws: str, actor: Actor) -> None:
     t, _ = core.records.create(ws, "tickets", {"data": T}, actor)
     c, _ = core.records.create(ws, "customers", {"data": {"name": "A", "email": "a@x.io"}}, actor)
-    link, _ = core.relationships.upsert(ws, {"rel_type": "submitted_by", "source": {"collection": "tickets", "id": t["id"]},
-                                             "target": {"collection": "customers", "id": c["id"]}}, actor)
+    link, _ = core.relationships.upsert(
+        ws,
+        {
+            "rel_type": "submitted_by",
+            "source": {"collection": "tickets", "id": t["id"]},
+            "target": {"collection": "customers", "id": c["id"]},
+        },
+        actor,
+    )
     core.collections.delete(ws, "customers", actor)
     with pytest.raises(NotFound):
         core.collections.get(ws, "customers")

@@ -20,8 +20,12 @@ STATUSES = ["open", "in_progress", "waiting", "resolved"]
 def seeded(core: Deskbase, ws: str, actor: Actor) -> list[dict[str, Any]]:
     ops = []
     for i, (p, s) in enumerate(itertools.product(PRIORITIES, STATUSES)):
-        data: dict[str, Any] = {"subject": f"Ticket {i:02d} about Login", "status": s, "priority": p,
-                                "tags": ["vip"] if i % 3 == 0 else []}
+        data: dict[str, Any] = {
+            "subject": f"Ticket {i:02d} about Login",
+            "status": s,
+            "priority": p,
+            "tags": ["vip"] if i % 3 == 0 else [],
+        }
         if i % 4:
             data["assignee"] = f"agent{i % 3}"
         ops.append({"type": "upsert_record", "collection": "tickets", "id": f"t{i:02d}", "data": data})
@@ -41,26 +45,43 @@ def expect(seeded: list[dict[str, Any]], pred: Any) -> list[str]:
     [
         ({"field": "data.status", "op": "eq", "value": "open"}, lambda d: d["status"] == "open"),
         ({"field": "status", "op": "neq", "value": "open"}, lambda d: d["status"] != "open"),
-        ({"field": "priority", "op": "in", "value": ["high", "urgent"]}, lambda d: d["priority"] in ("high", "urgent")),
+        (
+            {"field": "priority", "op": "in", "value": ["high", "urgent"]},
+            lambda d: d["priority"] in ("high", "urgent"),
+        ),
         ({"field": "priority", "op": "not_in", "value": ["low"]}, lambda d: d["priority"] != "low"),
         ({"field": "assignee", "op": "is_null"}, lambda d: "assignee" not in d),
         ({"field": "assignee", "op": "is_not_null"}, lambda d: "assignee" in d),
         ({"field": "assignee", "op": "neq", "value": "agent1"}, lambda d: d.get("assignee") != "agent1"),
-        ({"field": "subject", "op": "like", "value": "Ticket 1%"}, lambda d: d["subject"].startswith("Ticket 1")),
+        (
+            {"field": "subject", "op": "like", "value": "Ticket 1%"},
+            lambda d: d["subject"].startswith("Ticket 1"),
+        ),
         ({"field": "subject", "op": "like", "value": "%login"}, lambda d: False),
         ({"field": "subject", "op": "ilike", "value": "%login"}, lambda d: True),
         ({"field": "subject", "op": "search", "value": "ket 0"}, lambda d: "ket 0" in d["subject"]),
         ({"field": "tags", "op": "has", "value": "vip"}, lambda d: "vip" in d["tags"]),
         ({"field": "subject", "op": "gte", "value": "Ticket 10"}, lambda d: d["subject"] >= "Ticket 10"),
-        ({"and": [{"field": "status", "op": "eq", "value": "open"},
-                  {"or": [{"field": "priority", "op": "eq", "value": "urgent"},
-                          {"field": "priority", "op": "lt", "value": "low"}]}]},
-         lambda d: d["status"] == "open" and (d["priority"] == "urgent" or d["priority"] < "low")),
+        (
+            {
+                "and": [
+                    {"field": "status", "op": "eq", "value": "open"},
+                    {
+                        "or": [
+                            {"field": "priority", "op": "eq", "value": "urgent"},
+                            {"field": "priority", "op": "lt", "value": "low"},
+                        ]
+                    },
+                ]
+            },
+            lambda d: d["status"] == "open" and (d["priority"] == "urgent" or d["priority"] < "low"),
+        ),
         ({"field": "id", "op": "in", "value": ["t01", "t02", "zz"]}, lambda d: False),
     ],
 )
-def test_filters_match_a_python_oracle(core: Deskbase, ws: str, seeded: list[dict[str, Any]], flt: Any,
-                                       pred: Any) -> None:
+def test_filters_match_a_python_oracle(
+    core: Deskbase, ws: str, seeded: list[dict[str, Any]], flt: Any, pred: Any
+) -> None:
     got = sorted(ids(core, ws, filter=flt))
     if flt.get("field") == "id":
         assert got == ["t01", "t02"]
@@ -70,7 +91,9 @@ def test_filters_match_a_python_oracle(core: Deskbase, ws: str, seeded: list[dic
 
 def test_time_and_version_filters(core: Deskbase, ws: str, seeded: list[dict[str, Any]]) -> None:
     t = seeded[5]
-    assert ids(core, ws, filter={"field": "version", "op": "gt", "value": seeded[-2]["version"]}) == [seeded[-1]["id"]]
+    assert ids(core, ws, filter={"field": "version", "op": "gt", "value": seeded[-2]["version"]}) == [
+        seeded[-1]["id"]
+    ]
     assert len(ids(core, ws, filter={"field": "created_at", "op": "lte", "value": t["created_at"]})) == 16
 
 
@@ -109,8 +132,9 @@ def test_invalid_filters_are_400(core: Deskbase, ws: str, bad: Any) -> None:
         [{"field": "updated_at", "direction": "asc"}],
     ],
 )
-def test_keyset_pagination_visits_each_record_once_in_order(core: Deskbase, ws: str, seeded: list[dict[str, Any]],
-                                                            sort: Any) -> None:
+def test_keyset_pagination_visits_each_record_once_in_order(
+    core: Deskbase, ws: str, seeded: list[dict[str, Any]], sort: Any
+) -> None:
     full = ids(core, ws, sort=sort)
     paged, cursor = [], None
     while True:
@@ -121,9 +145,13 @@ def test_keyset_pagination_visits_each_record_once_in_order(core: Deskbase, ws: 
             break
     assert paged == full and len(full) == len(seeded)
     if sort and sort[0]["field"] == "data.assignee":
-        values = [r["data"].get("assignee") for r in core.records.query(ws, "tickets", sort=sort, limit=100)["data"]]
+        values = [
+            r["data"].get("assignee") for r in core.records.query(ws, "tickets", sort=sort, limit=100)["data"]
+        ]
         present = [v for v in values if v is not None]
-        assert present == sorted(present, reverse=True) and values[len(present):] == [None] * (len(values) - len(present))
+        assert present == sorted(present, reverse=True) and values[len(present) :] == [None] * (
+            len(values) - len(present)
+        )
 
 
 def test_bad_cursor_and_limit(core: Deskbase, ws: str, seeded: list[dict[str, Any]]) -> None:
@@ -135,16 +163,23 @@ def test_bad_cursor_and_limit(core: Deskbase, ws: str, seeded: list[dict[str, An
         core.records.query(ws, "tickets", limit=100000)
 
 
-def test_x_index_fields_get_expression_indexes_used_by_filters(core: Deskbase, ws: str,
-                                                              seeded: list[dict[str, Any]]) -> None:
+def test_x_index_fields_get_expression_indexes_used_by_filters(
+    core: Deskbase, ws: str, seeded: list[dict[str, Any]]
+) -> None:
     with core.db.engine.connect() as conn:
         if conn.dialect.name == "sqlite":
-            plan = conn.execute(text(
-                "EXPLAIN QUERY PLAN SELECT * FROM records WHERE workspace_id = :w AND collection = :c AND deleted = 0 "
-                "AND json_extract(records.data, '$.status') = :s ORDER BY id LIMIT 51"),
-                {"w": "acme", "c": "tickets", "s": "open"}).all()
+            plan = conn.execute(
+                text(
+                    "EXPLAIN QUERY PLAN SELECT * FROM records WHERE workspace_id = :w AND collection = :c AND deleted = 0 "
+                    "AND json_extract(records.data, '$.status') = :s ORDER BY id LIMIT 51"
+                ),
+                {"w": "acme", "c": "tickets", "s": "open"},
+            ).all()
             detail = " ".join(str(r[-1]) for r in plan)
             assert "ix_records_x_status" in detail, detail
         else:
-            names = {r[0] for r in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'records'"))}
+            names = {
+                r[0]
+                for r in conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'records'"))
+            }
             assert {"ix_records_x_status", "ix_records_x_priority", "ix_records_x_assignee"} <= names

@@ -52,9 +52,12 @@ def test_schema_violations_list_every_pointer(core: Deskbase, ws: str, actor: Ac
 def test_replace_and_patch_with_if_match(core: Deskbase, ws: str, actor: Actor) -> None:
     rec, _ = core.records.create(ws, "tickets", {"data": {**T, "tags": ["a"]}}, actor)
     with pytest.raises(PreconditionFailed):
-        core.records.patch(ws, "tickets", rec["id"], {"status": "closed"}, actor, if_match=rec["version"] + 99)
-    p = core.records.patch(ws, "tickets", rec["id"], {"status": "waiting", "tags": None}, actor,
-                           if_match=rec["version"])
+        core.records.patch(
+            ws, "tickets", rec["id"], {"status": "closed"}, actor, if_match=rec["version"] + 99
+        )
+    p = core.records.patch(
+        ws, "tickets", rec["id"], {"status": "waiting", "tags": None}, actor, if_match=rec["version"]
+    )
     assert p["data"] == {"subject": "Login fails", "status": "waiting", "priority": "high"}
     with pytest.raises(ValidationFailed):  # the merged result must still validate
         core.records.patch(ws, "tickets", rec["id"], {"priority": None}, actor)
@@ -63,11 +66,20 @@ def test_replace_and_patch_with_if_match(core: Deskbase, ws: str, actor: Actor) 
     assert core.records.get(ws, "tickets", rec["id"])["version"] == r["version"]
 
 
-def test_soft_delete_keeps_history_and_deletes_links(core: Deskbase, ws: str, actor: Actor, clock: FixedClock) -> None:
+def test_soft_delete_keeps_history_and_deletes_links(
+    core: Deskbase, ws: str, actor: Actor, clock: FixedClock
+) -> None:
     t, _ = core.records.create(ws, "tickets", {"data": T}, actor)
     c, _ = core.records.create(ws, "customers", {"data": {"name": "A", "email": "a@example.com"}}, actor)
-    link, _ = core.relationships.upsert(ws, {"rel_type": "submitted_by", "source": {"collection": "tickets", "id": t["id"]},
-                                             "target": {"collection": "customers", "id": c["id"]}}, actor)
+    link, _ = core.relationships.upsert(
+        ws,
+        {
+            "rel_type": "submitted_by",
+            "source": {"collection": "tickets", "id": t["id"]},
+            "target": {"collection": "customers", "id": c["id"]},
+        },
+        actor,
+    )
     clock.advance(minutes=5)
     d = core.records.delete(ws, "tickets", t["id"], actor)
     assert d["deleted"]
@@ -100,7 +112,9 @@ def test_import_mode_needs_permission(core: Deskbase, ws: str, actor: Actor, clo
     past = clock.now() - timedelta(days=30)
     rec, _ = core.records.create(ws, "tickets", {"data": T}, actor, at=past, created_at=past)
     assert rec["created_at"].startswith(past.date().isoformat())
-    plain = Actor("tok_x", "agent", grants=({"scope": {"workspaces": ["acme"]}, "permissions": ["write:records"]},))
+    plain = Actor(
+        "tok_x", "agent", grants=({"scope": {"workspaces": ["acme"]}, "permissions": ["write:records"]},)
+    )
     with pytest.raises(Forbidden):
         core.records.create(ws, "tickets", {"data": T}, plain, at=past)
 
@@ -118,8 +132,16 @@ def test_relationship_rules(core: Deskbase, ws: str, actor: Actor) -> None:
     c2, _ = core.records.create(ws, "customers", {"data": {"name": "B", "email": "b@example.com"}}, actor)
 
     def link(target: dict, **kw: object) -> tuple[dict, bool]:
-        return core.relationships.upsert(ws, {"rel_type": "submitted_by", "source": {"collection": "tickets", "id": t["id"]},
-                                              "target": {"collection": "customers", "id": target["id"]}, **kw}, actor)
+        return core.relationships.upsert(
+            ws,
+            {
+                "rel_type": "submitted_by",
+                "source": {"collection": "tickets", "id": t["id"]},
+                "target": {"collection": "customers", "id": target["id"]},
+                **kw,
+            },
+            actor,
+        )
 
     first, created = link(c1)
     assert created
@@ -134,29 +156,66 @@ def test_relationship_rules(core: Deskbase, ws: str, actor: Actor) -> None:
     inc = core.relationships.of_record(ws, "customers", c2["id"], "submitted_by", "incoming")["data"]
     assert [r["id"] for r in inc] == [second["id"]]
     with pytest.raises(ValidationFailed, match="not allowed"):
-        core.relationships.upsert(ws, {"rel_type": "submitted_by", "source": {"collection": "customers", "id": c1["id"]},
-                                       "target": {"collection": "customers", "id": c2["id"]}}, actor)
+        core.relationships.upsert(
+            ws,
+            {
+                "rel_type": "submitted_by",
+                "source": {"collection": "customers", "id": c1["id"]},
+                "target": {"collection": "customers", "id": c2["id"]},
+            },
+            actor,
+        )
     gone, _ = core.records.create(ws, "tickets", {"data": T}, actor)
     core.records.delete(ws, "tickets", gone["id"], actor)
     for target in (gone["id"], "missing"):
         with pytest.raises(ValidationFailed, match="does not exist or is deleted"):
-            core.relationships.upsert(ws, {"rel_type": "related_to", "source": {"collection": "tickets", "id": t["id"]},
-                                           "target": {"collection": "tickets", "id": target}}, actor)
+            core.relationships.upsert(
+                ws,
+                {
+                    "rel_type": "related_to",
+                    "source": {"collection": "tickets", "id": t["id"]},
+                    "target": {"collection": "tickets", "id": target},
+                },
+                actor,
+            )
     with pytest.raises(NotFound):
-        core.relationships.upsert(ws, {"rel_type": "nope", "source": {"collection": "tickets", "id": t["id"]},
-                                       "target": {"collection": "tickets", "id": t["id"]}}, actor)
+        core.relationships.upsert(
+            ws,
+            {
+                "rel_type": "nope",
+                "source": {"collection": "tickets", "id": t["id"]},
+                "target": {"collection": "tickets", "id": t["id"]},
+            },
+            actor,
+        )
 
 
 def test_relationship_pagination(core: Deskbase, ws: str, actor: Actor) -> None:
     t, _ = core.records.create(ws, "tickets", {"data": T}, actor)
-    ops = [{"type": "upsert_record", "collection": "responses", "ref": f"r{i}", "data": {"body": str(i), "type": "reply"}}
-           for i in range(7)]
-    ops += [{"type": "upsert_relationship", "rel_type": "has_response", "source": {"collection": "tickets", "id": t["id"]},
-             "target": {"collection": "responses", "id": f"$ref:r{i}"}} for i in range(7)]
+    ops = [
+        {
+            "type": "upsert_record",
+            "collection": "responses",
+            "ref": f"r{i}",
+            "data": {"body": str(i), "type": "reply"},
+        }
+        for i in range(7)
+    ]
+    ops += [
+        {
+            "type": "upsert_relationship",
+            "rel_type": "has_response",
+            "source": {"collection": "tickets", "id": t["id"]},
+            "target": {"collection": "responses", "id": f"$ref:r{i}"},
+        }
+        for i in range(7)
+    ]
     core.batch.run(ws, ops, actor)
     seen, cursor = [], None
     while True:
-        page = core.relationships.of_record(ws, "tickets", t["id"], "has_response", "both", limit=3, cursor=cursor)
+        page = core.relationships.of_record(
+            ws, "tickets", t["id"], "has_response", "both", limit=3, cursor=cursor
+        )
         seen += [r["id"] for r in page["data"]]
         cursor = page["next_cursor"]
         if not cursor:

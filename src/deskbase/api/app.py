@@ -17,9 +17,12 @@ from deskbase.core.app import Deskbase
 Extension = Callable[[FastAPI, Deskbase], None]
 
 
-def create_app(core: Deskbase, extensions: list[Extension] | None = None,
-               on_startup: list[Callable[[], Any]] | None = None,
-               on_shutdown: list[Callable[[], Any]] | None = None) -> FastAPI:
+def create_app(
+    core: Deskbase,
+    extensions: list[Extension] | None = None,
+    on_startup: list[Callable[[], Any]] | None = None,
+    on_shutdown: list[Callable[[], Any]] | None = None,
+) -> FastAPI:
     """Build the API around an open core. Extensions (SQL endpoint, support routes, console) add routers."""
 
     @asynccontextmanager

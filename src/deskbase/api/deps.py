@@ -42,7 +42,9 @@ def if_match(value: str | None) -> int | None:
         v = v[2:]
     v = v.strip('"')
     if not v.isdigit():
-        raise BadRequest(f"If-Match must carry a record version (an integer), not {value!r}", {"if_match": value})
+        raise BadRequest(
+            f"If-Match must carry a record version (an integer), not {value!r}", {"if_match": value}
+        )
     return int(v)
 
 
@@ -52,8 +54,9 @@ def when(value: str | datetime | None, field: str = "at") -> datetime | None:
     try:
         return parse_iso(value)
     except ValueError as exc:
-        raise BadRequest(f"{field} must be an ISO-8601 time with an offset, e.g. 2026-01-31T09:00:00Z",
-                         {"field": field}) from exc
+        raise BadRequest(
+            f"{field} must be an ISO-8601 time with an offset, e.g. 2026-01-31T09:00:00Z", {"field": field}
+        ) from exc
 
 
 __all__ = ["ActorDep", "CoreDep", "authorize", "if_match", "when"]

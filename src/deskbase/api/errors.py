@@ -16,14 +16,29 @@ from deskbase.core.errors import DeskbaseError
 log = logging.getLogger("deskbase.api")
 
 _HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    406: "not_acceptable", 409: "conflict", 411: "length_required", 412: "version_mismatch",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_failed", 429: "rate_limited",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    412: "version_mismatch",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
 }
 
 
-def envelope(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-             headers: dict[str, str] | None = None) -> Response:
+def envelope(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body = orjson.dumps({"error": {"code": code, "message": message, "details": details or {}}})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
@@ -49,12 +64,20 @@ def install(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            msg = next((e.get("ctx", {}).get("error") for e in errors if e.get("type") == "json_invalid"), None)
+            msg = next(
+                (e.get("ctx", {}).get("error") for e in errors if e.get("type") == "json_invalid"), None
+            )
             return envelope(400, "invalid_json", f"request body is not valid JSON: {msg or 'parse error'}")
-        items = [{"pointer": _pointer(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errors]
+        items = [
+            {"pointer": _pointer(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errors
+        ]
         first = items[0] if items else {"pointer": "", "message": "invalid"}
-        return envelope(422, "validation_failed", f"invalid request: {first['pointer']}: {first['message']}",
-                        {"errors": items})
+        return envelope(
+            422,
+            "validation_failed",
+            f"invalid request: {first['pointer']}: {first['message']}",
+            {"errors": items},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:

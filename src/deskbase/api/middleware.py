@@ -50,12 +50,14 @@ class BodyLimit:
                 await self._reject(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        resp = envelope(413, "payload_too_large", f"request body exceeds {self.max_bytes} bytes",
-                        {"limit": self.max_bytes})
+        resp = envelope(
+            413,
+            "payload_too_large",
+            f"request body exceeds {self.max_bytes} bytes",
+            {"limit": self.max_bytes},
+        )
         await resp(scope, receive, send)
 
 
 class _TooLarge(Exception):
     pass
-
-

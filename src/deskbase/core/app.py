@@ -91,7 +91,9 @@ class Deskbase:
     def last_seq(self, workspace_id: str) -> int:
         """The workspace's last committed change (what read-your-writes waits for)."""
         with self.db.read() as conn:
-            seq = conn.execute(select(func.max(t.changes.c.seq)).where(t.changes.c.workspace_id == workspace_id)).scalar()
+            seq = conn.execute(
+                select(func.max(t.changes.c.seq)).where(t.changes.c.workspace_id == workspace_id)
+            ).scalar()
         return int(seq or 0)
 
     def changes(self, workspace_id: str, after: int = 0, limit: int = 100) -> dict[str, Any]:

@@ -42,7 +42,9 @@ def public(row: Any) -> dict[str, Any]:
 
 
 def _is_admin(grants: list[dict[str, Any]]) -> bool:
-    return any("*" in g.get("permissions", []) and "*" in g.get("scope", {}).get("workspaces", []) for g in grants)
+    return any(
+        "*" in g.get("permissions", []) and "*" in g.get("scope", {}).get("workspaces", []) for g in grants
+    )
 
 
 class Tokens:
@@ -50,16 +52,29 @@ class Tokens:
         self.app = app
         self._last_used: dict[str, datetime] = {}
 
-    def create(self, name: str, grants: list[dict[str, Any]], created_by: str | None = None,
-               expires_at: datetime | None = None) -> tuple[str, dict[str, Any]]:
+    def create(
+        self,
+        name: str,
+        grants: list[dict[str, Any]],
+        created_by: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, dict[str, Any]]:
         """Mint a token; the raw value is returned once and only its hash is kept."""
         raw = PREFIX + secrets.token_urlsafe(32)
         tid = "tok_" + secrets.token_hex(8)
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
-            tx.conn.execute(insert(t.tokens).values(
-                id=tid, name=name, token_hash=hash_token(raw), grants=grants, created_at=now,
-                expires_at=expires_at, created_by=created_by))
+            tx.conn.execute(
+                insert(t.tokens).values(
+                    id=tid,
+                    name=name,
+                    token_hash=hash_token(raw),
+                    grants=grants,
+                    created_at=now,
+                    expires_at=expires_at,
+                    created_by=created_by,
+                )
+            )
             row = tx.conn.execute(select(t.tokens).where(t.tokens.c.id == tid)).one()
         return raw, public(row)
 
@@ -121,7 +136,9 @@ def _covers(grant: dict[str, Any], workspace_id: str | None, collection: str | N
     return not (collection is not None and colls and "*" not in colls and collection not in colls)
 
 
-def authorize(actor: Actor, permission: str, workspace_id: str | None = None, collection: str | None = None) -> None:
+def authorize(
+    actor: Actor, permission: str, workspace_id: str | None = None, collection: str | None = None
+) -> None:
     """Raise unless the actor may do `permission` here. Out-of-scope workspaces look absent (404), so a token
     never learns that another tenant exists; missing permissions inside its scope are a 403."""
     if actor.is_admin:
@@ -129,8 +146,10 @@ def authorize(actor: Actor, permission: str, workspace_id: str | None = None, co
     if workspace_id is not None and not any(_covers(g, workspace_id, None) for g in actor.grants):
         raise NotFound(f"workspace {workspace_id!r} not found", {"workspace": workspace_id})
     if collection is not None and not any(_covers(g, workspace_id, collection) for g in actor.grants):
-        raise NotFound(f"collection {collection!r} not found in workspace {workspace_id!r}",
-                       {"workspace": workspace_id, "collection": collection})
+        raise NotFound(
+            f"collection {collection!r} not found in workspace {workspace_id!r}",
+            {"workspace": workspace_id, "collection": collection},
+        )
     for g in actor.grants:
         perms = g.get("permissions") or []
         if _covers(g, workspace_id, collection) and (permission in perms or "*" in perms or "admin" in perms):

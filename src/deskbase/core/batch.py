@@ -17,9 +17,22 @@ from deskbase.core.writer import UnitOfWork
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
 
-ALIASES = {"upsert_document": "upsert_record", "delete_document": "delete_record", "patch_document": "patch_record"}
+ALIASES = {
+    "upsert_document": "upsert_record",
+    "delete_document": "delete_record",
+    "patch_document": "patch_record",
+}
 KEYS = {
-    "upsert_record": {"collection", "ref", "id", "data", "external_id", "external_source", "at", "created_at"},
+    "upsert_record": {
+        "collection",
+        "ref",
+        "id",
+        "data",
+        "external_id",
+        "external_source",
+        "at",
+        "created_at",
+    },
     "patch_record": {"collection", "id", "data", "at"},
     "delete_record": {"collection", "id", "at"},
     "upsert_relationship": {"rel_type", "source", "target", "data", "replace", "at"},
@@ -29,9 +42,11 @@ REF = "$ref:"
 
 
 def _fail(index: int, message: str, pointer: str = "") -> ValidationFailed:
-    return ValidationFailed(f"operation {index}: {message}",
-                            [{"pointer": f"/operations/{index}{pointer}", "message": message}],
-                            {"operation_index": index})
+    return ValidationFailed(
+        f"operation {index}: {message}",
+        [{"pointer": f"/operations/{index}{pointer}", "message": message}],
+        {"operation_index": index},
+    )
 
 
 class Batch:
@@ -48,25 +63,39 @@ class Batch:
                 try:
                     touched.append(self._apply(uow, op, refs, i))
                 except DeskbaseError as exc:
-                    exc.message = exc.message if exc.message.startswith("operation ") else f"operation {i}: {exc.message}"
+                    exc.message = (
+                        exc.message
+                        if exc.message.startswith("operation ")
+                        else f"operation {i}: {exc.message}"
+                    )
                     exc.args = (exc.message,)
                     exc.details = {**exc.details, "operation_index": i}
                     raise
-        return {"results": [
-            {"index": i, "type": kind, "created": created,
-             ("relationship" if kind.endswith("relationship") else "record"): st.public()}
-            for i, (kind, st, created) in enumerate(touched)
-        ]}
+        return {
+            "results": [
+                {
+                    "index": i,
+                    "type": kind,
+                    "created": created,
+                    ("relationship" if kind.endswith("relationship") else "record"): st.public(),
+                }
+                for i, (kind, st, created) in enumerate(touched)
+            ]
+        }
 
     def _check(self, operations: Any, actor: Actor) -> list[dict[str, Any]]:
         """Shape checks for every operation before anything runs, including duplicate external ids and refs."""
         limit = self.app.settings.max_batch_operations
         if not isinstance(operations, list) or not operations:
-            raise ValidationFailed("operations must be a non-empty list",
-                                   [{"pointer": "/operations", "message": "expected a non-empty list"}])
+            raise ValidationFailed(
+                "operations must be a non-empty list",
+                [{"pointer": "/operations", "message": "expected a non-empty list"}],
+            )
         if len(operations) > limit:
-            raise ValidationFailed(f"a batch holds at most {limit} operations",
-                                   [{"pointer": "/operations", "message": f"{len(operations)} > {limit}"}])
+            raise ValidationFailed(
+                f"a batch holds at most {limit} operations",
+                [{"pointer": "/operations", "message": f"{len(operations)} > {limit}"}],
+            )
         out: list[dict[str, Any]] = []
         externals: dict[tuple[str, str, str], int] = {}
         refs: dict[str, int] = {}
@@ -75,7 +104,9 @@ class Batch:
                 raise _fail(i, "an operation is an object with a 'type'")
             kind = ALIASES.get(raw.get("type"), raw.get("type"))
             if kind not in KEYS:
-                raise _fail(i, f"unknown operation type {raw.get('type')!r}; use one of {', '.join(KEYS)}", "/type")
+                raise _fail(
+                    i, f"unknown operation type {raw.get('type')!r}; use one of {', '.join(KEYS)}", "/type"
+                )
             unknown = set(raw) - KEYS[kind] - {"type"}
             if unknown:
                 raise _fail(i, f"unknown fields for {kind}: {', '.join(sorted(unknown))}")
@@ -91,8 +122,11 @@ class Batch:
                 ext = (op.get("collection"), op.get("external_source"), op.get("external_id"))
                 if ext[1] is not None and ext[2] is not None:
                     if ext in externals:
-                        raise _fail(i, f"external id {ext[1]}/{ext[2]} also appears in operation {externals[ext]}",
-                                    "/external_id")
+                        raise _fail(
+                            i,
+                            f"external id {ext[1]}/{ext[2]} also appears in operation {externals[ext]}",
+                            "/external_id",
+                        )
                     externals[ext] = i  # type: ignore[index]
                 ref = op.get("ref")
                 if ref is not None:
@@ -111,9 +145,17 @@ class Batch:
         for op in ops:
             kind = op["type"]
             rid = op.get("id")
-            if kind in ("upsert_record", "patch_record", "delete_record") and isinstance(rid, str) and not rid.startswith(REF):
+            if (
+                kind in ("upsert_record", "patch_record", "delete_record")
+                and isinstance(rid, str)
+                and not rid.startswith(REF)
+            ):
                 keys.append((op["collection"], rid))
-            if kind == "upsert_record" and op.get("external_id") is not None and op.get("external_source") is not None:
+            if (
+                kind == "upsert_record"
+                and op.get("external_id") is not None
+                and op.get("external_source") is not None
+            ):
                 exts.append((op["collection"], op["external_source"], op["external_id"]))
             if kind == "upsert_relationship":
                 for end in ("source", "target"):
@@ -121,8 +163,12 @@ class Batch:
                     if isinstance(e, dict) and isinstance(e.get("id"), str) and not e["id"].startswith(REF):
                         keys.append((e.get("collection"), e["id"]))  # type: ignore[arg-type]
                 s = op.get("source")
-                if isinstance(s, dict) and isinstance(op.get("rel_type"), str) and isinstance(s.get("id"), str) \
-                        and not s["id"].startswith(REF):
+                if (
+                    isinstance(s, dict)
+                    and isinstance(op.get("rel_type"), str)
+                    and isinstance(s.get("id"), str)
+                    and not s["id"].startswith(REF)
+                ):
                     links.setdefault(op["rel_type"], []).append((s.get("collection"), s["id"]))  # type: ignore[arg-type]
         uow.prefetch_records(k for k in keys if isinstance(k[0], str))
         uow.prefetch_external(exts)
@@ -131,21 +177,28 @@ class Batch:
 
     def _resolve(self, value: Any, refs: dict[str, str], i: int, pointer: str) -> Any:
         if isinstance(value, str) and value.startswith(REF):
-            name = value[len(REF):]
+            name = value[len(REF) :]
             if name not in refs:
                 raise _fail(i, f"{value!r} names no record created earlier in this batch", pointer)
             return refs[name]
         return value
 
-    def _apply(self, uow: UnitOfWork, op: dict[str, Any], refs: dict[str, str], i: int) -> tuple[str, Any, bool]:
+    def _apply(
+        self, uow: UnitOfWork, op: dict[str, Any], refs: dict[str, str], i: int
+    ) -> tuple[str, Any, bool]:
         kind = op["type"]
         at: datetime = op.get("at") or self.app.clock.now()
         if kind == "upsert_record":
             rid = self._resolve(op.get("id"), refs, i, "/id")
-            st, created = uow.upsert_record(op["collection"], op.get("data"), at, rid=rid,
-                                            external_id=op.get("external_id"),
-                                            external_source=op.get("external_source"),
-                                            created_at=op.get("created_at"))
+            st, created = uow.upsert_record(
+                op["collection"],
+                op.get("data"),
+                at,
+                rid=rid,
+                external_id=op.get("external_id"),
+                external_source=op.get("external_source"),
+                created_at=op.get("created_at"),
+            )
             if op.get("ref") is not None:
                 refs[op["ref"]] = st.id
             return kind, st, created
@@ -168,8 +221,9 @@ class Batch:
                 ends.append((e["collection"], rid))
             if not isinstance(op.get("rel_type"), str):
                 raise _fail(i, "rel_type is required", "/rel_type")
-            st, created = uow.upsert_relationship(op["rel_type"], ends[0], ends[1], op.get("data"), at,
-                                                  bool(op.get("replace")))
+            st, created = uow.upsert_relationship(
+                op["rel_type"], ends[0], ends[1], op.get("data"), at, bool(op.get("replace"))
+            )
             return kind, st, created
         rid = op.get("id")
         if not isinstance(rid, str):

@@ -73,8 +73,13 @@ def public(row: Any) -> dict[str, Any]:
 
 
 def history(
-    conn: Connection, workspace_id: str, entity: str, collection: str | None, entity_id: str,
-    after: int = 0, limit: int = 100,
+    conn: Connection,
+    workspace_id: str,
+    entity: str,
+    collection: str | None,
+    entity_id: str,
+    after: int = 0,
+    limit: int = 100,
 ) -> list[dict[str, Any]]:
     cond = and_(
         changes.c.workspace_id == workspace_id,

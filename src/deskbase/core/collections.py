@@ -46,12 +46,16 @@ class Collections:
 
     def require(self, conn: Connection, workspace_id: str, collection: str) -> Any:
         row = conn.execute(
-            select(t.collections).where(t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection)
+            select(t.collections).where(
+                t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection
+            )
         ).first()
         if row is None:
             self.app.workspaces.require(conn, workspace_id)
-            raise NotFound(f"collection {collection!r} not found in workspace {workspace_id!r}",
-                           {"workspace": workspace_id, "collection": collection})
+            raise NotFound(
+                f"collection {collection!r} not found in workspace {workspace_id!r}",
+                {"workspace": workspace_id, "collection": collection},
+            )
         return row
 
     def validator(self, row: Any) -> Any:
@@ -64,7 +68,11 @@ class Collections:
     def list(self, workspace_id: str) -> list[dict[str, Any]]:
         with self.app.db.read() as conn:
             self.app.workspaces.require(conn, workspace_id)
-            q = select(t.collections).where(t.collections.c.workspace_id == workspace_id).order_by(t.collections.c.id)
+            q = (
+                select(t.collections)
+                .where(t.collections.c.workspace_id == workspace_id)
+                .order_by(t.collections.c.id)
+            )
             return [public(r) for r in conn.execute(q)]
 
     def history(self, workspace_id: str, collection: str, after: int = 0, limit: int = 100) -> list[dict]:
@@ -85,13 +93,18 @@ class Collections:
         _check_presentation(body)
         for field in x_index_fields(schema):
             if not FIELD_RE.match(field):
-                raise ValidationFailed(f"x-index field {field!r} must be a plain identifier",
-                                       [{"pointer": f"/json_schema/properties/{field}", "message": "not indexable"}])
+                raise ValidationFailed(
+                    f"x-index field {field!r} must be a plain identifier",
+                    [{"pointer": f"/json_schema/properties/{field}", "message": "not indexable"}],
+                )
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
             self.app.workspaces.require(tx.conn, workspace_id)
-            row = tx.conn.execute(select(t.collections).where(
-                t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection)).first()
+            row = tx.conn.execute(
+                select(t.collections).where(
+                    t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection
+                )
+            ).first()
             created = row is None
             offending: list[dict[str, Any]] = []
             if row is not None and row.json_schema != schema:
@@ -100,8 +113,11 @@ class Collections:
                     raise Conflict(
                         f"the new schema of {collection!r} would make existing records invalid; fix them or "
                         "resend with force",
-                        {"code": "schema_incompatible", "offending_records": offending[:MAX_REPORTED],
-                         "offending_count_at_least": len(offending)},
+                        {
+                            "code": "schema_incompatible",
+                            "offending_records": offending[:MAX_REPORTED],
+                            "offending_count_at_least": len(offending),
+                        },
                     )
             image = {
                 "name": body.get("name") or (row.name if row else collection),
@@ -113,16 +129,31 @@ class Collections:
             if row is not None and not created and all(getattr(row, k) == v for k, v in image.items()):
                 return public(row), False
             log_image = {**image, "forced": bool(offending)} if offending else image
-            change = Change(workspace_id, "collection", None, collection, "create" if created else "update",
-                            log_image, actor.id, actor.name, now)
+            change = Change(
+                workspace_id,
+                "collection",
+                None,
+                collection,
+                "create" if created else "update",
+                log_image,
+                actor.id,
+                actor.name,
+                now,
+            )
             self.app.emit(tx, [change])
             values = {**image, "version": change.seq, "updated_at": now}
             if created:
-                tx.conn.execute(insert(t.collections).values(workspace_id=workspace_id, id=collection,
-                                                             created_at=now, **values))
+                tx.conn.execute(
+                    insert(t.collections).values(
+                        workspace_id=workspace_id, id=collection, created_at=now, **values
+                    )
+                )
             else:
-                tx.conn.execute(update(t.collections).where(
-                    t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection).values(**values))
+                tx.conn.execute(
+                    update(t.collections)
+                    .where(t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection)
+                    .values(**values)
+                )
             for field in x_index_fields(schema):
                 ensure_field_index(tx.conn, field)
             out = public(self.require(tx.conn, workspace_id, collection))
@@ -135,9 +166,14 @@ class Collections:
         while len(found) < MAX_REPORTED:
             rows = conn.execute(
                 select(t.records.c.id, t.records.c.data)
-                .where(t.records.c.workspace_id == workspace_id, t.records.c.collection == collection,
-                       t.records.c.deleted.is_(False), t.records.c.id > last)
-                .order_by(t.records.c.id).limit(SCAN_CHUNK)
+                .where(
+                    t.records.c.workspace_id == workspace_id,
+                    t.records.c.collection == collection,
+                    t.records.c.deleted.is_(False),
+                    t.records.c.id > last,
+                )
+                .order_by(t.records.c.id)
+                .limit(SCAN_CHUNK)
             ).all()
             if not rows:
                 break
@@ -154,14 +190,38 @@ class Collections:
         with self.app.db.tx() as tx:
             self.require(tx.conn, workspace_id, collection)
             rel = t.relationships
-            tx.conn.execute(delete(rel).where(rel.c.workspace_id == workspace_id, rel.c.source_collection == collection))
-            tx.conn.execute(delete(rel).where(rel.c.workspace_id == workspace_id, rel.c.target_collection == collection))
-            tx.conn.execute(delete(t.records).where(
-                t.records.c.workspace_id == workspace_id, t.records.c.collection == collection))
-            tx.conn.execute(delete(t.collections).where(
-                t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection))
-            self.app.emit(tx, [Change(workspace_id, "collection", None, collection, "delete", None,
-                                      actor.id, actor.name, now)])
+            tx.conn.execute(
+                delete(rel).where(rel.c.workspace_id == workspace_id, rel.c.source_collection == collection)
+            )
+            tx.conn.execute(
+                delete(rel).where(rel.c.workspace_id == workspace_id, rel.c.target_collection == collection)
+            )
+            tx.conn.execute(
+                delete(t.records).where(
+                    t.records.c.workspace_id == workspace_id, t.records.c.collection == collection
+                )
+            )
+            tx.conn.execute(
+                delete(t.collections).where(
+                    t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection
+                )
+            )
+            self.app.emit(
+                tx,
+                [
+                    Change(
+                        workspace_id,
+                        "collection",
+                        None,
+                        collection,
+                        "delete",
+                        None,
+                        actor.id,
+                        actor.name,
+                        now,
+                    )
+                ],
+            )
 
 
 def _check_presentation(body: dict[str, Any]) -> None:
@@ -169,7 +229,9 @@ def _check_presentation(body: dict[str, Any]) -> None:
     for key, limit in (("name", 200), ("description", 4000), ("icon", 64), ("color", 32)):
         value = body.get(key)
         if value is not None and (not isinstance(value, str) or len(value) > limit):
-            errors.append({"pointer": f"/{key}", "message": f"must be a string of at most {limit} characters"})
+            errors.append(
+                {"pointer": f"/{key}", "message": f"must be a string of at most {limit} characters"}
+            )
     color = body.get("color")
     if isinstance(color, str) and color and not COLOR_RE.match(color):
         errors.append({"pointer": "/color", "message": "must be a hex colour like #ef4444 or a colour name"})
@@ -186,10 +248,14 @@ def ensure_field_index(conn: Connection, field: str) -> None:
     name = f"ix_records_x_{field.lower()}"
     if conn.dialect.name == "postgresql":
         expr = f"(data ->> '{field}')"
-        conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON records (workspace_id, collection, {expr}, id)"))
+        conn.execute(
+            text(f"CREATE INDEX IF NOT EXISTS {name} ON records (workspace_id, collection, {expr}, id)")
+        )
     else:
         expr = f"json_extract(data, '$.{field}')"
-        conn.execute(text(
-            f"CREATE INDEX IF NOT EXISTS {name} ON records (workspace_id, collection, {expr}, id) "
-            f"WHERE {expr} IS NOT NULL"
-        ))
+        conn.execute(
+            text(
+                f"CREATE INDEX IF NOT EXISTS {name} ON records (workspace_id, collection, {expr}, id) "
+                f"WHERE {expr} IS NOT NULL"
+            )
+        )

@@ -20,7 +20,9 @@ class Actor:
         """Import mode (historical timestamps) needs the `import` permission; admin includes it."""
         if self.is_admin:
             return True
-        return any("import" in g.get("permissions", []) or "*" in g.get("permissions", []) for g in self.grants)
+        return any(
+            "import" in g.get("permissions", []) or "*" in g.get("permissions", []) for g in self.grants
+        )
 
 
 SYSTEM = Actor(id="system", name="system", is_admin=True)

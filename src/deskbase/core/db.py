@@ -77,7 +77,9 @@ class Database:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA cache_size=-65536")
             cur.execute("PRAGMA temp_store=MEMORY")
-            cur.execute("PRAGMA case_sensitive_like=ON")  # `like` is case-sensitive everywhere; `ilike` is not
+            cur.execute(
+                "PRAGMA case_sensitive_like=ON"
+            )  # `like` is case-sensitive everywhere; `ilike` is not
             cur.close()
 
         @event.listens_for(self.engine, "begin")

@@ -27,7 +27,22 @@ from deskbase.core.tables import records
 SYSTEM_FIELDS = {"id", "created_at", "updated_at", "external_id", "external_source", "version"}
 TIME_FIELDS = {"created_at", "updated_at"}
 SEGMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-OPS = {"eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in", "like", "ilike", "is_null", "is_not_null", "has", "search"}
+OPS = {
+    "eq",
+    "neq",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "in",
+    "not_in",
+    "like",
+    "ilike",
+    "is_null",
+    "is_not_null",
+    "has",
+    "search",
+}
 MAX_CONDITIONS = 100
 MAX_DEPTH = 8
 MAX_IN = 1000
@@ -117,7 +132,9 @@ class Compiler:
         if depth > MAX_DEPTH:
             raise InvalidFilter(f"filter nests deeper than {MAX_DEPTH} levels")
         if not isinstance(node, dict):
-            raise InvalidFilter("a filter is an object {field, op, value} or {and|or: [...]}", {"filter": node})
+            raise InvalidFilter(
+                "a filter is an object {field, op, value} or {and|or: [...]}", {"filter": node}
+            )
         for key, joiner in (("and", and_), ("or", or_)):
             if key in node:
                 if len(node) != 1:
@@ -131,12 +148,12 @@ class Compiler:
             raise InvalidFilter(f"a filter may hold at most {MAX_CONDITIONS} conditions")
         unknown = set(node) - {"field", "op", "value"}
         if unknown:
-            raise InvalidFilter(f"unknown filter keys: {', '.join(sorted(unknown))}", {"keys": sorted(unknown)})
+            raise InvalidFilter(
+                f"unknown filter keys: {', '.join(sorted(unknown))}", {"keys": sorted(unknown)}
+            )
         op = node.get("op")
         if op not in OPS:
-            raise InvalidFilter(
-                f"unknown filter op {op!r}; use one of {', '.join(sorted(OPS))}", {"op": op}
-            )
+            raise InvalidFilter(f"unknown filter op {op!r}; use one of {', '.join(sorted(OPS))}", {"op": op})
         f = parse_field(node.get("field"))
         value = node.get("value")
         return self._leaf(f, op, value)
@@ -149,8 +166,12 @@ class Compiler:
             _check_scalar(f, op, value)
             expr, param = self._cmp_target(f, value)
             return {
-                "eq": expr == param, "neq": or_(expr != param, expr.is_(None)), "gt": expr > param,
-                "gte": expr >= param, "lt": expr < param, "lte": expr <= param,
+                "eq": expr == param,
+                "neq": or_(expr != param, expr.is_(None)),
+                "gt": expr > param,
+                "gte": expr >= param,
+                "lt": expr < param,
+                "lte": expr <= param,
             }[op]
         if op in {"in", "not_in"}:
             if not isinstance(value, list) or not value or len(value) > MAX_IN:
@@ -200,7 +221,9 @@ def _as_time(value: Any, f: Field) -> datetime:
     try:
         return parse_iso(value)
     except ValueError as exc:
-        raise InvalidFilter(f"{f.name}: {value!r} is not an ISO-8601 time with offset", {"field": f.name}) from exc
+        raise InvalidFilter(
+            f"{f.name}: {value!r} is not an ISO-8601 time with offset", {"field": f.name}
+        ) from exc
 
 
 # ---- sorting and keyset pagination -----------------------------------------------------------------
@@ -286,7 +309,9 @@ class Sorter:
         last_id = values[-1]
         if not isinstance(last_id, str):
             raise InvalidFilter("invalid cursor", {"cursor": cursor})
-        id_cmp = records.c.id < self.c._param(last_id) if self.id_desc else records.c.id > self.c._param(last_id)
+        id_cmp = (
+            records.c.id < self.c._param(last_id) if self.id_desc else records.c.id > self.c._param(last_id)
+        )
         clause: ColumnElement[bool] = id_cmp
         for k, v in reversed(list(zip(self.keys, values[:-1], strict=True))):
             e = self._expr(k)

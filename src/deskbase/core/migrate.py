@@ -33,6 +33,8 @@ def pending(db: Database) -> list[str]:
     with db.engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
     heads = [rev.revision for rev in script.walk_revisions()]
-    return [r for r in reversed(heads) if r not in current] if not current else [
-        r.revision for r in script.iterate_revisions("head", next(iter(current)))
-    ]
+    return (
+        [r for r in reversed(heads) if r not in current]
+        if not current
+        else [r.revision for r in script.iterate_revisions("head", next(iter(current)))]
+    )

@@ -42,57 +42,110 @@ class Records:
             raise Forbidden("setting 'at' or 'created_at' (import mode) needs the import permission")
         return at
 
-    def create(self, workspace_id: str, collection: str, body: dict[str, Any], actor: Actor,
-               at: datetime | None = None, created_at: datetime | None = None) -> tuple[dict[str, Any], bool]:
+    def create(
+        self,
+        workspace_id: str,
+        collection: str,
+        body: dict[str, Any],
+        actor: Actor,
+        at: datetime | None = None,
+        created_at: datetime | None = None,
+    ) -> tuple[dict[str, Any], bool]:
         """POST semantics: create, or replace the record an id / external id names. Returns (record, created)."""
         when = self.change_time(actor, at)
         if created_at is not None:
             self.change_time(actor, created_at)
         with self.unit(workspace_id, actor) as uow:
             st, created = uow.upsert_record(
-                collection, body.get("data"), when, rid=body.get("id"), external_id=body.get("external_id"),
-                external_source=body.get("external_source"), created_at=created_at)
+                collection,
+                body.get("data"),
+                when,
+                rid=body.get("id"),
+                external_id=body.get("external_id"),
+                external_source=body.get("external_source"),
+                created_at=created_at,
+            )
         return st.public(), created
 
-    def _single(self, workspace_id: str, actor: Actor, at: datetime | None,
-                op: Callable[[UnitOfWork, datetime], Any]) -> dict[str, Any]:
+    def _single(
+        self, workspace_id: str, actor: Actor, at: datetime | None, op: Callable[[UnitOfWork, datetime], Any]
+    ) -> dict[str, Any]:
         when = self.change_time(actor, at)
         with self.unit(workspace_id, actor) as uow:
             st = op(uow, when)
         return st.public()
 
-    def replace(self, workspace_id: str, collection: str, rid: str, data: Any, actor: Actor,
-                if_match: int | None = None, at: datetime | None = None) -> dict[str, Any]:
-        return self._single(workspace_id, actor, at,
-                            lambda u, w: u.replace_record(collection, rid, data, w, if_match))
+    def replace(
+        self,
+        workspace_id: str,
+        collection: str,
+        rid: str,
+        data: Any,
+        actor: Actor,
+        if_match: int | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        return self._single(
+            workspace_id, actor, at, lambda u, w: u.replace_record(collection, rid, data, w, if_match)
+        )
 
-    def patch(self, workspace_id: str, collection: str, rid: str, patch: Any, actor: Actor,
-              if_match: int | None = None, at: datetime | None = None) -> dict[str, Any]:
-        return self._single(workspace_id, actor, at, lambda u, w: u.patch_record(collection, rid, patch, w, if_match))
+    def patch(
+        self,
+        workspace_id: str,
+        collection: str,
+        rid: str,
+        patch: Any,
+        actor: Actor,
+        if_match: int | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        return self._single(
+            workspace_id, actor, at, lambda u, w: u.patch_record(collection, rid, patch, w, if_match)
+        )
 
-    def delete(self, workspace_id: str, collection: str, rid: str, actor: Actor,
-               if_match: int | None = None, at: datetime | None = None) -> dict[str, Any]:
-        return self._single(workspace_id, actor, at, lambda u, w: u.delete_record(collection, rid, w, if_match))
+    def delete(
+        self,
+        workspace_id: str,
+        collection: str,
+        rid: str,
+        actor: Actor,
+        if_match: int | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        return self._single(
+            workspace_id, actor, at, lambda u, w: u.delete_record(collection, rid, w, if_match)
+        )
 
     # ---- reads ------------------------------------------------------------------------------------
-    def get(self, workspace_id: str, collection: str, rid: str, include_deleted: bool = False) -> dict[str, Any]:
+    def get(
+        self, workspace_id: str, collection: str, rid: str, include_deleted: bool = False
+    ) -> dict[str, Any]:
         r = t.records
         with self.app.db.read() as conn:
-            row = conn.execute(select(r).where(
-                r.c.workspace_id == workspace_id, r.c.collection == collection, r.c.id == rid)).first()
+            row = conn.execute(
+                select(r).where(r.c.workspace_id == workspace_id, r.c.collection == collection, r.c.id == rid)
+            ).first()
             if row is None or (row.deleted and not include_deleted):
                 self.app.collections.require(conn, workspace_id, collection)
                 raise NotFound(f"record {collection}/{rid} not found", {"collection": collection, "id": rid})
             return record_from_row(row).public()
 
     def query(
-        self, workspace_id: str, collection: str, filter: Any = None, sort: Any = None, limit: int | None = None,
-        cursor: str | None = None, include_deleted: bool = False,
+        self,
+        workspace_id: str,
+        collection: str,
+        filter: Any = None,
+        sort: Any = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        include_deleted: bool = False,
     ) -> dict[str, Any]:
         """One page of records in a stable order, resuming after `cursor` (keyset, never OFFSET)."""
         limit = self.app.settings.query_default_limit if limit is None else limit
         if not 1 <= limit <= self.app.settings.query_max_limit:
-            raise InvalidFilter(f"limit must be between 1 and {self.app.settings.query_max_limit}", {"limit": limit})
+            raise InvalidFilter(
+                f"limit must be between 1 and {self.app.settings.query_max_limit}", {"limit": limit}
+            )
         r = t.records
         with self.app.db.read() as conn:
             self.app.collections.require(conn, workspace_id, collection)
@@ -114,7 +167,9 @@ class Records:
             "next_cursor": encode_cursor(sorter.row_values(rows[-1])) if more and rows else None,
         }
 
-    def history(self, workspace_id: str, collection: str, rid: str, after: int = 0, limit: int = 100) -> list[dict]:
+    def history(
+        self, workspace_id: str, collection: str, rid: str, after: int = 0, limit: int = 100
+    ) -> list[dict]:
         with self.app.db.read() as conn:
             self.app.collections.require(conn, workspace_id, collection)
             entries = changelog.history(conn, workspace_id, "record", collection, rid, after, limit)

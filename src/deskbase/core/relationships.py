@@ -22,18 +22,22 @@ class Relationships:
     def __init__(self, app: Deskbase) -> None:
         self.app = app
 
-    def upsert(self, workspace_id: str, body: dict[str, Any], actor: Actor,
-               at: datetime | None = None) -> tuple[dict[str, Any], bool]:
+    def upsert(
+        self, workspace_id: str, body: dict[str, Any], actor: Actor, at: datetime | None = None
+    ) -> tuple[dict[str, Any], bool]:
         when = self.app.records.change_time(actor, at)
         src, tgt = _endpoint(body.get("source"), "source"), _endpoint(body.get("target"), "target")
         if not isinstance(body.get("rel_type"), str):
             raise ValidationFailed("rel_type is required", [{"pointer": "/rel_type", "message": "missing"}])
         with self.app.records.unit(workspace_id, actor) as uow:
             st, created = uow.upsert_relationship(
-                body.get("rel_type"), src, tgt, body.get("data"), when, bool(body.get("replace")))
+                body.get("rel_type"), src, tgt, body.get("data"), when, bool(body.get("replace"))
+            )
         return st.public(), created
 
-    def delete(self, workspace_id: str, rel_id: str, actor: Actor, at: datetime | None = None) -> dict[str, Any]:
+    def delete(
+        self, workspace_id: str, rel_id: str, actor: Actor, at: datetime | None = None
+    ) -> dict[str, Any]:
         when = self.app.records.change_time(actor, at)
         with self.app.records.unit(workspace_id, actor) as uow:
             st = uow.delete_relationship(rel_id, when)
@@ -49,14 +53,23 @@ class Relationships:
             return rel_from_row(row).public()
 
     def of_record(
-        self, workspace_id: str, collection: str, rid: str, rel_type: str | None = None,
-        direction: str = "outgoing", limit: int = 50, cursor: str | None = None, include_deleted: bool = False,
+        self,
+        workspace_id: str,
+        collection: str,
+        rid: str,
+        rel_type: str | None = None,
+        direction: str = "outgoing",
+        limit: int = 50,
+        cursor: str | None = None,
+        include_deleted: bool = False,
     ) -> dict[str, Any]:
         """Links leaving (outgoing), arriving at (incoming) or touching (both) a record, ordered by link id."""
         if direction not in DIRECTIONS:
             raise InvalidFilter(f"direction must be one of {', '.join(DIRECTIONS)}", {"direction": direction})
         if not 1 <= limit <= self.app.settings.query_max_limit:
-            raise InvalidFilter(f"limit must be between 1 and {self.app.settings.query_max_limit}", {"limit": limit})
+            raise InvalidFilter(
+                f"limit must be between 1 and {self.app.settings.query_max_limit}", {"limit": limit}
+            )
         r = t.relationships
         with self.app.db.read() as conn:
             self.app.collections.require(conn, workspace_id, collection)
@@ -75,12 +88,20 @@ class Relationships:
             rows = conn.execute(select(r).where(*conds).order_by(r.c.id).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        return {"data": [rel_from_row(x).public() for x in rows], "next_cursor": rows[-1].id if more else None}
+        return {
+            "data": [rel_from_row(x).public() for x in rows],
+            "next_cursor": rows[-1].id if more else None,
+        }
 
 
 def _endpoint(value: Any, name: str) -> tuple[str, str]:
-    if not isinstance(value, dict) or not isinstance(value.get("collection"), str) or not isinstance(
-            value.get("id"), str):
-        raise ValidationFailed(f"{name} must be {{collection, id}}",
-                               [{"pointer": f"/{name}", "message": "expected {collection, id}"}])
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("collection"), str)
+        or not isinstance(value.get("id"), str)
+    ):
+        raise ValidationFailed(
+            f"{name} must be {{collection, id}}",
+            [{"pointer": f"/{name}", "message": "expected {collection, id}"}],
+        )
     return value["collection"], value["id"]

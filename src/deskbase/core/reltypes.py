@@ -41,11 +41,15 @@ class RelationshipTypes:
 
     def require(self, conn: Connection, workspace_id: str, rel_type: str) -> Any:
         rt = t.relationship_types
-        row = conn.execute(select(rt).where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type)).first()
+        row = conn.execute(
+            select(rt).where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type)
+        ).first()
         if row is None:
             self.app.workspaces.require(conn, workspace_id)
-            raise NotFound(f"relationship type {rel_type!r} not found in workspace {workspace_id!r}",
-                           {"workspace": workspace_id, "rel_type": rel_type})
+            raise NotFound(
+                f"relationship type {rel_type!r} not found in workspace {workspace_id!r}",
+                {"workspace": workspace_id, "rel_type": rel_type},
+            )
         return row
 
     def get(self, workspace_id: str, rel_type: str) -> dict[str, Any]:
@@ -59,12 +63,16 @@ class RelationshipTypes:
             q = select(rt).where(rt.c.workspace_id == workspace_id).order_by(rt.c.rel_type)
             return [public(r) for r in conn.execute(q)]
 
-    def upsert(self, workspace_id: str, rel_type: str, body: dict[str, Any], actor: Actor) -> tuple[dict, bool]:
+    def upsert(
+        self, workspace_id: str, rel_type: str, body: dict[str, Any], actor: Actor
+    ) -> tuple[dict, bool]:
         check_slug(rel_type, "relationship type")
         errors = []
         for key in ("source_collections", "target_collections"):
             value = body.get(key)
-            if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            if value is not None and (
+                not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+            ):
                 errors.append({"pointer": f"/{key}", "message": "must be a list of collection ids"})
         cardinality = body.get("cardinality") or "many"
         if cardinality not in CARDINALITIES:
@@ -80,7 +88,9 @@ class RelationshipTypes:
             for key in ("source_collections", "target_collections"):
                 for cid in body.get(key) or []:
                     self.app.collections.require(tx.conn, workspace_id, cid)
-            row = tx.conn.execute(select(rt).where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type)).first()
+            row = tx.conn.execute(
+                select(rt).where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type)
+            ).first()
             created = row is None
             image = {
                 "description": body.get("description"),
@@ -91,15 +101,29 @@ class RelationshipTypes:
             }
             if row is not None and all(getattr(row, k) == v for k, v in image.items()):
                 return public(row), False
-            change = Change(workspace_id, "relationship_type", None, rel_type, "create" if created else "update",
-                            image, actor.id, actor.name, now)
+            change = Change(
+                workspace_id,
+                "relationship_type",
+                None,
+                rel_type,
+                "create" if created else "update",
+                image,
+                actor.id,
+                actor.name,
+                now,
+            )
             self.app.emit(tx, [change])
             values = {**image, "version": change.seq, "updated_at": now}
             if created:
-                tx.conn.execute(insert(rt).values(workspace_id=workspace_id, rel_type=rel_type, created_at=now, **values))
+                tx.conn.execute(
+                    insert(rt).values(workspace_id=workspace_id, rel_type=rel_type, created_at=now, **values)
+                )
             else:
-                tx.conn.execute(update(rt).where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type)
-                                .values(**values))
+                tx.conn.execute(
+                    update(rt)
+                    .where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type)
+                    .values(**values)
+                )
             out = public(self.require(tx.conn, workspace_id, rel_type))
         return out, created
 
@@ -109,8 +133,25 @@ class RelationshipTypes:
         rt = t.relationship_types
         with self.app.db.tx() as tx:
             self.require(tx.conn, workspace_id, rel_type)
-            tx.conn.execute(delete(t.relationships).where(
-                t.relationships.c.workspace_id == workspace_id, t.relationships.c.rel_type == rel_type))
+            tx.conn.execute(
+                delete(t.relationships).where(
+                    t.relationships.c.workspace_id == workspace_id, t.relationships.c.rel_type == rel_type
+                )
+            )
             tx.conn.execute(delete(rt).where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type))
-            self.app.emit(tx, [Change(workspace_id, "relationship_type", None, rel_type, "delete", None,
-                                      actor.id, actor.name, now)])
+            self.app.emit(
+                tx,
+                [
+                    Change(
+                        workspace_id,
+                        "relationship_type",
+                        None,
+                        rel_type,
+                        "delete",
+                        None,
+                        actor.id,
+                        actor.name,
+                        now,
+                    )
+                ],
+            )

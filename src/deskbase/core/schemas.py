@@ -23,11 +23,11 @@ def _refuse_remote(uri: str) -> Any:
 def compile_schema(schema: Any, pointer: str = "/json_schema") -> Any:
     """Compile a schema (formats `email` and `date-time` enforced); a broken schema is a 422, never a 500."""
     if not isinstance(schema, dict):
-        raise ValidationFailed("a JSON Schema must be an object", [{"pointer": pointer, "message": "not an object"}])
-    try:
-        return jsonschema_rs.validator_for(
-            schema, validate_formats=True, retriever=_refuse_remote
+        raise ValidationFailed(
+            "a JSON Schema must be an object", [{"pointer": pointer, "message": "not an object"}]
         )
+    try:
+        return jsonschema_rs.validator_for(schema, validate_formats=True, retriever=_refuse_remote)
     except (jsonschema_rs.ValidationError, ValueError, TypeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValidationFailed(

@@ -109,7 +109,9 @@ records = Table(
     _ts("updated_at"),
     Column("created_by", String(128), nullable=True),
     Column("updated_by", String(128), nullable=True),
-    UniqueConstraint("workspace_id", "collection", "external_source", "external_id", name="uq_records_external"),
+    UniqueConstraint(
+        "workspace_id", "collection", "external_source", "external_id", name="uq_records_external"
+    ),
     Index("ix_records_created", "workspace_id", "collection", "created_at", "id"),
     Index("ix_records_updated", "workspace_id", "collection", "updated_at", "id"),
 )

@@ -30,8 +30,10 @@ class Templates:
 
     def definition(self, name: str) -> dict[str, Any]:
         if name not in self._registry:
-            raise NotFound(f"template {name!r} not found; available: {', '.join(self.names()) or 'none'}",
-                           {"template": name})
+            raise NotFound(
+                f"template {name!r} not found; available: {', '.join(self.names()) or 'none'}",
+                {"template": name},
+            )
         return self._registry[name][0]
 
     def apply(self, workspace_id: str, name: str, actor: Actor) -> dict[str, Any]:
@@ -45,14 +47,19 @@ class Templates:
         for rel in definition.get("relationships", []):
             body = {
                 "description": rel.get("description"),
-                "source_collections": [rel["source"]] if isinstance(rel.get("source"), str) else rel.get("source"),
-                "target_collections": [rel["target"]] if isinstance(rel.get("target"), str) else rel.get("target"),
+                "source_collections": [rel["source"]]
+                if isinstance(rel.get("source"), str)
+                else rel.get("source"),
+                "target_collections": [rel["target"]]
+                if isinstance(rel.get("target"), str)
+                else rel.get("target"),
                 "cardinality": rel.get("cardinality", "many"),
                 "schema": rel.get("schema"),
             }
             out, created = self.app.reltypes.upsert(workspace_id, rel["type"], body, actor)
-            report["relationship_types"].append({"rel_type": out["rel_type"], "version": out["version"],
-                                                 "created": created})
+            report["relationship_types"].append(
+                {"rel_type": out["rel_type"], "version": out["version"], "created": created}
+            )
         after = self._registry[name][1]
         if after is not None:
             report.update(after(self.app, workspace_id, actor))

@@ -34,14 +34,17 @@ def public(row: Any) -> dict[str, Any]:
 
 def _check_settings(settings: Any) -> dict[str, Any]:
     if not isinstance(settings, dict):
-        raise ValidationFailed("settings must be an object", [{"pointer": "/settings", "message": "not an object"}])
+        raise ValidationFailed(
+            "settings must be an object", [{"pointer": "/settings", "message": "not an object"}]
+        )
     merged = {**DEFAULT_SETTINGS, **settings}
     tz = merged.get("timezone")
     try:
         ZoneInfo(str(tz))
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValidationFailed(
-            f"unknown time zone {tz!r}", [{"pointer": "/settings/timezone", "message": "not an IANA time zone"}]
+            f"unknown time zone {tz!r}",
+            [{"pointer": "/settings/timezone", "message": "not an IANA time zone"}],
         ) from exc
     return merged
 
@@ -64,7 +67,9 @@ class Workspaces:
         with self.app.db.read() as conn:
             return [public(r) for r in conn.execute(select(t.workspaces).order_by(t.workspaces.c.id))]
 
-    def put(self, workspace_id: str, name: str | None, settings: dict[str, Any] | None, actor: Actor) -> tuple[dict, bool]:
+    def put(
+        self, workspace_id: str, name: str | None, settings: dict[str, Any] | None, actor: Actor
+    ) -> tuple[dict, bool]:
         """Create or update; returns (workspace, created)."""
         check_slug(workspace_id, "workspace")
         now = self.app.clock.now()
@@ -74,14 +79,25 @@ class Workspaces:
             merged = _check_settings(settings if settings is not None else (row.settings if row else {}))
             name = name or (row.name if row else workspace_id)
             image = {"name": name, "settings": merged}
-            change = Change(workspace_id, "workspace", None, workspace_id, "create" if created else "update",
-                            image, actor.id, actor.name, now)
+            change = Change(
+                workspace_id,
+                "workspace",
+                None,
+                workspace_id,
+                "create" if created else "update",
+                image,
+                actor.id,
+                actor.name,
+                now,
+            )
             self.app.emit(tx, [change])
             values = {**image, "version": change.seq, "updated_at": now}
             if created:
                 tx.conn.execute(insert(t.workspaces).values(id=workspace_id, created_at=now, **values))
             else:
-                tx.conn.execute(update(t.workspaces).where(t.workspaces.c.id == workspace_id).values(**values))
+                tx.conn.execute(
+                    update(t.workspaces).where(t.workspaces.c.id == workspace_id).values(**values)
+                )
             out = public(tx.conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).one())
         return out, created
 
@@ -93,5 +109,19 @@ class Workspaces:
             for table in (t.records, t.relationships, t.collections, t.relationship_types, t.changes):
                 tx.conn.execute(delete(table).where(table.c.workspace_id == workspace_id))
             tx.conn.execute(delete(t.workspaces).where(t.workspaces.c.id == workspace_id))
-            self.app.emit(tx, [Change(workspace_id, "workspace", None, workspace_id, "delete", None,
-                                      actor.id, actor.name, now)])
+            self.app.emit(
+                tx,
+                [
+                    Change(
+                        workspace_id,
+                        "workspace",
+                        None,
+                        workspace_id,
+                        "delete",
+                        None,
+                        actor.id,
+                        actor.name,
+                        now,
+                    )
+                ],
+            )

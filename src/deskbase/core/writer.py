@@ -123,15 +123,35 @@ class RelState:
 
 def record_from_row(row: Any) -> RecordState:
     return RecordState(
-        row.collection, row.id, row.data, row.version, row.deleted, row.external_id, row.external_source,
-        row.created_at, row.updated_at, row.created_by, row.updated_by,
+        row.collection,
+        row.id,
+        row.data,
+        row.version,
+        row.deleted,
+        row.external_id,
+        row.external_source,
+        row.created_at,
+        row.updated_at,
+        row.created_by,
+        row.updated_by,
     )
 
 
 def rel_from_row(row: Any) -> RelState:
     return RelState(
-        row.id, row.rel_type, row.source_collection, row.source_id, row.target_collection, row.target_id,
-        row.data, row.version, row.deleted, row.single_key, row.created_at, row.updated_at, row.created_by,
+        row.id,
+        row.rel_type,
+        row.source_collection,
+        row.source_id,
+        row.target_collection,
+        row.target_id,
+        row.data,
+        row.version,
+        row.deleted,
+        row.single_key,
+        row.created_at,
+        row.updated_at,
+        row.created_by,
         row.updated_by,
     )
 
@@ -188,9 +208,13 @@ class UnitOfWork:
         for coll, ids in by_coll.items():
             for i in range(0, len(ids), CHUNK):
                 chunk = ids[i : i + CHUNK]
-                rows = self.tx.conn.execute(select(t.records).where(
-                    t.records.c.workspace_id == self.workspace_id, t.records.c.collection == coll,
-                    t.records.c.id.in_(chunk))).all()
+                rows = self.tx.conn.execute(
+                    select(t.records).where(
+                        t.records.c.workspace_id == self.workspace_id,
+                        t.records.c.collection == coll,
+                        t.records.c.id.in_(chunk),
+                    )
+                ).all()
                 for r in rows:
                     self._remember(record_from_row(r))
                 found = {r.id for r in rows}
@@ -203,9 +227,14 @@ class UnitOfWork:
                 by.setdefault((coll, source), []).append(ext)
         for (coll, source), exts in by.items():
             for i in range(0, len(exts), CHUNK):
-                rows = self.tx.conn.execute(select(t.records).where(
-                    t.records.c.workspace_id == self.workspace_id, t.records.c.collection == coll,
-                    t.records.c.external_source == source, t.records.c.external_id.in_(exts[i : i + CHUNK]))).all()
+                rows = self.tx.conn.execute(
+                    select(t.records).where(
+                        t.records.c.workspace_id == self.workspace_id,
+                        t.records.c.collection == coll,
+                        t.records.c.external_source == source,
+                        t.records.c.external_id.in_(exts[i : i + CHUNK]),
+                    )
+                ).all()
                 for r in rows:
                     if (r.collection, r.id) not in self.records:
                         self._remember(record_from_row(r))
@@ -226,13 +255,17 @@ class UnitOfWork:
         self.collection(coll)
         st = self.record(coll, rid)
         if st is None or st.deleted:
-            raise NotFound(f"record {coll}/{rid} not found", {"collection": coll, "id": rid, "pointer": pointer})
+            raise NotFound(
+                f"record {coll}/{rid} not found", {"collection": coll, "id": rid, "pointer": pointer}
+            )
         return st
 
     # ---- records ----------------------------------------------------------------------------------
     def _validate(self, coll_row: Any, data: Any) -> None:
         if not isinstance(data, dict):
-            raise ValidationFailed("record data must be a JSON object", [{"pointer": "/data", "message": "not an object"}])
+            raise ValidationFailed(
+                "record data must be a JSON object", [{"pointer": "/data", "message": "not an object"}]
+            )
         size = len(orjson.dumps(data))
         if size > self.app.settings.max_record_bytes:
             raise PayloadTooLarge(
@@ -243,9 +276,12 @@ class UnitOfWork:
         if errors:
             raise ValidationFailed(f"data does not match the schema of collection {coll_row.id!r}", errors)
 
-    def _log(self, entity: str, collection: str | None, entity_id: str, op: str, image: dict | None,
-             at: datetime) -> Change:
-        c = Change(self.workspace_id, entity, collection, entity_id, op, image, self.actor.id, self.actor.name, at)
+    def _log(
+        self, entity: str, collection: str | None, entity_id: str, op: str, image: dict | None, at: datetime
+    ) -> Change:
+        c = Change(
+            self.workspace_id, entity, collection, entity_id, op, image, self.actor.id, self.actor.name, at
+        )
         self.changes.append(c)
         return c
 
@@ -264,33 +300,57 @@ class UnitOfWork:
             )
 
     def upsert_record(
-        self, coll: str, data: Any, at: datetime, rid: str | None = None, external_id: str | None = None,
-        external_source: str | None = None, created_at: datetime | None = None,
+        self,
+        coll: str,
+        data: Any,
+        at: datetime,
+        rid: str | None = None,
+        external_id: str | None = None,
+        external_source: str | None = None,
+        created_at: datetime | None = None,
     ) -> tuple[RecordState, bool]:
         """Create, or replace the record named by id or by (external_source, external_id)."""
         coll_row = self.collection(coll)
         self._validate(coll_row, data)
         if (external_id is None) != (external_source is None):
-            raise ValidationFailed("external_id and external_source go together",
-                                   [{"pointer": "/external_id", "message": "both or neither"}])
+            raise ValidationFailed(
+                "external_id and external_source go together",
+                [{"pointer": "/external_id", "message": "both or neither"}],
+            )
         st: RecordState | None = None
         if external_id is not None and external_source is not None:
             self.prefetch_external([(coll, external_source, external_id)])
             key = self.by_external.get((coll, external_source, external_id))
             st = self.records.get(key) if key else None
             if st is not None and rid is not None and st.id != rid:
-                raise Conflict(f"external id {external_source}/{external_id} already names record {st.id}",
-                               {"existing_id": st.id})
+                raise Conflict(
+                    f"external id {external_source}/{external_id} already names record {st.id}",
+                    {"existing_id": st.id},
+                )
         if st is None and rid is not None:
             check_record_id(rid)
             st = self.record(coll, rid)
-            if st is not None and st.external_id is not None and external_id is not None and (
-                st.external_id != external_id or st.external_source != external_source):
+            if (
+                st is not None
+                and st.external_id is not None
+                and external_id is not None
+                and (st.external_id != external_id or st.external_source != external_source)
+            ):
                 raise Conflict(f"record {coll}/{rid} carries another external id", {"id": rid})
         if st is None:
             st = RecordState(
-                coll, rid or uuid7(), data, 0, False, external_id, external_source, created_at or at, at,
-                self.actor.id, self.actor.id, in_db=False,
+                coll,
+                rid or uuid7(),
+                data,
+                0,
+                False,
+                external_id,
+                external_source,
+                created_at or at,
+                at,
+                self.actor.id,
+                self.actor.id,
+                in_db=False,
             )
             self._remember(st)
             self._touch(st, "create", at)
@@ -303,7 +363,9 @@ class UnitOfWork:
         self._touch(st, "create" if revived else "update", at)
         return st, revived
 
-    def replace_record(self, coll: str, rid: str, data: Any, at: datetime, if_match: int | None = None) -> RecordState:
+    def replace_record(
+        self, coll: str, rid: str, data: Any, at: datetime, if_match: int | None = None
+    ) -> RecordState:
         st = self.live_record(coll, rid)
         self._check_version(st, if_match)
         self._validate(self.collection(coll), data)
@@ -311,12 +373,16 @@ class UnitOfWork:
         self._touch(st, "update", at)
         return st
 
-    def patch_record(self, coll: str, rid: str, patch: Any, at: datetime, if_match: int | None = None) -> RecordState:
+    def patch_record(
+        self, coll: str, rid: str, patch: Any, at: datetime, if_match: int | None = None
+    ) -> RecordState:
         st = self.live_record(coll, rid)
         self._check_version(st, if_match)
         if not isinstance(patch, dict):
-            raise ValidationFailed("a merge patch of record data must be an object",
-                                   [{"pointer": "/data", "message": "not an object"}])
+            raise ValidationFailed(
+                "a merge patch of record data must be an object",
+                [{"pointer": "/data", "message": "not an object"}],
+            )
         merged = merge_patch(st.data, patch)
         self._validate(self.collection(coll), merged)
         st.data = merged
@@ -336,14 +402,27 @@ class UnitOfWork:
     # ---- relationships ----------------------------------------------------------------------------
     def _live_links_of(self, coll: str, rid: str) -> list[RelState]:
         r = t.relationships
-        rows = self.tx.conn.execute(select(r).where(
-            r.c.workspace_id == self.workspace_id, r.c.deleted.is_(False),
-            or_(and_(r.c.source_collection == coll, r.c.source_id == rid),
-                and_(r.c.target_collection == coll, r.c.target_id == rid)))).all()
+        rows = self.tx.conn.execute(
+            select(r).where(
+                r.c.workspace_id == self.workspace_id,
+                r.c.deleted.is_(False),
+                or_(
+                    and_(r.c.source_collection == coll, r.c.source_id == rid),
+                    and_(r.c.target_collection == coll, r.c.target_id == rid),
+                ),
+            )
+        ).all()
         for row in rows:
             self.rels.setdefault(row.id, rel_from_row(row))
-        return [s for s in self.rels.values() if not s.deleted and (
-            (s.source_collection, s.source_id) == (coll, rid) or (s.target_collection, s.target_id) == (coll, rid))]
+        return [
+            s
+            for s in self.rels.values()
+            if not s.deleted
+            and (
+                (s.source_collection, s.source_id) == (coll, rid)
+                or (s.target_collection, s.target_id) == (coll, rid)
+            )
+        ]
 
     def prefetch_links(self, rel_type: str, sources: Iterable[RecordKey]) -> None:
         """Load live links of a type leaving the given sources (cardinality and duplicate checks)."""
@@ -355,9 +434,15 @@ class UnitOfWork:
         r = t.relationships
         for coll, ids in wanted.items():
             for i in range(0, len(ids), CHUNK):
-                rows = self.tx.conn.execute(select(r).where(
-                    r.c.workspace_id == self.workspace_id, r.c.source_collection == coll,
-                    r.c.source_id.in_(ids[i : i + CHUNK]), r.c.rel_type == rel_type, r.c.deleted.is_(False))).all()
+                rows = self.tx.conn.execute(
+                    select(r).where(
+                        r.c.workspace_id == self.workspace_id,
+                        r.c.source_collection == coll,
+                        r.c.source_id.in_(ids[i : i + CHUNK]),
+                        r.c.rel_type == rel_type,
+                        r.c.deleted.is_(False),
+                    )
+                ).all()
                 for row in rows:
                     self.rels.setdefault(row.id, rel_from_row(row))
 
@@ -373,16 +458,30 @@ class UnitOfWork:
         self._touch_rel(st, "delete", at)
 
     def upsert_relationship(
-        self, rel_type: str, source: RecordKey, target: RecordKey, data: Any, at: datetime, replace: bool = False,
+        self,
+        rel_type: str,
+        source: RecordKey,
+        target: RecordKey,
+        data: Any,
+        at: datetime,
+        replace: bool = False,
     ) -> tuple[RelState, bool]:
         rt = self.rel_type(rel_type)
         errors = []
         if rt.source_collections and source[0] not in rt.source_collections:
-            errors.append({"pointer": "/source/collection",
-                           "message": f"{rel_type} links from {', '.join(rt.source_collections)}, not {source[0]}"})
+            errors.append(
+                {
+                    "pointer": "/source/collection",
+                    "message": f"{rel_type} links from {', '.join(rt.source_collections)}, not {source[0]}",
+                }
+            )
         if rt.target_collections and target[0] not in rt.target_collections:
-            errors.append({"pointer": "/target/collection",
-                           "message": f"{rel_type} links to {', '.join(rt.target_collections)}, not {target[0]}"})
+            errors.append(
+                {
+                    "pointer": "/target/collection",
+                    "message": f"{rel_type} links to {', '.join(rt.target_collections)}, not {target[0]}",
+                }
+            )
         if errors:
             raise ValidationFailed(f"collection not allowed for relationship type {rel_type!r}", errors)
         for key, pointer in ((source, "/source"), (target, "/target")):
@@ -394,15 +493,25 @@ class UnitOfWork:
                     [{"pointer": pointer, "message": "no live record with this id"}],
                 )
         if data is not None and not isinstance(data, dict):
-            raise ValidationFailed("relationship data must be an object", [{"pointer": "/data", "message": "not an object"}])
+            raise ValidationFailed(
+                "relationship data must be an object", [{"pointer": "/data", "message": "not an object"}]
+            )
         if rt.schema is not None:
-            errs = errors_of(self.app.validators.get("rel_type", self.workspace_id, rel_type, rt.version, rt.schema),
-                             data or {}, "/data")
+            errs = errors_of(
+                self.app.validators.get("rel_type", self.workspace_id, rel_type, rt.version, rt.schema),
+                data or {},
+                "/data",
+            )
             if errs:
-                raise ValidationFailed(f"data does not match the schema of relationship type {rel_type!r}", errs)
+                raise ValidationFailed(
+                    f"data does not match the schema of relationship type {rel_type!r}", errs
+                )
         self.prefetch_links(rel_type, [source])
-        live = [s for s in self.rels.values() if not s.deleted and s.rel_type == rel_type
-                and (s.source_collection, s.source_id) == source]
+        live = [
+            s
+            for s in self.rels.values()
+            if not s.deleted and s.rel_type == rel_type and (s.source_collection, s.source_id) == source
+        ]
         for s in live:
             if (s.target_collection, s.target_id) == target:
                 if s.data != data:
@@ -420,8 +529,23 @@ class UnitOfWork:
                 )
             for s in live:
                 self._delete_rel(s, at)
-        st = RelState(uuid7(), rel_type, source[0], source[1], target[0], target[1], data, 0, False, single_key,
-                      at, at, self.actor.id, self.actor.id, in_db=False)
+        st = RelState(
+            uuid7(),
+            rel_type,
+            source[0],
+            source[1],
+            target[0],
+            target[1],
+            data,
+            0,
+            False,
+            single_key,
+            at,
+            at,
+            self.actor.id,
+            self.actor.id,
+            in_db=False,
+        )
         self.rels[st.id] = st
         self._touch_rel(st, "create", at)
         return st, True
@@ -430,7 +554,9 @@ class UnitOfWork:
         st = self.rels.get(rid)
         if st is None:
             r = t.relationships
-            row = self.tx.conn.execute(select(r).where(r.c.workspace_id == self.workspace_id, r.c.id == rid)).first()
+            row = self.tx.conn.execute(
+                select(r).where(r.c.workspace_id == self.workspace_id, r.c.id == rid)
+            ).first()
             if row is not None:
                 st = rel_from_row(row)
                 self.rels[rid] = st
@@ -466,42 +592,121 @@ class UnitOfWork:
         new = [s for s in states if not s.in_db]
         old = [s for s in states if s.in_db]
         if new:
-            conn.execute(insert(t.records), [{
-                "workspace_id": self.workspace_id, "collection": s.collection, "id": s.id, "data": s.data,
-                "version": s.version, "deleted": s.deleted, "external_id": s.external_id,
-                "external_source": s.external_source, "created_at": s.created_at, "updated_at": s.updated_at,
-                "created_by": s.created_by, "updated_by": s.updated_by} for s in new])
+            conn.execute(
+                insert(t.records),
+                [
+                    {
+                        "workspace_id": self.workspace_id,
+                        "collection": s.collection,
+                        "id": s.id,
+                        "data": s.data,
+                        "version": s.version,
+                        "deleted": s.deleted,
+                        "external_id": s.external_id,
+                        "external_source": s.external_source,
+                        "created_at": s.created_at,
+                        "updated_at": s.updated_at,
+                        "created_by": s.created_by,
+                        "updated_by": s.updated_by,
+                    }
+                    for s in new
+                ],
+            )
         if old:
             r = t.records
-            stmt = update(r).where(r.c.workspace_id == bindparam("k_ws"), r.c.collection == bindparam("k_coll"),
-                                   r.c.id == bindparam("k_id")).values(
-                data=bindparam("data"), version=bindparam("version"), deleted=bindparam("deleted"),
-                external_id=bindparam("external_id"), external_source=bindparam("external_source"),
-                updated_at=bindparam("updated_at"), updated_by=bindparam("updated_by"))
-            conn.execute(stmt, [{
-                "k_ws": self.workspace_id, "k_coll": s.collection, "k_id": s.id, "data": s.data, "version": s.version,
-                "deleted": s.deleted, "external_id": s.external_id, "external_source": s.external_source,
-                "updated_at": s.updated_at, "updated_by": s.updated_by} for s in old])
+            stmt = (
+                update(r)
+                .where(
+                    r.c.workspace_id == bindparam("k_ws"),
+                    r.c.collection == bindparam("k_coll"),
+                    r.c.id == bindparam("k_id"),
+                )
+                .values(
+                    data=bindparam("data"),
+                    version=bindparam("version"),
+                    deleted=bindparam("deleted"),
+                    external_id=bindparam("external_id"),
+                    external_source=bindparam("external_source"),
+                    updated_at=bindparam("updated_at"),
+                    updated_by=bindparam("updated_by"),
+                )
+            )
+            conn.execute(
+                stmt,
+                [
+                    {
+                        "k_ws": self.workspace_id,
+                        "k_coll": s.collection,
+                        "k_id": s.id,
+                        "data": s.data,
+                        "version": s.version,
+                        "deleted": s.deleted,
+                        "external_id": s.external_id,
+                        "external_source": s.external_source,
+                        "updated_at": s.updated_at,
+                        "updated_by": s.updated_by,
+                    }
+                    for s in old
+                ],
+            )
 
     def _write_rels(self, states: list[RelState]) -> None:
         conn = self.tx.conn
         r = t.relationships
         old = [s for s in states if s.in_db]
         new = [s for s in states if not s.in_db]
-        if old:  # updates first: a replaced cardinality-one link must release its single_key before the insert
-            stmt = update(r).where(r.c.workspace_id == bindparam("k_ws"), r.c.id == bindparam("k_id")).values(
-                data=bindparam("data"), version=bindparam("version"), deleted=bindparam("deleted"),
-                single_key=bindparam("single_key"), updated_at=bindparam("updated_at"),
-                updated_by=bindparam("updated_by"))
-            conn.execute(stmt, [{"k_ws": self.workspace_id, "k_id": s.id, "data": s.data, "version": s.version,
-                                 "deleted": s.deleted, "single_key": s.single_key, "updated_at": s.updated_at,
-                                 "updated_by": s.updated_by} for s in old])
+        if (
+            old
+        ):  # updates first: a replaced cardinality-one link must release its single_key before the insert
+            stmt = (
+                update(r)
+                .where(r.c.workspace_id == bindparam("k_ws"), r.c.id == bindparam("k_id"))
+                .values(
+                    data=bindparam("data"),
+                    version=bindparam("version"),
+                    deleted=bindparam("deleted"),
+                    single_key=bindparam("single_key"),
+                    updated_at=bindparam("updated_at"),
+                    updated_by=bindparam("updated_by"),
+                )
+            )
+            conn.execute(
+                stmt,
+                [
+                    {
+                        "k_ws": self.workspace_id,
+                        "k_id": s.id,
+                        "data": s.data,
+                        "version": s.version,
+                        "deleted": s.deleted,
+                        "single_key": s.single_key,
+                        "updated_at": s.updated_at,
+                        "updated_by": s.updated_by,
+                    }
+                    for s in old
+                ],
+            )
         if new:
-            conn.execute(insert(r), [{
-                "workspace_id": self.workspace_id, "id": s.id, "rel_type": s.rel_type,
-                "source_collection": s.source_collection, "source_id": s.source_id,
-                "target_collection": s.target_collection, "target_id": s.target_id, "data": s.data,
-                "version": s.version, "deleted": s.deleted, "single_key": s.single_key, "created_at": s.created_at,
-                "updated_at": s.updated_at, "created_by": s.created_by, "updated_by": s.updated_by} for s in new])
-
-
+            conn.execute(
+                insert(r),
+                [
+                    {
+                        "workspace_id": self.workspace_id,
+                        "id": s.id,
+                        "rel_type": s.rel_type,
+                        "source_collection": s.source_collection,
+                        "source_id": s.source_id,
+                        "target_collection": s.target_collection,
+                        "target_id": s.target_id,
+                        "data": s.data,
+                        "version": s.version,
+                        "deleted": s.deleted,
+                        "single_key": s.single_key,
+                        "created_at": s.created_at,
+                        "updated_at": s.updated_at,
+                        "created_by": s.created_by,
+                        "updated_by": s.updated_by,
+                    }
+                    for s in new
+                ],
+            )

@@ -19,34 +19,142 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 
 SOURCE = "demo"
-FIRST = ["Ana", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kira", "Liam",
-         "Maya", "Noah", "Olga", "Pablo", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Wen", "Yara", "Zoe"]
-LAST = ["Garcia", "Smith", "Müller", "Rossi", "Kim", "Okafor", "Dubois", "Silva", "Novak", "Tanaka", "Berg",
-        "Costa", "Nguyen", "Haddad", "Larsen", "Moreau", "Ivanova", "Patel", "Reyes", "Weber"]
-COMPANIES = ["Acme Corp", "Globex", "Initech", "Umbrella Health", "Stark Logistics", "Wayne Retail", "Hooli",
-             "Vandelay Imports", "Soylent Foods", "Tyrell Systems", "Cyberdyne", "Wonka Labs", "Pied Piper",
-             "Massive Dynamic", "Oscorp", "Gringotts Finance", "Aperture Science", "Monarch Travel"]
-AGENTS = ["maria@support.example", "tom@support.example", "aisha@support.example", "li@support.example",
-          "pedro@support.example", "sofia@support.example", "jamal@support.example", "nina@support.example"]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloe",
+    "Diego",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Pablo",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wen",
+    "Yara",
+    "Zoe",
+]
+LAST = [
+    "Garcia",
+    "Smith",
+    "Müller",
+    "Rossi",
+    "Kim",
+    "Okafor",
+    "Dubois",
+    "Silva",
+    "Novak",
+    "Tanaka",
+    "Berg",
+    "Costa",
+    "Nguyen",
+    "Haddad",
+    "Larsen",
+    "Moreau",
+    "Ivanova",
+    "Patel",
+    "Reyes",
+    "Weber",
+]
+COMPANIES = [
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Umbrella Health",
+    "Stark Logistics",
+    "Wayne Retail",
+    "Hooli",
+    "Vandelay Imports",
+    "Soylent Foods",
+    "Tyrell Systems",
+    "Cyberdyne",
+    "Wonka Labs",
+    "Pied Piper",
+    "Massive Dynamic",
+    "Oscorp",
+    "Gringotts Finance",
+    "Aperture Science",
+    "Monarch Travel",
+]
+AGENTS = [
+    "maria@support.example",
+    "tom@support.example",
+    "aisha@support.example",
+    "li@support.example",
+    "pedro@support.example",
+    "sofia@support.example",
+    "jamal@support.example",
+    "nina@support.example",
+]
 SUBJECTS = {
-    "bug": ["Export to CSV fails with a timeout", "Dashboard shows wrong totals", "Login loop after password reset",
-            "Webhook deliveries stopped", "Mobile app crashes on upload", "Search returns deleted items"],
-    "feature_request": ["Please add SSO with Okta", "Bulk edit for tags", "Dark mode for the agent view",
-                        "API endpoint for audit logs", "Custom fields on customers"],
-    "question": ["How do I invite my team?", "Where can I find my API key?", "Is there a rate limit?",
-                 "Can I change the workspace region?", "How do SLAs pause on weekends?"],
-    "billing": ["Charged twice this month", "Need an invoice with our VAT id", "Downgrade from enterprise",
-                "Card declined on renewal", "Refund for unused seats"],
-    "other": ["Feedback on the new editor", "Data deletion request", "Partnership inquiry",
-              "Security questionnaire for procurement"],
+    "bug": [
+        "Export to CSV fails with a timeout",
+        "Dashboard shows wrong totals",
+        "Login loop after password reset",
+        "Webhook deliveries stopped",
+        "Mobile app crashes on upload",
+        "Search returns deleted items",
+    ],
+    "feature_request": [
+        "Please add SSO with Okta",
+        "Bulk edit for tags",
+        "Dark mode for the agent view",
+        "API endpoint for audit logs",
+        "Custom fields on customers",
+    ],
+    "question": [
+        "How do I invite my team?",
+        "Where can I find my API key?",
+        "Is there a rate limit?",
+        "Can I change the workspace region?",
+        "How do SLAs pause on weekends?",
+    ],
+    "billing": [
+        "Charged twice this month",
+        "Need an invoice with our VAT id",
+        "Downgrade from enterprise",
+        "Card declined on renewal",
+        "Refund for unused seats",
+    ],
+    "other": [
+        "Feedback on the new editor",
+        "Data deletion request",
+        "Partnership inquiry",
+        "Security questionnaire for procurement",
+    ],
 }
-CUSTOMER_LINES = ["Any update on this?", "Here are the steps to reproduce, plus a screenshot.",
-                  "It still happens after clearing the cache.", "Thanks, that worked!", "We need this fixed today."]
-AGENT_LINES = ["Thanks for reaching out — I'm looking into it now.", "Could you send the request id from the logs?",
-               "We found the cause and shipped a fix; can you confirm?", "I've escalated this to engineering.",
-               "Here is the article that explains the setting."]
-NOTES = ["Reproduced on staging; linked to the export incident.", "Enterprise account — keep the CSM in the loop.",
-         "Customer is on an old client version.", "Needs billing team approval for the refund."]
+CUSTOMER_LINES = [
+    "Any update on this?",
+    "Here are the steps to reproduce, plus a screenshot.",
+    "It still happens after clearing the cache.",
+    "Thanks, that worked!",
+    "We need this fixed today.",
+]
+AGENT_LINES = [
+    "Thanks for reaching out — I'm looking into it now.",
+    "Could you send the request id from the logs?",
+    "We found the cause and shipped a fix; can you confirm?",
+    "I've escalated this to engineering.",
+    "Here is the article that explains the setting.",
+]
+NOTES = [
+    "Reproduced on staging; linked to the export incident.",
+    "Enterprise account — keep the CSM in the loop.",
+    "Customer is on an old client version.",
+    "Needs billing team approval for the refund.",
+]
 WEIGHTS_PRIORITY = (("low", 25), ("medium", 40), ("high", 25), ("urgent", 10))
 WEIGHTS_PLAN = (("free", 55), ("pro", 30), ("enterprise", 15))
 
@@ -66,7 +174,7 @@ def _office_time(rng: random.Random, start: datetime, span: timedelta) -> dateti
     """A moment inside `span`, biased to weekday office hours like real ticket traffic."""
     for _ in range(20):
         t = start + timedelta(seconds=rng.uniform(0, span.total_seconds()))
-        if t.weekday() < 5 and 8 <= t.hour < 19 or rng.random() < 0.15:
+        if (t.weekday() < 5 and 8 <= t.hour < 19) or rng.random() < 0.15:
             return t.replace(microsecond=0)
     return t.replace(microsecond=0)
 
@@ -81,33 +189,64 @@ def _customer_ops(rng: random.Random, n: int, start: datetime) -> list[dict[str,
         first, last = rng.choice(FIRST), rng.choice(LAST)
         company = rng.choice(COMPANIES)
         domain = company.lower().replace(" ", "") + ".example"
-        ops.append({"type": "upsert_record", "collection": "customers", "external_source": SOURCE,
-                    "external_id": f"C-{i + 1:05d}", "at": iso(start), "created_at": iso(start),
-                    "data": {"name": f"{first} {last}", "email": f"{_ascii(first)}.{_ascii(last)}.{i}@{domain}",
-                             "plan": _pick(rng, WEIGHTS_PLAN), "company": company}})
+        ops.append(
+            {
+                "type": "upsert_record",
+                "collection": "customers",
+                "external_source": SOURCE,
+                "external_id": f"C-{i + 1:05d}",
+                "at": iso(start),
+                "created_at": iso(start),
+                "data": {
+                    "name": f"{first} {last}",
+                    "email": f"{_ascii(first)}.{_ascii(last)}.{i}@{domain}",
+                    "plan": _pick(rng, WEIGHTS_PLAN),
+                    "company": company,
+                },
+            }
+        )
     return ops
 
 
-def _ticket_ops(rng: random.Random, i: int, customer: dict[str, Any], created: datetime,
-                now: datetime) -> list[dict[str, Any]]:
+def _ticket_ops(
+    rng: random.Random, i: int, customer: dict[str, Any], created: datetime, now: datetime
+) -> list[dict[str, Any]]:
     """One ticket's whole story, in time order: creation, replies, notes and status changes."""
     category = rng.choice(list(SUBJECTS))
     ref = f"t{i}"
     tid = f"$ref:{ref}"
     email = customer["data"]["email"]
-    data = {"subject": rng.choice(SUBJECTS[category]),
-            "description": f"{rng.choice(CUSTOMER_LINES)} (reported by {customer['data']['name']})",
-            "status": "open", "priority": _pick(rng, WEIGHTS_PRIORITY), "category": category,
-            "channel": rng.choice(["email", "email", "chat", "web", "phone"]),
-            "tags": rng.sample(["vip", "regression", "onboarding", "api", "mobile", "invoice", "sso"], rng.randint(0, 2))}
+    data = {
+        "subject": rng.choice(SUBJECTS[category]),
+        "description": f"{rng.choice(CUSTOMER_LINES)} (reported by {customer['data']['name']})",
+        "status": "open",
+        "priority": _pick(rng, WEIGHTS_PRIORITY),
+        "category": category,
+        "channel": rng.choice(["email", "email", "chat", "web", "phone"]),
+        "tags": rng.sample(
+            ["vip", "regression", "onboarding", "api", "mobile", "invoice", "sso"], rng.randint(0, 2)
+        ),
+    }
     if rng.random() < 0.7:
         data["assignee"] = rng.choice(AGENTS)
     ops: list[dict[str, Any]] = [
-        {"type": "upsert_record", "collection": "tickets", "ref": ref, "external_source": SOURCE,
-         "external_id": f"T-{i + 1:05d}", "at": iso(created), "created_at": iso(created), "data": data},
-        {"type": "upsert_relationship", "rel_type": "submitted_by", "at": iso(created),
-         "source": {"collection": "tickets", "id": tid},
-         "target": {"collection": "customers", "id": f"$ref:c:{customer['external_id']}"}},
+        {
+            "type": "upsert_record",
+            "collection": "tickets",
+            "ref": ref,
+            "external_source": SOURCE,
+            "external_id": f"T-{i + 1:05d}",
+            "at": iso(created),
+            "created_at": iso(created),
+            "data": data,
+        },
+        {
+            "type": "upsert_relationship",
+            "rel_type": "submitted_by",
+            "at": iso(created),
+            "source": {"collection": "tickets", "id": tid},
+            "target": {"collection": "customers", "id": f"$ref:c:{customer['external_id']}"},
+        },
     ]
     t = created
     n_resp = 0
@@ -116,19 +255,50 @@ def _ticket_ops(rng: random.Random, i: int, customer: dict[str, Any], created: d
         nonlocal n_resp
         n_resp += 1
         rref = f"{ref}r{n_resp}"
-        ops.append({"type": "upsert_record", "collection": "responses", "ref": rref, "at": iso(at),
-                    "created_at": iso(at), "external_source": SOURCE, "external_id": f"T-{i + 1:05d}-R{n_resp}",
-                    "data": {"body": body, "type": kind, "author": author, "timestamp": iso(at)}})
-        ops.append({"type": "upsert_relationship", "rel_type": "has_response", "at": iso(at),
-                    "source": {"collection": "tickets", "id": tid}, "target": {"collection": "responses", "id": f"$ref:{rref}"}})
+        ops.append(
+            {
+                "type": "upsert_record",
+                "collection": "responses",
+                "ref": rref,
+                "at": iso(at),
+                "created_at": iso(at),
+                "external_source": SOURCE,
+                "external_id": f"T-{i + 1:05d}-R{n_resp}",
+                "data": {"body": body, "type": kind, "author": author, "timestamp": iso(at)},
+            }
+        )
+        ops.append(
+            {
+                "type": "upsert_relationship",
+                "rel_type": "has_response",
+                "at": iso(at),
+                "source": {"collection": "tickets", "id": tid},
+                "target": {"collection": "responses", "id": f"$ref:{rref}"},
+            }
+        )
 
     def status(value: str, at: datetime) -> None:
-        ops.append({"type": "patch_record", "collection": "tickets", "id": tid, "at": iso(at),
-                    "data": {"status": value}})
+        ops.append(
+            {
+                "type": "patch_record",
+                "collection": "tickets",
+                "id": tid,
+                "at": iso(at),
+                "data": {"status": value},
+            }
+        )
 
     agent = data.get("assignee") or rng.choice(AGENTS)
-    steps = rng.choice([["reply", "resolve"], ["reply", "wait", "customer", "reply", "resolve"],
-                        ["note", "reply", "customer", "reply", "resolve"], ["reply", "wait"], ["note"], []])
+    steps = rng.choice(
+        [
+            ["reply", "resolve"],
+            ["reply", "wait", "customer", "reply", "resolve"],
+            ["note", "reply", "customer", "reply", "resolve"],
+            ["reply", "wait"],
+            ["note"],
+            [],
+        ]
+    )
     for step in steps:
         t = t + timedelta(minutes=rng.choice([12, 35, 90, 240, 600, 1500]) * rng.uniform(0.5, 1.5))
         if t >= now:
@@ -161,8 +331,9 @@ def _pack(groups: Iterator[list[dict[str, Any]]], size: int) -> Iterator[list[di
         yield batch
 
 
-def load(core: Deskbase, workspace_id: str, actor: Actor, size: DemoSize | None = None,
-         seed: int = 42) -> dict[str, int]:
+def load(
+    core: Deskbase, workspace_id: str, actor: Actor, size: DemoSize | None = None, seed: int = 42
+) -> dict[str, int]:
     """Apply the support template and load demo data, unless the workspace already holds tickets."""
     size = size or DemoSize()
     core.templates.apply(workspace_id, "support", actor)

@@ -19,8 +19,15 @@ def list_collections(ws: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
 
 
 @router.put("/collections/{collection}")
-def put_collection(ws: str, collection: str, body: CollectionPut, core: CoreDep, actor: ActorDep,
-                   response: Response, force: bool = False) -> dict[str, Any]:
+def put_collection(
+    ws: str,
+    collection: str,
+    body: CollectionPut,
+    core: CoreDep,
+    actor: ActorDep,
+    response: Response,
+    force: bool = False,
+) -> dict[str, Any]:
     """Create or update. A schema change that live records would violate is a 409 unless `force=true`."""
     authorize(actor, "write:collections", ws)
     out, created = core.collections.upsert(ws, collection, body.model_dump(), actor, force=force)
@@ -42,8 +49,9 @@ def delete_collection(ws: str, collection: str, core: CoreDep, actor: ActorDep) 
 
 
 @router.get("/collections/{collection}/history")
-def collection_history(ws: str, collection: str, core: CoreDep, actor: ActorDep, after: int = 0,
-                       limit: int = 100) -> dict[str, Any]:
+def collection_history(
+    ws: str, collection: str, core: CoreDep, actor: ActorDep, after: int = 0, limit: int = 100
+) -> dict[str, Any]:
     authorize(actor, "read:collections", ws, collection)
     return {"data": core.collections.history(ws, collection, after, min(limit, 1000))}
 
@@ -55,8 +63,9 @@ def list_reltypes(ws: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
 
 
 @router.put("/relationship-types/{rel_type}", tags=["relationship types"])
-def put_reltype(ws: str, rel_type: str, body: RelationshipTypePut, core: CoreDep, actor: ActorDep,
-                response: Response) -> dict[str, Any]:
+def put_reltype(
+    ws: str, rel_type: str, body: RelationshipTypePut, core: CoreDep, actor: ActorDep, response: Response
+) -> dict[str, Any]:
     authorize(actor, "write:collections", ws)
     out, created = core.reltypes.upsert(ws, rel_type, body.model_dump(by_alias=True), actor)
     response.status_code = 201 if created else 200

@@ -30,70 +30,135 @@ def _etag(response: Response, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(word: str, include_in_schema: bool = True) -> APIRouter:
-    router = APIRouter(prefix=f"/v1/workspaces/{{ws}}/{word}/{{collection}}", tags=["records"],
-                       include_in_schema=include_in_schema)
+    router = APIRouter(
+        prefix=f"/v1/workspaces/{{ws}}/{word}/{{collection}}",
+        tags=["records"],
+        include_in_schema=include_in_schema,
+    )
 
     @router.post("", status_code=201)
-    def create_record(ws: str, collection: str, body: RecordCreate, core: CoreDep, actor: ActorDep,
-                      response: Response) -> dict[str, Any]:
+    def create_record(
+        ws: str, collection: str, body: RecordCreate, core: CoreDep, actor: ActorDep, response: Response
+    ) -> dict[str, Any]:
         """Create a record (201), or replace the one its `id` or external id names (200)."""
         authorize(actor, "write:records", ws, collection)
         out, created = core.records.create(
-            ws, collection, body.model_dump(exclude={"at", "created_at"}), actor, at=when(body.at),
-            created_at=when(body.created_at, "created_at"))
+            ws,
+            collection,
+            body.model_dump(exclude={"at", "created_at"}),
+            actor,
+            at=when(body.at),
+            created_at=when(body.created_at, "created_at"),
+        )
         response.status_code = 201 if created else 200
         return _etag(response, out)
 
     @router.get("")
-    def query_records(ws: str, collection: str, core: CoreDep, actor: ActorDep, filter: str | None = None,
-                      sort: str | None = None, limit: int | None = None, cursor: str | None = None,
-                      include_deleted: bool = False) -> dict[str, Any]:
+    def query_records(
+        ws: str,
+        collection: str,
+        core: CoreDep,
+        actor: ActorDep,
+        filter: str | None = None,
+        sort: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        include_deleted: bool = False,
+    ) -> dict[str, Any]:
         """One page of records. `filter` and `sort` are JSON (see the filter DSL); `cursor` resumes."""
         authorize(actor, "read:records", ws, collection)
-        return core.records.query(ws, collection, _json_param(filter, "filter"), _json_param(sort, "sort"),
-                                  limit, cursor, include_deleted)
+        return core.records.query(
+            ws,
+            collection,
+            _json_param(filter, "filter"),
+            _json_param(sort, "sort"),
+            limit,
+            cursor,
+            include_deleted,
+        )
 
     @router.get("/{rid}")
-    def get_record(ws: str, collection: str, rid: str, core: CoreDep, actor: ActorDep, response: Response,
-                   include_deleted: bool = False) -> dict[str, Any]:
+    def get_record(
+        ws: str,
+        collection: str,
+        rid: str,
+        core: CoreDep,
+        actor: ActorDep,
+        response: Response,
+        include_deleted: bool = False,
+    ) -> dict[str, Any]:
         authorize(actor, "read:records", ws, collection)
         return _etag(response, core.records.get(ws, collection, rid, include_deleted))
 
     @router.put("/{rid}")
-    def replace_record(ws: str, collection: str, rid: str, body: RecordReplace, core: CoreDep, actor: ActorDep,
-                       response: Response,
-                       if_match_header: Annotated[str | None, Header(alias="If-Match")] = None) -> dict[str, Any]:
+    def replace_record(
+        ws: str,
+        collection: str,
+        rid: str,
+        body: RecordReplace,
+        core: CoreDep,
+        actor: ActorDep,
+        response: Response,
+        if_match_header: Annotated[str | None, Header(alias="If-Match")] = None,
+    ) -> dict[str, Any]:
         authorize(actor, "write:records", ws, collection)
-        out = core.records.replace(ws, collection, rid, body.data, actor, if_match(if_match_header), when(body.at))
+        out = core.records.replace(
+            ws, collection, rid, body.data, actor, if_match(if_match_header), when(body.at)
+        )
         return _etag(response, out)
 
     @router.patch("/{rid}")
-    def patch_record(ws: str, collection: str, rid: str, body: RecordPatch, core: CoreDep, actor: ActorDep,
-                     response: Response,
-                     if_match_header: Annotated[str | None, Header(alias="If-Match")] = None) -> dict[str, Any]:
+    def patch_record(
+        ws: str,
+        collection: str,
+        rid: str,
+        body: RecordPatch,
+        core: CoreDep,
+        actor: ActorDep,
+        response: Response,
+        if_match_header: Annotated[str | None, Header(alias="If-Match")] = None,
+    ) -> dict[str, Any]:
         """Apply an RFC 7396 merge patch to `data`; the result must still match the schema."""
         authorize(actor, "write:records", ws, collection)
-        out = core.records.patch(ws, collection, rid, body.data, actor, if_match(if_match_header), when(body.at))
+        out = core.records.patch(
+            ws, collection, rid, body.data, actor, if_match(if_match_header), when(body.at)
+        )
         return _etag(response, out)
 
     @router.delete("/{rid}")
-    def delete_record(ws: str, collection: str, rid: str, core: CoreDep, actor: ActorDep, at: str | None = None,
-                      if_match_header: Annotated[str | None, Header(alias="If-Match")] = None) -> dict[str, Any]:
+    def delete_record(
+        ws: str,
+        collection: str,
+        rid: str,
+        core: CoreDep,
+        actor: ActorDep,
+        at: str | None = None,
+        if_match_header: Annotated[str | None, Header(alias="If-Match")] = None,
+    ) -> dict[str, Any]:
         """Soft delete (a new version with deleted=true); the record's relationships go with it."""
         authorize(actor, "write:records", ws, collection)
         return core.records.delete(ws, collection, rid, actor, if_match(if_match_header), when(at))
 
     @router.get("/{rid}/history")
-    def record_history(ws: str, collection: str, rid: str, core: CoreDep, actor: ActorDep, after: int = 0,
-                       limit: int = 100) -> dict[str, Any]:
+    def record_history(
+        ws: str, collection: str, rid: str, core: CoreDep, actor: ActorDep, after: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
         """Every version of the record with actor, operation and time."""
         authorize(actor, "read:records", ws, collection)
         return {"data": core.records.history(ws, collection, rid, after, min(max(limit, 1), 1000))}
 
     @router.get("/{rid}/relationships", tags=["relationships"])
-    def record_relationships(ws: str, collection: str, rid: str, core: CoreDep, actor: ActorDep,
-                             type: str | None = None, direction: str = "outgoing", limit: int = 50,
-                             cursor: str | None = None) -> dict[str, Any]:
+    def record_relationships(
+        ws: str,
+        collection: str,
+        rid: str,
+        core: CoreDep,
+        actor: ActorDep,
+        type: str | None = None,
+        direction: str = "outgoing",
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
         authorize(actor, "read:relationships", ws, collection)
         return core.relationships.of_record(ws, collection, rid, type, direction, limit, cursor)
 

@@ -13,8 +13,9 @@ router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["relationships"])
 
 
 @router.post("/relationships", status_code=201)
-def create_relationship(ws: str, body: RelationshipCreate, core: CoreDep, actor: ActorDep,
-                        response: Response) -> dict[str, Any]:
+def create_relationship(
+    ws: str, body: RelationshipCreate, core: CoreDep, actor: ActorDep, response: Response
+) -> dict[str, Any]:
     """Link two live records. A cardinality-one type refuses a second live link unless `replace` is true."""
     authorize(actor, "write:relationships", ws)
     out, created = core.relationships.upsert(ws, body.model_dump(exclude={"at"}), actor, when(body.at))
@@ -29,7 +30,9 @@ def get_relationship(ws: str, rel_id: str, core: CoreDep, actor: ActorDep) -> di
 
 
 @router.delete("/relationships/{rel_id}")
-def delete_relationship(ws: str, rel_id: str, core: CoreDep, actor: ActorDep, at: str | None = None) -> dict[str, Any]:
+def delete_relationship(
+    ws: str, rel_id: str, core: CoreDep, actor: ActorDep, at: str | None = None
+) -> dict[str, Any]:
     authorize(actor, "write:relationships", ws)
     return core.relationships.delete(ws, rel_id, actor, when(at))
 

@@ -15,12 +15,18 @@ router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 
 @router.get("")
 def list_workspaces(core: CoreDep, actor: ActorDep) -> dict[str, Any]:
-    items = [w for w in core.workspaces.list() if actor.is_admin or any(_covers(g, w["id"], None) for g in actor.grants)]
+    items = [
+        w
+        for w in core.workspaces.list()
+        if actor.is_admin or any(_covers(g, w["id"], None) for g in actor.grants)
+    ]
     return {"data": items}
 
 
 @router.put("/{ws}")
-def put_workspace(ws: str, body: WorkspacePut, core: CoreDep, actor: ActorDep, response: Response) -> dict[str, Any]:
+def put_workspace(
+    ws: str, body: WorkspacePut, core: CoreDep, actor: ActorDep, response: Response
+) -> dict[str, Any]:
     authorize(actor, "admin", ws)
     out, created = core.workspaces.put(ws, body.name, body.settings, actor)
     response.status_code = 201 if created else 200

@@ -12,7 +12,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-INDEXED = {"tickets": ["status", "priority", "assignee", "category", "channel"], "customers": ["email", "plan"]}
+INDEXED = {
+    "tickets": ["status", "priority", "assignee", "category", "channel"],
+    "customers": ["email", "plan"],
+}
 CARDINALITY = {"submitted_by": "one"}
 
 

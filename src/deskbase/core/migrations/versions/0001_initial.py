@@ -93,8 +93,12 @@ def upgrade() -> None:
         sa.Column("updated_by", sa.String(128), nullable=True),
         sa.UniqueConstraint("workspace_id", "single_key", name="uq_relationships_single"),
     )
-    op.create_index("ix_rel_source", "relationships", ["workspace_id", "source_collection", "source_id", "rel_type"])
-    op.create_index("ix_rel_target", "relationships", ["workspace_id", "target_collection", "target_id", "rel_type"])
+    op.create_index(
+        "ix_rel_source", "relationships", ["workspace_id", "source_collection", "source_id", "rel_type"]
+    )
+    op.create_index(
+        "ix_rel_target", "relationships", ["workspace_id", "target_collection", "target_id", "rel_type"]
+    )
     op.create_index("ix_rel_type", "relationships", ["workspace_id", "rel_type", "id"])
     op.create_table(
         "changes",
@@ -111,7 +115,9 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_changes_ws_seq", "changes", ["workspace_id", "seq"])
-    op.create_index("ix_changes_entity", "changes", ["workspace_id", "entity", "collection", "entity_id", "seq"])
+    op.create_index(
+        "ix_changes_entity", "changes", ["workspace_id", "entity", "collection", "entity_id", "seq"]
+    )
     op.create_table(
         "tokens",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -127,5 +133,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("tokens", "changes", "relationships", "records", "relationship_types", "collections", "workspaces"):
+    for name in (
+        "tokens",
+        "changes",
+        "relationships",
+        "records",
+        "relationship_types",
+        "collections",
+        "workspaces",
+    ):
         op.drop_table(name)
