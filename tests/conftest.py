@@ -127,11 +127,32 @@ class Api:
 
 @pytest.fixture
 def api(tmp_path: Path, clock: FixedClock) -> Iterator[Api]:
-    core, app = build(Settings(data_dir=str(tmp_path)), clock)
+    """The API without the SQL replica (fast); `sql_api` adds it."""
+    core, app = build(Settings(data_dir=str(tmp_path), replicate=False), clock)
     raw, _ = core.tokens.ensure_admin_token(tmp_path)
     with TestClient(app, raise_server_exceptions=False) as client:
         a = Api(client, raw)
         a.core = core  # type: ignore[attr-defined]
+        yield a
+
+
+@pytest.fixture(scope="session")
+def chdb_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """chDB opens one data path per process, so the whole test session shares one engine (and path)."""
+    from tests.analytics._chdb import shared_engine
+
+    yield shared_engine(tmp_path_factory)
+
+
+@pytest.fixture
+def sql_api(tmp_path: Path, clock: FixedClock, chdb_engine: Any) -> Iterator[Api]:
+    """The API with the SQL replica on the shared engine; the replica resets itself for each new store."""
+    core, app = build(Settings(data_dir=str(tmp_path)), clock, engine=chdb_engine)
+    raw, _ = core.tokens.ensure_admin_token(tmp_path)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        a = Api(client, raw)
+        a.core = core  # type: ignore[attr-defined]
+        a.analytics = app.state.analytics  # type: ignore[attr-defined]
         yield a
 
 

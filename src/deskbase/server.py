@@ -1,4 +1,4 @@
-"""Assemble and run the embedded server: core + support domain + API (+ SQL replica when available)."""
+"""Assemble and run the embedded server: core + support domain + API + SQL replica."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from deskbase.config import Settings
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import Clock
 from deskbase.core.context import SYSTEM
+from deskbase.core.errors import Unavailable
 from deskbase.support.install import install as install_support
 
 DEMO_WORKSPACE = "my-support"
@@ -20,14 +21,39 @@ log = logging.getLogger("deskbase")
 
 
 def build(
-    settings: Settings, clock: Clock | None = None, extra: list[Extension] | None = None
+    settings: Settings, clock: Clock | None = None, extra: list[Extension] | None = None, engine: Any = None
 ) -> tuple[Deskbase, FastAPI]:
-    """The one place where adapters are wired together; tests and `serve` both use it."""
+    """The one place where adapters are wired together; tests and `serve` both use it.
+
+    `engine` lets a caller share one analytics engine (chDB allows one data path per process).
+    """
     core = Deskbase.open(settings, clock)
     install_support(core)
     startup: list[Any] = []
-    shutdown: list[Any] = [core.close]
+    shutdown: list[Any] = []
     extensions: list[Extension] = list(extra or [])
+    analytics = None
+    if settings.replicate:
+        from deskbase.analytics.service import Analytics, open_embedded_engine
+        from deskbase.api.routers import sql
+
+        if settings.clickhouse_url and engine is None:
+            raise Unavailable(
+                "a ClickHouse server replica (DESKBASE_CLICKHOUSE_URL) is not supported yet; "
+                "leave it empty to use the embedded chDB replica"
+            )
+        own_engine = engine is None
+        eng = engine if engine is not None else open_embedded_engine(settings.data_path / "chdb")
+        analytics = Analytics(core, eng)
+        startup.append(analytics.start)
+        shutdown.append(analytics.close if own_engine else analytics.replica.stop)
+
+        def add_sql(app: FastAPI, _: Deskbase) -> None:
+            app.state.analytics = analytics
+            app.include_router(sql.router)
+
+        extensions.append(add_sql)
+    shutdown.append(core.close)
     app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
     return core, app
 
@@ -59,14 +85,11 @@ def serve(settings: Settings, demo: bool = False) -> None:
     url = f"http://{settings.host}:{settings.port}"
     print(f"\ndeskbase is running at {url}  (API docs: {url}/docs)", file=out)
     print(f"data directory: {settings.data_path}", file=out)
+    token_file = settings.data_path / "admin-token"
     if created or demo:
         print(f"admin token: {raw}", file=out)
-        print(f"  (kept in {settings.data_path / 'admin-token'}, mode 0600)", file=out)
+        print(f"  (kept in {token_file}, mode 0600)", file=out)
     else:
-        print(f"admin token: in {settings.data_path / 'admin-token'}", file=out)
-    print(
-        f"try: export DESKBASE_URL={url} DESKBASE_TOKEN=$(cat {settings.data_path / 'admin-token'})\n",
-        file=out,
-        flush=True,
-    )
+        print(f"admin token: in {token_file}", file=out)
+    print(f"try: export DESKBASE_URL={url} DESKBASE_TOKEN=$(cat {token_file})\n", file=out, flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)

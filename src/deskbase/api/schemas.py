@@ -75,3 +75,14 @@ class SqlBody(Body):
     query: str
     params: dict[str, Any] | None = None
     format: Literal["json", "csv", "ndjson"] = "json"
+
+
+class StoredQueryPut(Body):
+    query: str = Field(max_length=100_000)
+    description: str | None = None
+    params: dict[str, Any] | None = Field(None, description="Default values of the query's parameters.")
+
+
+class StoredQueryRun(Body):
+    params: dict[str, Any] | None = None
+    format: Literal["json", "csv", "ndjson"] = "json"

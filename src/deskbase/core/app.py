@@ -22,6 +22,7 @@ from deskbase.core.records import Records
 from deskbase.core.relationships import Relationships
 from deskbase.core.reltypes import RelationshipTypes
 from deskbase.core.schemas import ValidatorCache
+from deskbase.core.stored_queries import StoredQueries
 from deskbase.core.templates import Templates
 from deskbase.core.workspaces import Workspaces
 
@@ -41,6 +42,8 @@ class Deskbase:
         self.batch = Batch(self)
         self.tokens = Tokens(self)
         self.templates = Templates(self)
+        self.stored_queries = StoredQueries(self)
+        self.store_id = ""
         self._last_seq: dict[str, int] = {}
         self._seq_lock = threading.Lock()
         self.commit_signal = threading.Condition()
@@ -50,6 +53,8 @@ class Deskbase:
         """Open the primary store and bring its schema up to date."""
         app = cls(settings, clock)
         migrate.upgrade(app.db)
+        with app.db.read() as conn:
+            app.store_id = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "store_id")).scalar_one()
         return app
 
     def close(self) -> None:

@@ -173,3 +173,24 @@ tokens = Table(
     _ts("last_used_at", nullable=True),
     Column("created_by", String(64), nullable=True),
 )
+
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+stored_queries = Table(
+    "stored_queries",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("name", String(63), primary_key=True),
+    Column("description", Text, nullable=True),
+    Column("query", Text, nullable=False),
+    Column("params", JsonType, nullable=False),
+    Column("version", SeqType, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)

@@ -106,7 +106,14 @@ class Workspaces:
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
             self.require(tx.conn, workspace_id)
-            for table in (t.records, t.relationships, t.collections, t.relationship_types, t.changes):
+            for table in (
+                t.records,
+                t.relationships,
+                t.collections,
+                t.relationship_types,
+                t.stored_queries,
+                t.changes,
+            ):
                 tx.conn.execute(delete(table).where(table.c.workspace_id == workspace_id))
             tx.conn.execute(delete(t.workspaces).where(t.workspaces.c.id == workspace_id))
             self.app.emit(

@@ -34,6 +34,17 @@ def _definition() -> dict[str, Any]:
     return d
 
 
+def seed_queries() -> dict[str, tuple[str, str]]:
+    """The seed's example queries, verbatim: name -> (description from the leading comment, SQL text)."""
+    out = {}
+    for path in sorted((Path(__file__).parent / "queries").glob("*.sql")):
+        text = path.read_text()
+        first = text.splitlines()[0]
+        description = first[2:].strip() if first.startswith("--") else ""
+        out[path.stem] = (description, text)
+    return out
+
+
 def definition() -> dict[str, Any]:
     """The template as applied (a fresh copy: callers may not mutate the cached one)."""
     return copy.deepcopy(_definition())

@@ -1,0 +1,428 @@
+"""Analytics engines: one small interface over embedded chDB (and, later, a ClickHouse server).
+
+Verified on chDB 4.4.0 / ClickHouse 26.9 (see the tests in tests/analytics/):
+
+* ``chdb.connect(path?k=v&…)`` opens a connection on the process's single engine; every ``k=v`` that names a
+  query-level setting applies to that connection only, so an admin connection and read-only connections with
+  different limits coexist on one path. Opening one costs ~0.35 ms; connections are thread-safe but serialise
+  queries, hence a small admin pool and one fresh connection per read-only query (its limits vary per call).
+* ``readonly=1`` in the connection string forbids writes, DDL and *any* setting change from the query text
+  (``SET``/``SETTINGS`` fail with READONLY), so the limits below cannot be lifted by the user. ``mode=ro`` is
+  never used: it maps to ``readonly=2``, which lets a query change its own limits.
+* ``database=<db>`` in the connection string selects the database unqualified table names resolve in.
+* Results are read as ``JSONCompact`` and decoded with orjson: measured on 10,000 ticket rows it is faster
+  end-to-end than Arrow (45 ms vs 55 ms for Arrow + the DESCRIBE needed for ClickHouse type names), carries
+  exact ClickHouse types and engine statistics in one round trip, and renders DateTime64 as ISO 8601 ``Z``,
+  Enum/UUID/IP as strings, JSON/Map/named Tuple as objects.
+* ``INSERT … SELECT * FROM Python(<arrow table>)`` is the fastest columnar insert (200k ticket rows: 0.51 s vs
+  0.69-0.77 s for Arrow/ArrowStream/Parquet bytes via ``send_insert``, 3.3 s for JSONEachRow).
+* One process may open only one data path; a second path fails until every connection is closed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+import pyarrow as pa
+
+from deskbase.analytics.errors import QueryError, QueryRejected, QueryTimeout
+
+__all__ = [
+    "ChdbEngine",
+    "Column",
+    "Engine",
+    "EngineError",
+    "Limits",
+    "Result",
+    "render_param",
+]
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one read-only query, enforced by the engine rather than trusted to the text."""
+
+    max_execution_time: float = 10.0
+    max_memory_usage: int = 2 * GIB
+    max_result_rows: int = 10_000
+    max_rows_to_read: int = 200_000_000
+
+    def __post_init__(self) -> None:
+        for name in ("max_execution_time", "max_memory_usage", "max_result_rows", "max_rows_to_read"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+
+    def settings(self) -> dict[str, str]:
+        """ClickHouse settings enforcing these limits; one row more than the cap is fetched so that the
+        caller can report ``truncated`` honestly."""
+        row_cap = str(self.max_result_rows + 1)
+        return {
+            "max_execution_time": repr(float(self.max_execution_time)),
+            "timeout_before_checking_execution_speed": "0",
+            "max_memory_usage": str(self.max_memory_usage),
+            # `limit` stops the outermost query exactly at the cap (subqueries are unaffected); the
+            # result-row limit with `break` is the engine-side backstop.
+            "limit": row_cap,
+            "max_result_rows": row_cap,
+            "result_overflow_mode": "break",
+            "max_rows_to_read": str(self.max_rows_to_read),
+        }
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """A fully read result: ClickHouse column types, rows of JSON-able values and engine statistics."""
+
+    columns: tuple[Column, ...]
+    rows: list[list[Any]]
+    rows_read: int = 0
+    bytes_read: int = 0
+    elapsed_ms: float = 0.0
+
+
+class EngineError(RuntimeError):
+    """An administrative statement (DDL, insert) failed; these are bugs or outages, never user errors."""
+
+    def __init__(self, message: str, clickhouse_code: int | None = None, clickhouse_name: str | None = None):
+        super().__init__(message)
+        self.clickhouse_code = clickhouse_code
+        self.clickhouse_name = clickhouse_name
+
+
+class Engine(Protocol):
+    """What the replicator and the SQL endpoint need from an analytics store.
+
+    A server implementation (clickhouse-connect) maps ``query_readonly`` onto a per-workspace read-only user
+    with the same settings, and ``insert_arrow`` onto ``client.insert_arrow``.
+    """
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
+        """Run an administrative statement with full rights (replicator only, never user text)."""
+        ...
+
+    def insert_arrow(self, database: str, table: str, table_data: pa.Table) -> int:
+        """Insert an Arrow table by column name; returns the number of rows sent."""
+        ...
+
+    def query_readonly(
+        self, sql: str, params: Mapping[str, Any], limits: Limits, database: str | None = None
+    ) -> Result:
+        """Run a guarded SELECT read-only under ``limits`` in ``database``.
+
+        Raises QueryTimeout, QueryRejected (a resource limit other than time was hit) or QueryError.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------- parameters
+
+_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _quote_literal(value: Any) -> str:
+    """Render a value as a ClickHouse literal inside an Array/Map/Tuple parameter value."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_quote_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_quote_literal(k)}: {_quote_literal(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"unsupported parameter value type {type(value).__name__}")
+
+
+def render_param(value: Any) -> str:
+    """Render a Python value as the text ClickHouse parses for a ``{name:Type}`` parameter.
+
+    Scalars use the "escaped" text format (backslash, tab, newline and CR are escaped; nothing else needs
+    to be); arrays and maps use literal syntax. The value is never spliced into the SQL text.
+    """
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+    return _quote_literal(value)
+
+
+def _render_params(params: Mapping[str, Any] | None) -> dict[str, str]:
+    rendered: dict[str, str] = {}
+    for name, value in (params or {}).items():
+        if not _PARAM_NAME.match(name):
+            raise ValueError(f"invalid parameter name {name!r}")
+        rendered[name] = render_param(value)
+    return rendered
+
+
+# ------------------------------------------------------------------------------------------------ results
+
+# 128/256-bit integers do not fit orjson (or JSON consumers); they are re-read exactly and returned as str.
+_WIDE_INT_TYPE = re.compile(r"\b(?:U?Int(?:128|256))\b")
+
+
+def _int_or_str(text: str) -> int | str:
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else text
+
+
+def parse_json_compact(raw: bytes) -> Result:
+    """Decode ClickHouse ``JSONCompact`` output (written with OUTPUT_SETTINGS) into a Result."""
+    if not raw.strip():
+        return Result(columns=(), rows=[])
+    doc = orjson.loads(raw)
+    if any(_WIDE_INT_TYPE.search(m["type"]) for m in doc.get("meta", ())):
+        doc = json.loads(raw, parse_int=_int_or_str)
+    stats = doc.get("statistics") or {}
+    return Result(
+        columns=tuple(Column(m["name"], m["type"]) for m in doc.get("meta", ())),
+        rows=doc.get("data", []),
+        rows_read=int(stats.get("rows_read", 0)),
+        bytes_read=int(stats.get("bytes_read", 0)),
+        elapsed_ms=float(stats.get("elapsed", 0.0)) * 1000.0,
+    )
+
+
+# Result rendering shared by admin and read-only connections; set at connect time, not by query text.
+OUTPUT_SETTINGS: dict[str, str] = {
+    "session_timezone": "UTC",
+    "date_time_output_format": "iso",
+    "output_format_json_quote_64bit_integers": "0",
+    "output_format_json_quote_decimals": "1",
+    "output_format_json_quote_denormals": "0",
+    "output_format_json_named_tuples_as_objects": "1",
+    "output_format_json_validate_utf8": "1",
+}
+
+
+# ------------------------------------------------------------------------------------------------- errors
+
+_CODE = re.compile(r"Code:\s*(\d+)\.")
+_NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)(?:\s*\(version [^)]*\))?\.?\s*$")
+_PREFIX = re.compile(r"^(?:(?:Code:\s*\d+\.\s*)?DB::Exception:\s*)+")
+_TRAILING_NAME = re.compile(r"[\s.:]*\([A-Z][A-Z0-9_]+\)[\s.]*$")
+_VERSION = re.compile(r"\s*\(version [^)]*\)")
+_ABS_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.@+-]+/)+[\w.@+-]*")
+
+_TIMEOUT_NAMES = frozenset({"TIMEOUT_EXCEEDED", "TOO_SLOW", "QUERY_WAS_CANCELLED"})
+_LIMIT_NAMES = {
+    "MEMORY_LIMIT_EXCEEDED": "max_memory_usage",
+    "TOO_MANY_ROWS": "max_rows_to_read",
+    "TOO_MANY_BYTES": "max_bytes_to_read",
+    "TOO_MANY_ROWS_OR_BYTES": "max_result_rows",
+}
+_REFUSED_NAMES = frozenset({"READONLY", "ACCESS_DENIED"})
+
+
+def clean_message(message: str, data_path: str | None = None) -> str:
+    """ClickHouse's message without codes, version, stack trace or any filesystem path."""
+    text = _PREFIX.sub("", message.split("Stack trace", 1)[0].strip())
+    text = _VERSION.sub("", text)
+    while (shorter := _TRAILING_NAME.sub("", text)) != text:
+        text = shorter
+    if data_path:
+        text = re.sub(re.escape(data_path) + r"[\w./@+-]*", "<path>", text)
+    return _ABS_PATH.sub("<path>", text)
+
+
+def error_parts(message: str) -> tuple[int | None, str | None]:
+    code = _CODE.search(message)
+    name = _NAME.search(message.split("Stack trace", 1)[0].strip())
+    return (int(code.group(1)) if code else None, name.group(1) if name else None)
+
+
+def sandbox_error(message: str, limits: Limits, data_path: str | None = None) -> Exception:
+    """Map a ClickHouse failure of a read-only query onto QueryTimeout / QueryRejected / QueryError."""
+    code, name = error_parts(message)
+    details: dict[str, Any] = {"clickhouse_code": code, "clickhouse_error": name}
+    text = clean_message(message, data_path)
+    if name in _TIMEOUT_NAMES:
+        return QueryTimeout(
+            f"query stopped after max_execution_time ({limits.max_execution_time:g} s)",
+            {**details, "limit": "max_execution_time", "value": limits.max_execution_time},
+        )
+    if name in _LIMIT_NAMES:
+        setting = _LIMIT_NAMES[name]
+        value = getattr(limits, setting, None)
+        return QueryRejected(
+            f"query stopped: it exceeded the {setting} limit" + (f" ({value})" if value is not None else ""),
+            {**details, "kind": "limit", "name": setting, "value": value, "engine_message": text},
+        )
+    if name in _REFUSED_NAMES:
+        return QueryRejected(f"query refused by the read-only sandbox: {text}", {**details, "kind": "readonly"})
+    return QueryError(text, details)
+
+
+# ------------------------------------------------------------------------------------------------- chDB
+
+_process_lock = threading.Lock()
+_process_path: str | None = None
+_process_users = 0
+
+
+def _connect(conn_str: str) -> Any:
+    import chdb  # imported lazily: loading the engine costs ~0.5 s and tests of other layers do not need it
+
+    return chdb.connect(conn_str)
+
+
+def _conn_str(path: str, settings: Mapping[str, str]) -> str:
+    return path + "?" + "&".join(f"{k}={v}" for k, v in settings.items())
+
+
+def _ident(name: str, what: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"invalid {what} name {name!r}")
+    return f"`{name}`"
+
+
+def _quote_column(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+class ChdbEngine:
+    """Embedded ClickHouse (chDB) on one data path; one instance per process (chDB's own constraint).
+
+    ``pool_size`` admin connections are shared by ``execute``/``insert_arrow``; every read-only query opens
+    its own connection whose connection string carries ``readonly=1``, the limits and the database.
+    """
+
+    def __init__(self, path: str, *, pool_size: int = 2) -> None:
+        global _process_path, _process_users
+        real = os.path.realpath(path)
+        with _process_lock:
+            if _process_path is not None and _process_path != real:
+                raise EngineError(
+                    f"chDB can open one data path per process; {_process_path!r} is already open "
+                    "(share that ChdbEngine instead of opening another)"
+                )
+            os.makedirs(real, exist_ok=True)
+            self.path = real
+            self._admin_str = _conn_str(real, OUTPUT_SETTINGS)
+            self._pool: queue.LifoQueue[Any] = queue.LifoQueue()
+            self._all: list[Any] = []
+            self._pool_size = max(1, pool_size)
+            self._pool_lock = threading.Lock()
+            # The first connection starts the engine and keeps it alive until close().
+            self._pool.put(self._open_admin())
+            _process_path = real
+            _process_users += 1
+        self._closed = False
+
+    def _open_admin(self) -> Any:
+        conn = _connect(self._admin_str)
+        self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _admin(self) -> Iterator[Any]:
+        if self._closed:
+            raise EngineError("engine is closed")
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            with self._pool_lock:
+                conn = self._open_admin() if len(self._all) < self._pool_size else None
+            if conn is None:
+                conn = self._pool.get()
+        try:
+            yield conn
+        finally:
+            self._pool.put(conn)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
+        rendered = _render_params(params)
+        with self._admin() as conn:
+            try:
+                res = conn.query(sql, "JSONCompact", params=rendered)
+            except RuntimeError as exc:  # chdb's ChdbError (a RuntimeError; its class moved across releases)
+                code, name = error_parts(str(exc))
+                raise EngineError(clean_message(str(exc), self.path), code, name) from None
+        return parse_json_compact(res.bytes())
+
+    def insert_arrow(self, database: str, table: str, table_data: pa.Table) -> int:
+        if table_data.num_rows == 0:
+            return 0
+        columns = ", ".join(_quote_column(c) for c in table_data.column_names)
+        # chDB's Python() table function finds the Arrow table by this local variable's name.
+        deskbase_arrow_batch = table_data  # noqa: F841
+        sql = (
+            f"INSERT INTO {_ident(database, 'database')}.{_ident(table, 'table')} ({columns}) "
+            "SELECT * FROM Python(deskbase_arrow_batch)"
+        )
+        with self._admin() as conn:
+            try:
+                conn.query(sql, "CSV")
+            except RuntimeError as exc:  # chdb's ChdbError (a RuntimeError; its class moved across releases)
+                code, name = error_parts(str(exc))
+                raise EngineError(clean_message(str(exc), self.path), code, name) from None
+        return table_data.num_rows
+
+    def readonly_connection_string(self, limits: Limits, database: str | None = None) -> str:
+        """The connection string of a sandboxed query; exposed so tests can pin what is enforced."""
+        settings = {"readonly": "1", **limits.settings(), **OUTPUT_SETTINGS}
+        if database is not None:
+            _ident(database, "database")
+            settings["database"] = database
+        return _conn_str(self.path, settings)
+
+    def query_readonly(
+        self, sql: str, params: Mapping[str, Any], limits: Limits, database: str | None = None
+    ) -> Result:
+        if self._closed:
+            raise EngineError("engine is closed")
+        rendered = _render_params(params)
+        conn = _connect(self.readonly_connection_string(limits, database))
+        try:
+            res = conn.query(sql, "JSONCompact", params=rendered)
+        except RuntimeError as exc:  # chdb's ChdbError (a RuntimeError; its class moved across releases)
+            raise sandbox_error(str(exc), limits, self.path) from None
+        finally:
+            conn.close()
+        return parse_json_compact(res.bytes())
+
+    def close(self) -> None:
+        global _process_path, _process_users
+        if self._closed:
+            return
+        self._closed = True
+        for conn in self._all:
+            conn.close()
+        self._all.clear()
+        with _process_lock:
+            _process_users -= 1
+            if _process_users == 0:
+                _process_path = None
+
+    def __enter__(self) -> ChdbEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

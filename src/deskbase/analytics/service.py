@@ -1,0 +1,89 @@
+"""The analytics facade used by adapters: the replica, the sandboxed SQL endpoint and stored queries."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from deskbase.analytics.engine import ChdbEngine, Engine, EngineError, Limits
+from deskbase.analytics.guard import check_query
+from deskbase.analytics.replica import TABLES, Replica, database_of
+from deskbase.analytics.sql import run_sql
+from deskbase.core.app import Deskbase
+
+log = logging.getLogger(__name__)
+
+#: Tables a workspace's SQL may read; the support domain adds its own (sla_instances, …) via `allow`.
+BASE_TABLES = frozenset(TABLES)
+
+
+def open_embedded_engine(path: Path) -> ChdbEngine:
+    """Open chDB on `path`; a directory that cannot be opened is moved aside and replaced (then rebuilt)."""
+    try:
+        return ChdbEngine(str(path))
+    except EngineError:
+        raise
+    except Exception as exc:  # chDB raises plain RuntimeErrors for a damaged directory
+        aside = path.with_name(f"{path.name}.broken-{int(time.time())}")
+        log.error(
+            "cannot open the analytics replica at %s (%s); moving it to %s and rebuilding", path, exc, aside
+        )
+        shutil.move(str(path), str(aside))
+        return ChdbEngine(str(path))
+
+
+class Analytics:
+    def __init__(self, core: Deskbase, engine: Engine) -> None:
+        self.core = core
+        self.engine = engine
+        self.replica = Replica(core, engine)
+        self.allowed_tables = set(BASE_TABLES)
+
+    def allow(self, *tables: str) -> None:
+        self.allowed_tables.update(tables)
+
+    def limits(self) -> Limits:
+        s = self.core.settings
+        return Limits(
+            max_execution_time=s.sql_max_execution_seconds,
+            max_memory_usage=s.sql_max_memory_bytes,
+            max_result_rows=s.sql_max_result_rows,
+        )
+
+    def sql(
+        self,
+        workspace_id: str,
+        query: str,
+        params: dict[str, Any] | None = None,
+        limits: Limits | None = None,
+    ) -> dict[str, Any]:
+        """Run a user query on the workspace's replica after it has caught up with the workspace's writes."""
+        self.core.workspaces.get(workspace_id)
+        self.replica.wait_for(workspace_id)
+        self.replica.ensure_workspace(workspace_id)
+        return run_sql(
+            self.engine,
+            database_of(workspace_id),
+            workspace_id,
+            query,
+            params,
+            limits or self.limits(),
+            self.allowed_tables,
+            request_id=uuid.uuid4().hex[:12],
+        )
+
+    def check(self, workspace_id: str, query: str) -> None:
+        """Run the sandbox's checks on a query without executing it (stored queries are checked on save)."""
+        self.replica.ensure_workspace(workspace_id)
+        check_query(self.engine, query, frozenset(self.allowed_tables), database=database_of(workspace_id))
+
+    def start(self) -> None:
+        self.replica.start()
+
+    def close(self) -> None:
+        self.replica.stop()
+        self.engine.close()
