@@ -1,8 +1,10 @@
-"""The one chDB engine of the test process, and the sandbox fixture workspaces ws_a / ws_b.
+"""The one chDB engine of the test process, and the sandbox fixture workspaces sandbox_a / sandbox_b.
 
 chDB can open ONE data path per process (a second path fails until every connection is closed), so every
 test module that needs chDB must get its engine from ``shared_engine`` — never construct its own
-ChdbEngine. Modules use their own database names; ws_a and ws_b belong to the sandbox tests.
+ChdbEngine — and must import this module as ``tests.analytics._chdb`` (a second import path would be a
+second module, a second singleton and a second data path). The sandbox databases deliberately avoid the
+replica's ``ws_`` namespace, which the replica drops when it resets.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ _lock = threading.Lock()
 _engine: ChdbEngine | None = None
 _seeded = False
 
-WORKSPACE_A = ("ws_a", "a")
-WORKSPACE_B = ("ws_b", "b")
+WORKSPACE_A = ("sandbox_a", "a")
+WORKSPACE_B = ("sandbox_b", "b")
 ALLOWED_TABLES = frozenset({"records", "relationships", "collections", "relationship_types", "operations_log"})
 OPERATIONS_ROWS = 3000  # enough for a three-way self join to outlive a 1 s limit by orders of magnitude
 
@@ -126,13 +128,19 @@ def _operations(ws: str, count: int) -> pa.Table:
 
 
 def seed_sandbox_workspaces(engine: ChdbEngine) -> None:
-    """Create ws_a and ws_b once per process. ws_a's numbers are the expectations of the sandbox tests."""
+    """Create sandbox_a and sandbox_b (again, if something dropped them). sandbox_a's numbers are the
+    expectations of the sandbox tests."""
     global _seeded
     with _lock:
-        if _seeded:
+        databases = {WORKSPACE_A[0], WORKSPACE_B[0]}
+        tables = engine.execute(
+            "SELECT count() FROM system.tables WHERE database IN {dbs:Array(String)}", {"dbs": sorted(databases)}
+        ).rows[0][0]
+        if _seeded and tables == len(databases) * len(_DDL):
             return
-        for db, _ in (WORKSPACE_A, WORKSPACE_B):
-            engine.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+        for db in databases:
+            engine.execute(f"DROP DATABASE IF EXISTS {db}")
+            engine.execute(f"CREATE DATABASE {db}")
             for ddl in _DDL:
                 engine.execute(ddl.format(db=db))
         _seed_a(engine)

@@ -38,7 +38,7 @@ def run(engine: ChdbEngine, query: str, params: dict[str, Any] | None = None,
 
 
 def check(engine: ChdbEngine, query: str) -> CheckedQuery:
-    return check_query(engine, query, set(ALLOWED_TABLES), database="ws_a")
+    return check_query(engine, query, set(ALLOWED_TABLES), database="sandbox_a")
 
 
 @dataclass(frozen=True)
@@ -53,32 +53,32 @@ class Attack:
 
 ATTACKS = [
     # another workspace, by every route
-    Attack("qualified-table", "SELECT * FROM ws_b.records", "ws_b.records"),
-    Attack("backquoted-qualified", "SELECT * FROM `ws_b`.`records`", "ws_b.records"),
-    Attack("join", "SELECT * FROM records AS r JOIN ws_b.records AS b ON r.id = b.id", "ws_b.records"),
-    Attack("join-subquery", "SELECT * FROM records JOIN (SELECT id FROM ws_b.records) AS b USING id",
-           "ws_b.records"),
-    Attack("in-subquery", "SELECT id FROM records WHERE id IN (SELECT id FROM ws_b.records)", "ws_b.records"),
-    Attack("in-table", "SELECT id FROM records WHERE id IN ws_b.records", "ws_b.records"),
-    Attack("global-not-in-table", "SELECT id FROM records WHERE id GLOBAL NOT IN ws_b.records", "ws_b.records"),
-    Attack("in-function-form", "SELECT in(id, ws_b.records) FROM records", "ws_b.records"),
+    Attack("qualified-table", "SELECT * FROM sandbox_b.records", "sandbox_b.records"),
+    Attack("backquoted-qualified", "SELECT * FROM `sandbox_b`.`records`", "sandbox_b.records"),
+    Attack("join", "SELECT * FROM records AS r JOIN sandbox_b.records AS b ON r.id = b.id", "sandbox_b.records"),
+    Attack("join-subquery", "SELECT * FROM records JOIN (SELECT id FROM sandbox_b.records) AS b USING id",
+           "sandbox_b.records"),
+    Attack("in-subquery", "SELECT id FROM records WHERE id IN (SELECT id FROM sandbox_b.records)", "sandbox_b.records"),
+    Attack("in-table", "SELECT id FROM records WHERE id IN sandbox_b.records", "sandbox_b.records"),
+    Attack("global-not-in-table", "SELECT id FROM records WHERE id GLOBAL NOT IN sandbox_b.records", "sandbox_b.records"),
+    Attack("in-function-form", "SELECT in(id, sandbox_b.records) FROM records", "sandbox_b.records"),
     Attack("in-unknown-local-table", "SELECT 1 WHERE 'x' IN secrets", "secrets"),
-    Attack("scalar-subquery", "SELECT (SELECT count() FROM ws_b.records)", "ws_b.records"),
-    Attack("exists", "SELECT 1 FROM records WHERE EXISTS (SELECT 1 FROM ws_b.records)", "ws_b.records"),
-    Attack("union", "SELECT id FROM records UNION ALL SELECT id FROM ws_b.records", "ws_b.records"),
-    Attack("cte-shadowing-records", "WITH records AS (SELECT * FROM ws_b.records) SELECT * FROM records",
+    Attack("scalar-subquery", "SELECT (SELECT count() FROM sandbox_b.records)", "sandbox_b.records"),
+    Attack("exists", "SELECT 1 FROM records WHERE EXISTS (SELECT 1 FROM sandbox_b.records)", "sandbox_b.records"),
+    Attack("union", "SELECT id FROM records UNION ALL SELECT id FROM sandbox_b.records", "sandbox_b.records"),
+    Attack("cte-shadowing-records", "WITH records AS (SELECT * FROM sandbox_b.records) SELECT * FROM records",
            "records"),
     Attack("cte-shadowing-harmless-body", "WITH relationships AS (SELECT 1) SELECT * FROM relationships",
            "relationships"),
-    Attack("with-expression-subquery", "WITH (SELECT groupArray(id) FROM ws_b.records) AS ids SELECT ids",
-           "ws_b.records"),
-    Attack("limit-subquery", "SELECT 1 LIMIT (SELECT count() FROM ws_b.records)", "ws_b.records"),
+    Attack("with-expression-subquery", "WITH (SELECT groupArray(id) FROM sandbox_b.records) AS ids SELECT ids",
+           "sandbox_b.records"),
+    Attack("limit-subquery", "SELECT 1 LIMIT (SELECT count() FROM sandbox_b.records)", "sandbox_b.records"),
     Attack("array-join-subquery",
-           "SELECT x FROM records ARRAY JOIN (SELECT groupArray(id) FROM ws_b.records) AS x", "ws_b.records"),
+           "SELECT x FROM records ARRAY JOIN (SELECT groupArray(id) FROM sandbox_b.records) AS x", "sandbox_b.records"),
     Attack("cte-forward-reference", "WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a", "'b'"),
     Attack("unknown-local-table", "SELECT * FROM secrets", "secrets"),
-    Attack("merge", "SELECT * FROM merge('ws_b', 'records')", "merge"),
-    Attack("view", "SELECT * FROM view(SELECT * FROM ws_b.records)", "view"),
+    Attack("merge", "SELECT * FROM merge('sandbox_b', 'records')", "merge"),
+    Attack("view", "SELECT * FROM view(SELECT * FROM sandbox_b.records)", "view"),
     # table functions
     *[
         Attack(f"table-function-{name}", f"SELECT * FROM {name}({args})", f"table function '{name}'")
@@ -86,12 +86,12 @@ ATTACKS = [
             ("file", "'/etc/passwd', 'LineAsString'"),
             ("url", "'http://169.254.169.254/latest/meta-data', 'LineAsString'"),
             ("s3", "'https://bucket.s3.amazonaws.com/x.csv'"),
-            ("remote", "'127.0.0.1', 'ws_b', 'records'"),
-            ("remoteSecure", "'127.0.0.1', 'ws_b.records'"),
+            ("remote", "'127.0.0.1', 'sandbox_b', 'records'"),
+            ("remoteSecure", "'127.0.0.1', 'sandbox_b.records'"),
             ("mysql", "'h:3306', 'db', 't', 'u', 'p'"),
             ("postgresql", "'h:5432', 'db', 't', 'u', 'p'"),
             ("executable", "'sh', 'LineAsString', 'x String'"),
-            ("cluster", "'default', 'ws_b', 'records'"),
+            ("cluster", "'default', 'sandbox_b', 'records'"),
             ("input", "'x String'"),
             ("generateRandom", "'a UInt64'"),
             ("jdbc", "'jdbc:x', 't'"),
@@ -106,7 +106,7 @@ ATTACKS = [
             ("dictionary", "'d'"),
             ("format", "JSONEachRow, '{\"a\": 1}'"),
             ("values", "'a UInt8', 1, 2"),
-            ("loop", "'ws_b', 'records'"),
+            ("loop", "'sandbox_b', 'records'"),
             ("Python", "secret"),
             ("zeros", "10"),
         ]
@@ -120,7 +120,7 @@ ATTACKS = [
             ("file", "file('/etc/passwd')"),
             ("dictGet", "dictGet('d', 'a', 1)"),
             ("dictHas", "dictHas('d', 1)"),
-            ("joinGet", "joinGet('ws_b.j', 'v', 1)"),
+            ("joinGet", "joinGet('sandbox_b.j', 'v', 1)"),
             ("getSetting", "getSetting('max_execution_time')"),
             ("getServerSetting", "getServerSetting('path')"),
             ("currentDatabase", "currentDatabase()"),
@@ -133,7 +133,7 @@ ATTACKS = [
             ("addressToLine", "addressToLine(toUInt64(1))"),
             ("demangle", "demangle('x')"),
             ("filesystemAvailable", "filesystemAvailable()"),
-            ("hasColumnInTable", "hasColumnInTable('ws_b', 'records', 'id')"),
+            ("hasColumnInTable", "hasColumnInTable('sandbox_b', 'records', 'id')"),
             ("sleep", "sleep(3)"),
             ("sleepEachRow", "sleepEachRow(1)"),
             ("SLEEP", "SLEEP(3)"),
@@ -156,8 +156,8 @@ ATTACKS = [
     Attack("settings-top-level", "SELECT 1 SETTINGS max_execution_time = 1000", "SETTINGS"),
     Attack("settings-union", "(SELECT 1) SETTINGS max_threads = 1", "SETTINGS"),
     Attack("settings-nested", "SELECT * FROM (SELECT 1 SETTINGS readonly = 0)", "SETTINGS"),
-    Attack("settings-in-cte", "WITH c AS (SELECT 1 SETTINGS database = 'ws_b') SELECT * FROM c", "SETTINGS"),
-    Attack("settings-database", "SELECT count() FROM records SETTINGS database = 'ws_b'", "SETTINGS"),
+    Attack("settings-in-cte", "WITH c AS (SELECT 1 SETTINGS database = 'sandbox_b') SELECT * FROM c", "SETTINGS"),
+    Attack("settings-database", "SELECT count() FROM records SETTINGS database = 'sandbox_b'", "SETTINGS"),
     Attack("format", "SELECT 1 FORMAT JSON", "FORMAT"),
     Attack("into-outfile", "SELECT 1 INTO OUTFILE '/tmp/deskbase-pwned'", "INTO OUTFILE"),
     Attack("into-outfile-append", "SELECT 1 INTO OUTFILE '/tmp/x' APPEND FORMAT CSV", "INTO OUTFILE"),
@@ -167,7 +167,7 @@ ATTACKS = [
     *[
         Attack(f"statement-{i:02d}-{keyword.lower()}", sql, f"not {keyword}")
         for i, (keyword, sql) in enumerate([
-            ("USE", "USE ws_b"),
+            ("USE", "USE sandbox_b"),
             ("SET", "SET max_execution_time = 1000"),
             ("KILL", "KILL QUERY WHERE 1"),
             ("SYSTEM", "SYSTEM FLUSH LOGS"),
@@ -198,7 +198,7 @@ ATTACKS = [
         ])
     ],
     # parameters
-    Attack("identifier-param-from", "SELECT * FROM {t:Identifier}", "{t:Identifier}", {"t": "ws_b.records"}),
+    Attack("identifier-param-from", "SELECT * FROM {t:Identifier}", "{t:Identifier}", {"t": "sandbox_b.records"}),
     Attack("identifier-param-column", "SELECT {c:Identifier} FROM records", "{c:Identifier}", {"c": "id"}),
     Attack("nullable-identifier-param", "SELECT {c:Nullable(Identifier)}", "{c:Nullable(Identifier)}"),
     Attack("client-workspace-id", "SELECT count() FROM records WHERE workspace_id = {workspace_id:String}",
@@ -228,7 +228,7 @@ def test_attack_suite_is_broad() -> None:
 def test_qualified_column_cannot_read_another_database(engine: ChdbEngine) -> None:
     """`db.table.column` only names tables already in FROM: the guard lets it through, ClickHouse fails it."""
     with pytest.raises(QueryError):
-        run(engine, "SELECT ws_b.records.id FROM records")
+        run(engine, "SELECT sandbox_b.records.id FROM records")
 
 
 # ------------------------------------------------------------------------------------- regeneration
@@ -237,7 +237,7 @@ def test_regenerated_sql_is_what_runs(engine: ChdbEngine) -> None:
     checked = check(engine, "select  id from records -- trailing; DROP TABLE records\n where id='t1'")
     assert checked.sql == "SELECT id FROM records WHERE id = 't1'"
     assert checked.tables == frozenset({"records"})
-    assert checked.database == "ws_a"
+    assert checked.database == "sandbox_a"
 
 
 def test_implicit_select_is_regenerated_as_select(engine: ChdbEngine) -> None:

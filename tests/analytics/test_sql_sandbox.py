@@ -9,7 +9,13 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
-from tests.analytics._chdb import ALLOWED_TABLES, WORKSPACE_A, WORKSPACE_B, seed_sandbox_workspaces, shared_engine
+from tests.analytics._chdb import (
+    ALLOWED_TABLES,
+    WORKSPACE_A,
+    WORKSPACE_B,
+    seed_sandbox_workspaces,
+    shared_engine,
+)
 
 from deskbase.analytics.engine import ChdbEngine, EngineError, Limits, clean_message, render_param
 from deskbase.analytics.errors import QueryError, QueryRejected, QueryTimeout
@@ -269,21 +275,21 @@ def test_concurrent_queries(engine: ChdbEngine) -> None:
 
 def test_readonly_connection_carries_readonly_and_limits(engine: ChdbEngine) -> None:
     limits = Limits(max_execution_time=3, max_memory_usage=123456789, max_result_rows=7, max_rows_to_read=999)
-    conn_str = engine.readonly_connection_string(limits, "ws_a")
+    conn_str = engine.readonly_connection_string(limits, "sandbox_a")
     assert "readonly=1" in conn_str and "mode=ro" not in conn_str
     # `limit` (cap + 1) is enforced too but getSetting() reports it as 0: test_row_cap_* pin its effect.
     settings = ["readonly", "max_execution_time", "max_memory_usage", "max_result_rows", "result_overflow_mode",
                 "max_rows_to_read", "timeout_before_checking_execution_speed", "session_timezone"]
     query = "SELECT " + ", ".join(f"getSetting('{s}')" for s in settings) + ", currentDatabase()"
-    row = engine.query_readonly(query, {}, limits, database="ws_a").rows[0]
-    assert row == [1, 3, 123456789, 8, "break", 999, 0, "UTC", "ws_a"]
+    row = engine.query_readonly(query, {}, limits, database="sandbox_a").rows[0]
+    assert row == [1, 3, 123456789, 8, "break", 999, 0, "UTC", "sandbox_a"]
 
 
 @pytest.mark.parametrize(
     "statement",
     [
-        "INSERT INTO ws_a.records (id) VALUES ('x')",
-        "CREATE TABLE ws_a.evil (a UInt8) ENGINE = Memory",
+        "INSERT INTO sandbox_a.records (id) VALUES ('x')",
+        "CREATE TABLE sandbox_a.evil (a UInt8) ENGINE = Memory",
         "SET max_execution_time = 1000",
         "SELECT 1 SETTINGS max_execution_time = 1000",
         "SELECT 1 SETTINGS readonly = 0",
@@ -292,7 +298,7 @@ def test_readonly_connection_carries_readonly_and_limits(engine: ChdbEngine) -> 
 def test_readonly_connection_refuses_writes_and_setting_changes(engine: ChdbEngine, statement: str) -> None:
     """Defence in depth: even text that bypassed the guard cannot write or lift its limits."""
     with pytest.raises(QueryRejected, match="read-only"):
-        engine.query_readonly(statement, {}, Limits(), database="ws_a")
+        engine.query_readonly(statement, {}, Limits(), database="sandbox_a")
 
 
 def test_second_data_path_is_refused(engine: ChdbEngine, tmp_path: Path) -> None:

@@ -361,11 +361,11 @@ class ChdbEngine:
         rendered = _render_params(params)
         with self._admin() as conn:
             try:
-                res = conn.query(sql, "JSONCompact", params=rendered)
+                raw = conn.query(sql, "JSONCompact", params=rendered).bytes()
             except RuntimeError as exc:  # chdb's ChdbError (a RuntimeError; its class moved across releases)
                 code, name = error_parts(str(exc))
                 raise EngineError(clean_message(str(exc), self.path), code, name) from None
-        return parse_json_compact(res.bytes())
+        return parse_json_compact(raw)
 
     def insert_arrow(self, database: str, table: str, table_data: pa.Table) -> int:
         if table_data.num_rows == 0:
@@ -401,12 +401,12 @@ class ChdbEngine:
         rendered = _render_params(params)
         conn = _connect(self.readonly_connection_string(limits, database))
         try:
-            res = conn.query(sql, "JSONCompact", params=rendered)
+            raw = conn.query(sql, "JSONCompact", params=rendered).bytes()
         except RuntimeError as exc:  # chdb's ChdbError (a RuntimeError; its class moved across releases)
             raise sandbox_error(str(exc), limits, self.path) from None
         finally:
             conn.close()
-        return parse_json_compact(res.bytes())
+        return parse_json_compact(raw)
 
     def close(self) -> None:
         global _process_path, _process_users

@@ -565,6 +565,18 @@ def _load(text: str) -> Any:
         raise _reject("query is nested too deeply", "syntax", "depth") from None
 
 
+def _walk(ast: Any, query: str, allowed: frozenset[str], policy: FunctionPolicy) -> _Walker:
+    if not isinstance(ast, dict) or ast.get("type") != "SelectWithUnionQuery":
+        keyword = _statement_keyword(query)
+        raise _reject(f"only SELECT queries are allowed, not {keyword}", "statement", keyword)
+    walker = _Walker(allowed, policy)
+    try:
+        walker.query(ast, frozenset())
+    except RecursionError:
+        raise _reject("query is nested too deeply", "syntax", "depth") from None
+    return walker
+
+
 def check_query(
     engine: Engine, query: str, allowed_tables: set[str] | frozenset[str], *, database: str | None = None
 ) -> CheckedQuery:
@@ -574,30 +586,23 @@ def check_query(
     if len(query) > MAX_QUERY_LENGTH:
         raise _reject(f"query is longer than {MAX_QUERY_LENGTH} characters", "syntax", "length")
     policy = function_policy(engine)
+    allowed = frozenset(allowed_tables)
     try:
         row = engine.query_readonly(_PARSE_FORMAT_SQL, {"q": query}, _GUARD_LIMITS).rows[0]
     except QueryError as exc:
-        # Parse alone to tell a refusal (multi-statement, non-SELECT) from a syntax error.
+        # Parse alone to tell a refusal (multi-statement, non-SELECT, forbidden part) from a query that is
+        # valid but cannot be regenerated: the latter is still never run.
         try:
-            engine.query_readonly(_PARSE_SQL, {"q": query}, _GUARD_LIMITS)
+            parsed = engine.query_readonly(_PARSE_SQL, {"q": query}, _GUARD_LIMITS).rows[0][0]
         except QueryError as parse_exc:
             raise _parse_failure(query, parse_exc) from None
+        _walk(_load(parsed), query, allowed, policy)
         raise QueryError(_IN_SCOPE_GUARD.sub("", exc.message).strip(), exc.details) from None
     ast_text, regenerated, reparsed_text = row
-    ast = _load(ast_text)
-    if ast.get("type") != "SelectWithUnionQuery":
-        keyword = _statement_keyword(query)
-        raise _reject(f"only SELECT queries are allowed, not {keyword}", "statement", keyword)
-    allowed = frozenset(allowed_tables)
-    walker = _Walker(allowed, policy)
-    try:
-        walker.query(ast, frozenset())
-        if reparsed_text != ast_text:
-            # The text we run parses differently from what the user wrote: check what actually runs.
-            walker = _Walker(allowed, policy)
-            walker.query(_load(reparsed_text), frozenset())
-    except RecursionError:
-        raise _reject("query is nested too deeply", "syntax", "depth") from None
+    walker = _walk(_load(ast_text), query, allowed, policy)
+    if reparsed_text != ast_text:
+        # The text we run parses differently from what the user wrote: check what actually runs.
+        walker = _walk(_load(reparsed_text), query, allowed, policy)
     return CheckedQuery(
         sql=regenerated,
         parameters=dict(walker.parameters),

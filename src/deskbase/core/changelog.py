@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
+from deskbase.core import bulk
 from deskbase.core.clock import iso
 from deskbase.core.tables import changes
 
@@ -30,30 +31,31 @@ class Change:
 
 
 def append(conn: Connection, entries: list[Change]) -> None:
-    """Insert entries in order and fill their `seq`; one round trip however many entries there are."""
+    """Insert entries in order and fill their `seq`; sequence numbers are reserved up front (the caller
+    holds the write lock), so one executemany writes them all."""
     if not entries:
         return
-    rows = [
-        {
-            "workspace_id": c.workspace_id,
-            "entity": c.entity,
-            "collection": c.collection,
-            "entity_id": c.entity_id,
-            "op": c.op,
-            "data": c.data,
-            "actor": c.actor,
-            "actor_name": c.actor_name,
-            "at": c.at,
-        }
-        for c in entries
-    ]
-    if len(rows) == 1:
-        seq = conn.execute(insert(changes).returning(changes.c.seq), rows[0]).scalar_one()
-        entries[0].seq = int(seq)
-        return
-    result = conn.execute(insert(changes).returning(changes.c.seq, sort_by_parameter_order=True), rows)
-    for entry, (seq,) in zip(entries, result.all(), strict=True):
-        entry.seq = int(seq)
+    seqs = bulk.allocate_seqs(conn, len(entries))
+    for entry, seq in zip(entries, seqs, strict=True):
+        entry.seq = seq
+    bulk.insert_changes(
+        conn,
+        [
+            (
+                c.seq,
+                c.workspace_id,
+                c.entity,
+                c.collection,
+                c.entity_id,
+                c.op,
+                c.data,
+                c.actor,
+                c.actor_name,
+                c.at,
+            )
+            for c in entries
+        ],
+    )
 
 
 def public(row: Any) -> dict[str, Any]:

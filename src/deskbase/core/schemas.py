@@ -36,6 +36,8 @@ def compile_schema(schema: Any, pointer: str = "/json_schema") -> Any:
 
 
 def errors_of(validator: Any, data: Any, prefix: str = "") -> list[dict[str, str]]:
+    if validator.is_valid(data):
+        return []
     out: list[dict[str, str]] = []
     for err in validator.iter_errors(data):
         out.append({"pointer": prefix + _pointer(list(err.instance_path)), "message": err.message})

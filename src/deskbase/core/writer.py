@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
+from deskbase.core import bulk
 from deskbase.core import tables as t
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
@@ -592,23 +593,24 @@ class UnitOfWork:
         new = [s for s in states if not s.in_db]
         old = [s for s in states if s.in_db]
         if new:
-            conn.execute(
-                insert(t.records),
+            ws = self.workspace_id
+            bulk.insert_records(
+                conn,
                 [
-                    {
-                        "workspace_id": self.workspace_id,
-                        "collection": s.collection,
-                        "id": s.id,
-                        "data": s.data,
-                        "version": s.version,
-                        "deleted": s.deleted,
-                        "external_id": s.external_id,
-                        "external_source": s.external_source,
-                        "created_at": s.created_at,
-                        "updated_at": s.updated_at,
-                        "created_by": s.created_by,
-                        "updated_by": s.updated_by,
-                    }
+                    (
+                        ws,
+                        s.collection,
+                        s.id,
+                        s.data,
+                        s.version,
+                        s.deleted,
+                        s.external_id,
+                        s.external_source,
+                        s.created_at,
+                        s.updated_at,
+                        s.created_by,
+                        s.updated_by,
+                    )
                     for s in new
                 ],
             )
@@ -655,9 +657,8 @@ class UnitOfWork:
         r = t.relationships
         old = [s for s in states if s.in_db]
         new = [s for s in states if not s.in_db]
-        if (
-            old
-        ):  # updates first: a replaced cardinality-one link must release its single_key before the insert
+        # Updates first: a replaced cardinality-one link must release its single_key before the insert.
+        if old:
             stmt = (
                 update(r)
                 .where(r.c.workspace_id == bindparam("k_ws"), r.c.id == bindparam("k_id"))
@@ -687,26 +688,27 @@ class UnitOfWork:
                 ],
             )
         if new:
-            conn.execute(
-                insert(r),
+            ws = self.workspace_id
+            bulk.insert_relationships(
+                conn,
                 [
-                    {
-                        "workspace_id": self.workspace_id,
-                        "id": s.id,
-                        "rel_type": s.rel_type,
-                        "source_collection": s.source_collection,
-                        "source_id": s.source_id,
-                        "target_collection": s.target_collection,
-                        "target_id": s.target_id,
-                        "data": s.data,
-                        "version": s.version,
-                        "deleted": s.deleted,
-                        "single_key": s.single_key,
-                        "created_at": s.created_at,
-                        "updated_at": s.updated_at,
-                        "created_by": s.created_by,
-                        "updated_by": s.updated_by,
-                    }
+                    (
+                        ws,
+                        s.id,
+                        s.rel_type,
+                        s.source_collection,
+                        s.source_id,
+                        s.target_collection,
+                        s.target_id,
+                        s.data,
+                        s.version,
+                        s.deleted,
+                        s.single_key,
+                        s.created_at,
+                        s.updated_at,
+                        s.created_by,
+                        s.updated_by,
+                    )
                     for s in new
                 ],
             )

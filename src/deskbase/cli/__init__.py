@@ -1,0 +1,1 @@
+"""The `deskbase` command line: a thin HTTP client of the API, plus `serve`."""

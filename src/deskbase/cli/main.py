@@ -1,0 +1,87 @@
+"""The `deskbase` command: one sub-app per resource, errors reported as `error: <code>: <message>`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from deskbase import __version__
+from deskbase.cli import (
+    batch,
+    changes,
+    collections,
+    login,
+    records,
+    relationships,
+    reltypes,
+    serve,
+    sql,
+    templates,
+    workspaces,
+)
+from deskbase.cli.client import CliError
+from deskbase.cli.common import Session
+
+
+class DeskbaseGroup(TyperGroup):
+    """Turns a CliError from any command into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except CliError as exc:
+            typer.echo(exc.line(), err=True)
+            raise typer.Exit(1) from exc
+        finally:
+            if isinstance(ctx.obj, Session):
+                ctx.obj.close()
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        """Resource groups first, then single commands (batch, sql, login, serve), each in registration order."""
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: not isinstance(self.commands[n], TyperGroup))
+
+
+app = typer.Typer(
+    cls=DeskbaseGroup, no_args_is_help=True, pretty_exceptions_show_locals=False,
+    help="deskbase: a system of record for customer support. Talks to a running server over HTTP "
+         "($DESKBASE_URL, $DESKBASE_TOKEN, or `deskbase login`); `deskbase serve` runs one.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"deskbase {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(ctx: typer.Context,
+         url: Annotated[str | None, typer.Option(
+             help="Server URL. Default: $DESKBASE_URL, then the saved login, then http://127.0.0.1:8765.",
+             show_default=False)] = None,
+         token: Annotated[str | None, typer.Option(
+             help="API token (dsk_…). Default: $DESKBASE_TOKEN, then the saved login.", show_default=False)] = None,
+         version: Annotated[bool, typer.Option(
+             "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    ctx.obj = Session(url=url, token=token)
+
+
+app.add_typer(workspaces.app, name="workspaces")
+app.add_typer(collections.app, name="collections")
+app.add_typer(templates.app, name="template")
+app.add_typer(records.app, name="records")
+app.add_typer(records.app, name="documents", help="Alias of `records` (the seed platform's word for them).")
+app.add_typer(reltypes.app, name="relationship-types")
+app.add_typer(relationships.app, name="relationships")
+app.command("batch")(batch.batch)
+app.command("changes")(changes.changes)
+app.command("sql")(sql.sql)
+app.command("login")(login.login)
+app.command("serve", epilog=serve.EPILOG)(serve.serve)
+
+
+def main() -> None:
+    app(prog_name="deskbase")

@@ -1,0 +1,642 @@
+"""SLA policies: targets per metric and priority, warnings, escalation ladders, and ordered matching (pure).
+
+A policy is data (its JSON form is what the HTTP API stores and returns) plus a compiled ``match`` filter.
+Policies form an ordered list and the FIRST one whose ``match`` accepts a ticket applies: never "the most
+specific" or "any", so an edit elsewhere in the list cannot silently change which policy a ticket gets.
+
+``match`` is deskbase's filter DSL (``{field, op, value}`` or ``{and|or: [...]}``) evaluated in Python over
+``{"ticket": <ticket data>, "customer": <customer data or {}>}``. Field paths: ``ticket.priority``,
+``customer.plan``; ``data.x`` and a bare ``x`` mean ``ticket.x`` as in record filters. Python semantics, kept
+close to the SQL ones: ``eq`` needs the same JSON kind (``1`` never equals ``"1"`` or ``true``); ``neq`` and
+``not_in`` are true for a missing field; ordering ops are false across kinds; ``like`` is case-sensitive and
+``ilike`` is not (``%`` any run, ``_`` one character); ``has`` tests membership in an array. Everything is
+checked when the policy is built, so a bad filter is a 422 at save time, never a surprise at ticket time.
+"""
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from fractions import Fraction
+from typing import Any, Self
+
+__all__ = [
+    "ACTIONS",
+    "METRICS",
+    "PRIORITY_CHANGE_RULES",
+    "SOLVED_STATUSES",
+    "Escalation",
+    "Policy",
+    "PolicyError",
+    "Selection",
+    "Target",
+    "default_policy",
+    "select",
+]
+
+METRICS = ("first_response", "next_response", "periodic_update", "first_resolution", "resolution")
+SOLVED_STATUSES = frozenset({"resolved", "closed"})
+PRIORITY_CHANGE_RULES = ("carry", "restart", "keep")
+ACTIONS = ("set_priority", "set_assignee", "add_tags", "emit")
+MAX_TARGET_SECONDS = 3650 * 86_400  # ten years: anything longer is a typo, and would be slow to project
+
+_KEYS = {
+    "id",
+    "version",
+    "name",
+    "match",
+    "calendar_id",
+    "targets",
+    "pause_statuses",
+    "warn_fraction",
+    "warn_before_seconds",
+    "escalations",
+    "priority_change",
+}
+_TRIGGER_RE = re.compile(r"(warning|breach)(?:\+(\d{1,10}))?")
+_SEGMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_SYSTEM_FIELDS = {"id", "created_at", "updated_at", "external_id", "external_source", "version"}
+_OPS = {
+    "eq",
+    "neq",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "in",
+    "not_in",
+    "like",
+    "ilike",
+    "is_null",
+    "is_not_null",
+    "has",
+}
+_MAX_DEPTH = 8
+_MAX_CONDITIONS = 100
+_MAX_IN = 1000
+_MS = timedelta(milliseconds=1)
+
+
+class PolicyError(ValueError):
+    """Rejected policy definition; ``field`` is a JSON pointer into the policy's JSON form (for a 422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Target:
+    """How long a metric may take: ``seconds`` of business time (the policy's calendar) or of plain time."""
+
+    seconds: int
+    business: bool = True
+
+    def __post_init__(self) -> None:
+        _check_target(self, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "business": self.business}
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One ladder step: ``actions`` run once when ``trigger`` fires for an instance of one of ``metrics``.
+
+    ``trigger`` is ``"warning"``, ``"breach"`` or ``"breach+<seconds>"`` (wall-clock seconds after the breach,
+    only while the instance is still open). ``actions``: ``set_priority``, ``set_assignee`` (a string, or None
+    to unassign), ``add_tags`` (strings), ``emit`` (an event name). Empty ``metrics`` means every metric.
+    """
+
+    trigger: str
+    actions: Mapping[str, Any] = field(hash=False)
+    metrics: tuple[str, ...] = ()
+    kind: str = field(init=False, repr=False, compare=False)
+    """``"warning"`` or ``"breach"``: the instance event the trigger hangs off."""
+    delay_seconds: int = field(init=False, repr=False, compare=False)
+    """Wall-clock seconds after that event (non-zero only for ``breach+N``)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "metrics", tuple(self.metrics) if isinstance(self.metrics, list) else self.metrics
+        )
+        _check_escalation(self, "")
+        actions = dict(self.actions)
+        if "add_tags" in actions:
+            actions["add_tags"] = tuple(actions["add_tags"])
+        object.__setattr__(self, "actions", actions)
+        kind, _, delay = self.trigger.partition("+")
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "delay_seconds", int(delay) if delay else 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        actions = {k: list(v) if k == "add_tags" else v for k, v in self.actions.items()}
+        return {"trigger": self.trigger, "actions": actions, "metrics": list(self.metrics)}
+
+
+Failure = dict[str, Any]
+_Check = Callable[[Mapping[str, Any]], Failure | None]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One version of an SLA policy. ``targets`` maps metric -> priority -> Target.
+
+    A metric or priority without a target is simply not measured. ``warn_fraction`` (of the target) and
+    ``warn_before_seconds`` (before it, on the same clock) may both be set; the earlier warning wins; both
+    None means no warnings. ``priority_change`` says what a running instance does when the ticket's priority
+    changes: ``carry`` its elapsed time to the new target, ``restart`` from zero, or ``keep`` its old target.
+    """
+
+    id: str
+    version: int
+    name: str
+    match: Mapping[str, Any] | None = field(hash=False)
+    calendar_id: str
+    targets: Mapping[str, Mapping[str, Target]] = field(hash=False)
+    pause_statuses: frozenset[str] = frozenset({"waiting"})
+    warn_fraction: float | None = 0.75
+    warn_before_seconds: int | None = None
+    escalations: tuple[Escalation, ...] = ()
+    priority_change: str = "carry"
+    _check: _Check | None = field(init=False, repr=False, compare=False, default=None)
+    _ladders: dict[str, tuple[tuple[int, Escalation], ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    _warn: dict[int, timedelta | None] = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("id", "name", "calendar_id"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise PolicyError(f"/{name}", "expected a non-empty string")
+        if not _is_int(self.version) or self.version < 0:
+            raise PolicyError("/version", f"expected a non-negative integer, got {self.version!r}")
+        check = None if self.match is None else _compile(self.match, "/match", 0, [0])
+        targets = _check_targets(self.targets)
+        if not isinstance(self.pause_statuses, list | tuple | set | frozenset):
+            raise PolicyError("/pause_statuses", "expected a list of statuses")
+        for i, status in enumerate(self.pause_statuses):
+            if not isinstance(status, str) or not status:
+                raise PolicyError(f"/pause_statuses/{i}", f"statuses are non-empty strings, got {status!r}")
+            if status in SOLVED_STATUSES:
+                raise PolicyError(
+                    f"/pause_statuses/{i}", f"{status!r} already stops every clock; it cannot pause"
+                )
+        pause = frozenset(self.pause_statuses)
+        wf = self.warn_fraction
+        if wf is not None and (
+            isinstance(wf, bool)
+            or not isinstance(wf, int | float)
+            or not math.isfinite(wf)
+            or not 0 < wf <= 1
+        ):
+            raise PolicyError("/warn_fraction", f"expected a number in (0, 1] or null, got {wf!r}")
+        wb = self.warn_before_seconds
+        if wb is not None and (not _is_int(wb) or not 0 < wb <= MAX_TARGET_SECONDS):
+            raise PolicyError("/warn_before_seconds", f"expected a positive integer or null, got {wb!r}")
+        escalations = self.escalations
+        if not isinstance(escalations, tuple | list):
+            raise PolicyError("/escalations", "expected a list of escalation steps")
+        for i, step in enumerate(escalations):
+            if not isinstance(step, Escalation):
+                raise PolicyError(f"/escalations/{i}", f"expected an Escalation, got {step!r}")
+            _check_escalation(step, f"/escalations/{i}")
+        if self.priority_change not in PRIORITY_CHANGE_RULES:
+            raise PolicyError(
+                "/priority_change",
+                f"expected one of {', '.join(PRIORITY_CHANGE_RULES)}, got {self.priority_change!r}",
+            )
+        ladders = {
+            m: tuple((i, s) for i, s in enumerate(escalations) if not s.metrics or m in s.metrics)
+            for m in METRICS
+        }
+        object.__setattr__(self, "match", None if self.match is None else _copy_json(self.match))
+        object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "pause_statuses", pause)
+        object.__setattr__(self, "escalations", tuple(escalations))
+        object.__setattr__(self, "_check", check)
+        object.__setattr__(self, "_ladders", ladders)
+
+    # --- JSON form ---
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Self:
+        """Parse and validate the API's JSON form; every problem is a PolicyError naming its field."""
+        if not isinstance(d, Mapping):
+            raise PolicyError("", "a policy must be a JSON object")
+        for key in d:
+            if key not in _KEYS:
+                raise PolicyError(_pointer(str(key)), "unknown field")
+        for key in ("id", "version", "name", "calendar_id", "targets"):
+            if key not in d:
+                raise PolicyError(f"/{key}", "required")
+        raw_targets = d["targets"]
+        if not isinstance(raw_targets, Mapping):
+            raise PolicyError("/targets", "expected an object keyed by metric")
+        targets: dict[str, dict[str, Target]] = {}
+        for metric, per_priority in raw_targets.items():
+            where = _pointer("targets", str(metric))
+            if not isinstance(per_priority, Mapping):
+                raise PolicyError(where, "expected an object keyed by priority")
+            targets[metric] = {
+                priority: _target_from(raw, f"{where}{_pointer(str(priority))}")
+                for priority, raw in per_priority.items()
+            }
+        pause = d.get("pause_statuses", ["waiting"])
+        if not isinstance(pause, list):
+            raise PolicyError("/pause_statuses", "expected a list of statuses")
+        if len({repr(s) for s in pause}) != len(pause):
+            raise PolicyError("/pause_statuses", "lists a status twice")
+        raw_steps = d.get("escalations", [])
+        if not isinstance(raw_steps, list):
+            raise PolicyError("/escalations", "expected a list of escalation steps")
+        steps = tuple(_escalation_from(raw, f"/escalations/{i}") for i, raw in enumerate(raw_steps))
+        return cls(
+            id=d["id"],
+            version=d["version"],
+            name=d["name"],
+            match=d.get("match"),
+            calendar_id=d["calendar_id"],
+            targets=targets,
+            pause_statuses=pause,  # type: ignore[arg-type]  # validated (and frozen) by __post_init__
+            warn_fraction=d.get("warn_fraction", 0.75),
+            warn_before_seconds=d.get("warn_before_seconds"),
+            escalations=steps,
+            priority_change=d.get("priority_change", "carry"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form; ``Policy.from_dict(p.to_dict()) == p``."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "name": self.name,
+            "match": _copy_json(self.match),
+            "calendar_id": self.calendar_id,
+            "targets": {
+                metric: {priority: t.to_dict() for priority, t in per.items()}
+                for metric, per in self.targets.items()
+            },
+            "pause_statuses": sorted(self.pause_statuses),
+            "warn_fraction": self.warn_fraction,
+            "warn_before_seconds": self.warn_before_seconds,
+            "escalations": [s.to_dict() for s in self.escalations],
+            "priority_change": self.priority_change,
+        }
+
+    # --- queries ---
+
+    def target(self, metric: str, priority: object) -> Target | None:
+        """The target for a metric at a priority, or None when that combination is not measured."""
+        per = self.targets.get(metric)
+        return None if per is None or not isinstance(priority, str) else per.get(priority)
+
+    def warning_after(self, seconds: int) -> timedelta | None:
+        """Elapsed clock time at which an instance with a ``seconds`` target warns (ms precision), or None.
+
+        Exact decimal arithmetic, so 0.75 of an hour is 2700 s and never 2699.999 s.
+        """
+        if seconds in self._warn:
+            return self._warn[seconds]
+        points = []
+        if self.warn_fraction is not None:
+            points.append(math.floor(Fraction(repr(self.warn_fraction)) * seconds * 1000))
+        if self.warn_before_seconds is not None:
+            points.append(max(0, seconds - self.warn_before_seconds) * 1000)
+        result = min(points) * _MS if points else None
+        if len(self._warn) < 10_000:
+            self._warn[seconds] = result
+        return result
+
+    def ladder(self, metric: str) -> tuple[tuple[int, Escalation], ...]:
+        """The escalation steps that apply to ``metric``, each with its index in ``escalations``."""
+        return self._ladders.get(metric, ())
+
+    def explain_match(self, ticket: Mapping[str, Any], customer: Mapping[str, Any] | None) -> Failure | None:
+        """None when the policy applies to this ticket, else the condition that failed (for explanations)."""
+        if self._check is None:
+            return None
+        return self._check({"ticket": ticket, "customer": customer or {}})
+
+    def matches(self, ticket: Mapping[str, Any], customer: Mapping[str, Any] | None) -> bool:
+        return self.explain_match(ticket, customer) is None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The policy that applies (or None) and, for each policy tried in order, whether and why it matched."""
+
+    policy: Policy | None
+    explanation: list[dict[str, Any]] = field(hash=False)
+
+
+def select(
+    policies: Sequence[Policy], ticket: Mapping[str, Any], customer: Mapping[str, Any] | None
+) -> Selection:
+    """The FIRST policy in list order that matches wins; later ones are not tried (nor listed)."""
+    explanation: list[dict[str, Any]] = []
+    for position, policy in enumerate(policies):
+        failed = policy.explain_match(ticket, customer)
+        explanation.append(
+            {
+                "position": position,
+                "policy_id": policy.id,
+                "policy_version": policy.version,
+                "name": policy.name,
+                "matched": failed is None,
+                "failed": failed,
+            }
+        )
+        if failed is None:
+            return Selection(policy, explanation)
+    return Selection(None, explanation)
+
+
+def default_policy(calendar_id: str) -> Policy:
+    """What the support template ships: business-hour targets, pause while waiting, warn at 75 %."""
+    hour = 3600
+    response = {"urgent": hour, "high": 4 * hour, "medium": 8 * hour, "low": 24 * hour}
+    resolution = {"urgent": 8 * hour, "high": 24 * hour, "medium": 72 * hour, "low": 120 * hour}
+
+    def per(seconds: dict[str, int]) -> dict[str, Target]:
+        return {priority: Target(s) for priority, s in seconds.items()}
+
+    return Policy(
+        id="default",
+        version=1,
+        name="Default support SLA",
+        match=None,
+        calendar_id=calendar_id,
+        targets={
+            "first_response": per(response),
+            "first_resolution": per(resolution),
+            "resolution": per(resolution),
+        },
+    )
+
+
+# --- validation of the Python objects ---
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_target(t: object, where: str) -> None:
+    if not isinstance(t, Target):
+        raise PolicyError(where, f"expected a Target, got {t!r}")
+    if not _is_int(t.seconds) or not 0 < t.seconds <= MAX_TARGET_SECONDS:
+        raise PolicyError(f"{where}/seconds", f"expected a whole number of seconds > 0, got {t.seconds!r}")
+    if not isinstance(t.business, bool):
+        raise PolicyError(f"{where}/business", f"expected true or false, got {t.business!r}")
+
+
+def _check_targets(targets: object) -> dict[str, dict[str, Target]]:
+    if not isinstance(targets, Mapping):
+        raise PolicyError("/targets", "expected a mapping of metric to priority to Target")
+    out: dict[str, dict[str, Target]] = {}
+    for metric, per in targets.items():
+        where = _pointer("targets", str(metric))
+        if metric not in METRICS:
+            raise PolicyError(where, f"unknown metric; use one of {', '.join(METRICS)}")
+        if not isinstance(per, Mapping):
+            raise PolicyError(where, "expected a mapping of priority to Target")
+        for priority, t in per.items():
+            if not isinstance(priority, str) or not priority:
+                raise PolicyError(where, f"priorities are non-empty strings, got {priority!r}")
+            _check_target(t, where + _pointer(priority))
+        out[metric] = dict(per)
+    return out
+
+
+def _check_escalation(step: Escalation, where: str) -> None:
+    match = _TRIGGER_RE.fullmatch(step.trigger) if isinstance(step.trigger, str) else None
+    if match is None or (match[2] is not None and (match[1] != "breach" or int(match[2]) == 0)):
+        raise PolicyError(
+            f"{where}/trigger", f"expected 'warning', 'breach' or 'breach+<seconds>', got {step.trigger!r}"
+        )
+    actions = step.actions
+    if not isinstance(actions, Mapping) or not actions:
+        raise PolicyError(
+            f"{where}/actions", f"expected a non-empty object with some of {', '.join(ACTIONS)}"
+        )
+    for key, value in actions.items():
+        at = f"{where}/actions{_pointer(str(key))}"
+        if key not in ACTIONS:
+            raise PolicyError(at, f"unknown action; use one of {', '.join(ACTIONS)}")
+        if key in ("set_priority", "emit") and (not isinstance(value, str) or not value.strip()):
+            raise PolicyError(at, f"expected a non-empty string, got {value!r}")
+        if key == "set_assignee" and value is not None and (not isinstance(value, str) or not value.strip()):
+            raise PolicyError(at, f"expected a non-empty string, or null to unassign, got {value!r}")
+        if key == "add_tags" and (
+            not isinstance(value, list | tuple)
+            or not value
+            or not all(isinstance(tag, str) and tag.strip() for tag in value)
+        ):
+            raise PolicyError(at, f"expected a non-empty list of non-empty strings, got {value!r}")
+    if not isinstance(step.metrics, tuple):
+        raise PolicyError(f"{where}/metrics", "expected a list of metrics")
+    for i, metric in enumerate(step.metrics):
+        if metric not in METRICS:
+            raise PolicyError(
+                f"{where}/metrics/{i}", f"unknown metric {metric!r}; use one of {', '.join(METRICS)}"
+            )
+    if len(set(step.metrics)) != len(step.metrics):
+        raise PolicyError(f"{where}/metrics", "lists a metric twice")
+
+
+# --- the JSON form ---
+
+
+def _target_from(raw: object, where: str) -> Target:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(where, 'expected {"seconds": <int>, "business": <bool>}')
+    for key in raw:
+        if key not in ("seconds", "business"):
+            raise PolicyError(f"{where}{_pointer(str(key))}", "unknown field")
+    if "seconds" not in raw:
+        raise PolicyError(f"{where}/seconds", "required")
+    try:
+        return Target(raw["seconds"], raw.get("business", True))
+    except PolicyError as exc:
+        raise PolicyError(where + exc.field, exc.message) from None
+
+
+def _escalation_from(raw: object, where: str) -> Escalation:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(where, "expected an object with trigger, actions and optional metrics")
+    for key in raw:
+        if key not in ("trigger", "actions", "metrics"):
+            raise PolicyError(f"{where}{_pointer(str(key))}", "unknown field")
+    for key in ("trigger", "actions"):
+        if key not in raw:
+            raise PolicyError(f"{where}/{key}", "required")
+    metrics = raw.get("metrics", [])
+    if not isinstance(metrics, list):
+        raise PolicyError(f"{where}/metrics", "expected a list of metrics")
+    try:
+        return Escalation(raw["trigger"], raw["actions"], tuple(metrics))
+    except PolicyError as exc:
+        raise PolicyError(where + exc.field, exc.message) from None
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy, so a caller mutating its dict cannot change what the compiled filter means (or vice versa)."""
+    if isinstance(value, Mapping):
+        return {k: _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy_json(v) for v in value]
+    return value
+
+
+def _pointer(*parts: str) -> str:
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+# --- the filter DSL, compiled to Python ---
+
+
+def _compile(node: object, where: str, depth: int, count: list[int]) -> _Check:
+    if depth > _MAX_DEPTH:
+        raise PolicyError(where, f"filter nests deeper than {_MAX_DEPTH} levels")
+    if not isinstance(node, Mapping):
+        raise PolicyError(where, "a filter is an object {field, op, value} or {and|or: [...]}")
+    for joiner in ("and", "or"):
+        if joiner in node:
+            if len(node) != 1:
+                raise PolicyError(where, f"an '{joiner}' node takes no other keys")
+            items = node[joiner]
+            if not isinstance(items, list) or not items:
+                raise PolicyError(f"{where}/{joiner}", "expected a non-empty list of filters")
+            parts = [
+                _compile(item, f"{where}/{joiner}/{i}", depth + 1, count) for i, item in enumerate(items)
+            ]
+            return _all(parts) if joiner == "and" else _any(parts, f"{where}/or")
+    count[0] += 1
+    if count[0] > _MAX_CONDITIONS:
+        raise PolicyError(where, f"a filter may hold at most {_MAX_CONDITIONS} conditions")
+    for key in node:
+        if key not in ("field", "op", "value"):
+            raise PolicyError(
+                f"{where}{_pointer(str(key))}", "unknown key; a condition is {field, op, value}"
+            )
+    op = node.get("op")
+    if op not in _OPS:
+        raise PolicyError(f"{where}/op", f"unknown op {op!r}; use one of {', '.join(sorted(_OPS))}")
+    root, path = _parse_field(node.get("field"), f"{where}/field")
+    test = _leaf(op, node.get("value"), "value" in node, f"{where}/value")
+    condition = {"field": node["field"], "op": op, **({"value": node["value"]} if "value" in node else {})}
+
+    def check(doc: Mapping[str, Any]) -> Failure | None:
+        value: Any = doc[root]
+        for part in path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if test(value):
+            return None
+        return {"pointer": where, "condition": condition, "actual": value}
+
+    return check
+
+
+def _all(parts: list[_Check]) -> _Check:
+    def check(doc: Mapping[str, Any]) -> Failure | None:
+        for part in parts:
+            failed = part(doc)
+            if failed is not None:
+                return failed
+        return None
+
+    return check
+
+
+def _any(parts: list[_Check], where: str) -> _Check:
+    def check(doc: Mapping[str, Any]) -> Failure | None:
+        failures = []
+        for part in parts:
+            failed = part(doc)
+            if failed is None:
+                return None
+            failures.append(failed)
+        return {"pointer": where, "condition": "or", "alternatives": failures}
+
+    return check
+
+
+def _parse_field(raw: object, where: str) -> tuple[str, tuple[str, ...]]:
+    if not isinstance(raw, str) or not raw:
+        raise PolicyError(where, "expected a field path such as 'ticket.priority' or 'customer.plan'")
+    parts = raw.split(".")
+    root = "ticket"
+    if parts[0] in ("ticket", "customer", "data") and len(parts) > 1:
+        root = "customer" if parts[0] == "customer" else "ticket"
+        parts = parts[1:]
+    elif raw in _SYSTEM_FIELDS:
+        raise PolicyError(
+            where, f"{raw!r} is a record system field; policies match data fields (ticket.<name>)"
+        )
+    if len(parts) > 8 or not all(_SEGMENT_RE.fullmatch(p) for p in parts):
+        raise PolicyError(
+            where,
+            f"invalid field {raw!r}: use ticket.<name>[.<name>…] or customer.<name>… (letters, digits, '_')",
+        )
+    return root, tuple(parts)
+
+
+def _leaf(op: str, value: Any, given: bool, where: str) -> Callable[[Any], bool]:
+    if op in ("is_null", "is_not_null"):
+        if value is not None:
+            raise PolicyError(where, f"'{op}' takes no value")
+        return (lambda a: a is None) if op == "is_null" else (lambda a: a is not None)
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not 0 < len(value) <= _MAX_IN:
+            raise PolicyError(where, f"'{op}' takes a list of 1-{_MAX_IN} values")
+        for i, v in enumerate(value):
+            _check_scalar(v, f"{where}/{i}", op)
+        options = list(value)
+        if op == "in":
+            return lambda a: any(_eq(a, v) for v in options)
+        return lambda a: not any(_eq(a, v) for v in options)
+    if op in ("like", "ilike"):
+        if not isinstance(value, str):
+            raise PolicyError(where, f"'{op}' takes a string pattern")
+        pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
+        regex = re.compile(pattern, re.DOTALL | (re.IGNORECASE if op == "ilike" else 0))
+        return lambda a: isinstance(a, str) and regex.fullmatch(a) is not None
+    if not given:
+        raise PolicyError(where, "required")
+    _check_scalar(value, where, op)
+    if op == "eq":
+        return lambda a: _eq(a, value)
+    if op == "neq":
+        return lambda a: not _eq(a, value)
+    if op == "has":
+        return lambda a: isinstance(a, list) and any(_eq(x, value) for x in a)
+    compare = {
+        "gt": lambda a: a > value,
+        "gte": lambda a: a >= value,
+        "lt": lambda a: a < value,
+        "lte": lambda a: a <= value,
+    }[op]
+    return lambda a: _kind(a) == _kind(value) and compare(a)
+
+
+def _check_scalar(value: object, where: str, op: str) -> None:
+    if not isinstance(value, str | int | float) or (isinstance(value, float) and not math.isfinite(value)):
+        raise PolicyError(where, f"'{op}' takes a string, number or boolean, got {value!r}")
+
+
+def _kind(value: object) -> str | None:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
+def _eq(a: object, b: object) -> bool:
+    return _kind(a) is not None and _kind(a) == _kind(b) and a == b
