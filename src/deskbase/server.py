@@ -32,10 +32,11 @@ def build(
     startup: list[Any] = []
     shutdown: list[Any] = []
     extensions: list[Extension] = list(extra or [])
+    from deskbase.api.routers import sql
+
     analytics = None
     if settings.replicate:
         from deskbase.analytics.service import Analytics, open_embedded_engine
-        from deskbase.api.routers import sql
 
         if settings.clickhouse_url and engine is None:
             raise Unavailable(
@@ -48,11 +49,12 @@ def build(
         startup.append(analytics.start)
         shutdown.append(analytics.close if own_engine else analytics.replica.stop)
 
-        def add_sql(app: FastAPI, _: Deskbase) -> None:
-            app.state.analytics = analytics
-            app.include_router(sql.router)
+    def add_sql(app: FastAPI, _: Deskbase) -> None:
+        """Mounted even without a replica, so clients get a clear 503 rather than a bare 404."""
+        app.state.analytics = analytics
+        app.include_router(sql.router)
 
-        extensions.append(add_sql)
+    extensions.append(add_sql)
     shutdown.append(core.close)
     app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
     return core, app

@@ -66,13 +66,19 @@ class Cli:
     env: dict[str, str | None]
     runner: CliRunner = field(default_factory=CliRunner)
 
-    def __call__(self, *args: str, expect: int | None = 0, input: str | None = None,
-                 env: dict[str, str | None] | None = None) -> Result:
+    def __call__(
+        self,
+        *args: str,
+        expect: int | None = 0,
+        input: str | None = None,
+        env: dict[str, str | None] | None = None,
+    ) -> Result:
         result = self.runner.invoke(cli_app, list(args), input=input, env={**self.env, **(env or {})})
         if expect is not None and result.exit_code != expect:
             raise AssertionError(
                 f"`deskbase {' '.join(args)}` exited {result.exit_code}, expected {expect}\n"
-                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\n{result.exception!r}")
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}\n{result.exception!r}"
+            )
         return result
 
     def json(self, *args: str, **kw: Any) -> Any:

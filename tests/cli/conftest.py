@@ -19,10 +19,16 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def cli(server: Server, tmp_path: Path) -> Cli:
-    return Cli(env={
-        "DESKBASE_URL": server.url, "DESKBASE_TOKEN": server.token, "DESKBASE_WORKSPACE": None,
-        "DESKBASE_CONFIG_DIR": str(tmp_path / "config"), "COLUMNS": "1000", "NO_COLOR": "1",
-    })
+    return Cli(
+        env={
+            "DESKBASE_URL": server.url,
+            "DESKBASE_TOKEN": server.token,
+            "DESKBASE_WORKSPACE": None,
+            "DESKBASE_CONFIG_DIR": str(tmp_path / "config"),
+            "COLUMNS": "1000",
+            "NO_COLOR": "1",
+        }
+    )
 
 
 @pytest.fixture

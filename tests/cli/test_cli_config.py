@@ -14,7 +14,9 @@ from tests.cli.cli_harness import Cli, Server
 NO_ENV = {"DESKBASE_URL": None, "DESKBASE_TOKEN": None, "DESKBASE_WORKSPACE": None}
 
 
-def test_login_saves_a_private_file_later_commands_use(cli: Cli, server: Server, acme: str, tmp_path: Path) -> None:
+def test_login_saves_a_private_file_later_commands_use(
+    cli: Cli, server: Server, acme: str, tmp_path: Path
+) -> None:
     out = cli("login", "--url", server.url, "--token", server.token, "--workspace", acme, env=NO_ENV)
     path = tmp_path / "config" / "config.json"
     assert out.stdout == f"logged in to {server.url} (1 workspaces visible); saved to {path}\n"

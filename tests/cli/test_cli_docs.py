@@ -24,6 +24,7 @@ def test_every_command_is_documented() -> None:
 
 def test_docs_are_current() -> None:
     # A fresh interpreter: docgen fixes width and colour before Typer reads its environment.
-    generated = subprocess.run([sys.executable, "-m", "deskbase.cli.docgen"], capture_output=True, text=True,
-                               check=True).stdout
+    generated = subprocess.run(
+        [sys.executable, "-m", "deskbase.cli.docgen"], capture_output=True, text=True, check=True
+    ).stdout
     assert generated == DOC.read_text(), "docs/cli.md is stale: run `make docs`"

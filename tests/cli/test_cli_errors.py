@@ -27,20 +27,30 @@ def test_unknown_workspace(cli: Cli) -> None:
 @pytest.mark.parametrize("flag_value", ['{"subject": ', "@-"])
 def test_invalid_json_never_reaches_the_server(cli: Cli, flag_value: str) -> None:
     dead = {"DESKBASE_URL": "http://127.0.0.1:9"}  # had the CLI called out, the error would be `unreachable`
-    out = cli("records", "upsert", "tickets", "-w", "acme", "--data", flag_value, input="{nope", env=dead, expect=1)
+    out = cli(
+        "records", "upsert", "tickets", "-w", "acme", "--data", flag_value, input="{nope", env=dead, expect=1
+    )
     assert _one_line(out.stderr).startswith("error: invalid_json: --data: ")
 
 
 def test_missing_json_file(cli: Cli, tmp_path: Path) -> None:
-    out = cli("collections", "upsert", "t", "-w", "acme", "--schema", f"@{tmp_path / 'missing.json'}", expect=1)
-    assert _one_line(out.stderr) == f"error: bad_input: --schema: cannot read {tmp_path / 'missing.json'}: " \
-                                    "No such file or directory\n"
+    out = cli(
+        "collections", "upsert", "t", "-w", "acme", "--schema", f"@{tmp_path / 'missing.json'}", expect=1
+    )
+    assert (
+        _one_line(out.stderr) == f"error: bad_input: --schema: cannot read {tmp_path / 'missing.json'}: "
+        "No such file or directory\n"
+    )
 
 
 def test_schema_violation_shows_the_pointer(cli: Cli, acme: str) -> None:
-    out = cli("records", "upsert", "tickets", "-w", acme, "--data", '{"subject": 1, "status": "open"}', expect=1)
+    out = cli(
+        "records", "upsert", "tickets", "-w", acme, "--data", '{"subject": 1, "status": "open"}', expect=1
+    )
     line = _one_line(out.stderr)
-    assert line.startswith("error: validation_failed: data does not match the schema of collection 'tickets' (")
+    assert line.startswith(
+        "error: validation_failed: data does not match the schema of collection 'tickets' ("
+    )
     assert "/data/subject: " in line and "/data: " in line  # wrong type, and the missing `priority`
 
 
@@ -50,8 +60,16 @@ def test_request_validation_is_one_line_too(cli: Cli, acme: str) -> None:
 
 
 def test_bad_filter(cli: Cli, acme: str) -> None:
-    out = cli("records", "query", "tickets", "-w", acme, "--filter", '{"field": "data.status", "op": "nope"}',
-              expect=1)
+    out = cli(
+        "records",
+        "query",
+        "tickets",
+        "-w",
+        acme,
+        "--filter",
+        '{"field": "data.status", "op": "nope"}',
+        expect=1,
+    )
     assert _one_line(out.stderr).startswith("error: invalid_filter: ")
 
 
@@ -60,7 +78,10 @@ def test_server_down(cli: Cli) -> None:
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}"  # bound, not listening: connections are refused
         out = cli("workspaces", "list", env={"DESKBASE_URL": url}, expect=1)
-    assert _one_line(out.stderr) == f"error: unreachable: cannot reach deskbase at {url}: is `deskbase serve` running?\n"
+    assert (
+        _one_line(out.stderr)
+        == f"error: unreachable: cannot reach deskbase at {url}: is `deskbase serve` running?\n"
+    )
 
 
 def test_bad_and_missing_tokens(cli: Cli) -> None:

@@ -15,24 +15,52 @@ PRIORITIES = ["low", "medium", "high", "urgent", "low", "high", "medium"]
 
 
 def _tickets(cli: Cli, ws: str) -> list[str]:
-    return [cli("records", "upsert", "tickets", "-w", ws, "--data", json.dumps(
-        {"subject": f"t{i}", "status": "open", "priority": p, "tags": ["a", "b"]})).stdout.strip()
-        for i, p in enumerate(PRIORITIES)]
+    return [
+        cli(
+            "records",
+            "upsert",
+            "tickets",
+            "-w",
+            ws,
+            "--data",
+            json.dumps({"subject": f"t{i}", "status": "open", "priority": p, "tags": ["a", "b"]}),
+        ).stdout.strip()
+        for i, p in enumerate(PRIORITIES)
+    ]
 
 
 def test_query_filter_sort_limit_and_cursor(cli: Cli, acme: str) -> None:
     _tickets(cli, acme)
     flt = '{"field": "data.priority", "op": "in", "value": ["low", "medium", "high"]}'
     srt = '[{"field": "data.subject", "direction": "desc"}]'
-    first = cli.json("records", "query", "tickets", "-w", acme, "--filter", flt, "--sort", srt, "--limit", "2")
+    first = cli.json(
+        "records", "query", "tickets", "-w", acme, "--filter", flt, "--sort", srt, "--limit", "2"
+    )
     assert [r["data"]["subject"] for r in first["data"]] == ["t6", "t5"]
     assert first["next_cursor"]
-    second = cli("records", "query", "tickets", "-w", acme, "--filter", flt, "--sort", srt, "--limit", "2",
-                 "--cursor", first["next_cursor"], "-o", "csv")
+    second = cli(
+        "records",
+        "query",
+        "tickets",
+        "-w",
+        acme,
+        "--filter",
+        flt,
+        "--sort",
+        srt,
+        "--limit",
+        "2",
+        "--cursor",
+        first["next_cursor"],
+        "-o",
+        "csv",
+    )
     assert [row["data.subject"] for row in csv.DictReader(io.StringIO(second.stdout))] == ["t4", "t2"]
     assert second.stderr.startswith("more results: --cursor ")  # people get the next cursor, CSV stays clean
 
-    every = cli.json("records", "query", "tickets", "-w", acme, "--filter", flt, "--sort", srt, "--limit", "2", "--all")
+    every = cli.json(
+        "records", "query", "tickets", "-w", acme, "--filter", flt, "--sort", srt, "--limit", "2", "--all"
+    )
     assert [r["data"]["subject"] for r in every["data"]] == ["t6", "t5", "t4", "t2", "t1", "t0"]
     assert every["next_cursor"] is None
     table = cli("records", "query", "tickets", "-w", acme, "--limit", "3", "--all").stdout
@@ -43,71 +71,160 @@ def test_output_formats(cli: Cli, acme: str) -> None:
     rid = _tickets(cli, acme)[0]
     table = cli("records", "get", "tickets", rid, "-w", acme).stdout
     assert "data.subject" in table and " t0" in table and '["a","b"]' in table
-    rows = list(csv.DictReader(io.StringIO(cli("records", "get", "tickets", rid, "-w", acme, "-o", "csv").stdout)))
+    rows = list(
+        csv.DictReader(io.StringIO(cli("records", "get", "tickets", rid, "-w", acme, "-o", "csv").stdout))
+    )
     assert rows[0]["id"] == rid and rows[0]["data.priority"] == "low" and rows[0]["data.tags"] == '["a","b"]'
     assert rows[0]["deleted"] == "false" and rows[0]["external_id"] == ""
     listed = cli("records", "query", "tickets", "-w", acme, "-o", "csv").stdout.splitlines()
-    assert listed[0].split(",")[:2] == ["id", "collection"] and "data.subject" in listed[0] and len(listed) == 8
-    assert json.loads(cli("records", "query", "tickets", "-w", acme, "-o", "json").stdout)["next_cursor"] is None
+    assert (
+        listed[0].split(",")[:2] == ["id", "collection"] and "data.subject" in listed[0] and len(listed) == 8
+    )
+    assert (
+        json.loads(cli("records", "query", "tickets", "-w", acme, "-o", "json").stdout)["next_cursor"] is None
+    )
     empty = '{"field": "data.status", "op": "eq", "value": "closed"}'
     assert cli("records", "query", "tickets", "-w", acme, "--filter", empty).stdout == "(no results)\n"
-    full = cli.json("records", "upsert", "tickets", "-w", acme, "--data", '{"subject": "s", "status": "open", '
-                                                                           '"priority": "low"}')
+    full = cli.json(
+        "records",
+        "upsert",
+        "tickets",
+        "-w",
+        acme,
+        "--data",
+        '{"subject": "s", "status": "open", "priority": "low"}',
+    )
     assert full["collection"] == "tickets" and full["version"] > 0
 
 
 def test_json_flags_from_file_stdin_and_inline(cli: Cli, acme: str, tmp_path: Path) -> None:
     data = {"subject": "from a file", "status": "open", "priority": "low"}
-    from_file = cli("records", "upsert", "tickets", "-w", acme, "--data", write_json(tmp_path / "t.json", data))
-    from_stdin = cli("records", "upsert", "tickets", "-w", acme, "--data", "@-",
-                     input=json.dumps({**data, "subject": "from stdin"}))
+    from_file = cli(
+        "records", "upsert", "tickets", "-w", acme, "--data", write_json(tmp_path / "t.json", data)
+    )
+    from_stdin = cli(
+        "records",
+        "upsert",
+        "tickets",
+        "-w",
+        acme,
+        "--data",
+        "@-",
+        input=json.dumps({**data, "subject": "from stdin"}),
+    )
     flt = write_json(tmp_path / "f.json", {"field": "data.subject", "op": "like", "value": "from%"})
-    got = cli.json("records", "query", "tickets", "-w", acme, "--filter", flt, "--sort", '[{"field": "created_at"}]')
+    got = cli.json(
+        "records", "query", "tickets", "-w", acme, "--filter", flt, "--sort", '[{"field": "created_at"}]'
+    )
     assert [r["id"] for r in got["data"]] == [from_file.stdout.strip(), from_stdin.stdout.strip()]
 
 
 def test_upsert_by_id_and_external_id(cli: Cli, acme: str) -> None:
     data = '{"subject": "x", "status": "open", "priority": "low"}'
     assert cli("records", "upsert", "tickets", "-w", acme, "--id", "T-1", "--data", data).stdout == "T-1\n"
-    first = cli("records", "upsert", "tickets", "-w", acme, "--data", data, "--external-id", "42",
-                "--external-source", "zendesk").stdout
-    again = cli.json("records", "upsert", "tickets", "-w", acme, "--external-id", "42", "--external-source",
-                     "zendesk", "--data", '{"subject": "y", "status": "waiting", "priority": "low"}')
+    first = cli(
+        "records",
+        "upsert",
+        "tickets",
+        "-w",
+        acme,
+        "--data",
+        data,
+        "--external-id",
+        "42",
+        "--external-source",
+        "zendesk",
+    ).stdout
+    again = cli.json(
+        "records",
+        "upsert",
+        "tickets",
+        "-w",
+        acme,
+        "--external-id",
+        "42",
+        "--external-source",
+        "zendesk",
+        "--data",
+        '{"subject": "y", "status": "waiting", "priority": "low"}',
+    )
     assert again["id"] == first.strip() and again["data"]["status"] == "waiting"
 
 
 def test_patch_replace_if_match_and_delete(cli: Cli, acme: str) -> None:
     rid = _tickets(cli, acme)[0]
     version = cli.json("records", "get", "tickets", rid, "-w", acme)["version"]
-    patched = cli.json("records", "patch", "tickets", rid, "-w", acme, "--if-match", str(version),
-                       "--data", '{"assignee": "bob", "tags": null}')
+    patched = cli.json(
+        "records",
+        "patch",
+        "tickets",
+        rid,
+        "-w",
+        acme,
+        "--if-match",
+        str(version),
+        "--data",
+        '{"assignee": "bob", "tags": null}',
+    )
     assert patched["data"]["assignee"] == "bob" and "tags" not in patched["data"]
-    stale = cli("records", "patch", "tickets", rid, "-w", acme, "--if-match", str(version), "--data", "{}", expect=1)
+    stale = cli(
+        "records", "patch", "tickets", rid, "-w", acme, "--if-match", str(version), "--data", "{}", expect=1
+    )
     assert stale.stderr.startswith("error: version_mismatch: ") and stale.stderr.count("\n") == 1
-    replaced = cli.json("records", "replace", "tickets", rid, "-w", acme, "--if-match", str(patched["version"]),
-                        "--data", '{"subject": "new", "status": "closed", "priority": "urgent"}')
+    replaced = cli.json(
+        "records",
+        "replace",
+        "tickets",
+        rid,
+        "-w",
+        acme,
+        "--if-match",
+        str(patched["version"]),
+        "--data",
+        '{"subject": "new", "status": "closed", "priority": "urgent"}',
+    )
     assert replaced["data"] == {"subject": "new", "status": "closed", "priority": "urgent"}
     cli("records", "delete", "tickets", rid, "-w", acme)
     assert cli.json("records", "get", "tickets", rid, "-w", acme, "--include-deleted")["deleted"] is True
     live = cli.json("records", "query", "tickets", "-w", acme, "--limit", "100")["data"]
     assert rid not in {r["id"] for r in live}
-    assert rid in {r["id"] for r in cli.json("records", "query", "tickets", "-w", acme, "--include-deleted")["data"]}
+    assert rid in {
+        r["id"] for r in cli.json("records", "query", "tickets", "-w", acme, "--include-deleted")["data"]
+    }
     history = cli("records", "history", "tickets", rid, "-w", acme, "-o", "csv").stdout
-    assert [row["op"] for row in csv.DictReader(io.StringIO(history))] == ["create", "update", "update", "delete"]
+    assert [row["op"] for row in csv.DictReader(io.StringIO(history))] == [
+        "create",
+        "update",
+        "update",
+        "delete",
+    ]
 
 
 @pytest.mark.parametrize("word", ["records", "documents"])
 def test_documents_is_an_alias_of_records(cli: Cli, acme: str, word: str) -> None:
-    rid = cli(word, "upsert", "tickets", "-w", acme, "--data",
-              '{"subject": "alias", "status": "open", "priority": "low"}').stdout.strip()
+    rid = cli(
+        word,
+        "upsert",
+        "tickets",
+        "-w",
+        acme,
+        "--data",
+        '{"subject": "alias", "status": "open", "priority": "low"}',
+    ).stdout.strip()
     assert cli.json(word, "get", "tickets", rid, "-w", acme)["data"]["subject"] == "alias"
     assert cli.json(word, "query", "tickets", "-w", acme)["data"][0]["id"] == rid
 
 
 def test_workspace_from_environment(cli: Cli, acme: str) -> None:
     env = {"DESKBASE_WORKSPACE": acme}
-    rid = cli("records", "upsert", "tickets", "--data", '{"subject": "e", "status": "open", "priority": "low"}',
-              env=env).stdout.strip()
+    rid = cli(
+        "records",
+        "upsert",
+        "tickets",
+        "--data",
+        '{"subject": "e", "status": "open", "priority": "low"}',
+        env=env,
+    ).stdout.strip()
     assert cli.json("records", "get", "tickets", rid, env=env)["id"] == rid
     other = cli("records", "get", "tickets", rid, "-w", "nowhere", env=env, expect=1)  # the flag wins
     assert other.stderr == "error: not_found: workspace 'nowhere' not found\n"

@@ -21,12 +21,28 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Settings, bool]]:
     return seen
 
 
-def test_serve_passes_flags_and_environment(cli: Cli, calls: list[tuple[Settings, bool]], tmp_path: Any) -> None:
-    cli("serve", "--host", "0.0.0.0", "--port", "9000", "--data-dir", str(tmp_path), "--demo",
-        env={"DESKBASE_LOG_LEVEL": "debug", "DESKBASE_PORT": "1"})
+def test_serve_passes_flags_and_environment(
+    cli: Cli, calls: list[tuple[Settings, bool]], tmp_path: Any
+) -> None:
+    cli(
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "9000",
+        "--data-dir",
+        str(tmp_path),
+        "--demo",
+        env={"DESKBASE_LOG_LEVEL": "debug", "DESKBASE_PORT": "1"},
+    )
     settings, demo = calls[0]
     assert (settings.host, settings.port, settings.data_dir, settings.log_level, demo) == (
-        "0.0.0.0", 9000, str(tmp_path), "debug", True)
+        "0.0.0.0",
+        9000,
+        str(tmp_path),
+        "debug",
+        True,
+    )
     cli("serve", env={"DESKBASE_PORT": "1234", "DESKBASE_HOST": None, "DESKBASE_DATA_DIR": None})
     assert (calls[1][0].port, calls[1][0].host, calls[1][1]) == (1234, "127.0.0.1", False)
 

@@ -276,7 +276,9 @@ def sandbox_error(message: str, limits: Limits, data_path: str | None = None) ->
             {**details, "kind": "limit", "name": setting, "value": value, "engine_message": text},
         )
     if name in _REFUSED_NAMES:
-        return QueryRejected(f"query refused by the read-only sandbox: {text}", {**details, "kind": "readonly"})
+        return QueryRejected(
+            f"query refused by the read-only sandbox: {text}", {**details, "kind": "readonly"}
+        )
     return QueryError(text, details)
 
 

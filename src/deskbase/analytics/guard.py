@@ -33,8 +33,9 @@ __all__ = ["NUMBERS_CAP", "CheckedQuery", "FunctionPolicy", "check_query", "func
 MAX_QUERY_LENGTH = 100_000
 NUMBERS_CAP = 1_000_000  # rows numbers() may generate: enough for date spines, not a load generator
 
-_GUARD_LIMITS = Limits(max_execution_time=5.0, max_memory_usage=512 * 1024**2, max_result_rows=1,
-                       max_rows_to_read=10)
+_GUARD_LIMITS = Limits(
+    max_execution_time=5.0, max_memory_usage=512 * 1024**2, max_result_rows=1, max_rows_to_read=10
+)
 _CATALOG_LIMITS = Limits(max_execution_time=10.0, max_result_rows=100_000, max_rows_to_read=1_000_000)
 
 _PARSE_SQL = "SELECT parseQueryToJSON({q:String})"
@@ -57,31 +58,91 @@ class CheckedQuery:
 # ----------------------------------------------------------------------------------------- function policy
 
 DENIED_CATEGORIES = frozenset(
-    {"Introspection", "Dictionary", "Embedded Dictionary", "AI", "Machine Learning", "Internal", "Time Series"}
+    {
+        "Introspection",
+        "Dictionary",
+        "Embedded Dictionary",
+        "AI",
+        "Machine Learning",
+        "Internal",
+        "Time Series",
+    }
 )
 
 # Functions that touch files, settings, other tables, the host or time itself, or reveal server internals.
 DENIED_FUNCTIONS = frozenset(
     {
         # files, other tables, settings
-        "file", "filesystemAvailable", "filesystemCapacity", "filesystemUnreserved",
-        "joinGet", "joinGetOrNull", "hasColumnInTable", "getMaxTableNameLengthForDatabase",
-        "getSetting", "getSettingOrDefault", "getServerSetting", "getMergeTreeSetting", "globalVariable",
+        "file",
+        "filesystemAvailable",
+        "filesystemCapacity",
+        "filesystemUnreserved",
+        "joinGet",
+        "joinGetOrNull",
+        "hasColumnInTable",
+        "getMaxTableNameLengthForDatabase",
+        "getSetting",
+        "getSettingOrDefault",
+        "getServerSetting",
+        "getMergeTreeSetting",
+        "globalVariable",
         # stalling the engine
-        "sleep", "sleepEachRow",
+        "sleep",
+        "sleepEachRow",
         # server, session and tenant identity
-        "currentDatabase", "currentSchemas", "hostName", "FQDN", "displayName", "serverUUID", "getMacro",
-        "getOSKernelVersion", "buildId", "version", "revision", "uptime", "tcpPort", "getServerPort",
-        "shardNum", "shardCount", "zookeeperSessionUptime", "showCertificate", "hasThreadFuzzer", "chdb",
-        "currentUser", "authenticatedUser", "currentRoles", "enabledRoles", "defaultRoles",
-        "currentProfiles", "enabledProfiles", "defaultProfiles", "pgGetUserById", "pgTableIsVisible",
-        "queryID", "initialQueryID", "currentQueryID", "initialQueryStartTime", "connectionId",
-        "getClientHTTPHeader", "currentRequestURL", "currentHandler",
-        "transactionID", "transactionLatestSnapshot", "transactionOldestSnapshot",
+        "currentDatabase",
+        "currentSchemas",
+        "hostName",
+        "FQDN",
+        "displayName",
+        "serverUUID",
+        "getMacro",
+        "getOSKernelVersion",
+        "buildId",
+        "version",
+        "revision",
+        "uptime",
+        "tcpPort",
+        "getServerPort",
+        "shardNum",
+        "shardCount",
+        "zookeeperSessionUptime",
+        "showCertificate",
+        "hasThreadFuzzer",
+        "chdb",
+        "currentUser",
+        "authenticatedUser",
+        "currentRoles",
+        "enabledRoles",
+        "defaultRoles",
+        "currentProfiles",
+        "enabledProfiles",
+        "defaultProfiles",
+        "pgGetUserById",
+        "pgTableIsVisible",
+        "queryID",
+        "initialQueryID",
+        "currentQueryID",
+        "initialQueryStartTime",
+        "connectionId",
+        "getClientHTTPHeader",
+        "currentRequestURL",
+        "currentHandler",
+        "transactionID",
+        "transactionLatestSnapshot",
+        "transactionOldestSnapshot",
         # side effects or internals
-        "generateSerialID", "fuzzQuery", "flameGraph",
-        "inIgnoreSet", "notInIgnoreSet", "globalInIgnoreSet", "globalNotInIgnoreSet", "nullInIgnoreSet",
-        "notNullInIgnoreSet", "globalNullInIgnoreSet", "globalNotNullInIgnoreSet",
+        "generateSerialID",
+        "fuzzQuery",
+        "flameGraph",
+        "inIgnoreSet",
+        "notInIgnoreSet",
+        "globalInIgnoreSet",
+        "globalNotInIgnoreSet",
+        "nullInIgnoreSet",
+        "notNullInIgnoreSet",
+        "globalNullInIgnoreSet",
+        "globalNotNullInIgnoreSet",
     }
 )
 
@@ -98,15 +159,18 @@ class FunctionPolicy:
     """Which function names a user query may call, resolved the way ClickHouse resolves them."""
 
     base: frozenset[str]  # functions that are not aliases
-    aliases: Mapping[str, str]  # alias -> target as system.functions spells it (case or combinators may differ)
+    aliases: Mapping[
+        str, str
+    ]  # alias -> target as system.functions spells it (case or combinators may differ)
     folded: Mapping[str, str]  # lower(name) -> name, for case-insensitive functions and aliases
     allowed: frozenset[str]  # allowed base functions
     aggregates: frozenset[str]  # base aggregate functions
     combinators: tuple[str, ...]  # aggregate combinator suffixes, longest first
 
     @classmethod
-    def from_catalog(cls, functions: Iterable[tuple[str, bool, bool, str, str]],
-                     combinators: Iterable[str]) -> FunctionPolicy:
+    def from_catalog(
+        cls, functions: Iterable[tuple[str, bool, bool, str, str]], combinators: Iterable[str]
+    ) -> FunctionPolicy:
         """Build from ``system.functions`` rows (name, is_aggregate, case_insensitive, alias_to, categories)."""
         base: set[str] = set(PARSER_FUNCTIONS)
         allowed: set[str] = set(PARSER_FUNCTIONS)
@@ -164,7 +228,8 @@ def function_policy(engine: Engine) -> FunctionPolicy:
         return policy
     functions = engine.query_readonly(
         "SELECT name, is_aggregate, case_insensitive, alias_to, categories FROM system.functions",
-        {}, _CATALOG_LIMITS,
+        {},
+        _CATALOG_LIMITS,
     )
     combinators = engine.query_readonly(
         "SELECT name FROM system.aggregate_function_combinators", {}, _CATALOG_LIMITS
@@ -194,16 +259,46 @@ _FORBIDDEN_CLAUSES = {
 }
 
 _UNION_SCALARS = frozenset(
-    {"type", "union_mode", "list_of_modes", "is_outfile_append", "is_outfile_truncate",
-     "is_into_outfile_with_stdout"}
+    {
+        "type",
+        "union_mode",
+        "list_of_modes",
+        "is_outfile_append",
+        "is_outfile_truncate",
+        "is_into_outfile_with_stdout",
+    }
 )
 _SELECT_EXPRESSIONS = frozenset(
-    {"select", "prewhere", "where", "group_by", "having", "window", "qualify", "order_by", "limit_by_offset",
-     "limit_by_length", "limit_by", "limit_offset", "limit_length", "interpolate"}
+    {
+        "select",
+        "prewhere",
+        "where",
+        "group_by",
+        "having",
+        "window",
+        "qualify",
+        "order_by",
+        "limit_by_offset",
+        "limit_by_length",
+        "limit_by",
+        "limit_offset",
+        "limit_length",
+        "interpolate",
+    }
 )
 _SELECT_SCALARS = frozenset(
-    {"type", "distinct", "group_by_with_totals", "group_by_with_rollup", "group_by_with_cube",
-     "group_by_with_grouping_sets", "group_by_all", "order_by_all", "limit_with_ties", "recursive_with"}
+    {
+        "type",
+        "distinct",
+        "group_by_with_totals",
+        "group_by_with_rollup",
+        "group_by_with_cube",
+        "group_by_with_grouping_sets",
+        "group_by_all",
+        "order_by_all",
+        "limit_with_ties",
+        "recursive_with",
+    }
 )
 _OK_FUNCTION_KINDS = frozenset({None, "ORDINARY_FUNCTION", "WINDOW_FUNCTION", "LAMBDA_FUNCTION"})
 
@@ -229,14 +324,31 @@ _EXPRESSION_NODES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "WindowListElement": (frozenset({"definition"}), frozenset({"name"})),
     "WindowDefinition": (
         frozenset({"partition_by", "order_by", "frame_begin_offset", "frame_end_offset"}),
-        frozenset({"frame_type", "frame_begin_type", "frame_end_type", "frame_begin_preceding",
-                   "frame_end_preceding", "frame_is_default", "parent_window_name"}),
+        frozenset(
+            {
+                "frame_type",
+                "frame_begin_type",
+                "frame_end_type",
+                "frame_begin_preceding",
+                "frame_end_preceding",
+                "frame_is_default",
+                "parent_window_name",
+            }
+        ),
     ),
 }
 _FUNCTION_NODES = frozenset({"arguments", "parameters", "window_definition"})
 _FUNCTION_SCALARS = frozenset(
-    {"name", "alias", "is_operator", "kind", "is_lambda_function", "is_window_function", "window_name",
-     "nulls_action"}
+    {
+        "name",
+        "alias",
+        "is_operator",
+        "kind",
+        "is_lambda_function",
+        "is_window_function",
+        "window_name",
+        "nulls_action",
+    }
 )
 _TABLE_EXPRESSION_KEYS = frozenset(
     {"type", "database_and_table_name", "table_function", "subquery", "final", "sample_size", "sample_offset"}
@@ -415,7 +527,8 @@ class _Walker:
             raise _reject(
                 f"table '{name}' is not available: use the unqualified table names of this workspace "
                 f"({self._allowed_list()})",
-                "table", name,
+                "table",
+                name,
             )
         if name in ctes:
             return
@@ -442,15 +555,19 @@ class _Walker:
             arg = self._node(arg, "numbers()")
             value = arg.get("value", {}).get("value") if arg["type"] == "Literal" else None
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise _reject("table function 'numbers' takes literal non-negative integers only",
-                              "table_function", "numbers")
+                raise _reject(
+                    "table function 'numbers' takes literal non-negative integers only",
+                    "table_function",
+                    "numbers",
+                )
             values.append(value)
         if not 1 <= len(values) <= 3:
             raise _reject("table function 'numbers' takes 1 to 3 arguments", "table_function", "numbers")
         count = values[0] if len(values) == 1 else values[1]
         if count > NUMBERS_CAP:
-            raise _reject(f"table function 'numbers' is limited to {NUMBERS_CAP} rows", "table_function",
-                          "numbers")
+            raise _reject(
+                f"table function 'numbers' is limited to {NUMBERS_CAP} rows", "table_function", "numbers"
+            )
 
     # -- expressions
 
@@ -491,7 +608,9 @@ class _Walker:
     def function(self, node: dict[str, Any], ctes: frozenset[str]) -> None:
         self._keys(node, _FUNCTION_NODES | _FUNCTION_SCALARS)
         if node.get("kind") not in _OK_FUNCTION_KINDS:
-            raise _reject(f"function '{node.get('name')}' is not allowed here", "function", str(node.get("name")))
+            raise _reject(
+                f"function '{node.get('name')}' is not allowed here", "function", str(node.get("name"))
+            )
         canonical = self._check_function_name(str(node.get("name")))
         args = self._children(node["arguments"], canonical) if "arguments" in node else []
         if canonical in IN_FUNCTIONS and len(args) == 2:
@@ -529,7 +648,8 @@ class _Walker:
             raise _reject(
                 f"query parameter {{{name}:{param_type}}} is not allowed: parameters carry values, "
                 "not table or column names",
-                "parameter", name,
+                "parameter",
+                name,
             )
         self.parameters.setdefault(name, param_type)
 
@@ -541,6 +661,7 @@ class _Walker:
 
 
 # --------------------------------------------------------------------------------------------------- entry
+
 
 def _statement_keyword(query: str) -> str:
     match = _NOT_SELECT_KEYWORD.match(query)

@@ -60,9 +60,7 @@ def bind_parameters(
             bound[name] = workspace_id
             continue
         if name not in params:
-            raise QueryError(
-                f"query parameter {{{name}:{param_type}}} has no value", {"parameter": name}
-            )
+            raise QueryError(f"query parameter {{{name}:{param_type}}} has no value", {"parameter": name})
         _check_value(name, params[name])
         bound[name] = params[name]
     return bound
@@ -108,6 +106,7 @@ def run_sql(
 
 
 # ----------------------------------------------------------------------------------------------- formats
+
 
 def _csv_cell(value: Any) -> str:
     if value is None:

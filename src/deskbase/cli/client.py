@@ -29,8 +29,9 @@ class CliError(Exception):
 class Client:
     """One server and token. Paths are given as segments so ids are always URL-quoted."""
 
-    def __init__(self, url: str, token: str | None, timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, url: str, token: str | None, timeout: float = 60.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.token = token
         headers = {"User-Agent": f"deskbase-cli/{__version__}", "Accept": "application/json"}
@@ -41,8 +42,15 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def request(self, method: str, *segments: str, json: Any = None, params: dict[str, Any] | None = None,
-                headers: dict[str, str] | None = None, raw: bool = False) -> Any:
+    def request(
+        self,
+        method: str,
+        *segments: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        raw: bool = False,
+    ) -> Any:
         """Send one request; return the decoded JSON body (None for 204, text when `raw`) or raise CliError."""
         path = "/v1/" + "/".join(quote(s, safe="") for s in segments)
         content = None
@@ -53,7 +61,9 @@ class Client:
         try:
             resp = self._http.request(method, path, content=content, params=query, headers=headers)
         except httpx.ConnectError as exc:
-            raise CliError("unreachable", f"cannot reach deskbase at {self.url}: is `deskbase serve` running?") from exc
+            raise CliError(
+                "unreachable", f"cannot reach deskbase at {self.url}: is `deskbase serve` running?"
+            ) from exc
         except httpx.TimeoutException as exc:
             raise CliError("timeout", f"deskbase at {self.url} did not answer in time") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -67,7 +77,9 @@ class Client:
         try:
             return orjson.loads(resp.content)
         except orjson.JSONDecodeError as exc:
-            raise CliError("bad_response", f"{method} {path} answered {resp.status_code} with non-JSON") from exc
+            raise CliError(
+                "bad_response", f"{method} {path} answered {resp.status_code} with non-JSON"
+            ) from exc
 
     def get(self, *segments: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", *segments, params=params)
@@ -103,7 +115,9 @@ def _with_pointers(message: str, details: dict[str, Any]) -> str:
     errors = details.get("errors") if isinstance(details, dict) else None
     if not isinstance(errors, list):
         return message
-    parts = [f"{e.get('pointer') or '/'}: {e.get('message')}" for e in errors[:MAX_POINTERS] if isinstance(e, dict)]
+    parts = [
+        f"{e.get('pointer') or '/'}: {e.get('message')}" for e in errors[:MAX_POINTERS] if isinstance(e, dict)
+    ]
     parts = [p for p in parts if p not in message]
     more = len(errors) - MAX_POINTERS
     if more > 0:

@@ -18,12 +18,25 @@ from deskbase.cli import config
 from deskbase.cli.client import Client, CliError
 from deskbase.cli.output import Output
 
-WorkspaceOpt = Annotated[str | None, typer.Option(
-    "--workspace", "-w", show_default=False,
-    help="Workspace id (default: $DESKBASE_WORKSPACE, then the saved login).")]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        show_default=False,
+        help="Workspace id (default: $DESKBASE_WORKSPACE, then the saved login).",
+    ),
+]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="How to print the result.")]
-WriteOutputOpt = Annotated[Output | None, typer.Option(
-    "--output", "-o", show_default=False, help="Print the full result (table, json or csv) instead of a short line.")]
+WriteOutputOpt = Annotated[
+    Output | None,
+    typer.Option(
+        "--output",
+        "-o",
+        show_default=False,
+        help="Print the full result (table, json or csv) instead of a short line.",
+    ),
+]
 JSON_HELP = "Inline JSON, @file, or @- for stdin."
 
 
@@ -47,8 +60,9 @@ class Session:
     def workspace(self, flag: str | None) -> str:
         ws = self.profile(flag).workspace
         if not ws:
-            raise typer.BadParameter("no workspace given: pass --workspace or set DESKBASE_WORKSPACE",
-                                     param_hint="'--workspace'")
+            raise typer.BadParameter(
+                "no workspace given: pass --workspace or set DESKBASE_WORKSPACE", param_hint="'--workspace'"
+            )
         return ws
 
     def close(self) -> None:
@@ -89,8 +103,11 @@ def if_match(version: int | None) -> dict[str, str] | None:
 @contextmanager
 def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A Rich progress display on stderr (stdout keeps the result); yields `advance(n)`."""
-    columns = [SpinnerColumn(), TextColumn("{task.description}"),
-               *([BarColumn(), MofNCompleteColumn()] if total else [TextColumn("{task.completed}")])]
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        *([BarColumn(), MofNCompleteColumn()] if total else [TextColumn("{task.completed}")]),
+    ]
     console = Console(stderr=True)
     # Off when stderr is not a terminal: logs and captured output should not fill with redraws.
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:

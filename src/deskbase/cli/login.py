@@ -11,12 +11,16 @@ from deskbase.cli.client import Client
 from deskbase.cli.common import session
 
 
-def login(ctx: typer.Context,
-          url: Annotated[str | None, typer.Option(help=f"Server URL (default: $DESKBASE_URL or {config.DEFAULT_URL}).")]
-          = None,
-          token: Annotated[str | None, typer.Option(help="API token (dsk_…); asked for when omitted.")] = None,
-          workspace: Annotated[str | None, typer.Option(
-              "--workspace", "-w", help="Also save a default workspace.")] = None) -> None:
+def login(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None, typer.Option(help=f"Server URL (default: $DESKBASE_URL or {config.DEFAULT_URL}).")
+    ] = None,
+    token: Annotated[str | None, typer.Option(help="API token (dsk_…); asked for when omitted.")] = None,
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", "-w", help="Also save a default workspace.")
+    ] = None,
+) -> None:
     """Check a server URL and token, then save them for later commands.
 
     The file is ~/.config/deskbase/config.json (or config.json in $DESKBASE_CONFIG_DIR), readable by

@@ -9,10 +9,12 @@ from typer.core import TyperGroup
 
 from deskbase import __version__
 from deskbase.cli import (
+    analytics,
     batch,
     changes,
     collections,
     login,
+    queries,
     records,
     relationships,
     reltypes,
@@ -45,9 +47,11 @@ class DeskbaseGroup(TyperGroup):
 
 
 app = typer.Typer(
-    cls=DeskbaseGroup, no_args_is_help=True, pretty_exceptions_show_locals=False,
+    cls=DeskbaseGroup,
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
     help="deskbase: a system of record for customer support. Talks to a running server over HTTP "
-         "($DESKBASE_URL, $DESKBASE_TOKEN, or `deskbase login`); `deskbase serve` runs one.",
+    "($DESKBASE_URL, $DESKBASE_TOKEN, or `deskbase login`); `deskbase serve` runs one.",
 )
 
 
@@ -58,14 +62,25 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def root(ctx: typer.Context,
-         url: Annotated[str | None, typer.Option(
-             help="Server URL. Default: $DESKBASE_URL, then the saved login, then http://127.0.0.1:8765.",
-             show_default=False)] = None,
-         token: Annotated[str | None, typer.Option(
-             help="API token (dsk_…). Default: $DESKBASE_TOKEN, then the saved login.", show_default=False)] = None,
-         version: Annotated[bool, typer.Option(
-             "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+def root(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Server URL. Default: $DESKBASE_URL, then the saved login, then http://127.0.0.1:8765.",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="API token (dsk_…). Default: $DESKBASE_TOKEN, then the saved login.", show_default=False
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     ctx.obj = Session(url=url, token=token)
 
 
@@ -76,6 +91,8 @@ app.add_typer(records.app, name="records")
 app.add_typer(records.app, name="documents", help="Alias of `records` (the seed platform's word for them).")
 app.add_typer(reltypes.app, name="relationship-types")
 app.add_typer(relationships.app, name="relationships")
+app.add_typer(queries.app, name="queries")
+app.add_typer(analytics.app, name="analytics")
 app.command("batch")(batch.batch)
 app.command("changes")(changes.changes)
 app.command("sql")(sql.sql)

@@ -31,7 +31,11 @@ def flatten(item: dict[str, Any], prefix: str = "", deep: bool = False) -> dict[
     for key, value in item.items():
         name = f"{prefix}{key}"
         into = deep or key == "data"
-        if isinstance(value, dict) and value and (into or not any(isinstance(v, dict | list) for v in value.values())):
+        if (
+            isinstance(value, dict)
+            and value
+            and (into or not any(isinstance(v, dict | list) for v in value.values()))
+        ):
             out.update(flatten(value, name + ".", into))
         else:
             out[name] = value

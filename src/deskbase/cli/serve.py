@@ -11,13 +11,16 @@ from deskbase.config import describe
 
 _HELP = {s["name"]: s["help"] for s in describe()}
 EPILOG = "Settings (environment variables):\n\n" + "\n\n".join(
-    f"{s['env']} (default {s['default']!r}): {s['help']}" for s in describe())
+    f"{s['env']} (default {s['default']!r}): {s['help']}" for s in describe()
+)
 
 
-def serve(host: Annotated[str | None, typer.Option(help=_HELP["host"], show_default=False)] = None,
-          port: Annotated[int | None, typer.Option(help=_HELP["port"], show_default=False)] = None,
-          data_dir: Annotated[str | None, typer.Option(help=_HELP["data_dir"], show_default=False)] = None,
-          demo: Annotated[bool, typer.Option("--demo", help="Load demo support data on first start.")] = False) -> None:
+def serve(
+    host: Annotated[str | None, typer.Option(help=_HELP["host"], show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(help=_HELP["port"], show_default=False)] = None,
+    data_dir: Annotated[str | None, typer.Option(help=_HELP["data_dir"], show_default=False)] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load demo support data on first start.")] = False,
+) -> None:
     """Start the HTTP API (and its background work) on this machine.
 
     On first start it creates an admin token, stores it (0600) in the data directory and prints it once.
@@ -36,4 +39,3 @@ def serve(host: Annotated[str | None, typer.Option(help=_HELP["host"], show_defa
             raise
         raise CliError("unavailable", "this install has no server module (deskbase.server)") from exc
     run(settings, demo=demo)
-

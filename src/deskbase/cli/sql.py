@@ -12,7 +12,7 @@ from deskbase.cli.common import OutputOpt, WorkspaceOpt, json_arg, session
 from deskbase.cli.output import Output, hint, print_json, print_rows
 
 
-def _params(pairs: list[str]) -> dict[str, Any]:
+def params_of(pairs: list[str]) -> dict[str, Any]:
     """`k=v` binds the string v; `k:=v` binds v parsed as JSON (numbers, booleans, lists)."""
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -26,15 +26,22 @@ def _params(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def sql(ctx: typer.Context,
-        query: Annotated[str | None, typer.Argument(help="The query; use {name:Type} placeholders for --param.")]
-        = None,
-        workspace: WorkspaceOpt = None,
-        param: Annotated[list[str] | None, typer.Option(
-            "--param", "-p", help="NAME=VALUE (a string) or NAME:=JSON; repeatable.")] = None,
-        file: Annotated[Path | None, typer.Option(
-            "--file", "-f", help="Read the query from a file ('-' for stdin).", allow_dash=True)] = None,
-        output: OutputOpt = Output.table) -> None:
+def sql(
+    ctx: typer.Context,
+    query: Annotated[
+        str | None, typer.Argument(help="The query; use {name:Type} placeholders for --param.")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="NAME=VALUE (a string) or NAME:=JSON; repeatable."),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Read the query from a file ('-' for stdin).", allow_dash=True),
+    ] = None,
+    output: OutputOpt = Output.table,
+) -> None:
     """Run a read-only SQL query against the workspace's tables (records, relationships, …).
 
     {workspace_id:String} is always bound to the workspace.
@@ -44,11 +51,19 @@ def sql(ctx: typer.Context,
     text = _read(file) if file is not None else query or ""
     s = session(ctx)
     ws = s.workspace(workspace)
-    body = {"query": text, "params": _params(param or []), "format": "csv" if output is Output.csv else "json"}
+    body = {
+        "query": text,
+        "params": params_of(param or []),
+        "format": "csv" if output is Output.csv else "json",
+    }
     if output is Output.csv:
         typer.echo(s.client().request("POST", "workspaces", ws, "sql", json=body, raw=True), nl=False)
         return
-    out = s.client().post("workspaces", ws, "sql", json=body)
+    print_result(s.client().post("workspaces", ws, "sql", json=body), output)
+
+
+def print_result(out: dict[str, Any], output: Output) -> None:
+    """Print an SQL result (shared by `sql` and `queries run`)."""
     if output is Output.json:
         print_json(out)
         return

@@ -11,11 +11,15 @@ app = typer.Typer(help="Apply bundled templates such as `support`.", no_args_is_
 
 
 @app.command("apply")
-def apply(ctx: typer.Context, name: str, workspace: WorkspaceOpt = None, output: WriteOutputOpt = None) -> None:
+def apply(
+    ctx: typer.Context, name: str, workspace: WorkspaceOpt = None, output: WriteOutputOpt = None
+) -> None:
     """Apply a template; safe to repeat (unchanged collections and types are left as they are)."""
     s = session(ctx)
     out = s.client().post("workspaces", s.workspace(workspace), "templates", name)
-    made = [c["id"] for c in out.get("collections", [])] + [r["rel_type"] for r in out.get("relationship_types", [])]
+    made = [c["id"] for c in out.get("collections", [])] + [
+        r["rel_type"] for r in out.get("relationship_types", [])
+    ]
     print_written(out, output, f"applied {name}: {', '.join(made) or 'nothing to do'}")
 
 

@@ -15,10 +15,13 @@ app = typer.Typer(help="Create, list, show and delete workspaces.", no_args_is_h
 
 
 @app.command("create")
-def create(ctx: typer.Context, workspace: Annotated[str, typer.Argument(help="Workspace id (a lowercase slug).")],
-           name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-           settings: Annotated[str | None, typer.Option(help=f"Settings object (timezone, …). {JSON_HELP}")] = None,
-           output: WriteOutputOpt = None) -> None:
+def create(
+    ctx: typer.Context,
+    workspace: Annotated[str, typer.Argument(help="Workspace id (a lowercase slug).")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    settings: Annotated[str | None, typer.Option(help=f"Settings object (timezone, …). {JSON_HELP}")] = None,
+    output: WriteOutputOpt = None,
+) -> None:
     """Create a workspace, or update its name and settings if it exists (PUT)."""
     body = compact({"name": name, "settings": json_arg(settings, "--settings") if settings else None})
     out = session(ctx).client().put("workspaces", workspace, json=body)
@@ -38,8 +41,11 @@ def get(ctx: typer.Context, workspace: str, output: OutputOpt = Output.table) ->
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, workspace: str,
-           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False) -> None:
+def delete(
+    ctx: typer.Context,
+    workspace: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
     """Delete a workspace and EVERYTHING in it: collections, records, relationships, history."""
     if not yes:
         typer.confirm(f"Delete workspace {workspace!r} and all its data?", abort=True)

@@ -119,11 +119,13 @@ class Collections:
                             "offending_count_at_least": len(offending),
                         },
                     )
+            # Fields left out of the body keep their current values; an explicit null clears them.
             image = {
                 "name": body.get("name") or (row.name if row else collection),
-                "description": body.get("description"),
-                "icon": body.get("icon"),
-                "color": body.get("color"),
+                **{
+                    k: body[k] if k in body else (getattr(row, k) if row else None)
+                    for k in ("description", "icon", "color")
+                },
                 "json_schema": schema,
             }
             if row is not None and not created and all(getattr(row, k) == v for k, v in image.items()):

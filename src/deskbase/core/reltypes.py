@@ -74,8 +74,8 @@ class RelationshipTypes:
                 not isinstance(value, list) or not all(isinstance(v, str) for v in value)
             ):
                 errors.append({"pointer": f"/{key}", "message": "must be a list of collection ids"})
-        cardinality = body.get("cardinality") or "many"
-        if cardinality not in CARDINALITIES:
+        cardinality = body.get("cardinality")
+        if cardinality is not None and cardinality not in CARDINALITIES:
             errors.append({"pointer": "/cardinality", "message": "must be 'one' or 'many'"})
         if errors:
             raise ValidationFailed("invalid relationship type", errors)
@@ -92,13 +92,21 @@ class RelationshipTypes:
                 select(rt).where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type)
             ).first()
             created = row is None
-            image = {
-                "description": body.get("description"),
-                "source_collections": body.get("source_collections") or [],
-                "target_collections": body.get("target_collections") or [],
-                "schema": body.get("schema"),
-                "cardinality": cardinality,
+            # Fields left out of the body keep their current values (defaults on create); null clears.
+            defaults: dict[str, Any] = {
+                "description": None,
+                "source_collections": [],
+                "target_collections": [],
+                "schema": None,
+                "cardinality": "many",
             }
+            image = {
+                k: body[k] if k in body else (getattr(row, k) if row is not None else d)
+                for k, d in defaults.items()
+            }
+            for key in ("source_collections", "target_collections", "cardinality"):
+                if image[key] is None:
+                    image[key] = defaults[key]
             if row is not None and all(getattr(row, k) == v for k, v in image.items()):
                 return public(row), False
             change = Change(

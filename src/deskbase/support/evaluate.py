@@ -458,6 +458,7 @@ class _Run:
         self.assignee_changes = 0
         self.deleted_at: int | None = None
         self.messages: list[tuple[int, str, str]] = []
+        self.instants: dict[int, datetime] = {}
         versions = facts.versions
         if not versions:
             raise ValueError("a ticket has at least one version (its creation)")
@@ -486,6 +487,8 @@ class _Run:
         end = now
         for i, v in enumerate(versions[1:], 1):
             at = _us(v.at, f"versions[{i}].at")
+            if v.at.tzinfo is UTC:
+                self.instants[at] = v.at
             if at < last_at:
                 raise ValueError(f"versions[{i}] is older than the version before it")
             last_at = at
@@ -507,9 +510,13 @@ class _Run:
         for i, m in enumerate(messages):
             if m.removed_at is not None:
                 continue
-            at = max(_us(m.at, f"messages[{i}].at"), created)
+            at = _us(m.at, f"messages[{i}].at")
             if at > end:
                 continue
+            if at < created:
+                at = created
+            elif m.at.tzinfo is UTC:
+                self.instants[at] = m.at
             kind = m.kind
             if kind == "agent":
                 items.append((at, 1, i, m))
@@ -792,7 +799,7 @@ class _Run:
         instances = tuple(self._snapshot(c) for c in self.clocks)
         self.events.sort(key=lambda e: e[0])
         events = tuple(
-            SlaEvent(metric, cycle, kind, _dt(at), details)
+            SlaEvent(metric, cycle, kind, self._time(at), details)
             for at, metric, cycle, kind, details in self.events
         )  # type: ignore[arg-type]
         due: int | None = None
@@ -814,7 +821,7 @@ class _Run:
             for x in upcoming:
                 if x > now and (due is None or x < due):
                     due = x
-        return Evaluation(instances, events, self._metrics(), None if due is None else _dt(due))
+        return Evaluation(instances, events, self._metrics(), None if due is None else self._time(due))
 
     def _snapshot(self, c: _Clock) -> SlaInstance:
         running = c.ended is None
@@ -842,10 +849,10 @@ class _Run:
             policy_version=c.policy.version,
             business=c.business,
             priority=c.priority,
-            started_at=_dt(c.started),
+            started_at=self._time(c.started),
             target_seconds=target_seconds,
-            target_at=_dt(target_at),
-            warn_at=None if warn_at is None else _dt(warn_at),
+            target_at=self._time(target_at),
+            warn_at=None if warn_at is None else self._time(warn_at),
             state=state,  # type: ignore[arg-type]
             paused=running and c.paused,
             pause_reason=c.pause_reason if running and c.paused else None,
@@ -855,8 +862,8 @@ class _Run:
             - (elapsed_business if c.business else elapsed_calendar),
             remaining_calendar_seconds=(target_at - point) // SEC,
             paused_seconds=c.paused_us // SEC,
-            completed_at=None if c.ended is None else _dt(c.ended),
-            breached_at=None if c.breached is None else _dt(c.breached),
+            completed_at=None if c.ended is None else self._time(c.ended),
+            breached_at=None if c.breached is None else self._time(c.breached),
             restarts=c.restarts,
             cancel_reason=c.cancel_reason,
         )
@@ -889,7 +896,7 @@ class _Run:
         if self.deleted_at is None and not solved:
             awaiting = "customer" if last_reply == "agent" else "agent"
         return TicketMetrics(
-            first_response_at=_opt(first_agent),
+            first_response_at=self._time_or_none(first_agent),
             first_response_seconds_calendar=None if first_agent is None else (first_agent - created) // SEC,
             first_response_seconds_business=None
             if first_agent is None
@@ -897,12 +904,12 @@ class _Run:
             agent_replies=counts["agent"],
             customer_replies=counts["customer"],
             internal_notes=counts["note"],
-            last_agent_message_at=_opt(last.get("agent")),
-            last_customer_message_at=_opt(last.get("customer")),
+            last_agent_message_at=self._time_or_none(last.get("agent")),
+            last_customer_message_at=self._time_or_none(last.get("customer")),
             awaiting=awaiting,  # type: ignore[arg-type]
             reopens=self.reopens,
-            first_resolved_at=_opt(self.solves[0] if self.solves else None),
-            resolved_at=_opt(resolved_at),
+            first_resolved_at=self._time_or_none(self.solves[0] if self.solves else None),
+            resolved_at=self._time_or_none(resolved_at),
             full_resolution_seconds_calendar=None if resolved_at is None else (resolved_at - created) // SEC,
             full_resolution_seconds_business=None
             if resolved_at is None
@@ -914,6 +921,16 @@ class _Run:
             assignee_changes=self.assignee_changes,
             one_touch=solved and counts["agent"] == 1,
         )
+
+    def _time(self, us: int) -> datetime:
+        """µs -> aware UTC datetime; most outputs repeat input instants, so convert each value once."""
+        hit = self.instants.get(us)
+        if hit is None:
+            hit = self.instants[us] = _EPOCH + timedelta(microseconds=us)
+        return hit
+
+    def _time_or_none(self, us: int | None) -> datetime | None:
+        return None if us is None else self._time(us)
 
     def _spans(self, a: int, b: int) -> Iterable[tuple[int, int, int]]:
         """(era index, start, stop) pieces of [a, b) by policy era."""
@@ -981,10 +998,6 @@ def _us(value: datetime, what: str) -> int:
 
 def _dt(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
-
-
-def _opt(us: int | None) -> datetime | None:
-    return None if us is None else _dt(us)
 
 
 def _iso(value: datetime) -> str:

@@ -30,7 +30,9 @@ def put_collection(
 ) -> dict[str, Any]:
     """Create or update. A schema change that live records would violate is a 409 unless `force=true`."""
     authorize(actor, "write:collections", ws)
-    out, created = core.collections.upsert(ws, collection, body.model_dump(), actor, force=force)
+    out, created = core.collections.upsert(
+        ws, collection, body.model_dump(exclude_unset=True), actor, force=force
+    )
     response.status_code = 201 if created else 200
     return out
 
@@ -67,7 +69,9 @@ def put_reltype(
     ws: str, rel_type: str, body: RelationshipTypePut, core: CoreDep, actor: ActorDep, response: Response
 ) -> dict[str, Any]:
     authorize(actor, "write:collections", ws)
-    out, created = core.reltypes.upsert(ws, rel_type, body.model_dump(by_alias=True), actor)
+    out, created = core.reltypes.upsert(
+        ws, rel_type, body.model_dump(by_alias=True, exclude_unset=True), actor
+    )
     response.status_code = 201 if created else 200
     return out
 
