@@ -102,3 +102,7 @@ app.command("serve", epilog=serve.EPILOG)(serve.serve)
 
 def main() -> None:
     app(prog_name="deskbase")
+
+
+if __name__ == "__main__":
+    main()
