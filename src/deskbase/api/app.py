@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from deskbase import __version__
 from deskbase.api import errors
 from deskbase.api.middleware import BodyLimit
-from deskbase.api.routers import collections, records, relationships, workspaces
+from deskbase.api.routers import collections, records, relationships, support, workspaces
 from deskbase.core.app import Deskbase
 
 Extension = Callable[[FastAPI, Deskbase], None]
@@ -42,7 +42,7 @@ def create_app(
     app.state.core = core
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
-    for module in (workspaces, collections, records, relationships):
+    for module in (workspaces, collections, records, relationships, support):
         app.include_router(module.router)
     app.include_router(records.documents_router)
 

@@ -86,3 +86,11 @@ class StoredQueryPut(Body):
 class StoredQueryRun(Body):
     params: dict[str, Any] | None = None
     format: Literal["json", "csv", "ndjson"] = "json"
+
+
+class ResponseCreate(Body):
+    body: str = Field(min_length=1, max_length=200_000)
+    type: Literal["reply", "internal_note"] = "reply"
+    author: str | None = Field(None, max_length=320)
+    timestamp: str | None = None
+    at: str | None = None

@@ -44,6 +44,8 @@ class Deskbase:
         self.templates = Templates(self)
         self.stored_queries = StoredQueries(self)
         self.store_id = ""
+        #: Domain services registered by extensions (e.g. "sla"), reachable by adapters through the facade.
+        self.extensions: dict[str, Any] = {}
         self._last_seq: dict[str, int] = {}
         self._seq_lock = threading.Lock()
         self.commit_signal = threading.Condition()

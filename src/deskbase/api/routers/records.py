@@ -88,7 +88,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         include_deleted: bool = False,
     ) -> dict[str, Any]:
         authorize(actor, "read:records", ws, collection)
-        return _etag(response, core.records.get(ws, collection, rid, include_deleted))
+        return _etag(response, core.hooks.enrich(ws, core.records.get(ws, collection, rid, include_deleted)))
 
     @router.put("/{rid}")
     def replace_record(

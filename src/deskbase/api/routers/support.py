@@ -1,0 +1,40 @@
+"""Support-domain routes: replying to tickets and the ticket timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from deskbase.api.deps import ActorDep, CoreDep, authorize, when
+from deskbase.api.schemas import ResponseCreate
+from deskbase.support import tickets
+
+router = APIRouter(prefix="/v1/workspaces/{ws}/tickets/{ticket_id}", tags=["support"])
+
+
+@router.post("/responses", status_code=201)
+def add_response(
+    ws: str, ticket_id: str, body: ResponseCreate, core: CoreDep, actor: ActorDep
+) -> dict[str, Any]:
+    """Reply to a ticket or add an internal note: the response and its has_response link, atomically."""
+    authorize(actor, "write:records", ws, "responses")
+    authorize(actor, "write:relationships", ws)
+    return tickets.add_response(core, ws, ticket_id, body.model_dump(exclude={"at"}), actor, when(body.at))
+
+
+@router.get("/responses")
+def list_responses(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """The conversation in time order; each message says whether it is the customer's, an agent's or a note."""
+    authorize(actor, "read:records", ws, "responses")
+    return {"data": tickets.conversation(core, ws, ticket_id)}
+
+
+@router.get("/timeline")
+def timeline(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """Messages, status/priority/assignee changes and SLA events interleaved by time."""
+    authorize(actor, "read:records", ws, "tickets")
+    extra = core.hooks.enrich(ws, {"collection": "tickets:timeline", "id": ticket_id}).get(
+        "timeline_extra", []
+    )
+    return {"data": tickets.timeline(core, ws, ticket_id, extra)}

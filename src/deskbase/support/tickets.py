@@ -1,0 +1,185 @@
+"""Ticket conveniences on top of the core: replies (response + has_response link in one transaction), the
+conversation, classification of messages (customer / agent / internal note), and the ticket timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from deskbase.core import tables as t
+from deskbase.core.app import Deskbase
+from deskbase.core.clock import iso, parse_iso
+from deskbase.core.context import Actor
+from deskbase.core.errors import NotFound, ValidationFailed
+from deskbase.core.writer import record_from_row
+
+RESPONSE_TYPES = ("reply", "internal_note")
+TRACKED_FIELDS = ("status", "priority", "assignee", "category", "channel")
+
+
+def add_response(
+    core: Deskbase,
+    workspace_id: str,
+    ticket_id: str,
+    body: dict[str, Any],
+    actor: Actor,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Create a response and link it to the ticket atomically (`POST …/tickets/{id}/responses`).
+
+    `author` defaults to the calling token's name, `timestamp` to the change time.
+    """
+    kind = body.get("type", "reply")
+    if kind not in RESPONSE_TYPES:
+        raise ValidationFailed(
+            "type must be 'reply' or 'internal_note'", [{"pointer": "/type", "message": "invalid"}]
+        )
+    when = core.records.change_time(actor, at)
+    data = {
+        "body": body.get("body"),
+        "type": kind,
+        "author": body.get("author") or actor.name,
+        "timestamp": body.get("timestamp") or iso(when),
+    }
+    with core.records.unit(workspace_id, actor) as uow:
+        uow.live_record("tickets", ticket_id)
+        st, _ = uow.upsert_record("responses", data, when)
+        uow.upsert_relationship("has_response", ("tickets", ticket_id), ("responses", st.id), None, when)
+    return st.public()
+
+
+def customer_of(core: Deskbase, workspace_id: str, ticket_id: str) -> dict[str, Any] | None:
+    """The ticket's live submitting customer (through `submitted_by`), or None."""
+    r, rec = t.relationships, t.records
+    with core.db.read() as conn:
+        row = conn.execute(
+            select(rec)
+            .join(
+                r,
+                and_(
+                    rec.c.workspace_id == r.c.workspace_id,
+                    rec.c.collection == r.c.target_collection,
+                    rec.c.id == r.c.target_id,
+                ),
+            )
+            .where(
+                r.c.workspace_id == workspace_id,
+                r.c.rel_type == "submitted_by",
+                r.c.source_collection == "tickets",
+                r.c.source_id == ticket_id,
+                r.c.deleted.is_(False),
+                rec.c.deleted.is_(False),
+            )
+        ).first()
+    return record_from_row(row).public() if row is not None else None
+
+
+def classify(response: dict[str, Any], customer: dict[str, Any] | None, match: list[str]) -> str:
+    """'customer', 'agent' or 'note': a reply whose author is the submitting customer (by email or id, per the
+    workspace's `customer_author_match`) is the customer's; any other reply is an agent's."""
+    data = response["data"]
+    if data.get("type") == "internal_note":
+        return "note"
+    author = (data.get("author") or "").strip().lower()
+    if customer is not None and author:
+        keys = {"email": (customer["data"].get("email") or "").lower(), "id": customer["id"].lower()}
+        if any(author == keys[m] for m in match if keys.get(m)):
+            return "customer"
+    return "agent"
+
+
+def message_time(response: dict[str, Any]) -> datetime:
+    """When a message was sent: its `timestamp` field if valid, else when it was recorded."""
+    ts = response["data"].get("timestamp")
+    if isinstance(ts, str):
+        try:
+            return parse_iso(ts)
+        except ValueError:
+            pass
+    return parse_iso(response["created_at"])
+
+
+def conversation(core: Deskbase, workspace_id: str, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket's live responses in time order, each with its `kind` and `at`."""
+    r, rec = t.relationships, t.records
+    with core.db.read() as conn:
+        core.records.get(workspace_id, "tickets", ticket_id)
+        rows = conn.execute(
+            select(rec)
+            .join(
+                r,
+                and_(
+                    rec.c.workspace_id == r.c.workspace_id,
+                    rec.c.collection == r.c.target_collection,
+                    rec.c.id == r.c.target_id,
+                ),
+            )
+            .where(
+                r.c.workspace_id == workspace_id,
+                r.c.rel_type == "has_response",
+                r.c.source_collection == "tickets",
+                r.c.source_id == ticket_id,
+                r.c.deleted.is_(False),
+                rec.c.deleted.is_(False),
+            )
+        ).all()
+    customer = customer_of(core, workspace_id, ticket_id)
+    match = core.workspaces.get(workspace_id)["settings"].get("customer_author_match", ["email", "id"])
+    out = []
+    for row in rows:
+        resp = record_from_row(row).public()
+        out.append({**resp, "kind": classify(resp, customer, match), "at": iso(message_time(resp))})
+    return sorted(out, key=lambda m: (m["at"], m["id"]))
+
+
+def field_changes(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Changes of the tracked ticket fields between consecutive versions of the ticket's history."""
+    out: list[dict[str, Any]] = []
+    before: dict[str, Any] = {}
+    for i, h in enumerate(history):
+        image = h["data"] or {}
+        data = image.get("data") or {}
+        if i == 0:
+            out.append(
+                {
+                    "type": "created",
+                    "at": h["at"],
+                    "actor": h["actor"],
+                    "fields": {f: data.get(f) for f in TRACKED_FIELDS if data.get(f) is not None},
+                }
+            )
+        else:
+            changed = {
+                f: {"from": before.get(f), "to": data.get(f)}
+                for f in TRACKED_FIELDS
+                if before.get(f) != data.get(f)
+            }
+            if image.get("deleted"):
+                out.append({"type": "deleted", "at": h["at"], "actor": h["actor"]})
+            elif changed:
+                out.append({"type": "changed", "at": h["at"], "actor": h["actor"], "fields": changed})
+        before = data
+    return out
+
+
+def timeline(
+    core: Deskbase, workspace_id: str, ticket_id: str, extra: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Messages, field changes (status, priority, assignee …) and `extra` entries (SLA events), by time."""
+    history = core.records.history(workspace_id, "tickets", ticket_id, limit=1000)
+    items = [
+        {"type": "message", "at": m["at"], "message": m} for m in conversation(core, workspace_id, ticket_id)
+    ]
+    items += field_changes(history)
+    items += extra or []
+    order = {"created": 0, "message": 1, "changed": 2, "sla": 3, "deleted": 4}
+    return sorted(items, key=lambda i: (i["at"], order.get(i["type"], 5)))
+
+
+def require_ticket(core: Deskbase, workspace_id: str, ticket_id: str) -> dict[str, Any]:
+    try:
+        return core.records.get(workspace_id, "tickets", ticket_id)
+    except NotFound:
+        raise NotFound(f"ticket {ticket_id!r} not found", {"id": ticket_id}) from None

@@ -1,0 +1,52 @@
+"""Support routes: replies create a response and its link atomically; conversation and timeline."""
+
+from __future__ import annotations
+
+from tests.conftest import Api
+
+W = "/v1/workspaces/acme"
+
+
+def test_reply_note_conversation_and_timeline(api: Api, api_ws: str) -> None:
+    cust = api.post(f"{W}/records/customers", json={"data": {"name": "Ana", "email": "ana@x.io"}}).json()
+    t = api.post(
+        f"{W}/records/tickets", json={"data": {"subject": "Help", "status": "open", "priority": "high"}}
+    ).json()
+    api.post(
+        f"{W}/relationships",
+        json={
+            "rel_type": "submitted_by",
+            "source": {"collection": "tickets", "id": t["id"]},
+            "target": {"collection": "customers", "id": cust["id"]},
+        },
+    )
+    r = api.post(
+        f"{W}/tickets/{t['id']}/responses", json={"body": "On it", "type": "reply", "author": "maria"}
+    )
+    assert r.status_code == 201 and r.json()["collection"] == "responses"
+    api.post(f"{W}/tickets/{t['id']}/responses", json={"body": "Internal", "type": "internal_note"})
+    api.post(f"{W}/tickets/{t['id']}/responses", json={"body": "Thanks", "author": "ANA@x.io"})
+    api.patch(f"{W}/records/tickets/{t['id']}", json={"data": {"status": "waiting"}})
+    conv = api.get(f"{W}/tickets/{t['id']}/responses").json()["data"]
+    assert [(m["data"]["body"], m["kind"]) for m in conv] == [
+        ("On it", "agent"),
+        ("Internal", "note"),
+        ("Thanks", "customer"),
+    ]
+    assert conv[1]["data"]["author"] == "admin"
+    links = api.get(f"{W}/records/tickets/{t['id']}/relationships", params={"type": "has_response"}).json()[
+        "data"
+    ]
+    assert len(links) == 3
+    tl = api.get(f"{W}/tickets/{t['id']}/timeline").json()["data"]
+    assert [i["type"] for i in tl] == ["created", "message", "message", "message", "changed"]
+    assert tl[-1]["fields"] == {"status": {"from": "open", "to": "waiting"}}
+
+
+def test_reply_to_missing_ticket_writes_nothing(api: Api, api_ws: str) -> None:
+    before = len(api.get(f"{W}/changes?limit=1000").json()["data"])
+    r = api.post(f"{W}/tickets/nope/responses", json={"body": "x"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    bad = api.post(f"{W}/tickets/nope/responses", json={"body": "x", "type": "shout"})
+    assert bad.status_code == 422
+    assert len(api.get(f"{W}/changes?limit=1000").json()["data"]) == before
