@@ -128,7 +128,7 @@ class Api:
 @pytest.fixture
 def api(tmp_path: Path, clock: FixedClock) -> Iterator[Api]:
     """The API without the SQL replica (fast); `sql_api` adds it."""
-    core, app = build(Settings(data_dir=str(tmp_path), replicate=False), clock)
+    core, app = build(Settings(data_dir=str(tmp_path), replicate=False, sla_scheduler=False), clock)
     raw, _ = core.tokens.ensure_admin_token(tmp_path)
     with TestClient(app, raise_server_exceptions=False) as client:
         a = Api(client, raw)
@@ -147,7 +147,7 @@ def chdb_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture
 def sql_api(tmp_path: Path, clock: FixedClock, chdb_engine: Any) -> Iterator[Api]:
     """The API with the SQL replica on the shared engine; the replica resets itself for each new store."""
-    core, app = build(Settings(data_dir=str(tmp_path)), clock, engine=chdb_engine)
+    core, app = build(Settings(data_dir=str(tmp_path), sla_scheduler=False), clock, engine=chdb_engine)
     raw, _ = core.tokens.ensure_admin_token(tmp_path)
     with TestClient(app, raise_server_exceptions=False) as client:
         a = Api(client, raw)

@@ -34,6 +34,14 @@ class Settings:
         1024 * 1024, "Largest accepted record `data`, in bytes (serialised JSON)."
     )
     max_batch_operations: int = _setting(1000, "Most operations accepted in one batch request.")
+    rate_limit_per_second: float = _setting(
+        50.0,
+        "Sustained requests per second one API token may make, per server process (a token bucket; "
+        "0 turns the limit off). Over it: 429 rate_limited with Retry-After. Server-admin tokens are exempt.",
+    )
+    rate_limit_burst: int = _setting(
+        100, "Requests a token may make at once before the sustained rate applies."
+    )
     query_default_limit: int = _setting(50, "Records returned by a list query when no limit is given.")
     query_max_limit: int = _setting(1000, "Largest `limit` a record list query accepts.")
     sql_wait_seconds: float = _setting(
@@ -43,6 +51,7 @@ class Settings:
     sql_max_result_rows: int = _setting(10000, "Rows an SQL query returns before it is marked truncated.")
     sql_max_memory_bytes: int = _setting(2 * 1024**3, "Memory limit of one SQL query.")
     replicate: bool = _setting(True, "Run the ClickHouse replicator inside the server process.")
+    sla_scheduler: bool = _setting(True, "Run the SLA scheduler (warnings, breaches, escalations) in the server.")
     log_level: str = _setting("info", "Server log level.")
 
     @classmethod

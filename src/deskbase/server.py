@@ -15,6 +15,7 @@ from deskbase.core.clock import Clock
 from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unavailable
 from deskbase.support.install import install as install_support
+from deskbase.web import install_console
 
 DEMO_WORKSPACE = "my-support"
 log = logging.getLogger("deskbase")
@@ -46,6 +47,11 @@ def build(
         own_engine = engine is None
         eng = engine if engine is not None else open_embedded_engine(settings.data_path / "chdb")
         analytics = Analytics(core, eng)
+        from deskbase.support.replication import DERIVED
+
+        for table in DERIVED:
+            analytics.replica.register(table)
+            analytics.allow(table.name)
         startup.append(analytics.start)
         shutdown.append(analytics.close if own_engine else analytics.replica.stop)
 
@@ -55,6 +61,11 @@ def build(
         app.include_router(sql.router)
 
     extensions.append(add_sql)
+    extensions.append(install_console)
+    if settings.sla_scheduler:
+        sla = core.extensions["sla"]
+        startup.append(sla.start)
+        shutdown.append(sla.stop)
     shutdown.append(core.close)
     app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
     return core, app

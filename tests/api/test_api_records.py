@@ -42,7 +42,9 @@ def test_record_lifecycle(api: Api, api_ws: str) -> None:
     }
     assert rec["created_at"].endswith("Z") and r.headers["ETag"] == f'"{rec["version"]}"'
     got = api.get(f"{W}/records/tickets/{rec['id']}").json()
-    assert got == rec
+    assert {k: got[k] for k in rec} == rec
+    assert {i["metric"] for i in got["sla"]} == {"first_response", "first_resolution", "resolution"}
+    assert got["metrics"]["awaiting"] == "agent"
     p = api.patch(
         f"{W}/records/tickets/{rec['id']}",
         json={"data": {"status": "waiting"}},

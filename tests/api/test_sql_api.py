@@ -227,3 +227,43 @@ def test_rebuild_and_verify(story: dict[str, Any]) -> None:
     api.analytics.engine.execute("DELETE FROM ws_acme.records WHERE collection = 'customers'")  # type: ignore[attr-defined]
     bad = api.get("/v1/admin/analytics/verify").json()
     assert bad["ok"] is False and any(d.get("collection") == "customers" for d in bad["differences"])
+
+
+def test_sla_tables_reach_the_replica(sql_api: Api) -> None:
+    api = sql_api
+    api.put(W, json={"name": "Acme"})
+    api.post(f"{W}/templates/support")
+    tid = api.post(
+        f"{W}/records/tickets", json={"data": {"subject": "s", "status": "open", "priority": "urgent"}}
+    ).json()["id"]
+    api.post(f"{W}/tickets/{tid}/responses", json={"body": "hi", "author": "maria"})
+    got = rows(
+        sql(
+            api,
+            "SELECT metric, state, priority FROM sla_instances FINAL WHERE ticket_id = {t:String} "
+            "AND NOT deleted ORDER BY metric",
+            params={"t": tid},
+        )
+    )
+    assert got == [
+        ["first_resolution", "active", "urgent"],
+        ["first_response", "achieved", "urgent"],
+        ["resolution", "active", "urgent"],
+    ]
+    got = rows(
+        sql(
+            api,
+            "SELECT agent_replies, awaiting FROM ticket_metrics FINAL WHERE ticket_id = {t:String}",
+            params={"t": tid},
+        )
+    )
+    assert got == [[1, "customer"]]
+    kinds = rows(
+        sql(
+            api,
+            "SELECT kind FROM sla_events FINAL WHERE ticket_id = {t:String} AND NOT deleted "
+            "AND metric = 'first_response' ORDER BY at, kind",
+            params={"t": tid},
+        )
+    )
+    assert ["fulfil"] in kinds and ["activate"] in kinds

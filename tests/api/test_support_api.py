@@ -38,8 +38,10 @@ def test_reply_note_conversation_and_timeline(api: Api, api_ws: str) -> None:
         "data"
     ]
     assert len(links) == 3
-    tl = api.get(f"{W}/tickets/{t['id']}/timeline").json()["data"]
+    full = api.get(f"{W}/tickets/{t['id']}/timeline").json()["data"]
+    tl = [i for i in full if i["type"] != "sla"]
     assert [i["type"] for i in tl] == ["created", "message", "message", "message", "changed"]
+    assert {"activate", "fulfil"} <= {i["event"]["kind"] for i in full if i["type"] == "sla"}
     assert tl[-1]["fields"] == {"status": {"from": "open", "to": "waiting"}}
 
 

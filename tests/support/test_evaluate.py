@@ -572,6 +572,25 @@ CASES = [
         policy=CALENDAR_TIME,
     ),
     Case(
+        "business time across the spring DST change",
+        ("2026-03-27 16:00 create high",),
+        "2026-03-30 12:00",
+        {
+            "first_response#1": "breached_active target Mon 30 12:00 end - biz 14400",
+            "first_resolution#1": "active target Wed 01 16:00 end - biz 14400",
+            "resolution#1": "active target Wed 01 16:00 end - biz 14400",
+        },
+        ["Mon 30 11:00 warn first_response#1", "Mon 30 12:00 breach first_response#1"],
+    ),
+    Case(
+        "calendar time across the spring DST gap: one real hour",
+        ("2026-03-29 01:30 create urgent",),
+        "2026-03-29 04:00",
+        {"first_response#1": "breached_active target Sun 29 03:30 end - biz 0"},
+        ["Sun 29 03:15 warn first_response#1", "Sun 29 03:30 breach first_response#1"],
+        policy=CALENDAR_TIME,
+    ),
+    Case(
         "a 24x7 calendar makes business time plain time",
         ("2026-03-07 20:00 create high", "2026-03-08 01:00 agent"),
         "2026-03-08 01:00",
@@ -1063,7 +1082,7 @@ def stories(draw: st.DrawFn) -> Story:
     )
 
 
-PROPERTY = settings(max_examples=150, deadline=None, database=None)
+PROPERTY = settings(max_examples=300, deadline=None, database=None)
 
 
 def business_between(s: Story, a: datetime, b: datetime) -> float:
@@ -1144,3 +1163,35 @@ def test_replay_equals_live(s: Story, f1: float, f2: float) -> None:
         new = [e for e in fired.events if e.at > t1]
         assert new and all(e.kind in ("warn", "breach", "escalate") for e in new)
         assert {e.at for e in new} == {due}
+
+
+NIGHTS = Calendar.from_dict(
+    {
+        "timezone": "Europe/Madrid",
+        "weekly": {"fri": [["22:00", "06:00"]], "sat": [["01:00", "03:30"]], "sun": [["00:00", "24:00"]]},
+        "overrides": [{"date": "2026-03-30", "intervals": [["10:00", "10:30"]]}],
+    }
+)
+
+
+@PROPERTY
+@given(
+    st.sampled_from((OFFICE, NIGHTS)),
+    st.integers(0, 60 * 24 * 60),
+    st.sampled_from((0, 0, 250, 999)),
+    st.integers(0, 200 * H),
+)
+def test_the_replay_index_agrees_with_the_calendar(
+    cal: Calendar, minutes: int, ms: int, seconds: int
+) -> None:
+    """The evaluator's open-time index is only a faster view of Calendar: both give the same instants."""
+    from deskbase.support.evaluate import _us, _work  # the index is private; this pins it to the calendar
+
+    start = at("2026-03-01 00:00") + timedelta(minutes=minutes, milliseconds=ms)
+    work = _work(cal)
+    a = _us(start, "start")
+    deadline = cal.add_business(start, seconds)
+    assert work.advance(a, seconds * 1_000_000) == _us(deadline, "deadline")
+    assert work.between(a, _us(deadline, "deadline")) == seconds * 1_000_000
+    later = start + timedelta(seconds=seconds)
+    assert work.between(a, _us(later, "later")) // 1_000_000 == cal.business_between(start, later)

@@ -151,6 +151,11 @@ INVALID = [
         {"escalations": [{"trigger": "breach+0", "actions": {"emit": "x"}}]},
         "/escalations/0/trigger",
     ),
+    Invalid(
+        "a warning step on a policy that never warns",
+        {"warn_fraction": None, "escalations": [{"trigger": "warning", "actions": {"emit": "x"}}]},
+        "/escalations/0/trigger",
+    ),
     Invalid("no actions", {"escalations": [{"trigger": "breach", "actions": {}}]}, "/escalations/0/actions"),
     Invalid(
         "unknown action",

@@ -142,6 +142,20 @@ def database_of(workspace_id: str) -> str:
     return "ws_" + workspace_id.replace("_", "__").replace("-", "_h")
 
 
+@dataclass(frozen=True)
+class DerivedTable:
+    """A table derived in the primary store (e.g. SLA state), copied by version range after each batch."""
+
+    name: str
+    ddl: str
+    schema: pa.Schema
+    fetch: Callable[[Any, int, int], dict[str, list[dict[str, Any]]]]
+
+
+def ts_text(value: str | datetime | None) -> str | None:
+    return _ts(value)
+
+
 def _ts(value: str | datetime | None) -> str | None:
     """ClickHouse's basic DateTime64 text form, in UTC ('YYYY-MM-DD hh:mm:ss.mmm')."""
     if value is None:
@@ -178,7 +192,14 @@ class Replica:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.on_batch: list[Callable[[list[Any]], None]] = []
+        self.derived: list[DerivedTable] = []
         self._open()
+
+    def register(self, table: DerivedTable) -> None:
+        """Replicate a derived table too (it becomes queryable once the workspace's tables are ensured)."""
+        self.derived.append(table)
+        for db in self._known:
+            self.engine.execute(f"CREATE TABLE IF NOT EXISTS {db}.{table.name} {table.ddl}")
 
     # ---- setup ------------------------------------------------------------------------------------
     def _open(self) -> None:
@@ -219,7 +240,7 @@ class Replica:
         db = database_of(workspace_id)
         if db not in self._known:
             self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
-            for name, ddl in DDL.items():
+            for name, ddl in [*DDL.items(), *((d.name, d.ddl) for d in self.derived)]:
                 self.engine.execute(f"CREATE TABLE IF NOT EXISTS {db}.{name} {ddl}")
             self.engine.execute(f"INSERT INTO {META_DB}.databases (name) VALUES ({{n:String}})", {"n": db})
             self._known.add(db)
@@ -243,12 +264,25 @@ class Replica:
                 self._stage(row, pending)
             self._flush(pending)
             last = int(rows[-1].seq)
+            self._copy_derived(self.watermark, last)
             self._set_watermark(last)
             for fn in self.on_batch:
                 fn(rows)
         with self._caught_up:
             self._caught_up.notify_all()
         return len(rows)
+
+    def _copy_derived(self, lo: int, hi: int) -> None:
+        if not self.derived:
+            return
+        with self.core.db.read() as conn:
+            batches = [(d, d.fetch(conn, lo, hi)) for d in self.derived]
+        for d, by_ws in batches:
+            for ws, rows in by_ws.items():
+                if rows:
+                    db = self.ensure_workspace(ws)
+                    arrays = {n: [r.get(n) for r in rows] for n in d.schema.names}
+                    self.engine.insert_arrow(db, d.name, pa.table(arrays, schema=d.schema))
 
     def catch_up(self) -> int:
         total = 0

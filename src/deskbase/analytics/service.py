@@ -6,6 +6,7 @@ import logging
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,34 @@ from deskbase.analytics.guard import check_query
 from deskbase.analytics.replica import TABLES, Replica, database_of
 from deskbase.analytics.sql import run_sql
 from deskbase.core.app import Deskbase
+from deskbase.core.errors import Forbidden
 
 log = logging.getLogger(__name__)
 
 #: Tables a workspace's SQL may read; the support domain adds its own (sla_instances, …) via `allow`.
 BASE_TABLES = frozenset(TABLES)
+#: The permission reading each table needs beside `sql`; any other table needs `read:records`.
+TABLE_PERMISSIONS = {
+    "relationships": "read:relationships",
+    "collections": "read:collections",
+    "relationship_types": "read:collections",
+    "operations_log": "read:audit",
+}
+
+
+def table_check(may: Callable[[str], bool]) -> Callable[[frozenset[str]], None]:
+    """Refuse (403, naming the table and permission) a query reading a table the caller may not read."""
+
+    def check(tables: frozenset[str]) -> None:
+        for table in sorted(tables):
+            perm = TABLE_PERMISSIONS.get(table, "read:records")
+            if not may(perm):
+                raise Forbidden(
+                    f"reading table {table!r} needs the {perm!r} permission over the whole workspace",
+                    {"permission": perm, "table": table},
+                )
+
+    return check
 
 
 def open_embedded_engine(path: Path) -> ChdbEngine:
@@ -60,8 +84,10 @@ class Analytics:
         query: str,
         params: dict[str, Any] | None = None,
         limits: Limits | None = None,
+        may: Callable[[str], bool] | None = None,
     ) -> dict[str, Any]:
-        """Run a user query on the workspace's replica after it has caught up with the workspace's writes."""
+        """Run a user query on the workspace's replica after it has caught up with the workspace's writes.
+        `may(permission)` answers for the caller; tables it may not read are refused before anything runs."""
         self.core.workspaces.get(workspace_id)
         self.replica.wait_for(workspace_id)
         self.replica.ensure_workspace(workspace_id)
@@ -74,6 +100,7 @@ class Analytics:
             limits or self.limits(),
             self.allowed_tables,
             request_id=uuid.uuid4().hex[:12],
+            check_tables=table_check(may) if may is not None else None,
         )
 
     def check(self, workspace_id: str, query: str) -> None:

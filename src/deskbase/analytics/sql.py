@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -76,13 +76,17 @@ def run_sql(
     allowed_tables: Iterable[str],
     *,
     request_id: str | None = None,
+    check_tables: Callable[[frozenset[str]], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``query`` for ``workspace_id`` in ``database`` and return the JSON result shape of DESIGN §4.
 
     ``truncated`` is true only when the engine produced more than ``limits.max_result_rows`` rows: one
     extra row is fetched to know. ``request_id`` tags the statement (``/* req:<id> */``) for cancellation.
+    ``check_tables`` sees the tables the checked query reads and may refuse (the caller's permissions).
     """
     checked = check_query(engine, query, frozenset(allowed_tables), database=database)
+    if check_tables is not None:
+        check_tables(checked.tables)
     bound = bind_parameters(checked.parameters, workspace_id, params)
     sql = checked.sql
     if request_id:

@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from deskbase import __version__
 from deskbase.api import errors
 from deskbase.api.middleware import BodyLimit
-from deskbase.api.routers import collections, records, relationships, support, workspaces
+from deskbase.api.ratelimit import RateLimiter
+from deskbase.api.routers import collections, records, relationships, sla, support, tokens, workspaces
 from deskbase.core.app import Deskbase
 
 Extension = Callable[[FastAPI, Deskbase], None]
@@ -40,9 +41,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.core = core
+    app.state.limiter = RateLimiter(core.settings.rate_limit_per_second, core.settings.rate_limit_burst)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
-    for module in (workspaces, collections, records, relationships, support):
+    for module in (workspaces, collections, records, relationships, support, sla, tokens):
         app.include_router(module.router)
     app.include_router(records.documents_router)
 

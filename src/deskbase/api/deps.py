@@ -1,32 +1,58 @@
-"""Dependency aliases declared once: the core facade, the calling actor, request helpers."""
+"""Dependency aliases declared once: the core facade, the calling actor, request helpers.
+
+Routers (API and console alike) authorise with `authorize(actor, permission, ws, collection)` first thing in a
+route, filter lists with `collections_for`, and declare what they check with `openapi_extra=requires(...)`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from deskbase.core.app import Deskbase
-from deskbase.core.auth import authorize
+from deskbase.core.auth import authorize, authorize_any, collections_for, permits
 from deskbase.core.clock import parse_iso
 from deskbase.core.context import Actor
-from deskbase.core.errors import BadRequest
+from deskbase.core.errors import BadRequest, RateLimited
+
+PERMISSIONS_KEY = "x-deskbase-permissions"
+bearer = HTTPBearer(
+    auto_error=False, bearerFormat="dsk_…", description="An API token: `Authorization: Bearer dsk_…`."
+)
 
 
 def get_core(request: Request) -> Deskbase:
     return request.app.state.core  # type: ignore[no-any-return]
 
 
-def get_actor(request: Request, authorization: Annotated[str | None, Header()] = None) -> Actor:
+def get_actor(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Actor:
+    """Authenticate the bearer token, then spend one request of its rate limit (server admins are exempt:
+    the operator's own token must be able to run imports and recover the server)."""
     core: Deskbase = request.app.state.core
-    raw = None
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        raw = value.strip() if scheme.lower() == "bearer" else None
-    actor = core.tokens.authenticate(raw)
+    actor = core.tokens.authenticate(credentials.credentials.strip() if credentials else None)
+    limiter = getattr(request.app.state, "limiter", None)
+    if limiter is not None and not actor.is_admin:
+        wait = limiter.take(actor.id)
+        if wait:
+            raise RateLimited(
+                f"too many requests with this token (at most {limiter.per_second:g}/s, bursts of "
+                f"{limiter.burst}); retry in {wait} s",
+                {"retry_after": wait, "per_second": limiter.per_second, "burst": limiter.burst},
+            )
     request.state.actor = actor
     return actor
+
+
+def requires(*permissions: str) -> dict[str, Any]:
+    """`openapi_extra` declaring the permissions a route checks, published in the OpenAPI document as
+    `x-deskbase-permissions`. Clients read what a route needs there; the security walk (tests/security)
+    checks each route behaves as declared. `requires()` marks a route any valid token may call."""
+    return {PERMISSIONS_KEY: list(permissions)}
 
 
 CoreDep = Annotated[Deskbase, Depends(get_core)]
@@ -59,4 +85,14 @@ def when(value: str | datetime | None, field: str = "at") -> datetime | None:
         ) from exc
 
 
-__all__ = ["ActorDep", "CoreDep", "authorize", "if_match", "when"]
+__all__ = [
+    "ActorDep",
+    "CoreDep",
+    "authorize",
+    "authorize_any",
+    "collections_for",
+    "if_match",
+    "permits",
+    "requires",
+    "when",
+]

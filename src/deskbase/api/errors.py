@@ -58,6 +58,8 @@ def install(app: FastAPI) -> None:
         headers = {}
         if exc.status in (429, 503):
             headers["Retry-After"] = str(int(exc.details.get("retry_after", 1)))
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="deskbase"'  # RFC 6750
         return envelope(exc.status, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(RequestValidationError)

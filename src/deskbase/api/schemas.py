@@ -94,3 +94,45 @@ class ResponseCreate(Body):
     author: str | None = Field(None, max_length=320)
     timestamp: str | None = None
     at: str | None = None
+
+
+class SlaConfigPut(Body):
+    """A calendar's or policy's JSON form, plus where it goes in the policy order and when it takes effect."""
+
+    model_config = ConfigDict(extra="allow")
+    position: int | None = None
+    effective_from: str | None = None
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class SimulateBody(Body):
+    policy: dict[str, Any]
+    start: str
+    end: str
+    limit: int = Field(5000, ge=1, le=50_000)
+
+
+class GrantScope(Body):
+    workspaces: list[str] = Field(description='Workspace ids, or `["*"]` for every workspace.')
+    collections: list[str] | None = Field(
+        None, description="Limit the grant to these collections (default: every collection)."
+    )
+
+
+class GrantBody(Body):
+    scope: GrantScope
+    permissions: list[str] = Field(
+        description="read:records, write:records, read:collections, write:collections, read:relationships, "
+        "write:relationships, sql, import, read:audit, admin, or `*`."
+    )
+
+
+class TokenCreate(Body):
+    name: str = Field(max_length=200)
+    grants: list[GrantBody] = Field(min_length=1, max_length=32)
+    expires_at: str | None = Field(
+        None, description="ISO-8601 time; default: never (or the minting token's)."
+    )

@@ -19,6 +19,7 @@ from deskbase.cli import (
     relationships,
     reltypes,
     serve,
+    sla,
     sql,
     templates,
     workspaces,
@@ -93,6 +94,7 @@ app.add_typer(reltypes.app, name="relationship-types")
 app.add_typer(relationships.app, name="relationships")
 app.add_typer(queries.app, name="queries")
 app.add_typer(analytics.app, name="analytics")
+app.add_typer(sla.app, name="sla")
 app.command("batch")(batch.batch)
 app.command("changes")(changes.changes)
 app.command("sql")(sql.sql)

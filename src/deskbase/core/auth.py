@@ -1,11 +1,15 @@
-"""API tokens: `dsk_` + 256 random bits, stored as SHA-256, shown once; grants decide what a token may do."""
+"""API tokens (`dsk_` + 256 random bits, stored as SHA-256, shown once) and the permission checks every
+adapter makes with them. The grant model itself (shape, coverage, "narrower than") is in `grants.py`."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
+import re
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,14 +19,27 @@ from sqlalchemy import insert, select, update
 from deskbase.core import tables as t
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
-from deskbase.core.errors import Forbidden, NotFound, Unauthorized
+from deskbase.core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from deskbase.core.grants import (
+    ANY,
+    collections_of,
+    gives,
+    in_scope,
+    is_server_admin,
+    normalize,
+    uncovered,
+)
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
 
 PREFIX = "dsk_"
-ADMIN_GRANTS = [{"scope": {"workspaces": ["*"]}, "permissions": ["*"]}]
+RAW_LENGTH = len(PREFIX) + 43  # token_urlsafe(32): 256 bits in 43 base64url characters
+ADMIN_GRANTS = [{"scope": {"workspaces": [ANY]}, "permissions": [ANY]}]
 LAST_USED_EVERY = timedelta(minutes=1)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Token lifecycle events (ids and names only — a raw token is never passed to a logger).
+audit_log = logging.getLogger("deskbase.audit")
 
 
 def hash_token(raw: str) -> str:
@@ -35,16 +52,20 @@ def public(row: Any) -> dict[str, Any]:
         "name": row.name,
         "grants": row.grants,
         "created_at": iso(row.created_at),
+        "created_by": row.created_by,
         "expires_at": iso(row.expires_at) if row.expires_at else None,
         "revoked_at": iso(row.revoked_at) if row.revoked_at else None,
         "last_used_at": iso(row.last_used_at) if row.last_used_at else None,
     }
 
 
-def _is_admin(grants: list[dict[str, Any]]) -> bool:
-    return any(
-        "*" in g.get("permissions", []) and "*" in g.get("scope", {}).get("workspaces", []) for g in grants
-    )
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 200 or _CONTROL.search(name):
+        raise ValidationFailed(
+            "a token name is 1-200 printable characters",
+            [{"pointer": "/name", "message": "1-200 printable characters"}],
+        )
+    return name.strip()
 
 
 class Tokens:
@@ -59,7 +80,9 @@ class Tokens:
         created_by: str | None = None,
         expires_at: datetime | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        """Mint a token; the raw value is returned once and only its hash is kept."""
+        """Mint a token without checking who asks (bootstrap and tests); `mint` is the checked path.
+        The raw value is returned once and only its hash is kept."""
+        grants = normalize(grants)
         raw = PREFIX + secrets.token_urlsafe(32)
         tid = "tok_" + secrets.token_hex(8)
         now = self.app.clock.now()
@@ -67,7 +90,7 @@ class Tokens:
             tx.conn.execute(
                 insert(t.tokens).values(
                     id=tid,
-                    name=name,
+                    name=_check_name(name),
                     token_hash=hash_token(raw),
                     grants=grants,
                     created_at=now,
@@ -76,16 +99,49 @@ class Tokens:
                 )
             )
             row = tx.conn.execute(select(t.tokens).where(t.tokens.c.id == tid)).one()
+        audit_log.info("token %s (%s) created by %s", tid, row.name, created_by)
         return raw, public(row)
+
+    def mint(
+        self, actor: Actor, name: str, grants: Any, expires_at: datetime | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """A token mints only inside the scope it administers, so the new grants are equal or narrower, and
+        the new token expires no later than the one that minted it."""
+        name = _check_name(name)
+        grants = normalize(grants)
+        now = self.app.clock.now()
+        if expires_at is not None and expires_at <= now:
+            raise ValidationFailed(
+                "expires_at must be in the future", [{"pointer": "/expires_at", "message": "in the past"}]
+            )
+        if not actor.is_admin:
+            missing = uncovered(actor.grants, [{**g, "permissions": ["admin"]} for g in grants])
+            if missing is not None:
+                ws, coll, _ = missing
+                where = f"workspace {ws!r}" + (f", collection {coll!r}" if coll else "")
+                raise Forbidden(
+                    f"a token mints only within the scope it administers; it lacks 'admin' on {where}",
+                    {"permission": "admin", "workspace": ws, "collection": coll},
+                )
+        with self.app.db.read() as conn:
+            parent = conn.execute(select(t.tokens.c.expires_at).where(t.tokens.c.id == actor.id)).first()
+        cap = parent.expires_at if parent is not None else None
+        if cap is not None and (expires_at is None or expires_at > cap):
+            raise ValidationFailed(
+                f"a token cannot outlive the token that mints it (which expires at {iso(cap)})",
+                [{"pointer": "/expires_at", "message": f"at most {iso(cap)}"}],
+            )
+        return self.create(name, grants, created_by=actor.id, expires_at=expires_at)
 
     def authenticate(self, raw: str | None) -> Actor:
         if not raw:
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer dsk_…'")
-        if not raw.startswith(PREFIX):
+        if not raw.startswith(PREFIX) or len(raw) > 2 * RAW_LENGTH:
             raise Unauthorized("malformed token")
         digest = hash_token(raw)
         with self.app.db.read() as conn:
             row = conn.execute(select(t.tokens).where(t.tokens.c.token_hash == digest)).first()
+        # The lookup is by a hash the caller cannot steer; the comparison is constant-time all the same.
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             raise Unauthorized("invalid token")
         now = self.app.clock.now()
@@ -94,7 +150,7 @@ class Tokens:
         if row.expires_at is not None and row.expires_at <= now:
             raise Unauthorized("token expired")
         self._touch(row.id, now)
-        return Actor(id=row.id, name=row.name, grants=tuple(row.grants), is_admin=_is_admin(row.grants))
+        return Actor(id=row.id, name=row.name, grants=tuple(row.grants), is_admin=is_server_admin(row.grants))
 
     def _touch(self, token_id: str, now: datetime) -> None:
         """Record last use at most once a minute per token, so reads do not turn into writes."""
@@ -105,10 +161,66 @@ class Tokens:
         with self.app.db.tx() as tx:
             tx.conn.execute(update(t.tokens).where(t.tokens.c.id == token_id).values(last_used_at=now))
 
+    # ---- management: a server admin sees every token, anyone else the tokens it minted (transitively) --
+    def _managed(self, actor: Actor) -> dict[str, Any]:
+        with self.app.db.read() as conn:
+            rows = {r.id: r for r in conn.execute(select(t.tokens).order_by(t.tokens.c.created_at)).all()}
+        if actor.is_admin:
+            return rows
+        keep = {actor.id} if actor.id in rows else set()
+        frontier = set(keep)
+        while frontier:
+            frontier = {r.id for r in rows.values() if r.created_by in frontier} - keep
+            keep |= frontier
+        return {k: v for k, v in rows.items() if k in keep}
+
+    def current(self, actor: Actor) -> dict[str, Any]:
+        with self.app.db.read() as conn:
+            row = conn.execute(select(t.tokens).where(t.tokens.c.id == actor.id)).first()
+        if row is None:  # an in-process actor such as SYSTEM
+            return {
+                "id": actor.id,
+                "name": actor.name,
+                "grants": list(actor.grants),
+                "is_admin": actor.is_admin,
+            }
+        return {**public(row), "is_admin": actor.is_admin}
+
+    def list(self, actor: Actor) -> list[dict[str, Any]]:
+        return [public(r) for r in self._managed(actor).values()]
+
+    def get(self, actor: Actor, token_id: str) -> dict[str, Any]:
+        row = self._managed(actor).get(token_id)
+        if row is None:
+            raise NotFound(f"token {token_id!r} not found", {"id": token_id})
+        return public(row)
+
+    def revoke(self, actor: Actor, token_id: str) -> dict[str, Any]:
+        """Revoke a token and every token minted from it (a leaked token's offspring go with it).
+        Revoking again is a no-op that returns the token as it is."""
+        managed = self._managed(actor)
+        if token_id not in managed:
+            raise NotFound(f"token {token_id!r} not found", {"id": token_id})
+        doomed = {token_id}
+        frontier = {token_id}
+        while frontier:
+            frontier = {r.id for r in managed.values() if r.created_by in frontier} - doomed
+            doomed |= frontier
+        now = self.app.clock.now()
+        with self.app.db.tx() as tx:
+            tx.conn.execute(
+                update(t.tokens)
+                .where(t.tokens.c.id.in_(sorted(doomed)), t.tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            row = tx.conn.execute(select(t.tokens).where(t.tokens.c.id == token_id)).one()
+        audit_log.info("token %s revoked by %s (with %d minted from it)", token_id, actor.id, len(doomed) - 1)
+        return public(row)
+
     def ensure_admin_token(self, data_dir: Path) -> tuple[str, bool]:
         """The first start mints an admin token and keeps its raw value in a 0600 file of the data dir.
 
-        Returns (raw token, created now). A token file whose token is no longer known is replaced.
+        Returns (raw token, created now). A token file whose token is no longer valid is replaced.
         """
         path = data_dir / "admin-token"
         if path.exists():
@@ -127,31 +239,142 @@ class Tokens:
         return raw, True
 
 
-def _covers(grant: dict[str, Any], workspace_id: str | None, collection: str | None) -> bool:
-    scope = grant.get("scope") or {}
-    workspaces = scope.get("workspaces") or []
-    if workspace_id is not None and "*" not in workspaces and workspace_id not in workspaces:
-        return False
-    colls = scope.get("collections")
-    return not (collection is not None and colls and "*" not in colls and collection not in colls)
+# ---- permission checks -------------------------------------------------------------------------------
+def sees(actor: Actor, workspace_id: str, collection: str | None = None) -> bool:
+    """Is the workspace (collection) inside the token's scope at all, whatever the permission?"""
+    return actor.is_admin or any(in_scope(g, workspace_id, collection) for g in actor.grants)
+
+
+def permits(
+    actor: Actor,
+    permission: str,
+    workspace_id: str | None = None,
+    collection: str | None = None,
+    *,
+    whole_workspace: bool = False,
+) -> bool:
+    """May the actor do `permission` here? `whole_workspace` asks for a grant without collection limits."""
+    if actor.is_admin:
+        return True
+    return any(
+        in_scope(g, workspace_id, collection)
+        and gives(g, permission)
+        and (not whole_workspace or collections_of(g) is None)
+        for g in actor.grants
+    )
 
 
 def authorize(
-    actor: Actor, permission: str, workspace_id: str | None = None, collection: str | None = None
+    actor: Actor,
+    permission: str,
+    workspace_id: str | None = None,
+    collection: str | None = None,
+    *,
+    whole_workspace: bool = False,
 ) -> None:
-    """Raise unless the actor may do `permission` here. Out-of-scope workspaces look absent (404), so a token
-    never learns that another tenant exists; missing permissions inside its scope are a 403."""
-    if actor.is_admin:
+    """Raise unless the actor may do `permission` here. Workspaces and collections outside the token's scope
+    look absent (404, with the very message a missing one gets), so a token never learns what exists beyond
+    it; a missing permission inside its scope is a 403. No workspace means a server-wide operation."""
+    if permits(actor, permission, workspace_id, collection, whole_workspace=whole_workspace):
         return
-    if workspace_id is not None and not any(_covers(g, workspace_id, None) for g in actor.grants):
+    details: dict[str, Any] = {"permission": permission}
+    if workspace_id is None:
+        raise Forbidden(f"this token lacks the {permission!r} permission over the whole server", details)
+    if not sees(actor, workspace_id):
         raise NotFound(f"workspace {workspace_id!r} not found", {"workspace": workspace_id})
-    if collection is not None and not any(_covers(g, workspace_id, collection) for g in actor.grants):
+    if collection is not None and not sees(actor, workspace_id, collection):
         raise NotFound(
             f"collection {collection!r} not found in workspace {workspace_id!r}",
             {"workspace": workspace_id, "collection": collection},
         )
+    if whole_workspace and permits(actor, permission, workspace_id, collection):
+        raise Forbidden(
+            f"this needs the {permission!r} permission over the whole workspace; "
+            "a grant limited to some collections is not enough",
+            {**details, "scope": "workspace"},
+        )
+    raise Forbidden(f"this token lacks the {permission!r} permission here", details)
+
+
+def authorize_any(actor: Actor, permissions: Iterable[str], workspace_id: str) -> None:
+    """At least one of `permissions` in the workspace (each item of the request is checked later)."""
+    wanted = list(permissions)
+    if not any(permits(actor, p, workspace_id) for p in wanted):
+        authorize(actor, wanted[0], workspace_id)
+
+
+def authorize_link(
+    actor: Actor, permission: str, workspace_id: str, source: str, target: str, rel_id: str
+) -> None:
+    """A relationship needs the permission on both ends; one with an end outside the scope does not exist."""
+    if actor.is_admin:
+        return
+    if not (sees(actor, workspace_id, source) and sees(actor, workspace_id, target)):
+        raise NotFound(f"relationship {rel_id!r} not found", {"id": rel_id})
+    authorize(actor, permission, workspace_id, source)
+    authorize(actor, permission, workspace_id, target)
+
+
+def collections_for(actor: Actor, permission: str, workspace_id: str) -> frozenset[str] | None:
+    """The collections of a workspace on which the actor holds `permission`; None means all of them."""
+    if actor.is_admin:
+        return None
+    out: set[str] = set()
     for g in actor.grants:
-        perms = g.get("permissions") or []
-        if _covers(g, workspace_id, collection) and (permission in perms or "*" in perms or "admin" in perms):
-            return
-    raise Forbidden(f"this token lacks the {permission!r} permission here", {"permission": permission})
+        if in_scope(g, workspace_id) and gives(g, permission):
+            colls = collections_of(g)
+            if colls is None:
+                return None
+            out |= colls
+    return frozenset(out)
+
+
+def holds(actor: Actor, permission: str) -> bool:
+    """Does any grant of the actor carry the permission, anywhere?"""
+    return actor.is_admin or any(gives(g, permission) for g in actor.grants)
+
+
+# ---- the change log as each token may read it -------------------------------------------------------
+def _subject(entry: dict[str, Any]) -> str | None:
+    """The collection a change entry belongs to, for scoping (None: workspace-level)."""
+    if entry["entity"] == "record":
+        return entry["collection"]  # type: ignore[no-any-return]
+    if entry["entity"] == "collection":
+        return entry["entity_id"]  # type: ignore[no-any-return]
+    return None
+
+
+def may_read_change(actor: Actor, entry: dict[str, Any]) -> bool:
+    """A change entry is readable when its entity is: records by collection, links by both ends, schema by
+    read:collections; kinds the core does not know need read:records over the whole workspace."""
+    if actor.is_admin:
+        return True
+    ws, kind, data = entry["workspace_id"], entry["entity"], entry.get("data") or {}
+    if kind in ("record", "collection"):
+        perm = "read:records" if kind == "record" else "read:collections"
+        return permits(actor, perm, ws, _subject(entry))
+    if kind == "relationship":
+        ends = (data.get("source_collection"), data.get("target_collection"))
+        if not all(isinstance(e, str) for e in ends):
+            return permits(actor, "read:relationships", ws, whole_workspace=True)
+        return all(permits(actor, "read:relationships", ws, e) for e in ends)
+    if kind == "relationship_type":
+        named = [*(data.get("source_collections") or []), *(data.get("target_collections") or [])]
+        if not data:
+            return permits(actor, "read:collections", ws, whole_workspace=True)
+        return all(permits(actor, "read:collections", ws, c) for c in named or [None])
+    if kind == "workspace":
+        return permits(actor, "read:collections", ws)
+    if kind == "stored_query":
+        return permits(actor, "sql", ws, whole_workspace=True)
+    return permits(actor, "read:records", ws, whole_workspace=True)
+
+
+def audit_view(actor: Actor, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Who made a change (token id and name) is audit information: shown to read:audit holders only."""
+    if actor.is_admin:
+        return entries
+    return [
+        e if permits(actor, "read:audit", e["workspace_id"], _subject(e)) else {**e, "actor": None}
+        for e in entries
+    ]

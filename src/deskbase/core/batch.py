@@ -49,12 +49,21 @@ def _fail(index: int, message: str, pointer: str = "") -> ValidationFailed:
     )
 
 
+def _at(exc: DeskbaseError, index: int) -> DeskbaseError:
+    """The same error (status and code kept) naming the operation that failed."""
+    if not exc.message.startswith("operation "):
+        exc.message = f"operation {index}: {exc.message}"
+    exc.args = (exc.message,)
+    exc.details = {**exc.details, "operation_index": index}
+    return exc
+
+
 class Batch:
     def __init__(self, app: Deskbase) -> None:
         self.app = app
 
     def run(self, workspace_id: str, operations: Any, actor: Actor) -> dict[str, Any]:
-        ops = self._check(operations, actor)
+        ops = self._check(workspace_id, operations, actor)
         with self.app.records.unit(workspace_id, actor) as uow:
             self._prefetch(uow, ops)
             refs: dict[str, str] = {}
@@ -63,14 +72,7 @@ class Batch:
                 try:
                     touched.append(self._apply(uow, op, refs, i))
                 except DeskbaseError as exc:
-                    exc.message = (
-                        exc.message
-                        if exc.message.startswith("operation ")
-                        else f"operation {i}: {exc.message}"
-                    )
-                    exc.args = (exc.message,)
-                    exc.details = {**exc.details, "operation_index": i}
-                    raise
+                    raise _at(exc, i) from None
         return {
             "results": [
                 {
@@ -83,8 +85,9 @@ class Batch:
             ]
         }
 
-    def _check(self, operations: Any, actor: Actor) -> list[dict[str, Any]]:
-        """Shape checks for every operation before anything runs, including duplicate external ids and refs."""
+    def _check(self, workspace_id: str, operations: Any, actor: Actor) -> list[dict[str, Any]]:
+        """Shape checks for every operation before anything runs, including duplicate external ids and refs.
+        Scope and permissions are checked per operation by the unit of work (404/403 at the op's index)."""
         limit = self.app.settings.max_batch_operations
         if not isinstance(operations, list) or not operations:
             raise ValidationFailed(
@@ -117,7 +120,14 @@ class Batch:
                         op[key] = parse_iso(op[key])
                     except (ValueError, TypeError, AttributeError) as exc:
                         raise _fail(i, f"{key} must be an ISO-8601 time with offset", f"/{key}") from exc
-                    self.app.records.change_time(actor, op[key])
+                    src = op.get("source")
+                    coll = op.get("collection") or (src.get("collection") if isinstance(src, dict) else None)
+                    try:
+                        self.app.records.change_time(
+                            actor, op[key], workspace_id, coll if isinstance(coll, str) else None
+                        )
+                    except DeskbaseError as exc:
+                        raise _at(exc, i) from None
             if kind == "upsert_record":
                 ext = (op.get("collection"), op.get("external_source"), op.get("external_id"))
                 if ext[1] is not None and ext[2] is not None:

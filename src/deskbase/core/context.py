@@ -17,12 +17,11 @@ class Actor:
 
     @property
     def may_import(self) -> bool:
-        """Import mode (historical timestamps) needs the `import` permission; admin includes it."""
+        """Import mode (historical timestamps) needs the `import` permission somewhere; `admin` and `*` include
+        it. Writes check it per workspace and collection with `auth.permits`; this is the scope-free hint."""
         if self.is_admin:
             return True
-        return any(
-            "import" in g.get("permissions", []) or "*" in g.get("permissions", []) for g in self.grants
-        )
+        return any({"import", "admin", "*"} & set(g.get("permissions", [])) for g in self.grants)
 
 
 SYSTEM = Actor(id="system", name="system", is_admin=True)

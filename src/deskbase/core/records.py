@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from deskbase.core import changelog
 from deskbase.core import tables as t
+from deskbase.core.auth import permits
 from deskbase.core.context import Actor
 from deskbase.core.errors import Forbidden, InvalidFilter, NotFound
 from deskbase.core.filters import Compiler, Sorter, encode_cursor, parse_sort
@@ -34,12 +35,27 @@ class Records:
             yield uow
             uow.flush()
 
-    def change_time(self, actor: Actor, at: datetime | None) -> datetime:
-        """Import mode: only holders of `import` may date a change; everyone else writes at `now`."""
+    def change_time(
+        self,
+        actor: Actor,
+        at: datetime | None,
+        workspace_id: str | None = None,
+        collection: str | None = None,
+    ) -> datetime:
+        """Import mode: only holders of `import` (in this workspace and collection, when given) may date a
+        change; everyone else writes at `now`."""
         if at is None:
             return self.app.clock.now()
-        if not actor.may_import:
-            raise Forbidden("setting 'at' or 'created_at' (import mode) needs the import permission")
+        allowed = (
+            permits(actor, "import", workspace_id, collection)
+            if workspace_id is not None
+            else actor.may_import
+        )
+        if not allowed:
+            raise Forbidden(
+                "setting 'at' or 'created_at' (import mode) needs the import permission",
+                {"permission": "import"},
+            )
         return at
 
     def create(
@@ -52,9 +68,9 @@ class Records:
         created_at: datetime | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """POST semantics: create, or replace the record an id / external id names. Returns (record, created)."""
-        when = self.change_time(actor, at)
+        when = self.change_time(actor, at, workspace_id, collection)
         if created_at is not None:
-            self.change_time(actor, created_at)
+            self.change_time(actor, created_at, workspace_id, collection)
         with self.unit(workspace_id, actor) as uow:
             st, created = uow.upsert_record(
                 collection,
@@ -68,9 +84,14 @@ class Records:
         return st.public(), created
 
     def _single(
-        self, workspace_id: str, actor: Actor, at: datetime | None, op: Callable[[UnitOfWork, datetime], Any]
+        self,
+        workspace_id: str,
+        collection: str,
+        actor: Actor,
+        at: datetime | None,
+        op: Callable[[UnitOfWork, datetime], Any],
     ) -> dict[str, Any]:
-        when = self.change_time(actor, at)
+        when = self.change_time(actor, at, workspace_id, collection)
         with self.unit(workspace_id, actor) as uow:
             st = op(uow, when)
         return st.public()
@@ -86,7 +107,11 @@ class Records:
         at: datetime | None = None,
     ) -> dict[str, Any]:
         return self._single(
-            workspace_id, actor, at, lambda u, w: u.replace_record(collection, rid, data, w, if_match)
+            workspace_id,
+            collection,
+            actor,
+            at,
+            lambda u, w: u.replace_record(collection, rid, data, w, if_match),
         )
 
     def patch(
@@ -100,7 +125,11 @@ class Records:
         at: datetime | None = None,
     ) -> dict[str, Any]:
         return self._single(
-            workspace_id, actor, at, lambda u, w: u.patch_record(collection, rid, patch, w, if_match)
+            workspace_id,
+            collection,
+            actor,
+            at,
+            lambda u, w: u.patch_record(collection, rid, patch, w, if_match),
         )
 
     def delete(
@@ -113,7 +142,7 @@ class Records:
         at: datetime | None = None,
     ) -> dict[str, Any]:
         return self._single(
-            workspace_id, actor, at, lambda u, w: u.delete_record(collection, rid, w, if_match)
+            workspace_id, collection, actor, at, lambda u, w: u.delete_record(collection, rid, w, if_match)
         )
 
     # ---- reads ------------------------------------------------------------------------------------
@@ -166,6 +195,21 @@ class Records:
             "data": [record_from_row(x).public() for x in rows],
             "next_cursor": encode_cursor(sorter.row_values(rows[-1])) if more and rows else None,
         }
+
+    def count(
+        self, workspace_id: str, collection: str, filter: Any = None, include_deleted: bool = False
+    ) -> int:
+        """How many records match `filter` — the same conditions `query` compiles, so the indexes that serve
+        a list (x-index expressions, created/updated) serve its count too."""
+        r = t.records
+        with self.app.db.read() as conn:
+            self.app.collections.require(conn, workspace_id, collection)
+            conds = [r.c.workspace_id == workspace_id, r.c.collection == collection]
+            if not include_deleted:
+                conds.append(r.c.deleted.is_(False))
+            if filter is not None:
+                conds.append(Compiler(conn.dialect.name).condition(filter))
+            return int(conn.execute(select(func.count()).select_from(r).where(*conds)).scalar_one())
 
     def history(
         self, workspace_id: str, collection: str, rid: str, after: int = 0, limit: int = 100

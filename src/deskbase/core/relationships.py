@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, or_, select
 
 from deskbase.core import tables as t
-from deskbase.core.context import Actor
+from deskbase.core.auth import authorize_link, collections_for
+from deskbase.core.context import SYSTEM, Actor
 from deskbase.core.errors import InvalidFilter, NotFound, ValidationFailed
 from deskbase.core.writer import rel_from_row
 
@@ -25,8 +26,8 @@ class Relationships:
     def upsert(
         self, workspace_id: str, body: dict[str, Any], actor: Actor, at: datetime | None = None
     ) -> tuple[dict[str, Any], bool]:
-        when = self.app.records.change_time(actor, at)
         src, tgt = _endpoint(body.get("source"), "source"), _endpoint(body.get("target"), "target")
+        when = self.app.records.change_time(actor, at, workspace_id, src[0])
         if not isinstance(body.get("rel_type"), str):
             raise ValidationFailed("rel_type is required", [{"pointer": "/rel_type", "message": "missing"}])
         with self.app.records.unit(workspace_id, actor) as uow:
@@ -38,19 +39,23 @@ class Relationships:
     def delete(
         self, workspace_id: str, rel_id: str, actor: Actor, at: datetime | None = None
     ) -> dict[str, Any]:
-        when = self.app.records.change_time(actor, at)
+        when = self.app.records.change_time(actor, at, workspace_id)
         with self.app.records.unit(workspace_id, actor) as uow:
             st = uow.delete_relationship(rel_id, when)
         return st.public()
 
-    def get(self, workspace_id: str, rel_id: str) -> dict[str, Any]:
+    def get(self, workspace_id: str, rel_id: str, actor: Actor = SYSTEM) -> dict[str, Any]:
+        """One link; a link with an end outside the actor's scope reads as absent."""
         r = t.relationships
         with self.app.db.read() as conn:
             row = conn.execute(select(r).where(r.c.workspace_id == workspace_id, r.c.id == rel_id)).first()
             if row is None:
                 self.app.workspaces.require(conn, workspace_id)
                 raise NotFound(f"relationship {rel_id!r} not found", {"id": rel_id})
-            return rel_from_row(row).public()
+        authorize_link(
+            actor, "read:relationships", workspace_id, row.source_collection, row.target_collection, rel_id
+        )
+        return rel_from_row(row).public()
 
     def of_record(
         self,
@@ -62,8 +67,11 @@ class Relationships:
         limit: int = 50,
         cursor: str | None = None,
         include_deleted: bool = False,
+        actor: Actor = SYSTEM,
     ) -> dict[str, Any]:
-        """Links leaving (outgoing), arriving at (incoming) or touching (both) a record, ordered by link id."""
+        """Links leaving (outgoing), arriving at (incoming) or touching (both) a record, ordered by link id.
+
+        Links whose other end lies in a collection the actor may not read relationships of are left out."""
         if direction not in DIRECTIONS:
             raise InvalidFilter(f"direction must be one of {', '.join(DIRECTIONS)}", {"direction": direction})
         if not 1 <= limit <= self.app.settings.query_max_limit:
@@ -77,6 +85,10 @@ class Relationships:
                 self.app.reltypes.require(conn, workspace_id, rel_type)
             out_c = and_(r.c.source_collection == collection, r.c.source_id == rid)
             in_c = and_(r.c.target_collection == collection, r.c.target_id == rid)
+            visible = collections_for(actor, "read:relationships", workspace_id)
+            if visible is not None:
+                out_c = and_(out_c, r.c.target_collection.in_(sorted(visible)))
+                in_c = and_(in_c, r.c.source_collection.in_(sorted(visible)))
             side = {"outgoing": out_c, "incoming": in_c, "both": or_(out_c, in_c)}[direction]
             conds = [r.c.workspace_id == workspace_id, side]
             if rel_type is not None:
@@ -92,6 +104,46 @@ class Relationships:
             "data": [rel_from_row(x).public() for x in rows],
             "next_cursor": rows[-1].id if more else None,
         }
+
+    def linked(
+        self,
+        workspace_id: str,
+        rel_type: str,
+        collection: str,
+        ids: list[str],
+        direction: str = "outgoing",
+        actor: Actor = SYSTEM,
+    ) -> list[dict[str, Any]]:
+        """Live links of one type leaving (or arriving at) any of `ids` — one indexed query for a whole page
+        of records (a list view's customers, say), where `of_record` would cost one query per row."""
+        if direction not in ("outgoing", "incoming"):
+            raise InvalidFilter("direction must be outgoing or incoming", {"direction": direction})
+        if len(ids) > self.app.settings.query_max_limit:
+            raise InvalidFilter(
+                f"at most {self.app.settings.query_max_limit} ids per call", {"ids": len(ids)}
+            )
+        if not ids:
+            return []
+        r = t.relationships
+        near, near_id, far = (
+            (r.c.source_collection, r.c.source_id, r.c.target_collection)
+            if direction == "outgoing"
+            else (r.c.target_collection, r.c.target_id, r.c.source_collection)
+        )
+        conds = [
+            r.c.workspace_id == workspace_id,
+            near == collection,
+            near_id.in_(sorted(set(ids))),
+            r.c.rel_type == rel_type,
+            r.c.deleted.is_(False),
+        ]
+        visible = collections_for(actor, "read:relationships", workspace_id)
+        if visible is not None:
+            conds.append(far.in_(sorted(visible)))
+        with self.app.db.read() as conn:
+            self.app.collections.require(conn, workspace_id, collection)
+            rows = conn.execute(select(r).where(*conds).order_by(r.c.id)).all()
+        return [rel_from_row(x).public() for x in rows]
 
 
 def _endpoint(value: Any, name: str) -> tuple[str, str]:

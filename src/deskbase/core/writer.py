@@ -3,7 +3,8 @@
 Single API writes and 1,000-operation batches both stage their operations here: each operation is validated
 against the in-memory state (loaded in bulk), appends a change entry, and `flush` then writes the change log
 (one round trip), the entity rows (executemany) and runs the in-transaction hooks. A failure anywhere raises
-before commit, so nothing is written.
+before commit, so nothing is written. Every staged write checks the actor's scope here too, so no caller
+(route, batch, support domain, console) can write where its token does not reach.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 
 from deskbase.core import bulk
 from deskbase.core import tables as t
+from deskbase.core.auth import authorize, authorize_link, permits
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
@@ -262,6 +264,9 @@ class UnitOfWork:
         return st
 
     # ---- records ----------------------------------------------------------------------------------
+    def _may_write(self, coll: str) -> None:
+        authorize(self.actor, "write:records", self.workspace_id, coll)
+
     def _validate(self, coll_row: Any, data: Any) -> None:
         if not isinstance(data, dict):
             raise ValidationFailed(
@@ -311,6 +316,7 @@ class UnitOfWork:
         created_at: datetime | None = None,
     ) -> tuple[RecordState, bool]:
         """Create, or replace the record named by id or by (external_source, external_id)."""
+        self._may_write(coll)
         coll_row = self.collection(coll)
         self._validate(coll_row, data)
         if (external_id is None) != (external_source is None):
@@ -367,6 +373,7 @@ class UnitOfWork:
     def replace_record(
         self, coll: str, rid: str, data: Any, at: datetime, if_match: int | None = None
     ) -> RecordState:
+        self._may_write(coll)
         st = self.live_record(coll, rid)
         self._check_version(st, if_match)
         self._validate(self.collection(coll), data)
@@ -377,6 +384,7 @@ class UnitOfWork:
     def patch_record(
         self, coll: str, rid: str, patch: Any, at: datetime, if_match: int | None = None
     ) -> RecordState:
+        self._may_write(coll)
         st = self.live_record(coll, rid)
         self._check_version(st, if_match)
         if not isinstance(patch, dict):
@@ -391,7 +399,9 @@ class UnitOfWork:
         return st
 
     def delete_record(self, coll: str, rid: str, at: datetime, if_match: int | None = None) -> RecordState:
-        """Soft delete: a new version with deleted=true; its live relationships are soft-deleted too."""
+        """Soft delete: a new version with deleted=true; its live relationships are soft-deleted too (also
+        those whose other end the actor cannot see: a link cannot outlive its record)."""
+        self._may_write(coll)
         st = self.live_record(coll, rid)
         self._check_version(st, if_match)
         st.deleted = True
@@ -467,6 +477,8 @@ class UnitOfWork:
         at: datetime,
         replace: bool = False,
     ) -> tuple[RelState, bool]:
+        for end in (source, target):
+            authorize(self.actor, "write:relationships", self.workspace_id, end[0])
         rt = self.rel_type(rel_type)
         errors = []
         if rt.source_collections and source[0] not in rt.source_collections:
@@ -523,12 +535,18 @@ class UnitOfWork:
         if single_key and live:
             if not replace:
                 other = live[0]
+                if not permits(self.actor, "read:relationships", self.workspace_id, other.target_collection):
+                    raise Conflict(
+                        f"{source[0]}/{source[1]} already has a live {rel_type!r} link",
+                        {"rel_type": rel_type},
+                    )
                 raise Conflict(
                     f"{source[0]}/{source[1]} already has a live {rel_type!r} link (to "
                     f"{other.target_collection}/{other.target_id}); send replace=true to re-point it",
                     {"existing_relationship": other.id, "rel_type": rel_type},
                 )
             for s in live:
+                authorize(self.actor, "write:relationships", self.workspace_id, s.target_collection)
                 self._delete_rel(s, at)
         st = RelState(
             uuid7(),
@@ -563,6 +581,14 @@ class UnitOfWork:
                 self.rels[rid] = st
         if st is None or st.deleted:
             raise NotFound(f"relationship {rid!r} not found", {"id": rid})
+        authorize_link(
+            self.actor,
+            "write:relationships",
+            self.workspace_id,
+            st.source_collection,
+            st.target_collection,
+            rid,
+        )
         self._delete_rel(st, at)
         return st
 

@@ -1,75 +1,81 @@
 """Ticket facts -> SLA instances, SLA events and response metrics at an instant ``now`` (pure).
 
 ``evaluate(facts, timeline, now)`` replays one ticket's whole history (versions, classified messages, and the
-policy/calendar eras the service selected) up to ``now``. It never reads a clock and keeps no state between
-calls: the write path, the scheduler, a change-log replay and a what-if run all call it and agree.
+policy/calendar eras the service selected) up to ``now``. It reads no clock and keeps no state between calls:
+the write path, the scheduler, a change-log replay and a what-if run all call it and get the same answer.
+docs/sla.md explains the rules below with worked examples.
 
-Inputs at or before ``now`` count; later ones are ignored, so evaluating the full history at ``now = t`` is
-the same as having evaluated live at ``t`` (replay = live). Events are those with ``at <= now``, in time order.
+Replay = live. Inputs after ``now`` are ignored, so evaluating the full history at ``now = t`` equals having
+evaluated live at ``t``: the events of a later evaluation, cut at ``t``, are exactly the earlier ones, and a
+completed instance never changes. Events are those with ``at <= now``, in time order.
 
-Obligations and instances. An *obligation* is something the ticket is waiting for; it exists whatever the
-policy says and is numbered by ``cycle`` (the n-th of its metric, 1-based):
+Obligations. Something the ticket waits for; it exists whatever the policy says and is numbered by ``cycle``
+(the n-th of its metric, from 1):
 
-- first_response (cycle 1): from creation to the first agent message at or after it. Cancelled if the ticket
-  is solved (resolved/closed) or deleted before any agent message.
-- next_response: one per customer message that arrives after the first agent message while the ticket is
-  unsolved; fulfilled by the next agent message (one agent reply fulfils every customer message waiting).
-  Cancelled if the ticket is solved first. (Before the first agent reply, first_response covers the wait; a
-  customer message on a solved ticket opens nothing: the reopen starts a resolution cycle.)
+- first_response (cycle 1): creation -> the first agent message at or after it. Cancelled if the ticket is
+  solved (resolved/closed) or deleted before any agent message.
+- next_response: one per customer message arriving after the first agent message while the ticket is
+  unsolved; fulfilled by the next agent message (one reply fulfils every customer message waiting). Cancelled
+  if the ticket is solved first. Before the first agent reply first_response covers the wait; a customer
+  message on a solved ticket opens nothing (its reopen starts a resolution cycle).
 - periodic_update: one per agent message while the ticket is unsolved; fulfilled by the next agent message;
   cancelled when solved.
 - first_resolution (cycle 1): creation -> first solve. resolution: one per unsolved period, cycle = reopens
-  + 1, from creation or the reopen to the next solve. A reopen is a change from a solved status back to an
-  unsolved one. A ticket created already solved has no first_* obligations.
+  + 1, from creation or the reopen to the next solve. A reopen is a change from a solved status to an unsolved
+  one. A ticket created already solved has no first_* obligations.
 - Internal notes never fulfil anything. Removed messages are ignored entirely (a removal rewrites history;
   the service re-evaluates). A message stamped before the ticket's creation counts as sent at creation.
-- Deletion cancels everything running; anything after the first deleted version is ignored (terminal).
+- Deletion cancels everything running; nothing after the first deleted version counts (terminal).
 
-An *SLA instance* measures an obligation against the era policy's target for (metric, ticket priority). With
-no target (no policy, or that metric/priority is not in it) the obligation is not measured; it starts being
-measured (elapsed 0) at the instant a target appears through a priority or policy change.
+Inputs at one instant apply in this order: policy era, creation, agent messages fulfilling what was open,
+ticket versions (deletion, status, priority), then messages opening obligations. So a reply sent together
+with "resolve" fulfils before the solve and opens no periodic update, and a customer reply arriving with its
+reopen opens a next_response. A message at the same instant as a customer message does not answer it.
 
-Inputs at the same instant apply in this order: policy era, creation, agent messages fulfilling what was
-open, ticket versions (deletion, status, priority), then messages opening new obligations. So a reply sent
-with "resolve" fulfils before the solve, and a customer reply arriving with its reopen opens a next_response.
+Instances. An SLA instance measures an obligation against the era policy's target for (metric, ticket
+priority). Without a target (no policy; metric or priority not in it) the obligation is not measured; it is
+measured from the instant a target appears through a priority or policy change (elapsed 0). Whenever an
+instance is cancelled and measuring starts again (``restart``, a target lost and regained, a policy removed
+and restored), the new incarnation is a separate SlaInstance with the same metric and cycle and ``restarts``
+one higher; events carry ``details["restart"]``. The key of an instance is (metric, cycle, restarts).
 
-Clocks. Each instance's clock runs in business time on the era calendar (``Target.business``) or in plain
-time (a 24x7 calendar). While the status is one of the policy's ``pause_statuses`` every running instance is
-paused ("status:waiting"): its clock stops; ``paused_seconds`` counts the wall time. ``elapsed_business_seconds``
-always counts business time on the era calendar, ``elapsed_calendar_seconds`` wall time while running; the
-target is compared with the one its Target names. Arithmetic is exact to the microsecond on integer instants.
+Clocks. An instance's clock runs in business time on the era calendar (``Target.business``) or in plain
+time. While the status is in the policy's ``pause_statuses`` every running instance is paused (reason
+"status:waiting"): the clock stops and ``paused_seconds`` counts the wall time. ``elapsed_business_seconds``
+always counts business time on the era calendar, ``elapsed_calendar_seconds`` wall time while not paused; the
+target is compared with the one its Target names. Arithmetic is exact, on integer microseconds.
 
-Warnings and breaches fire at the exact instant the clock reaches the warning threshold or the target
-(``Policy.warning_after``; breach at elapsed == target), found by business-time arithmetic, never by polling.
-A fulfilment at that very instant wins (achieved). Warned and breached are sticky: a later longer target
-does not undo them. After a breach, ``target_at`` is the instant of the breach.
+Warnings and breaches fire at the exact instant the clock reaches the warning threshold
+(``Policy.warning_after``) or the target (elapsed == target), computed with business-time arithmetic, never by
+polling. A fulfilment at that very instant wins (achieved). Warned and breached are sticky: a later, longer
+target does not undo them. After a breach ``target_at`` is the breach instant.
 
-Priority change mid-flight (``Policy.priority_change``): ``carry`` keeps elapsed time and switches to the new
-priority's target (a "recompute" event); if the clock already passed the new warning or target, the warning
-and breach are recorded AT the change instant, never retroactively. ``restart`` cancels the instance and
-starts a new incarnation of the same (metric, cycle) at the change with elapsed 0 (``restarts`` counts them;
-events carry ``details["restart"]``). ``keep`` leaves the running instance on its original target. A new
-priority without a target cancels the instance (carry/restart) with reason "no_target".
+Priority change mid-flight (``Policy.priority_change``): ``carry`` keeps the elapsed time and switches to the
+new priority's target (a "recompute" event); a clock already past the new warning or target warns and
+breaches AT the change instant, never retroactively. ``restart`` cancels the instance and starts a new
+incarnation at the change with elapsed 0. ``keep`` leaves the running instance on its original priority and
+target. Under carry or restart a priority without a target cancels the instance ("no_target").
 
-A new policy era re-bases running instances: elapsed time so far is kept, the remaining time follows the new
-policy version and calendar (a "recompute" event at the era start; a target already passed breaches at that
-instant). Completed instances never change. An era with no policy, or no target for the instance's metric
-and priority, cancels it.
+Policy eras. A new era re-bases running instances: elapsed time so far is kept, the remaining time follows
+the new policy version and calendar ("recompute" at the era start, reason "policy_change" or
+"calendar_change"; a target already passed breaches at that instant). Completed instances never change. An era
+without a policy, or without a target for the instance's metric and priority, cancels it.
 
-Escalations: each ladder step of the instance's (current) policy that applies to its metric produces one
+Escalations. Each ladder step of the instance's current policy that applies to its metric yields one
 "escalate" event at its trigger instant: the warning instant, the breach instant, or breach + N wall-clock
-seconds (only if the instance is still open then, paused or not, and only for steps in the policy at that
-instant, never retroactively). Details carry ``step`` (index in the policy's ladder), ``restart``,
-``trigger`` and ``actions``, so the service runs each (ticket, metric, cycle, restart, step) once.
+seconds, the last only if the instance is still open then (paused or not) and only for steps in the policy
+in force at that instant, never retroactively. Details carry ``step`` (index in the policy's ladder),
+``restart``, ``trigger`` and ``actions``: the service runs each (ticket, metric, cycle, restart, step) once.
 
-States at ``now``: running "active", "warning", "paused" (paused and not breached) or "breached_active"
-(breached, even if paused: ``paused`` says so); completed "achieved" (fulfilled, never breached), "breached"
-(breached, whether later fulfilled or cancelled) or "cancelled" (``cancel_reason`` says why). ``target_at``
-is the instant the budget runs out if the clock runs on without pause from ``now`` (for completed instances:
-from completion); ``remaining_business_seconds`` is the budget left on the instance's own clock (business
-seconds for business targets, plain seconds otherwise; negative when overdue); ``remaining_calendar_seconds``
-is ``target_at`` minus ``now`` (or completion). ``next_due`` is the earliest instant after ``now`` at which a
-warning, breach or escalation would fire with no new input: the scheduler's index.
+States at ``now``. Running: "active", "warning", "paused" (paused, not breached), "breached_active"
+(breached, even if paused: ``paused`` says so). Completed: "achieved" (fulfilled, never breached),
+"breached" (breached, whether later fulfilled or cancelled), "cancelled" (``cancel_reason`` says why).
+``target_at`` is when the budget runs out if the clock runs on without pause from ``now`` (for a completed
+instance: from its completion); ``remaining_business_seconds`` is the budget left on the instance's own clock
+(business seconds for business targets, plain seconds otherwise; negative when overdue);
+``remaining_calendar_seconds`` is ``target_at`` minus ``now`` (or the completion). ``next_due`` is the
+earliest instant after ``now`` at which a warning, breach or escalation would fire with no new input: the
+scheduler's index.
 """
 
 from bisect import bisect_left, bisect_right
@@ -439,7 +445,7 @@ class _Obligation:
 
 
 _Era = tuple[int, Policy | None, Calendar]
-_Event = tuple[int, str, int, str, dict[str, Any]]
+_Event = tuple[int, str, int, EventKind, dict[str, Any]]
 
 
 class _Run:
@@ -458,6 +464,8 @@ class _Run:
         self.assignee_changes = 0
         self.deleted_at: int | None = None
         self.messages: list[tuple[int, str, str]] = []
+        self.status: Any = None
+        self.priority: Any = None
         self.instants: dict[int, datetime] = {}
         versions = facts.versions
         if not versions:
@@ -572,14 +580,21 @@ class _Run:
             if c is None:
                 continue
             if c.paused:
-                self._due(c, a, b, inclusive, 0)
+                ran = 0
+            else:
+                if business < 0:
+                    business = self.work.between(a, b)
+                ran = business if c.business else span
+            m = c.el_bus if c.business else c.el_cal
+            # Most segments fire nothing; skip the call unless a threshold is within reach or breach+N may be.
+            quiet = c.breached is None and c.target - m > ran
+            if not (quiet and (c.warned is not None or c.warn_after is None or c.warn_after - m > ran)):
+                self._due(c, a, b, inclusive, ran)
+            if c.paused:
                 c.paused_us += span
-                continue
-            if business < 0:
-                business = self.work.between(a, b)
-            self._due(c, a, b, inclusive, business if c.business else span)
-            c.el_bus += business
-            c.el_cal += span
+            else:
+                c.el_bus += business
+                c.el_cal += span
 
     def _due(self, c: _Clock, a: int, b: int, inclusive: bool, ran: int, *, delayed: bool = True) -> None:
         """Fire c's warning, breach and (with ``delayed``) breach+N escalations falling in the segment from ``a``.
@@ -677,22 +692,22 @@ class _Run:
         self._repause(at)
 
     def _priority_changed(self, at: int, priority: Any) -> None:
-        rule = "carry" if self.policy is None else self.policy.priority_change
+        policy = self.policy
         for ob in list(self.open):
             c = ob.clock
-            if c is None:
+            if c is None or policy is None:  # no policy: nothing is measured, nothing to change
                 self._start(ob, at, "priority_change")
                 continue
-            if c.priority == priority or rule == "keep":
+            if c.priority == priority or policy.priority_change == "keep":
                 continue
-            target = None if self.policy is None else self.policy.target(c.metric, priority)
-            if rule == "restart" or target is None:
+            target = policy.target(c.metric, priority)
+            if policy.priority_change == "restart" or target is None:
                 self._end(ob, at, "priority_change" if target is not None else "no_target")
                 self._start(ob, at, "restart")
                 continue
             previous = _aim_details(c)
             c.priority = priority
-            c.aim(self.policy, target)  # type: ignore[arg-type]  # a clock exists only under a policy
+            c.aim(policy, target)
             self._emit(
                 at, c, "recompute", {"reason": "priority_change", "previous": previous, **_aim_details(c)}
             )
@@ -720,10 +735,10 @@ class _Run:
     def _start(self, ob: _Obligation, at: int, reason: str) -> None:
         policy, priority = self.policy, self.priority
         target = None if policy is None else policy.target(ob.metric, priority)
-        if target is None:
+        if policy is None or target is None:
             return
         c = _Clock(ob.metric, ob.cycle, ob.incarnations, at, priority)
-        c.aim(policy, target)  # type: ignore[arg-type]  # target implies policy
+        c.aim(policy, target)
         ob.incarnations += 1
         ob.clock = c
         self.clocks.append(c)
@@ -731,7 +746,7 @@ class _Run:
         if ob.source is not None:
             details["message_id"] = ob.source
         self._emit(at, c, "activate", details)
-        if policy.pause_statuses and self.status in policy.pause_statuses:  # type: ignore[union-attr]
+        if self.status in policy.pause_statuses:
             c.paused, c.pause_reason = True, f"status:{self.status}"
             self._emit(at, c, "pause", {"reason": c.pause_reason})
 
@@ -787,7 +802,7 @@ class _Run:
         }
         self._emit(at, c, "escalate", details)
 
-    def _emit(self, at: int, c: _Clock, kind: str, details: dict[str, Any]) -> None:
+    def _emit(self, at: int, c: _Clock, kind: EventKind, details: dict[str, Any]) -> None:
         self.events.append((at, c.metric, c.cycle, kind, details))
 
     # --- results ---
@@ -801,7 +816,7 @@ class _Run:
         events = tuple(
             SlaEvent(metric, cycle, kind, self._time(at), details)
             for at, metric, cycle, kind, details in self.events
-        )  # type: ignore[arg-type]
+        )
         due: int | None = None
         for ob in self.open:
             c = ob.clock
@@ -825,7 +840,7 @@ class _Run:
 
     def _snapshot(self, c: _Clock) -> SlaInstance:
         running = c.ended is None
-        point = self.now if running else c.ended
+        point = self.now if c.ended is None else c.ended
         work = self.work if c.business else _WALL
         target_at = c.target_at
         warn_at = c.warned
@@ -834,6 +849,7 @@ class _Run:
                 target_at = work.advance(point, c.target - c.measured)
             if warn_at is None and c.warn_after is not None:
                 warn_at = work.advance(point, c.warn_after - c.measured)
+            state: InstanceState
             if c.breached is not None:
                 state = "breached_active"
             else:
@@ -853,7 +869,7 @@ class _Run:
             target_seconds=target_seconds,
             target_at=self._time(target_at),
             warn_at=None if warn_at is None else self._time(warn_at),
-            state=state,  # type: ignore[arg-type]
+            state=state,
             paused=running and c.paused,
             pause_reason=c.pause_reason if running and c.paused else None,
             elapsed_business_seconds=elapsed_business,
@@ -892,7 +908,7 @@ class _Run:
             on_hold += self._held(start, stop, status)
         solved = self.deleted_at is None and self.status in SOLVED_STATUSES
         resolved_at = self.solves[-1] if solved and self.solves else None
-        awaiting = None
+        awaiting: Literal["agent", "customer"] | None = None
         if self.deleted_at is None and not solved:
             awaiting = "customer" if last_reply == "agent" else "agent"
         return TicketMetrics(
@@ -906,7 +922,7 @@ class _Run:
             internal_notes=counts["note"],
             last_agent_message_at=self._time_or_none(last.get("agent")),
             last_customer_message_at=self._time_or_none(last.get("customer")),
-            awaiting=awaiting,  # type: ignore[arg-type]
+            awaiting=awaiting,
             reopens=self.reopens,
             first_resolved_at=self._time_or_none(self.solves[0] if self.solves else None),
             resolved_at=self._time_or_none(resolved_at),

@@ -204,6 +204,11 @@ class Policy:
             if not isinstance(step, Escalation):
                 raise PolicyError(f"/escalations/{i}", f"expected an Escalation, got {step!r}")
             _check_escalation(step, f"/escalations/{i}")
+            if step.kind == "warning" and wf is None and wb is None:
+                raise PolicyError(
+                    f"/escalations/{i}/trigger",
+                    "the policy never warns (warn_fraction and warn_before_seconds are null)",
+                )
         if self.priority_change not in PRIORITY_CHANGE_RULES:
             raise PolicyError(
                 "/priority_change",

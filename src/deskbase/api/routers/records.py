@@ -10,8 +10,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Response
 
-from deskbase.api.deps import ActorDep, CoreDep, authorize, if_match, when
+from deskbase.api.deps import ActorDep, CoreDep, authorize, if_match, requires, when
 from deskbase.api.schemas import RecordCreate, RecordPatch, RecordReplace
+from deskbase.core.auth import audit_view
 from deskbase.core.errors import InvalidFilter
 
 
@@ -36,7 +37,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         include_in_schema=include_in_schema,
     )
 
-    @router.post("", status_code=201)
+    @router.post("", status_code=201, openapi_extra=requires("write:records"))
     def create_record(
         ws: str, collection: str, body: RecordCreate, core: CoreDep, actor: ActorDep, response: Response
     ) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         response.status_code = 201 if created else 200
         return _etag(response, out)
 
-    @router.get("")
+    @router.get("", openapi_extra=requires("read:records"))
     def query_records(
         ws: str,
         collection: str,
@@ -77,7 +78,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
             include_deleted,
         )
 
-    @router.get("/{rid}")
+    @router.get("/{rid}", openapi_extra=requires("read:records"))
     def get_record(
         ws: str,
         collection: str,
@@ -90,7 +91,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         authorize(actor, "read:records", ws, collection)
         return _etag(response, core.hooks.enrich(ws, core.records.get(ws, collection, rid, include_deleted)))
 
-    @router.put("/{rid}")
+    @router.put("/{rid}", openapi_extra=requires("write:records"))
     def replace_record(
         ws: str,
         collection: str,
@@ -107,7 +108,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         )
         return _etag(response, out)
 
-    @router.patch("/{rid}")
+    @router.patch("/{rid}", openapi_extra=requires("write:records"))
     def patch_record(
         ws: str,
         collection: str,
@@ -125,7 +126,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         )
         return _etag(response, out)
 
-    @router.delete("/{rid}")
+    @router.delete("/{rid}", openapi_extra=requires("write:records"))
     def delete_record(
         ws: str,
         collection: str,
@@ -139,15 +140,17 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         authorize(actor, "write:records", ws, collection)
         return core.records.delete(ws, collection, rid, actor, if_match(if_match_header), when(at))
 
-    @router.get("/{rid}/history")
+    @router.get("/{rid}/history", openapi_extra=requires("read:records"))
     def record_history(
         ws: str, collection: str, rid: str, core: CoreDep, actor: ActorDep, after: int = 0, limit: int = 100
     ) -> dict[str, Any]:
-        """Every version of the record with actor, operation and time."""
+        """Every version of the record with operation and time; who made each change (token id and name)
+        is shown to `read:audit` holders, `null` to everyone else."""
         authorize(actor, "read:records", ws, collection)
-        return {"data": core.records.history(ws, collection, rid, after, min(max(limit, 1), 1000))}
+        entries = core.records.history(ws, collection, rid, after, min(max(limit, 1), 1000))
+        return {"data": audit_view(actor, entries)}
 
-    @router.get("/{rid}/relationships", tags=["relationships"])
+    @router.get("/{rid}/relationships", tags=["relationships"], openapi_extra=requires("read:relationships"))
     def record_relationships(
         ws: str,
         collection: str,
@@ -159,8 +162,9 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         limit: int = 50,
         cursor: str | None = None,
     ) -> dict[str, Any]:
+        """Links of the record; a link whose other end this token cannot read relationships of is left out."""
         authorize(actor, "read:relationships", ws, collection)
-        return core.relationships.of_record(ws, collection, rid, type, direction, limit, cursor)
+        return core.relationships.of_record(ws, collection, rid, type, direction, limit, cursor, actor=actor)
 
     return router
 

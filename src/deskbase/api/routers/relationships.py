@@ -6,30 +6,33 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from deskbase.api.deps import ActorDep, CoreDep, authorize, when
+from deskbase.api.deps import ActorDep, CoreDep, authorize, authorize_any, requires, when
 from deskbase.api.schemas import BatchBody, RelationshipCreate
 
 router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["relationships"])
 
 
-@router.post("/relationships", status_code=201)
+@router.post("/relationships", status_code=201, openapi_extra=requires("write:relationships"))
 def create_relationship(
     ws: str, body: RelationshipCreate, core: CoreDep, actor: ActorDep, response: Response
 ) -> dict[str, Any]:
-    """Link two live records. A cardinality-one type refuses a second live link unless `replace` is true."""
-    authorize(actor, "write:relationships", ws)
+    """Link two live records. A cardinality-one type refuses a second live link unless `replace` is true.
+    Needs `write:relationships` on both ends' collections."""
+    authorize(actor, "write:relationships", ws, body.source.collection)
+    authorize(actor, "write:relationships", ws, body.target.collection)
     out, created = core.relationships.upsert(ws, body.model_dump(exclude={"at"}), actor, when(body.at))
     response.status_code = 201 if created else 200
     return out
 
 
-@router.get("/relationships/{rel_id}")
+@router.get("/relationships/{rel_id}", openapi_extra=requires("read:relationships"))
 def get_relationship(ws: str, rel_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """One link; a link with an end outside this token's scope is a 404, like a missing one."""
     authorize(actor, "read:relationships", ws)
-    return core.relationships.get(ws, rel_id)
+    return core.relationships.get(ws, rel_id, actor)
 
 
-@router.delete("/relationships/{rel_id}")
+@router.delete("/relationships/{rel_id}", openapi_extra=requires("write:relationships"))
 def delete_relationship(
     ws: str, rel_id: str, core: CoreDep, actor: ActorDep, at: str | None = None
 ) -> dict[str, Any]:
@@ -37,9 +40,10 @@ def delete_relationship(
     return core.relationships.delete(ws, rel_id, actor, when(at))
 
 
-@router.post("/batch", tags=["batch"])
+@router.post("/batch", tags=["batch"], openapi_extra=requires("write:records", "write:relationships"))
 def batch(ws: str, body: BatchBody, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
-    """Up to 1,000 operations in one transaction: all are applied, or none (the error names the index)."""
-    authorize(actor, "write:records", ws)
-    authorize(actor, "write:relationships", ws)
+    """Up to 1,000 operations in one transaction: all are applied, or none (the error names the index).
+    Each operation needs its own permission in its collections: an operation on a collection outside the
+    token's scope fails with 404 at its index, one lacking the permission with 403."""
+    authorize_any(actor, ("write:records", "write:relationships"), ws)
     return core.batch.run(ws, body.operations, actor)

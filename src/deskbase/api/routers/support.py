@@ -34,7 +34,8 @@ def list_responses(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> d
 def timeline(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     """Messages, status/priority/assignee changes and SLA events interleaved by time."""
     authorize(actor, "read:records", ws, "tickets")
-    extra = core.hooks.enrich(ws, {"collection": "tickets:timeline", "id": ticket_id}).get(
-        "timeline_extra", []
-    )
+    sla = core.extensions.get("sla")
+    extra = []
+    if sla is not None:
+        extra = [{"type": "sla", "at": e["at"], "event": e} for e in sla.ticket_view(ws, ticket_id)["events"]]
     return {"data": tickets.timeline(core, ws, ticket_id, extra)}

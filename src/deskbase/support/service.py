@@ -1,0 +1,730 @@
+"""Keeps SLA state and response metrics current: evaluation inside every write transaction that affects a
+ticket, a scheduler that records warnings and breaches at their due instants and runs escalations once, and
+the reads adapters need (a ticket's clocks, queue chips, at-risk lists, attainment, what-if simulation).
+
+Evaluation is the pure `evaluate()`; this module only gathers its inputs (the ticket's versions from the
+change log, its classified messages, the submitting customer, the policy/calendar timeline) and stores its
+outputs in derived tables (`sla_tickets`, `sla_instances`, `sla_events`) versioned by the change that caused
+them, which is how they reach the SQL replica.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from deskbase.core import tables as t
+from deskbase.core.app import Deskbase
+from deskbase.core.changelog import Change
+from deskbase.core.clock import iso, parse_iso
+from deskbase.core.context import Actor
+from deskbase.core.db import Tx
+from deskbase.core.errors import NotFound
+from deskbase.core.writer import record_from_row
+from deskbase.support.calendar import Calendar, calendar_24x7
+from deskbase.support.evaluate import Evaluation, Message, PolicyEra, TicketFacts, TicketVersion, evaluate
+from deskbase.support.policy import Policy
+from deskbase.support.policy import select as select_policy
+from deskbase.support.sla_config import ConfigVersion, SlaConfig, version_from_row
+from deskbase.support.tickets import classify, message_time
+
+log = logging.getLogger(__name__)
+SLA_ACTOR = Actor(id="system:sla", name="SLA scheduler", is_admin=True)
+RUNNING = frozenset({"active", "paused", "warning", "breached_active"})
+UTC24 = calendar_24x7("UTC")
+
+
+@dataclass
+class Gathered:
+    """Everything `evaluate` needs about one ticket, read in one connection."""
+
+    facts: TicketFacts
+    customer_versions: list[tuple[datetime, dict[str, Any]]]
+
+
+class SlaService:
+    def __init__(self, core: Deskbase) -> None:
+        self.core = core
+        self.config = SlaConfig(core)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        core.hooks.on_change_in_tx(self._on_changes)
+        core.hooks.on_read("tickets", self._on_ticket_read)
+
+    # ---- gathering facts --------------------------------------------------------------------------
+    def gather(self, conn: Connection, workspace_id: str, ticket_id: str) -> Gathered | None:
+        ch = t.changes
+        rows = conn.execute(
+            select(ch.c.at, ch.c.data)
+            .where(
+                ch.c.workspace_id == workspace_id,
+                ch.c.entity == "record",
+                ch.c.collection == "tickets",
+                ch.c.entity_id == ticket_id,
+            )
+            .order_by(ch.c.seq)
+        ).all()
+        if not rows:
+            return None
+        versions = tuple(
+            TicketVersion(r.at, (r.data or {}).get("data") or {}, bool((r.data or {}).get("deleted")))
+            for r in rows
+        )
+        rel = t.relationships
+        links = conn.execute(
+            select(rel).where(
+                rel.c.workspace_id == workspace_id,
+                rel.c.source_collection == "tickets",
+                rel.c.source_id == ticket_id,
+                rel.c.rel_type.in_(("has_response", "submitted_by")),
+            )
+        ).all()
+        customer = None
+        customer_versions: list[tuple[datetime, dict[str, Any]]] = []
+        live_sub = [x for x in links if x.rel_type == "submitted_by" and not x.deleted]
+        if live_sub:
+            cust_id = live_sub[0].target_id
+            crow = conn.execute(
+                select(t.records).where(
+                    t.records.c.workspace_id == workspace_id,
+                    t.records.c.collection == "customers",
+                    t.records.c.id == cust_id,
+                )
+            ).first()
+            if crow is not None and not crow.deleted:
+                customer = record_from_row(crow).public()
+                customer_versions = [
+                    (r.at, (r.data or {}).get("data") or {})
+                    for r in conn.execute(
+                        select(ch.c.at, ch.c.data)
+                        .where(
+                            ch.c.workspace_id == workspace_id,
+                            ch.c.entity == "record",
+                            ch.c.collection == "customers",
+                            ch.c.entity_id == cust_id,
+                        )
+                        .order_by(ch.c.seq)
+                    )
+                ]
+        resp_links = {x.target_id: x for x in links if x.rel_type == "has_response"}
+        messages: list[Message] = []
+        if resp_links:
+            match = self._author_match(conn, workspace_id)
+            resp_rows = conn.execute(
+                select(t.records).where(
+                    t.records.c.workspace_id == workspace_id,
+                    t.records.c.collection == "responses",
+                    t.records.c.id.in_(list(resp_links)),
+                )
+            ).all()
+            for rr in resp_rows:
+                resp = record_from_row(rr).public()
+                link = resp_links[rr.id]
+                removed = [
+                    d
+                    for d in (
+                        rr.updated_at if rr.deleted else None,
+                        link.updated_at if link.deleted else None,
+                    )
+                    if d is not None
+                ]
+                kind = classify(resp, customer, match)
+                messages.append(
+                    Message(
+                        rr.id,
+                        message_time(resp),
+                        kind,  # type: ignore[arg-type]
+                        resp["data"].get("author"),
+                        min(removed) if removed else None,
+                    )
+                )
+        messages.sort(key=lambda m: (m.at, m.id))
+        return Gathered(
+            TicketFacts(ticket_id, versions, tuple(messages), customer["data"] if customer else None),
+            customer_versions,
+        )
+
+    def _author_match(self, conn: Connection, workspace_id: str) -> list[str]:
+        settings = conn.execute(
+            select(t.workspaces.c.settings).where(t.workspaces.c.id == workspace_id)
+        ).scalar()
+        return list((settings or {}).get("customer_author_match") or ["email", "id"])
+
+    # ---- the policy timeline ----------------------------------------------------------------------
+    def timeline(
+        self,
+        workspace_id: str,
+        g: Gathered,
+        configs: list[ConfigVersion] | None = None,
+        override: Policy | None = None,
+    ) -> tuple[list[PolicyEra], list[dict[str, Any]]]:
+        """Policy/calendar eras from the ticket's creation: a new era wherever configuration or the customer
+        changes; each era's policy is the first in order matching the ticket and customer as they were then."""
+        configs = self.config.versions(workspace_id) if configs is None else configs
+        created = g.facts.versions[0].at
+        bounds = {created} | {v.effective_from for v in configs if v.effective_from > created}
+        bounds |= {at for at, _ in g.customer_versions if at > created}
+        eras: list[PolicyEra] = []
+        explanation: list[dict[str, Any]] = []
+        for b in sorted(bounds):
+            state: dict[tuple[str, str], ConfigVersion] = {}
+            for v in configs:
+                if v.effective_from <= b:
+                    key = (v.kind, v.id)
+                    cur = state.get(key)
+                    if cur is None or (v.effective_from, v.version) >= (cur.effective_from, cur.version):
+                        state[key] = v
+            ticket = next((v.data for v in reversed(g.facts.versions) if v.at <= b), g.facts.versions[0].data)
+            customer = next(
+                (d for at, d in reversed(g.customer_versions) if at <= b),
+                g.customer_versions[0][1] if g.customer_versions else None,
+            )
+            if override is not None:
+                policies = [override]
+            else:
+                policies = [
+                    self.config.policy(workspace_id, v)
+                    for v in sorted(
+                        (v for (k, _), v in state.items() if k == "policy" and not v.deleted),
+                        key=lambda v: (v.position, v.id),
+                    )
+                ]
+            chosen = select_policy(policies, ticket, customer)
+            explanation = chosen.explanation
+            cal: Calendar = UTC24
+            if chosen.policy is not None:
+                cv = state.get(("calendar", chosen.policy.calendar_id))
+                if cv is not None and not cv.deleted:
+                    cal = self.config.calendar(workspace_id, cv)
+            if eras and eras[-1].policy == chosen.policy and eras[-1].calendar is cal:
+                continue
+            eras.append(PolicyEra(b, chosen.policy, cal))
+        return eras, explanation
+
+    def evaluate(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        ticket_id: str,
+        now: datetime,
+        configs: list[ConfigVersion] | None = None,
+    ) -> tuple[Evaluation, list[dict[str, Any]]] | None:
+        g = self.gather(conn, workspace_id, ticket_id)
+        if g is None:
+            return None
+        eras, explanation = self.timeline(workspace_id, g, configs)
+        return evaluate(g.facts, eras, now), explanation
+
+    # ---- persistence ------------------------------------------------------------------------------
+    def persist(
+        self, conn: Connection, workspace_id: str, ticket_id: str, ev: Evaluation, version: int, now: datetime
+    ) -> None:
+        """Store a ticket's evaluation; rows that no longer exist become tombstones (the replica learns too)."""
+        running = [i for i in ev.instances if i.state in RUNNING]
+        due = min(running, key=lambda i: i.target_at) if running else None
+        pending = self._pending_escalations(conn, workspace_id, ticket_id, ev)
+        next_due = now if pending else ev.next_due
+        first = ev.instances[0] if ev.instances else None
+        values = {
+            "policy_id": first.policy_id if first else None,
+            "policy_version": first.policy_version if first else None,
+            "running": len(running),
+            "breached": sum(i.state == "breached_active" for i in running),
+            "due_at": due.target_at if due else None,
+            "due_metric": due.metric if due else None,
+            "next_due": next_due,
+            "metrics": ev.metrics.to_dict(),
+            "version": version,
+            "evaluated_at": now,
+        }
+        st = t.sla_tickets
+        if (
+            conn.execute(
+                update(st)
+                .where(st.c.workspace_id == workspace_id, st.c.ticket_id == ticket_id)
+                .values(**values)
+            ).rowcount
+            == 0
+        ):
+            conn.execute(insert(st).values(workspace_id=workspace_id, ticket_id=ticket_id, **values))
+        si, se = t.sla_instances, t.sla_events
+        old_inst = {
+            (r.metric, r.cycle, r.restarts)
+            for r in conn.execute(
+                select(si.c.metric, si.c.cycle, si.c.restarts).where(
+                    si.c.workspace_id == workspace_id, si.c.ticket_id == ticket_id, si.c.deleted.is_(False)
+                )
+            )
+        }
+        old_ev = set(
+            conn.execute(
+                select(se.c.event_key).where(
+                    se.c.workspace_id == workspace_id, se.c.ticket_id == ticket_id, se.c.deleted.is_(False)
+                )
+            ).scalars()
+        )
+        conn.execute(delete(si).where(si.c.workspace_id == workspace_id, si.c.ticket_id == ticket_id))
+        conn.execute(delete(se).where(se.c.workspace_id == workspace_id, se.c.ticket_id == ticket_id))
+        inst_rows = []
+        for i in ev.instances:
+            key = (i.metric, i.cycle, i.restarts)
+            old_inst.discard(key)
+            inst_rows.append(
+                {
+                    "workspace_id": workspace_id,
+                    "ticket_id": ticket_id,
+                    "metric": i.metric,
+                    "cycle": i.cycle,
+                    "restarts": i.restarts,
+                    "state": i.state,
+                    "running": i.state in RUNNING,
+                    "target_at": i.target_at,
+                    "data": i.to_dict(),
+                    "deleted": False,
+                    "version": version,
+                }
+            )
+        for m, cy, rs in old_inst:
+            inst_rows.append(
+                {
+                    "workspace_id": workspace_id,
+                    "ticket_id": ticket_id,
+                    "metric": m,
+                    "cycle": cy,
+                    "restarts": rs,
+                    "state": "cancelled",
+                    "running": False,
+                    "target_at": now,
+                    "data": {},
+                    "deleted": True,
+                    "version": version,
+                }
+            )
+        ev_rows = []
+        for n, e in enumerate(ev.events):
+            key = event_key(n, e.metric, e.cycle, e.kind)
+            old_ev.discard(key)
+            ev_rows.append(
+                {
+                    "workspace_id": workspace_id,
+                    "ticket_id": ticket_id,
+                    "event_key": key,
+                    "metric": e.metric,
+                    "cycle": e.cycle,
+                    "kind": e.kind,
+                    "at": e.at,
+                    "details": dict(e.details),
+                    "deleted": False,
+                    "version": version,
+                }
+            )
+        for key in old_ev:
+            ev_rows.append(
+                {
+                    "workspace_id": workspace_id,
+                    "ticket_id": ticket_id,
+                    "event_key": key,
+                    "metric": "",
+                    "cycle": 0,
+                    "kind": "",
+                    "at": now,
+                    "details": {},
+                    "deleted": True,
+                    "version": version,
+                }
+            )
+        if inst_rows:
+            conn.execute(insert(si), inst_rows)
+        if ev_rows:
+            conn.execute(insert(se), ev_rows)
+
+    def _pending_escalations(
+        self, conn: Connection, workspace_id: str, ticket_id: str, ev: Evaluation
+    ) -> list[Any]:
+        steps = [e for e in ev.events if e.kind == "escalate"]
+        if not steps:
+            return []
+        done = set(
+            conn.execute(
+                select(t.sla_escalations.c.step_key).where(
+                    t.sla_escalations.c.workspace_id == workspace_id,
+                    t.sla_escalations.c.ticket_id == ticket_id,
+                )
+            ).scalars()
+        )
+        return [e for e in steps if step_key(e) not in done]
+
+    # ---- the write hook ---------------------------------------------------------------------------
+    def _on_changes(self, tx: Tx, changes: list[Change]) -> None:
+        """Re-evaluate every ticket a write touched, inside the write's own transaction."""
+        affected: dict[str, set[str]] = defaultdict(set)
+        version: dict[str, int] = {}
+        responses: dict[str, set[str]] = defaultdict(set)
+        customers: dict[str, set[str]] = defaultdict(set)
+        config_changed: set[str] = set()
+        for c in changes:
+            ws = c.workspace_id
+            version[ws] = max(version.get(ws, 0), c.seq)
+            if c.entity == "record" and c.collection == "tickets":
+                affected[ws].add(c.entity_id)
+            elif c.entity == "record" and c.collection == "responses":
+                responses[ws].add(c.entity_id)
+            elif c.entity == "record" and c.collection == "customers":
+                customers[ws].add(c.entity_id)
+            elif c.entity == "relationship" and c.collection in ("has_response", "submitted_by"):
+                img = c.data or {}
+                if img.get("source_collection") == "tickets":
+                    affected[ws].add(img["source_id"])
+            elif c.entity in ("sla_policy", "sla_calendar"):
+                config_changed.add(ws)
+        conn = tx.conn
+        rel = t.relationships
+        for ws, ids in responses.items():
+            affected[ws] |= set(
+                conn.execute(
+                    select(rel.c.source_id).where(
+                        rel.c.workspace_id == ws,
+                        rel.c.rel_type == "has_response",
+                        rel.c.target_collection == "responses",
+                        rel.c.target_id.in_(list(ids)),
+                    )
+                ).scalars()
+            )
+        for ws, ids in customers.items():
+            st = t.sla_tickets
+            affected[ws] |= set(
+                conn.execute(
+                    select(rel.c.source_id)
+                    .join(
+                        st, and_(st.c.workspace_id == rel.c.workspace_id, st.c.ticket_id == rel.c.source_id)
+                    )
+                    .where(
+                        rel.c.workspace_id == ws,
+                        rel.c.rel_type == "submitted_by",
+                        rel.c.target_id.in_(list(ids)),
+                        rel.c.deleted.is_(False),
+                        st.c.running > 0,
+                    )
+                ).scalars()
+            )
+        now = self.core.clock.now()
+        for ws in config_changed:
+            # Running clocks re-base on the new version: the scheduler re-evaluates them right away.
+            conn.execute(
+                update(t.sla_tickets)
+                .where(t.sla_tickets.c.workspace_id == ws, t.sla_tickets.c.running > 0)
+                .values(next_due=now)
+            )
+        for ws, ids in affected.items():
+            configs = self.config_versions_in(conn, ws)
+            for tid in sorted(ids):
+                result = self.evaluate(conn, ws, tid, now, configs)
+                if result is not None:
+                    self.persist(conn, ws, tid, result[0], version[ws], now)
+
+    def config_versions_in(self, conn: Connection, workspace_id: str) -> list[ConfigVersion]:
+        c = t.sla_config.c
+        return [
+            version_from_row(r)
+            for r in conn.execute(
+                select(t.sla_config).where(c.workspace_id == workspace_id).order_by(c.version)
+            )
+        ]
+
+    # ---- reads ------------------------------------------------------------------------------------
+    def ticket_view(self, workspace_id: str, ticket_id: str) -> dict[str, Any]:
+        """A ticket's SLA instances, events, metrics and the policy that applies — evaluated now, exactly."""
+        now = self.core.clock.now()
+        with self.core.db.read() as conn:
+            result = self.evaluate(
+                conn, workspace_id, ticket_id, now, self.config_versions_in(conn, workspace_id)
+            )
+        if result is None:
+            raise NotFound(f"ticket {ticket_id!r} not found", {"id": ticket_id})
+        ev, explanation = result
+        policy = None
+        matched = [e for e in explanation if e["matched"]]
+        if matched:
+            pv = self.config.get(workspace_id, "policy", matched[0]["policy_id"])
+            cal_id = (pv.definition or {}).get("calendar_id")
+            cal_tz = None
+            with contextlib.suppress(NotFound):
+                cal_tz = (self.config.get(workspace_id, "calendar", cal_id).definition or {}).get("timezone")
+            policy = {
+                "id": pv.id,
+                "name": (pv.definition or {}).get("name"),
+                "version": pv.version,
+                "calendar_id": cal_id,
+                "calendar_timezone": cal_tz,
+            }
+        return {
+            "sla": [i.to_dict() for i in ev.instances],
+            "events": [e.to_dict() for e in ev.events],
+            "metrics": ev.metrics.to_dict(),
+            "policy": policy,
+            "explanation": explanation,
+            "next_due": iso(ev.next_due) if ev.next_due else None,
+        }
+
+    def _on_ticket_read(self, workspace_id: str, record: dict[str, Any]) -> dict[str, Any]:
+        view = self.ticket_view(workspace_id, record["id"])
+        return {"sla": view["sla"], "metrics": view["metrics"]}
+
+    def clocks(self, workspace_id: str, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The most urgent running clock of each ticket (for queue chips), from stored state: one query."""
+        if not ticket_ids:
+            return {}
+        si = t.sla_instances
+        with self.core.db.read() as conn:
+            rows = conn.execute(
+                select(si.c.ticket_id, si.c.target_at, si.c.data).where(
+                    si.c.workspace_id == workspace_id,
+                    si.c.ticket_id.in_(ticket_ids),
+                    si.c.running.is_(True),
+                    si.c.deleted.is_(False),
+                )
+            ).all()
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r.ticket_id not in out or r.target_at < parse_iso(out[r.ticket_id]["target_at"]):
+                out[r.ticket_id] = r.data
+        return out
+
+    def at_risk(self, workspace_id: str, within: timedelta, limit: int = 50) -> list[dict[str, Any]]:
+        """Running clocks due before now + within (breached ones first), from the index on target_at."""
+        now = self.core.clock.now()
+        si = t.sla_instances
+        with self.core.db.read() as conn:
+            rows = conn.execute(
+                select(si.c.ticket_id, si.c.data)
+                .where(
+                    si.c.workspace_id == workspace_id,
+                    si.c.running.is_(True),
+                    si.c.deleted.is_(False),
+                    si.c.target_at <= now + within,
+                )
+                .order_by(si.c.target_at)
+                .limit(limit)
+            ).all()
+        return [{"ticket_id": r.ticket_id, **r.data} for r in rows]
+
+    def attainment(self, workspace_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Completed instances per metric and priority in [start, end): achieved share (cancelled excluded)."""
+        si = t.sla_instances
+        with self.core.db.read() as conn:
+            rows = (
+                conn.execute(
+                    select(si.c.data).where(
+                        si.c.workspace_id == workspace_id,
+                        si.c.deleted.is_(False),
+                        si.c.running.is_(False),
+                        si.c.state.in_(("achieved", "breached")),
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return summarize(
+            r for r in rows if r.get("completed_at") and start <= parse_iso(r["completed_at"]) < end
+        )
+
+    def simulate(
+        self, workspace_id: str, candidate: dict[str, Any], start: datetime, end: datetime, limit: int = 5000
+    ) -> dict[str, Any]:
+        """Evaluate a candidate policy over past tickets created in [start, end) beside the active policies."""
+        self.config._validate(workspace_id, "policy", candidate.get("id") or "candidate", candidate)
+        policy = Policy.from_dict({**candidate, "id": candidate.get("id") or "candidate", "version": 0})
+        now = self.core.clock.now()
+        r = t.records
+        with self.core.db.read() as conn:
+            ids = list(
+                conn.execute(
+                    select(r.c.id)
+                    .where(
+                        r.c.workspace_id == workspace_id,
+                        r.c.collection == "tickets",
+                        r.c.deleted.is_(False),
+                        r.c.created_at >= start,
+                        r.c.created_at < end,
+                    )
+                    .order_by(r.c.created_at)
+                    .limit(limit)
+                ).scalars()
+            )
+            configs = self.config_versions_in(conn, workspace_id)
+            active, cand = [], []
+            for tid in ids:
+                g = self.gather(conn, workspace_id, tid)
+                if g is None:
+                    continue
+                eras, _ = self.timeline(workspace_id, g, configs)
+                active += [i.to_dict() for i in evaluate(g.facts, eras, now).instances]
+                eras, _ = self.timeline(workspace_id, g, configs, override=policy)
+                cand += [i.to_dict() for i in evaluate(g.facts, eras, now).instances]
+        done = ("achieved", "breached")
+        return {
+            "tickets": len(ids),
+            "active": summarize(i for i in active if i["state"] in done),
+            "candidate": summarize(i for i in cand if i["state"] in done),
+        }
+
+    # ---- the scheduler ----------------------------------------------------------------------------
+    def run_due(self, limit: int = 500) -> int:
+        """Re-evaluate tickets whose next warning, breach or escalation is due, and run due escalations once.
+        Each re-evaluation is a change (`entity="sla"`) so the audit trail and the replica see it."""
+        now = self.core.clock.now()
+        st = t.sla_tickets
+        with self.core.db.read() as conn:
+            due = conn.execute(
+                select(st.c.workspace_id, st.c.ticket_id)
+                .where(st.c.next_due <= now)
+                .order_by(st.c.next_due)
+                .limit(limit)
+            ).all()
+        for ws, tid in due:
+            try:
+                self._tick(ws, tid, now)
+            except Exception:
+                log.exception("SLA re-evaluation of %s/%s failed", ws, tid)
+        return len(due)
+
+    def _tick(self, workspace_id: str, ticket_id: str, now: datetime) -> None:
+        with self.core.db.tx() as tx:
+            result = self.evaluate(
+                tx.conn, workspace_id, ticket_id, now, self.config_versions_in(tx.conn, workspace_id)
+            )
+            if result is None:
+                tx.conn.execute(
+                    delete(t.sla_tickets).where(
+                        t.sla_tickets.c.workspace_id == workspace_id, t.sla_tickets.c.ticket_id == ticket_id
+                    )
+                )
+                return
+            ev = result[0]
+            pending = self._pending_escalations(tx.conn, workspace_id, ticket_id, ev)
+            change = Change(
+                workspace_id,
+                "sla",
+                "tickets",
+                ticket_id,
+                "evaluate",
+                {"events": [e.to_dict() for e in ev.events if e.at > now - timedelta(minutes=5)][-20:]},
+                SLA_ACTOR.id,
+                SLA_ACTOR.name,
+                now,
+            )
+            self.core.emit(tx, [change], run_hooks=False)
+            for e in pending:
+                tx.conn.execute(
+                    insert(t.sla_escalations).values(
+                        workspace_id=workspace_id, ticket_id=ticket_id, step_key=step_key(e), done_at=now
+                    )
+                )
+            patch = escalation_patch(pending, self._ticket_data(tx.conn, workspace_id, ticket_id))
+            if patch:
+                from deskbase.core.writer import UnitOfWork
+
+                uow = UnitOfWork(self.core, tx, workspace_id, SLA_ACTOR)
+                uow.patch_record("tickets", ticket_id, patch, now)
+                uow.flush()  # the in-transaction hook re-evaluates and stores the ticket
+            else:
+                self.persist(tx.conn, workspace_id, ticket_id, ev, change.seq, now)
+
+    def _ticket_data(self, conn: Connection, workspace_id: str, ticket_id: str) -> dict[str, Any]:
+        row = conn.execute(
+            select(t.records.c.data).where(
+                t.records.c.workspace_id == workspace_id,
+                t.records.c.collection == "tickets",
+                t.records.c.id == ticket_id,
+            )
+        ).scalar()
+        return row or {}
+
+    def next_wakeup(self) -> datetime | None:
+        st = t.sla_tickets
+        with self.core.db.read() as conn:
+            return conn.execute(
+                select(st.c.next_due).where(st.c.next_due.is_not(None)).order_by(st.c.next_due).limit(1)
+            ).scalar()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="deskbase-sla", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self.core.commit_signal:
+            self.core.commit_signal.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _loop(self) -> None:
+        """Sleep until the earliest due instant (so breaches are recorded on time), or until a commit."""
+        while not self._stop.is_set():
+            try:
+                self.run_due()
+                nxt = self.next_wakeup()
+            except Exception:
+                log.exception("SLA scheduler step failed")
+                nxt = None
+            wait = 1.0 if nxt is None else max(0.0, min(1.0, (nxt - self.core.clock.now()).total_seconds()))
+            if wait > 0:
+                with self.core.commit_signal:
+                    self.core.commit_signal.wait(timeout=wait)
+
+
+def event_key(position: int, metric: str, cycle: int, kind: str) -> str:
+    """Events only ever grow as time passes (replay = live), so a position in the list is a stable key."""
+    return f"{position}:{metric}:{cycle}:{kind}"
+
+
+def step_key(e: Any) -> str:
+    return f"{e.metric}:{e.cycle}:{e.details.get('restart', 0)}:{e.details.get('step')}"
+
+
+def escalation_patch(pending: Iterable[Any], ticket: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch the pending escalation steps ask for (set priority/assignee, add tags)."""
+    patch: dict[str, Any] = {}
+    tags = list(ticket.get("tags") or [])
+    for e in pending:
+        actions = e.details.get("actions") or {}
+        if actions.get("set_priority"):
+            patch["priority"] = actions["set_priority"]
+        if actions.get("set_assignee"):
+            patch["assignee"] = actions["set_assignee"]
+        for tag in actions.get("add_tags") or []:
+            if tag not in tags:
+                tags.append(tag)
+    if tags != list(ticket.get("tags") or []):
+        patch["tags"] = tags
+    return {k: v for k, v in patch.items() if ticket.get(k) != v}
+
+
+def summarize(instances: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for i in instances:
+        c = counts[(i["metric"], i["priority"])]
+        c[0 if i["state"] == "achieved" else 1] += 1
+    return [
+        {
+            "metric": m,
+            "priority": p,
+            "total": a + b,
+            "achieved": a,
+            "breached": b,
+            "attainment": round(a / (a + b), 4) if a + b else None,
+        }
+        for (m, p), (a, b) in sorted(counts.items())
+    ]

@@ -1,0 +1,184 @@
+"""Dashboard reports: the seed's four queries run through the sandboxed SQL service, and SLA attainment from
+the SLA service, turned into bars (or a shaded matrix) with the numbers beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from deskbase.core.app import Deskbase
+from deskbase.core.clock import iso
+from deskbase.core.errors import DeskbaseError, NotFound
+from deskbase.support.template import seed_queries
+from deskbase.web.http import url
+from deskbase.web.pages import AttainmentPanel, Bar, Cell, Matrix, ReportPanel
+
+PERIODS = (("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"))
+PRIORITY_ORDER = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+
+
+@dataclass(frozen=True)
+class Report:
+    id: str  #: the stored query's name (the support template installs the seed's four)
+    title: str
+    label: Callable[[dict[str, Any]], str]
+    value: str
+    link: Callable[[str, dict[str, Any]], str | None]
+    note: Callable[[dict[str, Any]], str] = lambda row: ""
+    extra: str | None = None
+
+
+def _queue(ws: str, **params: Any) -> str:
+    return url(f"/w/{quote(ws)}/queue", sort="updated", **params)
+
+
+REPORTS = (
+    Report(
+        "open_tickets_by_priority",
+        "Open tickets by priority",
+        lambda r: str(r.get("priority") or "none"),
+        "ticket_count",
+        lambda ws, r: _queue(ws, view="open", priority=r.get("priority")),
+    ),
+    Report(
+        "tickets_by_category_and_channel",
+        "Tickets by category and channel",
+        lambda r: f"{r.get('category') or 'none'} · {r.get('channel') or 'none'}",
+        "ticket_count",
+        lambda ws, r: _queue(ws, view="all", category=r.get("category"), channel=r.get("channel")),
+    ),
+    Report(
+        "agent_workload",
+        "Agent workload",
+        lambda r: str(r.get("agent") or "(unassigned)"),
+        "active_tickets",
+        lambda ws, r: _queue(ws, view="open", assignee=r.get("agent")) if r.get("agent") else None,
+        note=lambda r: f"{r.get('urgent_count', 0)} urgent",
+        extra="urgent_count",
+    ),
+    Report(
+        "tickets_by_customer_plan",
+        "Tickets by customer plan",
+        lambda r: str(r.get("plan") or "none"),
+        "ticket_count",
+        lambda ws, r: None,
+    ),
+)
+REPORT_BY_ID = {r.id: r for r in REPORTS}
+
+
+def query_text(core: Deskbase, ws: str, name: str) -> tuple[str, str]:
+    """(description, SQL) of a report: the workspace's stored query, else the seed's text."""
+    try:
+        stored = core.stored_queries.get(ws, name)
+        return stored.get("description") or "", stored["query"]
+    except NotFound:
+        return seed_queries()[name]
+
+
+def rows_of(result: dict[str, Any]) -> list[dict[str, Any]]:
+    names = [m["name"] for m in result.get("meta") or []]
+    return [dict(zip(names, row, strict=False)) for row in result.get("data") or []]
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def report_panel(core: Deskbase, analytics: Any, ws: str, report: Report) -> ReportPanel:
+    description, sql = query_text(core, ws, report.id)
+    empty = ReportPanel(report.id, report.title, description, [], None, [], None, None, 0)
+    if analytics is None:
+        empty.error = "The SQL replica is off on this server (DESKBASE_REPLICATE=false), so reports can't run."
+        return empty
+    try:
+        result = analytics.sql(ws, sql, {})
+    except DeskbaseError as exc:
+        empty.error = f"The report could not run: {exc.message}"
+        return empty
+    rows = rows_of(result)
+    top = max((_num(r.get(report.value)) for r in rows), default=0.0) or 1.0
+    bars = [
+        Bar(
+            label=report.label(r),
+            value=_num(r.get(report.value)),
+            share=_num(r.get(report.value)) / top,
+            href=report.link(ws, r),
+            note=report.note(r),
+            extra=_num(r.get(report.extra)) / top if report.extra else 0.0,
+        )
+        for r in rows
+    ]
+    names = [m["name"] for m in result.get("meta") or []]
+    table = [names, *[[r.get(n) for n in names] for r in rows]]
+    matrix = category_matrix(ws, rows) if report.id == "tickets_by_category_and_channel" else None
+    elapsed = (result.get("statistics") or {}).get("elapsed_ms")
+    return ReportPanel(
+        report.id,
+        report.title,
+        description,
+        [] if matrix else bars,
+        matrix,
+        table,
+        None,
+        elapsed,
+        sum(b.value for b in bars),
+    )
+
+
+def category_matrix(ws: str, rows: list[dict[str, Any]]) -> Matrix:
+    cats = sorted({str(r.get("category") or "") for r in rows})
+    chans = sorted({str(r.get("channel") or "") for r in rows})
+    value = {(str(r.get("category") or ""), str(r.get("channel") or "")): _num(r.get("ticket_count")) for r in rows}
+    top = max(value.values(), default=0.0) or 1.0
+    return Matrix(
+        corner="category \\ channel",
+        columns=[c or "none" for c in chans],
+        rows=[
+            (
+                cat or "none",
+                [
+                    Cell(
+                        value.get((cat, ch), 0.0),
+                        value.get((cat, ch), 0.0) / top,
+                        _queue(ws, view="all", category=cat or None, channel=ch or None),
+                    )
+                    for ch in chans
+                ],
+            )
+            for cat in cats
+        ],
+    )
+
+
+def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
+    days = {"7d": 7, "30d": 30, "90d": 90}.get(period, 30)
+    return now - timedelta(days=days), now
+
+
+def attainment_panel(sla: Any, ws: str, period: str, now: datetime) -> AttainmentPanel:
+    start, end = period_bounds(period, now)
+    panel = AttainmentPanel(period, iso(start), iso(end), [], [], None)
+    if sla is None:
+        panel.error = "SLA attainment needs the SLA service, which is not running on this server."
+        return panel
+    rows = sorted(
+        sla.attainment(ws, start, end),
+        key=lambda r: (str(r.get("metric")), PRIORITY_ORDER.get(str(r.get("priority")), 9)),
+    )
+    for r in rows:
+        share = r.get("attainment")
+        label = f"{str(r.get('metric')).replace('_', ' ')} · {r.get('priority')}"
+        note = f"{r.get('achieved', 0)} met, {r.get('breached', 0)} breached of {r.get('total', 0)}"
+        panel.bars.append(Bar(label, round(100 * share, 1) if share is not None else 0.0, share or 0.0, None, note))
+    panel.table = [
+        ["metric", "priority", "total", "achieved", "breached", "attainment"],
+        *[[r.get(k) for k in ("metric", "priority", "total", "achieved", "breached", "attainment")] for r in rows],
+    ]
+    return panel

@@ -1,0 +1,279 @@
+"""Request plumbing shared by every console view: the signed-in actor, CSRF checks, the page shell,
+rendering, redirects, and the route class that turns core errors into HTML pages."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment
+
+from deskbase.core.app import Deskbase
+from deskbase.core.auth import authorize
+from deskbase.core.context import Actor
+from deskbase.core.errors import DeskbaseError, Forbidden, NotFound, Unauthorized
+from deskbase.web.pages import ErrorPage, NavView, Shell, WorkspaceLink
+from deskbase.web.render import environment
+from deskbase.web.session import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    Csrf,
+    Session,
+    SessionStore,
+    Signer,
+    load_secret,
+)
+
+log = logging.getLogger("deskbase.web")
+_UNSET = object()
+
+
+class SignInRequired(Exception):
+    """No valid session: the route class answers with a redirect to the sign-in page."""
+
+
+class CsrfRejected(Exception):
+    """A POST without the matching CSRF token: refused before it reaches any core service."""
+
+
+class Console:
+    """Per-app console state: the core, the template environment, sessions and the CSRF signer."""
+
+    def __init__(self, core: Deskbase) -> None:
+        self.core = core
+        signer = Signer(load_secret(core.settings.data_path))
+        self.sessions = SessionStore(signer)
+        self.csrf = Csrf(signer)
+        self.env: Environment = environment()
+
+
+def console(request: Request) -> Console:
+    return request.app.state.console  # type: ignore[no-any-return]
+
+
+def core_of(request: Request) -> Deskbase:
+    return console(request).core
+
+
+def session_of(request: Request) -> Session | None:
+    found = getattr(request.state, "console_session", _UNSET)
+    if found is _UNSET:
+        found = console(request).sessions.lookup(request.cookies.get(SESSION_COOKIE))
+        request.state.console_session = found
+    return found  # type: ignore[return-value]
+
+
+def current_actor(request: Request) -> Actor:
+    """The signed-in actor, re-authenticated from the session's token on every request (revocation and
+    expiry take effect immediately)."""
+    s = session_of(request)
+    if s is None:
+        raise SignInRequired()
+    try:
+        actor = core_of(request).tokens.authenticate(s.token)
+    except Unauthorized:
+        console(request).sessions.drop(s.id)
+        raise SignInRequired() from None
+    request.state.console_actor = actor
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def csrf_token(request: Request) -> str:
+    """This request's CSRF token: the cookie's if it is valid for the current session, else a new one (set
+    on the response by `finish`)."""
+    known = getattr(request.state, "csrf_value", None)
+    if known:
+        return known  # type: ignore[no-any-return]
+    s = session_of(request)
+    binding = s.id if s else "anon"
+    c = console(request).csrf
+    cookie = request.cookies.get(CSRF_COOKIE)
+    value = cookie if cookie and c.valid_cookie(binding, cookie) else c.mint(binding)
+    request.state.csrf_value = value
+    return value
+
+
+async def checked_form(request: Request) -> dict[str, str]:
+    """The POSTed form, after the double-submit CSRF check (field or X-CSRF-Token header == cookie, signed
+    for this session). Only the last value of a repeated field is kept."""
+    form = await request.form()
+    data = {k: v for k, v in form.items() if isinstance(v, str)}
+    s = session_of(request)
+    submitted = data.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER)
+    if not console(request).csrf.check(s.id if s else "anon", request.cookies.get(CSRF_COOKIE), submitted):
+        raise CsrfRejected()
+    return data
+
+
+FormDep = Annotated[dict[str, str], Depends(checked_form)]
+
+
+def may(actor: Actor, permission: str, workspace_id: str, collection: str | None = None) -> bool:
+    """`authorize` as a yes/no, for optional parts of a page (a panel the token may not read is hidden)."""
+    try:
+        authorize(actor, permission, workspace_id, collection)
+    except (Forbidden, NotFound):
+        return False
+    return True
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def finish(request: Request, response: Response) -> Response:
+    """Set the CSRF cookie when this request minted one."""
+    value = getattr(request.state, "csrf_value", None)
+    if value and value != request.cookies.get(CSRF_COOKIE):
+        response.set_cookie(
+            CSRF_COOKIE, value, httponly=True, samesite="strict", secure=secure(request), path="/"
+        )
+    return response
+
+
+def render(
+    request: Request,
+    template: str,
+    page: Any,
+    shell: Shell,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    html = console(request).env.get_template(template).render(page=page, shell=shell)
+    return finish(request, HTMLResponse(html, status_code=status, headers=headers))  # type: ignore[return-value]
+
+
+def redirect(request: Request, url: str) -> Response:
+    """303 after a POST; htmx gets HX-Redirect so it navigates the whole page instead of swapping."""
+    if is_htmx(request):
+        return finish(request, Response(status_code=200, headers={"HX-Redirect": url}))
+    return finish(request, RedirectResponse(url, status_code=303))
+
+
+def local_path(value: str | None, default: str = "/") -> str:
+    """Only same-site paths are followed after sign-in or "send and next" (no open redirects)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    return value
+
+
+def url(path: str, **params: Any) -> str:
+    q = {k: v for k, v in params.items() if v not in (None, "")}
+    return f"{path}?{urlencode(q)}" if q else path
+
+
+# ---- the shell ----------------------------------------------------------------------------------------
+@dataclass
+class Prefs:
+    shortcuts: bool
+    me: str
+
+
+def prefs_of(core: Deskbase, actor: Actor) -> Prefs:
+    p = core.preferences.get(actor.id)
+    return Prefs(shortcuts=p.get("shortcuts", True) is not False, me=str(p.get("me") or actor.name))
+
+
+def visible_workspaces(core: Deskbase, actor: Actor) -> list[dict[str, Any]]:
+    return [w for w in core.workspaces.list() if may(actor, "read:records", w["id"], "tickets")]
+
+
+def make_shell(
+    request: Request,
+    actor: Actor | None,
+    title: str,
+    workspace: str | None = None,
+    section: str = "",
+    nav: list[NavView] | None = None,
+    prefs: Prefs | None = None,
+) -> Shell:
+    core = core_of(request)
+    links: list[WorkspaceLink] = []
+    tz = "UTC"
+    if actor is not None:
+        for w in visible_workspaces(core, actor):
+            links.append(WorkspaceLink(w["id"], w["name"], f"/w/{quote(w['id'])}/queue"))
+            if w["id"] == workspace:
+                tz = str((w.get("settings") or {}).get("timezone") or "UTC")
+        prefs = prefs or prefs_of(core, actor)
+    return Shell(
+        title=title,
+        csrf=csrf_token(request),
+        now=core.clock.now(),
+        actor=actor,
+        workspace=workspace,
+        workspaces=links,
+        nav=nav or [],
+        section=section,
+        shortcuts=prefs.shortcuts if prefs else True,
+        timezone=tz,
+        queue_href=f"/w/{quote(workspace)}/queue" if workspace else "/",
+    )
+
+
+# ---- errors as pages ------------------------------------------------------------------------------------
+def error_page(request: Request, status: int, message: str) -> Response:
+    actor = getattr(request.state, "console_actor", None)
+    try:
+        shell = make_shell(request, actor, f"Error {status}")
+    except DeskbaseError:
+        shell = make_shell(request, None, f"Error {status}")
+    if is_htmx(request):
+        # A fragment request: a small inline message, swapped where the result would have gone.
+        html = f'<p class="form-error" role="alert">{_escape(message)}</p>'
+        return finish(request, HTMLResponse(html, status_code=status))
+    return render(request, "error.html", ErrorPage(status, message), shell, status=status)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def sign_in_redirect(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        target = request.headers.get("hx-current-url") or "/"
+        target = "/" if "://" in target else target
+    return redirect(request, url("/signin", next=target if target != "/" else None))
+
+
+class ConsoleRoute(APIRoute):
+    """Console routes answer in HTML: a missing session redirects to sign-in, a failed CSRF check is a 403
+    page, and core errors (404, 403, 400 …) become error pages, never the API's JSON envelope. Each response
+    carries its server time in a Server-Timing header."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        inner = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                response = await inner(request)
+            except SignInRequired:
+                response = sign_in_redirect(request)
+            except CsrfRejected:
+                response = error_page(
+                    request, 403, "This form has expired or did not come from this console; reload and retry."
+                )
+            except DeskbaseError as exc:
+                response = error_page(request, exc.status, exc.message)
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+            return response
+
+        return handler

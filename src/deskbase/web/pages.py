@@ -1,0 +1,405 @@
+"""Typed page contexts: each template renders exactly one of these (as `page`) plus the layout's `shell`.
+
+Fields are documented where they are declared; tests/web/test_templates.py checks that every `page.<name>`
+and `shell.<name>` a template reads is a declared field, so templates and views cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from deskbase.core.context import Actor
+from deskbase.web.sla import Clock
+
+
+# ---- the layout ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NavView:
+    """One queue in the left navigation."""
+
+    id: str
+    label: str
+    href: str
+    count: int | None  #: None: not available (e.g. an SLA view without the SLA service)
+    active: bool
+
+
+@dataclass(frozen=True)
+class WorkspaceLink:
+    id: str
+    name: str
+    href: str
+
+
+@dataclass
+class Shell:
+    """What base.html needs on every page."""
+
+    title: str
+    csrf: str  #: the CSRF token every POST form repeats in a hidden field
+    now: datetime  #: the server's clock, for relative times
+    actor: Actor | None = None  #: None on the sign-in and error pages before sign-in
+    workspace: str | None = None
+    workspaces: list[WorkspaceLink] = field(default_factory=list)
+    nav: list[NavView] = field(default_factory=list)  #: queue views with counts; empty hides the side nav
+    section: str = ""  #: queue | ticket | new | dashboard | collections | settings
+    shortcuts: bool = True  #: single-key shortcuts on (a per-user setting)
+    timezone: str = "UTC"  #: the workspace's time zone, for absolute times
+    queue_href: str = "/"  #: where Esc / "g i" go back to
+
+
+# ---- sign in, home, errors, settings ---------------------------------------------------------------
+@dataclass
+class SignInPage:
+    next: str  #: where to go after signing in (a local path)
+    error: str | None = None
+
+
+@dataclass
+class EmptyHomePage:
+    """Signed in, but no workspace with tickets is visible to this token."""
+
+    workspaces: list[WorkspaceLink]
+
+
+@dataclass
+class ErrorPage:
+    status: int
+    message: str
+    home: str = "/"
+
+
+@dataclass
+class SettingsPage:
+    shortcuts: bool
+    me: str  #: who "My open tickets" means: the assignee value this user goes by
+    token_name: str
+    saved: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+    back: str = "/"
+
+
+# ---- the queue --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CustomerRef:
+    id: str
+    name: str
+    email: str
+    company: str | None
+    plan: str | None
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: str
+    href: str
+    subject: str
+    status: str
+    priority: str
+    assignee: str | None
+    customer: CustomerRef | None
+    chip: Clock | None
+    tags: list[str]
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class QueueFilters:
+    """The queue's narrowing filters, as typed in the filter bar (empty string: not set)."""
+
+    status: str = ""
+    priority: str = ""
+    assignee: str = ""
+    category: str = ""
+    channel: str = ""
+    tag: str = ""
+    q: str = ""  #: text in subject
+
+    def active(self) -> bool:
+        return any(getattr(self, f) for f in self.__dataclass_fields__)
+
+
+@dataclass
+class QueuePage:
+    view: str
+    view_label: str
+    filters: QueueFilters
+    filter_errors: dict[str, str]  #: field -> message, shown beside the filter
+    options: dict[str, list[str]]  #: enum options per filter field, from the collection's schema
+    sort: str
+    sorts: list[tuple[str, str]]  #: (id, label)
+    rows: list[QueueRow]
+    count: int | None  #: matching tickets across all pages (None when unknown)
+    next_href: str | None  #: the next page (keyset cursor), full page
+    more_href: str | None  #: the next page's rows only (htmx "show more")
+    self_href: str  #: this page without a cursor, for "back to the first page"
+    notice: str | None  #: e.g. the SLA sort is unavailable
+    me: str
+    since: int  #: the workspace's change sequence when the page was made (for "N new — refresh")
+    show_customer: bool
+    paged: bool  #: this is not the first page
+
+
+@dataclass
+class QueueFreshness:
+    """The "N updated — refresh" banner polled by an open queue."""
+
+    changed: int
+    href: str
+
+
+# ---- a ticket ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Message:
+    id: str
+    kind: str  #: customer | agent | note
+    author: str
+    body: str
+    at: str
+
+
+@dataclass(frozen=True)
+class OtherTicket:
+    id: str
+    href: str
+    subject: str
+    status: str
+    priority: str
+    updated_at: str
+
+
+@dataclass
+class CustomerPanel:
+    customer: CustomerRef
+    href: str  #: the customer record in the collection browser
+    other_tickets: list[OtherTicket]
+    more: bool  #: more tickets than shown
+
+
+@dataclass(frozen=True)
+class RelatedTicket:
+    rel_id: str
+    ticket: OtherTicket
+    direction: str  #: outgoing | incoming
+
+
+@dataclass
+class SlaPanel:
+    clocks: list[Clock]  #: running clocks first, then completed ones
+    policy: str | None  #: "Default (v3)"
+    calendar: str | None  #: "business-hours · Europe/Madrid"
+    refresh_href: str
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: str
+    kind: str  #: created | changed | message | sla | deleted
+    text: str
+    actor: str | None
+
+
+@dataclass
+class Composer:
+    body: str = ""
+    type: str = "reply"  #: reply | internal_note
+    status: str = ""  #: set the ticket's status with the message ("" keeps it)
+    error: str | None = None
+    sent: bool = False  #: the last message went out (the form was cleared)
+
+
+@dataclass
+class TicketPage:
+    ticket: dict[str, Any]  #: the record as the core returns it
+    values: dict[str, Any]  #: the editable fields as shown: the record's, or the rejected input on error
+    errors: dict[str, str]  #: field -> message, inline beside the field
+    form_error: str | None
+    saved: str | None  #: "Saved status" after a successful edit
+    options: dict[str, list[str]]  #: enum options from the collection schema
+    conversation: list[Message]
+    composer: Composer
+    customer: CustomerPanel | None
+    related: list[RelatedTicket]
+    related_error: str | None
+    related_query: str
+    related_matches: list[OtherTicket]  #: search results for linking
+    sla: SlaPanel | None  #: None without the SLA service
+    urgent: Clock | None  #: the most urgent running clock, always shown in the header
+    timeline: list[TimelineItem]
+    can_edit: bool
+    can_reply: bool
+    can_link: bool
+    agents: list[str]  #: assignee suggestions
+    href: str
+    panels: tuple[str, ...] = ()  #: an htmx update re-sends only these panels (out of band); () = full page
+
+
+@dataclass
+class RelatedMatches:
+    """Search results of the "link a related ticket" box."""
+
+    href: str  #: the ticket being linked from
+    query: str
+    related_matches: list[OtherTicket]
+    can_link: bool
+
+
+@dataclass
+class SlaRefresh:
+    """The SLA panel and the header's urgent chip, re-sent every minute while a ticket is open."""
+
+    sla: SlaPanel | None
+    urgent: Clock | None
+
+
+# ---- a new ticket -----------------------------------------------------------------------------------
+@dataclass
+class NewTicketPage:
+    values: dict[str, str]
+    errors: dict[str, str]
+    form_error: str | None
+    options: dict[str, list[str]]
+    customer: CustomerRef | None  #: the chosen existing customer
+    matches: list[CustomerRef]  #: customers matching the search box
+    query: str
+
+
+@dataclass
+class CustomerMatches:
+    """The customer search results fragment of the new-ticket form."""
+
+    matches: list[CustomerRef]
+    query: str
+
+
+# ---- dashboard --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    share: float  #: 0..1 of the largest value, for the bar's width
+    href: str | None  #: the matching queue filter
+    note: str = ""  #: numbers shown beside the bar (e.g. "3 urgent")
+    extra: float = 0.0  #: a highlighted part of the bar (0..1 of the largest value)
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float
+    share: float  #: 0..1 of the largest cell, for the shading
+    href: str | None
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A two-way breakdown (category × channel) drawn as a shaded table with the numbers in the cells."""
+
+    corner: str
+    columns: list[str]
+    rows: list[tuple[str, list[Cell]]]
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    id: str
+    title: str
+    description: str
+    href: str
+
+
+@dataclass
+class ReportPanel:
+    id: str
+    title: str
+    description: str
+    bars: list[Bar]
+    matrix: Matrix | None
+    table: list[list[Any]]  #: header row first
+    error: str | None
+    elapsed_ms: float | None
+    total: float
+
+
+@dataclass
+class AttainmentPanel:
+    period: str
+    start: str
+    end: str
+    bars: list[Bar]
+    table: list[list[Any]]
+    error: str | None
+
+
+@dataclass
+class DashboardPage:
+    reports: list[ReportLink]
+    sql_available: bool
+    sla_available: bool
+    period: str
+    periods: list[tuple[str, str]]
+    attainment_href: str
+
+
+# ---- collections ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CollectionCard:
+    id: str
+    name: str
+    description: str
+    icon: str
+    color: str
+    count: int
+    href: str
+    fields: int
+
+
+@dataclass
+class CollectionsPage:
+    collections: list[CollectionCard]
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    id: str
+    href: str
+    cells: list[str]
+    updated_at: str
+
+
+@dataclass
+class CollectionPage:
+    collection: CollectionCard
+    columns: list[str]
+    rows: list[RecordRow]
+    count: int
+    next_href: str | None
+    first_href: str
+    filter_field: str
+    filter_op: str
+    filter_value: str
+    filter_error: str | None
+    ops: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    rel_id: str
+    rel_type: str
+    direction: str
+    other_collection: str
+    other_id: str
+    href: str
+
+
+@dataclass
+class RecordPage:
+    collection: CollectionCard
+    record: dict[str, Any]
+    fields: list[tuple[str, str]]  #: (name, rendered value) in schema order, then any extra keys
+    raw: str  #: the record as pretty JSON
+    links: list[LinkRow]
+    history: list[dict[str, Any]]
+    ticket_href: str | None  #: for tickets: the ticket page

@@ -1,0 +1,239 @@
+"""The ticket queue: views, filters and sorts as filter-DSL queries on the core, counts, and the rows of a
+page with their customers and SLA chips fetched in batches (one query each, never one per row)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from deskbase.core.app import Deskbase
+from deskbase.core.context import Actor
+from deskbase.web.pages import CustomerRef, QueueFilters, QueueRow
+from deskbase.web.sla import clock
+
+UNSOLVED = ("open", "in_progress", "waiting")
+ENUM_FIELDS = ("status", "priority", "category", "channel")
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class View:
+    id: str
+    label: str
+    sla: bool = False  #: served by the SLA service's queue
+
+
+VIEWS = (
+    View("mine", "My open tickets"),
+    View("unassigned", "Unassigned"),
+    View("open", "All open"),
+    View("waiting", "Waiting on customer"),
+    View("at_risk", "At risk", sla=True),
+    View("breached", "Breached", sla=True),
+    View("all", "All tickets"),
+)
+VIEW_BY_ID = {v.id: v for v in VIEWS}
+SORTS = (
+    ("sla_due", "SLA due first"),
+    ("updated", "Recently updated"),
+    ("created", "Newest first"),
+    ("created_asc", "Oldest first"),
+)
+SORT_SPECS: dict[str, list[dict[str, str]]] = {
+    "updated": [{"field": "updated_at", "direction": "desc"}],
+    "created": [{"field": "created_at", "direction": "desc"}],
+    "created_asc": [{"field": "created_at", "direction": "asc"}],
+}
+
+
+def unsolved() -> dict[str, Any]:
+    return {"field": "data.status", "op": "in", "value": list(UNSOLVED)}
+
+
+def view_condition(view: str, me: str) -> dict[str, Any] | None:
+    """The filter a view stands for (SLA views are chosen by the SLA service, not by a filter)."""
+    if view == "mine":
+        return {"and": [{"field": "data.assignee", "op": "eq", "value": me}, unsolved()]}
+    if view == "unassigned":
+        return {"and": [{"field": "data.assignee", "op": "is_null"}, unsolved()]}
+    if view == "open":
+        return unsolved()
+    if view == "waiting":
+        return {"field": "data.status", "op": "eq", "value": "waiting"}
+    return None
+
+
+def filter_conditions(f: QueueFilters) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for name in (*ENUM_FIELDS, "assignee"):
+        value = getattr(f, name)
+        if value:
+            out.append({"field": f"data.{name}", "op": "eq", "value": value})
+    if f.tag:
+        out.append({"field": "data.tags", "op": "has", "value": f.tag})
+    if f.q:
+        out.append({"field": "data.subject", "op": "search", "value": f.q})
+    return out
+
+
+def combine(*conds: dict[str, Any] | None) -> dict[str, Any] | None:
+    parts = [c for c in conds if c]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else {"and": parts}
+
+
+def options_from_schema(schema: dict[str, Any]) -> dict[str, list[str]]:
+    """Enum choices of the ticket fields, read from the collection's schema (so a changed schema shows)."""
+    props = schema.get("properties") or {}
+    return {
+        name: [str(v) for v in (props.get(name) or {}).get("enum") or []]
+        for name in ENUM_FIELDS
+        if isinstance(props.get(name), dict)
+    }
+
+
+def parse_filters(params: dict[str, str], options: dict[str, list[str]]) -> tuple[QueueFilters, dict[str, str]]:
+    """Filters from the query string; an unknown enum value is reported beside its field and ignored."""
+    errors: dict[str, str] = {}
+    values: dict[str, str] = {}
+    for name in QueueFilters.__dataclass_fields__:
+        raw = (params.get(name) or "").strip()[:200]
+        if raw and name in options and options[name] and raw not in options[name]:
+            errors[name] = f"{raw!r} is not a {name}; choose one of {', '.join(options[name])}"
+            raw = ""
+        values[name] = raw
+    return QueueFilters(**values), errors
+
+
+def sla_service(core: Deskbase) -> Any:
+    return core.extensions.get("sla")
+
+
+def sla_queue(core: Deskbase) -> Any:
+    """The SLA service's queue reader, or None (older service or none at all)."""
+    sla = sla_service(core)
+    return getattr(sla, "queue", None) if sla is not None else None
+
+
+@dataclass
+class Page:
+    tickets: list[dict[str, Any]]
+    next_cursor: str | None
+    count: int | None
+    notice: str | None
+
+
+def sla_filters(f: QueueFilters, condition: dict[str, Any] | None, me: str) -> dict[str, Any]:
+    """What the SLA service's queue gets: the combined filter DSL, plus the plain fields it may prefer."""
+    plain = {k: v for k, v in vars(f).items() if v}
+    return {**plain, "filter": condition, "me": me}
+
+
+def load(
+    core: Deskbase,
+    workspace_id: str,
+    view: str,
+    f: QueueFilters,
+    sort: str,
+    cursor: str | None,
+    me: str,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """One page of the queue with its total count."""
+    condition = combine(view_condition(view, me), *filter_conditions(f))
+    reader = sla_queue(core)
+    if VIEW_BY_ID[view].sla or sort == "sla_due":
+        if reader is not None:
+            res = reader(workspace_id, view, sla_filters(f, condition, me), limit, cursor)
+            return Page(list(res.get("data") or []), res.get("next_cursor"), res.get("count"), None)
+        if VIEW_BY_ID[view].sla:
+            reason = "the SLA service is not running" if sla_service(core) is None else "it has no queue yet"
+            return Page([], None, None, f"This view needs the SLA service's queue, and {reason}.")
+        notice = "SLA ordering is not available here, so the most recently updated tickets come first."
+        sort = "updated"
+    else:
+        notice = None
+    res = core.records.query(
+        workspace_id, "tickets", condition, SORT_SPECS.get(sort, SORT_SPECS["updated"]), limit, cursor
+    )
+    count = core.records.count(workspace_id, "tickets", condition)
+    return Page(res["data"], res["next_cursor"], count, notice)
+
+
+def view_counts(core: Deskbase, workspace_id: str, me: str) -> dict[str, int | None]:
+    """The count beside each view in the navigation: indexed counts on the core, SLA views from the service."""
+    reader = sla_queue(core)
+    out: dict[str, int | None] = {}
+    for v in VIEWS:
+        if v.sla:
+            out[v.id] = (
+                reader(workspace_id, v.id, sla_filters(QueueFilters(), None, me), 1, None).get("count")
+                if reader is not None
+                else None
+            )
+        else:
+            out[v.id] = core.records.count(workspace_id, "tickets", view_condition(v.id, me))
+    return out
+
+
+def customer_ref(record: dict[str, Any]) -> CustomerRef:
+    d = record.get("data") or {}
+    return CustomerRef(
+        id=record["id"],
+        name=str(d.get("name") or d.get("email") or record["id"]),
+        email=str(d.get("email") or ""),
+        company=d.get("company"),
+        plan=d.get("plan"),
+    )
+
+
+def customers_of(
+    core: Deskbase, workspace_id: str, actor: Actor, ticket_ids: list[str]
+) -> dict[str, CustomerRef]:
+    """ticket id -> customer, in two queries: the page's submitted_by links, then those customers."""
+    links = core.relationships.linked(workspace_id, "submitted_by", "tickets", ticket_ids, actor=actor)
+    by_ticket = {link["source"]["id"]: link["target"]["id"] for link in links}
+    wanted = sorted(set(by_ticket.values()))
+    if not wanted:
+        return {}
+    found = core.records.query(
+        workspace_id, "customers", {"field": "id", "op": "in", "value": wanted}, limit=len(wanted)
+    )["data"]
+    refs = {c["id"]: customer_ref(c) for c in found}
+    return {t: refs[c] for t, c in by_ticket.items() if c in refs}
+
+
+def rows(
+    core: Deskbase,
+    workspace_id: str,
+    actor: Actor,
+    tickets: list[dict[str, Any]],
+    now: datetime,
+    with_customers: bool,
+) -> list[QueueRow]:
+    ids = [t["id"] for t in tickets]
+    customers = customers_of(core, workspace_id, actor, ids) if with_customers and ids else {}
+    sla = sla_service(core)
+    chips = sla.clocks(workspace_id, ids) if sla is not None and ids else {}
+    out = []
+    for t in tickets:
+        d = t.get("data") or {}
+        inst = chips.get(t["id"])
+        out.append(
+            QueueRow(
+                id=t["id"],
+                href=f"/w/{workspace_id}/tickets/{t['id']}",
+                subject=str(d.get("subject") or "(no subject)"),
+                status=str(d.get("status") or ""),
+                priority=str(d.get("priority") or ""),
+                assignee=d.get("assignee"),
+                customer=customers.get(t["id"]),
+                chip=clock(inst, now, exact=False) if inst else None,
+                tags=[str(x) for x in d.get("tags") or []],
+                created_at=t["created_at"],
+                updated_at=t["updated_at"],
+            )
+        )
+    return out

@@ -1,0 +1,95 @@
+"""The console's Jinja2 environment: autoescaped templates, filters for times and labels, asset URLs."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+
+from deskbase.core.clock import parse_iso
+from deskbase.web.sla import duration
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+def _parse(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
+
+
+@pass_context
+def reltime(ctx: Context, value: Any) -> str:
+    """"5m ago", "in 2h" against the server's clock (the page's `shell.now`)."""
+    t = _parse(value)
+    if t is None:
+        return ""
+    now: datetime = ctx["shell"].now
+    delta = (now - t).total_seconds()
+    if abs(delta) < 45:
+        return "just now"
+    text = duration(abs(delta))
+    return f"{text} ago" if delta > 0 else f"in {text}"
+
+
+@pass_context
+def abstime(ctx: Context, value: Any, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """An absolute time in the workspace's time zone, with the zone named."""
+    t = _parse(value)
+    if t is None:
+        return ""
+    tz_name = ctx["shell"].timezone
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz, tz_name = ZoneInfo("UTC"), "UTC"
+    return f"{t.astimezone(tz).strftime(fmt)} {tz_name}"
+
+
+def humanize(value: Any) -> str:
+    """'in_progress' -> 'In progress'."""
+    if value is None or value == "":
+        return "—"
+    text = str(value).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def number(value: Any) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.1f}"
+    if isinstance(value, (int, float)):
+        return f"{int(value):,}"
+    return "" if value is None else str(value)
+
+
+def _asset_versions() -> dict[str, str]:
+    """Content hashes, so assets can be cached forever and still change with a release."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:10] for p in STATIC.iterdir() if p.is_file()
+    }
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    versions = _asset_versions()
+    env.globals["static"] = lambda name: f"/static/{name}?v={versions.get(name, '0')}"
+    env.filters.update(reltime=reltime, abstime=abstime, humanize=humanize, number=number, duration=duration)
+    return env

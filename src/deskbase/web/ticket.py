@@ -1,0 +1,308 @@
+"""Everything the ticket page shows, gathered from core and support services: the ticket, its conversation
+and timeline, the customer with their other tickets, related tickets and the SLA clocks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from deskbase.core.app import Deskbase
+from deskbase.core.context import Actor
+from deskbase.core.errors import ValidationFailed
+from deskbase.support import tickets
+from deskbase.web.http import may
+from deskbase.web.pages import (
+    Composer,
+    CustomerPanel,
+    Message,
+    OtherTicket,
+    RelatedTicket,
+    SlaPanel,
+    TicketPage,
+    TimelineItem,
+)
+from deskbase.web.queue import customer_ref, options_from_schema, sla_service
+from deskbase.web.sla import Clock, clock, most_urgent
+
+EDITABLE = ("subject", "description", "status", "priority", "category", "channel", "assignee", "tags")
+REQUIRED = ("subject", "status", "priority")
+OTHER_TICKETS = 5
+AGENT_SAMPLE = 200
+AGENT_TTL_SECONDS = 60.0
+SLA_EVENT_WORDS = {
+    "activate": "started",
+    "pause": "paused",
+    "resume": "resumed",
+    "warn": "due soon",
+    "breach": "breached",
+    "fulfil": "met",
+    "cancel": "cancelled",
+    "recompute": "recomputed",
+}
+
+
+def form_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The editable fields as form controls show them (tags comma-separated, missing as empty)."""
+    out: dict[str, Any] = {f: data.get(f) or "" for f in EDITABLE}
+    out["tags"] = ", ".join(str(t) for t in data.get("tags") or [])
+    return out
+
+
+def parse_tags(raw: str) -> list[str]:
+    seen: list[str] = []
+    for part in raw.split(","):
+        tag = part.strip()
+        if tag and tag not in seen:
+            seen.append(tag)
+    return seen
+
+
+def field_errors(exc: ValidationFailed, prefix: str = "/data") -> tuple[dict[str, str], str | None]:
+    """Map the core's JSON-pointer errors onto form fields (`<prefix>/<field>/…` -> field); what names no
+    field becomes the form's general error."""
+    errors: dict[str, str] = {}
+    general: list[str] = []
+    for e in exc.details.get("errors") or []:
+        pointer, message = str(e.get("pointer") or ""), str(e.get("message") or "invalid")
+        name = pointer[len(prefix) + 1 :].split("/")[0] if pointer.startswith(prefix + "/") else ""
+        if name:
+            errors.setdefault(name, message)
+        else:
+            general.append(message)
+    if not errors and not general:
+        general.append(exc.message)
+    return errors, "; ".join(general) or None
+
+
+def edit_patch(
+    current: dict[str, Any], form: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """The merge patch for the fields present in the form that changed; form-level errors (an empty
+    subject — the schema allows "", agents do not); and the values to show again if anything fails."""
+    patch: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    shown = form_values(current)
+    for name in EDITABLE:
+        if name not in form:
+            continue
+        raw = form[name]
+        shown[name] = raw
+        value: Any
+        if name == "tags":
+            value = parse_tags(raw) or None
+        elif name == "description":
+            value = raw.rstrip() or None
+        else:
+            value = raw.strip() or None
+        if value is None and name in REQUIRED:
+            errors[name] = f"{name.capitalize()} can't be empty."
+            continue
+        if value != (current.get(name) or None):
+            patch[name] = value
+    return patch, errors, shown
+
+
+def other_ticket(t: dict[str, Any], workspace_id: str) -> OtherTicket:
+    d = t.get("data") or {}
+    return OtherTicket(
+        id=t["id"],
+        href=f"/w/{workspace_id}/tickets/{t['id']}",
+        subject=str(d.get("subject") or "(no subject)"),
+        status=str(d.get("status") or ""),
+        priority=str(d.get("priority") or ""),
+        updated_at=t["updated_at"],
+    )
+
+
+def tickets_by_id(core: Deskbase, workspace_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not ids:
+        return {}
+    res = core.records.query(
+        workspace_id, "tickets", {"field": "id", "op": "in", "value": sorted(set(ids))}, limit=len(set(ids))
+    )
+    return {t["id"]: t for t in res["data"]}
+
+
+def customer_panel(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> CustomerPanel | None:
+    if not (may(actor, "read:records", workspace_id, "customers") and may(
+        actor, "read:relationships", workspace_id, "customers"
+    )):
+        return None
+    customer = tickets.customer_of(core, workspace_id, ticket_id)
+    if customer is None:
+        return None
+    links = core.relationships.of_record(
+        workspace_id, "customers", customer["id"], "submitted_by", "incoming", OTHER_TICKETS + 1, actor=actor
+    )
+    ids = [link["source"]["id"] for link in links["data"] if link["source"]["id"] != ticket_id]
+    found = tickets_by_id(core, workspace_id, ids[:OTHER_TICKETS])
+    others = sorted((other_ticket(found[i], workspace_id) for i in ids if i in found), key=lambda o: o.updated_at)
+    return CustomerPanel(
+        customer=customer_ref(customer),
+        href=f"/w/{workspace_id}/collections/customers/{customer['id']}",
+        other_tickets=list(reversed(others)),
+        more=bool(links["next_cursor"]) or len(ids) > OTHER_TICKETS,
+    )
+
+
+def related(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> list[RelatedTicket]:
+    if not may(actor, "read:relationships", workspace_id, "tickets"):
+        return []
+    links = core.relationships.of_record(
+        workspace_id, "tickets", ticket_id, "related_to", "both", 100, actor=actor
+    )["data"]
+    pairs = []
+    for link in links:
+        outgoing = link["source"]["id"] == ticket_id
+        pairs.append((link["id"], link["target"]["id"] if outgoing else link["source"]["id"], outgoing))
+    found = tickets_by_id(core, workspace_id, [p[1] for p in pairs])
+    return [
+        RelatedTicket(rid, other_ticket(found[other], workspace_id), "outgoing" if out else "incoming")
+        for rid, other, out in pairs
+        if other in found
+    ]
+
+
+def sla_parts(
+    core: Deskbase, workspace_id: str, ticket_id: str, now: datetime
+) -> tuple[SlaPanel | None, Clock | None, list[dict[str, Any]]]:
+    """The SLA panel, the header's most urgent clock and the SLA events for the timeline (one evaluation)."""
+    sla = sla_service(core)
+    if sla is None:
+        return None, None, []
+    view = sla.ticket_view(workspace_id, ticket_id)
+    policy = view.get("policy") or None
+    calendar = tz = None
+    if policy:
+        calendar = policy.get("calendar_id")
+        tz = policy.get("calendar_timezone")
+    clocks = [clock(i, now, exact=True, calendar=calendar, tz_label=tz or "UTC") for i in view.get("sla") or []]
+    clocks.sort(key=lambda c: (not c.running, c.metric, c.label))
+    panel = SlaPanel(
+        clocks=clocks,
+        policy=f"{policy.get('name') or policy.get('id')} (v{policy.get('version')})" if policy else None,
+        calendar=" · ".join(x for x in (calendar, tz) if x) or None,
+        refresh_href=f"/w/{workspace_id}/tickets/{ticket_id}/sla",
+    )
+    return panel, most_urgent(clocks), list(view.get("events") or [])
+
+
+def _changes_text(fields: dict[str, Any], created: bool) -> str:
+    def show(v: Any) -> str:
+        return "—" if v in (None, "") else str(v).replace("_", " ")
+
+    if created:
+        return "Created · " + ", ".join(f"{k} {show(v)}" for k, v in fields.items())
+    return "; ".join(f"{k}: {show(v.get('from'))} → {show(v.get('to'))}" for k, v in fields.items())
+
+
+def timeline_items(raw: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[TimelineItem]:
+    out: list[TimelineItem] = []
+    for item in raw:
+        actor = item.get("actor") or {}
+        who = actor.get("name") if isinstance(actor, dict) else None
+        if item["type"] == "message":
+            m = item["message"]
+            words = {"customer": "Customer replied", "agent": "Agent replied", "note": "Internal note"}
+            author = (m.get("data") or {}).get("author")
+            out.append(TimelineItem(item["at"], "message", words.get(m["kind"], "Message"), author))
+        elif item["type"] in ("created", "changed"):
+            text = _changes_text(item.get("fields") or {}, item["type"] == "created")
+            out.append(TimelineItem(item["at"], item["type"], text, who))
+        elif item["type"] == "deleted":
+            out.append(TimelineItem(item["at"], "deleted", "Deleted", who))
+    for e in events:
+        metric = str(e.get("metric") or "").replace("_", " ")
+        word = SLA_EVENT_WORDS.get(str(e.get("kind")), str(e.get("kind")))
+        out.append(TimelineItem(str(e.get("at")), "sla", f"SLA {metric}: {word}", None))
+    return sorted(out, key=lambda i: i.at)
+
+
+@dataclass
+class Extras:
+    """What an action hands back to the page beside the ticket itself (inline errors, the composer…)."""
+
+    values: dict[str, Any] | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    form_error: str | None = None
+    saved: str | None = None
+    composer: Composer | None = None
+    related_error: str | None = None
+
+
+class AgentCache:
+    """Assignee suggestions (names seen on recently updated tickets), recomputed at most once a minute."""
+
+    def __init__(self) -> None:
+        self._by_ws: dict[str, tuple[float, list[str]]] = {}
+
+    def get(self, core: Deskbase, workspace_id: str) -> list[str]:
+        hit = self._by_ws.get(workspace_id)
+        if hit and time.monotonic() - hit[0] < AGENT_TTL_SECONDS:
+            return hit[1]
+        recent = core.records.query(
+            workspace_id,
+            "tickets",
+            {"field": "data.assignee", "op": "is_not_null"},
+            [{"field": "updated_at", "direction": "desc"}],
+            AGENT_SAMPLE,
+        )["data"]
+        names = sorted({str(t["data"]["assignee"]) for t in recent if t["data"].get("assignee")})
+        self._by_ws[workspace_id] = (time.monotonic(), names)
+        return names
+
+
+AGENTS = AgentCache()
+
+
+def build(
+    core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str, now: datetime, me: str, x: Extras
+) -> TicketPage:
+    ticket = core.records.get(workspace_id, "tickets", ticket_id)
+    options = options_from_schema(core.collections.get(workspace_id, "tickets")["json_schema"])
+    sla_panel, urgent, events = sla_parts(core, workspace_id, ticket_id, now)
+    reads_messages = may(actor, "read:records", workspace_id, "responses")
+    if reads_messages:
+        raw = tickets.timeline(core, workspace_id, ticket_id)
+    else:
+        raw = tickets.field_changes(core.records.history(workspace_id, "tickets", ticket_id, limit=1000))
+    conversation = [
+        Message(
+            id=i["message"]["id"],
+            kind=i["message"]["kind"],
+            author=str((i["message"].get("data") or {}).get("author") or ""),
+            body=str((i["message"].get("data") or {}).get("body") or ""),
+            at=i["message"]["at"],
+        )
+        for i in raw
+        if i["type"] == "message"
+    ]
+    agents = AGENTS.get(core, workspace_id)
+    assignee = (ticket.get("data") or {}).get("assignee")
+    suggestions = sorted({*agents, me, *([assignee] if assignee else [])})
+    return TicketPage(
+        ticket=ticket,
+        values=x.values if x.values is not None else form_values(ticket.get("data") or {}),
+        errors=x.errors,
+        form_error=x.form_error,
+        saved=x.saved,
+        options=options,
+        conversation=conversation,
+        composer=x.composer or Composer(),
+        customer=customer_panel(core, workspace_id, actor, ticket_id),
+        related=related(core, workspace_id, actor, ticket_id),
+        related_error=x.related_error,
+        related_query="",
+        related_matches=[],
+        sla=sla_panel,
+        urgent=urgent,
+        timeline=timeline_items(raw, events),
+        can_edit=may(actor, "write:records", workspace_id, "tickets"),
+        can_reply=may(actor, "write:records", workspace_id, "responses")
+        and may(actor, "write:relationships", workspace_id, "tickets"),
+        can_link=may(actor, "write:relationships", workspace_id, "tickets"),
+        agents=suggestions,
+        href=f"/w/{workspace_id}/tickets/{ticket_id}",
+    )

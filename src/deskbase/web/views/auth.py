@@ -1,0 +1,113 @@
+"""Sign in with a token, sign out, the landing redirect, and the per-user settings page."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from deskbase.core.errors import Unauthorized
+from deskbase.web.http import (
+    ActorDep,
+    ConsoleRoute,
+    FormDep,
+    console,
+    core_of,
+    local_path,
+    make_shell,
+    prefs_of,
+    redirect,
+    render,
+    secure,
+    session_of,
+    visible_workspaces,
+)
+from deskbase.web.pages import EmptyHomePage, SettingsPage, SignInPage, WorkspaceLink
+from deskbase.web.session import SESSION_COOKIE
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+@router.get("/")
+def home(request: Request, actor: ActorDep) -> Response:
+    """Land on the first workspace's queue ("My open tickets")."""
+    core = core_of(request)
+    workspaces = visible_workspaces(core, actor)
+    if workspaces:
+        return redirect(request, f"/w/{quote(workspaces[0]['id'])}/queue")
+    links = [WorkspaceLink(w["id"], w["name"], f"/w/{quote(w['id'])}/queue") for w in workspaces]
+    return render(request, "home_empty.html", EmptyHomePage(links), make_shell(request, actor, "deskbase"))
+
+
+@router.get("/w/{ws}")
+def workspace_home(ws: str, request: Request) -> Response:
+    return redirect(request, f"/w/{quote(ws)}/queue")
+
+
+@router.get("/signin")
+def sign_in_form(request: Request, next: str = "/") -> Response:
+    if session_of(request) is not None:
+        return redirect(request, local_path(next))
+    return render(request, "signin.html", SignInPage(local_path(next)), make_shell(request, None, "Sign in"))
+
+
+@router.post("/signin")
+def sign_in(request: Request, form: FormDep) -> Response:
+    """Exchange a token for a session: the token stays server-side, the cookie only names the session."""
+    target = local_path(form.get("next"))
+    raw = (form.get("token") or "").strip()
+    c = console(request)
+    try:
+        c.core.tokens.authenticate(raw)
+    except Unauthorized as exc:
+        message = "Enter your API token (it starts with dsk_)." if not raw else f"Sign-in failed: {exc.message}."
+        shell = make_shell(request, None, "Sign in")
+        return render(request, "signin.html", SignInPage(target, message), shell, status=401)
+    old = session_of(request)
+    if old is not None:
+        c.sessions.drop(old.id)
+    session, cookie = c.sessions.create(raw)
+    request.state.csrf_value = c.csrf.mint(session.id)  # a fresh CSRF token bound to the new session
+    response = redirect(request, target)
+    response.set_cookie(
+        SESSION_COOKIE, cookie, httponly=True, samesite="strict", secure=secure(request), path="/"
+    )
+    return response
+
+
+@router.post("/signout")
+def sign_out(request: Request, form: FormDep) -> Response:
+    s = session_of(request)
+    if s is not None:
+        console(request).sessions.drop(s.id)
+    request.state.csrf_value = console(request).csrf.mint("anon")
+    response = redirect(request, "/signin")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure(request))
+    return response
+
+
+@router.get("/settings")
+def settings_form(request: Request, actor: ActorDep, back: str = "/", saved: bool = False) -> Response:
+    prefs = prefs_of(core_of(request), actor)
+    page = SettingsPage(prefs.shortcuts, prefs.me, actor.name, saved, back=local_path(back))
+    return render(request, "settings.html", page, make_shell(request, actor, "Settings", section="settings"))
+
+
+@router.post("/settings")
+def save_settings(request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Per-user (per-token) settings, kept in the core's preferences store so they follow the user."""
+    me = (form.get("me") or "").strip()
+    back = local_path(form.get("back"))
+    errors = {}
+    if len(me) > 200:
+        errors["me"] = "At most 200 characters."
+    if errors:
+        prefs = prefs_of(core_of(request), actor)
+        page = SettingsPage(prefs.shortcuts, me, actor.name, errors=errors, back=back)
+        shell = make_shell(request, actor, "Settings", section="settings")
+        return render(request, "settings.html", page, shell, status=422)
+    core_of(request).preferences.update(
+        actor.id, {"shortcuts": form.get("shortcuts") == "on", "me": me or None}
+    )
+    return redirect(request, f"/settings?saved=1&back={quote(back)}")

@@ -1,0 +1,148 @@
+"""The collection browser: every collection of a workspace (including ones users created) with its icon and
+colour, its records as a table whose columns are the schema's fields, and one record with its links."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from deskbase.core.auth import authorize
+from deskbase.core.errors import InvalidFilter
+from deskbase.web.http import ActorDep, ConsoleRoute, core_of, make_shell, may, render, url
+from deskbase.web.pages import CollectionCard, CollectionPage, CollectionsPage, LinkRow, RecordPage, RecordRow
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+PAGE_SIZE = 50
+MAX_COLUMNS = 12
+CELL_CHARS = 80
+OPS = (("eq", "equals"), ("search", "contains"), ("neq", "is not"), ("is_null", "is empty"), ("is_not_null", "is set"))
+
+
+def card(ws: str, c: dict[str, Any], count: int) -> CollectionCard:
+    props = (c.get("json_schema") or {}).get("properties") or {}
+    return CollectionCard(
+        id=c["id"],
+        name=c.get("name") or c["id"],
+        description=c.get("description") or "",
+        icon=c.get("icon") or "",
+        color=c.get("color") or "#64748b",
+        count=count,
+        href=f"/w/{quote(ws)}/collections/{quote(c['id'])}",
+        fields=len(props),
+    )
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        text = ", ".join(str(v) for v in value)
+    elif isinstance(value, (dict, list)):
+        text = orjson.dumps(value).decode()
+    else:
+        text = str(value)
+    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
+
+
+@router.get("/w/{ws}/collections")
+def collections(ws: str, request: Request, actor: ActorDep) -> Response:
+    authorize(actor, "read:collections", ws)
+    core = core_of(request)
+    cards = [
+        card(ws, c, core.records.count(ws, c["id"]) if may(actor, "read:records", ws, c["id"]) else 0)
+        for c in core.collections.list(ws)
+        if may(actor, "read:collections", ws, c["id"])
+    ]
+    shell = make_shell(request, actor, "Collections", ws, "collections")
+    return render(request, "collections.html", CollectionsPage(cards), shell)
+
+
+@router.get("/w/{ws}/collections/{collection}")
+def collection(
+    ws: str,
+    collection: str,
+    request: Request,
+    actor: ActorDep,
+    cursor: str | None = None,
+    field: str = "",
+    op: str = "eq",
+    value: str = "",
+) -> Response:
+    authorize(actor, "read:collections", ws, collection)
+    authorize(actor, "read:records", ws, collection)
+    core = core_of(request)
+    c = core.collections.get(ws, collection)
+    columns = list(((c.get("json_schema") or {}).get("properties") or {}).keys())[:MAX_COLUMNS]
+    condition, error = None, None
+    op = op if op in dict(OPS) else "eq"
+    if field:
+        condition = {"field": field, "op": op} if op in ("is_null", "is_not_null") else {"field": field, "op": op, "value": value}
+    sort = [{"field": "updated_at", "direction": "desc"}]
+    try:
+        res = core.records.query(ws, collection, condition, sort, PAGE_SIZE, cursor)
+        count = core.records.count(ws, collection, condition)
+    except InvalidFilter as exc:
+        error = exc.message
+        res = core.records.query(ws, collection, None, sort, PAGE_SIZE, None)
+        count = core.records.count(ws, collection)
+    base = f"/w/{quote(ws)}/collections/{quote(collection)}"
+    params = {"field": field, "op": op if field else None, "value": value if field else None}
+    rows = [
+        RecordRow(r["id"], f"{base}/{quote(r['id'])}", [cell(r["data"].get(k)) for k in columns], r["updated_at"])
+        for r in res["data"]
+    ]
+    page = CollectionPage(
+        collection=card(ws, c, count),
+        columns=columns,
+        rows=rows,
+        count=count,
+        next_href=url(base, **params, cursor=res["next_cursor"]) if res["next_cursor"] and not error else None,
+        first_href=url(base, **params),
+        filter_field=field,
+        filter_op=op,
+        filter_value=value,
+        filter_error=error,
+        ops=list(OPS),
+    )
+    return render(request, "collection.html", page, make_shell(request, actor, c.get("name") or collection, ws, "collections"))
+
+
+@router.get("/w/{ws}/collections/{collection}/{rid}")
+def record(ws: str, collection: str, rid: str, request: Request, actor: ActorDep) -> Response:
+    authorize(actor, "read:collections", ws, collection)
+    authorize(actor, "read:records", ws, collection)
+    core = core_of(request)
+    c = core.collections.get(ws, collection)
+    r = core.records.get(ws, collection, rid)
+    props = list(((c.get("json_schema") or {}).get("properties") or {}).keys())
+    keys = props + [k for k in r["data"] if k not in props]
+    links: list[LinkRow] = []
+    if may(actor, "read:relationships", ws, collection):
+        for link in core.relationships.of_record(ws, collection, rid, None, "both", 100, actor=actor)["data"]:
+            outgoing = link["source"]["collection"] == collection and link["source"]["id"] == rid
+            other = link["target"] if outgoing else link["source"]
+            links.append(
+                LinkRow(
+                    link["id"],
+                    link["rel_type"],
+                    "outgoing" if outgoing else "incoming",
+                    other["collection"],
+                    other["id"],
+                    f"/w/{quote(ws)}/collections/{quote(other['collection'])}/{quote(other['id'])}",
+                )
+            )
+    history = core.records.history(ws, collection, rid, limit=50)
+    page = RecordPage(
+        collection=card(ws, c, 0),
+        record=r,
+        fields=[(k, cell(r["data"].get(k))) for k in keys],
+        raw=orjson.dumps(r, option=orjson.OPT_INDENT_2).decode(),
+        links=links,
+        history=[{"seq": h["seq"], "op": h["op"], "at": h["at"], "actor": (h.get("actor") or {}).get("name")} for h in history],
+        ticket_href=f"/w/{quote(ws)}/tickets/{quote(rid)}" if collection == "tickets" else None,
+    )
+    return render(request, "record.html", page, make_shell(request, actor, f"{collection}/{rid}", ws, "collections"))

@@ -1,0 +1,76 @@
+"""The ticket page: conversation and composer, properties edited in place, customer, related tickets, SLA
+clocks and timeline (GET routes; the forms post to ticket_actions)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from deskbase.core.auth import authorize
+from deskbase.web import ticket as tk
+from deskbase.web.http import ActorDep, ConsoleRoute, core_of, is_htmx, make_shell, may, prefs_of, render
+from deskbase.web.pages import RelatedMatches, SlaRefresh
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+MATCHES = 8
+
+
+def respond(
+    request: Request,
+    actor: ActorDep,
+    ws: str,
+    ticket_id: str,
+    extras: tk.Extras | None = None,
+    status: int = 200,
+    panels: tuple[str, ...] = (),
+) -> Response:
+    """The whole page, or — for htmx — only `panels`, each swapped in place out of band (the composer is
+    left alone unless named, so a draft survives a status change)."""
+    core = core_of(request)
+    prefs = prefs_of(core, actor)
+    shell = make_shell(request, actor, "Ticket", ws, "ticket", prefs=prefs)
+    page = tk.build(core, ws, actor, ticket_id, shell.now, prefs.me, extras or tk.Extras())
+    shell.title = str(page.ticket["data"].get("subject") or "Ticket")
+    if is_htmx(request) and panels:
+        page.panels = panels
+        return render(request, "ticket_update.html", page, shell, status=status)
+    return render(request, "ticket.html", page, shell, status=status)
+
+
+@router.get("/w/{ws}/tickets/{ticket_id}")
+def ticket_page(ws: str, ticket_id: str, request: Request, actor: ActorDep) -> Response:
+    authorize(actor, "read:records", ws, "tickets")
+    return respond(request, actor, ws, ticket_id)
+
+
+@router.get("/w/{ws}/tickets/{ticket_id}/sla")
+def sla_panel(ws: str, ticket_id: str, request: Request, actor: ActorDep) -> Response:
+    """Re-sent every minute while the page is open: business time only the server can count exactly."""
+    authorize(actor, "read:records", ws, "tickets")
+    core = core_of(request)
+    core.records.get(ws, "tickets", ticket_id)
+    shell = make_shell(request, actor, "SLA", ws, "ticket")
+    panel, urgent, _ = tk.sla_parts(core, ws, ticket_id, shell.now)
+    return render(request, "ticket/sla_refresh.html", SlaRefresh(panel, urgent), shell)
+
+
+@router.get("/w/{ws}/tickets/{ticket_id}/related/search")
+def related_search(ws: str, ticket_id: str, request: Request, actor: ActorDep, q: str = "") -> Response:
+    """Tickets whose subject contains `q` (or whose id is `q`), to link as related."""
+    authorize(actor, "read:records", ws, "tickets")
+    authorize(actor, "read:relationships", ws, "tickets")
+    core = core_of(request)
+    core.records.get(ws, "tickets", ticket_id)
+    text = q.strip()[:200]
+    matches = []
+    if text:
+        cond = {"or": [{"field": "data.subject", "op": "search", "value": text}, {"field": "id", "op": "eq", "value": text}]}
+        found = core.records.query(
+            ws, "tickets", cond, [{"field": "updated_at", "direction": "desc"}], MATCHES + 1
+        )["data"]
+        linked = {r.ticket.id for r in tk.related(core, ws, actor, ticket_id)}
+        matches = [tk.other_ticket(t, ws) for t in found if t["id"] != ticket_id and t["id"] not in linked][:MATCHES]
+    page = RelatedMatches(
+        f"/w/{ws}/tickets/{ticket_id}", text, matches, may(actor, "write:relationships", ws, "tickets")
+    )
+    return render(request, "ticket/related_matches.html", page, make_shell(request, actor, "", ws))

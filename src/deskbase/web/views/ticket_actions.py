@@ -1,0 +1,137 @@
+"""Ticket forms: edit fields in place, reply or add an internal note, link and unlink related tickets.
+
+Every write goes through a core service (records.patch, support.tickets.add_response, relationships.upsert /
+delete) after the same `authorize` checks as the API; a rejected input is shown beside its field and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from deskbase.core.auth import authorize
+from deskbase.core.errors import Conflict, NotFound, ValidationFailed
+from deskbase.support import tickets
+from deskbase.web import ticket as tk
+from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, local_path, prefs_of, redirect
+from deskbase.web.pages import Composer
+from deskbase.web.queue import options_from_schema
+from deskbase.web.views.ticket import respond
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+EDIT_PANELS = ("head", "props", "sla", "timeline")
+REPLY_PANELS = ("conversation", "composer", "head", "props", "sla", "timeline")
+
+
+def _back(ws: str, ticket_id: str) -> str:
+    return f"/w/{ws}/tickets/{ticket_id}"
+
+
+@router.post("/w/{ws}/tickets/{ticket_id}/edit")
+def edit(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Patch the fields the form carries that changed (a merge patch through core.records.patch)."""
+    authorize(actor, "write:records", ws, "tickets")
+    core = core_of(request)
+    current = core.records.get(ws, "tickets", ticket_id)["data"]
+    patch, errors, shown = tk.edit_patch(current, form)
+    if errors:
+        extras = tk.Extras(values=shown, errors=errors)
+        return respond(request, actor, ws, ticket_id, extras, 422, EDIT_PANELS)
+    if patch:
+        try:
+            core.records.patch(ws, "tickets", ticket_id, patch, actor)
+        except ValidationFailed as exc:
+            errors, general = tk.field_errors(exc)
+            extras = tk.Extras(values=shown, errors=errors, form_error=general)
+            return respond(request, actor, ws, ticket_id, extras, 422, EDIT_PANELS)
+    if not patch:
+        return respond(request, actor, ws, ticket_id, tk.Extras(saved="No changes"), 200, EDIT_PANELS)
+    saved = "Saved " + ", ".join(sorted(patch))
+    if not request.headers.get("hx-request"):
+        return redirect(request, _back(ws, ticket_id))
+    return respond(request, actor, ws, ticket_id, tk.Extras(saved=saved), 200, EDIT_PANELS)
+
+
+@router.post("/w/{ws}/tickets/{ticket_id}/reply")
+def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """A reply or an internal note (support.tickets.add_response: the response and its link in one
+    transaction), optionally followed by a status change and a move to the next ticket."""
+    authorize(actor, "write:records", ws, "responses")
+    authorize(actor, "write:relationships", ws)
+    core = core_of(request)
+    body = (form.get("body") or "").strip()
+    kind = form.get("type") or "reply"
+    status = (form.get("status") or "").strip()
+    composer = Composer(body=form.get("body") or "", type=kind, status=status)
+    current = core.records.get(ws, "tickets", ticket_id)["data"]
+    statuses = options_from_schema(core.collections.get(ws, "tickets")["json_schema"]).get("status", [])
+    if not body:
+        composer.error = "Write a message first."
+    elif kind not in tickets.RESPONSE_TYPES:
+        composer.error = "Choose reply or internal note."
+    elif status and status not in statuses:
+        composer.error = f"{status!r} is not a status; choose one of {', '.join(statuses)}."
+    if status and not composer.error:
+        authorize(actor, "write:records", ws, "tickets")
+    if composer.error:
+        return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
+    author = prefs_of(core, actor).me
+    try:
+        tickets.add_response(core, ws, ticket_id, {"body": body, "type": kind, "author": author}, actor)
+    except ValidationFailed as exc:
+        composer.error = "; ".join(e.get("message", "invalid") for e in exc.details.get("errors") or []) or exc.message
+        return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
+    if status and status != current.get("status"):
+        core.records.patch(ws, "tickets", ticket_id, {"status": status}, actor)
+    after = local_path(form.get("next"), "")
+    if after.startswith(f"/w/{ws}/"):
+        return redirect(request, after)
+    if not request.headers.get("hx-request"):
+        return redirect(request, _back(ws, ticket_id) + "#conversation")
+    sent = Composer(sent=True, type=kind)
+    return respond(request, actor, ws, ticket_id, tk.Extras(composer=sent), 200, REPLY_PANELS)
+
+
+@router.post("/w/{ws}/tickets/{ticket_id}/related")
+def link(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    authorize(actor, "write:relationships", ws, "tickets")
+    core = core_of(request)
+    core.records.get(ws, "tickets", ticket_id)
+    other = (form.get("ticket") or "").strip()
+    error = None
+    if not other:
+        error = "Enter or pick the ticket to link."
+    elif other == ticket_id:
+        error = "A ticket can't be related to itself."
+    elif any(r.ticket.id == other for r in tk.related(core, ws, actor, ticket_id)):
+        error = "These tickets are already linked."
+    if error is None:
+        body = {
+            "rel_type": "related_to",
+            "source": {"collection": "tickets", "id": ticket_id},
+            "target": {"collection": "tickets", "id": other},
+        }
+        try:
+            core.relationships.upsert(ws, body, actor)
+        except (ValidationFailed, Conflict) as exc:
+            error = f"Can't link {other!r}: no such ticket." if isinstance(exc, ValidationFailed) else exc.message
+    if error:
+        return respond(request, actor, ws, ticket_id, tk.Extras(related_error=error), 422, ("related",))
+    if not request.headers.get("hx-request"):
+        return redirect(request, _back(ws, ticket_id) + "#related")
+    return respond(request, actor, ws, ticket_id, None, 200, ("related",))
+
+
+@router.post("/w/{ws}/tickets/{ticket_id}/related/{rel_id}/unlink")
+def unlink(ws: str, ticket_id: str, rel_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    authorize(actor, "write:relationships", ws, "tickets")
+    core = core_of(request)
+    rel = core.relationships.get(ws, rel_id, actor)
+    ends = {rel["source"]["id"], rel["target"]["id"]}
+    if rel["rel_type"] != "related_to" or ticket_id not in ends or rel.get("deleted"):
+        raise NotFound(f"relationship {rel_id!r} not found", {"id": rel_id})
+    core.relationships.delete(ws, rel_id, actor)
+    if not request.headers.get("hx-request"):
+        return redirect(request, _back(ws, ticket_id) + "#related")
+    return respond(request, actor, ws, ticket_id, None, 200, ("related",))
