@@ -577,6 +577,45 @@ class SlaService:
             "candidate": summarize(i for i in cand if i["state"] in done),
         }
 
+    def rebuild(self, workspace_id: str, batch: int = 500) -> int:
+        """Recompute every ticket's SLA state from the change log (derived state is always replayable).
+        Each batch of tickets is one transaction and one `sla` change entry, so the replica follows."""
+        r = t.records
+        now = self.core.clock.now()
+        last, total = "", 0
+        while True:
+            with self.core.db.read() as conn:
+                ids = list(
+                    conn.execute(
+                        select(r.c.id)
+                        .where(r.c.workspace_id == workspace_id, r.c.collection == "tickets", r.c.id > last)
+                        .order_by(r.c.id)
+                        .limit(batch)
+                    ).scalars()
+                )
+            if not ids:
+                return total
+            with self.core.db.tx() as tx:
+                change = Change(
+                    workspace_id,
+                    "sla",
+                    "tickets",
+                    "*",
+                    "rebuild",
+                    {"tickets": len(ids)},
+                    SLA_ACTOR.id,
+                    SLA_ACTOR.name,
+                    now,
+                )
+                self.core.emit(tx, [change], run_hooks=False)
+                configs = self.config_versions_in(tx.conn, workspace_id)
+                for tid in ids:
+                    result = self.evaluate(tx.conn, workspace_id, tid, now, configs)
+                    if result is not None:
+                        self.persist(tx.conn, workspace_id, tid, result[0], change.seq, now)
+            total += len(ids)
+            last = ids[-1]
+
     # ---- the scheduler ----------------------------------------------------------------------------
     def run_due(self, limit: int = 500) -> int:
         """Re-evaluate tickets whose next warning, breach or escalation is due, and run due escalations once.

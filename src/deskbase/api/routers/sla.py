@@ -79,6 +79,14 @@ def attainment(ws: str, sla: SlaDep, actor: ActorDep, start: str, end: str) -> d
     return {"data": sla.attainment(ws, s, e)}
 
 
+@router.post("/sla/rebuild")
+def rebuild(ws: str, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
+    """Recompute every ticket's SLA state and metrics from the change log."""
+    authorize(actor, "admin", ws)
+    sla.core.workspaces.get(ws)
+    return {"tickets": sla.rebuild(ws)}
+
+
 @router.get("/tickets/{ticket_id}/sla")
 def ticket_sla(ws: str, ticket_id: str, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
     """Every SLA instance and event of the ticket, its metrics, and which policy applies and why."""
