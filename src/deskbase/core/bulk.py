@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from sqlalchemy import JSON
 from sqlalchemy.engine import Connection
 
 
@@ -91,4 +92,30 @@ def insert_relationships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     )
     conn.exec_driver_sql(
         sql, [(*r[:7], _dumps(r[7]), r[8], r[9], r[10], d.ts(r[11]), d.ts(r[12]), r[13], r[14]) for r in rows]
+    )
+
+
+def insert_dicts(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert dict rows into a table through the DB-API, converting JSON and timestamp columns the way the
+    table's SQLAlchemy types would (for derived tables written in bulk, e.g. SLA state)."""
+    if not rows:
+        return
+    from deskbase.core.tables import UtcDateTime
+
+    d = Dialect(conn)
+    names = list(rows[0])
+    cols = [table.c[n] for n in names]
+    json_idx = [i for i, col in enumerate(cols) if isinstance(col.type, JSON)]
+    ts_idx = {i for i, col in enumerate(cols) if isinstance(col.type, UtcDateTime)}
+    json_set = set(json_idx)
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({d.ph(len(names), json_idx)})"
+    conn.exec_driver_sql(
+        sql,
+        [
+            tuple(
+                _dumps(r[n]) if i in json_set else d.ts(r[n]) if i in ts_idx else r[n]
+                for i, n in enumerate(names)
+            )
+            for r in rows
+        ],
     )

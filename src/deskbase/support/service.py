@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from deskbase.core import bulk
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
@@ -62,73 +63,72 @@ class SlaService:
 
     # ---- gathering facts --------------------------------------------------------------------------
     def gather(self, conn: Connection, workspace_id: str, ticket_id: str) -> Gathered | None:
-        ch = t.changes
-        rows = conn.execute(
-            select(ch.c.at, ch.c.data)
-            .where(
-                ch.c.workspace_id == workspace_id,
-                ch.c.entity == "record",
-                ch.c.collection == "tickets",
-                ch.c.entity_id == ticket_id,
-            )
-            .order_by(ch.c.seq)
-        ).all()
-        if not rows:
-            return None
-        versions = tuple(
-            TicketVersion(r.at, (r.data or {}).get("data") or {}, bool((r.data or {}).get("deleted")))
-            for r in rows
-        )
-        rel = t.relationships
-        links = conn.execute(
-            select(rel).where(
-                rel.c.workspace_id == workspace_id,
-                rel.c.source_collection == "tickets",
-                rel.c.source_id == ticket_id,
-                rel.c.rel_type.in_(("has_response", "submitted_by")),
-            )
-        ).all()
-        customer = None
-        customer_versions: list[tuple[datetime, dict[str, Any]]] = []
-        live_sub = [x for x in links if x.rel_type == "submitted_by" and not x.deleted]
-        if live_sub:
-            cust_id = live_sub[0].target_id
-            crow = conn.execute(
-                select(t.records).where(
-                    t.records.c.workspace_id == workspace_id,
-                    t.records.c.collection == "customers",
-                    t.records.c.id == cust_id,
+        return self.gather_many(conn, workspace_id, [ticket_id]).get(ticket_id)
+
+    def gather_many(self, conn: Connection, workspace_id: str, ticket_ids: list[str]) -> dict[str, Gathered]:
+        """Facts of many tickets in a handful of queries (chunked IN lists), never one round trip per ticket."""
+        ch, rel = t.changes, t.relationships
+        versions: dict[str, list[TicketVersion]] = defaultdict(list)
+        links: dict[str, list[Any]] = defaultdict(list)
+        for chunk in _chunks(ticket_ids):
+            for r in conn.execute(
+                select(ch.c.entity_id, ch.c.at, ch.c.data)
+                .where(
+                    ch.c.workspace_id == workspace_id,
+                    ch.c.entity == "record",
+                    ch.c.collection == "tickets",
+                    ch.c.entity_id.in_(chunk),
                 )
-            ).first()
-            if crow is not None and not crow.deleted:
-                customer = record_from_row(crow).public()
-                customer_versions = [
-                    (r.at, (r.data or {}).get("data") or {})
-                    for r in conn.execute(
-                        select(ch.c.at, ch.c.data)
-                        .where(
-                            ch.c.workspace_id == workspace_id,
-                            ch.c.entity == "record",
-                            ch.c.collection == "customers",
-                            ch.c.entity_id == cust_id,
-                        )
-                        .order_by(ch.c.seq)
-                    )
-                ]
-        resp_links = {x.target_id: x for x in links if x.rel_type == "has_response"}
-        messages: list[Message] = []
-        if resp_links:
-            match = self._author_match(conn, workspace_id)
-            resp_rows = conn.execute(
-                select(t.records).where(
-                    t.records.c.workspace_id == workspace_id,
-                    t.records.c.collection == "responses",
-                    t.records.c.id.in_(list(resp_links)),
+                .order_by(ch.c.seq)
+            ):
+                img = r.data or {}
+                versions[r.entity_id].append(
+                    TicketVersion(r.at, img.get("data") or {}, bool(img.get("deleted")))
                 )
-            ).all()
-            for rr in resp_rows:
+            for x in conn.execute(
+                select(rel).where(
+                    rel.c.workspace_id == workspace_id,
+                    rel.c.source_collection == "tickets",
+                    rel.c.source_id.in_(chunk),
+                    rel.c.rel_type.in_(("has_response", "submitted_by")),
+                )
+            ):
+                links[x.source_id].append(x)
+        customer_of: dict[str, str] = {}
+        response_ids: list[str] = []
+        for tid, xs in links.items():
+            live = [x for x in xs if x.rel_type == "submitted_by" and not x.deleted]
+            if live:
+                customer_of[tid] = live[0].target_id
+            response_ids += [x.target_id for x in xs if x.rel_type == "has_response"]
+        customers = self._records(conn, workspace_id, "customers", sorted(set(customer_of.values())))
+        customer_versions: dict[str, list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
+        for chunk in _chunks(list(customers)):
+            for r in conn.execute(
+                select(ch.c.entity_id, ch.c.at, ch.c.data)
+                .where(
+                    ch.c.workspace_id == workspace_id,
+                    ch.c.entity == "record",
+                    ch.c.collection == "customers",
+                    ch.c.entity_id.in_(chunk),
+                )
+                .order_by(ch.c.seq)
+            ):
+                customer_versions[r.entity_id].append((r.at, (r.data or {}).get("data") or {}))
+        responses = self._records(conn, workspace_id, "responses", response_ids)
+        match = self._author_match(conn, workspace_id) if responses else []
+        out: dict[str, Gathered] = {}
+        for tid in ticket_ids:
+            if not versions.get(tid):
+                continue
+            row = customers.get(customer_of.get(tid, ""))
+            customer = record_from_row(row).public() if row is not None and not row.deleted else None
+            messages: list[Message] = []
+            for link in links.get(tid, []):
+                rr = responses.get(link.target_id) if link.rel_type == "has_response" else None
+                if rr is None:
+                    continue
                 resp = record_from_row(rr).public()
-                link = resp_links[rr.id]
                 removed = [
                     d
                     for d in (
@@ -147,11 +147,28 @@ class SlaService:
                         min(removed) if removed else None,
                     )
                 )
-        messages.sort(key=lambda m: (m.at, m.id))
-        return Gathered(
-            TicketFacts(ticket_id, versions, tuple(messages), customer["data"] if customer else None),
-            customer_versions,
-        )
+            messages.sort(key=lambda m: (m.at, m.id))
+            out[tid] = Gathered(
+                TicketFacts(
+                    tid, tuple(versions[tid]), tuple(messages), customer["data"] if customer else None
+                ),
+                customer_versions.get(customer["id"], []) if customer else [],
+            )
+        return out
+
+    def _records(
+        self, conn: Connection, workspace_id: str, collection: str, ids: list[str]
+    ) -> dict[str, Any]:
+        rec = t.records
+        out: dict[str, Any] = {}
+        for chunk in _chunks(ids):
+            for r in conn.execute(
+                select(rec).where(
+                    rec.c.workspace_id == workspace_id, rec.c.collection == collection, rec.c.id.in_(chunk)
+                )
+            ):
+                out[r.id] = r
+        return out
 
     def _author_match(self, conn: Connection, workspace_id: str) -> list[str]:
         settings = conn.execute(
@@ -218,134 +235,157 @@ class SlaService:
         now: datetime,
         configs: list[ConfigVersion] | None = None,
     ) -> tuple[Evaluation, list[dict[str, Any]]] | None:
-        g = self.gather(conn, workspace_id, ticket_id)
-        if g is None:
-            return None
-        eras, explanation = self.timeline(workspace_id, g, configs)
-        return evaluate(g.facts, eras, now), explanation
+        return self.evaluate_many(conn, workspace_id, [ticket_id], now, configs).get(ticket_id)
+
+    def evaluate_many(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        ticket_ids: list[str],
+        now: datetime,
+        configs: list[ConfigVersion] | None = None,
+    ) -> dict[str, tuple[Evaluation, list[dict[str, Any]]]]:
+        configs = self.config_versions_in(conn, workspace_id) if configs is None else configs
+        out = {}
+        for tid, g in self.gather_many(conn, workspace_id, ticket_ids).items():
+            eras, explanation = self.timeline(workspace_id, g, configs)
+            out[tid] = (evaluate(g.facts, eras, now), explanation)
+        return out
 
     # ---- persistence ------------------------------------------------------------------------------
     def persist(
         self, conn: Connection, workspace_id: str, ticket_id: str, ev: Evaluation, version: int, now: datetime
     ) -> None:
-        """Store a ticket's evaluation; rows that no longer exist become tombstones (the replica learns too)."""
-        running = [i for i in ev.instances if i.state in RUNNING]
-        due = min(running, key=lambda i: i.target_at) if running else None
-        pending = self._pending_escalations(conn, workspace_id, ticket_id, ev)
-        next_due = now if pending else ev.next_due
-        first = ev.instances[0] if ev.instances else None
-        values = {
-            "policy_id": first.policy_id if first else None,
-            "policy_version": first.policy_version if first else None,
-            "running": len(running),
-            "breached": sum(i.state == "breached_active" for i in running),
-            "due_at": due.target_at if due else None,
-            "due_metric": due.metric if due else None,
-            "next_due": next_due,
-            "metrics": ev.metrics.to_dict(),
-            "version": version,
-            "evaluated_at": now,
-        }
-        st = t.sla_tickets
-        if (
-            conn.execute(
-                update(st)
-                .where(st.c.workspace_id == workspace_id, st.c.ticket_id == ticket_id)
-                .values(**values)
-            ).rowcount
-            == 0
-        ):
-            conn.execute(insert(st).values(workspace_id=workspace_id, ticket_id=ticket_id, **values))
-        si, se = t.sla_instances, t.sla_events
-        old_inst = {
-            (r.metric, r.cycle, r.restarts)
+        self.persist_many(conn, workspace_id, {ticket_id: ev}, version, now)
+
+    def persist_many(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        evaluations: dict[str, Evaluation],
+        version: int,
+        now: datetime,
+    ) -> None:
+        """Store evaluations (a few statements per 500 tickets); instances and events that no longer exist
+        become tombstones, so the replica learns of them too."""
+        ids = list(evaluations)
+        st, si, se, done_t = t.sla_tickets, t.sla_instances, t.sla_events, t.sla_escalations
+        old_inst: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
+        old_ev: dict[str, set[str]] = defaultdict(set)
+        done: dict[str, set[str]] = defaultdict(set)
+        for chunk in _chunks(ids):
             for r in conn.execute(
-                select(si.c.metric, si.c.cycle, si.c.restarts).where(
-                    si.c.workspace_id == workspace_id, si.c.ticket_id == ticket_id, si.c.deleted.is_(False)
+                select(si.c.ticket_id, si.c.metric, si.c.cycle, si.c.restarts).where(
+                    si.c.workspace_id == workspace_id, si.c.ticket_id.in_(chunk), si.c.deleted.is_(False)
                 )
-            )
-        }
-        old_ev = set(
-            conn.execute(
-                select(se.c.event_key).where(
-                    se.c.workspace_id == workspace_id, se.c.ticket_id == ticket_id, se.c.deleted.is_(False)
+            ):
+                old_inst[r.ticket_id].add((r.metric, r.cycle, r.restarts))
+            for r in conn.execute(
+                select(se.c.ticket_id, se.c.event_key).where(
+                    se.c.workspace_id == workspace_id, se.c.ticket_id.in_(chunk), se.c.deleted.is_(False)
                 )
-            ).scalars()
-        )
-        conn.execute(delete(si).where(si.c.workspace_id == workspace_id, si.c.ticket_id == ticket_id))
-        conn.execute(delete(se).where(se.c.workspace_id == workspace_id, se.c.ticket_id == ticket_id))
-        inst_rows = []
-        for i in ev.instances:
-            key = (i.metric, i.cycle, i.restarts)
-            old_inst.discard(key)
-            inst_rows.append(
+            ):
+                old_ev[r.ticket_id].add(r.event_key)
+            if any(e.kind == "escalate" for tid in chunk for e in evaluations[tid].events):
+                for r in conn.execute(
+                    select(done_t.c.ticket_id, done_t.c.step_key).where(
+                        done_t.c.workspace_id == workspace_id, done_t.c.ticket_id.in_(chunk)
+                    )
+                ):
+                    done[r.ticket_id].add(r.step_key)
+            for table in (st, si, se):
+                conn.execute(
+                    delete(table).where(table.c.workspace_id == workspace_id, table.c.ticket_id.in_(chunk))
+                )
+        ticket_rows, inst_rows, ev_rows = [], [], []
+        for tid, ev in evaluations.items():
+            running = [i for i in ev.instances if i.state in RUNNING]
+            due = min(running, key=lambda i: i.target_at) if running else None
+            pending = any(e.kind == "escalate" and step_key(e) not in done[tid] for e in ev.events)
+            first = ev.instances[0] if ev.instances else None
+            ticket_rows.append(
                 {
                     "workspace_id": workspace_id,
-                    "ticket_id": ticket_id,
-                    "metric": i.metric,
-                    "cycle": i.cycle,
-                    "restarts": i.restarts,
-                    "state": i.state,
-                    "running": i.state in RUNNING,
-                    "target_at": i.target_at,
-                    "data": i.to_dict(),
-                    "deleted": False,
+                    "ticket_id": tid,
+                    "policy_id": first.policy_id if first else None,
+                    "policy_version": first.policy_version if first else None,
+                    "running": len(running),
+                    "breached": sum(i.state == "breached_active" for i in running),
+                    "due_at": due.target_at if due else None,
+                    "due_metric": due.metric if due else None,
+                    "next_due": now if pending else ev.next_due,
+                    "metrics": ev.metrics.to_dict(),
                     "version": version,
+                    "evaluated_at": now,
                 }
             )
-        for m, cy, rs in old_inst:
-            inst_rows.append(
-                {
-                    "workspace_id": workspace_id,
-                    "ticket_id": ticket_id,
-                    "metric": m,
-                    "cycle": cy,
-                    "restarts": rs,
-                    "state": "cancelled",
-                    "running": False,
-                    "target_at": now,
-                    "data": {},
-                    "deleted": True,
-                    "version": version,
-                }
-            )
-        ev_rows = []
-        for n, e in enumerate(ev.events):
-            key = event_key(n, e.metric, e.cycle, e.kind)
-            old_ev.discard(key)
-            ev_rows.append(
-                {
-                    "workspace_id": workspace_id,
-                    "ticket_id": ticket_id,
-                    "event_key": key,
-                    "metric": e.metric,
-                    "cycle": e.cycle,
-                    "kind": e.kind,
-                    "at": e.at,
-                    "details": dict(e.details),
-                    "deleted": False,
-                    "version": version,
-                }
-            )
-        for key in old_ev:
-            ev_rows.append(
-                {
-                    "workspace_id": workspace_id,
-                    "ticket_id": ticket_id,
-                    "event_key": key,
-                    "metric": "",
-                    "cycle": 0,
-                    "kind": "",
-                    "at": now,
-                    "details": {},
-                    "deleted": True,
-                    "version": version,
-                }
-            )
-        if inst_rows:
-            conn.execute(insert(si), inst_rows)
-        if ev_rows:
-            conn.execute(insert(se), ev_rows)
+            for i in ev.instances:
+                old_inst[tid].discard((i.metric, i.cycle, i.restarts))
+                inst_rows.append(
+                    {
+                        "workspace_id": workspace_id,
+                        "ticket_id": tid,
+                        "metric": i.metric,
+                        "cycle": i.cycle,
+                        "restarts": i.restarts,
+                        "state": i.state,
+                        "running": i.state in RUNNING,
+                        "target_at": i.target_at,
+                        "data": i.to_dict(),
+                        "deleted": False,
+                        "version": version,
+                    }
+                )
+            for m, cy, rs in old_inst[tid]:
+                inst_rows.append(
+                    {
+                        "workspace_id": workspace_id,
+                        "ticket_id": tid,
+                        "metric": m,
+                        "cycle": cy,
+                        "restarts": rs,
+                        "state": "cancelled",
+                        "running": False,
+                        "target_at": now,
+                        "data": {},
+                        "deleted": True,
+                        "version": version,
+                    }
+                )
+            for n, e in enumerate(ev.events):
+                key = event_key(n, e.metric, e.cycle, e.kind)
+                old_ev[tid].discard(key)
+                ev_rows.append(
+                    {
+                        "workspace_id": workspace_id,
+                        "ticket_id": tid,
+                        "event_key": key,
+                        "metric": e.metric,
+                        "cycle": e.cycle,
+                        "kind": e.kind,
+                        "at": e.at,
+                        "details": dict(e.details),
+                        "deleted": False,
+                        "version": version,
+                    }
+                )
+            for key in old_ev[tid]:
+                ev_rows.append(
+                    {
+                        "workspace_id": workspace_id,
+                        "ticket_id": tid,
+                        "event_key": key,
+                        "metric": "",
+                        "cycle": 0,
+                        "kind": "",
+                        "at": now,
+                        "details": {},
+                        "deleted": True,
+                        "version": version,
+                    }
+                )
+        for table, rows in ((st, ticket_rows), (si, inst_rows), (se, ev_rows)):
+            bulk.insert_dicts(conn, table, rows)
 
     def _pending_escalations(
         self, conn: Connection, workspace_id: str, ticket_id: str, ev: Evaluation
@@ -426,10 +466,8 @@ class SlaService:
             )
         for ws, ids in affected.items():
             configs = self.config_versions_in(conn, ws)
-            for tid in sorted(ids):
-                result = self.evaluate(conn, ws, tid, now, configs)
-                if result is not None:
-                    self.persist(conn, ws, tid, result[0], version[ws], now)
+            results = self.evaluate_many(conn, ws, sorted(ids), now, configs)
+            self.persist_many(conn, ws, {tid: r[0] for tid, r in results.items()}, version[ws], now)
 
     def config_versions_in(self, conn: Connection, workspace_id: str) -> list[ConfigVersion]:
         c = t.sla_config.c
@@ -562,10 +600,7 @@ class SlaService:
             )
             configs = self.config_versions_in(conn, workspace_id)
             active, cand = [], []
-            for tid in ids:
-                g = self.gather(conn, workspace_id, tid)
-                if g is None:
-                    continue
+            for g in self.gather_many(conn, workspace_id, ids).values():
                 eras, _ = self.timeline(workspace_id, g, configs)
                 active += [i.to_dict() for i in evaluate(g.facts, eras, now).instances]
                 eras, _ = self.timeline(workspace_id, g, configs, override=policy)
@@ -609,10 +644,10 @@ class SlaService:
                 )
                 self.core.emit(tx, [change], run_hooks=False)
                 configs = self.config_versions_in(tx.conn, workspace_id)
-                for tid in ids:
-                    result = self.evaluate(tx.conn, workspace_id, tid, now, configs)
-                    if result is not None:
-                        self.persist(tx.conn, workspace_id, tid, result[0], change.seq, now)
+                results = self.evaluate_many(tx.conn, workspace_id, ids, now, configs)
+                self.persist_many(
+                    tx.conn, workspace_id, {tid: r[0] for tid, r in results.items()}, change.seq, now
+                )
             total += len(ids)
             last = ids[-1]
 
@@ -722,6 +757,11 @@ class SlaService:
             if wait > 0:
                 with self.core.commit_signal:
                     self.core.commit_signal.wait(timeout=wait)
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def event_key(position: int, metric: str, cycle: int, kind: str) -> str:
