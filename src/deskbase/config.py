@@ -51,7 +51,9 @@ class Settings:
     sql_max_result_rows: int = _setting(10000, "Rows an SQL query returns before it is marked truncated.")
     sql_max_memory_bytes: int = _setting(2 * 1024**3, "Memory limit of one SQL query.")
     replicate: bool = _setting(True, "Run the ClickHouse replicator inside the server process.")
-    sla_scheduler: bool = _setting(True, "Run the SLA scheduler (warnings, breaches, escalations) in the server.")
+    sla_scheduler: bool = _setting(
+        True, "Run the SLA scheduler (warnings, breaches, escalations) in the server."
+    )
     log_level: str = _setting("info", "Server log level.")
 
     @classmethod

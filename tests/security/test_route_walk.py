@@ -1,16 +1,18 @@
-"""The generated security walk: every route of the running API, once per kind of caller, with the status it
-must answer and proof (a digest of every table) that nothing was written.
+"""The generated security walk: every route of the running server (API and web console), once per kind of
+caller, with the status it must answer and proof (a digest of every table) that nothing was written.
 
-Routes are read from the OpenAPI document (hidden aliases included), so a new route is walked the day it is
-mounted. What a route needs comes from its `requires(...)` declaration (`x-deskbase-permissions`); an
-undeclared route is probed with a token that holds no relevant permission, and the permission its 403 names
-is taken as the requirement. A route checking several permissions must declare them.
+Routes are read from the OpenAPI document with hidden routes switched in, so a new route is walked the day it
+is mounted. API routes get the token as a bearer header; console pages get a console session made from the
+same token. What a route needs comes from its `requires(...)` declaration (`x-deskbase-permissions`); an
+undeclared route is probed with a token that holds no relevant permission: the API's 403 names the
+permission; a console page refused to it is a write unless it is a GET (which may be a read or a write form,
+so either a page or a 403 is accepted there — declare such pages to make the walk exact).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -23,8 +25,8 @@ from tests.conftest import Api
 from tests.security.walk import Fingerprint, Operation, operations
 
 WS = "acme"
-#: Routes any client may call without a token.
-PUBLIC = {"GET /healthz"}
+#: Routes anyone may call without a token: health, the console's sign-in/out, a redirect echoing its path.
+PUBLIC = {"GET /healthz", "GET /signin", "POST /signin", "POST /signout", "GET /w/{ws}"}
 GRANTS = {
     "other_workspace": [{"scope": {"workspaces": ["other"]}, "permissions": ["*"]}],
     "read_only": [{"scope": {"workspaces": [WS]}, "permissions": sorted(READ_PERMISSIONS)}],
@@ -33,6 +35,7 @@ GRANTS = {
         {"scope": {"workspaces": [WS], "collections": ["customers"]}, "permissions": ["*"]}
     ],
 }
+WRITE = "(a console write)"
 
 
 @dataclass
@@ -42,25 +45,60 @@ class World:
     tokens: dict[str, str]
     values: dict[str, str]
     ops: list[Operation]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def surface(self, op: Operation) -> str:
+        return "public" if op.id in PUBLIC else "api" if op.bearer else "console"
 
     def value(self, param: str, path: str) -> str:
         if param == "name":
             return "support" if "/templates/" in path else "agent_workload"
         return self.values.get(param, "walk-probe")
 
-    def call(self, op: Operation, token: str | None) -> Any:
-        return self.api.request(
-            op.method, op.url(self.value), token=token, params=op.query or None, json=op.body
+    def call(self, op: Operation, who: str | None) -> Any:
+        """The request as `who` (a token name, a raw string, or None) would send it."""
+        raw = self.tokens.get(who, who) if who else None
+        headers: dict[str, str] = {}
+        if self.surface(op) == "api":
+            if raw:
+                headers["Authorization"] = f"Bearer {raw}"
+            body = {"json": op.body}
+        else:
+            headers.update(self._console_credentials(raw))
+            body = {}
+        return self.api.client.request(
+            op.method,
+            op.url(self.value),
+            headers=headers,
+            params=op.query or None,
+            follow_redirects=False,
+            **body,
         )
 
+    def _console_credentials(self, raw: str | None) -> dict[str, str]:
+        """A fresh console session for the token (a walked sign-out cannot end the next call's), with a
+        valid CSRF pair, so each page's own checks are what answers."""
+        from deskbase.web.session import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+
+        console = self.api.client.app.state.console
+        cookies = {}
+        binding = "anon"
+        if raw:
+            session, cookies[SESSION_COOKIE] = console.sessions.create(raw)
+            binding = session.id
+        cookies[CSRF_COOKIE] = csrf = console.csrf.mint(binding)
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()), CSRF_HEADER: csrf}
+
     def needs(self, op: Operation) -> tuple[str, ...]:
-        """What the route requires: its declaration, else what it names when refused to a powerless token."""
+        """What the route requires: its declaration, else what refusing a powerless token tells."""
         if op.permissions is not None:
             return op.permissions
-        r = self.call(op, self.tokens["probe"])
-        if r.status_code == 403:
+        r = self.call(op, "probe")
+        if r.status_code != 403:
+            return ()
+        if self.surface(op) == "api":
             return (r.json()["error"]["details"]["permission"],)
-        return ()
+        return ("read:records",) if op.method == "GET" else (WRITE,)
 
 
 @pytest.fixture
@@ -91,10 +129,10 @@ def world(sql_api: Api) -> Iterator[World]:
     tokens["expired"], _ = core.tokens.create(
         "expired", GRANTS["read_only"], expires_at=now - timedelta(seconds=1)
     )
-    tokens["revoked"], revoked = core.tokens.create(
-        "revoked", [{"scope": {"workspaces": ["*"]}, "permissions": ["*"]}]
-    )
+    everything = [{"scope": {"workspaces": ["*"]}, "permissions": ["*"]}]
+    tokens["revoked"], revoked = core.tokens.create("revoked", everything)
     core.tokens.revoke(SYSTEM, revoked["id"])
+    tokens["malformed"] = "not-a-token"
     _, spare = core.tokens.create("spare", GRANTS["read_only"])
     values = {
         "ws": WS,
@@ -114,11 +152,11 @@ def _error(r: Any) -> dict[str, Any]:
     return body["error"]  # type: ignore[no-any-return]
 
 
-def _walk(world: World, check: Any) -> list[str]:
-    """Run `check(op) -> problem | None` on every authenticated route; a route that wrote anything fails."""
+def _walk(world: World, check: Callable[[Operation], str | None]) -> list[str]:
+    """Run `check(op) -> problem | None` on every non-public route; a request that wrote anything fails."""
     problems = []
     for op in world.ops:
-        if not op.authenticated:
+        if world.surface(op) == "public":
             continue
         before = world.fingerprint()
         problem = check(op)
@@ -129,41 +167,53 @@ def _walk(world: World, check: Any) -> list[str]:
     return problems
 
 
-def test_every_route_is_walked_and_only_healthz_is_public(world: World) -> None:
-    public = {op.id for op in world.ops if not op.authenticated}
-    assert public == PUBLIC
-    assert len(world.ops) >= 60  # 53 documented operations and the hidden /documents alias, at least
-    assert any(op.path.startswith("/v1/workspaces/{ws}/documents/") for op in world.ops)
-
-
-@pytest.mark.parametrize("kind", ["none", "malformed", "expired", "revoked"])
-def test_without_a_valid_token_every_route_is_401(world: World, kind: str) -> None:
-    token = {"none": None, "malformed": "not-a-token"}.get(kind) or world.tokens[kind]
-
-    def check(op: Operation) -> str | None:
-        r = world.call(op, token)
-        if r.status_code != 401 or _error(r)["code"] != "unauthorized":
-            return f"expected 401, got {r.status_code} {r.text[:120]}"
-        if r.headers.get("WWW-Authenticate") != 'Bearer realm="deskbase"':
-            return "401 without WWW-Authenticate"
+def _signed_out(world: World, op: Operation, r: Any) -> str | None:
+    """The answer to a caller without a valid token: 401 from the API, the sign-in page from the console."""
+    if world.surface(op) == "console":
+        if r.status_code != 303 or not r.headers.get("location", "").startswith("/signin"):
+            return f"expected a redirect to /signin, got {r.status_code} {r.headers.get('location')}"
         return None
+    if r.status_code != 401 or _error(r)["code"] != "unauthorized":
+        return f"expected 401, got {r.status_code} {r.text[:120]}"
+    if r.headers.get("WWW-Authenticate") != 'Bearer realm="deskbase"':
+        return "401 without WWW-Authenticate"
+    return None
 
-    assert _walk(world, check) == []
+
+def _is(world: World, op: Operation, r: Any, status: int, error: dict[str, Any] | None = None) -> str | None:
+    if r.status_code != status:
+        return f"expected {status}, got {r.status_code} {r.text[:120]}"
+    if error is not None and world.surface(op) == "api" and _error(r) != error:
+        return f"expected {error}, got {r.text[:160]}"
+    return None
+
+
+def test_every_route_is_walked_and_only_the_listed_ones_are_public(world: World) -> None:
+    surfaces = {op.id: world.surface(op) for op in world.ops}
+    assert {i for i, s in surfaces.items() if s == "public"} == PUBLIC & set(surfaces)
+    api = [i for i, s in surfaces.items() if s == "api"]
+    assert len(api) >= 60  # 54 documented operations and the 8 hidden /documents ones, at least
+    assert any("/documents/" in i for i in api)
+    assert all(i.split(" ", 1)[1].startswith("/v1/") for i in api)
+    assert all(not i.split(" ", 1)[1].startswith("/v1/") for i, s in surfaces.items() if s == "console")
+
+
+@pytest.mark.parametrize("who", [None, "malformed", "expired", "revoked"])
+def test_without_a_valid_token_every_route_refuses(world: World, who: str | None) -> None:
+    assert _walk(world, lambda op: _signed_out(world, op, world.call(op, who))) == []
 
 
 def test_another_workspaces_token_finds_nothing(world: World) -> None:
     """Every route under workspace A answers 404 exactly as for a workspace that does not exist; routes
     outside workspaces reveal nothing of A."""
     missing = {"code": "not_found", "message": f"workspace {WS!r} not found", "details": {"workspace": WS}}
-    secrets = [WS, world.values["rid"], world.values["rel_id"]]
+    secrets = [world.values["rid"], world.values["rel_id"]]
 
     def check(op: Operation) -> str | None:
-        r = world.call(op, world.tokens["other_workspace"])
+        r = world.call(op, "other_workspace")
         if "{ws}" in op.path:
-            if r.status_code != 404 or _error(r) != missing:
-                return f"expected the missing-workspace 404, got {r.status_code} {r.text[:120]}"
-            return None
-        if r.status_code >= 500 or any(s in r.text for s in secrets):
+            return _is(world, op, r, 404, missing)
+        if r.status_code >= 500 or any(s in r.text for s in [*secrets, f'"{WS}"']):
             return f"{r.status_code} reveals workspace {WS}: {r.text[:120]}"
         return None
 
@@ -171,38 +221,42 @@ def test_another_workspaces_token_finds_nothing(world: World) -> None:
 
 
 def test_a_read_only_token_cannot_write(world: World) -> None:
-    """Routes needing only read permissions work; every other route (every write) is a 403."""
+    """Routes needing only read permissions answer; every other route (every write) is a 403."""
 
     def check(op: Operation) -> str | None:
         needs = world.needs(op)
-        r = world.call(op, world.tokens["read_only"])
+        r = world.call(op, "read_only")
+        # An undeclared console GET refused to the probe may be a read or a write form; either answer is safe.
+        unsure = world.surface(op) == "console" and op.permissions is None and op.method == "GET"
+        if unsure and r.status_code == 403:
+            return None
         if set(needs) <= READ_PERMISSIONS:
             if r.status_code in (401, 403) or r.status_code >= 500:
-                return f"a read route needing {needs} answered {r.status_code} {r.text[:120]}"
-        elif r.status_code != 403 or _error(r)["code"] != "forbidden":
-            return f"needs {needs}: expected 403, got {r.status_code} {r.text[:120]}"
-        if op.method != "GET" and r.status_code < 300 and not set(needs) <= READ_PERMISSIONS:
-            return "a write succeeded"
-        return None
+                return f"a read needing {needs} answered {r.status_code} {r.text[:120]}"
+            if world.surface(op) == "console" and r.headers.get("location", "").startswith("/signin"):
+                return "a read sent a signed-in reader to sign in"
+            return None
+        return _is(world, op, r, 403)
 
     assert _walk(world, check) == []
 
 
 def test_routes_behave_as_declared(world: World) -> None:
     """A token holding no relevant permission gets a 403 naming one of the route's declared permissions, so
-    the OpenAPI `x-deskbase-permissions` clients read cannot drift from what the route checks."""
+    the `x-deskbase-permissions` clients read in the OpenAPI document cannot drift from what is checked."""
 
     def check(op: Operation) -> str | None:
-        r = world.call(op, world.tokens["probe"])
-        declared = op.permissions
-        if declared is None:
-            return None if r.status_code == 403 or r.status_code < 500 else f"{r.status_code}"
-        if not declared:
+        if op.permissions is None:
+            return None
+        r = world.call(op, "probe")
+        if not op.permissions:
             return None if r.status_code < 400 else f"declared open, got {r.status_code} {r.text[:120]}"
         if r.status_code != 403:
-            return f"declared {declared}, got {r.status_code} {r.text[:120]}"
-        named = _error(r)["details"].get("permission")
-        return None if named in declared else f"checks {named!r}, declares {declared}"
+            return f"declared {op.permissions}, got {r.status_code} {r.text[:120]}"
+        named = _error(r)["details"].get("permission") if world.surface(op) == "api" else None
+        if world.surface(op) == "api" and named not in op.permissions:
+            return f"checks {named!r}, declares {op.permissions}"
+        return None
 
     assert _walk(world, check) == []
 
@@ -218,9 +272,6 @@ def test_a_collection_scoped_token_does_not_see_other_collections(world: World) 
     def check(op: Operation) -> str | None:
         if "{collection}" not in op.path:
             return None
-        r = world.call(op, world.tokens["collection_scoped"])
-        if r.status_code != 404 or _error(r) != missing:
-            return f"expected the missing-collection 404, got {r.status_code} {r.text[:120]}"
-        return None
+        return _is(world, op, world.call(op, "collection_scoped"), 404, missing)
 
     assert _walk(world, check) == []

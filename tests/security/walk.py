@@ -1,9 +1,10 @@
-"""The security walk's machinery: every API route as a concrete request, and a fingerprint of the store.
+"""The security walk's machinery: every route as a concrete request, and a fingerprint of the store.
 
-Routes come from the app's OpenAPI document, generated with hidden routes (the `/documents` alias, and any
-console route a later router hides) switched into it, so a route nobody remembered to test is walked anyway.
-Each operation becomes a request with path values from a map, required query parameters and a minimal body
-that passes validation (so the route's own checks run, not just FastAPI's).
+Routes come from the app's OpenAPI document, generated with hidden routes (the `/documents` alias, the web
+console's pages) switched into it, so a route nobody remembered to test is walked anyway. Each operation
+becomes a request with path values from a map, required query parameters and a minimal body that passes
+validation (so the route's own checks run, not just FastAPI's). A route carrying the bearer security
+requirement is an API route; any other is presented with a console session unless it is explicitly public.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlalchemy import column, inspect, select, table
@@ -27,6 +28,8 @@ METHODS = ("get", "put", "post", "patch", "delete")
 _PARAM = re.compile(r"{([^}]+)}")
 #: Columns that change on reads by design (the once-a-minute last-use stamp), left out of "nothing written".
 VOLATILE = {("tokens", "last_used_at")}
+#: Rows a caller may change for itself whatever its permissions: its own console preferences.
+OWN_ROWS: dict[str, Callable[[Any], bool]] = {"meta": lambda row: str(row.key).startswith("prefs:")}
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Operation:
     method: str
     path: str
     permissions: tuple[str, ...] | None  # declared with `requires(...)`, None when undeclared
-    authenticated: bool  # the OpenAPI operation carries the bearer security requirement
+    bearer: bool  # the OpenAPI operation carries the bearer security requirement (an API route)
     query: dict[str, Any]
     body: Any
 
@@ -52,13 +55,31 @@ class Operation:
 
 def document(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document, hidden API routes included."""
-    routes = []
-    for r in app.routes:
-        if isinstance(r, APIRoute) and not r.include_in_schema:
-            r = copy.copy(r)
-            r.include_in_schema = True
-        routes.append(r)
-    return get_openapi(title=app.title, version=app.version, routes=routes)
+    return get_openapi(title=app.title, version=app.version, routes=[_shown(r) for r in _flat(app)])
+
+
+def _flat(app: FastAPI) -> list[Any]:
+    """Every route; FastAPI >= 0.16x keeps included routers nested and flattens them into route contexts."""
+    iter_contexts = getattr(routing, "iter_route_contexts", None)
+    return list(iter_contexts(app.routes)) if iter_contexts else list(app.routes)
+
+
+def _shown(route: Any) -> Any:
+    original = getattr(route, "original_route", route)
+    if not isinstance(original, APIRoute) or route.include_in_schema:
+        return route
+    if isinstance(route, APIRoute):
+        route = copy.copy(route)
+        route.include_in_schema = True
+        return route
+    return _ShownContext(route.route, route._route_context)
+
+
+if hasattr(routing, "RouteContext"):
+
+    @dataclass(frozen=True)
+    class _ShownContext(routing.RouteContext):  # type: ignore[name-defined,misc]
+        include_in_schema = True
 
 
 def operations(app: FastAPI) -> list[Operation]:
@@ -139,7 +160,8 @@ class Fingerprint:
         h = hashlib.sha256()
         with self.engine.connect() as conn:
             for t in self.tables:
-                rows = sorted(repr(tuple(r)) for r in conn.execute(select(*t.c)).all())
+                own = OWN_ROWS.get(t.name, lambda _: False)
+                rows = sorted(repr(tuple(r)) for r in conn.execute(select(*t.c)).all() if not own(r))
                 h.update(f"{t.name}:{len(rows)}\n".encode())
                 for row in rows:
                     h.update(row.encode())

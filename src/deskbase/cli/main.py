@@ -22,6 +22,7 @@ from deskbase.cli import (
     sla,
     sql,
     templates,
+    tokens,
     workspaces,
 )
 from deskbase.cli.client import CliError
@@ -95,10 +96,12 @@ app.add_typer(relationships.app, name="relationships")
 app.add_typer(queries.app, name="queries")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(sla.app, name="sla")
+app.add_typer(tokens.app, name="tokens")
 app.command("batch")(batch.batch)
 app.command("changes")(changes.changes)
 app.command("sql")(sql.sql)
 app.command("login")(login.login)
+app.command("whoami")(tokens.whoami)
 app.command("serve", epilog=serve.EPILOG)(serve.serve)
 
 

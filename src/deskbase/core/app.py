@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from deskbase.config import Settings
 from deskbase.core import changelog, migrate
 from deskbase.core import tables as t
-from deskbase.core.auth import Tokens, audit_view, may_read_change
+from deskbase.core.auth import Tokens, audit_view, collections_for, may_read_change
 from deskbase.core.batch import Batch
 from deskbase.core.changelog import Change
 from deskbase.core.clock import Clock, SystemClock
@@ -104,9 +104,13 @@ class Deskbase:
     def last_seq(self, workspace_id: str) -> int:
         """The workspace's last committed change (what read-your-writes waits for)."""
         with self.db.read() as conn:
-            seq = conn.execute(
-                select(func.max(t.changes.c.seq)).where(t.changes.c.workspace_id == workspace_id)
-            ).scalar()
+            return self._max_seq(conn, workspace_id)
+
+    @staticmethod
+    def _max_seq(conn: Any, workspace_id: str) -> int:
+        seq = conn.execute(
+            select(func.max(t.changes.c.seq)).where(t.changes.c.workspace_id == workspace_id)
+        ).scalar()
         return int(seq or 0)
 
     def changes(
@@ -119,11 +123,16 @@ class Deskbase:
             raise InvalidFilter("limit must be between 1 and 1000", {"limit": limit})
         data: list[dict[str, Any]] = []
         cursor, scanned = after, 0
-        chunk = limit if actor.is_admin else 1000
+        chunk = limit
+        readable = collections_for(actor, "read:records", workspace_id)  # most entries: filtered in SQL
+        only = sorted(readable) if readable is not None else None
         with self.db.read() as conn:
             self.workspaces.require(conn, workspace_id)
+            # With rows filtered in SQL the last row read is not the last row skipped: scan up to a bound
+            # taken first (writers commit in seq order) and move the cursor to it when the scan runs out.
+            until = None if only is None else self._max_seq(conn, workspace_id)
             while len(data) < limit and scanned < FEED_SCAN:
-                rows = changelog.feed(conn, workspace_id, cursor, chunk)
+                rows = changelog.feed(conn, workspace_id, cursor, chunk, only, until)
                 for r in rows:
                     scanned += 1
                     cursor = r.seq
@@ -132,6 +141,10 @@ class Deskbase:
                         data.append(entry)
                         if len(data) == limit:
                             break
-                if len(rows) < chunk:
+                if len(data) == limit:
                     break
+                if len(rows) < chunk:
+                    cursor = cursor if until is None else max(cursor, until)
+                    break
+                chunk = max(chunk, 1000)  # skipping entries: read on in larger steps
         return {"data": audit_view(actor, data), "next_after": cursor}

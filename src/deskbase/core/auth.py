@@ -280,13 +280,7 @@ def authorize(
     details: dict[str, Any] = {"permission": permission}
     if workspace_id is None:
         raise Forbidden(f"this token lacks the {permission!r} permission over the whole server", details)
-    if not sees(actor, workspace_id):
-        raise NotFound(f"workspace {workspace_id!r} not found", {"workspace": workspace_id})
-    if collection is not None and not sees(actor, workspace_id, collection):
-        raise NotFound(
-            f"collection {collection!r} not found in workspace {workspace_id!r}",
-            {"workspace": workspace_id, "collection": collection},
-        )
+    authorize_scope(actor, workspace_id, collection)
     if whole_workspace and permits(actor, permission, workspace_id, collection):
         raise Forbidden(
             f"this needs the {permission!r} permission over the whole workspace; "
@@ -294,6 +288,17 @@ def authorize(
             {**details, "scope": "workspace"},
         )
     raise Forbidden(f"this token lacks the {permission!r} permission here", details)
+
+
+def authorize_scope(actor: Actor, workspace_id: str, collection: str | None = None) -> None:
+    """Raise the missing-workspace (or missing-collection) 404 unless the token's scope reaches here."""
+    if not sees(actor, workspace_id):
+        raise NotFound(f"workspace {workspace_id!r} not found", {"workspace": workspace_id})
+    if collection is not None and not sees(actor, workspace_id, collection):
+        raise NotFound(
+            f"collection {collection!r} not found in workspace {workspace_id!r}",
+            {"workspace": workspace_id, "collection": collection},
+        )
 
 
 def authorize_any(actor: Actor, permissions: Iterable[str], workspace_id: str) -> None:

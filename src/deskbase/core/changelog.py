@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
 from deskbase.core import bulk
@@ -94,12 +94,20 @@ def history(
     return [public(r) for r in rows]
 
 
-def feed(conn: Connection, workspace_id: str, after: int, limit: int) -> list[Any]:
-    """Raw change rows of one workspace after `after`, in seq order (index ix_changes_ws_seq)."""
-    q = (
-        select(changes)
-        .where(changes.c.workspace_id == workspace_id, changes.c.seq > after)
-        .order_by(changes.c.seq)
-        .limit(limit)
-    )
+def feed(
+    conn: Connection,
+    workspace_id: str,
+    after: int,
+    limit: int,
+    record_collections: list[str] | None = None,
+    until: int | None = None,
+) -> list[Any]:
+    """Raw change rows of one workspace after `after` (and up to `until`), in seq order (index
+    ix_changes_ws_seq). `record_collections` keeps only record changes of those collections (other kinds pass)."""
+    conds = [changes.c.workspace_id == workspace_id, changes.c.seq > after]
+    if until is not None:
+        conds.append(changes.c.seq <= until)
+    if record_collections is not None:
+        conds.append(or_(changes.c.entity != "record", changes.c.collection.in_(record_collections)))
+    q = select(changes).where(*conds).order_by(changes.c.seq).limit(limit)
     return list(conn.execute(q).all())

@@ -54,21 +54,24 @@ def permissions_of(grant: Grant) -> frozenset[str]:
     return frozenset(grant.get("permissions") or [])
 
 
+# `gives` and `in_scope` run for every request and every staged write: plain list lookups, no allocation.
 def gives(grant: Grant, permission: str) -> bool:
-    perms = permissions_of(grant)
-    return permission in perms or bool(perms & EVERYTHING)
+    perms = grant.get("permissions") or ()
+    return permission in perms or ANY in perms or "admin" in perms
 
 
 def in_scope(grant: Grant, workspace_id: str | None, collection: str | None = None) -> bool:
     """Does the grant reach this workspace (and collection)? `None` as the workspace means the whole server:
     only an unrestricted grant over every workspace reaches it."""
-    wss = workspaces_of(grant)
-    colls = collections_of(grant)
+    scope = grant.get("scope") or {}
+    wss = scope.get("workspaces") or ()
+    colls = scope.get("collections")
+    every = not colls or ANY in colls
     if workspace_id is None:
-        return ANY in wss and colls is None
+        return ANY in wss and every
     if ANY not in wss and workspace_id not in wss:
         return False
-    return collection is None or colls is None or collection in colls
+    return collection is None or every or collection in colls
 
 
 def is_server_admin(grants: Iterable[Grant]) -> bool:

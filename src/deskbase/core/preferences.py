@@ -25,7 +25,9 @@ MAX_BYTES = 4096
 def _key(actor_id: str) -> str:
     key = PREFIX + actor_id
     if not actor_id or len(key) > 64:
-        raise ValidationFailed("invalid actor id for preferences", [{"pointer": "/actor", "message": "invalid"}])
+        raise ValidationFailed(
+            "invalid actor id for preferences", [{"pointer": "/actor", "message": "invalid"}]
+        )
     return key
 
 

@@ -55,7 +55,11 @@ REPORTS = (
         "Agent workload",
         lambda r: str(r.get("agent") or "(unassigned)"),
         "active_tickets",
-        lambda ws, r: _queue(ws, view="open", assignee=r.get("agent")) if r.get("agent") else None,
+        lambda ws, r: (
+            _queue(ws, view="open", assignee=r.get("agent"))
+            if r.get("agent")
+            else _queue(ws, view="unassigned")
+        ),
         note=lambda r: f"{r.get('urgent_count', 0)} urgent",
         extra="urgent_count",
     ),
@@ -74,9 +78,12 @@ def query_text(core: Deskbase, ws: str, name: str) -> tuple[str, str]:
     """(description, SQL) of a report: the workspace's stored query, else the seed's text."""
     try:
         stored = core.stored_queries.get(ws, name)
-        return stored.get("description") or "", stored["query"]
+        description, sql = stored.get("description") or "", stored["query"]
     except NotFound:
-        return seed_queries()[name]
+        description, sql = seed_queries()[name]
+    # The seed's descriptions repeat the title ("Agent workload: Count …"): keep only what it adds.
+    head, sep, rest = description.partition(": ")
+    return (rest if sep and len(head) < 60 else description), sql
 
 
 def rows_of(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -95,7 +102,9 @@ def report_panel(core: Deskbase, analytics: Any, ws: str, report: Report) -> Rep
     description, sql = query_text(core, ws, report.id)
     empty = ReportPanel(report.id, report.title, description, [], None, [], None, None, 0)
     if analytics is None:
-        empty.error = "The SQL replica is off on this server (DESKBASE_REPLICATE=false), so reports can't run."
+        empty.error = (
+            "The SQL replica is off on this server (DESKBASE_REPLICATE=false), so reports can't run."
+        )
         return empty
     try:
         result = analytics.sql(ws, sql, {})
@@ -135,7 +144,9 @@ def report_panel(core: Deskbase, analytics: Any, ws: str, report: Report) -> Rep
 def category_matrix(ws: str, rows: list[dict[str, Any]]) -> Matrix:
     cats = sorted({str(r.get("category") or "") for r in rows})
     chans = sorted({str(r.get("channel") or "") for r in rows})
-    value = {(str(r.get("category") or ""), str(r.get("channel") or "")): _num(r.get("ticket_count")) for r in rows}
+    value = {
+        (str(r.get("category") or ""), str(r.get("channel") or "")): _num(r.get("ticket_count")) for r in rows
+    }
     top = max(value.values(), default=0.0) or 1.0
     return Matrix(
         corner="category \\ channel",
@@ -176,9 +187,14 @@ def attainment_panel(sla: Any, ws: str, period: str, now: datetime) -> Attainmen
         share = r.get("attainment")
         label = f"{str(r.get('metric')).replace('_', ' ')} · {r.get('priority')}"
         note = f"{r.get('achieved', 0)} met, {r.get('breached', 0)} breached of {r.get('total', 0)}"
-        panel.bars.append(Bar(label, round(100 * share, 1) if share is not None else 0.0, share or 0.0, None, note))
+        panel.bars.append(
+            Bar(label, round(100 * share, 1) if share is not None else 0.0, share or 0.0, None, note)
+        )
     panel.table = [
         ["metric", "priority", "total", "achieved", "breached", "attainment"],
-        *[[r.get(k) for k in ("metric", "priority", "total", "achieved", "breached", "attainment")] for r in rows],
+        *[
+            [r.get(k) for k in ("metric", "priority", "total", "achieved", "breached", "attainment")]
+            for r in rows
+        ],
     ]
     return panel

@@ -19,6 +19,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
 from deskbase.core.errors import DeskbaseError, Forbidden, NotFound, Unauthorized
+from deskbase.web.counts import ViewCounts
 from deskbase.web.pages import ErrorPage, NavView, Shell, WorkspaceLink
 from deskbase.web.render import environment
 from deskbase.web.session import (
@@ -35,6 +36,19 @@ from deskbase.web.session import (
 
 log = logging.getLogger("deskbase.web")
 _UNSET = object()
+
+
+#: Pages hold CSRF tokens and customer data: never cached, never framed, scripts and styles only from here.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 class SignInRequired(Exception):
@@ -54,6 +68,7 @@ class Console:
         self.sessions = SessionStore(signer)
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
+        self.counts = ViewCounts()
 
 
 def console(request: Request) -> Console:
@@ -156,6 +171,10 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     html = console(request).env.get_template(template).render(page=page, shell=shell)
+    if status == 422 and is_htmx(request):
+        # For htmx the re-rendered form with its inline messages is the answer; a 4xx would only add a
+        # "failed to load resource" line to the browser console. Plain form posts still get the 422.
+        status = 200
     return finish(request, HTMLResponse(html, status_code=status, headers=headers))  # type: ignore[return-value]
 
 
@@ -274,6 +293,8 @@ class ConsoleRoute(APIRoute):
             except DeskbaseError as exc:
                 response = error_page(request, exc.status, exc.message)
             response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
             return response
 
         return handler

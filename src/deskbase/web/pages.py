@@ -217,6 +217,7 @@ class TicketPage:
     values: dict[str, Any]  #: the editable fields as shown: the record's, or the rejected input on error
     errors: dict[str, str]  #: field -> message, inline beside the field
     form_error: str | None
+    error_panel: str  #: the form the errors belong to: head (subject, description) or props
     saved: str | None  #: "Saved status" after a successful edit
     options: dict[str, list[str]]  #: enum options from the collection schema
     conversation: list[Message]
@@ -253,6 +254,7 @@ class SlaRefresh:
 
     sla: SlaPanel | None
     urgent: Clock | None
+    panels: tuple[str, ...] = ("sla", "urgent")  #: both are swapped in place (out of band)
 
 
 # ---- a new ticket -----------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Matrix:
-    """A two-way breakdown (category × channel) drawn as a shaded table with the numbers in the cells."""
+    """A two-way breakdown (category by channel) drawn as a shaded table with the numbers in the cells."""
 
     corner: str
     columns: list[str]

@@ -94,7 +94,9 @@ def options_from_schema(schema: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
-def parse_filters(params: dict[str, str], options: dict[str, list[str]]) -> tuple[QueueFilters, dict[str, str]]:
+def parse_filters(
+    params: dict[str, str], options: dict[str, list[str]]
+) -> tuple[QueueFilters, dict[str, str]]:
     """Filters from the query string; an unknown enum value is reported beside its field and ignored."""
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
@@ -139,9 +141,11 @@ def load(
     sort: str,
     cursor: str | None,
     me: str,
-    limit: int = PAGE_SIZE,
+    limit: int | None = None,
+    known_count: int | None = None,
 ) -> Page:
-    """One page of the queue with its total count."""
+    """One page of the queue with its total count (`known_count` when the caller already has it)."""
+    limit = limit or PAGE_SIZE
     condition = combine(view_condition(view, me), *filter_conditions(f))
     reader = sla_queue(core)
     if VIEW_BY_ID[view].sla or sort == "sla_due":
@@ -158,7 +162,7 @@ def load(
     res = core.records.query(
         workspace_id, "tickets", condition, SORT_SPECS.get(sort, SORT_SPECS["updated"]), limit, cursor
     )
-    count = core.records.count(workspace_id, "tickets", condition)
+    count = known_count if known_count is not None else core.records.count(workspace_id, "tickets", condition)
     return Page(res["data"], res["next_cursor"], count, notice)
 
 

@@ -32,7 +32,7 @@ def _parse(value: Any) -> datetime | None:
 
 @pass_context
 def reltime(ctx: Context, value: Any) -> str:
-    """"5m ago", "in 2h" against the server's clock (the page's `shell.now`)."""
+    """ "5m ago", "in 2h" against the server's clock (the page's `shell.now`)."""
     t = _parse(value)
     if t is None:
         return ""
@@ -76,9 +76,7 @@ def number(value: Any) -> str:
 
 def _asset_versions() -> dict[str, str]:
     """Content hashes, so assets can be cached forever and still change with a release."""
-    return {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:10] for p in STATIC.iterdir() if p.is_file()
-    }
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:10] for p in STATIC.iterdir() if p.is_file()}
 
 
 def environment() -> Environment:

@@ -24,11 +24,12 @@ METRICS = {
 KINDS = {
     "running": ("◷", "running"),
     "soon": ("⚠", "due soon"),
-    "paused": ("⏸", "paused"),
+    "paused": ("‖", "paused"),
     "breached": ("✕", "breached"),
     "met": ("✓", "met"),
-    "cancelled": ("–", "cancelled"),
+    "cancelled": ("\u2013", "cancelled"),
 }
+MINUS = "\u2212"  #: a real minus sign: "-35m" would read as a hyphen
 RUNNING_STATES = ("active", "warning", "paused", "breached_active")
 #: a clock whose business time left equals the wall time to its deadline is in open hours until then,
 #: so the browser may tick it down second by second; otherwise it waits for the next server refresh.
@@ -37,7 +38,7 @@ TICK_TOLERANCE_SECONDS = 2
 
 def duration(seconds: float) -> str:
     """One or two units, like "1h 20m", "3d 4h", "12m", "40s"; negative values get a minus sign."""
-    sign = "−" if seconds < 0 else ""
+    sign = MINUS if seconds < 0 else ""
     s = int(abs(seconds))
     d, rem = divmod(s, 86400)
     h, rem = divmod(rem, 3600)
@@ -63,10 +64,11 @@ class Clock:
     kind: str  #: running | soon | paused | breached | met | cancelled (drives icon and colour)
     icon: str
     words: str  #: the kind in words ("paused"), never colour alone
-    text: str  #: "1h 20m", "−35m", "met"
+    text: str  #: "1h 20m", minus "35m" when overdue, "met"
     seconds: int | None  #: signed seconds behind `text` (None when not a countdown)
     ticking: bool  #: the browser may count it down live
     business: bool
+    paused: bool  #: stopped by a pause status (a breached clock can be paused too)
     target_at: str | None
     pause_reason: str | None
     title: str  #: tooltip: metric, deadline, calendar
@@ -119,6 +121,8 @@ def clock(
     ticking = False
     if state in ("achieved", "cancelled"):
         seconds = None
+    elif state == "breached":  # completed late: how late, frozen
+        seconds = int(left) if isinstance(left, (int, float)) and left < 0 else None
     elif paused:
         seconds = int(left) if isinstance(left, (int, float)) else None
     elif exact and isinstance(left, (int, float)):
@@ -137,6 +141,8 @@ def clock(
         text = "met"
     elif kind == "cancelled":
         text = "off"
+    elif state == "breached" and seconds is None:
+        text = "missed"
     elif seconds is None:
         text = words
     else:
@@ -160,8 +166,9 @@ def clock(
         words=words,
         text=text,
         seconds=seconds,
-        ticking=ticking and kind != "paused",
+        ticking=ticking and state in ("active", "warning", "breached_active"),
         business=business,
+        paused=paused,
         target_at=inst.get("target_at"),
         pause_reason=_reason(inst.get("pause_reason")),
         title=" · ".join(parts),
@@ -174,6 +181,4 @@ def most_urgent(clocks: list[Clock]) -> Clock | None:
     if not live:
         return None
     order = {"breached": 0, "soon": 1, "running": 2, "paused": 3}
-    return min(
-        live, key=lambda c: (order.get(c.kind, 4), c.seconds if c.seconds is not None else 1 << 40)
-    )
+    return min(live, key=lambda c: (order.get(c.kind, 4), c.seconds if c.seconds is not None else 1 << 40))

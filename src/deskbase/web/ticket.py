@@ -59,14 +59,18 @@ def parse_tags(raw: str) -> list[str]:
     return seen
 
 
-def field_errors(exc: ValidationFailed, prefix: str = "/data") -> tuple[dict[str, str], str | None]:
-    """Map the core's JSON-pointer errors onto form fields (`<prefix>/<field>/…` -> field); what names no
-    field becomes the form's general error."""
+def field_errors(exc: ValidationFailed, *prefixes: str) -> tuple[dict[str, str], str | None]:
+    """Map the core's JSON-pointer errors onto form fields (`<prefix>/<field>/…` -> field, prefixes default
+    to `/data`); what names no field becomes the form's general error."""
     errors: dict[str, str] = {}
     general: list[str] = []
     for e in exc.details.get("errors") or []:
         pointer, message = str(e.get("pointer") or ""), str(e.get("message") or "invalid")
-        name = pointer[len(prefix) + 1 :].split("/")[0] if pointer.startswith(prefix + "/") else ""
+        name = ""
+        for prefix in prefixes or ("/data",):
+            if pointer.startswith(prefix + "/"):
+                name = pointer[len(prefix) + 1 :].split("/")[0]
+                break
         if name:
             errors.setdefault(name, message)
         else:
@@ -126,9 +130,10 @@ def tickets_by_id(core: Deskbase, workspace_id: str, ids: list[str]) -> dict[str
 
 
 def customer_panel(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> CustomerPanel | None:
-    if not (may(actor, "read:records", workspace_id, "customers") and may(
-        actor, "read:relationships", workspace_id, "customers"
-    )):
+    if not (
+        may(actor, "read:records", workspace_id, "customers")
+        and may(actor, "read:relationships", workspace_id, "customers")
+    ):
         return None
     customer = tickets.customer_of(core, workspace_id, ticket_id)
     if customer is None:
@@ -138,7 +143,9 @@ def customer_panel(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: s
     )
     ids = [link["source"]["id"] for link in links["data"] if link["source"]["id"] != ticket_id]
     found = tickets_by_id(core, workspace_id, ids[:OTHER_TICKETS])
-    others = sorted((other_ticket(found[i], workspace_id) for i in ids if i in found), key=lambda o: o.updated_at)
+    others = sorted(
+        (other_ticket(found[i], workspace_id) for i in ids if i in found), key=lambda o: o.updated_at
+    )
     return CustomerPanel(
         customer=customer_ref(customer),
         href=f"/w/{workspace_id}/collections/customers/{customer['id']}",
@@ -178,7 +185,9 @@ def sla_parts(
     if policy:
         calendar = policy.get("calendar_id")
         tz = policy.get("calendar_timezone")
-    clocks = [clock(i, now, exact=True, calendar=calendar, tz_label=tz or "UTC") for i in view.get("sla") or []]
+    clocks = [
+        clock(i, now, exact=True, calendar=calendar, tz_label=tz or "UTC") for i in view.get("sla") or []
+    ]
     clocks.sort(key=lambda c: (not c.running, c.metric, c.label))
     panel = SlaPanel(
         clocks=clocks,
@@ -227,6 +236,7 @@ class Extras:
     values: dict[str, Any] | None = None
     errors: dict[str, str] = field(default_factory=dict)
     form_error: str | None = None
+    error_panel: str = "props"
     saved: str | None = None
     composer: Composer | None = None
     related_error: str | None = None
@@ -287,6 +297,7 @@ def build(
         values=x.values if x.values is not None else form_values(ticket.get("data") or {}),
         errors=x.errors,
         form_error=x.form_error,
+        error_panel=x.error_panel,
         saved=x.saved,
         options=options,
         conversation=conversation,

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deskbase.api.deps import requires
 from deskbase.core.errors import Unauthorized
 from deskbase.web.http import (
     ActorDep,
@@ -29,7 +30,7 @@ from deskbase.web.session import SESSION_COOKIE
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
-@router.get("/")
+@router.get("/", openapi_extra=requires())
 def home(request: Request, actor: ActorDep) -> Response:
     """Land on the first workspace's queue ("My open tickets")."""
     core = core_of(request)
@@ -61,7 +62,9 @@ def sign_in(request: Request, form: FormDep) -> Response:
     try:
         c.core.tokens.authenticate(raw)
     except Unauthorized as exc:
-        message = "Enter your API token (it starts with dsk_)." if not raw else f"Sign-in failed: {exc.message}."
+        message = (
+            "Enter your API token (it starts with dsk_)." if not raw else f"Sign-in failed: {exc.message}."
+        )
         shell = make_shell(request, None, "Sign in")
         return render(request, "signin.html", SignInPage(target, message), shell, status=401)
     old = session_of(request)
@@ -87,14 +90,14 @@ def sign_out(request: Request, form: FormDep) -> Response:
     return response
 
 
-@router.get("/settings")
+@router.get("/settings", openapi_extra=requires())
 def settings_form(request: Request, actor: ActorDep, back: str = "/", saved: bool = False) -> Response:
     prefs = prefs_of(core_of(request), actor)
     page = SettingsPage(prefs.shortcuts, prefs.me, actor.name, saved, back=local_path(back))
     return render(request, "settings.html", page, make_shell(request, actor, "Settings", section="settings"))
 
 
-@router.post("/settings")
+@router.post("/settings", openapi_extra=requires())
 def save_settings(request: Request, actor: ActorDep, form: FormDep) -> Response:
     """Per-user (per-token) settings, kept in the core's preferences store so they follow the user."""
     me = (form.get("me") or "").strip()

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.errors import InvalidFilter
 from deskbase.web.http import ActorDep, ConsoleRoute, core_of, make_shell, may, render, url
@@ -19,7 +20,13 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 50
 MAX_COLUMNS = 12
 CELL_CHARS = 80
-OPS = (("eq", "equals"), ("search", "contains"), ("neq", "is not"), ("is_null", "is empty"), ("is_not_null", "is set"))
+OPS = (
+    ("eq", "equals"),
+    ("search", "contains"),
+    ("neq", "is not"),
+    ("is_null", "is empty"),
+    ("is_not_null", "is set"),
+)
 
 
 def card(ws: str, c: dict[str, Any], count: int) -> CollectionCard:
@@ -48,7 +55,7 @@ def cell(value: Any) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
-@router.get("/w/{ws}/collections")
+@router.get("/w/{ws}/collections", openapi_extra=requires("read:collections"))
 def collections(ws: str, request: Request, actor: ActorDep) -> Response:
     authorize(actor, "read:collections", ws)
     core = core_of(request)
@@ -61,7 +68,7 @@ def collections(ws: str, request: Request, actor: ActorDep) -> Response:
     return render(request, "collections.html", CollectionsPage(cards), shell)
 
 
-@router.get("/w/{ws}/collections/{collection}")
+@router.get("/w/{ws}/collections/{collection}", openapi_extra=requires("read:collections", "read:records"))
 def collection(
     ws: str,
     collection: str,
@@ -80,7 +87,11 @@ def collection(
     condition, error = None, None
     op = op if op in dict(OPS) else "eq"
     if field:
-        condition = {"field": field, "op": op} if op in ("is_null", "is_not_null") else {"field": field, "op": op, "value": value}
+        condition = (
+            {"field": field, "op": op}
+            if op in ("is_null", "is_not_null")
+            else {"field": field, "op": op, "value": value}
+        )
     sort = [{"field": "updated_at", "direction": "desc"}]
     try:
         res = core.records.query(ws, collection, condition, sort, PAGE_SIZE, cursor)
@@ -92,7 +103,9 @@ def collection(
     base = f"/w/{quote(ws)}/collections/{quote(collection)}"
     params = {"field": field, "op": op if field else None, "value": value if field else None}
     rows = [
-        RecordRow(r["id"], f"{base}/{quote(r['id'])}", [cell(r["data"].get(k)) for k in columns], r["updated_at"])
+        RecordRow(
+            r["id"], f"{base}/{quote(r['id'])}", [cell(r["data"].get(k)) for k in columns], r["updated_at"]
+        )
         for r in res["data"]
     ]
     page = CollectionPage(
@@ -100,7 +113,9 @@ def collection(
         columns=columns,
         rows=rows,
         count=count,
-        next_href=url(base, **params, cursor=res["next_cursor"]) if res["next_cursor"] and not error else None,
+        next_href=url(base, **params, cursor=res["next_cursor"])
+        if res["next_cursor"] and not error
+        else None,
         first_href=url(base, **params),
         filter_field=field,
         filter_op=op,
@@ -108,10 +123,17 @@ def collection(
         filter_error=error,
         ops=list(OPS),
     )
-    return render(request, "collection.html", page, make_shell(request, actor, c.get("name") or collection, ws, "collections"))
+    return render(
+        request,
+        "collection.html",
+        page,
+        make_shell(request, actor, c.get("name") or collection, ws, "collections"),
+    )
 
 
-@router.get("/w/{ws}/collections/{collection}/{rid}")
+@router.get(
+    "/w/{ws}/collections/{collection}/{rid}", openapi_extra=requires("read:collections", "read:records")
+)
 def record(ws: str, collection: str, rid: str, request: Request, actor: ActorDep) -> Response:
     authorize(actor, "read:collections", ws, collection)
     authorize(actor, "read:records", ws, collection)
@@ -142,7 +164,12 @@ def record(ws: str, collection: str, rid: str, request: Request, actor: ActorDep
         fields=[(k, cell(r["data"].get(k))) for k in keys],
         raw=orjson.dumps(r, option=orjson.OPT_INDENT_2).decode(),
         links=links,
-        history=[{"seq": h["seq"], "op": h["op"], "at": h["at"], "actor": (h.get("actor") or {}).get("name")} for h in history],
+        history=[
+            {"seq": h["seq"], "op": h["op"], "at": h["at"], "actor": (h.get("actor") or {}).get("name")}
+            for h in history
+        ],
         ticket_href=f"/w/{quote(ws)}/tickets/{quote(rid)}" if collection == "tickets" else None,
     )
-    return render(request, "record.html", page, make_shell(request, actor, f"{collection}/{rid}", ws, "collections"))
+    return render(
+        request, "record.html", page, make_shell(request, actor, f"{collection}/{rid}", ws, "collections")
+    )

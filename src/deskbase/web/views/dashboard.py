@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.errors import NotFound
 from deskbase.web import dashboard as dash
@@ -18,7 +19,7 @@ from deskbase.web.queue import sla_service
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
-@router.get("/w/{ws}/dashboard")
+@router.get("/w/{ws}/dashboard", openapi_extra=requires("read:records"))
 def dashboard(ws: str, request: Request, actor: ActorDep, period: str = "30d") -> Response:
     authorize(actor, "read:records", ws, "tickets")
     core = core_of(request)
@@ -39,7 +40,7 @@ def dashboard(ws: str, request: Request, actor: ActorDep, period: str = "30d") -
     return render(request, "dashboard.html", page, make_shell(request, actor, "Dashboard", ws, "dashboard"))
 
 
-@router.get("/w/{ws}/dashboard/reports/{report_id}")
+@router.get("/w/{ws}/dashboard/reports/{report_id}", openapi_extra=requires("sql"))
 def report(ws: str, report_id: str, request: Request, actor: ActorDep) -> Response:
     """One seed report through the SQL service (same sandbox and `sql` permission as POST …/sql)."""
     authorize(actor, "sql", ws)
@@ -48,10 +49,12 @@ def report(ws: str, report_id: str, request: Request, actor: ActorDep) -> Respon
         raise NotFound(f"report {report_id!r} not found", {"report": report_id})
     panel = dash.report_panel(core_of(request), request.app.state.analytics, ws, spec)
     shell = make_shell(request, actor, spec.title, ws, "dashboard")
-    return render(request, "dashboard/report.html" if is_htmx(request) else "dashboard/report_page.html", panel, shell)
+    return render(
+        request, "dashboard/report.html" if is_htmx(request) else "dashboard/report_page.html", panel, shell
+    )
 
 
-@router.get("/w/{ws}/dashboard/attainment")
+@router.get("/w/{ws}/dashboard/attainment", openapi_extra=requires("read:records"))
 def attainment(ws: str, request: Request, actor: ActorDep, period: str = "30d") -> Response:
     authorize(actor, "read:records", ws, "tickets")
     period = period if period in dict(dash.PERIODS) else "30d"

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, make_shell, may, redirect, render
@@ -54,7 +55,7 @@ def _page(request: Request, actor: Any, ws: str, values: dict[str, str], **kw: A
     )
 
 
-@router.get("/w/{ws}/tickets/new")
+@router.get("/w/{ws}/tickets/new", openapi_extra=requires("write:records"))
 def new_ticket_form(ws: str, request: Request, actor: ActorDep, customer: str = "", q: str = "") -> Response:
     authorize(actor, "write:records", ws, "tickets")
     core = core_of(request)
@@ -70,7 +71,7 @@ def new_ticket_form(ws: str, request: Request, actor: ActorDep, customer: str = 
     return render(request, "new_ticket.html", page, make_shell(request, actor, "New ticket", ws, "new"))
 
 
-@router.get("/w/{ws}/customers/search")
+@router.get("/w/{ws}/customers/search", openapi_extra=requires("read:records"))
 def customer_search(ws: str, request: Request, actor: ActorDep, customer_query: str = "") -> Response:
     authorize(actor, "read:records", ws, "customers")
     matches = find_customers(core_of(request), ws, customer_query)
@@ -96,7 +97,7 @@ def _ticket_data(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     return data, errors
 
 
-@router.post("/w/{ws}/tickets/new")
+@router.post("/w/{ws}/tickets/new", openapi_extra=requires("write:records", "write:relationships"))
 def create_ticket(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
     authorize(actor, "write:records", ws, "tickets")
     authorize(actor, "write:relationships", ws, "tickets")
@@ -116,7 +117,9 @@ def create_ticket(ws: str, request: Request, actor: ActorDep, form: FormDep) -> 
         if not email:
             errors["customer"] = "Pick a customer, or enter the new customer's email and name."
         else:
-            existing = core.records.query(ws, "customers", {"field": "data.email", "op": "eq", "value": email}, limit=1)
+            existing = core.records.query(
+                ws, "customers", {"field": "data.email", "op": "eq", "value": email}, limit=1
+            )
             if existing["data"]:
                 chosen = customer_ref(existing["data"][0])
             else:
@@ -135,7 +138,9 @@ def create_ticket(ws: str, request: Request, actor: ActorDep, form: FormDep) -> 
     ops: list[dict[str, Any]] = []
     target = chosen.id if chosen else "$ref:customer"
     if new_customer is not None:
-        ops.append({"type": "upsert_record", "collection": "customers", "ref": "customer", "data": new_customer})
+        ops.append(
+            {"type": "upsert_record", "collection": "customers", "ref": "customer", "data": new_customer}
+        )
     ticket_index = len(ops)
     ops.append({"type": "upsert_record", "collection": "tickets", "ref": "ticket", "data": data})
     ops.append(
@@ -151,13 +156,9 @@ def create_ticket(ws: str, request: Request, actor: ActorDep, form: FormDep) -> 
     except ValidationFailed as exc:
         index = exc.details.get("operation_index")
         if index == ticket_index:
-            errors, general = field_errors(exc, f"/operations/{index}/data")
-            if not errors and not general:
-                errors, general = field_errors(exc)
+            errors, general = field_errors(exc, "/data", f"/operations/{index}/data")
         elif new_customer is not None and index == 0:
-            raw, general = field_errors(exc, "/operations/0/data")
-            if not raw:
-                raw, general = field_errors(exc)
+            raw, general = field_errors(exc, "/data", "/operations/0/data")
             errors = {f"customer_{k}": v for k, v in raw.items()}
         else:
             errors, general = {}, exc.message

@@ -8,21 +8,26 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.web import queue as q
-from deskbase.web.http import ActorDep, ConsoleRoute, core_of, make_shell, may, prefs_of, render, url
+from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, make_shell, may, prefs_of, render, url
 from deskbase.web.pages import NavView, QueueFreshness, QueuePage
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
-def nav_views(request: Request, ws: str, me: str, active: str) -> list[NavView]:
-    counts = q.view_counts(core_of(request), ws, me)
+def view_counts(request: Request, ws: str, me: str, seq: int) -> dict[str, int | None]:
+    core = core_of(request)
+    return console(request).counts.get((ws, me), seq, lambda: q.view_counts(core, ws, me))
+
+
+def nav_views(counts: dict[str, int | None], ws: str, active: str) -> list[NavView]:
     base = f"/w/{quote(ws)}/queue"
     return [NavView(v.id, v.label, url(base, view=v.id), counts.get(v.id), v.id == active) for v in q.VIEWS]
 
 
-@router.get("/w/{ws}/queue")
+@router.get("/w/{ws}/queue", openapi_extra=requires("read:records"))
 def queue(
     ws: str,
     request: Request,
@@ -40,7 +45,10 @@ def queue(
     options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
     filters, errors = q.parse_filters(dict(request.query_params), options)
     since = core.last_seq(ws)
-    page = q.load(core, ws, view, filters, sort, cursor, prefs.me)
+    counts = view_counts(request, ws, prefs.me, since) if fragment != "rows" else {}
+    # An unfiltered view's total is its navigation count: count once, not twice.
+    known = counts.get(view) if not filters.active() and not q.VIEW_BY_ID[view].sla else None
+    page = q.load(core, ws, view, filters, sort, cursor, prefs.me, known_count=known)
     with_customers = may(actor, "read:records", ws, "customers") and may(
         actor, "read:relationships", ws, "customers"
     )
@@ -52,7 +60,7 @@ def queue(
         q.VIEW_BY_ID[view].label,
         ws,
         "queue",
-        nav=None if fragment == "rows" else nav_views(request, ws, prefs.me, view),
+        nav=None if fragment == "rows" else nav_views(counts, ws, view),
         prefs=prefs,
     )
     body = QueuePage(
@@ -78,7 +86,7 @@ def queue(
     return render(request, template, body, shell)
 
 
-@router.get("/w/{ws}/queue/fresh")
+@router.get("/w/{ws}/queue/fresh", openapi_extra=requires("read:records"))
 def freshness(ws: str, request: Request, actor: ActorDep, since: int = 0, href: str = "") -> Response:
     """How many tickets changed since the queue was drawn: the list is never reordered under the cursor,
     the agent refreshes when ready."""

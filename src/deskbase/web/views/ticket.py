@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.web import ticket as tk
 from deskbase.web.http import ActorDep, ConsoleRoute, core_of, is_htmx, make_shell, may, prefs_of, render
@@ -37,13 +38,13 @@ def respond(
     return render(request, "ticket.html", page, shell, status=status)
 
 
-@router.get("/w/{ws}/tickets/{ticket_id}")
+@router.get("/w/{ws}/tickets/{ticket_id}", openapi_extra=requires("read:records"))
 def ticket_page(ws: str, ticket_id: str, request: Request, actor: ActorDep) -> Response:
     authorize(actor, "read:records", ws, "tickets")
     return respond(request, actor, ws, ticket_id)
 
 
-@router.get("/w/{ws}/tickets/{ticket_id}/sla")
+@router.get("/w/{ws}/tickets/{ticket_id}/sla", openapi_extra=requires("read:records"))
 def sla_panel(ws: str, ticket_id: str, request: Request, actor: ActorDep) -> Response:
     """Re-sent every minute while the page is open: business time only the server can count exactly."""
     authorize(actor, "read:records", ws, "tickets")
@@ -54,22 +55,33 @@ def sla_panel(ws: str, ticket_id: str, request: Request, actor: ActorDep) -> Res
     return render(request, "ticket/sla_refresh.html", SlaRefresh(panel, urgent), shell)
 
 
-@router.get("/w/{ws}/tickets/{ticket_id}/related/search")
-def related_search(ws: str, ticket_id: str, request: Request, actor: ActorDep, q: str = "") -> Response:
-    """Tickets whose subject contains `q` (or whose id is `q`), to link as related."""
+@router.get(
+    "/w/{ws}/tickets/{ticket_id}/related/search", openapi_extra=requires("read:records", "read:relationships")
+)
+def related_search(
+    ws: str, ticket_id: str, request: Request, actor: ActorDep, q: str = "", ticket: str = ""
+) -> Response:
+    """Tickets whose subject contains the text typed in the link box (`ticket`, or `q`), or whose id it is."""
     authorize(actor, "read:records", ws, "tickets")
     authorize(actor, "read:relationships", ws, "tickets")
     core = core_of(request)
     core.records.get(ws, "tickets", ticket_id)
-    text = q.strip()[:200]
+    text = (q or ticket).strip()[:200]
     matches = []
     if text:
-        cond = {"or": [{"field": "data.subject", "op": "search", "value": text}, {"field": "id", "op": "eq", "value": text}]}
+        cond = {
+            "or": [
+                {"field": "data.subject", "op": "search", "value": text},
+                {"field": "id", "op": "eq", "value": text},
+            ]
+        }
         found = core.records.query(
             ws, "tickets", cond, [{"field": "updated_at", "direction": "desc"}], MATCHES + 1
         )["data"]
         linked = {r.ticket.id for r in tk.related(core, ws, actor, ticket_id)}
-        matches = [tk.other_ticket(t, ws) for t in found if t["id"] != ticket_id and t["id"] not in linked][:MATCHES]
+        matches = [tk.other_ticket(t, ws) for t in found if t["id"] != ticket_id and t["id"] not in linked][
+            :MATCHES
+        ]
     page = RelatedMatches(
         f"/w/{ws}/tickets/{ticket_id}", text, matches, may(actor, "write:relationships", ws, "tickets")
     )

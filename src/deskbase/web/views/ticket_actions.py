@@ -10,50 +10,61 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.support import tickets
 from deskbase.web import ticket as tk
-from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, local_path, prefs_of, redirect
+from deskbase.web.http import (
+    ActorDep,
+    ConsoleRoute,
+    FormDep,
+    core_of,
+    is_htmx,
+    local_path,
+    prefs_of,
+    redirect,
+)
 from deskbase.web.pages import Composer
 from deskbase.web.queue import options_from_schema
 from deskbase.web.views.ticket import respond
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
-EDIT_PANELS = ("head", "props", "sla", "timeline")
-REPLY_PANELS = ("conversation", "composer", "head", "props", "sla", "timeline")
+REPLY_PANELS = ("conversation", "composer", "meta", "props", "sla", "timeline")
 
 
 def _back(ws: str, ticket_id: str) -> str:
     return f"/w/{ws}/tickets/{ticket_id}"
 
 
-@router.post("/w/{ws}/tickets/{ticket_id}/edit")
+@router.post("/w/{ws}/tickets/{ticket_id}/edit", openapi_extra=requires("write:records"))
 def edit(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
-    """Patch the fields the form carries that changed (a merge patch through core.records.patch)."""
+    """Patch the fields the form carries that changed (a merge patch through core.records.patch). htmx gets
+    back the form's own panel only on error, so what the agent is typing elsewhere is never overwritten."""
     authorize(actor, "write:records", ws, "tickets")
     core = core_of(request)
+    panel = "head" if form.get("panel") == "head" else "props"
     current = core.records.get(ws, "tickets", ticket_id)["data"]
     patch, errors, shown = tk.edit_patch(current, form)
-    if errors:
-        extras = tk.Extras(values=shown, errors=errors)
-        return respond(request, actor, ws, ticket_id, extras, 422, EDIT_PANELS)
-    if patch:
+    general = None
+    if not errors and patch:
         try:
             core.records.patch(ws, "tickets", ticket_id, patch, actor)
         except ValidationFailed as exc:
             errors, general = tk.field_errors(exc)
-            extras = tk.Extras(values=shown, errors=errors, form_error=general)
-            return respond(request, actor, ws, ticket_id, extras, 422, EDIT_PANELS)
-    if not patch:
-        return respond(request, actor, ws, ticket_id, tk.Extras(saved="No changes"), 200, EDIT_PANELS)
-    saved = "Saved " + ", ".join(sorted(patch))
-    if not request.headers.get("hx-request"):
+    if errors or general:
+        extras = tk.Extras(values=shown, errors=errors, form_error=general, error_panel=panel)
+        return respond(request, actor, ws, ticket_id, extras, 422, (panel, "meta"))
+    if not is_htmx(request):
         return redirect(request, _back(ws, ticket_id))
-    return respond(request, actor, ws, ticket_id, tk.Extras(saved=saved), 200, EDIT_PANELS)
+    saved = "Saved " + ", ".join(sorted(patch)) if patch else "No changes"
+    panels = ("meta", "sla", "timeline", "props") if panel == "props" else ("meta", "sla", "timeline")
+    return respond(request, actor, ws, ticket_id, tk.Extras(saved=saved), 200, panels)
 
 
-@router.post("/w/{ws}/tickets/{ticket_id}/reply")
+@router.post(
+    "/w/{ws}/tickets/{ticket_id}/reply", openapi_extra=requires("write:records", "write:relationships")
+)
 def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
     """A reply or an internal note (support.tickets.add_response: the response and its link in one
     transaction), optionally followed by a status change and a move to the next ticket."""
@@ -80,20 +91,22 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
     try:
         tickets.add_response(core, ws, ticket_id, {"body": body, "type": kind, "author": author}, actor)
     except ValidationFailed as exc:
-        composer.error = "; ".join(e.get("message", "invalid") for e in exc.details.get("errors") or []) or exc.message
+        composer.error = (
+            "; ".join(e.get("message", "invalid") for e in exc.details.get("errors") or []) or exc.message
+        )
         return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
     if status and status != current.get("status"):
         core.records.patch(ws, "tickets", ticket_id, {"status": status}, actor)
     after = local_path(form.get("next"), "")
     if after.startswith(f"/w/{ws}/"):
         return redirect(request, after)
-    if not request.headers.get("hx-request"):
+    if not is_htmx(request):
         return redirect(request, _back(ws, ticket_id) + "#conversation")
     sent = Composer(sent=True, type=kind)
     return respond(request, actor, ws, ticket_id, tk.Extras(composer=sent), 200, REPLY_PANELS)
 
 
-@router.post("/w/{ws}/tickets/{ticket_id}/related")
+@router.post("/w/{ws}/tickets/{ticket_id}/related", openapi_extra=requires("write:relationships"))
 def link(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
     authorize(actor, "write:relationships", ws, "tickets")
     core = core_of(request)
@@ -115,16 +128,22 @@ def link(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormD
         try:
             core.relationships.upsert(ws, body, actor)
         except (ValidationFailed, Conflict) as exc:
-            error = f"Can't link {other!r}: no such ticket." if isinstance(exc, ValidationFailed) else exc.message
+            error = (
+                f"Can't link {other!r}: no such ticket." if isinstance(exc, ValidationFailed) else exc.message
+            )
     if error:
         return respond(request, actor, ws, ticket_id, tk.Extras(related_error=error), 422, ("related",))
-    if not request.headers.get("hx-request"):
+    if not is_htmx(request):
         return redirect(request, _back(ws, ticket_id) + "#related")
     return respond(request, actor, ws, ticket_id, None, 200, ("related",))
 
 
-@router.post("/w/{ws}/tickets/{ticket_id}/related/{rel_id}/unlink")
-def unlink(ws: str, ticket_id: str, rel_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+@router.post(
+    "/w/{ws}/tickets/{ticket_id}/related/{rel_id}/unlink", openapi_extra=requires("write:relationships")
+)
+def unlink(
+    ws: str, ticket_id: str, rel_id: str, request: Request, actor: ActorDep, form: FormDep
+) -> Response:
     authorize(actor, "write:relationships", ws, "tickets")
     core = core_of(request)
     rel = core.relationships.get(ws, rel_id, actor)
@@ -132,6 +151,6 @@ def unlink(ws: str, ticket_id: str, rel_id: str, request: Request, actor: ActorD
     if rel["rel_type"] != "related_to" or ticket_id not in ends or rel.get("deleted"):
         raise NotFound(f"relationship {rel_id!r} not found", {"id": rel_id})
     core.relationships.delete(ws, rel_id, actor)
-    if not request.headers.get("hx-request"):
+    if not is_htmx(request):
         return redirect(request, _back(ws, ticket_id) + "#related")
     return respond(request, actor, ws, ticket_id, None, 200, ("related",))

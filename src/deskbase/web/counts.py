@@ -1,0 +1,74 @@
+"""The navigation's per-view counts, kept cheap on big workspaces.
+
+Each count is an indexed `core.records.count`, but on a large workspace six of them on every page would
+dominate the page's time. So counts are remembered per (workspace, me) together with the workspace's change
+sequence they were taken at: an unchanged workspace is served from memory, exactly. After a change, a small
+workspace (where counting took under `SYNC_BUDGET_MS`) is recounted on the spot; a large one shows the
+previous counts once more while a background worker recounts, so a page never waits for counting twice in a
+row and counts are at most one recount behind (docs/console.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+log = logging.getLogger("deskbase.web")
+SYNC_BUDGET_MS = 40.0
+MAX_ENTRIES = 2000
+
+Counter = Callable[[], dict[str, int | None]]
+
+
+@dataclass
+class Entry:
+    seq: int
+    values: dict[str, int | None]
+    cost_ms: float
+    refreshing: bool = False
+
+
+class ViewCounts:
+    def __init__(self, workers: int = 2) -> None:
+        self._entries: dict[tuple[str, str], Entry] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deskbase-counts")
+
+    def get(self, key: tuple[str, str], seq: int, count: Counter) -> dict[str, int | None]:
+        """The counts for `key` at change sequence `seq` (or, on a big workspace, the previous ones while a
+        recount runs)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.seq == seq:
+                return entry.values
+            background = entry is not None and entry.cost_ms > SYNC_BUDGET_MS
+            if background and entry is not None:
+                if not entry.refreshing:
+                    entry.refreshing = True
+                    self._pool.submit(self._refresh, key, seq, count)
+                return entry.values
+        return self._refresh(key, seq, count)
+
+    def _refresh(self, key: tuple[str, str], seq: int, count: Counter) -> dict[str, int | None]:
+        started = time.perf_counter()
+        try:
+            values = count()
+        except Exception:
+            log.exception("recounting the queue views of %s failed", key[0])
+            with self._lock:
+                if key in self._entries:
+                    self._entries[key].refreshing = False
+            raise
+        cost = (time.perf_counter() - started) * 1000
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = Entry(seq, values, cost)
+        return values
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

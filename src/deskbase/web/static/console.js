@@ -1,0 +1,245 @@
+// deskbase console: keyboard shortcuts, queue selection, SLA countdowns, command palette. No dependencies.
+(() => {
+  "use strict";
+  const body = document.body;
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+  const section = body.dataset.section || "";
+  const shortcutsOn = () => body.dataset.shortcuts !== "off";
+  const typing = (el) =>
+    !!el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+  const LIST_KEY = "deskbase.queue";
+
+  // ---- the queue: j/k selection, o/Enter open; its order is remembered for j/k on a ticket -------------
+  const rows = () => $$("tr.row[data-href]");
+  let selected = -1;
+  function select(i) {
+    const all = rows();
+    if (!all.length) return;
+    selected = Math.max(0, Math.min(i, all.length - 1));
+    all.forEach((r, n) => {
+      r.classList.toggle("selected", n === selected);
+      if (n === selected) r.setAttribute("aria-selected", "true");
+      else r.removeAttribute("aria-selected");
+    });
+    const row = all[selected];
+    row.scrollIntoView({ block: "nearest" });
+    const link = row.querySelector("a");
+    if (link) link.focus({ preventScroll: true });
+  }
+  function rememberQueue() {
+    if (section !== "queue") return;
+    try {
+      sessionStorage.setItem(LIST_KEY, JSON.stringify({ href: location.pathname + location.search, items: rows().map((r) => r.dataset.href) }));
+    } catch (e) { /* storage may be off: j/k on a ticket page just does nothing */ }
+  }
+  function queueList() {
+    try { return JSON.parse(sessionStorage.getItem(LIST_KEY) || "null"); } catch (e) { return null; }
+  }
+  function neighbour(step) {
+    const list = queueList();
+    if (!list || !Array.isArray(list.items)) return null;
+    const i = list.items.indexOf(location.pathname);
+    if (i < 0) return null;
+    return list.items[i + step] || null;
+  }
+  function backToQueue() {
+    const list = queueList();
+    location.href = (list && list.href) || body.dataset.queue || "/";
+  }
+  document.addEventListener("click", (e) => {
+    const row = e.target.closest && e.target.closest("tr.row[data-href]");
+    if (!row || e.target.closest("a, button, input, select, textarea, label")) return;
+    location.href = row.dataset.href;
+  });
+
+  // ---- SLA countdowns: the server sends seconds left; we tick them from page load (no client clock) ------
+  const started = performance.now();
+  const announced = new Set();
+  function fmt(seconds) {
+    const sign = seconds < 0 ? "\u2212" : "";
+    let s = Math.floor(Math.abs(seconds));
+    const d = Math.floor(s / 86400); s -= d * 86400;
+    const h = Math.floor(s / 3600); s -= h * 3600;
+    const m = Math.floor(s / 60); const sec = s - m * 60;
+    let body = d ? (h ? `${d}d ${h}h` : `${d}d`) : h ? (m ? `${h}h ${m}m` : `${h}h`) : m ? `${m}m` : `${sec}s`;
+    return sign + body;
+  }
+  function tick() {
+    const elapsed = (performance.now() - started) / 1000;
+    $$("[role=timer][data-seconds]").forEach((el) => {
+      if (el.dataset.base === undefined) { el.dataset.base = el.dataset.seconds; el.dataset.t0 = String(elapsed); }
+      const left = Number(el.dataset.base) - (elapsed - Number(el.dataset.t0));
+      const text = el.querySelector(".chip-text");
+      if (text) text.textContent = fmt(left);
+      if (left < 0 && !el.classList.contains("chip-breached")) {
+        el.classList.remove("chip-running", "chip-soon");
+        el.classList.add("chip-breached");
+        const icon = el.querySelector(".chip-icon");
+        if (icon) icon.textContent = "\u2715";
+        const label = el.dataset.label || "SLA";
+        el.setAttribute("aria-label", `${label}: breached`);
+        const key = `${location.pathname}|${label}`;
+        if (!announced.has(key)) {   // a breach is announced once, never every tick
+          announced.add(key);
+          const live = $("#announcer");
+          if (live) live.textContent = `SLA breached: ${label}`;
+        }
+      }
+    });
+  }
+  setInterval(tick, 1000);
+
+  // ---- dialogs: shortcuts overlay and command palette ----------------------------------------------------
+  function openDialog(id) {
+    const d = document.getElementById(id);
+    if (d && !d.open && typeof d.showModal === "function") d.showModal();
+    return d;
+  }
+  document.addEventListener("click", (e) => {
+    const opener = e.target.closest && e.target.closest("[data-open-dialog]");
+    if (opener) { e.preventDefault(); openDialog(opener.dataset.openDialog); }
+  });
+  let paletteIndex = 0;
+  function paletteItems() {
+    const q = ($("#palette-input") || {}).value || "";
+    const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+    return $$("#palette-commands li").filter((li) => words.every((w) => li.textContent.toLowerCase().includes(w)));
+  }
+  function drawPalette() {
+    const list = $("#palette-list");
+    if (!list) return;
+    const items = paletteItems();
+    paletteIndex = Math.max(0, Math.min(paletteIndex, items.length - 1));
+    list.replaceChildren(...items.map((li, i) => {
+      const item = document.createElement("li");
+      item.textContent = li.textContent;
+      item.setAttribute("role", "option");
+      item.id = `palette-opt-${i}`;
+      item.setAttribute("aria-selected", String(i === paletteIndex));
+      item.addEventListener("click", () => runCommand(li));
+      return item;
+    }));
+    const input = $("#palette-input");
+    if (input) input.setAttribute("aria-activedescendant", items.length ? `palette-opt-${paletteIndex}` : "");
+  }
+  function runCommand(li) {
+    const d = $("#palette");
+    if (d && d.open) d.close();
+    if (li.dataset.href) { location.href = li.dataset.href; return; }
+    action(li.dataset.action);
+  }
+  function openPalette() {
+    const d = openDialog("palette");
+    const input = $("#palette-input");
+    if (!d || !input) return;
+    input.value = "";
+    paletteIndex = 0;
+    drawPalette();
+    input.focus();
+  }
+  const paletteInput = $("#palette-input");
+  if (paletteInput) {
+    paletteInput.addEventListener("input", () => { paletteIndex = 0; drawPalette(); });
+    paletteInput.addEventListener("keydown", (e) => {
+      const items = paletteItems();
+      if (e.key === "ArrowDown") { e.preventDefault(); paletteIndex = (paletteIndex + 1) % Math.max(items.length, 1); drawPalette(); }
+      else if (e.key === "ArrowUp") { e.preventDefault(); paletteIndex = (paletteIndex - 1 + items.length) % Math.max(items.length, 1); drawPalette(); }
+      else if (e.key === "Enter") { e.preventDefault(); if (items[paletteIndex]) runCommand(items[paletteIndex]); }
+    });
+  }
+
+  // ---- ticket actions ----------------------------------------------------------------------------------
+  function focusComposer(kind) {
+    const radio = document.getElementById(kind === "note" ? "type-note" : "type-reply");
+    if (radio) radio.checked = true;
+    const box = $("#composer-body");
+    if (box) { box.focus(); box.scrollIntoView({ block: "center" }); }
+  }
+  function focusField(id) {
+    const el = document.getElementById(id);
+    if (el) { el.focus(); el.scrollIntoView({ block: "center" }); }
+  }
+  function action(name) {
+    if (name === "reply") focusComposer("reply");
+    else if (name === "note") focusComposer("note");
+    else if (name === "assign") focusField("f-assignee");
+    else if (name === "status") focusField("f-status");
+    else if (name === "shortcuts") openDialog("shortcuts");
+  }
+  // "Send and next": tell the server where to go once the message is stored.
+  document.addEventListener("click", (e) => {
+    const btn = e.target.closest && e.target.closest("[data-send-next]");
+    if (!btn) return;
+    const next = btn.form && btn.form.querySelector("[data-next]");
+    if (next) next.value = neighbour(1) || "";
+  });
+
+  // ---- keys ---------------------------------------------------------------------------------------------
+  let pendingG = 0;
+  const go = { i: () => backToQueue(), d: "dashboard", b: "collections" };
+  document.addEventListener("keydown", (e) => {
+    const target = e.target;
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === "k") {
+      e.preventDefault(); openPalette(); return;
+    }
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter" && target && target.id === "composer-body") {
+      e.preventDefault();
+      const form = target.form;
+      if (form) form.requestSubmit(document.getElementById("send") || undefined);
+      return;
+    }
+    if (e.key === "Escape") {
+      if ($("dialog[open]")) return;               // the dialog closes itself
+      if (typing(target)) { target.blur(); return; }
+      if (section === "ticket") { e.preventDefault(); backToQueue(); }
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(target) || $("dialog[open]") || !shortcutsOn()) return;
+    const key = e.key;
+    if (pendingG && Date.now() - pendingG < 1500) {
+      pendingG = 0;
+      const dest = go[key];
+      if (typeof dest === "function") { e.preventDefault(); dest(); }
+      else if (dest && body.dataset.workspace) { e.preventDefault(); location.href = `${body.dataset.workspace}/${dest}`; }
+      return;
+    }
+    pendingG = 0;
+    const onList = rows().length > 0 && section !== "ticket";
+    switch (key) {
+      case "g": pendingG = Date.now(); break;
+      case "j":
+      case "k": {
+        e.preventDefault();
+        const step = key === "j" ? 1 : -1;
+        if (onList) select(selected < 0 ? 0 : selected + step);
+        else if (section === "ticket") { const n = neighbour(step); if (n) location.href = n; }
+        break;
+      }
+      case "o":
+      case "Enter": {
+        if (!onList) return;
+        const row = rows()[selected];
+        if (row) { e.preventDefault(); location.href = row.dataset.href; }
+        break;
+      }
+      case "r": if (section === "ticket") { e.preventDefault(); action("reply"); } break;
+      case "n": if (section === "ticket") { e.preventDefault(); action("note"); } break;
+      case "a": if (section === "ticket") { e.preventDefault(); action("assign"); } break;
+      case "s": if (section === "ticket") { e.preventDefault(); action("status"); } break;
+      case "c": if (body.dataset.workspace) { e.preventDefault(); location.href = `${body.dataset.workspace}/tickets/new`; } break;
+      case "/": {
+        const box = $("#queue-search") || $("#global-search");
+        if (box) { e.preventDefault(); box.focus(); box.select(); }
+        break;
+      }
+      case "?": e.preventDefault(); openDialog("shortcuts"); break;
+      default: break;
+    }
+  });
+
+  // htmx "show more" appends rows: keep the remembered order current.
+  document.addEventListener("htmx:after:swap", () => { rememberQueue(); tick(); });
+  rememberQueue();
+  tick();
+})();

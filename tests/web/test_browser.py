@@ -1,0 +1,245 @@
+"""The console in a real browser (Debian's chromium through Playwright) against a live server: the agent's
+journey from sign-in to dashboard, by keyboard where an agent would use it, at desk and phone widths, with no
+console errors. Screenshots land in test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import CHROMIUM, WS, Live, needs_sla
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)",
+    ),
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+DESK = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+class Tab:
+    """A page that records console errors and page errors, signed in through the sign-in form."""
+
+    def __init__(self, browser: Any, live: Live, viewport: dict[str, int]) -> None:
+        self.live = live
+        self.context = browser.new_context(viewport=viewport)
+        self.context.set_default_timeout(10_000)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on(
+            "console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None
+        )
+        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        self.tag = f"{viewport['width']}x{viewport['height']}"
+
+    def sign_in(self) -> None:
+        self.page.goto(self.live.url + "/")
+        self.page.wait_for_url(re.compile(r".*/signin.*"))
+        self.page.fill("#token", self.live.token)
+        self.page.keyboard.press("Enter")
+        self.page.wait_for_url(re.compile(rf".*/w/{WS}/queue$"))
+
+    def shot(self, name: str, full: bool = False) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"console-{name}-{self.tag}.png"), full_page=full)
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == []
+
+
+@pytest.fixture
+def desk(browser: Any, live_server: Live) -> Iterator[Tab]:
+    tab = Tab(browser, live_server, DESK)
+    tab.sign_in()
+    yield tab
+    tab.close()
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: Live) -> Iterator[Tab]:
+    tab = Tab(browser, live_server, PHONE)
+    tab.sign_in()
+    yield tab
+    tab.close()
+
+
+def blur(page: Any) -> None:
+    """Leave whatever field has the focus, as an agent does (Esc) before using single-key shortcuts."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+
+
+def first_ticket(tab: Tab, query: str) -> None:
+    """Open the first ticket of a queue with the keyboard: j selects, o opens."""
+    page = tab.page
+    page.goto(f"{tab.live.url}/w/{WS}/queue?{query}")
+    blur(page)
+    page.keyboard.press("j")
+    assert page.locator("tr.row.selected").count() == 1
+    page.keyboard.press("o")
+    page.wait_for_url(re.compile(r".*/tickets/[^/]+$"))
+
+
+def test_agent_journey_at_desk_width(desk: Tab) -> None:
+    page = desk.page
+    desk.shot("queue-mine")
+    # filter the queue: all open, urgent only
+    page.click("nav.views >> text=All open")
+    page.select_option("#filter-priority", "urgent")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*priority=urgent.*"))
+    priorities = page.locator("tr.row .prio").all_inner_texts()
+    assert priorities and set(priorities) == {"Urgent"}
+    desk.shot("queue-filtered")
+    # open a ticket by keyboard
+    blur(page)
+    page.keyboard.press("j")
+    page.keyboard.press("o")
+    page.wait_for_url(re.compile(r".*/tickets/[^/]+$"))
+    ticket_url = page.url
+    desk.shot("ticket")
+    # reply: r focuses the composer as a reply, Ctrl+Enter sends
+    blur(page)
+    page.keyboard.press("r")
+    assert page.evaluate("document.activeElement.id") == "composer-body"
+    page.keyboard.type("Thanks, we are on it.")
+    page.keyboard.press("Control+Enter")
+    page.locator("#composer .sent", has_text="Reply sent.").wait_for()
+    assert page.locator(".msg-agent .msg-body", has_text="Thanks, we are on it.").count() == 1
+    # an internal note: n switches the composer to a note
+    blur(page)
+    page.keyboard.press("n")
+    assert page.is_checked("#type-note")
+    page.keyboard.type("Customer is on the old client.")
+    page.click("#send")
+    page.locator("#composer .sent", has_text="Note added.").wait_for()
+    note = page.locator(".msg-note", has_text="Customer is on the old client.")
+    assert note.count() == 1 and "Internal note" in (note.text_content() or "")
+    # status: s focuses it; choosing saves in place
+    blur(page)
+    page.keyboard.press("s")
+    assert page.evaluate("document.activeElement.id") == "f-status"
+    page.select_option("#f-status", "waiting")
+    page.locator("#ticket-meta .status", has_text="Waiting").wait_for()
+    # link a related ticket through the search box
+    page.fill("#related-q", "invite")
+    page.locator("#related-matches button.match").first.wait_for()
+    page.locator("#related-matches button.match").first.click()
+    page.locator(".related-list a").first.wait_for()
+    assert page.locator(".related-list li form").count() >= 1
+    desk.shot("ticket-after", full=True)
+    # the dashboard: g then d; every report draws bars or its matrix with the numbers beside them
+    blur(page)
+    page.keyboard.press("g")
+    page.keyboard.press("d")
+    page.wait_for_url(re.compile(r".*/dashboard$"))
+    for name in ("open_tickets_by_priority", "agent_workload", "tickets_by_customer_plan"):
+        page.locator(f"#report-{name} .bar-value").first.wait_for()
+    page.locator("#report-tickets_by_category_and_channel table.matrix").wait_for()
+    desk.shot("dashboard", full=True)
+    # Esc on a ticket goes back to the queue it came from
+    page.goto(ticket_url)
+    blur(page)
+    page.keyboard.press("Escape")
+    page.wait_for_url(re.compile(r".*/queue.*"))
+
+
+def test_status_waiting_pauses_the_sla_clock(desk: Tab) -> None:
+    needs_sla(desk.live.core)
+    page = desk.page
+    first_ticket(desk, "view=open&status=open&sort=updated")
+    chips = page.locator("#sla-panel .chip")
+    if chips.count() == 0:
+        pytest.skip("no SLA clock applies to this demo ticket")
+    page.select_option("#f-status", "waiting")
+    page.locator("#sla-panel .chip-paused").first.wait_for()
+    assert "paused" in page.locator("#sla-panel").inner_text()
+    assert page.locator("#sla-panel .chip-running, #sla-panel .chip-soon").count() == 0
+    desk.shot("ticket-paused")
+    page.select_option("#f-status", "open")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#sla-panel .chip-paused")).to_have_count(0)
+
+
+def test_bad_input_is_shown_inline_in_the_browser(desk: Tab) -> None:
+    page = desk.page
+    first_ticket(desk, "view=all&sort=created")
+    ticket_id = page.url.rsplit("/", 1)[1]
+    before = desk.live.core.records.get(WS, "tickets", ticket_id)["version"]
+    page.fill("#f-subject", "")
+    page.keyboard.press("Tab")
+    page.locator("#err-subject", has_text="Subject can't be empty.").wait_for()
+    page.click("#send")  # an empty reply
+    page.locator("#composer-error", has_text="Write a message first.").wait_for()
+    assert desk.live.core.records.get(WS, "tickets", ticket_id)["version"] == before
+
+
+def test_phone_width(phone: Tab) -> None:
+    page, url = phone.page, phone.live.url
+    page.goto(f"{url}/w/{WS}/queue?view=open")
+    phone.shot("queue")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.locator("tr.row a").first.click()
+    page.wait_for_url(re.compile(r".*/tickets/[^/]+$"))
+    phone.shot("ticket", full=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.goto(f"{url}/w/{WS}/dashboard")
+    page.locator("#report-agent_workload .bar-value").first.wait_for()
+    phone.shot("dashboard", full=True)
+    page.goto(f"{url}/w/{WS}/collections")
+    phone.shot("collections")
+
+
+def test_shortcut_overlay_palette_and_the_off_switch(desk: Tab) -> None:
+    page, url = desk.page, desk.live.url
+    blur(page)
+    page.keyboard.press("?")
+    assert page.locator("#shortcuts").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#shortcuts").is_visible()
+    page.keyboard.press("Control+k")
+    page.keyboard.type("dashboard")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/dashboard$"))
+    # single keys never fire inside a field
+    page.goto(f"{url}/w/{WS}/queue?view=all")
+    page.click("#queue-search")
+    page.keyboard.type("jk")
+    assert page.locator("tr.row.selected").count() == 0
+    # turned off, single keys do nothing (Ctrl+K still works)
+    page.goto(f"{url}/settings")
+    page.uncheck("#shortcuts")
+    page.click("form button.primary")
+    page.goto(f"{url}/w/{WS}/queue?view=all")
+    blur(page)
+    page.keyboard.press("j")
+    assert page.locator("tr.row.selected").count() == 0
+    page.goto(f"{url}/settings")
+    page.check("#shortcuts")
+    page.click("form button.primary")

@@ -1,0 +1,62 @@
+"""The view-count cache: exact while nothing changed, recounted at once when cheap, in the background when
+expensive."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from deskbase.web import counts as c
+
+
+def counter(values: list[dict], delay: float = 0.0) -> tuple[list[int], c.Counter]:
+    calls: list[int] = []
+
+    def count() -> dict:
+        time.sleep(delay)
+        calls.append(1)
+        return values[min(len(calls) - 1, len(values) - 1)]
+
+    return calls, count
+
+
+def test_an_unchanged_workspace_is_served_from_memory() -> None:
+    vc = c.ViewCounts()
+    calls, count = counter([{"open": 1}])
+    assert vc.get(("ws", "me"), 5, count) == {"open": 1}
+    assert vc.get(("ws", "me"), 5, count) == {"open": 1}
+    assert len(calls) == 1
+
+
+def test_a_cheap_recount_happens_at_once() -> None:
+    vc = c.ViewCounts()
+    calls, count = counter([{"open": 1}, {"open": 2}])
+    vc.get(("ws", "me"), 5, count)
+    assert vc.get(("ws", "me"), 6, count) == {"open": 2}
+    assert vc.get(("ws", "other"), 6, count) == {"open": 2} and len(calls) == 3
+
+
+def test_an_expensive_recount_runs_in_the_background(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(c, "SYNC_BUDGET_MS", 1.0)
+    vc = c.ViewCounts()
+    gate = threading.Event()
+    results = [{"open": 1}, {"open": 2}]
+    calls: list[int] = []
+
+    def count() -> dict:
+        if calls:
+            gate.wait(5)
+        time.sleep(0.01)
+        calls.append(1)
+        return results[len(calls) - 1]
+
+    assert vc.get(("ws", "me"), 5, count) == {"open": 1}
+    assert vc.get(("ws", "me"), 6, count) == {"open": 1}  # the previous counts, while a recount runs
+    assert vc.get(("ws", "me"), 6, count) == {"open": 1}  # and only one recount at a time
+    gate.set()
+    deadline = time.monotonic() + 5
+    while vc.get(("ws", "me"), 6, count) != {"open": 2}:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert len(calls) == 2
+    vc.close()

@@ -1,0 +1,183 @@
+"""The queue: views with counts, filters, sorts, keyset pages, batched customers, the refresh poll."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from deskbase.core.context import SYSTEM
+from deskbase.web import queue as q
+from tests.web.conftest import AGENT, WS, Console, QueryCounter
+
+
+def subjects(html: str) -> list[str]:
+    return re.findall(r'<td class="col-subject"><a href="[^"]+">([^<]+)</a>', html)
+
+
+def counts(html: str) -> dict[str, str]:
+    return dict(re.findall(r"<span>([^<]+)</span><span class=\"count\">([^<]+)</span>", html))
+
+
+def set_me(console: Console, me: str) -> None:
+    console.core.preferences.update(console.core.tokens.authenticate(console.token).id, {"me": me})
+
+
+def test_my_open_tickets_is_the_default_view(console: Console) -> None:
+    r = console.get(f"/w/{WS}/queue")
+    assert "<h1>My open tickets</h1>" in r.text
+    assert subjects(r.text) == [] and "Nothing is assigned to <strong>admin</strong>" in r.text
+    set_me(console, AGENT)
+    assert subjects(console.get(f"/w/{WS}/queue").text) == ["Export to CSV fails"]
+
+
+def test_each_view_has_a_live_count(console: Console) -> None:
+    set_me(console, AGENT)
+    nav = counts(console.get(f"/w/{WS}/queue").text)
+    assert nav["My open tickets"] == "1"
+    assert nav["Unassigned"] == "2"
+    assert nav["All open"] == "3"
+    assert nav["Waiting on customer"] == "1"
+    assert nav["All tickets"] == "4"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("view=open", {"Export to CSV fails", "Login loop after reset", "Dark mode please"}),
+        ("view=unassigned", {"Login loop after reset", "Dark mode please"}),
+        ("view=waiting", {"Login loop after reset"}),
+        ("view=all&status=resolved", {"Invoice with VAT id"}),
+        ("view=all&priority=urgent", {"Login loop after reset"}),
+        ("view=all&category=billing", {"Invoice with VAT id"}),
+        ("view=all&channel=web", {"Invoice with VAT id", "Dark mode please"}),
+        ("view=all&assignee=agent@acme.example", {"Export to CSV fails", "Invoice with VAT id"}),
+        ("view=all&tag=vip", {"Export to CSV fails"}),
+        ("view=all&q=csv", {"Export to CSV fails"}),
+        ("view=open&category=bug&channel=chat", {"Login loop after reset"}),
+    ],
+)
+def test_views_and_filters(console: Console, query: str, expected: set[str]) -> None:
+    r = console.get(f"/w/{WS}/queue?{query}")
+    assert r.status_code == 200
+    assert set(subjects(r.text)) == expected
+    assert f"{len(expected)} ticket" in r.text
+
+
+def test_an_unknown_filter_value_is_explained_and_ignored(console: Console) -> None:
+    r = console.get(f"/w/{WS}/queue?view=all&status=lost")
+    assert r.status_code == 200
+    assert "&#39;lost&#39; is not a status" in r.text and 'aria-invalid="true"' in r.text
+    assert len(subjects(r.text)) == 4
+
+
+def test_sorts(console: Console) -> None:
+    core = console.core
+    core.clock.advance(minutes=5)  # type: ignore[attr-defined]
+    core.records.patch(WS, "tickets", console.seed.tickets["invoice"], {"priority": "medium"}, SYSTEM)
+    created = subjects(console.get(f"/w/{WS}/queue?view=all&sort=created_asc").text)
+    assert created == [
+        "Export to CSV fails",
+        "Login loop after reset",
+        "Invoice with VAT id",
+        "Dark mode please",
+    ]
+    newest = subjects(console.get(f"/w/{WS}/queue?view=all&sort=created").text)
+    assert newest == list(reversed(created))
+    updated = subjects(console.get(f"/w/{WS}/queue?view=all&sort=updated").text)
+    assert updated[0] == "Invoice with VAT id"
+
+
+def test_the_sla_sort_falls_back_to_updated_without_an_sla_queue(console: Console) -> None:
+    if q.sla_queue(console.core) is not None:
+        pytest.skip("the SLA service provides its own queue order")
+    r = console.get(f"/w/{WS}/queue?view=all")
+    assert "SLA ordering is not available here" in r.text
+    assert subjects(r.text) == subjects(console.get(f"/w/{WS}/queue?view=all&sort=updated").text)
+
+
+def test_keyset_pages_cover_every_ticket_once(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(q, "PAGE_SIZE", 3)
+    first = console.get(f"/w/{WS}/queue?view=all&sort=created")
+    seen = subjects(first.text)
+    assert len(seen) == 3 and "4 tickets" in first.text
+    more = re.search(r'hx-get="([^"]+fragment=rows[^"]*)"', first.text)
+    assert more
+    rows = console.get(more.group(1).replace("&amp;", "&"), htmx=True)
+    assert "<html" not in rows.text
+    seen += subjects(rows.text)
+    assert sorted(seen) == sorted(
+        ["Export to CSV fails", "Login loop after reset", "Invoice with VAT id", "Dark mode please"]
+    )
+    assert "Show more tickets" not in rows.text
+    nxt = re.search(r'<a href="([^"]+cursor=[^"]+)" hx-get', first.text)
+    assert nxt
+    page2 = console.get(nxt.group(1).replace("&amp;", "&"))
+    assert subjects(page2.text) == subjects(rows.text) and "back to the first page" in page2.text
+
+
+def test_rows_show_customer_plan_and_company(console: Console) -> None:
+    r = console.get(f"/w/{WS}/queue?view=all&q=export")
+    assert "Ana Garcia<small>Globex · enterprise</small>" in r.text
+
+
+def test_the_queue_costs_the_same_queries_for_4_or_40_tickets(console: Console) -> None:
+    def cost() -> int:
+        with QueryCounter(console.core) as qc:
+            assert console.get(f"/w/{WS}/queue?view=all&sort=updated").status_code == 200
+        return qc.count
+
+    few = cost()
+    cust = console.seed.customers["ana"]
+    for i in range(36):
+        t, _ = console.core.records.create(
+            WS, "tickets", {"data": {"subject": f"Bulk {i}", "status": "open", "priority": "low"}}, SYSTEM
+        )
+        console.core.relationships.upsert(
+            WS,
+            {
+                "rel_type": "submitted_by",
+                "source": {"collection": "tickets", "id": t["id"]},
+                "target": {"collection": "customers", "id": cust},
+            },
+            SYSTEM,
+        )
+    assert cost() == few
+
+
+def test_the_refresh_poll_counts_changed_tickets(console: Console) -> None:
+    page = console.get(f"/w/{WS}/queue?view=all")
+    since = re.search(r"fresh\?since=(\d+)", page.text)
+    assert since
+    url = f"/w/{WS}/queue/fresh?since={since.group(1)}&href=/w/{WS}/queue?view=all"
+    assert console.get(url, htmx=True).text.strip() == ""
+    console.core.records.patch(WS, "tickets", console.seed.tickets["dark"], {"priority": "high"}, SYSTEM)
+    r = console.get(url, htmx=True)
+    assert (
+        "1 ticket changed since you opened this list" in r.text and 'href="/w/acme/queue?view=all"' in r.text
+    )
+
+
+def test_another_workspace_is_not_found(console: Console) -> None:
+    r = console.get("/w/nope/queue")
+    assert r.status_code == 404 and "workspace &#39;nope&#39; not found" in r.text
+
+
+def test_sla_chips_come_from_one_clocks_call(console: Console) -> None:
+    from tests.web.conftest import needs_sla
+
+    sla = needs_sla(console.core)
+    calls: list[list[str]] = []
+    original = sla.clocks
+
+    def spy(ws: str, ids: list[str]) -> dict:
+        calls.append(ids)
+        return original(ws, ids)
+
+    sla.clocks = spy
+    try:
+        r = console.get(f"/w/{WS}/queue?view=all&sort=updated")
+    finally:
+        del sla.clocks
+    assert len(calls) == 1 and len(calls[0]) == 4
+    assert "chip chip-" in r.text and 'role="timer"' in r.text

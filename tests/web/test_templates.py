@@ -1,0 +1,78 @@
+"""Templates read only what their page context declares (Datasette's habit: typed, documented contexts)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from jinja2 import nodes
+
+from deskbase.web import pages as p
+from deskbase.web.render import TEMPLATES, environment
+
+#: template -> the page context(s) it renders (partials used by several pages list each)
+CONTEXTS: dict[str, tuple[type, ...]] = {
+    "signin.html": (p.SignInPage,),
+    "home_empty.html": (p.EmptyHomePage,),
+    "error.html": (p.ErrorPage,),
+    "settings.html": (p.SettingsPage,),
+    "queue.html": (p.QueuePage,),
+    "queue_rows.html": (p.QueuePage,),
+    "queue_fresh.html": (p.QueueFreshness,),
+    "ticket.html": (p.TicketPage,),
+    "ticket_update.html": (p.TicketPage,),
+    "ticket/_head.html": (p.TicketPage,),
+    "ticket/_meta.html": (p.TicketPage,),
+    "ticket/_urgent.html": (p.TicketPage, p.SlaRefresh),
+    "ticket/_conversation.html": (p.TicketPage,),
+    "ticket/_composer.html": (p.TicketPage,),
+    "ticket/_props.html": (p.TicketPage,),
+    "ticket/_sla.html": (p.TicketPage, p.SlaRefresh),
+    "ticket/sla_refresh.html": (p.SlaRefresh,),
+    "ticket/_customer.html": (p.TicketPage,),
+    "ticket/_related.html": (p.TicketPage,),
+    "ticket/related_matches.html": (p.RelatedMatches,),
+    "ticket/_timeline.html": (p.TicketPage,),
+    "new_ticket.html": (p.NewTicketPage,),
+    "new_ticket_matches.html": (p.NewTicketPage, p.CustomerMatches),
+    "dashboard.html": (p.DashboardPage,),
+    "dashboard/report.html": (p.ReportPanel,),
+    "dashboard/report_page.html": (p.ReportPanel,),
+    "dashboard/attainment.html": (p.AttainmentPanel,),
+    "dashboard/attainment_page.html": (p.AttainmentPanel,),
+    "collections.html": (p.CollectionsPage,),
+    "collection.html": (p.CollectionPage,),
+    "record.html": (p.RecordPage,),
+}
+LAYOUT = ("base.html", "_dialogs.html", "_macros.html", "dashboard/_bars.html")
+
+
+def attributes_read(template: str, name: str) -> set[str]:
+    env = environment()
+    source = env.loader.get_source(env, template)[0]  # type: ignore[union-attr]
+    tree = env.parse(source)
+    return {
+        n.attr for n in tree.find_all(nodes.Getattr) if isinstance(n.node, nodes.Name) and n.node.name == name
+    }
+
+
+def declared(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)} | {
+        n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")
+    }
+
+
+def test_every_template_is_mapped() -> None:
+    found = {str(path.relative_to(TEMPLATES)) for path in TEMPLATES.rglob("*.html")}
+    assert found == set(CONTEXTS) | set(LAYOUT)
+
+
+@pytest.mark.parametrize("template", sorted(CONTEXTS))
+def test_templates_read_only_declared_page_fields(template: str) -> None:
+    for cls in CONTEXTS[template]:
+        assert attributes_read(template, "page") <= declared(cls), cls.__name__
+
+
+@pytest.mark.parametrize("template", sorted([*CONTEXTS, *LAYOUT]))
+def test_templates_read_only_declared_shell_fields(template: str) -> None:
+    assert attributes_read(template, "shell") <= declared(p.Shell)
