@@ -140,7 +140,7 @@ class SlaConfig:
         self._validate(workspace_id, kind, cid, definition)
         now = self.core.clock.now()
         if effective_from is not None and effective_from < now and not trusted:
-            self.core.records.change_time(actor, effective_from)
+            self.core.records.change_time(actor, effective_from, workspace_id)
         with self.core.db.tx() as tx:
             self.core.workspaces.require(tx.conn, workspace_id)
             prev = tx.conn.execute(

@@ -36,7 +36,7 @@ def add_response(
         raise ValidationFailed(
             "type must be 'reply' or 'internal_note'", [{"pointer": "/type", "message": "invalid"}]
         )
-    when = core.records.change_time(actor, at)
+    when = core.records.change_time(actor, at, workspace_id, "responses")
     data = {
         "body": body.get("body"),
         "type": kind,

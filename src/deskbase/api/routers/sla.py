@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from deskbase.api.deps import ActorDep, authorize, when
+from deskbase.api.deps import ActorDep, authorize, requires, when
 from deskbase.api.schemas import SimulateBody, SlaConfigPut
 from deskbase.core.errors import BadRequest, Unavailable
 from deskbase.support.service import SlaService
@@ -44,7 +44,7 @@ def parse_duration(value: str) -> timedelta:
     return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
 
 
-@router.get("/sla/at-risk")
+@router.get("/sla/at-risk", openapi_extra=requires("read:records"))
 def at_risk(
     ws: str,
     sla: SlaDep,
@@ -58,7 +58,7 @@ def at_risk(
     return {"data": sla.at_risk(ws, parse_duration(within), limit)}
 
 
-@router.post("/sla/simulate")
+@router.post("/sla/simulate", openapi_extra=requires("read:records"))
 def simulate(ws: str, body: SimulateBody, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
     """Attainment by metric and priority of a candidate policy over tickets created in [start, end),
     beside the active policies, without changing anything."""
@@ -70,7 +70,7 @@ def simulate(ws: str, body: SimulateBody, sla: SlaDep, actor: ActorDep) -> dict[
     return sla.simulate(ws, body.policy, start, end, body.limit)
 
 
-@router.get("/sla/attainment")
+@router.get("/sla/attainment", openapi_extra=requires("read:records"))
 def attainment(ws: str, sla: SlaDep, actor: ActorDep, start: str, end: str) -> dict[str, Any]:
     """Completed instances in [start, end) by metric and priority: achieved, breached, attainment."""
     authorize(actor, "read:records", ws, "tickets")
@@ -79,15 +79,15 @@ def attainment(ws: str, sla: SlaDep, actor: ActorDep, start: str, end: str) -> d
     return {"data": sla.attainment(ws, s, e)}
 
 
-@router.post("/sla/rebuild")
+@router.post("/sla/rebuild", openapi_extra=requires("admin"))
 def rebuild(ws: str, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
     """Recompute every ticket's SLA state and metrics from the change log."""
-    authorize(actor, "admin", ws)
+    authorize(actor, "admin", ws, whole_workspace=True)
     sla.core.workspaces.get(ws)
     return {"tickets": sla.rebuild(ws)}
 
 
-@router.get("/tickets/{ticket_id}/sla")
+@router.get("/tickets/{ticket_id}/sla", openapi_extra=requires("read:records"))
 def ticket_sla(ws: str, ticket_id: str, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
     """Every SLA instance and event of the ticket, its metrics, and which policy applies and why."""
     authorize(actor, "read:records", ws, "tickets")
@@ -95,20 +95,20 @@ def ticket_sla(ws: str, ticket_id: str, sla: SlaDep, actor: ActorDep) -> dict[st
 
 
 # Generic configuration routes come last so /sla/at-risk, /sla/simulate … are matched first.
-@router.get("/sla/{plural}")
+@router.get("/sla/{plural}", openapi_extra=requires("read:collections"))
 def list_config(ws: str, plural: str, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
     """Current calendars, or policies in the order they are tried (the first match applies)."""
     authorize(actor, "read:collections", ws)
     return {"data": [v.public() for v in sla.config.current(ws, _kind(plural))]}
 
 
-@router.put("/sla/{plural}/{cid}")
+@router.put("/sla/{plural}/{cid}", openapi_extra=requires("write:collections"))
 def put_config(
     ws: str, plural: str, cid: str, body: SlaConfigPut, sla: SlaDep, actor: ActorDep, response: Response
 ) -> dict[str, Any]:
     """Save a new version. Completed SLA instances never change; running ones keep the time already used
     and re-base the remaining time on this version from `effective_from` (default: now)."""
-    authorize(actor, "write:collections", ws)
+    authorize(actor, "write:collections", ws, whole_workspace=True)  # policies govern every ticket
     kind = _kind(plural)
     existed = any(v.id == cid for v in sla.config.current(ws, kind))
     out = sla.config.put(
@@ -118,20 +118,20 @@ def put_config(
     return out.public()
 
 
-@router.get("/sla/{plural}/{cid}")
+@router.get("/sla/{plural}/{cid}", openapi_extra=requires("read:collections"))
 def get_config(ws: str, plural: str, cid: str, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
     authorize(actor, "read:collections", ws)
     return sla.config.get(ws, _kind(plural), cid).public()
 
 
-@router.get("/sla/{plural}/{cid}/history")
+@router.get("/sla/{plural}/{cid}/history", openapi_extra=requires("read:collections"))
 def config_history(ws: str, plural: str, cid: str, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
     authorize(actor, "read:collections", ws)
     return {"data": [v.public() for v in sla.config.history(ws, _kind(plural), cid)]}
 
 
-@router.delete("/sla/{plural}/{cid}", status_code=204)
+@router.delete("/sla/{plural}/{cid}", status_code=204, openapi_extra=requires("write:collections"))
 def delete_config(ws: str, plural: str, cid: str, sla: SlaDep, actor: ActorDep) -> Response:
-    authorize(actor, "write:collections", ws)
+    authorize(actor, "write:collections", ws, whole_workspace=True)
     sla.config.delete(ws, _kind(plural), cid, actor)
     return Response(status_code=204)

@@ -6,14 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from deskbase.api.deps import ActorDep, CoreDep, authorize, when
+from deskbase.api.deps import ActorDep, CoreDep, authorize, requires, when
 from deskbase.api.schemas import ResponseCreate
 from deskbase.support import tickets
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/tickets/{ticket_id}", tags=["support"])
 
 
-@router.post("/responses", status_code=201)
+@router.post("/responses", status_code=201, openapi_extra=requires("write:records", "write:relationships"))
 def add_response(
     ws: str, ticket_id: str, body: ResponseCreate, core: CoreDep, actor: ActorDep
 ) -> dict[str, Any]:
@@ -23,14 +23,14 @@ def add_response(
     return tickets.add_response(core, ws, ticket_id, body.model_dump(exclude={"at"}), actor, when(body.at))
 
 
-@router.get("/responses")
+@router.get("/responses", openapi_extra=requires("read:records"))
 def list_responses(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     """The conversation in time order; each message says whether it is the customer's, an agent's or a note."""
     authorize(actor, "read:records", ws, "responses")
     return {"data": tickets.conversation(core, ws, ticket_id)}
 
 
-@router.get("/timeline")
+@router.get("/timeline", openapi_extra=requires("read:records"))
 def timeline(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     """Messages, status/priority/assignee changes and SLA events interleaved by time."""
     authorize(actor, "read:records", ws, "tickets")
