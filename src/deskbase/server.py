@@ -97,6 +97,7 @@ def serve(settings: Settings, demo: bool = False) -> None:
             print(f"loaded {report['tickets']} tickets and {report['customers']} customers", file=out)
     url = f"http://{settings.host}:{settings.port}"
     print(f"\ndeskbase is running at {url}  (API docs: {url}/docs)", file=out)
+    print(f"agent console: {url}/  (sign in with a token, e.g. the admin token below)", file=out)
     print(f"data directory: {settings.data_path}", file=out)
     token_file = settings.data_path / "admin-token"
     if created or demo:

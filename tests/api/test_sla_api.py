@@ -330,3 +330,55 @@ def test_rebuild_reproduces_stored_state(desk: Api, clock: FixedClock) -> None:
     before = stored()
     assert api.post(f"{W}/sla/rebuild").json() == {"tickets": 1}
     assert stored() == before and len(before) == 3
+
+
+def test_queue_views_order_by_sla_due_with_cursor(desk: Api, clock: FixedClock) -> None:
+    api = desk
+    sla = api.core.extensions["sla"]  # type: ignore[attr-defined]
+    urgent = ticket(api, "urgent")  # first response due in 1 h
+    low = ticket(api, "low")  # due in 24 business hours
+    high = ticket(api, "high")  # due in 4 h
+    solved = ticket(api, "high")
+    api.patch(f"{W}/records/tickets/{solved}", json={"data": {"status": "resolved"}})
+    everything = sla.queue("acme", "all", {}, 10, None)
+    assert [t["id"] for t in everything["data"]] == [urgent, high, low, solved] and everything["count"] == 4
+    page1 = sla.queue(
+        "acme", "open", {"filter": {"field": "data.status", "op": "eq", "value": "open"}}, 2, None
+    )
+    page2 = sla.queue(
+        "acme",
+        "open",
+        {"filter": {"field": "data.status", "op": "eq", "value": "open"}},
+        2,
+        page1["next_cursor"],
+    )
+    assert [t["id"] for t in page1["data"] + page2["data"]] == [urgent, high, low] and page2[
+        "next_cursor"
+    ] is None
+    assert [t["id"] for t in sla.queue("acme", "at_risk", {}, 10, None)["data"]] == [urgent]
+    clock.set(MON + timedelta(hours=1, minutes=5))
+    run_due(api)
+    assert [t["id"] for t in sla.queue("acme", "breached", {}, 10, None)["data"]] == [urgent]
+    assert [t["id"] for t in sla.queue("acme", "at_risk", {}, 10, None)["data"]] == [urgent]
+    clock.set(MON + timedelta(hours=2, minutes=5))  # high's first response is due at 13:00, within 2 h
+    assert [t["id"] for t in sla.queue("acme", "at_risk", {}, 10, None)["data"]] == [urgent, high]
+
+
+def test_attainment_over_a_period(desk: Api, clock: FixedClock) -> None:
+    api = desk
+    on_time, late = ticket(api), ticket(api)
+    clock.advance(minutes=30)
+    api.post(f"{W}/tickets/{on_time}/responses", json={"body": "hi"})
+    clock.advance(hours=5)
+    run_due(api)
+    api.post(f"{W}/tickets/{late}/responses", json={"body": "sorry"})
+    rows = api.get(
+        f"{W}/sla/attainment", params={"start": iso(MON), "end": iso(MON + timedelta(days=1))}
+    ).json()
+    fr = next(r for r in rows["data"] if r["metric"] == "first_response")
+    assert (fr["priority"], fr["achieved"], fr["breached"], fr["attainment"]) == ("high", 1, 1, 0.5)
+    later = api.get(
+        f"{W}/sla/attainment",
+        params={"start": iso(MON + timedelta(days=1)), "end": iso(MON + timedelta(days=2))},
+    ).json()["data"]
+    assert later == []

@@ -64,6 +64,17 @@ def test_count_skips_deleted_records_unless_asked(
     assert core.records.count(ws, "tickets", include_deleted=True) == 4
 
 
+def test_a_count_can_stop_at_a_limit(core: Deskbase, ws: str, ids: list[str]) -> None:
+    assert core.records.count(ws, "tickets", limit=3) == 3
+    assert core.records.count(ws, "tickets", limit=10) == 4
+    assert (
+        core.records.count(ws, "tickets", {"field": "data.priority", "op": "eq", "value": "high"}, limit=1)
+        == 1
+    )
+    with pytest.raises(InvalidFilter):
+        core.records.count(ws, "tickets", limit=0)
+
+
 def test_count_rejects_what_query_rejects(core: Deskbase, ws: str) -> None:
     with pytest.raises(InvalidFilter):
         core.records.count(ws, "tickets", {"field": "data.status", "op": "nope", "value": 1})

@@ -38,6 +38,7 @@ def test_a_cheap_recount_happens_at_once() -> None:
 
 def test_an_expensive_recount_runs_in_the_background(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(c, "SYNC_BUDGET_MS", 1.0)
+    monkeypatch.setattr(c, "MIN_REFRESH_SECONDS", 0.0)
     vc = c.ViewCounts()
     gate = threading.Event()
     results = [{"open": 1}, {"open": 2}]
@@ -59,4 +60,15 @@ def test_an_expensive_recount_runs_in_the_background(monkeypatch) -> None:  # ty
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert len(calls) == 2
+    vc.close()
+
+
+def test_a_busy_big_workspace_is_recounted_at_most_every_few_seconds(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(c, "SYNC_BUDGET_MS", 0.0)
+    vc = c.ViewCounts()
+    calls, count = counter([{"open": 1}, {"open": 2}])
+    vc.get(("ws", "me"), 5, count)
+    for seq in range(6, 20):
+        assert vc.get(("ws", "me"), seq, count) == {"open": 1}
+    assert len(calls) == 1
     vc.close()

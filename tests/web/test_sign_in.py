@@ -110,7 +110,7 @@ def test_a_token_seeing_no_workspace_gets_an_explanation(console: Console) -> No
     console.client.cookies.clear()
     console.sign_in(raw)
     r = console.get("/")
-    assert r.status_code == 200 and "No workspace yet" in r.text
+    assert r.status_code == 200 and "No workspace with tickets yet" in r.text
 
 
 def test_pages_are_not_cached_or_framed(console: Console) -> None:
@@ -119,3 +119,12 @@ def test_pages_are_not_cached_or_framed(console: Console) -> None:
     assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     assert r.headers["Server-Timing"].startswith("app;dur=")
+
+
+def test_sign_out_needs_the_csrf_token_while_signed_in(console: Console) -> None:
+    r = console.post("/signout", csrf=False)
+    assert r.status_code == 403
+    assert console.get(f"/w/{WS}/queue").status_code == 200
+    console.client.cookies.set(SESSION_COOKIE, "expired.session")
+    r = console.post("/signout", csrf=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/signin")

@@ -296,3 +296,17 @@ def test_a_breached_clock_is_red_in_the_queue_and_on_the_ticket(console: Console
     console.core.records.patch(WS, "tickets", console.seed.tickets["dark"], {"assignee": AGENT}, SYSTEM)
     page = console.get(console.ticket_url("dark"))
     assert "chip-breached" in page.text and "overdue" in page.text
+
+
+def test_who_changed_what_is_shown_to_auditors_only(console: Console) -> None:
+    console.core.clock.advance(minutes=1)  # type: ignore[attr-defined]
+    console.post(console.ticket_url("dark", "/edit"), {"panel": "props", "priority": "high"})
+    timeline = console.get(console.ticket_url("dark")).text.split('id="timeline"')[1]
+    assert "priority: medium → high" in timeline and "· admin" in timeline
+    raw, _ = console.core.tokens.create(
+        "agent", [{"scope": {"workspaces": [WS]}, "permissions": ["read:records", "read:relationships"]}]
+    )
+    console.client.cookies.clear()
+    console.sign_in(raw)
+    timeline = console.get(console.ticket_url("dark")).text.split('id="timeline"')[1]
+    assert "priority: medium → high" in timeline and "· admin" not in timeline

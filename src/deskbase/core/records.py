@@ -197,10 +197,18 @@ class Records:
         }
 
     def count(
-        self, workspace_id: str, collection: str, filter: Any = None, include_deleted: bool = False
+        self,
+        workspace_id: str,
+        collection: str,
+        filter: Any = None,
+        include_deleted: bool = False,
+        limit: int | None = None,
     ) -> int:
         """How many records match `filter` — the same conditions `query` compiles, so the indexes that serve
-        a list (x-index expressions, created/updated) serve its count too."""
+        a list (x-index expressions, created/updated) serve its count too. With `limit`, counting stops
+        there ("1,000+"): a filter no index narrows then costs a bounded scan, not one of the collection."""
+        if limit is not None and limit < 1:
+            raise InvalidFilter("a count limit must be at least 1", {"limit": limit})
         r = t.records
         with self.app.db.read() as conn:
             self.app.collections.require(conn, workspace_id, collection)
@@ -209,7 +217,11 @@ class Records:
                 conds.append(r.c.deleted.is_(False))
             if filter is not None:
                 conds.append(Compiler(conn.dialect.name).condition(filter))
-            return int(conn.execute(select(func.count()).select_from(r).where(*conds)).scalar_one())
+            if limit is None:
+                q = select(func.count()).select_from(r).where(*conds)
+            else:
+                q = select(func.count()).select_from(select(r.c.id).where(*conds).limit(limit).subquery())
+            return int(conn.execute(q).scalar_one())
 
     def history(
         self, workspace_id: str, collection: str, rid: str, after: int = 0, limit: int = 100

@@ -246,7 +246,9 @@ sla_instances = Table(
     Column("data", JsonType, nullable=False),
     Column("deleted", Boolean, nullable=False),
     Column("version", SeqType, nullable=False),
+    _ts("completed_at", nullable=True),
     Index("ix_sla_instances_due", "workspace_id", "running", "target_at"),
+    Index("ix_sla_instances_completed", "workspace_id", "completed_at"),
     Index("ix_sla_instances_version", "version"),
 )
 

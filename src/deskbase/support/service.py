@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import bulk
@@ -29,7 +29,8 @@ from deskbase.core.changelog import Change
 from deskbase.core.clock import iso, parse_iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
-from deskbase.core.errors import NotFound
+from deskbase.core.errors import InvalidFilter, NotFound
+from deskbase.core.filters import Compiler, decode_cursor, encode_cursor
 from deskbase.core.writer import record_from_row
 from deskbase.support.calendar import Calendar, calendar_24x7
 from deskbase.support.evaluate import Evaluation, Message, PolicyEra, TicketFacts, TicketVersion, evaluate
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 SLA_ACTOR = Actor(id="system:sla", name="SLA scheduler", is_admin=True)
 RUNNING = frozenset({"active", "paused", "warning", "breached_active"})
 UTC24 = calendar_24x7("UTC")
+AT_RISK = timedelta(hours=2)
 
 
 @dataclass
@@ -331,6 +333,7 @@ class SlaService:
                         "state": i.state,
                         "running": i.state in RUNNING,
                         "target_at": i.target_at,
+                        "completed_at": i.completed_at,
                         "data": i.to_dict(),
                         "deleted": False,
                         "version": version,
@@ -347,6 +350,7 @@ class SlaService:
                         "state": "cancelled",
                         "running": False,
                         "target_at": now,
+                        "completed_at": None,
                         "data": {},
                         "deleted": True,
                         "version": version,
@@ -518,24 +522,69 @@ class SlaService:
         return {"sla": view["sla"], "metrics": view["metrics"]}
 
     def clocks(self, workspace_id: str, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The most urgent running clock of each ticket (for queue chips), from stored state: one query."""
+        """The most urgent running clock of each ticket (for queue chips), from stored state: one query on the
+        primary key (ticket ids), running ones picked here so the planner cannot prefer the due-date index."""
         if not ticket_ids:
             return {}
         si = t.sla_instances
         with self.core.db.read() as conn:
             rows = conn.execute(
-                select(si.c.ticket_id, si.c.target_at, si.c.data).where(
-                    si.c.workspace_id == workspace_id,
-                    si.c.ticket_id.in_(ticket_ids),
-                    si.c.running.is_(True),
-                    si.c.deleted.is_(False),
+                select(si.c.ticket_id, si.c.running, si.c.target_at, si.c.data).where(
+                    si.c.workspace_id == workspace_id, si.c.ticket_id.in_(ticket_ids), si.c.deleted.is_(False)
                 )
             ).all()
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, tuple[datetime, dict[str, Any]]] = {}
         for r in rows:
-            if r.ticket_id not in out or r.target_at < parse_iso(out[r.ticket_id]["target_at"]):
-                out[r.ticket_id] = r.data
-        return out
+            if r.running and (r.ticket_id not in out or r.target_at < out[r.ticket_id][0]):
+                out[r.ticket_id] = (r.target_at, r.data)
+        return {tid: data for tid, (_, data) in out.items()}
+
+    def queue(
+        self, workspace_id: str, view: str, filters: dict[str, Any], limit: int, cursor: str | None
+    ) -> dict[str, Any]:
+        """Tickets ordered by their most urgent running clock (none last), for the console's queue: views
+        `at_risk` (a running clock due within 2 h, breached included) and `breached`, or any other view's
+        filter (`filters["filter"]`, the record filter DSL) in SLA-due order. Keyset pagination."""
+        r, st = t.records, t.sla_tickets
+        now = self.core.clock.now()
+        with self.core.db.read() as conn:
+            comp = Compiler(conn.dialect.name)
+            conds = [r.c.workspace_id == workspace_id, r.c.collection == "tickets", r.c.deleted.is_(False)]
+            if filters.get("filter"):
+                conds.append(comp.condition(filters["filter"]))
+            if view == "at_risk":
+                conds += [st.c.running > 0, st.c.due_at <= now + AT_RISK]
+            elif view == "breached":
+                conds.append(st.c.breached > 0)
+            joined = r.outerjoin(st, and_(st.c.workspace_id == r.c.workspace_id, st.c.ticket_id == r.c.id))
+            count = conn.execute(select(func.count()).select_from(joined).where(*conds)).scalar_one()
+            if cursor:
+                due, last = _decode_due_cursor(cursor)
+                if due is None:
+                    conds.append(and_(st.c.due_at.is_(None), r.c.id > last))
+                else:
+                    conds.append(
+                        or_(st.c.due_at > due, and_(st.c.due_at == due, r.c.id > last), st.c.due_at.is_(None))
+                    )
+            rows = conn.execute(
+                select(r, st.c.due_at.label("sla_due_at"))
+                .select_from(joined)
+                .where(*conds)
+                .order_by(st.c.due_at.is_(None), st.c.due_at, r.c.id)
+                .limit(limit + 1)
+            ).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = (
+            encode_cursor([iso(rows[-1].sla_due_at) if rows[-1].sla_due_at else None, rows[-1].id])
+            if more and rows
+            else None
+        )
+        return {
+            "data": [record_from_row(x).public() for x in rows],
+            "next_cursor": next_cursor,
+            "count": count,
+        }
 
     def at_risk(self, workspace_id: str, within: timedelta, limit: int = 50) -> list[dict[str, Any]]:
         """Running clocks due before now + within (breached ones first), from the index on target_at."""
@@ -556,24 +605,24 @@ class SlaService:
         return [{"ticket_id": r.ticket_id, **r.data} for r in rows]
 
     def attainment(self, workspace_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """Completed instances per metric and priority in [start, end): achieved share (cancelled excluded)."""
+        """Instances completed in [start, end) per metric and priority: achieved share (cancelled excluded).
+        An index range on (workspace, completed_at)."""
         si = t.sla_instances
         with self.core.db.read() as conn:
             rows = (
                 conn.execute(
                     select(si.c.data).where(
                         si.c.workspace_id == workspace_id,
+                        si.c.completed_at >= start,
+                        si.c.completed_at < end,
                         si.c.deleted.is_(False),
-                        si.c.running.is_(False),
                         si.c.state.in_(("achieved", "breached")),
                     )
                 )
                 .scalars()
                 .all()
             )
-        return summarize(
-            r for r in rows if r.get("completed_at") and start <= parse_iso(r["completed_at"]) < end
-        )
+        return summarize(rows)
 
     def simulate(
         self, workspace_id: str, candidate: dict[str, Any], start: datetime, end: datetime, limit: int = 5000
@@ -757,6 +806,16 @@ class SlaService:
             if wait > 0:
                 with self.core.commit_signal:
                     self.core.commit_signal.wait(timeout=wait)
+
+
+def _decode_due_cursor(cursor: str) -> tuple[datetime | None, str]:
+    values = decode_cursor(cursor, 2)
+    if not isinstance(values[1], str) or not (values[0] is None or isinstance(values[0], str)):
+        raise InvalidFilter("invalid cursor", {"cursor": cursor})
+    try:
+        return (parse_iso(values[0]) if values[0] else None), values[1]
+    except ValueError as exc:
+        raise InvalidFilter("invalid cursor", {"cursor": cursor}) from exc
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:

@@ -1,11 +1,12 @@
-"""The navigation's per-view counts, kept cheap on big workspaces.
+"""The navigation's per-view counts (and other aggregates: record counts, SLA attainment), kept cheap on big
+workspaces.
 
 Each count is an indexed `core.records.count`, but on a large workspace six of them on every page would
 dominate the page's time. So counts are remembered per (workspace, me) together with the workspace's change
 sequence they were taken at: an unchanged workspace is served from memory, exactly. After a change, a small
 workspace (where counting took under `SYNC_BUDGET_MS`) is recounted on the spot; a large one shows the
-previous counts once more while a background worker recounts, so a page never waits for counting twice in a
-row and counts are at most one recount behind (docs/console.md).
+previous counts while a background worker recounts — at most one recount per key at a time and one every
+`MIN_REFRESH_SECONDS`, so a busy workspace does not keep a core busy counting (docs/console.md).
 """
 
 from __future__ import annotations
@@ -16,19 +17,22 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger("deskbase.web")
 SYNC_BUDGET_MS = 40.0
+MIN_REFRESH_SECONDS = 5.0
 MAX_ENTRIES = 2000
 
-Counter = Callable[[], dict[str, int | None]]
+Counter = Callable[[], dict[str, Any]]
 
 
 @dataclass
 class Entry:
     seq: int
-    values: dict[str, int | None]
+    values: dict[str, Any]
     cost_ms: float
+    at: float  #: time.monotonic() of the count
     refreshing: bool = False
 
 
@@ -37,23 +41,24 @@ class ViewCounts:
         self._entries: dict[tuple[str, str], Entry] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deskbase-counts")
+        #: for the counts of one recount to run side by side (a separate pool: a recount waits on it)
+        self.fanout = ThreadPoolExecutor(max_workers=4, thread_name_prefix="deskbase-count")
 
-    def get(self, key: tuple[str, str], seq: int, count: Counter) -> dict[str, int | None]:
+    def get(self, key: tuple[str, str], seq: int, count: Counter) -> dict[str, Any]:
         """The counts for `key` at change sequence `seq` (or, on a big workspace, the previous ones while a
         recount runs)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.seq == seq:
                 return entry.values
-            background = entry is not None and entry.cost_ms > SYNC_BUDGET_MS
-            if background and entry is not None:
-                if not entry.refreshing:
+            if entry is not None and entry.cost_ms > SYNC_BUDGET_MS:
+                if not entry.refreshing and time.monotonic() - entry.at >= MIN_REFRESH_SECONDS:
                     entry.refreshing = True
                     self._pool.submit(self._refresh, key, seq, count)
                 return entry.values
         return self._refresh(key, seq, count)
 
-    def _refresh(self, key: tuple[str, str], seq: int, count: Counter) -> dict[str, int | None]:
+    def _refresh(self, key: tuple[str, str], seq: int, count: Counter) -> dict[str, Any]:
         started = time.perf_counter()
         try:
             values = count()
@@ -67,8 +72,9 @@ class ViewCounts:
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[key] = Entry(seq, values, cost)
+            self._entries[key] = Entry(seq, values, cost, time.monotonic())
         return values
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.fanout.shutdown(wait=False, cancel_futures=True)

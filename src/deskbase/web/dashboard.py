@@ -173,14 +173,21 @@ def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=days), now
 
 
-def attainment_panel(sla: Any, ws: str, period: str, now: datetime) -> AttainmentPanel:
+def attainment_panel(
+    sla: Any, ws: str, period: str, now: datetime, cache: Callable[[Callable[[], Any]], Any] | None = None
+) -> AttainmentPanel:
+    """`cache` (see web/counts.py) may serve the service's answer again while the workspace is unchanged."""
     start, end = period_bounds(period, now)
     panel = AttainmentPanel(period, iso(start), iso(end), [], [], None)
     if sla is None:
         panel.error = "SLA attainment needs the SLA service, which is not running on this server."
         return panel
+
+    def compute() -> list[dict[str, Any]]:
+        return list(sla.attainment(ws, start, end))
+
     rows = sorted(
-        sla.attainment(ws, start, end),
+        cache(compute) if cache is not None else compute(),
         key=lambda r: (str(r.get("metric")), PRIORITY_ORDER.get(str(r.get("priority")), 9)),
     )
     for r in rows:

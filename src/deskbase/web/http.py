@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment
+from markupsafe import escape
 
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
@@ -255,13 +256,9 @@ def error_page(request: Request, status: int, message: str) -> Response:
         shell = make_shell(request, None, f"Error {status}")
     if is_htmx(request):
         # A fragment request: a small inline message, swapped where the result would have gone.
-        html = f'<p class="form-error" role="alert">{_escape(message)}</p>'
+        html = f'<p class="form-error" role="alert">{escape(message)}</p>'
         return finish(request, HTMLResponse(html, status_code=status))
     return render(request, "error.html", ErrorPage(status, message), shell, status=status)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def sign_in_redirect(request: Request) -> Response:

@@ -133,6 +133,7 @@ class QueuePage:
     sorts: list[tuple[str, str]]  #: (id, label)
     rows: list[QueueRow]
     count: int | None  #: matching tickets across all pages (None when unknown)
+    count_capped: bool  #: there are more than `count` (a filtered count stops at 1,000)
     next_href: str | None  #: the next page (keyset cursor), full page
     more_href: str | None  #: the next page's rows only (htmx "show more")
     self_href: str  #: this page without a cursor, for "back to the first page"
@@ -377,6 +378,7 @@ class CollectionPage:
     columns: list[str]
     rows: list[RecordRow]
     count: int
+    count_capped: bool  #: a filtered count stops at 1,000
     next_href: str | None
     first_href: str
     filter_field: str

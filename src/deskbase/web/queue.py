@@ -3,6 +3,7 @@ page with their customers and SLA chips fetched in batches (one query each, neve
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,9 @@ from deskbase.web.sla import clock
 UNSOLVED = ("open", "in_progress", "waiting")
 ENUM_FIELDS = ("status", "priority", "category", "channel")
 PAGE_SIZE = 50
+#: a filtered list counts up to here and then says "1,000+": exact totals of arbitrary filters would cost a
+#: scan of the collection when no index narrows them.
+COUNT_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class Page:
     next_cursor: str | None
     count: int | None
     notice: str | None
+    capped: bool = False  #: `count` stopped at COUNT_LIMIT
 
 
 def sla_filters(f: QueueFilters, condition: dict[str, Any] | None, me: str) -> dict[str, Any]:
@@ -143,8 +148,10 @@ def load(
     me: str,
     limit: int | None = None,
     known_count: int | None = None,
+    counted: bool = True,
 ) -> Page:
-    """One page of the queue with its total count (`known_count` when the caller already has it)."""
+    """One page of the queue with its total count (`known_count` when the caller already has it; none at
+    all when not `counted`, for the "show more" rows)."""
     limit = limit or PAGE_SIZE
     condition = combine(view_condition(view, me), *filter_conditions(f))
     reader = sla_queue(core)
@@ -162,24 +169,36 @@ def load(
     res = core.records.query(
         workspace_id, "tickets", condition, SORT_SPECS.get(sort, SORT_SPECS["updated"]), limit, cursor
     )
-    count = known_count if known_count is not None else core.records.count(workspace_id, "tickets", condition)
-    return Page(res["data"], res["next_cursor"], count, notice)
+    if known_count is not None or not counted:
+        return Page(res["data"], res["next_cursor"], known_count, notice)
+    count = core.records.count(workspace_id, "tickets", condition, limit=COUNT_LIMIT + 1)
+    return Page(res["data"], res["next_cursor"], min(count, COUNT_LIMIT), notice, count > COUNT_LIMIT)
 
 
-def view_counts(core: Deskbase, workspace_id: str, me: str) -> dict[str, int | None]:
-    """The count beside each view in the navigation: indexed counts on the core, SLA views from the service."""
+#: views whose count depends on who is asking; the others are shared by everyone in the workspace
+PERSONAL = ("mine",)
+
+
+def view_counts(
+    core: Deskbase, workspace_id: str, me: str, pool: Executor | None = None, personal: bool | None = None
+) -> dict[str, int | None]:
+    """The count beside each view in the navigation: indexed counts on the core, SLA views from the service.
+    `personal` True counts only the views that depend on `me`, False only the shared ones (None: all).
+    With a `pool` they run side by side (SQLite and PostgreSQL both serve concurrent readers)."""
     reader = sla_queue(core)
-    out: dict[str, int | None] = {}
-    for v in VIEWS:
-        if v.sla:
-            out[v.id] = (
-                reader(workspace_id, v.id, sla_filters(QueueFilters(), None, me), 1, None).get("count")
-                if reader is not None
-                else None
-            )
-        else:
-            out[v.id] = core.records.count(workspace_id, "tickets", view_condition(v.id, me))
-    return out
+    views = [v for v in VIEWS if personal is None or (v.id in PERSONAL) == personal]
+
+    def one(v: View) -> int | None:
+        if not v.sla:
+            return core.records.count(workspace_id, "tickets", view_condition(v.id, me))
+        if reader is None:
+            return None
+        return reader(workspace_id, v.id, sla_filters(QueueFilters(), None, me), 1, None).get("count")
+
+    if pool is None:
+        return {v.id: one(v) for v in views}
+    futures = {v.id: pool.submit(one, v) for v in views}
+    return {k: f.result() for k, f in futures.items()}
 
 
 def customer_ref(record: dict[str, Any]) -> CustomerRef:

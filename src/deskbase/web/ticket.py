@@ -207,11 +207,14 @@ def _changes_text(fields: dict[str, Any], created: bool) -> str:
     return "; ".join(f"{k}: {show(v.get('from'))} → {show(v.get('to'))}" for k, v in fields.items())
 
 
-def timeline_items(raw: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[TimelineItem]:
+def timeline_items(
+    raw: list[dict[str, Any]], events: list[dict[str, Any]], show_actors: bool
+) -> list[TimelineItem]:
+    """`show_actors`: who made a change is audit information (read:audit), as in the API's history."""
     out: list[TimelineItem] = []
     for item in raw:
         actor = item.get("actor") or {}
-        who = actor.get("name") if isinstance(actor, dict) else None
+        who = actor.get("name") if isinstance(actor, dict) and show_actors else None
         if item["type"] == "message":
             m = item["message"]
             words = {"customer": "Customer replied", "agent": "Agent replied", "note": "Internal note"}
@@ -309,7 +312,7 @@ def build(
         related_matches=[],
         sla=sla_panel,
         urgent=urgent,
-        timeline=timeline_items(raw, events),
+        timeline=timeline_items(raw, events, may(actor, "read:audit", workspace_id, "tickets")),
         can_edit=may(actor, "write:records", workspace_id, "tickets"),
         can_reply=may(actor, "write:records", workspace_id, "responses")
         and may(actor, "write:relationships", workspace_id, "tickets"),

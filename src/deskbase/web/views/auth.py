@@ -8,11 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from deskbase.api.deps import requires
-from deskbase.core.errors import Unauthorized
+from deskbase.core.app import Deskbase
+from deskbase.core.errors import NotFound, Unauthorized
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
     FormDep,
+    checked_form,
     console,
     core_of,
     local_path,
@@ -35,10 +37,19 @@ def home(request: Request, actor: ActorDep) -> Response:
     """Land on the first workspace's queue ("My open tickets")."""
     core = core_of(request)
     workspaces = visible_workspaces(core, actor)
-    if workspaces:
-        return redirect(request, f"/w/{quote(workspaces[0]['id'])}/queue")
-    links = [WorkspaceLink(w["id"], w["name"], f"/w/{quote(w['id'])}/queue") for w in workspaces]
+    for w in workspaces:
+        if has_tickets(core, w["id"]):
+            return redirect(request, f"/w/{quote(w['id'])}/queue")
+    links = [WorkspaceLink(w["id"], w["name"], f"/w/{quote(w['id'])}/collections") for w in workspaces]
     return render(request, "home_empty.html", EmptyHomePage(links), make_shell(request, actor, "deskbase"))
+
+
+def has_tickets(core: Deskbase, workspace_id: str) -> bool:
+    try:
+        core.collections.get(workspace_id, "tickets")
+    except NotFound:
+        return False
+    return True
 
 
 @router.get("/w/{ws}")
@@ -80,9 +91,11 @@ def sign_in(request: Request, form: FormDep) -> Response:
 
 
 @router.post("/signout")
-def sign_out(request: Request, form: FormDep) -> Response:
+async def sign_out(request: Request) -> Response:
+    """Needs the CSRF token only while there is a session to end (an expired one just goes to sign-in)."""
     s = session_of(request)
     if s is not None:
+        await checked_form(request)
         console(request).sessions.drop(s.id)
     request.state.csrf_value = console(request).csrf.mint("anon")
     response = redirect(request, "/signin")

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from deskbase.api.deps import requires
-from deskbase.core.auth import authorize
+from deskbase.core.auth import audit_view, authorize
 from deskbase.core.errors import InvalidFilter
-from deskbase.web.http import ActorDep, ConsoleRoute, core_of, make_shell, may, render, url
+from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, make_shell, may, render, url
 from deskbase.web.pages import CollectionCard, CollectionPage, CollectionsPage, LinkRow, RecordPage, RecordRow
+from deskbase.web.queue import COUNT_LIMIT
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 50
@@ -55,12 +56,26 @@ def cell(value: Any) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
+def record_counts(request: Request, ws: str) -> dict[str, int | None]:
+    """Live records per collection, remembered until the workspace changes (see web/counts.py)."""
+    core, counts = core_of(request), console(request).counts
+
+    def count() -> dict[str, int | None]:
+        futures = {
+            c["id"]: counts.fanout.submit(core.records.count, ws, c["id"]) for c in core.collections.list(ws)
+        }
+        return {k: f.result() for k, f in futures.items()}
+
+    return counts.get((ws, "\x00collections"), core.last_seq(ws), count)
+
+
 @router.get("/w/{ws}/collections", openapi_extra=requires("read:collections"))
 def collections(ws: str, request: Request, actor: ActorDep) -> Response:
     authorize(actor, "read:collections", ws)
     core = core_of(request)
+    counts = record_counts(request, ws)
     cards = [
-        card(ws, c, core.records.count(ws, c["id"]) if may(actor, "read:records", ws, c["id"]) else 0)
+        card(ws, c, (counts.get(c["id"]) or 0) if may(actor, "read:records", ws, c["id"]) else 0)
         for c in core.collections.list(ws)
         if may(actor, "read:collections", ws, c["id"])
     ]
@@ -93,13 +108,17 @@ def collection(
             else {"field": field, "op": op, "value": value}
         )
     sort = [{"field": "updated_at", "direction": "desc"}]
+    capped = False
     try:
         res = core.records.query(ws, collection, condition, sort, PAGE_SIZE, cursor)
-        count = core.records.count(ws, collection, condition)
     except InvalidFilter as exc:
-        error = exc.message
+        error, condition = exc.message, None
         res = core.records.query(ws, collection, None, sort, PAGE_SIZE, None)
-        count = core.records.count(ws, collection)
+    if condition is None:
+        count = record_counts(request, ws).get(collection) or 0
+    else:
+        count = core.records.count(ws, collection, condition, limit=COUNT_LIMIT + 1)
+        count, capped = min(count, COUNT_LIMIT), count > COUNT_LIMIT
     base = f"/w/{quote(ws)}/collections/{quote(collection)}"
     params = {"field": field, "op": op if field else None, "value": value if field else None}
     rows = [
@@ -113,6 +132,7 @@ def collection(
         columns=columns,
         rows=rows,
         count=count,
+        count_capped=capped,
         next_href=url(base, **params, cursor=res["next_cursor"])
         if res["next_cursor"] and not error
         else None,
@@ -157,7 +177,7 @@ def record(ws: str, collection: str, rid: str, request: Request, actor: ActorDep
                     f"/w/{quote(ws)}/collections/{quote(other['collection'])}/{quote(other['id'])}",
                 )
             )
-    history = core.records.history(ws, collection, rid, limit=50)
+    history = audit_view(actor, core.records.history(ws, collection, rid, limit=50))
     page = RecordPage(
         collection=card(ws, c, 0),
         record=r,

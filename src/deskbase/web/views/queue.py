@@ -18,8 +18,11 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
 def view_counts(request: Request, ws: str, me: str, seq: int) -> dict[str, int | None]:
-    core = core_of(request)
-    return console(request).counts.get((ws, me), seq, lambda: q.view_counts(core, ws, me))
+    """Shared view counts are kept once per workspace, "My open tickets" once per person."""
+    core, counts = core_of(request), console(request).counts
+    shared = counts.get((ws, "\x00shared"), seq, lambda: q.view_counts(core, ws, me, counts.fanout, False))
+    mine = counts.get((ws, me), seq, lambda: q.view_counts(core, ws, me, counts.fanout, True))
+    return {**shared, **mine}
 
 
 def nav_views(counts: dict[str, int | None], ws: str, active: str) -> list[NavView]:
@@ -48,7 +51,9 @@ def queue(
     counts = view_counts(request, ws, prefs.me, since) if fragment != "rows" else {}
     # An unfiltered view's total is its navigation count: count once, not twice.
     known = counts.get(view) if not filters.active() and not q.VIEW_BY_ID[view].sla else None
-    page = q.load(core, ws, view, filters, sort, cursor, prefs.me, known_count=known)
+    page = q.load(
+        core, ws, view, filters, sort, cursor, prefs.me, known_count=known, counted=fragment != "rows"
+    )
     with_customers = may(actor, "read:records", ws, "customers") and may(
         actor, "read:relationships", ws, "customers"
     )
@@ -73,6 +78,7 @@ def queue(
         sorts=list(q.SORTS),
         rows=q.rows(core, ws, actor, page.tickets, shell.now, with_customers),
         count=page.count,
+        count_capped=page.capped,
         next_href=url(base, **params, cursor=page.next_cursor) if page.next_cursor else None,
         more_href=url(base, **params, cursor=page.next_cursor, fragment="rows") if page.next_cursor else None,
         self_href=url(base, **params),

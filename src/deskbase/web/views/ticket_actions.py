@@ -40,7 +40,8 @@ def _back(ws: str, ticket_id: str) -> str:
 @router.post("/w/{ws}/tickets/{ticket_id}/edit", openapi_extra=requires("write:records"))
 def edit(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
     """Patch the fields the form carries that changed (a merge patch through core.records.patch). htmx gets
-    back the form's own panel only on error, so what the agent is typing elsewhere is never overwritten."""
+    back the panels that may have changed, but the subject/description form only on error, and never the
+    composer: what the agent is typing is not overwritten."""
     authorize(actor, "write:records", ws, "tickets")
     core = core_of(request)
     panel = "head" if form.get("panel") == "head" else "props"
