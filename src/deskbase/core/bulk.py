@@ -106,16 +106,14 @@ def insert_dicts(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> No
     names = list(rows[0])
     cols = [table.c[n] for n in names]
     json_idx = [i for i, col in enumerate(cols) if isinstance(col.type, JSON)]
-    ts_idx = {i for i, col in enumerate(cols) if isinstance(col.type, UtcDateTime)}
-    json_set = set(json_idx)
+    convert = [
+        _dumps if isinstance(col.type, JSON) else d.ts if isinstance(col.type, UtcDateTime) else None
+        for col in cols
+    ]
+    plain = [i for i, c in enumerate(convert) if c is None]
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({d.ph(len(names), json_idx)})"
-    conn.exec_driver_sql(
-        sql,
-        [
-            tuple(
-                _dumps(r[n]) if i in json_set else d.ts(r[n]) if i in ts_idx else r[n]
-                for i, n in enumerate(names)
-            )
-            for r in rows
-        ],
-    )
+    if len(plain) == len(names):
+        conn.exec_driver_sql(sql, [tuple(r[n] for n in names) for r in rows])
+        return
+    pairs = list(zip(names, convert, strict=True))
+    conn.exec_driver_sql(sql, [tuple(c(r[n]) if c else r[n] for n, c in pairs) for r in rows])

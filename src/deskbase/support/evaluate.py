@@ -82,6 +82,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
@@ -1016,14 +1017,24 @@ def _dt(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+@lru_cache(maxsize=65536)
 def _iso(value: datetime) -> str:
     value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _json(value: Any) -> Any:
+    """JSON-ready copy (hot: every stored instance and event passes here), exact types checked first."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is datetime:
+        return _iso(value)
+    if kind is dict or isinstance(value, Mapping):
+        return {k: _json(v) for k, v in value.items()}
     if isinstance(value, datetime):
         return _iso(value)
-    if isinstance(value, Mapping):
-        return {k: _json(v) for k, v in value.items()}
     return value

@@ -275,7 +275,17 @@ class SlaService:
         old_inst: dict[str, set[tuple[str, int, int]]] = defaultdict(set)
         old_ev: dict[str, set[str]] = defaultdict(set)
         done: dict[str, set[str]] = defaultdict(set)
-        for chunk in _chunks(ids):
+        for all_chunk in _chunks(ids):
+            # Tickets evaluated for the first time (every new ticket) have nothing to look up or replace.
+            chunk = list(
+                conn.execute(
+                    select(st.c.ticket_id).where(
+                        st.c.workspace_id == workspace_id, st.c.ticket_id.in_(all_chunk)
+                    )
+                ).scalars()
+            )
+            if not chunk:
+                continue
             for r in conn.execute(
                 select(si.c.ticket_id, si.c.metric, si.c.cycle, si.c.restarts).where(
                     si.c.workspace_id == workspace_id, si.c.ticket_id.in_(chunk), si.c.deleted.is_(False)
