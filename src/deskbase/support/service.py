@@ -712,8 +712,9 @@ class SlaService:
 
     # ---- the scheduler ----------------------------------------------------------------------------
     def run_due(self, limit: int = 500) -> int:
-        """Re-evaluate tickets whose next warning, breach or escalation is due, and run due escalations once.
-        Each re-evaluation is a change (`entity="sla"`) so the audit trail and the replica see it."""
+        """Re-evaluate tickets whose next warning, breach or escalation is due (in due order, a workspace batch
+        per transaction), and run due escalation steps once. Each batch is a change (`entity="sla"`), so the
+        audit trail and the replica see it."""
         now = self.core.clock.now()
         st = t.sla_tickets
         with self.core.db.read() as conn:
@@ -723,54 +724,76 @@ class SlaService:
                 .order_by(st.c.next_due)
                 .limit(limit)
             ).all()
+        by_ws: dict[str, list[str]] = defaultdict(list)
         for ws, tid in due:
+            by_ws[ws].append(tid)
+        for ws, ids in by_ws.items():
             try:
-                self._tick(ws, tid, now)
+                self._tick_many(ws, ids, now)
             except Exception:
-                log.exception("SLA re-evaluation of %s/%s failed", ws, tid)
+                log.exception("SLA re-evaluation of %d tickets in %s failed", len(ids), ws)
         return len(due)
 
-    def _tick(self, workspace_id: str, ticket_id: str, now: datetime) -> None:
+    def _tick_many(self, workspace_id: str, ticket_ids: list[str], now: datetime) -> None:
         with self.core.db.tx() as tx:
-            result = self.evaluate(
-                tx.conn, workspace_id, ticket_id, now, self.config_versions_in(tx.conn, workspace_id)
-            )
-            if result is None:
-                tx.conn.execute(
+            conn = tx.conn
+            results = self.evaluate_many(conn, workspace_id, ticket_ids, now)
+            gone = [tid for tid in ticket_ids if tid not in results]
+            if gone:
+                conn.execute(
                     delete(t.sla_tickets).where(
-                        t.sla_tickets.c.workspace_id == workspace_id, t.sla_tickets.c.ticket_id == ticket_id
+                        t.sla_tickets.c.workspace_id == workspace_id, t.sla_tickets.c.ticket_id.in_(gone)
                     )
                 )
+            if not results:
                 return
-            ev = result[0]
-            pending = self._pending_escalations(tx.conn, workspace_id, ticket_id, ev)
             change = Change(
                 workspace_id,
                 "sla",
                 "tickets",
-                ticket_id,
+                ticket_ids[0] if len(ticket_ids) == 1 else "*",
                 "evaluate",
-                {"events": [e.to_dict() for e in ev.events if e.at > now - timedelta(minutes=5)][-20:]},
+                {
+                    "tickets": sorted(results)[:100],
+                    "count": len(results),
+                    "events": [
+                        dict(e.to_dict(), ticket_id=tid)
+                        for tid, (ev, _) in results.items()
+                        for e in ev.events
+                        if e.at > now - timedelta(minutes=5)
+                    ][-50:],
+                },
                 SLA_ACTOR.id,
                 SLA_ACTOR.name,
                 now,
             )
             self.core.emit(tx, [change], run_hooks=False)
-            for e in pending:
-                tx.conn.execute(
-                    insert(t.sla_escalations).values(
-                        workspace_id=workspace_id, ticket_id=ticket_id, step_key=step_key(e), done_at=now
-                    )
+            plain: dict[str, Evaluation] = {}
+            for tid, (ev, _) in results.items():
+                pending = (
+                    self._pending_escalations(conn, workspace_id, tid, ev)
+                    if any(e.kind == "escalate" for e in ev.events)
+                    else []
                 )
-            patch = escalation_patch(pending, self._ticket_data(tx.conn, workspace_id, ticket_id))
-            if patch:
-                from deskbase.core.writer import UnitOfWork
+                if not pending:
+                    plain[tid] = ev
+                    continue
+                for e in pending:
+                    conn.execute(
+                        insert(t.sla_escalations).values(
+                            workspace_id=workspace_id, ticket_id=tid, step_key=step_key(e), done_at=now
+                        )
+                    )
+                patch = escalation_patch(pending, self._ticket_data(conn, workspace_id, tid))
+                if patch:
+                    from deskbase.core.writer import UnitOfWork
 
-                uow = UnitOfWork(self.core, tx, workspace_id, SLA_ACTOR)
-                uow.patch_record("tickets", ticket_id, patch, now)
-                uow.flush()  # the in-transaction hook re-evaluates and stores the ticket
-            else:
-                self.persist(tx.conn, workspace_id, ticket_id, ev, change.seq, now)
+                    uow = UnitOfWork(self.core, tx, workspace_id, SLA_ACTOR)
+                    uow.patch_record("tickets", tid, patch, now)
+                    uow.flush()  # the in-transaction hook re-evaluates and stores this ticket
+                else:
+                    plain[tid] = ev
+            self.persist_many(conn, workspace_id, plain, change.seq, now)
 
     def _ticket_data(self, conn: Connection, workspace_id: str, ticket_id: str) -> dict[str, Any]:
         row = conn.execute(
