@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import bulk
@@ -562,10 +562,10 @@ class SlaService:
             conds = [r.c.workspace_id == workspace_id, r.c.collection == "tickets", r.c.deleted.is_(False)]
             if filters.get("filter"):
                 conds.append(comp.condition(filters["filter"]))
-            if view == "at_risk":
-                conds += [st.c.running > 0, st.c.due_at <= now + AT_RISK]
+            if view == "at_risk":  # driven by the (workspace, due_at) index of sla_tickets
+                conds += [st.c.workspace_id == workspace_id, st.c.due_at <= now + AT_RISK, st.c.running > 0]
             elif view == "breached":
-                conds.append(st.c.breached > 0)
+                conds += [st.c.workspace_id == workspace_id, st.c.due_at <= now, st.c.breached > 0]
             joined = r.outerjoin(st, and_(st.c.workspace_id == r.c.workspace_id, st.c.ticket_id == r.c.id))
             count = conn.execute(select(func.count()).select_from(joined).where(*conds)).scalar_one()
             if cursor:
@@ -616,23 +616,26 @@ class SlaService:
 
     def attainment(self, workspace_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Instances completed in [start, end) per metric and priority: achieved share (cancelled excluded).
-        An index range on (workspace, completed_at)."""
+        An index range on (workspace, completed_at), aggregated by the database."""
         si = t.sla_instances
         with self.core.db.read() as conn:
-            rows = (
-                conn.execute(
-                    select(si.c.data).where(
-                        si.c.workspace_id == workspace_id,
-                        si.c.completed_at >= start,
-                        si.c.completed_at < end,
-                        si.c.deleted.is_(False),
-                        si.c.state.in_(("achieved", "breached")),
-                    )
-                )
-                .scalars()
-                .all()
+            priority = literal_column(
+                "sla_instances.data ->> 'priority'"
+                if conn.dialect.name == "postgresql"
+                else "json_extract(sla_instances.data, '$.priority')"
             )
-        return summarize(rows)
+            rows = conn.execute(
+                select(si.c.metric, priority.label("priority"), si.c.state, func.count())
+                .where(
+                    si.c.workspace_id == workspace_id,
+                    si.c.completed_at >= start,
+                    si.c.completed_at < end,
+                    si.c.deleted.is_(False),
+                    si.c.state.in_(("achieved", "breached")),
+                )
+                .group_by(si.c.metric, priority, si.c.state)
+            ).all()
+        return summarize(({"metric": m, "priority": p, "state": s}, n) for m, p, s, n in rows)
 
     def simulate(
         self, workspace_id: str, candidate: dict[str, Any], start: datetime, end: datetime, limit: int = 5000
@@ -883,11 +886,13 @@ def escalation_patch(pending: Iterable[Any], ticket: dict[str, Any]) -> dict[str
     return {k: v for k, v in patch.items() if ticket.get(k) != v}
 
 
-def summarize(instances: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def summarize(instances: Iterable[dict[str, Any] | tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
+    """Achieved vs breached per (metric, priority); items are instances or (instance, count) pairs."""
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for i in instances:
-        c = counts[(i["metric"], i["priority"])]
-        c[0 if i["state"] == "achieved" else 1] += 1
+    for item in instances:
+        inst, n = item if isinstance(item, tuple) else (item, 1)
+        c = counts[(inst["metric"], inst["priority"])]
+        c[0 if inst["state"] == "achieved" else 1] += n
     return [
         {
             "metric": m,
@@ -897,5 +902,5 @@ def summarize(instances: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             "breached": b,
             "attainment": round(a / (a + b), 4) if a + b else None,
         }
-        for (m, p), (a, b) in sorted(counts.items())
+        for (m, p), (a, b) in sorted(counts.items(), key=lambda kv: (kv[0][0], str(kv[0][1])))
     ]
