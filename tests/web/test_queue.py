@@ -88,12 +88,14 @@ def test_sorts(console: Console) -> None:
     assert updated[0] == "Invoice with VAT id"
 
 
-def test_the_sla_sort_falls_back_to_updated_without_an_sla_queue(console: Console) -> None:
-    if q.sla_queue(console.core) is not None:
-        pytest.skip("the SLA service provides its own queue order")
-    r = console.get(f"/w/{WS}/queue?view=all")
-    assert "SLA ordering is not available here" in r.text
-    assert subjects(r.text) == subjects(console.get(f"/w/{WS}/queue?view=all&sort=updated").text)
+def test_the_default_sort_puts_the_most_urgent_sla_clock_first(console: Console) -> None:
+    page = subjects(console.get(f"/w/{WS}/queue?view=all").text)
+    tickets = console.core.records.query(WS, "tickets", limit=100)["data"]
+    by_subject = {t["data"]["subject"]: t["id"] for t in tickets}
+    clocks = console.core.extensions["sla"].clocks(WS, list(by_subject.values()))
+    due = {s: clocks[i]["target_at"] if i in clocks else "~" for s, i in by_subject.items()}
+    assert page == sorted(page, key=lambda s: (due[s], by_subject[s]))
+    assert any(v != "~" for v in due.values())
 
 
 def test_keyset_pages_cover_every_ticket_once(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
