@@ -552,44 +552,117 @@ class SlaService:
     def queue(
         self, workspace_id: str, view: str, filters: dict[str, Any], limit: int, cursor: str | None
     ) -> dict[str, Any]:
-        """Tickets ordered by their most urgent running clock (none last), for the console's queue: views
-        `at_risk` (a running clock due within 2 h, breached included) and `breached`, or any other view's
-        filter (`filters["filter"]`, the record filter DSL) in SLA-due order. Keyset pagination."""
+        """Tickets ordered by their most urgent running clock (tickets without one last, by id), for the console:
+        views `at_risk` (a clock due within 2 h, breached included) and `breached`, or any other view's filter
+        (`filters["filter"]`, the record filter DSL) in SLA-due order. Two phases, so the (workspace, due_at)
+        index drives the walk and stops at the page size: tickets with a clock, then the rest by id."""
         r, st = t.records, t.sla_tickets
         now = self.core.clock.now()
+        flt = filters.get("filter")
+        due, last = _decode_due_cursor(cursor) if cursor else (None, None)
+        in_tail = cursor is not None and due is None
         with self.core.db.read() as conn:
             comp = Compiler(conn.dialect.name)
-            conds = [r.c.workspace_id == workspace_id, r.c.collection == "tickets", r.c.deleted.is_(False)]
-            if filters.get("filter"):
-                conds.append(comp.condition(filters["filter"]))
-            if view == "at_risk":  # driven by the (workspace, due_at) index of sla_tickets
-                conds += [st.c.workspace_id == workspace_id, st.c.due_at <= now + AT_RISK, st.c.running > 0]
+            base = [r.c.workspace_id == workspace_id, r.c.collection == "tickets", r.c.deleted.is_(False)]
+            if flt:
+                base.append(comp.condition(flt))
+            clocked = [st.c.workspace_id == workspace_id, st.c.due_at.is_not(None)]
+            if view == "at_risk":
+                clocked += [st.c.due_at <= now + AT_RISK, st.c.running > 0]
             elif view == "breached":
-                conds += [st.c.workspace_id == workspace_id, st.c.due_at <= now, st.c.breached > 0]
-            joined = r.outerjoin(st, and_(st.c.workspace_id == r.c.workspace_id, st.c.ticket_id == r.c.id))
-            count = conn.execute(select(func.count()).select_from(joined).where(*conds)).scalar_one()
-            if cursor:
-                due, last = _decode_due_cursor(cursor)
-                if due is None:
-                    conds.append(and_(st.c.due_at.is_(None), r.c.id > last))
-                else:
-                    conds.append(
-                        or_(st.c.due_at > due, and_(st.c.due_at == due, r.c.id > last), st.c.due_at.is_(None))
+                clocked += [st.c.due_at <= now, st.c.breached > 0]
+            inner = st.join(
+                r,
+                and_(
+                    r.c.workspace_id == st.c.workspace_id,
+                    r.c.collection == "tickets",
+                    r.c.id == st.c.ticket_id,
+                ),
+            )
+            rows: list[Any] = []
+            if not in_tail:
+                # Walk clocks in due order through the index in windows (a subquery with its own LIMIT keeps the
+                # planner from starting at the records side), keeping those whose ticket matches the filter.
+                window = max(4 * limit, 200)
+                pos_due, pos_id = due, last
+                while len(rows) <= limit:
+                    after = (
+                        []
+                        if pos_due is None
+                        else [
+                            or_(st.c.due_at > pos_due, and_(st.c.due_at == pos_due, st.c.ticket_id > pos_id))
+                        ]
                     )
-            rows = conn.execute(
-                select(r, st.c.due_at.label("sla_due_at"))
-                .select_from(joined)
-                .where(*conds)
-                .order_by(st.c.due_at.is_(None), st.c.due_at, r.c.id)
-                .limit(limit + 1)
-            ).all()
+                    cand = (
+                        select(st.c.ticket_id, st.c.due_at)
+                        .where(*clocked, *after)
+                        .order_by(st.c.due_at, st.c.ticket_id)
+                        .limit(window)
+                        .subquery()
+                    )
+                    got = list(
+                        conn.execute(
+                            select(r, cand.c.due_at.label("sla_due_at"))
+                            .select_from(
+                                cand.join(
+                                    r,
+                                    and_(
+                                        r.c.workspace_id == workspace_id,
+                                        r.c.collection == "tickets",
+                                        r.c.id == cand.c.ticket_id,
+                                    ),
+                                )
+                            )
+                            .where(*base)
+                            .order_by(cand.c.due_at, cand.c.ticket_id)
+                        )
+                    )
+                    rows += got
+                    edge = conn.execute(
+                        select(cand.c.due_at, cand.c.ticket_id)
+                        .order_by(cand.c.due_at.desc(), cand.c.ticket_id.desc())
+                        .limit(1)
+                    ).first()
+                    if edge is None:
+                        break
+                    pos_due, pos_id = edge
+                    if conn.execute(select(func.count()).select_from(cand)).scalar_one() < window:
+                        break
+                rows = rows[: limit + 1]
+            sla_view = view in ("at_risk", "breached")
+            if not sla_view and len(rows) <= limit:
+                no_clock = (
+                    ~select(st.c.ticket_id)
+                    .where(
+                        st.c.workspace_id == r.c.workspace_id,
+                        st.c.ticket_id == r.c.id,
+                        st.c.due_at.is_not(None),
+                    )
+                    .exists()
+                )
+                after = [r.c.id > last] if in_tail and last else []
+                rows += list(
+                    conn.execute(
+                        select(r, literal_column("NULL").label("sla_due_at"))
+                        .where(*base, no_clock, *after)
+                        .order_by(r.c.id)
+                        .limit(limit + 1 - len(rows))
+                    )
+                )
+            if sla_view:
+                count = conn.execute(
+                    select(func.count()).select_from(inner).where(*clocked, *base)
+                ).scalar_one()
+            else:
+                count = None
+        if count is None:
+            count = self.core.records.count(workspace_id, "tickets", flt)
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = (
-            encode_cursor([iso(rows[-1].sla_due_at) if rows[-1].sla_due_at else None, rows[-1].id])
-            if more and rows
-            else None
-        )
+        next_cursor = None
+        if more and rows:
+            tail = rows[-1]
+            next_cursor = encode_cursor([iso(tail.sla_due_at) if tail.sla_due_at else None, tail.id])
         return {
             "data": [record_from_row(x).public() for x in rows],
             "next_cursor": next_cursor,
