@@ -44,6 +44,7 @@ SLA_ACTOR = Actor(id="system:sla", name="SLA scheduler", is_admin=True)
 RUNNING = frozenset({"active", "paused", "warning", "breached_active"})
 UTC24 = calendar_24x7("UTC")
 AT_RISK = timedelta(hours=2)
+MAX_WINDOWS = 3
 
 
 @dataclass
@@ -585,7 +586,9 @@ class SlaService:
                 # planner from starting at the records side), keeping those whose ticket matches the filter.
                 window = max(4 * limit, 200)
                 pos_due, pos_id = due, last
-                while len(rows) <= limit:
+                for attempt in range(MAX_WINDOWS + 1):
+                    if len(rows) > limit:
+                        break
                     after = (
                         []
                         if pos_due is None
@@ -593,6 +596,18 @@ class SlaService:
                             or_(st.c.due_at > pos_due, and_(st.c.due_at == pos_due, st.c.ticket_id > pos_id))
                         ]
                     )
+                    if attempt == MAX_WINDOWS:
+                        # A selective filter (few clocked tickets match): start from the records side.
+                        rows += list(
+                            conn.execute(
+                                select(r, st.c.due_at.label("sla_due_at"))
+                                .select_from(inner)
+                                .where(*clocked, *base, *after)
+                                .order_by(st.c.due_at, r.c.id)
+                                .limit(limit + 1 - len(rows))
+                            )
+                        )
+                        break
                     cand = (
                         select(st.c.ticket_id, st.c.due_at)
                         .where(*clocked, *after)
