@@ -50,30 +50,35 @@ def add_response(
     return st.public()
 
 
+def _linked(core: Deskbase, workspace_id: str, ticket_id: str, rel_type: str) -> list[Any]:
+    """Live records a ticket links to through `rel_type` (one join, live links and live records only)."""
+    r, rec = t.relationships, t.records
+    on = and_(
+        rec.c.workspace_id == r.c.workspace_id,
+        rec.c.collection == r.c.target_collection,
+        rec.c.id == r.c.target_id,
+    )
+    with core.db.read() as conn:
+        return list(
+            conn.execute(
+                select(rec)
+                .join(r, on)
+                .where(
+                    r.c.workspace_id == workspace_id,
+                    r.c.rel_type == rel_type,
+                    r.c.source_collection == "tickets",
+                    r.c.source_id == ticket_id,
+                    r.c.deleted.is_(False),
+                    rec.c.deleted.is_(False),
+                )
+            )
+        )
+
+
 def customer_of(core: Deskbase, workspace_id: str, ticket_id: str) -> dict[str, Any] | None:
     """The ticket's live submitting customer (through `submitted_by`), or None."""
-    r, rec = t.relationships, t.records
-    with core.db.read() as conn:
-        row = conn.execute(
-            select(rec)
-            .join(
-                r,
-                and_(
-                    rec.c.workspace_id == r.c.workspace_id,
-                    rec.c.collection == r.c.target_collection,
-                    rec.c.id == r.c.target_id,
-                ),
-            )
-            .where(
-                r.c.workspace_id == workspace_id,
-                r.c.rel_type == "submitted_by",
-                r.c.source_collection == "tickets",
-                r.c.source_id == ticket_id,
-                r.c.deleted.is_(False),
-                rec.c.deleted.is_(False),
-            )
-        ).first()
-    return record_from_row(row).public() if row is not None else None
+    rows = _linked(core, workspace_id, ticket_id, "submitted_by")
+    return record_from_row(rows[0]).public() if rows else None
 
 
 def classify(response: dict[str, Any], customer: dict[str, Any] | None, match: list[str]) -> str:
@@ -103,28 +108,8 @@ def message_time(response: dict[str, Any]) -> datetime:
 
 def conversation(core: Deskbase, workspace_id: str, ticket_id: str) -> list[dict[str, Any]]:
     """The ticket's live responses in time order, each with its `kind` and `at`."""
-    r, rec = t.relationships, t.records
-    with core.db.read() as conn:
-        core.records.get(workspace_id, "tickets", ticket_id)
-        rows = conn.execute(
-            select(rec)
-            .join(
-                r,
-                and_(
-                    rec.c.workspace_id == r.c.workspace_id,
-                    rec.c.collection == r.c.target_collection,
-                    rec.c.id == r.c.target_id,
-                ),
-            )
-            .where(
-                r.c.workspace_id == workspace_id,
-                r.c.rel_type == "has_response",
-                r.c.source_collection == "tickets",
-                r.c.source_id == ticket_id,
-                r.c.deleted.is_(False),
-                rec.c.deleted.is_(False),
-            )
-        ).all()
+    core.records.get(workspace_id, "tickets", ticket_id)
+    rows = _linked(core, workspace_id, ticket_id, "has_response")
     customer = customer_of(core, workspace_id, ticket_id)
     match = core.workspaces.get(workspace_id)["settings"].get("customer_author_match", ["email", "id"])
     out = []
