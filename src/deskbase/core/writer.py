@@ -180,6 +180,7 @@ class UnitOfWork:
     actor: Actor
     records: dict[RecordKey, RecordState] = field(default_factory=dict)
     missing: set[RecordKey] = field(default_factory=set)
+    missing_external: set[tuple[str, str, str]] = field(default_factory=set)
     by_external: dict[tuple[str, str, str], RecordKey] = field(default_factory=dict)
     rels: dict[str, RelState] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
@@ -226,7 +227,8 @@ class UnitOfWork:
     def prefetch_external(self, keys: Iterable[tuple[str, str, str]]) -> None:
         by: dict[tuple[str, str], list[str]] = {}
         for coll, source, ext in keys:
-            if (coll, source, ext) not in self.by_external:
+            key = (coll, source, ext)
+            if key not in self.by_external and key not in self.missing_external:
                 by.setdefault((coll, source), []).append(ext)
         for (coll, source), exts in by.items():
             for i in range(0, len(exts), CHUNK):
@@ -241,6 +243,9 @@ class UnitOfWork:
                 for r in rows:
                     if (r.collection, r.id) not in self.records:
                         self._remember(record_from_row(r))
+                found = {r.external_id for r in rows}
+                # Remember misses too, so an import does not look each new external id up twice.
+                self.missing_external.update((coll, source, e) for e in exts[i : i + CHUNK] if e not in found)
 
     def _remember(self, st: RecordState) -> None:
         self.records[(st.collection, st.id)] = st
