@@ -155,10 +155,6 @@ class DerivedTable:
 
 
 def ts_text(value: str | datetime | None) -> str | None:
-    return _ts(value)
-
-
-def _ts(value: str | datetime | None) -> str | None:
     """ClickHouse's basic DateTime64 text form, in UTC ('YYYY-MM-DD hh:mm:ss.mmm')."""
     if value is None:
         return None
@@ -188,14 +184,12 @@ class Replica:
         self.engine = engine
         self.wait_seconds = core.settings.sql_wait_seconds if wait_seconds is None else wait_seconds
         self._lock = threading.Lock()
-        self._caught_up = threading.Condition()
         self._known: set[str] = set()
         self.watermark = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._persisted_at = 0.0
         self._persisted_seq = -1
-        self.on_batch: list[Callable[[list[Any]], None]] = []
         self.derived: list[DerivedTable] = []
         self._open()
 
@@ -271,10 +265,6 @@ class Replica:
             last = int(rows[-1].seq)
             self._copy_derived(self.watermark, last)
             self._set_watermark(last)
-            for fn in self.on_batch:
-                fn(rows)
-        with self._caught_up:
-            self._caught_up.notify_all()
         return len(rows)
 
     def _copy_derived(self, lo: int, hi: int) -> None:
@@ -344,7 +334,7 @@ class Replica:
                     "json_schema": "{}",
                     "version": row.seq,
                     "deleted": True,
-                    "updated_at": _ts(row.at),
+                    "updated_at": ts_text(row.at),
                 },
             )
         elif entity == "collection":
@@ -361,7 +351,7 @@ class Replica:
                     "json_schema": _json(img.get("json_schema")),
                     "version": row.seq,
                     "deleted": False,
-                    "updated_at": _ts(row.at),
+                    "updated_at": ts_text(row.at),
                 },
             )
         elif entity == "relationship_type":
@@ -384,7 +374,7 @@ class Replica:
                     "cardinality": img.get("cardinality") or "many",
                     "version": row.seq,
                     "deleted": op == "delete",
-                    "updated_at": _ts(row.at),
+                    "updated_at": ts_text(row.at),
                 },
             )
         elif entity == "record":
@@ -398,8 +388,8 @@ class Replica:
                     "data": _json(img.get("data")),
                     "version": row.seq,
                     "deleted": bool(img.get("deleted")),
-                    "created_at": _ts(img.get("created_at")),
-                    "updated_at": _ts(img.get("updated_at")),
+                    "created_at": ts_text(img.get("created_at")),
+                    "updated_at": ts_text(img.get("updated_at")),
                     "external_id": img.get("external_id"),
                     "external_source": img.get("external_source"),
                 },
@@ -419,8 +409,8 @@ class Replica:
                     "data": _json(img.get("data")),
                     "version": row.seq,
                     "deleted": bool(img.get("deleted")),
-                    "created_at": _ts(img.get("created_at")),
-                    "updated_at": _ts(img.get("updated_at")),
+                    "created_at": ts_text(img.get("created_at")),
+                    "updated_at": ts_text(img.get("updated_at")),
                 },
             )
         if entity != "workspace" or op != "delete":
@@ -436,7 +426,7 @@ class Replica:
                     "op": op,
                     "actor": row.actor,
                     "actor_name": row.actor_name,
-                    "at": _ts(row.at),
+                    "at": ts_text(row.at),
                     "data": _json(row.data),
                 },
             )

@@ -85,9 +85,9 @@ class Deskbase:
         self._after_commit(tx, entries)
 
     def _after_commit(self, tx: Tx, entries: list[Change]) -> None:
-        if getattr(tx, "_deskbase_registered", False):
+        if tx.commit_hooks_registered:
             return
-        tx._deskbase_registered = True  # type: ignore[attr-defined]
+        tx.commit_hooks_registered = True
 
         def done() -> None:
             with self._seq_lock:

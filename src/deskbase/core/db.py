@@ -28,6 +28,7 @@ class Tx:
         self.conn = conn
         self._after_commit: list[Callable[[], None]] = []
         self.changed_workspaces: dict[str, int] = {}
+        self.commit_hooks_registered = False
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after_commit.append(fn)
@@ -111,6 +112,3 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-    def connection_for_migrations(self) -> Connection:
-        return self.engine.connect()
