@@ -68,6 +68,8 @@ def build(
         shutdown.append(sla.stop)
     shutdown.append(core.close)
     app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
+    startup.append(app.state.console.start)
+    shutdown.insert(0, app.state.console.close)
     return core, app
 
 

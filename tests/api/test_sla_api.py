@@ -382,3 +382,17 @@ def test_attainment_over_a_period(desk: Api, clock: FixedClock) -> None:
         params={"start": iso(MON + timedelta(days=1)), "end": iso(MON + timedelta(days=2))},
     ).json()["data"]
     assert later == []
+
+
+def test_sla_views_forget_deleted_tickets(desk: Api, clock: FixedClock) -> None:
+    """The SLA views count from the SLA table alone, so a deleted ticket must leave it (no clock, no due)."""
+    api = desk
+    sla = api.core.extensions["sla"]  # type: ignore[attr-defined]
+    breached, at_risk = ticket(api, "urgent"), ticket(api, "urgent")
+    clock.set(MON + timedelta(hours=1, minutes=5))
+    run_due(api)
+    assert sla.queue("acme", "breached", {}, 10, None)["count"] == 2
+    assert api.delete(f"{W}/records/tickets/{breached}").status_code == 200
+    for view in ("breached", "at_risk"):
+        page = sla.queue("acme", view, {}, 10, None)
+        assert [t["id"] for t in page["data"]] == [at_risk] and page["count"] == 1

@@ -176,6 +176,7 @@ def console(console_app: tuple[Deskbase, Any, str]) -> Iterator[Console]:
     core, app, raw = console_app
     seed = seed_workspace(core)
     with TestClient(app, raise_server_exceptions=True) as client:
+        assert app.state.console.warmed()
         c = Console(client, core, raw, seed)
         assert c.sign_in().status_code == 303
         yield c
@@ -187,6 +188,7 @@ def anonymous(console_app: tuple[Deskbase, Any, str]) -> Iterator[Console]:
     core, app, raw = console_app
     seed = seed_workspace(core)
     with TestClient(app, raise_server_exceptions=True) as client:
+        assert app.state.console.warmed()
         yield Console(client, core, raw, seed)
 
 
@@ -197,6 +199,7 @@ def sql_console(tmp_path: Path, clock: FixedClock, chdb_engine: Any) -> Iterator
     raw, _ = core.tokens.ensure_admin_token(tmp_path)
     seed = seed_workspace(core)
     with TestClient(app, raise_server_exceptions=True) as client:
+        assert app.state.console.warmed()
         c = Console(client, core, raw, seed)
         assert c.sign_in().status_code == 303
         yield c

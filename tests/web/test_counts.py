@@ -72,3 +72,28 @@ def test_a_busy_big_workspace_is_recounted_at_most_every_few_seconds(monkeypatch
         assert vc.get(("ws", "me"), seq, count) == {"open": 1}
     assert len(calls) == 1
     vc.close()
+
+
+def test_two_first_askers_share_one_count() -> None:
+    """The start-up warmer and the first visitor ask at once: one of them counts, the other waits for it."""
+    vc = c.ViewCounts()
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def count() -> dict:
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        return {"open": 7}
+
+    first = threading.Thread(target=vc.get, args=(("ws", "me"), 1, count))
+    first.start()
+    assert started.wait(5)
+    answers: list[dict] = []
+    second = threading.Thread(target=lambda: answers.append(vc.get(("ws", "me"), 1, count)))
+    second.start()
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert answers == [{"open": 7}] and len(calls) == 1
+    vc.close()

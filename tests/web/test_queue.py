@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
+from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
 from deskbase.web import queue as q
 from tests.web.conftest import AGENT, WS, Console, QueryCounter
@@ -39,6 +41,25 @@ def test_each_view_has_a_live_count(console: Console) -> None:
     assert nav["All open"] == "3"
     assert nav["Waiting on customer"] == "1"
     assert nav["All tickets"] == "4"
+
+
+def test_the_shared_counts_are_ready_when_the_server_starts(console: Console) -> None:
+    """Warmed at start-up: the first visit counts only the views that depend on who is asking."""
+    with QueryCounter(console.core) as qc:
+        nav = counts(console.get(f"/w/{WS}/queue?view=open").text)
+    assert nav["All open"] == "3" and nav["All tickets"] == "4"
+    assert [s for s in qc.statements if "count(" in s.lower()] == [
+        s for s in qc.statements if "count(" in s.lower() and "assignee" in s
+    ]
+
+
+def test_at_risk_counts_follow_the_clock(console: Console, clock: FixedClock) -> None:
+    """Nothing is written between the two visits: the count still moves as a deadline comes within 2 h."""
+    assert counts(console.get(f"/w/{WS}/queue").text)["At risk"] == "1"  # the urgent login ticket
+    clock.set(
+        clock.now() + timedelta(hours=6, minutes=30)
+    )  # "Dark mode" (medium) is due for a reply at 17:00
+    assert counts(console.get(f"/w/{WS}/queue").text)["At risk"] == "2"
 
 
 @pytest.mark.parametrize(
@@ -125,6 +146,7 @@ def test_rows_show_customer_plan_and_company(console: Console) -> None:
 
 def test_the_queue_costs_the_same_queries_for_4_or_40_tickets(console: Console) -> None:
     def cost() -> int:
+        console.client.app.state.console.counts.clear()  # both measures include the navigation's counts
         with QueryCounter(console.core) as qc:
             assert console.get(f"/w/{WS}/queue?view=all&sort=updated").status_code == 200
         return qc.count

@@ -39,10 +39,12 @@ class FakeSla:
             **kw,
         }
 
-    def queue(self, ws: str, view: str, filters: dict, limit: int, cursor: str | None) -> dict[str, Any]:
+    def queue(
+        self, ws: str, view: str, filters: dict, limit: int, cursor: str | None, count: bool = True
+    ) -> dict[str, Any]:
         self.calls.append(("queue", (view, filters, limit, cursor)))
         login = self.console.ticket("login")
-        return {"data": [login], "next_cursor": None, "count": 1}
+        return {"data": [login], "next_cursor": None, "count": 1 if count else None}
 
     def clocks(self, ws: str, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
         self.calls.append(("clocks", list(ticket_ids)))
@@ -98,6 +100,7 @@ class FakeSla:
 def fake(console: Console, monkeypatch: pytest.MonkeyPatch) -> FakeSla:
     sla = FakeSla(console)
     monkeypatch.setitem(console.core.extensions, "sla", sla)
+    console.client.app.state.console.counts.clear()  # counted by the real service when the server started
     return sla
 
 

@@ -246,18 +246,21 @@ def ensure_field_index(conn: Connection, field: str) -> None:
 
     SQLite: partial on NOT NULL (a query term `expr = ?` implies it, so the planner uses it with bound values).
     PostgreSQL: on `data ->> 'field'`, the text expression the filter compiler emits for string comparisons.
+    `deleted` trails `id`: counts read it from the index alone, and the (field, id) keyset order is unchanged.
     """
     name = f"ix_records_x_{field.lower()}"
     if conn.dialect.name == "postgresql":
         expr = f"(data ->> '{field}')"
         conn.execute(
-            text(f"CREATE INDEX IF NOT EXISTS {name} ON records (workspace_id, collection, {expr}, id)")
+            text(
+                f"CREATE INDEX IF NOT EXISTS {name} ON records (workspace_id, collection, {expr}, id, deleted)"
+            )
         )
     else:
         expr = f"json_extract(data, '$.{field}')"
         conn.execute(
             text(
-                f"CREATE INDEX IF NOT EXISTS {name} ON records (workspace_id, collection, {expr}, id) "
+                f"CREATE INDEX IF NOT EXISTS {name} ON records (workspace_id, collection, {expr}, id, deleted) "
                 f"WHERE {expr} IS NOT NULL"
             )
         )

@@ -112,8 +112,8 @@ records = Table(
     UniqueConstraint(
         "workspace_id", "collection", "external_source", "external_id", name="uq_records_external"
     ),
-    Index("ix_records_created", "workspace_id", "collection", "created_at", "id"),
-    Index("ix_records_updated", "workspace_id", "collection", "updated_at", "id"),
+    Index("ix_records_created", "workspace_id", "collection", "created_at", "id", "deleted"),
+    Index("ix_records_updated", "workspace_id", "collection", "updated_at", "id", "deleted"),
 )
 
 relationships = Table(
@@ -228,7 +228,7 @@ sla_tickets = Table(
     Column("version", SeqType, nullable=False),
     _ts("evaluated_at"),
     Index("ix_sla_tickets_next_due", "next_due"),
-    Index("ix_sla_tickets_due", "workspace_id", "due_at"),
+    Index("ix_sla_tickets_due", "workspace_id", "due_at", "running", "breached"),
     Index("ix_sla_tickets_version", "version"),
 )
 

@@ -551,12 +551,19 @@ class SlaService:
         return {tid: data for tid, (_, data) in out.items()}
 
     def queue(
-        self, workspace_id: str, view: str, filters: dict[str, Any], limit: int, cursor: str | None
+        self,
+        workspace_id: str,
+        view: str,
+        filters: dict[str, Any],
+        limit: int,
+        cursor: str | None,
+        count: bool = True,
     ) -> dict[str, Any]:
         """Tickets ordered by their most urgent running clock (tickets without one last, by id), for the console:
         views `at_risk` (a clock due within 2 h, breached included) and `breached`, or any other view's filter
         (`filters["filter"]`, the record filter DSL) in SLA-due order. Two phases, so the (workspace, due_at)
-        index drives the walk and stops at the page size: tickets with a clock, then the rest by id."""
+        index drives the walk and stops at the page size: tickets with a clock, then the rest by id.
+        `count` False leaves the total out (None) for callers that already know it."""
         r, st = t.records, t.sla_tickets
         now = self.core.clock.now()
         flt = filters.get("filter")
@@ -664,14 +671,18 @@ class SlaService:
                         .limit(limit + 1 - len(rows))
                     )
                 )
-            if sla_view:
-                count = conn.execute(
+            total: int | None = None
+            if count and sla_view:
+                # Unfiltered, the covering due index answers alone: a deleted or solved ticket has no
+                # running clock, so it has no due instant here.
+                source = (
                     select(func.count()).select_from(inner).where(*clocked, *base)
-                ).scalar_one()
-            else:
-                count = None
-        if count is None:
-            count = self.core.records.count(workspace_id, "tickets", flt)
+                    if flt
+                    else (select(func.count()).select_from(st).where(*clocked))
+                )
+                total = conn.execute(source).scalar_one()
+        if count and total is None:
+            total = self.core.records.count(workspace_id, "tickets", flt)
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = None
@@ -681,7 +692,7 @@ class SlaService:
         return {
             "data": [record_from_row(x).public() for x in rows],
             "next_cursor": next_cursor,
-            "count": count,
+            "count": total,
         }
 
     def at_risk(self, workspace_id: str, within: timedelta, limit: int = 50) -> list[dict[str, Any]]:

@@ -2,11 +2,13 @@
 workspaces.
 
 Each count is an indexed `core.records.count`, but on a large workspace six of them on every page would
-dominate the page's time. So counts are remembered per (workspace, me) together with the workspace's change
-sequence they were taken at: an unchanged workspace is served from memory, exactly. After a change, a small
+dominate the page's time. So counts are remembered per (workspace, me) together with the stamp they were taken
+at (the workspace's change sequence, plus the minute for counts that move with the clock, like "at risk"): an
+unchanged workspace is served from memory, exactly. After a change, a small
 workspace (where counting took under `SYNC_BUDGET_MS`) is recounted on the spot; a large one shows the
 previous counts while a background worker recounts — at most one recount per key at a time and one every
-`MIN_REFRESH_SECONDS`, so a busy workspace does not keep a core busy counting (docs/console.md).
+`MIN_REFRESH_SECONDS`, so a busy workspace does not keep a core busy counting (docs/console.md). The server
+warms the shared counts of every workspace when it starts, so the first visitor does not pay for them.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,7 @@ Counter = Callable[[], dict[str, Any]]
 
 @dataclass
 class Entry:
-    seq: int
+    stamp: Hashable
     values: dict[str, Any]
     cost_ms: float
     at: float  #: time.monotonic() of the count
@@ -39,41 +41,57 @@ class Entry:
 class ViewCounts:
     def __init__(self, workers: int = 2) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
+        #: counts being taken right now: a second asker waits for them instead of counting again
+        self._inflight: dict[tuple[tuple[str, str], Hashable], Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deskbase-counts")
         #: for the counts of one recount to run side by side (a separate pool: a recount waits on it)
         self.fanout = ThreadPoolExecutor(max_workers=4, thread_name_prefix="deskbase-count")
 
-    def get(self, key: tuple[str, str], seq: int, count: Counter) -> dict[str, Any]:
-        """The counts for `key` at change sequence `seq` (or, on a big workspace, the previous ones while a
-        recount runs)."""
+    def get(self, key: tuple[str, str], stamp: Hashable, count: Counter) -> dict[str, Any]:
+        """The counts for `key` at `stamp` (or, on a big workspace, the previous ones while a recount runs)."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.seq == seq:
+            if entry is not None and entry.stamp == stamp:
                 return entry.values
             if entry is not None and entry.cost_ms > SYNC_BUDGET_MS:
                 if not entry.refreshing and time.monotonic() - entry.at >= MIN_REFRESH_SECONDS:
                     entry.refreshing = True
-                    self._pool.submit(self._refresh, key, seq, count)
+                    self._pool.submit(self._refresh, key, stamp, count)
                 return entry.values
-        return self._refresh(key, seq, count)
+            running = self._inflight.get((key, stamp))
+        if running is not None:
+            return running.result()
+        return self._refresh(key, stamp, count)
 
-    def _refresh(self, key: tuple[str, str], seq: int, count: Counter) -> dict[str, Any]:
+    def _refresh(self, key: tuple[str, str], stamp: Hashable, count: Counter) -> dict[str, Any]:
+        promise: Future[dict[str, Any]] = Future()
+        with self._lock:
+            self._inflight[(key, stamp)] = promise
         started = time.perf_counter()
         try:
             values = count()
-        except Exception:
+        except Exception as exc:
             log.exception("recounting the queue views of %s failed", key[0])
             with self._lock:
                 if key in self._entries:
                     self._entries[key].refreshing = False
+                self._inflight.pop((key, stamp), None)
+            promise.set_exception(exc)
             raise
         cost = (time.perf_counter() - started) * 1000
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[key] = Entry(seq, values, cost, time.monotonic())
+            self._entries[key] = Entry(stamp, values, cost, time.monotonic())
+            self._inflight.pop((key, stamp), None)
+        promise.set_result(values)
         return values
+
+    def clear(self) -> None:
+        """Forget every remembered count (the next page counts afresh)."""
+        with self._lock:
+            self._entries.clear()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -4,6 +4,7 @@ rendering, redirects, and the route class that turns core errors into HTML pages
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -70,6 +71,37 @@ class Console:
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
         self.counts = ViewCounts()
+        self._warmer: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Compile the templates and warm the shared counts of every workspace in the background, so that the
+        first page after a start is served from memory like every later one."""
+        self._warmer = threading.Thread(target=self.warm, name="deskbase-console-warm", daemon=True)
+        self._warmer.start()
+
+    def warmed(self, timeout: float = 30.0) -> bool:
+        """Wait for the start-up warming (tests measure queries and must not count the warmer's)."""
+        if self._warmer is not None:
+            self._warmer.join(timeout)
+        return self._warmer is None or not self._warmer.is_alive()
+
+    def warm(self) -> None:
+        from deskbase.web.views.collections import record_counts
+        from deskbase.web.views.queue import shared_counts
+
+        for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
+            self.env.get_template(name)  # compiled once here, not in the first visitor's request
+        for ws in self.core.workspaces.list():
+            try:
+                seq = self.core.last_seq(ws["id"])
+                record_counts(self, ws["id"])
+                if any(c["id"] == "tickets" for c in self.core.collections.list(ws["id"])):
+                    shared_counts(self, ws["id"], seq)
+            except Exception:  # a workspace that can't be counted now is counted on its first visit
+                log.exception("warming the console counts of %s failed", ws["id"])
+
+    def close(self) -> None:
+        self.counts.close()
 
 
 def console(request: Request) -> Console:

@@ -157,8 +157,10 @@ def load(
     reader = sla_queue(core)
     if VIEW_BY_ID[view].sla or sort == "sla_due":
         if reader is not None:
-            res = reader(workspace_id, view, sla_filters(f, condition, me), limit, cursor)
-            return Page(list(res.get("data") or []), res.get("next_cursor"), res.get("count"), None)
+            need = known_count is None and counted
+            res = reader(workspace_id, view, sla_filters(f, condition, me), limit, cursor, count=need)
+            total = res.get("count") if need else known_count
+            return Page(list(res.get("data") or []), res.get("next_cursor"), total, None)
         if VIEW_BY_ID[view].sla:
             reason = "the SLA service is not running" if sla_service(core) is None else "it has no queue yet"
             return Page([], None, None, f"This view needs the SLA service's queue, and {reason}.")

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from deskbase.api.deps import requires
 from deskbase.core.auth import audit_view, authorize
 from deskbase.core.errors import InvalidFilter
-from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, make_shell, may, render, url
+from deskbase.web.http import ActorDep, Console, ConsoleRoute, console, core_of, make_shell, may, render, url
 from deskbase.web.pages import CollectionCard, CollectionPage, CollectionsPage, LinkRow, RecordPage, RecordRow
 from deskbase.web.queue import COUNT_LIMIT
 
@@ -56,9 +56,9 @@ def cell(value: Any) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
-def record_counts(request: Request, ws: str) -> dict[str, int | None]:
+def record_counts(con: Console, ws: str) -> dict[str, int | None]:
     """Live records per collection, remembered until the workspace changes (see web/counts.py)."""
-    core, counts = core_of(request), console(request).counts
+    core, counts = con.core, con.counts
 
     def count() -> dict[str, int | None]:
         futures = {
@@ -73,7 +73,7 @@ def record_counts(request: Request, ws: str) -> dict[str, int | None]:
 def collections(ws: str, request: Request, actor: ActorDep) -> Response:
     authorize(actor, "read:collections", ws)
     core = core_of(request)
-    counts = record_counts(request, ws)
+    counts = record_counts(console(request), ws)
     cards = [
         card(ws, c, (counts.get(c["id"]) or 0) if may(actor, "read:records", ws, c["id"]) else 0)
         for c in core.collections.list(ws)
@@ -115,7 +115,7 @@ def collection(
         error, condition = exc.message, None
         res = core.records.query(ws, collection, None, sort, PAGE_SIZE, None)
     if condition is None:
-        count = record_counts(request, ws).get(collection) or 0
+        count = record_counts(console(request), ws).get(collection) or 0
     else:
         count = core.records.count(ws, collection, condition, limit=COUNT_LIMIT + 1)
         count, capped = min(count, COUNT_LIMIT), count > COUNT_LIMIT

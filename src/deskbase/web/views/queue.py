@@ -11,18 +11,36 @@ from fastapi.responses import Response
 from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.web import queue as q
-from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, make_shell, may, prefs_of, render, url
+from deskbase.web.http import (
+    ActorDep,
+    Console,
+    ConsoleRoute,
+    console,
+    core_of,
+    make_shell,
+    may,
+    prefs_of,
+    render,
+    url,
+)
 from deskbase.web.pages import NavView, QueueFreshness, QueuePage
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
+def shared_counts(con: Console, ws: str, seq: int) -> dict[str, int | None]:
+    """The counts everyone in the workspace shares, kept once per workspace. "At risk" moves with the clock,
+    so they are stamped with the minute as well as the change sequence."""
+    core, counts = con.core, con.counts
+    stamp = (seq, core.clock.now().replace(second=0, microsecond=0))
+    return counts.get((ws, "\x00shared"), stamp, lambda: q.view_counts(core, ws, "", counts.fanout, False))
+
+
 def view_counts(request: Request, ws: str, me: str, seq: int) -> dict[str, int | None]:
     """Shared view counts are kept once per workspace, "My open tickets" once per person."""
-    core, counts = core_of(request), console(request).counts
-    shared = counts.get((ws, "\x00shared"), seq, lambda: q.view_counts(core, ws, me, counts.fanout, False))
-    mine = counts.get((ws, me), seq, lambda: q.view_counts(core, ws, me, counts.fanout, True))
-    return {**shared, **mine}
+    con = console(request)
+    mine = con.counts.get((ws, me), seq, lambda: q.view_counts(con.core, ws, me, con.counts.fanout, True))
+    return {**shared_counts(con, ws, seq), **mine}
 
 
 def nav_views(counts: dict[str, int | None], ws: str, active: str) -> list[NavView]:
