@@ -137,6 +137,7 @@ def test_stored_seed_queries_run_by_name(story: dict[str, Any]) -> None:
         "tickets_by_category_and_channel",
         "agent_workload",
         "tickets_by_customer_plan",
+        "sla_attainment",
     }
     by_name = api.post(f"{W}/queries/open_tickets_by_priority/run", json={}).json()
     direct = sql(api, seed_query("open_tickets_by_priority")).json()

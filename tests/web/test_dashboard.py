@@ -78,3 +78,19 @@ def test_sla_attainment_over_a_period(console: Console, period: str) -> None:
     # the export ticket's first response was met at once
     assert "first response · high" in r.text and "1 met, 0 breached of 1" in r.text and "100 %" in r.text
     assert console.get(f"/w/{WS}/dashboard?period={period}").status_code == 200
+
+
+def test_sla_attainment_runs_through_the_sql_endpoint(
+    sql_console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a replica, attainment is the `sla_attainment` stored query on the SQL replica, not the service."""
+    sla = needs_sla(sql_console.core)
+
+    def primary(*_: object) -> None:
+        raise AssertionError("attainment was computed on the primary store")
+
+    monkeypatch.setattr(sla, "attainment", primary)
+    sql_console.core.clock.advance(hours=1)  # type: ignore[attr-defined]
+    r = sql_console.get(f"/w/{WS}/dashboard/attainment?period=30d", htmx=True)
+    assert r.status_code == 200
+    assert "first response · high" in r.text and "1 met, 0 breached of 1" in r.text and "100 %" in r.text

@@ -9,16 +9,16 @@ from deskbase.core.context import Actor
 from deskbase.support.policy import default_policy
 from deskbase.support.service import SlaService
 from deskbase.support.sla_config import EPOCH, default_calendar
-from deskbase.support.template import definition, seed_queries
+from deskbase.support.template import definition, report_queries, seed_queries
 
 DEFAULT_CALENDAR = "business-hours"
 
 
 def _after_apply(core: Deskbase, workspace_id: str, actor: Actor) -> dict[str, Any]:
-    """The template also ships the seed's four example queries as stored queries, and (once) a default
-    business-hours calendar and SLA policy, effective for the workspace's whole history."""
+    """The template also ships the seed's four example queries and deskbase's SLA reports as stored queries,
+    and (once) a default business-hours calendar and SLA policy, effective for the workspace's whole history."""
     names = []
-    for name, (description, query) in seed_queries().items():
+    for name, (description, query) in {**seed_queries(), **report_queries()}.items():
         core.stored_queries.put(workspace_id, name, query, description, {}, actor)
         names.append(name)
     sla: SlaService = core.extensions["sla"]

@@ -1,5 +1,6 @@
-"""Dashboard reports: the seed's four queries run through the sandboxed SQL service, and SLA attainment from
-the SLA service, turned into bars (or a shaded matrix) with the numbers beside them."""
+"""Dashboard reports: the seed's four queries and the SLA attainment report run through the sandboxed SQL
+service, turned into bars (or a shaded matrix) with the numbers beside them. Without a SQL replica,
+attainment comes from the SLA service's aggregation on the primary store (same numbers)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from urllib.parse import quote
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso
 from deskbase.core.errors import DeskbaseError, NotFound
-from deskbase.support.template import seed_queries
+from deskbase.support.template import report_queries, seed_queries
 from deskbase.web.http import url
 from deskbase.web.pages import AttainmentPanel, Bar, Cell, Matrix, ReportPanel
 
@@ -80,7 +81,7 @@ def query_text(core: Deskbase, ws: str, name: str) -> tuple[str, str]:
         stored = core.stored_queries.get(ws, name)
         description, sql = stored.get("description") or "", stored["query"]
     except NotFound:
-        description, sql = seed_queries()[name]
+        description, sql = {**seed_queries(), **report_queries()}[name]
     # The seed's descriptions repeat the title ("Agent workload: Count …"): keep only what it adds.
     head, sep, rest = description.partition(": ")
     return (rest if sep and len(head) < 60 else description), sql
@@ -174,22 +175,33 @@ def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
 
 
 def attainment_panel(
-    sla: Any, ws: str, period: str, now: datetime, cache: Callable[[Callable[[], Any]], Any] | None = None
+    core: Deskbase,
+    analytics: Any,
+    ws: str,
+    period: str,
+    now: datetime,
+    cache: Callable[[Callable[[], Any]], Any] | None = None,
 ) -> AttainmentPanel:
-    """`cache` (see web/counts.py) may serve the service's answer again while the workspace is unchanged."""
+    """`cache` (see web/counts.py) may serve the answer again while the workspace is unchanged."""
     start, end = period_bounds(period, now)
     panel = AttainmentPanel(period, iso(start), iso(end), [], [], None)
-    if sla is None:
-        panel.error = "SLA attainment needs the SLA service, which is not running on this server."
+    sla = core.extensions.get("sla")
+    if analytics is None and sla is None:
+        panel.error = "SLA attainment needs the SQL replica or the SLA service; neither runs on this server."
         return panel
 
     def compute() -> list[dict[str, Any]]:
-        return list(sla.attainment(ws, start, end))
+        if analytics is None:
+            return list(sla.attainment(ws, start, end))
+        _, sql = query_text(core, ws, "sla_attainment")
+        return rows_of(analytics.sql(ws, sql, {"start": iso(start), "end": iso(end)}))
 
-    rows = sorted(
-        cache(compute) if cache is not None else compute(),
-        key=lambda r: (str(r.get("metric")), PRIORITY_ORDER.get(str(r.get("priority")), 9)),
-    )
+    try:
+        found = cache(compute) if cache is not None else compute()
+    except DeskbaseError as exc:
+        panel.error = f"The report could not run: {exc.message}"
+        return panel
+    rows = sorted(found, key=lambda r: (str(r.get("metric")), PRIORITY_ORDER.get(str(r.get("priority")), 9)))
     for r in rows:
         share = r.get("attainment")
         label = f"{str(r.get('metric')).replace('_', ' ')} · {r.get('priority')}"

@@ -36,8 +36,17 @@ def _definition() -> dict[str, Any]:
 
 def seed_queries() -> dict[str, tuple[str, str]]:
     """The seed's example queries, verbatim: name -> (description from the leading comment, SQL text)."""
+    return _queries("queries")
+
+
+def report_queries() -> dict[str, tuple[str, str]]:
+    """deskbase's own reports over the SLA tables (the dashboard runs them; analysts can too)."""
+    return _queries("reports")
+
+
+def _queries(folder: str) -> dict[str, tuple[str, str]]:
     out = {}
-    for path in sorted((Path(__file__).parent / "queries").glob("*.sql")):
+    for path in sorted((Path(__file__).parent / folder).glob("*.sql")):
         text = path.read_text()
         first = text.splitlines()[0]
         description = first[2:].strip() if first.startswith("--") else ""

@@ -68,6 +68,6 @@ def attainment(ws: str, request: Request, actor: ActorDep, period: str = "30d") 
         key = (ws, f"\x00attainment:{period}:{shell.now:%Y%m%d%H}")  # the window moves on: at most an hour
         return counts.get(key, core.last_seq(ws), lambda: {"rows": compute()})["rows"]
 
-    panel = dash.attainment_panel(sla_service(core), ws, period, shell.now, cached)
+    panel = dash.attainment_panel(core, request.app.state.analytics, ws, period, shell.now, cached)
     template = "dashboard/attainment.html" if is_htmx(request) else "dashboard/attainment_page.html"
     return render(request, template, panel, shell)
