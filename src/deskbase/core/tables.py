@@ -174,6 +174,33 @@ tokens = Table(
     Column("created_by", String(64), nullable=True),
 )
 
+#: Console sign-ins: the cookie's random session id is stored only as its SHA-256, mapped to the API token it
+#: was exchanged for, so sessions survive restarts and are shared by every server process.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", String(64), nullable=False),
+    _ts("created_at"),
+    _ts("seen_at"),
+    Index("ix_console_sessions_token", "token_id"),
+    Index("ix_console_sessions_seen", "seen_at"),
+)
+
+#: Who has a ticket open right now, and whether they are writing on it (heartbeats; rows older than a minute
+#: mean nothing and are pruned). Not part of the change log: presence is not data.
+presence = Table(
+    "presence",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("ticket_id", String(128), primary_key=True),
+    Column("actor_id", String(64), primary_key=True),
+    Column("actor_name", String(200), nullable=False),
+    Column("state", String(16), nullable=False),
+    _ts("seen_at"),
+    Index("ix_presence_seen", "seen_at"),
+)
+
 
 meta = Table(
     "meta",
