@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from deskbase.web.session import IDLE_SECONDS, MAX_AGE_SECONDS, Csrf, SessionStore, Signer, load_secret
+import pytest
+from sqlalchemy import select
+
+from deskbase.config import Settings
+from deskbase.core import tables as t
+from deskbase.core.app import Deskbase
+from deskbase.core.clock import FixedClock
+from deskbase.web.session import IDLE, MAX_AGE, Csrf, SessionStore, Signer, load_secret
 
 
-class Tick:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def store(tmp_path: Path, clock: FixedClock) -> Iterator[SessionStore]:
+    core = Deskbase.open(Settings(data_dir=str(tmp_path)), clock)
+    yield SessionStore(Signer(b"k" * 32), core.db, clock)
+    core.close()
 
 
 def test_the_secret_is_made_once_and_reused(tmp_path: Path) -> None:
@@ -22,25 +29,49 @@ def test_the_secret_is_made_once_and_reused(tmp_path: Path) -> None:
     assert len(load_secret(tmp_path)) == 32  # a truncated file is replaced
 
 
-def test_sessions_expire_when_idle_and_when_old() -> None:
-    clock = Tick()
-    store = SessionStore(Signer(b"k" * 32), clock)
-    session, cookie = store.create("dsk_x")
-    assert store.lookup(cookie) is session
-    clock.now += IDLE_SECONDS + 1
+def test_sessions_expire_when_idle_and_when_old(store: SessionStore, clock: FixedClock) -> None:
+    session, cookie = store.create("tok_1")
+    found = store.lookup(cookie)
+    assert found is not None and (found.id, found.token_id) == (session.id, "tok_1")
+    clock.advance(seconds=IDLE.total_seconds() + 1)
     assert store.lookup(cookie) is None
-    session, cookie = store.create("dsk_x")
-    for _ in range(int(MAX_AGE_SECONDS / (IDLE_SECONDS / 2)) + 1):
-        clock.now += IDLE_SECONDS / 2
+    session, cookie = store.create("tok_1")
+    for _ in range(int(MAX_AGE / (IDLE / 2)) + 1):
+        clock.advance(seconds=(IDLE / 2).total_seconds())
         store.lookup(cookie)
     assert store.lookup(cookie) is None
 
 
-def test_cookies_signed_with_another_secret_are_refused() -> None:
-    _, cookie = SessionStore(Signer(b"a" * 32)).create("dsk_x")
-    assert SessionStore(Signer(b"b" * 32)).lookup(cookie) is None
+def test_only_hashes_are_stored(store: SessionStore) -> None:
+    session, _ = store.create("tok_1")
+    with store.db.read() as conn:
+        rows = conn.execute(select(t.console_sessions)).all()
+    assert [r.token_id for r in rows] == ["tok_1"] and session.id not in str(rows)
+
+
+def test_ended_sessions_are_pruned_and_a_token_ends_all_its_sessions(
+    store: SessionStore, clock: FixedClock
+) -> None:
+    store.create("tok_old")
+    clock.advance(seconds=IDLE.total_seconds() + 1)
+    _, a = store.create("tok_1")
+    _, b = store.create("tok_1")
+    _, other = store.create("tok_2")
+    with store.db.read() as conn:
+        assert sorted(conn.execute(select(t.console_sessions.c.token_id)).scalars()) == [
+            "tok_1",
+            "tok_1",
+            "tok_2",
+        ]
+    store.drop_token("tok_1")
+    assert store.lookup(a) is None and store.lookup(b) is None and store.lookup(other) is not None
+
+
+def test_cookies_signed_with_another_secret_are_refused(store: SessionStore) -> None:
+    _, cookie = store.create("tok_1")
+    assert SessionStore(Signer(b"b" * 32), store.db, store.clock).lookup(cookie) is None
     sid = cookie.rpartition(".")[0]
-    assert SessionStore(Signer(b"a" * 32)).lookup(sid + ".AAAA") is None
+    assert store.lookup(sid + ".AAAA") is None
 
 
 def test_a_csrf_token_is_bound_to_its_session() -> None:

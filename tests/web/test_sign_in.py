@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from deskbase.config import Settings
+from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
+from deskbase.server import build
 from deskbase.web.session import CSRF_COOKIE, SESSION_COOKIE
-from tests.web.conftest import WS, Console, csrf_of
+from tests.web.conftest import WS, Console, csrf_of, seed_workspace
 
 
 def test_pages_redirect_to_sign_in_and_back(anonymous: Console) -> None:
@@ -128,3 +134,25 @@ def test_sign_out_needs_the_csrf_token_while_signed_in(console: Console) -> None
     console.client.cookies.set(SESSION_COOKIE, "expired.session")
     r = console.post("/signout", csrf=False)
     assert (r.status_code, r.headers["location"]) == (303, "/signin")
+
+
+def test_a_session_survives_a_restart(tmp_path: Path, clock: FixedClock) -> None:
+    """Sessions live in the store: a second server on the same data dir (a restart, or another process)
+    knows the cookie; the first server's sign-out ends it for both."""
+    core, app = build(Settings(data_dir=str(tmp_path), replicate=False, sla_scheduler=False), clock)
+    raw, _ = core.tokens.ensure_admin_token(tmp_path)
+    seed = seed_workspace(core)
+    with TestClient(app) as first:
+        c = Console(first, core, raw, seed)
+        assert c.sign_in().status_code == 303
+        cookies = dict(first.cookies)
+    _, app2 = build(Settings(data_dir=str(tmp_path), replicate=False, sla_scheduler=False), clock)
+    with TestClient(app2, cookies=cookies) as second:
+        r = second.get(f"/w/{WS}/queue", follow_redirects=False)
+        assert r.status_code == 200 and "My open tickets" in r.text
+        signed_out = second.post(
+            "/signout", data={"csrf": second.cookies["deskbase_csrf"]}, follow_redirects=False
+        )
+        assert signed_out.status_code == 303
+    with TestClient(app2, cookies=cookies) as third:
+        assert third.get(f"/w/{WS}/queue", follow_redirects=False).status_code == 303

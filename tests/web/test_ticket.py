@@ -294,6 +294,8 @@ def test_a_breached_clock_is_red_in_the_queue_and_on_the_ticket(console: Console
     needs_sla(console.core)
     console.core.clock.advance(days=5)  # type: ignore[attr-defined]
     console.core.records.patch(WS, "tickets", console.seed.tickets["dark"], {"assignee": AGENT}, SYSTEM)
+    assert console.get(console.ticket_url("dark")).status_code == 303  # idle for days: signed out
+    console.sign_in()
     page = console.get(console.ticket_url("dark"))
     assert "chip-breached" in page.text and "overdue" in page.text
 

@@ -67,7 +67,7 @@ class Console:
     def __init__(self, core: Deskbase) -> None:
         self.core = core
         signer = Signer(load_secret(core.settings.data_path))
-        self.sessions = SessionStore(signer)
+        self.sessions = SessionStore(signer, core.db, core.clock)
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
         self.counts = ViewCounts()
@@ -127,9 +127,9 @@ def current_actor(request: Request) -> Actor:
     if s is None:
         raise SignInRequired()
     try:
-        actor = core_of(request).tokens.authenticate(s.token)
+        actor = core_of(request).tokens.authenticate_id(s.token_id)
     except Unauthorized:
-        console(request).sessions.drop(s.id)
+        console(request).sessions.drop_token(s.token_id)
         raise SignInRequired() from None
     request.state.console_actor = actor
     return actor

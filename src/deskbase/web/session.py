@@ -2,12 +2,12 @@
 
 Design (see docs/console.md):
 - Signing in exchanges an API token for a random 256-bit session id. The cookie carries only
-  `<session id>.<HMAC-SHA256(secret, id)>` (HttpOnly, SameSite=Strict, Secure over HTTPS); the raw token stays
-  in this process's memory, mapped from the id, and is re-authenticated on every request so a revoked or
-  expired token ends the session at once. A restart signs everyone out, which is acceptable for a console
-  and keeps tokens out of any store at rest (the token table only ever holds hashes).
+  `<session id>.<HMAC-SHA256(secret, id)>` (HttpOnly, SameSite=Strict, Secure over HTTPS). The store keeps
+  SHA-256(session id) -> the token's id (never the raw token, never the raw session id), so sessions survive a
+  restart and are shared by every server process on the same store. Each request re-checks the token by id,
+  so a revoked or expired token ends its sessions at once. Idle sessions end after 12 h, all after 7 days.
 - The HMAC secret lives in the data dir (`console-secret`, mode 0600, created on first use); a forged or
-  tampered cookie is refused before any lookup.
+  tampered cookie is refused before any lookup. Processes sharing a store must share the secret.
 - CSRF: signed double submit. A `deskbase_csrf` cookie holds `<nonce>.<HMAC(secret, binding:nonce)>` where
   the binding is the session id (or "anon" on the sign-in form); every POST form repeats it in a hidden field.
   A POST passes only when the field equals the cookie and the signature matches the current binding, so a
@@ -21,19 +21,23 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy import delete, insert, or_, select, update
+
+from deskbase.core import tables as t
+from deskbase.core.clock import Clock
+from deskbase.core.db import Database
 
 SESSION_COOKIE = "deskbase_session"
 CSRF_COOKIE = "deskbase_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
-IDLE_SECONDS = 12 * 3600
-MAX_AGE_SECONDS = 7 * 24 * 3600
-MAX_SESSIONS = 10_000
+IDLE = timedelta(hours=12)
+MAX_AGE = timedelta(days=7)
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -58,9 +62,9 @@ def load_secret(data_dir: Path) -> bytes:
 @dataclass
 class Session:
     id: str
-    token: str = field(repr=False)
-    created: float
-    seen: float
+    token_id: str
+    created: datetime
+    seen: datetime
 
 
 class Signer:
@@ -84,50 +88,60 @@ class Signer:
 
 
 class SessionStore:
-    """Session id -> raw token, in memory; idle sessions expire after 12 h, all after 7 days."""
+    """Sessions in the primary store: SHA-256 of the id -> token id, with creation and last-seen times."""
 
-    def __init__(self, signer: Signer, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, signer: Signer, db: Database, clock: Clock) -> None:
         self.signer = signer
-        self._now = clock
-        self._sessions: dict[str, Session] = {}
-        self._lock = threading.Lock()
+        self.db = db
+        self.clock = clock
 
-    def create(self, token: str) -> tuple[Session, str]:
-        """A new session for `token`; returns it with the cookie value to set."""
-        now = self._now()
+    def create(self, token_id: str) -> tuple[Session, str]:
+        """A new session for the token; returns it with the cookie value to set. Ended sessions are pruned
+        here, so the table holds live ones only (plus those that ended since the last sign-in)."""
+        now = self.clock.now()
         sid = secrets.token_urlsafe(32)
-        with self._lock:
-            if len(self._sessions) >= MAX_SESSIONS:
-                self._evict(now)
-            self._sessions[sid] = Session(sid, token, now, now)
-        return self._sessions[sid], self.signer.seal("session", sid)
+        cs = t.console_sessions
+        with self.db.tx() as tx:
+            tx.conn.execute(
+                delete(cs).where(
+                    or_(cs.c.seen_at < now - IDLE, cs.c.created_at < now - MAX_AGE),
+                )
+            )
+            tx.conn.execute(
+                insert(cs).values(id_hash=_hash(sid), token_id=token_id, created_at=now, seen_at=now)
+            )
+        return Session(sid, token_id, now, now), self.signer.seal("session", sid)
 
     def lookup(self, cookie: str | None) -> Session | None:
         sid = self.signer.unseal("session", cookie)
         if sid is None:
             return None
-        now = self._now()
-        with self._lock:
-            s = self._sessions.get(sid)
-            if s is None:
-                return None
-            if now - s.seen > IDLE_SECONDS or now - s.created > MAX_AGE_SECONDS:
-                del self._sessions[sid]
-                return None
-            s.seen = now
-            return s
+        now = self.clock.now()
+        cs = t.console_sessions
+        with self.db.read() as conn:
+            row = conn.execute(select(cs).where(cs.c.id_hash == _hash(sid))).first()
+        if row is None:
+            return None
+        if now - row.seen_at > IDLE or now - row.created_at > MAX_AGE:
+            self.drop(sid)
+            return None
+        if now - row.seen_at >= TOUCH_EVERY:  # reads stay reads: last-seen moves once a minute at most
+            with self.db.tx() as tx:
+                tx.conn.execute(update(cs).where(cs.c.id_hash == _hash(sid)).values(seen_at=now))
+        return Session(sid, row.token_id, row.created_at, now)
 
     def drop(self, sid: str) -> None:
-        with self._lock:
-            self._sessions.pop(sid, None)
+        with self.db.tx() as tx:
+            tx.conn.execute(delete(t.console_sessions).where(t.console_sessions.c.id_hash == _hash(sid)))
 
-    def _evict(self, now: float) -> None:
-        stale = [k for k, s in self._sessions.items() if now - s.seen > IDLE_SECONDS]
-        for k in stale:
-            del self._sessions[k]
-        if len(self._sessions) >= MAX_SESSIONS:  # still full: drop the least recently seen tenth
-            for k, _ in sorted(self._sessions.items(), key=lambda kv: kv[1].seen)[: MAX_SESSIONS // 10]:
-                del self._sessions[k]
+    def drop_token(self, token_id: str) -> None:
+        """End every session opened with a token (it was revoked, or no longer exists)."""
+        with self.db.tx() as tx:
+            tx.conn.execute(delete(t.console_sessions).where(t.console_sessions.c.token_id == token_id))
+
+
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
 
 
 class Csrf:

@@ -66,12 +66,12 @@ def sign_in_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/signin")
 def sign_in(request: Request, form: FormDep) -> Response:
-    """Exchange a token for a session: the token stays server-side, the cookie only names the session."""
+    """Exchange a token for a session: the cookie only names the session, the store keeps only hashes."""
     target = local_path(form.get("next"))
     raw = (form.get("token") or "").strip()
     c = console(request)
     try:
-        c.core.tokens.authenticate(raw)
+        actor = c.core.tokens.authenticate(raw)
     except Unauthorized as exc:
         message = (
             "Enter your API token (it starts with dsk_)." if not raw else f"Sign-in failed: {exc.message}."
@@ -81,7 +81,7 @@ def sign_in(request: Request, form: FormDep) -> Response:
     old = session_of(request)
     if old is not None:
         c.sessions.drop(old.id)
-    session, cookie = c.sessions.create(raw)
+    session, cookie = c.sessions.create(actor.id)
     request.state.csrf_value = c.csrf.mint(session.id)  # a fresh CSRF token bound to the new session
     response = redirect(request, target)
     response.set_cookie(
