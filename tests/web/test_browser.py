@@ -57,10 +57,10 @@ class Tab:
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         self.tag = f"{viewport['width']}x{viewport['height']}"
 
-    def sign_in(self) -> None:
+    def sign_in(self, token: str | None = None) -> None:
         self.page.goto(self.live.url + "/")
         self.page.wait_for_url(re.compile(r".*/signin.*"))
-        self.page.fill("#token", self.live.token)
+        self.page.fill("#token", token or self.live.token)
         self.page.keyboard.press("Enter")
         self.page.wait_for_url(re.compile(rf".*/w/{WS}/queue$"))
 
@@ -243,3 +243,24 @@ def test_shortcut_overlay_palette_and_the_off_switch(desk: Tab) -> None:
     page.goto(f"{url}/settings")
     page.check("#shortcuts")
     page.click("form button.primary")
+
+
+def test_a_colleague_sees_who_is_viewing_and_replying(desk: Tab, browser: Any, live_server: Live) -> None:
+    """Two agents on one ticket: each sees the other; typing in the composer turns "viewing" into "replying"."""
+    from playwright.sync_api import expect
+
+    grants = [{"scope": {"workspaces": [WS]}, "permissions": ["read:records", "read:relationships"]}]
+    raw, _ = live_server.core.tokens.create("bea", grants)
+    other = Tab(browser, live_server, DESK)
+    other.sign_in(raw)
+    try:
+        first_ticket(desk, "view=all&sort=created")
+        other.page.goto(desk.page.url)
+        expect(other.page.locator("#presence-list")).to_contain_text("admin is viewing")
+        desk.page.fill("#composer-body", "Checking the logs now")
+        expect(desk.page.locator("#presence-list")).to_contain_text("bea is viewing")
+        other.page.reload()
+        expect(other.page.locator("#presence-list")).to_contain_text("admin is replying")
+        other.shot("presence")
+    finally:
+        other.close()

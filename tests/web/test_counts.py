@@ -38,6 +38,7 @@ def test_a_cheap_recount_happens_at_once() -> None:
 
 def test_an_expensive_recount_runs_in_the_background(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(c, "SYNC_BUDGET_MS", 1.0)
+    monkeypatch.setattr(c, "SMALL", 0)
     monkeypatch.setattr(c, "MIN_REFRESH_SECONDS", 0.0)
     vc = c.ViewCounts()
     gate = threading.Event()
@@ -65,6 +66,7 @@ def test_an_expensive_recount_runs_in_the_background(monkeypatch) -> None:  # ty
 
 def test_a_busy_big_workspace_is_recounted_at_most_every_few_seconds(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(c, "SYNC_BUDGET_MS", 0.0)
+    monkeypatch.setattr(c, "SMALL", 0)
     vc = c.ViewCounts()
     calls, count = counter([{"open": 1}, {"open": 2}])
     vc.get(("ws", "me"), 5, count)
@@ -96,4 +98,14 @@ def test_two_first_askers_share_one_count() -> None:
     first.join(5)
     second.join(5)
     assert answers == [{"open": 7}] and len(calls) == 1
+    vc.close()
+
+
+def test_a_small_workspace_is_recounted_at_once_even_when_counting_was_slow(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A slow count of a few rows means a busy machine, not a big workspace: never serve it stale."""
+    monkeypatch.setattr(c, "SYNC_BUDGET_MS", 0.0)
+    vc = c.ViewCounts()
+    calls, count = counter([{"open": 1}, {"open": 2}])
+    vc.get(("ws", "me"), 5, count)
+    assert vc.get(("ws", "me"), 6, count) == {"open": 2} and len(calls) == 2
     vc.close()

@@ -32,6 +32,7 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "ticket/_customer.html": (p.TicketPage,),
     "ticket/_related.html": (p.TicketPage,),
     "ticket/related_matches.html": (p.RelatedMatches,),
+    "ticket/_presence_list.html": (p.PresencePanel,),
     "ticket/_timeline.html": (p.TicketPage,),
     "new_ticket.html": (p.NewTicketPage,),
     "new_ticket_matches.html": (p.NewTicketPage, p.CustomerMatches),

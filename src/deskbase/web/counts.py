@@ -5,7 +5,8 @@ Each count is an indexed `core.records.count`, but on a large workspace six of t
 dominate the page's time. So counts are remembered per (workspace, me) together with the stamp they were taken
 at (the workspace's change sequence, plus the minute for counts that move with the clock, like "at risk"): an
 unchanged workspace is served from memory, exactly. After a change, a small
-workspace (where counting took under `SYNC_BUDGET_MS`) is recounted on the spot; a large one shows the
+workspace (where counting took under `SYNC_BUDGET_MS`, or counted fewer than `SMALL` rows) is recounted on
+the spot; a large one shows the
 previous counts while a background worker recounts — at most one recount per key at a time and one every
 `MIN_REFRESH_SECONDS`, so a busy workspace does not keep a core busy counting (docs/console.md). The server
 warms the shared counts of every workspace when it starts, so the first visitor does not pay for them.
@@ -23,6 +24,8 @@ from typing import Any
 
 log = logging.getLogger("deskbase.web")
 SYNC_BUDGET_MS = 40.0
+#: below this many counted rows a recount is always cheap (a slow one was a busy machine, not a big workspace)
+SMALL = 20_000
 MIN_REFRESH_SECONDS = 5.0
 MAX_ENTRIES = 2000
 
@@ -35,6 +38,7 @@ class Entry:
     values: dict[str, Any]
     cost_ms: float
     at: float  #: time.monotonic() of the count
+    size: int  #: what was counted (the sum of the counts): a small workspace is always counted at once
     refreshing: bool = False
 
 
@@ -54,7 +58,7 @@ class ViewCounts:
             entry = self._entries.get(key)
             if entry is not None and entry.stamp == stamp:
                 return entry.values
-            if entry is not None and entry.cost_ms > SYNC_BUDGET_MS:
+            if entry is not None and entry.cost_ms > SYNC_BUDGET_MS and entry.size >= SMALL:
                 if not entry.refreshing and time.monotonic() - entry.at >= MIN_REFRESH_SECONDS:
                     entry.refreshing = True
                     self._pool.submit(self._refresh, key, stamp, count)
@@ -83,7 +87,8 @@ class ViewCounts:
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[key] = Entry(stamp, values, cost, time.monotonic())
+            size = sum(v for v in values.values() if isinstance(v, int))
+            self._entries[key] = Entry(stamp, values, cost, time.monotonic(), size)
             self._inflight.pop((key, stamp), None)
         promise.set_result(values)
         return values

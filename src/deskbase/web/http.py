@@ -23,6 +23,7 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import DeskbaseError, Forbidden, NotFound, Unauthorized
 from deskbase.web.counts import ViewCounts
 from deskbase.web.pages import ErrorPage, NavView, Shell, WorkspaceLink
+from deskbase.web.presence import Presence
 from deskbase.web.render import environment
 from deskbase.web.session import (
     CSRF_COOKIE,
@@ -71,6 +72,7 @@ class Console:
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
         self.counts = ViewCounts()
+        self.presence = Presence(core.db, core.clock)
         self._warmer: threading.Thread | None = None
 
     def start(self) -> None:
@@ -204,9 +206,9 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     html = console(request).env.get_template(template).render(page=page, shell=shell)
-    if status == 422 and is_htmx(request):
+    if status in (409, 422) and is_htmx(request):
         # For htmx the re-rendered form with its inline messages is the answer; a 4xx would only add a
-        # "failed to load resource" line to the browser console. Plain form posts still get the 422.
+        # "failed to load resource" line to the browser console. Plain form posts keep their 4xx.
         status = 200
     return finish(request, HTMLResponse(html, status_code=status, headers=headers))  # type: ignore[return-value]
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from deskbase.core.context import Actor
+from deskbase.web.presence import Present
 from deskbase.web.sla import Clock
 
 
@@ -210,6 +211,15 @@ class Composer:
     status: str = ""  #: set the ticket's status with the message ("" keeps it)
     error: str | None = None
     sent: bool = False  #: the last message went out (the form was cleared)
+    #: messages by others that arrived while this one was being written: shown, and sending needs a confirm
+    collision: list[Message] = field(default_factory=list)
+
+
+@dataclass
+class PresencePanel:
+    """Who else has the ticket open (refreshed by the page's heartbeat)."""
+
+    others: list[Present]
 
 
 @dataclass

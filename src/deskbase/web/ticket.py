@@ -270,6 +270,18 @@ class AgentCache:
 AGENTS = AgentCache()
 
 
+def message(m: dict[str, Any]) -> Message:
+    """A response of `support.tickets.conversation` (with its kind and time) as the page shows it."""
+    data = m.get("data") or {}
+    return Message(
+        id=m["id"],
+        kind=m["kind"],
+        author=str(data.get("author") or ""),
+        body=str(data.get("body") or ""),
+        at=m["at"],
+    )
+
+
 def build(
     core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str, now: datetime, me: str, x: Extras
 ) -> TicketPage:
@@ -281,17 +293,7 @@ def build(
         raw = tickets.timeline(core, workspace_id, ticket_id)
     else:
         raw = tickets.field_changes(core.records.history(workspace_id, "tickets", ticket_id, limit=1000))
-    conversation = [
-        Message(
-            id=i["message"]["id"],
-            kind=i["message"]["kind"],
-            author=str((i["message"].get("data") or {}).get("author") or ""),
-            body=str((i["message"].get("data") or {}).get("body") or ""),
-            at=i["message"]["at"],
-        )
-        for i in raw
-        if i["type"] == "message"
-    ]
+    conversation = [message(i["message"]) for i in raw if i["type"] == "message"]
     agents = AGENTS.get(core, workspace_id)
     assignee = (ticket.get("data") or {}).get("assignee")
     suggestions = sorted({*agents, me, *([assignee] if assignee else [])})

@@ -238,8 +238,27 @@
     }
   });
 
+  // ---- presence: this page's heartbeat says "viewing", or "replying" while the composer holds text ------
+  const presence = document.getElementById("presence");
+  function syncPresence() {
+    if (!presence) return;
+    const state = document.getElementById("presence-state");
+    const box = document.getElementById("composer-body");
+    const now = box && box.value.trim() ? "replying" : "viewing";
+    if (state && state.value !== now) {
+      state.value = now;
+      presence.dispatchEvent(new Event("presence-change"));
+    }
+  }
+  if (presence) {
+    document.addEventListener("input", (e) => { if (e.target && e.target.id === "composer-body") syncPresence(); });
+    window.addEventListener("pagehide", () => {
+      if (navigator.sendBeacon) navigator.sendBeacon(presence.dataset.leave, new FormData(presence));
+    });
+  }
+
   // htmx "show more" appends rows: keep the remembered order current.
-  document.addEventListener("htmx:after:swap", () => { rememberQueue(); tick(); });
+  document.addEventListener("htmx:after:swap", () => { rememberQueue(); tick(); syncPresence(); });
   rememberQueue();
   tick();
 })();

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from deskbase.api.deps import requires
+from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.support import tickets
@@ -19,13 +20,16 @@ from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
     FormDep,
+    console,
     core_of,
     is_htmx,
     local_path,
+    make_shell,
     prefs_of,
     redirect,
+    render,
 )
-from deskbase.web.pages import Composer
+from deskbase.web.pages import Composer, Message, PresencePanel
 from deskbase.web.queue import options_from_schema
 from deskbase.web.views.ticket import respond
 
@@ -89,6 +93,12 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
     if composer.error:
         return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
     author = prefs_of(core, actor).me
+    if "seen" in form and form.get("confirm") != "1":
+        newer = arrived_since(core, ws, ticket_id, form.get("seen") or "", author)
+        if newer:
+            composer.collision = newer
+            panels = ("conversation", "composer", "meta", "timeline")
+            return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 409, panels)
     try:
         tickets.add_response(core, ws, ticket_id, {"body": body, "type": kind, "author": author}, actor)
     except ValidationFailed as exc:
@@ -105,6 +115,35 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
         return redirect(request, _back(ws, ticket_id) + "#conversation")
     sent = Composer(sent=True, type=kind)
     return respond(request, actor, ws, ticket_id, tk.Extras(composer=sent), 200, REPLY_PANELS)
+
+
+def arrived_since(core: Deskbase, ws: str, ticket_id: str, seen: str, me: str) -> list[Message]:
+    """Messages by someone else after `seen` (the last message id the composer's page showed; "" for none):
+    a reply written without them could repeat or contradict them."""
+    conv = tickets.conversation(core, ws, ticket_id)
+    ids = [m["id"] for m in conv]
+    after = conv[ids.index(seen) + 1 :] if seen in ids else ([] if seen else conv)
+    return [tk.message(m) for m in after if str((m.get("data") or {}).get("author") or "") != me]
+
+
+@router.post("/w/{ws}/tickets/{ticket_id}/presence", openapi_extra=requires("read:records"))
+def presence(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """The page's heartbeat: I have this ticket open (viewing, or replying); answers who else has."""
+    authorize(actor, "read:records", ws, "tickets")
+    core = core_of(request)
+    core.records.get(ws, "tickets", ticket_id)
+    me = prefs_of(core, actor).me
+    others = console(request).presence.beat(ws, ticket_id, actor.id, me, form.get("state") or "viewing")
+    shell = make_shell(request, actor, "Presence", ws, "ticket")
+    return render(request, "ticket/_presence_list.html", PresencePanel(others), shell)
+
+
+@router.post("/w/{ws}/tickets/{ticket_id}/presence/leave", openapi_extra=requires("read:records"))
+def leave(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Sent by the page as it goes away (sendBeacon), so others stop seeing me at once, not after the TTL."""
+    authorize(actor, "read:records", ws, "tickets")
+    console(request).presence.leave(ws, ticket_id, actor.id)
+    return Response(status_code=204)
 
 
 @router.post("/w/{ws}/tickets/{ticket_id}/related", openapi_extra=requires("write:relationships"))
