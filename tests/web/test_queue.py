@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -51,6 +52,28 @@ def test_the_shared_counts_are_ready_when_the_server_starts(console: Console) ->
     assert [s for s in qc.statements if "count(" in s.lower()] == [
         s for s in qc.statements if "count(" in s.lower() and "assignee" in s
     ]
+
+
+def test_a_page_never_waits_long_for_counts(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts nobody has yet (the first visit after a start) are loaded by the nav in a second request."""
+    from deskbase.web.views import queue as views
+
+    original = q.view_counts
+
+    def slow(*args: object, **kwargs: object) -> dict[str, int | None]:
+        time.sleep(0.2)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(views, "NAV_WAIT_SECONDS", 0.01)
+    monkeypatch.setattr(q, "view_counts", slow)
+    console.client.app.state.console.counts.clear()
+    console.core.records.patch(WS, "tickets", console.seed.tickets["dark"], {"priority": "high"}, SYSTEM)
+    page = console.get(f"/w/{WS}/queue?view=open").text
+    m = re.search(r'hx-get="(/w/acme/queue/nav\?view=open)" hx-trigger="load"', page)
+    assert m and 'aria-busy="true"' in page
+    assert subjects(page)  # the list itself is there
+    nav = console.get(m.group(1), htmx=True).text
+    assert counts(nav)["All open"] == "3" and "hx-get" not in nav and 'aria-current="page"' in nav
 
 
 def test_at_risk_counts_follow_the_clock(console: Console, clock: FixedClock) -> None:

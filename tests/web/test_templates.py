@@ -45,7 +45,7 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "collection.html": (p.CollectionPage,),
     "record.html": (p.RecordPage,),
 }
-LAYOUT = ("base.html", "_dialogs.html", "_macros.html", "dashboard/_bars.html")
+LAYOUT = ("base.html", "_nav.html", "_dialogs.html", "_macros.html", "dashboard/_bars.html")
 
 
 def attributes_read(template: str, name: str) -> set[str]:

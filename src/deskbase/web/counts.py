@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,31 @@ class ViewCounts:
 
     def get(self, key: tuple[str, str], stamp: Hashable, count: Counter) -> dict[str, Any]:
         """The counts for `key` at `stamp` (or, on a big workspace, the previous ones while a recount runs)."""
+        found = self._lookup(key, stamp, count)
+        if isinstance(found, dict):
+            return found
+        return found.result() if found is not None else self._run(key, stamp, count, self._begin(key, stamp))
+
+    def within(
+        self, key: tuple[str, str], stamp: Hashable, count: Counter, seconds: float
+    ) -> dict[str, Any] | None:
+        """Like `get`, but a page waits at most `seconds` for counts nobody has yet (the first visit after a
+        start, racing the warm-up): None then, and the page fetches them in a second request."""
+        found = self._lookup(key, stamp, count)
+        if isinstance(found, dict):
+            return found
+        if found is None:
+            found = self._begin(key, stamp)
+            self._pool.submit(self._run, key, stamp, count, found)
+        try:
+            return found.result(timeout=seconds)
+        except FutureTimeout:
+            return None
+
+    def _lookup(
+        self, key: tuple[str, str], stamp: Hashable, count: Counter
+    ) -> dict[str, Any] | Future[dict[str, Any]] | None:
+        """Remembered counts that will do, else the count already under way, else None."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.stamp == stamp:
@@ -61,17 +87,25 @@ class ViewCounts:
             if entry is not None and entry.cost_ms > SYNC_BUDGET_MS and entry.size >= SMALL:
                 if not entry.refreshing and time.monotonic() - entry.at >= MIN_REFRESH_SECONDS:
                     entry.refreshing = True
-                    self._pool.submit(self._refresh, key, stamp, count)
+                    self._pool.submit(self._run, key, stamp, count, self._begin(key, stamp, locked=True))
                 return entry.values
-            running = self._inflight.get((key, stamp))
-        if running is not None:
-            return running.result()
-        return self._refresh(key, stamp, count)
+            return self._inflight.get((key, stamp))
 
-    def _refresh(self, key: tuple[str, str], stamp: Hashable, count: Counter) -> dict[str, Any]:
+    def _begin(self, key: tuple[str, str], stamp: Hashable, locked: bool = False) -> Future[dict[str, Any]]:
+        """Announce a count, so that others asking meanwhile wait for it instead of counting again."""
         promise: Future[dict[str, Any]] = Future()
+        if locked:
+            return self._inflight.setdefault((key, stamp), promise)
         with self._lock:
-            self._inflight[(key, stamp)] = promise
+            return self._inflight.setdefault((key, stamp), promise)
+
+    def _run(
+        self, key: tuple[str, str], stamp: Hashable, count: Counter, promise: Future[dict[str, Any]]
+    ) -> dict[str, Any]:
+        with self._lock:
+            mine = not (promise.running() or promise.done()) and promise.set_running_or_notify_cancel()
+        if not mine:
+            return promise.result()  # someone else is running (or ran) this count
         started = time.perf_counter()
         try:
             values = count()

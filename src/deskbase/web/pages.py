@@ -49,6 +49,8 @@ class Shell:
     shortcuts: bool = True  #: single-key shortcuts on (a per-user setting)
     timezone: str = "UTC"  #: the workspace's time zone, for absolute times
     queue_href: str = "/"  #: where Esc / "g i" go back to
+    #: the counts were not ready in time (the first visit after a start): the nav loads them from here
+    nav_counts_href: str | None = None
 
 
 # ---- sign in, home, errors, settings ---------------------------------------------------------------

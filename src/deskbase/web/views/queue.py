@@ -28,19 +28,36 @@ from deskbase.web.pages import NavView, QueueFreshness, QueuePage
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
-def shared_counts(con: Console, ws: str, seq: int) -> dict[str, int | None]:
+#: how long a page waits for counts nobody has taken yet before it loads them in a second request
+NAV_WAIT_SECONDS = 0.05
+Counts = dict[str, int | None]
+
+
+def shared_counts(con: Console, ws: str, seq: int, wait: float | None = None) -> Counts | None:
     """The counts everyone in the workspace shares, kept once per workspace. "At risk" moves with the clock,
-    so they are stamped with the minute as well as the change sequence."""
+    so they are stamped with the minute as well as the change sequence. With `wait`, None when not ready."""
     core, counts = con.core, con.counts
     stamp = (seq, core.clock.now().replace(second=0, microsecond=0))
-    return counts.get((ws, "\x00shared"), stamp, lambda: q.view_counts(core, ws, "", counts.fanout, False))
+    key = (ws, "\x00shared")
+    if wait is None:
+        return counts.get(key, stamp, lambda: q.view_counts(core, ws, "", counts.fanout, False))
+    return counts.within(key, stamp, lambda: q.view_counts(core, ws, "", counts.fanout, False), wait)
 
 
-def view_counts(request: Request, ws: str, me: str, seq: int) -> dict[str, int | None]:
+def view_counts(request: Request, ws: str, me: str, seq: int, wait: float | None = None) -> Counts | None:
     """Shared view counts are kept once per workspace, "My open tickets" once per person."""
     con = console(request)
-    mine = con.counts.get((ws, me), seq, lambda: q.view_counts(con.core, ws, me, con.counts.fanout, True))
-    return {**shared_counts(con, ws, seq), **mine}
+
+    def mine_now() -> Counts:
+        return q.view_counts(con.core, ws, me, con.counts.fanout, True)
+
+    shared = shared_counts(con, ws, seq, wait)
+    mine = (
+        con.counts.get((ws, me), seq, mine_now)
+        if wait is None
+        else con.counts.within((ws, me), seq, mine_now, wait)
+    )
+    return None if shared is None or mine is None else {**shared, **mine}
 
 
 def nav_views(counts: dict[str, int | None], ws: str, active: str) -> list[NavView]:
@@ -66,7 +83,8 @@ def queue(
     options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
     filters, errors = q.parse_filters(dict(request.query_params), options)
     since = core.last_seq(ws)
-    counts = view_counts(request, ws, prefs.me, since) if fragment != "rows" else {}
+    ready = view_counts(request, ws, prefs.me, since, NAV_WAIT_SECONDS) if fragment != "rows" else {}
+    counts = ready or {}
     # An unfiltered view's total is its navigation count: count once, not twice.
     known = counts.get(view) if not filters.active() and not q.VIEW_BY_ID[view].sla else None
     page = q.load(
@@ -86,6 +104,8 @@ def queue(
         nav=None if fragment == "rows" else nav_views(counts, ws, view),
         prefs=prefs,
     )
+    if ready is None:
+        shell.nav_counts_href = url(f"/w/{quote(ws)}/queue/nav", view=view)
     body = QueuePage(
         view=view,
         view_label=q.VIEW_BY_ID[view].label,
@@ -108,6 +128,18 @@ def queue(
     )
     template = "queue_rows.html" if fragment == "rows" else "queue.html"
     return render(request, template, body, shell)
+
+
+@router.get("/w/{ws}/queue/nav", openapi_extra=requires("read:records"))
+def nav(ws: str, request: Request, actor: ActorDep, view: str = "mine") -> Response:
+    """The navigation with its counts, for a page drawn before they were ready (this request waits)."""
+    authorize(actor, "read:records", ws, "tickets")
+    core = core_of(request)
+    prefs = prefs_of(core, actor)
+    counts = view_counts(request, ws, prefs.me, core.last_seq(ws)) or {}
+    views = nav_views(counts, ws, view if view in q.VIEW_BY_ID else "mine")
+    shell = make_shell(request, actor, "Queues", ws, "queue", nav=views, prefs=prefs)
+    return render(request, "_nav.html", None, shell)
 
 
 @router.get("/w/{ws}/queue/fresh", openapi_extra=requires("read:records"))

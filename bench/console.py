@@ -1,0 +1,157 @@
+"""Agent console: server time of every page (the `Server-Timing: app;dur` header) on a demo workspace, on the
+first visit right after a restart (racing the server's warm-up: the worst case) and in steady state.
+
+Tickets come from the demo generator (customers, conversations, status histories), loaded with the SLA hook
+detached and then replayed (`sla.rebuild`: the same state, minutes faster). A first server start lets the
+SQL replica catch up; the measured one is the restart after it, as after `make run` on an existing store.
+The baseline is the settings page (session, token check, template; no data), measured in the same process.
+
+    .venv/bin/python bench/console.py [--size N] [--full] [--json] [--keep] [--data-dir DIR]
+
+`--data-dir` reuses a store built earlier with `--keep` (the load takes minutes at 100k).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from common import Report, detach_sla, log, open_core, parser, percentile, scratch, size_of
+
+from deskbase.core.context import SYSTEM
+from deskbase.support import demo
+
+WS = "my-support"
+STEADY_RUNS = 15
+
+
+def build_store(data: Path, n: int) -> None:
+    core = open_core(data, synchronous="OFF", workspace=None)
+    core.workspaces.put(WS, "Console bench", None, SYSTEM)
+    hook = core.extensions["sla"]._on_changes
+    if not detach_sla(core):
+        raise SystemExit("the SLA hook was not found")
+    log(f"loading {n:,} demo tickets (SLA hook detached)")
+    demo.load(core, WS, SYSTEM, demo.DemoSize(tickets=n, customers=max(50, n // 5), weeks=26))
+    core.hooks.in_transaction.append(hook)
+    log("replaying SLA state")
+    core.extensions["sla"].rebuild(WS)
+    core.close()
+
+
+def pages(core: Any) -> list[tuple[str, str, bool]]:
+    """(label, path, htmx) of every page and fragment an agent or lead opens."""
+    q = f"/w/{WS}/queue"
+    ticket = core.records.query(WS, "tickets", {"field": "data.status", "op": "eq", "value": "open"}, limit=1)
+    tid = ticket["data"][0]["id"]
+    out = [
+        ("queue: my open (default)", q, False),
+        ("queue: unassigned", f"{q}?view=unassigned", False),
+        ("queue: all open", f"{q}?view=open", False),
+        ("queue: waiting", f"{q}?view=waiting", False),
+        ("queue: at risk", f"{q}?view=at_risk", False),
+        ("queue: breached", f"{q}?view=breached", False),
+        ("queue: all tickets", f"{q}?view=all", False),
+        ("queue: all, recently updated", f"{q}?view=all&sort=updated", False),
+        ("queue: open, priority urgent", f"{q}?view=open&priority=urgent", False),
+        ("queue: all, category billing, channel chat", f"{q}?view=all&category=billing&channel=chat", False),
+        ("queue: all, subject contains 'export'", f"{q}?view=all&q=export", False),
+        ("ticket page", f"/w/{WS}/tickets/{tid}", False),
+        ("new ticket form", f"/w/{WS}/tickets/new", False),
+        ("dashboard", f"/w/{WS}/dashboard", False),
+    ]
+    for name in ("open_tickets_by_priority", "tickets_by_category_and_channel", "agent_workload"):
+        out.append((f"report: {name}", f"/w/{WS}/dashboard/reports/{name}", True))
+    out.append(
+        ("report: tickets_by_customer_plan", f"/w/{WS}/dashboard/reports/tickets_by_customer_plan", True)
+    )
+    for period in ("7d", "30d", "90d"):
+        out.append((f"SLA attainment {period}", f"/w/{WS}/dashboard/attainment?period={period}", True))
+    out += [
+        ("collections", f"/w/{WS}/collections", False),
+        ("collection: tickets", f"/w/{WS}/collections/tickets", False),
+        ("collection: customers", f"/w/{WS}/collections/customers", False),
+    ]
+    return out
+
+
+class Browser:
+    """Cookies kept, signed in through the sign-in form (with its CSRF token), as a browser does."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def sign_in(self, token: str) -> None:
+        self.client.get("/signin")
+        form = {"token": token, "csrf": self.client.cookies.get("deskbase_csrf"), "next": "/"}
+        if self.client.post("/signin", data=form, follow_redirects=False).status_code != 303:
+            raise SystemExit("sign-in failed")
+
+    def get(self, path: str, htmx: bool = False) -> Any:
+        headers = {"HX-Request": "true"} if htmx else {}
+        return self.client.get(path, headers=headers, follow_redirects=False)
+
+
+def server_ms(response: Any) -> float:
+    m = re.search(r"dur=([\d.]+)", response.headers.get("server-timing", ""))
+    if response.status_code != 200 or not m:
+        raise SystemExit(f"{response.request.url}: HTTP {response.status_code}")
+    return float(m.group(1))
+
+
+def measure(data: Path, n: int, report: Report) -> None:
+    from fastapi.testclient import TestClient
+
+    from deskbase.config import Settings
+    from deskbase.server import build
+
+    core, app = build(Settings(data_dir=str(data), sla_scheduler=False))
+    with TestClient(app):
+        log("first start: waiting for the SQL replica to catch up")
+        t0 = time.perf_counter()
+        app.state.analytics.sql(WS, "SELECT 1", {})
+        log(f"replica ready after {time.perf_counter() - t0:.0f} s; restarting")
+    core, app = build(Settings(data_dir=str(data), sla_scheduler=False))
+    raw, _ = core.tokens.ensure_admin_token(data)
+    todo = pages(core)
+    with TestClient(app) as client:
+        c = Browser(client)
+        c.sign_in(raw)
+        first = {label: server_ms(c.get(path, htmx=htmx)) for label, path, htmx in todo}
+        base = [server_ms(c.get("/settings")) for _ in range(STEADY_RUNS)]
+        rows = []
+        worst = 0.0
+        for label, path, htmx in todo:
+            runs = [server_ms(c.get(path, htmx=htmx)) for _ in range(STEADY_RUNS)]
+            med, p95 = statistics.median(runs), percentile(runs, 95)
+            worst = max(worst, first[label], p95)
+            rows.append([label, first[label], med, p95, med / statistics.median(base)])
+        rows.append(["baseline: settings page", base[0], statistics.median(base), percentile(base, 95), 1.0])
+    report.table(
+        f"console server time at {n:,} tickets (ms)",
+        ["page", "first visit", "median", "p95", "x baseline"],
+        rows,
+    )
+    report.check("slowest console page, first visit or p95 (ms)", worst, "<=", 200)
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0], 10_000, 100_000)
+    p.add_argument("--data-dir", type=Path, default=None, help="reuse a store built earlier with --keep")
+    args = p.parse_args()
+    n = size_of(args)
+    report = Report("console", {"tickets": n})
+    if args.data_dir is not None:
+        measure(args.data_dir, n, report)
+    else:
+        with scratch("console", args.keep) as data:
+            build_store(data, n)
+            measure(data, n, report)
+    report.emit(args.json)
+
+
+if __name__ == "__main__":
+    main()
