@@ -69,11 +69,12 @@ def test_a_page_never_waits_long_for_counts(console: Console, monkeypatch: pytes
     console.client.app.state.console.counts.clear()
     console.core.records.patch(WS, "tickets", console.seed.tickets["dark"], {"priority": "high"}, SYSTEM)
     page = console.get(f"/w/{WS}/queue?view=open").text
-    m = re.search(r'hx-get="(/w/acme/queue/nav\?view=open)" hx-trigger="load"', page)
+    m = re.search(r'hx-get="(/w/acme/queue/nav\?view=open&amp;total=1)" hx-trigger="load"', page)
     assert m and 'aria-busy="true"' in page
-    assert subjects(page)  # the list itself is there
-    nav = console.get(m.group(1), htmx=True).text
+    assert subjects(page) and "3 tickets" not in page  # the list is there, its total comes with the nav
+    nav = console.get(m.group(1).replace("&amp;", "&"), htmx=True).text
     assert counts(nav)["All open"] == "3" and "hx-get" not in nav and 'aria-current="page"' in nav
+    assert '<p class="count-line" id="queue-count" hx-swap-oob="true">3 tickets</p>' in nav
 
 
 def test_at_risk_counts_follow_the_clock(console: Console, clock: FixedClock) -> None:

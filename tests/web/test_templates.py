@@ -19,6 +19,7 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "queue.html": (p.QueuePage,),
     "queue_rows.html": (p.QueuePage,),
     "queue_fresh.html": (p.QueueFreshness,),
+    "queue_nav.html": (p.QueueNav,),
     "ticket.html": (p.TicketPage,),
     "ticket_update.html": (p.TicketPage,),
     "ticket/_head.html": (p.TicketPage,),

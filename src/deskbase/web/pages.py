@@ -218,6 +218,14 @@ class Composer:
 
 
 @dataclass
+class QueueNav:
+    """The navigation fetched once its counts are ready, with the total of the page's view when the page
+    was drawn without one."""
+
+    total: int | None
+
+
+@dataclass
 class PresencePanel:
     """Who else has the ticket open (refreshed by the page's heartbeat)."""
 

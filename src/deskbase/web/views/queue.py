@@ -23,7 +23,7 @@ from deskbase.web.http import (
     render,
     url,
 )
-from deskbase.web.pages import NavView, QueueFreshness, QueuePage
+from deskbase.web.pages import NavView, QueueFreshness, QueueNav, QueuePage
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -87,9 +87,10 @@ def queue(
     counts = ready or {}
     # An unfiltered view's total is its navigation count: count once, not twice.
     known = counts.get(view) if not filters.active() and not q.VIEW_BY_ID[view].sla else None
-    page = q.load(
-        core, ws, view, filters, sort, cursor, prefs.me, known_count=known, counted=fragment != "rows"
-    )
+    # While the navigation's counts are still being taken (the first visit after a start), an unfiltered
+    # view's total comes with them rather than from a second count of the same rows.
+    counted = fragment != "rows" and (ready is not None or filters.active() or q.VIEW_BY_ID[view].sla)
+    page = q.load(core, ws, view, filters, sort, cursor, prefs.me, known_count=known, counted=counted)
     with_customers = may(actor, "read:records", ws, "customers") and may(
         actor, "read:relationships", ws, "customers"
     )
@@ -105,7 +106,8 @@ def queue(
         prefs=prefs,
     )
     if ready is None:
-        shell.nav_counts_href = url(f"/w/{quote(ws)}/queue/nav", view=view)
+        total = None if counted else "1"
+        shell.nav_counts_href = url(f"/w/{quote(ws)}/queue/nav", view=view, total=total)
     body = QueuePage(
         view=view,
         view_label=q.VIEW_BY_ID[view].label,
@@ -131,15 +133,16 @@ def queue(
 
 
 @router.get("/w/{ws}/queue/nav", openapi_extra=requires("read:records"))
-def nav(ws: str, request: Request, actor: ActorDep, view: str = "mine") -> Response:
-    """The navigation with its counts, for a page drawn before they were ready (this request waits)."""
+def nav(ws: str, request: Request, actor: ActorDep, view: str = "mine", total: bool = False) -> Response:
+    """The navigation with its counts, for a page drawn before they were ready (this request waits);
+    `total` also sends the view's count for the page's count line."""
     authorize(actor, "read:records", ws, "tickets")
     core = core_of(request)
     prefs = prefs_of(core, actor)
+    view = view if view in q.VIEW_BY_ID else "mine"
     counts = view_counts(request, ws, prefs.me, core.last_seq(ws)) or {}
-    views = nav_views(counts, ws, view if view in q.VIEW_BY_ID else "mine")
-    shell = make_shell(request, actor, "Queues", ws, "queue", nav=views, prefs=prefs)
-    return render(request, "_nav.html", None, shell)
+    shell = make_shell(request, actor, "Queues", ws, "queue", nav=nav_views(counts, ws, view), prefs=prefs)
+    return render(request, "queue_nav.html", QueueNav(counts.get(view) if total else None), shell)
 
 
 @router.get("/w/{ws}/queue/fresh", openapi_extra=requires("read:records"))
