@@ -157,10 +157,18 @@ def load(
     reader = sla_queue(core)
     if VIEW_BY_ID[view].sla or sort == "sla_due":
         if reader is not None:
+            # The SLA views' totals come from the service (an index-only count); any other view is counted
+            # here, up to COUNT_LIMIT like every filtered list.
+            sla_view = VIEW_BY_ID[view].sla
             need = known_count is None and counted
-            res = reader(workspace_id, view, sla_filters(f, condition, me), limit, cursor, count=need)
-            total = res.get("count") if need else known_count
-            return Page(list(res.get("data") or []), res.get("next_cursor"), total, None)
+            res = reader(
+                workspace_id, view, sla_filters(f, condition, me), limit, cursor, count=need and sla_view
+            )
+            rows, nxt = list(res.get("data") or []), res.get("next_cursor")
+            if sla_view or not need:
+                return Page(rows, nxt, res.get("count") if need else known_count, None)
+            n = core.records.count(workspace_id, "tickets", condition, limit=COUNT_LIMIT + 1)
+            return Page(rows, nxt, min(n, COUNT_LIMIT), None, n > COUNT_LIMIT)
         if VIEW_BY_ID[view].sla:
             reason = "the SLA service is not running" if sla_service(core) is None else "it has no queue yet"
             return Page([], None, None, f"This view needs the SLA service's queue, and {reason}.")
