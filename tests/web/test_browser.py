@@ -264,3 +264,19 @@ def test_a_colleague_sees_who_is_viewing_and_replying(desk: Tab, browser: Any, l
         other.shot("presence")
     finally:
         other.close()
+
+
+def test_bulk_change_by_keyboard(desk: Tab) -> None:
+    """j/x tick two rows, the bulk bar sets their priority, the queue says how many changed."""
+    page = desk.page
+    page.goto(f"{desk.live.url}/w/{WS}/queue?view=all&sort=created")
+    blur(page)
+    for key in ("j", "x", "j", "x"):
+        page.keyboard.press(key)
+    assert page.locator("input[name=ids]:checked").count() == 2
+    assert page.locator("#bulk-count").inner_text() == "2 ticked"
+    page.select_option("#bulk-priority", "high")
+    page.click("#bulk-apply")
+    page.wait_for_url(re.compile(r".*done=2.*"))
+    assert "Updated 2 tickets." in page.locator("main").inner_text()
+    desk.shot("queue-bulk")

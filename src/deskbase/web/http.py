@@ -159,6 +159,7 @@ async def checked_form(request: Request) -> dict[str, str]:
     """The POSTed form, after the double-submit CSRF check (field or X-CSRF-Token header == cookie, signed
     for this session). Only the last value of a repeated field is kept."""
     form = await request.form()
+    request.state.form = form  # for fields sent more than once (the queue's ticked ids)
     data = {k: v for k, v in form.items() if isinstance(v, str)}
     s = session_of(request)
     submitted = data.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER)

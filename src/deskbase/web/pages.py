@@ -145,6 +145,23 @@ class QueuePage:
     since: int  #: the workspace's change sequence when the page was made (for "N new — refresh")
     show_customer: bool
     paged: bool  #: this is not the first page
+    bulk: BulkForm = field(default_factory=lambda: BulkForm())
+    can_bulk: bool = False  #: the token may change tickets: rows get tick boxes and the bulk bar shows
+    agents: list[str] = field(default_factory=list)  #: assignee suggestions for the bulk bar
+
+
+@dataclass
+class BulkForm:
+    """The queue's bulk bar: change status, priority or assignee of the selected (or all matching) tickets."""
+
+    error: str | None = None  #: why nothing was changed (shown in the bar)
+    done: int | None = None  #: tickets changed by the last bulk action
+    status: str = ""
+    priority: str = ""
+    assignee: str = ""
+    unassign: bool = False
+    all: bool = False  #: every ticket matching the view and filters, not just those ticked
+    ids: list[str] = field(default_factory=list)  #: the ticked tickets (kept ticked after an error)
 
 
 @dataclass

@@ -223,6 +223,12 @@
         if (row) { e.preventDefault(); location.href = row.dataset.href; }
         break;
       }
+      case "x": {
+        const row = onList ? rows()[selected] : null;
+        const box = row && row.querySelector("input[name=ids]");
+        if (box) { e.preventDefault(); box.checked = !box.checked; countTicked(); }
+        break;
+      }
       case "r": if (section === "ticket") { e.preventDefault(); action("reply"); } break;
       case "n": if (section === "ticket") { e.preventDefault(); action("note"); } break;
       case "a": if (section === "ticket") { e.preventDefault(); action("assign"); } break;
@@ -236,6 +242,19 @@
       case "?": e.preventDefault(); openDialog("shortcuts"); break;
       default: break;
     }
+  });
+
+  // ---- bulk: tick rows (x, or the boxes), then change them together in the bulk bar ---------------------
+  function countTicked() {
+    const out = document.getElementById("bulk-count");
+    if (!out) return;
+    const n = $$("input[name=ids]:checked").length;
+    out.textContent = n ? `${n} ticked` : "Tick tickets (x) to change them together";
+  }
+  document.addEventListener("change", (e) => {
+    const t = e.target;
+    if (t && t.id === "pick-page") $$("input[name=ids]").forEach((b) => { b.checked = t.checked; });
+    if (t && (t.id === "pick-page" || t.name === "ids")) countTicked();
   });
 
   // ---- presence: this page's heartbeat says "viewing", or "replying" while the composer holds text ------

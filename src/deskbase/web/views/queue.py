@@ -3,27 +3,34 @@ fragment and the "N updated — refresh" poll)."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from deskbase.api.deps import requires
+from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
+from deskbase.core.context import Actor
+from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.web import queue as q
 from deskbase.web.http import (
     ActorDep,
     Console,
     ConsoleRoute,
+    FormDep,
     console,
     core_of,
     make_shell,
     may,
     prefs_of,
+    redirect,
     render,
     url,
 )
-from deskbase.web.pages import NavView, QueueFreshness, QueueNav, QueuePage
+from deskbase.web.pages import BulkForm, NavView, QueueFilters, QueueFreshness, QueueNav, QueuePage
+from deskbase.web.ticket import AGENTS
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -70,18 +77,32 @@ def queue(
     ws: str,
     request: Request,
     actor: ActorDep,
-    view: str = "mine",
-    sort: str = "sla_due",
     cursor: str | None = None,
     fragment: str | None = None,
+    done: int | None = None,
 ) -> Response:
     authorize(actor, "read:records", ws, "tickets")
+    return queue_page(request, actor, ws, dict(request.query_params), cursor, fragment, BulkForm(done=done))
+
+
+def queue_page(
+    request: Request,
+    actor: Actor,
+    ws: str,
+    params: dict[str, str],
+    cursor: str | None = None,
+    fragment: str | None = None,
+    bulk: BulkForm | None = None,
+    status: int = 200,
+) -> Response:
+    """The queue for `params` (view, sort and filters, from the query string or a bulk form's echo)."""
     core = core_of(request)
-    view = view if view in q.VIEW_BY_ID else "mine"
-    sort = sort if sort in dict(q.SORTS) else "sla_due"
+    view = params.get("view") if params.get("view") in q.VIEW_BY_ID else "mine"
+    sort = params.get("sort") if params.get("sort") in dict(q.SORTS) else "sla_due"
+    assert view is not None and sort is not None
     prefs = prefs_of(core, actor)
     options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
-    filters, errors = q.parse_filters(dict(request.query_params), options)
+    filters, errors = q.parse_filters(params, options)
     since = core.last_seq(ws)
     ready = view_counts(request, ws, prefs.me, since, NAV_WAIT_SECONDS) if fragment != "rows" else {}
     counts = ready or {}
@@ -95,7 +116,7 @@ def queue(
         actor, "read:relationships", ws, "customers"
     )
     base = f"/w/{quote(ws)}/queue"
-    params = {"view": view, "sort": sort, **{k: v for k, v in vars(filters).items() if v}}
+    query = {"view": view, "sort": sort, **{k: v for k, v in vars(filters).items() if v}}
     shell = make_shell(
         request,
         actor,
@@ -119,17 +140,102 @@ def queue(
         rows=q.rows(core, ws, actor, page.tickets, shell.now, with_customers),
         count=page.count,
         count_capped=page.capped,
-        next_href=url(base, **params, cursor=page.next_cursor) if page.next_cursor else None,
-        more_href=url(base, **params, cursor=page.next_cursor, fragment="rows") if page.next_cursor else None,
-        self_href=url(base, **params),
+        next_href=url(base, **query, cursor=page.next_cursor) if page.next_cursor else None,
+        more_href=url(base, **query, cursor=page.next_cursor, fragment="rows") if page.next_cursor else None,
+        self_href=url(base, **query),
         notice=page.notice,
         me=prefs.me,
         since=since,
         show_customer=with_customers,
         paged=bool(cursor),
+        bulk=bulk or BulkForm(),
+        can_bulk=may(actor, "write:records", ws, "tickets"),
+        agents=sorted({*AGENTS.get(core, ws), prefs.me}),
     )
     template = "queue_rows.html" if fragment == "rows" else "queue.html"
-    return render(request, template, body, shell)
+    return render(request, template, body, shell, status=status)
+
+
+@router.post("/w/{ws}/queue/bulk", openapi_extra=requires("write:records"))
+def bulk(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Change status, priority or assignee of the ticked tickets, or of every ticket the view and filters
+    match: one atomic batch of merge patches (at most `max_batch_operations`), all or nothing."""
+    authorize(actor, "write:records", ws, "tickets")
+    core = core_of(request)
+    params = {k: form.get(k, "") for k in ("view", "sort", *QueueFilters.__dataclass_fields__)}
+    options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
+    state = BulkForm(
+        status=form.get("bulk_status", ""),
+        priority=form.get("bulk_priority", ""),
+        assignee=(form.get("bulk_assignee") or "").strip(),
+        unassign=form.get("unassign") == "1",
+        all=form.get("all") == "1",
+        ids=[i for i in form_list(request, "ids") if i][: core.settings.max_batch_operations + 1],
+    )
+    changes, state.error = bulk_changes(state, options)
+    ids = state.ids
+    if state.error is None and state.all:
+        ids, state.error = matching_ids(core, ws, params, options, prefs_of(core, actor).me)
+    elif state.error is None and not ids:
+        state.error = "Tick the tickets to change first (x ticks the selected row), or choose all matching."
+    elif state.error is None and len(ids) > core.settings.max_batch_operations:
+        state.error = f"Change at most {core.settings.max_batch_operations:,} tickets at a time."
+    if state.error is None:
+        ops = [{"type": "patch_record", "collection": "tickets", "id": i, "data": changes} for i in ids]
+        try:
+            core.batch.run(ws, ops, actor)
+        except (ValidationFailed, NotFound, Conflict) as exc:
+            state.error = f"Nothing was changed: {exc.message}"
+    if state.error is not None:
+        return queue_page(request, actor, ws, params, bulk=state, status=422)
+    query = {k: v for k, v in params.items() if v}
+    return redirect(request, url(f"/w/{quote(ws)}/queue", **query, done=len(ids)))
+
+
+def bulk_changes(state: BulkForm, options: dict[str, list[str]]) -> tuple[dict[str, Any], str | None]:
+    """The merge patch a bulk action applies, or why it can't be applied."""
+    changes: dict[str, Any] = {}
+    for name, value in (("status", state.status), ("priority", state.priority)):
+        if value and value not in options.get(name, [value]):
+            return {}, f"{value!r} is not a {name}; choose one of {', '.join(options[name])}."
+        if value:
+            changes[name] = value
+    if state.unassign:
+        changes["assignee"] = None
+    elif state.assignee:
+        if len(state.assignee) > 200:
+            return {}, "An assignee is at most 200 characters."
+        changes["assignee"] = state.assignee
+    if not changes:
+        return {}, "Choose a change first: a status, a priority or an assignee."
+    return changes, None
+
+
+def matching_ids(
+    core: Deskbase, ws: str, params: dict[str, str], options: dict[str, list[str]], me: str
+) -> tuple[list[str], str | None]:
+    """Every ticket the view and filters match, if there are few enough for one atomic batch."""
+    view = params.get("view") if params.get("view") in q.VIEW_BY_ID else "mine"
+    assert view is not None
+    filters, errors = q.parse_filters(params, options)
+    if errors:
+        return [], "The filters are not valid; fix them before changing all matching tickets."
+    most = core.settings.max_batch_operations
+    page = q.load(core, ws, view, filters, "updated", None, me, limit=most, counted=False)
+    if page.next_cursor:
+        return [], (
+            f"More than {most:,} tickets match. Bulk changes apply to at most {most:,} at a time (all or "
+            "nothing): narrow the filters, or change them in turns."
+        )
+    if not page.tickets:
+        return [], "No tickets match the view and filters."
+    return [t["id"] for t in page.tickets], None
+
+
+def form_list(request: Request, name: str) -> list[str]:
+    """Every value of a repeated form field (FormDep keeps the last one only)."""
+    form = getattr(request.state, "form", None)
+    return [v for v in form.getlist(name) if isinstance(v, str)] if form is not None else []
 
 
 @router.get("/w/{ws}/queue/nav", openapi_extra=requires("read:records"))
