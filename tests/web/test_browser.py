@@ -280,3 +280,18 @@ def test_bulk_change_by_keyboard(desk: Tab) -> None:
     page.wait_for_url(re.compile(r".*done=2.*"))
     assert "Updated 2 tickets." in page.locator("main").inner_text()
     desk.shot("queue-bulk")
+
+
+def test_save_a_view_and_find_it_in_the_nav(desk: Tab) -> None:
+    page = desk.page
+    page.goto(f"{desk.live.url}/w/{WS}/queue?view=open&priority=high")
+    page.click("details.saved-view summary")
+    page.fill("#view-name", "High and open")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*priority=high.*"))
+    nav = page.locator("nav.views ul.saved")
+    assert nav.inner_text().strip() == "High and open"
+    desk.shot("queue-saved-view")
+    page.click("text=Delete this saved view")
+    page.wait_for_load_state()
+    assert page.locator("nav.views ul.saved").count() == 0

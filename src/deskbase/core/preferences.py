@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
 
 PREFIX = "prefs:"
-MAX_BYTES = 4096
+MAX_BYTES = 16384  #: room for a few dozen saved queue views
 
 
 def _key(actor_id: str) -> str:

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -238,11 +238,16 @@ def url(path: str, **params: Any) -> str:
 class Prefs:
     shortcuts: bool
     me: str
+    #: workspace -> the user's saved queue views, each {"name", "query"} (a normalised query string)
+    views: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
 
 def prefs_of(core: Deskbase, actor: Actor) -> Prefs:
     p = core.preferences.get(actor.id)
-    return Prefs(shortcuts=p.get("shortcuts", True) is not False, me=str(p.get("me") or actor.name))
+    views = p.get("views") if isinstance(p.get("views"), dict) else {}
+    return Prefs(
+        shortcuts=p.get("shortcuts", True) is not False, me=str(p.get("me") or actor.name), views=views or {}
+    )
 
 
 def visible_workspaces(core: Deskbase, actor: Actor) -> list[dict[str, Any]]:

@@ -51,6 +51,7 @@ class Shell:
     queue_href: str = "/"  #: where Esc / "g i" go back to
     #: the counts were not ready in time (the first visit after a start): the nav loads them from here
     nav_counts_href: str | None = None
+    saved: list[NavView] = field(default_factory=list)  #: the user's saved queue views (no counts)
 
 
 # ---- sign in, home, errors, settings ---------------------------------------------------------------
@@ -145,6 +146,8 @@ class QueuePage:
     since: int  #: the workspace's change sequence when the page was made (for "N new — refresh")
     show_customer: bool
     paged: bool  #: this is not the first page
+    saved_as: str | None = None  #: the name of the saved view this page is, if any
+    save_error: str | None = None  #: why "save this view" failed (shown beside the name)
     bulk: BulkForm = field(default_factory=lambda: BulkForm())
     can_bulk: bool = False  #: the token may change tickets: rows get tick boxes and the bulk bar shows
     agents: list[str] = field(default_factory=list)  #: assignee suggestions for the bulk bar

@@ -3,6 +3,7 @@ fragment and the "N updated — refresh" poll)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ from deskbase.web.http import (
     Console,
     ConsoleRoute,
     FormDep,
+    Prefs,
     console,
     core_of,
     make_shell,
@@ -94,6 +96,7 @@ def queue_page(
     fragment: str | None = None,
     bulk: BulkForm | None = None,
     status: int = 200,
+    save_error: str | None = None,
 ) -> Response:
     """The queue for `params` (view, sort and filters, from the query string or a bulk form's echo)."""
     core = core_of(request)
@@ -129,6 +132,9 @@ def queue_page(
     if ready is None:
         total = None if counted else "1"
         shell.nav_counts_href = url(f"/w/{quote(ws)}/queue/nav", view=view, total=total)
+    shell.saved = saved_nav(prefs, ws, url(base, **query))
+    if any(v.active for v in shell.saved):  # one current page in the nav: the saved view, not its base view
+        shell.nav = [replace(v, active=False) for v in shell.nav]
     body = QueuePage(
         view=view,
         view_label=q.VIEW_BY_ID[view].label,
@@ -148,6 +154,8 @@ def queue_page(
         since=since,
         show_customer=with_customers,
         paged=bool(cursor),
+        saved_as=next((v.label for v in shell.saved if v.active), None),
+        save_error=save_error,
         bulk=bulk or BulkForm(),
         can_bulk=may(actor, "write:records", ws, "tickets"),
         agents=sorted({*AGENTS.get(core, ws), prefs.me}),
@@ -162,7 +170,7 @@ def bulk(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
     match: one atomic batch of merge patches (at most `max_batch_operations`), all or nothing."""
     authorize(actor, "write:records", ws, "tickets")
     core = core_of(request)
-    params = {k: form.get(k, "") for k in ("view", "sort", *QueueFilters.__dataclass_fields__)}
+    params = echoed(form)
     options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
     state = BulkForm(
         status=form.get("bulk_status", ""),
@@ -232,6 +240,63 @@ def matching_ids(
     return [t["id"] for t in page.tickets], None
 
 
+SAVED_MAX = 20
+NAME_MAX = 60
+
+
+def saved_nav(prefs: Prefs, ws: str, here: str) -> list[NavView]:
+    base = f"/w/{quote(ws)}/queue"
+    return [
+        NavView(f"saved:{v['name']}", v["name"], f"{base}?{v['query']}", None, f"{base}?{v['query']}" == here)
+        for v in prefs.views.get(ws, [])
+        if isinstance(v, dict) and isinstance(v.get("name"), str) and isinstance(v.get("query"), str)
+    ]
+
+
+def echoed(form: dict[str, str]) -> dict[str, str]:
+    """The view, sort and filters a form repeats from the queue it was posted from."""
+    return {k: form.get(k, "") for k in ("view", "sort", *QueueFilters.__dataclass_fields__)}
+
+
+@router.post("/w/{ws}/queue/views", openapi_extra=requires("read:records"))
+def save_view(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Save the queue's view, sort and filters under a name, in the user's preferences (per workspace)."""
+    authorize(actor, "read:records", ws, "tickets")
+    core = core_of(request)
+    params = echoed(form)
+    options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
+    filters, errors = q.parse_filters(params, options)
+    view = params["view"] if params["view"] in q.VIEW_BY_ID else "mine"
+    sort = params["sort"] if params["sort"] in dict(q.SORTS) else "sla_due"
+    name = " ".join((form.get("name") or "").split())
+    prefs = prefs_of(core, actor)
+    mine = [v for v in prefs.views.get(ws, []) if v.get("name") != name]
+    error = None
+    if not name or len(name) > NAME_MAX or not name.isprintable():
+        error = f"Name the view (1-{NAME_MAX} characters)."
+    elif errors:
+        error = "Fix the filters before saving the view."
+    elif len(mine) >= SAVED_MAX:
+        error = f"You have {SAVED_MAX} saved views here already; delete one first."
+    if error is not None:
+        return queue_page(request, actor, ws, params, status=422, save_error=error)
+    query = url("", view=view, sort=sort, **{k: v for k, v in vars(filters).items() if v})[1:]
+    core.preferences.update(actor.id, {"views": {**prefs.views, ws: [*mine, {"name": name, "query": query}]}})
+    return redirect(request, f"/w/{quote(ws)}/queue?{query}")
+
+
+@router.post("/w/{ws}/queue/views/delete", openapi_extra=requires("read:records"))
+def delete_view(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    authorize(actor, "read:records", ws, "tickets")
+    core = core_of(request)
+    prefs = prefs_of(core, actor)
+    name = form.get("name") or ""
+    kept = [v for v in prefs.views.get(ws, []) if v.get("name") != name]
+    core.preferences.update(actor.id, {"views": {**prefs.views, ws: kept}})
+    query = {k: v for k, v in echoed(form).items() if v}
+    return redirect(request, url(f"/w/{quote(ws)}/queue", **query))
+
+
 def form_list(request: Request, name: str) -> list[str]:
     """Every value of a repeated form field (FormDep keeps the last one only)."""
     form = getattr(request.state, "form", None)
@@ -248,6 +313,7 @@ def nav(ws: str, request: Request, actor: ActorDep, view: str = "mine", total: b
     view = view if view in q.VIEW_BY_ID else "mine"
     counts = view_counts(request, ws, prefs.me, core.last_seq(ws)) or {}
     shell = make_shell(request, actor, "Queues", ws, "queue", nav=nav_views(counts, ws, view), prefs=prefs)
+    shell.saved = saved_nav(prefs, ws, "")
     return render(request, "queue_nav.html", QueueNav(counts.get(view) if total else None), shell)
 
 
