@@ -245,16 +245,26 @@
   });
 
   // ---- bulk: tick rows (x, or the boxes), then change them together in the bulk bar ---------------------
+  // With scripts the bar stays folded (one line) until something is ticked or "all matching" is chosen.
+  const bulkForm = document.getElementById("bulk");
   function countTicked() {
     const out = document.getElementById("bulk-count");
-    if (!out) return;
+    if (!out || !bulkForm) return;
     const n = $$("input[name=ids]:checked").length;
+    const all = document.getElementById("bulk-all");
     out.textContent = n ? `${n} ticked` : "Tick tickets (x) to change them together";
+    bulkForm.classList.toggle("open", n > 0 || (all && all.checked) || !!document.getElementById("bulk-error"));
   }
+  if (bulkForm) { bulkForm.classList.add("folds"); countTicked(); }
   document.addEventListener("change", (e) => {
     const t = e.target;
     if (t && t.id === "pick-page") $$("input[name=ids]").forEach((b) => { b.checked = t.checked; });
-    if (t && (t.id === "pick-page" || t.name === "ids")) countTicked();
+    if (t && (t.id === "pick-page" || t.name === "ids" || t.id === "bulk-all")) countTicked();
+  });
+  document.addEventListener("click", (e) => {
+    if (!e.target.closest || !e.target.closest("[data-bulk-all]")) return;
+    const all = document.getElementById("bulk-all");
+    if (all) { all.checked = true; countTicked(); const s = document.getElementById("bulk-status"); if (s) s.focus(); }
   });
 
   // ---- presence: this page's heartbeat says "viewing", or "replying" while the composer holds text ------
