@@ -4,10 +4,15 @@ SQLAlchemy's per-row type processing costs more than SQLite's own work for 1,000
 unit of work writes change-log, record and relationship rows here: values are prepared once per row in the
 exact storage format the SQLAlchemy types use (UtcDateTime, JSON), and `seq`s are allocated up front while
 the write lock is held, so no RETURNING round trip is needed.
+
+On SQLite, records go in as multi-row INSERTs: a statement firing the `x-search` triggers makes FTS5 flush its
+pending index, so one statement per row would write one tiny index segment per row (measured with two
+searchable fields: ~130 µs per ticket row instead of ~35 µs).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -16,6 +21,10 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON
 from sqlalchemy.engine import Connection
+
+#: Bound parameters one SQLite statement may carry (999 before SQLite 3.32).
+SQLITE_MAX_PARAMS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+SQLITE_MAX_ROWS = 500
 
 
 @lru_cache(maxsize=8192)
@@ -71,14 +80,21 @@ def insert_records(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """rows: (workspace_id, collection, id, data, version, deleted, external_id, external_source,
     created_at, updated_at, created_by, updated_by)."""
     d = Dialect(conn)
-    sql = (
+    head = (
         "INSERT INTO records (workspace_id, collection, id, data, version, deleted, external_id, external_source, "
-        f"created_at, updated_at, created_by, updated_by) VALUES ({d.ph(12, (3,))})"
+        "created_at, updated_at, created_by, updated_by) VALUES "
     )
-    conn.exec_driver_sql(
-        sql,
-        [(*r[:3], _dumps(r[3]), r[4], r[5], r[6], r[7], d.ts(r[8]), d.ts(r[9]), r[10], r[11]) for r in rows],
-    )
+    values = [
+        (*r[:3], _dumps(r[3]), r[4], r[5], r[6], r[7], d.ts(r[8]), d.ts(r[9]), r[10], r[11]) for r in rows
+    ]
+    if d.pg:
+        conn.exec_driver_sql(f"{head}({d.ph(12, (3,))})", values)
+        return
+    one = f"({d.ph(12)})"
+    step = min(SQLITE_MAX_ROWS, SQLITE_MAX_PARAMS // 12)
+    for i in range(0, len(values), step):
+        chunk = values[i : i + step]
+        conn.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(v for row in chunk for v in row))
 
 
 def insert_relationships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

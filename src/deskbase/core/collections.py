@@ -1,4 +1,5 @@
-"""Collections: JSON-Schema-defined record types, with evolution checks and `x-index` expression indexes."""
+"""Collections: JSON-Schema-defined record types, with evolution checks, `x-index` expression indexes and
+`x-search` trigram indexes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.ids import check_slug
-from deskbase.core.schemas import compile_schema, errors_of, x_index_fields
+from deskbase.core.schemas import (
+    compile_schema,
+    errors_of,
+    search_annotation_errors,
+    x_index_fields,
+    x_search_fields,
+)
+from deskbase.core.search import ensure_search_index
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
@@ -97,6 +105,7 @@ class Collections:
                     f"x-index field {field!r} must be a plain identifier",
                     [{"pointer": f"/json_schema/properties/{field}", "message": "not indexable"}],
                 )
+        _check_search_annotations(schema)
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
             self.app.workspaces.require(tx.conn, workspace_id)
@@ -158,6 +167,8 @@ class Collections:
                 )
             for field in x_index_fields(schema):
                 ensure_field_index(tx.conn, field)
+            for field in x_search_fields(schema):
+                ensure_search_index(tx.conn, field)
             out = public(self.require(tx.conn, workspace_id, collection))
         return out, created
 
@@ -224,6 +235,22 @@ class Collections:
                     )
                 ],
             )
+
+
+def _check_search_annotations(schema: dict[str, Any]) -> None:
+    """`x-search` goes on top-level string properties with plain identifier names, nowhere else."""
+    errors = search_annotation_errors(schema)
+    for field in x_search_fields(schema):
+        if not FIELD_RE.match(field):
+            name = field.replace("~", "~0").replace("/", "~1")
+            errors.append(
+                {
+                    "pointer": f"/json_schema/properties/{name}",
+                    "message": "not searchable: use a plain identifier",
+                }
+            )
+    if errors:
+        raise ValidationFailed(f"invalid x-search annotation: {errors[0]['message']}", errors)
 
 
 def _check_presentation(body: dict[str, Any]) -> None:

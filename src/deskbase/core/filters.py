@@ -3,13 +3,15 @@
 `{field, op, value}` or `{and|or: [...]}`; ops eq neq gt gte lt lte in not_in like ilike is_null is_not_null
 has search. Data fields are `data.<path>` (or a bare path); system fields are id, created_at, updated_at,
 external_id, external_source, version. Data-field expressions are rendered with literal JSON paths so they
-match the `x-index` expression indexes exactly.
+match the `x-index` expression indexes exactly; `search` on an `x-search` field also uses its trigram index
+(see `search.py`).
 """
 
 from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,8 +20,10 @@ import orjson
 from sqlalchemy import ColumnElement, and_, bindparam, cast, exists, false, literal_column, not_, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.sql import func
 
+from deskbase.core import search
 from deskbase.core.clock import parse_iso
 from deskbase.core.errors import InvalidFilter
 from deskbase.core.tables import records
@@ -80,11 +84,27 @@ def parse_field(raw: Any) -> Field:
 
 
 class Compiler:
-    """Builds SQL expressions for one dialect ('sqlite' or 'postgresql')."""
+    """Builds SQL expressions for one dialect ('sqlite' or 'postgresql').
 
-    def __init__(self, dialect: str) -> None:
+    `searchable`: the collection's `x-search` fields. With a connection too, a `search` on one of them is
+    planned by its number of trigram candidates (SQLite, see `search.py`): few may drive the query, and
+    `search_driver` then tells the caller to keep the other terms out of index selection
+    (`search.unindexed`); very many are left to the scan when `early_stop` says the query ends at a page
+    walked in index order (a LIMIT without a data-field sort)."""
+
+    def __init__(
+        self,
+        dialect: str,
+        searchable: Iterable[str] = (),
+        conn: Connection | None = None,
+        early_stop: bool = False,
+    ) -> None:
         self.pg = dialect == "postgresql"
         self._n = 0
+        self.searchable = frozenset(searchable)
+        self.conn = conn
+        self.early_stop = early_stop
+        self.search_driver = False
 
     def _param(self, value: Any) -> Any:
         self._n += 1
@@ -127,7 +147,10 @@ class Compiler:
         return self.data_text(f), self._param(value)
 
     # ---- conditions --------------------------------------------------------------------------------
-    def condition(self, node: Any, depth: int = 0, counter: list[int] | None = None) -> ColumnElement[bool]:
+    def condition(
+        self, node: Any, depth: int = 0, counter: list[int] | None = None, conjunctive: bool = True
+    ) -> ColumnElement[bool]:
+        """`conjunctive`: the node must hold for every result (no `or` above it), so it may drive the query."""
         counter = counter if counter is not None else [0]
         if depth > MAX_DEPTH:
             raise InvalidFilter(f"filter nests deeper than {MAX_DEPTH} levels")
@@ -142,7 +165,8 @@ class Compiler:
                 items = node[key]
                 if not isinstance(items, list) or not items:
                     raise InvalidFilter(f"'{key}' takes a non-empty list of filters")
-                return joiner(*(self.condition(i, depth + 1, counter) for i in items))
+                inner = conjunctive and key == "and"
+                return joiner(*(self.condition(i, depth + 1, counter, inner) for i in items))
         counter[0] += 1
         if counter[0] > MAX_CONDITIONS:
             raise InvalidFilter(f"a filter may hold at most {MAX_CONDITIONS} conditions")
@@ -156,9 +180,9 @@ class Compiler:
             raise InvalidFilter(f"unknown filter op {op!r}; use one of {', '.join(sorted(OPS))}", {"op": op})
         f = parse_field(node.get("field"))
         value = node.get("value")
-        return self._leaf(f, op, value)
+        return self._leaf(f, op, value, conjunctive)
 
-    def _leaf(self, f: Field, op: str, value: Any) -> ColumnElement[bool]:
+    def _leaf(self, f: Field, op: str, value: Any, conjunctive: bool = False) -> ColumnElement[bool]:
         if op in {"is_null", "is_not_null"}:
             expr = self.system(f) if f.system else self.data_text(f)
             return expr.is_(None) if op == "is_null" else expr.is_not(None)
@@ -189,7 +213,10 @@ class Compiler:
             expr = self.system(f) if f.system else self.data_text(f)
             if op == "search":
                 escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                return func.lower(expr).like(self._param(f"%{escaped.lower()}%"), escape="\\")
+                scan = func.lower(expr).like(self._param(f"%{escaped.lower()}%"), escape="\\")
+                narrowed = self._trigram_candidates(f, value, conjunctive)
+                # The scan's predicate stays as the recheck: results are exactly the scan's.
+                return scan if narrowed is None else and_(narrowed, scan)
             if op == "ilike":
                 return func.lower(expr).like(func.lower(self._param(value)))
             return expr.like(self._param(value))
@@ -202,6 +229,27 @@ class Compiler:
         je = func.json_each(literal_column("records.data"), literal_column(f"'$.{'.'.join(f.path)}'"))
         jt = je.table_valued("value").alias("je")
         return exists(sa_select(1).select_from(jt).where(jt.c.value == self._param(value)))
+
+    def _trigram_candidates(self, f: Field, value: str, conjunctive: bool) -> ColumnElement[bool] | None:
+        """SQLite: the FTS5 rows of an x-search field that may match (PostgreSQL's planner picks its trigram
+        index for the scan's own expression)."""
+        if self.pg or f.system or len(f.path) != 1 or f.path[0] not in self.searchable:
+            return None
+        if not search.sqlite_trigram():
+            return None
+        phrase = search.match_phrase(value)
+        if phrase is None:
+            return None
+        field = f.path[0]
+        if self.conn is None:
+            return search.candidates(field, self._param(phrase), drive=False)
+        cap = search.DENSE if self.early_stop else search.SPARSE
+        n = search.count_candidates(self.conn, field, phrase, cap)
+        if self.early_stop and n > search.DENSE:
+            return None
+        drive = conjunctive and not self.search_driver and n <= search.SPARSE
+        self.search_driver = self.search_driver or drive
+        return search.candidates(field, self._param(phrase), drive)
 
     def _eq(self, f: Field, value: Any) -> ColumnElement[bool]:
         expr, param = self._cmp_target(f, value)
@@ -233,6 +281,11 @@ def _as_time(value: Any, f: Field) -> datetime:
 class SortKey:
     field: Field
     descending: bool
+
+
+def index_ordered(keys: list[SortKey]) -> bool:
+    """Whether records come in an index's order (id, or one time field), so a LIMIT can stop the walk early."""
+    return not keys or (len(keys) == 1 and keys[0].field.system in TIME_FIELDS)
 
 
 def parse_sort(raw: Any) -> list[SortKey]:

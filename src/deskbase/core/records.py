@@ -7,14 +7,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.engine import Connection
 
-from deskbase.core import changelog
+from deskbase.core import changelog, search
 from deskbase.core import tables as t
 from deskbase.core.auth import permits
 from deskbase.core.context import Actor
 from deskbase.core.errors import Forbidden, InvalidFilter, NotFound
-from deskbase.core.filters import Compiler, Sorter, encode_cursor, parse_sort
+from deskbase.core.filters import Compiler, Sorter, encode_cursor, index_ordered, parse_sort
+from deskbase.core.schemas import x_search_fields
 from deskbase.core.writer import UnitOfWork, record_from_row
 
 if TYPE_CHECKING:
@@ -177,14 +179,11 @@ class Records:
             )
         r = t.records
         with self.app.db.read() as conn:
-            self.app.collections.require(conn, workspace_id, collection)
-            comp = Compiler(conn.dialect.name)
-            sorter = Sorter(comp, parse_sort(sort))
-            conds = [r.c.workspace_id == workspace_id, r.c.collection == collection]
-            if not include_deleted:
-                conds.append(r.c.deleted.is_(False))
-            if filter is not None:
-                conds.append(comp.condition(filter))
+            keys = parse_sort(sort)
+            comp, conds = self._conditions(
+                conn, workspace_id, collection, filter, include_deleted, early_stop=index_ordered(keys)
+            )
+            sorter = Sorter(comp, keys)
             if cursor:
                 conds.append(sorter.after(cursor))
             q = select(r).where(*conds).order_by(*sorter.order_by()).limit(limit + 1)
@@ -211,17 +210,38 @@ class Records:
             raise InvalidFilter("a count limit must be at least 1", {"limit": limit})
         r = t.records
         with self.app.db.read() as conn:
-            self.app.collections.require(conn, workspace_id, collection)
-            conds = [r.c.workspace_id == workspace_id, r.c.collection == collection]
-            if not include_deleted:
-                conds.append(r.c.deleted.is_(False))
-            if filter is not None:
-                conds.append(Compiler(conn.dialect.name).condition(filter))
+            _, conds = self._conditions(
+                conn, workspace_id, collection, filter, include_deleted, early_stop=limit is not None
+            )
             if limit is None:
                 q = select(func.count()).select_from(r).where(*conds)
             else:
                 q = select(func.count()).select_from(select(r.c.id).where(*conds).limit(limit).subquery())
             return int(conn.execute(q).scalar_one())
+
+    def _conditions(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        collection: str,
+        filter: Any,
+        include_deleted: bool,
+        early_stop: bool,
+    ) -> tuple[Compiler, list[ColumnElement[bool]]]:
+        """The WHERE terms of a query or count. The filter is compiled first: when its search candidates are
+        few enough to drive the query, the workspace term is kept out of index selection (every records
+        index starts with it), so SQLite looks the candidates up instead of walking the collection."""
+        r = t.records
+        row = self.app.collections.require(conn, workspace_id, collection)
+        comp = Compiler(conn.dialect.name, x_search_fields(row.json_schema), conn, early_stop)
+        condition = comp.condition(filter) if filter is not None else None
+        ws = search.unindexed(r.c.workspace_id) if comp.search_driver else r.c.workspace_id
+        conds = [ws == workspace_id, r.c.collection == collection]
+        if not include_deleted:
+            conds.append(r.c.deleted.is_(False))
+        if condition is not None:
+            conds.append(condition)
+        return comp, conds
 
     def history(
         self, workspace_id: str, collection: str, rid: str, after: int = 0, limit: int = 100

@@ -12,8 +12,12 @@ from deskbase.core.errors import ValidationFailed
 MAX_ERRORS = 50
 
 
+def _escape(key: Any) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
 def _pointer(path: list[Any]) -> str:
-    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path) if path else ""
+    return "/" + "/".join(_escape(p) for p in path) if path else ""
 
 
 def _refuse_remote(uri: str) -> Any:
@@ -70,3 +74,69 @@ def x_index_fields(schema: dict[str, Any]) -> list[str]:
     if not isinstance(props, dict):
         return []
     return sorted(k for k, v in props.items() if isinstance(v, dict) and v.get("x-index") is True)
+
+
+def x_search_fields(schema: dict[str, Any]) -> list[str]:
+    """Top-level properties marked `"x-search": true`, whose `search` filters use a trigram index.
+
+    Lenient (it reads stored schemas, which `search_annotation_errors` checked on the way in)."""
+    props = schema.get("properties") or {}
+    if not isinstance(props, dict):
+        return []
+    return sorted(k for k, v in props.items() if isinstance(v, dict) and v.get("x-search") is True)
+
+
+#: Keywords whose value maps names (not keywords) to subschemas, and keywords holding data, not schemas.
+_NAMED_SUBSCHEMAS = {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+_DATA_KEYWORDS = {"enum", "const", "default", "examples", "required"}
+
+
+def search_annotation_errors(schema: Any) -> list[dict[str, str]]:
+    """Where `x-search` is misused: it must be a boolean on a top-level property of type string (the index
+    covers the text of `data.<field>` only), and nowhere else — a nested one would silently do nothing."""
+    if not isinstance(schema, dict):
+        return []
+    errors: list[dict[str, str]] = []
+    props = schema.get("properties")
+    for name, sub in props.items() if isinstance(props, dict) else ():
+        if not isinstance(sub, dict) or "x-search" not in sub:
+            continue
+        pointer = f"/json_schema/properties/{_escape(name)}"
+        flag = sub["x-search"]
+        if not isinstance(flag, bool):
+            errors.append({"pointer": f"{pointer}/x-search", "message": "x-search must be true or false"})
+        elif flag and not _is_string_type(sub.get("type")):
+            errors.append(
+                {"pointer": pointer, "message": 'x-search needs "type": "string" (search indexes text only)'}
+            )
+    for pointer in _misplaced_search(schema, "/json_schema", root=True):
+        errors.append(
+            {"pointer": pointer, "message": "x-search applies to top-level properties only (data.<field>)"}
+        )
+    return errors
+
+
+def _is_string_type(declared: Any) -> bool:
+    if declared == "string":
+        return True
+    return isinstance(declared, list) and "string" in declared and set(declared) <= {"string", "null"}
+
+
+def _misplaced_search(node: Any, pointer: str, top_property: bool = False, root: bool = False) -> list[str]:
+    """Pointers of `x-search` keys anywhere but on a top-level property (data values are not walked)."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in _misplaced_search(item, f"{pointer}/{i}")]
+    if not isinstance(node, dict):
+        return []
+    out = [] if top_property or "x-search" not in node else [f"{pointer}/x-search"]
+    for key, child in node.items():
+        here = f"{pointer}/{_escape(key)}"
+        if key in _DATA_KEYWORDS:
+            continue
+        if key in _NAMED_SUBSCHEMAS and isinstance(child, dict):
+            for name, sub in child.items():
+                top = root and key == "properties"
+                out += _misplaced_search(sub, f"{here}/{_escape(name)}", top_property=top)
+        else:
+            out += _misplaced_search(child, here)
+    return out

@@ -31,6 +31,7 @@ from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import InvalidFilter, NotFound
 from deskbase.core.filters import Compiler, decode_cursor, encode_cursor
+from deskbase.core.schemas import x_search_fields
 from deskbase.core.writer import record_from_row
 from deskbase.support.calendar import Calendar, calendar_24x7
 from deskbase.support.evaluate import Evaluation, Message, PolicyEra, TicketFacts, TicketVersion, evaluate
@@ -570,7 +571,15 @@ class SlaService:
         due, last = _decode_due_cursor(cursor) if cursor else (None, None)
         in_tail = cursor is not None and due is None
         with self.core.db.read() as conn:
-            comp = Compiler(conn.dialect.name)
+            # Searches on x-search fields are planned like a page of records: the walks below stop early.
+            schema = conn.execute(
+                select(t.collections.c.json_schema).where(
+                    t.collections.c.workspace_id == workspace_id, t.collections.c.id == "tickets"
+                )
+            ).scalar()
+            comp = Compiler(
+                conn.dialect.name, x_search_fields(schema) if schema else (), conn, early_stop=True
+            )
             base = [r.c.workspace_id == workspace_id, r.c.collection == "tickets", r.c.deleted.is_(False)]
             if flt:
                 base.append(comp.condition(flt))

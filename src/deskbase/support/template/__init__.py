@@ -1,7 +1,8 @@
 """The `support` template: the seed's collections and relationship types, plus deskbase's hints.
 
 `seed.json` is the seed page's JSON verbatim (a test keeps it identical to shared/seed). On top of it we add
-`x-index` on the fields agents filter by and declare `submitted_by` as cardinality one.
+`x-index` on the fields agents filter by, `x-search` on the text agents type into search boxes (the queue's
+subject box, the customer picker), and declare `submitted_by` as cardinality one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ INDEXED = {
     "tickets": ["status", "priority", "assignee", "category", "channel"],
     "customers": ["email", "plan"],
 }
+SEARCHED = {
+    "tickets": ["subject", "description"],
+    "customers": ["name", "email", "company"],
+}
 CARDINALITY = {"submitted_by": "one"}
 
 
@@ -29,6 +34,8 @@ def _definition() -> dict[str, Any]:
     for coll in d["collections"]:
         for field in INDEXED.get(coll["id"], []):
             coll["json_schema"]["properties"][field]["x-index"] = True
+        for field in SEARCHED.get(coll["id"], []):
+            coll["json_schema"]["properties"][field]["x-search"] = True
     for rel in d["relationships"]:
         rel["cardinality"] = CARDINALITY.get(rel["type"], "many")
     return d
