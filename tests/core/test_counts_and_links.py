@@ -8,6 +8,7 @@ import pytest
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import InvalidFilter, NotFound, ValidationFailed
+from deskbase.core.preferences import MAX_BYTES
 
 TICKETS = [
     {"subject": "a", "status": "open", "priority": "high", "assignee": "maria", "tags": ["vip"]},
@@ -123,5 +124,5 @@ def test_preferences_are_per_token_and_merge(core: Deskbase) -> None:
     assert core.preferences.update("tok_a", {"me": None}) == {"shortcuts": False}
     assert core.preferences.get("tok_b") == {}
     with pytest.raises(ValidationFailed):
-        core.preferences.update("tok_a", {"blob": "x" * 5000})
+        core.preferences.update("tok_a", {"blob": "x" * (MAX_BYTES + 1)})
     assert core.preferences.get("tok_a") == {"shortcuts": False}

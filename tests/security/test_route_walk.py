@@ -84,10 +84,24 @@ class World:
         cookies = {}
         binding = "anon"
         if raw:
-            session, cookies[SESSION_COOKIE] = console.sessions.create(raw)
+            session, cookies[SESSION_COOKIE] = console.sessions.create(self._token_id(raw))
             binding = session.id
         cookies[CSRF_COOKIE] = csrf = console.csrf.mint(binding)
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()), CSRF_HEADER: csrf}
+
+    def _token_id(self, raw: str) -> str:
+        """The id a session would hold for this token (a revoked or expired one included: the session then
+        ends on its first request, as it would after a revocation); an unknown token gets an unknown id."""
+        from sqlalchemy import select
+
+        from deskbase.core import tables as t
+        from deskbase.core.auth import hash_token
+
+        with self.api.client.app.state.console.core.db.read() as conn:
+            found = conn.execute(
+                select(t.tokens.c.id).where(t.tokens.c.token_hash == hash_token(raw))
+            ).scalar()
+        return str(found or "no-such-token")
 
     def needs(self, op: Operation) -> tuple[str, ...]:
         """What the route requires: its declaration, else what refusing a powerless token tells."""
