@@ -94,6 +94,17 @@ def blur(page: Any) -> None:
     page.evaluate("document.activeElement && document.activeElement.blur()")
 
 
+def lead_dashboard(page: Any) -> None:
+    """The lead panels drew: the live strip's numbers, the created vs solved chart with its table, the
+    first-response histogram, the attainment matrix and the weekday-by-hour heatmap."""
+    page.locator("#live-strip .strip-value a").first.wait_for()
+    page.locator("#panel-created_vs_solved svg.trend-chart").wait_for()
+    assert page.locator("#panel-created_vs_solved table.numbers tbody tr").count() == 30
+    page.locator("#panel-first_response .bar-value").first.wait_for()
+    page.locator("#panel-attainment_by_plan table.matrix").wait_for()
+    page.locator("#panel-weekday_hour table.heatmap").wait_for()
+
+
 def first_ticket(tab: Tab, query: str) -> None:
     """Open the first ticket of a queue with the keyboard: j selects, o opens."""
     page = tab.page
@@ -161,7 +172,11 @@ def test_agent_journey_at_desk_width(desk: Tab) -> None:
     for name in ("open_tickets_by_priority", "agent_workload", "tickets_by_customer_plan"):
         page.locator(f"#report-{name} .bar-value").first.wait_for()
     page.locator("#report-tickets_by_category_and_channel table.matrix").wait_for()
+    lead_dashboard(page)
     desk.shot("dashboard", full=True)
+    # the first-response panel switches to calendar time in place
+    page.click("#panel-first_response .toggle a:not([aria-current])")
+    page.locator('#panel-first_response .toggle a[aria-current="true"]', has_text="Calendar").wait_for()
     # Esc on a ticket goes back to the queue it came from
     page.goto(ticket_url)
     blur(page)
@@ -211,7 +226,9 @@ def test_phone_width(phone: Tab) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.goto(f"{url}/w/{WS}/dashboard")
     page.locator("#report-agent_workload .bar-value").first.wait_for()
+    lead_dashboard(page)
     phone.shot("dashboard", full=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.goto(f"{url}/w/{WS}/collections")
     phone.shot("collections")
 
@@ -254,7 +271,8 @@ def test_a_colleague_sees_who_is_viewing_and_replying(desk: Tab, browser: Any, l
     other = Tab(browser, live_server, DESK)
     other.sign_in(raw)
     try:
-        first_ticket(desk, "view=all&sort=created")
+        with desk.page.expect_response(lambda r: r.url.endswith("/presence")):  # the page's first heartbeat
+            first_ticket(desk, "view=all&sort=created")
         other.page.goto(desk.page.url)
         expect(other.page.locator("#presence-list")).to_contain_text("admin is viewing")
         desk.page.fill("#composer-body", "Checking the logs now")
@@ -264,6 +282,9 @@ def test_a_colleague_sees_who_is_viewing_and_replying(desk: Tab, browser: Any, l
         other.shot("presence")
     finally:
         other.close()
+    desk.page.fill("#composer-body", "")  # leave no draft behind for the tests that share this server
+    with desk.page.expect_response(lambda r: r.url.endswith("/presence"), timeout=8000):
+        desk.page.locator("#presence").dispatch_event("draft-change")
 
 
 def test_bulk_change_by_keyboard(desk: Tab) -> None:
@@ -295,3 +316,24 @@ def test_save_a_view_and_find_it_in_the_nav(desk: Tab) -> None:
     page.click("text=Delete this saved view")
     page.wait_for_load_state()
     assert page.locator("nav.views ul.saved").count() == 0
+
+
+def test_a_draft_survives_a_reload(desk: Tab) -> None:
+    """Typing pauses for two seconds: the heartbeat saves the draft; a reload (or another browser) gets it."""
+    from playwright.sync_api import expect
+
+    def beat_with(text: str) -> Any:
+        body = "body=" + text.replace(" ", "+")
+        return lambda r: r.url.endswith("/presence") and body + "&" in (r.request.post_data or "") + "&"
+
+    page = desk.page
+    first_ticket(desk, "view=all&sort=created")
+    with page.expect_response(beat_with("Draft that must not be lost"), timeout=8000):
+        page.fill("#composer-body", "Draft that must not be lost")
+    expect(page.locator("#draft-status")).to_contain_text("Draft saved")
+    page.reload()
+    expect(page.locator("#composer-body")).to_have_value("Draft that must not be lost")
+    with page.expect_response(beat_with(""), timeout=8000):
+        page.fill("#composer-body", "")  # emptied: the next heartbeat discards the draft (the tests share data)
+    page.reload()
+    expect(page.locator("#composer-body")).to_have_value("")

@@ -64,7 +64,7 @@ def test_presence_is_checked_like_any_read(console: Console, colleague: Console)
 
 def test_the_ticket_page_has_the_presence_heartbeat(console: Console) -> None:
     html = console.get(console.ticket_url("export")).text
-    assert 'id="presence"' in html and 'hx-trigger="load, every 20s, presence-change"' in html
+    assert 'id="presence"' in html and 'hx-trigger="load, every 20s, presence-change, draft-change"' in html
     assert 'name="state" id="presence-state" value="viewing"' in html
 
 

@@ -201,6 +201,19 @@ presence = Table(
     Index("ix_presence_seen", "seen_at"),
 )
 
+#: An agent's unsent reply or note on a ticket, saved as they write (per token and ticket): it survives a
+#: closed tab, a crash or a move to another device, and is dropped when the message is sent.
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("ticket_id", String(128), primary_key=True),
+    Column("actor_id", String(64), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("type", String(16), nullable=False),
+    _ts("updated_at"),
+)
+
 
 meta = Table(
     "meta",

@@ -235,6 +235,7 @@ class Composer:
     sent: bool = False  #: the last message went out (the form was cleared)
     #: messages by others that arrived while this one was being written: shown, and sending needs a confirm
     collision: list[Message] = field(default_factory=list)
+    draft_at: str | None = None  #: the body is the agent's saved draft, from then
 
 
 @dataclass
@@ -247,9 +248,10 @@ class QueueNav:
 
 @dataclass
 class PresencePanel:
-    """Who else has the ticket open (refreshed by the page's heartbeat)."""
+    """Who else has the ticket open (refreshed by the page's heartbeat), and whether the draft was saved."""
 
     others: list[Present]
+    draft_saved: str | None = None  #: when the heartbeat carried the composer's text: its save time
 
 
 @dataclass

@@ -279,8 +279,15 @@
       presence.dispatchEvent(new Event("presence-change"));
     }
   }
+  let draftTimer = 0;
   if (presence) {
-    document.addEventListener("input", (e) => { if (e.target && e.target.id === "composer-body") syncPresence(); });
+    document.addEventListener("input", (e) => {
+      if (!e.target || e.target.id !== "composer-body") return;
+      syncPresence();
+      // the heartbeat carries the composer's text: two seconds after typing stops, the draft is saved
+      clearTimeout(draftTimer);
+      draftTimer = setTimeout(() => presence.dispatchEvent(new Event("draft-change")), 2000);
+    });
     window.addEventListener("pagehide", () => {
       if (navigator.sendBeacon) navigator.sendBeacon(presence.dataset.leave, new FormData(presence));
     });

@@ -8,9 +8,20 @@ from fastapi.responses import Response
 
 from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
+from deskbase.core.clock import iso
 from deskbase.web import ticket as tk
-from deskbase.web.http import ActorDep, ConsoleRoute, core_of, is_htmx, make_shell, may, prefs_of, render
-from deskbase.web.pages import RelatedMatches, SlaRefresh
+from deskbase.web.http import (
+    ActorDep,
+    ConsoleRoute,
+    console,
+    core_of,
+    is_htmx,
+    make_shell,
+    may,
+    prefs_of,
+    render,
+)
+from deskbase.web.pages import Composer, RelatedMatches, SlaRefresh
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MATCHES = 8
@@ -30,7 +41,13 @@ def respond(
     core = core_of(request)
     prefs = prefs_of(core, actor)
     shell = make_shell(request, actor, "Ticket", ws, "ticket", prefs=prefs)
-    page = tk.build(core, ws, actor, ticket_id, shell.now, prefs.me, extras or tk.Extras())
+    x = extras or tk.Extras()
+    if x.composer is None and may(actor, "write:records", ws, "responses"):
+        # the composer as the agent left it, from any browser (web/drafts.py)
+        draft = console(request).drafts.get(ws, ticket_id, actor.id)
+        if draft is not None:
+            x.composer = Composer(body=draft.body, type=draft.type, draft_at=iso(draft.updated_at))
+    page = tk.build(core, ws, actor, ticket_id, shell.now, prefs.me, x)
     shell.title = str(page.ticket["data"].get("subject") or "Ticket")
     if is_htmx(request) and panels:
         page.panels = panels

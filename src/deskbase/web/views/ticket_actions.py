@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from deskbase.api.deps import requires
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
+from deskbase.core.clock import iso
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.support import tickets
 from deskbase.web import ticket as tk
@@ -25,6 +26,7 @@ from deskbase.web.http import (
     is_htmx,
     local_path,
     make_shell,
+    may,
     prefs_of,
     redirect,
     render,
@@ -106,6 +108,7 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
             "; ".join(e.get("message", "invalid") for e in exc.details.get("errors") or []) or exc.message
         )
         return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
+    console(request).drafts.discard(ws, ticket_id, actor.id)
     if status and status != current.get("status"):
         core.records.patch(ws, "tickets", ticket_id, {"status": status}, actor)
     after = local_path(form.get("next"), "")
@@ -128,14 +131,20 @@ def arrived_since(core: Deskbase, ws: str, ticket_id: str, seen: str, me: str) -
 
 @router.post("/w/{ws}/tickets/{ticket_id}/presence", openapi_extra=requires("read:records"))
 def presence(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
-    """The page's heartbeat: I have this ticket open (viewing, or replying); answers who else has."""
+    """The page's heartbeat: I have this ticket open (viewing, or replying); answers who else has. It also
+    carries the composer's text, kept as the agent's draft."""
     authorize(actor, "read:records", ws, "tickets")
     core = core_of(request)
     core.records.get(ws, "tickets", ticket_id)
     me = prefs_of(core, actor).me
-    others = console(request).presence.beat(ws, ticket_id, actor.id, me, form.get("state") or "viewing")
+    con = console(request)
+    others = con.presence.beat(ws, ticket_id, actor.id, me, form.get("state") or "viewing")
+    saved = None
+    if "body" in form and may(actor, "write:records", ws, "responses"):
+        con.drafts.save(ws, ticket_id, actor.id, form["body"], form.get("type") or "reply")
+        saved = iso(core.clock.now()) if form["body"].strip() else None
     shell = make_shell(request, actor, "Presence", ws, "ticket")
-    return render(request, "ticket/_presence_list.html", PresencePanel(others), shell)
+    return render(request, "ticket/_presence_list.html", PresencePanel(others, saved), shell)
 
 
 @router.post("/w/{ws}/tickets/{ticket_id}/presence/leave", openapi_extra=requires("read:records"))
