@@ -27,9 +27,10 @@ def test_readme_journey(cli: Cli, tmp_path: Path) -> None:
     )
     assert out.stdout.startswith("tickets (version ")
     applied = cli("template", "apply", "support", "--workspace", "acme").stdout
-    assert applied.startswith("applied support: tickets, customers, responses, submitted_by")
+    assert applied.startswith("applied support: tickets, customers, responses, macros, submitted_by")
     assert [c["id"] for c in cli.json("collections", "list", "-w", "acme")["data"]] == [
         "customers",
+        "macros",
         "responses",
         "tickets",
     ]

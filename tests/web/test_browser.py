@@ -337,3 +337,21 @@ def test_a_draft_survives_a_reload(desk: Tab) -> None:
         page.fill("#composer-body", "")  # emptied: the next heartbeat discards the draft (the tests share data)
     page.reload()
     expect(page.locator("#composer-body")).to_have_value("")
+
+
+def test_a_macro_by_its_shortcut(desk: Tab) -> None:
+    """/logs then Tab fills the composer from the demo's "Ask for logs" macro, for this ticket's customer."""
+    from playwright.sync_api import expect
+
+    page = desk.page
+    first_ticket(desk, "view=open&sort=created")
+    page.fill("#composer-body", "/logs")
+    page.locator("#composer-body").press("Tab")
+    expect(page.locator(".macro-applied")).to_contain_text("Ask for logs")
+    text = page.locator("#composer-body").input_value()
+    assert text.startswith("Hi ") and "{{" not in text and "Could you send us the browser console log" in text
+    assert page.locator("#composer-status").input_value() == "waiting"
+    desk.shot("ticket-macro")
+    page.fill("#composer-body", "")  # leave no draft behind for the tests that share this server
+    with page.expect_response(lambda r: r.url.endswith("/presence"), timeout=8000):
+        page.locator("#presence").dispatch_event("draft-change")

@@ -163,6 +163,41 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, int], ...]) -> str:
     return rng.choices([w[0] for w in weighted], [w[1] for w in weighted])[0]
 
 
+MACROS = [
+    {
+        "name": "Ask for logs",
+        "shortcut": "logs",
+        "body": 'Hi {{customer.first_name}},\n\nthanks for reporting "{{ticket.subject}}". Could you send us the '
+        "browser console log and the time it happened (with your time zone)? That lets us find it on our side."
+        "\n\nBest,\n{{agent}}",
+        "set_status": "waiting",
+        "add_tags": ["needs-info"],
+    },
+    {
+        "name": "Password reset steps",
+        "shortcut": "reset",
+        "body": "Hi {{customer.first_name}},\n\nyou can reset your password from the sign-in page: choose "
+        '"Forgot password", then follow the link we email you within a few minutes.\n\nBest,\n{{agent}}',
+        "set_status": "resolved",
+    },
+    {
+        "name": "Solved - closing",
+        "shortcut": "solved",
+        "body": "Hi {{customer.first_name}},\n\nglad this is sorted. I am closing the ticket; just reply if "
+        "anything comes up again.\n\nBest,\n{{agent}}",
+        "set_status": "resolved",
+    },
+    {
+        "name": "Escalate to engineering",
+        "shortcut": "escalate",
+        "type": "internal_note",
+        "body": "Escalating to engineering: {{ticket.subject}} ({{ticket.id}}). Customer: {{customer.name}}.",
+        "set_priority": "high",
+        "add_tags": ["engineering"],
+    },
+]
+
+
 @dataclass
 class DemoSize:
     tickets: int = 2000
@@ -341,6 +376,9 @@ def load(
         return {"tickets": 0, "customers": 0, "skipped": 1}
     rng = random.Random(seed)
     now = core.clock.now()
+    core.batch.run(
+        workspace_id, [{"type": "upsert_record", "collection": "macros", "data": m} for m in MACROS], actor
+    )
     start = now - timedelta(weeks=size.weeks)
     customers = _customer_ops(rng, size.customers, start - timedelta(days=30))
     id_of: dict[str, str] = {}

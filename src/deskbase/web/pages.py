@@ -236,6 +236,16 @@ class Composer:
     #: messages by others that arrived while this one was being written: shown, and sending needs a confirm
     collision: list[Message] = field(default_factory=list)
     draft_at: str | None = None  #: the body is the agent's saved draft, from then
+    macro: str | None = None  #: the macro just filled in (its name)
+    priority: str = ""  #: a macro's priority, set when the message is sent
+    add_tags: list[str] = field(default_factory=list)  #: a macro's tags, added when the message is sent
+
+
+@dataclass(frozen=True)
+class MacroOption:
+    id: str
+    name: str
+    shortcut: str | None  #: typed as /shortcut + Tab at the start of the composer
 
 
 @dataclass
@@ -279,6 +289,7 @@ class TicketPage:
     agents: list[str]  #: assignee suggestions
     href: str
     panels: tuple[str, ...] = ()  #: an htmx update re-sends only these panels (out of band); () = full page
+    macros: list[MacroOption] = field(default_factory=list)  #: the workspace's macros, for the composer
 
 
 @dataclass

@@ -11,11 +11,12 @@ from typing import Any
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
-from deskbase.support import tickets
+from deskbase.support import macros, tickets
 from deskbase.web.http import may
 from deskbase.web.pages import (
     Composer,
     CustomerPanel,
+    MacroOption,
     Message,
     OtherTicket,
     RelatedTicket,
@@ -270,6 +271,20 @@ class AgentCache:
 AGENTS = AgentCache()
 
 
+def macro_options(core: Deskbase, workspace_id: str, actor: Actor) -> list[MacroOption]:
+    """The macros this agent may use: they must be able to read them and to write a response."""
+    if not (
+        may(actor, "read:records", workspace_id, "macros")
+        and may(actor, "write:records", workspace_id, "responses")
+    ):
+        return []
+    out = []
+    for m in macros.listed(core, workspace_id):
+        d = m.get("data") or {}
+        out.append(MacroOption(m["id"], str(d.get("name") or m["id"]), d.get("shortcut") or None))
+    return out
+
+
 def message(m: dict[str, Any]) -> Message:
     """A response of `support.tickets.conversation` (with its kind and time) as the page shows it."""
     data = m.get("data") or {}
@@ -307,6 +322,7 @@ def build(
         options=options,
         conversation=conversation,
         composer=x.composer or Composer(),
+        macros=macro_options(core, workspace_id, actor),
         customer=customer_panel(core, workspace_id, actor, ticket_id),
         related=related(core, workspace_id, actor, ticket_id),
         related_error=x.related_error,

@@ -22,6 +22,43 @@ SEARCHED = {
     "customers": ["name", "email", "company"],
 }
 CARDINALITY = {"submitted_by": "one"}
+#: deskbase's addition to the seed: canned replies and actions that agents apply to a ticket in one step
+#: (the console's composer offers them, `/shortcut` included). Macros are records like any other: API, CLI,
+#: SQL and the change log all see them.
+MACROS = {
+    "id": "macros",
+    "name": "Macros",
+    "description": "Canned replies and actions applied to a ticket in one step",
+    "icon": "zap",
+    "color": "#8b5cf6",
+    "json_schema": {
+        "type": "object",
+        "required": ["name", "body"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 120},
+            "shortcut": {
+                "type": "string",
+                "pattern": "^[a-z0-9][a-z0-9-]{0,39}$",
+                "description": "Typed after / at the start of the composer",
+                "x-index": True,
+            },
+            "body": {
+                "type": "string",
+                "maxLength": 20000,
+                "description": "Text; {{customer.name}}, {{customer.first_name}}, {{ticket.subject}}, {{ticket.id}} "
+                "and {{agent}} are filled in",
+            },
+            "type": {"type": "string", "enum": ["reply", "internal_note"]},
+            "set_status": {
+                "type": "string",
+                "enum": ["open", "in_progress", "waiting", "resolved", "closed"],
+            },
+            "set_priority": {"type": "string", "enum": ["low", "medium", "high", "urgent"]},
+            "add_tags": {"type": "array", "items": {"type": "string", "maxLength": 50}, "maxItems": 10},
+        },
+    },
+}
 
 
 def seed() -> dict[str, Any]:
@@ -38,6 +75,7 @@ def _definition() -> dict[str, Any]:
             coll["json_schema"]["properties"][field]["x-search"] = True
     for rel in d["relationships"]:
         rel["cardinality"] = CARDINALITY.get(rel["type"], "many")
+    d["collections"].append(copy.deepcopy(MACROS))
     return d
 
 

@@ -183,6 +183,19 @@
     if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === "k") {
       e.preventDefault(); openPalette(); return;
     }
+    // "/shortcut" then Tab at the start of the composer applies that macro (the select posts it)
+    if (e.key === "Tab" && !e.shiftKey && target && target.id === "composer-body") {
+      const m = /^\/([a-z0-9][a-z0-9-]*)$/.exec(target.value.trim());
+      const pick = document.getElementById("macro");
+      const option = m && pick ? pick.querySelector(`option[data-shortcut="${m[1]}"]`) : null;
+      if (option) {
+        e.preventDefault();
+        target.value = "";
+        pick.value = option.value;
+        pick.dispatchEvent(new Event("change", { bubbles: true }));
+        return;
+      }
+    }
     if ((e.ctrlKey || e.metaKey) && e.key === "Enter" && target && target.id === "composer-body") {
       e.preventDefault();
       const form = target.form;

@@ -7,6 +7,8 @@ nothing is written.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -15,7 +17,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
-from deskbase.support import tickets
+from deskbase.support import macros, tickets
 from deskbase.web import ticket as tk
 from deskbase.web.http import (
     ActorDep,
@@ -81,16 +83,30 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
     body = (form.get("body") or "").strip()
     kind = form.get("type") or "reply"
     status = (form.get("status") or "").strip()
-    composer = Composer(body=form.get("body") or "", type=kind, status=status)
+    then_priority = (form.get("then_priority") or "").strip()
+    then_tags = [t.strip() for t in (form.get("then_tags") or "").split(",") if t.strip()][:10]
+    composer = Composer(
+        body=form.get("body") or "",
+        type=kind,
+        status=status,
+        priority=then_priority,
+        add_tags=then_tags,
+        macro=form.get("then_macro") or None,
+    )
     current = core.records.get(ws, "tickets", ticket_id)["data"]
-    statuses = options_from_schema(core.collections.get(ws, "tickets")["json_schema"]).get("status", [])
+    options = options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
+    statuses = options.get("status", [])
     if not body:
         composer.error = "Write a message first."
     elif kind not in tickets.RESPONSE_TYPES:
         composer.error = "Choose reply or internal note."
     elif status and status not in statuses:
         composer.error = f"{status!r} is not a status; choose one of {', '.join(statuses)}."
-    if status and not composer.error:
+    elif then_priority and then_priority not in (priorities := options.get("priority", [])):
+        composer.error = f"{then_priority!r} is not a priority; choose one of {', '.join(priorities)}."
+    elif any(len(t) > 50 for t in then_tags):
+        composer.error = "A tag is at most 50 characters."
+    if (status or then_priority or then_tags) and not composer.error:
         authorize(actor, "write:records", ws, "tickets")
     if composer.error:
         return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
@@ -109,8 +125,16 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
         )
         return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
     console(request).drafts.discard(ws, ticket_id, actor.id)
+    changes: dict[str, Any] = {}
     if status and status != current.get("status"):
-        core.records.patch(ws, "tickets", ticket_id, {"status": status}, actor)
+        changes["status"] = status
+    if then_priority and then_priority != current.get("priority"):
+        changes["priority"] = then_priority
+    tags = [str(t) for t in current.get("tags") or []]
+    if any(t not in tags for t in then_tags):
+        changes["tags"] = tags + [t for t in then_tags if t not in tags]
+    if changes:  # a status chosen with the message, and what a macro sets on send, in one patch
+        core.records.patch(ws, "tickets", ticket_id, changes, actor)
     after = local_path(form.get("next"), "")
     if after.startswith(f"/w/{ws}/"):
         return redirect(request, after)
@@ -118,6 +142,31 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
         return redirect(request, _back(ws, ticket_id) + "#conversation")
     sent = Composer(sent=True, type=kind)
     return respond(request, actor, ws, ticket_id, tk.Extras(composer=sent), 200, REPLY_PANELS)
+
+
+@router.post("/w/{ws}/tickets/{ticket_id}/macro", openapi_extra=requires("write:records"))
+def use_macro(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Fill the composer from a macro: its text for this ticket (after what is already written), its
+    message type and status, and what it sets on send. Nothing is written until the agent sends."""
+    authorize(actor, "write:records", ws, "responses")
+    authorize(actor, "read:records", ws, "macros")
+    core = core_of(request)
+    written = form.get("body") or ""
+    composer = Composer(body=written, type=form.get("type") or "reply", status=form.get("status") or "")
+    try:
+        applied = macros.apply(core, ws, form.get("macro") or "", ticket_id, prefs_of(core, actor).me)
+    except NotFound:
+        composer.error = "That macro does not exist (any more): choose another."
+        return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
+    composer = Composer(
+        body=f"{written.rstrip()}\n\n{applied.body}" if written.strip() else applied.body,
+        type=applied.type,
+        status=applied.status or composer.status,
+        priority=applied.priority,
+        add_tags=applied.add_tags,
+        macro=applied.name,
+    )
+    return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 200, ("composer",))
 
 
 def arrived_since(core: Deskbase, ws: str, ticket_id: str, seen: str, me: str) -> list[Message]:
