@@ -138,6 +138,10 @@ def test_stored_seed_queries_run_by_name(story: dict[str, Any]) -> None:
         "agent_workload",
         "tickets_by_customer_plan",
         "sla_attainment",
+        "tickets_created_vs_solved",
+        "first_response_times",
+        "sla_attainment_by_plan",
+        "tickets_by_weekday_and_hour",
     }
     by_name = api.post(f"{W}/queries/open_tickets_by_priority/run", json={}).json()
     direct = sql(api, seed_query("open_tickets_by_priority")).json()

@@ -1,21 +1,50 @@
 """Dashboard reports: the seed's four queries and the SLA attainment report run through the sandboxed SQL
 service, turned into bars (or a shaded matrix) with the numbers beside them. Without a SQL replica,
-attainment comes from the SLA service's aggregation on the primary store (same numbers)."""
+attainment comes from the SLA service's aggregation on the primary store (same numbers).
+
+The lead dashboard adds a live strip (the queue navigation's indexed counts on the primary store, plus two
+more) and four panels over the replica, each a stored query of the support template: created vs solved per
+day with the backlog, first-response times, SLA attainment by plan, and a weekday-by-hour heatmap."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import func, select
+
+from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso
 from deskbase.core.errors import DeskbaseError, NotFound
 from deskbase.support.template import report_queries, seed_queries
 from deskbase.web.http import url
-from deskbase.web.pages import AttainmentPanel, Bar, Cell, Matrix, ReportPanel
+from deskbase.web.pages import (
+    AttainmentPanel,
+    Bar,
+    Cell,
+    Chart,
+    ChartBar,
+    ChartDot,
+    ChartTick,
+    HeatmapPanel,
+    LiveStrip,
+    Matrix,
+    PlanAttainmentPanel,
+    RateCell,
+    ReportPanel,
+    ResponsePanel,
+    StripItem,
+    StripPart,
+    TrendDay,
+    TrendPanel,
+)
+from deskbase.web.sla import duration
 
 PERIODS = (("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"))
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
@@ -99,7 +128,10 @@ def _num(value: Any) -> float:
         return 0.0
 
 
-def report_panel(core: Deskbase, analytics: Any, ws: str, report: Report) -> ReportPanel:
+def report_panel(
+    core: Deskbase, analytics: Any, ws: str, report: Report, may: Callable[[str], bool] | None = None
+) -> ReportPanel:
+    """`may` answers for the caller's table permissions, as `POST …/sql` checks them."""
     description, sql = query_text(core, ws, report.id)
     empty = ReportPanel(report.id, report.title, description, [], None, [], None, None, 0)
     if analytics is None:
@@ -108,7 +140,7 @@ def report_panel(core: Deskbase, analytics: Any, ws: str, report: Report) -> Rep
         )
         return empty
     try:
-        result = analytics.sql(ws, sql, {})
+        result = analytics.sql(ws, sql, {}, may=may)
     except DeskbaseError as exc:
         empty.error = f"The report could not run: {exc.message}"
         return empty
@@ -216,4 +248,399 @@ def attainment_panel(
             for r in rows
         ],
     ]
+    return panel
+
+
+# ---- the lead dashboard ---------------------------------------------------------------------------------
+REPLICA_OFF = "The SQL replica is off on this server (DESKBASE_REPLICATE=false), so this panel can't run."
+DAYS = {"7d": 7, "30d": 30, "90d": 90}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+CLOCKS = (("business", "Business hours"), ("calendar", "Calendar time"))
+#: the first-response histogram's buckets, as the stored query's edges (seconds) name them
+BUCKETS = {
+    0: "under 15 min",
+    900: "15\u201330 min",
+    1800: "30 min\u20131 h",
+    3600: "1\u20132 h",
+    7200: "2\u20134 h",
+    14400: "4\u20138 h",
+    28800: "8\u201324 h",
+    86400: "1\u20132 days",
+    172800: "2 days or more",
+}
+
+
+@dataclass(frozen=True)
+class Panel:
+    id: str  #: the route's name for it (…/dashboard/panels/{id})
+    title: str
+    query: str  #: the stored query it runs
+
+
+PANELS = (
+    Panel("created_vs_solved", "Created vs solved per day", "tickets_created_vs_solved"),
+    Panel("first_response", "First-response time", "first_response_times"),
+    Panel("attainment_by_plan", "SLA attainment by clock, priority and plan", "sla_attainment_by_plan"),
+    Panel("weekday_hour", "Tickets created by weekday and hour", "tickets_by_weekday_and_hour"),
+)
+PANEL_BY_ID = {p.id: p for p in PANELS}
+
+
+def zone_name(tz: str) -> str:
+    """The workspace's time zone if it is a real one, else UTC (the replica is asked in this zone)."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return tz
+
+
+def local_period(period: str, now: datetime, tz: str) -> tuple[datetime, datetime]:
+    """The last 7/30/90 days in the workspace's time zone, today included: [local midnight, tomorrow's)."""
+    zone = ZoneInfo(zone_name(tz))
+    today = now.astimezone(zone).date()
+    start = datetime.combine(today - timedelta(days=DAYS.get(period, 30) - 1), time(0), tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+# ---- the live strip (primary store) ---------------------------------------------------------------------
+def due_soon(core: Deskbase, ws: str, now: datetime, within: timedelta) -> int:
+    """Tickets with an SLA clock running (not paused) whose target falls in (now, now + within]: a short
+    range of the SLA service's (workspace, running, target_at) index. A paused clock can't breach, so unlike
+    the At risk view (which goes by each ticket's stored due instant) paused clocks are left out."""
+    si = t.sla_instances
+    with core.db.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count(func.distinct(si.c.ticket_id))).where(
+                    si.c.workspace_id == ws,
+                    si.c.running.is_(True),
+                    si.c.target_at > now,
+                    si.c.target_at <= now + within,
+                    si.c.state.in_(("active", "warning")),
+                    si.c.deleted.is_(False),
+                )
+            ).scalar_one()
+        )
+
+
+def strip_counts(core: Deskbase, ws: str, now: datetime, sla: bool) -> dict[str, int | None]:
+    """What the strip needs beyond the navigation's counts: "waiting on us" by status (open, in progress:
+    two indexed counts, taken together so the parts always add up) and the tickets breaching within the hour."""
+    return {
+        **{
+            f"status_{status}": core.records.count(
+                ws, "tickets", {"field": "data.status", "op": "eq", "value": status}
+            )
+            for status in ("open", "in_progress")
+        },
+        "due_60": due_soon(core, ws, now, timedelta(minutes=60)) if sla else None,
+    }
+
+
+def live_strip(ws: str, nav: dict[str, int | None], extra: dict[str, int | None], href: str) -> LiveStrip:
+    """`nav`: the queue navigation's counts (web/queue.py `view_counts`), so each number is the count the
+    linked queue shows; `extra`: `strip_counts`."""
+    q = f"/w/{quote(ws)}/queue"
+    n_open, n_progress = extra.get("status_open"), extra.get("status_in_progress")
+    ours = None if n_open is None or n_progress is None else n_open + n_progress
+    parts = []
+    if n_open is not None and n_progress is not None:
+        parts = [
+            StripPart("open", n_open, url(q, view="open", status="open")),
+            StripPart("in progress", n_progress, url(q, view="open", status="in_progress")),
+        ]
+    return LiveStrip(
+        items=[
+            StripItem("open", "Open", nav.get("open"), url(q, view="open"), "open, in progress or waiting"),
+            StripItem(
+                "unassigned",
+                "Unassigned",
+                nav.get("unassigned"),
+                url(q, view="unassigned"),
+                "no assignee yet",
+            ),
+            StripItem("ours", "Waiting on us", ours, None, "open or in progress", parts=parts),
+            StripItem(
+                "due_60",
+                "Breaching within 60 min",
+                extra.get("due_60"),
+                url(q, view="at_risk"),
+                "a clock due within the hour (not paused); the At risk queue also lists those due within "
+                "2 h and breached ones",
+                exact=False,
+            ),
+            StripItem(
+                "breached", "Breached", nav.get("breached"), url(q, view="breached"), "a clock breached"
+            ),
+        ],
+        href=href,
+    )
+
+
+# ---- panels over the SQL replica ------------------------------------------------------------------------
+def _run(
+    core: Deskbase,
+    analytics: Any,
+    ws: str,
+    panel: Panel,
+    params: dict[str, Any],
+    may: Callable[[str], bool] | None,
+) -> tuple[list[dict[str, Any]], float | None]:
+    """(rows, engine ms) of a panel's stored query (the workspace's copy); raises DeskbaseError."""
+    _, sql = query_text(core, ws, panel.query)
+    result = analytics.sql(ws, sql, params, may=may)
+    return rows_of(result), (result.get("statistics") or {}).get("elapsed_ms")
+
+
+def _failed(exc: DeskbaseError) -> str:
+    return f"The report could not run: {exc.message}"
+
+
+def _int(value: Any) -> int:
+    return int(_num(value))
+
+
+def _nice(top: float) -> float:
+    """The axis maximum: `top` rounded up to 1, 2 or 5 times a power of ten (at least 1)."""
+    if top <= 1:
+        return 1.0
+    power = 10 ** math.floor(math.log10(top))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= top)
+
+
+def _ticks(top: float) -> tuple[float, ...]:
+    """0, the middle (when it is a whole number) and the top of an axis."""
+    return (0, top / 2, top) if (top / 2).is_integer() else (0, top)
+
+
+def trend_chart(days: list[TrendDay]) -> Chart | None:
+    """Created and solved as paired bars per day on the left axis, the backlog as a line on the right."""
+    if not days:
+        return None
+    width, height = 900, 260
+    left, right, top, bottom = 48.0, width - 60.0, 14.0, height - 30.0
+    slot = (right - left) / len(days)
+    counts = _nice(max(max(d.created, d.solved) for d in days))
+    backlog = _nice(max(d.backlog for d in days))
+
+    def y(value: float, scale: float) -> float:
+        return round(bottom - (bottom - top) * value / scale, 1)
+
+    bars, dots, points = [], [], []
+    bar = max(slot * 0.36, 0.6)
+    for i, d in enumerate(days):
+        x0 = left + i * slot + slot * 0.14
+        for n, (series, value) in enumerate((("created", d.created), ("solved", d.solved))):
+            bars.append(
+                ChartBar(
+                    round(x0 + n * bar, 1),
+                    y(value, counts),
+                    round(bar, 2),
+                    round(bottom - y(value, counts), 1),
+                    series,
+                    f"{d.label}: {value:,} {series}",
+                )
+            )
+        cx, cy = round(left + (i + 0.5) * slot, 1), y(d.backlog, backlog)
+        points.append(f"{cx},{cy}")
+        dots.append(ChartDot(cx, cy, f"{d.label}: backlog {d.backlog:,}"))
+    step = max(1, math.ceil(len(days) / 7))
+    return Chart(
+        width=width,
+        height=height,
+        left=left,
+        top=top,
+        right=right,
+        bottom=bottom,
+        bars=bars,
+        line=" ".join(points),
+        dots=dots,
+        left_ticks=[ChartTick(y(v, counts), f"{v:,.0f}") for v in _ticks(counts)],
+        right_ticks=[ChartTick(y(v, backlog), f"{v:,.0f}") for v in _ticks(backlog)],
+        day_ticks=[
+            ChartTick(round(left + (i + 0.5) * slot, 1), days[i].label.split(" ", 1)[1])
+            for i in range(len(days) - 1, -1, -step)
+        ],
+    )
+
+
+def trend_panel(
+    core: Deskbase,
+    analytics: Any,
+    ws: str,
+    period: str,
+    now: datetime,
+    tz: str,
+    may: Callable[[str], bool] | None = None,
+) -> TrendPanel:
+    spec = PANEL_BY_ID["created_vs_solved"]
+    tz = zone_name(tz)
+    panel = TrendPanel(
+        spec.id,
+        spec.title,
+        spec.query,
+        period,
+        tz,
+        [],
+        None,
+        0,
+        0,
+        0,
+        _queue(ws, view="open"),
+    )
+    if analytics is None:
+        panel.error = REPLICA_OFF
+        return panel
+    start, end = local_period(period, now, tz)
+    try:
+        rows, panel.elapsed_ms = _run(
+            core, analytics, ws, spec, {"start": iso(start), "end": iso(end), "tz": tz}, may
+        )
+    except DeskbaseError as exc:
+        panel.error = _failed(exc)
+        return panel
+    for r in rows:
+        day = date.fromisoformat(str(r.get("day")))
+        panel.days.append(
+            TrendDay(
+                day.isoformat(),
+                f"{WEEKDAYS[day.weekday()]} {day.day} {day:%b}",
+                _int(r.get("created")),
+                _int(r.get("solved")),
+                _int(r.get("reopened")),
+                _int(r.get("backlog")),
+            )
+        )
+    panel.created = sum(d.created for d in panel.days)
+    panel.solved = sum(d.solved for d in panel.days)
+    panel.reopened = sum(d.reopened for d in panel.days)
+    panel.chart = trend_chart(panel.days)
+    return panel
+
+
+def response_panel(
+    core: Deskbase,
+    analytics: Any,
+    ws: str,
+    period: str,
+    clock: str,
+    now: datetime,
+    tz: str,
+    may: Callable[[str], bool] | None = None,
+) -> ResponsePanel:
+    spec = PANEL_BY_ID["first_response"]
+    clock = clock if clock in dict(CLOCKS) else "business"
+    base = f"/w/{quote(ws)}/dashboard/panels/{spec.id}"
+    panel = ResponsePanel(
+        spec.id,
+        spec.title,
+        spec.query,
+        period,
+        clock,
+        [(c, label, url(base, period=period, clock=c)) for c, label in CLOCKS],
+        [],
+        0,
+        "",
+        "",
+    )
+    if analytics is None:
+        panel.error = REPLICA_OFF
+        return panel
+    start, end = local_period(period, now, zone_name(tz))
+    try:
+        rows, panel.elapsed_ms = _run(
+            core, analytics, ws, spec, {"start": iso(start), "end": iso(end), "clock": clock}, may
+        )
+    except DeskbaseError as exc:
+        panel.error = _failed(exc)
+        return panel
+    if not rows or not _int(rows[0].get("total")):
+        return panel
+    panel.total = _int(rows[0].get("total"))
+    panel.median = duration(_num(rows[0].get("median_seconds")))
+    panel.p90 = duration(_num(rows[0].get("p90_seconds")))
+    top = max(_num(r.get("tickets")) for r in rows) or 1.0
+    for r in rows:
+        n = _int(r.get("tickets"))
+        label = BUCKETS.get(_int(r.get("from_seconds")), f"from {duration(_num(r.get('from_seconds')))}")
+        share = f"{100 * n / panel.total:.0f} %"
+        panel.bars.append(Bar(label, n, n / top, None, share))
+    return panel
+
+
+def plan_panel(
+    core: Deskbase,
+    analytics: Any,
+    ws: str,
+    period: str,
+    now: datetime,
+    tz: str,
+    may: Callable[[str], bool] | None = None,
+) -> PlanAttainmentPanel:
+    spec = PANEL_BY_ID["attainment_by_plan"]
+    panel = PlanAttainmentPanel(spec.id, spec.title, spec.query, period, [], [])
+    if analytics is None:
+        panel.error = REPLICA_OFF
+        return panel
+    start, end = local_period(period, now, zone_name(tz))
+    try:
+        rows, panel.elapsed_ms = _run(core, analytics, ws, spec, {"start": iso(start), "end": iso(end)}, may)
+    except DeskbaseError as exc:
+        panel.error = _failed(exc)
+        return panel
+    plan_order = {"free": 0, "pro": 1, "enterprise": 2, "": 9}
+    plans = sorted({str(r.get("plan") or "") for r in rows}, key=lambda p: (plan_order.get(p, 5), p))
+    keys = sorted(
+        {(str(r.get("metric")), str(r.get("priority") or "")) for r in rows},
+        key=lambda k: (k[0], PRIORITY_ORDER.get(k[1], 9), k[1]),
+    )
+    found = {(str(r.get("metric")), str(r.get("priority") or ""), str(r.get("plan") or "")): r for r in rows}
+    panel.plans = [p or "none" for p in plans]
+    for metric, priority in keys:
+        cells = []
+        for plan in plans:
+            r = found.get((metric, priority, plan))
+            total = _int(r.get("total")) if r else 0
+            met = _int(r.get("achieved")) if r else 0
+            cells.append(RateCell(met / total if total else None, met, total))
+        panel.rows.append((f"{metric.replace('_', ' ')} · {priority or 'none'}", cells))
+    return panel
+
+
+def heatmap_panel(
+    core: Deskbase,
+    analytics: Any,
+    ws: str,
+    period: str,
+    now: datetime,
+    tz: str,
+    may: Callable[[str], bool] | None = None,
+) -> HeatmapPanel:
+    spec = PANEL_BY_ID["weekday_hour"]
+    tz = zone_name(tz)
+    panel = HeatmapPanel(spec.id, spec.title, spec.query, period, tz, None, [], 0)
+    if analytics is None:
+        panel.error = REPLICA_OFF
+        return panel
+    start, end = local_period(period, now, tz)
+    try:
+        rows, panel.elapsed_ms = _run(
+            core, analytics, ws, spec, {"start": iso(start), "end": iso(end), "tz": tz}, may
+        )
+    except DeskbaseError as exc:
+        panel.error = _failed(exc)
+        return panel
+    grid = [[0] * 24 for _ in WEEKDAYS]  # 168 cells: the query's answer has at most that many rows
+    for r in rows:
+        grid[_int(r.get("weekday")) - 1][_int(r.get("hour"))] = _int(r.get("tickets"))
+    top = max(max(row) for row in grid) or 1
+    panel.matrix = Matrix(
+        corner="weekday \\ hour",
+        columns=[f"{h:02d}" for h in range(24)],
+        rows=[(WEEKDAYS[d], [Cell(n, n / top, None) for n in grid[d]]) for d in range(7)],
+    )
+    panel.weekday_totals = [sum(row) for row in grid]
+    panel.total = sum(panel.weekday_totals)
     return panel

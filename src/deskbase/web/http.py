@@ -76,6 +76,7 @@ class Console:
         self.presence = Presence(core.db, core.clock)
         self.drafts = Drafts(core.db, core.clock)
         self._warmer: threading.Thread | None = None
+        self._closed = False
 
     def start(self) -> None:
         """Compile the templates and warm the shared counts of every workspace in the background, so that the
@@ -96,6 +97,8 @@ class Console:
         for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
             self.env.get_template(name)  # compiled once here, not in the first visitor's request
         for ws in self.core.workspaces.list():
+            if self._closed:  # the server is stopping: leave the rest uncounted
+                return
             try:
                 seq = self.core.last_seq(ws["id"])
                 record_counts(self, ws["id"])
@@ -105,6 +108,7 @@ class Console:
                 log.exception("warming the console counts of %s failed", ws["id"])
 
     def close(self) -> None:
+        self._closed = True
         self.counts.close()
 
 

@@ -1,5 +1,6 @@
-"""The dashboard: the seed's four reports and SLA attainment over a chosen period; each panel loads on its
-own request, so a slow report never holds up the page."""
+"""The dashboard: a live strip, the seed's four reports, SLA attainment and the lead panels (created vs
+solved, first-response times, attainment by plan, weekday by hour) over a chosen period; each panel loads on
+its own request, so a slow report never holds up the page."""
 
 from __future__ import annotations
 
@@ -11,18 +12,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from deskbase.api.deps import requires
-from deskbase.core.auth import authorize
+from deskbase.core.auth import authorize, permits
+from deskbase.core.context import Actor
 from deskbase.core.errors import NotFound
 from deskbase.web import dashboard as dash
 from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, is_htmx, make_shell, render, url
-from deskbase.web.pages import DashboardPage, ReportLink
-from deskbase.web.queue import sla_service
+from deskbase.web.pages import DashboardPage, ReportLink, Shell
+from deskbase.web.queue import sla_queue, sla_service
+from deskbase.web.views.queue import shared_counts
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
 @router.get("/w/{ws}/dashboard", openapi_extra=requires("read:records"))
-def dashboard(ws: str, request: Request, actor: ActorDep, period: str = "30d") -> Response:
+def dashboard(
+    ws: str, request: Request, actor: ActorDep, period: str = "30d", clock: str = "business"
+) -> Response:
     authorize(actor, "read:records", ws, "tickets")
     core = core_of(request)
     period = period if period in dict(dash.PERIODS) else "30d"
@@ -38,6 +43,20 @@ def dashboard(ws: str, request: Request, actor: ActorDep, period: str = "30d") -
         period=period,
         periods=list(dash.PERIODS),
         attainment_href=url(f"{base}/attainment", period=period),
+        strip_href=f"{base}/strip",
+        panels=[
+            ReportLink(
+                p.id,
+                p.title,
+                p.query,
+                url(
+                    f"{base}/panels/{p.id}",
+                    period=period,
+                    clock=clock if p.id == "first_response" and clock in dict(dash.CLOCKS) else None,
+                ),
+            )
+            for p in dash.PANELS
+        ],
     )
     return render(request, "dashboard.html", page, make_shell(request, actor, "Dashboard", ws, "dashboard"))
 
@@ -49,7 +68,7 @@ def report(ws: str, report_id: str, request: Request, actor: ActorDep) -> Respon
     spec = dash.REPORT_BY_ID.get(report_id)
     if spec is None:
         raise NotFound(f"report {report_id!r} not found", {"report": report_id})
-    panel = dash.report_panel(core_of(request), request.app.state.analytics, ws, spec)
+    panel = dash.report_panel(core_of(request), request.app.state.analytics, ws, spec, _may(actor, ws))
     shell = make_shell(request, actor, spec.title, ws, "dashboard")
     return render(
         request, "dashboard/report.html" if is_htmx(request) else "dashboard/report_page.html", panel, shell
@@ -71,3 +90,65 @@ def attainment(ws: str, request: Request, actor: ActorDep, period: str = "30d") 
     panel = dash.attainment_panel(core, request.app.state.analytics, ws, period, shell.now, cached)
     template = "dashboard/attainment.html" if is_htmx(request) else "dashboard/attainment_page.html"
     return render(request, template, panel, shell)
+
+
+def _panel(request: Request, panel: Any, shell: Shell) -> Response:
+    """A panel as an htmx fragment, or (opened directly, without script) on a page of its own."""
+    template = panel.template if is_htmx(request) else "dashboard/panel_page.html"
+    return render(request, template, panel, shell)
+
+
+@router.get("/w/{ws}/dashboard/strip", openapi_extra=requires("read:records"))
+def strip(ws: str, request: Request, actor: ActorDep) -> Response:
+    """The live strip: the queue navigation's shared counts (kept per workspace change and minute, see
+    web/counts.py) plus the status counts of "waiting on us" and "breaching within 60 min", kept the same
+    way."""
+    authorize(actor, "read:records", ws, "tickets")
+    con = console(request)
+    core = con.core
+    seq, now = core.last_seq(ws), core.clock.now()
+    nav = shared_counts(con, ws, seq)
+    has_sla = sla_queue(core) is not None
+    extra = con.counts.get(
+        (ws, "\x00strip"),
+        (seq, now.replace(second=0, microsecond=0)),
+        lambda: dash.strip_counts(core, ws, now, has_sla),
+    )
+    panel = dash.live_strip(ws, nav, extra, f"/w/{quote(ws)}/dashboard/strip")
+    return _panel(request, panel, make_shell(request, actor, "Right now", ws, "dashboard"))
+
+
+def _may(actor: Actor, ws: str) -> Callable[[str], bool]:
+    """Table permissions as POST …/sql checks them (operations_log needs read:audit, relationships
+    read:relationships)."""
+    return lambda perm: permits(actor, perm, ws, whole_workspace=True)
+
+
+@router.get("/w/{ws}/dashboard/panels/{panel_id}", openapi_extra=requires("sql", "read:records"))
+def panel(
+    ws: str,
+    panel_id: str,
+    request: Request,
+    actor: ActorDep,
+    period: str = "30d",
+    clock: str = "business",
+) -> Response:
+    """One lead panel: its stored query on the SQL replica (same sandbox and permissions as POST …/sql)."""
+    authorize(actor, "sql", ws, whole_workspace=True)
+    authorize(actor, "read:records", ws, whole_workspace=True)
+    spec = dash.PANEL_BY_ID.get(panel_id)
+    if spec is None:
+        raise NotFound(f"panel {panel_id!r} not found", {"panel": panel_id})
+    period = period if period in dict(dash.PERIODS) else "30d"
+    shell = make_shell(request, actor, spec.title, ws, "dashboard")
+    core, analytics, may = core_of(request), request.app.state.analytics, _may(actor, ws)
+    args = (core, analytics, ws, period)
+    if panel_id == "created_vs_solved":
+        found: Any = dash.trend_panel(*args, shell.now, shell.timezone, may)
+    elif panel_id == "first_response":
+        found = dash.response_panel(*args, clock, shell.now, shell.timezone, may)
+    elif panel_id == "attainment_by_plan":
+        found = dash.plan_panel(*args, shell.now, shell.timezone, may)
+    else:
+        found = dash.heatmap_panel(*args, shell.now, shell.timezone, may)
+    return _panel(request, found, shell)
