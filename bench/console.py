@@ -70,6 +70,11 @@ def pages(core: Any) -> list[tuple[str, str, bool]]:
     )
     for period in ("7d", "30d", "90d"):
         out.append((f"SLA attainment {period}", f"/w/{WS}/dashboard/attainment?period={period}", True))
+    out.append(("live strip", f"/w/{WS}/dashboard/strip", True))
+    from deskbase.web.dashboard import PANELS
+
+    for panel in PANELS:
+        out.append((f"lead panel: {panel.id} 30d", f"/w/{WS}/dashboard/panels/{panel.id}?period=30d", True))
     out += [
         ("collections", f"/w/{WS}/collections", False),
         ("collection: tickets", f"/w/{WS}/collections/tickets", False),
@@ -109,6 +114,7 @@ def measure(data: Path, n: int, report: Report) -> None:
     from deskbase.server import build
 
     core, app = build(Settings(data_dir=str(data), sla_scheduler=False))
+    core.templates.apply(WS, "support", SYSTEM)  # as `make run` does: a store from an older release catches up
     with TestClient(app):
         log("first start: waiting for the SQL replica to catch up")
         t0 = time.perf_counter()

@@ -81,6 +81,10 @@ class Console:
     def start(self) -> None:
         """Compile the templates and warm the shared counts of every workspace in the background, so that the
         first page after a start is served from memory like every later one."""
+        for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
+            self.env.get_template(
+                name
+            )  # compiled before serving (~0.1 s), not in the first visitor's request
         self._warmer = threading.Thread(target=self.warm, name="deskbase-console-warm", daemon=True)
         self._warmer.start()
 
@@ -91,20 +95,26 @@ class Console:
         return self._warmer is None or not self._warmer.is_alive()
 
     def warm(self) -> None:
+        from deskbase.web import queue
+        from deskbase.web.pages import QueueFilters
         from deskbase.web.views.collections import record_counts
         from deskbase.web.views.queue import shared_counts
 
-        for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
-            self.env.get_template(name)  # compiled once here, not in the first visitor's request
         for ws in self.core.workspaces.list():
             if self._closed:  # the server is stopping: leave the rest uncounted
                 return
             try:
                 seq = self.core.last_seq(ws["id"])
-                record_counts(self, ws["id"])
                 if any(c["id"] == "tickets" for c in self.core.collections.list(ws["id"])):
-                    shared_counts(self, ws["id"], seq)
+                    shared_counts(self, ws["id"], seq)  # the queue first: it is where agents land
+                    for view in queue.VIEWS:  # and each view's first page once, so its pages are in memory
+                        queue.load(
+                            self.core, ws["id"], view.id, QueueFilters(), "sla_due", None, "", counted=False
+                        )
+                record_counts(self, ws["id"])
             except Exception:  # a workspace that can't be counted now is counted on its first visit
+                if self._closed:
+                    return  # stopped mid-count: its pools are gone, nothing is wrong
                 log.exception("warming the console counts of %s failed", ws["id"])
 
     def close(self) -> None:
