@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import text
 
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
@@ -109,3 +110,24 @@ def test_put_keeps_fields_left_out_and_clears_explicit_nulls(core: Deskbase, ws:
     assert out["icon"] is None and out["color"] == "#ef4444"
     rt, _ = core.reltypes.upsert(ws, "submitted_by", {"description": "who asked"}, actor)
     assert rt["cardinality"] == "one" and rt["source_collections"] == ["tickets"]
+
+
+def test_fields_differing_only_in_case_each_get_their_index(core: Deskbase, ws: str, actor: Actor) -> None:
+    """Index names ignore case (SQLite) and stop at 63 bytes (PostgreSQL): each field still gets its own."""
+    long = "a_field_name_long_enough_to_pass_the_postgres_identifier_cap"
+    schema = {
+        "type": "object",
+        "properties": {n: {"type": "string", "x-index": True} for n in ("Region", "region", long)},
+    }
+    core.collections.upsert(ws, "sites", {"name": "Sites", "json_schema": schema}, actor)
+    with core.db.read() as conn:
+        if conn.dialect.name == "postgresql":
+            sql = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        else:
+            sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        defs = {n: d for n, d in conn.execute(text(sql)) if n.startswith("ix_records_x_")}
+    for field in ("Region", "region", long):
+        assert sum(f"'{field}'" in d or f"$.{field}'" in d for d in defs.values()) == 1, field
+    core.records.create(ws, "sites", {"data": {"Region": "EU", "region": "us"}}, actor)
+    hits = core.records.query(ws, "sites", {"field": "data.Region", "op": "eq", "value": "EU"})["data"]
+    assert len(hits) == 1

@@ -23,7 +23,7 @@ from deskbase.core.schemas import (
     x_index_fields,
     x_search_fields,
 )
-from deskbase.core.search import ensure_search_index
+from deskbase.core.search import ensure_search_index, object_key
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
@@ -275,7 +275,7 @@ def ensure_field_index(conn: Connection, field: str) -> None:
     PostgreSQL: on `data ->> 'field'`, the text expression the filter compiler emits for string comparisons.
     `deleted` trails `id`: counts read it from the index alone, and the (field, id) keyset order is unchanged.
     """
-    name = f"ix_records_x_{field.lower()}"
+    name = f"ix_records_x_{object_key(field)}"  # mixed-case or long names: a hash keeps them apart
     if conn.dialect.name == "postgresql":
         expr = f"(data ->> '{field}')"
         conn.execute(
