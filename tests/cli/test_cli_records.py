@@ -230,3 +230,24 @@ def test_workspace_from_environment(cli: Cli, acme: str) -> None:
     assert other.stderr == "error: not_found: workspace 'nowhere' not found\n"
     missing = cli("records", "get", "tickets", rid, expect=2)
     assert "no workspace given" in missing.output
+
+
+def test_a_table_too_wide_for_the_terminal_keeps_one_line_per_row(cli: Cli, acme: str) -> None:
+    """80 columns: the columns that fit, cut with an ellipsis, the others named on stderr; nothing folded."""
+    long = "a description long enough that it could never fit beside the other columns " * 3
+    for i in range(3):
+        data = {
+            "subject": f"Printer {i} jams again {long}",
+            "status": "open",
+            "priority": "low",
+            "description": long,
+        }
+        cli("records", "upsert", "tickets", "-w", acme, "--data", json.dumps(data))
+    out = cli("records", "query", "tickets", "-w", acme, env={"COLUMNS": "80"})
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2 + 3 and all(len(line) <= 80 for line in lines)
+    assert lines[0].split()[0] == "id" and "data.subject" in lines[0]
+    assert sum("Printer" in line for line in lines) == 3 and "…" in out.stdout
+    assert "more column(s):" in out.stderr and "data.description" in out.stderr and "-o json" in out.stderr
+    wide = cli("records", "query", "tickets", "-w", acme).stdout  # COLUMNS=1000: every column, nothing cut
+    assert "…" not in wide and "data.description" in wide and long.strip() in wide

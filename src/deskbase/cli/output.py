@@ -16,6 +16,8 @@ from rich.text import Text
 #: What a table shows by default; JSON and CSV always carry every field.
 RECORD_COLUMNS = ["id", "data.*", "version", "updated_at"]
 CHANGE_COLUMNS = ["seq", "at", "op", "entity", "collection", "entity_id", "actor.name"]
+#: in a table too wide for the terminal, each column is given up to this many characters before the next
+SQUEEZED_CELL = 16
 
 
 class Output(StrEnum):
@@ -85,13 +87,43 @@ def print_rows(rows: list[dict[str, Any]], fmt: Output, table_columns: list[str]
         return
     # Columns empty in every row (external ids, usually) only cost width in a table.
     columns = [c for c in _columns(flat, table_columns) if any(cell(r.get(c)) for r in flat)]
+    console = Console(highlight=False)
+    widths = {c: max(len(c), *(len(cell(r.get(c))) for r in flat)) for c in columns}
+    squeeze = sum(w + 3 for w in widths.values()) > console.width
+    rest: list[str] = []
+    allot = dict(widths)
+    if squeeze:
+        # Too wide for the terminal: one line per row and the columns that fit at a readable width (the rest
+        # are named on stderr), rather than every cell folded into a few characters.
+        room = console.width
+        kept: list[str] = []
+        for i, c in enumerate(columns):
+            allot[c] = widths[c] if i == 0 else min(widths[c], SQUEEZED_CELL)
+            if kept and sum(allot[k] + 3 for k in kept) + allot[c] + 3 > room:
+                break
+            kept.append(c)
+        rest = columns[len(kept) :]
+        columns = kept
+        spare = room - sum(allot[c] + 3 for c in columns)
+        for c in columns[1:]:  # what is left widens the columns that were cut, in order
+            extra = min(spare, widths[c] - allot[c])
+            allot[c] += extra
+            spare -= extra
     table = Table(show_edge=False, header_style="bold")
     for i, c in enumerate(columns):
-        # The first column names the row (an id): never split it across lines.
-        table.add_column(c, overflow="fold", no_wrap=i == 0, min_width=None if i else max(len(c), 8))
+        if squeeze:
+            table.add_column(c, overflow="ellipsis", no_wrap=True, width=allot[c])
+        else:
+            # The first column names the row (an id): never split it across lines.
+            table.add_column(c, overflow="fold", no_wrap=i == 0, min_width=None if i else max(len(c), 8))
     for r in flat:
-        table.add_row(*(Text(cell(r.get(c))) for c in columns))
-    Console(highlight=False).print(table)
+        values = (cell(r.get(c)) for c in columns)
+        table.add_row(*(Text(v.replace("\n", " ") if squeeze else v) for v in values))
+    console.print(table)
+    if rest:
+        typer.echo(
+            f"({len(rest)} more column(s): {', '.join(rest)}; -o json or -o csv shows every field)", err=True
+        )
 
 
 def print_item(item: dict[str, Any], fmt: Output) -> None:
