@@ -29,13 +29,14 @@ _PARAM = re.compile(r"{([^}]+)}")
 #: Columns that change on reads by design (the once-a-minute last-use stamp), left out of "nothing written".
 VOLATILE = {("tokens", "last_used_at")}
 #: Rows a caller may change for itself whatever its permissions: its own console preferences, the console
-#: sessions the walk opens for each call, and the presence heartbeats and drafts a ticket page keeps (each
+#: sessions the walk opens for each call, and the presence heartbeats, drafts and read marks a ticket page keeps (each
 #: keyed by the caller's own token; none of them is data).
 OWN_ROWS: dict[str, Callable[[Any], bool]] = {
     "meta": lambda row: str(row.key).startswith("prefs:"),
     "console_sessions": lambda row: True,
     "presence": lambda row: True,
     "drafts": lambda row: True,
+    "ticket_reads": lambda row: True,
 }
 
 

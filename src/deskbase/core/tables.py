@@ -214,6 +214,18 @@ drafts = Table(
     _ts("updated_at"),
 )
 
+#: When an agent last opened a ticket, as the workspace's change sequence then: anything that touches the ticket
+#: later (a field change, a new message) has a higher sequence, so the queue can mark it as new to them.
+ticket_reads = Table(
+    "ticket_reads",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("ticket_id", String(128), primary_key=True),
+    Column("actor_id", String(64), primary_key=True),
+    Column("seen_seq", SeqType, nullable=False),
+    _ts("seen_at"),
+)
+
 
 meta = Table(
     "meta",

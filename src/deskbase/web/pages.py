@@ -108,6 +108,7 @@ class QueueRow:
     tags: list[str]
     created_at: str
     updated_at: str
+    unread: bool = False  #: touched (a change, a message) since this agent last opened it
 
 
 @dataclass

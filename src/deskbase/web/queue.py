@@ -245,6 +245,7 @@ def rows(
     tickets: list[dict[str, Any]],
     now: datetime,
     with_customers: bool,
+    unread: set[str] | None = None,
 ) -> list[QueueRow]:
     ids = [t["id"] for t in tickets]
     customers = customers_of(core, workspace_id, actor, ids) if with_customers and ids else {}
@@ -267,6 +268,7 @@ def rows(
                 tags=[str(x) for x in d.get("tags") or []],
                 created_at=t["created_at"],
                 updated_at=t["updated_at"],
+                unread=t["id"] in (unread or ()),
             )
         )
     return out

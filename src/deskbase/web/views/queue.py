@@ -143,7 +143,17 @@ def queue_page(
         options=options,
         sort=sort,
         sorts=list(q.SORTS),
-        rows=q.rows(core, ws, actor, page.tickets, shell.now, with_customers),
+        rows=q.rows(
+            core,
+            ws,
+            actor,
+            page.tickets,
+            shell.now,
+            with_customers,
+            console(request).reads.changed_since_seen(
+                ws, actor.id, {t["id"]: t["version"] for t in page.tickets}
+            ),
+        ),
         count=page.count,
         count_capped=page.capped,
         next_href=url(base, **query, cursor=page.next_cursor) if page.next_cursor else None,
@@ -192,6 +202,7 @@ def bulk(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
         ops = [{"type": "patch_record", "collection": "tickets", "id": i, "data": changes} for i in ids]
         try:
             core.batch.run(ws, ops, actor)
+            console(request).reads.mark(ws, ids, actor.id, core.last_seq(ws))  # my own change: seen
         except (ValidationFailed, NotFound, Conflict) as exc:
             state.error = f"Nothing was changed: {exc.message}"
     if state.error is not None:

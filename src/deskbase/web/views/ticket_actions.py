@@ -16,6 +16,7 @@ from deskbase.api.deps import requires
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
+from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.support import macros, tickets
 from deskbase.web import ticket as tk
@@ -41,6 +42,11 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 REPLY_PANELS = ("conversation", "composer", "meta", "props", "sla", "timeline")
 
 
+def seen_by_me(request: Request, actor: Actor, ws: str, ticket_id: str) -> None:
+    """What I just wrote is not news to me: the queue does not mark the ticket as new (web/reads.py)."""
+    console(request).reads.mark(ws, [ticket_id], actor.id, core_of(request).last_seq(ws))
+
+
 def _back(ws: str, ticket_id: str) -> str:
     return f"/w/{ws}/tickets/{ticket_id}"
 
@@ -64,6 +70,7 @@ def edit(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormD
     if errors or general:
         extras = tk.Extras(values=shown, errors=errors, form_error=general, error_panel=panel)
         return respond(request, actor, ws, ticket_id, extras, 422, (panel, "meta"))
+    seen_by_me(request, actor, ws, ticket_id)
     if not is_htmx(request):
         return redirect(request, _back(ws, ticket_id))
     saved = "Saved " + ", ".join(sorted(patch)) if patch else "No changes"
@@ -135,6 +142,7 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
         changes["tags"] = tags + [t for t in then_tags if t not in tags]
     if changes:  # a status chosen with the message, and what a macro sets on send, in one patch
         core.records.patch(ws, "tickets", ticket_id, changes, actor)
+    seen_by_me(request, actor, ws, ticket_id)
     after = local_path(form.get("next"), "")
     if after.startswith(f"/w/{ws}/"):
         return redirect(request, after)
