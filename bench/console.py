@@ -114,7 +114,9 @@ def measure(data: Path, n: int, report: Report) -> None:
     from deskbase.server import build
 
     core, app = build(Settings(data_dir=str(data), sla_scheduler=False))
-    core.templates.apply(WS, "support", SYSTEM)  # as `make run` does: a store from an older release catches up
+    core.templates.apply(
+        WS, "support", SYSTEM
+    )  # as `make run` does: a store from an older release catches up
     with TestClient(app):
         log("first start: waiting for the SQL replica to catch up")
         t0 = time.perf_counter()
