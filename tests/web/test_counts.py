@@ -128,3 +128,16 @@ def test_a_page_waits_only_so_long_for_counts_nobody_has_yet() -> None:
     assert vc.get(("ws", "me"), 1, count) == {"open": 3}
     assert vc.within(("ws", "me"), 1, count, 0.05) == {"open": 3} and len(calls) == 1
     vc.close()
+
+
+def test_a_small_workspace_is_never_deferred() -> None:
+    """Once a workspace is known to be small, a page waits for its recount instead of deferring it."""
+    vc = c.ViewCounts()
+    vc.get(("ws", "me"), 1, lambda: {"open": 1})
+
+    def slow() -> dict:
+        time.sleep(0.1)
+        return {"open": 2}
+
+    assert vc.within(("ws", "me"), 2, slow, 0.01) == {"open": 2}
+    vc.close()

@@ -229,3 +229,11 @@ def test_sla_chips_come_from_one_clocks_call(console: Console) -> None:
         del sla.clocks
     assert len(calls) == 1 and len(calls[0]) == 4
     assert "chip chip-" in r.text and 'role="timer"' in r.text
+
+
+def test_an_enum_filter_takes_several_values(console: Console) -> None:
+    r = console.get(f"/w/{WS}/queue?view=all&status=open,waiting")
+    assert set(subjects(r.text)) == {"Export to CSV fails", "Login loop after reset", "Dark mode please"}
+    assert "3 tickets" in r.text
+    bad = console.get(f"/w/{WS}/queue?view=all&status=open,lost")
+    assert "&#39;lost&#39; is not a status" in bad.text and len(subjects(bad.text)) == 4

@@ -64,7 +64,12 @@ class ViewCounts:
         self, key: tuple[str, str], stamp: Hashable, count: Counter, seconds: float
     ) -> dict[str, Any] | None:
         """Like `get`, but a page waits at most `seconds` for counts nobody has yet (the first visit after a
-        start, racing the warm-up): None then, and the page fetches them in a second request."""
+        start, racing the warm-up) or for a big workspace's: None then, and the page fetches them in a second
+        request. A workspace known to be small is counted at once, as `get` does."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry.size < SMALL:
+            return self.get(key, stamp, count)
         found = self._lookup(key, stamp, count)
         if isinstance(found, dict):
             return found

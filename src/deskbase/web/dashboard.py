@@ -361,7 +361,14 @@ def live_strip(ws: str, nav: dict[str, int | None], extra: dict[str, int | None]
                 url(q, view="unassigned"),
                 "no assignee yet",
             ),
-            StripItem("ours", "Waiting on us", ours, None, "open or in progress", parts=parts),
+            StripItem(
+                "ours",
+                "Waiting on us",
+                ours,
+                url(q, view="open", status="open,in_progress"),
+                "open or in progress",
+                parts=parts,
+            ),
             StripItem(
                 "due_60",
                 "Breaching within 60 min",

@@ -69,10 +69,13 @@ def view_condition(view: str, me: str) -> dict[str, Any] | None:
 
 
 def filter_conditions(f: QueueFilters) -> list[dict[str, Any]]:
+    """An enum filter may name several values, comma separated (`status=open,in_progress`: either)."""
     out: list[dict[str, Any]] = []
     for name in (*ENUM_FIELDS, "assignee"):
         value = getattr(f, name)
-        if value:
+        if value and name in ENUM_FIELDS and "," in value:
+            out.append({"field": f"data.{name}", "op": "in", "value": value.split(",")})
+        elif value:
             out.append({"field": f"data.{name}", "op": "eq", "value": value})
     if f.tag:
         out.append({"field": "data.tags", "op": "has", "value": f.tag})
@@ -106,9 +109,13 @@ def parse_filters(
     values: dict[str, str] = {}
     for name in QueueFilters.__dataclass_fields__:
         raw = (params.get(name) or "").strip()[:200]
-        if raw and name in options and options[name] and raw not in options[name]:
-            errors[name] = f"{raw!r} is not a {name}; choose one of {', '.join(options[name])}"
-            raw = ""
+        if raw and name in options and options[name]:
+            picked = list(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))
+            wrong = [v for v in picked if v not in options[name]]
+            if wrong:
+                errors[name] = f"{wrong[0]!r} is not a {name}; choose one of {', '.join(options[name])}"
+                picked = []
+            raw = ",".join(picked)
         values[name] = raw
     return QueueFilters(**values), errors
 
