@@ -405,6 +405,32 @@ def _failed(exc: DeskbaseError) -> str:
     return f"The report could not run: {exc.message}"
 
 
+def _period_rows(
+    core: Deskbase,
+    analytics: Any,
+    ws: str,
+    panel: Any,
+    now: datetime,
+    zone: str,
+    may: Callable[[str], bool] | None,
+    **params: Any,
+) -> list[dict[str, Any]] | None:
+    """A panel's stored query over its period (local days in `zone`): the rows, or None with `panel.error` set
+    (no replica, or the query refused or failed); `panel.elapsed_ms` gets the engine's time."""
+    if analytics is None:
+        panel.error = REPLICA_OFF
+        return None
+    start, end = local_period(panel.period, now, zone)
+    try:
+        rows, panel.elapsed_ms = _run(
+            core, analytics, ws, PANEL_BY_ID[panel.id], {"start": iso(start), "end": iso(end), **params}, may
+        )
+    except DeskbaseError as exc:
+        panel.error = _failed(exc)
+        return None
+    return rows
+
+
 def _int(value: Any) -> int:
     return int(_num(value))
 
@@ -497,16 +523,8 @@ def trend_panel(
         0,
         _queue(ws, view="open"),
     )
-    if analytics is None:
-        panel.error = REPLICA_OFF
-        return panel
-    start, end = local_period(period, now, tz)
-    try:
-        rows, panel.elapsed_ms = _run(
-            core, analytics, ws, spec, {"start": iso(start), "end": iso(end), "tz": tz}, may
-        )
-    except DeskbaseError as exc:
-        panel.error = _failed(exc)
+    rows = _period_rows(core, analytics, ws, panel, now, tz, may, tz=tz)
+    if rows is None:
         return panel
     for r in rows:
         day = date.fromisoformat(str(r.get("day")))
@@ -552,16 +570,8 @@ def response_panel(
         "",
         "",
     )
-    if analytics is None:
-        panel.error = REPLICA_OFF
-        return panel
-    start, end = local_period(period, now, zone_name(tz))
-    try:
-        rows, panel.elapsed_ms = _run(
-            core, analytics, ws, spec, {"start": iso(start), "end": iso(end), "clock": clock}, may
-        )
-    except DeskbaseError as exc:
-        panel.error = _failed(exc)
+    rows = _period_rows(core, analytics, ws, panel, now, zone_name(tz), may, clock=clock)
+    if rows is None:
         return panel
     if not rows or not _int(rows[0].get("total")):
         return panel
@@ -588,14 +598,8 @@ def plan_panel(
 ) -> PlanAttainmentPanel:
     spec = PANEL_BY_ID["attainment_by_plan"]
     panel = PlanAttainmentPanel(spec.id, spec.title, spec.query, period, [], [])
-    if analytics is None:
-        panel.error = REPLICA_OFF
-        return panel
-    start, end = local_period(period, now, zone_name(tz))
-    try:
-        rows, panel.elapsed_ms = _run(core, analytics, ws, spec, {"start": iso(start), "end": iso(end)}, may)
-    except DeskbaseError as exc:
-        panel.error = _failed(exc)
+    rows = _period_rows(core, analytics, ws, panel, now, zone_name(tz), may)
+    if rows is None:
         return panel
     plan_order = {"free": 0, "pro": 1, "enterprise": 2, "": 9}
     plans = sorted({str(r.get("plan") or "") for r in rows}, key=lambda p: (plan_order.get(p, 5), p))
@@ -628,16 +632,8 @@ def heatmap_panel(
     spec = PANEL_BY_ID["weekday_hour"]
     tz = zone_name(tz)
     panel = HeatmapPanel(spec.id, spec.title, spec.query, period, tz, None, [], 0)
-    if analytics is None:
-        panel.error = REPLICA_OFF
-        return panel
-    start, end = local_period(period, now, tz)
-    try:
-        rows, panel.elapsed_ms = _run(
-            core, analytics, ws, spec, {"start": iso(start), "end": iso(end), "tz": tz}, may
-        )
-    except DeskbaseError as exc:
-        panel.error = _failed(exc)
+    rows = _period_rows(core, analytics, ws, panel, now, tz, may, tz=tz)
+    if rows is None:
         return panel
     grid = [[0] * 24 for _ in WEEKDAYS]  # 168 cells: the query's answer has at most that many rows
     for r in rows:
