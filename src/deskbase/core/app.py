@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from deskbase.config import Settings
 from deskbase.core import changelog, migrate
 from deskbase.core import tables as t
+from deskbase.core.agent_state import Drafts, Presence, Reads
 from deskbase.core.auth import Tokens, audit_view, collections_for, may_read_change
 from deskbase.core.batch import Batch
 from deskbase.core.changelog import Change
@@ -49,6 +50,9 @@ class Deskbase:
         self.templates = Templates(self)
         self.stored_queries = StoredQueries(self)
         self.preferences = Preferences(self)
+        self.presence = Presence(self.db, self.clock)
+        self.drafts = Drafts(self.db, self.clock)
+        self.reads = Reads(self.db, self.clock)
         self.store_id = ""
         #: Domain services registered by extensions (e.g. "sla"), reachable by adapters through the facade.
         self.extensions: dict[str, Any] = {}

@@ -22,10 +22,7 @@ from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
 from deskbase.core.errors import DeskbaseError, Forbidden, NotFound, Unauthorized
 from deskbase.web.counts import ViewCounts
-from deskbase.web.drafts import Drafts
 from deskbase.web.pages import ErrorPage, NavView, Shell, WorkspaceLink
-from deskbase.web.presence import Presence
-from deskbase.web.reads import Reads
 from deskbase.web.render import environment
 from deskbase.web.session import (
     CSRF_COOKIE,
@@ -74,9 +71,6 @@ class Console:
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
         self.counts = ViewCounts()
-        self.presence = Presence(core.db, core.clock)
-        self.drafts = Drafts(core.db, core.clock)
-        self.reads = Reads(core.db, core.clock)
         self._warmer: threading.Thread | None = None
         self._closed = False
 

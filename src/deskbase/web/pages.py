@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from deskbase.core.agent_state import Present
 from deskbase.core.context import Actor
-from deskbase.web.presence import Present
 from deskbase.web.sla import Clock
 
 

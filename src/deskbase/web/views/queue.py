@@ -146,9 +146,7 @@ def queue_page(
             page.tickets,
             shell.now,
             with_customers,
-            console(request).reads.changed_since_seen(
-                ws, actor.id, {t["id"]: t["version"] for t in page.tickets}
-            ),
+            core.reads.changed_since_seen(ws, actor.id, {t["id"]: t["version"] for t in page.tickets}),
         ),
         count=page.count,
         count_capped=page.capped,
@@ -198,7 +196,7 @@ def bulk(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
         ops = [{"type": "patch_record", "collection": "tickets", "id": i, "data": changes} for i in ids]
         try:
             core.batch.run(ws, ops, actor)
-            console(request).reads.mark(ws, ids, actor.id, core.last_seq(ws))  # my own change: seen
+            core.reads.mark(ws, ids, actor.id, core.last_seq(ws))  # my own change: seen
         except (ValidationFailed, NotFound, Conflict) as exc:
             state.error = f"Nothing was changed: {exc.message}"
     if state.error is not None:

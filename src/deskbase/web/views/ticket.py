@@ -13,7 +13,6 @@ from deskbase.web import ticket as tk
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
-    console,
     core_of,
     is_htmx,
     make_shell,
@@ -43,13 +42,13 @@ def respond(
     shell = make_shell(request, actor, "Ticket", ws, "ticket", prefs=prefs)
     x = extras or tk.Extras()
     if x.composer is None and may(actor, "write:records", ws, "responses"):
-        # the composer as the agent left it, from any browser (web/drafts.py)
-        draft = console(request).drafts.get(ws, ticket_id, actor.id)
+        # the composer as the agent left it, from any browser (core/agent_state.py)
+        draft = core.drafts.get(ws, ticket_id, actor.id)
         if draft is not None:
             x.composer = Composer(body=draft.body, type=draft.type, draft_at=iso(draft.updated_at))
     seen = core.last_seq(ws)  # taken before the page's reads: nothing later can be marked as seen
     page = tk.build(core, ws, actor, ticket_id, shell.now, prefs.me, x)
-    console(request).reads.mark(ws, [ticket_id], actor.id, seen)
+    core.reads.mark(ws, [ticket_id], actor.id, seen)
     shell.title = str(page.ticket["data"].get("subject") or "Ticket")
     if is_htmx(request) and panels:
         page.panels = panels

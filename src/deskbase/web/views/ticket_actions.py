@@ -24,7 +24,6 @@ from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
     FormDep,
-    console,
     core_of,
     is_htmx,
     local_path,
@@ -43,8 +42,9 @@ REPLY_PANELS = ("conversation", "composer", "meta", "props", "sla", "timeline")
 
 
 def seen_by_me(request: Request, actor: Actor, ws: str, ticket_id: str) -> None:
-    """What I just wrote is not news to me: the queue does not mark the ticket as new (web/reads.py)."""
-    console(request).reads.mark(ws, [ticket_id], actor.id, core_of(request).last_seq(ws))
+    """What I just wrote is not news to me: the queue does not mark the ticket as new (core/agent_state.py)."""
+    core = core_of(request)
+    core.reads.mark(ws, [ticket_id], actor.id, core.last_seq(ws))
 
 
 def _back(ws: str, ticket_id: str) -> str:
@@ -131,7 +131,7 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
             "; ".join(e.get("message", "invalid") for e in exc.details.get("errors") or []) or exc.message
         )
         return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
-    console(request).drafts.discard(ws, ticket_id, actor.id)
+    core.drafts.discard(ws, ticket_id, actor.id)
     changes: dict[str, Any] = {}
     if status and status != current.get("status"):
         changes["status"] = status
@@ -194,11 +194,10 @@ def presence(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: F
     core = core_of(request)
     core.records.get(ws, "tickets", ticket_id)
     me = prefs_of(core, actor).me
-    con = console(request)
-    others = con.presence.beat(ws, ticket_id, actor.id, me, form.get("state") or "viewing")
+    others = core.presence.beat(ws, ticket_id, actor.id, me, form.get("state") or "viewing")
     saved = None
     if "body" in form and may(actor, "write:records", ws, "responses"):
-        con.drafts.save(ws, ticket_id, actor.id, form["body"], form.get("type") or "reply")
+        core.drafts.save(ws, ticket_id, actor.id, form["body"], form.get("type") or "reply")
         saved = iso(core.clock.now()) if form["body"].strip() else None
     shell = make_shell(request, actor, "Presence", ws, "ticket")
     return render(request, "ticket/_presence_list.html", PresencePanel(others, saved), shell)
@@ -208,7 +207,7 @@ def presence(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: F
 def leave(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
     """Sent by the page as it goes away (sendBeacon), so others stop seeing me at once, not after the TTL."""
     authorize(actor, "read:records", ws, "tickets")
-    console(request).presence.leave(ws, ticket_id, actor.id)
+    core_of(request).presence.leave(ws, ticket_id, actor.id)
     return Response(status_code=204)
 
 
