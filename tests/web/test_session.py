@@ -12,13 +12,14 @@ from deskbase.config import Settings
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock
-from deskbase.web.session import IDLE, MAX_AGE, Csrf, SessionStore, Signer, load_secret
+from deskbase.core.sessions import IDLE, MAX_AGE
+from deskbase.web.session import Csrf, SessionStore, Signer, load_secret
 
 
 @pytest.fixture
 def store(tmp_path: Path, clock: FixedClock) -> Iterator[SessionStore]:
     core = Deskbase.open(Settings(data_dir=str(tmp_path)), clock)
-    yield SessionStore(Signer(b"k" * 32), core.db, clock)
+    yield SessionStore(Signer(b"k" * 32), core.sessions)
     core.close()
 
 
@@ -44,7 +45,7 @@ def test_sessions_expire_when_idle_and_when_old(store: SessionStore, clock: Fixe
 
 def test_only_hashes_are_stored(store: SessionStore) -> None:
     session, _ = store.create("tok_1")
-    with store.db.read() as conn:
+    with store.sessions.db.read() as conn:
         rows = conn.execute(select(t.console_sessions)).all()
     assert [r.token_id for r in rows] == ["tok_1"] and session.id not in str(rows)
 
@@ -57,7 +58,7 @@ def test_ended_sessions_are_pruned_and_a_token_ends_all_its_sessions(
     _, a = store.create("tok_1")
     _, b = store.create("tok_1")
     _, other = store.create("tok_2")
-    with store.db.read() as conn:
+    with store.sessions.db.read() as conn:
         assert sorted(conn.execute(select(t.console_sessions.c.token_id)).scalars()) == [
             "tok_1",
             "tok_1",
@@ -69,7 +70,7 @@ def test_ended_sessions_are_pruned_and_a_token_ends_all_its_sessions(
 
 def test_cookies_signed_with_another_secret_are_refused(store: SessionStore) -> None:
     _, cookie = store.create("tok_1")
-    assert SessionStore(Signer(b"b" * 32), store.db, store.clock).lookup(cookie) is None
+    assert SessionStore(Signer(b"b" * 32), store.sessions).lookup(cookie) is None
     sid = cookie.rpartition(".")[0]
     assert store.lookup(sid + ".AAAA") is None
 

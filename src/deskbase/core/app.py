@@ -25,6 +25,7 @@ from deskbase.core.records import Records
 from deskbase.core.relationships import Relationships
 from deskbase.core.reltypes import RelationshipTypes
 from deskbase.core.schemas import ValidatorCache
+from deskbase.core.sessions import Sessions
 from deskbase.core.stored_queries import StoredQueries
 from deskbase.core.templates import Templates
 from deskbase.core.workspaces import Workspaces
@@ -53,6 +54,7 @@ class Deskbase:
         self.presence = Presence(self.db, self.clock)
         self.drafts = Drafts(self.db, self.clock)
         self.reads = Reads(self.db, self.clock)
+        self.sessions = Sessions(self.db, self.clock)
         self.store_id = ""
         #: Domain services registered by extensions (e.g. "sla"), reachable by adapters through the facade.
         self.extensions: dict[str, Any] = {}

@@ -67,7 +67,7 @@ class Console:
     def __init__(self, core: Deskbase) -> None:
         self.core = core
         signer = Signer(load_secret(core.settings.data_path))
-        self.sessions = SessionStore(signer, core.db, core.clock)
+        self.sessions = SessionStore(signer, core.sessions)
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
         self.counts = ViewCounts()

@@ -21,23 +21,14 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, insert, or_, select, update
-
-from deskbase.core import tables as t
-from deskbase.core.clock import Clock
-from deskbase.core.db import Database
+from deskbase.core.sessions import Session, Sessions
 
 SESSION_COOKIE = "deskbase_session"
 CSRF_COOKIE = "deskbase_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
-IDLE = timedelta(hours=12)
-MAX_AGE = timedelta(days=7)
-TOUCH_EVERY = timedelta(minutes=1)
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -57,14 +48,6 @@ def load_secret(data_dir: Path) -> bytes:
         fh.write(secret.hex() + "\n")
     os.chmod(path, 0o600)
     return secret
-
-
-@dataclass
-class Session:
-    id: str
-    token_id: str
-    created: datetime
-    seen: datetime
 
 
 class Signer:
@@ -88,60 +71,26 @@ class Signer:
 
 
 class SessionStore:
-    """Sessions in the primary store: SHA-256 of the id -> token id, with creation and last-seen times."""
+    """The console's side of a session: the signed cookie. The rows are the core's (`core.sessions`)."""
 
-    def __init__(self, signer: Signer, db: Database, clock: Clock) -> None:
+    def __init__(self, signer: Signer, sessions: Sessions) -> None:
         self.signer = signer
-        self.db = db
-        self.clock = clock
+        self.sessions = sessions
 
     def create(self, token_id: str) -> tuple[Session, str]:
-        """A new session for the token; returns it with the cookie value to set. Ended sessions are pruned
-        here, so the table holds live ones only (plus those that ended since the last sign-in)."""
-        now = self.clock.now()
-        sid = secrets.token_urlsafe(32)
-        cs = t.console_sessions
-        with self.db.tx() as tx:
-            tx.conn.execute(
-                delete(cs).where(
-                    or_(cs.c.seen_at < now - IDLE, cs.c.created_at < now - MAX_AGE),
-                )
-            )
-            tx.conn.execute(
-                insert(cs).values(id_hash=_hash(sid), token_id=token_id, created_at=now, seen_at=now)
-            )
-        return Session(sid, token_id, now, now), self.signer.seal("session", sid)
+        """A new session for the token; returns it with the cookie value to set."""
+        session = self.sessions.open(token_id)
+        return session, self.signer.seal("session", session.id)
 
     def lookup(self, cookie: str | None) -> Session | None:
         sid = self.signer.unseal("session", cookie)
-        if sid is None:
-            return None
-        now = self.clock.now()
-        cs = t.console_sessions
-        with self.db.read() as conn:
-            row = conn.execute(select(cs).where(cs.c.id_hash == _hash(sid))).first()
-        if row is None:
-            return None
-        if now - row.seen_at > IDLE or now - row.created_at > MAX_AGE:
-            self.drop(sid)
-            return None
-        if now - row.seen_at >= TOUCH_EVERY:  # reads stay reads: last-seen moves once a minute at most
-            with self.db.tx() as tx:
-                tx.conn.execute(update(cs).where(cs.c.id_hash == _hash(sid)).values(seen_at=now))
-        return Session(sid, row.token_id, row.created_at, now)
+        return self.sessions.find(sid) if sid is not None else None
 
     def drop(self, sid: str) -> None:
-        with self.db.tx() as tx:
-            tx.conn.execute(delete(t.console_sessions).where(t.console_sessions.c.id_hash == _hash(sid)))
+        self.sessions.end(sid)
 
     def drop_token(self, token_id: str) -> None:
-        """End every session opened with a token (it was revoked, or no longer exists)."""
-        with self.db.tx() as tx:
-            tx.conn.execute(delete(t.console_sessions).where(t.console_sessions.c.token_id == token_id))
-
-
-def _hash(sid: str) -> str:
-    return hashlib.sha256(sid.encode()).hexdigest()
+        self.sessions.end_token(token_id)
 
 
 class Csrf:
