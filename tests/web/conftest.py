@@ -237,6 +237,13 @@ class QueryCounter:
         event.remove(self.engine, "before_cursor_execute", self._hit)
 
 
+def composer_text(html: str) -> str:
+    """What the ticket page's composer holds."""
+    m = re.search(r'<textarea id="composer-body"[^>]*>([^<]*)</textarea>', html)
+    assert m, "no composer on the page"
+    return m.group(1)
+
+
 def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf" value="([^"]+)"', html)
     assert m, "no CSRF field in the page"

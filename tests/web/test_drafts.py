@@ -3,17 +3,9 @@ gone once the message is sent."""
 
 from __future__ import annotations
 
-import re
-
 from fastapi.testclient import TestClient
 
-from tests.web.conftest import WS, Console
-
-
-def composer_text(html: str) -> str:
-    m = re.search(r'<textarea id="composer-body"[^>]*>([^<]*)</textarea>', html)
-    assert m
-    return m.group(1)
+from tests.web.conftest import WS, Console, composer_text
 
 
 def beat(c: Console, body: str, kind: str = "reply") -> str:

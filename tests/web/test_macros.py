@@ -8,17 +8,11 @@ import re
 from fastapi.testclient import TestClient
 
 from deskbase.core.context import SYSTEM
-from tests.web.conftest import WS, Console
+from tests.web.conftest import WS, Console, composer_text
 
 
 def macro(console: Console, **data: object) -> str:
     return str(console.core.records.create(WS, "macros", {"data": data}, SYSTEM)[0]["id"])
-
-
-def composer_text(html: str) -> str:
-    m = re.search(r'<textarea id="composer-body"[^>]*>([^<]*)</textarea>', html)
-    assert m
-    return m.group(1)
 
 
 def use(console: Console, macro_id: str, body: str = "") -> str:
