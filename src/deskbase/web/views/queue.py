@@ -83,6 +83,12 @@ def queue(
     return queue_page(request, actor, ws, dict(request.query_params), cursor, fragment, BulkForm(done=done))
 
 
+def view_and_sort(params: dict[str, str]) -> tuple[str, str]:
+    """The view and sort a query string or form names, or the defaults for unknown ones."""
+    view, sort = params.get("view") or "", params.get("sort") or ""
+    return (view if view in q.VIEW_BY_ID else "mine"), (sort if sort in dict(q.SORTS) else "sla_due")
+
+
 def queue_page(
     request: Request,
     actor: Actor,
@@ -96,9 +102,7 @@ def queue_page(
 ) -> Response:
     """The queue for `params` (view, sort and filters, from the query string or a bulk form's echo)."""
     core = core_of(request)
-    view = params.get("view") if params.get("view") in q.VIEW_BY_ID else "mine"
-    sort = params.get("sort") if params.get("sort") in dict(q.SORTS) else "sla_due"
-    assert view is not None and sort is not None
+    view, sort = view_and_sort(params)
     prefs = prefs_of(core, actor)
     options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
     filters, errors = q.parse_filters(params, options)
@@ -228,8 +232,7 @@ def matching_ids(
     core: Deskbase, ws: str, params: dict[str, str], options: dict[str, list[str]], me: str
 ) -> tuple[list[str], str | None]:
     """Every ticket the view and filters match, if there are few enough for one atomic batch."""
-    view = params.get("view") if params.get("view") in q.VIEW_BY_ID else "mine"
-    assert view is not None
+    view, _ = view_and_sort(params)
     filters, errors = q.parse_filters(params, options)
     if errors:
         return [], "The filters are not valid; fix them before changing all matching tickets."
@@ -271,8 +274,7 @@ def save_view(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Resp
     params = echoed(form)
     options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
     filters, errors = q.parse_filters(params, options)
-    view = params["view"] if params["view"] in q.VIEW_BY_ID else "mine"
-    sort = params["sort"] if params["sort"] in dict(q.SORTS) else "sla_due"
+    view, sort = view_and_sort(params)
     name = " ".join((form.get("name") or "").split())
     prefs = prefs_of(core, actor)
     mine = [v for v in prefs.views.get(ws, []) if v.get("name") != name]
