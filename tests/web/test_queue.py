@@ -237,3 +237,10 @@ def test_an_enum_filter_takes_several_values(console: Console) -> None:
     assert "3 tickets" in r.text
     bad = console.get(f"/w/{WS}/queue?view=all&status=open,lost")
     assert "&#39;lost&#39; is not a status" in bad.text and len(subjects(bad.text)) == 4
+
+
+def test_warming_before_serving_stops_at_its_deadline(console: Console) -> None:
+    """What is left when the start's warm-up budget runs out is handed to the background warmer."""
+    con = console.client.app.state.console
+    assert con.warm([WS, "other"], deadline=time.monotonic() - 1) == [WS, "other"]
+    assert con.warm([WS]) == []

@@ -37,6 +37,8 @@ from deskbase.web.session import (
 )
 
 log = logging.getLogger("deskbase.web")
+#: how long a start may spend warming queues before it serves (the rest is warmed in the background)
+WARM_BEFORE_SERVING_S = 3.0
 _UNSET = object()
 
 
@@ -75,14 +77,17 @@ class Console:
         self._closed = False
 
     def start(self) -> None:
-        """Compile the templates and warm the shared counts of every workspace in the background, so that the
-        first page after a start is served from memory like every later one."""
+        """Compile the templates, then warm each workspace's queue (its shared counts and each view's first
+        page) before serving, for at most `WARM_BEFORE_SERVING_S`; what is left is warmed in the background.
+        So the first page after a restart is served from memory like every later one."""
         for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
-            self.env.get_template(
-                name
-            )  # compiled before serving (~0.1 s), not in the first visitor's request
-        self._warmer = threading.Thread(target=self.warm, name="deskbase-console-warm", daemon=True)
-        self._warmer.start()
+            self.env.get_template(name)
+        rest = self.warm(deadline=time.monotonic() + WARM_BEFORE_SERVING_S)
+        if rest:
+            self._warmer = threading.Thread(
+                target=self.warm, args=(rest,), name="deskbase-console-warm", daemon=True
+            )
+            self._warmer.start()
 
     def warmed(self, timeout: float = 30.0) -> bool:
         """Wait for the start-up warming (tests measure queries and must not count the warmer's)."""
@@ -90,28 +95,30 @@ class Console:
             self._warmer.join(timeout)
         return self._warmer is None or not self._warmer.is_alive()
 
-    def warm(self) -> None:
+    def warm(self, workspaces: list[str] | None = None, deadline: float | None = None) -> list[str]:
+        """Warm these workspaces (all by default) in order; returns those left when `deadline` passed."""
         from deskbase.web import queue
         from deskbase.web.pages import QueueFilters
         from deskbase.web.views.collections import record_counts
         from deskbase.web.views.queue import shared_counts
 
-        for ws in self.core.workspaces.list():
+        todo = workspaces if workspaces is not None else [w["id"] for w in self.core.workspaces.list()]
+        for i, ws in enumerate(todo):
             if self._closed:  # the server is stopping: leave the rest uncounted
-                return
+                return []
+            if deadline is not None and time.monotonic() > deadline:
+                return todo[i:]
             try:
-                seq = self.core.last_seq(ws["id"])
-                if any(c["id"] == "tickets" for c in self.core.collections.list(ws["id"])):
-                    shared_counts(self, ws["id"], seq)  # the queue first: it is where agents land
+                if any(c["id"] == "tickets" for c in self.core.collections.list(ws)):
+                    shared_counts(self, ws, self.core.last_seq(ws))  # the queue first: agents land there
                     for view in queue.VIEWS:  # and each view's first page once, so its pages are in memory
-                        queue.load(
-                            self.core, ws["id"], view.id, QueueFilters(), "sla_due", None, "", counted=False
-                        )
-                record_counts(self, ws["id"])
+                        queue.load(self.core, ws, view.id, QueueFilters(), "sla_due", None, "", counted=False)
+                record_counts(self, ws)
             except Exception:  # a workspace that can't be counted now is counted on its first visit
                 if self._closed:
-                    return  # stopped mid-count: its pools are gone, nothing is wrong
-                log.exception("warming the console counts of %s failed", ws["id"])
+                    return []  # stopped mid-count: its pools are gone, nothing is wrong
+                log.exception("warming the console counts of %s failed", ws)
+        return []
 
     def close(self) -> None:
         self._closed = True
