@@ -43,11 +43,12 @@ class Records:
         at: datetime | None,
         workspace_id: str | None = None,
         collection: str | None = None,
-    ) -> datetime:
+    ) -> datetime | None:
         """Import mode: only holders of `import` (in this workspace and collection, when given) may date a
-        change; everyone else writes at `now`."""
+        change. Returns `at` once allowed; None (no `at`) means now, which the unit of work takes inside the
+        write transaction (`UnitOfWork.when`), never before it."""
         if at is None:
-            return self.app.clock.now()
+            return None
         allowed = (
             permits(actor, "import", workspace_id, collection)
             if workspace_id is not None
@@ -91,7 +92,7 @@ class Records:
         collection: str,
         actor: Actor,
         at: datetime | None,
-        op: Callable[[UnitOfWork, datetime], Any],
+        op: Callable[[UnitOfWork, datetime | None], Any],
     ) -> dict[str, Any]:
         when = self.change_time(actor, at, workspace_id, collection)
         with self.unit(workspace_id, actor) as uow:

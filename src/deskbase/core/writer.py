@@ -268,6 +268,26 @@ class UnitOfWork:
             )
         return st
 
+    # ---- change times -----------------------------------------------------------------------------
+    def when(self, at: datetime | None, current: datetime | None = None, what: str = "") -> datetime:
+        """The time of one staged change, taken here — inside the write transaction, after the lock — so a
+        writer that waited for the lock never dates its change before the one it waited for.
+
+        `at` None means now, moved up to `current` (the entity's last change time) should the clock lag it,
+        so an entity's versions never go back in time. An explicit `at` (import mode) earlier than `current`
+        is refused: history, metrics and SLA clocks replay versions in order, and a back-dated version would
+        rewrite a past that other changes were computed from."""
+        if at is None:
+            now = self.app.clock.now()
+            return now if current is None or now >= current else current
+        if current is not None and at < current:
+            raise Conflict(
+                f"change time {iso(at)} is before the last change of {what} ({iso(current)}); "
+                "a change cannot be dated before the version it replaces",
+                {"at": iso(at), "current_updated_at": iso(current), "entity": what},
+            )
+        return at
+
     # ---- records ----------------------------------------------------------------------------------
     def _may_write(self, coll: str) -> None:
         authorize(self.actor, "write:records", self.workspace_id, coll)
@@ -314,7 +334,7 @@ class UnitOfWork:
         self,
         coll: str,
         data: Any,
-        at: datetime,
+        at: datetime | None,
         rid: str | None = None,
         external_id: str | None = None,
         external_source: str | None = None,
@@ -350,6 +370,12 @@ class UnitOfWork:
             ):
                 raise Conflict(f"record {coll}/{rid} carries another external id", {"id": rid})
         if st is None:
+            when = self.when(at)
+            if created_at is not None and created_at > when:
+                raise ValidationFailed(
+                    f"created_at {iso(created_at)} is after the change time {iso(when)}",
+                    [{"pointer": "/created_at", "message": "must not be after the change time ('at')"}],
+                )
             st = RecordState(
                 coll,
                 rid or uuid7(),
@@ -358,15 +384,16 @@ class UnitOfWork:
                 False,
                 external_id,
                 external_source,
-                created_at or at,
-                at,
+                created_at or when,
+                when,
                 self.actor.id,
                 self.actor.id,
                 in_db=False,
             )
             self._remember(st)
-            self._touch(st, "create", at)
+            self._touch(st, "create", when)
             return st, True
+        at = self.when(at, st.updated_at, f"record {coll}/{st.id}")
         revived = st.deleted
         st.data = data
         st.deleted = False
@@ -376,18 +403,19 @@ class UnitOfWork:
         return st, revived
 
     def replace_record(
-        self, coll: str, rid: str, data: Any, at: datetime, if_match: int | None = None
+        self, coll: str, rid: str, data: Any, at: datetime | None, if_match: int | None = None
     ) -> RecordState:
         self._may_write(coll)
         st = self.live_record(coll, rid)
         self._check_version(st, if_match)
         self._validate(self.collection(coll), data)
+        when = self.when(at, st.updated_at, f"record {coll}/{rid}")
         st.data = data
-        self._touch(st, "update", at)
+        self._touch(st, "update", when)
         return st
 
     def patch_record(
-        self, coll: str, rid: str, patch: Any, at: datetime, if_match: int | None = None
+        self, coll: str, rid: str, patch: Any, at: datetime | None, if_match: int | None = None
     ) -> RecordState:
         self._may_write(coll)
         st = self.live_record(coll, rid)
@@ -399,20 +427,24 @@ class UnitOfWork:
             )
         merged = merge_patch(st.data, patch)
         self._validate(self.collection(coll), merged)
+        when = self.when(at, st.updated_at, f"record {coll}/{rid}")
         st.data = merged
-        self._touch(st, "update", at)
+        self._touch(st, "update", when)
         return st
 
-    def delete_record(self, coll: str, rid: str, at: datetime, if_match: int | None = None) -> RecordState:
+    def delete_record(
+        self, coll: str, rid: str, at: datetime | None, if_match: int | None = None
+    ) -> RecordState:
         """Soft delete: a new version with deleted=true; its live relationships are soft-deleted too (also
         those whose other end the actor cannot see: a link cannot outlive its record)."""
         self._may_write(coll)
         st = self.live_record(coll, rid)
         self._check_version(st, if_match)
+        when = self.when(at, st.updated_at, f"record {coll}/{rid}")
         st.deleted = True
-        self._touch(st, "delete", at)
+        self._touch(st, "delete", when)
         for rel in self._live_links_of(coll, rid):
-            self._delete_rel(rel, at)
+            self._delete_rel(rel, max(when, rel.updated_at))
         return st
 
     # ---- relationships ----------------------------------------------------------------------------
@@ -479,7 +511,7 @@ class UnitOfWork:
         source: RecordKey,
         target: RecordKey,
         data: Any,
-        at: datetime,
+        at: datetime | None,
         replace: bool = False,
     ) -> tuple[RelState, bool]:
         for end in (source, target):
@@ -534,8 +566,9 @@ class UnitOfWork:
             if (s.target_collection, s.target_id) == target:
                 if s.data != data:
                     s.data = data
-                    self._touch_rel(s, "update", at)
+                    self._touch_rel(s, "update", self.when(at, s.updated_at, f"relationship {s.id}"))
                 return s, False
+        when = self.when(at)
         single_key = f"{rel_type}|{source[0]}|{source[1]}" if rt.cardinality == "one" else None
         if single_key and live:
             if not replace:
@@ -552,8 +585,8 @@ class UnitOfWork:
                 )
             for s in live:
                 authorize(self.actor, "write:relationships", self.workspace_id, s.target_collection)
-                self._delete_rel(s, at)
-        st = RelState(
+                self._delete_rel(s, self.when(at, s.updated_at, f"relationship {s.id}"))
+        link = RelState(
             uuid7(),
             rel_type,
             source[0],
@@ -564,17 +597,17 @@ class UnitOfWork:
             0,
             False,
             single_key,
-            at,
-            at,
+            when,
+            when,
             self.actor.id,
             self.actor.id,
             in_db=False,
         )
-        self.rels[st.id] = st
-        self._touch_rel(st, "create", at)
-        return st, True
+        self.rels[link.id] = link
+        self._touch_rel(link, "create", when)
+        return link, True
 
-    def delete_relationship(self, rid: str, at: datetime) -> RelState:
+    def delete_relationship(self, rid: str, at: datetime | None) -> RelState:
         st = self.rels.get(rid)
         if st is None:
             r = t.relationships
@@ -594,7 +627,7 @@ class UnitOfWork:
             st.target_collection,
             rid,
         )
-        self._delete_rel(st, at)
+        self._delete_rel(st, self.when(at, st.updated_at, f"relationship {rid}"))
         return st
 
     # ---- flush ------------------------------------------------------------------------------------

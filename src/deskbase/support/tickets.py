@@ -37,15 +37,16 @@ def add_response(
         raise ValidationFailed(
             "type must be 'reply' or 'internal_note'", [{"pointer": "/type", "message": "invalid"}]
         )
-    when = core.records.change_time(actor, at, workspace_id, "responses")
-    data = {
-        "body": body.get("body"),
-        "type": kind,
-        "author": body.get("author") or actor.name,
-        "timestamp": body.get("timestamp") or iso(when),
-    }
+    dated = core.records.change_time(actor, at, workspace_id, "responses")
     with core.records.unit(workspace_id, actor) as uow:
         uow.live_record("tickets", ticket_id)
+        when = uow.when(dated)
+        data = {
+            "body": body.get("body"),
+            "type": kind,
+            "author": body.get("author") or actor.name,
+            "timestamp": body.get("timestamp") or iso(when),
+        }
         st, _ = uow.upsert_record("responses", data, when)
         uow.upsert_relationship("has_response", ("tickets", ticket_id), ("responses", st.id), None, when)
     return st.public()
