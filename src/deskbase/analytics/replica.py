@@ -10,6 +10,7 @@ act, so order is preserved.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -26,10 +27,12 @@ from deskbase.analytics.engine import Engine
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.errors import ReplicaLagging
+from deskbase.core.ids import check_slug
 
 log = logging.getLogger(__name__)
 
 META_DB = "deskbase_meta"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 SMALL_INSERT = 200
 JSON_COLUMNS = {"records": ("data",), "relationships": ("data",)}
 BATCH = 20_000
@@ -140,8 +143,20 @@ SCHEMAS: dict[str, pa.Schema] = {
 
 
 def database_of(workspace_id: str) -> str:
-    """`ws_<id>` with an injective mapping of the slug alphabet onto identifier characters."""
+    """`ws_<id>` with an injective mapping of the slug alphabet onto identifier characters.
+
+    Only a valid workspace slug is accepted (InvalidId otherwise): the name ends up in DDL.
+    """
+    check_slug(workspace_id, "workspace")
     return "ws_" + workspace_id.replace("_", "__").replace("-", "_h")
+
+
+def qi(name: str) -> str:
+    """A backtick-quoted identifier for DDL and DML; only names built here (constants or `database_of`)
+    reach it, and anything but a plain identifier is refused rather than escaped."""
+    if not _IDENT.match(name):
+        raise ValueError(f"invalid identifier {name!r}")
+    return f"`{name}`"
 
 
 @dataclass(frozen=True)
@@ -197,24 +212,24 @@ class Replica:
         """Replicate a derived table too (it becomes queryable once the workspace's tables are ensured)."""
         self.derived.append(table)
         for db in self._known:
-            self.engine.execute(f"CREATE TABLE IF NOT EXISTS {db}.{table.name} {table.ddl}")
+            self.engine.execute(f"CREATE TABLE IF NOT EXISTS {qi(db)}.{qi(table.name)} {table.ddl}")
 
     # ---- setup ------------------------------------------------------------------------------------
     def _open(self) -> None:
         """Load the watermark; a replica of another store (or one ahead of this store) is reset, not trusted."""
-        self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {META_DB}")
+        self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {qi(META_DB)}")
         self.engine.execute(
-            f"CREATE TABLE IF NOT EXISTS {META_DB}.watermark (id UInt8, seq UInt64, store String, at {TS}) "
+            f"CREATE TABLE IF NOT EXISTS {qi(META_DB)}.watermark (id UInt8, seq UInt64, store String, at {TS}) "
             "ENGINE = ReplacingMergeTree(seq) ORDER BY id"
         )
         self.engine.execute(
-            f"CREATE TABLE IF NOT EXISTS {META_DB}.databases (name String) ENGINE = ReplacingMergeTree ORDER BY name"
+            f"CREATE TABLE IF NOT EXISTS {qi(META_DB)}.databases (name String) ENGINE = ReplacingMergeTree ORDER BY name"
         )
         dbs = self.engine.execute(
-            f"SELECT name FROM {META_DB}.databases WHERE name IN (SELECT name FROM system.databases)"
+            f"SELECT name FROM {qi(META_DB)}.databases WHERE name IN (SELECT name FROM system.databases)"
         )
         self._known = {r[0] for r in dbs.rows}
-        res = self.engine.execute(f"SELECT seq, store FROM {META_DB}.watermark FINAL WHERE id = 1")
+        res = self.engine.execute(f"SELECT seq, store FROM {qi(META_DB)}.watermark FINAL WHERE id = 1")
         seq, store = (int(res.rows[0][0]), res.rows[0][1]) if res.rows else (0, "")
         with self.core.db.read() as conn:
             head = int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
@@ -228,20 +243,23 @@ class Replica:
     def _reset(self) -> None:
         """Drop the workspace databases this replica created (never anything else on the engine)."""
         for db in list(self._known):
-            self.engine.execute(f"DROP DATABASE IF EXISTS {db}")
+            if not _IDENT.match(db):
+                log.warning("not dropping %r listed in the replica's catalogue: not a name it creates", db)
+                continue
+            self.engine.execute(f"DROP DATABASE IF EXISTS {qi(db)}")
         self._known.clear()
-        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {META_DB}.databases")
-        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {META_DB}.watermark")
+        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {qi(META_DB)}.databases")
+        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {qi(META_DB)}.watermark")
         self.watermark = 0
         self._persisted_seq = -1
 
     def ensure_workspace(self, workspace_id: str) -> str:
         db = database_of(workspace_id)
         if db not in self._known:
-            self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+            self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {qi(db)}")
             for name, ddl in [*DDL.items(), *((d.name, d.ddl) for d in self.derived)]:
-                self.engine.execute(f"CREATE TABLE IF NOT EXISTS {db}.{name} {ddl}")
-            self.engine.execute(f"INSERT INTO {META_DB}.databases (name) VALUES ({{n:String}})", {"n": db})
+                self.engine.execute(f"CREATE TABLE IF NOT EXISTS {qi(db)}.{qi(name)} {ddl}")
+            self.engine.execute(f"INSERT INTO {qi(META_DB)}.databases (name) VALUES ({{n:String}})", {"n": db})
             self._known.add(db)
         return db
 
@@ -299,7 +317,7 @@ class Replica:
             return
         self._persisted_seq = self.watermark
         self.engine.execute(
-            f"INSERT INTO {META_DB}.watermark (id, seq, store, at) VALUES (1, {int(self.watermark)}, {{s:String}}, "
+            f"INSERT INTO {qi(META_DB)}.watermark (id, seq, store, at) VALUES (1, {int(self.watermark)}, {{s:String}}, "
             "now64(3))",
             {"s": self.core.store_id},
         )
@@ -310,7 +328,7 @@ class Replica:
             if op == "delete":
                 self._flush(pending)
                 db = database_of(ws)
-                self.engine.execute(f"DROP DATABASE IF EXISTS {db}")
+                self.engine.execute(f"DROP DATABASE IF EXISTS {qi(db)}")
                 self._known.discard(db)
             else:
                 self.ensure_workspace(ws)
@@ -318,9 +336,9 @@ class Replica:
             self._flush(pending)
             db = self.ensure_workspace(ws)
             cid = row.entity_id
-            self.engine.execute(f"DELETE FROM {db}.records WHERE collection = {{c:String}}", {"c": cid})
+            self.engine.execute(f"DELETE FROM {qi(db)}.records WHERE collection = {{c:String}}", {"c": cid})
             for side in ("source_collection", "target_collection"):
-                self.engine.execute(f"DELETE FROM {db}.relationships WHERE {side} = {{c:String}}", {"c": cid})
+                self.engine.execute(f"DELETE FROM {qi(db)}.relationships WHERE {side} = {{c:String}}", {"c": cid})
             pending.add(
                 ws,
                 "collections",
@@ -359,7 +377,7 @@ class Replica:
                 self._flush(pending)
                 db = self.ensure_workspace(ws)
                 self.engine.execute(
-                    f"DELETE FROM {db}.relationships WHERE rel_type = {{r:String}}", {"r": row.entity_id}
+                    f"DELETE FROM {qi(db)}.relationships WHERE rel_type = {{r:String}}", {"r": row.entity_id}
                 )
             pending.add(
                 ws,
@@ -456,7 +474,7 @@ class Replica:
             for r in rows
         )
         self.engine.execute(
-            f"INSERT INTO {db}.{table} SETTINGS input_format_parallel_parsing = 0 FORMAT JSONEachRow "
+            f"INSERT INTO {qi(db)}.{qi(table)} SETTINGS input_format_parallel_parsing = 0 FORMAT JSONEachRow "
             + lines.decode()
         )
 
@@ -559,11 +577,11 @@ class Replica:
                 diffs.append({"workspace": ws, "problem": "missing replica database"})
                 continue
             rep = self.engine.execute(
-                f"SELECT collection, countIf(NOT deleted), max(version) FROM {db}.records FINAL GROUP BY collection"
+                f"SELECT collection, countIf(NOT deleted), max(version) FROM {qi(db)}.records FINAL GROUP BY collection"
             )
             rep_rec = {(ws, c): (int(n), int(v)) for c, n, v in rep.rows}
             rep = self.engine.execute(
-                f"SELECT rel_type, countIf(NOT deleted), max(version) FROM {db}.relationships FINAL GROUP BY rel_type"
+                f"SELECT rel_type, countIf(NOT deleted), max(version) FROM {qi(db)}.relationships FINAL GROUP BY rel_type"
             )
             rep_rel = {(ws, c): (int(n), int(v)) for c, n, v in rep.rows}
             for kind, prim, repl in (("collection", prim_rec, rep_rec), ("rel_type", prim_rel, rep_rel)):

@@ -64,7 +64,7 @@ def run_sql(ws: str, body: SqlBody, request: Request, actor: ActorDep) -> Any:
     `collections`/`relationship_types` `read:collections`, and `operations_log` `read:audit`.
     """
     authorize_sql(actor, ws)
-    result = get_analytics(request).sql(ws, body.query, body.params, may=_may(actor, ws))
+    result = get_analytics(request).sql(ws, body.query, body.params, may=_may(actor, ws), caller=actor.id)
     return _respond(result, body.format)
 
 
@@ -118,7 +118,7 @@ def run_query(
     authorize_sql(actor, ws)
     stored = core.stored_queries.get(ws, name)
     params = {**stored["params"], **(body.params or {})}
-    result = get_analytics(request).sql(ws, stored["query"], params, may=_may(actor, ws))
+    result = get_analytics(request).sql(ws, stored["query"], params, may=_may(actor, ws), caller=actor.id)
     return _respond(result, body.format)
 
 
