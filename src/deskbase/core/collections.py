@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +84,9 @@ class Collections:
             )
             return [public(r) for r in conn.execute(q)]
 
-    def history(self, workspace_id: str, collection: str, after: int = 0, limit: int = 100) -> list[dict]:
+    def history(
+        self, workspace_id: str, collection: str, after: int = 0, limit: int = 100
+    ) -> builtins.list[dict]:
         with self.app.db.read() as conn:
             self.app.workspaces.require(conn, workspace_id)
             return changelog.history(conn, workspace_id, "collection", None, collection, after, limit)
@@ -98,6 +101,7 @@ class Collections:
         check_slug(collection, "collection")
         schema = body.get("json_schema")
         compile_schema(schema)
+        assert isinstance(schema, dict)  # compile_schema refuses anything else
         _check_presentation(body)
         for field in x_index_fields(schema):
             if not FIELD_RE.match(field):
@@ -115,7 +119,7 @@ class Collections:
                 )
             ).first()
             created = row is None
-            offending: list[dict[str, Any]] = []
+            offending: builtins.list[dict[str, Any]] = []
             if row is not None and row.json_schema != schema:
                 offending = self._violations(tx.conn, workspace_id, collection, compile_schema(schema))
                 if offending and not force:
@@ -172,9 +176,11 @@ class Collections:
             out = public(self.require(tx.conn, workspace_id, collection))
         return out, created
 
-    def _violations(self, conn: Connection, workspace_id: str, collection: str, validator: Any) -> list[dict]:
+    def _violations(
+        self, conn: Connection, workspace_id: str, collection: str, validator: Any
+    ) -> builtins.list[dict]:
         """Scan live records in key order, in chunks, stopping once enough offenders are found."""
-        found: list[dict[str, Any]] = []
+        found: builtins.list[dict[str, Any]] = []
         last = ""
         while len(found) < MAX_REPORTED:
             rows = conn.execute(
