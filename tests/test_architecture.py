@@ -55,6 +55,7 @@ def test_pure_sla_modules_import_only_the_standard_library() -> None:
         "deskbase.support.calendar",
         "deskbase.support.policy",
         "deskbase.support.evaluate",
+        "deskbase.core.filterlang",
     }
     for name in PURE:
         path = SRC / "support" / name
@@ -62,6 +63,35 @@ def test_pure_sla_modules_import_only_the_standard_library() -> None:
             continue
         bad = [n for n in imports_of(path) if n not in allowed and n.split(".")[0] not in allowed]
         assert bad == [], f"{name} imports {bad}"
+
+
+def test_the_filter_language_is_pure() -> None:
+    """SLA policies evaluate it, so it may import only what they may."""
+    bad = [
+        n
+        for n in imports_of(SRC / "core" / "filterlang.py")
+        if n not in sys.stdlib_module_names and n.split(".")[0] not in sys.stdlib_module_names
+    ]
+    assert bad == []
+
+
+def test_events_stay_out_of_core_and_support() -> None:
+    """Triggers are built on the core and the support domain, never the other way round; the events package
+    is not an adapter of the web or the replica either."""
+    bad = [
+        (p.relative_to(SRC).as_posix(), n)
+        for pkg in ("core", "support")
+        for p in (SRC / pkg).rglob("*.py")
+        for n in imports_of(p)
+        if n == "deskbase.events" or n.startswith("deskbase.events.")
+    ]
+    bad += [
+        (p.relative_to(SRC).as_posix(), n)
+        for p in (SRC / "events").rglob("*.py")
+        for n in imports_of(p)
+        if any(n == a or n.startswith(a + ".") for a in ("deskbase.api", "deskbase.web", "deskbase.cli", "fastapi"))
+    ]
+    assert bad == []
 
 
 def test_no_bare_now_outside_the_clock() -> None:

@@ -77,6 +77,34 @@ class Settings:
     sla_scheduler: bool = _setting(
         True, "Run the SLA scheduler (warnings, breaches, escalations) in the server."
     )
+    secret_key: str = _setting(
+        "",
+        "Key that encrypts stored secrets (webhook signing secrets) at rest; empty means a random key kept in "
+        "data_dir/secret-key (mode 0600). Keep it with your backups: stored secrets are unreadable without it.",
+    )
+    webhooks: bool = _setting(True, "Run the webhook dispatcher (outbound triggers) in the server.")
+    webhook_retry_schedule: str = _setting(
+        "5,300,1800,7200,18000,36000,36000",
+        "Seconds to wait before each retry of a failed webhook delivery, comma-separated (each wait gets "
+        "up to 10% jitter); after the last one the delivery is exhausted.",
+    )
+    webhook_timeout_seconds: float = _setting(
+        15.0, "How long one webhook delivery attempt may take to connect, send and answer."
+    )
+    webhook_allow_networks: str = _setting(
+        "",
+        "Comma-separated CIDR networks webhooks may reach although they are loopback, private, link-local "
+        "or multicast (refused by default), e.g. 127.0.0.0/8 for local development.",
+    )
+    webhook_disable_after_seconds: int = _setting(
+        5 * 86400, "A trigger whose deliveries have failed for this long without a success is disabled."
+    )
+    webhook_retention_days: int = _setting(
+        30, "Days finished webhook deliveries (and their attempts) are kept in the delivery log."
+    )
+    webhook_concurrency: int = _setting(
+        8, "Webhook deliveries in flight at once (at most 2 per trigger, so a slow endpoint delays no other)."
+    )
     log_level: str = _setting("info", "Server log level.")
 
     @classmethod

@@ -14,6 +14,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import Clock
 from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unavailable
+from deskbase.events.service import install as install_webhooks
 from deskbase.support.install import install as install_support
 from deskbase.web import install_console
 
@@ -30,6 +31,7 @@ def build(
     """
     core = Deskbase.open(settings, clock)
     install_support(core)
+    webhooks = install_webhooks(core)
     startup: list[Any] = []
     shutdown: list[Any] = []
     extensions: list[Extension] = list(extra or [])
@@ -47,9 +49,10 @@ def build(
         own_engine = engine is None
         eng = engine if engine is not None else open_embedded_engine(settings.data_path / "chdb")
         analytics = Analytics(core, eng)
+        from deskbase.events.replication import DELIVERIES
         from deskbase.support.replication import DERIVED
 
-        for table in DERIVED:
+        for table in (*DERIVED, DELIVERIES):
             analytics.replica.register(table)
             analytics.allow(table.name)
         startup.append(analytics.start)
@@ -66,6 +69,9 @@ def build(
         sla = core.extensions["sla"]
         startup.append(sla.start)
         shutdown.append(sla.stop)
+    if settings.webhooks:
+        startup.append(webhooks.start)
+        shutdown.append(webhooks.stop)
     shutdown.append(core.close)
     app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
     startup.append(app.state.console.start)

@@ -12,7 +12,16 @@ from deskbase import __version__
 from deskbase.api import errors
 from deskbase.api.middleware import BodyLimit
 from deskbase.api.ratelimit import RateLimiter
-from deskbase.api.routers import collections, records, relationships, sla, support, tokens, workspaces
+from deskbase.api.routers import (
+    collections,
+    records,
+    relationships,
+    sla,
+    support,
+    tokens,
+    triggers,
+    workspaces,
+)
 from deskbase.core.app import Deskbase
 
 Extension = Callable[[FastAPI, Deskbase], None]
@@ -44,7 +53,7 @@ def create_app(
     app.state.limiter = RateLimiter(core.settings.rate_limit_per_second, core.settings.rate_limit_burst)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
-    for module in (workspaces, collections, records, relationships, support, sla, tokens):
+    for module in (workspaces, collections, records, relationships, support, sla, tokens, triggers):
         app.include_router(module.router)
     app.include_router(records.documents_router)
 

@@ -136,3 +136,16 @@ class TokenCreate(Body):
     expires_at: str | None = Field(
         None, description="ISO-8601 time; default: never (or the minting token's)."
     )
+
+
+class TriggerPut(Body):
+    url: str = Field(max_length=2000)
+    events: list[str]
+    collections: list[str] | None = None
+    filter: dict[str, Any] | None = None
+    enabled: bool = True
+    description: str | None = Field(None, max_length=2000)
+
+
+class ReplayBody(Body):
+    since_seq: int = Field(ge=0)

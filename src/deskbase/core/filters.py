@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import func
 
-from deskbase.core import search
+from deskbase.core import filterlang, search
 from deskbase.core.clock import parse_iso
 from deskbase.core.errors import InvalidFilter
 from deskbase.core.tables import records
@@ -31,25 +31,7 @@ from deskbase.core.tables import records
 SYSTEM_FIELDS = {"id", "created_at", "updated_at", "external_id", "external_source", "version"}
 TIME_FIELDS = {"created_at", "updated_at"}
 SEGMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-OPS = {
-    "eq",
-    "neq",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "in",
-    "not_in",
-    "like",
-    "ilike",
-    "is_null",
-    "is_not_null",
-    "has",
-    "search",
-}
-MAX_CONDITIONS = 100
-MAX_DEPTH = 8
-MAX_IN = 1000
+OPS = filterlang.OPS
 
 Scalar = str | int | float | bool
 
@@ -147,47 +129,28 @@ class Compiler:
         return self.data_text(f), self._param(value)
 
     # ---- conditions --------------------------------------------------------------------------------
-    def condition(
-        self, node: Any, depth: int = 0, counter: list[int] | None = None, conjunctive: bool = True
-    ) -> ColumnElement[bool]:
+    def condition(self, node: Any) -> ColumnElement[bool]:
+        """The filter as SQL; `filterlang.parse` validates it (shape, ops, values) exactly as the Python back
+        end's callers (SLA policies, triggers) see it."""
+        try:
+            tree = filterlang.parse(node, _checked_field, filterlang.OPS)
+        except filterlang.FilterError as exc:
+            raise InvalidFilter(exc.message, exc.details or ({"pointer": exc.pointer} if exc.pointer else {})) from None
+        return self._compile(tree, True)
+
+    def _compile(self, node: filterlang.Node, conjunctive: bool) -> ColumnElement[bool]:
         """`conjunctive`: the node must hold for every result (no `or` above it), so it may drive the query."""
-        counter = counter if counter is not None else [0]
-        if depth > MAX_DEPTH:
-            raise InvalidFilter(f"filter nests deeper than {MAX_DEPTH} levels")
-        if not isinstance(node, dict):
-            raise InvalidFilter(
-                "a filter is an object {field, op, value} or {and|or: [...]}", {"filter": node}
-            )
-        for key, joiner in (("and", and_), ("or", or_)):
-            if key in node:
-                if len(node) != 1:
-                    raise InvalidFilter(f"an '{key}' node takes no other keys", {"keys": sorted(node)})
-                items = node[key]
-                if not isinstance(items, list) or not items:
-                    raise InvalidFilter(f"'{key}' takes a non-empty list of filters")
-                inner = conjunctive and key == "and"
-                return joiner(*(self.condition(i, depth + 1, counter, inner) for i in items))
-        counter[0] += 1
-        if counter[0] > MAX_CONDITIONS:
-            raise InvalidFilter(f"a filter may hold at most {MAX_CONDITIONS} conditions")
-        unknown = set(node) - {"field", "op", "value"}
-        if unknown:
-            raise InvalidFilter(
-                f"unknown filter keys: {', '.join(sorted(unknown))}", {"keys": sorted(unknown)}
-            )
-        op = node.get("op")
-        if op not in OPS:
-            raise InvalidFilter(f"unknown filter op {op!r}; use one of {', '.join(sorted(OPS))}", {"op": op})
-        f = parse_field(node.get("field"))
-        value = node.get("value")
-        return self._leaf(f, op, value, conjunctive)
+        if isinstance(node, filterlang.Group):
+            inner = conjunctive and node.kind == "and"
+            joiner = and_ if node.kind == "and" else or_
+            return joiner(*(self._compile(i, inner) for i in node.items))
+        return self._leaf(node.field, node.op, node.value, conjunctive)
 
     def _leaf(self, f: Field, op: str, value: Any, conjunctive: bool = False) -> ColumnElement[bool]:
         if op in {"is_null", "is_not_null"}:
             expr = self.system(f) if f.system else self.data_text(f)
             return expr.is_(None) if op == "is_null" else expr.is_not(None)
         if op in {"eq", "neq", "gt", "gte", "lt", "lte"}:
-            _check_scalar(f, op, value)
             expr, param = self._cmp_target(f, value)
             return {
                 "eq": expr == param,
@@ -198,18 +161,12 @@ class Compiler:
                 "lte": expr <= param,
             }[op]
         if op in {"in", "not_in"}:
-            if not isinstance(value, list) or not value or len(value) > MAX_IN:
-                raise InvalidFilter(f"'{op}' takes a list of 1-{MAX_IN} values", {"field": f.name, "op": op})
-            for v in value:
-                _check_scalar(f, op, v)
             conds = [self._eq(f, v) for v in value]
             if op == "in":
                 return or_(*conds)
             expr = self.system(f) if f.system else self.data_text(f)
             return or_(not_(or_(*conds)), expr.is_(None))
         if op in {"like", "ilike", "search"}:
-            if not isinstance(value, str):
-                raise InvalidFilter(f"'{op}' takes a string pattern", {"field": f.name, "op": op})
             expr = self.system(f) if f.system else self.data_text(f)
             if op == "search":
                 escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -221,7 +178,6 @@ class Compiler:
                 return func.lower(expr).like(func.lower(self._param(value)))
             return expr.like(self._param(value))
         # has: an array field contains the value
-        _check_scalar(f, op, value)
         if f.system:
             raise InvalidFilter("'has' applies to array fields inside data", {"field": f.name})
         if self.pg:
@@ -256,11 +212,8 @@ class Compiler:
         return expr == param
 
 
-def _check_scalar(f: Field, op: str, value: Any) -> None:
-    if value is None or isinstance(value, (dict, list)):
-        raise InvalidFilter(
-            f"'{op}' on {f.name} takes a string, number or boolean value", {"field": f.name, "op": op}
-        )
+def _checked_field(raw: Any, _pointer: str) -> Field:
+    return parse_field(raw)
 
 
 def _as_time(value: Any, f: Field) -> datetime:

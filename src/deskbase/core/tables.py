@@ -227,6 +227,19 @@ ticket_reads = Table(
 )
 
 
+#: Background loops (webhook dispatcher, later the replicator and mail): how far each has read its source (a
+#: change `seq`) and which process holds it, so exactly one runs it and a restart resumes where it stopped.
+loop_state = Table(
+    "loop_state",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("watermark", SeqType, nullable=False),
+    Column("owner", String(128), nullable=True),
+    _ts("lease_until", nullable=True),
+    _ts("updated_at"),
+)
+
+
 meta = Table(
     "meta",
     metadata,

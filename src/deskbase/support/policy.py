@@ -4,13 +4,11 @@ A policy is data (its JSON form is what the HTTP API stores and returns) plus a 
 Policies form an ordered list and the FIRST one whose ``match`` accepts a ticket applies: never "the most
 specific" or "any", so an edit elsewhere in the list cannot silently change which policy a ticket gets.
 
-``match`` is deskbase's filter DSL (``{field, op, value}`` or ``{and|or: [...]}``) evaluated in Python over
-``{"ticket": <ticket data>, "customer": <customer data or {}>}``. Field paths: ``ticket.priority``,
-``customer.plan``; ``data.x`` and a bare ``x`` mean ``ticket.x`` as in record filters. Python semantics, kept
-close to the SQL ones: ``eq`` needs the same JSON kind (``1`` never equals ``"1"`` or ``true``); ``neq`` and
-``not_in`` are true for a missing field; ordering ops are false across kinds; ``like`` is case-sensitive and
-``ilike`` is not (``%`` any run, ``_`` one character); ``has`` tests membership in an array. Everything is
-checked when the policy is built, so a bad filter is a 422 at save time, never a surprise at ticket time.
+``match`` is deskbase's filter language (``core/filterlang.py``: one parser for record queries, policies and
+triggers) evaluated in Python over ``{"ticket": <ticket data>, "customer": <customer data or {}>}``. Field paths:
+``ticket.priority``, ``customer.plan``; ``data.x`` and a bare ``x`` mean ``ticket.x`` as in record filters.
+Everything is checked when the policy is built, so a bad filter is a 422 at save time, never a surprise at
+ticket time.
 """
 
 import math
@@ -20,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from fractions import Fraction
 from typing import Any, Self
+
+import deskbase.core.filterlang as filterlang
 
 __all__ = [
     "ACTIONS",
@@ -57,24 +57,6 @@ _KEYS = {
 _TRIGGER_RE = re.compile(r"(warning|breach)(?:\+(\d{1,10}))?")
 _SEGMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SYSTEM_FIELDS = {"id", "created_at", "updated_at", "external_id", "external_source", "version"}
-_OPS = {
-    "eq",
-    "neq",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "in",
-    "not_in",
-    "like",
-    "ilike",
-    "is_null",
-    "is_not_null",
-    "has",
-}
-_MAX_DEPTH = 8
-_MAX_CONDITIONS = 100
-_MAX_IN = 1000
 _MS = timedelta(milliseconds=1)
 
 
@@ -174,7 +156,7 @@ class Policy:
                 raise PolicyError(f"/{name}", "expected a non-empty string")
         if not _is_int(self.version) or self.version < 0:
             raise PolicyError("/version", f"expected a non-negative integer, got {self.version!r}")
-        check = None if self.match is None else _compile(self.match, "/match", 0, [0])
+        check = None if self.match is None else _compile(self.match, "/match")
         targets = _check_targets(self.targets)
         if not isinstance(self.pause_statuses, list | tuple | set | frozenset):
             raise PolicyError("/pause_statuses", "expected a list of statuses")
@@ -501,71 +483,17 @@ def _pointer(*parts: str) -> str:
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-# --- the filter DSL, compiled to Python ---
+# --- the filter language (core/filterlang.py), evaluated on Python values ---
 
 
-def _compile(node: object, where: str, depth: int, count: list[int]) -> _Check:
-    if depth > _MAX_DEPTH:
-        raise PolicyError(where, f"filter nests deeper than {_MAX_DEPTH} levels")
-    if not isinstance(node, Mapping):
-        raise PolicyError(where, "a filter is an object {field, op, value} or {and|or: [...]}")
-    for joiner in ("and", "or"):
-        if joiner in node:
-            if len(node) != 1:
-                raise PolicyError(where, f"an '{joiner}' node takes no other keys")
-            items = node[joiner]
-            if not isinstance(items, list) or not items:
-                raise PolicyError(f"{where}/{joiner}", "expected a non-empty list of filters")
-            parts = [
-                _compile(item, f"{where}/{joiner}/{i}", depth + 1, count) for i, item in enumerate(items)
-            ]
-            return _all(parts) if joiner == "and" else _any(parts, f"{where}/or")
-    count[0] += 1
-    if count[0] > _MAX_CONDITIONS:
-        raise PolicyError(where, f"a filter may hold at most {_MAX_CONDITIONS} conditions")
-    for key in node:
-        if key not in ("field", "op", "value"):
-            raise PolicyError(
-                f"{where}{_pointer(str(key))}", "unknown key; a condition is {field, op, value}"
-            )
-    op = node.get("op")
-    if op not in _OPS:
-        raise PolicyError(f"{where}/op", f"unknown op {op!r}; use one of {', '.join(sorted(_OPS))}")
-    root, path = _parse_field(node.get("field"), f"{where}/field")
-    test = _leaf(op, node.get("value"), "value" in node, f"{where}/value")
-    condition = {"field": node["field"], "op": op, **({"value": node["value"]} if "value" in node else {})}
+def _compile(node: object, where: str) -> _Check:
+    try:
+        tree = filterlang.parse(node, _parse_field, filterlang.PYTHON_OPS, where)
+    except filterlang.FilterError as exc:
+        raise PolicyError(exc.pointer, exc.message) from None
 
     def check(doc: Mapping[str, Any]) -> Failure | None:
-        value: Any = doc[root]
-        for part in path:
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if test(value):
-            return None
-        return {"pointer": where, "condition": condition, "actual": value}
-
-    return check
-
-
-def _all(parts: list[_Check]) -> _Check:
-    def check(doc: Mapping[str, Any]) -> Failure | None:
-        for part in parts:
-            failed = part(doc)
-            if failed is not None:
-                return failed
-        return None
-
-    return check
-
-
-def _any(parts: list[_Check], where: str) -> _Check:
-    def check(doc: Mapping[str, Any]) -> Failure | None:
-        failures = []
-        for part in parts:
-            failed = part(doc)
-            if failed is None:
-                return None
-            failures.append(failed)
-        return {"pointer": where, "condition": "or", "alternatives": failures}
+        return filterlang.explain(tree, lambda f: filterlang.path_value(doc[f[0]], f[1]))
 
     return check
 
@@ -588,60 +516,3 @@ def _parse_field(raw: object, where: str) -> tuple[str, tuple[str, ...]]:
             f"invalid field {raw!r}: use ticket.<name>[.<name>…] or customer.<name>… (letters, digits, '_')",
         )
     return root, tuple(parts)
-
-
-def _leaf(op: str, value: Any, given: bool, where: str) -> Callable[[Any], bool]:
-    if op in ("is_null", "is_not_null"):
-        if value is not None:
-            raise PolicyError(where, f"'{op}' takes no value")
-        return (lambda a: a is None) if op == "is_null" else (lambda a: a is not None)
-    if op in ("in", "not_in"):
-        if not isinstance(value, list) or not 0 < len(value) <= _MAX_IN:
-            raise PolicyError(where, f"'{op}' takes a list of 1-{_MAX_IN} values")
-        for i, v in enumerate(value):
-            _check_scalar(v, f"{where}/{i}", op)
-        options = list(value)
-        if op == "in":
-            return lambda a: any(_eq(a, v) for v in options)
-        return lambda a: not any(_eq(a, v) for v in options)
-    if op in ("like", "ilike"):
-        if not isinstance(value, str):
-            raise PolicyError(where, f"'{op}' takes a string pattern")
-        pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
-        regex = re.compile(pattern, re.DOTALL | (re.IGNORECASE if op == "ilike" else 0))
-        return lambda a: isinstance(a, str) and regex.fullmatch(a) is not None
-    if not given:
-        raise PolicyError(where, "required")
-    _check_scalar(value, where, op)
-    if op == "eq":
-        return lambda a: _eq(a, value)
-    if op == "neq":
-        return lambda a: not _eq(a, value)
-    if op == "has":
-        return lambda a: isinstance(a, list) and any(_eq(x, value) for x in a)
-    compare = {
-        "gt": lambda a: a > value,
-        "gte": lambda a: a >= value,
-        "lt": lambda a: a < value,
-        "lte": lambda a: a <= value,
-    }[op]
-    return lambda a: _kind(a) == _kind(value) and compare(a)
-
-
-def _check_scalar(value: object, where: str, op: str) -> None:
-    if not isinstance(value, str | int | float) or (isinstance(value, float) and not math.isfinite(value)):
-        raise PolicyError(where, f"'{op}' takes a string, number or boolean, got {value!r}")
-
-
-def _kind(value: object) -> str | None:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return None
-
-
-def _eq(a: object, b: object) -> bool:
-    return _kind(a) is not None and _kind(a) == _kind(b) and a == b

@@ -1,0 +1,239 @@
+"""Deliveries: the per-trigger queue and its log (attempts with status, duration, error, response head).
+
+Statuses: `pending` (not tried yet, or queued again by retry/replay), `failed` (tried, will retry at
+`next_attempt_at`), `delivered` (acknowledged with a 2xx: never sent again unless retried or replayed
+explicitly), `exhausted` (the retry schedule ran out: the dead letter).
+
+Head-of-line rule: per (trigger, order key) — the record, or the ticket for messages and SLA events — only
+the oldest open delivery (lowest seq, then id) may be sent; later ones wait while it retries, and go once it
+is delivered or exhausted. Other keys and other triggers never wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from deskbase.core import tables as ct
+from deskbase.core.clock import iso
+from deskbase.core.errors import InvalidFilter, NotFound
+from deskbase.core.filters import decode_cursor, encode_cursor
+from deskbase.core.ids import uuid7
+from deskbase.events.matching import Event
+from deskbase.events.retry import Outcome
+from deskbase.events.sender import Result
+from deskbase.events.tables import triggers, webhook_attempts, webhook_deliveries
+
+d = webhook_deliveries
+OPEN = ("pending", "failed")
+STATUSES = ("pending", "failed", "delivered", "exhausted")
+
+
+def next_version(conn: Connection) -> int:
+    """Versions order delivery updates for the replica: one above the last change, so the replicator copies
+    the row with the first change after it (see events/replication.py)."""
+    return int(conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0) + 1
+
+
+def enqueue(
+    conn: Connection, pairs: Iterable[tuple[str, Event]], origin: str, now: datetime, prefix: str = ""
+) -> int:
+    """Queue (trigger id, event) pairs; an event already queued for a trigger (same dedupe key) is skipped,
+    so reading the outbox twice after a crash queues nothing twice."""
+    rows: list[dict[str, Any]] = []
+    version = next_version(conn)
+    for tid, ev in pairs:
+        rows.append(
+            {
+                "id": uuid7(),
+                "workspace_id": ev.workspace_id,
+                "trigger_id": tid,
+                "event_id": ev.id,
+                "dedupe_key": prefix + ev.id,
+                "event_type": ev.type,
+                "seq": ev.seq,
+                "order_key": ev.order_key,
+                "payload": orjson.dumps(ev.body()).decode(),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "origin": origin,
+                "version": version,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if not rows:
+        return 0
+    seen: set[tuple[str, str, str]] = set()
+    for ws, tid in {(r["workspace_id"], r["trigger_id"]) for r in rows}:
+        keys = [r["dedupe_key"] for r in rows if r["workspace_id"] == ws and r["trigger_id"] == tid]
+        for i in range(0, len(keys), 500):
+            seen |= {
+                (ws, tid, k)
+                for k in conn.execute(
+                    select(d.c.dedupe_key).where(
+                        d.c.workspace_id == ws, d.c.trigger_id == tid, d.c.dedupe_key.in_(keys[i : i + 500])
+                    )
+                ).scalars()
+            }
+    fresh = [r for r in rows if (r["workspace_id"], r["trigger_id"], r["dedupe_key"]) not in seen]
+    if fresh:
+        conn.execute(insert(d), fresh)
+    return len(fresh)
+
+
+def due(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    """Open deliveries of enabled triggers whose time has come and that head their (trigger, key) queue."""
+    e = d.alias("earlier")
+    blocked = exists().where(
+        e.c.workspace_id == d.c.workspace_id,
+        e.c.trigger_id == d.c.trigger_id,
+        e.c.order_key == d.c.order_key,
+        e.c.status.in_(OPEN),
+        or_(e.c.seq < d.c.seq, and_(e.c.seq == d.c.seq, e.c.id < d.c.id)),
+    )
+    q = (
+        select(d.c.id, d.c.workspace_id, d.c.trigger_id)
+        .join(triggers, and_(triggers.c.workspace_id == d.c.workspace_id, triggers.c.id == d.c.trigger_id))
+        .where(d.c.status.in_(OPEN), d.c.next_attempt_at <= now, triggers.c.enabled.is_(True), ~blocked)
+        .order_by(d.c.next_attempt_at, d.c.seq, d.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(q).all())
+
+
+def next_due(conn: Connection) -> datetime | None:
+    q = (
+        select(func.min(d.c.next_attempt_at))
+        .join(triggers, and_(triggers.c.workspace_id == d.c.workspace_id, triggers.c.id == d.c.trigger_id))
+        .where(d.c.status.in_(OPEN), triggers.c.enabled.is_(True))
+    )
+    return conn.execute(q).scalar()  # type: ignore[no-any-return]
+
+
+def record(conn: Connection, row: Any, at: datetime, result: Result, out: Outcome, now: datetime) -> None:
+    """Store one attempt and what follows from it (inside the caller's transaction)."""
+    n = int(row.attempts) + 1
+    conn.execute(
+        insert(webhook_attempts).values(
+            delivery_id=row.id,
+            n=n,
+            at=at,
+            status=result.status,
+            duration_ms=result.duration_ms,
+            error=result.error,
+            response=result.response,
+        )
+    )
+    conn.execute(
+        update(d)
+        .where(d.c.id == row.id)
+        .values(
+            status=out.status,
+            attempts=n,
+            next_attempt_at=out.next_attempt_at,
+            last_status=result.status,
+            last_error=result.error,
+            updated_at=now,
+            delivered_at=now if out.status == "delivered" else None,
+            version=next_version(conn),
+        )
+    )
+
+
+def public(row: Any, attempts: list[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "trigger_id": row.trigger_id,
+        "event_id": row.event_id,
+        "type": row.event_type,
+        "seq": row.seq,
+        "status": row.status,
+        "origin": row.origin,
+        "next_attempt_at": iso(row.next_attempt_at) if row.next_attempt_at and row.status in OPEN else None,
+        "created_at": iso(row.created_at),
+        "delivered_at": iso(row.delivered_at) if row.delivered_at else None,
+        "attempts": [
+            {
+                "at": iso(a.at),
+                "status": a.status,
+                "duration_ms": a.duration_ms,
+                "error": a.error,
+                "response": a.response,
+            }
+            for a in attempts
+        ],
+    }
+
+
+def log(
+    conn: Connection, ws: str, tid: str, cursor: str | None, limit: int, status: str | None
+) -> dict[str, Any]:
+    """Newest first, by cursor."""
+    if status is not None and status not in STATUSES:
+        raise InvalidFilter(f"status is one of {', '.join(STATUSES)}", {"status": status})
+    q = select(d).where(d.c.workspace_id == ws, d.c.trigger_id == tid)
+    if status is not None:
+        q = q.where(d.c.status == status)
+    if cursor:
+        (last,) = decode_cursor(cursor, 1)
+        if not isinstance(last, str):
+            raise InvalidFilter("invalid cursor", {"cursor": cursor})
+        q = q.where(d.c.id < last)
+    rows = conn.execute(q.order_by(d.c.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    by_id: dict[str, list[Any]] = {r.id: [] for r in rows}
+    if rows:
+        for a in conn.execute(
+            select(webhook_attempts)
+            .where(webhook_attempts.c.delivery_id.in_(list(by_id)))
+            .order_by(webhook_attempts.c.delivery_id, webhook_attempts.c.n)
+        ):
+            by_id[a.delivery_id].append(a)
+    return {
+        "data": [public(r, by_id[r.id]) for r in rows],
+        "next_cursor": encode_cursor([rows[-1].id]) if more else None,
+    }
+
+
+def one(conn: Connection, ws: str, delivery_id: str) -> Any:
+    row = conn.execute(select(d).where(d.c.workspace_id == ws, d.c.id == delivery_id)).first()
+    if row is None:
+        raise NotFound(f"delivery {delivery_id!r} not found", {"delivery": delivery_id})
+    return row
+
+
+def attempts_of(conn: Connection, delivery_id: str) -> list[Any]:
+    a = webhook_attempts
+    return list(conn.execute(select(a).where(a.c.delivery_id == delivery_id).order_by(a.c.n)).all())
+
+
+def requeue(conn: Connection, row: Any, now: datetime) -> None:
+    """Send again as soon as its queue allows (an explicit retry: also for delivered or exhausted ones)."""
+    conn.execute(
+        update(d)
+        .where(d.c.id == row.id)
+        .values(status="pending", next_attempt_at=now, updated_at=now, version=next_version(conn))
+    )
+
+
+def prune(conn: Connection, before: datetime) -> int:
+    """Forget finished deliveries (and their attempts) last touched before `before`."""
+    old = (
+        select(d.c.id).where(d.c.status.in_(("delivered", "exhausted")), d.c.updated_at < before).limit(1000)
+    )
+    ids = list(conn.execute(old).scalars())
+    if ids:
+        conn.execute(delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids)))
+        conn.execute(delete(d).where(d.c.id.in_(ids)))
+    return len(ids)
+
+
+RETENTION_STEP = timedelta(hours=1)

@@ -1,0 +1,135 @@
+"""The webhooks service: what adapters call (trigger management, delivery log, retry, replay, test) and
+`install`, which wires the store, the sender and the dispatcher onto a core."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from deskbase.core import tables as ct
+from deskbase.core.app import Deskbase
+from deskbase.core.context import Actor
+from deskbase.core.errors import ValidationFailed
+from deskbase.core.ids import uuid7
+from deskbase.core.secrets import SecretBox, load_key
+from deskbase.events import build, deliveries, matching, retry, ssrf
+from deskbase.events.dispatcher import Dispatcher
+from deskbase.events.sender import Sender
+from deskbase.events.triggers import Triggers, spec
+
+REPLAY_MAX = 10_000
+
+
+class Webhooks:
+    def __init__(self, core: Deskbase) -> None:
+        s = core.settings
+        self.core = core
+        allowed = ssrf.parse_networks(s.webhook_allow_networks)
+        self.triggers = Triggers(core, SecretBox(load_key(s.secret_key, s.data_path)), allowed)
+        self.dispatcher = Dispatcher(
+            core,
+            self.triggers,
+            Sender(allowed, s.webhook_timeout_seconds),
+            retry.parse_schedule(s.webhook_retry_schedule),
+            timedelta(seconds=s.webhook_disable_after_seconds),
+            timedelta(days=s.webhook_retention_days),
+            s.webhook_concurrency,
+        )
+
+    def start(self) -> None:
+        self.dispatcher.start()
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+
+    # ---- the delivery log ---------------------------------------------------------------------------
+    def deliveries(
+        self, ws: str, tid: str, cursor: str | None, limit: int, status: str | None
+    ) -> dict[str, Any]:
+        self.triggers.get(ws, tid)
+        with self.core.db.read() as conn:
+            return deliveries.log(conn, ws, tid, cursor, limit, status)
+
+    def delivery(self, ws: str, delivery_id: str) -> dict[str, Any]:
+        with self.core.db.read() as conn:
+            row = deliveries.one(conn, ws, delivery_id)
+            return deliveries.public(row, deliveries.attempts_of(conn, delivery_id))
+
+    def retry(self, ws: str, delivery_id: str) -> dict[str, Any]:
+        """Send a delivery again now (also a delivered or exhausted one), keeping its event id."""
+        now = self.core.clock.now()
+        with self.core.db.tx() as tx:
+            deliveries.requeue(tx.conn, deliveries.one(tx.conn, ws, delivery_id), now)
+        self.dispatcher.wake()
+        return self.delivery(ws, delivery_id)
+
+    def replay(self, ws: str, tid: str, since_seq: int) -> dict[str, Any]:
+        """Queue again every event from `since_seq` on that the trigger matches now (its type, collection,
+        filter and owner's scope; events from before the trigger existed included). Up to REPLAY_MAX events a
+        call: `next_since_seq` says where to go on."""
+        if since_seq < 0:
+            raise ValidationFailed("since_seq is >= 0", [{"pointer": "/since_seq", "message": ">= 0"}])
+        self.triggers.get(ws, tid)
+        now = self.core.clock.now()
+        c = ct.changes.c
+        with self.core.db.read() as conn:
+            row = self.triggers._row(conn, ws, tid)
+            s = spec(row)
+            s = matching.TriggerSpec(s.workspace_id, s.id, s.events, s.collections, s.filter, s.owner, 0)
+            wanted = set(matching.TYPES) if matching.ALL in s.events else set(s.events)
+            rows = conn.execute(
+                select(ct.changes)
+                .where(c.workspace_id == ws, c.seq >= since_seq)
+                .order_by(c.seq)
+                .limit(REPLAY_MAX)
+            ).all()
+            if not rows:
+                return {"queued": 0, "next_since_seq": None}
+            lo, hi = since_seq - 1, int(rows[-1].seq)
+            events = build.from_changes(conn, rows, wanted) + [
+                e for e in build.from_sla(conn, lo, hi, wanted) if e.workspace_id == ws
+            ]
+        events.sort(key=lambda e: (e.seq, e.id))
+        pairs = [(tid, e) for e in events if matching.matches(s, e)]
+        with self.core.db.tx() as tx:
+            queued = deliveries.enqueue(tx.conn, pairs, "replay", now, prefix=f"replay:{now.timestamp()}:")
+        self.dispatcher.wake()
+        return {"queued": queued, "next_since_seq": hi + 1 if len(rows) == REPLAY_MAX else None}
+
+    def test(self, ws: str, tid: str, actor: Actor) -> dict[str, Any]:
+        """Queue a `trigger.test` event for the trigger (it goes out like any other delivery)."""
+        self.triggers.get(ws, tid)
+        now = self.core.clock.now()
+        with self.core.db.read() as conn:
+            head = int(
+                conn.execute(select(ct.changes.c.seq).order_by(ct.changes.c.seq.desc()).limit(1)).scalar()
+                or 0
+            )
+        event = matching.Event(
+            f"evt_test_{uuid7()}",
+            matching.TEST_TYPE,
+            ws,
+            head,
+            now,
+            {"trigger_id": tid, "message": "a test event sent on request", "requested_by": actor.id},
+            f"test:{tid}",
+            (),
+            (),
+        )
+        with self.core.db.tx() as tx:
+            deliveries.enqueue(tx.conn, [(tid, event)], "test", now)
+            row = tx.conn.execute(
+                select(deliveries.d).where(
+                    deliveries.d.c.workspace_id == ws, deliveries.d.c.event_id == event.id
+                )
+            ).one()
+        self.dispatcher.wake()
+        return self.delivery(ws, row.id)
+
+
+def install(core: Deskbase) -> Webhooks:
+    hooks = Webhooks(core)
+    core.extensions["webhooks"] = hooks
+    return hooks

@@ -1,0 +1,256 @@
+"""The trigger store: create/replace, read, delete, rotate secrets, disable. Secrets are sealed at rest and
+come back to a caller exactly once (on create and on rotation).
+
+A trigger delivers with the read scope of the token that last configured it: its grants are recorded on
+every create or update and applied to each event (`matching.visible`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from deskbase.core import filterlang
+from deskbase.core import tables as ct
+from deskbase.core.app import Deskbase
+from deskbase.core.clock import iso
+from deskbase.core.context import Actor
+from deskbase.core.errors import InvalidFilter, NotFound, ValidationFailed
+from deskbase.core.ids import check_slug
+from deskbase.core.secrets import SecretBox
+from deskbase.events import matching, signing, ssrf
+from deskbase.events.tables import triggers, webhook_attempts, webhook_deliveries
+
+ROTATION_OVERLAP = timedelta(hours=24)
+MAX_URL = 2000
+audit_log = logging.getLogger("deskbase.audit")
+
+
+def public(row: Any) -> dict[str, Any]:
+    """The wire form of a trigger: never its secrets."""
+    return {
+        "id": row.id,
+        "workspace_id": row.workspace_id,
+        "url": row.url,
+        "events": row.events,
+        "collections": row.collections,
+        "filter": row.filter,
+        "enabled": bool(row.enabled),
+        "disabled_reason": row.disabled_reason,
+        "description": row.description,
+        "owner": row.owner_id,
+        "failing_since": iso(row.failing_since) if row.failing_since else None,
+        "previous_secret_valid_until": iso(row.previous_until) if row.previous_secret else None,
+        "version": row.version,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+    }
+
+
+def spec(row: Any) -> matching.TriggerSpec:
+    owner = Actor(
+        id=row.owner_id, name=row.owner_id, grants=tuple(row.owner_grants), is_admin=bool(row.owner_admin)
+    )
+    return matching.TriggerSpec(
+        workspace_id=row.workspace_id,
+        id=row.id,
+        events=frozenset(row.events),
+        collections=frozenset(row.collections) if row.collections is not None else None,
+        filter=matching.compile_filter(row.filter),
+        owner=owner,
+        start_seq=int(row.start_seq),
+    )
+
+
+def _errors(body: dict[str, Any], allowed: tuple[ssrf.Network, ...]) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    url = body.get("url")
+    if not isinstance(url, str) or len(url) > MAX_URL:
+        errors.append({"pointer": "/url", "message": f"an http(s) URL of at most {MAX_URL} characters"})
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            errors.append({"pointer": "/url", "message": "an absolute http:// or https:// URL"})
+        else:
+            try:
+                reason = ssrf.refusal(parts.hostname, allowed)
+            except ValueError:
+                reason = None  # a host name: checked on each resolved address when connecting
+            if reason is not None:
+                errors.append({"pointer": "/url", "message": f"webhooks may not reach {reason}"})
+    events = body.get("events")
+    if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
+        errors.append(
+            {"pointer": "/events", "message": f"a non-empty list of: *, {', '.join(matching.TYPES)}"}
+        )
+    else:
+        for i, e in enumerate(events):
+            if e in matching.check_types([e]):
+                errors.append({"pointer": f"/events/{i}", "message": f"unknown event type {e!r}"})
+    colls = body.get("collections")
+    if colls is not None:
+        if not isinstance(colls, list) or not colls:
+            errors.append(
+                {"pointer": "/collections", "message": "a non-empty list of collection ids, or null"}
+            )
+        else:
+            for i, c in enumerate(colls):
+                try:
+                    check_slug(c, "collection")
+                except Exception:
+                    errors.append({"pointer": f"/collections/{i}", "message": "a collection id"})
+    try:
+        matching.compile_filter(body.get("filter"))
+    except filterlang.FilterError as exc:
+        errors.append({"pointer": exc.pointer, "message": exc.message})
+    except InvalidFilter as exc:
+        errors.append({"pointer": "/filter", "message": exc.message})
+    return errors
+
+
+class Triggers:
+    def __init__(self, core: Deskbase, box: SecretBox, allowed: tuple[ssrf.Network, ...]) -> None:
+        self.core = core
+        self.box = box
+        self.allowed = allowed
+
+    def _row(self, conn: Connection, ws: str, tid: str) -> Any:
+        row = conn.execute(
+            select(triggers).where(triggers.c.workspace_id == ws, triggers.c.id == tid)
+        ).first()
+        if row is None:
+            raise NotFound(f"trigger {tid!r} not found", {"trigger": tid})
+        return row
+
+    def put(self, ws: str, tid: str, body: dict[str, Any], actor: Actor) -> tuple[dict[str, Any], str | None]:
+        """Create (returns the new secret, shown once) or replace a trigger's settings (no secret)."""
+        check_slug(tid, "trigger")
+        errors = _errors(body, self.allowed)
+        if errors:
+            raise ValidationFailed("invalid trigger", errors)
+        now = self.core.clock.now()
+        values = {
+            "url": body["url"],
+            "events": list(dict.fromkeys(body["events"])),
+            "collections": body.get("collections"),
+            "filter": body.get("filter"),
+            "enabled": bool(body.get("enabled", True)),
+            "description": body.get("description"),
+            "owner_id": actor.id,
+            "owner_grants": list(actor.grants),
+            "owner_admin": actor.is_admin,
+            "updated_at": now,
+        }
+        secret = None
+        with self.core.db.tx() as tx:
+            self.core.workspaces.require(tx.conn, ws)
+            old = tx.conn.execute(
+                select(triggers).where(triggers.c.workspace_id == ws, triggers.c.id == tid)
+            ).first()
+            if old is None:
+                secret = signing.new_secret()
+                head = tx.conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0
+                tx.conn.execute(
+                    insert(triggers).values(
+                        workspace_id=ws,
+                        id=tid,
+                        secret=self.box.seal(secret),
+                        start_seq=int(head),
+                        version=1,
+                        created_at=now,
+                        **values,
+                    )
+                )
+            else:
+                if values["enabled"]:
+                    values.update(
+                        disabled_reason=None, failing_since=None if not old.enabled else old.failing_since
+                    )
+                    if not old.enabled:
+                        self._resume(tx.conn, ws, tid, now)
+                elif old.enabled:
+                    values["disabled_reason"] = "disabled by " + actor.id
+                tx.conn.execute(
+                    update(triggers)
+                    .where(triggers.c.workspace_id == ws, triggers.c.id == tid)
+                    .values(version=old.version + 1, **values)
+                )
+            row = self._row(tx.conn, ws, tid)
+        audit_log.info("trigger %s/%s %s by %s", ws, tid, "created" if secret else "updated", actor.id)
+        return public(row), secret
+
+    def _resume(self, conn: Connection, ws: str, tid: str, now: datetime) -> None:
+        """A re-enabled trigger sends what waited (deliveries parked by 410 or by the failure limit)."""
+        d = webhook_deliveries
+        conn.execute(
+            update(d)
+            .where(d.c.workspace_id == ws, d.c.trigger_id == tid, d.c.status.in_(("pending", "failed")))
+            .values(next_attempt_at=now)
+        )
+
+    def get(self, ws: str, tid: str) -> dict[str, Any]:
+        with self.core.db.read() as conn:
+            self.core.workspaces.require(conn, ws)
+            return public(self._row(conn, ws, tid))
+
+    def list(self, ws: str) -> builtins.list[dict[str, Any]]:
+        with self.core.db.read() as conn:
+            self.core.workspaces.require(conn, ws)
+            rows = conn.execute(select(triggers).where(triggers.c.workspace_id == ws).order_by(triggers.c.id))
+            return [public(r) for r in rows]
+
+    def delete(self, ws: str, tid: str, actor: Actor) -> None:
+        """Remove the trigger with its queue and delivery log."""
+        d = webhook_deliveries
+        with self.core.db.tx() as tx:
+            self._row(tx.conn, ws, tid)
+            ids = select(d.c.id).where(d.c.workspace_id == ws, d.c.trigger_id == tid)
+            tx.conn.execute(delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids)))
+            tx.conn.execute(delete(d).where(d.c.workspace_id == ws, d.c.trigger_id == tid))
+            tx.conn.execute(delete(triggers).where(triggers.c.workspace_id == ws, triggers.c.id == tid))
+        audit_log.info("trigger %s/%s deleted by %s", ws, tid, actor.id)
+
+    def rotate(self, ws: str, tid: str, actor: Actor) -> tuple[dict[str, Any], str]:
+        """A new secret; the current one keeps signing (beside it) for 24 hours."""
+        secret = signing.new_secret()
+        now = self.core.clock.now()
+        with self.core.db.tx() as tx:
+            old = self._row(tx.conn, ws, tid)
+            tx.conn.execute(
+                update(triggers)
+                .where(triggers.c.workspace_id == ws, triggers.c.id == tid)
+                .values(
+                    secret=self.box.seal(secret),
+                    previous_secret=old.secret,
+                    previous_until=now + ROTATION_OVERLAP,
+                    version=old.version + 1,
+                    updated_at=now,
+                )
+            )
+            row = self._row(tx.conn, ws, tid)
+        audit_log.info("trigger %s/%s secret rotated by %s", ws, tid, actor.id)
+        return public(row), secret
+
+    def signing_secrets(self, row: Any, now: datetime) -> builtins.list[str]:
+        out = [self.box.open(row.secret)]
+        if row.previous_secret and row.previous_until and row.previous_until > now:
+            out.append(self.box.open(row.previous_secret))
+        return out
+
+    def enabled_specs(self, conn: Connection) -> dict[str, builtins.list[matching.TriggerSpec]]:
+        """Enabled triggers by workspace (what the dispatcher matches events against)."""
+        out: dict[str, builtins.list[matching.TriggerSpec]] = {}
+        for row in conn.execute(select(triggers).where(triggers.c.enabled.is_(True))):
+            try:
+                out.setdefault(row.workspace_id, []).append(spec(row))
+            except (filterlang.FilterError, InvalidFilter):
+                logging.getLogger(__name__).warning(
+                    "trigger %s/%s has an invalid filter", row.workspace_id, row.id
+                )
+        return out

@@ -1,0 +1,119 @@
+"""Webhook fixtures: a real HTTP receiver on 127.0.0.1 and the API with the dispatcher running on a FixedClock
+that starts at the real time (Standard Webhooks receivers reject timestamps more than 5 minutes off)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from deskbase.config import Settings
+from deskbase.core.clock import FixedClock, SystemClock
+from deskbase.server import build
+from tests.conftest import Api
+
+Reply = tuple[int, dict[str, str]]
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """Records every POST; `reply` decides the answer (default 200)."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    reply: Callable[[Received], Reply] = lambda _r: (200, {})
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def bodies(self, path: str | None = None) -> list[Any]:
+        with self.lock:
+            return [r.json for r in self.received if path is None or r.path == path]
+
+    def wait_for(self, n: int, path: str | None = None, timeout: float = 30) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.bodies(path)
+            if len(got) >= n:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"expected {n} deliveries at {path or self.url}, got {len(self.bodies(path))}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    box: dict[str, Receiver] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            rec = box["r"]
+            with rec.lock:
+                rec.received.append(got)
+            status, headers = rec.reply(got)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    box["r"] = Receiver(f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield box["r"]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def live_clock() -> FixedClock:
+    return FixedClock(SystemClock().now())
+
+
+def hooks_api(tmp_path: Path, clock: FixedClock, **settings: Any) -> Iterator[Api]:
+    values: dict[str, Any] = {
+        "data_dir": str(tmp_path),
+        "replicate": False,
+        "sla_scheduler": False,
+        "webhook_allow_networks": "127.0.0.0/8",
+        "webhook_retry_schedule": "10,20,30",
+        "webhook_timeout_seconds": 5.0,
+        **settings,
+    }
+    core, app = build(Settings(**values), clock)
+    raw, _ = core.tokens.ensure_admin_token(tmp_path)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        a = Api(client, raw)
+        a.core = core  # type: ignore[attr-defined]
+        assert a.put("/v1/workspaces/acme", json={"name": "Acme"}).status_code == 201
+        assert a.post("/v1/workspaces/acme/templates/support").status_code == 200
+        yield a
+
+
+@pytest.fixture
+def wapi(tmp_path: Path, live_clock: FixedClock) -> Iterator[Api]:
+    """The API with the webhook dispatcher running and workspace `acme` with the support template."""
+    yield from hooks_api(tmp_path, live_clock)

@@ -1,0 +1,111 @@
+"""Trigger management over HTTP: create (secret shown once), read, list, update, delete, rotate; errors and
+permissions; secrets never stored or shown in the clear."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from deskbase.events.tables import triggers
+from tests.conftest import Api
+
+BASE = "/v1/workspaces/acme/triggers"
+
+
+def body(url: str = "https://hooks.example.com/in", **kw: Any) -> dict[str, Any]:
+    return {"url": url, "events": ["record.created"], **kw}
+
+
+def test_create_shows_the_secret_once_and_update_does_not(wapi: Api) -> None:
+    r = wapi.put(f"{BASE}/crm", json=body(description="to the CRM"))
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["secret"].startswith("whsec_")
+    assert created["enabled"] is True and created["disabled_reason"] is None
+    assert r.headers["cache-control"] == "no-store"
+    again = wapi.put(f"{BASE}/crm", json=body(events=["*"], collections=["tickets"]))
+    assert again.status_code == 200
+    assert "secret" not in again.json() and again.json()["events"] == ["*"]
+    assert "secret" not in wapi.get(f"{BASE}/crm").json()
+    assert [t["id"] for t in wapi.get(BASE).json()["data"]] == ["crm"]
+    with wapi.core.db.read() as conn:  # type: ignore[attr-defined]
+        stored = conn.execute(select(triggers.c.secret)).scalar()
+    assert created["secret"] not in stored and not stored.startswith("whsec_")
+
+
+def test_rotation_returns_a_new_secret_and_keeps_the_old_one_for_a_day(wapi: Api) -> None:
+    first = wapi.put(f"{BASE}/crm", json=body()).json()["secret"]
+    r = wapi.post(f"{BASE}/crm/rotate-secret")
+    assert r.status_code == 200
+    assert r.json()["secret"] != first and r.json()["secret"].startswith("whsec_")
+    assert r.json()["previous_secret_valid_until"] is not None
+    core = wapi.core  # type: ignore[attr-defined]
+    store = core.extensions["webhooks"].triggers
+    with core.db.read() as conn:
+        row = conn.execute(select(triggers)).one()
+    now = core.clock.now()
+    assert store.signing_secrets(row, now) == [r.json()["secret"], first]
+    core.clock.advance(hours=24, seconds=1)
+    assert store.signing_secrets(row, core.clock.now()) == [r.json()["secret"]]
+
+
+def test_delete(wapi: Api) -> None:
+    wapi.put(f"{BASE}/crm", json=body())
+    assert wapi.delete(f"{BASE}/crm").status_code == 204
+    assert wapi.get(f"{BASE}/crm").status_code == 404
+    assert wapi.delete(f"{BASE}/crm").json()["error"]["code"] == "not_found"
+
+
+@dataclass
+class Bad:
+    id: str
+    body: dict[str, Any]
+    status: int
+    pointer: str | None = None
+
+
+BAD = [
+    Bad("ftp url", body("ftp://x.example.com/"), 422, "/url"),
+    Bad("relative url", body("/hook"), 422, "/url"),
+    Bad("loopback literal", body("http://127.0.0.1:9/x") | {}, 422, "/url"),
+    Bad("metadata address", body("http://169.254.169.254/latest"), 422, "/url"),
+    Bad("unknown event", body(events=["record.exploded"]), 422, "/events/0"),
+    Bad("no events", body(events=[]), 422, "/events"),
+    Bad("bad filter op", body(filter={"field": "data.status", "op": "almost", "value": 1}), 422, "/filter/op"),
+    Bad("bad filter field", body(filter={"field": "data.no-pe", "op": "eq", "value": 1}), 422, "/filter"),
+    Bad("bad collection", body(collections=["Not A Slug!"]), 422, "/collections/0"),
+    Bad("unknown key", body(colour="red"), 422),
+]
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c.id for c in BAD])
+def test_bad_triggers_are_422_with_pointers(tmp_path: Any, live_clock: Any, case: Bad) -> None:
+    from tests.events.conftest import hooks_api
+
+    for api in hooks_api(tmp_path, live_clock, webhook_allow_networks=""):
+        r = api.put(f"{BASE}/t1", json=case.body)
+        assert r.status_code == case.status, r.text
+        err = r.json()["error"]
+        assert err["code"] == "validation_failed"
+        if case.pointer:
+            assert case.pointer in [e["pointer"] for e in err["details"]["errors"]], err
+
+
+def test_managing_triggers_needs_workspace_admin(wapi: Api) -> None:
+    core = wapi.core  # type: ignore[attr-defined]
+    writer, _ = core.tokens.create(
+        "writer", [{"scope": {"workspaces": ["acme"]}, "permissions": ["read:records", "write:records"]}]
+    )
+    narrow, _ = core.tokens.create(
+        "narrow", [{"scope": {"workspaces": ["acme"], "collections": ["tickets"]}, "permissions": ["admin"]}]
+    )
+    outsider, _ = core.tokens.create("other", [{"scope": {"workspaces": ["other"]}, "permissions": ["admin"]}])
+    assert wapi.put(f"{BASE}/crm", json=body(), token=writer).status_code == 403
+    assert wapi.put(f"{BASE}/crm", json=body(), token=narrow).status_code == 403
+    assert wapi.put(f"{BASE}/crm", json=body(), token=outsider).status_code == 404
+    assert wapi.get(BASE, token=writer).status_code == 403
+    assert wapi.get(BASE, token=None).status_code == 401
+    assert wapi.put("/v1/workspaces/nope/triggers/x", json=body()).status_code == 404
