@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -93,6 +94,7 @@ def live_clock() -> FixedClock:
     return FixedClock(SystemClock().now())
 
 
+@contextmanager
 def hooks_api(tmp_path: Path, clock: FixedClock, **settings: Any) -> Iterator[Api]:
     values: dict[str, Any] = {
         "data_dir": str(tmp_path),
@@ -116,4 +118,5 @@ def hooks_api(tmp_path: Path, clock: FixedClock, **settings: Any) -> Iterator[Ap
 @pytest.fixture
 def wapi(tmp_path: Path, live_clock: FixedClock) -> Iterator[Api]:
     """The API with the webhook dispatcher running and workspace `acme` with the support template."""
-    yield from hooks_api(tmp_path, live_clock)
+    with hooks_api(tmp_path, live_clock) as api:
+        yield api

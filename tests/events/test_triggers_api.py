@@ -74,7 +74,9 @@ BAD = [
     Bad("metadata address", body("http://169.254.169.254/latest"), 422, "/url"),
     Bad("unknown event", body(events=["record.exploded"]), 422, "/events/0"),
     Bad("no events", body(events=[]), 422, "/events"),
-    Bad("bad filter op", body(filter={"field": "data.status", "op": "almost", "value": 1}), 422, "/filter/op"),
+    Bad(
+        "bad filter op", body(filter={"field": "data.status", "op": "almost", "value": 1}), 422, "/filter/op"
+    ),
     Bad("bad filter field", body(filter={"field": "data.no-pe", "op": "eq", "value": 1}), 422, "/filter"),
     Bad("bad collection", body(collections=["Not A Slug!"]), 422, "/collections/0"),
     Bad("unknown key", body(colour="red"), 422),
@@ -85,7 +87,7 @@ BAD = [
 def test_bad_triggers_are_422_with_pointers(tmp_path: Any, live_clock: Any, case: Bad) -> None:
     from tests.events.conftest import hooks_api
 
-    for api in hooks_api(tmp_path, live_clock, webhook_allow_networks=""):
+    with hooks_api(tmp_path, live_clock, webhook_allow_networks="") as api:
         r = api.put(f"{BASE}/t1", json=case.body)
         assert r.status_code == case.status, r.text
         err = r.json()["error"]
@@ -102,7 +104,9 @@ def test_managing_triggers_needs_workspace_admin(wapi: Api) -> None:
     narrow, _ = core.tokens.create(
         "narrow", [{"scope": {"workspaces": ["acme"], "collections": ["tickets"]}, "permissions": ["admin"]}]
     )
-    outsider, _ = core.tokens.create("other", [{"scope": {"workspaces": ["other"]}, "permissions": ["admin"]}])
+    outsider, _ = core.tokens.create(
+        "other", [{"scope": {"workspaces": ["other"]}, "permissions": ["admin"]}]
+    )
     assert wapi.put(f"{BASE}/crm", json=body(), token=writer).status_code == 403
     assert wapi.put(f"{BASE}/crm", json=body(), token=narrow).status_code == 403
     assert wapi.put(f"{BASE}/crm", json=body(), token=outsider).status_code == 404

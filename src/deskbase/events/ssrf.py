@@ -18,10 +18,10 @@ _SHARED = ipaddress.ip_network("100.64.0.0/10")
 
 RULES: tuple[tuple[str, str], ...] = (
     ("is_loopback", "loopback"),
-    ("is_private", "private"),
     ("is_link_local", "link-local"),
     ("is_multicast", "multicast"),
     ("is_unspecified", "unspecified"),
+    ("is_private", "private"),
     ("is_reserved", "reserved"),
 )
 
@@ -38,9 +38,9 @@ def refusal(address: str, allowed: Iterable[Network] = ()) -> str | None:
         ip = ip.ipv4_mapped
     if any(ip.version == n.version and ip in n for n in allowed):
         return None
-    for attribute, name in RULES:
-        if getattr(ip, attribute):
-            return f"{ip} is a {name} address"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
         return f"{ip} is a shared (carrier-grade NAT) address"
+    for attribute, name in RULES:  # the most specific name first: most of these are also "private"
+        if getattr(ip, attribute):
+            return f"{ip} is a {name} address"
     return None
