@@ -34,12 +34,14 @@ class Server:
 
 
 @contextmanager
-def running_server(data_dir: Path, engine: Any = None) -> Iterator[Server]:
+def running_server(data_dir: Path, engine: Any = None, **settings: Any) -> Iterator[Server]:
     """The real server (as `deskbase serve` wires it) over a fresh store, on a socket bound to a free port.
 
     Without an `engine` the SQL replica is off (fast); pass the session's shared chDB engine to get `/sql`.
     """
-    core, app = build(Settings(data_dir=str(data_dir), replicate=engine is not None), engine=engine)
+    core, app = build(
+        Settings(data_dir=str(data_dir), replicate=engine is not None, **settings), engine=engine
+    )
     raw, _ = core.tokens.ensure_admin_token(data_dir)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

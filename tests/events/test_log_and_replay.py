@@ -8,7 +8,7 @@ from standardwebhooks.webhooks import Webhook
 
 from deskbase.core.clock import FixedClock, iso
 from tests.conftest import Api
-from tests.events.conftest import Receiver
+from tests.events.receiver import Receiver
 from tests.events.test_delivery import WS, deliveries, ticket, trigger, until
 
 

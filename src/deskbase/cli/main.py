@@ -23,6 +23,7 @@ from deskbase.cli import (
     sql,
     templates,
     tokens,
+    triggers,
     workspaces,
 )
 from deskbase.cli.client import CliError
@@ -97,6 +98,7 @@ app.add_typer(queries.app, name="queries")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(sla.app, name="sla")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(triggers.app, name="triggers")
 app.command("batch")(batch.batch)
 app.command("changes")(changes.changes)
 app.command("sql")(sql.sql)
