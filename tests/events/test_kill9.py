@@ -69,7 +69,9 @@ def serve(data: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
 
 
 def delivered(client: httpx.Client) -> set[str]:
-    rows = client.get("/acme/triggers/t/deliveries", params={"limit": 1000, "status": "delivered"}).json()["data"]
+    rows = client.get("/acme/triggers/t/deliveries", params={"limit": 1000, "status": "delivered"}).json()[
+        "data"
+    ]
     return {d["event_id"] for d in rows}
 
 
@@ -89,7 +91,9 @@ def test_kill_9_with_pending_deliveries(tmp_path: Path, receiver: Receiver) -> N
         assert client.put("/acme", json={"name": "Acme"}).status_code == 201
         assert client.post("/acme/templates/support").status_code == 200
         assert (
-            client.put("/acme/triggers/t", json={"url": receiver.url, "events": ["record.created"]}).status_code
+            client.put(
+                "/acme/triggers/t", json={"url": receiver.url, "events": ["record.created"]}
+            ).status_code
             == 201
         )
         for _ in range(5):
