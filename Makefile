@@ -26,6 +26,7 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m deskbase.cli.docgen > docs/cli.md
+	$(BIN)/python -m deskbase.config > docs/configuration.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from deskbase.config import Settings, describe
+from deskbase.config import Settings, describe, render_docs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -25,3 +25,7 @@ def test_every_setting_is_documented() -> None:
     text = DOCS.read_text()
     missing = [d["env"] for d in describe() if d["env"] not in text]
     assert missing == []
+
+
+def test_the_configuration_page_is_generated_from_the_registry() -> None:
+    assert DOCS.read_text() == render_docs(), "stale: python -m deskbase.config > docs/configuration.md"

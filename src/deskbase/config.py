@@ -89,7 +89,8 @@ class Settings:
         "up to 10% jitter); after the last one the delivery is exhausted.",
     )
     webhook_timeout_seconds: float = _setting(
-        15.0, "How long one webhook delivery attempt may take to connect, send and answer."
+        15.0,
+        "Seconds a webhook delivery may wait to connect, and for each write and read, before it times out.",
     )
     webhook_allow_networks: str = _setting(
         "",
@@ -158,3 +159,23 @@ def describe() -> list[dict[str, Any]]:
         }
         for f in fields(Settings)
     ]
+
+
+DOC_HEADER = """# Configuration
+
+Every setting has a default and can be set through an environment variable (and, for `deskbase serve`, a flag \
+where noted in `deskbase serve --help`).
+
+| setting | environment variable | default | what it does |
+|---|---|---|---|
+"""
+
+
+def render_docs() -> str:
+    """docs/configuration.md: `python -m deskbase.config > docs/configuration.md` (a test checks it is current)."""
+    rows = [f"| `{d['name']}` | `{d['env']}` | `{d['default']}` | {d['help']} |" for d in describe()]
+    return DOC_HEADER + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_docs(), end="")
