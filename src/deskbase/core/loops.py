@@ -5,6 +5,7 @@ A step returns how many seconds it may sleep (0: more work is waiting; None: not
 interval). A commit wakes the loop early. The lease is a row of `loop_state` renewed on every turn; another
 process takes it over when it expires, or at once when its holder was a process on this host that is gone
 (a kill -9 leaves a lease nobody renews).
+Two loops of one name in one process (two cores on one store) exclude each other like two processes.
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ def _gone(owner: str) -> bool:
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return False
-    if int(pid) == os.getpid():
-        return True  # an earlier owner object of this very process (e.g. a restarted loop)
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -42,17 +43,28 @@ def load_key(setting: str, data_dir: Path) -> bytes:
 
 
 class SecretBox:
-    """Encrypt and decrypt short secrets with the server key."""
+    """Encrypt and decrypt short secrets with the server key, loaded (or created) on first use."""
 
-    def __init__(self, key: bytes) -> None:
-        self._fernet = Fernet(key)
+    def __init__(self, load: Callable[[], bytes]) -> None:
+        self._load = load
+        self._fernet: Fernet | None = None
+
+    @classmethod
+    def for_settings(cls, setting: str, data_dir: Path) -> SecretBox:
+        return cls(lambda: load_key(setting, data_dir))
+
+    @property
+    def fernet(self) -> Fernet:
+        if self._fernet is None:
+            self._fernet = Fernet(self._load())
+        return self._fernet
 
     def seal(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode()).decode()
+        return self.fernet.encrypt(plaintext.encode()).decode()
 
     def open(self, sealed: str) -> str:
         try:
-            return self._fernet.decrypt(sealed.encode()).decode()
+            return self.fernet.decrypt(sealed.encode()).decode()
         except InvalidToken as exc:
             raise ValueError("a stored secret cannot be decrypted with this server's secret key") from exc
 

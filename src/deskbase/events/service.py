@@ -13,7 +13,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
 from deskbase.core.ids import uuid7
-from deskbase.core.secrets import SecretBox, load_key
+from deskbase.core.secrets import SecretBox
 from deskbase.events import build, deliveries, matching, retry, ssrf
 from deskbase.events.dispatcher import Dispatcher
 from deskbase.events.sender import Sender
@@ -27,7 +27,7 @@ class Webhooks:
         s = core.settings
         self.core = core
         allowed = ssrf.parse_networks(s.webhook_allow_networks)
-        self.triggers = Triggers(core, SecretBox(load_key(s.secret_key, s.data_path)), allowed)
+        self.triggers = Triggers(core, SecretBox.for_settings(s.secret_key, s.data_path), allowed)
         self.dispatcher = Dispatcher(
             core,
             self.triggers,
@@ -94,7 +94,7 @@ class Webhooks:
         events.sort(key=lambda e: (e.seq, e.id))
         pairs = [(tid, e) for e in events if matching.matches(s, e)]
         with self.core.db.tx() as tx:
-            queued = deliveries.enqueue(tx.conn, pairs, "replay", now, prefix=f"replay:{now.timestamp()}:")
+            queued = deliveries.enqueue(tx.conn, pairs, "replay", now, prefix=f"replay:{uuid7()}:")
         self.dispatcher.wake()
         return {"queued": queued, "next_since_seq": hi + 1 if len(rows) == REPLAY_MAX else None}
 
