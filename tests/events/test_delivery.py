@@ -9,7 +9,7 @@ from standardwebhooks.webhooks import Webhook
 
 from deskbase.core.clock import FixedClock
 from tests.conftest import Api
-from tests.events.conftest import Received, Receiver
+from tests.events.receiver import Received, Receiver
 
 WS = "/v1/workspaces/acme"
 T = {"subject": "Printer on fire", "status": "open", "priority": "high"}
