@@ -31,6 +31,11 @@ def deliveries(api: Api, tid: str) -> list[dict[str, Any]]:
     return list(api.get(f"{WS}/triggers/{tid}/deliveries?limit=1000").json()["data"])
 
 
+def tried(api: Api, tid: str, n: int) -> None:
+    """Wait until `n` attempts are recorded: only then is the next one scheduled (from the clock's time)."""
+    until(lambda: sum(len(d["attempts"]) for d in deliveries(api, tid)) >= n)
+
+
 def until(check: Any, timeout: float = 30) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -132,10 +137,12 @@ def test_failures_retry_on_the_schedule_and_keep_the_event_id(wapi: Api, receive
     trigger(wapi, "flaky", receiver.url)
     ticket(wapi)
     receiver.wait_for(1)
+    tried(wapi, "flaky", 1)
     time.sleep(0.3)
     assert len(receiver.received) == 1  # not before the first wait of the schedule (10 s)
     clock.advance(seconds=12)
     receiver.wait_for(2)
+    tried(wapi, "flaky", 2)
     clock.advance(seconds=23)
     got = receiver.wait_for(3)
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
@@ -151,6 +158,7 @@ def test_exhausted_after_the_schedule_and_retry_sends_again(wapi: Api, receiver:
     ticket(wapi)
     for n in range(1, 5):
         receiver.wait_for(n)
+        tried(wapi, "down", n)
         clock.advance(seconds=40)
     d = until(lambda: [d for d in deliveries(wapi, "down") if d["status"] == "exhausted"])[0]
     assert len(d["attempts"]) == 4
@@ -167,6 +175,7 @@ def test_retry_after_is_honoured(wapi: Api, receiver: Receiver) -> None:
     trigger(wapi, "busy", receiver.url)
     ticket(wapi)
     receiver.wait_for(1)
+    tried(wapi, "busy", 1)
     clock.advance(seconds=60)  # past the schedule's 10 s, before Retry-After's 120 s
     time.sleep(1.5)
     assert len(receiver.received) == 1
@@ -201,6 +210,7 @@ def test_a_trigger_failing_for_five_days_is_disabled(wapi: Api, receiver: Receiv
     trigger(wapi, "dead", receiver.url)
     ticket(wapi)
     receiver.wait_for(1)
+    tried(wapi, "dead", 1)
     clock.advance(days=5, seconds=1)
     receiver.wait_for(2)
     t = until(lambda: (x := wapi.get(f"{WS}/triggers/dead").json()) and not x["enabled"] and x)
@@ -235,6 +245,7 @@ def test_per_record_order_holds_under_failures_and_other_records_do_not_wait(
     time.sleep(0.5)
     assert len(receiver.received) == 2
     assert {g["data"]["record"]["id"] for g in got} == {first["id"], other["id"]}
+    tried(wapi, "order", 2)
     clock.advance(seconds=12)
     receiver.wait_for(5)
     mine = [

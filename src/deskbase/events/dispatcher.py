@@ -155,7 +155,12 @@ class Dispatcher:
         d = webhook_deliveries
         with self.core.db.read() as conn:
             row = conn.execute(select(d).where(d.c.id == delivery_id)).first()
-            if row is None or row.status not in deliveries.OPEN:
+            # Read afresh: the loop may have listed it as due just before an earlier attempt recorded its
+            # failure (and a next_attempt_at in the future).
+            due_now = (
+                row is not None and row.next_attempt_at is not None and row.next_attempt_at <= clock.now()
+            )
+            if row is None or row.status not in deliveries.OPEN or not due_now:
                 return
             trig = conn.execute(
                 select(triggers).where(
