@@ -63,7 +63,9 @@ def test_the_trigger_lifecycle(hcli: Cli, hook_server: Server, receiver: Receive
     shown = hcli.json("triggers", "show", "crm")
     assert shown["events"] == ["record.created"] and secret not in json.dumps(shown)
 
-    hook_server.core.records.create("acme", "tickets", {"data": {"subject": "s", "status": "open", "priority": "low"}}, SYSTEM)
+    hook_server.core.records.create(
+        "acme", "tickets", {"data": {"subject": "s", "status": "open", "priority": "low"}}, SYSTEM
+    )
     receiver.wait_for(1)
     wait(lambda: "delivered" in hcli("triggers", "deliveries", "crm").stdout)
     test_id = hcli("triggers", "test", "crm").stdout.strip()

@@ -298,12 +298,13 @@ class Sorter:
     def row_values(self, row: Any) -> list[Any]:
         """Cursor values of a result row, read from the row's data in Python (no extra columns)."""
         vals: list[Any] = []
+        v: Any
         for k in self.keys:
             if k.field.system:
                 v = getattr(row, k.field.system)
                 vals.append(v.isoformat() if isinstance(v, datetime) else v)
             else:
-                v: Any = row.data
+                v = row.data
                 for p in k.field.path:
                     v = v.get(p) if isinstance(v, dict) else None
                 vals.append(v if not isinstance(v, (dict, list)) else None)

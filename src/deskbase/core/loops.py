@@ -100,12 +100,22 @@ def release_lease(db: Database, name: str, owner: str) -> None:
 class Loop:
     """Run `step` in a background thread under the lease `name` until `stop`."""
 
-    def __init__(self, db: Database, clock: Clock, name: str, step: Step, idle_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        name: str,
+        step: Step,
+        idle_seconds: float = 1.0,
+        min_interval: float = 0.05,
+    ) -> None:
+        """`min_interval`: the least time between two steps, so a burst of commits is one step, not many."""
         self.db = db
         self.clock = clock
         self.name = name
         self.step = step
         self.idle_seconds = idle_seconds
+        self.min_interval = min_interval
         self.owner = process_owner()
         self._held_until: datetime | None = None
         self._wake = threading.Event()
@@ -151,5 +161,7 @@ class Loop:
                 log.exception("%s step failed; retrying", self.name)
                 wait = self.idle_seconds
             timeout = self.idle_seconds if wait is None else min(max(wait, 0.0), self.idle_seconds)
-            if timeout > 0:
-                self._wake.wait(timeout)
+            if self._stop.wait(self.min_interval):
+                break
+            if timeout > self.min_interval:
+                self._wake.wait(timeout - self.min_interval)

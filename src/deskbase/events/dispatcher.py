@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from deskbase.core import loops
 from deskbase.core import tables as ct
@@ -84,20 +84,17 @@ class Dispatcher:
 
     def fan_out(self) -> int:
         """Queue deliveries for the next batch of changes; returns how many changes were read."""
-        db, clock = self.core.db, self.core.clock
-        with db.read() as conn:
+        pairs: list[tuple[str, matching.Event]] = []
+        with self.core.db.read() as conn:
             if self._watermark is None:
                 self._watermark = loops.read_watermark(conn, NAME)
             lo = self._watermark
-            rows = conn.execute(
-                select(ct.changes).where(ct.changes.c.seq > lo).order_by(ct.changes.c.seq).limit(BATCH)
-            ).all()
-            if not rows:
-                return 0
-            hi = int(rows[-1].seq)
             specs = self.store.enabled_specs(conn)
-            pairs: list[tuple[str, matching.Event]] = []
             if specs:
+                rows = conn.execute(
+                    select(ct.changes).where(ct.changes.c.seq > lo).order_by(ct.changes.c.seq).limit(BATCH)
+                ).all()
+                hi, n = (int(rows[-1].seq), len(rows)) if rows else (lo, 0)
                 wanted = {typ for ts in specs.values() for s in ts for typ in s.events}
                 wanted = set(matching.TYPES) if matching.ALL in wanted else wanted
                 mine = [r for r in rows if r.workspace_id in specs]
@@ -106,13 +103,22 @@ class Dispatcher:
                 pairs = [
                     (s.id, e) for e in events for s in specs.get(e.workspace_id, []) if matching.matches(s, e)
                 ]
+            else:  # nothing could match: move past what is there without reading it
+                hi, n = int(conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0), 0
+        if hi > lo:
+            self._advance(hi, pairs)
+        return n
+
+    def _advance(self, hi: int, pairs: list[tuple[str, matching.Event]]) -> None:
+        """Queue the matched deliveries and move the watermark in one transaction. With nothing to queue the
+        watermark is stored at most every few seconds: a crash re-reads that much and queues nothing twice."""
+        db, clock = self.core.db, self.core.clock
         if pairs or time.monotonic() - self._saved_at >= PERSIST_IDLE_WATERMARK:
             with db.tx() as tx:
                 deliveries.enqueue(tx.conn, pairs, "live", clock.now())
                 loops.write_watermark(tx.conn, NAME, hi, clock)
             self._saved_at = time.monotonic()
         self._watermark = hi
-        return len(rows)
 
     def send_due(self) -> float | None:
         """Start due deliveries; returns the seconds until the next one is due (None: nothing queued)."""
