@@ -279,6 +279,8 @@ sla_tickets = Table(
     Column("metrics", JsonType, nullable=False),
     Column("version", SeqType, nullable=False),
     _ts("evaluated_at"),
+    # The fold's state after the ticket's last input (see support/sla_state.py); NULL: the next write replays.
+    Column("checkpoint", JsonType, nullable=True),
     Index("ix_sla_tickets_next_due", "next_due"),
     Index("ix_sla_tickets_due", "workspace_id", "due_at", "running", "breached"),
     Index("ix_sla_tickets_version", "version"),
@@ -299,6 +301,7 @@ sla_instances = Table(
     Column("deleted", Boolean, nullable=False),
     Column("version", SeqType, nullable=False),
     _ts("completed_at", nullable=True),
+    Column("position", Integer, nullable=False, server_default="0"),
     Index("ix_sla_instances_due", "workspace_id", "running", "target_at"),
     Index("ix_sla_instances_completed", "workspace_id", "completed_at"),
     Index("ix_sla_instances_version", "version"),
