@@ -212,6 +212,7 @@ class SlaService:
             f = resume(checkpoint, w.versions, messages, eras, now)
         except ValueError:  # Backdated, or an input the replay must judge
             return False
+        pending = bool(self._pending(conn, workspace_id, ticket_id, f, stored=saved.pending))
         fresh = None
         if f.checkpoint is not None:
             fresh = Saved(
@@ -222,6 +223,7 @@ class SlaService:
                 saved.explanation,
                 last,
                 *touched(f),
+                pending=pending,
             )
         write(
             conn,
@@ -234,7 +236,7 @@ class SlaService:
             known=(saved.instances, saved.events),
             version=version,
             now=now,
-            pending=bool(self._pending(conn, workspace_id, ticket_id, f)),
+            pending=pending,
         )
         return True
 
@@ -266,6 +268,7 @@ class SlaService:
         match = author_match(conn, workspace_id)
         for tid, r in replayed.items():
             f, messages = r.fold, r.gathered.facts.messages
+            pending = bool(self._pending(conn, workspace_id, tid, f))
             saved = None
             if f.checkpoint is not None:
                 last = [messages[-1].at.isoformat(), messages[-1].id] if messages else None
@@ -277,6 +280,7 @@ class SlaService:
                     r.timeline.explanation,
                     last,
                     *touched(f),
+                    pending=pending,
                 )
             write(
                 conn,
@@ -289,12 +293,29 @@ class SlaService:
                 known=None,
                 version=version,
                 now=now,
-                pending=bool(self._pending(conn, workspace_id, tid, f)),
+                pending=pending,
             )
 
-    def _pending(self, conn: Connection, workspace_id: str, ticket_id: str, f: Fold) -> list[Any]:
-        """Escalation steps among the fold's events not yet run (the scheduler runs each step once)."""
-        steps = [e for e in f.events if e.kind == "escalate"]
+    def _pending(
+        self, conn: Connection, workspace_id: str, ticket_id: str, f: Fold, *, stored: bool = False
+    ) -> list[Any]:
+        """Escalation steps not yet run (the scheduler runs each step once) among the fold's events, and with
+        ``stored`` among the stored events before them (a continued fold re-makes only the later ones)."""
+        steps: list[Any] = [e for e in f.events if e.kind == "escalate"]
+        if stored:
+            se = t.sla_events
+            steps += [
+                r
+                for r in conn.execute(
+                    select(se.c.event_key, se.c.metric, se.c.cycle, se.c.details).where(
+                        se.c.workspace_id == workspace_id,
+                        se.c.ticket_id == ticket_id,
+                        se.c.kind == "escalate",
+                        se.c.deleted.is_(False),
+                    )
+                )
+                if int(r.event_key.split(":", 1)[0]) < f.offset
+            ]
         if not steps:
             return []
         done = set(

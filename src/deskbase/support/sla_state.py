@@ -34,7 +34,8 @@ class Saved:
 
     ``config`` and ``match`` identify the configuration and message classification the fold ran under; ``eras``
     reference the config versions of its timeline; ``message`` is the largest (at, id) folded, in the order a
-    replay sorts messages; ``instances`` and ``events`` are the stored rows a continuation may touch.
+    replay sorts messages; ``instances`` and ``events`` are the stored rows a continuation may touch;
+    ``pending``: an escalation step among the stored events was not run yet (the scheduler will).
     """
 
     fold: dict[str, Any]
@@ -45,6 +46,7 @@ class Saved:
     message: list[str] | None
     instances: list[list[Any]]
     events: list[str]
+    pending: bool = False
 
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.fold)
@@ -280,10 +282,6 @@ def _ticket_row(
     policy_id, policy_version = (first.policy_id, first.policy_version) if first else (None, None)
     if first is None and previous is not None and incremental:
         policy_id, policy_version = previous.policy_id, previous.policy_version
-    # A step that fell due before this write and was not run yet stays due (its event is stored, not re-made).
-    overdue = (
-        incremental and previous is not None and previous.next_due is not None and previous.next_due <= now
-    )
     values = {
         "policy_id": policy_id,
         "policy_version": policy_version,
@@ -291,7 +289,7 @@ def _ticket_row(
         "breached": sum(i.state == "breached_active" for i in running),
         "due_at": due.target_at if due else None,
         "due_metric": due.metric if due else None,
-        "next_due": now if pending or overdue else f.next_due,
+        "next_due": now if pending else f.next_due,
         "metrics": f.metrics.to_dict(),
         "version": version,
         "evaluated_at": now,
