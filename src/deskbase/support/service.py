@@ -45,7 +45,7 @@ from deskbase.support.sla_facts import (
 )
 from deskbase.support.sla_queue import SlaQueue
 from deskbase.support.sla_reads import SlaReads
-from deskbase.support.sla_state import Saved, TicketRow, load, step_key, touched, write
+from deskbase.support.sla_state import Saved, TicketRow, Writer, load, step_key, touched
 
 log = logging.getLogger(__name__)
 SLA_ACTOR = Actor(id="system:sla", name="SLA scheduler", is_admin=True)
@@ -137,21 +137,18 @@ class SlaService:
         for ws, inputs in work.items():
             configs = config_versions_in(conn, ws)
             rows = load(conn, ws, list(inputs))
+            writer = Writer(conn, ws, version[ws], now)
+            match = author_match(conn, ws)
             replay = [
                 tid
                 for tid, w in inputs.items()
-                if w.replay or not self._continue(conn, ws, tid, w, rows.get(tid), configs, now, version[ws])
+                if w.replay or not self._continue(writer, tid, w, rows.get(tid), configs, match)
             ]
             if replay:
                 self._store(
-                    conn,
-                    ws,
-                    self._replay(conn, ws, sorted(replay), now, configs),
-                    rows,
-                    configs,
-                    version[ws],
-                    now,
+                    writer, self._replay(conn, ws, sorted(replay), now, configs), rows, configs, match
                 )
+            writer.flush()
 
     def _linked(
         self, conn: Connection, workspace_id: str, rel_type: str, targets: Iterable[str]
@@ -174,21 +171,19 @@ class SlaService:
 
     def _continue(
         self,
-        conn: Connection,
-        workspace_id: str,
+        writer: Writer,
         ticket_id: str,
         w: _Input,
         row: TicketRow | None,
         configs: list[ConfigVersion],
-        now: datetime,
-        version: int,
+        match: list[str],
     ) -> bool:
         """Advance the ticket's stored checkpoint by this write's inputs alone; False when it cannot stand
         (none stored, configuration or classification changed, an input sorts before it): replay instead."""
+        conn, workspace_id = writer.conn, writer.workspace_id
         saved = row.saved if row is not None else None
         if saved is None or saved.config != config_mark(configs):
             return False
-        match = author_match(conn, workspace_id)
         eras = resolve_eras(self.config, workspace_id, saved.eras, configs)
         if saved.match != match or eras is None:
             return False
@@ -209,7 +204,7 @@ class SlaService:
                 last = [m.at.isoformat(), m.id]
         checkpoint = saved.checkpoint()
         try:
-            f = resume(checkpoint, w.versions, messages, eras, now)
+            f = resume(checkpoint, w.versions, messages, eras, writer.now)
         except ValueError:  # Backdated, or an input the replay must judge
             return False
         pending = bool(self._pending(conn, workspace_id, ticket_id, f, stored=saved.pending))
@@ -225,19 +220,8 @@ class SlaService:
                 *touched(f),
                 pending=pending,
             )
-        write(
-            conn,
-            workspace_id,
-            ticket_id,
-            f,
-            fresh,
-            row,
-            before=checkpoint.instances_before,
-            known=(saved.instances, saved.events),
-            version=version,
-            now=now,
-            pending=pending,
-        )
+        old = writer.known_rows(ticket_id, (saved.instances, saved.events))
+        writer.add(ticket_id, f, fresh, row, old, before=checkpoint.instances_before, pending=pending)
         return True
 
     def _replay(
@@ -256,16 +240,15 @@ class SlaService:
 
     def _store(
         self,
-        conn: Connection,
-        workspace_id: str,
+        writer: Writer,
         replayed: dict[str, _Replayed],
         rows: dict[str, TicketRow],
         configs: list[ConfigVersion],
-        version: int,
-        now: datetime,
+        match: list[str],
     ) -> None:
         """Store replays by difference against every row of each ticket, with a fresh checkpoint."""
-        match = author_match(conn, workspace_id)
+        conn, workspace_id = writer.conn, writer.workspace_id
+        stored = writer.stored_rows([tid for tid in replayed if tid in rows])
         for tid, r in replayed.items():
             f, messages = r.fold, r.gathered.facts.messages
             pending = bool(self._pending(conn, workspace_id, tid, f))
@@ -282,19 +265,7 @@ class SlaService:
                     *touched(f),
                     pending=pending,
                 )
-            write(
-                conn,
-                workspace_id,
-                tid,
-                f,
-                saved,
-                rows.get(tid),
-                before=None,
-                known=None,
-                version=version,
-                now=now,
-                pending=pending,
-            )
+            writer.add(tid, f, saved, rows.get(tid), stored.get(tid, ({}, {})), before=None, pending=pending)
 
     def _pending(
         self, conn: Connection, workspace_id: str, ticket_id: str, f: Fold, *, stored: bool = False
@@ -396,7 +367,9 @@ class SlaService:
                 configs = config_versions_in(tx.conn, workspace_id)
                 replayed = self._replay(tx.conn, workspace_id, ids, now, configs)
                 rows = load(tx.conn, workspace_id, ids)
-                self._store(tx.conn, workspace_id, replayed, rows, configs, change.seq, now)
+                writer = Writer(tx.conn, workspace_id, change.seq, now)
+                self._store(writer, replayed, rows, configs, author_match(tx.conn, workspace_id))
+                writer.flush()
             total += len(ids)
             last = ids[-1]
 
@@ -483,7 +456,9 @@ class SlaService:
                     uow.flush()  # the in-transaction hook re-evaluates and stores this ticket
                 else:
                     plain[tid] = r
-            self._store(conn, workspace_id, plain, rows, configs, change.seq, now)
+            writer = Writer(conn, workspace_id, change.seq, now)
+            self._store(writer, plain, rows, configs, author_match(conn, workspace_id))
+            writer.flush()
 
     def _ticket_data(self, conn: Connection, workspace_id: str, ticket_id: str) -> dict[str, Any]:
         row = conn.execute(

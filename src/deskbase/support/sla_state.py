@@ -10,13 +10,12 @@ and earlier events never change (replay = live), so an incremental write costs t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import bulk
@@ -133,141 +132,170 @@ def _event_row(
     }
 
 
-def write(
-    conn: Connection,
-    workspace_id: str,
-    ticket_id: str,
-    f: Fold,
-    saved: Saved | None,
-    previous: TicketRow | None,
-    *,
-    before: int | None,
-    known: tuple[list[list[Any]], list[str]] | None,
-    version: int,
-    now: datetime,
-    pending: bool,
-) -> None:
-    """Store a fold's results by difference. ``known`` None: a replay (compare with every row of the ticket);
-    else the instance keys and event keys a continuation may touch, and ``before`` its checkpoint's instance
-    count (stored instances from there on that the fold did not make again are gone)."""
-    si, se = t.sla_instances, t.sla_events
-    where = (si.c.workspace_id == workspace_id, si.c.ticket_id == ticket_id)
-    old_inst: dict[InstanceKey, Any] = {}
-    keys = None if known is None else [tuple(k) for k in known[0]]
-    if keys is None or keys:
-        only = [] if keys is None else [tuple_(si.c.metric, si.c.cycle, si.c.restarts).in_(keys)]
-        old_inst = {(r.metric, r.cycle, r.restarts): r for r in conn.execute(select(si).where(*where, *only))}
-    inst_rows: list[dict[str, Any]] = []
-    made: set[InstanceKey] = set()
-    for pos, i in f.instances:
-        key = (i.metric, i.cycle, i.restarts)
-        made.add(key)
-        row = {
-            "state": i.state,
-            "running": i.state in RUNNING,
-            "target_at": i.target_at,
-            "completed_at": i.completed_at,
-            "data": _plain(i.to_dict()),
-            "deleted": False,
-            "position": pos,
-        }
-        old = old_inst.get(key)
-        if old is not None and all(getattr(old, k) == v for k, v in row.items()):
-            continue
-        inst_rows.append(
+class Writer:
+    """Stores folds of one workspace by difference, then writes every changed row in a few statements
+    (`flush`): a batch of new tickets costs three bulk inserts, whatever its size."""
+
+    def __init__(self, conn: Connection, workspace_id: str, version: int, now: datetime) -> None:
+        self.conn, self.workspace_id, self.version, self.now = conn, workspace_id, version, now
+        self.inst_rows: list[dict[str, Any]] = []
+        self.ev_rows: list[dict[str, Any]] = []
+        self.replaced_inst: list[tuple[str, str, int, int]] = []
+        self.replaced_ev: list[tuple[str, str]] = []
+        self.new_tickets: list[dict[str, Any]] = []
+        self.ticket_updates: list[tuple[str, dict[str, Any]]] = []
+
+    def stored_rows(self, ticket_ids: list[str]) -> dict[str, tuple[dict[InstanceKey, Any], dict[str, Any]]]:
+        """Every instance and event row of these tickets (for replays), in chunked queries."""
+        si, se = t.sla_instances, t.sla_events
+        out: dict[str, tuple[dict[InstanceKey, Any], dict[str, Any]]] = {tid: ({}, {}) for tid in ticket_ids}
+        for i in range(0, len(ticket_ids), 500):
+            chunk = ticket_ids[i : i + 500]
+            for r in self.conn.execute(
+                select(si).where(si.c.workspace_id == self.workspace_id, si.c.ticket_id.in_(chunk))
+            ):
+                out[r.ticket_id][0][(r.metric, r.cycle, r.restarts)] = r
+            for r in self.conn.execute(
+                select(se).where(se.c.workspace_id == self.workspace_id, se.c.ticket_id.in_(chunk))
+            ):
+                out[r.ticket_id][1][r.event_key] = r
+        return out
+
+    def known_rows(
+        self, ticket_id: str, known: tuple[list[list[Any]], list[str]]
+    ) -> tuple[dict[InstanceKey, Any], dict[str, Any]]:
+        """The rows a continuation may touch, by key (IN lists on the primary key's columns)."""
+        si, se = t.sla_instances, t.sla_events
+        keys = {(k[0], k[1], k[2]) for k in known[0]}
+        inst: dict[InstanceKey, Any] = {}
+        if keys:
+            for r in self.conn.execute(
+                select(si).where(
+                    si.c.workspace_id == self.workspace_id,
+                    si.c.ticket_id == ticket_id,
+                    si.c.metric.in_({k[0] for k in keys}),
+                    si.c.cycle.in_({k[1] for k in keys}),
+                )
+            ):
+                if (r.metric, r.cycle, r.restarts) in keys:
+                    inst[(r.metric, r.cycle, r.restarts)] = r
+        ev: dict[str, Any] = {}
+        if known[1]:
+            ev = {
+                r.event_key: r
+                for r in self.conn.execute(
+                    select(se).where(
+                        se.c.workspace_id == self.workspace_id,
+                        se.c.ticket_id == ticket_id,
+                        se.c.event_key.in_(known[1]),
+                    )
+                )
+            }
+        return inst, ev
+
+    def add(
+        self,
+        ticket_id: str,
+        f: Fold,
+        saved: Saved | None,
+        previous: TicketRow | None,
+        old: tuple[dict[InstanceKey, Any], dict[str, Any]],
+        *,
+        before: int | None,
+        pending: bool,
+    ) -> None:
+        """Diff a fold against ``old`` rows. ``before`` None: a replay (``old`` is every row of the ticket and
+        what the fold did not make is gone); else a continuation from a checkpoint with ``before`` instances
+        (stored instances from there on that it did not make again are gone; earlier ones are final)."""
+        ws, version, now = self.workspace_id, self.version, self.now
+        old_inst, old_ev = old
+        made: set[InstanceKey] = set()
+        for pos, i in f.instances:
+            key = (i.metric, i.cycle, i.restarts)
+            made.add(key)
+            row = {
+                "state": i.state,
+                "running": i.state in RUNNING,
+                "target_at": i.target_at,
+                "completed_at": i.completed_at,
+                "data": _plain(i.to_dict()),
+                "deleted": False,
+                "position": pos,
+            }
+            prior = old_inst.get(key)
+            if prior is not None and all(getattr(prior, k) == v for k, v in row.items()):
+                continue
+            self._instance(ticket_id, key, row, replaces=prior is not None)
+        for key, prior in old_inst.items():
+            if key not in made and not prior.deleted and (before is None or prior.position >= before):
+                gone = {"state": "cancelled", "running": False, "target_at": now, "completed_at": None}
+                self._instance(
+                    ticket_id, key, {**gone, "data": {}, "deleted": True, "position": prior.position}, True
+                )
+        seen: set[str] = set()
+        for n, e in enumerate(f.events):
+            ekey = event_key(f.offset + n, e.metric, e.cycle, e.kind)
+            seen.add(ekey)
+            row = _event_row(ws, ticket_id, ekey, e, version, now)
+            prior = old_ev.get(ekey)
+            if (
+                prior is not None
+                and not prior.deleted
+                and prior.at == e.at
+                and prior.details == row["details"]
+            ):
+                continue
+            self._event(row, replaces=prior is not None)
+        for ekey, prior in old_ev.items():
+            if ekey not in seen and not prior.deleted:
+                self._event(_event_row(ws, ticket_id, ekey, None, version, now), replaces=True)
+        values = _ticket_values(f, saved, previous, version, now, pending, before is not None)
+        if previous is None:
+            self.new_tickets.append({"workspace_id": ws, "ticket_id": ticket_id, **values})
+        else:
+            self.ticket_updates.append((ticket_id, values))
+
+    def _instance(self, ticket_id: str, key: InstanceKey, row: dict[str, Any], replaces: bool) -> None:
+        if replaces:
+            self.replaced_inst.append((ticket_id, *key))
+        self.inst_rows.append(
             {
-                "workspace_id": workspace_id,
+                "workspace_id": self.workspace_id,
                 "ticket_id": ticket_id,
-                "metric": i.metric,
-                "cycle": i.cycle,
-                "restarts": i.restarts,
+                "metric": key[0],
+                "cycle": key[1],
+                "restarts": key[2],
                 **row,
-                "version": version,
+                "version": self.version,
             }
         )
-    for key, old in old_inst.items():
-        gone = key not in made and not old.deleted and (before is None or old.position >= before)
-        if gone:
-            inst_rows.append(
-                {
-                    "workspace_id": workspace_id,
-                    "ticket_id": ticket_id,
-                    "metric": key[0],
-                    "cycle": key[1],
-                    "restarts": key[2],
-                    "state": "cancelled",
-                    "running": False,
-                    "target_at": now,
-                    "completed_at": None,
-                    "data": {},
-                    "deleted": True,
-                    "position": old.position,
-                    "version": version,
-                }
+
+    def _event(self, row: dict[str, Any], replaces: bool) -> None:
+        if replaces:
+            self.replaced_ev.append((row["ticket_id"], row["event_key"]))
+        self.ev_rows.append(row)
+
+    def flush(self) -> None:
+        conn, ws = self.conn, self.workspace_id
+        si, se, st = t.sla_instances, t.sla_events, t.sla_tickets
+        for keys, table, cols in (
+            (self.replaced_inst, si, (si.c.ticket_id, si.c.metric, si.c.cycle, si.c.restarts)),
+            (self.replaced_ev, se, (se.c.ticket_id, se.c.event_key)),
+        ):
+            for i in range(0, len(keys), 200):
+                conn.execute(
+                    delete(table).where(table.c.workspace_id == ws, tuple_(*cols).in_(keys[i : i + 200]))
+                )
+        bulk.insert_dicts(conn, si, self.inst_rows)
+        bulk.insert_dicts(conn, se, self.ev_rows)
+        bulk.insert_dicts(conn, st, self.new_tickets)
+        for ticket_id, values in self.ticket_updates:
+            conn.execute(
+                update(st).where(st.c.workspace_id == ws, st.c.ticket_id == ticket_id).values(**values)
             )
-    old_ev: dict[str, Any] = {}
-    if known is None or known[1]:
-        only_ev = [] if known is None else [se.c.event_key.in_(known[1])]
-        old_ev = {
-            r.event_key: r
-            for r in conn.execute(
-                select(se).where(se.c.workspace_id == workspace_id, se.c.ticket_id == ticket_id, *only_ev)
-            )
-        }
-    ev_rows: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for n, e in enumerate(f.events):
-        ekey = event_key(f.offset + n, e.metric, e.cycle, e.kind)
-        seen.add(ekey)
-        row = _event_row(workspace_id, ticket_id, ekey, e, version, now)
-        old = old_ev.get(ekey)
-        if old is not None and not old.deleted and old.at == e.at and old.details == row["details"]:
-            continue
-        ev_rows.append(row)
-    for ekey, old in old_ev.items():
-        if ekey not in seen and not old.deleted:
-            ev_rows.append(_event_row(workspace_id, ticket_id, ekey, None, version, now))
-    _replace(
-        conn,
-        si,
-        where,
-        [
-            (r["metric"], r["cycle"], r["restarts"])
-            for r in inst_rows
-            if (r["metric"], r["cycle"], r["restarts"]) in old_inst
-        ],
-        inst_rows,
-        (si.c.metric, si.c.cycle, si.c.restarts),
-    )
-    _replace(
-        conn,
-        se,
-        (se.c.workspace_id == workspace_id, se.c.ticket_id == ticket_id),
-        [(r["event_key"],) for r in ev_rows if r["event_key"] in old_ev],
-        ev_rows,
-        (se.c.event_key,),
-    )
-    _ticket_row(conn, workspace_id, ticket_id, f, saved, previous, version, now, pending, before is not None)
 
 
-def _replace(
-    conn: Connection,
-    table: Any,
-    where: Iterable[Any],
-    existing: list[tuple[Any, ...]],
-    rows: list[dict[str, Any]],
-    key_cols: tuple[Any, ...],
-) -> None:
-    if existing:
-        for i in range(0, len(existing), 400):
-            conn.execute(delete(table).where(*where, tuple_(*key_cols).in_(existing[i : i + 400])))
-    bulk.insert_dicts(conn, table, rows)
-
-
-def _ticket_row(
-    conn: Connection,
-    workspace_id: str,
-    ticket_id: str,
+def _ticket_values(
     f: Fold,
     saved: Saved | None,
     previous: TicketRow | None,
@@ -275,14 +303,14 @@ def _ticket_row(
     now: datetime,
     pending: bool,
     incremental: bool,
-) -> None:
+) -> dict[str, Any]:
     running = [i for _, i in f.instances if i.state in RUNNING]
     due = min(running, key=lambda i: i.target_at) if running else None
     first = next((i for p, i in f.instances if p == 0), None)
     policy_id, policy_version = (first.policy_id, first.policy_version) if first else (None, None)
-    if first is None and previous is not None and incremental:
+    if first is None and previous is not None and incremental:  # the first instance is complete, so final
         policy_id, policy_version = previous.policy_id, previous.policy_version
-    values = {
+    return {
         "policy_id": policy_id,
         "policy_version": policy_version,
         "running": len(running),
@@ -295,10 +323,3 @@ def _ticket_row(
         "evaluated_at": now,
         "checkpoint": None if saved is None else saved.to_json(),
     }
-    st = t.sla_tickets
-    if previous is None:
-        conn.execute(insert(st).values(workspace_id=workspace_id, ticket_id=ticket_id, **values))
-    else:
-        conn.execute(
-            update(st).where(st.c.workspace_id == workspace_id, st.c.ticket_id == ticket_id).values(**values)
-        )
