@@ -304,8 +304,7 @@ class SlaService:
         return self.reads.ticket_view(workspace_id, ticket_id)
 
     def _on_ticket_read(self, workspace_id: str, record: dict[str, Any]) -> dict[str, Any]:
-        view = self.reads.ticket_view(workspace_id, record["id"], events=False)
-        return {"sla": view["sla"], "metrics": view["metrics"]}
+        return self.reads.ticket_state(workspace_id, record["id"])
 
     def clocks(self, workspace_id: str, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
         return self.reads.clocks(workspace_id, ticket_ids)

@@ -61,16 +61,29 @@ class SlaReads:
         except ValueError:
             return None
 
-    def ticket_view(self, workspace_id: str, ticket_id: str, *, events: bool = True) -> dict[str, Any]:
+    def ticket_view(self, workspace_id: str, ticket_id: str) -> dict[str, Any]:
         """A ticket's SLA instances, events, metrics and the policy that applies, at now, exactly."""
+        view, f, explanation = self._view(workspace_id, ticket_id, events=True)
+        view["policy"] = self._policy(workspace_id, explanation)
+        view["explanation"] = explanation
+        view["next_due"] = iso(f.next_due) if f.next_due else None
+        return view
+
+    def ticket_state(self, workspace_id: str, ticket_id: str) -> dict[str, Any]:
+        """What a ticket read carries: its SLA instances and metrics at now."""
+        view, _, _ = self._view(workspace_id, ticket_id, events=False)
+        return view
+
+    def _view(
+        self, workspace_id: str, ticket_id: str, *, events: bool
+    ) -> tuple[dict[str, Any], Fold, list[dict[str, Any]]]:
         now = self.core.clock.now()
         with self.core.db.read() as conn:
             hit = self.continued(conn, workspace_id, ticket_id, now)
             if hit is not None:
                 f, saved = hit
-                view = self._stored(
-                    conn, workspace_id, ticket_id, f, saved.checkpoint().instances_before, events
-                )
+                before = saved.checkpoint().instances_before
+                view = self._stored(conn, workspace_id, ticket_id, f, before, events)
                 explanation = saved.explanation
             else:
                 configs = config_versions_in(conn, workspace_id)
@@ -79,16 +92,12 @@ class SlaReads:
                     raise NotFound(f"ticket {ticket_id!r} not found", {"id": ticket_id})
                 tl = timeline(self.config, workspace_id, g, configs)
                 f = fold(g.facts, tl.eras, now)
-                view = {
-                    "sla": [i.to_dict() for _, i in f.instances],
-                    "events": [e.to_dict() for e in f.events],
-                }
+                view = {"sla": [i.to_dict() for _, i in f.instances]}
+                if events:
+                    view["events"] = [e.to_dict() for e in f.events]
                 explanation = tl.explanation
         view["metrics"] = f.metrics.to_dict()
-        view["policy"] = self._policy(workspace_id, explanation)
-        view["explanation"] = explanation
-        view["next_due"] = iso(f.next_due) if f.next_due else None
-        return view
+        return view, f, explanation
 
     def _stored(
         self, conn: Connection, workspace_id: str, ticket_id: str, f: Fold, before: int, events: bool
