@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from deskbase.core import bulk
@@ -276,23 +276,23 @@ class Writer:
         self.ev_rows.append(row)
 
     def flush(self) -> None:
+        """Replaced rows are deleted by primary key (one executemany, no statement built per row), then
+        every new version of a row is inserted in bulk."""
         conn, ws = self.conn, self.workspace_id
-        si, se, st = t.sla_instances, t.sla_events, t.sla_tickets
-        for keys, table, cols in (
-            (self.replaced_inst, si, (si.c.ticket_id, si.c.metric, si.c.cycle, si.c.restarts)),
-            (self.replaced_ev, se, (se.c.ticket_id, se.c.event_key)),
-        ):
-            for i in range(0, len(keys), 200):
-                conn.execute(
-                    delete(table).where(table.c.workspace_id == ws, tuple_(*cols).in_(keys[i : i + 200]))
-                )
-        bulk.insert_dicts(conn, si, self.inst_rows)
-        bulk.insert_dicts(conn, se, self.ev_rows)
-        bulk.insert_dicts(conn, st, self.new_tickets)
-        for ticket_id, values in self.ticket_updates:
-            conn.execute(
-                update(st).where(st.c.workspace_id == ws, st.c.ticket_id == ticket_id).values(**values)
-            )
+        ph = "%s" if conn.dialect.name == "postgresql" else "?"
+        replaced = (
+            ("sla_instances", ("ticket_id", "metric", "cycle", "restarts"), self.replaced_inst),
+            ("sla_events", ("ticket_id", "event_key"), self.replaced_ev),
+            ("sla_tickets", ("ticket_id",), [(tid,) for tid, _ in self.ticket_updates]),
+        )
+        for table, cols, keys in replaced:
+            if keys:
+                where = " AND ".join(f"{c} = {ph}" for c in ("workspace_id", *cols))
+                conn.exec_driver_sql(f"DELETE FROM {table} WHERE {where}", [(ws, *k) for k in keys])
+        bulk.insert_dicts(conn, t.sla_instances, self.inst_rows)
+        bulk.insert_dicts(conn, t.sla_events, self.ev_rows)
+        updated = [{"workspace_id": ws, "ticket_id": tid, **values} for tid, values in self.ticket_updates]
+        bulk.insert_dicts(conn, t.sla_tickets, self.new_tickets + updated)
 
 
 def _ticket_values(
