@@ -4,14 +4,20 @@ failed request changes nothing, on both stores; unexpected errors and a full dis
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
-from fastapi import FastAPI, routing
+import sqlalchemy as sa
+import uvicorn
+from fastapi import FastAPI, Request, routing
 from fastapi.testclient import TestClient
 
 from deskbase.api.paths import PATH_RULES
@@ -355,3 +361,100 @@ def test_record_ids_are_strings_following_the_id_rule(store_api: Api) -> None:
         r = store_api.post(f"{W}/records/tickets", json={"data": T, "id": good})
         assert r.status_code == 201 and r.json()["id"] == good
         assert store_api.get(f"{W}/records/tickets/{good}").status_code == 200
+
+
+# --- 6. a full disk, and the connection after a 5xx --------------------------------------------------------
+
+
+def fill_the_store(api: Api) -> None:
+    """Make the store answer every growing write with its real "storage full" error: SQLite's SQLITE_FULL
+    (`max_page_count` pinned to the current size on every new connection), PostgreSQL's class 53 `disk_full`
+    (raised by a trigger, as the server does when it cannot extend a file)."""
+    engine = api.core.db.engine  # type: ignore[attr-defined]
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+
+        @sa.event.listens_for(engine, "connect")
+        def _pin(dbapi_conn: Any, _: Any) -> None:
+            dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+
+        engine.dispose()
+        return
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION deskbase_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; "
+            "END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER deskbase_disk_full BEFORE INSERT ON changes "
+            "FOR EACH ROW EXECUTE FUNCTION deskbase_disk_full()"
+        )
+
+
+def test_a_full_disk_is_a_503_with_retry_after_and_writes_nothing(store_api: Api) -> None:
+    t = store_api.post(f"{W}/records/tickets", json={"data": T}).json()
+    before = changes(store_api)
+    fill_the_store(store_api)
+    big = {**T, "description": "x" * 400_000}
+    for r in (
+        store_api.post(f"{W}/records/tickets", json={"data": big}),
+        store_api.patch(f"{W}/records/tickets/{t['id']}", json={"data": {"description": "y" * 400_000}}),
+    ):
+        err = error(r, 503, "unavailable")
+        assert "storage" in err["message"] and r.headers["Retry-After"] == "30"
+    assert changes(store_api) == before
+    assert store_api.get(f"{W}/records/tickets/{t['id']}").json()["version"] == t["version"]
+
+
+def test_an_unexpected_error_is_logged_and_a_safe_500(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    @api.client.app.get("/test-only/boom")  # type: ignore[attr-defined]
+    def boom() -> None:
+        raise RuntimeError("secret detail /var/lib/x")
+
+    r = api.get("/test-only/boom")
+    assert "/var/lib" not in error(r, 500, "internal")["message"]
+    logged = [rec for rec in caplog.records if rec.name == "deskbase.api" and rec.exc_info]
+    assert logged and "secret detail" in str(logged[0].exc_info[1])  # type: ignore[index]
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[str]:
+    """A real uvicorn server on a free port, with test-only routes: one fails, one echoes the client port."""
+    settings = Settings(data_dir=str(tmp_path), replicate=False, sla_scheduler=False)
+
+    def extra(app: FastAPI, _: Any) -> None:
+        @app.get("/test-only/boom")
+        def boom() -> None:
+            raise RuntimeError("boom")
+
+        @app.get("/test-only/port")
+        def port(request: Request) -> dict[str, int]:
+            assert request.client is not None
+            return {"port": request.client.port}
+
+    _, app = build(settings, extra=[extra])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(20)
+
+
+def test_a_5xx_keeps_the_connection_alive(live: str) -> None:
+    with httpx.Client(base_url=live, timeout=10) as client:
+        first = client.get("/test-only/port").json()["port"]
+        r = client.get("/test-only/boom")
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal"
+        assert r.headers.get("connection", "").lower() != "close"
+        again = client.get("/test-only/port")
+        assert again.status_code == 200 and again.json()["port"] == first  # the same TCP connection
