@@ -32,6 +32,12 @@ Cancellation and resource limits (verified, chDB 4.4.0):
 * ``max_result_bytes`` with ``result_overflow_mode=throw`` is checked per block after the first: a 5 MB
   result in one block passed a 1 MB limit. Hence the API counts the streamed output itself (results.py).
 * ``max_threads`` and ``max_block_size`` in the connection string apply per connection (``getSetting``).
+  ``max_block_size`` trades speed for stopping sooner: a 1 s limit over 2,000-char ``editDistance`` rows
+  stopped after 4.9 s with 8,192-row blocks and 1.6 s with 1,024, but 1,024 made group-bys over 1M JSON rows
+  up to ~1.7 times slower; 8,192 cost nothing measurable, so it is the default.
+* ``os_thread_priority=19`` works without CAP_SYS_NICE (raising nice needs no privilege): the query's threads
+  show nice 19 in ``/proc/self/task/*/stat``, and a Python loop beside a CPU-bound query kept its full speed
+  (0.62 of it at nice 0).
 
 So a read-only query runs on a thread of its own under a watchdog (gate.py) that kills it by tag at its
 deadline and answers 504 at once, while the thread keeps its concurrency slot until the engine lets go.
@@ -116,6 +122,8 @@ class Limits:
             "max_rows_to_read": str(self.max_rows_to_read),
             "max_threads": str(self.max_threads),
             "max_block_size": str(self.max_block_size),
+            # nice 19 for the query's threads: record reads and writes get the CPU first.
+            "os_thread_priority": "19",
         }
 
 
