@@ -134,14 +134,17 @@ def test_queries_beyond_a_concurrency_cap_get_429(
     assert api.analytics.gate.running == 0  # type: ignore[attr-defined]
 
 
-def test_query_threads_and_block_size_come_from_settings(make_api: MakeApi) -> None:
+def test_query_threads_block_size_and_priority_come_from_settings(make_api: MakeApi) -> None:
+    """Not visible over HTTP (the guard refuses getSetting), so read on the engine with the API's limits."""
     api = make_api(sql_max_threads=1)
     limits = api.analytics.limits()  # type: ignore[attr-defined]
     assert limits.max_threads == 1
     row = api.analytics.engine.query_readonly(  # type: ignore[attr-defined]
-        "SELECT getSetting('max_threads'), getSetting('max_block_size')", {}, limits
+        "SELECT getSetting('max_threads'), getSetting('max_block_size'), getSetting('os_thread_priority')",
+        {},
+        limits,
     ).rows[0]
-    assert row == [1, limits.max_block_size]
+    assert row == [1, limits.max_block_size, 19]
 
 
 # ------------------------------------------------------------------------------------------- result size

@@ -32,9 +32,11 @@ Cancellation and resource limits (verified, chDB 4.4.0):
 * ``max_result_bytes`` with ``result_overflow_mode=throw`` is checked per block after the first: a 5 MB
   result in one block passed a 1 MB limit. Hence the API counts the streamed output itself (results.py).
 * ``max_threads`` and ``max_block_size`` in the connection string apply per connection (``getSetting``).
-  ``max_block_size`` trades speed for stopping sooner: a 1 s limit over 2,000-char ``editDistance`` rows
-  stopped after 4.9 s with 8,192-row blocks and 1.6 s with 1,024, but 1,024 made group-bys over 1M JSON rows
-  up to ~1.7 times slower; 8,192 cost nothing measurable, so it is the default.
+  ``max_block_size`` trades speed for stopping sooner and smaller buffers: a 1 s limit over 2,000-char
+  ``editDistance`` rows stopped after 4.9 s with 8,192-row blocks and 1.6 s with 1,024; the red-team result
+  (10,000 rows of 50 KB) peaked at 2.35 GB RSS with 8,192 and 0.9 GB with 1,024 before its 413. Over 1M JSON
+  rows (FINAL, group-by, filter, top-50; min of 7, interleaved) 4,096 cost nothing measurable against the
+  default 65,409, 2,048 ~1.2 times and 1,024 up to 1.7 times, so 4,096 it is.
 * ``os_thread_priority=19`` works without CAP_SYS_NICE (raising nice needs no privilege): the query's threads
   show nice 19 in ``/proc/self/task/*/stat``, and a Python loop beside a CPU-bound query kept its full speed
   (0.62 of it at nice 0).
@@ -89,8 +91,9 @@ class Limits:
     max_rows_to_read: int = 200_000_000
     max_result_bytes: int = 64 * MIB
     max_threads: int = 2
-    #: Smaller blocks than ClickHouse's 65,409 rows let it check time and cancellation more often.
-    max_block_size: int = 8192
+    #: Smaller blocks than ClickHouse's 65,409 rows let it check time and cancellation more often, and bound
+    #: the output held per block (the byte cap is checked per block).
+    max_block_size: int = 4096
 
     def __post_init__(self) -> None:
         for name in (
