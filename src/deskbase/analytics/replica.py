@@ -42,7 +42,7 @@ DDL: dict[str, str] = {
     "records": f"""(
         workspace_id String, collection LowCardinality(String), id String, data JSON, version UInt64,
         deleted Bool, created_at {TS}, updated_at {TS}, external_id Nullable(String),
-        external_source Nullable(String)
+        external_source Nullable(String), number Nullable(UInt64)
     ) ENGINE = ReplacingMergeTree(version) ORDER BY (workspace_id, collection, id)""",
     "relationships": f"""(
         workspace_id String, id String, rel_type LowCardinality(String), source_collection LowCardinality(String),
@@ -65,6 +65,8 @@ DDL: dict[str, str] = {
     ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, seq)""",
 }
 TABLES = tuple(DDL)
+#: (table, column definition) added to DDL after replicas existed: `_open` adds them to older replicas.
+ADDED_COLUMNS = (("records", "number Nullable(UInt64)"),)
 
 SCHEMAS: dict[str, pa.Schema] = {
     "records": pa.schema(
@@ -79,6 +81,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("updated_at", pa.string()),
             ("external_id", pa.string()),
             ("external_source", pa.string()),
+            ("number", pa.uint64()),
         ]
     ),
     "relationships": pa.schema(
@@ -229,6 +232,12 @@ class Replica:
             f"SELECT name FROM {qi(META_DB)}.databases WHERE name IN (SELECT name FROM system.databases)"
         )
         self._known = {r[0] for r in dbs.rows}
+        # Columns added since the replica was made; their values arrive with each row's next change (the
+        # numbering of existing tickets is such a change) or with a rebuild.
+        for db in self._known:
+            if _IDENT.match(db):
+                for name, column in ADDED_COLUMNS:
+                    self.engine.execute(f"ALTER TABLE {qi(db)}.{qi(name)} ADD COLUMN IF NOT EXISTS {column}")
         res = self.engine.execute(f"SELECT seq, store FROM {qi(META_DB)}.watermark FINAL WHERE id = 1")
         seq, store = (int(res.rows[0][0]), res.rows[0][1]) if res.rows else (0, "")
         with self.core.db.read() as conn:
@@ -410,6 +419,7 @@ class Replica:
                     "updated_at": ts_text(img.get("updated_at")),
                     "external_id": img.get("external_id"),
                     "external_source": img.get("external_source"),
+                    "number": img.get("number"),
                 },
             )
         elif entity == "relationship":
