@@ -15,6 +15,7 @@ from deskbase.core.ids import RECORD_ID_RE, SLUG_RE
 
 _SLUG = (SLUG_RE, "1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit")
 _RECORD_ID = (RECORD_ID_RE, "1-128 letters, digits, '-' or '_', starting with a letter or digit")
+_NUMBER = (re.compile(r"^[1-9][0-9]{0,15}$"), "a record's number: a positive whole number")
 
 #: Each path parameter name the app's routes use → the rule its value must follow. Names are shared across
 #: routes (`name` is a template's or a stored query's name, both slugs); tests check every route's
@@ -32,6 +33,7 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "rid": _RECORD_ID,
     "ticket_id": _RECORD_ID,
     "rel_id": _RECORD_ID,
+    "number": _NUMBER,
 }
 
 
