@@ -116,7 +116,9 @@ def prepare(data_dir: Path, n: int) -> tuple[list[str], list[tuple[str, str]]]:
 
 def read_latencies(port: int, token: str, ids: list[str], seconds: float) -> list[float]:
     out: list[float] = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as c:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=300
+    ) as c:
         end = time.monotonic() + seconds
         i = 0
         while time.monotonic() < end:
