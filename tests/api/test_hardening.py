@@ -88,6 +88,7 @@ BAD_PATHS = [
     BadPath("dash-led template", "POST", f"{W}/templates/-support", "name"),
     BadPath("token id with a dot", "GET", "/v1/tokens/tok.1", "token_id"),
     BadPath("documents alias", "GET", f"{W}/documents/tickets/a%20b", "rid"),
+    BadPath("ticket number beyond 64 bits", "GET", f"{W}/tickets/by-number/{'9' * 30}", "number"),
 ]
 
 
@@ -438,7 +439,9 @@ def live(tmp_path: Path) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

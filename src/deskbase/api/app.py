@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 
 from deskbase import __version__
-from deskbase.api import errors
+from deskbase.api import errors, openapi
 from deskbase.api.body import JsonBody
 from deskbase.api.middleware import BodyLimit
 from deskbase.api.paths import check_url
@@ -46,6 +46,7 @@ def create_app(
     app.state.core = core
     app.state.limiter = RateLimiter(core.settings.rate_limit_per_second, core.settings.rate_limit_burst)
     errors.install(app)
+    openapi.install(app)
     # The last added runs first: answer every failure, cap the body, then check JSON bodies.
     app.add_middleware(JsonBody)
     app.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)

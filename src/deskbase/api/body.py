@@ -38,40 +38,45 @@ def is_json(content_type: str | None) -> bool:
     return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
-def parse(raw: bytes | str) -> Any:
-    """The JSON value of `raw` if it follows the rules; else InvalidJson (not JSON) or ValidationFailed."""
+def parse(raw: bytes | str, what: str = "request body") -> Any:
+    """The JSON value of `raw` if it follows the rules; else InvalidJson (not JSON) or ValidationFailed.
+    `what` names the text in messages (a body, or the query parameter it came from)."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise _diagnose(data, exc) from None
+        raise _diagnose(data, exc, what) from None
     if _NUL_ESCAPE in data:
         _raise_for(_violations(value))
     if _LONG_DIGITS.search(data):
-        _raise_for(_violations(json.loads(data)))
+        try:
+            exact = json.loads(data)  # orjson turns integers beyond 64 bits into floats
+        except RecursionError:  # Python's parser nests less deep than orjson's
+            raise InvalidJson(f"{what} is nested too deeply to check its integers") from None
+        _raise_for(_violations(exact))
     return value
 
 
-def _diagnose(data: bytes, exc: orjson.JSONDecodeError) -> DeskbaseError:
+def _diagnose(data: bytes, exc: orjson.JSONDecodeError, what: str) -> DeskbaseError:
     """orjson refused the body: tell a syntax error (400) from well-formed JSON breaking a rule (422)."""
     if "depth limit" in exc.msg:
-        return InvalidJson(f"request body is nested deeper than {MAX_DEPTH} levels")
+        return InvalidJson(f"{what} is nested deeper than {MAX_DEPTH} levels")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as bad:
-        return InvalidJson(f"request body is not UTF-8 (invalid byte at offset {bad.start})")
+        return InvalidJson(f"{what} is not UTF-8 (invalid byte at offset {bad.start})")
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
     except _NotJson as literal:
-        return InvalidJson(f"request body is not valid JSON: {literal} is not a JSON number")
+        return InvalidJson(f"{what} is not valid JSON: {literal} is not a JSON number")
     except RecursionError:
-        return InvalidJson(f"request body is nested deeper than {MAX_DEPTH} levels")
+        return InvalidJson(f"{what} is nested deeper than {MAX_DEPTH} levels")
     except json.JSONDecodeError:
-        return InvalidJson(f"request body is not valid JSON: {exc}")
+        return InvalidJson(f"{what} is not valid JSON: {exc}")
     found = _violations(value)
     if found:
         return _failure(found)
-    return InvalidJson(f"request body is not valid JSON: {exc}")
+    return InvalidJson(f"{what} is not valid JSON: {exc}")
 
 
 class _NotJson(ValueError):

@@ -32,9 +32,9 @@ def _json_param(raw: str | None, name: str) -> Any:
     if raw is None or raw == "":
         return None
     try:
-        return body_rules.parse(raw)
+        return body_rules.parse(raw, name)
     except InvalidJson as exc:
-        raise InvalidFilter(f"{name} is not valid JSON: {exc.message}", {name: raw}) from exc
+        raise InvalidFilter(exc.message, {name: raw}) from exc
     except ValidationFailed as exc:
         raise InvalidFilter(f"{name}: {exc.message}", {"parameter": name, **exc.details}) from exc
 
@@ -51,7 +51,12 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         include_in_schema=include_in_schema,
     )
 
-    @router.post("", status_code=201, openapi_extra=requires("write:records"))
+    @router.post(
+        "",
+        status_code=201,
+        responses={200: {"description": "Replaced the record its `id` or external id names"}},
+        openapi_extra=requires("write:records"),
+    )
     def create_record(
         ws: str, collection: str, body: RecordCreate, core: CoreDep, actor: ActorDep, response: Response
     ) -> dict[str, Any]:
