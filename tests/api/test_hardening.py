@@ -3,6 +3,7 @@ failed request changes nothing, on both stores; unexpected errors and a full dis
 
 from __future__ import annotations
 
+import errno
 import re
 import socket
 import threading
@@ -407,6 +408,17 @@ def test_a_full_disk_is_a_503_with_retry_after_and_writes_nothing(store_api: Api
         assert "storage" in err["message"] and r.headers["Retry-After"] == "30"
     assert changes(store_api) == before
     assert store_api.get(f"{W}/records/tickets/{t['id']}").json()["version"] == t["version"]
+
+
+def test_a_full_file_system_anywhere_is_a_503(api: Api) -> None:
+    """ENOSPC from a file write (the admin token, a backup, chDB's files) is the same 503 as a full store."""
+
+    @api.client.app.get("/test-only/enospc")  # type: ignore[attr-defined]
+    def enospc() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    r = api.get("/test-only/enospc")
+    assert error(r, 503, "unavailable") and r.headers["Retry-After"] == "30"
 
 
 def test_an_unexpected_error_is_logged_and_a_safe_500(api: Api, caplog: pytest.LogCaptureFixture) -> None:
