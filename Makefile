@@ -20,6 +20,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
