@@ -78,7 +78,12 @@ def _parameter_errors(errors: Sequence[Any]) -> Response | None:
     if not bad:
         return None
     items = [
-        {"parameter": ".".join(str(p) for p in e["loc"][1:]), "in": e["loc"][0], "message": e.get("msg", "")}
+        {
+            "parameter": ".".join(str(p) for p in e["loc"][1:]),
+            "in": e["loc"][0],
+            "pointer": _pointer(tuple(e["loc"])),
+            "message": e.get("msg", ""),
+        }
         for e in bad
     ]
     first = items[0]
