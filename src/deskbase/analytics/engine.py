@@ -63,6 +63,7 @@ import pyarrow as pa
 from deskbase.analytics.errors import QueryTimeout
 from deskbase.analytics.failures import clean_message, error_parts, sandbox_error
 from deskbase.analytics.gate import Ticket, run_with_deadline
+from deskbase.analytics.params import render_param, render_params
 from deskbase.analytics.results import Column, Result, parse_json_compact, read_stream
 
 __all__ = [
@@ -174,53 +175,7 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-# --------------------------------------------------------------------------------------------- parameters
-
-_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _quote_literal(value: Any) -> str:
-    """Render a value as a ClickHouse literal inside an Array/Map/Tuple parameter value."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_quote_literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_quote_literal(k)}: {_quote_literal(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"unsupported parameter value type {type(value).__name__}")
-
-
-def render_param(value: Any) -> str:
-    """Render a Python value as the text ClickHouse parses for a ``{name:Type}`` parameter.
-
-    Scalars use the "escaped" text format (backslash, tab, newline and CR are escaped; nothing else needs
-    to be); arrays and maps use literal syntax. The value is never spliced into the SQL text.
-    """
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    return _quote_literal(value)
-
-
-def _render_params(params: Mapping[str, Any] | None) -> dict[str, str]:
-    rendered: dict[str, str] = {}
-    for name, value in (params or {}).items():
-        if not _PARAM_NAME.match(name):
-            raise ValueError(f"invalid parameter name {name!r}")
-        rendered[name] = render_param(value)
-    return rendered
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -325,7 +280,7 @@ class ChdbEngine:
             self._pool.put(conn)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
-        rendered = _render_params(params)
+        rendered = render_params(params)
         with self._admin() as conn:
             try:
                 raw = conn.query(sql, "JSONCompact", params=rendered).bytes()
@@ -370,7 +325,7 @@ class ChdbEngine:
     ) -> Result:
         if self._closed:
             raise EngineError("engine is closed")
-        rendered = _render_params(params)
+        rendered = render_params(params)
         conn_str = self.readonly_connection_string(limits, database)
         tag = uuid.uuid4().hex
         text = f"/* q:{tag} */ {sql}"
