@@ -29,7 +29,9 @@ Cancellation and resource limits (verified, chDB 4.4.0):
 * There is no way to name a query: ``query_id`` is an unknown setting, in the connection string it is
   ignored (``queryID()`` stays random). A query is found by a random tag at the start of its text.
 * ``StreamingResult.cancel()`` from another thread blocks until the running block ends (11.4 s observed), so
-  it is no watchdog; between two fetches it takes ~1 ms. The GIL is released while chDB runs.
+  it is no watchdog; between two fetches it takes ~1 ms. The GIL is released while chDB runs. Neither the
+  connection nor the cursor has a cancel or interrupt method; ``chdb._chdb`` offers only process-wide signal
+  handler switches, which would reach every query of the process.
 * ``max_result_bytes`` with ``result_overflow_mode=throw`` is checked per block after the first: a 5 MB
   result in one block passed a 1 MB limit. Hence the API counts the streamed output itself (results.py).
 * ``max_threads`` and ``max_block_size`` in the connection string apply per connection (``getSetting``).

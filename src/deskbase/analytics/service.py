@@ -71,6 +71,7 @@ class Analytics:
         self.gate = SqlGate(
             s.sql_max_concurrent_per_token, s.sql_max_concurrent_per_workspace, s.sql_max_concurrent
         )
+        self.limits()  # a limit set to 0 or less fails the start, not every query
 
     def allow(self, *tables: str) -> None:
         self.allowed_tables.update(tables)
