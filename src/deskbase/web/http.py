@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment
 from markupsafe import escape
+from starlette.concurrency import run_in_threadpool
 
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
@@ -180,7 +181,7 @@ async def checked_form(request: Request) -> dict[str, str]:
     form = await request.form()
     request.state.form = form  # for fields sent more than once (the queue's ticked ids)
     data = {k: v for k, v in form.items() if isinstance(v, str)}
-    s = session_of(request)
+    s = await run_in_threadpool(session_of, request)  # a store read: never on the event loop
     submitted = data.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER)
     if not console(request).csrf.check(s.id if s else "anon", request.cookies.get(CSRF_COOKIE), submitted):
         raise CsrfRejected()
