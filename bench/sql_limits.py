@@ -47,7 +47,9 @@ from deskbase.core.context import SYSTEM
 
 OTHER = f"{WORKSPACE}-b"
 #: CPU-bound until its time limit stops it (~0.3 ms a row: a block of 8,192 rows ends within ~3 s).
-HEAVY = "SELECT sum(editDistance(repeat('a', 600), repeat(char(98 + number % 20), 600))) FROM numbers(1000000)"
+HEAVY = (
+    "SELECT sum(editDistance(repeat('a', 600), repeat(char(98 + number % 20), 600))) FROM numbers(1000000)"
+)
 #: Rows that each outlive any small limit (~3 s a row): only the watchdog answers on time.
 UNINTERRUPTIBLE = (
     "SELECT sum(editDistance(repeat('a', 40000), repeat(char(98 + number % 20), 40000))) FROM numbers(2)"
@@ -64,7 +66,10 @@ def serve(data_dir: Path, port: int, limit: float) -> None:
 
     logging.basicConfig(level=logging.WARNING)
     settings = Settings(
-        data_dir=str(data_dir), sqlite_synchronous="NORMAL", sql_max_execution_seconds=limit, log_level="warning"
+        data_dir=str(data_dir),
+        sqlite_synchronous="NORMAL",
+        sql_max_execution_seconds=limit,
+        log_level="warning",
     )
     core, app = build(settings)
     core.tokens.ensure_admin_token(settings.data_path)
@@ -75,8 +80,17 @@ def serve(data_dir: Path, port: int, limit: float) -> None:
 @contextmanager
 def server(data_dir: Path, limit: float) -> Iterator[int]:
     port = free_port()
-    cmd = [sys.executable, str(BENCH / "sql_limits.py"), "serve", "--data-dir", str(data_dir), "--port", str(port),
-           "--limit", str(limit)]
+    cmd = [
+        sys.executable,
+        str(BENCH / "sql_limits.py"),
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        "--limit",
+        str(limit),
+    ]
     errlog = data_dir.parent / "server.log"
     with open(errlog, "wb") as err:
         proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, cwd=REPO)
@@ -143,7 +157,9 @@ class SqlLoad:
 
     def _run(self, ws: str, token: str) -> None:
         with httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"Bearer {token}"}, timeout=120
+            base_url=f"http://127.0.0.1:{self.port}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
         ) as c:
             while not self.stop.is_set():
                 r = c.post(f"/v1/workspaces/{ws}/sql", json={"query": self.query})
@@ -231,8 +247,11 @@ def main() -> None:
             late = cancellation(port, admin, args.limit, args.cancel_runs)
     p50_idle, p99_idle = percentile(idle, 50), percentile(idle, 99)
     rows = []
-    for label, ms, load in (("idle", idle, None), ("8 heavy SQL queries", busy, heavy),
-                            ("one token, 42 heavy SQL queries", flooded, flood)):
+    for label, ms, load in (
+        ("idle", idle, None),
+        ("8 heavy SQL queries", busy, heavy),
+        ("one token, 42 heavy SQL queries", flooded, flood),
+    ):
         answers = ", ".join(f"{k}: {v}" for k, v in sorted(load.statuses.items())) if load else ""
         p50, p99 = percentile(ms, 50), percentile(ms, 99)
         rows.append([label, len(ms), p50, p99, p50 / p50_idle, p99 / p99_idle, answers])

@@ -347,7 +347,11 @@ class ChdbEngine:
         except TimeoutError:
             raise QueryTimeout(
                 f"query stopped after max_execution_time ({limits.max_execution_time:g} s)",
-                {"limit": "max_execution_time", "value": limits.max_execution_time, "cancelled_by": "watchdog"},
+                {
+                    "limit": "max_execution_time",
+                    "value": limits.max_execution_time,
+                    "cancelled_by": "watchdog",
+                },
             ) from None
 
     def cancel(self, tag: str) -> None:

@@ -268,7 +268,9 @@ class Replica:
             self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {qi(db)}")
             for name, ddl in [*DDL.items(), *((d.name, d.ddl) for d in self.derived)]:
                 self.engine.execute(f"CREATE TABLE IF NOT EXISTS {qi(db)}.{qi(name)} {ddl}")
-            self.engine.execute(f"INSERT INTO {qi(META_DB)}.databases (name) VALUES ({{n:String}})", {"n": db})
+            self.engine.execute(
+                f"INSERT INTO {qi(META_DB)}.databases (name) VALUES ({{n:String}})", {"n": db}
+            )
             self._known.add(db)
         return db
 
@@ -347,7 +349,9 @@ class Replica:
             cid = row.entity_id
             self.engine.execute(f"DELETE FROM {qi(db)}.records WHERE collection = {{c:String}}", {"c": cid})
             for side in ("source_collection", "target_collection"):
-                self.engine.execute(f"DELETE FROM {qi(db)}.relationships WHERE {side} = {{c:String}}", {"c": cid})
+                self.engine.execute(
+                    f"DELETE FROM {qi(db)}.relationships WHERE {side} = {{c:String}}", {"c": cid}
+                )
             pending.add(
                 ws,
                 "collections",
