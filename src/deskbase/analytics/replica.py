@@ -278,22 +278,23 @@ class Replica:
     def step(self, limit: int = BATCH) -> int:
         """Replicate the next batch of changes; returns how many were applied."""
         with self._lock:
-            with self.core.db.read() as conn:
-                rows = conn.execute(
-                    select(t.changes)
-                    .where(t.changes.c.seq > self.watermark)
-                    .order_by(t.changes.c.seq)
-                    .limit(limit)
-                ).all()
-            if not rows:
-                return 0
-            pending = _Pending()
-            for row in rows:
-                self._stage(row, pending)
-            self._flush(pending)
-            last = int(rows[-1].seq)
-            self._copy_derived(self.watermark, last)
-            self._set_watermark(last)
+            return self._step(limit)
+
+    def _step(self, limit: int = BATCH) -> int:
+        """`step` with the lock held by the caller."""
+        with self.core.db.read() as conn:
+            rows = conn.execute(
+                select(t.changes).where(t.changes.c.seq > self.watermark).order_by(t.changes.c.seq).limit(limit)
+            ).all()
+        if not rows:
+            return 0
+        pending = _Pending()
+        for row in rows:
+            self._stage(row, pending)
+        self._flush(pending)
+        last = int(rows[-1].seq)
+        self._copy_derived(self.watermark, last)
+        self._set_watermark(last)
         return len(rows)
 
     def _copy_derived(self, lo: int, hi: int) -> None:
@@ -545,14 +546,20 @@ class Replica:
 
     # ---- rebuild and verify -----------------------------------------------------------------------
     def rebuild(self) -> int:
-        """Drop every workspace database and replay the change log from the start."""
+        """Drop every workspace database and replay the change log from the start, holding the replication
+        lock throughout: the background replicator cannot replay part of it meanwhile (which made the count of
+        replayed changes come out short)."""
         with self._lock:
             self._reset()
             with self.core.db.read() as conn:
                 workspaces = [r[0] for r in conn.execute(select(t.workspaces.c.id))]
             for ws in workspaces:
                 self.ensure_workspace(ws)
-        return self.catch_up()
+            total = 0
+            while n := self._step():
+                total += n
+            self.persist_watermark()
+        return total
 
     def verify(self) -> list[dict[str, Any]]:
         """Per workspace and collection (and relationship type): live counts and max versions on both sides.
