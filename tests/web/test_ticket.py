@@ -318,3 +318,10 @@ def test_who_changed_what_is_shown_to_auditors_only(console: Console) -> None:
     console.sign_in(raw)
     timeline = console.get(console.ticket_url("dark")).text.split('id="timeline"')[1]
     assert "priority: medium → high" in timeline and "· admin" not in timeline
+
+
+def test_a_nul_in_a_form_field_is_a_400_page_that_writes_nothing(console: Console) -> None:
+    before = console.core.last_seq(WS)
+    r = console.post(console.ticket_url("export", "/reply"), {"type": "reply", "body": "a\x00b"})
+    assert r.status_code == 400 and "NUL" in r.text
+    assert console.core.last_seq(WS) == before
