@@ -91,3 +91,16 @@ def test_identifiers_in_ddl_are_quoted_and_checked() -> None:
     for bad in ("a`b", "a b", "", "1a"):
         with pytest.raises(ValueError):
             qi(bad)
+
+
+def test_the_servers_own_queries_wait_for_a_slot_clients_do_not() -> None:
+    gate = SqlGate(per_token=2, per_workspace=1, total=8)
+    held = gate.admit(None, "acme")
+    with pytest.raises(RateLimited):
+        gate.admit("tok_a", "acme")  # a client: refused at once
+    with pytest.raises(RateLimited):
+        gate.admit(None, "acme", wait=0.05)  # waited, nobody let go
+    threading.Timer(0.1, held.release).start()
+    got = gate.admit(None, "acme", wait=5.0)  # let in when the slot frees
+    assert gate.running == 1
+    got.release()
