@@ -47,9 +47,34 @@ class Settings:
     sql_wait_seconds: float = _setting(
         2.0, "How long an SQL request waits for the replica to catch up before 503."
     )
-    sql_max_execution_seconds: float = _setting(10.0, "Time limit of one SQL query.")
+    sql_max_execution_seconds: float = _setting(
+        10.0,
+        "Time limit of one SQL query; the answer (504 query_timeout) comes about 0.5 s after it, whatever the "
+        "query computes.",
+    )
     sql_max_result_rows: int = _setting(10000, "Rows an SQL query returns before it is marked truncated.")
     sql_max_memory_bytes: int = _setting(2 * 1024**3, "Memory limit of one SQL query.")
+    sql_max_result_bytes: int = _setting(
+        64 * 1024**2,
+        "Largest SQL result, in bytes of engine output; a larger result is refused with 413 "
+        "payload_too_large (the query is cancelled as soon as it crosses the limit).",
+    )
+    sql_max_threads: int = _setting(
+        2, "Threads one SQL query may use; keep it below the core count so one query cannot take every core."
+    )
+    sql_max_concurrent_per_token: int = _setting(
+        2,
+        "SQL queries one API token may run at once (a query that timed out counts until the engine has "
+        "stopped it). Over it: 429 rate_limited with Retry-After.",
+    )
+    sql_max_concurrent_per_workspace: int = _setting(
+        4, "SQL queries running at once in one workspace, all tokens together. Over it: 429 rate_limited."
+    )
+    sql_max_concurrent: int = _setting(
+        8,
+        "SQL queries running at once on the server: bounds the share of the 40 request threads SQL can "
+        "hold, so record reads and writes keep their threads. Over it: 429 rate_limited.",
+    )
     replicate: bool = _setting(True, "Run the ClickHouse replicator inside the server process.")
     sla_scheduler: bool = _setting(
         True, "Run the SLA scheduler (warnings, breaches, escalations) in the server."

@@ -282,7 +282,7 @@ def test_readonly_connection_carries_readonly_and_limits(engine: ChdbEngine) -> 
                 "max_rows_to_read", "timeout_before_checking_execution_speed", "session_timezone"]
     query = "SELECT " + ", ".join(f"getSetting('{s}')" for s in settings) + ", currentDatabase()"
     row = engine.query_readonly(query, {}, limits, database="sandbox_a").rows[0]
-    assert row == [1, 3, 123456789, 8, "break", 999, 0, "UTC", "sandbox_a"]
+    assert row == [1, 3, 123456789, 8, "throw", 999, 0, "UTC", "sandbox_a"]
 
 
 @pytest.mark.parametrize(

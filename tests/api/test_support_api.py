@@ -52,3 +52,34 @@ def test_reply_to_missing_ticket_writes_nothing(api: Api, api_ws: str) -> None:
     bad = api.post(f"{W}/tickets/nope/responses", json={"body": "x", "type": "shout"})
     assert bad.status_code == 422
     assert len(api.get(f"{W}/changes?limit=1000").json()["data"]) == before
+
+
+def test_timeline_and_conversation_follow_collection_scope_and_audit(api: Api, api_ws: str) -> None:
+    """A token scoped to tickets sees the timeline's field changes but no message (which the generic route
+    hides from it too), and no actor without read:audit; the conversation route refuses it."""
+    t = api.post(
+        f"{W}/records/tickets", json={"data": {"subject": "S", "status": "open", "priority": "low"}}
+    ).json()
+    msg = api.post(f"{W}/tickets/{t['id']}/responses", json={"body": "secret body", "author": "maria"}).json()
+    api.patch(f"{W}/records/tickets/{t['id']}", json={"data": {"status": "waiting"}})
+    core = api.core  # type: ignore[attr-defined]
+    tickets_only, _ = core.tokens.create(
+        "tickets-only",
+        [{"scope": {"workspaces": ["acme"], "collections": ["tickets"]}, "permissions": ["read:records"]}],
+    )
+    r = api.get(f"{W}/tickets/{t['id']}/timeline", token=tickets_only)
+    assert r.status_code == 200
+    items = r.json()["data"]
+    assert "secret body" not in r.text and {i["type"] for i in items} >= {"created", "changed"}
+    assert all(i.get("actor") is None for i in items if i["type"] in ("created", "changed"))
+    assert all("message_id" not in i["event"]["details"] for i in items if i["type"] == "sla")
+    assert api.get(f"{W}/tickets/{t['id']}/responses", token=tickets_only).status_code == 404
+    assert api.get(f"{W}/records/responses/{msg['id']}", token=tickets_only).status_code == 404
+    auditor, _ = core.tokens.create(
+        "auditor", [{"scope": {"workspaces": ["acme"]}, "permissions": ["read:records", "read:audit"]}]
+    )
+    seen = api.get(f"{W}/tickets/{t['id']}/timeline", token=auditor).json()["data"]
+    assert {i["actor"]["name"] for i in seen if i["type"] in ("created", "changed")} == {"admin"}
+    # read:records without read:relationships: the responses route names what is missing.
+    r = api.get(f"{W}/tickets/{t['id']}/responses", token=auditor)
+    assert r.status_code == 403 and r.json()["error"]["details"]["permission"] == "read:relationships"

@@ -34,7 +34,13 @@ GRANTS = {
     "collection_scoped": [
         {"scope": {"workspaces": [WS], "collections": ["customers"]}, "permissions": ["*"]}
     ],
+    "tickets_reader": [
+        {"scope": {"workspaces": [WS], "collections": ["tickets"]}, "permissions": sorted(READ_PERMISSIONS)}
+    ],
+    "no_audit": [{"scope": {"workspaces": [WS]}, "permissions": sorted(READ_PERMISSIONS - {"read:audit"})}],
 }
+#: What the world's writer puts in collections other than tickets: a tickets-scoped token must never see it.
+OUTSIDE_TICKETS = ("Zelda Quokka", "zelda@quokka.example", "walk-secret-message", "walk-secret-macro")
 WRITE = "(a console write)"
 
 
@@ -45,6 +51,7 @@ class World:
     tokens: dict[str, str]
     values: dict[str, str]
     ops: list[Operation]
+    hidden: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
     def surface(self, op: Operation) -> str:
@@ -123,12 +130,19 @@ def world(sql_api: Api) -> Iterator[World]:
     assert api.put(f"/v1/workspaces/{WS}", json={"name": "Acme"}).status_code == 201
     assert api.post(f"/v1/workspaces/{WS}/templates/support").status_code == 200
     assert api.put("/v1/workspaces/other", json={"name": "Other"}).status_code == 201
+    # The data is written by a token of its own, so any answer carrying its id or name shows an actor.
+    writer_raw, writer = core.tokens.create(
+        "walk-writer-7f3a", [{"scope": {"workspaces": [WS]}, "permissions": ["*"]}]
+    )
     ticket = api.post(
         f"/v1/workspaces/{WS}/records/tickets",
         json={"data": {"subject": "s", "status": "open", "priority": "high"}},
+        token=writer_raw,
     ).json()
     customer = api.post(
-        f"/v1/workspaces/{WS}/records/customers", json={"data": {"name": "C", "email": "c@example.com"}}
+        f"/v1/workspaces/{WS}/records/customers",
+        json={"data": {"name": "Zelda Quokka", "email": "zelda@quokka.example"}},
+        token=writer_raw,
     ).json()
     link = api.post(
         f"/v1/workspaces/{WS}/relationships",
@@ -137,7 +151,27 @@ def world(sql_api: Api) -> Iterator[World]:
             "source": {"collection": "tickets", "id": ticket["id"]},
             "target": {"collection": "customers", "id": customer["id"]},
         },
+        token=writer_raw,
     ).json()
+    message = api.post(
+        f"/v1/workspaces/{WS}/tickets/{ticket['id']}/responses",
+        json={"body": "walk-secret-message", "type": "reply", "author": "Agent Ann"},
+        token=writer_raw,
+    ).json()
+    macro = api.post(
+        f"/v1/workspaces/{WS}/records/macros",
+        json={"data": {"name": "walk-secret-macro", "body": "Hello"}},
+        token=writer_raw,
+    )
+    assert macro.status_code == 201, macro.text
+    assert (
+        api.patch(
+            f"/v1/workspaces/{WS}/records/tickets/{ticket['id']}",
+            json={"data": {"status": "in_progress"}},
+            token=writer_raw,
+        ).status_code
+        == 200
+    )
     now = core.clock.now()
     tokens = {name: core.tokens.create(name, grants)[0] for name, grants in GRANTS.items()}
     tokens["expired"], _ = core.tokens.create(
@@ -156,8 +190,13 @@ def world(sql_api: Api) -> Iterator[World]:
         "rel_id": link["id"],
         "rel_type": "submitted_by",
         "token_id": spare["id"],
+        "number": str(ticket["number"]),
     }
-    yield World(api, Fingerprint(core.db.engine), tokens, values, operations(app))
+    hidden = {
+        "outside_tickets": [*OUTSIDE_TICKETS, customer["id"], message["id"]],
+        "actors": [writer["id"], writer["name"]],
+    }
+    yield World(api, Fingerprint(core.db.engine), tokens, values, operations(app), hidden)
 
 
 def _error(r: Any) -> dict[str, Any]:
@@ -289,3 +328,25 @@ def test_a_collection_scoped_token_does_not_see_other_collections(world: World) 
         return _is(world, op, world.call(op, "collection_scoped"), 404, missing)
 
     assert _walk(world, check) == []
+
+
+@pytest.mark.parametrize(
+    ("who", "what"),
+    [("tickets_reader", "outside_tickets"), ("collection_scoped", "outside_tickets"), ("no_audit", "actors")],
+)
+def test_no_route_shows_what_the_generic_routes_would_hide(world: World, who: str, what: str) -> None:
+    """Every route, API and console alike: a token scoped to one collection never receives a record (or a link
+    to a record) of another, and a token without read:audit never receives who made a change — composite
+    views (timeline, conversation, customer panel, macros) included."""
+    if who == "collection_scoped":  # scoped to customers: the secrets on the ticket side are hidden from it
+        world.hidden["outside_tickets"] = ["walk-secret-message", "walk-secret-macro"]
+
+    def check(op: Operation) -> str | None:
+        r = world.call(op, who)
+        if r.status_code >= 500:
+            return f"{r.status_code} {r.text[:120]}"
+        shown = [s for s in world.hidden[what] if s in r.text]
+        return f"{r.status_code} shows {shown}: {r.text[:160]}" if shown else None
+
+    problems = _walk(world, check)
+    assert problems == [], "\n".join(problems)

@@ -26,9 +26,10 @@ def test_turn_shortcuts_off_and_set_who_i_am(console: Console) -> None:
 def test_replies_are_signed_with_my_name(console: Console) -> None:
     console.post("/settings", {"shortcuts": "on", "me": AGENT})
     console.post(console.ticket_url("login", "/reply"), {"body": "On it."})
+    from deskbase.core.scope import ReadScope
     from deskbase.support.tickets import conversation
 
-    msgs = conversation(console.core, WS, console.seed.tickets["login"])
+    msgs = conversation(console.core, ReadScope.unrestricted(WS), console.seed.tickets["login"])
     assert msgs[-1]["data"]["author"] == AGENT
 
 

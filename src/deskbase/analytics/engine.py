@@ -10,31 +10,63 @@ Verified on chDB 4.4.0 / ClickHouse 26.9 (see the tests in tests/analytics/):
   (``SET``/``SETTINGS`` fail with READONLY), so the limits below cannot be lifted by the user. ``mode=ro`` is
   never used: it maps to ``readonly=2``, which lets a query change its own limits.
 * ``database=<db>`` in the connection string selects the database unqualified table names resolve in.
-* Results are read as ``JSONCompact`` and decoded with orjson: measured on 10,000 ticket rows it is faster
-  end-to-end than Arrow (45 ms vs 55 ms for Arrow + the DESCRIBE needed for ClickHouse type names), carries
-  exact ClickHouse types and engine statistics in one round trip, and renders DateTime64 as ISO 8601 ``Z``,
-  Enum/UUID/IP as strings, JSON/Map/named Tuple as objects.
+* JSON output decoded with orjson beats Arrow end-to-end (10,000 ticket rows: 45 ms vs 55 ms for Arrow + the
+  DESCRIBE needed for ClickHouse type names) and renders DateTime64 as ISO 8601 ``Z``, Enum/UUID/IP as
+  strings, JSON/Map/named Tuple as objects. Admin statements read ``JSONCompact``; read-only queries stream
+  ``JSONCompactEachRowWithNamesAndTypes`` (results.py).
 * ``INSERT … SELECT * FROM Python(<arrow table>)`` is the fastest columnar insert (200k ticket rows: 0.51 s vs
   0.69-0.77 s for Arrow/ArrowStream/Parquet bytes via ``send_insert``, 3.3 s for JSONEachRow).
 * One process may open only one data path; a second path fails until every connection is closed.
+
+Cancellation and resource limits (verified, chDB 4.4.0):
+
+* ``max_execution_time`` and KILL QUERY are checked between blocks only. One ``editDistance`` over two 16 KiB
+  strings takes ~0.46 s and over 64 KiB ~10 s, so a single row can outlive any limit: with a 1 s limit,
+  six such rows in one block stop after 2.2 s, with ``max_block_size=1`` after 1.0 s.
+* ``KILL QUERY WHERE … ASYNC`` from another connection works (``system.processes`` lists every connection's
+  queries with their text) and returns in ~7 ms; the query stops at its next block boundary with
+  QUERY_WAS_CANCELLED (observed 1.3 s later mid-row). ``SYNC`` waits for that.
+* There is no way to name a query: ``query_id`` is an unknown setting, in the connection string it is
+  ignored (``queryID()`` stays random). A query is found by a random tag at the start of its text.
+* ``StreamingResult.cancel()`` from another thread blocks until the running block ends (11.4 s observed), so
+  it is no watchdog; between two fetches it takes ~1 ms. The GIL is released while chDB runs. Neither the
+  connection nor the cursor has a cancel or interrupt method; ``chdb._chdb`` offers only process-wide signal
+  handler switches, which would reach every query of the process.
+* ``max_result_bytes`` with ``result_overflow_mode=throw`` is checked per block after the first: a 5 MB
+  result in one block passed a 1 MB limit. Hence the API counts the streamed output itself (results.py).
+* ``max_threads`` and ``max_block_size`` in the connection string apply per connection (``getSetting``).
+  ``max_block_size`` trades speed for stopping sooner and smaller buffers: a 1 s limit over 2,000-char
+  ``editDistance`` rows stopped after 4.9 s with 8,192-row blocks and 1.6 s with 1,024; the red-team result
+  (10,000 rows of 50 KB) peaked at 2.35 GB RSS with 8,192 and 0.9 GB with 1,024 before its 413. Over 1M JSON
+  rows (FINAL, group-by, filter, top-50; min of 7, interleaved) 4,096 cost nothing measurable against the
+  default 65,409, 2,048 ~1.2 times and 1,024 up to 1.7 times, so 4,096 it is.
+* ``os_thread_priority=19`` works without CAP_SYS_NICE (raising nice needs no privilege): the query's threads
+  show nice 19 in ``/proc/self/task/*/stat``, and a Python loop beside a CPU-bound query kept its full speed,
+  against 0.62 of it at nice 0.
+
+So a read-only query runs on a thread of its own under a watchdog (gate.py) that kills it by tag at its
+deadline and answers 504 at once, while the thread keeps its concurrency slot until the engine lets go.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import re
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
 import pyarrow as pa
 
-from deskbase.analytics.errors import QueryError, QueryRejected, QueryTimeout
+from deskbase.analytics.errors import QueryTimeout
+from deskbase.analytics.failures import clean_message, error_parts, sandbox_error
+from deskbase.analytics.gate import Ticket, run_with_deadline
+from deskbase.analytics.params import render_param, render_params
+from deskbase.analytics.results import Column, Result, parse_json_compact, read_stream
 
 __all__ = [
     "ChdbEngine",
@@ -43,10 +75,14 @@ __all__ = [
     "EngineError",
     "Limits",
     "Result",
+    "clean_message",
     "render_param",
 ]
 
 GIB = 1024**3
+MIB = 1024**2
+#: How long past max_execution_time the watchdog waits for the engine's own timeout before it cancels.
+WATCHDOG_GRACE = 0.5
 
 
 @dataclass(frozen=True)
@@ -57,9 +93,22 @@ class Limits:
     max_memory_usage: int = 2 * GIB
     max_result_rows: int = 10_000
     max_rows_to_read: int = 200_000_000
+    max_result_bytes: int = 64 * MIB
+    max_threads: int = 2
+    #: Smaller blocks than ClickHouse's 65,409 rows let it check time and cancellation more often, and bound
+    #: the output held per block (the byte cap is checked per block).
+    max_block_size: int = 4096
 
     def __post_init__(self) -> None:
-        for name in ("max_execution_time", "max_memory_usage", "max_result_rows", "max_rows_to_read"):
+        for name in (
+            "max_execution_time",
+            "max_memory_usage",
+            "max_result_rows",
+            "max_rows_to_read",
+            "max_result_bytes",
+            "max_threads",
+            "max_block_size",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
@@ -71,30 +120,18 @@ class Limits:
             "max_execution_time": repr(float(self.max_execution_time)),
             "timeout_before_checking_execution_speed": "0",
             "max_memory_usage": str(self.max_memory_usage),
-            # `limit` stops the outermost query exactly at the cap (subqueries are unaffected); the
-            # result-row limit with `break` is the engine-side backstop.
+            # `limit` stops the outermost query exactly at the cap (subqueries are unaffected), so the
+            # result-row limit never throws; the result-byte limit throws (`break` would cut rows silently).
             "limit": row_cap,
             "max_result_rows": row_cap,
-            "result_overflow_mode": "break",
+            "max_result_bytes": str(self.max_result_bytes),
+            "result_overflow_mode": "throw",
             "max_rows_to_read": str(self.max_rows_to_read),
+            "max_threads": str(self.max_threads),
+            "max_block_size": str(self.max_block_size),
+            # nice 19 for the query's threads: record reads and writes get the CPU first.
+            "os_thread_priority": "19",
         }
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str
-
-
-@dataclass(frozen=True)
-class Result:
-    """A fully read result: ClickHouse column types, rows of JSON-able values and engine statistics."""
-
-    columns: tuple[Column, ...]
-    rows: list[list[Any]]
-    rows_read: int = 0
-    bytes_read: int = 0
-    elapsed_ms: float = 0.0
 
 
 class EngineError(RuntimeError):
@@ -122,93 +159,28 @@ class Engine(Protocol):
         ...
 
     def query_readonly(
-        self, sql: str, params: Mapping[str, Any], limits: Limits, database: str | None = None
+        self,
+        sql: str,
+        params: Mapping[str, Any],
+        limits: Limits,
+        database: str | None = None,
+        ticket: Ticket | None = None,
     ) -> Result:
-        """Run a guarded SELECT read-only under ``limits`` in ``database``.
+        """Run a guarded SELECT read-only under ``limits`` in ``database``, answering by the time limit.
 
-        Raises QueryTimeout, QueryRejected (a resource limit other than time was hit) or QueryError.
+        ``ticket`` (a concurrency slot) stays held until the engine has really stopped the query.
+        Raises QueryTimeout, PayloadTooLarge (result bytes), QueryRejected (another resource limit) or
+        QueryError.
         """
         ...
 
     def close(self) -> None: ...
 
 
-# --------------------------------------------------------------------------------------------- parameters
-
-_PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _quote_literal(value: Any) -> str:
-    """Render a value as a ClickHouse literal inside an Array/Map/Tuple parameter value."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_quote_literal(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_quote_literal(k)}: {_quote_literal(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"unsupported parameter value type {type(value).__name__}")
-
-
-def render_param(value: Any) -> str:
-    """Render a Python value as the text ClickHouse parses for a ``{name:Type}`` parameter.
-
-    Scalars use the "escaped" text format (backslash, tab, newline and CR are escaped; nothing else needs
-    to be); arrays and maps use literal syntax. The value is never spliced into the SQL text.
-    """
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
-    return _quote_literal(value)
-
-
-def _render_params(params: Mapping[str, Any] | None) -> dict[str, str]:
-    rendered: dict[str, str] = {}
-    for name, value in (params or {}).items():
-        if not _PARAM_NAME.match(name):
-            raise ValueError(f"invalid parameter name {name!r}")
-        rendered[name] = render_param(value)
-    return rendered
-
-
 # ------------------------------------------------------------------------------------------------ results
-
-# 128/256-bit integers do not fit orjson (or JSON consumers); they are re-read exactly and returned as str.
-_WIDE_INT_TYPE = re.compile(r"\b(?:U?Int(?:128|256))\b")
-
-
-def _int_or_str(text: str) -> int | str:
-    value = int(text)
-    return value if -(2**63) <= value < 2**64 else text
-
-
-def parse_json_compact(raw: bytes) -> Result:
-    """Decode ClickHouse ``JSONCompact`` output (written with OUTPUT_SETTINGS) into a Result."""
-    if not raw.strip():
-        return Result(columns=(), rows=[])
-    doc = orjson.loads(raw)
-    if any(_WIDE_INT_TYPE.search(m["type"]) for m in doc.get("meta", ())):
-        doc = json.loads(raw, parse_int=_int_or_str)
-    stats = doc.get("statistics") or {}
-    return Result(
-        columns=tuple(Column(m["name"], m["type"]) for m in doc.get("meta", ())),
-        rows=doc.get("data", []),
-        rows_read=int(stats.get("rows_read", 0)),
-        bytes_read=int(stats.get("bytes_read", 0)),
-        elapsed_ms=float(stats.get("elapsed", 0.0)) * 1000.0,
-    )
-
 
 # Result rendering shared by admin and read-only connections; set at connect time, not by query text.
 OUTPUT_SETTINGS: dict[str, str] = {
@@ -222,66 +194,6 @@ OUTPUT_SETTINGS: dict[str, str] = {
 }
 
 
-# ------------------------------------------------------------------------------------------------- errors
-
-_CODE = re.compile(r"Code:\s*(\d+)\.")
-_NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)(?:\s*\(version [^)]*\))?\.?\s*$")
-_PREFIX = re.compile(r"^(?:(?:Code:\s*\d+\.\s*)?DB::Exception:\s*)+")
-_TRAILING_NAME = re.compile(r"[\s.:]*\([A-Z][A-Z0-9_]+\)[\s.]*$")
-_VERSION = re.compile(r"\s*\(version [^)]*\)")
-_ABS_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.@+-]+/)+[\w.@+-]*")
-
-_TIMEOUT_NAMES = frozenset({"TIMEOUT_EXCEEDED", "TOO_SLOW", "QUERY_WAS_CANCELLED"})
-_LIMIT_NAMES = {
-    "MEMORY_LIMIT_EXCEEDED": "max_memory_usage",
-    "TOO_MANY_ROWS": "max_rows_to_read",
-    "TOO_MANY_BYTES": "max_bytes_to_read",
-    "TOO_MANY_ROWS_OR_BYTES": "max_result_rows",
-}
-_REFUSED_NAMES = frozenset({"READONLY", "ACCESS_DENIED"})
-
-
-def clean_message(message: str, data_path: str | None = None) -> str:
-    """ClickHouse's message without codes, version, stack trace or any filesystem path."""
-    text = _PREFIX.sub("", message.split("Stack trace", 1)[0].strip())
-    text = _VERSION.sub("", text)
-    while (shorter := _TRAILING_NAME.sub("", text)) != text:
-        text = shorter
-    if data_path:
-        text = re.sub(re.escape(data_path) + r"[\w./@+-]*", "<path>", text)
-    return _ABS_PATH.sub("<path>", text)
-
-
-def error_parts(message: str) -> tuple[int | None, str | None]:
-    code = _CODE.search(message)
-    name = _NAME.search(message.split("Stack trace", 1)[0].strip())
-    return (int(code.group(1)) if code else None, name.group(1) if name else None)
-
-
-def sandbox_error(message: str, limits: Limits, data_path: str | None = None) -> Exception:
-    """Map a ClickHouse failure of a read-only query onto QueryTimeout / QueryRejected / QueryError."""
-    code, name = error_parts(message)
-    details: dict[str, Any] = {"clickhouse_code": code, "clickhouse_error": name}
-    text = clean_message(message, data_path)
-    if name in _TIMEOUT_NAMES:
-        return QueryTimeout(
-            f"query stopped after max_execution_time ({limits.max_execution_time:g} s)",
-            {**details, "limit": "max_execution_time", "value": limits.max_execution_time},
-        )
-    if name in _LIMIT_NAMES:
-        setting = _LIMIT_NAMES[name]
-        value = getattr(limits, setting, None)
-        return QueryRejected(
-            f"query stopped: it exceeded the {setting} limit" + (f" ({value})" if value is not None else ""),
-            {**details, "kind": "limit", "name": setting, "value": value, "engine_message": text},
-        )
-    if name in _REFUSED_NAMES:
-        return QueryRejected(
-            f"query refused by the read-only sandbox: {text}", {**details, "kind": "readonly"}
-        )
-    return QueryError(text, details)
-
-
 # ------------------------------------------------------------------------------------------------- chDB
 
 _process_lock = threading.Lock()
@@ -293,6 +205,13 @@ def _connect(conn_str: str) -> Any:
     import chdb  # imported lazily: loading the engine costs ~0.5 s and tests of other layers do not need it
 
     return chdb.connect(conn_str)
+
+
+def _connect_raw(conn_str: str) -> Any:
+    """chDB's own connection object, whose streaming API keeps empty blocks (see results.read_stream)."""
+    from chdb import _chdb
+
+    return _chdb.connect(conn_str)  # type: ignore[attr-defined]
 
 
 def _conn_str(path: str, settings: Mapping[str, str]) -> str:
@@ -337,6 +256,9 @@ class ChdbEngine:
             _process_path = real
             _process_users += 1
         self._closed = False
+        # The watchdog's own connection: a KILL must not wait behind the replicator on the admin pool.
+        self._control: Any = None
+        self._control_lock = threading.Lock()
 
     def _open_admin(self) -> Any:
         conn = _connect(self._admin_str)
@@ -360,7 +282,7 @@ class ChdbEngine:
             self._pool.put(conn)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
-        rendered = _render_params(params)
+        rendered = render_params(params)
         with self._admin() as conn:
             try:
                 raw = conn.query(sql, "JSONCompact", params=rendered).bytes()
@@ -396,25 +318,62 @@ class ChdbEngine:
         return _conn_str(self.path, settings)
 
     def query_readonly(
-        self, sql: str, params: Mapping[str, Any], limits: Limits, database: str | None = None
+        self,
+        sql: str,
+        params: Mapping[str, Any],
+        limits: Limits,
+        database: str | None = None,
+        ticket: Ticket | None = None,
     ) -> Result:
         if self._closed:
             raise EngineError("engine is closed")
-        rendered = _render_params(params)
-        conn = _connect(self.readonly_connection_string(limits, database))
+        rendered = render_params(params)
+        conn_str = self.readonly_connection_string(limits, database)
+        tag = uuid.uuid4().hex
+        text = f"/* q:{tag} */ {sql}"
+
+        def run() -> Result:
+            conn = _connect_raw(conn_str)
+            try:
+                return read_stream(conn, text, rendered, limits.max_result_bytes)
+            except RuntimeError as exc:  # chdb's ChdbError (a RuntimeError; its class moved across releases)
+                raise sandbox_error(str(exc), limits, self.path) from None
+            finally:
+                conn.close()
+
+        deadline = limits.max_execution_time + WATCHDOG_GRACE
         try:
-            raw = conn.query(sql, "JSONCompact", params=rendered).bytes()
-        except RuntimeError as exc:  # chdb's ChdbError (a RuntimeError; its class moved across releases)
-            raise sandbox_error(str(exc), limits, self.path) from None
-        finally:
-            conn.close()
-        return parse_json_compact(raw)
+            return run_with_deadline(run, deadline, lambda: self.cancel(tag), ticket)
+        except TimeoutError:
+            raise QueryTimeout(
+                f"query stopped after max_execution_time ({limits.max_execution_time:g} s)",
+                {
+                    "limit": "max_execution_time",
+                    "value": limits.max_execution_time,
+                    "cancelled_by": "watchdog",
+                },
+            ) from None
+
+    def cancel(self, tag: str) -> None:
+        """Ask the engine to stop the read-only query tagged ``tag``; returns at once (KILL … ASYNC)."""
+        if not re.fullmatch(r"[0-9a-f]{32}", tag):
+            raise ValueError(f"invalid query tag {tag!r}")
+        with self._control_lock:
+            if self._closed:
+                return
+            if self._control is None:
+                self._control = _connect(self._admin_str)
+            self._control.query(f"KILL QUERY WHERE startsWith(query, '/* q:{tag} */') ASYNC", "CSV")
 
     def close(self) -> None:
         global _process_path, _process_users
         if self._closed:
             return
         self._closed = True
+        with self._control_lock:
+            if self._control is not None:
+                self._control.close()
+                self._control = None
         for conn in self._all:
             conn.close()
         self._all.clear()

@@ -10,6 +10,7 @@ act, so order is preserved.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -26,10 +27,12 @@ from deskbase.analytics.engine import Engine
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.errors import ReplicaLagging
+from deskbase.core.ids import check_slug
 
 log = logging.getLogger(__name__)
 
 META_DB = "deskbase_meta"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 SMALL_INSERT = 200
 JSON_COLUMNS = {"records": ("data",), "relationships": ("data",)}
 BATCH = 20_000
@@ -39,7 +42,7 @@ DDL: dict[str, str] = {
     "records": f"""(
         workspace_id String, collection LowCardinality(String), id String, data JSON, version UInt64,
         deleted Bool, created_at {TS}, updated_at {TS}, external_id Nullable(String),
-        external_source Nullable(String)
+        external_source Nullable(String), number Nullable(UInt64)
     ) ENGINE = ReplacingMergeTree(version) ORDER BY (workspace_id, collection, id)""",
     "relationships": f"""(
         workspace_id String, id String, rel_type LowCardinality(String), source_collection LowCardinality(String),
@@ -62,6 +65,8 @@ DDL: dict[str, str] = {
     ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, seq)""",
 }
 TABLES = tuple(DDL)
+#: (table, column definition) added to DDL after replicas existed: `_open` adds them to older replicas.
+ADDED_COLUMNS = (("records", "number Nullable(UInt64)"),)
 
 SCHEMAS: dict[str, pa.Schema] = {
     "records": pa.schema(
@@ -76,6 +81,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("updated_at", pa.string()),
             ("external_id", pa.string()),
             ("external_source", pa.string()),
+            ("number", pa.uint64()),
         ]
     ),
     "relationships": pa.schema(
@@ -140,8 +146,20 @@ SCHEMAS: dict[str, pa.Schema] = {
 
 
 def database_of(workspace_id: str) -> str:
-    """`ws_<id>` with an injective mapping of the slug alphabet onto identifier characters."""
+    """`ws_<id>` with an injective mapping of the slug alphabet onto identifier characters.
+
+    Only a valid workspace slug is accepted (InvalidId otherwise): the name ends up in DDL.
+    """
+    check_slug(workspace_id, "workspace")
     return "ws_" + workspace_id.replace("_", "__").replace("-", "_h")
+
+
+def qi(name: str) -> str:
+    """A backtick-quoted identifier for DDL and DML; only names built here (constants or `database_of`)
+    reach it, and anything but a plain identifier is refused rather than escaped."""
+    if not _IDENT.match(name):
+        raise ValueError(f"invalid identifier {name!r}")
+    return f"`{name}`"
 
 
 @dataclass(frozen=True)
@@ -197,24 +215,30 @@ class Replica:
         """Replicate a derived table too (it becomes queryable once the workspace's tables are ensured)."""
         self.derived.append(table)
         for db in self._known:
-            self.engine.execute(f"CREATE TABLE IF NOT EXISTS {db}.{table.name} {table.ddl}")
+            self.engine.execute(f"CREATE TABLE IF NOT EXISTS {qi(db)}.{qi(table.name)} {table.ddl}")
 
     # ---- setup ------------------------------------------------------------------------------------
     def _open(self) -> None:
         """Load the watermark; a replica of another store (or one ahead of this store) is reset, not trusted."""
-        self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {META_DB}")
+        self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {qi(META_DB)}")
         self.engine.execute(
-            f"CREATE TABLE IF NOT EXISTS {META_DB}.watermark (id UInt8, seq UInt64, store String, at {TS}) "
+            f"CREATE TABLE IF NOT EXISTS {qi(META_DB)}.watermark (id UInt8, seq UInt64, store String, at {TS}) "
             "ENGINE = ReplacingMergeTree(seq) ORDER BY id"
         )
         self.engine.execute(
-            f"CREATE TABLE IF NOT EXISTS {META_DB}.databases (name String) ENGINE = ReplacingMergeTree ORDER BY name"
+            f"CREATE TABLE IF NOT EXISTS {qi(META_DB)}.databases (name String) ENGINE = ReplacingMergeTree ORDER BY name"
         )
         dbs = self.engine.execute(
-            f"SELECT name FROM {META_DB}.databases WHERE name IN (SELECT name FROM system.databases)"
+            f"SELECT name FROM {qi(META_DB)}.databases WHERE name IN (SELECT name FROM system.databases)"
         )
         self._known = {r[0] for r in dbs.rows}
-        res = self.engine.execute(f"SELECT seq, store FROM {META_DB}.watermark FINAL WHERE id = 1")
+        # Columns added since the replica was made; their values arrive with each row's next change (the
+        # numbering of existing tickets is such a change) or with a rebuild.
+        for db in self._known:
+            if _IDENT.match(db):
+                for name, column in ADDED_COLUMNS:
+                    self.engine.execute(f"ALTER TABLE {qi(db)}.{qi(name)} ADD COLUMN IF NOT EXISTS {column}")
+        res = self.engine.execute(f"SELECT seq, store FROM {qi(META_DB)}.watermark FINAL WHERE id = 1")
         seq, store = (int(res.rows[0][0]), res.rows[0][1]) if res.rows else (0, "")
         with self.core.db.read() as conn:
             head = int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
@@ -228,20 +252,25 @@ class Replica:
     def _reset(self) -> None:
         """Drop the workspace databases this replica created (never anything else on the engine)."""
         for db in list(self._known):
-            self.engine.execute(f"DROP DATABASE IF EXISTS {db}")
+            if not _IDENT.match(db):
+                log.warning("not dropping %r listed in the replica's catalogue: not a name it creates", db)
+                continue
+            self.engine.execute(f"DROP DATABASE IF EXISTS {qi(db)}")
         self._known.clear()
-        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {META_DB}.databases")
-        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {META_DB}.watermark")
+        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {qi(META_DB)}.databases")
+        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {qi(META_DB)}.watermark")
         self.watermark = 0
         self._persisted_seq = -1
 
     def ensure_workspace(self, workspace_id: str) -> str:
         db = database_of(workspace_id)
         if db not in self._known:
-            self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+            self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {qi(db)}")
             for name, ddl in [*DDL.items(), *((d.name, d.ddl) for d in self.derived)]:
-                self.engine.execute(f"CREATE TABLE IF NOT EXISTS {db}.{name} {ddl}")
-            self.engine.execute(f"INSERT INTO {META_DB}.databases (name) VALUES ({{n:String}})", {"n": db})
+                self.engine.execute(f"CREATE TABLE IF NOT EXISTS {qi(db)}.{qi(name)} {ddl}")
+            self.engine.execute(
+                f"INSERT INTO {qi(META_DB)}.databases (name) VALUES ({{n:String}})", {"n": db}
+            )
             self._known.add(db)
         return db
 
@@ -249,22 +278,23 @@ class Replica:
     def step(self, limit: int = BATCH) -> int:
         """Replicate the next batch of changes; returns how many were applied."""
         with self._lock:
-            with self.core.db.read() as conn:
-                rows = conn.execute(
-                    select(t.changes)
-                    .where(t.changes.c.seq > self.watermark)
-                    .order_by(t.changes.c.seq)
-                    .limit(limit)
-                ).all()
-            if not rows:
-                return 0
-            pending = _Pending()
-            for row in rows:
-                self._stage(row, pending)
-            self._flush(pending)
-            last = int(rows[-1].seq)
-            self._copy_derived(self.watermark, last)
-            self._set_watermark(last)
+            return self._step(limit)
+
+    def _step(self, limit: int = BATCH) -> int:
+        """`step` with the lock held by the caller."""
+        with self.core.db.read() as conn:
+            rows = conn.execute(
+                select(t.changes).where(t.changes.c.seq > self.watermark).order_by(t.changes.c.seq).limit(limit)
+            ).all()
+        if not rows:
+            return 0
+        pending = _Pending()
+        for row in rows:
+            self._stage(row, pending)
+        self._flush(pending)
+        last = int(rows[-1].seq)
+        self._copy_derived(self.watermark, last)
+        self._set_watermark(last)
         return len(rows)
 
     def _copy_derived(self, lo: int, hi: int) -> None:
@@ -299,7 +329,7 @@ class Replica:
             return
         self._persisted_seq = self.watermark
         self.engine.execute(
-            f"INSERT INTO {META_DB}.watermark (id, seq, store, at) VALUES (1, {int(self.watermark)}, {{s:String}}, "
+            f"INSERT INTO {qi(META_DB)}.watermark (id, seq, store, at) VALUES (1, {int(self.watermark)}, {{s:String}}, "
             "now64(3))",
             {"s": self.core.store_id},
         )
@@ -310,7 +340,7 @@ class Replica:
             if op == "delete":
                 self._flush(pending)
                 db = database_of(ws)
-                self.engine.execute(f"DROP DATABASE IF EXISTS {db}")
+                self.engine.execute(f"DROP DATABASE IF EXISTS {qi(db)}")
                 self._known.discard(db)
             else:
                 self.ensure_workspace(ws)
@@ -318,9 +348,11 @@ class Replica:
             self._flush(pending)
             db = self.ensure_workspace(ws)
             cid = row.entity_id
-            self.engine.execute(f"DELETE FROM {db}.records WHERE collection = {{c:String}}", {"c": cid})
+            self.engine.execute(f"DELETE FROM {qi(db)}.records WHERE collection = {{c:String}}", {"c": cid})
             for side in ("source_collection", "target_collection"):
-                self.engine.execute(f"DELETE FROM {db}.relationships WHERE {side} = {{c:String}}", {"c": cid})
+                self.engine.execute(
+                    f"DELETE FROM {qi(db)}.relationships WHERE {side} = {{c:String}}", {"c": cid}
+                )
             pending.add(
                 ws,
                 "collections",
@@ -359,7 +391,7 @@ class Replica:
                 self._flush(pending)
                 db = self.ensure_workspace(ws)
                 self.engine.execute(
-                    f"DELETE FROM {db}.relationships WHERE rel_type = {{r:String}}", {"r": row.entity_id}
+                    f"DELETE FROM {qi(db)}.relationships WHERE rel_type = {{r:String}}", {"r": row.entity_id}
                 )
             pending.add(
                 ws,
@@ -392,6 +424,7 @@ class Replica:
                     "updated_at": ts_text(img.get("updated_at")),
                     "external_id": img.get("external_id"),
                     "external_source": img.get("external_source"),
+                    "number": img.get("number"),
                 },
             )
         elif entity == "relationship":
@@ -456,7 +489,7 @@ class Replica:
             for r in rows
         )
         self.engine.execute(
-            f"INSERT INTO {db}.{table} SETTINGS input_format_parallel_parsing = 0 FORMAT JSONEachRow "
+            f"INSERT INTO {qi(db)}.{qi(table)} SETTINGS input_format_parallel_parsing = 0 FORMAT JSONEachRow "
             + lines.decode()
         )
 
@@ -513,14 +546,20 @@ class Replica:
 
     # ---- rebuild and verify -----------------------------------------------------------------------
     def rebuild(self) -> int:
-        """Drop every workspace database and replay the change log from the start."""
+        """Drop every workspace database and replay the change log from the start, holding the replication
+        lock throughout: the background replicator cannot replay part of it meanwhile (which made the count of
+        replayed changes come out short)."""
         with self._lock:
             self._reset()
             with self.core.db.read() as conn:
                 workspaces = [r[0] for r in conn.execute(select(t.workspaces.c.id))]
             for ws in workspaces:
                 self.ensure_workspace(ws)
-        return self.catch_up()
+            total = 0
+            while n := self._step():
+                total += n
+            self.persist_watermark()
+        return total
 
     def verify(self) -> list[dict[str, Any]]:
         """Per workspace and collection (and relationship type): live counts and max versions on both sides.
@@ -559,11 +598,11 @@ class Replica:
                 diffs.append({"workspace": ws, "problem": "missing replica database"})
                 continue
             rep = self.engine.execute(
-                f"SELECT collection, countIf(NOT deleted), max(version) FROM {db}.records FINAL GROUP BY collection"
+                f"SELECT collection, countIf(NOT deleted), max(version) FROM {qi(db)}.records FINAL GROUP BY collection"
             )
             rep_rec = {(ws, c): (int(n), int(v)) for c, n, v in rep.rows}
             rep = self.engine.execute(
-                f"SELECT rel_type, countIf(NOT deleted), max(version) FROM {db}.relationships FINAL GROUP BY rel_type"
+                f"SELECT rel_type, countIf(NOT deleted), max(version) FROM {qi(db)}.relationships FINAL GROUP BY rel_type"
             )
             rep_rel = {(ws, c): (int(n), int(v)) for c, n, v in rep.rows}
             for kind, prim, repl in (("collection", prim_rec, rep_rec), ("rel_type", prim_rel, rep_rel)):

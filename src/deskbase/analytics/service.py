@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from deskbase.analytics.engine import ChdbEngine, Engine, EngineError, Limits
+from deskbase.analytics.gate import SqlGate
 from deskbase.analytics.guard import check_query
 from deskbase.analytics.replica import TABLES, Replica, database_of
 from deskbase.analytics.sql import run_sql
@@ -19,6 +20,8 @@ from deskbase.core.errors import Forbidden
 
 log = logging.getLogger(__name__)
 
+#: How long the server's own queries (console dashboards) wait for a slot under the concurrency caps.
+OWN_QUERY_WAIT = 15.0
 #: Tables a workspace's SQL may read; the support domain adds its own (sla_instances, …) via `allow`.
 BASE_TABLES = frozenset(TABLES)
 #: The permission reading each table needs beside `sql`; any other table needs `read:records`.
@@ -66,6 +69,11 @@ class Analytics:
         self.engine = engine
         self.replica = Replica(core, engine)
         self.allowed_tables = set(BASE_TABLES)
+        s = core.settings
+        self.gate = SqlGate(
+            s.sql_max_concurrent_per_token, s.sql_max_concurrent_per_workspace, s.sql_max_concurrent
+        )
+        self.limits()  # a limit set to 0 or less fails the start, not every query
 
     def allow(self, *tables: str) -> None:
         self.allowed_tables.update(tables)
@@ -76,6 +84,8 @@ class Analytics:
             max_execution_time=s.sql_max_execution_seconds,
             max_memory_usage=s.sql_max_memory_bytes,
             max_result_rows=s.sql_max_result_rows,
+            max_result_bytes=s.sql_max_result_bytes,
+            max_threads=s.sql_max_threads,
         )
 
     def sql(
@@ -85,26 +95,38 @@ class Analytics:
         params: dict[str, Any] | None = None,
         limits: Limits | None = None,
         may: Callable[[str], bool] | None = None,
+        caller: str | None = None,
     ) -> dict[str, Any]:
         """Run a user query on the workspace's replica after it has caught up with the workspace's writes.
-        `may(permission)` answers for the caller; tables it may not read are refused before anything runs."""
+
+        `may(permission)` answers for the caller; tables it may not read are refused before anything runs.
+        `caller` (the token's id; None for the server's own queries) is counted against the concurrency caps
+        until the engine has let go of the query, even after a timeout has been answered. A client's query
+        over a cap is refused at once; the server's own (a dashboard's panels, loading together) wait for a
+        slot, up to OWN_QUERY_WAIT seconds.
+        """
         self.core.workspaces.get(workspace_id)
-        self.replica.wait_for(workspace_id)
-        self.replica.ensure_workspace(workspace_id)
-        return run_sql(
-            self.engine,
-            database_of(workspace_id),
-            workspace_id,
-            query,
-            params,
-            limits or self.limits(),
-            self.allowed_tables,
-            request_id=uuid.uuid4().hex[:12],
-            check_tables=table_check(may) if may is not None else None,
-        )
+        wait = 0.0 if caller is not None else OWN_QUERY_WAIT
+        with self.gate.admit(caller, workspace_id, wait) as ticket:
+            self.replica.wait_for(workspace_id)
+            self.replica.ensure_workspace(workspace_id)
+            return run_sql(
+                self.engine,
+                database_of(workspace_id),
+                workspace_id,
+                query,
+                params,
+                limits or self.limits(),
+                self.allowed_tables,
+                request_id=uuid.uuid4().hex[:12],
+                check_tables=table_check(may) if may is not None else None,
+                ticket=ticket,
+            )
 
     def check(self, workspace_id: str, query: str) -> None:
-        """Run the sandbox's checks on a query without executing it (stored queries are checked on save)."""
+        """Run the sandbox's checks on a query without executing it (stored queries are checked on save).
+        An unknown workspace is a 404 before anything is created in the replica."""
+        self.core.workspaces.get(workspace_id)
         self.replica.ensure_workspace(workspace_id)
         check_query(self.engine, query, frozenset(self.allowed_tables), database=database_of(workspace_id))
 

@@ -32,6 +32,7 @@ KEYS = {
         "external_source",
         "at",
         "created_at",
+        "number",
     },
     "patch_record": {"collection", "id", "data", "at"},
     "delete_record": {"collection", "id", "at"},
@@ -105,7 +106,7 @@ class Batch:
         for i, raw in enumerate(operations):
             if not isinstance(raw, dict):
                 raise _fail(i, "an operation is an object with a 'type'")
-            kind = ALIASES.get(raw.get("type"), raw.get("type"))
+            kind = ALIASES.get(str(raw.get("type")), raw.get("type"))
             if kind not in KEYS:
                 raise _fail(
                     i, f"unknown operation type {raw.get('type')!r}; use one of {', '.join(KEYS)}", "/type"
@@ -197,7 +198,7 @@ class Batch:
         self, uow: UnitOfWork, op: dict[str, Any], refs: dict[str, str], i: int
     ) -> tuple[str, Any, bool]:
         kind = op["type"]
-        at: datetime = op.get("at") or self.app.clock.now()
+        at: datetime | None = op.get("at")
         if kind == "upsert_record":
             rid = self._resolve(op.get("id"), refs, i, "/id")
             st, created = uow.upsert_record(
@@ -208,6 +209,7 @@ class Batch:
                 external_id=op.get("external_id"),
                 external_source=op.get("external_source"),
                 created_at=op.get("created_at"),
+                number=op.get("number"),
             )
             if op.get("ref") is not None:
                 refs[op["ref"]] = st.id
@@ -231,10 +233,10 @@ class Batch:
                 ends.append((e["collection"], rid))
             if not isinstance(op.get("rel_type"), str):
                 raise _fail(i, "rel_type is required", "/rel_type")
-            st, created = uow.upsert_relationship(
+            link, linked = uow.upsert_relationship(
                 op["rel_type"], ends[0], ends[1], op.get("data"), at, bool(op.get("replace"))
             )
-            return kind, st, created
+            return kind, link, linked
         rid = op.get("id")
         if not isinstance(rid, str):
             raise _fail(i, "id is required", "/id")

@@ -71,7 +71,7 @@ def in_scope(grant: Grant, workspace_id: str | None, collection: str | None = No
         return ANY in wss and every
     if ANY not in wss and workspace_id not in wss:
         return False
-    return collection is None or every or collection in colls
+    return collection is None or every or collection in (colls or ())
 
 
 def is_server_admin(grants: Iterable[Grant]) -> bool:

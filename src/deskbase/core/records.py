@@ -43,11 +43,12 @@ class Records:
         at: datetime | None,
         workspace_id: str | None = None,
         collection: str | None = None,
-    ) -> datetime:
+    ) -> datetime | None:
         """Import mode: only holders of `import` (in this workspace and collection, when given) may date a
-        change; everyone else writes at `now`."""
+        change. Returns `at` once allowed; None (no `at`) means now, which the unit of work takes inside the
+        write transaction (`UnitOfWork.when`), never before it."""
         if at is None:
-            return self.app.clock.now()
+            return None
         allowed = (
             permits(actor, "import", workspace_id, collection)
             if workspace_id is not None
@@ -82,6 +83,7 @@ class Records:
                 external_id=body.get("external_id"),
                 external_source=body.get("external_source"),
                 created_at=created_at,
+                number=body.get("number"),
             )
         return st.public(), created
 
@@ -91,7 +93,7 @@ class Records:
         collection: str,
         actor: Actor,
         at: datetime | None,
-        op: Callable[[UnitOfWork, datetime], Any],
+        op: Callable[[UnitOfWork, datetime | None], Any],
     ) -> dict[str, Any]:
         when = self.change_time(actor, at, workspace_id, collection)
         with self.unit(workspace_id, actor) as uow:
@@ -159,6 +161,22 @@ class Records:
             if row is None or (row.deleted and not include_deleted):
                 self.app.collections.require(conn, workspace_id, collection)
                 raise NotFound(f"record {collection}/{rid} not found", {"collection": collection, "id": rid})
+            return record_from_row(row).public()
+
+    def by_number(self, workspace_id: str, collection: str, number: int) -> dict[str, Any]:
+        """The live record of a numbered collection with this human number (one unique-index lookup)."""
+        r = t.records
+        with self.app.db.read() as conn:
+            row = conn.execute(
+                select(r).where(
+                    r.c.workspace_id == workspace_id, r.c.collection == collection, r.c.number == number
+                )
+            ).first()
+            if row is None or row.deleted:
+                self.app.collections.require(conn, workspace_id, collection)
+                raise NotFound(
+                    f"no {collection} record numbered {number}", {"collection": collection, "number": number}
+                )
             return record_from_row(row).public()
 
     def query(

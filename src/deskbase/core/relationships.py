@@ -28,11 +28,12 @@ class Relationships:
     ) -> tuple[dict[str, Any], bool]:
         src, tgt = _endpoint(body.get("source"), "source"), _endpoint(body.get("target"), "target")
         when = self.app.records.change_time(actor, at, workspace_id, src[0])
-        if not isinstance(body.get("rel_type"), str):
+        rel_type = body.get("rel_type")
+        if not isinstance(rel_type, str):
             raise ValidationFailed("rel_type is required", [{"pointer": "/rel_type", "message": "missing"}])
         with self.app.records.unit(workspace_id, actor) as uow:
             st, created = uow.upsert_relationship(
-                body.get("rel_type"), src, tgt, body.get("data"), when, bool(body.get("replace"))
+                rel_type, src, tgt, body.get("data"), when, bool(body.get("replace"))
             )
         return st.public(), created
 

@@ -323,7 +323,7 @@ def _ticket_ops(
             }
         )
 
-    agent = data.get("assignee") or rng.choice(AGENTS)
+    agent: str = str(data.get("assignee") or rng.choice(AGENTS))
     steps = rng.choice(
         [
             ["reply", "resolve"],

@@ -14,6 +14,7 @@ from typing import Any
 
 from deskbase.core.app import Deskbase
 from deskbase.core.errors import NotFound
+from deskbase.core.scope import ReadScope
 from deskbase.support.tickets import customer_of
 
 COLLECTION = "macros"
@@ -42,10 +43,13 @@ def listed(core: Deskbase, workspace_id: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: str((r.get("data") or {}).get("name") or "").lower())
 
 
-def apply(core: Deskbase, workspace_id: str, macro_id: str, ticket_id: str, agent: str) -> Applied:
+def apply(core: Deskbase, scope: ReadScope, macro_id: str, ticket_id: str, agent: str) -> Applied:
+    """The macro filled in for the ticket; customer placeholders stay empty for a caller who may not read
+    the customer (a macro must not become a way around the scope)."""
+    workspace_id = scope.workspace_id
     macro = core.records.get(workspace_id, COLLECTION, macro_id)["data"]
     ticket = core.records.get(workspace_id, "tickets", ticket_id)
-    customer = customer_of(core, workspace_id, ticket_id)
+    customer = customer_of(core, scope, ticket_id)
     cdata = (customer or {}).get("data") or {}
     name = str(cdata.get("name") or "")
     values = {

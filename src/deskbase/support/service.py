@@ -451,7 +451,7 @@ class SlaService:
                     from deskbase.core.writer import UnitOfWork
 
                     uow = UnitOfWork(self.core, tx, workspace_id, SLA_ACTOR)
-                    uow.patch_record("tickets", tid, patch, now)
+                    uow.patch_record("tickets", tid, patch, None)
                     uow.flush()  # the in-transaction hook re-evaluates and stores this ticket
                 else:
                     plain[tid] = r

@@ -13,6 +13,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso, parse_iso
 from deskbase.core.context import Actor
 from deskbase.core.errors import NotFound, ValidationFailed
+from deskbase.core.scope import ReadScope
 from deskbase.core.writer import record_from_row
 
 RESPONSE_TYPES = ("reply", "internal_note")
@@ -36,15 +37,16 @@ def add_response(
         raise ValidationFailed(
             "type must be 'reply' or 'internal_note'", [{"pointer": "/type", "message": "invalid"}]
         )
-    when = core.records.change_time(actor, at, workspace_id, "responses")
-    data = {
-        "body": body.get("body"),
-        "type": kind,
-        "author": body.get("author") or actor.name,
-        "timestamp": body.get("timestamp") or iso(when),
-    }
+    dated = core.records.change_time(actor, at, workspace_id, "responses")
     with core.records.unit(workspace_id, actor) as uow:
         uow.live_record("tickets", ticket_id)
+        when = uow.when(dated)
+        data = {
+            "body": body.get("body"),
+            "type": kind,
+            "author": body.get("author") or actor.name,
+            "timestamp": body.get("timestamp") or iso(when),
+        }
         st, _ = uow.upsert_record("responses", data, when)
         uow.upsert_relationship("has_response", ("tickets", ticket_id), ("responses", st.id), None, when)
     return st.public()
@@ -75,9 +77,12 @@ def _linked(core: Deskbase, workspace_id: str, ticket_id: str, rel_type: str) ->
         )
 
 
-def customer_of(core: Deskbase, workspace_id: str, ticket_id: str) -> dict[str, Any] | None:
-    """The ticket's live submitting customer (through `submitted_by`), or None."""
-    rows = _linked(core, workspace_id, ticket_id, "submitted_by")
+def customer_of(core: Deskbase, scope: ReadScope, ticket_id: str) -> dict[str, Any] | None:
+    """The ticket's live submitting customer (through `submitted_by`), or None — also when the caller may
+    not read customers or the link to them."""
+    if not scope.through("tickets", "customers"):
+        return None
+    rows = _linked(core, scope.workspace_id, ticket_id, "submitted_by")
     return record_from_row(rows[0]).public() if rows else None
 
 
@@ -106,11 +111,16 @@ def message_time(response: dict[str, Any]) -> datetime:
     return parse_iso(response["created_at"])
 
 
-def conversation(core: Deskbase, workspace_id: str, ticket_id: str) -> list[dict[str, Any]]:
-    """The ticket's live responses in time order, each with its `kind` and `at`."""
+def conversation(core: Deskbase, scope: ReadScope, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket's live responses in time order, each with its `kind` and `at` ([] for a caller who may not
+    read responses or the links to them). Messages are classified with the customer whether or not the
+    caller may read customers: the kind says who wrote, not what the customer record holds."""
+    workspace_id = scope.workspace_id
     core.records.get(workspace_id, "tickets", ticket_id)
+    if not scope.through("tickets", "responses"):
+        return []
     rows = _linked(core, workspace_id, ticket_id, "has_response")
-    customer = customer_of(core, workspace_id, ticket_id)
+    customer = customer_of(core, ReadScope.unrestricted(workspace_id), ticket_id)
     match = core.workspaces.get(workspace_id)["settings"].get("customer_author_match", ["email", "id"])
     out = []
     for row in rows:
@@ -119,11 +129,14 @@ def conversation(core: Deskbase, workspace_id: str, ticket_id: str) -> list[dict
     return sorted(out, key=lambda m: (m["at"], m["id"]))
 
 
-def field_changes(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Changes of the tracked ticket fields between consecutive versions of the ticket's history."""
+def field_changes(history: list[dict[str, Any]], scope: ReadScope) -> list[dict[str, Any]]:
+    """Changes of the tracked ticket fields between consecutive versions of the ticket's history; who made
+    each shows to `read:audit` holders only, as in the record's history."""
     out: list[dict[str, Any]] = []
     before: dict[str, Any] = {}
+    audit = scope.audit("tickets")
     for i, h in enumerate(history):
+        actor = h["actor"] if audit else None
         image = h["data"] or {}
         data = image.get("data") or {}
         if i == 0:
@@ -131,7 +144,7 @@ def field_changes(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 {
                     "type": "created",
                     "at": h["at"],
-                    "actor": h["actor"],
+                    "actor": actor,
                     "fields": {f: data.get(f) for f in TRACKED_FIELDS if data.get(f) is not None},
                 }
             )
@@ -142,23 +155,35 @@ def field_changes(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if before.get(f) != data.get(f)
             }
             if image.get("deleted"):
-                out.append({"type": "deleted", "at": h["at"], "actor": h["actor"]})
+                out.append({"type": "deleted", "at": h["at"], "actor": actor})
             elif changed:
-                out.append({"type": "changed", "at": h["at"], "actor": h["actor"], "fields": changed})
+                out.append({"type": "changed", "at": h["at"], "actor": actor, "fields": changed})
         before = data
     return out
 
 
-def timeline(
-    core: Deskbase, workspace_id: str, ticket_id: str, extra: list[dict[str, Any]] | None = None
-) -> list[dict[str, Any]]:
-    """Messages, field changes (status, priority, assignee …) and `extra` entries (SLA events), by time."""
-    history = core.records.history(workspace_id, "tickets", ticket_id, limit=1000)
-    items = [
-        {"type": "message", "at": m["at"], "message": m} for m in conversation(core, workspace_id, ticket_id)
+def sla_events(scope: ReadScope, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SLA events as `scope` may read them: the message an event refers to (`details.message_id`) is a
+    response, so its id is left out for a caller who may not read the conversation."""
+    if scope.through("tickets", "responses"):
+        return events
+    return [
+        {**e, "details": {k: v for k, v in e["details"].items() if k != "message_id"}}
+        if "message_id" in (e.get("details") or {})
+        else e
+        for e in events
     ]
-    items += field_changes(history)
-    items += extra or []
+
+
+def timeline(
+    core: Deskbase, scope: ReadScope, ticket_id: str, events: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Messages, field changes (status, priority, assignee …) and SLA `events`, by time, as `scope` may read
+    them: no messages without the responses, no actors without `read:audit`."""
+    history = core.records.history(scope.workspace_id, "tickets", ticket_id, limit=1000)
+    items = [{"type": "message", "at": m["at"], "message": m} for m in conversation(core, scope, ticket_id)]
+    items += field_changes(history, scope)
+    items += [{"type": "sla", "at": e["at"], "event": e} for e in sla_events(scope, events or [])]
     order = {"created": 0, "message": 1, "changed": 2, "sla": 3, "deleted": 4}
     return sorted(items, key=lambda i: (i["at"], order.get(i["type"], 5)))
 

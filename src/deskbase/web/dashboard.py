@@ -224,6 +224,7 @@ def attainment_panel(
 
     def compute() -> list[dict[str, Any]]:
         if analytics is None:
+            assert sla is not None  # checked above: one of the two runs
             return list(sla.attainment(ws, start, end))
         _, sql = query_text(core, ws, "sla_attainment")
         return rows_of(analytics.sql(ws, sql, {"start": iso(start), "end": iso(end)}))

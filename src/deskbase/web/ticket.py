@@ -11,6 +11,7 @@ from typing import Any
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
+from deskbase.core.scope import ReadScope
 from deskbase.support import macros, tickets
 from deskbase.web.http import may
 from deskbase.web.pages import (
@@ -118,6 +119,7 @@ def other_ticket(t: dict[str, Any], workspace_id: str) -> OtherTicket:
         status=str(d.get("status") or ""),
         priority=str(d.get("priority") or ""),
         updated_at=t["updated_at"],
+        number=t.get("number"),
     )
 
 
@@ -131,12 +133,7 @@ def tickets_by_id(core: Deskbase, workspace_id: str, ids: list[str]) -> dict[str
 
 
 def customer_panel(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> CustomerPanel | None:
-    if not (
-        may(actor, "read:records", workspace_id, "customers")
-        and may(actor, "read:relationships", workspace_id, "customers")
-    ):
-        return None
-    customer = tickets.customer_of(core, workspace_id, ticket_id)
+    customer = tickets.customer_of(core, ReadScope(actor, workspace_id), ticket_id)
     if customer is None:
         return None
     links = core.relationships.of_record(
@@ -156,7 +153,7 @@ def customer_panel(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: s
 
 
 def related(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> list[RelatedTicket]:
-    if not may(actor, "read:relationships", workspace_id, "tickets"):
+    if not ReadScope(actor, workspace_id).links("tickets"):
         return []
     links = core.relationships.of_record(
         workspace_id, "tickets", ticket_id, "related_to", "both", 100, actor=actor
@@ -208,14 +205,12 @@ def _changes_text(fields: dict[str, Any], created: bool) -> str:
     return "; ".join(f"{k}: {show(v.get('from'))} → {show(v.get('to'))}" for k, v in fields.items())
 
 
-def timeline_items(
-    raw: list[dict[str, Any]], events: list[dict[str, Any]], show_actors: bool
-) -> list[TimelineItem]:
-    """`show_actors`: who made a change is audit information (read:audit), as in the API's history."""
+def timeline_items(raw: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[TimelineItem]:
+    """`raw` is `support.tickets.timeline` as the caller's scope reads it (actors only for read:audit)."""
     out: list[TimelineItem] = []
     for item in raw:
         actor = item.get("actor") or {}
-        who = actor.get("name") if isinstance(actor, dict) and show_actors else None
+        who = actor.get("name") if isinstance(actor, dict) else None
         if item["type"] == "message":
             m = item["message"]
             words = {"customer": "Customer replied", "agent": "Agent replied", "note": "Internal note"}
@@ -303,11 +298,8 @@ def build(
     ticket = core.records.get(workspace_id, "tickets", ticket_id)
     options = options_from_schema(core.collections.get(workspace_id, "tickets")["json_schema"])
     sla_panel, urgent, events = sla_parts(core, workspace_id, ticket_id, now)
-    reads_messages = may(actor, "read:records", workspace_id, "responses")
-    if reads_messages:
-        raw = tickets.timeline(core, workspace_id, ticket_id)
-    else:
-        raw = tickets.field_changes(core.records.history(workspace_id, "tickets", ticket_id, limit=1000))
+    scope = ReadScope(actor, workspace_id)
+    raw = tickets.timeline(core, scope, ticket_id)
     conversation = [message(i["message"]) for i in raw if i["type"] == "message"]
     agents = AGENTS.get(core, workspace_id)
     assignee = (ticket.get("data") or {}).get("assignee")
@@ -330,7 +322,7 @@ def build(
         related_matches=[],
         sla=sla_panel,
         urgent=urgent,
-        timeline=timeline_items(raw, events, may(actor, "read:audit", workspace_id, "tickets")),
+        timeline=timeline_items(raw, events),
         can_edit=may(actor, "write:records", workspace_id, "tickets"),
         can_reply=may(actor, "write:records", workspace_id, "responses")
         and may(actor, "write:relationships", workspace_id, "tickets"),

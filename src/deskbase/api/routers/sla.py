@@ -12,7 +12,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from deskbase.api.deps import ActorDep, authorize, requires, when
 from deskbase.api.schemas import SimulateBody, SlaConfigPut
 from deskbase.core.errors import BadRequest, Unavailable
+from deskbase.core.scope import ReadScope
 from deskbase.support.service import SlaService
+from deskbase.support.tickets import sla_events
 
 router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["sla"])
 KINDS = {"calendars": "calendar", "policies": "policy"}
@@ -91,7 +93,8 @@ def rebuild(ws: str, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
 def ticket_sla(ws: str, ticket_id: str, sla: SlaDep, actor: ActorDep) -> dict[str, Any]:
     """Every SLA instance and event of the ticket, its metrics, and which policy applies and why."""
     authorize(actor, "read:records", ws, "tickets")
-    return sla.ticket_view(ws, ticket_id)
+    view = sla.ticket_view(ws, ticket_id)
+    return {**view, "events": sla_events(ReadScope(actor, ws), view["events"])}
 
 
 # Generic configuration routes come last so /sla/at-risk, /sla/simulate … are matched first.

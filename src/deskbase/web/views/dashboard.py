@@ -108,6 +108,7 @@ def strip(ws: str, request: Request, actor: ActorDep) -> Response:
     core = con.core
     seq, now = core.last_seq(ws), core.clock.now()
     nav = shared_counts(con, ws, seq)
+    assert nav is not None  # without a wait, the counts are taken at once
     has_sla = sla_queue(core) is not None
     extra = con.counts.get(
         (ws, "\x00strip"),

@@ -18,6 +18,7 @@ from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
+from deskbase.core.scope import ReadScope
 from deskbase.support import macros, tickets
 from deskbase.web import ticket as tk
 from deskbase.web.http import (
@@ -119,7 +120,7 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
         return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
     author = prefs_of(core, actor).me
     if "seen" in form and form.get("confirm") != "1":
-        newer = arrived_since(core, ws, ticket_id, form.get("seen") or "", author)
+        newer = arrived_since(core, ReadScope(actor, ws), ticket_id, form.get("seen") or "", author)
         if newer:
             composer.collision = newer
             panels = ("conversation", "composer", "meta", "timeline")
@@ -162,7 +163,9 @@ def use_macro(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: 
     written = form.get("body") or ""
     composer = Composer(body=written, type=form.get("type") or "reply", status=form.get("status") or "")
     try:
-        applied = macros.apply(core, ws, form.get("macro") or "", ticket_id, prefs_of(core, actor).me)
+        applied = macros.apply(
+            core, ReadScope(actor, ws), form.get("macro") or "", ticket_id, prefs_of(core, actor).me
+        )
     except NotFound:
         composer.error = "That macro does not exist (any more): choose another."
         return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 422, ("composer",))
@@ -177,10 +180,10 @@ def use_macro(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: 
     return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 200, ("composer",))
 
 
-def arrived_since(core: Deskbase, ws: str, ticket_id: str, seen: str, me: str) -> list[Message]:
+def arrived_since(core: Deskbase, scope: ReadScope, ticket_id: str, seen: str, me: str) -> list[Message]:
     """Messages by someone else after `seen` (the last message id the composer's page showed; "" for none):
     a reply written without them could repeat or contradict them."""
-    conv = tickets.conversation(core, ws, ticket_id)
+    conv = tickets.conversation(core, scope, ticket_id)
     ids = [m["id"] for m in conv]
     after = conv[ids.index(seen) + 1 :] if seen in ids else ([] if seen else conv)
     return [tk.message(m) for m in after if str((m.get("data") or {}).get("author") or "") != me]

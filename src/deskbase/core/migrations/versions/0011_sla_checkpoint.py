@@ -2,7 +2,7 @@
 write advances it by that input alone; `sla_instances.position` keeps instances in the order the fold made them
 (reads serve stored rows). Existing tickets have no checkpoint: their next write replays once and stores one.
 
-Revision ID: 0010
+Revision ID: 0011
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from deskbase.core.tables import JsonType
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
