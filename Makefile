@@ -15,11 +15,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/deskbase serve --demo
 
+# Two workers (the CI machine has two cores), whole files per worker so module fixtures are built once.
 test: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

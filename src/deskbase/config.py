@@ -48,7 +48,9 @@ class Settings:
         2.0, "How long an SQL request waits for the replica to catch up before 503."
     )
     sql_max_execution_seconds: float = _setting(
-        10.0, "Time limit of one SQL query; the answer (504 query_timeout) comes at most 0.5 s after it."
+        10.0,
+        "Time limit of one SQL query; the answer (504 query_timeout) comes about 0.5 s after it, whatever the "
+        "query computes.",
     )
     sql_max_result_rows: int = _setting(10000, "Rows an SQL query returns before it is marked truncated.")
     sql_max_memory_bytes: int = _setting(2 * 1024**3, "Memory limit of one SQL query.")

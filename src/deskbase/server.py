@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -87,9 +89,37 @@ def load_demo(core: Deskbase) -> dict[str, int]:
     return demo.load(core, DEMO_WORKSPACE, SYSTEM)
 
 
+def data_dir_problem(path: Path) -> str | None:
+    """Why `path` cannot hold the server's data, in one line, or None. A missing directory is created (as
+    on a first start); checked before anything opens it, so the operator reads the cause, not a traceback."""
+    if path.exists() and not path.is_dir():
+        return f"data directory {path} is not a directory"
+    if not path.exists():
+        ancestor = next(p for p in path.parents if p.exists())
+        if not ancestor.is_dir():
+            return f"data directory {path} cannot be created: {ancestor} is not a directory"
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            return f"data directory {path} cannot be created: {(exc.strerror or str(exc)).lower()} ({exc.filename})"
+    probe = path / ".deskbase-write-check"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"data directory {path} is not writable: {(exc.strerror or str(exc)).lower()}"
+    database = path / "deskbase.db"
+    if database.exists() and not os.access(database, os.R_OK | os.W_OK):
+        return f"database file {database} is not writable: permission denied"
+    return None
+
+
 def serve(settings: Settings, demo: bool = False) -> None:
     import uvicorn
 
+    problem = data_dir_problem(settings.data_path)
+    if problem:
+        raise Unavailable(problem, {"data_dir": str(settings.data_path)})
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -68,7 +68,13 @@ def server(data: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]
 
 
 def count(client: httpx.Client) -> int:
-    r = client.post("/workspaces/acme/sql", json={"query": COUNT})
+    """The live ticket count, as a client honouring `503 replica_lagging` + Retry-After would read it (a busy
+    machine may need more than the server's 2 s wait to replay a restart's backlog; catching up is the point)."""
+    for _ in range(30):
+        r = client.post("/workspaces/acme/sql", json={"query": COUNT})
+        if r.status_code != 503 or r.json()["error"]["code"] != "replica_lagging":
+            break
+        time.sleep(float(r.headers.get("Retry-After", "1")))
     assert r.status_code == 200, r.text
     return int(r.json()["data"][0][0])
 

@@ -39,7 +39,9 @@ def test_record_lifecycle(api: Api, api_ws: str) -> None:
         "updated_at",
         "external_id",
         "external_source",
+        "number",  # an extension of the wire contract: tickets are numbered (#1), other collections null
     }
+    assert rec["number"] == 1
     assert rec["created_at"].endswith("Z") and r.headers["ETag"] == f'"{rec["version"]}"'
     got = api.get(f"{W}/records/tickets/{rec['id']}").json()
     assert {k: got[k] for k in rec} == rec

@@ -25,8 +25,10 @@ def client(tmp_path: Path) -> TestClient:
         def raise_it(name: str) -> None:
             if name == "unexpected":
                 raise RuntimeError("secret internal detail /var/lib/x")
-            cls = next(c for c in TYPES if c.__name__ == name)
-            raise cls(f"{name} happened", {"retry_after": 3} if cls.status in (429, 503) else {"k": "v"})
+            cls = next(c for c in TYPES if c.__name__.lower() == name)  # path ids are lowercase slugs
+            raise cls(
+                f"{cls.__name__} happened", {"retry_after": 3} if cls.status in (429, 503) else {"k": "v"}
+            )
 
     return TestClient(create_app(core, [boom]), raise_server_exceptions=False)
 
@@ -39,7 +41,7 @@ def test_codes_are_unique_and_statuses_are_errors() -> None:
 
 @pytest.mark.parametrize("cls", TYPES, ids=[c.__name__ for c in TYPES])
 def test_each_error_type_maps_to_its_envelope(client: TestClient, cls: type[DeskbaseError]) -> None:
-    r = client.get(f"/boom/{cls.__name__}")
+    r = client.get(f"/boom/{cls.__name__.lower()}")
     assert r.status_code == cls.status
     assert r.json() == {
         "error": {

@@ -134,14 +134,17 @@ def test_queries_beyond_a_concurrency_cap_get_429(
     assert api.analytics.gate.running == 0  # type: ignore[attr-defined]
 
 
-def test_query_threads_and_block_size_come_from_settings(make_api: MakeApi) -> None:
+def test_query_threads_block_size_and_priority_come_from_settings(make_api: MakeApi) -> None:
+    """Not visible over HTTP (the guard refuses getSetting), so read on the engine with the API's limits."""
     api = make_api(sql_max_threads=1)
     limits = api.analytics.limits()  # type: ignore[attr-defined]
     assert limits.max_threads == 1
     row = api.analytics.engine.query_readonly(  # type: ignore[attr-defined]
-        "SELECT getSetting('max_threads'), getSetting('max_block_size')", {}, limits
+        "SELECT getSetting('max_threads'), getSetting('max_block_size'), getSetting('os_thread_priority')",
+        {},
+        limits,
     ).rows[0]
-    assert row == [1, limits.max_block_size]
+    assert row == [1, limits.max_block_size, 19]
 
 
 # ------------------------------------------------------------------------------------------- result size
@@ -203,10 +206,24 @@ def test_an_unknown_workspace_is_404_before_any_database_exists(
 
 @pytest.mark.parametrize(
     ("declared", "value"),
-    [("UInt8", str(10**30)), ("UInt8", 300), ("UInt8", -1), ("Nullable(Int8)", "200"), ("Array(UInt16)", [1, 70000]),
-     ("Int64", str(2**63)), ("UInt64", str(2**64))],
-    ids=["uint8-huge-text", "uint8-300", "uint8-negative", "nullable-int8-text", "array-uint16", "int64-overflow",
-         "uint64-overflow"],
+    [
+        ("UInt8", str(10**30)),
+        ("UInt8", 300),
+        ("UInt8", -1),
+        ("Nullable(Int8)", "200"),
+        ("Array(UInt16)", [1, 70000]),
+        ("Int64", str(2**63)),
+        ("UInt64", str(2**64)),
+    ],
+    ids=[
+        "uint8-huge-text",
+        "uint8-300",
+        "uint8-negative",
+        "nullable-int8-text",
+        "array-uint16",
+        "int64-overflow",
+        "uint64-overflow",
+    ],
 )
 def test_integer_parameters_out_of_range_are_refused(make_api: MakeApi, declared: str, value: Any) -> None:
     """ClickHouse would wrap these silently ({x:UInt8} = 10^30 reads as 0, 300 as 44)."""
@@ -219,16 +236,25 @@ def test_an_integer_beyond_64_bits_never_reaches_the_engine(make_api: MakeApi) -
     """Over HTTP the body parser refuses it (422); the core refuses it for any declared type (400)."""
     api = make_api()
     resp = sql(api, "SELECT {x:UInt8} AS x", params={"x": 10**30})
-    assert resp.status_code in (400, 422) and resp.json()["error"]["code"] in ("query_error", "validation_failed")
+    assert resp.status_code in (400, 422) and resp.json()["error"]["code"] in (
+        "query_error",
+        "validation_failed",
+    )
     with pytest.raises(QueryError, match=r"'x'.*beyond 64 bits"):
         bind_parameters({"x": "String"}, "acme", {"x": 10**30})
 
 
 @pytest.mark.parametrize(
     ("declared", "value", "expected"),
-    [("UInt8", 255, 255), ("Int8", -128, -128), ("UInt64", str(2**64 - 1), 2**64 - 1),
-     ("Int64", -(2**63), -(2**63))],
+    [
+        ("UInt8", 255, 255),
+        ("Int8", -128, -128),
+        ("UInt64", str(2**64 - 1), 2**64 - 1),
+        ("Int64", -(2**63), -(2**63)),
+    ],
 )
-def test_integer_parameters_at_their_bounds_pass(make_api: MakeApi, declared: str, value: Any, expected: int) -> None:
+def test_integer_parameters_at_their_bounds_pass(
+    make_api: MakeApi, declared: str, value: Any, expected: int
+) -> None:
     api = make_api()
     assert sql(api, f"SELECT {{x:{declared}}} AS x", params={"x": value}).json()["data"] == [[expected]]

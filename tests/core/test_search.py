@@ -600,8 +600,24 @@ def test_migration_builds_and_backfills_the_index(core: Deskbase, ws: str, actor
     with core.db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0006")
-    core.records.create(ws, "tickets", {"id": "during", "data": ticket("Written while downgraded")}, actor)
-    core.records.patch(ws, "tickets", "before", {"subject": "Written before, renamed"}, actor)
+        # What a server of that version wrote meanwhile (its rows have no later columns, such as `number`).
+        now = core.clock.now()
+        conn.execute(
+            sa.insert(t.records).values(
+                workspace_id=ws,
+                collection="tickets",
+                id="during",
+                data=ticket("Written while downgraded"),
+                version=1_000_000,
+                deleted=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        renamed = {**ticket("Written before"), "subject": "Written before, renamed"}
+        conn.execute(
+            sa.update(t.records).where(t.records.c.id == "before").values(data=renamed, updated_at=now)
+        )
     migrate.upgrade(core.db)
     assert found(core, ws, "written") == ["before", "during"] and found(core, ws, "renamed") == ["before"]
     assert index_drift(core) == {}

@@ -190,6 +190,7 @@ def world(sql_api: Api) -> Iterator[World]:
         "rel_id": link["id"],
         "rel_type": "submitted_by",
         "token_id": spare["id"],
+        "number": str(ticket["number"]),
     }
     hidden = {
         "outside_tickets": [*OUTSIDE_TICKETS, customer["id"], message["id"]],

@@ -99,6 +99,7 @@ def test_at_risk_counts_follow_the_clock(console: Console, clock: FixedClock) ->
         ("view=all&assignee=agent@acme.example", {"Export to CSV fails", "Invoice with VAT id"}),
         ("view=all&tag=vip", {"Export to CSV fails"}),
         ("view=all&q=csv", {"Export to CSV fails"}),
+        ("view=all&q=%232", {"Login loop after reset"}),  # '#2': the ticket numbered 2, nothing else
         ("view=open&category=bug&channel=chat", {"Login loop after reset"}),
     ],
 )

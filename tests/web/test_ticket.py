@@ -238,9 +238,14 @@ def test_unlinking_someone_elses_link_is_a_404(console: Console) -> None:
 
 def test_related_search_offers_other_tickets(console: Console) -> None:
     r = console.get(console.ticket_url("export", "/related/search?ticket=log"), htmx=True)
-    assert "Link: Login loop after reset" in r.text and "Export to CSV" not in r.text
+    login = console.core.records.get(WS, "tickets", console.seed.tickets["login"])
+    assert f"Link: #{login['number']} Login loop after reset" in r.text and "Export to CSV" not in r.text
     r = console.get(console.ticket_url("export", "/related/search?ticket=zzz"), htmx=True)
     assert "No other ticket matches" in r.text
+    # a number finds its ticket, with or without '#'
+    for q in (f"%23{login['number']}", str(login["number"])):
+        r = console.get(console.ticket_url("export", f"/related/search?ticket={q}"), htmx=True)
+        assert f"Link: #{login['number']} Login loop after reset" in r.text
 
 
 def test_a_read_only_token_sees_no_forms_and_cannot_post(console: Console) -> None:
@@ -313,3 +318,10 @@ def test_who_changed_what_is_shown_to_auditors_only(console: Console) -> None:
     console.sign_in(raw)
     timeline = console.get(console.ticket_url("dark")).text.split('id="timeline"')[1]
     assert "priority: medium → high" in timeline and "· admin" not in timeline
+
+
+def test_a_nul_in_a_form_field_is_a_400_page_that_writes_nothing(console: Console) -> None:
+    before = console.core.last_seq(WS)
+    r = console.post(console.ticket_url("export", "/reply"), {"type": "reply", "body": "a\x00b"})
+    assert r.status_code == 400 and "NUL" in r.text
+    assert console.core.last_seq(WS) == before

@@ -10,7 +10,9 @@ so timed-out queries still count against the caps and cannot pile up.
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
@@ -20,6 +22,7 @@ from deskbase.core.errors import RateLimited
 __all__ = ["SqlGate", "Ticket", "run_with_deadline"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Ticket:
@@ -68,6 +71,7 @@ class SqlGate:
         self.per_workspace = per_workspace
         self.total = total
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
         self._tokens: Counter[str] = Counter()
         self._workspaces: Counter[str] = Counter()
         self._running = 0
@@ -76,12 +80,17 @@ class SqlGate:
     def running(self) -> int:
         return self._running
 
-    def admit(self, token: str | None, workspace: str) -> Ticket:
-        """Take a slot for one query of ``token`` in ``workspace`` or refuse at once (never queue: a queued
-        request would hold a request thread while it waits). ``token`` None (the server's own queries, e.g.
-        the console's reports) skips the per-token cap only."""
+    def admit(self, token: str | None, workspace: str, wait: float = 0.0) -> Ticket:
+        """Take a slot for one query of ``token`` in ``workspace`` or refuse at once: clients' queries never
+        queue (a queued request would hold a request thread while it waits). ``token`` None (the server's own
+        queries, e.g. the console's reports) skips the per-token cap only. ``wait`` lets the server's own,
+        bounded queries (a dashboard's few panels loading together) wait that long for a slot instead."""
+        deadline = time.monotonic() + wait
         with self._lock:
             refusal = self._refusal(token, workspace)
+            while refusal is not None and (left := deadline - time.monotonic()) > 0:
+                self._freed.wait(left)
+                refusal = self._refusal(token, workspace)
             if refusal is None:
                 if token is not None:
                     self._tokens[token] += 1
@@ -114,6 +123,7 @@ class SqlGate:
             if self._workspaces[workspace] <= 0:
                 del self._workspaces[workspace]
             self._running -= 1
+            self._freed.notify_all()
 
 
 def run_with_deadline(
@@ -142,7 +152,10 @@ def run_with_deadline(
 
     threading.Thread(target=target, name="deskbase-sql", daemon=True).start()
     if not finished.wait(timeout):
-        on_expiry()
+        try:
+            on_expiry()
+        except Exception:  # the caller's answer (a timeout) must not turn into a 500 because a cancel failed
+            log.exception("cancelling a query past its deadline failed; it runs until the engine stops it")
         raise TimeoutError(f"no answer within {timeout:g} s")
     if failure:
         raise failure[0]

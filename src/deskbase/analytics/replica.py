@@ -42,7 +42,7 @@ DDL: dict[str, str] = {
     "records": f"""(
         workspace_id String, collection LowCardinality(String), id String, data JSON, version UInt64,
         deleted Bool, created_at {TS}, updated_at {TS}, external_id Nullable(String),
-        external_source Nullable(String)
+        external_source Nullable(String), number Nullable(UInt64)
     ) ENGINE = ReplacingMergeTree(version) ORDER BY (workspace_id, collection, id)""",
     "relationships": f"""(
         workspace_id String, id String, rel_type LowCardinality(String), source_collection LowCardinality(String),
@@ -65,6 +65,8 @@ DDL: dict[str, str] = {
     ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, seq)""",
 }
 TABLES = tuple(DDL)
+#: (table, column definition) added to DDL after replicas existed: `_open` adds them to older replicas.
+ADDED_COLUMNS = (("records", "number Nullable(UInt64)"),)
 
 SCHEMAS: dict[str, pa.Schema] = {
     "records": pa.schema(
@@ -79,6 +81,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("updated_at", pa.string()),
             ("external_id", pa.string()),
             ("external_source", pa.string()),
+            ("number", pa.uint64()),
         ]
     ),
     "relationships": pa.schema(
@@ -229,6 +232,12 @@ class Replica:
             f"SELECT name FROM {qi(META_DB)}.databases WHERE name IN (SELECT name FROM system.databases)"
         )
         self._known = {r[0] for r in dbs.rows}
+        # Columns added since the replica was made; their values arrive with each row's next change (the
+        # numbering of existing tickets is such a change) or with a rebuild.
+        for db in self._known:
+            if _IDENT.match(db):
+                for name, column in ADDED_COLUMNS:
+                    self.engine.execute(f"ALTER TABLE {qi(db)}.{qi(name)} ADD COLUMN IF NOT EXISTS {column}")
         res = self.engine.execute(f"SELECT seq, store FROM {qi(META_DB)}.watermark FINAL WHERE id = 1")
         seq, store = (int(res.rows[0][0]), res.rows[0][1]) if res.rows else (0, "")
         with self.core.db.read() as conn:
@@ -259,7 +268,9 @@ class Replica:
             self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {qi(db)}")
             for name, ddl in [*DDL.items(), *((d.name, d.ddl) for d in self.derived)]:
                 self.engine.execute(f"CREATE TABLE IF NOT EXISTS {qi(db)}.{qi(name)} {ddl}")
-            self.engine.execute(f"INSERT INTO {qi(META_DB)}.databases (name) VALUES ({{n:String}})", {"n": db})
+            self.engine.execute(
+                f"INSERT INTO {qi(META_DB)}.databases (name) VALUES ({{n:String}})", {"n": db}
+            )
             self._known.add(db)
         return db
 
@@ -267,22 +278,23 @@ class Replica:
     def step(self, limit: int = BATCH) -> int:
         """Replicate the next batch of changes; returns how many were applied."""
         with self._lock:
-            with self.core.db.read() as conn:
-                rows = conn.execute(
-                    select(t.changes)
-                    .where(t.changes.c.seq > self.watermark)
-                    .order_by(t.changes.c.seq)
-                    .limit(limit)
-                ).all()
-            if not rows:
-                return 0
-            pending = _Pending()
-            for row in rows:
-                self._stage(row, pending)
-            self._flush(pending)
-            last = int(rows[-1].seq)
-            self._copy_derived(self.watermark, last)
-            self._set_watermark(last)
+            return self._step(limit)
+
+    def _step(self, limit: int = BATCH) -> int:
+        """`step` with the lock held by the caller."""
+        with self.core.db.read() as conn:
+            rows = conn.execute(
+                select(t.changes).where(t.changes.c.seq > self.watermark).order_by(t.changes.c.seq).limit(limit)
+            ).all()
+        if not rows:
+            return 0
+        pending = _Pending()
+        for row in rows:
+            self._stage(row, pending)
+        self._flush(pending)
+        last = int(rows[-1].seq)
+        self._copy_derived(self.watermark, last)
+        self._set_watermark(last)
         return len(rows)
 
     def _copy_derived(self, lo: int, hi: int) -> None:
@@ -338,7 +350,9 @@ class Replica:
             cid = row.entity_id
             self.engine.execute(f"DELETE FROM {qi(db)}.records WHERE collection = {{c:String}}", {"c": cid})
             for side in ("source_collection", "target_collection"):
-                self.engine.execute(f"DELETE FROM {qi(db)}.relationships WHERE {side} = {{c:String}}", {"c": cid})
+                self.engine.execute(
+                    f"DELETE FROM {qi(db)}.relationships WHERE {side} = {{c:String}}", {"c": cid}
+                )
             pending.add(
                 ws,
                 "collections",
@@ -410,6 +424,7 @@ class Replica:
                     "updated_at": ts_text(img.get("updated_at")),
                     "external_id": img.get("external_id"),
                     "external_source": img.get("external_source"),
+                    "number": img.get("number"),
                 },
             )
         elif entity == "relationship":
@@ -531,14 +546,20 @@ class Replica:
 
     # ---- rebuild and verify -----------------------------------------------------------------------
     def rebuild(self) -> int:
-        """Drop every workspace database and replay the change log from the start."""
+        """Drop every workspace database and replay the change log from the start, holding the replication
+        lock throughout: the background replicator cannot replay part of it meanwhile (which made the count of
+        replayed changes come out short)."""
         with self._lock:
             self._reset()
             with self.core.db.read() as conn:
                 workspaces = [r[0] for r in conn.execute(select(t.workspaces.c.id))]
             for ws in workspaces:
                 self.ensure_workspace(ws)
-        return self.catch_up()
+            total = 0
+            while n := self._step():
+                total += n
+            self.persist_watermark()
+        return total
 
     def verify(self) -> list[dict[str, Any]]:
         """Per workspace and collection (and relationship type): live counts and max versions on both sides.

@@ -134,12 +134,13 @@ def read_stream(conn: Any, sql: str, params: dict[str, str], max_bytes: int) -> 
                 break
             if chunk.has_error():
                 raise RuntimeError(chunk.error_message())
-            data = chunk.bytes()
-            if not data:
+            size = chunk.size()
+            if not size:
                 break
-            total += len(data)
-            if total > max_bytes:
+            total += size
+            if total > max_bytes:  # checked before the block is copied into Python
                 raise _too_large(max_bytes)
+            data = chunk.bytes()
             rows_read += chunk.storage_rows_read()
             bytes_read += chunk.storage_bytes_read()
             decoder.feed(data)

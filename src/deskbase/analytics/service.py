@@ -20,6 +20,8 @@ from deskbase.core.errors import Forbidden
 
 log = logging.getLogger(__name__)
 
+#: How long the server's own queries (console dashboards) wait for a slot under the concurrency caps.
+OWN_QUERY_WAIT = 15.0
 #: Tables a workspace's SQL may read; the support domain adds its own (sla_instances, …) via `allow`.
 BASE_TABLES = frozenset(TABLES)
 #: The permission reading each table needs beside `sql`; any other table needs `read:records`.
@@ -71,6 +73,7 @@ class Analytics:
         self.gate = SqlGate(
             s.sql_max_concurrent_per_token, s.sql_max_concurrent_per_workspace, s.sql_max_concurrent
         )
+        self.limits()  # a limit set to 0 or less fails the start, not every query
 
     def allow(self, *tables: str) -> None:
         self.allowed_tables.update(tables)
@@ -98,10 +101,13 @@ class Analytics:
 
         `may(permission)` answers for the caller; tables it may not read are refused before anything runs.
         `caller` (the token's id; None for the server's own queries) is counted against the concurrency caps
-        until the engine has let go of the query, even after a timeout has been answered.
+        until the engine has let go of the query, even after a timeout has been answered. A client's query
+        over a cap is refused at once; the server's own (a dashboard's panels, loading together) wait for a
+        slot, up to OWN_QUERY_WAIT seconds.
         """
         self.core.workspaces.get(workspace_id)
-        with self.gate.admit(caller, workspace_id) as ticket:
+        wait = 0.0 if caller is not None else OWN_QUERY_WAIT
+        with self.gate.admit(caller, workspace_id, wait) as ticket:
             self.replica.wait_for(workspace_id)
             self.replica.ensure_workspace(workspace_id)
             return run_sql(

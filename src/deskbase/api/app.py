@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from deskbase import __version__
-from deskbase.api import errors
+from deskbase.api import errors, openapi
+from deskbase.api.body import JsonBody
 from deskbase.api.middleware import BodyLimit
+from deskbase.api.paths import check_url
 from deskbase.api.ratelimit import RateLimiter
 from deskbase.api.routers import (
     collections,
@@ -48,11 +50,16 @@ def create_app(
         version=__version__,
         description="A system of record for customer support: collections, records, relationships, SQL, SLAs.",
         lifespan=lifespan,
+        dependencies=[Depends(check_url)],
     )
     app.state.core = core
     app.state.limiter = RateLimiter(core.settings.rate_limit_per_second, core.settings.rate_limit_burst)
     errors.install(app)
+    openapi.install(app)
+    # The last added runs first: answer every failure, cap the body, then check JSON bodies.
+    app.add_middleware(JsonBody)
     app.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
+    app.add_middleware(errors.CatchAll)
     for module in (workspaces, collections, records, relationships, support, sla, tokens, triggers):
         app.include_router(module.router)
     app.include_router(records.documents_router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from deskbase.core.app import Deskbase
@@ -58,6 +58,14 @@ def requires(*permissions: str) -> dict[str, Any]:
 CoreDep = Annotated[Deskbase, Depends(get_core)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
+INT64_MAX = 2**63 - 1
+#: Integer query parameters carry real bounds, so a huge number is a 400 naming it, never a store overflow.
+After = Annotated[int, Query(ge=0, le=INT64_MAX, description="Only entries after this version (sequence).")]
+PageLimit = Annotated[int, Query(ge=1, le=1000, description="Entries per page (1-1000).")]
+_QUERY_LIMIT_HELP = "Entries per page: 1 to the server's query_max_limit (default 1000)."
+QueryLimit = Annotated[int, Query(ge=1, le=INT64_MAX, description=_QUERY_LIMIT_HELP)]
+OptionalQueryLimit = Annotated[int | None, Query(ge=1, le=INT64_MAX, description=_QUERY_LIMIT_HELP)]
+
 
 def if_match(value: str | None) -> int | None:
     """Parse an If-Match header carrying a version (`12`, `"12"` or `W/"12"`)."""
@@ -87,7 +95,11 @@ def when(value: str | datetime | None, field: str = "at") -> datetime | None:
 
 __all__ = [
     "ActorDep",
+    "After",
     "CoreDep",
+    "OptionalQueryLimit",
+    "PageLimit",
+    "QueryLimit",
     "authorize",
     "authorize_any",
     "collections_for",

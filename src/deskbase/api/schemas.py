@@ -41,6 +41,12 @@ class RecordCreate(Body):
     external_source: str | None = Field(None, max_length=128)
     at: str | None = Field(None, description="Import mode: the time of this change (needs `import`).")
     created_at: str | None = Field(None, description="Import mode: the record's creation time.")
+    number: int | None = Field(
+        None,
+        ge=1,
+        le=2**53 - 1,
+        description="Import mode: the record's number elsewhere (collections marked x-numbered; must be free).",
+    )
 
 
 class RecordReplace(Body):

@@ -22,6 +22,7 @@ from deskbase.cli import (
     sla,
     sql,
     templates,
+    tickets,
     tokens,
     triggers,
     workspaces,
@@ -91,6 +92,7 @@ app.add_typer(workspaces.app, name="workspaces")
 app.add_typer(collections.app, name="collections")
 app.add_typer(templates.app, name="template")
 app.add_typer(records.app, name="records")
+app.add_typer(tickets.app, name="tickets")
 app.add_typer(records.app, name="documents", help="Alias of `records` (the seed platform's word for them).")
 app.add_typer(reltypes.app, name="relationship-types")
 app.add_typer(relationships.app, name="relationships")

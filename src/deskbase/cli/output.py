@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 #: What a table shows by default; JSON and CSV always carry every field.
-RECORD_COLUMNS = ["id", "data.*", "version", "updated_at"]
+RECORD_COLUMNS = ["id", "number", "data.*", "version", "updated_at"]
 CHANGE_COLUMNS = ["seq", "at", "op", "entity", "collection", "entity_id", "actor.name"]
 #: in a table too wide for the terminal, each column is given up to this many characters before the next
 SQUEEZED_CELL = 16

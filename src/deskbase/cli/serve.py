@@ -8,6 +8,7 @@ import typer
 
 from deskbase.cli.client import CliError
 from deskbase.config import describe
+from deskbase.core.errors import DeskbaseError
 
 _HELP = {s["name"]: s["help"] for s in describe()}
 EPILOG = "Settings (environment variables):\n\n" + "\n\n".join(
@@ -38,4 +39,7 @@ def serve(
         if exc.name != "deskbase.server":
             raise
         raise CliError("unavailable", "this install has no server module (deskbase.server)") from exc
-    run(settings, demo=demo)
+    try:
+        run(settings, demo=demo)
+    except DeskbaseError as exc:  # a startup check failed: one line, not a traceback
+        raise CliError(exc.code, exc.message, exc.details) from exc

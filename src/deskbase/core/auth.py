@@ -9,7 +9,9 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,9 @@ PREFIX = "dsk_"
 RAW_LENGTH = len(PREFIX) + 43  # token_urlsafe(32): 256 bits in 43 base64url characters
 ADMIN_GRANTS = [{"scope": {"workspaces": [ANY]}, "permissions": [ANY]}]
 LAST_USED_EVERY = timedelta(minutes=1)
+#: How long a token read from the store is trusted without reading it again. This process forgets a token at
+#: once when it revokes one; another process revoking it is seen within this bound.
+TOKEN_CACHE_SECONDS = 1.0
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Token lifecycle events (ids and names only — a raw token is never passed to a logger).
 audit_log = logging.getLogger("deskbase.audit")
@@ -69,9 +74,14 @@ def _check_name(name: Any) -> str:
 
 
 class Tokens:
-    def __init__(self, app: Deskbase) -> None:
+    def __init__(self, app: Deskbase, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self._last_used: dict[str, datetime] = {}
+        # token hash -> (when read, row): a request costs no store round trip for its token (measured: the
+        # read is most of `authenticate`'s cost); bounded by TOKEN_CACHE_SECONDS, cleared by `revoke`.
+        self._cache: dict[str, tuple[float, Any]] = {}
+        self._cache_lock = threading.Lock()
+        self._monotonic = monotonic
 
     def create(
         self,
@@ -139,12 +149,31 @@ class Tokens:
         if not raw.startswith(PREFIX) or len(raw) > 2 * RAW_LENGTH:
             raise Unauthorized("malformed token")
         digest = hash_token(raw)
-        with self.app.db.read() as conn:
-            row = conn.execute(select(t.tokens).where(t.tokens.c.token_hash == digest)).first()
+        row = self._cached(digest)
+        if row is None:
+            with self.app.db.read() as conn:
+                row = conn.execute(select(t.tokens).where(t.tokens.c.token_hash == digest)).first()
+            if row is not None:
+                with self._cache_lock:
+                    if len(self._cache) > 10_000:
+                        self._cache.clear()
+                    self._cache[digest] = (self._monotonic(), row)
         # The lookup is by a hash the caller cannot steer; the comparison is constant-time all the same.
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             raise Unauthorized("invalid token")
         return self._checked(row)
+
+    def _cached(self, digest: str) -> Any:
+        with self._cache_lock:
+            hit = self._cache.get(digest)
+        if hit is None or self._monotonic() - hit[0] >= TOKEN_CACHE_SECONDS:
+            return None
+        return hit[1]
+
+    def forget(self) -> None:
+        """Drop every cached token (after a revocation here; other processes wait out the bound)."""
+        with self._cache_lock:
+            self._cache.clear()
 
     def authenticate_id(self, token_id: str) -> Actor:
         """The actor of a console session, which keeps only the id of the token it was opened with: the same
@@ -226,6 +255,7 @@ class Tokens:
                 .values(revoked_at=now)
             )
             row = tx.conn.execute(select(t.tokens).where(t.tokens.c.id == token_id)).one()
+        self.forget()
         audit_log.info("token %s revoked by %s (with %d minted from it)", token_id, actor.id, len(doomed) - 1)
         return public(row)
 

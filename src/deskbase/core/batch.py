@@ -32,6 +32,7 @@ KEYS = {
         "external_source",
         "at",
         "created_at",
+        "number",
     },
     "patch_record": {"collection", "id", "data", "at"},
     "delete_record": {"collection", "id", "at"},
@@ -208,6 +209,7 @@ class Batch:
                 external_id=op.get("external_id"),
                 external_source=op.get("external_source"),
                 created_at=op.get("created_at"),
+                number=op.get("number"),
             )
             if op.get("ref") is not None:
                 refs[op["ref"]] = st.id

@@ -78,23 +78,54 @@ def insert_changes(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
 
 def insert_records(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """rows: (workspace_id, collection, id, data, version, deleted, external_id, external_source,
-    created_at, updated_at, created_by, updated_by)."""
+    created_at, updated_at, created_by, updated_by, number)."""
     d = Dialect(conn)
     head = (
         "INSERT INTO records (workspace_id, collection, id, data, version, deleted, external_id, external_source, "
-        "created_at, updated_at, created_by, updated_by) VALUES "
+        "created_at, updated_at, created_by, updated_by, number) VALUES "
     )
     values = [
-        (*r[:3], _dumps(r[3]), r[4], r[5], r[6], r[7], d.ts(r[8]), d.ts(r[9]), r[10], r[11]) for r in rows
+        (*r[:3], _dumps(r[3]), r[4], r[5], r[6], r[7], d.ts(r[8]), d.ts(r[9]), r[10], r[11], r[12])
+        for r in rows
     ]
     if d.pg:
-        conn.exec_driver_sql(f"{head}({d.ph(12, (3,))})", values)
+        conn.exec_driver_sql(f"{head}({d.ph(13, (3,))})", values)
         return
-    one = f"({d.ph(12)})"
-    step = min(SQLITE_MAX_ROWS, SQLITE_MAX_PARAMS // 12)
+    one = f"({d.ph(13)})"
+    step = min(SQLITE_MAX_ROWS, SQLITE_MAX_PARAMS // 13)
     for i in range(0, len(values), step):
         chunk = values[i : i + step]
         conn.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(v for row in chunk for v in row))
+
+
+def last_number(conn: Connection, workspace_id: str, collection: str) -> int:
+    """The last number a collection handed out (0 before its first)."""
+    ph = "%s" if conn.dialect.name == "postgresql" else "?"
+    row = conn.exec_driver_sql(
+        f"SELECT last FROM record_numbers WHERE workspace_id = {ph} AND collection = {ph}",
+        (workspace_id, collection),
+    ).first()
+    return int(row[0]) if row else 0
+
+
+def number_taken(conn: Connection, workspace_id: str, collection: str, number: int) -> bool:
+    ph = "%s" if conn.dialect.name == "postgresql" else "?"
+    return (
+        conn.exec_driver_sql(
+            f"SELECT 1 FROM records WHERE workspace_id = {ph} AND collection = {ph} AND number = {ph}",
+            (workspace_id, collection, number),
+        ).first()
+        is not None
+    )
+
+
+def store_number(conn: Connection, workspace_id: str, collection: str, last: int, insert: bool) -> None:
+    ph = "%s" if conn.dialect.name == "postgresql" else "?"
+    if insert:
+        sql = f"INSERT INTO record_numbers (last, workspace_id, collection) VALUES ({ph}, {ph}, {ph})"
+    else:
+        sql = f"UPDATE record_numbers SET last = {ph} WHERE workspace_id = {ph} AND collection = {ph}"
+    conn.exec_driver_sql(sql, (last, workspace_id, collection))
 
 
 def insert_relationships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

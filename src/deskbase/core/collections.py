@@ -15,16 +15,19 @@ from deskbase.core import tables as t
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
+from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.ids import check_slug
 from deskbase.core.schemas import (
     compile_schema,
     errors_of,
+    numbered,
     search_annotation_errors,
     x_index_fields,
     x_search_fields,
 )
 from deskbase.core.search import ensure_search_index, object_key
+from deskbase.core.writer import UnitOfWork
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{3,8}$|^[a-z]{3,20}$")
 MAX_REPORTED = 20
+NUMBERING_CHUNK = 1000
 SCAN_CHUNK = 2000
 
 
@@ -173,8 +177,41 @@ class Collections:
                 ensure_field_index(tx.conn, field)
             for field in x_search_fields(schema):
                 ensure_search_index(tx.conn, field)
+            if numbered(schema) and not (row is not None and numbered(row.json_schema)):
+                self._number_existing(tx, workspace_id, collection, actor)
             out = public(self.require(tx.conn, workspace_id, collection))
         return out, created
+
+    def _number_existing(self, tx: Tx, workspace_id: str, collection: str, actor: Actor) -> None:
+        """A collection that starts numbering its records numbers the ones it has, oldest first, in the same
+        transaction (so numbers follow creation order and no new record can take one in between)."""
+        r = t.records
+        ids = (
+            tx.conn.execute(
+                select(r.c.id)
+                .where(r.c.workspace_id == workspace_id, r.c.collection == collection, r.c.number.is_(None))
+                .order_by(r.c.created_at, r.c.id)
+            )
+            .scalars()
+            .all()
+        )
+        uow = UnitOfWork(self.app, tx, workspace_id, actor, domain_hooks=False)
+        chunk: builtins.list[str] = []
+        for rid in ids:
+            chunk.append(rid)
+            if len(chunk) == NUMBERING_CHUNK:
+                self._number_chunk(uow, collection, chunk)
+                chunk = []
+        if chunk:
+            self._number_chunk(uow, collection, chunk)
+
+    @staticmethod
+    def _number_chunk(uow: UnitOfWork, collection: str, ids: builtins.list[str]) -> None:
+        uow.prefetch_records((collection, rid) for rid in ids)
+        for rid in ids:
+            uow.assign_number(collection, rid)
+        uow.flush()
+        uow.records.clear()
 
     def _violations(
         self, conn: Connection, workspace_id: str, collection: str, validator: Any

@@ -2,7 +2,7 @@
 
 `{field, op, value}` or `{and|or: [...]}`; ops eq neq gt gte lt lte in not_in like ilike is_null is_not_null
 has search. Data fields are `data.<path>` (or a bare path); system fields are id, created_at, updated_at,
-external_id, external_source, version. Data-field expressions are rendered with literal JSON paths so they
+external_id, external_source, version, number. Data-field expressions are rendered with literal JSON paths so they
 match the `x-index` expression indexes exactly; `search` on an `x-search` field also uses its trigram index
 (see `search.py`).
 """
@@ -28,7 +28,8 @@ from deskbase.core.clock import parse_iso
 from deskbase.core.errors import InvalidFilter
 from deskbase.core.tables import records
 
-SYSTEM_FIELDS = {"id", "created_at", "updated_at", "external_id", "external_source", "version"}
+SYSTEM_FIELDS = {"id", "created_at", "updated_at", "external_id", "external_source", "version", "number"}
+INT_FIELDS = {"version", "number"}
 TIME_FIELDS = {"created_at", "updated_at"}
 SEGMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 OPS = filterlang.OPS
@@ -117,9 +118,11 @@ class Compiler:
         if f.system:
             if f.system in TIME_FIELDS:
                 return self.system(f), self._param(_as_time(value, f))
-            if f.system == "version":
+            if f.system in INT_FIELDS:
                 if not isinstance(value, int) or isinstance(value, bool):
-                    raise InvalidFilter("version filters take an integer", {"field": f.name, "value": value})
+                    raise InvalidFilter(
+                        f"{f.system} filters take an integer", {"field": f.name, "value": value}
+                    )
                 return self.system(f), self._param(value)
             if not isinstance(value, str):
                 raise InvalidFilter(f"{f.name} filters take a string", {"field": f.name, "value": value})

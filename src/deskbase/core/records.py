@@ -83,6 +83,7 @@ class Records:
                 external_id=body.get("external_id"),
                 external_source=body.get("external_source"),
                 created_at=created_at,
+                number=body.get("number"),
             )
         return st.public(), created
 
@@ -160,6 +161,22 @@ class Records:
             if row is None or (row.deleted and not include_deleted):
                 self.app.collections.require(conn, workspace_id, collection)
                 raise NotFound(f"record {collection}/{rid} not found", {"collection": collection, "id": rid})
+            return record_from_row(row).public()
+
+    def by_number(self, workspace_id: str, collection: str, number: int) -> dict[str, Any]:
+        """The live record of a numbered collection with this human number (one unique-index lookup)."""
+        r = t.records
+        with self.app.db.read() as conn:
+            row = conn.execute(
+                select(r).where(
+                    r.c.workspace_id == workspace_id, r.c.collection == collection, r.c.number == number
+                )
+            ).first()
+            if row is None or row.deleted:
+                self.app.collections.require(conn, workspace_id, collection)
+                raise NotFound(
+                    f"no {collection} record numbered {number}", {"collection": collection, "number": number}
+                )
             return record_from_row(row).public()
 
     def query(

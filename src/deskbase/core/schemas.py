@@ -68,6 +68,11 @@ class ValidatorCache:
         return validator
 
 
+def numbered(schema: Any) -> bool:
+    """Does the collection give its records human numbers (`"x-numbered": true` at the schema's root)?"""
+    return isinstance(schema, dict) and schema.get("x-numbered") is True
+
+
 def x_index_fields(schema: dict[str, Any]) -> list[str]:
     """Top-level properties marked `"x-index": true`, which get expression indexes."""
     props = schema.get("properties") or {}

@@ -109,11 +109,23 @@ records = Table(
     _ts("updated_at"),
     Column("created_by", String(128), nullable=True),
     Column("updated_by", String(128), nullable=True),
+    # A human number per workspace and collection (`#1042`) for collections marked `"x-numbered": true`.
+    Column("number", SeqType, nullable=True),
     UniqueConstraint(
         "workspace_id", "collection", "external_source", "external_id", name="uq_records_external"
     ),
     Index("ix_records_created", "workspace_id", "collection", "created_at", "id", "deleted"),
     Index("ix_records_updated", "workspace_id", "collection", "updated_at", "id", "deleted"),
+    Index("ux_records_number", "workspace_id", "collection", "number", unique=True),
+)
+
+#: The last number handed out per numbered collection: numbers only grow, so a deleted record's is never reused.
+record_numbers = Table(
+    "record_numbers",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("collection", String(63), primary_key=True),
+    Column("last", SeqType, nullable=False),
 )
 
 relationships = Table(
@@ -292,6 +304,8 @@ sla_tickets = Table(
     Column("metrics", JsonType, nullable=False),
     Column("version", SeqType, nullable=False),
     _ts("evaluated_at"),
+    # The fold's state after the ticket's last input (see support/sla_state.py); NULL: the next write replays.
+    Column("checkpoint", JsonType, nullable=True),
     Index("ix_sla_tickets_next_due", "next_due"),
     Index("ix_sla_tickets_due", "workspace_id", "due_at", "running", "breached"),
     Index("ix_sla_tickets_version", "version"),
@@ -312,6 +326,7 @@ sla_instances = Table(
     Column("deleted", Boolean, nullable=False),
     Column("version", SeqType, nullable=False),
     _ts("completed_at", nullable=True),
+    Column("position", Integer, nullable=False, server_default="0"),
     Index("ix_sla_instances_due", "workspace_id", "running", "target_at"),
     Index("ix_sla_instances_completed", "workspace_id", "completed_at"),
     Index("ix_sla_instances_version", "version"),

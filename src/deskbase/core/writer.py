@@ -24,9 +24,16 @@ from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
-from deskbase.core.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, ValidationFailed
+from deskbase.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from deskbase.core.ids import check_record_id, uuid7
-from deskbase.core.schemas import errors_of
+from deskbase.core.schemas import errors_of, numbered
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
@@ -48,6 +55,7 @@ class RecordState:
     updated_at: datetime
     created_by: str | None
     updated_by: str | None
+    number: int | None = None
     in_db: bool = True
     dirty: bool = False
     last_change: Change | None = None
@@ -56,6 +64,7 @@ class RecordState:
         return {
             "id": self.id,
             "collection": self.collection,
+            "number": self.number,
             "data": self.data,
             "version": self.version,
             "deleted": self.deleted,
@@ -67,7 +76,7 @@ class RecordState:
 
     def image(self) -> dict[str, Any]:
         """The after-image stored in the change log: enough to rebuild the row (and the replica) from it."""
-        return {
+        out = {
             "data": self.data,
             "deleted": self.deleted,
             "external_id": self.external_id,
@@ -75,6 +84,9 @@ class RecordState:
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
         }
+        if self.number is not None:
+            out["number"] = self.number
+        return out
 
 
 @dataclass
@@ -137,6 +149,7 @@ def record_from_row(row: Any) -> RecordState:
         row.updated_at,
         row.created_by,
         row.updated_by,
+        row.number,
     )
 
 
@@ -178,6 +191,9 @@ class UnitOfWork:
     tx: Tx
     workspace_id: str
     actor: Actor
+    #: False for bookkeeping writes that change no data (numbering existing records): the domain's
+    #: in-transaction hooks (SLA upkeep) have nothing to recompute; after-commit hooks still run.
+    domain_hooks: bool = True
     records: dict[RecordKey, RecordState] = field(default_factory=dict)
     missing: set[RecordKey] = field(default_factory=set)
     missing_external: set[tuple[str, str, str]] = field(default_factory=set)
@@ -185,6 +201,7 @@ class UnitOfWork:
     rels: dict[str, RelState] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     _collections: dict[str, Any] = field(default_factory=dict)
+    _numbers: dict[str, list[int]] = field(default_factory=dict)  # collection -> [last handed out, stored]
     _rtypes: dict[str, Any] = field(default_factory=dict)
     _live_links_loaded: set[tuple[str, str, str]] = field(default_factory=set)
 
@@ -268,6 +285,57 @@ class UnitOfWork:
             )
         return st
 
+    # ---- numbers ----------------------------------------------------------------------------------
+    def _number(self, coll: str, wanted: int | None) -> int | None:
+        """The human number of a new record: the next of its collection's counter, or (import mode) the number
+        it had elsewhere, when free. Counters are read once per unit and written back at flush; the write lock
+        makes the read-increment safe, and numbers only grow, so a deleted record's is never reused."""
+        if not numbered(self.collection(coll).json_schema):
+            if wanted is not None:
+                raise ValidationFailed(
+                    f"collection {coll!r} does not number its records",
+                    [{"pointer": "/number", "message": "only for collections marked x-numbered"}],
+                )
+            return None
+        counter = self._numbers.get(coll)
+        if counter is None:
+            last = bulk.last_number(self.tx.conn, self.workspace_id, coll)
+            counter = self._numbers[coll] = [last, -1 if last == 0 else last]
+        if wanted is None:
+            counter[0] += 1
+            return counter[0]
+        if not isinstance(wanted, int) or isinstance(wanted, bool) or not 1 <= wanted < 2**53:
+            raise ValidationFailed(
+                "number must be a positive integer", [{"pointer": "/number", "message": "not a number"}]
+            )
+        if not permits(self.actor, "import", self.workspace_id, coll):
+            raise Forbidden(
+                "setting a record's number (import mode) needs the import permission",
+                {"permission": "import"},
+            )
+        taken = any(s.number == wanted for s in self.records.values() if s.collection == coll)
+        if taken or bulk.number_taken(self.tx.conn, self.workspace_id, coll, wanted):
+            raise Conflict(f"{coll} number {wanted} is taken", {"number": wanted, "collection": coll})
+        counter[0] = max(counter[0], wanted)
+        return wanted
+
+    def assign_number(self, coll: str, rid: str) -> RecordState | None:
+        """Number an existing record of a newly numbered collection: a new version, so the change feed and
+        the replica learn the number, with its data and `updated_at` unchanged (numbering is not an edit)."""
+        st = self.record(coll, rid)
+        if st is None or st.number is not None:
+            return st
+        st.number = self._number(coll, None)
+        st.dirty = True
+        st.last_change = self._log("record", coll, rid, "update", st.image(), self.when(None, st.updated_at))
+        return st
+
+    def _store_numbers(self) -> None:
+        for coll, (last, stored) in self._numbers.items():
+            if last != stored:
+                bulk.store_number(self.tx.conn, self.workspace_id, coll, last, insert=stored == -1)
+                self._numbers[coll][1] = last
+
     # ---- change times -----------------------------------------------------------------------------
     def when(self, at: datetime | None, current: datetime | None = None, what: str = "") -> datetime:
         """The time of one staged change, taken here — inside the write transaction, after the lock — so a
@@ -339,6 +407,7 @@ class UnitOfWork:
         external_id: str | None = None,
         external_source: str | None = None,
         created_at: datetime | None = None,
+        number: int | None = None,
     ) -> tuple[RecordState, bool]:
         """Create, or replace the record named by id or by (external_source, external_id)."""
         self._may_write(coll)
@@ -388,11 +457,16 @@ class UnitOfWork:
                 when,
                 self.actor.id,
                 self.actor.id,
+                number=self._number(coll, number),
                 in_db=False,
             )
             self._remember(st)
             self._touch(st, "create", when)
             return st, True
+        if number is not None and number != st.number:
+            raise Conflict(
+                f"record {coll}/{st.id} already has number {st.number}", {"number": st.number, "id": st.id}
+            )
         at = self.when(at, st.updated_at, f"record {coll}/{st.id}")
         revived = st.deleted
         st.data = data
@@ -643,9 +717,11 @@ class UnitOfWork:
         for r in rels:
             assert r.last_change is not None
             r.version = r.last_change.seq
+        self._store_numbers()
         self._write_records(recs)
         self._write_rels(rels)
-        self.app.run_in_tx_hooks(self.tx, self.changes)
+        if self.domain_hooks:
+            self.app.run_in_tx_hooks(self.tx, self.changes)
         self.changes = []
         for s in recs:
             s.dirty, s.in_db = False, True
@@ -674,6 +750,7 @@ class UnitOfWork:
                         s.updated_at,
                         s.created_by,
                         s.updated_by,
+                        s.number,
                     )
                     for s in new
                 ],
@@ -695,6 +772,7 @@ class UnitOfWork:
                     external_source=bindparam("external_source"),
                     updated_at=bindparam("updated_at"),
                     updated_by=bindparam("updated_by"),
+                    number=bindparam("number"),
                 )
             )
             conn.execute(
@@ -711,6 +789,7 @@ class UnitOfWork:
                         "external_source": s.external_source,
                         "updated_at": s.updated_at,
                         "updated_by": s.updated_by,
+                        "number": s.number,
                     }
                     for s in old
                 ],

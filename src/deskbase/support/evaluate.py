@@ -79,7 +79,7 @@ scheduler's index.
 """
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
@@ -90,7 +90,10 @@ from deskbase.support.calendar import MAX_CLOSED_DAYS, Calendar, CalendarError
 from deskbase.support.policy import SOLVED_STATUSES, Escalation, Policy, Target
 
 __all__ = [
+    "Backdated",
+    "Checkpoint",
     "Evaluation",
+    "Fold",
     "Message",
     "PolicyEra",
     "SlaEvent",
@@ -99,6 +102,8 @@ __all__ = [
     "TicketMetrics",
     "TicketVersion",
     "evaluate",
+    "fold",
+    "resume",
 ]
 
 MessageKind = Literal["customer", "agent", "note"]
@@ -255,7 +260,77 @@ class Evaluation:
 
 def evaluate(facts: TicketFacts, timeline: Sequence[PolicyEra], now: datetime) -> Evaluation:
     """Replay the ticket's history up to ``now`` under the given policy eras (see the module docstring)."""
-    return _Run(facts, timeline, now).result()
+    f = fold(facts, timeline, now)
+    return Evaluation(tuple(i for _, i in f.instances), f.events, f.metrics, f.next_due)
+
+
+# --- the fold as a continuation ---
+
+
+class Backdated(ValueError):
+    """An input sorts before the checkpoint's last one (or the timeline changed before it): replay instead."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The fold's state right after its last input, JSON-ready, holding only what can still change.
+
+    Open obligations and their clocks, counters, the metric accumulators, and how many instances and events
+    came before: completed instances never change and earlier events are a prefix of later ones (replay =
+    live), so they stay wherever the caller stored them. Its size does not grow with the ticket's history.
+    """
+
+    state: Mapping[str, Any] = field(hash=False)
+
+    @property
+    def at(self) -> datetime:
+        """The instant of the last input folded: an input at or after it can continue this checkpoint."""
+        return _dt(self.state["prev"])
+
+    @property
+    def instances_before(self) -> int:
+        """Instances started before the checkpoint: a resumed fold reports those at or after this position."""
+        return int(self.state["clocks"])
+
+
+@dataclass(frozen=True)
+class Fold:
+    """An evaluation as a continuation of stored results.
+
+    ``instances`` are (position, instance) for every instance this fold touched: all of them for a replay,
+    for a resumed fold those open at the checkpoint or started since (the others are complete, so final).
+    ``events`` are the events from position ``offset`` on. ``checkpoint`` is None while an input lies after
+    ``now`` (a fold cannot stand for an input it has not reached).
+    """
+
+    instances: tuple[tuple[int, SlaInstance], ...]
+    events: tuple[SlaEvent, ...]
+    offset: int
+    metrics: TicketMetrics
+    next_due: datetime | None
+    checkpoint: Checkpoint | None
+
+
+def fold(facts: TicketFacts, timeline: Sequence[PolicyEra], now: datetime) -> Fold:
+    """``evaluate`` with its checkpoint: the whole history replayed."""
+    return _Run.replay(facts, timeline, now).result()
+
+
+def resume(
+    checkpoint: Checkpoint,
+    versions: Sequence[TicketVersion],
+    messages: Sequence[Message],
+    timeline: Sequence[PolicyEra],
+    now: datetime,
+) -> Fold:
+    """Continue a checkpoint with the ticket versions and messages that came after it, up to ``now``.
+
+    The same walk as a replay, started from the stored state, so ``resume(fold(f).checkpoint, new...)`` equals
+    ``fold(f + new)``. ``timeline`` is the ticket's timeline (eras before the checkpoint are only checked).
+    Raises Backdated when an input sorts before the checkpoint's last input, ``now`` is before it, or the
+    timeline in force at the checkpoint is not the one it was folded under: the caller replays instead.
+    """
+    return _Run.resumed(checkpoint, versions, messages, timeline, now).result()
 
 
 # --- open time as integer microseconds ---
@@ -393,6 +468,7 @@ class _Clock:
         "paused",
         "paused_us",
         "policy",
+        "pos",
         "priority",
         "restarts",
         "started",
@@ -406,6 +482,7 @@ class _Clock:
         self.metric = metric
         self.cycle = cycle
         self.restarts = restarts
+        self.pos = 0
         self.started = started
         self.priority = priority
         self.el_bus = self.el_cal = self.paused_us = 0
@@ -450,77 +527,144 @@ _Event = tuple[int, str, int, EventKind, dict[str, Any]]
 
 
 class _Run:
-    """One evaluation: a time-ordered walk over inputs, advancing every open clock between them."""
+    """One evaluation: a time-ordered walk over inputs, advancing every open clock between them.
 
-    def __init__(self, facts: TicketFacts, timeline: Sequence[PolicyEra], now: datetime) -> None:
+    A replay starts it at the ticket's creation; a resume restores it from a checkpoint. Either way the same
+    ``_feed`` walks the inputs, so the incremental path is this fold continued, not a second rule book.
+    """
+
+    def __init__(self, timeline: Sequence[PolicyEra], now: datetime, created: int) -> None:
         self.now = _us(now, "now")
+        self.created = created
         self.events: list[_Event] = []
         self.clocks: list[_Clock] = []
         self.open: list[_Obligation] = []
-        self.counts = {"next_response": 0, "periodic_update": 0}
-        self.agent_seen = False
-        self.reopens = 0
-        self.solves: list[int] = []
-        self.statuses: list[tuple[int, Any]] = []
-        self.assignee_changes = 0
-        self.deleted_at: int | None = None
-        self.messages: list[tuple[int, str, str]] = []
+        self.instants: dict[int, datetime] = {}
+        self.exists = created <= self.now
+        if self.exists:
+            self.eras = _eras(timeline, created, self.now)
+            self.works = [_work(cal) for _, _, cal in self.eras]
+        self.era = 0
+        # the walk: where it stands, what it has consumed, what came before it
+        self.prev = created
+        self.last: tuple[int, int, int] = (created, -1, -1)
+        self.version_at = created
+        self.n_versions = self.n_messages = self.offset = self.n_clocks = 0
+        self.future = False
+        self.snapshot: dict[str, Any] | None = None
+        # the ticket
         self.status: Any = None
         self.priority: Any = None
-        self.instants: dict[int, datetime] = {}
+        self.assignee: Any = None
+        self.solved = False
+        self.deleted_at: int | None = None
+        self.counts = {"next_response": 0, "periodic_update": 0}
+        self.agent_seen = False
+        # metric accumulators (business µs since creation on the era calendars, status time, messages)
+        self.reopens = self.assignee_changes = 0
+        self.first_solve: int | None = None
+        self.last_solve: int | None = None
+        self.biz = self.resolved_biz = self.first_agent_biz = 0
+        self.seg = self.hold_from = created
+        self.status_us: dict[str, int] = {}
+        self.on_hold = 0
+        self.said = {"agent": 0, "customer": 0, "note": 0}
+        self.last_said: dict[str, int] = {}
+        self.first_agent: int | None = None
+        self.last_reply: str | None = None
+
+    @classmethod
+    def replay(cls, facts: TicketFacts, timeline: Sequence[PolicyEra], now: datetime) -> "_Run":
         versions = facts.versions
         if not versions:
             raise ValueError("a ticket has at least one version (its creation)")
-        self.created = _us(versions[0].at, "versions[0].at")
-        self.exists = self.created <= self.now
-        if not self.exists:
-            return
-        self.eras = _eras(timeline, self.created, self.now)
-        self.works = [_work(cal) for _, _, cal in self.eras]
-        self._replay(versions, facts.messages)
+        run = cls(timeline, now, _us(versions[0].at, "versions[0].at"))
+        if run.exists:
+            run._create(versions[0])
+            run._feed(versions[1:], facts.messages, 1, 0, resuming=False)
+        return run
+
+    @classmethod
+    def resumed(
+        cls,
+        checkpoint: Checkpoint,
+        versions: Sequence[TicketVersion],
+        messages: Sequence[Message],
+        timeline: Sequence[PolicyEra],
+        now: datetime,
+    ) -> "_Run":
+        s = checkpoint.state
+        run = cls(timeline, now, s["created"])
+        if run.now < s["prev"]:
+            raise Backdated("now is before the checkpoint")
+        run._restore(s)
+        run._feed(versions, messages, s["versions"], s["messages"], resuming=True)
+        return run
 
     # --- the walk ---
 
-    def _replay(self, versions: Sequence[TicketVersion], messages: Iterable[Message]) -> None:
+    def _create(self, first: TicketVersion) -> None:
+        created = self.created
+        _, self.policy, self.calendar = self.eras[0]
+        self.work = self.works[0]
+        data = first.data
+        self.status, self.priority, self.assignee = (
+            data.get("status"),
+            data.get("priority"),
+            data.get("assignee"),
+        )
+        self.solved = self.status in SOLVED_STATUSES
+        self.n_versions = 1
+        if first.deleted:
+            self.deleted_at = created
+        elif not self.solved:
+            for metric in ("first_response", "first_resolution", "resolution"):
+                self._open(metric, 1, None, created, "created")
+
+    def _feed(
+        self, versions: Sequence[TicketVersion], messages: Sequence[Message], v0: int, m0: int, resuming: bool
+    ) -> None:
+        """Walk new inputs in (instant, phase, ordinal) order; the checkpoint is taken after the last of them
+        (eras after it are left to the tail, so an input between them and it can still continue it)."""
         now, created = self.now, self.created
         items: list[tuple[int, int, int, Any]] = [
-            (at, 0, i, None) for i, (at, _, _) in enumerate(self.eras) if i
+            (at, 0, i, None) for i, (at, _, _) in enumerate(self.eras) if i > self.era
         ]
-        first = versions[0]
-        status, priority, assignee = (
-            first.data.get("status"),
-            first.data.get("priority"),
-            first.data.get("assignee"),
-        )
-        last_at = created
-        end = now
-        for i, v in enumerate(versions[1:], 1):
+        status, priority = self.status, self.priority
+        ended = self.deleted_at is not None
+        end = now if self.deleted_at is None else self.deleted_at
+        for j, v in enumerate(versions):
+            if ended:
+                break
+            i = v0 + j
             at = _us(v.at, f"versions[{i}].at")
             if v.at.tzinfo is UTC:
                 self.instants[at] = v.at
-            if at < last_at:
+            if at < self.version_at:
                 raise ValueError(f"versions[{i}] is older than the version before it")
-            last_at = at
+            self.version_at = at
             if at > now:
+                self.future = True
                 break
             data = v.data
             if v.deleted:
                 items.append((at, 2, i, v))
-                end = at
+                end, ended = at, True
                 break
-            if data.get("assignee") != assignee:
+            if data.get("assignee") != self.assignee:
                 self.assignee_changes += 1
-                assignee = data.get("assignee")
+                self.assignee = data.get("assignee")
             if data.get("status") != status or data.get("priority") != priority:
                 status, priority = data.get("status"), data.get("priority")
                 items.append((at, 2, i, v))
-        if first.deleted:
-            end = created
-        for i, m in enumerate(messages):
+        self.n_versions = v0 + len(versions)
+        for j, m in enumerate(messages):
             if m.removed_at is not None:
                 continue
+            i = m0 + j
             at = _us(m.at, f"messages[{i}].at")
             if at > end:
+                self.future = self.future or not ended
                 continue
             if at < created:
                 at = created
@@ -529,63 +673,187 @@ class _Run:
             kind = m.kind
             if kind == "agent":
                 items.append((at, 1, i, m))
-                items.append((at, 3, i, m))
-            elif kind == "customer":
-                items.append((at, 3, i, m))
-            elif kind != "note":
+            elif kind not in ("customer", "note"):
                 raise ValueError(f"messages[{i}].kind must be 'customer', 'agent' or 'note', got {kind!r}")
-            self.messages.append((at, kind, m.id))
+            items.append((at, 3, i, m))
+        self.n_messages = m0 + len(messages)
         items.sort(key=lambda item: (item[0], item[1], item[2]))
-        self.messages.sort(key=lambda m: m[0])
+        cut = max((n for n, item in enumerate(items) if item[1]), default=-1)
+        if resuming and cut >= 0 and min(item[:3] for item in items if item[1]) <= self.last:
+            raise Backdated("an input sorts before the checkpoint's last input")
+        if cut < 0:
+            self.snapshot = self._state()
+        for n, (at, phase, i, obj) in enumerate(items):
+            if self.deleted_at is not None:
+                if phase == 3:
+                    self._said(at, obj)  # a message at the deletion instant still counts in the metrics
+            else:
+                if at > self.prev:
+                    self._advance(self.prev, at, inclusive=False)
+                    self.prev = at
+                if phase == 0:
+                    self._enter_era(at)
+                elif phase == 1:
+                    self._agent_replied(at, obj)
+                elif phase == 2:
+                    self._version(at, obj)
+                else:
+                    self._said(at, obj)
+                    self._message(at, obj)
+            if phase:
+                self.last = (at, phase, i)
+            if n == cut:
+                self.snapshot = self._state()
+        if self.deleted_at is None:
+            self._advance(self.prev, now, inclusive=True)
 
-        self.era = 0
-        _, self.policy, self.calendar = self.eras[0]
-        self.work = self.works[0]
-        self.status, self.priority = first.data.get("status"), first.data.get("priority")
-        self.solved = self.status in SOLVED_STATUSES
-        self.statuses.append((created, self.status))
-        if first.deleted:
-            self.deleted_at = created
-            return
-        if not self.solved:
-            for metric in ("first_response", "first_resolution", "resolution"):
-                self._open(metric, 1, None, created, "created")
-        prev = created
-        for at, phase, _, obj in items:
-            if at > prev:
-                self._advance(prev, at, inclusive=False)
-                prev = at
-            if phase == 0:
-                self._enter_era(at)
-            elif phase == 1:
-                self._agent_replied(at, obj)
-            elif phase == 2:
-                self._version(at, obj)
-                if self.deleted_at is not None:
-                    break
-            elif obj.kind == "customer":
-                if not self.solved and self.agent_seen:
-                    self.counts["next_response"] += 1
-                    self._open("next_response", self.counts["next_response"], obj.id, at, "customer_message")
-            elif not self.solved:
-                self.counts["periodic_update"] += 1
-                self._open("periodic_update", self.counts["periodic_update"], obj.id, at, "agent_message")
-        self._advance(prev, now, inclusive=True)
+    def _message(self, at: int, m: Message) -> None:
+        if m.kind == "customer":
+            if not self.solved and self.agent_seen:
+                self.counts["next_response"] += 1
+                self._open("next_response", self.counts["next_response"], m.id, at, "customer_message")
+        elif m.kind == "agent" and not self.solved:
+            self.counts["periodic_update"] += 1
+            self._open("periodic_update", self.counts["periodic_update"], m.id, at, "agent_message")
+
+    def _said(self, at: int, m: Message) -> None:
+        kind = m.kind
+        self.said[kind] += 1
+        self.last_said[kind] = at
+        if kind == "agent" and self.first_agent is None:
+            self.first_agent, self.first_agent_biz = at, self.biz
+        if kind != "note":
+            self.last_reply = kind
+
+    def _held(self, until: int) -> int:
+        """On-hold time of the current status from the last era or status boundary up to ``until``."""
+        pause = _DEFAULT_PAUSE if self.policy is None else self.policy.pause_statuses
+        if until > self.hold_from and isinstance(self.status, str) and self.status in pause:
+            return until - self.hold_from
+        return 0
+
+    def _hold(self, until: int) -> None:
+        """Close the on-hold span at an era or status boundary (the next span may pause other statuses)."""
+        self.on_hold += self._held(until)
+        self.hold_from = max(self.hold_from, until)
+
+    # --- the checkpoint ---
+
+    def _state(self) -> dict[str, Any]:
+        opened = []
+        for ob in self.open:
+            c = ob.clock
+            clock = None
+            if c is not None:
+                clock = {
+                    "pos": c.pos,
+                    "restarts": c.restarts,
+                    "started": c.started,
+                    "priority": c.priority,
+                    "el_bus": c.el_bus,
+                    "el_cal": c.el_cal,
+                    "paused_us": c.paused_us,
+                    "paused": c.paused,
+                    "pause_reason": c.pause_reason,
+                    "warned": c.warned,
+                    "breached": c.breached,
+                    "target_at": c.target_at,
+                    "policy": [c.policy.id, c.policy.version],
+                    "target": c.target,
+                    "business": c.business,
+                    "warn_after": c.warn_after,
+                }
+            opened.append(
+                {
+                    "metric": ob.metric,
+                    "cycle": ob.cycle,
+                    "source": ob.source,
+                    "incarnations": ob.incarnations,
+                    "clock": clock,
+                }
+            )
+        return {
+            "created": self.created,
+            "prev": self.prev,
+            "last": list(self.last),
+            "era_from": self.eras[self.era][0],
+            "versions": self.n_versions,
+            "messages": self.n_messages,
+            "version_at": self.version_at,
+            "events": self.offset + len(self.events),
+            "clocks": self.n_clocks,
+            "status": self.status,
+            "priority": self.priority,
+            "assignee": self.assignee,
+            "solved": self.solved,
+            "deleted_at": self.deleted_at,
+            "counts": dict(self.counts),
+            "agent_seen": self.agent_seen,
+            "reopens": self.reopens,
+            "assignee_changes": self.assignee_changes,
+            "first_solve": self.first_solve,
+            "last_solve": self.last_solve,
+            "biz": self.biz,
+            "resolved_biz": self.resolved_biz,
+            "first_agent_biz": self.first_agent_biz,
+            "seg": self.seg,
+            "hold_from": self.hold_from,
+            "status_us": dict(self.status_us),
+            "on_hold": self.on_hold,
+            "said": dict(self.said),
+            "last_said": dict(self.last_said),
+            "first_agent": self.first_agent,
+            "last_reply": self.last_reply,
+            "open": opened,
+        }
+
+    def _restore(self, s: Mapping[str, Any]) -> None:
+        prev = s["prev"]
+        self.era = max(i for i, (at, _, _) in enumerate(self.eras) if at <= prev)
+        if self.eras[self.era][0] != s["era_from"]:
+            raise Backdated("the timeline changed before the checkpoint")
+        _, self.policy, self.calendar = self.eras[self.era]
+        self.work = self.works[self.era]
+        self.prev, self.last = prev, (s["last"][0], s["last"][1], s["last"][2])
+        self.version_at, self.offset, self.n_clocks = s["version_at"], s["events"], s["clocks"]
+        self.status, self.priority, self.assignee = s["status"], s["priority"], s["assignee"]
+        self.solved, self.deleted_at, self.agent_seen = s["solved"], s["deleted_at"], s["agent_seen"]
+        self.counts = dict(s["counts"])
+        self.reopens, self.assignee_changes = s["reopens"], s["assignee_changes"]
+        self.first_solve, self.last_solve = s["first_solve"], s["last_solve"]
+        self.biz, self.resolved_biz, self.first_agent_biz = s["biz"], s["resolved_biz"], s["first_agent_biz"]
+        self.seg, self.hold_from = s["seg"], s["hold_from"]
+        self.status_us, self.on_hold = dict(s["status_us"]), s["on_hold"]
+        self.said, self.last_said = dict(s["said"]), dict(s["last_said"])
+        self.first_agent, self.last_reply = s["first_agent"], s["last_reply"]
+        for o in s["open"]:
+            ob = _Obligation(o["metric"], o["cycle"], o["source"])
+            ob.incarnations = o["incarnations"]
+            k = o["clock"]
+            if k is not None:
+                policy = self.policy
+                if policy is None or [policy.id, policy.version] != list(k["policy"]):
+                    raise Backdated("the policy in force at the checkpoint changed")
+                c = _Clock(ob.metric, ob.cycle, k["restarts"], k["started"], k["priority"])
+                c.pos, c.policy = k["pos"], policy
+                c.el_bus, c.el_cal, c.paused_us = k["el_bus"], k["el_cal"], k["paused_us"]
+                c.paused, c.pause_reason = k["paused"], k["pause_reason"]
+                c.warned, c.breached, c.target_at = k["warned"], k["breached"], k["target_at"]
+                c.target, c.business, c.warn_after = k["target"], k["business"], k["warn_after"]
+                ob.clock = c
+                self.clocks.append(c)
+            self.open.append(ob)
 
     def _advance(self, a: int, b: int, *, inclusive: bool) -> None:
         """Run every open clock over [a, b) (or [a, b] at the end), firing what falls due in between."""
         span = b - a
-        business = -1
+        business = self.work.between(a, b)
+        self.biz += business  # the metrics' business durations since creation are sums of these segments
         for ob in self.open:
             c = ob.clock
             if c is None:
                 continue
-            if c.paused:
-                ran = 0
-            else:
-                if business < 0:
-                    business = self.work.between(a, b)
-                ran = business if c.business else span
+            ran = 0 if c.paused else business if c.business else span
             m = c.el_bus if c.business else c.el_cal
             # Most segments fire nothing; skip the call unless a threshold is within reach or breach+N may be.
             quiet = c.breached is None and c.target - m > ran
@@ -629,6 +897,7 @@ class _Run:
     # --- inputs ---
 
     def _enter_era(self, at: int) -> None:
+        self._hold(at)
         self.era += 1
         _, policy, calendar = self.eras[self.era]
         calendar_changed = calendar is not self.calendar and calendar != self.calendar
@@ -674,11 +943,14 @@ class _Run:
         priority_changed = priority != self.priority
         self.priority = priority
         if status != self.status:
-            self.status = status
-            self.statuses.append((at, status))
+            if at > self.seg and isinstance(self.status, str):
+                self.status_us[self.status] = self.status_us.get(self.status, 0) + at - self.seg
+            self._hold(at)
+            self.status, self.seg = status, at
             solved = status in SOLVED_STATUSES
             if solved and not self.solved:
-                self.solves.append(at)
+                self.first_solve = at if self.first_solve is None else self.first_solve
+                self.last_solve, self.resolved_biz = at, self.biz
                 for ob in self.open:
                     fulfils = ob.metric in ("first_resolution", "resolution")
                     self._end(ob, at, None if fulfils else "solved")
@@ -739,6 +1011,8 @@ class _Run:
         if policy is None or target is None:
             return
         c = _Clock(ob.metric, ob.cycle, ob.incarnations, at, priority)
+        c.pos = self.n_clocks
+        self.n_clocks += 1
         c.aim(policy, target)
         ob.incarnations += 1
         ob.clock = c
@@ -808,11 +1082,11 @@ class _Run:
 
     # --- results ---
 
-    def result(self) -> Evaluation:
+    def result(self) -> Fold:
         if not self.exists:
-            return Evaluation((), (), TicketMetrics(), None)
+            return Fold((), (), 0, TicketMetrics(), None, None)
         now = self.now
-        instances = tuple(self._snapshot(c) for c in self.clocks)
+        instances = tuple((c.pos, self._snapshot(c)) for c in self.clocks)
         self.events.sort(key=lambda e: e[0])
         events = tuple(
             SlaEvent(metric, cycle, kind, self._time(at), details)
@@ -837,7 +1111,15 @@ class _Run:
             for x in upcoming:
                 if x > now and (due is None or x < due):
                     due = x
-        return Evaluation(instances, events, self._metrics(), None if due is None else self._time(due))
+        checkpoint = None if self.future or self.snapshot is None else Checkpoint(self.snapshot)
+        return Fold(
+            instances,
+            events,
+            self.offset,
+            self._metrics(),
+            None if due is None else self._time(due),
+            checkpoint,
+        )
 
     def _snapshot(self, c: _Clock) -> SlaInstance:
         running = c.ended is None
@@ -888,36 +1170,20 @@ class _Run:
     def _metrics(self) -> TicketMetrics:
         created, now = self.created, self.now
         end = now if self.deleted_at is None else self.deleted_at
-        counts = {"agent": 0, "customer": 0, "note": 0}
-        last: dict[str, int] = {}
-        first_agent: int | None = None
-        last_reply: str | None = None
-        for at, kind, _ in self.messages:
-            counts[kind] += 1
-            last[kind] = at
-            if kind == "agent" and first_agent is None:
-                first_agent = at
-            if kind != "note":
-                last_reply = kind
-        status_us: dict[str, int] = {}
-        on_hold = 0
-        for i, (start, status) in enumerate(self.statuses):
-            stop = self.statuses[i + 1][0] if i + 1 < len(self.statuses) else end
-            if stop <= start or not isinstance(status, str):
-                continue
-            status_us[status] = status_us.get(status, 0) + stop - start
-            on_hold += self._held(start, stop, status)
+        counts, last, first_agent = self.said, self.last_said, self.first_agent
+        status_us = dict(self.status_us)
+        if end > self.seg and isinstance(self.status, str):
+            status_us[self.status] = status_us.get(self.status, 0) + end - self.seg
+        held = self.on_hold + self._held(end)
         solved = self.deleted_at is None and self.status in SOLVED_STATUSES
-        resolved_at = self.solves[-1] if solved and self.solves else None
+        resolved_at = self.last_solve if solved else None
         awaiting: Literal["agent", "customer"] | None = None
         if self.deleted_at is None and not solved:
-            awaiting = "customer" if last_reply == "agent" else "agent"
+            awaiting = "customer" if self.last_reply == "agent" else "agent"
         return TicketMetrics(
             first_response_at=self._time_or_none(first_agent),
             first_response_seconds_calendar=None if first_agent is None else (first_agent - created) // SEC,
-            first_response_seconds_business=None
-            if first_agent is None
-            else self._business(created, first_agent),
+            first_response_seconds_business=None if first_agent is None else self.first_agent_biz // SEC,
             agent_replies=counts["agent"],
             customer_replies=counts["customer"],
             internal_notes=counts["note"],
@@ -925,14 +1191,12 @@ class _Run:
             last_customer_message_at=self._time_or_none(last.get("customer")),
             awaiting=awaiting,
             reopens=self.reopens,
-            first_resolved_at=self._time_or_none(self.solves[0] if self.solves else None),
+            first_resolved_at=self._time_or_none(self.first_solve),
             resolved_at=self._time_or_none(resolved_at),
             full_resolution_seconds_calendar=None if resolved_at is None else (resolved_at - created) // SEC,
-            full_resolution_seconds_business=None
-            if resolved_at is None
-            else self._business(created, resolved_at),
+            full_resolution_seconds_business=None if resolved_at is None else self.resolved_biz // SEC,
             requester_wait_seconds=sum(status_us.get(s, 0) for s in _WAITING_ON_AGENT) // SEC,
-            on_hold_seconds=on_hold // SEC,
+            on_hold_seconds=held // SEC,
             agent_work_seconds=status_us.get("in_progress", 0) // SEC,
             status_seconds={s: us // SEC for s, us in status_us.items()},
             assignee_changes=self.assignee_changes,
@@ -948,26 +1212,6 @@ class _Run:
 
     def _time_or_none(self, us: int | None) -> datetime | None:
         return None if us is None else self._time(us)
-
-    def _spans(self, a: int, b: int) -> Iterable[tuple[int, int, int]]:
-        """(era index, start, stop) pieces of [a, b) by policy era."""
-        eras = self.eras
-        for i, (start, _, _) in enumerate(eras):
-            stop = eras[i + 1][0] if i + 1 < len(eras) else b
-            lo, hi = max(a, start if i else a), min(b, stop)
-            if lo < hi:
-                yield i, lo, hi
-
-    def _business(self, a: int, b: int) -> int:
-        return sum(self.works[i].between(lo, hi) for i, lo, hi in self._spans(a, b)) // SEC
-
-    def _held(self, a: int, b: int, status: str) -> int:
-        total = 0
-        for i, lo, hi in self._spans(a, b):
-            policy = self.eras[i][1]
-            if status in (_DEFAULT_PAUSE if policy is None else policy.pause_statuses):
-                total += hi - lo
-        return total
 
 
 # --- helpers ---

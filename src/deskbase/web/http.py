@@ -16,11 +16,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment
 from markupsafe import escape
+from starlette.concurrency import run_in_threadpool
 
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
-from deskbase.core.errors import DeskbaseError, Forbidden, NotFound, Unauthorized
+from deskbase.core.errors import BadRequest, DeskbaseError, Forbidden, NotFound, Unauthorized
 from deskbase.web.counts import ViewCounts
 from deskbase.web.pages import ErrorPage, NavView, Shell, WorkspaceLink
 from deskbase.web.render import environment
@@ -180,7 +181,10 @@ async def checked_form(request: Request) -> dict[str, str]:
     form = await request.form()
     request.state.form = form  # for fields sent more than once (the queue's ticked ids)
     data = {k: v for k, v in form.items() if isinstance(v, str)}
-    s = session_of(request)
+    bad = next((k for k, v in form.multi_items() if isinstance(v, str) and "\x00" in v + k), None)
+    if bad is not None:  # the same text rule as the API's JSON bodies: no store may see a NUL
+        raise BadRequest(f"form field {bad!r} contains a NUL character (\\u0000)", {"field": bad})
+    s = await run_in_threadpool(session_of, request)  # a store read: never on the event loop
     submitted = data.pop(CSRF_FIELD, None) or request.headers.get(CSRF_HEADER)
     if not console(request).csrf.check(s.id if s else "anon", request.cookies.get(CSRF_COOKIE), submitted):
         raise CsrfRejected()

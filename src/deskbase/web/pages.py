@@ -109,6 +109,7 @@ class QueueRow:
     created_at: str
     updated_at: str
     unread: bool = False  #: touched (a change, a message) since this agent last opened it
+    number: int | None = None  #: the ticket's human number (#1042)
 
 
 @dataclass
@@ -194,6 +195,7 @@ class OtherTicket:
     status: str
     priority: str
     updated_at: str
+    number: int | None = None
 
 
 @dataclass

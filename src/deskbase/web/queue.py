@@ -3,6 +3,7 @@ page with their customers and SLA chips fetched in batches (one query each, neve
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ PAGE_SIZE = 50
 #: a filtered list counts up to here and then says "1,000+": exact totals of arbitrary filters would cost a
 #: scan of the collection when no index narrows them.
 COUNT_LIMIT = 1000
+
+NUMBER = re.compile(r"^(#?)(\d{1,15})$")
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,18 @@ def filter_conditions(f: QueueFilters) -> list[dict[str, Any]]:
     if f.tag:
         out.append({"field": "data.tags", "op": "has", "value": f.tag})
     if f.q:
-        out.append({"field": "data.subject", "op": "search", "value": f.q})
+        out.append(text_condition(f.q))
     return out
+
+
+def text_condition(text: str) -> dict[str, Any]:
+    """What a search box means: `#1042` is that ticket, bare digits a number or subject words, else words."""
+    words = {"field": "data.subject", "op": "search", "value": text}
+    m = NUMBER.match(text.strip())
+    if not m:
+        return words
+    number = {"field": "number", "op": "eq", "value": int(m.group(2))}
+    return number if m.group(1) else {"or": [number, words]}
 
 
 def combine(*conds: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -276,6 +289,7 @@ def rows(
                 created_at=t["created_at"],
                 updated_at=t["updated_at"],
                 unread=t["id"] in (unread or ()),
+                number=t.get("number"),
             )
         )
     return out

@@ -119,6 +119,7 @@ def other_ticket(t: dict[str, Any], workspace_id: str) -> OtherTicket:
         status=str(d.get("status") or ""),
         priority=str(d.get("priority") or ""),
         updated_at=t["updated_at"],
+        number=t.get("number"),
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from deskbase.api.deps import ActorDep, CoreDep, authorize, collections_for, requires
+from deskbase.api.deps import ActorDep, After, CoreDep, PageLimit, authorize, collections_for, requires
 from deskbase.api.schemas import CollectionPut, RelationshipTypePut
 from deskbase.core.auth import audit_view, permits
 from deskbase.core.context import Actor
@@ -63,11 +63,11 @@ def delete_collection(ws: str, collection: str, core: CoreDep, actor: ActorDep) 
 
 @router.get("/collections/{collection}/history", openapi_extra=requires("read:collections"))
 def collection_history(
-    ws: str, collection: str, core: CoreDep, actor: ActorDep, after: int = 0, limit: int = 100
+    ws: str, collection: str, core: CoreDep, actor: ActorDep, after: After = 0, limit: PageLimit = 100
 ) -> dict[str, Any]:
     """Every version of the collection's definition; who changed it is shown to `read:audit` holders."""
     authorize(actor, "read:collections", ws, collection)
-    return {"data": audit_view(actor, core.collections.history(ws, collection, after, min(limit, 1000)))}
+    return {"data": audit_view(actor, core.collections.history(ws, collection, after, limit))}
 
 
 @router.get("/relationship-types", tags=["relationship types"], openapi_extra=requires("read:collections"))

@@ -7,22 +7,36 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Header, Response
 
-from deskbase.api.deps import ActorDep, CoreDep, authorize, if_match, requires, when
+from deskbase.api import body as body_rules
+from deskbase.api.deps import (
+    ActorDep,
+    After,
+    CoreDep,
+    OptionalQueryLimit,
+    PageLimit,
+    QueryLimit,
+    authorize,
+    if_match,
+    requires,
+    when,
+)
 from deskbase.api.schemas import RecordCreate, RecordPatch, RecordReplace
 from deskbase.core.auth import audit_view
-from deskbase.core.errors import InvalidFilter
+from deskbase.core.errors import InvalidFilter, InvalidJson, ValidationFailed
 
 
 def _json_param(raw: str | None, name: str) -> Any:
+    """A JSON query parameter follows the body rules (it reaches the store as well); breaking them is a 400."""
     if raw is None or raw == "":
         return None
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidFilter(f"{name} is not valid JSON: {exc}", {name: raw}) from exc
+        return body_rules.parse(raw, name)
+    except InvalidJson as exc:
+        raise InvalidFilter(exc.message, {name: raw}) from exc
+    except ValidationFailed as exc:
+        raise InvalidFilter(f"{name}: {exc.message}", {"parameter": name, **exc.details}) from exc
 
 
 def _etag(response: Response, record: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +51,12 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         include_in_schema=include_in_schema,
     )
 
-    @router.post("", status_code=201, openapi_extra=requires("write:records"))
+    @router.post(
+        "",
+        status_code=201,
+        responses={200: {"description": "Replaced the record its `id` or external id names"}},
+        openapi_extra=requires("write:records"),
+    )
     def create_record(
         ws: str, collection: str, body: RecordCreate, core: CoreDep, actor: ActorDep, response: Response
     ) -> dict[str, Any]:
@@ -62,7 +81,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         actor: ActorDep,
         filter: str | None = None,
         sort: str | None = None,
-        limit: int | None = None,
+        limit: OptionalQueryLimit = None,
         cursor: str | None = None,
         include_deleted: bool = False,
     ) -> dict[str, Any]:
@@ -142,12 +161,18 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
 
     @router.get("/{rid}/history", openapi_extra=requires("read:records"))
     def record_history(
-        ws: str, collection: str, rid: str, core: CoreDep, actor: ActorDep, after: int = 0, limit: int = 100
+        ws: str,
+        collection: str,
+        rid: str,
+        core: CoreDep,
+        actor: ActorDep,
+        after: After = 0,
+        limit: PageLimit = 100,
     ) -> dict[str, Any]:
         """Every version of the record with operation and time; who made each change (token id and name)
         is shown to `read:audit` holders, `null` to everyone else."""
         authorize(actor, "read:records", ws, collection)
-        entries = core.records.history(ws, collection, rid, after, min(max(limit, 1), 1000))
+        entries = core.records.history(ws, collection, rid, after, limit)
         return {"data": audit_view(actor, entries)}
 
     @router.get("/{rid}/relationships", tags=["relationships"], openapi_extra=requires("read:relationships"))
@@ -159,7 +184,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         actor: ActorDep,
         type: str | None = None,
         direction: str = "outgoing",
-        limit: int = 50,
+        limit: QueryLimit = 50,
         cursor: str | None = None,
     ) -> dict[str, Any]:
         """Links of the record; a link whose other end this token cannot read relationships of is left out."""

@@ -12,7 +12,12 @@ from deskbase.api.schemas import BatchBody, RelationshipCreate
 router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["relationships"])
 
 
-@router.post("/relationships", status_code=201, openapi_extra=requires("write:relationships"))
+@router.post(
+    "/relationships",
+    status_code=201,
+    responses={200: {"description": "Nothing created: the live link already existed, or was replaced"}},
+    openapi_extra=requires("write:relationships"),
+)
 def create_relationship(
     ws: str, body: RelationshipCreate, core: CoreDep, actor: ActorDep, response: Response
 ) -> dict[str, Any]:

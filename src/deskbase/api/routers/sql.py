@@ -62,6 +62,8 @@ def run_sql(ws: str, body: SqlBody, request: Request, actor: ActorDep) -> Any:
     The replica first catches up with every write already acknowledged for this workspace (read-your-writes).
     Needs `sql` and `read:records` over the whole workspace; `relationships` also needs `read:relationships`,
     `collections`/`relationship_types` `read:collections`, and `operations_log` `read:audit`.
+    Limits (docs/sql.md): 504 at the time limit, 413 past `sql_max_result_bytes`, 429 over the caps on queries
+    running at once per token, per workspace and per server.
     """
     authorize_sql(actor, ws)
     result = get_analytics(request).sql(ws, body.query, body.params, may=_may(actor, ws), caller=actor.id)

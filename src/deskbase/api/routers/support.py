@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Response
 
 from deskbase.api.deps import ActorDep, CoreDep, authorize, requires, when
 from deskbase.api.schemas import ResponseCreate
 from deskbase.core.scope import ReadScope
 from deskbase.support import tickets
 
-router = APIRouter(prefix="/v1/workspaces/{ws}/tickets/{ticket_id}", tags=["support"])
+router = APIRouter(prefix="/v1/workspaces/{ws}/tickets", tags=["support"])
 
 
-@router.post("/responses", status_code=201, openapi_extra=requires("write:records", "write:relationships"))
+@router.post(
+    "/{ticket_id}/responses", status_code=201, openapi_extra=requires("write:records", "write:relationships")
+)
 def add_response(
     ws: str, ticket_id: str, body: ResponseCreate, core: CoreDep, actor: ActorDep
 ) -> dict[str, Any]:
@@ -24,7 +26,7 @@ def add_response(
     return tickets.add_response(core, ws, ticket_id, body.model_dump(exclude={"at"}), actor, when(body.at))
 
 
-@router.get("/responses", openapi_extra=requires("read:records", "read:relationships"))
+@router.get("/{ticket_id}/responses", openapi_extra=requires("read:records", "read:relationships"))
 def list_responses(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     """The conversation in time order; each message says whether it is the customer's, an agent's or a note.
     Needs what the generic routes would: the tickets, the responses, and the links between them."""
@@ -35,7 +37,7 @@ def list_responses(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> d
     return {"data": tickets.conversation(core, ReadScope(actor, ws), ticket_id)}
 
 
-@router.get("/timeline", openapi_extra=requires("read:records"))
+@router.get("/{ticket_id}/timeline", openapi_extra=requires("read:records"))
 def timeline(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     """Messages, status/priority/assignee changes and SLA events interleaved by time. Messages appear only
     to a token that may read the responses and their links; who made a change only to `read:audit`."""
@@ -43,3 +45,19 @@ def timeline(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> dict[st
     sla = core.extensions.get("sla")
     events = sla.ticket_view(ws, ticket_id)["events"] if sla is not None else []
     return {"data": tickets.timeline(core, ReadScope(actor, ws), ticket_id, events)}
+
+
+# Last, so a ticket whose id is "by-number" still reaches its own routes above.
+@router.get("/by-number/{number}", openapi_extra=requires("read:records"))
+def ticket_by_number(
+    ws: str,
+    number: Annotated[int, Path(ge=1, le=2**53 - 1, description="The ticket's number, as in `#1042`.")],
+    core: CoreDep,
+    actor: ActorDep,
+    response: Response,
+) -> dict[str, Any]:
+    """The ticket with this human number (with its SLA clocks and metrics, as `GET …/records/tickets/{id}`)."""
+    authorize(actor, "read:records", ws, "tickets")
+    record = core.hooks.enrich(ws, core.records.by_number(ws, "tickets", number))
+    response.headers["ETag"] = f'"{record["version"]}"'
+    return record

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from deskbase.api.deps import ActorDep, CoreDep, authorize, requires
+from deskbase.api.deps import ActorDep, After, CoreDep, PageLimit, authorize, requires
 from deskbase.api.schemas import WorkspacePut
 from deskbase.core.auth import authorize_scope, sees
 
@@ -44,7 +44,9 @@ def delete_workspace(ws: str, core: CoreDep, actor: ActorDep) -> Response:
 
 
 @router.get("/{ws}/changes", tags=["changes"], openapi_extra=requires("read:records"))
-def changes(ws: str, core: CoreDep, actor: ActorDep, after: int = 0, limit: int = 100) -> dict[str, Any]:
+def changes(
+    ws: str, core: CoreDep, actor: ActorDep, after: After = 0, limit: PageLimit = 100
+) -> dict[str, Any]:
     """The change feed: every change of the workspace after `after` that this token may read, in commit
     order. `actor` (who made it) is shown to `read:audit` holders only. A page can be short while more
     follow (entries outside the token's scope are skipped): poll with `after=next_after` until it stops moving."""

@@ -2,7 +2,8 @@
 
 `seed.json` is the seed page's JSON verbatim (a test keeps it identical to shared/seed). On top of it we add
 `x-index` on the fields agents filter by, `x-search` on the text agents type into search boxes (the queue's
-subject box, the customer picker), and declare `submitted_by` as cardinality one.
+subject box, the customer picker), `x-numbered` on tickets (human numbers, `#1042`), and declare
+`submitted_by` as cardinality one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ SEARCHED = {
     "customers": ["name", "email", "company"],
 }
 CARDINALITY = {"submitted_by": "one"}
+NUMBERED = {"tickets"}
 #: deskbase's addition to the seed: canned replies and actions that agents apply to a ticket in one step
 #: (the console's composer offers them, `/shortcut` included). Macros are records like any other: API, CLI,
 #: SQL and the change log all see them.
@@ -73,6 +75,8 @@ def _definition() -> dict[str, Any]:
             coll["json_schema"]["properties"][field]["x-index"] = True
         for field in SEARCHED.get(coll["id"], []):
             coll["json_schema"]["properties"][field]["x-search"] = True
+        if coll["id"] in NUMBERED:
+            coll["json_schema"]["x-numbered"] = True
     for rel in d["relationships"]:
         rel["cardinality"] = CARDINALITY.get(rel["type"], "many")
     d["collections"].append(copy.deepcopy(MACROS))

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from deskbase.api.deps import requires
 from deskbase.core.app import Deskbase
@@ -93,10 +94,10 @@ def sign_in(request: Request, form: FormDep) -> Response:
 @router.post("/signout")
 async def sign_out(request: Request) -> Response:
     """Needs the CSRF token only while there is a session to end (an expired one just goes to sign-in)."""
-    s = session_of(request)
+    s = await run_in_threadpool(session_of, request)  # store work stays off the event loop
     if s is not None:
         await checked_form(request)
-        console(request).sessions.drop(s.id)
+        await run_in_threadpool(console(request).sessions.drop, s.id)
     request.state.csrf_value = console(request).csrf.mint("anon")
     response = redirect(request, "/signin")
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure(request))

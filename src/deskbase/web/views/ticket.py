@@ -21,6 +21,7 @@ from deskbase.web.http import (
     render,
 )
 from deskbase.web.pages import Composer, RelatedMatches, SlaRefresh
+from deskbase.web.queue import text_condition
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MATCHES = 8
@@ -87,12 +88,7 @@ def related_search(
     text = (q or ticket).strip()[:200]
     matches = []
     if text:
-        cond = {
-            "or": [
-                {"field": "data.subject", "op": "search", "value": text},
-                {"field": "id", "op": "eq", "value": text},
-            ]
-        }
+        cond = {"or": [text_condition(text), {"field": "id", "op": "eq", "value": text}]}
         found = core.records.query(
             ws, "tickets", cond, [{"field": "updated_at", "direction": "desc"}], MATCHES + 1
         )["data"]

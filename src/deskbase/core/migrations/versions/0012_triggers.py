@@ -1,6 +1,6 @@
 """Background loop state (watermark + lease) and outbound triggers: triggers, deliveries, attempts.
 
-Revision ID: 0010
+Revision ID: 0012
 """
 
 import sqlalchemy as sa
@@ -8,8 +8,8 @@ from alembic import op
 
 from deskbase.core.tables import JsonType, SeqType, UtcDateTime
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
