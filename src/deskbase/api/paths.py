@@ -35,6 +35,8 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "ticket_id": _RECORD_ID,
     "rel_id": _RECORD_ID,
     "number": _NUMBER,
+    "trigger_id": _SLUG,
+    "delivery_id": _RECORD_ID,
 }
 
 
