@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from tests.serverproc import serve as server
 
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase
@@ -22,49 +17,6 @@ from deskbase.support.install import install
 
 COUNT = "SELECT count() FROM records FINAL WHERE collection = 'tickets' AND NOT deleted"
 T = {"subject": "s", "status": "open", "priority": "low"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def server(data: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DESKBASE_DATA_DIR": str(data),
-        "DESKBASE_PORT": str(port),
-        "DESKBASE_LOG_LEVEL": "warning",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "deskbase.cli.main", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server died"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-        token = (data / "admin-token").read_text().strip()
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
-        ) as client:
-            yield client, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 def count(client: httpx.Client) -> int:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,56 +13,20 @@ from pathlib import Path
 import httpx
 
 from tests.events.receiver import Receiver
+from tests.serverproc import serve as running
 
 T = {"subject": "s", "status": "open", "priority": "low"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(data: Path) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    port = _free_port()
     env = {
-        **os.environ,
-        "DESKBASE_DATA_DIR": str(data),
-        "DESKBASE_PORT": str(port),
-        "DESKBASE_LOG_LEVEL": "warning",
         "DESKBASE_REPLICATE": "false",
         "DESKBASE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
         "DESKBASE_WEBHOOK_RETRY_SCHEDULE": ",".join(["0.5"] * 50),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "deskbase.cli.main", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server died"
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
-        token = (data / "admin-token").read_text().strip()
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}/v1/workspaces",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        ) as client:
-            yield client, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with running(data, "/v1/workspaces", env) as out:
+        yield out
 
 
 def delivered(client: httpx.Client) -> set[str]:
