@@ -568,6 +568,25 @@ class UnitOfWork:
                 for row in rows:
                     self.rels.setdefault(row.id, rel_from_row(row))
 
+    def _links_from(self, rel_type: str, source: RecordKey, target: RecordKey | None) -> None:
+        """The live links of a type from `source` that one new link must know of: all of them for cardinality
+        one, else only those to `target` (the duplicate check) — one indexed lookup, however many links the
+        source already has (a ticket's 400th reply reads no other reply's link)."""
+        r = t.relationships
+        conds = [
+            r.c.workspace_id == self.workspace_id,
+            r.c.source_collection == source[0],
+            r.c.source_id == source[1],
+            r.c.rel_type == rel_type,
+            r.c.deleted.is_(False),
+        ]
+        if target is not None:
+            conds += [r.c.target_collection == target[0], r.c.target_id == target[1]]
+        for row in self.tx.conn.execute(select(r).where(*conds)).all():
+            self.rels.setdefault(row.id, rel_from_row(row))
+        if target is None:
+            self._live_links_loaded.add((rel_type, *source))
+
     def _touch_rel(self, st: RelState, op: str, at: datetime) -> None:
         st.updated_at = at
         st.updated_by = self.actor.id
@@ -630,7 +649,8 @@ class UnitOfWork:
                 raise ValidationFailed(
                     f"data does not match the schema of relationship type {rel_type!r}", errs
                 )
-        self.prefetch_links(rel_type, [source])
+        if (rel_type, *source) not in self._live_links_loaded:
+            self._links_from(rel_type, source, None if rt.cardinality == "one" else target)
         live = [
             s
             for s in self.rels.values()
