@@ -98,36 +98,6 @@ def insert_records(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         conn.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(v for row in chunk for v in row))
 
 
-def last_number(conn: Connection, workspace_id: str, collection: str) -> int:
-    """The last number a collection handed out (0 before its first)."""
-    ph = "%s" if conn.dialect.name == "postgresql" else "?"
-    row = conn.exec_driver_sql(
-        f"SELECT last FROM record_numbers WHERE workspace_id = {ph} AND collection = {ph}",
-        (workspace_id, collection),
-    ).first()
-    return int(row[0]) if row else 0
-
-
-def number_taken(conn: Connection, workspace_id: str, collection: str, number: int) -> bool:
-    ph = "%s" if conn.dialect.name == "postgresql" else "?"
-    return (
-        conn.exec_driver_sql(
-            f"SELECT 1 FROM records WHERE workspace_id = {ph} AND collection = {ph} AND number = {ph}",
-            (workspace_id, collection, number),
-        ).first()
-        is not None
-    )
-
-
-def store_number(conn: Connection, workspace_id: str, collection: str, last: int, insert: bool) -> None:
-    ph = "%s" if conn.dialect.name == "postgresql" else "?"
-    if insert:
-        sql = f"INSERT INTO record_numbers (last, workspace_id, collection) VALUES ({ph}, {ph}, {ph})"
-    else:
-        sql = f"UPDATE record_numbers SET last = {ph} WHERE workspace_id = {ph} AND collection = {ph}"
-    conn.exec_driver_sql(sql, (last, workspace_id, collection))
-
-
 def insert_relationships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
     """rows: (workspace_id, id, rel_type, source_collection, source_id, target_collection, target_id, data,
     version, deleted, single_key, created_at, updated_at, created_by, updated_by)."""

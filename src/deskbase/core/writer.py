@@ -33,6 +33,7 @@ from deskbase.core.errors import (
     ValidationFailed,
 )
 from deskbase.core.ids import check_record_id, uuid7
+from deskbase.core.numbering import Counters
 from deskbase.core.schemas import errors_of, numbered
 
 if TYPE_CHECKING:
@@ -201,9 +202,12 @@ class UnitOfWork:
     rels: dict[str, RelState] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     _collections: dict[str, Any] = field(default_factory=dict)
-    _numbers: dict[str, list[int]] = field(default_factory=dict)  # collection -> [last handed out, stored]
     _rtypes: dict[str, Any] = field(default_factory=dict)
     _live_links_loaded: set[tuple[str, str, str]] = field(default_factory=set)
+    counters: Counters = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counters = Counters(self.tx.conn, self.workspace_id)
 
     # ---- lookups ----------------------------------------------------------------------------------
     def collection(self, name: str) -> Any:
@@ -287,9 +291,8 @@ class UnitOfWork:
 
     # ---- numbers ----------------------------------------------------------------------------------
     def _number(self, coll: str, wanted: int | None) -> int | None:
-        """The human number of a new record: the next of its collection's counter, or (import mode) the number
-        it had elsewhere, when free. Counters are read once per unit and written back at flush; the write lock
-        makes the read-increment safe, and numbers only grow, so a deleted record's is never reused."""
+        """The human number of a new record (None outside numbered collections): the next of its collection's
+        counter, or (import mode, `import` needed) the number it had elsewhere, when free."""
         if not numbered(self.collection(coll).json_schema):
             if wanted is not None:
                 raise ValidationFailed(
@@ -297,13 +300,8 @@ class UnitOfWork:
                     [{"pointer": "/number", "message": "only for collections marked x-numbered"}],
                 )
             return None
-        counter = self._numbers.get(coll)
-        if counter is None:
-            last = bulk.last_number(self.tx.conn, self.workspace_id, coll)
-            counter = self._numbers[coll] = [last, -1 if last == 0 else last]
         if wanted is None:
-            counter[0] += 1
-            return counter[0]
+            return self.counters.next(coll)
         if not isinstance(wanted, int) or isinstance(wanted, bool) or not 1 <= wanted < 2**53:
             raise ValidationFailed(
                 "number must be a positive integer", [{"pointer": "/number", "message": "not a number"}]
@@ -313,11 +311,8 @@ class UnitOfWork:
                 "setting a record's number (import mode) needs the import permission",
                 {"permission": "import"},
             )
-        taken = any(s.number == wanted for s in self.records.values() if s.collection == coll)
-        if taken or bulk.number_taken(self.tx.conn, self.workspace_id, coll, wanted):
-            raise Conflict(f"{coll} number {wanted} is taken", {"number": wanted, "collection": coll})
-        counter[0] = max(counter[0], wanted)
-        return wanted
+        staged = any(s.number == wanted for s in self.records.values() if s.collection == coll)
+        return self.counters.claim(coll, wanted, staged)
 
     def assign_number(self, coll: str, rid: str) -> RecordState | None:
         """Number an existing record of a newly numbered collection: a new version, so the change feed and
@@ -329,12 +324,6 @@ class UnitOfWork:
         st.dirty = True
         st.last_change = self._log("record", coll, rid, "update", st.image(), self.when(None, st.updated_at))
         return st
-
-    def _store_numbers(self) -> None:
-        for coll, (last, stored) in self._numbers.items():
-            if last != stored:
-                bulk.store_number(self.tx.conn, self.workspace_id, coll, last, insert=stored == -1)
-                self._numbers[coll][1] = last
 
     # ---- change times -----------------------------------------------------------------------------
     def when(self, at: datetime | None, current: datetime | None = None, what: str = "") -> datetime:
@@ -737,7 +726,7 @@ class UnitOfWork:
         for r in rels:
             assert r.last_change is not None
             r.version = r.last_change.seq
-        self._store_numbers()
+        self.counters.store()
         self._write_records(recs)
         self._write_rels(rels)
         if self.domain_hooks:
