@@ -74,6 +74,11 @@ class SlaService:
         self.reads = SlaReads(core, self.config)
         self._queue = SlaQueue(core)
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        #: the instant the scheduler sleeps until; None while it is awake (then every new due instant wakes it)
+        self._sleep_until: datetime | None = None
+        #: the longest sleep: a due instant another process stored is noticed within it
+        self.poll_seconds = 1.0
         self._thread: threading.Thread | None = None
         core.hooks.on_change_in_tx(self._on_changes)
         core.hooks.on_read("tickets", self._on_ticket_read)
@@ -131,9 +136,11 @@ class SlaService:
             conn.execute(
                 update(st).where(st.c.workspace_id == ws, st.c.ticket_id.in_(linked)).values(checkpoint=None)
             )
+        dues: list[datetime] = []
         for ws in config_changed:
             # Running clocks re-base on the new version: the scheduler re-evaluates them right away.
             conn.execute(update(st).where(st.c.workspace_id == ws, st.c.running > 0).values(next_due=now))
+            dues.append(now)
         for ws, inputs in work.items():
             configs = config_versions_in(conn, ws)
             rows = load(conn, ws, list(inputs))
@@ -149,6 +156,17 @@ class SlaService:
                     writer, self._replay(conn, ws, sorted(replay), now, configs), rows, configs, match
                 )
             writer.flush()
+            due = writer.earliest_due()
+            if due is not None:
+                dues.append(due)
+        self._wake_for(tx, min(dues, default=None))
+
+    def _wake_for(self, tx: Tx, due: datetime | None) -> None:
+        """Wake the scheduler after the commit if `due` is sooner than it planned to look (not on every commit:
+        a busy store would otherwise run two scheduler queries per write)."""
+        sleeping_until = self._sleep_until
+        if due is not None and (sleeping_until is None or due < sleeping_until):
+            tx.after_commit(self._wake.set)
 
     def _linked(
         self, conn: Connection, workspace_id: str, rel_type: str, targets: Iterable[str]
@@ -484,25 +502,29 @@ class SlaService:
 
     def stop(self) -> None:
         self._stop.set()
-        with self.core.commit_signal:
-            self.core.commit_signal.notify_all()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
 
     def _loop(self) -> None:
-        """Sleep until the earliest due instant (so breaches are recorded on time), or until a commit."""
+        """Sleep until the earliest due instant (so breaches are recorded on time), until a write stores a
+        sooner one, or for `poll_seconds` at most (a due instant set by another process)."""
         while not self._stop.is_set():
+            self._sleep_until = None
+            self._wake.clear()
             try:
                 self.run_due()
                 nxt = self.next_wakeup()
             except Exception:
                 log.exception("SLA scheduler step failed")
                 nxt = None
-            wait = 1.0 if nxt is None else max(0.0, min(1.0, (nxt - self.core.clock.now()).total_seconds()))
+            now = self.core.clock.now()
+            cap = self.poll_seconds
+            wait = cap if nxt is None else max(0.0, min(cap, (nxt - now).total_seconds()))
             if wait > 0:
-                with self.core.commit_signal:
-                    self.core.commit_signal.wait(timeout=wait)
+                self._sleep_until = now + timedelta(seconds=wait)
+                self._wake.wait(timeout=wait)
 
 
 def escalation_patch(pending: Iterable[Any], ticket: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from deskbase.core import bulk
@@ -80,13 +80,14 @@ def step_key(e: Any) -> str:
     return f"{e.metric}:{e.cycle}:{e.details.get('restart', 0)}:{e.details.get('step')}"
 
 
+_st = t.sla_tickets
+_LOAD = select(
+    _st.c.ticket_id, _st.c.policy_id, _st.c.policy_version, _st.c.next_due, _st.c.checkpoint
+).where(_st.c.workspace_id == bindparam("ws"), _st.c.ticket_id.in_(bindparam("ids", expanding=True)))
+
+
 def load(conn: Connection, workspace_id: str, ticket_ids: list[str]) -> dict[str, TicketRow]:
-    st = t.sla_tickets
-    rows = conn.execute(
-        select(st.c.ticket_id, st.c.policy_id, st.c.policy_version, st.c.next_due, st.c.checkpoint).where(
-            st.c.workspace_id == workspace_id, st.c.ticket_id.in_(ticket_ids)
-        )
-    )
+    rows = conn.execute(_LOAD, {"ws": workspace_id, "ids": ticket_ids})
     return {
         r.ticket_id: TicketRow(r.policy_id, r.policy_version, r.next_due, Saved.from_json(r.checkpoint))
         for r in rows
@@ -293,6 +294,13 @@ class Writer:
         bulk.insert_dicts(conn, t.sla_events, self.ev_rows)
         updated = [{"workspace_id": ws, "ticket_id": tid, **values} for tid, values in self.ticket_updates]
         bulk.insert_dicts(conn, t.sla_tickets, self.new_tickets + updated)
+
+    def earliest_due(self) -> datetime | None:
+        """The earliest `next_due` this writer stores: the scheduler is woken only if it is sooner than the
+        instant the scheduler already sleeps until."""
+        dues = [v["next_due"] for v in self.new_tickets if v["next_due"] is not None]
+        dues += [v["next_due"] for _, v in self.ticket_updates if v["next_due"] is not None]
+        return min(dues, default=None)
 
 
 def _ticket_values(
