@@ -38,7 +38,9 @@ class Deskbase:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.db = Database(settings.effective_database_url, settings.sqlite_synchronous)
+        self.db = Database(
+            settings.effective_database_url, settings.sqlite_synchronous, settings.sqlite_group_commit
+        )
         self.hooks = Hooks()
         self.validators = ValidatorCache()
         self.workspaces = Workspaces(self)
