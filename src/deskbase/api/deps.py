@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from deskbase.core.app import Deskbase
@@ -24,17 +25,22 @@ bearer = HTTPBearer(
 )
 
 
-def get_core(request: Request) -> Deskbase:
+async def get_core(request: Request) -> Deskbase:
+    """`async`: FastAPI runs a sync dependency in the thread pool, a hop that costs more than this does."""
     return request.app.state.core  # type: ignore[no-any-return]
 
 
-def get_actor(
+async def get_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Actor:
     """Authenticate the bearer token, then spend one request of its rate limit (server admins are exempt:
-    the operator's own token must be able to run imports and recover the server)."""
+    the operator's own token must be able to run imports and recover the server). A cached token is
+    answered on the event loop; a lookup in the store runs in the thread pool."""
     core: Deskbase = request.app.state.core
-    actor = core.tokens.authenticate(credentials.credentials.strip() if credentials else None)
+    raw = credentials.credentials.strip() if credentials else None
+    actor = core.tokens.authenticate_cached(raw)
+    if actor is None:
+        actor = await run_in_threadpool(core.tokens.authenticate, raw)
     limiter = getattr(request.app.state, "limiter", None)
     if limiter is not None and not actor.is_admin:
         wait = limiter.take(actor.id)

@@ -40,7 +40,7 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
-def check_url(request: Request) -> None:
+async def check_url(request: Request) -> None:
     """Refuse a path parameter that breaks its id rule (400 `invalid_id`) and a NUL character in any path or
     query value (400 `bad_request`): PostgreSQL cannot store one, so no store may see one."""
     for name, value in request.path_params.items():

@@ -7,7 +7,7 @@ import builtins
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import changelog
@@ -53,16 +53,17 @@ def public(row: Any) -> dict[str, Any]:
     }
 
 
+_BY_ID = select(t.collections).where(
+    t.collections.c.workspace_id == bindparam("ws"), t.collections.c.id == bindparam("id")
+)
+
+
 class Collections:
     def __init__(self, app: Deskbase) -> None:
         self.app = app
 
     def require(self, conn: Connection, workspace_id: str, collection: str) -> Any:
-        row = conn.execute(
-            select(t.collections).where(
-                t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection
-            )
-        ).first()
+        row = conn.execute(_BY_ID, {"ws": workspace_id, "id": collection}).first()
         if row is None:
             self.app.workspaces.require(conn, workspace_id)
             raise NotFound(

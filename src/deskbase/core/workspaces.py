@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import tables as t
@@ -49,12 +49,15 @@ def _check_settings(settings: Any) -> dict[str, Any]:
     return merged
 
 
+_BY_ID = select(t.workspaces).where(t.workspaces.c.id == bindparam("id"))
+
+
 class Workspaces:
     def __init__(self, app: Deskbase) -> None:
         self.app = app
 
     def require(self, conn: Connection, workspace_id: str) -> Any:
-        row = conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).first()
+        row = conn.execute(_BY_ID, {"id": workspace_id}).first()
         if row is None:
             raise NotFound(f"workspace {workspace_id!r} not found", {"workspace": workspace_id})
         return row

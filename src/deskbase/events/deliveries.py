@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import tables as ct
@@ -88,8 +88,7 @@ def enqueue(
     return len(fresh)
 
 
-def due(conn: Connection, now: datetime, limit: int) -> list[Any]:
-    """Open deliveries of enabled triggers whose time has come and that head their (trigger, key) queue."""
+def _due_statement() -> Any:
     e = d.alias("earlier")
     blocked = exists().where(
         e.c.workspace_id == d.c.workspace_id,
@@ -98,23 +97,36 @@ def due(conn: Connection, now: datetime, limit: int) -> list[Any]:
         e.c.status.in_(OPEN),
         or_(e.c.seq < d.c.seq, and_(e.c.seq == d.c.seq, e.c.id < d.c.id)),
     )
-    q = (
+    return (
         select(d.c.id, d.c.workspace_id, d.c.trigger_id)
         .join(triggers, and_(triggers.c.workspace_id == d.c.workspace_id, triggers.c.id == d.c.trigger_id))
-        .where(d.c.status.in_(OPEN), d.c.next_attempt_at <= now, triggers.c.enabled.is_(True), ~blocked)
+        .where(
+            d.c.status.in_(OPEN),
+            d.c.next_attempt_at <= bindparam("now"),
+            triggers.c.enabled.is_(True),
+            ~blocked,
+        )
         .order_by(d.c.next_attempt_at, d.c.seq, d.c.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    return list(conn.execute(q).all())
+
+
+# Built once: the dispatcher asks on every turn, and building these costs more than running them.
+_DUE = _due_statement()
+_NEXT_DUE = (
+    select(func.min(d.c.next_attempt_at))
+    .join(triggers, and_(triggers.c.workspace_id == d.c.workspace_id, triggers.c.id == d.c.trigger_id))
+    .where(d.c.status.in_(OPEN), triggers.c.enabled.is_(True))
+)
+
+
+def due(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    """Open deliveries of enabled triggers whose time has come and that head their (trigger, key) queue."""
+    return list(conn.execute(_DUE, {"now": now, "limit": limit}).all())
 
 
 def next_due(conn: Connection) -> datetime | None:
-    q = (
-        select(func.min(d.c.next_attempt_at))
-        .join(triggers, and_(triggers.c.workspace_id == d.c.workspace_id, triggers.c.id == d.c.trigger_id))
-        .where(d.c.status.in_(OPEN), triggers.c.enabled.is_(True))
-    )
-    return conn.execute(q).scalar()  # type: ignore[no-any-return]
+    return conn.execute(_NEXT_DUE).scalar()  # type: ignore[no-any-return]
 
 
 def record(conn: Connection, row: Any, at: datetime, result: Result, out: Outcome, now: datetime) -> None:

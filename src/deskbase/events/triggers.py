@@ -114,6 +114,9 @@ def _errors(body: dict[str, Any], allowed: tuple[ssrf.Network, ...]) -> list[dic
     return errors
 
 
+_ENABLED = select(triggers).where(triggers.c.enabled.is_(True))
+
+
 class Triggers:
     def __init__(self, core: Deskbase, box: SecretBox, allowed: tuple[ssrf.Network, ...]) -> None:
         self.core = core
@@ -246,7 +249,7 @@ class Triggers:
     def enabled_specs(self, conn: Connection) -> dict[str, builtins.list[matching.TriggerSpec]]:
         """Enabled triggers by workspace (what the dispatcher matches events against)."""
         out: dict[str, builtins.list[matching.TriggerSpec]] = {}
-        for row in conn.execute(select(triggers).where(triggers.c.enabled.is_(True))):
+        for row in conn.execute(_ENABLED):
             try:
                 out.setdefault(row.workspace_id, []).append(spec(row))
             except (filterlang.FilterError, InvalidFilter):

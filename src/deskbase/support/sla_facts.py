@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
 from deskbase.core import tables as t
 from deskbase.core.writer import record_from_row
@@ -52,12 +53,42 @@ def chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
         yield items[i : i + size]
 
 
+# Statements built once: building a select per call costs more Python than the query costs SQLite.
+_ch, _rel, _rec = t.changes, t.relationships, t.records
+_WS: BindParameter[str] = bindparam("ws")
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_CONFIG = select(t.sla_config).where(t.sla_config.c.workspace_id == _WS).order_by(t.sla_config.c.version)
+_AUTHOR_MATCH = select(t.workspaces.c.settings).where(t.workspaces.c.id == _WS)
+_RECORDS = select(_rec).where(
+    _rec.c.workspace_id == _WS, _rec.c.collection == bindparam("coll"), _rec.c.id.in_(_IDS)
+)
+_VERSIONS = (
+    select(_ch.c.entity_id, _ch.c.at, _ch.c.data)
+    .where(
+        _ch.c.workspace_id == _WS,
+        _ch.c.entity == "record",
+        _ch.c.collection == bindparam("coll"),
+        _ch.c.entity_id.in_(_IDS),
+    )
+    .order_by(_ch.c.seq)
+)
+_TICKET_LINKS = select(_rel).where(
+    _rel.c.workspace_id == _WS,
+    _rel.c.source_collection == "tickets",
+    _rel.c.source_id.in_(_IDS),
+    _rel.c.rel_type.in_(("has_response", "submitted_by")),
+)
+_CUSTOMER_LINK = select(_rel.c.target_id).where(
+    _rel.c.workspace_id == _WS,
+    _rel.c.source_collection == "tickets",
+    _rel.c.source_id == bindparam("ticket"),
+    _rel.c.rel_type == "submitted_by",
+    _rel.c.deleted.is_(False),
+)
+
+
 def config_versions_in(conn: Connection, workspace_id: str) -> list[ConfigVersion]:
-    c = t.sla_config.c
-    return [
-        version_from_row(r)
-        for r in conn.execute(select(t.sla_config).where(c.workspace_id == workspace_id).order_by(c.version))
-    ]
+    return [version_from_row(r) for r in conn.execute(_CONFIG, {"ws": workspace_id})]
 
 
 def config_mark(configs: list[ConfigVersion]) -> list[int]:
@@ -66,35 +97,21 @@ def config_mark(configs: list[ConfigVersion]) -> list[int]:
 
 
 def records(conn: Connection, workspace_id: str, collection: str, ids: list[str]) -> dict[str, Any]:
-    rec = t.records
     out: dict[str, Any] = {}
     for chunk in chunks(ids):
-        for r in conn.execute(
-            select(rec).where(
-                rec.c.workspace_id == workspace_id, rec.c.collection == collection, rec.c.id.in_(chunk)
-            )
-        ):
+        for r in conn.execute(_RECORDS, {"ws": workspace_id, "coll": collection, "ids": chunk}):
             out[r.id] = r
     return out
 
 
 def author_match(conn: Connection, workspace_id: str) -> list[str]:
-    settings = conn.execute(select(t.workspaces.c.settings).where(t.workspaces.c.id == workspace_id)).scalar()
+    settings = conn.execute(_AUTHOR_MATCH, {"ws": workspace_id}).scalar()
     return list((settings or {}).get("customer_author_match") or ["email", "id"])
 
 
 def customer_of(conn: Connection, workspace_id: str, ticket_id: str) -> dict[str, Any] | None:
     """The ticket's live submitting customer as a public record (how the full read classifies messages)."""
-    rel = t.relationships
-    target = conn.execute(
-        select(rel.c.target_id).where(
-            rel.c.workspace_id == workspace_id,
-            rel.c.source_collection == "tickets",
-            rel.c.source_id == ticket_id,
-            rel.c.rel_type == "submitted_by",
-            rel.c.deleted.is_(False),
-        )
-    ).first()
+    target = conn.execute(_CUSTOMER_LINK, {"ws": workspace_id, "ticket": ticket_id}).first()
     if target is None:
         return None
     row = records(conn, workspace_id, "customers", [target[0]]).get(target[0])
@@ -118,30 +135,13 @@ def message(
 
 def gather_many(conn: Connection, workspace_id: str, ticket_ids: list[str]) -> dict[str, Gathered]:
     """Facts of many tickets in a handful of queries (chunked IN lists), never one round trip per ticket."""
-    ch, rel = t.changes, t.relationships
     versions: dict[str, list[TicketVersion]] = defaultdict(list)
     links: dict[str, list[Any]] = defaultdict(list)
     for chunk in chunks(ticket_ids):
-        for r in conn.execute(
-            select(ch.c.entity_id, ch.c.at, ch.c.data)
-            .where(
-                ch.c.workspace_id == workspace_id,
-                ch.c.entity == "record",
-                ch.c.collection == "tickets",
-                ch.c.entity_id.in_(chunk),
-            )
-            .order_by(ch.c.seq)
-        ):
+        for r in conn.execute(_VERSIONS, {"ws": workspace_id, "coll": "tickets", "ids": chunk}):
             img = r.data or {}
             versions[r.entity_id].append(TicketVersion(r.at, img.get("data") or {}, bool(img.get("deleted"))))
-        for x in conn.execute(
-            select(rel).where(
-                rel.c.workspace_id == workspace_id,
-                rel.c.source_collection == "tickets",
-                rel.c.source_id.in_(chunk),
-                rel.c.rel_type.in_(("has_response", "submitted_by")),
-            )
-        ):
+        for x in conn.execute(_TICKET_LINKS, {"ws": workspace_id, "ids": chunk}):
             links[x.source_id].append(x)
     customer_of: dict[str, str] = {}
     response_ids: list[str] = []
@@ -153,16 +153,7 @@ def gather_many(conn: Connection, workspace_id: str, ticket_ids: list[str]) -> d
     customers = records(conn, workspace_id, "customers", sorted(set(customer_of.values())))
     customer_versions: dict[str, list[tuple[datetime, dict[str, Any]]]] = defaultdict(list)
     for chunk in chunks(list(customers)):
-        for r in conn.execute(
-            select(ch.c.entity_id, ch.c.at, ch.c.data)
-            .where(
-                ch.c.workspace_id == workspace_id,
-                ch.c.entity == "record",
-                ch.c.collection == "customers",
-                ch.c.entity_id.in_(chunk),
-            )
-            .order_by(ch.c.seq)
-        ):
+        for r in conn.execute(_VERSIONS, {"ws": workspace_id, "coll": "customers", "ids": chunk}):
             customer_versions[r.entity_id].append((r.at, (r.data or {}).get("data") or {}))
     responses = records(conn, workspace_id, "responses", response_ids)
     match = author_match(conn, workspace_id) if responses else []
