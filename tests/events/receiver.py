@@ -12,7 +12,8 @@ from typing import Any
 
 import orjson
 
-Reply = tuple[int, dict[str, str]]
+#: (status, headers) or (status, headers, body); the body is b"ok" unless given
+Reply = tuple[int, dict[str, str]] | tuple[int, dict[str, str], bytes]
 
 
 @dataclass
@@ -61,13 +62,14 @@ def receiving() -> Iterator[Receiver]:
             rec = box["r"]
             with rec.lock:
                 rec.received.append(got)
-            status, headers = rec.reply(got)
+            status, headers, *rest = rec.reply(got)
+            payload = rest[0] if rest else b"ok"
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
-            self.send_header("content-length", "2")
+            self.send_header("content-length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(b"ok")
+            self.wfile.write(payload)
 
         def log_message(self, *args: Any) -> None:
             pass

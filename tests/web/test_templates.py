@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from jinja2 import nodes
 
+from deskbase.web import integration_pages as ip
 from deskbase.web import pages as p
 from deskbase.web.render import TEMPLATES, environment
 
@@ -58,6 +59,13 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "collections.html": (p.CollectionsPage,),
     "collection.html": (p.CollectionPage,),
     "record.html": (p.RecordPage,),
+    "integrations.html": (ip.IntegrationsPage,),
+    "integrations/_triggers.html": (ip.IntegrationsPage,),
+    "integrations/_trigger.html": (ip.IntegrationsPage, ip.TriggerPage),
+    "integrations/_secret.html": (ip.IntegrationsPage,),
+    "integrations/_delivery.html": (ip.TriggerPage, ip.DeliveryUpdate),
+    "integrations/delivery_update.html": (ip.DeliveryUpdate,),
+    "trigger.html": (ip.TriggerPage,),
 }
 LAYOUT = ("base.html", "_nav.html", "_dialogs.html", "_macros.html", "dashboard/_bars.html")
 

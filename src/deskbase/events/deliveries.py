@@ -184,15 +184,20 @@ def public(row: Any, attempts: list[Any]) -> dict[str, Any]:
     }
 
 
+def selection(ws: str, tid: str, status: str | None) -> list[Any]:
+    """The conditions of a trigger's log, optionally of one status: the log lists them and the health
+    counts count them, so a count shown beside a trigger is the number of rows its filtered log has."""
+    if status is not None and status not in STATUSES:
+        raise InvalidFilter(f"status is one of {', '.join(STATUSES)}", {"status": status})
+    where = [d.c.workspace_id == ws, d.c.trigger_id == tid]
+    return where if status is None else [*where, d.c.status == status]
+
+
 def log(
     conn: Connection, ws: str, tid: str, cursor: str | None, limit: int, status: str | None
 ) -> dict[str, Any]:
     """Newest first, by cursor."""
-    if status is not None and status not in STATUSES:
-        raise InvalidFilter(f"status is one of {', '.join(STATUSES)}", {"status": status})
-    q = select(d).where(d.c.workspace_id == ws, d.c.trigger_id == tid)
-    if status is not None:
-        q = q.where(d.c.status == status)
+    q = select(d).where(*selection(ws, tid, status))
     if cursor:
         (last,) = decode_cursor(cursor, 1)
         if not isinstance(last, str):

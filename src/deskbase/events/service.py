@@ -10,16 +10,32 @@ from sqlalchemy import select
 
 from deskbase.core import tables as ct
 from deskbase.core.app import Deskbase
+from deskbase.core.auth import authorize, permits
 from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
 from deskbase.core.ids import uuid7
 from deskbase.core.secrets import SecretBox
 from deskbase.events import build, deliveries, matching, retry, ssrf
 from deskbase.events.dispatcher import Dispatcher
+from deskbase.events.health import Health, read_health
 from deskbase.events.sender import Sender
-from deskbase.events.triggers import Triggers, spec
+from deskbase.events.tables import triggers
+from deskbase.events.triggers import Triggers, public, spec
 
 REPLAY_MAX = 10_000
+#: Managing triggers (and reading their log) needs `admin` over the whole workspace: a trigger delivers
+#: every matching event, so a grant limited to some collections is not enough.
+MANAGE = "admin"
+
+
+def authorize_manage(actor: Actor, ws: str) -> None:
+    """Raise unless the actor may manage the workspace's integrations (the API and the console ask this)."""
+    authorize(actor, MANAGE, ws, whole_workspace=True)
+
+
+def may_manage(actor: Actor, ws: str) -> bool:
+    """`authorize_manage` as a yes/no, for showing or hiding the way to the integrations page."""
+    return permits(actor, MANAGE, ws, whole_workspace=True)
 
 
 class Webhooks:
@@ -43,6 +59,36 @@ class Webhooks:
 
     def stop(self) -> None:
         self.dispatcher.stop()
+
+    # ---- health ---------------------------------------------------------------------------------------
+    def overview(self, ws: str) -> list[tuple[dict[str, Any], Health]]:
+        """Every trigger of the workspace with its health, read in one transaction."""
+        now = self.core.clock.now()
+        with self.core.db.read() as conn:
+            self.core.workspaces.require(conn, ws)
+            rows = conn.execute(select(triggers).where(triggers.c.workspace_id == ws).order_by(triggers.c.id))
+            return [(public(r), read_health(conn, ws, r.id, now)) for r in rows.all()]
+
+    def health(self, ws: str, tid: str) -> tuple[dict[str, Any], Health]:
+        """One trigger with its health, read in one transaction."""
+        trigger, h, _ = self.detail(ws, tid, None, 0, None)
+        return trigger, h
+
+    def detail(
+        self, ws: str, tid: str, cursor: str | None, limit: int, status: str | None
+    ) -> tuple[dict[str, Any], Health, dict[str, Any]]:
+        """One trigger, its health and a page of its log (`limit` 0: none), read in one transaction so the
+        counts and the rows agree."""
+        now = self.core.clock.now()
+        with self.core.db.read() as conn:
+            self.core.workspaces.require(conn, ws)
+            row = self.triggers._row(conn, ws, tid)
+            page = (
+                deliveries.log(conn, ws, tid, cursor, limit, status)
+                if limit
+                else {"data": [], "next_cursor": None}
+            )
+            return public(row), read_health(conn, ws, tid, now), page
 
     # ---- the delivery log ---------------------------------------------------------------------------
     def deliveries(

@@ -29,6 +29,7 @@ from deskbase.events.tables import triggers, webhook_attempts, webhook_deliverie
 
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_URL = 2000
+MAX_DESCRIPTION = 2000
 audit_log = logging.getLogger("deskbase.audit")
 
 
@@ -105,6 +106,9 @@ def _errors(body: dict[str, Any], allowed: tuple[ssrf.Network, ...]) -> list[dic
                     check_slug(c, "collection")
                 except Exception:
                     errors.append({"pointer": f"/collections/{i}", "message": "a collection id"})
+    description = body.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
+        errors.append({"pointer": "/description", "message": f"text of at most {MAX_DESCRIPTION} characters"})
     try:
         matching.compile_filter(body.get("filter"))
     except filterlang.FilterError as exc:
@@ -130,6 +134,11 @@ class Triggers:
         if row is None:
             raise NotFound(f"trigger {tid!r} not found", {"trigger": tid})
         return row
+
+    def problems(self, body: dict[str, Any]) -> builtins.list[dict[str, str]]:
+        """What `put` would refuse in this body (JSON-pointer errors), without writing anything: a form that
+        already found a fault of its own shows every other one beside it."""
+        return _errors(body, self.allowed)
 
     def put(self, ws: str, tid: str, body: dict[str, Any], actor: Actor) -> tuple[dict[str, Any], str | None]:
         """Create (returns the new secret, shown once) or replace a trigger's settings (no secret)."""

@@ -22,6 +22,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
 from deskbase.core.errors import BadRequest, DeskbaseError, Forbidden, NotFound, Unauthorized
+from deskbase.events.service import may_manage
 from deskbase.web.counts import ViewCounts
 from deskbase.web.pages import ErrorPage, NavView, Shell, WorkspaceLink
 from deskbase.web.render import environment
@@ -307,7 +308,14 @@ def make_shell(
         shortcuts=prefs.shortcuts if prefs else True,
         timezone=tz,
         queue_href=f"/w/{quote(workspace)}/queue" if workspace else "/",
+        integrations_href=integrations_href(workspace)
+        if actor is not None and workspace and may_manage(actor, workspace)
+        else None,
     )
+
+
+def integrations_href(workspace: str) -> str:
+    return f"/w/{quote(workspace)}/settings/integrations"
 
 
 # ---- errors as pages ------------------------------------------------------------------------------------

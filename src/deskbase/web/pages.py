@@ -45,13 +45,15 @@ class Shell:
     workspace: str | None = None
     workspaces: list[WorkspaceLink] = field(default_factory=list)
     nav: list[NavView] = field(default_factory=list)  #: queue views with counts; empty hides the side nav
-    section: str = ""  #: queue | ticket | new | dashboard | collections | settings
+    section: str = ""  #: queue | ticket | new | dashboard | collections | settings | integrations
     shortcuts: bool = True  #: single-key shortcuts on (a per-user setting)
     timezone: str = "UTC"  #: the workspace's time zone, for absolute times
     queue_href: str = "/"  #: where Esc / "g i" go back to
     #: the counts were not ready in time (the first visit after a start): the nav loads them from here
     nav_counts_href: str | None = None
     saved: list[NavView] = field(default_factory=list)  #: the user's saved queue views (no counts)
+    #: Settings → Integrations of this workspace, for those who may manage it (None hides the link)
+    integrations_href: str | None = None
 
 
 # ---- sign in, home, errors, settings ---------------------------------------------------------------
@@ -83,6 +85,8 @@ class SettingsPage:
     saved: bool = False
     errors: dict[str, str] = field(default_factory=dict)
     back: str = "/"
+    #: workspaces whose Settings → Integrations this token may manage
+    integrations: list[WorkspaceLink] = field(default_factory=list)
 
 
 # ---- the queue --------------------------------------------------------------------------------------
@@ -624,3 +628,4 @@ class RecordPage:
     links: list[LinkRow]
     history: list[dict[str, Any]]
     ticket_href: str | None  #: for tickets: the ticket page
+

@@ -10,11 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from deskbase.api.deps import ActorDep, authorize, requires
+from deskbase.api.deps import ActorDep, requires
 from deskbase.api.schemas import ReplayBody, TriggerPut
 from deskbase.core.context import Actor
 from deskbase.core.errors import Unavailable
-from deskbase.events.service import Webhooks
+from deskbase.events import health
+from deskbase.events.service import Webhooks, authorize_manage
 
 router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["triggers"])
 ADMIN = requires("admin")
@@ -31,7 +32,7 @@ WebhooksDep = Annotated[Webhooks, Depends(get_webhooks)]
 
 
 def _admin(actor: Actor, ws: str) -> None:
-    authorize(actor, "admin", ws, whole_workspace=True)
+    authorize_manage(actor, ws)
 
 
 @router.put("/triggers/{trigger_id}", openapi_extra=ADMIN)
@@ -60,6 +61,14 @@ def get_trigger(ws: str, trigger_id: str, hooks: WebhooksDep, actor: ActorDep) -
     """The trigger, whether it is enabled and, if not, why (`disabled_reason`)."""
     _admin(actor, ws)
     return hooks.triggers.get(ws, trigger_id)
+
+
+@router.get("/triggers/{trigger_id}/health", openapi_extra=ADMIN)
+def get_health(ws: str, trigger_id: str, hooks: WebhooksDep, actor: ActorDep) -> dict[str, Any]:
+    """Deliveries pending, failed and exhausted (each the count the log filtered to that status lists), the
+    last attempt, and the failure rate of settled deliveries over the last 24 hours and the newest 100."""
+    _admin(actor, ws)
+    return health.public(hooks.health(ws, trigger_id)[1])
 
 
 @router.delete("/triggers/{trigger_id}", status_code=204, openapi_extra=ADMIN)

@@ -1,4 +1,4 @@
-// deskbase console: keyboard shortcuts, queue selection, SLA countdowns, command palette. No dependencies.
+// deskbase console: keyboard shortcuts, queue selection, SLA countdowns, command palette, copy buttons. No dependencies.
 (() => {
   "use strict";
   const body = document.body;
@@ -305,6 +305,26 @@
       if (navigator.sendBeacon) navigator.sendBeacon(presence.dataset.leave, new FormData(presence));
     });
   }
+
+  // ---- copy buttons (a secret shown once): copy the named element's text, say so in the polite region ------
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest && e.target.closest("[data-copy]");
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    const say = (text) => { const a = $("#announcer"); if (a) a.textContent = text; };
+    const done = () => { button.textContent = "Copied"; say("Copied to the clipboard"); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent).then(done, () => say("Copy failed: select the text and copy it"));
+    } else {  // plain http off localhost: select the text so Ctrl+C copies it
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      say("Selected: press Ctrl+C to copy");
+    }
+  });
 
   // htmx "show more" appends rows: keep the remembered order current.
   document.addEventListener("htmx:after:swap", () => { rememberQueue(); tick(); syncPresence(); });

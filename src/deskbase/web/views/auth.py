@@ -10,7 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from deskbase.api.deps import requires
 from deskbase.core.app import Deskbase
+from deskbase.core.context import Actor
 from deskbase.core.errors import NotFound, Unauthorized
+from deskbase.events.service import may_manage
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
@@ -18,6 +20,7 @@ from deskbase.web.http import (
     checked_form,
     console,
     core_of,
+    integrations_href,
     local_path,
     make_shell,
     prefs_of,
@@ -107,8 +110,24 @@ async def sign_out(request: Request) -> Response:
 @router.get("/settings", openapi_extra=requires())
 def settings_form(request: Request, actor: ActorDep, back: str = "/", saved: bool = False) -> Response:
     prefs = prefs_of(core_of(request), actor)
-    page = SettingsPage(prefs.shortcuts, prefs.me, actor.name, saved, back=local_path(back))
+    page = SettingsPage(
+        prefs.shortcuts,
+        prefs.me,
+        actor.name,
+        saved,
+        back=local_path(back),
+        integrations=managed(request, actor),
+    )
     return render(request, "settings.html", page, make_shell(request, actor, "Settings", section="settings"))
+
+
+def managed(request: Request, actor: Actor) -> list[WorkspaceLink]:
+    """The workspaces whose integrations this token may manage (Settings links to each)."""
+    return [
+        WorkspaceLink(w["id"], w["name"], integrations_href(w["id"]))
+        for w in visible_workspaces(core_of(request), actor)
+        if may_manage(actor, w["id"])
+    ]
 
 
 @router.post("/settings", openapi_extra=requires())
@@ -121,7 +140,9 @@ def save_settings(request: Request, actor: ActorDep, form: FormDep) -> Response:
         errors["me"] = "At most 200 characters."
     if errors:
         prefs = prefs_of(core_of(request), actor)
-        page = SettingsPage(prefs.shortcuts, me, actor.name, errors=errors, back=back)
+        page = SettingsPage(
+            prefs.shortcuts, me, actor.name, errors=errors, back=back, integrations=managed(request, actor)
+        )
         shell = make_shell(request, actor, "Settings", section="settings")
         return render(request, "settings.html", page, shell, status=422)
     core_of(request).preferences.update(
