@@ -15,7 +15,6 @@ from deskbase.core.ids import RECORD_ID_RE, SLUG_RE
 
 _SLUG = (SLUG_RE, "1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit")
 _RECORD_ID = (RECORD_ID_RE, "1-128 letters, digits, '-' or '_', starting with a letter or digit")
-_NUMBER = (re.compile(r"^[0-9]{1,16}$"), "a number of at most 16 digits (the route checks its range)")
 _NUMBER = (re.compile(r"^[1-9][0-9]{0,15}$"), "a record's number: a positive whole number")
 
 #: Each path parameter name the app's routes use → the rule its value must follow. Names are shared across
