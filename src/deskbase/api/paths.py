@@ -17,6 +17,10 @@ _SLUG = (SLUG_RE, "1-63 lowercase letters, digits, '-' or '_', starting with a l
 _RECORD_ID = (RECORD_ID_RE, "1-128 letters, digits, '-' or '_', starting with a letter or digit")
 _NUMBER = (re.compile(r"^[0-9]{1,16}$"), "a number of at most 16 digits (the route checks its range)")
 _NUMBER = (re.compile(r"^[1-9][0-9]{0,15}$"), "a record's number: a positive whole number")
+_INGEST_KEY = (
+    re.compile(r"^hk_[A-Za-z0-9_-]{1,60}$"),
+    "a hook's ingest key: hk_ and up to 60 URL-safe characters",
+)
 
 #: Each path parameter name the app's routes use → the rule its value must follow. Names are shared across
 #: routes (`name` is a template's or a stored query's name, both slugs); tests check every route's
@@ -37,6 +41,8 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "number": _NUMBER,
     "trigger_id": _SLUG,
     "delivery_id": _RECORD_ID,
+    "hook_id": _SLUG,
+    "ingest_key": _INGEST_KEY,
 }
 
 
