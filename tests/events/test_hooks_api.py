@@ -153,3 +153,12 @@ def test_a_hook_cannot_be_given_a_collection_its_configurer_cannot_write(wapi: A
     with pytest.raises(Forbidden):
         store.put("acme", "shop", body(), reader)
     assert store.list("acme") == []
+
+
+def test_deleting_the_workspace_deletes_its_hooks(wapi: Api) -> None:
+    path = wapi.put(f"{BASE}/shop", json=body(verify="none")).json()["ingest_path"]
+    assert wapi.delete("/v1/workspaces/acme").status_code in (200, 204)
+    assert wapi.put("/v1/workspaces/acme", json={"name": "Acme again"}).status_code == 201
+    assert wapi.post("/v1/workspaces/acme/templates/support").status_code == 200
+    assert wapi.get(BASE).json()["data"] == []
+    assert wapi.post(path, json={"id": "1", "title": "t", "urgency": "low"}).status_code == 404

@@ -179,6 +179,17 @@ def test_the_external_id_upserts_one_record_and_keeps_fields_the_hook_does_not_m
     assert [e["status"] for e in ingests(sapi)["data"]] == ["created", "updated", "created"]
 
 
+def test_a_deleted_record_comes_back_when_its_external_id_is_sent_again(sapi: Api) -> None:
+    path, secret = make_hook(sapi)
+    rid = send(sapi, path, secret, order("A-9", "v1"), "m1").json()["record_id"]
+    assert sapi.delete(f"{WS}/records/tickets/{rid}").status_code in (200, 204)
+    again = send(sapi, path, secret, order("A-9", "v2"), "m2")
+    assert again.status_code == 201 and again.json()["status"] == "created"
+    assert again.json()["record_id"] == rid
+    rec = sapi.get(f"{WS}/records/tickets/{rid}").json()
+    assert rec["deleted"] is False and rec["data"]["subject"] == "v2"
+
+
 def test_payloads_that_do_not_fit_are_422_and_logged_and_may_be_sent_again(sapi: Api) -> None:
     path, secret = make_hook(sapi)
     before = change_count(sapi)

@@ -21,8 +21,10 @@ from sqlalchemy.engine import Connection
 
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
+from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
+from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.ids import SLUG_RE, check_slug
 from deskbase.core.secrets import SecretBox
@@ -218,3 +220,10 @@ class Hooks:
         if row.previous_secret and row.previous_until and row.previous_until > now:
             out.append(self.box.open(row.previous_secret))
         return out
+
+    def forget_deleted_workspaces(self, tx: Tx, entries: builtins.list[Change]) -> None:
+        """In the transaction that deletes a workspace, delete its hooks too: a workspace made later under the
+        same id must not inherit hooks (and their recorded grants) from the old one."""
+        for ws in {c.workspace_id for c in entries if c.entity == "workspace" and c.op == "delete"}:
+            tx.conn.execute(delete(hook_ingests).where(hook_ingests.c.workspace_id == ws))
+            tx.conn.execute(delete(hooks).where(hooks.c.workspace_id == ws))

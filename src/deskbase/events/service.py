@@ -33,6 +33,7 @@ class Webhooks:
         box = SecretBox.for_settings(s.secret_key, s.data_path)
         self.triggers = Triggers(core, box, allowed)
         self.hooks = Hooks(core, box)
+        core.hooks.on_change_in_tx(self.hooks.forget_deleted_workspaces)
         self.ingest = Ingest(core, self.hooks, s.hook_max_body_bytes)
         self.dispatcher = Dispatcher(
             core,
