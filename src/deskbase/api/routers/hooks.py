@@ -106,7 +106,15 @@ def list_ingests(
     "/v1/hooks/{ingest_key}/ingest",
     status_code=201,
     responses={
-        200: {"description": "An existing record was updated, or a duplicate webhook id was ignored."}
+        200: {
+            "description": "An existing record was updated, or a duplicate webhook id was ignored.",
+            "content": {"application/json": {"schema": {}}},
+        },
+        401: {
+            "description": "Signature refused: a header missing, the timestamp over 5 minutes off, or no "
+            "signature made with the hook's secret",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
     },
     openapi_extra={
         "requestBody": {
