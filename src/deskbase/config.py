@@ -111,10 +111,15 @@ class Settings:
         5 * 86400, "A trigger whose deliveries have failed for this long without a success is disabled."
     )
     webhook_retention_days: int = _setting(
-        30, "Days finished webhook deliveries (and their attempts) are kept in the delivery log."
+        30,
+        "Days finished webhook deliveries (and their attempts) are kept in the delivery log, and inbound hook "
+        "ingests in the ingest log (a webhook id older than that is no longer deduplicated).",
     )
     webhook_concurrency: int = _setting(
         8, "Webhook deliveries in flight at once (at most 2 per trigger, so a slow endpoint delays no other)."
+    )
+    hook_max_body_bytes: int = _setting(
+        1024 * 1024, "Largest payload an inbound hook accepts, in bytes (larger: 413 payload_too_large)."
     )
     log_level: str = _setting("info", "Server log level.")
 

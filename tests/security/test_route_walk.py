@@ -25,8 +25,16 @@ from tests.conftest import Api
 from tests.security.walk import Fingerprint, Operation, operations
 
 WS = "acme"
-#: Routes anyone may call without a token: health, the console's sign-in/out, a redirect echoing its path.
-PUBLIC = {"GET /healthz", "GET /signin", "POST /signin", "POST /signout", "GET /w/{ws}"}
+#: Routes anyone may call without a token: health, the console's sign-in/out, a redirect echoing its path, and
+#: an inbound hook's ingest URL (its signature authenticates: tests/events/test_hooks_ingest.py).
+PUBLIC = {
+    "GET /healthz",
+    "GET /signin",
+    "POST /signin",
+    "POST /signout",
+    "GET /w/{ws}",
+    "POST /v1/hooks/{ingest_key}/ingest",
+}
 GRANTS = {
     "other_workspace": [{"scope": {"workspaces": ["other"]}, "permissions": ["*"]}],
     "read_only": [{"scope": {"workspaces": [WS]}, "permissions": sorted(READ_PERMISSIONS)}],

@@ -16,6 +16,7 @@ from deskbase.api.paths import check_url
 from deskbase.api.ratelimit import RateLimiter
 from deskbase.api.routers import (
     collections,
+    hooks,
     records,
     relationships,
     sla,
@@ -60,8 +61,9 @@ def create_app(
     app.add_middleware(JsonBody)
     app.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
     app.add_middleware(errors.CatchAll)
-    for module in (workspaces, collections, records, relationships, support, sla, tokens, triggers):
+    for module in (workspaces, collections, records, relationships, support, sla, tokens, triggers, hooks):
         app.include_router(module.router)
+    app.include_router(hooks.ingest_router)
     app.include_router(records.documents_router)
 
     @app.get("/healthz", tags=["meta"], include_in_schema=False)

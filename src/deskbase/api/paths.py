@@ -16,6 +16,10 @@ from deskbase.core.ids import RECORD_ID_RE, SLUG_RE
 _SLUG = (SLUG_RE, "1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit")
 _RECORD_ID = (RECORD_ID_RE, "1-128 letters, digits, '-' or '_', starting with a letter or digit")
 _NUMBER = (re.compile(r"^[1-9][0-9]{0,15}$"), "a record's number: a positive whole number")
+_INGEST_KEY = (
+    re.compile(r"^hk_[A-Za-z0-9_-]{1,60}$"),
+    "a hook's ingest key: hk_ and up to 60 URL-safe characters",
+)
 
 #: Each path parameter name the app's routes use → the rule its value must follow. Names are shared across
 #: routes (`name` is a template's or a stored query's name, both slugs); tests check every route's
@@ -36,6 +40,8 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "number": _NUMBER,
     "trigger_id": _SLUG,
     "delivery_id": _RECORD_ID,
+    "hook_id": _SLUG,
+    "ingest_key": _INGEST_KEY,
 }
 
 

@@ -149,9 +149,23 @@ class TriggerPut(Body):
     events: list[str]
     collections: list[str] | None = None
     filter: dict[str, Any] | None = None
+    include_hook_writes: bool = False
     enabled: bool = True
     description: str | None = Field(None, max_length=2000)
 
 
 class ReplayBody(Body):
     since_seq: int = Field(ge=0)
+
+
+class HookPut(Body):
+    collection: str = Field(max_length=63)
+    mapping: dict[str, Any] = Field(
+        description='Record field → a JSON pointer into the payload ("/data/title") or {"const": value}.'
+    )
+    external_id: str | None = Field(
+        None, max_length=1000, description="A JSON pointer to the payload's id: records are upserted by it."
+    )
+    verify: Literal["standard-webhooks", "none"] = "standard-webhooks"
+    description: str | None = Field(None, max_length=2000)
+    enabled: bool = True

@@ -35,6 +35,10 @@ FilterOpt = Annotated[
     str | None, typer.Option("--filter", help=f"A record filter the event's record must match. {JSON_HELP}")
 ]
 DescriptionOpt = Annotated[str | None, typer.Option(help="What the trigger is for.")]
+HOOK_WRITES_HELP = (
+    "Also send changes made by inbound hooks (off by default: the loop guard, so a receiver that feeds a hook "
+    "does not get its own writes back)."
+)
 
 
 def _path(s: Any, workspace: str | None, *rest: str) -> tuple[str, ...]:
@@ -50,6 +54,9 @@ def create(
     collection: CollectionsOpt = None,
     filter: FilterOpt = None,
     description: DescriptionOpt = None,
+    include_hook_writes: Annotated[
+        bool, typer.Option("--include-hook-writes", help=HOOK_WRITES_HELP)
+    ] = False,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it switched off.")] = False,
     workspace: WorkspaceOpt = None,
     output: WriteOutputOpt = None,
@@ -72,6 +79,7 @@ def create(
         "collections": collection or None,
         "filter": json_arg(filter, "--filter") if filter else None,
         "description": description,
+        "include_hook_writes": include_hook_writes,
         "enabled": not disabled,
     }
     out = client.put(*_path(s, workspace, "triggers", trigger_id), json=body)
@@ -93,6 +101,9 @@ def update(
     filter: FilterOpt = None,
     no_filter: Annotated[bool, typer.Option("--no-filter", help="Drop the filter.")] = False,
     description: DescriptionOpt = None,
+    include_hook_writes: Annotated[
+        bool | None, typer.Option("--include-hook-writes/--skip-hook-writes", help=HOOK_WRITES_HELP)
+    ] = None,
     enable: Annotated[
         bool | None,
         typer.Option("--enable/--disable", help="Switch it on (also after it was disabled) or off."),
@@ -104,13 +115,15 @@ def update(
     s = session(ctx)
     client = s.client()
     cur = client.get(*_path(s, workspace, "triggers", trigger_id))
-    body = {k: cur[k] for k in ("url", "events", "collections", "filter", "enabled", "description")}
+    keep = ("url", "events", "collections", "filter", "include_hook_writes", "enabled", "description")
+    body = {k: cur[k] for k in keep}
     changes = {
         "url": url,
         "events": event or None,
         "collections": collection or None,
         "filter": json_arg(filter, "--filter") if filter else None,
         "description": description,
+        "include_hook_writes": include_hook_writes,
         "enabled": enable,
     }
     body.update({k: v for k, v in changes.items() if v is not None})

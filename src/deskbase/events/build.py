@@ -93,6 +93,7 @@ def from_changes(conn: Connection, rows: Iterable[Any], wanted: set[str]) -> lis
                     (row.collection,),
                     (("read:records", row.collection),),
                     record,
+                    row.actor,
                 )
             )
         elif row.entity == "relationship" and row.op in _LINK_OPS:
@@ -110,6 +111,7 @@ def from_changes(conn: Connection, rows: Iterable[Any], wanted: set[str]) -> lis
                         f"relationship:{row.entity_id}",
                         (src, tgt),
                         (("read:relationships", src), ("read:relationships", tgt)),
+                        actor=row.actor,
                     )
                 )
             if row.op == "create" and row.collection == "has_response" and "ticket.message" in wanted:
@@ -152,6 +154,7 @@ def _message(conn: Connection, row: Any, img: dict[str, Any]) -> Event | None:
         ("tickets", "responses"),
         _MESSAGE_NEEDS,
         ticket_record(conn, row.workspace_id, ticket_id),
+        row.actor,
     )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from deskbase.core import loops
 from deskbase.core import tables as ct
 from deskbase.core.app import Deskbase
-from deskbase.events import build, deliveries, matching, retry, signing
+from deskbase.events import build, deliveries, ingest, matching, retry, signing
 from deskbase.events.sender import Sender
 from deskbase.events.tables import triggers, webhook_deliveries
 from deskbase.events.triggers import Triggers
@@ -220,3 +220,4 @@ class Dispatcher:
         self._pruned_at = now
         with self.core.db.tx() as tx:
             deliveries.prune(tx.conn, now - self.retention)
+            ingest.prune(tx.conn, now - self.retention)

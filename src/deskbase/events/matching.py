@@ -2,8 +2,10 @@
 
 A trigger receives an event when all hold: the event's type is one it lists (or it lists `*`); the event is
 newer than the trigger (`seq > start_seq`); the trigger lists no collections or one the event touches; its
-filter (the record filter language, evaluated in Python) holds on the event's subject record; and the token
-that configured the trigger could read what the event shows (its grants are recorded with the trigger).
+filter (the record filter language, evaluated in Python) holds on the event's subject record; the token
+that configured the trigger could read what the event shows (its grants are recorded with the trigger); and,
+the loop guard, the change was not made by an inbound hook unless the trigger opts in (`include_hook_writes`):
+a hook fed by a trigger's receiver would otherwise echo every change back and forth.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ TYPES = (
 )
 TEST_TYPE = "trigger.test"
 ALL = "*"
+#: The actor id prefix of writes made by an inbound hook (`hook:<hook id>`); tokens are `tok_…`, so no token
+#: can pass for a hook.
+HOOK_ACTOR = "hook:"
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,11 @@ class Event:
     collections: tuple[str, ...]
     needs: tuple[tuple[str, str], ...]
     subject: Mapping[str, Any] | None = field(default=None, hash=False)  # the record a filter reads
+    actor: str | None = None  # who made the change (None: the system, e.g. an SLA clock)
+
+    @property
+    def by_hook(self) -> bool:
+        return self.actor is not None and self.actor.startswith(HOOK_ACTOR)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -70,6 +80,7 @@ class TriggerSpec:
     filter: filterlang.Node | None = field(hash=False)
     owner: Actor = field(hash=False)
     start_seq: int = 0
+    include_hook_writes: bool = False
 
 
 def check_filter_field(raw: Any, _pointer: str) -> Field:
@@ -95,6 +106,8 @@ def _lookup(record: Mapping[str, Any]) -> filterlang.Lookup:
 def matches(trigger: TriggerSpec, event: Event) -> bool:
     if event.workspace_id != trigger.workspace_id or event.seq <= trigger.start_seq:
         return False
+    if event.by_hook and not trigger.include_hook_writes:
+        return False
     if ALL not in trigger.events and event.type not in trigger.events:
         return False
     if trigger.collections is not None and not trigger.collections.intersection(event.collections):
@@ -115,4 +128,4 @@ def check_types(events: Sequence[Any]) -> list[str]:
     return [e for e in events if e != ALL and e not in TYPES]
 
 
-__all__ = ["ALL", "TEST_TYPE", "TYPES", "Event", "TriggerSpec", "compile_filter", "matches"]
+__all__ = ["ALL", "HOOK_ACTOR", "TEST_TYPE", "TYPES", "Event", "TriggerSpec", "compile_filter", "matches"]

@@ -1,8 +1,9 @@
-"""The webhooks service: what adapters call (trigger management, delivery log, retry, replay, test) and
-`install`, which wires the store, the sender and the dispatcher onto a core."""
+"""The webhooks service: what adapters call (trigger management, delivery log, retry, replay, test; inbound
+hooks and their ingest) and `install`, which wires the stores, the sender and the dispatcher onto a core."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,8 @@ from deskbase.core.secrets import SecretBox
 from deskbase.events import build, deliveries, matching, retry, ssrf
 from deskbase.events.dispatcher import Dispatcher
 from deskbase.events.health import Health, read_health
+from deskbase.events.hooks import Hooks
+from deskbase.events.ingest import Ingest
 from deskbase.events.sender import Sender
 from deskbase.events.tables import triggers
 from deskbase.events.triggers import Triggers, public, spec
@@ -43,7 +46,11 @@ class Webhooks:
         s = core.settings
         self.core = core
         allowed = ssrf.parse_networks(s.webhook_allow_networks)
-        self.triggers = Triggers(core, SecretBox.for_settings(s.secret_key, s.data_path), allowed)
+        box = SecretBox.for_settings(s.secret_key, s.data_path)
+        self.triggers = Triggers(core, box, allowed)
+        self.hooks = Hooks(core, box)
+        core.hooks.on_change_in_tx(self.hooks.forget_deleted_workspaces)
+        self.ingest = Ingest(core, self.hooks, s.hook_max_body_bytes)
         self.dispatcher = Dispatcher(
             core,
             self.triggers,
@@ -123,7 +130,7 @@ class Webhooks:
         with self.core.db.read() as conn:
             row = self.triggers._row(conn, ws, tid)
             s = spec(row)
-            s = matching.TriggerSpec(s.workspace_id, s.id, s.events, s.collections, s.filter, s.owner, 0)
+            s = dataclasses.replace(s, start_seq=0)
             wanted = set(matching.TYPES) if matching.ALL in s.events else set(s.events)
             rows = conn.execute(
                 select(ct.changes)

@@ -1,7 +1,10 @@
-"""Standard Webhooks signing (pure): secrets `whsec_<base64>`, `v1,<base64 HMAC-SHA256("{id}.{ts}.{body}")>`.
+"""Standard Webhooks signing and verification (pure): secrets `whsec_<base64>`, signatures
+`v1,<base64 HMAC-SHA256("{id}.{ts}.{body}")>`.
 
 The key is the base64-decoded part after `whsec_`. During a rotation both the new and the previous secret
-sign, and the header carries both signatures separated by a space; receivers accept either.
+sign, and the header carries both signatures separated by a space; receivers accept either. Verification
+(inbound hooks) fails closed: any missing header, a timestamp outside the tolerance, or no `v1` signature
+that one of the secrets made is a refusal.
 """
 
 from __future__ import annotations
@@ -10,9 +13,15 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 PREFIX = "whsec_"
+TOLERANCE_SECONDS = 5 * 60
+MAX_ID = 256
+
+
+class Refused(Exception):
+    """Why a signed message was not accepted (said to the sender: it names no secret)."""
 
 
 def new_secret() -> str:
@@ -37,3 +46,31 @@ def headers(secrets_: Sequence[str], msg_id: str, timestamp: int, body: bytes) -
         "webhook-timestamp": str(timestamp),
         "webhook-signature": " ".join(signature(s, msg_id, timestamp, body) for s in secrets_),
     }
+
+
+def verify(
+    secrets_: Sequence[str],
+    headers: Mapping[str, str],
+    body: bytes,
+    now: int,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> str:
+    """The message id of a message one of `secrets_` signed within `tolerance` seconds of `now`; else Refused.
+    `headers` is looked up by lower-case name."""
+    msg_id = headers.get("webhook-id")
+    stamp = headers.get("webhook-timestamp")
+    sent = headers.get("webhook-signature")
+    if not msg_id or not stamp or not sent:
+        raise Refused("missing webhook-id, webhook-timestamp or webhook-signature header")
+    if len(msg_id) > MAX_ID:
+        raise Refused(f"webhook-id is longer than {MAX_ID} characters")
+    if not stamp.isdigit() or len(stamp) > 12:
+        raise Refused("webhook-timestamp is not a Unix time in seconds")
+    if abs(now - int(stamp)) > tolerance:
+        raise Refused(f"webhook-timestamp is more than {tolerance} seconds from the server's time")
+    offered = [part for part in sent.split(" ") if part.startswith("v1,")]
+    for secret in secrets_:
+        expected = signature(secret, msg_id, int(stamp), body)
+        if any(hmac.compare_digest(expected.encode(), o.encode()) for o in offered):
+            return msg_id
+    raise Refused("no valid signature")

@@ -1,6 +1,7 @@
-"""Tables of outbound triggers: the triggers, their deliveries (the per-trigger queue and log) and attempts.
+"""Tables of the events package: outbound triggers, their deliveries (the per-trigger queue and log) and
+attempts (migration 0012); inbound hooks and their ingest log (migration 0013).
 
-Declared on the core's metadata (migration 0010 creates them); only the events package reads or writes them.
+Declared on the core's metadata; only the events package reads or writes them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ triggers = Table(
     Column("owner_grants", JsonType, nullable=False),
     Column("owner_admin", Boolean, nullable=False),
     Column("start_seq", SeqType, nullable=False),  # events at or below it predate the trigger
+    Column("include_hook_writes", Boolean, nullable=False),  # the loop guard: see matching.matches
     Column("failing_since", UtcDateTime(), nullable=True),
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -73,4 +75,47 @@ webhook_attempts = Table(
     Column("duration_ms", Integer, nullable=False),
     Column("error", Text, nullable=True),
     Column("response", Text, nullable=True),
+)
+
+hooks = Table(
+    "hooks",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("id", String(63), primary_key=True),
+    Column("ingest_key", String(64), nullable=False),  # the unguessable part of the ingest URL
+    Column("collection", String(63), nullable=False),
+    Column("mapping", JsonType, nullable=False),
+    Column("external_id", Text, nullable=True),  # a JSON pointer into the payload
+    Column("verify", String(24), nullable=False),  # standard-webhooks | none
+    Column("secret", Text, nullable=True),  # sealed (core.secrets); None when verify is none
+    Column("previous_secret", Text, nullable=True),  # sealed; still verifies until previous_until
+    Column("previous_until", UtcDateTime(), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("owner_id", String(128), nullable=False),  # the token whose write scope the hook writes with
+    Column("owner_grants", JsonType, nullable=False),
+    Column("owner_admin", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("ingest_key", name="uq_hooks_ingest_key"),
+)
+
+hook_ingests = Table(
+    "hook_ingests",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(63), nullable=False),
+    Column("hook_id", String(63), nullable=False),
+    Column("webhook_id", String(256), nullable=True),
+    # The webhook id of an accepted ingest (None for a refused one, which a later delivery may retry):
+    # unique, so a delivery is applied at most once.
+    Column("dedupe_key", String(256), nullable=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),  # created | updated | failed
+    Column("record_id", String(128), nullable=True),
+    Column("error", JsonType, nullable=True),  # {code, message, details} of a refused ingest
+    UniqueConstraint("workspace_id", "hook_id", "dedupe_key", name="uq_hook_ingests_dedupe"),
+    Index("ix_hook_ingests_log", "workspace_id", "hook_id", "id"),
+    Index("ix_hook_ingests_received", "received_at"),
 )

@@ -42,6 +42,7 @@ def public(row: Any) -> dict[str, Any]:
         "events": row.events,
         "collections": row.collections,
         "filter": row.filter,
+        "include_hook_writes": bool(row.include_hook_writes),
         "enabled": bool(row.enabled),
         "disabled_reason": row.disabled_reason,
         "description": row.description,
@@ -66,6 +67,7 @@ def spec(row: Any) -> matching.TriggerSpec:
         filter=matching.compile_filter(row.filter),
         owner=owner,
         start_seq=int(row.start_seq),
+        include_hook_writes=bool(row.include_hook_writes),
     )
 
 
@@ -152,6 +154,7 @@ class Triggers:
             "events": list(dict.fromkeys(body["events"])),
             "collections": body.get("collections"),
             "filter": body.get("filter"),
+            "include_hook_writes": bool(body.get("include_hook_writes", False)),
             "enabled": bool(body.get("enabled", True)),
             "description": body.get("description"),
             "owner_id": actor.id,
