@@ -37,6 +37,7 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "number": _NUMBER,
     "trigger_id": _SLUG,
     "delivery_id": _RECORD_ID,
+    "file_id": _RECORD_ID,
 }
 
 
