@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from email.utils import collapse_rfc2231_value, decode_rfc2231
 from urllib.parse import unquote
 
 from python_multipart.exceptions import MultipartParseError
@@ -47,11 +46,12 @@ def _filename(disposition: bytes) -> str | None:
     """RFC 7578 `filename` (browsers send UTF-8 as is), or the RFC 2231/8187 `filename*` when given."""
     extended = _EXTENDED.search(disposition)
     if extended:
-        raw = extended.group(1).strip().decode("latin-1")
+        charset, _, rest = extended.group(1).strip().strip(b'"').decode("latin-1").partition("'")
+        encoded = rest.partition("'")[2]
         try:
-            return collapse_rfc2231_value(decode_rfc2231(raw))
-        except (ValueError, LookupError):
-            return unquote(raw.split("'")[-1])
+            return unquote(encoded, encoding=charset or "utf-8", errors="replace")
+        except LookupError:  # an unknown charset name
+            return unquote(encoded, errors="replace")
     _, options = parse_options_header(disposition)
     name = options.get(b"filename")
     if name is None:

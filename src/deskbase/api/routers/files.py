@@ -67,6 +67,8 @@ def download(ws: str, file_id: str, core: CoreDep, actor: ActorDep) -> Streaming
     """The file's bytes, streamed."""
     meta, chunks = core.files.open(ws, actor, file_id)
     headers = {
+        # Set as is: Starlette would add a charset to text types, a guess about bytes we never decoded.
+        "Content-Type": served_type(meta["content_type"]),
         "Content-Disposition": disposition(meta["name"], meta["content_type"]),
         "Content-Length": str(meta["size"]),
         "X-Content-Type-Options": "nosniff",
@@ -74,7 +76,7 @@ def download(ws: str, file_id: str, core: CoreDep, actor: ActorDep) -> Streaming
         "Cache-Control": "private, max-age=0, must-revalidate",
         "ETag": f'"{meta["sha256"]}"',
     }
-    return StreamingResponse(chunks, media_type=served_type(meta["content_type"]), headers=headers)
+    return StreamingResponse(chunks, headers=headers)
 
 
 @router.delete("/{file_id}", status_code=204, openapi_extra=requires("write:files"))
