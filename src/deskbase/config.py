@@ -121,6 +121,24 @@ class Settings:
     hook_max_body_bytes: int = _setting(
         1024 * 1024, "Largest payload an inbound hook accepts, in bytes (larger: 413 payload_too_large)."
     )
+    files_url: str = _setting(
+        "",
+        "Where uploaded file contents are kept: empty means data_dir/files; s3://bucket/prefix an S3-compatible "
+        "bucket (the standard AWS_* environment variables work; the files_s3_* settings override them).",
+    )
+    files_s3_endpoint_url: str = _setting(
+        "", "Endpoint of an S3-compatible object store (e.g. MinIO); empty means AWS S3."
+    )
+    files_s3_region: str = _setting("", "Region of the files bucket; empty means the AWS default.")
+    files_s3_access_key_id: str = _setting("", "Access key id for the files bucket; empty means AWS defaults.")
+    files_s3_secret_access_key: str = _setting(
+        "", "Secret access key for the files bucket; empty means AWS defaults."
+    )
+    max_file_bytes: int = _setting(
+        25 * 1024 * 1024,
+        "Largest accepted file upload, in bytes; a larger one is refused with 413 file_too_large and nothing "
+        "is stored.",
+    )
     log_level: str = _setting("info", "Server log level.")
 
     @classmethod

@@ -51,10 +51,11 @@ def build(
         own_engine = engine is None
         eng = engine if engine is not None else open_embedded_engine(settings.data_path / "chdb")
         analytics = Analytics(core, eng)
+        from deskbase.analytics.files import FILES
         from deskbase.events.replication import DELIVERIES
         from deskbase.support.replication import DERIVED
 
-        for table in (*DERIVED, DELIVERIES):
+        for table in (*DERIVED, DELIVERIES, FILES):
             analytics.replica.register(table)
             analytics.allow(table.name)
         startup.append(analytics.start)

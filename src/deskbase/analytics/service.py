@@ -30,6 +30,7 @@ TABLE_PERMISSIONS = {
     "collections": "read:collections",
     "relationship_types": "read:collections",
     "operations_log": "read:audit",
+    "files": "read:files",
 }
 
 

@@ -16,6 +16,7 @@ from deskbase.api.paths import check_url
 from deskbase.api.ratelimit import RateLimiter
 from deskbase.api.routers import (
     collections,
+    files,
     hooks,
     records,
     relationships,
@@ -59,9 +60,12 @@ def create_app(
     openapi.install(app)
     # The last added runs first: answer every failure, cap the body, then check JSON bodies.
     app.add_middleware(JsonBody)
-    app.add_middleware(BodyLimit, max_bytes=core.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=core.settings.max_body_bytes, upload_bytes=core.settings.max_file_bytes
+    )
     app.add_middleware(errors.CatchAll)
-    for module in (workspaces, collections, records, relationships, support, sla, tokens, triggers, hooks):
+    modules = (workspaces, collections, records, relationships, support, sla, tokens, triggers, hooks, files)
+    for module in modules:
         app.include_router(module.router)
     app.include_router(hooks.ingest_router)
     app.include_router(records.documents_router)

@@ -42,6 +42,7 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "delivery_id": _RECORD_ID,
     "hook_id": _SLUG,
     "ingest_key": _INGEST_KEY,
+    "file_id": _RECORD_ID,
 }
 
 

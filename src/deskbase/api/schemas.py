@@ -99,6 +99,9 @@ class ResponseCreate(Body):
     type: Literal["reply", "internal_note"] = "reply"
     author: str | None = Field(None, max_length=320)
     timestamp: str | None = None
+    attachments: list[str] | None = Field(
+        None, max_length=100, description="Ids of uploaded files (`POST …/files`) the message carries."
+    )
     at: str | None = None
 
 
@@ -132,7 +135,7 @@ class GrantBody(Body):
     scope: GrantScope
     permissions: list[str] = Field(
         description="read:records, write:records, read:collections, write:collections, read:relationships, "
-        "write:relationships, sql, import, read:audit, admin, or `*`."
+        "write:relationships, sql, import, read:audit, read:files, write:files, admin, or `*`."
     )
 
 

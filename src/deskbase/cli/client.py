@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import httpx
@@ -58,8 +61,15 @@ class Client:
             content = orjson.dumps(json)
             headers = {**(headers or {}), "Content-Type": "application/json"}
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
+        with self._failures():
             resp = self._http.request(method, path, content=content, params=query, headers=headers)
+        return self._answer(method, path, resp, raw)
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """Transport failures as one-line CliErrors."""
+        try:
+            yield
         except httpx.ConnectError as exc:
             raise CliError(
                 "unreachable", f"cannot reach deskbase at {self.url}: is `deskbase serve` running?"
@@ -68,6 +78,8 @@ class Client:
             raise CliError("timeout", f"deskbase at {self.url} did not answer in time") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise CliError("http_error", f"{self.url}: {exc}") from exc
+
+    def _answer(self, method: str, path: str, resp: httpx.Response, raw: bool = False) -> Any:
         if resp.status_code >= 400:
             raise self._error(resp)
         if raw:
@@ -80,6 +92,27 @@ class Client:
             raise CliError(
                 "bad_response", f"{method} {path} answered {resp.status_code} with non-JSON"
             ) from exc
+
+    def upload(self, *segments: str, source: Path, content_type: str | None) -> Any:
+        """POST a local file as the multipart part `file`, read from disk as it is sent."""
+        path = "/v1/" + "/".join(quote(s, safe="") for s in segments)
+        with source.open("rb") as fh, self._failures():
+            files = {"file": (source.name, fh, content_type or "application/octet-stream")}
+            resp = self._http.post(path, files=files)
+        return self._answer("POST", path, resp)
+
+    def download(self, *segments: str, dest: BinaryIO) -> int:
+        """GET a body and write it to `dest` chunk by chunk; returns the bytes written."""
+        path = "/v1/" + "/".join(quote(s, safe="") for s in segments)
+        written = 0
+        with self._failures(), self._http.stream("GET", path) as resp:
+            if resp.status_code >= 400:
+                resp.read()
+                raise self._error(resp)
+            for chunk in resp.iter_bytes():
+                dest.write(chunk)
+                written += len(chunk)
+        return written
 
     def get(self, *segments: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", *segments, params=params)

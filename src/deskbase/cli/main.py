@@ -13,6 +13,7 @@ from deskbase.cli import (
     batch,
     changes,
     collections,
+    files,
     hooks,
     login,
     queries,
@@ -103,6 +104,7 @@ app.add_typer(sla.app, name="sla")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(triggers.app, name="triggers")
 app.add_typer(hooks.app, name="hooks")
+app.add_typer(files.app, name="files")
 app.command("batch")(batch.batch)
 app.command("changes")(changes.changes)
 app.command("sql")(sql.sql)

@@ -62,7 +62,7 @@ def create(
             "--permission",
             "-p",
             help="read:records, write:records, read:collections, write:collections, read:relationships, "
-            "write:relationships, sql, import, read:audit, admin or '*'; repeatable.",
+            "write:relationships, sql, import, read:audit, read:files, write:files, admin or '*'; repeatable.",
         ),
     ] = None,
     collection: Annotated[

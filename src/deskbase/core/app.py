@@ -19,6 +19,7 @@ from deskbase.core.collections import Collections
 from deskbase.core.context import SYSTEM, Actor
 from deskbase.core.db import Database, Tx
 from deskbase.core.errors import InvalidFilter
+from deskbase.core.files import Files
 from deskbase.core.hooks import Hooks
 from deskbase.core.preferences import Preferences
 from deskbase.core.records import Records
@@ -49,6 +50,7 @@ class Deskbase:
         self.records = Records(self)
         self.relationships = Relationships(self)
         self.batch = Batch(self)
+        self.files = Files(self)
         self.tokens = Tokens(self)
         self.templates = Templates(self)
         self.stored_queries = StoredQueries(self)

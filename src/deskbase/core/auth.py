@@ -428,6 +428,10 @@ def may_read_change(actor: Actor, entry: dict[str, Any]) -> bool:
         return permits(actor, "read:collections", ws)
     if kind == "stored_query":
         return permits(actor, "sql", ws, whole_workspace=True)
+    if kind == "file":  # a file's name and size, whoever may read it: only for whole-workspace readers
+        return permits(actor, "read:files", ws, whole_workspace=True) and permits(
+            actor, "read:records", ws, whole_workspace=True
+        )
     return permits(actor, "read:records", ws, whole_workspace=True)
 
 

@@ -17,12 +17,15 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
+from deskbase.core.file_refs import reindex
 from deskbase.core.ids import check_slug
 from deskbase.core.schemas import (
     compile_schema,
     errors_of,
+    file_annotation_errors,
     numbered,
     search_annotation_errors,
+    x_file_fields,
     x_index_fields,
     x_search_fields,
 )
@@ -115,6 +118,9 @@ class Collections:
                     [{"pointer": f"/json_schema/properties/{field}", "message": "not indexable"}],
                 )
         _check_search_annotations(schema)
+        file_errors = file_annotation_errors(schema)
+        if file_errors:
+            raise ValidationFailed(f"invalid x-files annotation: {file_errors[0]['message']}", file_errors)
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
             self.app.workspaces.require(tx.conn, workspace_id)
@@ -178,6 +184,8 @@ class Collections:
                 ensure_field_index(tx.conn, field)
             for field in x_search_fields(schema):
                 ensure_search_index(tx.conn, field)
+            if row is not None and x_file_fields(schema) != x_file_fields(row.json_schema):
+                reindex(tx.conn, workspace_id, collection, x_file_fields(schema))
             if numbered(schema) and not (row is not None and numbered(row.json_schema)):
                 self._number_existing(tx, workspace_id, collection, actor)
             out = public(self.require(tx.conn, workspace_id, collection))
@@ -256,6 +264,11 @@ class Collections:
             tx.conn.execute(
                 delete(t.records).where(
                     t.records.c.workspace_id == workspace_id, t.records.c.collection == collection
+                )
+            )
+            tx.conn.execute(
+                delete(t.file_refs).where(
+                    t.file_refs.c.workspace_id == workspace_id, t.file_refs.c.collection == collection
                 )
             )
             tx.conn.execute(

@@ -67,6 +67,17 @@ class PayloadTooLarge(DeskbaseError):
     status = 413
 
 
+class UnsupportedMediaType(DeskbaseError):
+    code = "unsupported_media_type"
+    status = 415
+
+
+class FileTooLarge(PayloadTooLarge):
+    """An upload over `max_file_bytes`: refused while streaming, with nothing stored."""
+
+    code = "file_too_large"
+
+
 class ValidationFailed(DeskbaseError):
     """Input is well-formed but breaks a rule; `details.errors` lists each violation with its JSON pointer."""
 

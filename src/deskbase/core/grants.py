@@ -25,10 +25,14 @@ PERMISSIONS = (
     "sql",
     "import",
     "read:audit",
+    "read:files",
+    "write:files",
     "admin",
 )
 #: Permissions that never change stored data; a "read-only" token holds only these.
-READ_PERMISSIONS = frozenset({"read:records", "read:collections", "read:relationships", "read:audit", "sql"})
+READ_PERMISSIONS = frozenset(
+    {"read:records", "read:collections", "read:relationships", "read:audit", "read:files", "sql"}
+)
 EVERYTHING = frozenset({ANY, "admin"})
 MAX_GRANTS = 32
 MAX_NAMES = 200

@@ -145,3 +145,33 @@ def _misplaced_search(node: Any, pointer: str, top_property: bool = False, root:
         else:
             out += _misplaced_search(child, here)
     return out
+
+
+def x_file_fields(schema: Any) -> tuple[str, ...]:
+    """Top-level properties marked `"x-files": true`: their values (a file id, or a list of them) refer
+    to uploaded files, which records must name correctly and which readers of the record may read."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict):
+        return ()
+    return tuple(sorted(k for k, v in props.items() if isinstance(v, dict) and v.get("x-files") is True))
+
+
+def file_annotation_errors(schema: dict[str, Any]) -> list[dict[str, str]]:
+    """`x-files` goes on a top-level property holding a string or an array of strings, as a boolean."""
+    errors: list[dict[str, str]] = []
+    props = schema.get("properties")
+    for name, sub in props.items() if isinstance(props, dict) else ():
+        if not isinstance(sub, dict) or "x-files" not in sub:
+            continue
+        pointer = f"/json_schema/properties/{_escape(name)}"
+        items = sub.get("items")
+        holds_ids = _is_string_type(sub.get("type")) or (
+            sub.get("type") == "array" and isinstance(items, dict) and _is_string_type(items.get("type"))
+        )
+        if not isinstance(sub["x-files"], bool):
+            errors.append({"pointer": f"{pointer}/x-files", "message": "x-files must be true or false"})
+        elif sub["x-files"] and not holds_ids:
+            errors.append(
+                {"pointer": pointer, "message": 'x-files needs "type": "string" or an array of strings'}
+            )
+    return errors

@@ -251,6 +251,37 @@ loop_state = Table(
     _ts("updated_at"),
 )
 
+#: Uploaded files: metadata only; the bytes live in the blob store under their sha256 (core/blobs.py).
+#: A delete is a new version with deleted=true, so the SQL replica learns of it like any other change.
+files = Table(
+    "files",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("id", String(40), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("content_type", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("version", SeqType, nullable=False),
+    _ts("created_at"),
+    Column("created_by", String(128), nullable=True),
+    Index("ix_files_sha256", "sha256"),
+    Index("ix_files_version", "version"),
+)
+
+#: Which live records refer to which files (fields marked `x-files`), kept in each write's transaction: the
+#: access check of a file read is one lookup on the primary key's prefix.
+file_refs = Table(
+    "file_refs",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("file_id", String(40), primary_key=True),
+    Column("collection", String(63), primary_key=True),
+    Column("record_id", String(128), primary_key=True),
+    Index("ix_file_refs_record", "workspace_id", "collection", "record_id"),
+)
+
 
 meta = Table(
     "meta",

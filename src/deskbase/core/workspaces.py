@@ -115,6 +115,8 @@ class Workspaces:
                 t.collections,
                 t.relationship_types,
                 t.stored_queries,
+                t.file_refs,
+                t.files,
                 t.changes,
             ):
                 tx.conn.execute(delete(table).where(table.c.workspace_id == workspace_id))

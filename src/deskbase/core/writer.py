@@ -32,6 +32,7 @@ from deskbase.core.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from deskbase.core.file_refs import NONE, FileRefs, ids_of
 from deskbase.core.ids import check_record_id, uuid7
 from deskbase.core.numbering import Counters
 from deskbase.core.schemas import errors_of, numbered
@@ -60,6 +61,8 @@ class RecordState:
     in_db: bool = True
     dirty: bool = False
     last_change: Change | None = None
+    #: The data as stored (None for a new or deleted record): what the file-reference index reflects.
+    stored_data: Any = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -151,6 +154,7 @@ def record_from_row(row: Any) -> RecordState:
         row.created_by,
         row.updated_by,
         row.number,
+        stored_data=None if row.deleted else row.data,
     )
 
 
@@ -205,9 +209,11 @@ class UnitOfWork:
     _rtypes: dict[str, Any] = field(default_factory=dict)
     _live_links_loaded: set[tuple[str, str, str]] = field(default_factory=set)
     counters: Counters = field(init=False)
+    file_refs: FileRefs = field(init=False)
 
     def __post_init__(self) -> None:
         self.counters = Counters(self.tx.conn, self.workspace_id)
+        self.file_refs = FileRefs(self.tx.conn, self.workspace_id, self.actor)
 
     # ---- lookups ----------------------------------------------------------------------------------
     def collection(self, name: str) -> Any:
@@ -374,10 +380,20 @@ class UnitOfWork:
         return c
 
     def _touch(self, st: RecordState, op: str, at: datetime) -> None:
+        fields, before, after = self._files_of(st)
+        if after - before:
+            self.file_refs.check(fields, st.data, after - before)
         st.updated_at = at
         st.updated_by = self.actor.id
         st.dirty = True
         st.last_change = self._log("record", st.collection, st.id, op, st.image(), at)
+
+    def _files_of(self, st: RecordState) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
+        """The record's file fields, and the file ids it named as stored and names now."""
+        fields = self.file_refs.fields(self.collection(st.collection))
+        if not fields:
+            return fields, NONE, NONE
+        return fields, ids_of(st.stored_data, fields), NONE if st.deleted else ids_of(st.data, fields)
 
     @staticmethod
     def _check_version(st: RecordState, if_match: int | None) -> None:
@@ -729,11 +745,14 @@ class UnitOfWork:
         self.counters.store()
         self._write_records(recs)
         self._write_rels(rels)
+        moved = [(s.collection, s.id, *self._files_of(s)[1:]) for s in recs]
+        self.file_refs.store([m for m in moved if m[2] != m[3]])
         if self.domain_hooks:
             self.app.run_in_tx_hooks(self.tx, self.changes)
         self.changes = []
         for s in recs:
             s.dirty, s.in_db = False, True
+            s.stored_data = None if s.deleted else s.data
         for r in rels:
             r.dirty, r.in_db = False, True
 

@@ -47,6 +47,8 @@ def add_response(
             "author": body.get("author") or actor.name,
             "timestamp": body.get("timestamp") or iso(when),
         }
+        if body.get("attachments"):
+            data["attachments"] = body["attachments"]
         st, _ = uow.upsert_record("responses", data, when)
         uow.upsert_relationship("has_response", ("tickets", ticket_id), ("responses", st.id), None, when)
     return st.public()

@@ -2,8 +2,8 @@
 
 `seed.json` is the seed page's JSON verbatim (a test keeps it identical to shared/seed). On top of it we add
 `x-index` on the fields agents filter by, `x-search` on the text agents type into search boxes (the queue's
-subject box, the customer picker), `x-numbered` on tickets (human numbers, `#1042`), and declare
-`submitted_by` as cardinality one.
+subject box, the customer picker), `x-numbered` on tickets (human numbers, `#1042`), `attachments` (file ids,
+marked `x-files`) on tickets and responses, and declare `submitted_by` as cardinality one.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ SEARCHED = {
     "customers": ["name", "email", "company"],
 }
 CARDINALITY = {"submitted_by": "one"}
+#: Uploaded files a ticket or a message carries (ids from `POST …/files`); readers of the record may read them.
+ATTACHMENTS = {"type": "array", "items": {"type": "string"}, "maxItems": 100, "x-files": True}
+ATTACHED = {"tickets", "responses"}
 NUMBERED = {"tickets"}
 #: deskbase's addition to the seed: canned replies and actions that agents apply to a ticket in one step
 #: (the console's composer offers them, `/shortcut` included). Macros are records like any other: API, CLI,
@@ -75,6 +78,8 @@ def _definition() -> dict[str, Any]:
             coll["json_schema"]["properties"][field]["x-index"] = True
         for field in SEARCHED.get(coll["id"], []):
             coll["json_schema"]["properties"][field]["x-search"] = True
+        if coll["id"] in ATTACHED:
+            coll["json_schema"]["properties"]["attachments"] = copy.deepcopy(ATTACHMENTS)
         if coll["id"] in NUMBERED:
             coll["json_schema"]["x-numbered"] = True
     for rel in d["relationships"]:

@@ -1,0 +1,195 @@
+"""Files: uploads kept as content-addressed blobs, their metadata, and who may read them.
+
+An upload is staged and hashed while it streams in, stored under its sha256 (once, however many uploads carry
+the same bytes), then its metadata row and a change entry (`entity: "file"`) are written in one transaction.
+Records refer to files by id (fields marked `x-files`); reading a file needs `read:files` and read access to a
+record that refers to it — or being its uploader while nothing refers to it yet (see `file_refs.may_read`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from deskbase.core import tables as t
+from deskbase.core.auth import authorize, permits
+from deskbase.core.blobs import CHUNK, BlobStore, Staged, open_blobs
+from deskbase.core.changelog import Change
+from deskbase.core.clock import iso
+from deskbase.core.context import Actor
+from deskbase.core.db import Tx
+from deskbase.core.errors import Conflict, Forbidden, NotFound
+from deskbase.core.file_refs import is_referenced, may_read
+from deskbase.core.file_types import clean_content_type, clean_name
+from deskbase.core.ids import uuid7
+
+if TYPE_CHECKING:
+    from deskbase.core.app import Deskbase
+
+log = logging.getLogger(__name__)
+f = t.files
+
+
+def public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "content_type": row.content_type,
+        "size": row.size,
+        "sha256": row.sha256,
+        "created_at": iso(row.created_at),
+        "created_by": row.created_by,
+    }
+
+
+class Files:
+    def __init__(self, app: Deskbase) -> None:
+        self.app = app
+        self._blobs: BlobStore | None = None
+
+    @property
+    def blobs(self) -> BlobStore:
+        """Opened on first use, so a server without uploads never needs its object store."""
+        if self._blobs is None:
+            self._blobs = open_blobs(self.app.settings)
+        return self._blobs
+
+    # ---- upload -----------------------------------------------------------------------------------
+    def begin(self, workspace_id: str, actor: Actor) -> Staged:
+        """Check the caller may upload here, then open a staged upload to stream the bytes into."""
+        authorize(actor, "write:files", workspace_id)
+        with self.app.db.read() as conn:
+            self.app.workspaces.require(conn, workspace_id)
+        return Staged(self.blobs.staging_dir(), self.app.settings.max_file_bytes)
+
+    def commit(
+        self, workspace_id: str, actor: Actor, staged: Staged, name: str | None, content_type: str | None
+    ) -> dict[str, Any]:
+        """Store a fully written staged upload and record its metadata; the staged file is removed."""
+        try:
+            sha = staged.finish()
+            self.blobs.put(staged)
+            now = self.app.clock.now()
+            fid = uuid7()
+            image = {
+                "name": clean_name(name),
+                "content_type": clean_content_type(content_type),
+                "size": staged.size,
+                "sha256": sha,
+                "created_at": iso(now),
+            }
+            with self.app.db.tx() as tx:
+                self.app.workspaces.require(tx.conn, workspace_id)
+                # Deletes of a blob's last row run under this same lock (`_collect`): re-put if one won.
+                if not self.blobs.exists(sha):
+                    self.blobs.put(staged)
+                change = self._log(tx, workspace_id, fid, "create", image, actor)
+                tx.conn.execute(
+                    insert(f).values(
+                        workspace_id=workspace_id,
+                        id=fid,
+                        name=image["name"],
+                        content_type=image["content_type"],
+                        size=staged.size,
+                        sha256=sha,
+                        deleted=False,
+                        version=change.seq,
+                        created_at=now,
+                        created_by=actor.id,
+                    )
+                )
+                row = self._row(tx.conn, workspace_id, fid)
+        finally:
+            staged.discard()
+        return public(row)
+
+    def upload(
+        self, workspace_id: str, actor: Actor, name: str | None, content_type: str | None, source: IO[bytes]
+    ) -> dict[str, Any]:
+        """Upload from a binary stream (CLI imports, tests, mail): read and staged in chunks."""
+        staged = self.begin(workspace_id, actor)
+        try:
+            while chunk := source.read(CHUNK):
+                staged.write(chunk)
+        except BaseException:
+            staged.discard()
+            raise
+        return self.commit(workspace_id, actor, staged, name, content_type)
+
+    # ---- read -------------------------------------------------------------------------------------
+    def get(self, workspace_id: str, actor: Actor, file_id: str) -> dict[str, Any]:
+        with self.app.db.read() as conn:
+            return public(self._readable(conn, workspace_id, actor, file_id))
+
+    def open(self, workspace_id: str, actor: Actor, file_id: str) -> tuple[dict[str, Any], Iterator[bytes]]:
+        """The file's metadata and its bytes as an iterator of chunks (access checked before the first)."""
+        meta = self.get(workspace_id, actor, file_id)
+        return meta, self.blobs.read(meta["sha256"])
+
+    def _readable(self, conn: Connection, workspace_id: str, actor: Actor, file_id: str) -> Any:
+        authorize(actor, "read:files", workspace_id)
+        return self._visible(conn, workspace_id, actor, file_id)
+
+    def _visible(self, conn: Connection, workspace_id: str, actor: Actor, file_id: str) -> Any:
+        """The live file row, when the caller may read it; otherwise the very 404 a missing file gets, so
+        ids of files a token may not read tell it nothing."""
+        self.app.workspaces.require(conn, workspace_id)
+        row = self._row(conn, workspace_id, file_id)
+        if row is None or row.deleted or not may_read(conn, actor, workspace_id, row):
+            raise NotFound(f"file {file_id!r} not found", {"id": file_id})
+        return row
+
+    # ---- delete -----------------------------------------------------------------------------------
+    def delete(self, workspace_id: str, actor: Actor, file_id: str) -> None:
+        """The uploader (or a workspace admin) deletes a file no record refers to; its bytes go once no
+        other live file carries the same content."""
+        authorize(actor, "write:files", workspace_id)
+        with self.app.db.tx() as tx:
+            row = self._visible(tx.conn, workspace_id, actor, file_id)
+            if row.created_by != actor.id and not permits(actor, "admin", workspace_id, whole_workspace=True):
+                raise Forbidden(
+                    "only the file's uploader or a workspace admin may delete it", {"permission": "admin"}
+                )
+            if is_referenced(tx.conn, workspace_id, file_id):
+                raise Conflict(
+                    f"file {file_id!r} is referred to by a record; remove it from the record first",
+                    {"code": "file_referenced", "id": file_id},
+                )
+            change = self._log(tx, workspace_id, file_id, "delete", {"sha256": row.sha256}, actor)
+            tx.conn.execute(
+                update(f)
+                .where(f.c.workspace_id == workspace_id, f.c.id == file_id)
+                .values(deleted=True, version=change.seq)
+            )
+        self._collect(row.sha256)
+
+    def _collect(self, sha256: str) -> None:
+        """Remove a blob no live file row names. Under the write lock, so an upload of the same bytes either
+        committed its row first (the blob stays) or re-puts the blob in its own transaction."""
+        with self.app.db.tx() as tx:
+            live = tx.conn.execute(
+                select(f.c.id).where(f.c.sha256 == sha256, f.c.deleted.is_(False)).limit(1)
+            ).first()
+            if live is None:
+                try:
+                    self.blobs.delete(sha256)
+                except Exception:  # the metadata is gone; a leftover blob is only space
+                    log.exception("could not remove blob %s", sha256)
+
+    # ---- helpers ----------------------------------------------------------------------------------
+    @staticmethod
+    def _row(conn: Connection, workspace_id: str, file_id: str) -> Any:
+        return conn.execute(select(f).where(f.c.workspace_id == workspace_id, f.c.id == file_id)).first()
+
+    def _log(
+        self, tx: Tx, workspace_id: str, file_id: str, op: str, image: dict[str, Any], actor: Actor
+    ) -> Change:
+        change = Change(
+            workspace_id, "file", None, file_id, op, image, actor.id, actor.name, self.app.clock.now()
+        )
+        self.app.emit(tx, [change])
+        return change
