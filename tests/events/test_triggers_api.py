@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from deskbase.events.tables import triggers
+from deskbase.events.tables import triggers, webhook_attempts, webhook_deliveries
 from tests.conftest import Api
 
 BASE = "/v1/workspaces/acme/triggers"
@@ -113,3 +113,19 @@ def test_managing_triggers_needs_workspace_admin(wapi: Api) -> None:
     assert wapi.get(BASE, token=writer).status_code == 403
     assert wapi.get(BASE, token=None).status_code == 401
     assert wapi.put("/v1/workspaces/nope/triggers/x", json=body()).status_code == 404
+
+
+def test_deleting_the_workspace_deletes_its_triggers_and_their_log(wapi: Api) -> None:
+    """A workspace made later under the same id must not inherit triggers (and their owners' grants)."""
+    wapi.put(f"{BASE}/crm", json=body())
+    assert wapi.post(f"{BASE}/crm/test").status_code in (200, 202)
+    core = wapi.core  # type: ignore[attr-defined]
+    with core.db.read() as conn:
+        assert conn.execute(select(webhook_deliveries.c.id)).first() is not None
+    assert wapi.delete("/v1/workspaces/acme").status_code in (200, 204)
+    with core.db.read() as conn:
+        assert conn.execute(select(webhook_deliveries.c.id)).first() is None
+        assert conn.execute(select(webhook_attempts.c.delivery_id)).first() is None
+    assert wapi.put("/v1/workspaces/acme", json={"name": "Acme again"}).status_code == 201
+    assert wapi.get(BASE).json()["data"] == []
+    assert wapi.get(f"{BASE}/crm").status_code == 404

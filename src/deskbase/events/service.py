@@ -50,6 +50,7 @@ class Webhooks:
         self.triggers = Triggers(core, box, allowed)
         self.hooks = Hooks(core, box)
         core.hooks.on_change_in_tx(self.hooks.forget_deleted_workspaces)
+        core.hooks.on_change_in_tx(self.triggers.forget_deleted_workspaces)
         self.ingest = Ingest(core, self.hooks, s.hook_max_body_bytes)
         self.dispatcher = Dispatcher(
             core,

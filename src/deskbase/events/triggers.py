@@ -19,8 +19,10 @@ from sqlalchemy.engine import Connection
 from deskbase.core import filterlang
 from deskbase.core import tables as ct
 from deskbase.core.app import Deskbase
+from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
+from deskbase.core.db import Tx
 from deskbase.core.errors import InvalidFilter, NotFound, ValidationFailed
 from deskbase.core.ids import check_slug
 from deskbase.core.secrets import SecretBox
@@ -230,6 +232,16 @@ class Triggers:
             tx.conn.execute(delete(d).where(d.c.workspace_id == ws, d.c.trigger_id == tid))
             tx.conn.execute(delete(triggers).where(triggers.c.workspace_id == ws, triggers.c.id == tid))
         audit_log.info("trigger %s/%s deleted by %s", ws, tid, actor.id)
+
+    def forget_deleted_workspaces(self, tx: Tx, entries: builtins.list[Change]) -> None:
+        """In the transaction that deletes a workspace, delete its triggers, queue and log too: a workspace made
+        later under the same id must not inherit triggers (and the grants recorded for their owners)."""
+        d = webhook_deliveries
+        for ws in {c.workspace_id for c in entries if c.entity == "workspace" and c.op == "delete"}:
+            ids = select(d.c.id).where(d.c.workspace_id == ws)
+            tx.conn.execute(delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids)))
+            tx.conn.execute(delete(d).where(d.c.workspace_id == ws))
+            tx.conn.execute(delete(triggers).where(triggers.c.workspace_id == ws))
 
     def rotate(self, ws: str, tid: str, actor: Actor) -> tuple[dict[str, Any], str]:
         """A new secret; the current one keeps signing (beside it) for 24 hours."""
