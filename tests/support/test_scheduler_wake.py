@@ -17,22 +17,22 @@ from deskbase.core.context import SYSTEM
 
 @pytest.fixture
 def scheduler(core: Deskbase, ws: str) -> Any:
-    sla = core.extensions["sla"]
-    sla.poll_seconds = 30.0  # without a wake the scheduler would sleep far longer than these tests wait
+    sched = core.extensions["sla"].scheduler
+    sched.poll_seconds = 30.0  # without a wake the scheduler would sleep far longer than these tests wait
     calls = {"n": 0}
-    run_due = sla.run_due
+    run_due = sched.run_due
 
     def counted(*args: Any, **kwargs: Any) -> int:
         calls["n"] += 1
         return int(run_due(*args, **kwargs))
 
-    sla.run_due = counted
-    sla.start()
+    sched.run_due = counted
+    sched.start()
     deadline = time.monotonic() + 10
-    while sla._sleep_until is None and time.monotonic() < deadline:  # asleep after its first turn
+    while sched._sleep_until is None and time.monotonic() < deadline:  # asleep after its first turn
         time.sleep(0.01)
     yield calls
-    sla.stop()
+    sched.stop()
 
 
 def test_writes_with_later_due_instants_do_not_wake_the_scheduler(
