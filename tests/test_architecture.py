@@ -115,3 +115,18 @@ def test_no_bare_now_outside_the_clock() -> None:
         if "datetime.now(" in text or "datetime.utcnow(" in text:
             offenders.append(p.relative_to(SRC).as_posix())
     assert offenders == []
+
+
+def test_core_declares_no_support_tables() -> None:
+    """The support domain's tables live in support/tables.py: core knows no support domain, in data as in code."""
+    tree = ast.parse((SRC / "core" / "tables.py").read_text())
+    names = [
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "Table"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ]
+    assert "records" in names  # the walk sees the core's own tables
+    assert [n for n in names if n.startswith("sla_")] == []

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from deskbase.config import Settings
-from deskbase.core import tables as t
 from deskbase.core.clock import parse_iso
 from deskbase.server import build
+from deskbase.support import tables as ts
 from tests.conftest import Api
 
 W = "/v1/workspaces/acme"
@@ -45,7 +45,7 @@ def _ticket(api: Api) -> dict[str, Any]:
 
 
 def _sla_rows(api: Api, ticket_id: str) -> set[tuple[Any, ...]]:
-    si = t.sla_instances
+    si = ts.sla_instances
     with api.core.db.read() as conn:  # type: ignore[attr-defined]
         rows = conn.execute(
             select(si.c.metric, si.c.cycle, si.c.restarts, si.c.state, si.c.target_at).where(

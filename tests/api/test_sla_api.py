@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from deskbase.core.clock import FixedClock, iso
+from deskbase.support import tables as ts
 from tests.conftest import Api
 
 W = "/v1/workspaces/acme"
@@ -319,12 +320,11 @@ def test_rebuild_reproduces_stored_state(desk: Api, clock: FixedClock) -> None:
     core = api.core  # type: ignore[attr-defined]
     from sqlalchemy import select
 
-    from deskbase.core import tables as t
 
     def stored() -> list[tuple[str, str, str]]:
         with core.db.read() as conn:
             return sorted(
-                (r.metric, r.state, r.data["target_at"]) for r in conn.execute(select(t.sla_instances))
+                (r.metric, r.state, r.data["target_at"]) for r in conn.execute(select(ts.sla_instances))
             )
 
     before = stored()

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
+from deskbase.support import tables as ts
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_a_write_that_stores_a_sooner_due_instant_wakes_the_scheduler_at_once(
     definition = dict(sla.config.get(ws, "policy", "default").definition or {})
     definition["targets"] = {**definition["targets"], "first_response": {"high": {"seconds": 600}}}
     sla.config.put(ws, "policy", "default", definition, SYSTEM)
-    st = t.sla_tickets
+    st = ts.sla_tickets
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and scheduler["n"] == before:
         time.sleep(0.02)

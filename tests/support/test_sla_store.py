@@ -8,18 +8,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock, iso
 from deskbase.core.context import SYSTEM
 from deskbase.support import sla_facts
+from deskbase.support import tables as ts
 from deskbase.support.evaluate import evaluate
 from deskbase.support.tickets import add_response
 
 
 def stored(core: Deskbase, ws: str, tid: str) -> dict[str, Any]:
     """The ticket's live SLA rows, without versions and evaluation times."""
-    si, se, st = t.sla_instances, t.sla_events, t.sla_tickets
+    si, se, st = ts.sla_instances, ts.sla_events, ts.sla_tickets
     with core.db.read() as conn:
         inst = conn.execute(
             select(si.c.metric, si.c.cycle, si.c.restarts, si.c.state, si.c.running, si.c.target_at)
@@ -190,7 +190,7 @@ def test_rows_that_did_not_change_keep_their_version(core: Deskbase, ws: str, cl
     tid = ticket(core, ws)
     clock.advance(minutes=30)
     add_response(core, ws, tid, {"body": "hi", "author": "agent@x.io"}, SYSTEM)
-    si, se = t.sla_instances, t.sla_events
+    si, se = ts.sla_instances, ts.sla_events
 
     def versions() -> tuple[dict[str, int], dict[str, int]]:
         with core.db.read() as conn:

@@ -26,6 +26,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.db import Tx
 from deskbase.support import sla_replay
+from deskbase.support import tables as ts
 from deskbase.support.evaluate import Message, TicketVersion, resume
 from deskbase.support.sla_config import ConfigVersion, SlaConfig
 from deskbase.support.sla_facts import (
@@ -93,7 +94,7 @@ class SlaService:
             elif c.entity in ("sla_policy", "sla_calendar"):
                 config_changed.add(ws)
         conn = tx.conn
-        st = t.sla_tickets
+        st = ts.sla_tickets
         for ws, ids in edited.items():
             # An edited or removed message may move in time or change kind: replay its ticket.
             for tid in self._linked(conn, ws, "has_response", ids - created[ws]):

@@ -17,6 +17,7 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.context import Actor
+from deskbase.support import tables as ts
 from deskbase.support.evaluate import Fold, fold
 from deskbase.support.sla_config import ConfigVersion, SlaConfig
 from deskbase.support.sla_facts import (
@@ -92,7 +93,7 @@ def pending_steps(
     ``stored`` among the stored events before them (a continued fold re-makes only the later ones)."""
     steps: list[Any] = [e for e in f.events if e.kind == "escalate"]
     if stored:
-        se = t.sla_events
+        se = ts.sla_events
         steps += [
             r
             for r in conn.execute(
@@ -109,9 +110,9 @@ def pending_steps(
         return []
     done = set(
         conn.execute(
-            select(t.sla_escalations.c.step_key).where(
-                t.sla_escalations.c.workspace_id == workspace_id,
-                t.sla_escalations.c.ticket_id == ticket_id,
+            select(ts.sla_escalations.c.step_key).where(
+                ts.sla_escalations.c.workspace_id == workspace_id,
+                ts.sla_escalations.c.ticket_id == ticket_id,
             )
         ).scalars()
     )

@@ -21,6 +21,7 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.db import Tx
+from deskbase.support import tables as ts
 from deskbase.support.sla_config import SlaConfig
 from deskbase.support.sla_facts import author_match, config_versions_in
 from deskbase.support.sla_replay import SLA_ACTOR, Replayed, pending_steps, replay, store
@@ -55,7 +56,7 @@ class SlaScheduler:
         per transaction), and run due escalation steps once. Each batch is a change (`entity="sla"`), so the
         audit trail and the replica see it."""
         now = self.core.clock.now()
-        st = t.sla_tickets
+        st = ts.sla_tickets
         with self.core.db.read() as conn:
             due = conn.execute(
                 select(st.c.workspace_id, st.c.ticket_id)
@@ -83,8 +84,8 @@ class SlaScheduler:
             gone = [tid for tid in ticket_ids if tid not in results]
             if gone:
                 conn.execute(
-                    delete(t.sla_tickets).where(
-                        t.sla_tickets.c.workspace_id == workspace_id, t.sla_tickets.c.ticket_id.in_(gone)
+                    delete(ts.sla_tickets).where(
+                        ts.sla_tickets.c.workspace_id == workspace_id, ts.sla_tickets.c.ticket_id.in_(gone)
                     )
                 )
             if not results:
@@ -119,7 +120,7 @@ class SlaScheduler:
                     continue
                 for e in steps:
                     conn.execute(
-                        insert(t.sla_escalations).values(
+                        insert(ts.sla_escalations).values(
                             workspace_id=workspace_id, ticket_id=tid, step_key=step_key(e), done_at=now
                         )
                     )
@@ -147,7 +148,7 @@ class SlaScheduler:
         return row or {}
 
     def next_wakeup(self) -> datetime | None:
-        st = t.sla_tickets
+        st = ts.sla_tickets
         with self.core.db.read() as conn:
             return conn.execute(
                 select(st.c.next_due).where(st.c.next_due.is_not(None)).order_by(st.c.next_due).limit(1)

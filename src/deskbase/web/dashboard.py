@@ -18,10 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 
-from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso
 from deskbase.core.errors import DeskbaseError, NotFound
+from deskbase.support import tables as ts
 from deskbase.support.template import report_queries, seed_queries
 from deskbase.web.http import url
 from deskbase.web.pages import (
@@ -310,7 +310,7 @@ def due_soon(core: Deskbase, ws: str, now: datetime, within: timedelta) -> int:
     """Tickets with an SLA clock running (not paused) whose target falls in (now, now + within]: a short
     range of the SLA service's (workspace, running, target_at) index. A paused clock can't breach, so unlike
     the At risk view (which goes by each ticket's stored due instant) paused clocks are left out."""
-    si = t.sla_instances
+    si = ts.sla_instances
     with core.db.read() as conn:
         return int(
             conn.execute(
