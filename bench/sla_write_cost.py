@@ -21,6 +21,7 @@ from sqlalchemy import update
 
 from deskbase.core.context import SYSTEM
 from deskbase.support import tables as ts
+from deskbase.support.service import SlaService
 from deskbase.support.tickets import add_response
 
 WS = "bench"
@@ -33,7 +34,7 @@ class HookTimer:
 
     def __init__(self, core: Any) -> None:
         hooks = core.hooks.in_transaction
-        inner = core.extensions["sla"]._on_changes
+        inner = core.extensions[SlaService]._on_changes
         self.ms = 0.0
 
         def timed(tx: Any, changes: list[Any]) -> None:

@@ -17,6 +17,7 @@ from deskbase.config import Settings
 from deskbase.core.clock import parse_iso
 from deskbase.server import build
 from deskbase.support import tables as ts
+from deskbase.support.service import SlaService
 from tests.conftest import Api
 
 W = "/v1/workspaces/acme"
@@ -93,7 +94,7 @@ def test_concurrent_writers_on_one_ticket(live_api: Api) -> None:
     assert len(api.get(f"{W}/tickets/{ticket['id']}/responses").json()["data"]) == WRITERS
     stored = _sla_rows(api, ticket["id"])
     assert stored
-    api.core.extensions["sla"].rebuild("acme")  # type: ignore[attr-defined]
+    api.core.extensions[SlaService].rebuild("acme")  # type: ignore[attr-defined]
     assert _sla_rows(api, ticket["id"]) == stored
 
 

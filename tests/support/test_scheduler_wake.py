@@ -13,11 +13,12 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
 from deskbase.support import tables as ts
+from deskbase.support.service import SlaService
 
 
 @pytest.fixture
 def scheduler(core: Deskbase, ws: str) -> Any:
-    sched = core.extensions["sla"].scheduler
+    sched = core.extensions[SlaService].scheduler
     sched.poll_seconds = 30.0  # without a wake the scheduler would sleep far longer than these tests wait
     calls = {"n": 0}
     run_due = sched.run_due
@@ -53,7 +54,7 @@ def test_a_write_that_stores_a_sooner_due_instant_wakes_the_scheduler_at_once(
     core.records.create(ws, "tickets", {"data": {"subject": "VPN down", "status": "open", "priority": "high"}}, SYSTEM)
     time.sleep(0.2)
     before = scheduler["n"]
-    sla = core.extensions["sla"]
+    sla = core.extensions[SlaService]
     definition = dict(sla.config.get(ws, "policy", "default").definition or {})
     definition["targets"] = {**definition["targets"], "first_response": {"high": {"seconds": 600}}}
     sla.config.put(ws, "policy", "default", definition, SYSTEM)
