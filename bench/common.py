@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deskbase.support.service import SlaService
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 DATA = BENCH / ".data"
@@ -192,7 +194,7 @@ def open_core(data_dir: Path, synchronous: str = "FULL", workspace: str | None =
 def detach_sla(core: Any) -> bool:
     """Attribution only: unhook the SLA service's in-transaction evaluation, so that a labelled extra row
     shows what SLA upkeep costs. deskbase never runs like this; returns False if the hook is not found."""
-    hook = getattr(core.extensions.get("sla"), "_on_changes", None)
+    hook = getattr(core.extensions.get(SlaService), "_on_changes", None)
     if hook is None or hook not in core.hooks.in_transaction:
         return False
     core.hooks.in_transaction.remove(hook)

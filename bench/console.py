@@ -21,8 +21,10 @@ from typing import Any
 
 from common import Report, detach_sla, log, open_core, parser, percentile, scratch, size_of
 
+from deskbase.analytics.service import Analytics
 from deskbase.core.context import SYSTEM
 from deskbase.support import demo
+from deskbase.support.service import SlaService
 
 WS = "my-support"
 STEADY_RUNS = 15
@@ -31,14 +33,14 @@ STEADY_RUNS = 15
 def build_store(data: Path, n: int) -> None:
     core = open_core(data, synchronous="OFF", workspace=None)
     core.workspaces.put(WS, "Console bench", None, SYSTEM)
-    hook = core.extensions["sla"]._on_changes
+    hook = core.extensions[SlaService]._on_changes
     if not detach_sla(core):
         raise SystemExit("the SLA hook was not found")
     log(f"loading {n:,} demo tickets (SLA hook detached)")
     demo.load(core, WS, SYSTEM, demo.DemoSize(tickets=n, customers=max(50, n // 5), weeks=26))
     core.hooks.in_transaction.append(hook)
     log("replaying SLA state")
-    core.extensions["sla"].rebuild(WS)
+    core.extensions[SlaService].rebuild(WS)
     core.close()
 
 
@@ -120,7 +122,7 @@ def measure(data: Path, n: int, report: Report) -> None:
     with TestClient(app):
         log("first start: waiting for the SQL replica to catch up")
         t0 = time.perf_counter()
-        app.state.analytics.sql(WS, "SELECT 1", {})
+        app.state.core.extensions[Analytics].sql(WS, "SELECT 1", {})
         log(f"replica ready after {time.perf_counter() - t0:.0f} s; restarting")
     core, app = build(Settings(data_dir=str(data), sla_scheduler=False))
     raw, _ = core.tokens.ensure_admin_token(data)

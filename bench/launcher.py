@@ -18,6 +18,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from deskbase.analytics.service import Analytics
+
 HOST = "127.0.0.1"
 
 
@@ -59,7 +61,7 @@ def deskbase_app(
     if detach and not detach_sla(core):
         raise SystemExit("--detach-sla: the SLA hook was not found")
     if replicate and catch_up:  # start measuring with the replica level with the store, not replaying it
-        app.state.analytics.replica.catch_up()
+        app.state.core.extensions[Analytics].replica.catch_up()
     return app
 
 

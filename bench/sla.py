@@ -16,6 +16,7 @@ from common import Report, log, open_core, parser, repeat_ms, scratch, size_of, 
 
 from deskbase.core.context import SYSTEM
 from deskbase.support import demo
+from deskbase.support.service import SlaService
 from deskbase.support.tickets import add_response
 
 WS = "bench"
@@ -32,7 +33,7 @@ def main() -> None:
         t0 = time.perf_counter()
         demo.load(core, WS, SYSTEM, demo.DemoSize(tickets=n, customers=max(50, n // 5), weeks=8))
         load_s = time.perf_counter() - t0
-        sla = core.extensions["sla"]
+        sla = core.extensions[SlaService]
         log("replaying every ticket's SLA state from the change log")
         t0 = time.perf_counter()
         replayed = sla.rebuild(WS)

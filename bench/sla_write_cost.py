@@ -19,8 +19,9 @@ from typing import Any
 from common import Report, log, open_core, parser, scratch, size_of, time_ms
 from sqlalchemy import update
 
-from deskbase.core import tables as t
 from deskbase.core.context import SYSTEM
+from deskbase.support import tables as ts
+from deskbase.support.service import SlaService
 from deskbase.support.tickets import add_response
 
 WS = "bench"
@@ -33,7 +34,7 @@ class HookTimer:
 
     def __init__(self, core: Any) -> None:
         hooks = core.hooks.in_transaction
-        inner = core.extensions["sla"]._on_changes
+        inner = core.extensions[SlaService]._on_changes
         self.ms = 0.0
 
         def timed(tx: Any, changes: list[Any]) -> None:
@@ -61,7 +62,7 @@ def ticket_with(core: Any, messages: int) -> str:
 
 
 def drop_checkpoint(core: Any, tid: str) -> None:
-    st = t.sla_tickets
+    st = ts.sla_tickets
     with core.db.tx() as tx:
         tx.conn.execute(
             update(st).where(st.c.workspace_id == WS, st.c.ticket_id == tid).values(checkpoint=None)

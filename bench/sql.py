@@ -132,7 +132,7 @@ def open_live(data_dir: Path) -> tuple[Any, Analytics]:
 
     core, app = build(Settings(data_dir=str(data_dir), sqlite_synchronous="NORMAL", replicate=True))
     setup_workspace(core, WORKSPACE)
-    analytics: Analytics = app.state.analytics
+    analytics: Analytics = app.state.core.extensions[Analytics]
     return core, analytics
 
 

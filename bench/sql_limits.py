@@ -43,6 +43,7 @@ from common import (
 )
 from gen import ticket_batches
 
+from deskbase.analytics.service import Analytics
 from deskbase.core.context import SYSTEM
 
 OTHER = f"{WORKSPACE}-b"
@@ -73,7 +74,7 @@ def serve(data_dir: Path, port: int, limit: float) -> None:
     )
     core, app = build(settings)
     core.tokens.ensure_admin_token(settings.data_path)
-    app.state.analytics.replica.catch_up()
+    app.state.core.extensions[Analytics].replica.catch_up()
     uvicorn.run(app, host="127.0.0.1", port=port, workers=1, log_level="warning", access_log=False)
 
 

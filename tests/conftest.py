@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from deskbase.analytics.service import Analytics
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock
@@ -152,7 +153,7 @@ def sql_api(tmp_path: Path, clock: FixedClock, chdb_engine: Any) -> Iterator[Api
     with TestClient(app, raise_server_exceptions=False) as client:
         a = Api(client, raw)
         a.core = core  # type: ignore[attr-defined]
-        a.analytics = app.state.analytics  # type: ignore[attr-defined]
+        a.analytics = app.state.core.extensions[Analytics]  # type: ignore[attr-defined]
         yield a
 
 

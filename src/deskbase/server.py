@@ -18,6 +18,7 @@ from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unavailable
 from deskbase.events.service import install as install_webhooks
 from deskbase.support.install import install as install_support
+from deskbase.support.service import SlaService
 from deskbase.web import install_console
 
 DEMO_WORKSPACE = "my-support"
@@ -51,6 +52,7 @@ def build(
         own_engine = engine is None
         eng = engine if engine is not None else open_embedded_engine(settings.data_path / "chdb")
         analytics = Analytics(core, eng)
+        core.extensions[Analytics] = analytics
         from deskbase.analytics.files import FILES
         from deskbase.events.replication import DELIVERIES
         from deskbase.support.replication import DERIVED
@@ -63,13 +65,12 @@ def build(
 
     def add_sql(app: FastAPI, _: Deskbase) -> None:
         """Mounted even without a replica, so clients get a clear 503 rather than a bare 404."""
-        app.state.analytics = analytics
         app.include_router(sql.router)
 
     extensions.append(add_sql)
     extensions.append(install_console)
     if settings.sla_scheduler:
-        sla = core.extensions["sla"]
+        sla = core.extensions[SlaService]
         startup.append(sla.start)
         shutdown.append(sla.stop)
     if settings.webhooks:

@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from deskbase.config import Settings
-from deskbase.core import tables as t
 from deskbase.core.clock import parse_iso
 from deskbase.server import build
+from deskbase.support import tables as ts
+from deskbase.support.service import SlaService
 from tests.conftest import Api
 
 W = "/v1/workspaces/acme"
@@ -45,7 +46,7 @@ def _ticket(api: Api) -> dict[str, Any]:
 
 
 def _sla_rows(api: Api, ticket_id: str) -> set[tuple[Any, ...]]:
-    si = t.sla_instances
+    si = ts.sla_instances
     with api.core.db.read() as conn:  # type: ignore[attr-defined]
         rows = conn.execute(
             select(si.c.metric, si.c.cycle, si.c.restarts, si.c.state, si.c.target_at).where(
@@ -93,7 +94,7 @@ def test_concurrent_writers_on_one_ticket(live_api: Api) -> None:
     assert len(api.get(f"{W}/tickets/{ticket['id']}/responses").json()["data"]) == WRITERS
     stored = _sla_rows(api, ticket["id"])
     assert stored
-    api.core.extensions["sla"].rebuild("acme")  # type: ignore[attr-defined]
+    api.core.extensions[SlaService].rebuild("acme")  # type: ignore[attr-defined]
     assert _sla_rows(api, ticket["id"]) == stored
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from deskbase.core.clock import FixedClock, iso
+from deskbase.support.service import SlaService
 from tests.conftest import Api
 
 W = "/v1/workspaces/acme"
@@ -211,7 +212,7 @@ def test_first_response_times_business_and_calendar(sql_api: Api, clock: FixedCl
         s.reply(key, first)
         s.reply(key, first + timedelta(hours=1))  # a second reply changes nothing
     s.at(NOW)
-    sla = sql_api.core.extensions["sla"]  # type: ignore[attr-defined]
+    sla = sql_api.core.extensions[SlaService]  # type: ignore[attr-defined]
     truth = {
         "calendar": [int((first - created).total_seconds()) for created, first in replies.values()],
         "business": [
@@ -270,7 +271,7 @@ def test_sla_attainment_by_plan(sql_api: Api, clock: FixedClock) -> None:
     s.reply("c1", feb(16, 14, 5))
     s.reply("gone", feb(16, 14, 5))
     s.at(feb(17, 14))
-    api.core.extensions["sla"].run_due()  # type: ignore[attr-defined]
+    api.core.extensions[SlaService].run_due()  # type: ignore[attr-defined]
     s.reply("a2", feb(17, 14, 30))  # late: breached
     s.reply("n1", feb(17, 14, 30))
     s.status("a1", feb(17, 15), "resolved")
@@ -278,7 +279,7 @@ def test_sla_attainment_by_plan(sql_api: Api, clock: FixedClock) -> None:
     s.at(NOW)
 
     # the truth: the SLA service's evaluation on the primary store, plans from the primary store's links
-    sla = api.core.extensions["sla"]  # type: ignore[attr-defined]
+    sla = api.core.extensions[SlaService]  # type: ignore[attr-defined]
     plan_of = {
         k: (None if c is None else {"ana": "enterprise", "ben": "free", "cy": None}[c])
         for k, c in who.items()

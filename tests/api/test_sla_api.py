@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from deskbase.core.clock import FixedClock, iso
+from deskbase.support import tables as ts
+from deskbase.support.service import SlaService
 from tests.conftest import Api
 
 W = "/v1/workspaces/acme"
@@ -44,7 +46,7 @@ def ticket(api: Api, priority: str = "high", customer: dict[str, Any] | None = N
 
 
 def run_due(api: Api) -> int:
-    return api.core.extensions["sla"].run_due()  # type: ignore[attr-defined]
+    return api.core.extensions[SlaService].run_due()  # type: ignore[attr-defined]
 
 
 def test_clock_warning_breach_reply_pause(desk: Api, clock: FixedClock) -> None:
@@ -303,7 +305,6 @@ def test_escalations_run_once_even_across_restarts(desk: Api, clock: FixedClock)
     data = api.get(f"{W}/records/tickets/{tid}").json()["data"]
     assert data["assignee"] == "lead@x.io" and data["priority"] == "high" and data["tags"] == []
     # A fresh service on the same store (a restart) finds the steps done.
-    from deskbase.support.service import SlaService
 
     fresh = SlaService(api.core)  # type: ignore[attr-defined]
     clock.set(MON + timedelta(hours=3))
@@ -319,12 +320,11 @@ def test_rebuild_reproduces_stored_state(desk: Api, clock: FixedClock) -> None:
     core = api.core  # type: ignore[attr-defined]
     from sqlalchemy import select
 
-    from deskbase.core import tables as t
 
     def stored() -> list[tuple[str, str, str]]:
         with core.db.read() as conn:
             return sorted(
-                (r.metric, r.state, r.data["target_at"]) for r in conn.execute(select(t.sla_instances))
+                (r.metric, r.state, r.data["target_at"]) for r in conn.execute(select(ts.sla_instances))
             )
 
     before = stored()
@@ -334,7 +334,7 @@ def test_rebuild_reproduces_stored_state(desk: Api, clock: FixedClock) -> None:
 
 def test_queue_views_order_by_sla_due_with_cursor(desk: Api, clock: FixedClock) -> None:
     api = desk
-    sla = api.core.extensions["sla"]  # type: ignore[attr-defined]
+    sla = api.core.extensions[SlaService]  # type: ignore[attr-defined]
     urgent = ticket(api, "urgent")  # first response due in 1 h
     low = ticket(api, "low")  # due in 24 business hours
     high = ticket(api, "high")  # due in 4 h
@@ -387,7 +387,7 @@ def test_attainment_over_a_period(desk: Api, clock: FixedClock) -> None:
 def test_sla_views_forget_deleted_tickets(desk: Api, clock: FixedClock) -> None:
     """The SLA views count from the SLA table alone, so a deleted ticket must leave it (no clock, no due)."""
     api = desk
-    sla = api.core.extensions["sla"]  # type: ignore[attr-defined]
+    sla = api.core.extensions[SlaService]  # type: ignore[attr-defined]
     breached, at_risk = ticket(api, "urgent"), ticket(api, "urgent")
     clock.set(MON + timedelta(hours=1, minutes=5))
     run_due(api)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from deskbase.core.clock import FixedClock, iso
+from deskbase.support.service import SlaService
 from tests.conftest import Api
 
 W = "/v1/workspaces/acme"
@@ -31,7 +32,7 @@ def test_the_attainment_report_matches_the_service(sql_api: Api, clock: FixedClo
     for p in ("urgent", "high", "low"):  # one reply in time for each priority
         api.post(f"{W}/tickets/{tickets[p][0]}/responses", json={"body": "on it"})
     clock.advance(hours=5)
-    api.core.extensions["sla"].run_due()  # type: ignore[attr-defined]
+    api.core.extensions[SlaService].run_due()  # type: ignore[attr-defined]
     for p in ("urgent", "high"):  # late replies: breached
         api.post(f"{W}/tickets/{tickets[p][1]}/responses", json={"body": "sorry"})
     api.delete(f"{W}/records/tickets/{tickets['urgent'][2]}")

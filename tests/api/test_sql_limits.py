@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deskbase.analytics.errors import QueryError
+from deskbase.analytics.service import Analytics
 from deskbase.analytics.sql import bind_parameters
 from deskbase.config import Settings
 from deskbase.core.clock import FixedClock
@@ -46,7 +47,7 @@ def make_api(tmp_path: Path, clock: FixedClock, chdb_engine: Any) -> Iterator[Ma
             client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
             api = Api(client, raw)
             api.core = core  # type: ignore[attr-defined]
-            api.analytics = app.state.analytics  # type: ignore[attr-defined]
+            api.analytics = app.state.core.extensions[Analytics]  # type: ignore[attr-defined]
             api.token_id = core.tokens.authenticate(raw).id  # type: ignore[attr-defined]
             assert api.put(W, json={"name": "Acme"}).status_code == 201
             return api

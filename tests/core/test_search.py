@@ -25,6 +25,7 @@ from deskbase.core.errors import ValidationFailed
 from deskbase.core.filters import Compiler
 from deskbase.core.schemas import x_search_fields
 from deskbase.support.install import install
+from deskbase.support.service import SlaService
 from tests.conftest import _pg_available, postgres_url
 
 SUBJECTS = [
@@ -460,7 +461,7 @@ def test_the_sla_queue_searches_through_the_index(
     ]
     core.batch.run(ws, ops, actor)
     core.records.patch(ws, "tickets", "q03", {"status": "resolved"}, actor)  # no running clock any more
-    sla = core.extensions["sla"]
+    sla = core.extensions[SlaService]
     for value in ("refund", "problem 0", "efun", "zebra"):
         f = {
             "and": [

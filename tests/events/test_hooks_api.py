@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from deskbase.core.context import Actor
 from deskbase.core.errors import Forbidden
+from deskbase.events.service import Webhooks
 from deskbase.events.tables import hooks
 from tests.conftest import Api
 
@@ -68,7 +69,7 @@ def test_rotation_returns_a_new_secret_and_keeps_the_old_one_for_a_day(wapi: Api
     assert r.json()["secret"].startswith("whsec_") and r.json()["secret"] != first
     assert r.json()["previous_secret_valid_until"] is not None
     core = wapi.core  # type: ignore[attr-defined]
-    store = core.extensions["webhooks"].hooks
+    store = core.extensions[Webhooks].hooks
     with core.db.read() as conn:
         row = conn.execute(select(hooks)).one()
     assert store.verifying_secrets(row, core.clock.now()) == [r.json()["secret"], first]
@@ -146,7 +147,7 @@ def test_managing_hooks_needs_workspace_admin(wapi: Api) -> None:
 def test_a_hook_cannot_be_given_a_collection_its_configurer_cannot_write(wapi: Api) -> None:
     """The core store checks write access itself (the route's admin check implies it, but a future caller
     that skips the route must not get a hook writing where its token cannot)."""
-    store = wapi.core.extensions["webhooks"].hooks  # type: ignore[attr-defined]
+    store = wapi.core.extensions[Webhooks].hooks  # type: ignore[attr-defined]
     reader = Actor(
         "tok_reader", "reader", ({"scope": {"workspaces": ["acme"]}, "permissions": ["read:records"]},)
     )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from standardwebhooks.webhooks import Webhook
 
 from deskbase.core.clock import FixedClock, iso
+from deskbase.support.service import SlaService
 from tests.conftest import Api
 from tests.events.receiver import Receiver
 from tests.events.test_delivery import WS, deliveries, ticket, trigger, until
@@ -76,7 +77,7 @@ def test_sla_warnings_breaches_and_emitted_escalations_are_events(wapi: Api, rec
     t = ticket(wapi)
     created = clock.now()
     clock.advance(seconds=61)
-    wapi.core.extensions["sla"].run_due()  # type: ignore[attr-defined]
+    wapi.core.extensions[SlaService].run_due()  # type: ignore[attr-defined]
     got = {b["type"]: b for b in receiver.wait_for(3)}
     assert set(got) == {"sla.warning", "sla.breached", "sla.escalated"}
     warning, breach, esc = (
@@ -89,7 +90,7 @@ def test_sla_warnings_breaches_and_emitted_escalations_are_events(wapi: Api, rec
     assert breach["breached_at"] == iso(created + timedelta(seconds=60)) == breach["target_at"]
     assert esc["name"] == "page-oncall"
     clock.advance(seconds=10)
-    wapi.core.extensions["sla"].run_due()  # type: ignore[attr-defined]
+    wapi.core.extensions[SlaService].run_due()  # type: ignore[attr-defined]
     wapi.patch(f"{WS}/records/tickets/{t['id']}", json={"data": {"subject": "re-evaluated"}})
     ticket(wapi)
     until(lambda: len(deliveries(wapi, "sla")) >= 3)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from deskbase.events.service import Webhooks
 from deskbase.events.tables import triggers, webhook_attempts, webhook_deliveries
 from tests.conftest import Api
 
@@ -43,7 +44,7 @@ def test_rotation_returns_a_new_secret_and_keeps_the_old_one_for_a_day(wapi: Api
     assert r.json()["secret"] != first and r.json()["secret"].startswith("whsec_")
     assert r.json()["previous_secret_valid_until"] is not None
     core = wapi.core  # type: ignore[attr-defined]
-    store = core.extensions["webhooks"].triggers
+    store = core.extensions[Webhooks].triggers
     with core.db.read() as conn:
         row = conn.execute(select(triggers)).one()
     now = core.clock.now()

@@ -1185,13 +1185,13 @@ def test_the_replay_index_agrees_with_the_calendar(
     cal: Calendar, minutes: int, ms: int, seconds: int
 ) -> None:
     """The evaluator's open-time index is only a faster view of Calendar: both give the same instants."""
-    from deskbase.support.evaluate import _us, _work  # the index is private; this pins it to the calendar
+    from deskbase.support.fold.open_time import micros, work_on  # this pins the index to the calendar
 
     start = at("2026-03-01 00:00") + timedelta(minutes=minutes, milliseconds=ms)
-    work = _work(cal)
-    a = _us(start, "start")
+    work = work_on(cal)
+    a = micros(start, "start")
     deadline = cal.add_business(start, seconds)
-    assert work.advance(a, seconds * 1_000_000) == _us(deadline, "deadline")
-    assert work.between(a, _us(deadline, "deadline")) == seconds * 1_000_000
+    assert work.advance(a, seconds * 1_000_000) == micros(deadline, "deadline")
+    assert work.between(a, micros(deadline, "deadline")) == seconds * 1_000_000
     later = start + timedelta(seconds=seconds)
-    assert work.between(a, _us(later, "later")) // 1_000_000 == cal.business_between(start, later)
+    assert work.between(a, micros(later, "later")) // 1_000_000 == cal.business_between(start, later)

@@ -9,30 +9,31 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
+from deskbase.support import tables as ts
+from deskbase.support.service import SlaService
 
 
 @pytest.fixture
 def scheduler(core: Deskbase, ws: str) -> Any:
-    sla = core.extensions["sla"]
-    sla.poll_seconds = 30.0  # without a wake the scheduler would sleep far longer than these tests wait
+    sched = core.extensions[SlaService].scheduler
+    sched.poll_seconds = 30.0  # without a wake the scheduler would sleep far longer than these tests wait
     calls = {"n": 0}
-    run_due = sla.run_due
+    run_due = sched.run_due
 
     def counted(*args: Any, **kwargs: Any) -> int:
         calls["n"] += 1
         return int(run_due(*args, **kwargs))
 
-    sla.run_due = counted
-    sla.start()
+    sched.run_due = counted
+    sched.start()
     deadline = time.monotonic() + 10
-    while sla._sleep_until is None and time.monotonic() < deadline:  # asleep after its first turn
+    while sched._sleep_until is None and time.monotonic() < deadline:  # asleep after its first turn
         time.sleep(0.01)
     yield calls
-    sla.stop()
+    sched.stop()
 
 
 def test_writes_with_later_due_instants_do_not_wake_the_scheduler(
@@ -53,11 +54,11 @@ def test_a_write_that_stores_a_sooner_due_instant_wakes_the_scheduler_at_once(
     core.records.create(ws, "tickets", {"data": {"subject": "VPN down", "status": "open", "priority": "high"}}, SYSTEM)
     time.sleep(0.2)
     before = scheduler["n"]
-    sla = core.extensions["sla"]
+    sla = core.extensions[SlaService]
     definition = dict(sla.config.get(ws, "policy", "default").definition or {})
     definition["targets"] = {**definition["targets"], "first_response": {"high": {"seconds": 600}}}
     sla.config.put(ws, "policy", "default", definition, SYSTEM)
-    st = t.sla_tickets
+    st = ts.sla_tickets
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and scheduler["n"] == before:
         time.sleep(0.02)

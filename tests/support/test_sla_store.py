@@ -8,18 +8,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock, iso
 from deskbase.core.context import SYSTEM
 from deskbase.support import sla_facts
+from deskbase.support import tables as ts
 from deskbase.support.evaluate import evaluate
+from deskbase.support.service import SlaService
 from deskbase.support.tickets import add_response
 
 
 def stored(core: Deskbase, ws: str, tid: str) -> dict[str, Any]:
     """The ticket's live SLA rows, without versions and evaluation times."""
-    si, se, st = t.sla_instances, t.sla_events, t.sla_tickets
+    si, se, st = ts.sla_instances, ts.sla_events, ts.sla_tickets
     with core.db.read() as conn:
         inst = conn.execute(
             select(si.c.metric, si.c.cycle, si.c.restarts, si.c.state, si.c.running, si.c.target_at)
@@ -46,7 +47,7 @@ def stored(core: Deskbase, ws: str, tid: str) -> dict[str, Any]:
 
 def replayed_view(core: Deskbase, ws: str, tid: str) -> dict[str, Any]:
     """The pure evaluation of the ticket's whole history at now: what every read returned before checkpoints."""
-    sla = core.extensions["sla"]
+    sla = core.extensions[SlaService]
     with core.db.read() as conn:
         configs = sla_facts.config_versions_in(conn, ws)
         g = sla_facts.gather_many(conn, ws, [tid])[tid]
@@ -59,7 +60,7 @@ def replayed_view(core: Deskbase, ws: str, tid: str) -> dict[str, Any]:
 
 
 def assert_current(core: Deskbase, ws: str, tid: str) -> None:
-    sla = core.extensions["sla"]
+    sla = core.extensions[SlaService]
     view = sla.ticket_view(ws, tid)
     expected = replayed_view(core, ws, tid)
     assert {k: view[k] for k in expected} == expected
@@ -137,7 +138,7 @@ def test_a_conversation_equals_its_replay_after_every_write(
     for wait, write in steps:
         clock.advance(seconds=wait.total_seconds())
         write()
-        view = core.extensions["sla"].ticket_view(ws, tid)
+        view = core.extensions[SlaService].ticket_view(ws, tid)
         assert {k: view[k] for k in ("sla", "metrics", "events")} == replayed_view(core, ws, tid)
     assert_current(core, ws, tid)
 
@@ -171,7 +172,7 @@ def test_a_policy_change_is_read_at_once(core: Deskbase, ws: str, clock: FixedCl
     """Configuration re-bases running clocks: a read after it needs no scheduler run to see the new target."""
     tid = ticket(core, ws)
     clock.advance(minutes=10)
-    sla = core.extensions["sla"]
+    sla = core.extensions[SlaService]
     definition = dict(sla.config.get(ws, "policy", "default").definition or {})
     definition["targets"] = {
         **definition["targets"],
@@ -190,7 +191,7 @@ def test_rows_that_did_not_change_keep_their_version(core: Deskbase, ws: str, cl
     tid = ticket(core, ws)
     clock.advance(minutes=30)
     add_response(core, ws, tid, {"body": "hi", "author": "agent@x.io"}, SYSTEM)
-    si, se = t.sla_instances, t.sla_events
+    si, se = ts.sla_instances, ts.sla_events
 
     def versions() -> tuple[dict[str, int], dict[str, int]]:
         with core.db.read() as conn:

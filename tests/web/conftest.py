@@ -21,6 +21,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
 from deskbase.server import build
+from deskbase.support.service import SlaService
 from deskbase.web.session import CSRF_COOKIE
 
 WS = "acme"
@@ -206,7 +207,7 @@ def sql_console(tmp_path: Path, clock: FixedClock, chdb_engine: Any) -> Iterator
 
 
 def needs_sla(core: Deskbase) -> Any:
-    sla = core.extensions.get("sla")
+    sla = core.extensions.get(SlaService)
     if sla is None:
         pytest.skip("the SLA service is not installed yet (core.extensions.get('sla') is None)")
     return sla

@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook
 from deskbase.config import Settings
 from deskbase.core.clock import FixedClock, SystemClock
 from deskbase.core.context import SYSTEM
+from deskbase.events.service import Webhooks
 from deskbase.server import build
 from tests.events.receiver import Received, Receiver, receiving
 from tests.events.test_delivery import until
@@ -99,7 +100,7 @@ def ticket(c: Console, subject: str = "Printer on fire") -> str:
 
 
 def log(c: Console, tid: str, status: str | None = None) -> list[dict[str, Any]]:
-    hooks = c.core.extensions["webhooks"]
+    hooks = c.core.extensions[Webhooks]
     return list(hooks.deliveries(WS, tid, None, 1000, status)["data"])
 
 
@@ -150,14 +151,14 @@ def test_others_see_no_link_and_get_the_403_page(
     for path in ("triggers/crm/test", "triggers/crm/delete", "triggers/crm/rotate-secret"):
         assert admin.post(f"{PAGE}/{path}", {"confirm": "crm"}).status_code == 403
     assert create(admin, "evil", receiver.url).status_code == 403
-    assert [t["id"] for t in admin.core.extensions["webhooks"].triggers.list(WS)] == ["crm"]
+    assert [t["id"] for t in admin.core.extensions[Webhooks].triggers.list(WS)] == ["crm"]
     assert log(admin, "crm") == []
 
 
 def test_a_form_without_the_csrf_token_changes_nothing(admin: Console, receiver: Receiver) -> None:
     r = admin.post(f"{PAGE}/triggers", {"id": "crm", "url": receiver.url, "events": "*"}, csrf=False)
     assert r.status_code == 403
-    assert admin.core.extensions["webhooks"].triggers.list(WS) == []
+    assert admin.core.extensions[Webhooks].triggers.list(WS) == []
 
 
 # ---- create, test, the log ---------------------------------------------------------------------------
@@ -205,11 +206,11 @@ def test_bad_input_is_shown_beside_its_field_and_nothing_is_created(
     assert r.status_code == 422 and 'id="err-id"' in r.text
     r = create(admin, "x", receiver.url, filter='{"field": "data.status", "op": "almost", "value": 1}')
     assert r.status_code == 422 and "op:" in text(r.text)
-    assert admin.core.extensions["webhooks"].triggers.list(WS) == []
+    assert admin.core.extensions[Webhooks].triggers.list(WS) == []
     assert create(admin, "crm", receiver.url).status_code == 201
     taken = create(admin, "crm", receiver.url + "/other")
     assert taken.status_code == 422 and "exists already" in taken.text
-    assert admin.core.extensions["webhooks"].triggers.get(WS, "crm")["url"] == receiver.url
+    assert admin.core.extensions[Webhooks].triggers.get(WS, "crm")["url"] == receiver.url
 
 
 def test_counts_link_to_the_log_filtered_to_as_many_rows(store_admin: Console, receiver: Receiver) -> None:
@@ -278,7 +279,7 @@ def test_retry_sends_again_and_the_row_updates_in_place(admin: Console, receiver
 
 # ---- enable, rotate, delete, replay ---------------------------------------------------------------------
 def test_disable_enable_rotate_and_delete(admin: Console, receiver: Receiver) -> None:
-    hooks = admin.core.extensions["webhooks"]
+    hooks = admin.core.extensions[Webhooks]
     first = re.search(r"(whsec_[^<]+)</code>", create(admin, "crm", receiver.url).text)
     assert first
     r = admin.post(f"{PAGE}/triggers/crm/enabled", {"next": PAGE})

@@ -10,6 +10,7 @@ import pytest
 
 from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
+from deskbase.support.service import SlaService
 from deskbase.web import queue as q
 from tests.web.conftest import AGENT, WS, Console, QueryCounter
 
@@ -138,7 +139,7 @@ def test_the_default_sort_puts_the_most_urgent_sla_clock_first(console: Console)
     page = subjects(console.get(f"/w/{WS}/queue?view=all").text)
     tickets = console.core.records.query(WS, "tickets", limit=100)["data"]
     by_subject = {t["data"]["subject"]: t["id"] for t in tickets}
-    clocks = console.core.extensions["sla"].clocks(WS, list(by_subject.values()))
+    clocks = console.core.extensions[SlaService].clocks(WS, list(by_subject.values()))
     due = {s: clocks[i]["target_at"] if i in clocks else "~" for s, i in by_subject.items()}
     assert page == sorted(page, key=lambda s: (due[s], by_subject[s]))
     assert any(v != "~" for v in due.values())

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from deskbase.core.clock import iso
+from deskbase.support.service import SlaService
 from tests.web.conftest import WS, Console
 
 
@@ -99,7 +100,7 @@ class FakeSla:
 @pytest.fixture
 def fake(console: Console, monkeypatch: pytest.MonkeyPatch) -> FakeSla:
     sla = FakeSla(console)
-    monkeypatch.setitem(console.core.extensions, "sla", sla)
+    monkeypatch.setitem(console.core.extensions, SlaService, sla)
     console.client.app.state.console.counts.clear()  # counted by the real service when the server started
     return sla
 
@@ -151,7 +152,7 @@ def test_attainment_asks_for_the_chosen_period(console: Console, fake: FakeSla) 
 def test_without_the_service_sla_parts_are_left_out(
     console: Console, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delitem(console.core.extensions, "sla", raising=False)
+    monkeypatch.delitem(console.core.extensions, SlaService, raising=False)
     r = console.get(f"/w/{WS}/queue?view=at_risk")
     assert "This view needs the SLA service" in r.text
     page = console.get(console.ticket_url("export"))

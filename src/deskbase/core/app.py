@@ -19,6 +19,7 @@ from deskbase.core.collections import Collections
 from deskbase.core.context import SYSTEM, Actor
 from deskbase.core.db import Database, Tx
 from deskbase.core.errors import InvalidFilter
+from deskbase.core.extensions import Extensions
 from deskbase.core.files import Files
 from deskbase.core.hooks import Hooks
 from deskbase.core.preferences import Preferences
@@ -60,8 +61,8 @@ class Deskbase:
         self.reads = Reads(self.db, self.clock)
         self.sessions = Sessions(self.db, self.clock)
         self.store_id = ""
-        #: Domain services registered by extensions (e.g. "sla"), reachable by adapters through the facade.
-        self.extensions: dict[str, Any] = {}
+        #: Services installed by extensions (the SLA service, webhooks, the replica), looked up by class.
+        self.extensions = Extensions()
         self._last_seq: dict[str, int] = {}
         self._seq_lock = threading.Lock()
         self.commit_signal = threading.Condition()

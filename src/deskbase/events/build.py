@@ -17,6 +17,7 @@ from deskbase.core import tables as t
 from deskbase.core.clock import iso, parse_iso
 from deskbase.core.writer import record_from_row
 from deskbase.events.matching import Event
+from deskbase.support import tables as ts
 from deskbase.support import tickets
 
 SLA_TYPES = {"warn": "sla.warning", "breach": "sla.breached", "escalate": "sla.escalated"}
@@ -195,7 +196,7 @@ def from_sla(conn: Connection, lo: int, hi: int, wanted: set[str]) -> list[Event
     kinds = [k for k, typ in SLA_TYPES.items() if typ in wanted]
     if not kinds:
         return []
-    se, si = t.sla_events, t.sla_instances
+    se, si = ts.sla_events, ts.sla_instances
     rows = conn.execute(
         select(se)
         .where(se.c.version > lo, se.c.version <= hi, se.c.deleted.is_(False), se.c.kind.in_(kinds))

@@ -185,5 +185,5 @@ class Webhooks:
 
 def install(core: Deskbase) -> Webhooks:
     hooks = Webhooks(core)
-    core.extensions["webhooks"] = hooks
+    core.extensions[Webhooks] = hooks
     return hooks

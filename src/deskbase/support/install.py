@@ -21,7 +21,7 @@ def _after_apply(core: Deskbase, workspace_id: str, actor: Actor) -> dict[str, A
     for name, (description, query) in {**seed_queries(), **report_queries()}.items():
         core.stored_queries.put(workspace_id, name, query, description, {}, actor)
         names.append(name)
-    sla: SlaService = core.extensions["sla"]
+    sla = core.extensions[SlaService]
     created = []
     if not sla.config.versions(workspace_id):
         tz = core.workspaces.get(workspace_id)["settings"].get("timezone", "UTC")
@@ -43,5 +43,5 @@ def _after_apply(core: Deskbase, workspace_id: str, actor: Actor) -> dict[str, A
 
 
 def install(core: Deskbase) -> None:
-    core.extensions["sla"] = SlaService(core)
+    core.extensions[SlaService] = SlaService(core)
     core.templates.register("support", definition(), _after_apply)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from deskbase.analytics.replica import TS, DerivedTable, ts_text
-from deskbase.core import tables as t
+from deskbase.support import tables as ts
 
 
 def _j(value: Any) -> str:
@@ -23,7 +23,7 @@ def _j(value: Any) -> str:
 
 
 def _instances(conn: Connection, lo: int, hi: int) -> dict[str, list[dict[str, Any]]]:
-    si = t.sla_instances
+    si = ts.sla_instances
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in conn.execute(select(si).where(si.c.version > lo, si.c.version <= hi)):
         d = r.data or {}
@@ -56,7 +56,7 @@ def _instances(conn: Connection, lo: int, hi: int) -> dict[str, list[dict[str, A
 
 
 def _events(conn: Connection, lo: int, hi: int) -> dict[str, list[dict[str, Any]]]:
-    se = t.sla_events
+    se = ts.sla_events
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in conn.execute(select(se).where(se.c.version > lo, se.c.version <= hi)):
         out[r.workspace_id].append(
@@ -77,7 +77,7 @@ def _events(conn: Connection, lo: int, hi: int) -> dict[str, list[dict[str, Any]
 
 
 def _metrics(conn: Connection, lo: int, hi: int) -> dict[str, list[dict[str, Any]]]:
-    st = t.sla_tickets
+    st = ts.sla_tickets
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in conn.execute(select(st).where(st.c.version > lo, st.c.version <= hi)):
         m = r.metrics or {}

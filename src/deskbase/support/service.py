@@ -1,6 +1,6 @@
-"""Keeps SLA state and response metrics current: inside every write transaction that affects a ticket, a
-scheduler that records warnings and breaches at their due instants and runs escalations once, and the reads
-adapters need (delegated to sla_reads / sla_queue).
+"""Keeps SLA state and response metrics current inside every write transaction that affects a ticket, and is
+the support domain's one SLA object for adapters: reads (sla_reads / sla_queue), full replay and rebuild
+(sla_replay) and the scheduler (sla_scheduler) hang off it.
 
 Evaluation is the pure fold in evaluate.py. A write continues the ticket's stored checkpoint with the new input
 alone (a ticket version, a newly linked message): no history is read, and only rows that changed are written.
@@ -12,43 +12,36 @@ evaluation, a back-dated input, a removed or edited message or link, a customer 
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
-from deskbase.core.context import Actor
 from deskbase.core.db import Tx
-from deskbase.support.evaluate import Fold, Message, TicketVersion, fold, resume
+from deskbase.support import sla_replay
+from deskbase.support import tables as ts
+from deskbase.support.evaluate import Message, TicketVersion, resume
 from deskbase.support.sla_config import ConfigVersion, SlaConfig
 from deskbase.support.sla_facts import (
-    Gathered,
-    Timeline,
     author_match,
     config_mark,
     config_versions_in,
     customer_of,
-    gather_many,
     message,
     records,
     resolve_eras,
-    timeline,
 )
 from deskbase.support.sla_queue import SlaQueue
 from deskbase.support.sla_reads import SlaReads
-from deskbase.support.sla_state import Saved, TicketRow, Writer, load, step_key, touched
-
-log = logging.getLogger(__name__)
-SLA_ACTOR = Actor(id="system:sla", name="SLA scheduler", is_admin=True)
+from deskbase.support.sla_scheduler import SlaScheduler
+from deskbase.support.sla_state import Saved, TicketRow, Writer, load, touched
 
 
 @dataclass
@@ -60,26 +53,13 @@ class _Input:
     replay: bool = False
 
 
-@dataclass
-class _Replayed:
-    fold: Fold
-    timeline: Timeline
-    gathered: Gathered
-
-
 class SlaService:
     def __init__(self, core: Deskbase) -> None:
         self.core = core
         self.config = SlaConfig(core)
         self.reads = SlaReads(core, self.config)
         self._queue = SlaQueue(core)
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        #: the instant the scheduler sleeps until; None while it is awake (then every new due instant wakes it)
-        self._sleep_until: datetime | None = None
-        #: the longest sleep: a due instant another process stored is noticed within it
-        self.poll_seconds = 1.0
-        self._thread: threading.Thread | None = None
+        self.scheduler = SlaScheduler(core, self.config)
         core.hooks.on_change_in_tx(self._on_changes)
         core.hooks.on_read("tickets", self._on_ticket_read)
 
@@ -114,7 +94,7 @@ class SlaService:
             elif c.entity in ("sla_policy", "sla_calendar"):
                 config_changed.add(ws)
         conn = tx.conn
-        st = t.sla_tickets
+        st = ts.sla_tickets
         for ws, ids in edited.items():
             # An edited or removed message may move in time or change kind: replay its ticket.
             for tid in self._linked(conn, ws, "has_response", ids - created[ws]):
@@ -152,21 +132,18 @@ class SlaService:
                 if w.replay or not self._continue(writer, tid, w, rows.get(tid), configs, match)
             ]
             if replay:
-                self._store(
-                    writer, self._replay(conn, ws, sorted(replay), now, configs), rows, configs, match
+                sla_replay.store(
+                    writer,
+                    sla_replay.replay(self.config, conn, ws, sorted(replay), now, configs),
+                    rows,
+                    configs,
+                    match,
                 )
             writer.flush()
             due = writer.earliest_due()
             if due is not None:
                 dues.append(due)
-        self._wake_for(tx, min(dues, default=None))
-
-    def _wake_for(self, tx: Tx, due: datetime | None) -> None:
-        """Wake the scheduler after the commit if `due` is sooner than it planned to look (not on every commit:
-        a busy store would otherwise run two scheduler queries per write)."""
-        sleeping_until = self._sleep_until
-        if due is not None and (sleeping_until is None or due < sleeping_until):
-            tx.after_commit(self._wake.set)
+        self.scheduler.wake_for(tx, min(dues, default=None))
 
     def _linked(
         self, conn: Connection, workspace_id: str, rel_type: str, targets: Iterable[str]
@@ -225,7 +202,7 @@ class SlaService:
             f = resume(checkpoint, w.versions, messages, eras, writer.now)
         except ValueError:  # Backdated, or an input the replay must judge
             return False
-        pending = bool(self._pending(conn, workspace_id, ticket_id, f, stored=saved.pending))
+        pending = bool(sla_replay.pending_steps(conn, workspace_id, ticket_id, f, stored=saved.pending))
         fresh = None
         if f.checkpoint is not None:
             fresh = Saved(
@@ -241,81 +218,6 @@ class SlaService:
         old = writer.known_rows(ticket_id, (saved.instances, saved.events))
         writer.add(ticket_id, f, fresh, row, old, before=checkpoint.instances_before, pending=pending)
         return True
-
-    def _replay(
-        self,
-        conn: Connection,
-        workspace_id: str,
-        ticket_ids: list[str],
-        now: datetime,
-        configs: list[ConfigVersion],
-    ) -> dict[str, _Replayed]:
-        out = {}
-        for tid, g in gather_many(conn, workspace_id, ticket_ids).items():
-            tl = timeline(self.config, workspace_id, g, configs)
-            out[tid] = _Replayed(fold(g.facts, tl.eras, now), tl, g)
-        return out
-
-    def _store(
-        self,
-        writer: Writer,
-        replayed: dict[str, _Replayed],
-        rows: dict[str, TicketRow],
-        configs: list[ConfigVersion],
-        match: list[str],
-    ) -> None:
-        """Store replays by difference against every row of each ticket, with a fresh checkpoint."""
-        conn, workspace_id = writer.conn, writer.workspace_id
-        stored = writer.stored_rows([tid for tid in replayed if tid in rows])
-        for tid, r in replayed.items():
-            f, messages = r.fold, r.gathered.facts.messages
-            pending = bool(self._pending(conn, workspace_id, tid, f))
-            saved = None
-            if f.checkpoint is not None:
-                last = [messages[-1].at.isoformat(), messages[-1].id] if messages else None
-                saved = Saved(
-                    dict(f.checkpoint.state),
-                    config_mark(configs),
-                    match,
-                    r.timeline.refs,
-                    r.timeline.explanation,
-                    last,
-                    *touched(f),
-                    pending=pending,
-                )
-            writer.add(tid, f, saved, rows.get(tid), stored.get(tid, ({}, {})), before=None, pending=pending)
-
-    def _pending(
-        self, conn: Connection, workspace_id: str, ticket_id: str, f: Fold, *, stored: bool = False
-    ) -> list[Any]:
-        """Escalation steps not yet run (the scheduler runs each step once) among the fold's events, and with
-        ``stored`` among the stored events before them (a continued fold re-makes only the later ones)."""
-        steps: list[Any] = [e for e in f.events if e.kind == "escalate"]
-        if stored:
-            se = t.sla_events
-            steps += [
-                r
-                for r in conn.execute(
-                    select(se.c.event_key, se.c.metric, se.c.cycle, se.c.details).where(
-                        se.c.workspace_id == workspace_id,
-                        se.c.ticket_id == ticket_id,
-                        se.c.kind == "escalate",
-                        se.c.deleted.is_(False),
-                    )
-                )
-                if int(r.event_key.split(":", 1)[0]) < f.offset
-            ]
-        if not steps:
-            return []
-        done = set(
-            conn.execute(
-                select(t.sla_escalations.c.step_key).where(
-                    t.sla_escalations.c.workspace_id == workspace_id,
-                    t.sla_escalations.c.ticket_id == ticket_id,
-                )
-            ).scalars()
-        )
-        return [e for e in steps if step_key(e) not in done]
 
     # ---- reads ------------------------------------------------------------------------------------
     def ticket_view(self, workspace_id: str, ticket_id: str) -> dict[str, Any]:
@@ -349,197 +251,16 @@ class SlaService:
     ) -> dict[str, Any]:
         return self.reads.simulate(workspace_id, candidate, start, end, limit)
 
-    # ---- replay of everything -----------------------------------------------------------------------
+    # ---- replay of everything and the scheduler -------------------------------------------------------
     def rebuild(self, workspace_id: str, batch: int = 500) -> int:
-        """Recompute every ticket's SLA state from the change log (derived state is always replayable).
-        Each batch of tickets is one transaction and one `sla` change entry, so the replica follows."""
-        r = t.records
-        now = self.core.clock.now()
-        last, total = "", 0
-        while True:
-            with self.core.db.read() as conn:
-                ids = list(
-                    conn.execute(
-                        select(r.c.id)
-                        .where(r.c.workspace_id == workspace_id, r.c.collection == "tickets", r.c.id > last)
-                        .order_by(r.c.id)
-                        .limit(batch)
-                    ).scalars()
-                )
-            if not ids:
-                return total
-            with self.core.db.tx() as tx:
-                change = Change(
-                    workspace_id,
-                    "sla",
-                    "tickets",
-                    "*",
-                    "rebuild",
-                    {"tickets": len(ids)},
-                    SLA_ACTOR.id,
-                    SLA_ACTOR.name,
-                    now,
-                )
-                self.core.emit(tx, [change], run_hooks=False)
-                configs = config_versions_in(tx.conn, workspace_id)
-                replayed = self._replay(tx.conn, workspace_id, ids, now, configs)
-                rows = load(tx.conn, workspace_id, ids)
-                writer = Writer(tx.conn, workspace_id, change.seq, now)
-                self._store(writer, replayed, rows, configs, author_match(tx.conn, workspace_id))
-                writer.flush()
-            total += len(ids)
-            last = ids[-1]
+        """Recompute every ticket's SLA state from the change log (see sla_replay.rebuild)."""
+        return sla_replay.rebuild(self.core, self.config, workspace_id, batch)
 
-    # ---- the scheduler ----------------------------------------------------------------------------
     def run_due(self, limit: int = 500) -> int:
-        """Re-evaluate tickets whose next warning, breach or escalation is due (in due order, a workspace batch
-        per transaction), and run due escalation steps once. Each batch is a change (`entity="sla"`), so the
-        audit trail and the replica see it."""
-        now = self.core.clock.now()
-        st = t.sla_tickets
-        with self.core.db.read() as conn:
-            due = conn.execute(
-                select(st.c.workspace_id, st.c.ticket_id)
-                .where(st.c.next_due <= now)
-                .order_by(st.c.next_due)
-                .limit(limit)
-            ).all()
-        by_ws: dict[str, list[str]] = defaultdict(list)
-        for ws, tid in due:
-            by_ws[ws].append(tid)
-        for ws, ids in by_ws.items():
-            try:
-                self._tick_many(ws, ids, now)
-            except Exception:
-                log.exception("SLA re-evaluation of %d tickets in %s failed", len(ids), ws)
-        return len(due)
-
-    def _tick_many(self, workspace_id: str, ticket_ids: list[str], now: datetime) -> None:
-        """Replay the due tickets (a tick may find escalation steps from before their checkpoints), run
-        pending steps through the unit of work, and store the rest."""
-        with self.core.db.tx() as tx:
-            conn = tx.conn
-            configs = config_versions_in(conn, workspace_id)
-            results = self._replay(conn, workspace_id, ticket_ids, now, configs)
-            gone = [tid for tid in ticket_ids if tid not in results]
-            if gone:
-                conn.execute(
-                    delete(t.sla_tickets).where(
-                        t.sla_tickets.c.workspace_id == workspace_id, t.sla_tickets.c.ticket_id.in_(gone)
-                    )
-                )
-            if not results:
-                return
-            change = Change(
-                workspace_id,
-                "sla",
-                "tickets",
-                ticket_ids[0] if len(ticket_ids) == 1 else "*",
-                "evaluate",
-                {
-                    "tickets": sorted(results)[:100],
-                    "count": len(results),
-                    "events": [
-                        dict(e.to_dict(), ticket_id=tid)
-                        for tid, r in results.items()
-                        for e in r.fold.events
-                        if e.at > now - timedelta(minutes=5)
-                    ][-50:],
-                },
-                SLA_ACTOR.id,
-                SLA_ACTOR.name,
-                now,
-            )
-            self.core.emit(tx, [change], run_hooks=False)
-            rows = load(conn, workspace_id, list(results))
-            plain: dict[str, _Replayed] = {}
-            for tid, r in results.items():
-                pending = self._pending(conn, workspace_id, tid, r.fold)
-                if not pending:
-                    plain[tid] = r
-                    continue
-                for e in pending:
-                    conn.execute(
-                        insert(t.sla_escalations).values(
-                            workspace_id=workspace_id, ticket_id=tid, step_key=step_key(e), done_at=now
-                        )
-                    )
-                patch = escalation_patch(pending, self._ticket_data(conn, workspace_id, tid))
-                if patch:
-                    from deskbase.core.writer import UnitOfWork
-
-                    uow = UnitOfWork(self.core, tx, workspace_id, SLA_ACTOR)
-                    uow.patch_record("tickets", tid, patch, None)
-                    uow.flush()  # the in-transaction hook re-evaluates and stores this ticket
-                else:
-                    plain[tid] = r
-            writer = Writer(conn, workspace_id, change.seq, now)
-            self._store(writer, plain, rows, configs, author_match(conn, workspace_id))
-            writer.flush()
-
-    def _ticket_data(self, conn: Connection, workspace_id: str, ticket_id: str) -> dict[str, Any]:
-        row = conn.execute(
-            select(t.records.c.data).where(
-                t.records.c.workspace_id == workspace_id,
-                t.records.c.collection == "tickets",
-                t.records.c.id == ticket_id,
-            )
-        ).scalar()
-        return row or {}
-
-    def next_wakeup(self) -> datetime | None:
-        st = t.sla_tickets
-        with self.core.db.read() as conn:
-            return conn.execute(
-                select(st.c.next_due).where(st.c.next_due.is_not(None)).order_by(st.c.next_due).limit(1)
-            ).scalar()
+        return self.scheduler.run_due(limit)
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="deskbase-sla", daemon=True)
-            self._thread.start()
+        self.scheduler.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _loop(self) -> None:
-        """Sleep until the earliest due instant (so breaches are recorded on time), until a write stores a
-        sooner one, or for `poll_seconds` at most (a due instant set by another process)."""
-        while not self._stop.is_set():
-            self._sleep_until = None
-            self._wake.clear()
-            try:
-                self.run_due()
-                nxt = self.next_wakeup()
-            except Exception:
-                log.exception("SLA scheduler step failed")
-                nxt = None
-            now = self.core.clock.now()
-            cap = self.poll_seconds
-            wait = cap if nxt is None else max(0.0, min(cap, (nxt - now).total_seconds()))
-            if wait > 0:
-                self._sleep_until = now + timedelta(seconds=wait)
-                self._wake.wait(timeout=wait)
-
-
-def escalation_patch(pending: Iterable[Any], ticket: dict[str, Any]) -> dict[str, Any]:
-    """The merge patch the pending escalation steps ask for (set priority/assignee, add tags)."""
-    patch: dict[str, Any] = {}
-    tags = list(ticket.get("tags") or [])
-    for e in pending:
-        actions = e.details.get("actions") or {}
-        if actions.get("set_priority"):
-            patch["priority"] = actions["set_priority"]
-        if actions.get("set_assignee"):
-            patch["assignee"] = actions["set_assignee"]
-        for tag in actions.get("add_tags") or []:
-            if tag not in tags:
-                tags.append(tag)
-    if tags != list(ticket.get("tags") or []):
-        patch["tags"] = tags
-    return {k: v for k, v in patch.items() if ticket.get(k) != v}
+        self.scheduler.stop()

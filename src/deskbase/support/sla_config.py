@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
@@ -22,13 +21,14 @@ from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.ids import check_slug
+from deskbase.support import tables as ts
 from deskbase.support.calendar import Calendar, CalendarError
 from deskbase.support.policy import Policy, PolicyError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CALENDAR_LABELS = ("name", "description")  # stored beside the calendar's own JSON form
 KINDS = ("calendar", "policy")
-T = t.sla_config
+T = ts.sla_config
 c = T.c
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from deskbase.core import tables as t
 from deskbase.core.writer import record_from_row
+from deskbase.support import tables as ts
 from deskbase.support.calendar import Calendar, calendar_24x7
 from deskbase.support.evaluate import Message, PolicyEra, TicketFacts, TicketVersion
 from deskbase.support.policy import Policy
@@ -57,7 +58,7 @@ def chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
 _ch, _rel, _rec = t.changes, t.relationships, t.records
 _WS: BindParameter[str] = bindparam("ws")
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
-_CONFIG = select(t.sla_config).where(t.sla_config.c.workspace_id == _WS).order_by(t.sla_config.c.version)
+_CONFIG = select(ts.sla_config).where(ts.sla_config.c.workspace_id == _WS).order_by(ts.sla_config.c.version)
 _AUTHOR_MATCH = select(t.workspaces.c.settings).where(t.workspaces.c.id == _WS)
 _RECORDS = select(_rec).where(
     _rec.c.workspace_id == _WS, _rec.c.collection == bindparam("coll"), _rec.c.id.in_(_IDS)

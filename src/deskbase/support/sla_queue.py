@@ -15,6 +15,7 @@ from deskbase.core.errors import InvalidFilter
 from deskbase.core.filters import Compiler, decode_cursor, encode_cursor
 from deskbase.core.schemas import x_search_fields
 from deskbase.core.writer import record_from_row
+from deskbase.support import tables as ts
 
 AT_RISK = timedelta(hours=2)
 MAX_WINDOWS = 3
@@ -38,7 +39,7 @@ class SlaQueue:
         (`filters["filter"]`, the record filter DSL) in SLA-due order. Two phases, so the (workspace, due_at)
         index drives the walk and stops at the page size: tickets with a clock, then the rest by id.
         `count` False leaves the total out (None) for callers that already know it."""
-        r, st = t.records, t.sla_tickets
+        r, st = t.records, ts.sla_tickets
         now = self.core.clock.now()
         flt = filters.get("filter")
         due, last = _decode_due_cursor(cursor) if cursor else (None, None)

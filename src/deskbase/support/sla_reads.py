@@ -23,6 +23,7 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso
 from deskbase.core.errors import NotFound
+from deskbase.support import tables as ts
 from deskbase.support.evaluate import Fold, evaluate, fold, resume
 from deskbase.support.policy import Policy
 from deskbase.support.sla_config import SlaConfig
@@ -102,7 +103,7 @@ class SlaReads:
     def _stored(
         self, conn: Connection, workspace_id: str, ticket_id: str, f: Fold, before: int, events: bool
     ) -> dict[str, Any]:
-        si, se = t.sla_instances, t.sla_events
+        si, se = ts.sla_instances, ts.sla_events
         by_position: dict[int, dict[str, Any]] = {
             r.position: r.data
             for r in conn.execute(
@@ -163,7 +164,7 @@ class SlaReads:
         primary key (ticket ids), running ones picked here so the planner cannot prefer the due-date index."""
         if not ticket_ids:
             return {}
-        si = t.sla_instances
+        si = ts.sla_instances
         with self.core.db.read() as conn:
             rows = conn.execute(
                 select(si.c.ticket_id, si.c.running, si.c.target_at, si.c.data).where(
@@ -179,7 +180,7 @@ class SlaReads:
     def at_risk(self, workspace_id: str, within: timedelta, limit: int = 50) -> list[dict[str, Any]]:
         """Running clocks due before now + within (breached ones first), from the index on target_at."""
         now = self.core.clock.now()
-        si = t.sla_instances
+        si = ts.sla_instances
         with self.core.db.read() as conn:
             rows = conn.execute(
                 select(si.c.ticket_id, si.c.data)
@@ -197,7 +198,7 @@ class SlaReads:
     def attainment(self, workspace_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Instances completed in [start, end) per metric and priority: achieved share (cancelled excluded).
         An index range on (workspace, completed_at), aggregated by the database."""
-        si = t.sla_instances
+        si = ts.sla_instances
         with self.core.db.read() as conn:
             priority: Any = literal_column(
                 "sla_instances.data ->> 'priority'"

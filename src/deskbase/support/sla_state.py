@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from deskbase.core import bulk
-from deskbase.core import tables as t
+from deskbase.support import tables as ts
 from deskbase.support.evaluate import Checkpoint, Fold, SlaEvent
 from deskbase.support.sla_facts import EraRef
 
@@ -80,7 +80,7 @@ def step_key(e: Any) -> str:
     return f"{e.metric}:{e.cycle}:{e.details.get('restart', 0)}:{e.details.get('step')}"
 
 
-_st = t.sla_tickets
+_st = ts.sla_tickets
 _LOAD = select(
     _st.c.ticket_id, _st.c.policy_id, _st.c.policy_version, _st.c.next_due, _st.c.checkpoint
 ).where(_st.c.workspace_id == bindparam("ws"), _st.c.ticket_id.in_(bindparam("ids", expanding=True)))
@@ -148,7 +148,7 @@ class Writer:
 
     def stored_rows(self, ticket_ids: list[str]) -> dict[str, tuple[dict[InstanceKey, Any], dict[str, Any]]]:
         """Every instance and event row of these tickets (for replays), in chunked queries."""
-        si, se = t.sla_instances, t.sla_events
+        si, se = ts.sla_instances, ts.sla_events
         out: dict[str, tuple[dict[InstanceKey, Any], dict[str, Any]]] = {tid: ({}, {}) for tid in ticket_ids}
         for i in range(0, len(ticket_ids), 500):
             chunk = ticket_ids[i : i + 500]
@@ -166,7 +166,7 @@ class Writer:
         self, ticket_id: str, known: tuple[list[list[Any]], list[str]]
     ) -> tuple[dict[InstanceKey, Any], dict[str, Any]]:
         """The rows a continuation may touch, by key (IN lists on the primary key's columns)."""
-        si, se = t.sla_instances, t.sla_events
+        si, se = ts.sla_instances, ts.sla_events
         keys = {(k[0], k[1], k[2]) for k in known[0]}
         inst: dict[InstanceKey, Any] = {}
         if keys:
@@ -290,10 +290,10 @@ class Writer:
             if keys:
                 where = " AND ".join(f"{c} = {ph}" for c in ("workspace_id", *cols))
                 conn.exec_driver_sql(f"DELETE FROM {table} WHERE {where}", [(ws, *k) for k in keys])
-        bulk.insert_dicts(conn, t.sla_instances, self.inst_rows)
-        bulk.insert_dicts(conn, t.sla_events, self.ev_rows)
+        bulk.insert_dicts(conn, ts.sla_instances, self.inst_rows)
+        bulk.insert_dicts(conn, ts.sla_events, self.ev_rows)
         updated = [{"workspace_id": ws, "ticket_id": tid, **values} for tid, values in self.ticket_updates]
-        bulk.insert_dicts(conn, t.sla_tickets, self.new_tickets + updated)
+        bulk.insert_dicts(conn, ts.sla_tickets, self.new_tickets + updated)
 
     def earliest_due(self) -> datetime | None:
         """The earliest `next_due` this writer stores: the scheduler is woken only if it is sooner than the

@@ -28,8 +28,6 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
     )
 
     app.state.console = Console(core)
-    if not hasattr(app.state, "analytics"):
-        app.state.analytics = None  # the SQL extension sets it when it runs (before or after us)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="console-static")
     # new_ticket first: "/tickets/new" must win over "/tickets/{ticket_id}".
     for module in (

@@ -18,10 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 
-from deskbase.core import tables as t
+from deskbase.analytics.service import Analytics
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso
 from deskbase.core.errors import DeskbaseError, NotFound
+from deskbase.support import tables as ts
+from deskbase.support.service import SlaService
 from deskbase.support.template import report_queries, seed_queries
 from deskbase.web.http import url
 from deskbase.web.pages import (
@@ -129,7 +131,7 @@ def _num(value: Any) -> float:
 
 
 def report_panel(
-    core: Deskbase, analytics: Any, ws: str, report: Report, may: Callable[[str], bool] | None = None
+    core: Deskbase, analytics: Analytics | None, ws: str, report: Report, may: Callable[[str], bool] | None = None
 ) -> ReportPanel:
     """`may` answers for the caller's table permissions, as `POST …/sql` checks them."""
     description, sql = query_text(core, ws, report.id)
@@ -208,7 +210,7 @@ def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
 
 def attainment_panel(
     core: Deskbase,
-    analytics: Any,
+    analytics: Analytics | None,
     ws: str,
     period: str,
     now: datetime,
@@ -217,7 +219,7 @@ def attainment_panel(
     """`cache` (see web/counts.py) may serve the answer again while the workspace is unchanged."""
     start, end = period_bounds(period, now)
     panel = AttainmentPanel(period, iso(start), iso(end), [], [], None)
-    sla = core.extensions.get("sla")
+    sla = core.extensions.get(SlaService)
     if analytics is None and sla is None:
         panel.error = "SLA attainment needs the SQL replica or the SLA service; neither runs on this server."
         return panel
@@ -310,7 +312,7 @@ def due_soon(core: Deskbase, ws: str, now: datetime, within: timedelta) -> int:
     """Tickets with an SLA clock running (not paused) whose target falls in (now, now + within]: a short
     range of the SLA service's (workspace, running, target_at) index. A paused clock can't breach, so unlike
     the At risk view (which goes by each ticket's stored due instant) paused clocks are left out."""
-    si = t.sla_instances
+    si = ts.sla_instances
     with core.db.read() as conn:
         return int(
             conn.execute(
@@ -390,7 +392,7 @@ def live_strip(ws: str, nav: dict[str, int | None], extra: dict[str, int | None]
 # ---- panels over the SQL replica ------------------------------------------------------------------------
 def _run(
     core: Deskbase,
-    analytics: Any,
+    analytics: Analytics,
     ws: str,
     panel: Panel,
     params: dict[str, Any],
@@ -408,7 +410,7 @@ def _failed(exc: DeskbaseError) -> str:
 
 def _period_rows(
     core: Deskbase,
-    analytics: Any,
+    analytics: Analytics | None,
     ws: str,
     panel: Any,
     now: datetime,
@@ -502,7 +504,7 @@ def trend_chart(days: list[TrendDay]) -> Chart | None:
 
 def trend_panel(
     core: Deskbase,
-    analytics: Any,
+    analytics: Analytics | None,
     ws: str,
     period: str,
     now: datetime,
@@ -548,7 +550,7 @@ def trend_panel(
 
 def response_panel(
     core: Deskbase,
-    analytics: Any,
+    analytics: Analytics | None,
     ws: str,
     period: str,
     clock: str,
@@ -590,7 +592,7 @@ def response_panel(
 
 def plan_panel(
     core: Deskbase,
-    analytics: Any,
+    analytics: Analytics | None,
     ws: str,
     period: str,
     now: datetime,
@@ -623,7 +625,7 @@ def plan_panel(
 
 def heatmap_panel(
     core: Deskbase,
-    analytics: Any,
+    analytics: Analytics | None,
     ws: str,
     period: str,
     now: datetime,

@@ -11,6 +11,7 @@ from typing import Any
 
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
+from deskbase.support.service import SlaService
 from deskbase.web.pages import CustomerRef, QueueFilters, QueueRow
 from deskbase.web.sla import clock
 
@@ -134,7 +135,7 @@ def parse_filters(
 
 
 def sla_service(core: Deskbase) -> Any:
-    return core.extensions.get("sla")
+    return core.extensions.get(SlaService)
 
 
 def sla_queue(core: Deskbase) -> Any:

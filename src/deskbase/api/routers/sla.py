@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from deskbase.api.deps import ActorDep, authorize, requires, when
 from deskbase.api.schemas import SimulateBody, SlaConfigPut
+from deskbase.core.app import Deskbase
 from deskbase.core.errors import BadRequest, Unavailable
 from deskbase.core.scope import ReadScope
 from deskbase.support.service import SlaService
@@ -22,10 +23,11 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 
 
 def get_sla(request: Request) -> SlaService:
-    sla = request.app.state.core.extensions.get("sla")
+    core: Deskbase = request.app.state.core
+    sla = core.extensions.get(SlaService)
     if sla is None:
         raise Unavailable("the SLA service is not installed on this server")
-    return sla  # type: ignore[no-any-return]
+    return sla
 
 
 SlaDep = Annotated[SlaService, Depends(get_sla)]

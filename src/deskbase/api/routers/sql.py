@@ -16,6 +16,7 @@ from deskbase.analytics.service import Analytics
 from deskbase.analytics.sql import iter_csv, iter_ndjson
 from deskbase.api.deps import ActorDep, CoreDep, authorize, permits, requires
 from deskbase.api.schemas import SqlBody, StoredQueryPut, StoredQueryRun
+from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import Unavailable
 
@@ -24,10 +25,11 @@ router = APIRouter(tags=["sql"])
 
 def get_analytics(request: Request) -> Analytics:
     """Called after authorisation, so a caller without rights never learns whether the replica is up."""
-    analytics = getattr(request.app.state, "analytics", None)
+    core: Deskbase = request.app.state.core
+    analytics = core.extensions.get(Analytics)
     if analytics is None:
         raise Unavailable("the SQL replica is disabled on this server (DESKBASE_REPLICATE=false)")
-    return analytics  # type: ignore[no-any-return]
+    return analytics
 
 
 def authorize_sql(actor: Actor, ws: str) -> None:

@@ -10,6 +10,7 @@ from deskbase.api.deps import ActorDep, CoreDep, authorize, requires, when
 from deskbase.api.schemas import ResponseCreate
 from deskbase.core.scope import ReadScope
 from deskbase.support import tickets
+from deskbase.support.service import SlaService
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/tickets", tags=["support"])
 
@@ -42,7 +43,7 @@ def timeline(ws: str, ticket_id: str, core: CoreDep, actor: ActorDep) -> dict[st
     """Messages, status/priority/assignee changes and SLA events interleaved by time. Messages appear only
     to a token that may read the responses and their links; who made a change only to `read:audit`."""
     authorize(actor, "read:records", ws, "tickets")
-    sla = core.extensions.get("sla")
+    sla = core.extensions.get(SlaService)
     events = sla.ticket_view(ws, ticket_id)["events"] if sla is not None else []
     return {"data": tickets.timeline(core, ReadScope(actor, ws), ticket_id, events)}
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from deskbase.api.deps import ActorDep, requires
 from deskbase.api.schemas import ReplayBody, TriggerPut
+from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import Unavailable
 from deskbase.events import health
@@ -22,10 +23,11 @@ ADMIN = requires("admin")
 
 
 def get_webhooks(request: Request) -> Webhooks:
-    hooks = request.app.state.core.extensions.get("webhooks")
+    core: Deskbase = request.app.state.core
+    hooks = core.extensions.get(Webhooks)
     if hooks is None:
         raise Unavailable("webhooks are not installed on this server")
-    return hooks  # type: ignore[no-any-return]
+    return hooks
 
 
 WebhooksDep = Annotated[Webhooks, Depends(get_webhooks)]

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from deskbase.analytics.service import Analytics
 from deskbase.api.deps import requires
 from deskbase.core.auth import authorize, permits
 from deskbase.core.context import Actor
@@ -38,7 +39,7 @@ def dashboard(
     ]
     page = DashboardPage(
         reports=reports,
-        sql_available=request.app.state.analytics is not None,
+        sql_available=_analytics(request) is not None,
         sla_available=sla_service(core) is not None,
         period=period,
         periods=list(dash.PERIODS),
@@ -68,7 +69,7 @@ def report(ws: str, report_id: str, request: Request, actor: ActorDep) -> Respon
     spec = dash.REPORT_BY_ID.get(report_id)
     if spec is None:
         raise NotFound(f"report {report_id!r} not found", {"report": report_id})
-    panel = dash.report_panel(core_of(request), request.app.state.analytics, ws, spec, _may(actor, ws))
+    panel = dash.report_panel(core_of(request), _analytics(request), ws, spec, _may(actor, ws))
     shell = make_shell(request, actor, spec.title, ws, "dashboard")
     return render(
         request, "dashboard/report.html" if is_htmx(request) else "dashboard/report_page.html", panel, shell
@@ -87,7 +88,7 @@ def attainment(ws: str, request: Request, actor: ActorDep, period: str = "30d") 
         key = (ws, f"\x00attainment:{period}:{shell.now:%Y%m%d%H}")  # the window moves on: at most an hour
         return counts.get(key, core.last_seq(ws), lambda: {"rows": compute()})["rows"]
 
-    panel = dash.attainment_panel(core, request.app.state.analytics, ws, period, shell.now, cached)
+    panel = dash.attainment_panel(core, _analytics(request), ws, period, shell.now, cached)
     template = "dashboard/attainment.html" if is_htmx(request) else "dashboard/attainment_page.html"
     return render(request, template, panel, shell)
 
@@ -142,7 +143,7 @@ def panel(
         raise NotFound(f"panel {panel_id!r} not found", {"panel": panel_id})
     period = period if period in dict(dash.PERIODS) else "30d"
     shell = make_shell(request, actor, spec.title, ws, "dashboard")
-    core, analytics, may = core_of(request), request.app.state.analytics, _may(actor, ws)
+    core, analytics, may = core_of(request), _analytics(request), _may(actor, ws)
     args = (core, analytics, ws, period)
     if panel_id == "created_vs_solved":
         found: Any = dash.trend_panel(*args, shell.now, shell.timezone, may)
@@ -153,3 +154,8 @@ def panel(
     else:
         found = dash.heatmap_panel(*args, shell.now, shell.timezone, may)
     return _panel(request, found, shell)
+
+
+def _analytics(request: Request) -> Analytics | None:
+    """The SQL replica, when this server runs one (the dashboards fall back to the primary store without)."""
+    return core_of(request).extensions.get(Analytics)

@@ -37,7 +37,7 @@ MANAGE = requires("admin")
 
 
 def webhooks_of(request: Request) -> Webhooks | None:
-    return core_of(request).extensions.get("webhooks")  # type: ignore[no-any-return]
+    return core_of(request).extensions.get(Webhooks)
 
 
 def require_webhooks(request: Request) -> Webhooks:
