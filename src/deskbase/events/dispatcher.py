@@ -3,8 +3,10 @@
 Each turn: (1) read the change log past the watermark, build the events some enabled trigger asks for (and
 the SLA events those changes recorded), match them, and queue deliveries and the new watermark in ONE
 transaction — so a crash either queues a batch or not, and a re-read queues nothing twice; (2) hand due
-deliveries to a thread pool, at most `PER_TRIGGER` per trigger, so a slow or dead endpoint holds two
-workers at most and never delays another trigger. Nothing is sent from a request: routes only queue.
+deliveries to lanes in a thread pool, at most `PER_TRIGGER` lanes per trigger, so a slow or dead endpoint
+holds two workers at most and never delays another trigger. A lane sends its batch over a kept-alive
+connection, stores the outcomes in few transactions, and claims the trigger's next due deliveries itself.
+Nothing is sent from a request: routes only queue.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 NAME = "webhooks"
 BATCH = 500
 PER_TRIGGER = 2
+LANE_BATCH = 50  #: deliveries a lane claims at a time
+RECORD_BATCH = 20  #: attempts stored per transaction …
+RECORD_EVERY = 0.2  #: … or after this many seconds, whichever comes first
 PERSIST_IDLE_WATERMARK = 5.0
 
 
@@ -57,6 +62,8 @@ class Dispatcher:
         )
         self._lock = threading.Lock()
         self._in_flight: dict[str, str] = {}  # delivery id -> trigger key
+        self._lanes: dict[str, int] = {}  # trigger key -> lanes running
+        self._stopping = threading.Event()
         self._watermark: int | None = None
         self._saved_at = time.monotonic()
         self._pruned_at: datetime | None = None
@@ -65,9 +72,12 @@ class Dispatcher:
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> None:
+        self._stopping.clear()
         self.loop.start()
 
     def stop(self) -> None:
+        """Lanes finish the delivery in hand (at most the send timeout) and leave the rest queued."""
+        self._stopping.set()
         self.loop.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.sender.close()
@@ -121,97 +131,150 @@ class Dispatcher:
         self._watermark = hi
 
     def send_due(self) -> float | None:
-        """Start due deliveries; returns the seconds until the next one is due (None: nothing queued)."""
+        """Start lanes for triggers with due deliveries; returns the seconds until the next one is due (None:
+        nothing queued)."""
         now = self.core.clock.now()
         with self.core.db.read() as conn:
-            due = deliveries.due(conn, now, 200)
+            due = deliveries.due(conn, now, PER_TRIGGER * LANE_BATCH * 4)
             upcoming = deliveries.next_due(conn)
         with self._lock:
-            per_trigger: dict[str, int] = {}
-            for key in self._in_flight.values():
-                per_trigger[key] = per_trigger.get(key, 0) + 1
+            by_key: dict[str, list[str]] = {}
             for row in due:
-                key = f"{row.workspace_id}/{row.trigger_id}"
-                if row.id in self._in_flight or per_trigger.get(key, 0) >= PER_TRIGGER:
-                    continue
-                self._in_flight[row.id] = key
-                per_trigger[key] = per_trigger.get(key, 0) + 1
-                self._pool.submit(self._attempt, row.id)
+                if row.id not in self._in_flight:
+                    by_key.setdefault(f"{row.workspace_id}/{row.trigger_id}", []).append(row.id)
+            for key, ids in by_key.items():
+                free = PER_TRIGGER - self._lanes.get(key, 0)
+                for part in _split(ids, free):
+                    self._start_lane(key, part)
         if upcoming is None:
             return None
         return max(0.0, (upcoming - self.core.clock.now()).total_seconds())
+
+    def _start_lane(self, key: str, ids: list[str]) -> None:
+        """(Under `_lock`.) Claim `ids` and run a lane of the trigger on them."""
+        for i in ids:
+            self._in_flight[i] = key
+        self._lanes[key] = self._lanes.get(key, 0) + 1
+        self._pool.submit(self._lane, key, ids)
 
     def idle(self) -> bool:
         with self._lock:
             return not self._in_flight
 
-    # ---- one attempt (in a worker thread) -----------------------------------------------------------
-    def _attempt(self, delivery_id: str) -> None:
+    # ---- a lane (in a worker thread) ----------------------------------------------------------------
+    def _lane(self, key: str, ids: list[str]) -> None:
+        """Send a batch of one trigger's due deliveries (heads of distinct per-record queues, so their order
+        among themselves is free), then claim the trigger's next due ones itself rather than wait for the
+        loop's next turn: a fast endpoint is fed as fast as it answers."""
         try:
-            self._send(delivery_id)
+            while ids:
+                try:
+                    self._send_batch(key, ids)
+                finally:
+                    with self._lock:
+                        for i in ids:
+                            self._in_flight.pop(i, None)
+                ids = self._claim_more(key)
         except Exception:
-            log.exception("webhook delivery %s failed unexpectedly", delivery_id)
+            log.exception("webhook lane %s failed unexpectedly", key)
         finally:
             with self._lock:
-                self._in_flight.pop(delivery_id, None)
+                self._lanes[key] = self._lanes.get(key, 1) - 1
             self.loop.wake()
 
-    def _send(self, delivery_id: str) -> None:
+    def _claim_more(self, key: str) -> list[str]:
+        if self._stopping.is_set():
+            return []
+        ws, _, tid = key.partition("/")
+        with self.core.db.read() as conn:
+            due = deliveries.due_for_trigger(conn, ws, tid, self.core.clock.now(), LANE_BATCH * PER_TRIGGER)
+        with self._lock:
+            ids = [r.id for r in due if r.id not in self._in_flight][:LANE_BATCH]
+            for i in ids:
+                self._in_flight[i] = key
+        return ids
+
+    def _send_batch(self, key: str, ids: list[str]) -> None:
         clock = self.core.clock
         d = webhook_deliveries
+        ws, _, tid = key.partition("/")
         with self.core.db.read() as conn:
-            row = conn.execute(select(d).where(d.c.id == delivery_id)).first()
-            # Read afresh: the loop may have listed it as due just before an earlier attempt recorded its
-            # failure (and a next_attempt_at in the future).
-            due_now = (
-                row is not None and row.next_attempt_at is not None and row.next_attempt_at <= clock.now()
-            )
-            if row is None or row.status not in deliveries.OPEN or not due_now:
-                return
             trig = conn.execute(
-                select(triggers).where(
-                    triggers.c.workspace_id == row.workspace_id, triggers.c.id == row.trigger_id
-                )
+                select(triggers).where(triggers.c.workspace_id == ws, triggers.c.id == tid)
             ).first()
+            rows = conn.execute(select(d).where(d.c.id.in_(ids)).order_by(d.c.seq, d.c.id)).all()
         if trig is None or not trig.enabled:
             return
-        at = clock.now()
-        body = row.payload.encode()
-        headers = signing.headers(
-            self.store.signing_secrets(trig, at), row.event_id, int(at.timestamp()), body
-        )
-        result = self.sender.post(trig.url, headers, body)
+        # Read afresh: the loop may have listed one as due just before an earlier attempt recorded its
+        # failure (and a next_attempt_at in the future).
         now = clock.now()
-        out = retry.outcome(
-            result.status,
-            int(row.attempts) + 1,
-            self.schedule,
-            now,
-            self._random.random(),
-            retry.retry_after_seconds(result.retry_after, now),
-            trig.failing_since,
-            self.disable_after,
-        )
+        rows = [
+            r
+            for r in rows
+            if r.status in deliveries.OPEN and r.next_attempt_at is not None and r.next_attempt_at <= now
+        ]
+        failing_since = trig.failing_since
+        done: list[tuple[Any, datetime, Any, retry.Outcome, datetime]] = []
+        flushed_at = time.monotonic()
+        for row in rows:
+            if self._stopping.is_set():
+                break
+            at = clock.now()
+            body = row.payload.encode()
+            headers = signing.headers(
+                self.store.signing_secrets(trig, at), row.event_id, int(at.timestamp()), body
+            )
+            result = self.sender.post(trig.url, headers, body)
+            now = clock.now()
+            out = retry.outcome(
+                result.status,
+                int(row.attempts) + 1,
+                self.schedule,
+                now,
+                self._random.random(),
+                retry.retry_after_seconds(result.retry_after, now),
+                failing_since,
+                self.disable_after,
+            )
+            failing_since = None if out.status == "delivered" else (failing_since or now)
+            done.append((row, at, result, out, now))
+            # Results are stored in batches (one transaction for many), but soon: a slow endpoint's log
+            # must not wait for the whole batch.
+            if out.disable or len(done) >= RECORD_BATCH or time.monotonic() - flushed_at > RECORD_EVERY:
+                disabled = self._record(trig, done)
+                done, flushed_at = [], time.monotonic()
+                if disabled:
+                    return
+        if done:
+            self._record(trig, done)
+
+    def _record(self, trig: Any, done: list[tuple[Any, datetime, Any, retry.Outcome, datetime]]) -> bool:
+        """Store attempts and their outcomes, and the trigger's health, in one transaction; True if the trigger
+        is now disabled."""
+        d = webhook_deliveries
         with self.core.db.tx() as tx:
-            current = tx.conn.execute(select(d.c.status).where(d.c.id == delivery_id)).scalar()
-            if current not in deliveries.OPEN:
-                return  # deleted or finished meanwhile
-            deliveries.record(tx.conn, row, at, result, out, now)
+            current = dict(
+                tx.conn.execute(select(d.c.id, d.c.status).where(d.c.id.in_([r.id for r, *_ in done]))).all()
+            )
+            failing = trig.failing_since
             changes: dict[str, Any] = {}
-            if out.status == "delivered":
-                if trig.failing_since is not None:
-                    changes["failing_since"] = None
-            elif trig.failing_since is None:
-                changes["failing_since"] = now
-            if out.disable:
-                changes.update(enabled=False, disabled_reason=out.disable)
-                log.warning("trigger %s/%s disabled: %s", trig.workspace_id, trig.id, out.disable)
+            for row, at, result, out, now in done:
+                if current.get(row.id) not in deliveries.OPEN:
+                    continue  # deleted or finished meanwhile
+                deliveries.record(tx.conn, row, at, result, out, now)
+                failing = None if out.status == "delivered" else (failing or now)
+                if out.disable:
+                    changes.update(enabled=False, disabled_reason=out.disable)
+                    log.warning("trigger %s/%s disabled: %s", trig.workspace_id, trig.id, out.disable)
+            if failing != trig.failing_since:
+                changes["failing_since"] = failing
             if changes:
                 tx.conn.execute(
                     triggers.update()
                     .where(triggers.c.workspace_id == trig.workspace_id, triggers.c.id == trig.id)
                     .values(**changes)
                 )
+        return "enabled" in changes
 
     def _prune(self) -> None:
         now = self.core.clock.now()
@@ -221,3 +284,9 @@ class Dispatcher:
         with self.core.db.tx() as tx:
             deliveries.prune(tx.conn, now - self.retention)
             ingest.prune(tx.conn, now - self.retention)
+
+
+def _split(ids: list[str], lanes: int) -> list[list[str]]:
+    """Up to `lanes` non-empty parts of at most LANE_BATCH ids each, dealt round-robin."""
+    n = min(max(lanes, 0), len(ids))
+    return [ids[i::n][:LANE_BATCH] for i in range(n)]
