@@ -1,0 +1,205 @@
+"""Webhook delivery: commit → delivery latency, deliveries per second, the write path's cost, slow-endpoint isolation.
+
+deskbase in process (`deskbase.server.build`: the real core, support domain, dispatcher and SLA scheduler; no HTTP
+server, the writes are `core.records.create`), delivering to a fast receiver in its own process
+(bench/webhook_receiver.py: asyncio, answers 200 at once, or after 10 s on /slow).
+
+Phases (each on a fresh store):
+1. *throughput*: `--size` tickets (2,000) written with the dispatcher stopped and one trigger, then the dispatcher
+   started: deliveries per second until the receiver holds them all (target ≥ 1,000/s).
+2. *latency*: 3 triggers (`record.created`), a writer at 50 tickets/s for `--duration` s; for each (trigger,
+   ticket) the seconds from `create` returning (the commit) to the receiver's arrival time (target p50 ≤ 50 ms,
+   p99 ≤ 250 ms).
+3. *isolation*: the same with a 4th trigger whose endpoint answers after 10 s: the other three's latency beside
+   phase 2's (target: unchanged, ratio ≤ 1.2 on the p50 — the issue says "does not change").
+4. *write cost*: sequential creates for `--duration` s with no trigger and with 3 active triggers, interleaved
+   twice (target: with / without ≥ 0.9).
+
+    .venv/bin/python bench/webhooks.py [--size N] [--duration S] [--json]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from common import BENCH, WORKSPACE, Report, free_port, log, parser, percentile, scratch, setup_workspace
+from gen import create_bodies
+
+from deskbase.config import Settings
+from deskbase.core.context import SYSTEM
+from deskbase.events.service import Webhooks
+from deskbase.server import build
+from deskbase.support.service import SlaService
+
+
+@contextmanager
+def receiver(root: Path, slow: float = 10.0) -> Iterator[tuple[str, Path]]:
+    """The receiver process; yields its base URL and the file its arrivals are written to when it stops."""
+    port = free_port()
+    out = root / f"arrivals-{port}.jsonl"
+    script = str(BENCH / "webhook_receiver.py")
+    args = ["--port", str(port), "--out", str(out), "--slow", str(slow)]
+    proc = subprocess.Popen([sys.executable, script, *args], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.readline()  # "ready"
+    try:
+        yield f"http://127.0.0.1:{port}", out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def arrivals(out: Path) -> list[tuple[float, str, str]]:
+    return [tuple(orjson.loads(line)) for line in out.read_bytes().splitlines()]  # type: ignore[misc]
+
+
+@contextmanager
+def deskbase(root: Path, name: str) -> Iterator[Any]:
+    settings = Settings(
+        data_dir=str(root / name),
+        replicate=False,
+        webhook_allow_networks="127.0.0.0/8",
+        log_level="warning",
+    )
+    core, _app = build(settings)
+    setup_workspace(core, WORKSPACE)
+    core.extensions[SlaService].start()
+    try:
+        yield core
+    finally:
+        core.extensions[Webhooks].stop()
+        core.extensions[SlaService].stop()
+        core.close()
+
+
+def add_triggers(core: Any, base: str, paths: list[str]) -> None:
+    store = core.extensions[Webhooks].triggers
+    for n, path in enumerate(paths):
+        body = {"url": f"{base}{path}", "events": ["record.created"], "collections": ["tickets"]}
+        store.put(WORKSPACE, f"t{n}", body, SYSTEM)
+
+
+def wait_for(out_count: Any, expected: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if out_count() >= expected:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def delivered(core: Any, trigger_ids: tuple[str, ...] = ("t0", "t1", "t2")) -> int:
+    marks = ", ".join(f"'{t}'" for t in trigger_ids)
+    with core.db.read() as conn:
+        sql = f"SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered' AND trigger_id IN ({marks})"
+        return int(conn.exec_driver_sql(sql).scalar() or 0)
+
+
+def throughput(root: Path, n: int) -> tuple[float, int]:
+    with receiver(root) as (base, out), deskbase(root, "throughput") as core:
+        add_triggers(core, base, ["/fast"])
+        for b in create_bodies(n, seed=7):
+            core.records.create(WORKSPACE, "tickets", b, SYSTEM)
+        t0 = time.perf_counter()
+        core.extensions[Webhooks].start()
+        done = wait_for(lambda: delivered(core), n, 300)
+        elapsed = time.perf_counter() - t0
+    got = len({rid for _, _, rid in arrivals(out)})
+    if not done or got < n:
+        log(f"  throughput: only {got} of {n} tickets arrived")
+    return n / elapsed, got
+
+
+def latency(root: Path, name: str, duration: float, slow: bool) -> dict[str, list[float]]:
+    """Seconds from commit to arrival per fast trigger path, while a writer makes 50 tickets/s."""
+    paths = ["/a", "/b", "/c"] + (["/slow"] if slow else [])
+    committed: dict[str, float] = {}
+    with receiver(root) as (base, out), deskbase(root, name) as core:
+        add_triggers(core, base, paths)
+        core.extensions[Webhooks].start()
+        bodies = create_bodies(int(duration * 50) + 50, seed=11)
+        t0 = time.perf_counter()
+        for i, b in enumerate(bodies[: int(duration * 50)]):
+            due = t0 + i / 50
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            rec, _ = core.records.create(WORKSPACE, "tickets", b, SYSTEM)
+            committed[rec["id"]] = time.time()
+        wait_for(lambda: delivered(core), len(committed) * 3, 60)
+    by_path: dict[str, list[float]] = defaultdict(list)
+    for t, path, rid in arrivals(out):
+        if path in ("/a", "/b", "/c") and rid in committed:
+            by_path["fast"].append((t - committed[rid]) * 1000)
+    got = len(by_path["fast"])
+    if got < len(committed) * 3:
+        log(f"  {name}: {got} of {len(committed) * 3} fast deliveries arrived")
+    return by_path
+
+
+def write_rate(root: Path, base: str, duration: float) -> tuple[float, float]:
+    """Sequential creates per second without triggers and with 3, interleaved twice."""
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    for rnd in range(2):
+        for with_triggers in (False, True):
+            with deskbase(root, f"write-{rnd}-{int(with_triggers)}") as core:
+                if with_triggers:
+                    add_triggers(core, base, ["/a", "/b", "/c"])
+                    core.extensions[Webhooks].start()
+                bodies = iter(create_bodies(20_000, seed=13 + rnd))
+                n, t0 = 0, time.perf_counter()
+                while time.perf_counter() - t0 < duration:
+                    core.records.create(WORKSPACE, "tickets", next(bodies), SYSTEM)
+                    n += 1
+                rates[with_triggers].append(n / (time.perf_counter() - t0))
+    return sum(rates[False]) / 2, sum(rates[True]) / 2
+
+
+def main() -> None:
+    p = parser("webhook deliveries: latency, throughput, write cost, isolation", 2_000, 20_000)
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of writing per phase (default 10)")
+    args = p.parse_args()
+    n = args.size or 2_000
+    report = Report("webhooks", {"tickets": n, "duration_s": args.duration})
+    with scratch("webhooks", args.keep) as root:
+        log(f"throughput: {n:,} tickets queued for one trigger")
+        rate, got = throughput(root, n)
+        log("latency: 3 triggers, 50 writes/s")
+        plain = latency(root, "latency", args.duration, slow=False)["fast"]
+        log("isolation: the same beside a trigger whose endpoint answers in 10 s")
+        beside = latency(root, "isolation", args.duration, slow=True)["fast"]
+        log("write cost: sequential creates without and with 3 triggers")
+        with receiver(root) as (base, _out):
+            without, with3 = write_rate(root, base, args.duration)
+    report.table(
+        "deliveries (one trigger, a fast local receiver)",
+        ["queued", "arrived", "deliveries/s"],
+        [[n, got, rate]],
+    )
+    rows = []
+    for label, ms in (("3 triggers", plain), ("3 triggers + one 10 s endpoint", beside)):
+        rows.append([label, len(ms), percentile(ms, 50), percentile(ms, 99), max(ms) if ms else float("nan")])
+    report.table("commit → delivery at 50 writes/s (ms)", ["triggers", "deliveries", "p50", "p99", "max"], rows)
+    report.table(
+        "sequential creates per second (mean of two interleaved runs)",
+        ["no trigger", "3 triggers", "ratio"],
+        [[without, with3, with3 / without]],
+    )
+    report.check("deliveries per second", rate, ">=", 1000)
+    report.check("latency p50 ms", percentile(plain, 50), "<=", 50)
+    report.check("latency p99 ms", percentile(plain, 99), "<=", 250)
+    report.check("p50 beside a slow endpoint / alone", percentile(beside, 50) / percentile(plain, 50), "<=", 1.2)
+    report.check("writes with 3 triggers / without", with3 / without, ">=", 0.9)
+    report.emit(args.json)
+
+
+if __name__ == "__main__":
+    main()
