@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from deskbase.analytics.engine import INLINE_BYTES, INLINE_ROWS
+from deskbase.analytics.inline import INLINE_BYTES, INLINE_ROWS
 from deskbase.analytics.service import Analytics
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase

@@ -63,12 +63,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
 import pyarrow as pa
 
 from deskbase.analytics.errors import QueryTimeout
 from deskbase.analytics.failures import clean_message, error_parts, sandbox_error
 from deskbase.analytics.gate import Ticket, run_with_deadline
+from deskbase.analytics.inline import INLINE_BYTES, INLINE_ROWS, inline_source, quote_column
 from deskbase.analytics.params import render_param, render_params
 from deskbase.analytics.results import Column, Result, parse_json_compact, read_stream
 
@@ -233,28 +233,6 @@ def _ident(name: str, what: str) -> str:
     return f"`{name}`"
 
 
-def _quote_column(name: str) -> str:
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
-
-
-#: A few rows are inserted inline (see the module notes), as long as the statement stays well below
-#: ClickHouse's max_query_size (256 KiB), which the inline data counts towards.
-INLINE_ROWS = 200
-INLINE_BYTES = 192 * 1024
-_CH_TYPES = {pa.string(): "String", pa.int64(): "Int64", pa.uint64(): "UInt64", pa.bool_(): "Bool"}
-
-
-def _inline(source: pa.Table) -> str:
-    """``format(JSONCompactColumns, <structure>, '<columns as JSON>')`` holding ``source``'s rows."""
-    structure = ", ".join(f"{_quote_column(f.name)} Nullable({_CH_TYPES[f.type]})" for f in source.schema)
-    payload = orjson.dumps([col.to_pylist() for col in source.columns]).decode()
-    return f"format(JSONCompactColumns, {_literal(structure)}, {_literal(payload)})"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class ChdbEngine:
     """Embedded ClickHouse (chDB) on one data path; one instance per process (chDB's own constraint).
 
@@ -321,7 +299,7 @@ class ChdbEngine:
     def insert_arrow(self, database: str, table: str, table_data: pa.Table) -> int:
         if table_data.num_rows == 0:
             return 0
-        columns = ", ".join(_quote_column(c) for c in table_data.column_names)
+        columns = ", ".join(quote_column(c) for c in table_data.column_names)
         sql = (
             f"INSERT INTO {_ident(database, 'database')}.{_ident(table, 'table')} ({columns}) "
             "SELECT * FROM Python(deskbase_arrow_batch)"
@@ -335,11 +313,11 @@ class ChdbEngine:
             return 0
         target = f"{_ident(database, 'database')}.{_ident(table, 'table')}"
         head = (
-            f"INSERT INTO {target} ({', '.join(_quote_column(c) for c in columns)}) "
+            f"INSERT INTO {target} ({', '.join(quote_column(c) for c in columns)}) "
             f"SELECT {', '.join(columns.values())} FROM "
         )
         if source.num_rows <= INLINE_ROWS:
-            sql = head + _inline(source)
+            sql = head + inline_source(source)
             if len(sql) <= INLINE_BYTES:
                 with self._admin() as conn:
                     self._run(conn, sql)

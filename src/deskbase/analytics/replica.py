@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -96,8 +97,7 @@ class Replica:
                     self.engine.execute(f"ALTER TABLE {qi(db)}.{qi(name)} ADD COLUMN IF NOT EXISTS {column}")
         res = self.engine.execute(f"SELECT seq, store FROM {qi(META_DB)}.watermark FINAL WHERE id = 1")
         seq, store = (int(res.rows[0][0]), res.rows[0][1]) if res.rows else (0, "")
-        with self.core.db.read() as conn:
-            head = int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
+        head = self._head()
         if store != self.core.store_id or seq > head:
             if seq or self._known:
                 log.warning("replica belongs to another store or is ahead of it; rebuilding it from scratch")
@@ -138,24 +138,42 @@ class Replica:
 
     def _step(self, limit: int = BATCH) -> int:
         """`step` with the lock held by the caller."""
+        batch = self._fetch(self.watermark, limit)
+        return self._apply(batch) if batch.num_rows else 0
+
+    def _drain(self, until: int) -> int:
+        """Replicate up to change `until` (lock held), reading the next batch from the primary store while the
+        engine inserts the current one: the two overlap on two cores."""
+        total = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="deskbase-replica-read") as pool:
+            ahead = pool.submit(self._fetch, self.watermark, BATCH, until)
+            while (batch := ahead.result()).num_rows:
+                ahead = pool.submit(self._fetch, batch["seq"][-1].as_py(), BATCH, until)
+                total += self._apply(batch)
+        return total
+
+    def _fetch(self, after: int, limit: int, until: int | None = None) -> pa.Table:
+        """The next change rows after `after`, raw."""
         seq = t.changes.c.seq
+        query = select(*(c.expr for c in COLUMNS)).where(seq > after)
+        if until is not None:
+            query = query.where(seq <= until)
         with self.core.db.read() as conn:
-            rows = conn.execute(
-                select(*(c.expr for c in COLUMNS)).where(seq > self.watermark).order_by(seq).limit(limit)
-            ).all()
-        if not rows:
-            return 0
-        batch = to_arrow(COLUMNS, rows)
+            rows = conn.execute(query.order_by(seq).limit(limit)).all()
+        return to_arrow(COLUMNS, rows)
+
+    def _apply(self, batch: pa.Table) -> int:
+        """Insert a batch that starts right after the watermark, then its derived rows; advance the watermark."""
         start = 0
         for i in pc.indices_nonzero(self._destructive(batch)).to_pylist():
             self._insert_changes(batch.slice(start, i - start))
             self._destroy(batch.slice(i, 1).to_pylist()[0])
             start = i  # the change's own rows (a tombstone, its log entry) follow the action
         self._insert_changes(batch.slice(start))
-        last = int(rows[-1][0])
+        last = int(batch["seq"][-1].as_py())
         self._copy_derived(self.watermark, last)
         self._set_watermark(last)
-        return len(rows)
+        return batch.num_rows
 
     @staticmethod
     def _destructive(batch: pa.Table) -> pa.BooleanArray:
@@ -212,12 +230,15 @@ class Replica:
                     self.engine.insert_select(self.ensure_workspace(ws), d.name, d.columns, rows)
 
     def catch_up(self) -> int:
-        total = 0
-        while n := self.step():
-            total += n
+        """Replicate every change committed so far; returns how many."""
         with self._lock:
+            total = self._drain(self._head())
             self.persist_watermark()
         return total
+
+    def _head(self) -> int:
+        with self.core.db.read() as conn:
+            return int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
 
     def _set_watermark(self, seq: int, force: bool = False) -> None:
         """Advance the watermark; persist it at most once a second (a crash replays at most that much, and
@@ -285,7 +306,8 @@ class Replica:
                 log.exception("replication step failed; retrying")
                 self._stop.wait(1.0)
                 continue
-            if n >= BATCH:
+            if n >= BATCH:  # a backlog (a restart, an import): drain it at full speed
+                self.catch_up()
                 continue
             if n:
                 self._stop.wait(self.interval)
@@ -306,9 +328,7 @@ class Replica:
                 workspaces = [r[0] for r in conn.execute(select(t.workspaces.c.id))]
             for ws in workspaces:
                 self.ensure_workspace(ws)
-            total = 0
-            while n := self._step():
-                total += n
+            total = self._drain(self._head())
             self.persist_watermark()
         return total
 
