@@ -282,3 +282,23 @@ def test_batches_on_both_insert_paths(replica: tuple[Deskbase, Analytics]) -> No
     core.records.create(WS, "things", {"id": "big", "data": {"name": big}}, SYSTEM)
     assert analytics.replica.step() == 1
     assert_records_equal(core, analytics, "things")
+
+
+def test_one_batch_across_workspaces_with_one_deleted(replica: tuple[Deskbase, Analytics]) -> None:
+    core, analytics = replica
+    for ws in ("beta", "gone"):
+        core.workspaces.put(ws, ws.title(), None, SYSTEM)
+        core.collections.upsert(ws, "things", {"name": "Things", "json_schema": SCHEMA}, SYSTEM)
+    for i in range(3):
+        for ws in (WS, "beta", "gone"):
+            core.records.create(ws, "things", {"id": f"{ws}-{i}", "data": {"name": ws}}, SYSTEM)
+    core.workspaces.delete("gone", SYSTEM)
+    assert analytics.replica.catch_up() > 9
+    for ws in (WS, "beta"):
+        got = analytics.sql(ws, "SELECT id FROM records FINAL WHERE collection = 'things' ORDER BY id")[
+            "data"
+        ]
+        assert got == [[f"{ws}-{i}"] for i in range(3)]
+    gone = analytics.engine.execute("SELECT count() FROM system.databases WHERE name = 'ws_gone'").rows
+    assert gone == [[0]]
+    assert analytics.replica.verify() == []

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow.compute as pc
-
 from deskbase.analytics import raw
 from deskbase.analytics.raw import Raw, field, field_bool, field_instant, field_json, field_text, instant
 from deskbase.core import tables as t
@@ -32,8 +30,6 @@ COLUMNS: tuple[Raw, ...] = (
 #: Entities whose deletion the replica acts on (drops or deletes rows) before applying later changes.
 DESTRUCTIVE = frozenset({"workspace", "collection", "relationship_type"})
 
-_WORKSPACE_DELETE = (pc.field("entity") == "workspace") & (pc.field("op") == "delete")
-
 
 @dataclass(frozen=True)
 class Target:
@@ -43,11 +39,6 @@ class Target:
     table: str
     entities: tuple[str, ...] | None
     columns: dict[str, str]
-
-    def rows(self) -> pc.Expression:
-        if self.entities is None:
-            return ~_WORKSPACE_DELETE
-        return pc.field("entity").isin(list(self.entities))
 
 
 TARGETS = (

@@ -47,4 +47,4 @@ def split_by_workspace(batch: pa.Table) -> dict[str, pa.Table]:
     workspaces: list[Any] = batch.column("workspace_id").unique().to_pylist()
     if len(workspaces) == 1:
         return {workspaces[0]: batch}
-    return {ws: batch.filter(pc.field("workspace_id") == ws) for ws in workspaces}
+    return {ws: batch.filter(pc.equal(batch["workspace_id"], ws)) for ws in workspaces}
