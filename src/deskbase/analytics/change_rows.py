@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deskbase.analytics import raw
-from deskbase.analytics.raw import Raw, field, field_bool, field_instant, field_json, field_text, instant
+from deskbase.analytics.raw import (
+    Raw,
+    field,
+    field_bool,
+    field_instant,
+    field_json,
+    field_object,
+    field_text,
+    instant,
+)
 from deskbase.core import tables as t
 
 _c = t.changes.c
@@ -49,7 +58,7 @@ TARGETS = (
             "workspace_id": "workspace_id",
             "collection": "ifNull(collection, '')",
             "id": "entity_id",
-            "data": field_json("data", "data", "{}"),
+            "data": field_object("data", "data"),
             "version": "seq",
             "deleted": field_bool("data", "deleted"),
             "created_at": field_instant("data", "created_at"),
@@ -70,7 +79,7 @@ TARGETS = (
             "source_id": field_text("data", "source_id"),
             "target_collection": field_text("data", "target_collection"),
             "target_id": field_text("data", "target_id"),
-            "data": field_json("data", "data", "{}"),
+            "data": field_object("data", "data"),
             "version": "seq",
             "deleted": field_bool("data", "deleted"),
             "created_at": field_instant("data", "created_at"),

@@ -40,6 +40,8 @@ __all__ = ["BATCH", "TABLES", "Replica", "database_of", "qi"]
 log = logging.getLogger(__name__)
 
 BATCH = 20_000
+#: One INSERT … SELECT: database, table, target column → expression, raw rows.
+_Insert = tuple[str, str, dict[str, str], pa.Table]
 _DESTRUCTIVE = pa.array(sorted(DESTRUCTIVE))
 
 
@@ -66,6 +68,7 @@ class Replica:
         self._persisted_at = 0.0
         self._persisted_seq = -1
         self.derived: list[DerivedTable] = []
+        self._pool: ThreadPoolExecutor | None = None
         self._open()
 
     def register(self, table: DerivedTable) -> None:
@@ -166,14 +169,25 @@ class Replica:
         """Insert a batch that starts right after the watermark, then its derived rows; advance the watermark."""
         start = 0
         for i in pc.indices_nonzero(self._destructive(batch)).to_pylist():
-            self._insert_changes(batch.slice(start, i - start))
+            self._insert(self._change_inserts(batch.slice(start, i - start)))
             self._destroy(batch.slice(i, 1).to_pylist()[0])
             start = i  # the change's own rows (a tombstone, its log entry) follow the action
-        self._insert_changes(batch.slice(start))
         last = int(batch["seq"][-1].as_py())
-        self._copy_derived(self.watermark, last)
+        self._insert(self._change_inserts(batch.slice(start)) + self._derived_inserts(self.watermark, last))
         self._set_watermark(last)
         return batch.num_rows
+
+    def _insert(self, inserts: list[_Insert]) -> None:
+        """Run the inserts two at a time (the engine's admin connections): they fill different tables, and
+        the engine works outside the GIL, so two cores share a batch (catch-up: see bench/README.md, "Replicator")."""
+        if len(inserts) <= 1:
+            for job in inserts:
+                self.engine.insert_select(*job)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(2, thread_name_prefix="deskbase-replica-insert")
+        for done in [self._pool.submit(self.engine.insert_select, *job) for job in inserts]:
+            done.result()
 
     @staticmethod
     def _destructive(batch: pa.Table) -> pa.BooleanArray:
@@ -202,10 +216,11 @@ class Replica:
                 f"DELETE FROM {qi(db)}.relationships WHERE rel_type = {{r:String}}", {"r": target}
             )
 
-    def _insert_changes(self, batch: pa.Table) -> None:
+    def _change_inserts(self, batch: pa.Table) -> list[_Insert]:
         """One INSERT … SELECT per workspace and table that the batch has rows for."""
+        inserts: list[_Insert] = []
         if batch.num_rows == 0:
-            return
+            return inserts
         workspace_delete = pc.and_(pc.equal(batch["entity"], "workspace"), pc.equal(batch["op"], "delete"))
         if pc.any(workspace_delete).as_py():
             batch = batch.filter(pc.invert(workspace_delete))
@@ -214,20 +229,24 @@ class Replica:
             entities = set(rows["entity"].unique().to_pylist())
             for target in TARGETS:
                 if target.entities is None:
-                    self.engine.insert_select(db, target.table, target.columns, rows)
+                    inserts.append((db, target.table, target.columns, rows))
                 elif entities.intersection(target.entities):
                     mask = pc.is_in(rows["entity"], pa.array(target.entities))
-                    self.engine.insert_select(db, target.table, target.columns, rows.filter(mask))
+                    inserts.append((db, target.table, target.columns, rows.filter(mask)))
+        return inserts
 
-    def _copy_derived(self, lo: int, hi: int) -> None:
+    def _derived_inserts(self, lo: int, hi: int) -> list[_Insert]:
+        """The derived tables' rows of the changes lo < seq <= hi."""
         if not self.derived:
-            return
+            return []
         with self.core.db.read() as conn:
             batches = [(d, d.fetch(conn, lo, hi)) for d in self.derived]
-        for d, batch in batches:
-            if batch.num_rows:
-                for ws, rows in split_by_workspace(batch).items():
-                    self.engine.insert_select(self.ensure_workspace(ws), d.name, d.columns, rows)
+        return [
+            (self.ensure_workspace(ws), d.name, d.columns, rows)
+            for d, batch in batches
+            if batch.num_rows
+            for ws, rows in split_by_workspace(batch).items()
+        ]
 
     def catch_up(self) -> int:
         """Replicate every change committed so far; returns how many."""
@@ -295,6 +314,9 @@ class Replica:
             self._thread = None
         with self._lock:
             self.persist_watermark()
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
 
     def _run(self) -> None:
         """Step when changes come in, at most once per `interval` while they keep coming (a full batch means
