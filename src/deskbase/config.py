@@ -84,6 +84,12 @@ class Settings:
         "hold, so record reads and writes keep their threads. Over it: 429 rate_limited.",
     )
     replicate: bool = _setting(True, "Run the ClickHouse replicator inside the server process.")
+    replica_interval_seconds: float = _setting(
+        1.0,
+        "Least time between two background replication steps while writes keep coming. Each step inserts one "
+        "part per replica table, which ClickHouse merges in the background; fewer, larger steps leave the CPU "
+        "to writers. SQL reads never wait for it: they replicate what they need first (read-your-writes).",
+    )
     sla_scheduler: bool = _setting(
         True, "Run the SLA scheduler (warnings, breaches, escalations) in the server."
     )

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from deskbase.analytics.gate import SqlGate, run_with_deadline
-from deskbase.analytics.replica import database_of, qi
+from deskbase.analytics.replica_tables import database_of, qi
 from deskbase.core.errors import InvalidId, RateLimited
 
 

@@ -1,206 +1,65 @@
-"""The ClickHouse replica: the change log replayed into one database per workspace, in columnar batches.
+"""The replicator: keeps the ClickHouse replica in step with the primary store's change log.
 
-Every table is a ReplacingMergeTree keyed by the entity and versioned by the change `seq`, so inserting the
-same change twice collapses and replay after a crash is safe. The watermark (the last replicated `seq`) is
-stored in the replica itself, after the rows it covers: a crash between the two just replays a batch.
-Destructive changes (deleting a collection, relationship type or workspace) flush pending rows first, then
-act, so order is preserved.
+It reads change rows by `seq` in batches, raw (raw.py), and hands each batch to ClickHouse in one INSERT …
+SELECT per table, which builds the typed rows (change_rows.py); derived tables follow by version range
+(derived.py). The watermark (the last replicated `seq`) is stored in the replica itself, after the rows it
+covers: a crash between the two just replays a batch, and replay collapses (ReplacingMergeTree).
+Destructive changes (deleting a collection, relationship type or workspace) are acted on in order: the rows
+before them are inserted first.
+
+Why the background loop waits `replica_interval_seconds` between steps: every step inserts one part per
+table and ClickHouse merges parts on background threads; stepping on every commit made those merges take
+~45% of a core and halved the HTTP create rate on a 2-core machine (bench/README.md, "Replicator"). SQL
+reads do not wait for the loop: `wait_for` replicates what they need on the reader's thread.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import orjson
 import pyarrow as pa
-from sqlalchemy import case, func, select
+import pyarrow.compute as pc
+from sqlalchemy import func, select
 
+from deskbase.analytics.change_rows import COLUMNS, DESTRUCTIVE, TARGETS
+from deskbase.analytics.derived import DerivedTable, split_by_workspace
 from deskbase.analytics.engine import Engine
+from deskbase.analytics.raw import to_arrow
+from deskbase.analytics.replica_tables import ADDED_COLUMNS, DDL, IDENT, META_DB, TABLES, TS, database_of, qi
+from deskbase.analytics.verify import differences
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.errors import ReplicaLagging
-from deskbase.core.ids import check_slug
+
+__all__ = ["BATCH", "TABLES", "Replica", "database_of", "qi"]
 
 log = logging.getLogger(__name__)
 
-META_DB = "deskbase_meta"
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
-SMALL_INSERT = 200
-JSON_COLUMNS = {"records": ("data",), "relationships": ("data",)}
 BATCH = 20_000
-TS = "DateTime64(3, 'UTC')"
-
-DDL: dict[str, str] = {
-    "records": f"""(
-        workspace_id String, collection LowCardinality(String), id String, data JSON, version UInt64,
-        deleted Bool, created_at {TS}, updated_at {TS}, external_id Nullable(String),
-        external_source Nullable(String), number Nullable(UInt64)
-    ) ENGINE = ReplacingMergeTree(version) ORDER BY (workspace_id, collection, id)""",
-    "relationships": f"""(
-        workspace_id String, id String, rel_type LowCardinality(String), source_collection LowCardinality(String),
-        source_id String, target_collection LowCardinality(String), target_id String, data JSON, version UInt64,
-        deleted Bool, created_at {TS}, updated_at {TS}
-    ) ENGINE = ReplacingMergeTree(version) ORDER BY (workspace_id, rel_type, source_id, id)""",
-    "collections": f"""(
-        workspace_id String, id String, name String, description Nullable(String), icon Nullable(String),
-        color Nullable(String), json_schema String, version UInt64, deleted Bool, updated_at {TS}
-    ) ENGINE = ReplacingMergeTree(version) ORDER BY (workspace_id, id)""",
-    "relationship_types": f"""(
-        workspace_id String, rel_type String, description Nullable(String), source_collections Array(String),
-        target_collections Array(String), schema Nullable(String), cardinality LowCardinality(String),
-        version UInt64, deleted Bool, updated_at {TS}
-    ) ENGINE = ReplacingMergeTree(version) ORDER BY (workspace_id, rel_type)""",
-    "operations_log": f"""(
-        seq UInt64, workspace_id String, entity LowCardinality(String), collection Nullable(String),
-        entity_id String, op LowCardinality(String), actor Nullable(String), actor_name Nullable(String),
-        at {TS}, data String
-    ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, seq)""",
-}
-TABLES = tuple(DDL)
-#: (table, column definition) added to DDL after replicas existed: `_open` adds them to older replicas.
-ADDED_COLUMNS = (("records", "number Nullable(UInt64)"),)
-
-SCHEMAS: dict[str, pa.Schema] = {
-    "records": pa.schema(
-        [
-            ("workspace_id", pa.string()),
-            ("collection", pa.string()),
-            ("id", pa.string()),
-            ("data", pa.string()),
-            ("version", pa.uint64()),
-            ("deleted", pa.bool_()),
-            ("created_at", pa.string()),
-            ("updated_at", pa.string()),
-            ("external_id", pa.string()),
-            ("external_source", pa.string()),
-            ("number", pa.uint64()),
-        ]
-    ),
-    "relationships": pa.schema(
-        [
-            ("workspace_id", pa.string()),
-            ("id", pa.string()),
-            ("rel_type", pa.string()),
-            ("source_collection", pa.string()),
-            ("source_id", pa.string()),
-            ("target_collection", pa.string()),
-            ("target_id", pa.string()),
-            ("data", pa.string()),
-            ("version", pa.uint64()),
-            ("deleted", pa.bool_()),
-            ("created_at", pa.string()),
-            ("updated_at", pa.string()),
-        ]
-    ),
-    "collections": pa.schema(
-        [
-            ("workspace_id", pa.string()),
-            ("id", pa.string()),
-            ("name", pa.string()),
-            ("description", pa.string()),
-            ("icon", pa.string()),
-            ("color", pa.string()),
-            ("json_schema", pa.string()),
-            ("version", pa.uint64()),
-            ("deleted", pa.bool_()),
-            ("updated_at", pa.string()),
-        ]
-    ),
-    "relationship_types": pa.schema(
-        [
-            ("workspace_id", pa.string()),
-            ("rel_type", pa.string()),
-            ("description", pa.string()),
-            ("source_collections", pa.list_(pa.string())),
-            ("target_collections", pa.list_(pa.string())),
-            ("schema", pa.string()),
-            ("cardinality", pa.string()),
-            ("version", pa.uint64()),
-            ("deleted", pa.bool_()),
-            ("updated_at", pa.string()),
-        ]
-    ),
-    "operations_log": pa.schema(
-        [
-            ("seq", pa.uint64()),
-            ("workspace_id", pa.string()),
-            ("entity", pa.string()),
-            ("collection", pa.string()),
-            ("entity_id", pa.string()),
-            ("op", pa.string()),
-            ("actor", pa.string()),
-            ("actor_name", pa.string()),
-            ("at", pa.string()),
-            ("data", pa.string()),
-        ]
-    ),
-}
-
-
-def database_of(workspace_id: str) -> str:
-    """`ws_<id>` with an injective mapping of the slug alphabet onto identifier characters.
-
-    Only a valid workspace slug is accepted (InvalidId otherwise): the name ends up in DDL.
-    """
-    check_slug(workspace_id, "workspace")
-    return "ws_" + workspace_id.replace("_", "__").replace("-", "_h")
-
-
-def qi(name: str) -> str:
-    """A backtick-quoted identifier for DDL and DML; only names built here (constants or `database_of`)
-    reach it, and anything but a plain identifier is refused rather than escaped."""
-    if not _IDENT.match(name):
-        raise ValueError(f"invalid identifier {name!r}")
-    return f"`{name}`"
-
-
-@dataclass(frozen=True)
-class DerivedTable:
-    """A table derived in the primary store (e.g. SLA state), copied by version range after each batch."""
-
-    name: str
-    ddl: str
-    schema: pa.Schema
-    fetch: Callable[[Any, int, int], dict[str, list[dict[str, Any]]]]
-
-
-def ts_text(value: str | datetime | None) -> str | None:
-    """ClickHouse's basic DateTime64 text form, in UTC ('YYYY-MM-DD hh:mm:ss.mmm')."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    v = value.astimezone(UTC)
-    return v.strftime("%Y-%m-%d %H:%M:%S.") + f"{v.microsecond // 1000:03d}"
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value if value is not None else {}).decode()
-
-
-@dataclass
-class _Pending:
-    rows: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-
-    def add(self, workspace_id: str, table: str, row: dict[str, Any]) -> None:
-        self.rows[(workspace_id, table)].append(row)
+#: One INSERT … SELECT: database, table, target column → expression, raw rows.
+_Insert = tuple[str, str, dict[str, str], pa.Table]
+_DESTRUCTIVE = pa.array(sorted(DESTRUCTIVE))
 
 
 class Replica:
     """Keeps the ClickHouse replica in step with the primary store's change log."""
 
-    def __init__(self, core: Deskbase, engine: Engine, wait_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        core: Deskbase,
+        engine: Engine,
+        wait_seconds: float | None = None,
+        interval: float | None = None,
+    ) -> None:
         self.core = core
         self.engine = engine
-        self.wait_seconds = core.settings.sql_wait_seconds if wait_seconds is None else wait_seconds
+        s = core.settings
+        self.wait_seconds = s.sql_wait_seconds if wait_seconds is None else wait_seconds
+        self.interval = s.replica_interval_seconds if interval is None else interval
         self._lock = threading.Lock()
         self._known: set[str] = set()
         self.watermark = 0
@@ -209,6 +68,7 @@ class Replica:
         self._persisted_at = 0.0
         self._persisted_seq = -1
         self.derived: list[DerivedTable] = []
+        self._pool: ThreadPoolExecutor | None = None
         self._open()
 
     def register(self, table: DerivedTable) -> None:
@@ -235,13 +95,12 @@ class Replica:
         # Columns added since the replica was made; their values arrive with each row's next change (the
         # numbering of existing tickets is such a change) or with a rebuild.
         for db in self._known:
-            if _IDENT.match(db):
+            if IDENT.match(db):
                 for name, column in ADDED_COLUMNS:
                     self.engine.execute(f"ALTER TABLE {qi(db)}.{qi(name)} ADD COLUMN IF NOT EXISTS {column}")
         res = self.engine.execute(f"SELECT seq, store FROM {qi(META_DB)}.watermark FINAL WHERE id = 1")
         seq, store = (int(res.rows[0][0]), res.rows[0][1]) if res.rows else (0, "")
-        with self.core.db.read() as conn:
-            head = int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
+        head = self._head()
         if store != self.core.store_id or seq > head:
             if seq or self._known:
                 log.warning("replica belongs to another store or is ahead of it; rebuilding it from scratch")
@@ -252,7 +111,7 @@ class Replica:
     def _reset(self) -> None:
         """Drop the workspace databases this replica created (never anything else on the engine)."""
         for db in list(self._known):
-            if not _IDENT.match(db):
+            if not IDENT.match(db):
                 log.warning("not dropping %r listed in the replica's catalogue: not a name it creates", db)
                 continue
             self.engine.execute(f"DROP DATABASE IF EXISTS {qi(db)}")
@@ -282,38 +141,123 @@ class Replica:
 
     def _step(self, limit: int = BATCH) -> int:
         """`step` with the lock held by the caller."""
-        with self.core.db.read() as conn:
-            rows = conn.execute(
-                select(t.changes).where(t.changes.c.seq > self.watermark).order_by(t.changes.c.seq).limit(limit)
-            ).all()
-        if not rows:
-            return 0
-        pending = _Pending()
-        for row in rows:
-            self._stage(row, pending)
-        self._flush(pending)
-        last = int(rows[-1].seq)
-        self._copy_derived(self.watermark, last)
-        self._set_watermark(last)
-        return len(rows)
+        batch = self._fetch(self.watermark, limit)
+        return self._apply(batch) if batch.num_rows else 0
 
-    def _copy_derived(self, lo: int, hi: int) -> None:
-        if not self.derived:
+    def _drain(self, until: int) -> int:
+        """Replicate up to change `until` (lock held), reading the next batch from the primary store while the
+        engine inserts the current one: the two overlap on two cores."""
+        total = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="deskbase-replica-read") as pool:
+            ahead = pool.submit(self._fetch, self.watermark, BATCH, until)
+            while (batch := ahead.result()).num_rows:
+                ahead = pool.submit(self._fetch, batch["seq"][-1].as_py(), BATCH, until)
+                total += self._apply(batch)
+        return total
+
+    def _fetch(self, after: int, limit: int, until: int | None = None) -> pa.Table:
+        """The next change rows after `after`, raw."""
+        seq = t.changes.c.seq
+        query = select(*(c.expr for c in COLUMNS)).where(seq > after)
+        if until is not None:
+            query = query.where(seq <= until)
+        with self.core.db.read() as conn:
+            rows = conn.execute(query.order_by(seq).limit(limit)).all()
+        return to_arrow(COLUMNS, rows)
+
+    def _apply(self, batch: pa.Table) -> int:
+        """Insert a batch that starts right after the watermark, then its derived rows; advance the watermark."""
+        start = 0
+        for i in pc.indices_nonzero(self._destructive(batch)).to_pylist():
+            self._insert(self._change_inserts(batch.slice(start, i - start)))
+            self._destroy(batch.slice(i, 1).to_pylist()[0])
+            start = i  # the change's own rows (a tombstone, its log entry) follow the action
+        last = int(batch["seq"][-1].as_py())
+        self._insert(self._change_inserts(batch.slice(start)) + self._derived_inserts(self.watermark, last))
+        self._set_watermark(last)
+        return batch.num_rows
+
+    def _insert(self, inserts: list[_Insert]) -> None:
+        """Run the inserts two at a time (the engine's admin connections): they fill different tables, and
+        the engine works outside the GIL, so two cores share a batch (catch-up: see bench/README.md, "Replicator")."""
+        if len(inserts) <= 1:
+            for job in inserts:
+                self.engine.insert_select(*job)
             return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(2, thread_name_prefix="deskbase-replica-insert")
+        for done in [self._pool.submit(self.engine.insert_select, *job) for job in inserts]:
+            done.result()
+
+    @staticmethod
+    def _destructive(batch: pa.Table) -> pa.BooleanArray:
+        return pc.and_(pc.equal(batch["op"], "delete"), pc.is_in(batch["entity"], _DESTRUCTIVE))
+
+    def _destroy(self, change: dict[str, Any]) -> None:
+        """Act on a destructive change: drop the workspace's database, or delete what the collection or
+        relationship type held."""
+        ws, entity, target = change["workspace_id"], change["entity"], change["entity_id"]
+        if entity == "workspace":
+            db = database_of(ws)
+            self.engine.execute(f"DROP DATABASE IF EXISTS {qi(db)}")
+            self._known.discard(db)
+            return
+        db = self.ensure_workspace(ws)
+        if entity == "collection":
+            self.engine.execute(
+                f"DELETE FROM {qi(db)}.records WHERE collection = {{c:String}}", {"c": target}
+            )
+            for side in ("source_collection", "target_collection"):
+                self.engine.execute(
+                    f"DELETE FROM {qi(db)}.relationships WHERE {side} = {{c:String}}", {"c": target}
+                )
+        else:
+            self.engine.execute(
+                f"DELETE FROM {qi(db)}.relationships WHERE rel_type = {{r:String}}", {"r": target}
+            )
+
+    def _change_inserts(self, batch: pa.Table) -> list[_Insert]:
+        """One INSERT … SELECT per workspace and table that the batch has rows for."""
+        inserts: list[_Insert] = []
+        if batch.num_rows == 0:
+            return inserts
+        workspace_delete = pc.and_(pc.equal(batch["entity"], "workspace"), pc.equal(batch["op"], "delete"))
+        if pc.any(workspace_delete).as_py():
+            batch = batch.filter(pc.invert(workspace_delete))
+        for ws, rows in split_by_workspace(batch).items():
+            db = self.ensure_workspace(ws)
+            entities = set(rows["entity"].unique().to_pylist())
+            for target in TARGETS:
+                if target.entities is None:
+                    inserts.append((db, target.table, target.columns, rows))
+                elif entities.intersection(target.entities):
+                    mask = pc.is_in(rows["entity"], pa.array(target.entities))
+                    inserts.append((db, target.table, target.columns, rows.filter(mask)))
+        return inserts
+
+    def _derived_inserts(self, lo: int, hi: int) -> list[_Insert]:
+        """The derived tables' rows of the changes lo < seq <= hi."""
+        if not self.derived:
+            return []
         with self.core.db.read() as conn:
             batches = [(d, d.fetch(conn, lo, hi)) for d in self.derived]
-        for d, by_ws in batches:
-            for ws, rows in by_ws.items():
-                if rows:
-                    self._insert(self.ensure_workspace(ws), d.name, d.schema, rows)
+        return [
+            (self.ensure_workspace(ws), d.name, d.columns, rows)
+            for d, batch in batches
+            if batch.num_rows
+            for ws, rows in split_by_workspace(batch).items()
+        ]
 
     def catch_up(self) -> int:
-        total = 0
-        while n := self.step():
-            total += n
+        """Replicate every change committed so far; returns how many."""
         with self._lock:
+            total = self._drain(self._head())
             self.persist_watermark()
         return total
+
+    def _head(self) -> int:
+        with self.core.db.read() as conn:
+            return int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
 
     def _set_watermark(self, seq: int, force: bool = False) -> None:
         """Advance the watermark; persist it at most once a second (a crash replays at most that much, and
@@ -334,171 +278,12 @@ class Replica:
             {"s": self.core.store_id},
         )
 
-    def _stage(self, row: Any, pending: _Pending) -> None:
-        ws, entity, op, img = row.workspace_id, row.entity, row.op, row.data or {}
-        if entity == "workspace":
-            if op == "delete":
-                self._flush(pending)
-                db = database_of(ws)
-                self.engine.execute(f"DROP DATABASE IF EXISTS {qi(db)}")
-                self._known.discard(db)
-            else:
-                self.ensure_workspace(ws)
-        elif entity == "collection" and op == "delete":
-            self._flush(pending)
-            db = self.ensure_workspace(ws)
-            cid = row.entity_id
-            self.engine.execute(f"DELETE FROM {qi(db)}.records WHERE collection = {{c:String}}", {"c": cid})
-            for side in ("source_collection", "target_collection"):
-                self.engine.execute(
-                    f"DELETE FROM {qi(db)}.relationships WHERE {side} = {{c:String}}", {"c": cid}
-                )
-            pending.add(
-                ws,
-                "collections",
-                {
-                    "workspace_id": ws,
-                    "id": cid,
-                    "name": "",
-                    "description": None,
-                    "icon": None,
-                    "color": None,
-                    "json_schema": "{}",
-                    "version": row.seq,
-                    "deleted": True,
-                    "updated_at": ts_text(row.at),
-                },
-            )
-        elif entity == "collection":
-            pending.add(
-                ws,
-                "collections",
-                {
-                    "workspace_id": ws,
-                    "id": row.entity_id,
-                    "name": img.get("name") or "",
-                    "description": img.get("description"),
-                    "icon": img.get("icon"),
-                    "color": img.get("color"),
-                    "json_schema": _json(img.get("json_schema")),
-                    "version": row.seq,
-                    "deleted": False,
-                    "updated_at": ts_text(row.at),
-                },
-            )
-        elif entity == "relationship_type":
-            if op == "delete":
-                self._flush(pending)
-                db = self.ensure_workspace(ws)
-                self.engine.execute(
-                    f"DELETE FROM {qi(db)}.relationships WHERE rel_type = {{r:String}}", {"r": row.entity_id}
-                )
-            pending.add(
-                ws,
-                "relationship_types",
-                {
-                    "workspace_id": ws,
-                    "rel_type": row.entity_id,
-                    "description": img.get("description"),
-                    "source_collections": img.get("source_collections") or [],
-                    "target_collections": img.get("target_collections") or [],
-                    "schema": _json(img.get("schema")) if img.get("schema") is not None else None,
-                    "cardinality": img.get("cardinality") or "many",
-                    "version": row.seq,
-                    "deleted": op == "delete",
-                    "updated_at": ts_text(row.at),
-                },
-            )
-        elif entity == "record":
-            pending.add(
-                ws,
-                "records",
-                {
-                    "workspace_id": ws,
-                    "collection": row.collection,
-                    "id": row.entity_id,
-                    "data": _json(img.get("data")),
-                    "version": row.seq,
-                    "deleted": bool(img.get("deleted")),
-                    "created_at": ts_text(img.get("created_at")),
-                    "updated_at": ts_text(img.get("updated_at")),
-                    "external_id": img.get("external_id"),
-                    "external_source": img.get("external_source"),
-                    "number": img.get("number"),
-                },
-            )
-        elif entity == "relationship":
-            pending.add(
-                ws,
-                "relationships",
-                {
-                    "workspace_id": ws,
-                    "id": row.entity_id,
-                    "rel_type": img.get("rel_type") or row.collection,
-                    "source_collection": img.get("source_collection"),
-                    "source_id": img.get("source_id"),
-                    "target_collection": img.get("target_collection"),
-                    "target_id": img.get("target_id"),
-                    "data": _json(img.get("data")),
-                    "version": row.seq,
-                    "deleted": bool(img.get("deleted")),
-                    "created_at": ts_text(img.get("created_at")),
-                    "updated_at": ts_text(img.get("updated_at")),
-                },
-            )
-        if entity != "workspace" or op != "delete":
-            pending.add(
-                ws,
-                "operations_log",
-                {
-                    "seq": row.seq,
-                    "workspace_id": ws,
-                    "entity": entity,
-                    "collection": row.collection,
-                    "entity_id": row.entity_id,
-                    "op": op,
-                    "actor": row.actor,
-                    "actor_name": row.actor_name,
-                    "at": ts_text(row.at),
-                    "data": _json(row.data),
-                },
-            )
-
-    def _flush(self, pending: _Pending) -> None:
-        for (ws, table), rows in pending.rows.items():
-            if not rows:
-                continue
-            self._insert(self.ensure_workspace(ws), table, SCHEMAS[table], rows)
-        pending.rows.clear()
-
-    def _insert(self, db: str, table: str, schema: pa.Schema, rows: list[dict[str, Any]]) -> None:
-        """Columnar (Arrow) for batches; inline JSONEachRow for a few rows, where the Arrow path's fixed cost
-        dominates (measured on chDB 4.4: ~9 ms vs ~2.5 ms for one row) — this is the read-your-writes path."""
-        if len(rows) > SMALL_INSERT:
-            arrays = {name: [r.get(name) for r in rows] for name in schema.names}
-            self.engine.insert_arrow(db, table, pa.table(arrays, schema=schema))
-            return
-        json_cols = JSON_COLUMNS.get(table, ())
-        lines = b"\n".join(
-            orjson.dumps(
-                {
-                    n: (orjson.Fragment(r[n]) if n in json_cols and r.get(n) is not None else r.get(n))
-                    for n in schema.names
-                }
-            )
-            for r in rows
-        )
-        self.engine.execute(
-            f"INSERT INTO {qi(db)}.{qi(table)} SETTINGS input_format_parallel_parsing = 0 FORMAT JSONEachRow "
-            + lines.decode()
-        )
-
     # ---- read-your-writes -------------------------------------------------------------------------
     def wait_for(self, workspace_id: str, timeout: float | None = None) -> None:
         """Block until the replica holds every committed change of the workspace, or raise 503.
 
         The caller replicates on its own thread when behind, so a read right after a write pays one small
-        batch instead of waiting for the background worker's next wake-up.
+        batch instead of waiting for the background worker's next step.
         """
         target = self.core.last_seq(workspace_id)
         deadline = time.monotonic() + (self.wait_seconds if timeout is None else timeout)
@@ -529,8 +314,13 @@ class Replica:
             self._thread = None
         with self._lock:
             self.persist_watermark()
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
 
     def _run(self) -> None:
+        """Step when changes come in, at most once per `interval` while they keep coming (a full batch means
+        a backlog: no pause then)."""
         while not self._stop.is_set():
             try:
                 n = self.step()
@@ -538,11 +328,16 @@ class Replica:
                 log.exception("replication step failed; retrying")
                 self._stop.wait(1.0)
                 continue
-            if n == 0:
-                with self._lock:
-                    self.persist_watermark()  # idle: make the last advance durable
-                with self.core.commit_signal:
-                    self.core.commit_signal.wait(timeout=0.5)
+            if n >= BATCH:  # a backlog (a restart, an import): drain it at full speed
+                self.catch_up()
+                continue
+            if n:
+                self._stop.wait(self.interval)
+                continue
+            with self._lock:
+                self.persist_watermark()  # idle: make the last advance durable
+            with self.core.commit_signal:
+                self.core.commit_signal.wait(timeout=0.5)
 
     # ---- rebuild and verify -----------------------------------------------------------------------
     def rebuild(self) -> int:
@@ -555,67 +350,11 @@ class Replica:
                 workspaces = [r[0] for r in conn.execute(select(t.workspaces.c.id))]
             for ws in workspaces:
                 self.ensure_workspace(ws)
-            total = 0
-            while n := self._step():
-                total += n
+            total = self._drain(self._head())
             self.persist_watermark()
         return total
 
     def verify(self) -> list[dict[str, Any]]:
-        """Per workspace and collection (and relationship type): live counts and max versions on both sides.
-
-        Returns the differences (empty = consistent). Call after `catch_up` for a meaningful answer.
-        """
-        diffs: list[dict[str, Any]] = []
-        r, rel = t.records, t.relationships
-        with self.core.db.read() as conn:
-            workspaces = [x[0] for x in conn.execute(select(t.workspaces.c.id))]
-            prim_rec = {
-                (x.workspace_id, x.collection): (int(x.live), int(x.maxv or 0))
-                for x in conn.execute(
-                    select(
-                        r.c.workspace_id,
-                        r.c.collection,
-                        func.sum(case((r.c.deleted.is_(False), 1), else_=0)).label("live"),
-                        func.max(r.c.version).label("maxv"),
-                    ).group_by(r.c.workspace_id, r.c.collection)
-                )
-            }
-            prim_rel = {
-                (x.workspace_id, x.rel_type): (int(x.live), int(x.maxv or 0))
-                for x in conn.execute(
-                    select(
-                        rel.c.workspace_id,
-                        rel.c.rel_type,
-                        func.sum(case((rel.c.deleted.is_(False), 1), else_=0)).label("live"),
-                        func.max(rel.c.version).label("maxv"),
-                    ).group_by(rel.c.workspace_id, rel.c.rel_type)
-                )
-            }
-        for ws in workspaces:
-            db = database_of(ws)
-            if db not in self._known:
-                diffs.append({"workspace": ws, "problem": "missing replica database"})
-                continue
-            rep = self.engine.execute(
-                f"SELECT collection, countIf(NOT deleted), max(version) FROM {qi(db)}.records FINAL GROUP BY collection"
-            )
-            rep_rec = {(ws, c): (int(n), int(v)) for c, n, v in rep.rows}
-            rep = self.engine.execute(
-                f"SELECT rel_type, countIf(NOT deleted), max(version) FROM {qi(db)}.relationships FINAL GROUP BY rel_type"
-            )
-            rep_rel = {(ws, c): (int(n), int(v)) for c, n, v in rep.rows}
-            for kind, prim, repl in (("collection", prim_rec, rep_rec), ("rel_type", prim_rel, rep_rel)):
-                keys = {k for k in prim if k[0] == ws} | set(repl)
-                for key in sorted(keys):
-                    a, b = prim.get(key, (0, 0)), repl.get(key, (0, 0))
-                    if a != b:
-                        diffs.append(
-                            {
-                                "workspace": ws,
-                                kind: key[1],
-                                "primary": {"live": a[0], "max_version": a[1]},
-                                "replica": {"live": b[0], "max_version": b[1]},
-                            }
-                        )
-        return diffs
+        """Differences between the primary store and the replica (empty = consistent); call after
+        `catch_up` for a meaningful answer."""
+        return differences(self.core, self.engine, self._known)

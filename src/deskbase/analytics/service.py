@@ -13,7 +13,8 @@ from typing import Any
 from deskbase.analytics.engine import ChdbEngine, Engine, EngineError, Limits
 from deskbase.analytics.gate import SqlGate
 from deskbase.analytics.guard import check_query
-from deskbase.analytics.replica import TABLES, Replica, database_of
+from deskbase.analytics.replica import Replica
+from deskbase.analytics.replica_tables import TABLES, database_of
 from deskbase.analytics.sql import run_sql
 from deskbase.core.app import Deskbase
 from deskbase.core.errors import Forbidden

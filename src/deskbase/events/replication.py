@@ -7,46 +7,17 @@ SQL sees delivery state as of the latest write to the store.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import Any
-
-import pyarrow as pa
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
-
-from deskbase.analytics.replica import TS, DerivedTable, ts_text
+from deskbase.analytics import raw
+from deskbase.analytics.derived import DerivedTable
+from deskbase.analytics.raw import instant
+from deskbase.analytics.replica_tables import NTS, TS
 from deskbase.events.tables import webhook_deliveries
 
+_d = webhook_deliveries.c
+_TEXT = ("workspace_id", "id", "trigger_id", "event_id", "event_type", "status", "origin", "last_error")
+_INTEGER = ("seq", "attempts", "last_status", "version")
+_INSTANTS = ("created_at", "updated_at", "delivered_at", "next_attempt_at")
 
-def _rows(conn: Connection, lo: int, hi: int) -> dict[str, list[dict[str, Any]]]:
-    d = webhook_deliveries
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    cols = [c for c in d.c if c.name not in ("payload", "dedupe_key")]
-    for r in conn.execute(select(*cols).where(d.c.version > lo, d.c.version <= hi)):
-        out[r.workspace_id].append(
-            {
-                "workspace_id": r.workspace_id,
-                "id": r.id,
-                "trigger_id": r.trigger_id,
-                "event_id": r.event_id,
-                "event_type": r.event_type,
-                "seq": r.seq,
-                "status": r.status,
-                "origin": r.origin,
-                "attempts": r.attempts,
-                "last_status": r.last_status,
-                "last_error": r.last_error,
-                "created_at": ts_text(r.created_at),
-                "updated_at": ts_text(r.updated_at),
-                "delivered_at": ts_text(r.delivered_at),
-                "next_attempt_at": ts_text(r.next_attempt_at),
-                "version": r.version,
-            }
-        )
-    return out
-
-
-NTS = f"Nullable({TS})"
 DELIVERIES = DerivedTable(
     "webhook_deliveries",
     f"""(workspace_id String, id String, trigger_id String, event_id String, event_type LowCardinality(String),
@@ -54,25 +25,14 @@ DELIVERIES = DerivedTable(
     last_status Nullable(UInt16), last_error Nullable(String), created_at {TS}, updated_at {TS},
     delivered_at {NTS}, next_attempt_at {NTS}, version UInt64
     ) ENGINE = ReplacingMergeTree(version) ORDER BY (workspace_id, trigger_id, id)""",
-    pa.schema(
-        [
-            ("workspace_id", pa.string()),
-            ("id", pa.string()),
-            ("trigger_id", pa.string()),
-            ("event_id", pa.string()),
-            ("event_type", pa.string()),
-            ("seq", pa.uint64()),
-            ("status", pa.string()),
-            ("origin", pa.string()),
-            ("attempts", pa.uint32()),
-            ("last_status", pa.uint16()),
-            ("last_error", pa.string()),
-            ("created_at", pa.string()),
-            ("updated_at", pa.string()),
-            ("delivered_at", pa.string()),
-            ("next_attempt_at", pa.string()),
-            ("version", pa.uint64()),
-        ]
+    webhook_deliveries,
+    (
+        *(raw.text(_d[name]) for name in _TEXT),
+        *(raw.integer(_d[name]) for name in _INTEGER),
+        *(raw.as_text(_d[name]) for name in _INSTANTS),
     ),
-    _rows,
+    {
+        **{name: name for name in (*_TEXT, *_INTEGER)},
+        **{name: instant(name) for name in _INSTANTS},
+    },
 )
