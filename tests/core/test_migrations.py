@@ -14,6 +14,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.context import SYSTEM
 from deskbase.core.tables import metadata
 from deskbase.events import tables as _event_tables  # noqa: F401  (declares its tables on the metadata)
+from deskbase.mail import tables as _mail_tables  # noqa: F401
 
 
 def index_defs(core: Deskbase) -> dict[str, str]:
