@@ -69,8 +69,9 @@ def delete_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> 
         **requires("write:records"),
         "requestBody": {
             "required": True,
-            "description": "One raw message (RFC 5322), as a relay or a script received it.",
-            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "One raw message (RFC 5322), as a relay or a script received it "
+            "(application/octet-stream is taken as the same).",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in RAW_TYPES},
         },
     },
     responses={200: {"description": "A duplicate (this mailbox has the Message-ID) or noise, ignored."}},
