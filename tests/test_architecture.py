@@ -106,6 +106,34 @@ def test_events_stay_out_of_core_and_support() -> None:
     assert bad == []
 
 
+def test_mail_stays_out_of_core_and_support_and_its_rules_are_pure() -> None:
+    """The email channel is built on the core (and the support template's fields), never the other way
+    round; it is no adapter of the web, the API or the replica; its threading and folding rules are pure."""
+    bad = [
+        (p.relative_to(SRC).as_posix(), n)
+        for pkg in ("core", "support", "events")
+        for p in (SRC / pkg).rglob("*.py")
+        for n in imports_of(p)
+        if n == "deskbase.mail" or n.startswith("deskbase.mail.")
+    ]
+    bad += [
+        (p.relative_to(SRC).as_posix(), n)
+        for p in (SRC / "mail").rglob("*.py")
+        for n in imports_of(p)
+        if any(
+            n == a or n.startswith(a + ".")
+            for a in ("deskbase.api", "deskbase.web", "deskbase.cli", "deskbase.analytics", "fastapi")
+        )
+    ]
+    bad += [
+        (f"mail/{name}", n)
+        for name in ("rules.py", "fold.py")
+        for n in imports_of(SRC / "mail" / name)
+        if n.startswith("deskbase") or n.split(".")[0] not in ("__future__", "re")
+    ]
+    assert bad == []
+
+
 def test_no_bare_now_outside_the_clock() -> None:
     offenders = []
     for p in SRC.rglob("*.py"):

@@ -95,7 +95,8 @@ class Settings:
     )
     secret_key: str = _setting(
         "",
-        "Key that encrypts stored secrets (webhook signing secrets) at rest; empty means a random key kept in "
+        "Key that encrypts stored secrets (webhook signing secrets, mailbox passwords) at rest; empty means a "
+        "random key kept in "
         "data_dir/secret-key (mode 0600). Keep it with your backups: stored secrets are unreadable without it.",
     )
     webhooks: bool = _setting(True, "Run the webhook dispatcher (outbound triggers) in the server.")
@@ -144,6 +145,11 @@ class Settings:
         25 * 1024 * 1024,
         "Largest accepted file upload, in bytes; a larger one is refused with 413 file_too_large and nothing "
         "is stored.",
+    )
+    max_mail_bytes: int = _setting(
+        40 * 1024 * 1024,
+        "Largest accepted inbound email (the raw message, attachments encoded), in bytes; a larger one is "
+        "refused with 413. Each attachment must also fit max_file_bytes.",
     )
     log_level: str = _setting("info", "Server log level.")
 

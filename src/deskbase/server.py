@@ -17,6 +17,7 @@ from deskbase.core.clock import Clock
 from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unavailable
 from deskbase.events.service import install as install_webhooks
+from deskbase.mail.service import install as install_mail
 from deskbase.support.install import install as install_support
 from deskbase.support.service import SlaService
 from deskbase.web import install_console
@@ -35,6 +36,7 @@ def build(
     core = Deskbase.open(settings, clock)
     install_support(core)
     webhooks = install_webhooks(core)
+    install_mail(core)
     startup: list[Any] = []
     shutdown: list[Any] = []
     extensions: list[Extension] = list(extra or [])

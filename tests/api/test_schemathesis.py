@@ -3,7 +3,7 @@ published OpenAPI document never get a 5xx, and every response is documented (st
 
 The server runs in this process (uvicorn in a thread, with the SQL replica on the session's chDB engine);
 `st run` runs beside it with an admin token and real ids: a workspace with the support template, a ticket,
-a customer, a link, a stored query, an SLA policy. Deletes aim at spare ids, so they run without emptying
+a customer, a link, a stored query, an SLA policy, a mailbox. Deletes aim at spare ids, so they run without emptying
 what the rest of the run uses. Left out, because they would break the rest of the run: deleting the
 workspace, a collection or a relationship type. Bounded to a few examples per operation (about a minute).
 """
@@ -89,6 +89,8 @@ def seed(url: str, token: str) -> dict[str, str]:
             )
             for t in (ticket, spare)
         )
+        for box in ("support", "spare-box"):
+            ok(c.put(f"{w}/mailboxes/{box}", json={"address": f"{box}@acme.test"}))
         for name in ("open_tickets", "spare_query"):
             ok(c.put(f"{w}/queries/{name}", json={"query": "SELECT count() AS n FROM records"}))
         spare_token = ok(
@@ -121,6 +123,7 @@ rel_type = "submitted_by"
 plural = "policies"
 cid = "default"
 token_id = "{ids["token"]}"
+mailbox_id = "support"
 
 [[operations]]
 include-name = [
@@ -137,6 +140,10 @@ parameters = {{ name = "spare_query" }}
 [[operations]]
 include-name-regex = "^DELETE .*/(records|relationships|sla)/"
 parameters = {{ rid = "{ids["spare"]}", rel_id = "{ids["spare_link"]}", cid = "spare-policy" }}
+
+[[operations]]
+include-name-regex = "^DELETE .*/mailboxes/"
+parameters = {{ mailbox_id = "spare-box" }}
 
 [[operations]]
 include-name-regex = "^(GET|PUT|POST) .*/queries/"

@@ -34,6 +34,9 @@ def test_template_is_the_seed_verbatim_and_idempotent(core: Deskbase, ws: str, a
         }
         if name in ("tickets", "responses"):  # deskbase's addition: file ids (see docs/files.md)
             assert props.pop("attachments")["x-files"] is True
+            assert props.pop("mail")["type"] == "object"  # the email channel (see docs/email.md)
+        if name == "responses":
+            assert props.pop("original")["x-files"] is True  # the stored .eml of an email message
         assert props == schema["properties"]
 
 

@@ -14,6 +14,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.context import SYSTEM
 from deskbase.core.tables import metadata
 from deskbase.events import tables as _event_tables  # noqa: F401  (declares its tables on the metadata)
+from deskbase.mail import tables as _mail_tables  # noqa: F401
 from deskbase.support import tables as _support_tables  # noqa: F401  (likewise)
 
 

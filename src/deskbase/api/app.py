@@ -18,6 +18,7 @@ from deskbase.api.routers import (
     collections,
     files,
     hooks,
+    mail,
     records,
     relationships,
     sla,
@@ -61,10 +62,13 @@ def create_app(
     # The last added runs first: answer every failure, cap the body, then check JSON bodies.
     app.add_middleware(JsonBody)
     app.add_middleware(
-        BodyLimit, max_bytes=core.settings.max_body_bytes, upload_bytes=core.settings.max_file_bytes
+        BodyLimit,
+        max_bytes=core.settings.max_body_bytes,
+        upload_bytes=core.settings.max_file_bytes,
+        mail_bytes=core.settings.max_mail_bytes,
     )
     app.add_middleware(errors.CatchAll)
-    modules = (workspaces, collections, records, relationships, support, sla, tokens, triggers, hooks, files)
+    modules = (workspaces, collections, records, relationships, support, sla, tokens, triggers, hooks, files, mail)
     for module in modules:
         app.include_router(module.router)
     app.include_router(hooks.ingest_router)

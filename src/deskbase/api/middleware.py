@@ -12,17 +12,24 @@ from deskbase.api.errors import envelope
 #: exact file limit as the part streams in.
 UPLOAD_PATH = re.compile(r"^/v1/workspaces/[^/]+/files/?$")
 MULTIPART_SLACK = 64 * 1024
+#: Raw messages handed to a mailbox: the mail limit (the pipeline enforces it exactly).
+MAIL_PATH = re.compile(r"^/v1/workspaces/[^/]+/mailboxes/[^/]+/inbound/?$")
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, upload_bytes: int | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, upload_bytes: int | None = None, mail_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.upload_bytes = upload_bytes
+        self.mail_bytes = mail_bytes
 
     def _limit(self, scope: Scope) -> tuple[int, str]:
         if self.upload_bytes is not None and scope.get("method") == "POST" and UPLOAD_PATH.match(scope["path"]):
             return self.upload_bytes + MULTIPART_SLACK, "file_too_large"
+        if self.mail_bytes is not None and scope.get("method") == "POST" and MAIL_PATH.match(scope["path"]):
+            return self.mail_bytes, "payload_too_large"
         return self.max_bytes, "payload_too_large"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

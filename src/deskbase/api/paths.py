@@ -43,6 +43,7 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "hook_id": _SLUG,
     "ingest_key": _INGEST_KEY,
     "file_id": _RECORD_ID,
+    "mailbox_id": _SLUG,
 }
 
 

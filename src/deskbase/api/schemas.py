@@ -172,3 +172,39 @@ class HookPut(Body):
     verify: Literal["standard-webhooks", "none"] = "standard-webhooks"
     description: str | None = Field(None, max_length=2000)
     enabled: bool = True
+
+
+class ImapInbound(Body):
+    kind: Literal["imap"]
+    host: str = Field(max_length=255)
+    port: int = Field(993, ge=1, le=65535)
+    tls: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str = Field(max_length=255)
+    password: str | None = Field(
+        None, max_length=1000, description="Write-only; left out keeps the stored one."
+    )
+    folder: str = Field("INBOX", max_length=255)
+
+
+class PushedInbound(Body):
+    kind: Literal["smtp", "api"] = Field(
+        description="smtp: the built-in SMTP listener accepts mail for the address; api: only the raw-MIME route."
+    )
+
+
+class SmtpOutbound(Body):
+    host: str = Field(max_length=255)
+    port: int = Field(587, ge=1, le=65535)
+    tls: Literal["ssl", "starttls", "none"] = "starttls"
+    username: str | None = Field(None, max_length=255)
+    password: str | None = Field(
+        None, max_length=1000, description="Write-only; left out keeps the stored one."
+    )
+
+
+class MailboxPut(Body):
+    address: str = Field(max_length=320, description="The address customers write to (no +tag).")
+    name: str | None = Field(None, max_length=200, description="The display name replies are sent under.")
+    inbound: ImapInbound | PushedInbound = Field(default_factory=lambda: PushedInbound(kind="api"))
+    outbound: SmtpOutbound | None = None
+    auto_acknowledge: bool = False

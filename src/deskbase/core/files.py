@@ -71,41 +71,59 @@ class Files:
     ) -> dict[str, Any]:
         """Store a fully written staged upload and record its metadata; the staged file is removed."""
         try:
-            sha = staged.finish()
-            self.blobs.put(staged)
-            now = self.app.clock.now()
-            fid = uuid7()
-            image = {
-                "name": clean_name(name),
-                "content_type": clean_content_type(content_type),
-                "size": staged.size,
-                "sha256": sha,
-                "created_at": iso(now),
-            }
+            self.persist(staged)
             with self.app.db.tx() as tx:
                 self.app.workspaces.require(tx.conn, workspace_id)
-                # Deletes of a blob's last row run under this same lock (`_collect`): re-put if one won.
-                if not self.blobs.exists(sha):
-                    self.blobs.put(staged)
-                change = self._log(tx, workspace_id, fid, "create", image, actor)
-                tx.conn.execute(
-                    insert(f).values(
-                        workspace_id=workspace_id,
-                        id=fid,
-                        name=image["name"],
-                        content_type=image["content_type"],
-                        size=staged.size,
-                        sha256=sha,
-                        deleted=False,
-                        version=change.seq,
-                        created_at=now,
-                        created_by=actor.id,
-                    )
-                )
-                row = self._row(tx.conn, workspace_id, fid)
+                return self.add(tx, workspace_id, actor, staged, name, content_type)
         finally:
             staged.discard()
-        return public(row)
+
+    def persist(self, staged: Staged) -> str:
+        """Make a staged upload's bytes durable and put them in the blob store (outside any transaction:
+        a slow object store must not hold the write lock); returns the sha256."""
+        sha = staged.finish()
+        self.blobs.put(staged)
+        return sha
+
+    def add(
+        self,
+        tx: Tx,
+        workspace_id: str,
+        actor: Actor,
+        staged: Staged,
+        name: str | None,
+        content_type: str | None,
+    ) -> dict[str, Any]:
+        """Record a persisted upload's metadata inside the caller's transaction (mail stores a message's
+        files with the message, in one transaction)."""
+        now = self.app.clock.now()
+        fid = uuid7()
+        image = {
+            "name": clean_name(name),
+            "content_type": clean_content_type(content_type),
+            "size": staged.size,
+            "sha256": staged.sha256,
+            "created_at": iso(now),
+        }
+        # Deletes of a blob's last row run under this same lock (`_collect`): re-put if one won.
+        if not self.blobs.exists(staged.sha256):
+            self.blobs.put(staged)
+        change = self._log(tx, workspace_id, fid, "create", image, actor)
+        tx.conn.execute(
+            insert(f).values(
+                workspace_id=workspace_id,
+                id=fid,
+                name=image["name"],
+                content_type=image["content_type"],
+                size=staged.size,
+                sha256=staged.sha256,
+                deleted=False,
+                version=change.seq,
+                created_at=now,
+                created_by=actor.id,
+            )
+        )
+        return public(self._row(tx.conn, workspace_id, fid))
 
     def upload(
         self, workspace_id: str, actor: Actor, name: str | None, content_type: str | None, source: IO[bytes]

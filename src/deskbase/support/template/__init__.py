@@ -3,7 +3,8 @@
 `seed.json` is the seed page's JSON verbatim (a test keeps it identical to shared/seed). On top of it we add
 `x-index` on the fields agents filter by, `x-search` on the text agents type into search boxes (the queue's
 subject box, the customer picker), `x-numbered` on tickets (human numbers, `#1042`), `attachments` (file ids,
-marked `x-files`) on tickets and responses, and declare `submitted_by` as cardinality one.
+marked `x-files`) on tickets and responses, the email channel's fields (`mail` on tickets and responses, the
+stored `original` message on responses), and declare `submitted_by` as cardinality one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,65 @@ CARDINALITY = {"submitted_by": "one"}
 #: Uploaded files a ticket or a message carries (ids from `POST …/files`); readers of the record may read them.
 ATTACHMENTS = {"type": "array", "items": {"type": "string"}, "maxItems": 100, "x-files": True}
 ATTACHED = {"tickets", "responses"}
+_ADDRESSES = {"type": "array", "items": {"type": "string", "maxLength": 320}, "maxItems": 200}
+_IDS = {"type": "array", "items": {"type": "string", "maxLength": 1000}, "maxItems": 200}
+#: The email channel (deskbase.mail): a message's envelope and delivery state on its response, and on the
+#: ticket the mailbox it came through and the addresses copied on its replies.
+MAIL_FIELDS: dict[str, dict[str, Any]] = {
+    "responses": {
+        "mail": {
+            "type": "object",
+            "description": "The email this message was (received or sent as)",
+            "properties": {
+                "direction": {"type": "string", "enum": ["inbound", "outbound"]},
+                "mailbox": {"type": "string"},
+                "message_id": {"type": "string", "maxLength": 1000},
+                "in_reply_to": {"type": ["string", "null"], "maxLength": 1000},
+                "references": _IDS,
+                "from": {"type": "string", "maxLength": 320},
+                "from_name": {"type": "string", "maxLength": 500},
+                "to": _ADDRESSES,
+                "cc": _ADDRESSES,
+                "subject": {"type": "string", "maxLength": 2000},
+                "date": {"type": ["string", "null"], "format": "date-time"},
+                "html": {"type": ["string", "null"], "description": "Sanitised HTML of the message"},
+                "full_body": {"type": "string", "description": "The whole text, quoted history included"},
+                "folded": {"type": "boolean", "description": "Whether `body` leaves quoted history out"},
+                "shortened": {
+                    "type": "boolean",
+                    "description": "The message was too long for a record: HTML or text left out (see original)",
+                },
+                "remote_images": {"type": "integer", "minimum": 0},
+                "inline": {
+                    "type": "object",
+                    "description": "Content-ID → file id of the images the HTML shows inline",
+                    "additionalProperties": {"type": "string"},
+                },
+                "delivery": {
+                    "type": "object",
+                    "properties": {
+                        "state": {"type": "string", "enum": ["queued", "sent", "failed", "bounced"]},
+                        "answer": {"type": ["string", "null"]},
+                        "attempts": {"type": "integer", "minimum": 0},
+                        "at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            },
+        },
+        "original": {
+            "type": "string",
+            "x-files": True,
+            "description": "The message as received or sent (an .eml file)",
+        },
+    },
+    "tickets": {
+        "mail": {
+            "type": "object",
+            "description": "The mailbox this ticket's email thread goes through",
+            "properties": {"mailbox": {"type": "string"}, "cc": _ADDRESSES},
+        },
+    },
+}
 NUMBERED = {"tickets"}
 #: deskbase's addition to the seed: canned replies and actions that agents apply to a ticket in one step
 #: (the console's composer offers them, `/shortcut` included). Macros are records like any other: API, CLI,
@@ -80,6 +140,7 @@ def _definition() -> dict[str, Any]:
             coll["json_schema"]["properties"][field]["x-search"] = True
         if coll["id"] in ATTACHED:
             coll["json_schema"]["properties"]["attachments"] = copy.deepcopy(ATTACHMENTS)
+        coll["json_schema"]["properties"].update(copy.deepcopy(MAIL_FIELDS.get(coll["id"], {})))
         if coll["id"] in NUMBERED:
             coll["json_schema"]["x-numbered"] = True
     for rel in d["relationships"]:

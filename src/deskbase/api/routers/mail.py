@@ -1,0 +1,93 @@
+"""Mailboxes: manage them (workspace `admin`) and hand them raw messages (`write:records`).
+
+Passwords are write-only: no answer carries one (`password_set` says whether one is stored).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from deskbase.api.deps import ActorDep, authorize, requires
+from deskbase.api.schemas import MailboxPut
+from deskbase.core.errors import UnsupportedMediaType
+from deskbase.mail.service import Mail, authorize_manage
+
+router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["mail"])
+ADMIN = requires("admin")
+RAW_TYPES = ("message/rfc822", "application/octet-stream")
+#: What a message may write: a relay's token must reach all of it (the mailbox then writes as itself).
+WRITES = ("tickets", "responses", "customers")
+
+
+async def get_mail(request: Request) -> Mail:
+    return request.app.state.core.extensions[Mail]  # type: ignore[no-any-return]
+
+
+MailDep = Annotated[Mail, Depends(get_mail)]
+
+
+@router.put("/mailboxes/{mailbox_id}", openapi_extra=ADMIN)
+def put_mailbox(
+    ws: str, mailbox_id: str, body: MailboxPut, mail: MailDep, actor: ActorDep, response: Response
+) -> dict[str, Any]:
+    """Create (201) or replace (200) a mailbox. A password left out keeps the stored one; "" clears it."""
+    authorize_manage(actor, ws)
+    out, created = mail.mailboxes.put(ws, mailbox_id, body.model_dump(exclude_unset=True), actor)
+    if created:
+        response.status_code = 201
+    return out
+
+
+@router.get("/mailboxes", openapi_extra=ADMIN)
+def list_mailboxes(ws: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
+    authorize_manage(actor, ws)
+    return {"data": mail.mailboxes.list(ws)}
+
+
+@router.get("/mailboxes/{mailbox_id}", openapi_extra=ADMIN)
+def get_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
+    authorize_manage(actor, ws)
+    return mail.mailboxes.get(ws, mailbox_id)
+
+
+@router.delete("/mailboxes/{mailbox_id}", status_code=204, openapi_extra=ADMIN)
+def delete_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> Response:
+    """Delete the mailbox; the tickets and messages it brought in stay."""
+    authorize_manage(actor, ws)
+    mail.mailboxes.delete(ws, mailbox_id, actor)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/mailboxes/{mailbox_id}/inbound",
+    status_code=201,
+    openapi_extra={
+        **requires("write:records"),
+        "requestBody": {
+            "required": True,
+            "description": "One raw message (RFC 5322), as a relay or a script received it "
+            "(application/octet-stream is taken as the same).",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in RAW_TYPES},
+        },
+    },
+    responses={200: {"description": "A duplicate (this mailbox has the Message-ID) or noise, ignored."}},
+)
+async def inbound(ws: str, mailbox_id: str, request: Request, mail: MailDep, actor: ActorDep) -> JSONResponse:
+    """Take one message in through the inbound pipeline. The token needs `write:records` on tickets,
+    responses and customers; the writes are the mailbox's (`mailbox:<id>` in the change log). 201 when the
+    message created a ticket or was added to one; 200 when it was a duplicate or noise (auto-reply, bulk or
+    list mail, a delivery report) and touched none."""
+    for collection in WRITES:
+        authorize(actor, "write:records", ws, collection)
+    kind = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if kind not in RAW_TYPES:
+        raise UnsupportedMediaType(
+            "send the raw message with Content-Type: message/rfc822", {"content_type": kind or None}
+        )
+    raw = await request.body()
+    out = await run_in_threadpool(mail.ingest, ws, mailbox_id, raw)
+    return JSONResponse(out.public(), status_code=201 if out.status in ("created", "appended") else 200)

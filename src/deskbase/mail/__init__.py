@@ -1,0 +1,5 @@
+"""The email channel: mailboxes, MIME parsing, threading, the inbound pipeline and the outbound outbox.
+
+Every way mail comes in (the raw-MIME API route, later IMAP and the SMTP listener) feeds `ingest.Ingest`; every
+agent reply on an email ticket goes out through the durable outbox (`outbox.py`) under the core's loop helper.
+"""

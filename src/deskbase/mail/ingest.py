@@ -1,0 +1,327 @@
+"""The one inbound pipeline: every path (the raw-MIME API route, IMAP, the SMTP listener) hands a message here.
+
+Per message: parse it (outside any transaction), stage its files (the original as an `.eml`, attachments,
+inline images), then in ONE unit of work by `mailbox:<id>`: dedupe on the Message-ID in this mailbox, thread
+it (rules.py), find or create the customer by the From address, create the ticket or append to it (reopening
+a resolved or closed one), store the response with the message's metadata and files, and index the
+Message-ID. Noise (auto-replies, bulk and list mail, mailer-daemons, delivery reports) touches no ticket; a
+delivery report marks the outbound message it names as bounced. Either all of it commits or none of it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select
+
+from deskbase.core import tables as t
+from deskbase.core.app import Deskbase
+from deskbase.core.blobs import CHUNK, Staged
+from deskbase.core.clock import iso
+from deskbase.core.errors import PayloadTooLarge
+from deskbase.core.filters import Compiler, Field
+from deskbase.core.writer import RecordState, UnitOfWork
+from deskbase.mail import delivery, rules
+from deskbase.mail.fold import fold
+from deskbase.mail.mailboxes import Mailboxes, actor_of
+from deskbase.mail.parse import Parsed, parse
+from deskbase.mail.tables import mail_messages
+
+log = logging.getLogger(__name__)
+REOPEN = ("resolved", "closed")
+_EMAIL = Field(None, ("email",))
+_SHORTENED = "\n\n[… the message is longer than a record holds; the full text is in the original .eml]"
+
+
+@dataclass(frozen=True)
+class Received:
+    """What became of one message: `created` (a new ticket), `appended` (to an existing one; `reopened` if
+    it was resolved or closed), `duplicate` (this mailbox has it already) or `ignored` (noise)."""
+
+    status: str
+    message_id: str
+    ticket_id: str | None = None
+    response_id: str | None = None
+    reason: str | None = None
+    reopened: bool = False
+    bounced: tuple[str, ...] = ()
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "message_id": self.message_id,
+            "ticket_id": self.ticket_id,
+            "response_id": self.response_id,
+            "reason": self.reason,
+            "reopened": self.reopened,
+            "bounced": list(self.bounced),
+        }
+
+
+def _seen(conn: Any, ws: str, mid: str, key: str) -> Any:
+    m = mail_messages
+    return conn.execute(
+        select(m).where(m.c.workspace_id == ws, m.c.mailbox_id == mid, m.c.message_id == key)
+    ).first()
+
+
+class Ingest:
+    def __init__(self, core: Deskbase, mailboxes: Mailboxes, max_bytes: int) -> None:
+        self.core = core
+        self.mailboxes = mailboxes
+        self.max_bytes = max_bytes
+
+    def __call__(self, ws: str, mid: str, raw: bytes) -> Received:
+        box = self.mailboxes.row(ws, mid)
+        if len(raw) > self.max_bytes:
+            raise PayloadTooLarge(
+                f"the message is {len(raw)} bytes; this server takes at most {self.max_bytes}",
+                {"size": len(raw), "limit": self.max_bytes},
+            )
+        msg = parse(raw)
+        with self.core.db.read() as conn:
+            hit = _seen(conn, ws, mid, msg.message_id)
+        if hit is not None:
+            return Received("duplicate", msg.message_id, hit.ticket_id, hit.response_id)
+        noise = msg.noise or (None if msg.from_address else "no-sender")
+        if noise is not None:
+            return self._noise(box, msg, noise)
+        actor = actor_of(ws, mid)
+        files = self.core.files
+        staged = [("message.eml", "message/rfc822", raw)]
+        staged += [(p.name, p.content_type, p.data) for p in msg.parts]
+        held: list[Staged] = []
+        try:
+            for _, _, data in staged:
+                s = files.begin(ws, actor)
+                held.append(s)
+                source = io.BytesIO(data)
+                while chunk := source.read(CHUNK):
+                    s.write(chunk)
+                files.persist(s)
+            return self._store(box, msg, staged, held)
+        finally:
+            for s in held:
+                s.discard()
+
+    # ---- noise ------------------------------------------------------------------------------------
+    def _noise(self, box: Any, msg: Parsed, reason: str) -> Received:
+        now = self.core.clock.now()
+        with self.core.records.unit(box.workspace_id, actor_of(box.workspace_id, box.id)) as uow:
+            if _seen(uow.tx.conn, box.workspace_id, box.id, msg.message_id) is not None:
+                return Received("duplicate", msg.message_id)
+            bounced = delivery.mark_bounced(uow, msg.bounced, msg.bounce_reason, now)
+            self._index(uow, box, msg.message_id, "ignored", None, None, now)
+        log.info("mail %s/%s: %s ignored (%s)", box.workspace_id, box.id, msg.message_id, reason)
+        return Received("ignored", msg.message_id, reason=reason, bounced=tuple(bounced))
+
+    # ---- a customer message -----------------------------------------------------------------------
+    def _store(
+        self, box: Any, msg: Parsed, staged: list[tuple[str, str, bytes]], held: list[Staged]
+    ) -> Received:
+        ws, actor = box.workspace_id, actor_of(box.workspace_id, box.id)
+        reopened = False
+        with self.core.records.unit(ws, actor) as uow:
+            conn = uow.tx.conn
+            hit = _seen(conn, ws, box.id, msg.message_id)  # writers are serialised: this is final
+            if hit is not None:
+                return Received("duplicate", msg.message_id, hit.ticket_id, hit.response_id)
+            ids = [
+                self.core.files.add(uow.tx, ws, actor, s, name, ctype)["id"]
+                for (name, ctype, _), s in zip(staged, held, strict=True)
+            ]
+            original, attached = ids[0], ids[1:]
+            when = uow.when(None)
+            customer = self._customer(uow, msg)
+            ticket = self._thread(uow, box, msg)
+            others = self._copied(box, msg, customer)
+            if ticket is None:
+                ticket, _ = uow.upsert_record(
+                    "tickets",
+                    {
+                        "subject": msg.subject or "(no subject)",
+                        "status": "open",
+                        "priority": "medium",
+                        "channel": "email",
+                        "mail": {"mailbox": box.id, "cc": others},
+                    },
+                    when,
+                )
+                uow.upsert_relationship(
+                    "submitted_by", ("tickets", ticket.id), ("customers", customer.id), None, when
+                )
+                status = "created"
+            else:
+                status = "appended"
+                patch: dict[str, Any] = {}
+                if ticket.data.get("status") in REOPEN:
+                    patch["status"] = "open"
+                    reopened = True
+                mail = dict(ticket.data.get("mail") or {})
+                cc = list(mail.get("cc") or [])
+                merged = cc + [a for a in others if a not in cc]
+                if merged != cc or not mail.get("mailbox"):
+                    patch["mail"] = {"mailbox": mail.get("mailbox") or box.id, "cc": merged[:200]}
+                if patch:
+                    uow.patch_record("tickets", ticket.id, patch, when)
+            data = self._response(box, msg, original, attached, when)
+            response, _ = uow.upsert_record("responses", data, when)
+            uow.upsert_relationship(
+                "has_response", ("tickets", ticket.id), ("responses", response.id), None, when
+            )
+            self._index(uow, box, msg.message_id, "stored", ticket.id, response.id, when)
+        return Received(status, msg.message_id, ticket.id, response.id, reopened=reopened)
+
+    def _response(
+        self, box: Any, msg: Parsed, original: str, attached: list[str], when: datetime
+    ) -> dict[str, Any]:
+        visible, folded = fold(msg.text)
+        inline = {p.content_id: fid for p, fid in zip(msg.parts, attached, strict=True) if p.content_id}
+        mail: dict[str, Any] = {
+            "direction": "inbound",
+            "mailbox": box.id,
+            "message_id": msg.header_id or msg.message_id,
+            "in_reply_to": msg.in_reply_to[0] if msg.in_reply_to else None,
+            "references": msg.references[-200:],
+            "from": msg.from_address,
+            "from_name": msg.from_name[:500],
+            "to": msg.to[:200],
+            "cc": msg.cc[:200],
+            "subject": msg.subject[:2000],
+            "date": iso(msg.date) if msg.date else None,
+            "html": msg.html,
+            "folded": bool(folded),
+            "remote_images": msg.remote_images,
+            "inline": inline,
+        }
+        if folded:
+            mail["full_body"] = msg.text
+        data: dict[str, Any] = {
+            "body": visible or "(no text)",
+            "type": "reply",
+            "author": msg.from_address,
+            "timestamp": iso(when),
+            "original": original,
+            "mail": mail,
+        }
+        if attached:
+            data["attachments"] = attached[:100]
+        return self._fit(data)
+
+    def _fit(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Keep the record under max_record_bytes: drop the HTML, then the full text, then shorten the body —
+        each time saying so (`mail.shortened`); the original .eml always holds everything."""
+        limit = self.core.settings.max_record_bytes - 1024
+        mail = data["mail"]
+        for key in ("html", "full_body"):
+            if len(orjson.dumps(data)) <= limit:
+                return data
+            if mail.pop(key, None) is not None:
+                mail["shortened"] = True
+        size = len(orjson.dumps(data))
+        if size > limit:
+            keep = max(0, len(data["body"]) - (size - limit) - len(_SHORTENED))
+            data["body"] = data["body"][:keep] + _SHORTENED
+            mail["shortened"] = True
+        return data
+
+    def _customer(self, uow: UnitOfWork, msg: Parsed) -> RecordState:
+        """The live customer with this email address (the `email` index), or a new one named as the From
+        header names the sender."""
+        r = t.records
+        expr = Compiler(uow.tx.conn.dialect.name).data_text(_EMAIL)
+        rid = uow.tx.conn.execute(
+            select(r.c.id)
+            .where(
+                r.c.workspace_id == uow.workspace_id,
+                r.c.collection == "customers",
+                r.c.deleted.is_(False),
+                expr == msg.from_address,
+            )
+            .order_by(r.c.id)
+            .limit(1)
+        ).scalar()
+        if rid is not None:
+            found = uow.record("customers", rid)
+            if found is not None:
+                return found
+        name = msg.from_name or msg.from_address.split("@")[0]
+        st, _ = uow.upsert_record("customers", {"name": name[:200], "email": msg.from_address}, None)
+        return st
+
+    def _thread(self, uow: UnitOfWork, box: Any, msg: Parsed) -> RecordState | None:
+        """The live ticket the message belongs to, by the rules in order (rules.py), or None."""
+        keys = rules.lookup_order(msg.in_reply_to, msg.references)[:100]
+        if keys:
+            m = mail_messages
+            rows = uow.tx.conn.execute(
+                select(m.c.message_id, m.c.ticket_id).where(
+                    m.c.workspace_id == uow.workspace_id, m.c.message_id.in_(keys), m.c.ticket_id.is_not(None)
+                )
+            ).all()
+            by_key = {row.message_id: row.ticket_id for row in rows}
+            for key in keys:
+                found = self._live_ticket(uow, by_key.get(key))
+                if found is not None:
+                    return found
+        recipients = [*msg.to, *msg.cc, *msg.delivered_to]
+        for number in (rules.subject_number(msg.subject), rules.plus_number(recipients, box.address)):
+            if number is None:
+                continue
+            r = t.records
+            rid = uow.tx.conn.execute(
+                select(r.c.id).where(
+                    r.c.workspace_id == uow.workspace_id, r.c.collection == "tickets", r.c.number == number
+                )
+            ).scalar()
+            found = self._live_ticket(uow, rid)
+            if found is not None:
+                return found
+        return None
+
+    @staticmethod
+    def _live_ticket(uow: UnitOfWork, rid: str | None) -> RecordState | None:
+        if rid is None:
+            return None
+        st = uow.record("tickets", rid)
+        return None if st is None or st.deleted else st
+
+    @staticmethod
+    def _copied(box: Any, msg: Parsed, customer: RecordState) -> list[str]:
+        """Who else the customer wrote to (To and Cc), to copy on replies: not us, not the customer."""
+        local, _, domain = box.address.partition("@")
+        out: list[str] = []
+        for addr in [*msg.to, *msg.cc]:
+            a_local, _, a_domain = addr.partition("@")
+            ours = a_domain == domain and a_local.partition("+")[0] == local
+            if not ours and addr != customer.data.get("email", "").lower() and addr not in out:
+                out.append(addr)
+        return out[:200]
+
+    @staticmethod
+    def _index(
+        uow: UnitOfWork,
+        box: Any,
+        key: str,
+        status: str,
+        ticket_id: str | None,
+        response_id: str | None,
+        at: datetime,
+    ) -> None:
+        uow.tx.conn.execute(
+            insert(mail_messages).values(
+                workspace_id=box.workspace_id,
+                mailbox_id=box.id,
+                message_id=key,
+                direction="inbound",
+                status=status,
+                ticket_id=ticket_id,
+                response_id=response_id,
+                created_at=at,
+            )
+        )

@@ -1,0 +1,78 @@
+"""Tables of the mail package (migration 0015): mailboxes, the Message-ID index of every stored message, and
+the outbound queue with its attempts.
+
+Declared on the core's metadata; only the mail package reads or writes them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
+
+from deskbase.core.tables import JsonType, UtcDateTime, metadata
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("id", String(63), primary_key=True),
+    Column("address", String(320), nullable=False),  # lower-case; the listener and plus-addressing look it up
+    Column("name", Text, nullable=True),
+    Column("inbound", JsonType, nullable=False),  # without its password
+    Column("inbound_password", Text, nullable=True),  # sealed (core.secrets); never returned
+    Column("outbound", JsonType, nullable=True),  # without its password
+    Column("outbound_password", Text, nullable=True),  # sealed
+    Column("auto_acknowledge", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_mailboxes_address", "address"),
+)
+
+mail_messages = Table(
+    "mail_messages",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("mailbox_id", String(63), primary_key=True),
+    # The Message-ID without its angle brackets (a digest when longer than an index may hold): one message
+    # per mailbox, whichever way it came in, and the key threading looks replies up by.
+    Column("message_id", String(255), primary_key=True),
+    Column("direction", String(8), nullable=False),  # inbound | outbound
+    Column("status", String(16), nullable=False),  # stored | ignored (noise: no ticket was touched)
+    Column("ticket_id", String(128), nullable=True),
+    Column("response_id", String(128), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_mail_messages_thread", "workspace_id", "message_id"),
+    Index("ix_mail_messages_ticket", "workspace_id", "ticket_id", "created_at"),
+)
+
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(63), nullable=False),
+    Column("mailbox_id", String(63), nullable=False),
+    Column("ticket_id", String(128), nullable=False),
+    Column("response_id", String(128), nullable=False),
+    Column("message_id", String(255), nullable=False),
+    Column("envelope", JsonType, nullable=False),  # {"from", "to": [...]}
+    Column("message", Text, nullable=False),  # the MIME text, built once when queued
+    Column("status", String(16), nullable=False),  # queued | sent | failed | bounced
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=True),
+    Column("answer", Text, nullable=True),  # the last SMTP answer (or connection error)
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Index("ix_mail_outbox_due", "status", "next_attempt_at"),
+    Index("ix_mail_outbox_message", "workspace_id", "message_id"),
+)
+
+mail_attempts = Table(
+    "mail_attempts",
+    metadata,
+    Column("outbox_id", String(40), primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("code", Integer, nullable=True),  # the SMTP reply code; None when no server answered
+    Column("answer", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+)

@@ -1,0 +1,81 @@
+"""Mail fixtures: the API with workspace `acme` (support template) and mailbox `support`, and a builder of
+real RFC 5322 messages the way common clients write them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deskbase.config import Settings
+from deskbase.core.clock import FixedClock
+from deskbase.server import build
+from tests.conftest import START, Api
+
+ADDRESS = "support@acme.test"
+
+
+@contextmanager
+def mail_api(
+    tmp_path: Path, clock: FixedClock, store_url: str | None = None, **settings: Any
+) -> Iterator[Api]:
+    values: dict[str, Any] = {
+        "data_dir": str(tmp_path),
+        "replicate": False,
+        "sla_scheduler": False,
+        "webhooks": False,
+        **settings,
+    }
+    if store_url:
+        values["database_url"] = store_url
+    core, app = build(Settings(**values), clock)
+    raw, _ = core.tokens.ensure_admin_token(tmp_path)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        a = Api(client, raw)
+        a.core = core  # type: ignore[attr-defined]
+        assert a.put("/v1/workspaces/acme", json={"name": "Acme"}).status_code == 201
+        assert a.post("/v1/workspaces/acme/templates/support").status_code == 200
+        r = a.put("/v1/workspaces/acme/mailboxes/support", json={"address": ADDRESS, "name": "Acme Support"})
+        assert r.status_code == 201, r.text
+        yield a
+
+
+@pytest.fixture
+def mapi(tmp_path: Path, clock: FixedClock) -> Iterator[Api]:
+    with mail_api(tmp_path, clock) as api:
+        yield api
+
+
+def message(
+    subject: str = "Printer on fire",
+    body: str = "Hello,\nmy printer is on fire.\n",
+    sender: str = "Ada Lovelace <ada@example.com>",
+    to: str = ADDRESS,
+    **headers: str,
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(START)
+    msg["Message-ID"] = headers.pop("message_id", None) or make_msgid(domain="example.com")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg
+
+
+def send(api: Api, raw: bytes | EmailMessage, mailbox: str = "support", **kw: Any) -> Any:
+    data = raw.as_bytes() if isinstance(raw, EmailMessage) else raw
+    return api.post(
+        f"/v1/workspaces/acme/mailboxes/{mailbox}/inbound",
+        content=data,
+        headers={"Content-Type": "message/rfc822"},
+        **kw,
+    )
