@@ -19,6 +19,8 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         auth,
         collections,
         dashboard,
+        hook_log,
+        hooks,
         integrations,
         new_ticket,
         queue,
@@ -42,5 +44,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         collections,
         integrations,
         trigger_log,
+        hooks,
+        hook_log,
     ):
         app.include_router(module.router)
