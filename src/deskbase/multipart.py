@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from deskbase.core.blobs import Staged
-from deskbase.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from deskbase.core.errors import BadRequest, FileTooLarge, PayloadTooLarge, UnsupportedMediaType
 
 _EXTENDED = re.compile(rb"filename\*\s*=\s*([^;]+)", re.IGNORECASE)
 #: Data waiting for a staged file is written once this much has arrived (one thread hop per step).
@@ -41,10 +41,20 @@ class Received:
     fields: list[tuple[str, str]] = field(default_factory=list)  #: text parts in order (repeats kept)
     files: list[FilePart] = field(default_factory=list)  #: complete file parts, in order
     ignored_files: int = 0  #: file parts past `max_files`, not stored
+    too_large: list[str] = field(default_factory=list)  #: with `skip_oversize`: names of files over the limit
 
     def discard(self) -> None:
         for f in self.files:
             f.staged.discard()
+
+
+@dataclass(frozen=True)
+class _Begin:
+    """A file part's headers are in: what `receive` needs to open its staged file."""
+
+    field: str
+    filename: str | None
+    content_type: str | None
 
 
 @dataclass
@@ -102,7 +112,7 @@ class _Reader:
         self.max_text = max_text
         self.keep_text = keep_text
         self.part = _Part()
-        self.events: list[tuple[str, object]] = []
+        self.events: list[_Begin | bytes | None] = []  # a file begins, its data, its end
         self.files_seen = 0
         self.ignored = 0
         self.text_size = 0
@@ -147,14 +157,14 @@ class _Reader:
             else:
                 p.kind, self.files_seen = "file", self.files_seen + 1
                 content_type = p.headers.get(b"content-type", b"").decode("latin-1") or None
-                self.events.append(("begin", (p.name, filename, content_type)))
+                self.events.append(_Begin(p.name, filename, content_type))
         else:
             p.kind = "text" if self.keep_text and filename is None else "skip"
 
     def data(self, data: bytes, start: int, end: int) -> None:
         p = self.part
         if p.kind == "file":
-            self.events.append(("data", data[start:end]))
+            self.events.append(data[start:end])
         elif p.kind == "text":
             self.text_size += end - start
             if self.text_size > self.max_text:
@@ -166,7 +176,7 @@ class _Reader:
     def end(self) -> None:
         p = self.part
         if p.kind == "file":
-            self.events.append(("end", None))
+            self.events.append(None)
         elif p.kind == "text":
             self.fields.append((p.name, p.text.decode("utf-8", "replace")))
         p.kind = "skip"
@@ -181,39 +191,52 @@ async def receive(
     max_text: int = 0,
     hint: str = "send a multipart/form-data body",
     skip_empty: bool = False,
+    skip_oversize: bool = False,
 ) -> Received:
     """Read the request's multipart body. Each part named in `file_fields` (up to `max_files`) is streamed
     into a staged file from `open_staged` (called off the event loop); with `skip_empty`, a part with an
     empty filename (a browser's empty file input) is no file. Text parts are kept when `keep_text`, up to
-    `max_text` bytes in all. On any failure every staged file is dropped."""
+    `max_text` bytes in all. A file over the staged limit raises FileTooLarge at once, or with
+    `skip_oversize` is dropped and named in `too_large` while the rest of the form is read (a form keeps
+    its text). On any failure every staged file is dropped."""
     reader = _Reader(file_fields, max_files, max_text, keep_text, skip_empty)
     parser = MultipartParser(boundary_of(request, hint), reader.callbacks())  # type: ignore[arg-type]
     out = Received()
     current: FilePart | None = None
     pending: list[bytes] = []
     pending_size = 0
+    dropped = False  # the current file went over the limit (skip_oversize): its data is ignored
 
     async def flush() -> None:
-        nonlocal pending, pending_size
+        nonlocal pending, pending_size, dropped
         chunks, pending, pending_size = pending, [], 0
-        if current is not None and chunks:
+        if current is None or not chunks or dropped:
+            return
+        try:
             await run_in_threadpool(_write_all, current.staged, chunks)
+        except FileTooLarge:  # the staged bytes are dropped already
+            if not skip_oversize:
+                raise
+            dropped = True
+            out.too_large.append(current.name or current.field)
 
     async def play() -> None:
-        nonlocal current, pending_size
+        nonlocal current, pending_size, dropped
         events, reader.events = reader.events, []
-        for kind, value in events:
-            if kind == "begin":
-                name, filename, content_type = value  # type: ignore[misc]
-                current = FilePart(name, filename, content_type, await run_in_threadpool(open_staged))
-            elif kind == "data":
-                pending.append(value)  # type: ignore[arg-type]
-                pending_size += len(value)  # type: ignore[arg-type]
+        for event in events:
+            if isinstance(event, _Begin):
+                staged = await run_in_threadpool(open_staged)
+                current = FilePart(event.field, event.filename, event.content_type, staged)
+                dropped = False
+            elif isinstance(event, bytes):
+                pending.append(event)
+                pending_size += len(event)
                 if pending_size >= WRITE_STEP:
                     await flush()
             elif current is not None:  # the file part ended
                 await flush()
-                out.files.append(current)
+                if not dropped:
+                    out.files.append(current)
                 current = None
 
     try:

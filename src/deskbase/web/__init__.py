@@ -19,6 +19,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         auth,
         collections,
         dashboard,
+        files,
         hook_log,
         hooks,
         integrations,
@@ -46,5 +47,6 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         trigger_log,
         hooks,
         hook_log,
+        files,
     ):
         app.include_router(module.router)
