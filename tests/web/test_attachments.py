@@ -151,7 +151,7 @@ def test_an_oversized_file_is_named_and_the_text_survives(console: Console) -> N
         {"body": "Two files"},
         [("big.bin", b"x" * (LIMIT + 1), "application/octet-stream"), ("ok.txt", b"ok", "text/plain")],
     )
-    assert r.status_code == 422 and "big.bin" in r.text and "over the 4.1 KB limit" in r.text
+    assert r.status_code == 422 and "big.bin" in r.text and "over the 4 KiB limit" in r.text
     assert ">Two files</textarea>" in r.text and 'id="kept-' in r.text and "ok.txt" in r.text
     assert stored_files(c) == 1  # ok.txt only; nothing of big.bin is kept
 

@@ -120,7 +120,7 @@ def test_refused_counts_link_to_the_log_filtered_to_as_many_rows(store_admin: Co
     page = c.get(PAGE).text
     link = f"{PAGE}/hooks/shop?status=failed"
     assert f'<a href="{link}" class="count-link count-failed">2 refused</a>' in page
-    assert "Last ingest ✗ Failed (validation_failed)" in text(page)
+    assert "Last ingest ✗ Refused (validation_failed)" in text(page)
     listed = c.get(link).text
     assert ingest_ids(listed) == [e["id"] for e in log(c, "shop", "failed")] and len(ingest_ids(listed)) == 2
     assert listed.count("<strong>validation_failed</strong>") == 2

@@ -20,18 +20,20 @@ from deskbase.web.pages import Attachment
 #: how many files one message may carry from the composer
 MAX_FILES = 10
 FIELD = "attachments"  #: a record's file ids, and the composer's kept uploads
-UNITS = ("bytes", "KB", "MB", "GB")
+UNITS = ("bytes", "KiB", "MiB", "GiB")
 
 
 def size_text(n: int) -> str:
-    """Bytes for people: 812 bytes, 14.2 KB, 2.4 MB (decimal units, one decimal under 100)."""
+    """Bytes for people: 812 bytes, 14.2 KiB, 25 MiB (binary units, as the size settings are documented; one
+    decimal under 100)."""
     value = float(n)
     for unit in UNITS:
-        if value < 1000 or unit == UNITS[-1]:
+        if value < 1024 or unit == UNITS[-1]:
             if unit == "bytes":
                 return f"{int(value)} byte{'' if int(value) == 1 else 's'}"
-            return f"{value:.1f} {unit}" if value < 100 else f"{value:.0f} {unit}"
-        value /= 1000
+            text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
+            return f"{text.removesuffix('.0')} {unit}"
+        value /= 1024
     raise AssertionError("unreachable")
 
 
