@@ -11,15 +11,17 @@ from typing import Any
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 MISSING = f"needs axe-core at {AXE} (npm ci; .ci/run installs it)"
 
-_RUN = """async () => {
-  const result = await axe.run(document, { resultTypes: ["violations"] });
+_RUN = """async (within) => {
+  const context = within ? { include: within.split(",").map((s) => [s.trim()]) } : document;
+  const result = await axe.run(context, { resultTypes: ["violations"] });
   return result.violations.map((v) =>
     `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }"""
 
 
-def violations(page: Any) -> list[str]:
-    """Every axe violation on the page as it is now, one line each (empty: clean)."""
+def violations(page: Any, within: str = "") -> list[str]:
+    """Every axe violation on the page as it is now — or only inside the elements the comma-separated CSS
+    selectors `within` name — one line each (empty: clean)."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(AXE.read_text())
-    return list(page.evaluate(_RUN))
+    return list(page.evaluate(_RUN, within))

@@ -405,3 +405,113 @@ def test_integrations_create_test_retry_delete(request: pytest.FixtureRequest, w
     page.click(f"#trigger-{tid} button.danger")
     page.wait_for_url(re.compile(r".*/settings/integrations\?deleted=.*"))
     assert page.locator(f"#trigger-{tid}").count() == 0
+
+
+def tiny_png() -> bytes:
+    """A valid 2 by 2 PNG (a thumbnail the browser must decode)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x20\x60\xc0" * 2 for _ in range(2))
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("width", ["desk", "phone"])
+def test_inbound_hook_create_ingest_log_delete(request: pytest.FixtureRequest, width: str) -> None:
+    """An admin adds an inbound hook, copies its ingest URL, a sender's refused payload shows as "1 refused",
+    which opens the hook's log filtered to it with the error; then the hook is deleted. axe finds nothing on
+    either page, at desk and phone widths."""
+    from datetime import UTC, datetime
+
+    import httpx
+    import orjson
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.web import axe
+
+    if not axe.AXE.exists():
+        pytest.skip(axe.MISSING)
+    tab: Tab = request.getfixturevalue(width)
+    page, hid = tab.page, f"shop-{width}"
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=tab.live.url)
+    page.goto(f"{tab.live.url}/w/{WS}/settings/integrations")
+    page.fill("#hook-id", hid)
+    page.select_option("#hook-collection", "tickets")
+    page.fill("#hook-mapping", '{"subject": "/title", "status": {"const": "open"}, "priority": "/urgency"}')
+    page.fill("#hook-external-id", "/id")
+    page.click("form.hook-form button[type=submit]")
+    page.locator(f"#hook-url-{hid}").wait_for()
+    page.click(f"[data-copy='hook-url-{hid}']")
+    page.wait_for_function("document.getElementById('announcer').textContent.startsWith('Copied')")
+    url = page.evaluate("navigator.clipboard.readText()")
+    secret = page.inner_text(f"#hook-secret-{hid}")
+    assert url.endswith("/ingest") and secret.startswith("whsec_")
+    assert axe.violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    tab.shot("hooks", full=True)
+    body = orjson.dumps({"id": "A-1", "title": "Broken", "urgency": "<b>extreme</b>"})
+    now = datetime.now(UTC)
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": f"msg-{width}",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(f"msg-{width}", now, body),
+    }
+    assert httpx.post(url, content=body, headers=headers).status_code == 422
+    page.goto(f"{tab.live.url}/w/{WS}/settings/integrations#hooks")
+    page.click(f"#hook-{hid} a.count-failed")
+    page.wait_for_url(re.compile(rf".*/hooks/{hid}\?status=failed$"))
+    entry = page.locator("li.ingest").first
+    assert "validation_failed" in entry.inner_text()
+    entry.locator("summary").click()
+    assert "<b>extreme</b>" in entry.locator("pre").inner_text()  # shown as text
+    assert page.locator("li.ingest").count() == 1
+    assert axe.violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    tab.shot("hook", full=True)
+    page.click(f"#hook-{hid} summary:has-text('Delete')")
+    page.fill(f"#confirm-hook-{hid}", hid)
+    page.click(f"#hook-{hid} button.danger")
+    page.wait_for_url(re.compile(r".*/settings/integrations\?deleted_hook=.*"))
+    assert page.locator(f"#hook-{hid}").count() == 0
+
+
+@pytest.mark.parametrize("width", ["desk", "phone"])
+def test_reply_with_attachments_shows_a_thumbnail(request: pytest.FixtureRequest, width: str) -> None:
+    """The composer attaches an image and a text file to a reply (htmx posts the multipart form); the
+    message shows the image as a decoded, lazy thumbnail and the text file as a download; axe is clean."""
+    from tests.web import axe
+
+    if not axe.AXE.exists():
+        pytest.skip(axe.MISSING)
+    tab: Tab = request.getfixturevalue(width)
+    page = tab.page
+    page.goto(f"{tab.live.url}/w/{WS}/queue?view=all&sort=updated")
+    page.locator("tr.row a").first.click()
+    page.wait_for_url(re.compile(r".*/tickets/[^/]+$"))
+    page.set_input_files(
+        "#composer-files",
+        [
+            {"name": f"screen-{width}.png", "mimeType": "image/png", "buffer": tiny_png()},
+            {"name": "console.log", "mimeType": "text/plain", "buffer": b"TypeError: x is undefined\n"},
+        ],
+    )
+    page.fill("#composer-body", f"Here is what I see ({width})")
+    page.click("#send")
+    page.locator("#composer .sent", has_text="Reply sent.").wait_for()
+    message = page.locator(".msg", has_text=f"Here is what I see ({width})")
+    thumb = message.locator("img")
+    thumb.scroll_into_view_if_needed()
+    page.wait_for_function("img => img.complete && img.naturalWidth === 2", arg=thumb.element_handle())
+    assert thumb.get_attribute("loading") == "lazy" and thumb.get_attribute("alt") == f"screen-{width}.png"
+    assert message.locator("a[download]", has_text="console.log").count() == 1
+    assert page.locator("#composer-files").input_value() == ""  # the composer was cleared
+    # the parts this feature draws: elsewhere the ticket page has axe findings of its own (the presence
+    # list's aria-label, a closed status chip's contrast, no h1, the timeline's scroll region)
+    assert axe.violations(page, within="#conversation, #composer") == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    tab.shot("ticket-attachments", full=True)

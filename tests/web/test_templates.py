@@ -66,6 +66,11 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "integrations/_delivery.html": (ip.TriggerPage, ip.DeliveryUpdate),
     "integrations/delivery_update.html": (ip.DeliveryUpdate,),
     "trigger.html": (ip.TriggerPage,),
+    "integrations/_hooks.html": (ip.IntegrationsPage,),
+    "integrations/_hook.html": (ip.IntegrationsPage, ip.HookPage),
+    "integrations/_hook_created.html": (ip.IntegrationsPage,),
+    "integrations/_ingest.html": (ip.HookPage,),
+    "hook.html": (ip.HookPage,),
 }
 LAYOUT = ("base.html", "_nav.html", "_dialogs.html", "_macros.html", "dashboard/_bars.html")
 

@@ -9,7 +9,7 @@ record that refers to it — or being its uploader while nothing refers to it ye
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
@@ -23,7 +23,7 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, Forbidden, NotFound
-from deskbase.core.file_refs import is_referenced, may_read
+from deskbase.core.file_refs import is_referenced, may_read, readable
 from deskbase.core.file_types import clean_content_type, clean_name
 from deskbase.core.ids import uuid7
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 f = t.files
+CHUNK_IDS = 500
 
 
 def public(row: Any) -> dict[str, Any]:
@@ -142,6 +143,25 @@ class Files:
     def get(self, workspace_id: str, actor: Actor, file_id: str) -> dict[str, Any]:
         with self.app.db.read() as conn:
             return public(self._readable(conn, workspace_id, actor, file_id))
+
+    def readable(self, workspace_id: str, actor: Actor, file_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The metadata of those of `file_ids` the caller may read (one read for all: a page listing a
+        conversation's attachments); the others are left out, as `get` would answer them 404."""
+        authorize(actor, "read:files", workspace_id)
+        ids = sorted(set(file_ids))
+        with self.app.db.read() as conn:
+            self.app.workspaces.require(conn, workspace_id)
+            rows: list[Any] = []
+            for i in range(0, len(ids), CHUNK_IDS):
+                rows += conn.execute(
+                    select(f).where(
+                        f.c.workspace_id == workspace_id,
+                        f.c.id.in_(ids[i : i + CHUNK_IDS]),
+                        f.c.deleted.is_(False),
+                    )
+                ).all()
+            allowed = readable(conn, actor, workspace_id, rows)
+        return {row.id: public(row) for row in rows if row.id in allowed}
 
     def open(self, workspace_id: str, actor: Actor, file_id: str) -> tuple[dict[str, Any], Iterator[bytes]]:
         """The file's metadata and its bytes as an iterator of chunks (access checked before the first)."""

@@ -34,6 +34,7 @@ from deskbase.events.tables import hook_ingests, hooks
 ROTATION_OVERLAP = timedelta(hours=24)
 VERIFY = ("standard-webhooks", "none")
 KEY_PREFIX = "hk_"
+MAX_DESCRIPTION = 2000  #: the API's schema says the same (HookPut)
 audit_log = logging.getLogger("deskbase.audit")
 
 
@@ -78,6 +79,9 @@ def _errors(body: dict[str, Any]) -> list[dict[str, str]]:
         errors.append({"pointer": "/collection", "message": "a collection id"})
     if body.get("verify", VERIFY[0]) not in VERIFY:
         errors.append({"pointer": "/verify", "message": f"one of {', '.join(VERIFY)}"})
+    description = body.get("description")
+    if description is not None and (not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
+        errors.append({"pointer": "/description", "message": f"text of at most {MAX_DESCRIPTION} characters"})
     return errors + mapping.check(body.get("mapping"), body.get("external_id"))
 
 

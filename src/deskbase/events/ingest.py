@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 
 from deskbase.core.app import Deskbase
@@ -205,25 +205,53 @@ class Ingest:
     # ---- the ingest log -----------------------------------------------------------------------------
     def log(self, ws: str, hid: str, cursor: str | None, limit: int, status: str | None) -> dict[str, Any]:
         """Newest first, by cursor."""
-        if status is not None and status not in STATUSES:
-            raise InvalidFilter(f"status is one of {', '.join(STATUSES)}", {"status": status})
+        selection(ws, hid, status)  # an unknown status is refused before the hook is looked up
         self.store.get(ws, hid)
-        q = select(h).where(h.c.workspace_id == ws, h.c.hook_id == hid)
-        if status is not None:
-            q = q.where(h.c.status == status)
-        if cursor:
-            (last,) = decode_cursor(cursor, 1)
-            if not isinstance(last, str):
-                raise InvalidFilter("invalid cursor", {"cursor": cursor})
-            q = q.where(h.c.id < last)
         with self.core.db.read() as conn:
-            rows = conn.execute(q.order_by(h.c.id.desc()).limit(limit + 1)).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return {
-            "data": [public(r) for r in rows],
-            "next_cursor": encode_cursor([rows[-1].id]) if more else None,
-        }
+            return log_page(conn, ws, hid, cursor, limit, status)
+
+
+def selection(ws: str, hid: str, status: str | None) -> list[Any]:
+    """The conditions of a hook's ingest log, optionally of one status: the log lists them and the summary
+    counts them, so a count shown beside a hook is the number of rows its filtered log has."""
+    if status is not None and status not in STATUSES:
+        raise InvalidFilter(f"status is one of {', '.join(STATUSES)}", {"status": status})
+    where = [h.c.workspace_id == ws, h.c.hook_id == hid]
+    return where if status is None else [*where, h.c.status == status]
+
+
+def log_page(
+    conn: Connection, ws: str, hid: str, cursor: str | None, limit: int, status: str | None
+) -> dict[str, Any]:
+    """A page of the ingest log, newest first, inside the caller's read transaction."""
+    q = select(h).where(*selection(ws, hid, status))
+    if cursor:
+        (last,) = decode_cursor(cursor, 1)
+        if not isinstance(last, str):
+            raise InvalidFilter("invalid cursor", {"cursor": cursor})
+        q = q.where(h.c.id < last)
+    rows = conn.execute(q.order_by(h.c.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "data": [public(r) for r in rows],
+        "next_cursor": encode_cursor([rows[-1].id]) if more else None,
+    }
+
+
+@dataclass(frozen=True)
+class Summary:
+    """How a hook is doing: its newest ingest-log entry and how many refused ingests the log holds."""
+
+    last: dict[str, Any] | None  #: the newest entry in its wire form (`public`), None for an empty log
+    refused: int  #: entries with status `failed`: what the log filtered to `failed` lists
+
+
+def summary(conn: Connection, ws: str, hid: str) -> Summary:
+    """The hook's summary (inside the caller's read transaction, beside the log page it goes with)."""
+    last = conn.execute(select(h).where(*selection(ws, hid, None)).order_by(h.c.id.desc()).limit(1)).first()
+    refused = conn.execute(select(func.count()).where(*selection(ws, hid, "failed"))).scalar_one()
+    return Summary(public(last) if last is not None else None, int(refused))
 
 
 def prune(conn: Connection, before: datetime) -> int:

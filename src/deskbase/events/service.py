@@ -16,12 +16,14 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
 from deskbase.core.ids import uuid7
 from deskbase.core.secrets import SecretBox
-from deskbase.events import build, deliveries, matching, retry, ssrf
+from deskbase.events import build, deliveries, ingest, matching, retry, ssrf
 from deskbase.events.dispatcher import Dispatcher
 from deskbase.events.health import Health, read_health
 from deskbase.events.hooks import Hooks
+from deskbase.events.hooks import public as hook_public
 from deskbase.events.ingest import Ingest
 from deskbase.events.sender import Sender
+from deskbase.events.tables import hooks as hooks_table
 from deskbase.events.tables import triggers
 from deskbase.events.triggers import Triggers, public, spec
 
@@ -97,6 +99,27 @@ class Webhooks:
                 else {"data": [], "next_cursor": None}
             )
             return public(row), read_health(conn, ws, tid, now), page
+
+    # ---- inbound hooks --------------------------------------------------------------------------------
+    def hook_overview(self, ws: str) -> list[tuple[dict[str, Any], ingest.Summary]]:
+        """Every hook of the workspace with its ingest summary, read in one transaction."""
+        with self.core.db.read() as conn:
+            self.core.workspaces.require(conn, ws)
+            rows = conn.execute(
+                select(hooks_table).where(hooks_table.c.workspace_id == ws).order_by(hooks_table.c.id)
+            )
+            return [(hook_public(r), ingest.summary(conn, ws, r.id)) for r in rows.all()]
+
+    def hook_detail(
+        self, ws: str, hid: str, cursor: str | None, limit: int, status: str | None
+    ) -> tuple[dict[str, Any], ingest.Summary, dict[str, Any]]:
+        """One hook, its summary and a page of its ingest log, read in one transaction so the counts and
+        the rows agree."""
+        with self.core.db.read() as conn:
+            self.core.workspaces.require(conn, ws)
+            row = self.hooks._row(conn, ws, hid)
+            page = ingest.log_page(conn, ws, hid, cursor, limit, status)
+            return hook_public(row), ingest.summary(conn, ws, hid), page
 
     # ---- the delivery log ---------------------------------------------------------------------------
     def deliveries(

@@ -19,6 +19,9 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         auth,
         collections,
         dashboard,
+        files,
+        hook_log,
+        hooks,
         integrations,
         new_ticket,
         queue,
@@ -40,5 +43,8 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         collections,
         integrations,
         trigger_log,
+        hooks,
+        hook_log,
+        files,
     ):
         app.include_router(module.router)

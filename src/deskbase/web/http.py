@@ -181,8 +181,15 @@ async def checked_form(request: Request) -> dict[str, str]:
     for this session). Only the last value of a repeated field is kept."""
     form = await request.form()
     request.state.form = form  # for fields sent more than once (the queue's ticked ids)
-    data = {k: v for k, v in form.items() if isinstance(v, str)}
-    bad = next((k for k, v in form.multi_items() if isinstance(v, str) and "\x00" in v + k), None)
+    pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    return await verified(request, pairs)
+
+
+async def verified(request: Request, pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """A form's text fields (the last value of each), once no field holds a NUL and the CSRF check passed;
+    multipart forms read by a route itself (uploads) are checked here too."""
+    data = dict(pairs)
+    bad = next((k for k, v in pairs if "\x00" in v + k), None)
     if bad is not None:  # the same text rule as the API's JSON bodies: no store may see a NUL
         raise BadRequest(f"form field {bad!r} contains a NUL character (\\u0000)", {"field": bad})
     s = await run_in_threadpool(session_of, request)  # a store read: never on the event loop

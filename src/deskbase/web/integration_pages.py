@@ -84,6 +84,94 @@ class TriggersSection:
     error: str | None = None  #: why the last action did nothing
 
 
+# ---- inbound hooks -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IngestView:
+    """One entry of a hook's ingest log."""
+
+    id: str
+    webhook_id: str | None
+    received_at: str
+    status: str  #: created | updated | failed
+    record_id: str | None
+    record_href: str | None  #: the record written (a ticket's page, else the collection browser)
+    error_code: str | None  #: of a refused ingest
+    error_message: str | None
+    error_details: str | None  #: the error's details as indented JSON text (escaped when rendered)
+
+
+@dataclass(frozen=True)
+class HookRow:
+    id: str
+    href: str  #: the hook's page with its ingest log
+    actions: str  #: the prefix of its POST forms (…/hooks/<id>)
+    collection: str
+    verify: str  #: standard-webhooks | none
+    ingest_url: str  #: where senders POST (shown as text, never as a link)
+    enabled: bool
+    description: str
+    mapping: str  #: the mapping as JSON text
+    external_id: str | None  #: the payload pointer records are upserted by
+    owner: str  #: who configured it last (a token's name where this viewer may see it, else its id)
+    created_at: str
+    previous_secret_until: str | None  #: a rotated-out secret still verifies until then
+    last: IngestView | None  #: the newest ingest-log entry
+    refused: StatusCount  #: ingests refused after the sender was verified, linked to the log filtered to them
+
+
+@dataclass
+class HookForm:
+    """The "add a hook" form, with what was typed and why it was refused."""
+
+    id: str = ""
+    collection: str = ""
+    mapping: str = ""  #: JSON
+    external_id: str = ""
+    verify: str = "standard-webhooks"
+    description: str = ""
+    errors: dict[str, str] = field(default_factory=dict)  #: field -> message
+
+
+@dataclass(frozen=True)
+class HookCreated:
+    """What a sender needs, shown this once: the ingest URL and the secret (none when nothing is verified)."""
+
+    hook_id: str
+    ingest_url: str
+    secret: str | None
+    rotated: bool  #: a rotation, not a creation (the ingest URL stays the same)
+
+
+@dataclass
+class HooksSection:
+    """Inbound hooks with their ingest summary and the forms that manage them."""
+
+    rows: list[HookRow]
+    form: HookForm
+    collections: list[str]  #: the workspace's collections, for the form's choice
+    create_href: str
+    available: bool = True  #: False: webhooks (and so hooks) are not installed on this server
+    created: HookCreated | None = None
+    notice: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class HookPage:
+    """One hook: its summary and actions, then its ingest log (newest first, by cursor, filtered by status)."""
+
+    hook: HookRow
+    workspace: str
+    back: str  #: the integrations page
+    status: str  #: the log's status filter ("" for all)
+    statuses: list[str]
+    rows: list[IngestView]
+    next_href: str | None
+    first_href: str  #: the log's first page with the same filter
+    filter_error: str | None = None
+    paged: bool = False  #: this is not the log's first page
+
+
 @dataclass
 class IntegrationsPage:
     """Settings → Integrations of one workspace: one section per kind of integration, each from its own
@@ -91,6 +179,7 @@ class IntegrationsPage:
 
     workspace: str
     triggers: TriggersSection
+    hooks: HooksSection
 
 
 @dataclass(frozen=True)

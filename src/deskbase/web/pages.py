@@ -189,6 +189,20 @@ class Message:
     author: str
     body: str
     at: str
+    attachments: list[Attachment] = field(default_factory=list)  #: those this viewer may read
+    unreadable: int = 0  #: attachments this viewer may not read (counted, never named)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file a message carries, served by the console's content route under core.files' read rule."""
+
+    id: str
+    name: str
+    size: str  #: "2.4 MB"
+    content_type: str
+    href: str  #: the bytes (inline for the safe raster image types, else a download)
+    image: bool  #: shown as a lazy-loaded thumbnail
 
 
 @dataclass(frozen=True)
@@ -246,6 +260,8 @@ class Composer:
     macro: str | None = None  #: the macro just filled in (its name)
     priority: str = ""  #: a macro's priority, set when the message is sent
     add_tags: list[str] = field(default_factory=list)  #: a macro's tags, added when the message is sent
+    #: files uploaded with a message that was not sent (an error): kept, and sent with it next time
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -297,6 +313,9 @@ class TicketPage:
     href: str
     panels: tuple[str, ...] = ()  #: an htmx update re-sends only these panels (out of band); () = full page
     macros: list[MacroOption] = field(default_factory=list)  #: the workspace's macros, for the composer
+    can_attach: bool = False  #: the composer uploads files (`write:files`)
+    max_file_size: str = ""  #: the server's upload limit per file, as text ("25 MB")
+    max_files: int = 0  #: how many files one message may carry
 
 
 @dataclass

@@ -13,8 +13,10 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
 from deskbase.core.scope import ReadScope
 from deskbase.support import macros, tickets
+from deskbase.web import attachments as att
 from deskbase.web.http import may
 from deskbase.web.pages import (
+    Attachment,
     Composer,
     CustomerPanel,
     MacroOption,
@@ -280,15 +282,20 @@ def macro_options(core: Deskbase, workspace_id: str, actor: Actor) -> list[Macro
     return out
 
 
-def message(m: dict[str, Any]) -> Message:
-    """A response of `support.tickets.conversation` (with its kind and time) as the page shows it."""
+def message(m: dict[str, Any], files: dict[str, Attachment] | None = None) -> Message:
+    """A response of `support.tickets.conversation` (with its kind and time) as the page shows it, with
+    the attachments of it that `files` (those the viewer may read) holds."""
     data = m.get("data") or {}
+    named = att.file_ids(data)
+    shown = [files[f] for f in named if f in files] if files else []
     return Message(
         id=m["id"],
         kind=m["kind"],
         author=str(data.get("author") or ""),
         body=str(data.get("body") or ""),
         at=m["at"],
+        attachments=shown,
+        unreadable=len(named) - len(shown),
     )
 
 
@@ -300,7 +307,10 @@ def build(
     sla_panel, urgent, events = sla_parts(core, workspace_id, ticket_id, now)
     scope = ReadScope(actor, workspace_id)
     raw = tickets.timeline(core, scope, ticket_id)
-    conversation = [message(i["message"]) for i in raw if i["type"] == "message"]
+    responses = [i["message"] for i in raw if i["type"] == "message"]
+    named = [f for r in responses for f in att.file_ids(r.get("data") or {})]
+    files = att.readable(core, workspace_id, actor, named)
+    conversation = [message(r, files) for r in responses]
     agents = AGENTS.get(core, workspace_id)
     assignee = (ticket.get("data") or {}).get("assignee")
     suggestions = sorted({*agents, me, *([assignee] if assignee else [])})
@@ -329,4 +339,7 @@ def build(
         can_link=may(actor, "write:relationships", workspace_id, "tickets"),
         agents=suggestions,
         href=f"/w/{workspace_id}/tickets/{ticket_id}",
+        can_attach=may(actor, "write:files", workspace_id),
+        max_file_size=att.size_text(core.settings.max_file_bytes),
+        max_files=att.MAX_FILES,
     )

@@ -2,7 +2,7 @@
 
 A download is never a page of ours: `X-Content-Type-Options: nosniff`, a sandboxing CSP, the stored type only
 when it is passive (else `application/octet-stream`), and `attachment` unless the type is a raster image safe
-to show inline (core/file_types.py holds the rules).
+to show inline (core/file_types.py holds the rules and the headers).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from deskbase.api.deps import ActorDep, CoreDep, requires
 from deskbase.api.uploads import receive_file
-from deskbase.core.file_types import disposition, served_type
+from deskbase.core.file_types import download_headers
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/files", tags=["files"])
 #: The `file` part of the multipart body, for the OpenAPI document (the route parses the stream itself).
@@ -33,8 +33,6 @@ UPLOAD_BODY = {
         },
     }
 }
-#: Browsers get nothing to run: no scripts, no plugins, no frames, even if a type slipped through.
-CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
 @router.post("", status_code=201, openapi_extra={**requires("write:files"), **UPLOAD_BODY})
@@ -66,17 +64,7 @@ def get_file(ws: str, file_id: str, core: CoreDep, actor: ActorDep) -> dict[str,
 def download(ws: str, file_id: str, core: CoreDep, actor: ActorDep) -> StreamingResponse:
     """The file's bytes, streamed."""
     meta, chunks = core.files.open(ws, actor, file_id)
-    headers = {
-        # Set as is: Starlette would add a charset to text types, a guess about bytes we never decoded.
-        "Content-Type": served_type(meta["content_type"]),
-        "Content-Disposition": disposition(meta["name"], meta["content_type"]),
-        "Content-Length": str(meta["size"]),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": CSP,
-        "Cache-Control": "private, max-age=0, must-revalidate",
-        "ETag": f'"{meta["sha256"]}"',
-    }
-    return StreamingResponse(chunks, headers=headers)
+    return StreamingResponse(chunks, headers=download_headers(meta))
 
 
 @router.delete("/{file_id}", status_code=204, openapi_extra=requires("write:files"))

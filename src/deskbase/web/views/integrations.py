@@ -1,8 +1,8 @@
 """Settings → Integrations: a workspace's outbound triggers with their health, and the forms that create,
-enable or disable, test, rotate and delete them.
+enable or disable, test, rotate and delete them; beside them the inbound hooks (their forms: views/hooks.py).
 
-Each section of the page comes from its own function (`triggers_section`; inbound hooks add theirs beside
-it) and its own partial. Every route asks `authorize_manage` — the API's own rule — first, and every action
+Each section of the page comes from its own function (`triggers_section`, `hooks_section`) and its own
+partial. Every route asks `authorize_manage` — the API's own rule — first, and every action
 is one call to the events service the REST routes call.
 """
 
@@ -16,8 +16,9 @@ from fastapi.responses import Response
 from deskbase.api.deps import requires
 from deskbase.core.context import Actor
 from deskbase.core.errors import InvalidId, NotFound, Unavailable, ValidationFailed
-from deskbase.core.ids import check_slug
+from deskbase.core.ids import SLUG_RE, check_slug
 from deskbase.events.service import Webhooks, authorize_manage
+from deskbase.web import hook_rows as hr
 from deskbase.web import integrations as ig
 from deskbase.web.http import (
     ActorDep,
@@ -30,7 +31,15 @@ from deskbase.web.http import (
     redirect,
     render,
 )
-from deskbase.web.integration_pages import IntegrationsPage, NewSecret, TriggerForm, TriggersSection
+from deskbase.web.integration_pages import (
+    HookCreated,
+    HookForm,
+    HooksSection,
+    IntegrationsPage,
+    NewSecret,
+    TriggerForm,
+    TriggersSection,
+)
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MANAGE = requires("admin")
@@ -79,16 +88,66 @@ def triggers_section(
     return section
 
 
-def page(request: Request, actor: Actor, ws: str, triggers: TriggersSection, status: int = 200) -> Response:
+def hooks_section(
+    request: Request,
+    actor: Actor,
+    ws: str,
+    form: HookForm | None = None,
+    created: HookCreated | None = None,
+    notice: str | None = None,
+    error: str | None = None,
+) -> HooksSection:
+    service = webhooks_of(request)
+    section = HooksSection(
+        rows=[],
+        form=form or HookForm(),
+        collections=[],
+        create_href=f"{integrations_href(ws)}/hooks",
+        available=service is not None,
+        created=created,
+        notice=notice,
+        error=error,
+    )
+    if service is not None:
+        owners = owner_names(request, actor)
+        base = str(request.base_url)
+        section.collections = [c["id"] for c in core_of(request).collections.list(ws)]
+        section.rows = [hr.hook_row(ws, base, h, s, owners) for h, s in service.hook_overview(ws)]
+    return section
+
+
+def page(
+    request: Request,
+    actor: Actor,
+    ws: str,
+    triggers: TriggersSection | None = None,
+    hooks: HooksSection | None = None,
+    status: int = 200,
+) -> Response:
+    """The whole page: the section an action answers with, and every other section as it is."""
+    sections = IntegrationsPage(
+        ws,
+        triggers or triggers_section(request, actor, ws),
+        hooks or hooks_section(request, actor, ws),
+    )
     shell = make_shell(request, actor, "Integrations", ws, "integrations")
-    return render(request, "integrations.html", IntegrationsPage(ws, triggers), shell, status=status)
+    return render(request, "integrations.html", sections, shell, status=status)
 
 
 @router.get("/w/{ws}/settings/integrations", openapi_extra=MANAGE)
-def integrations(ws: str, request: Request, actor: ActorDep, deleted: str = "") -> Response:
+def integrations(
+    ws: str, request: Request, actor: ActorDep, deleted: str = "", deleted_hook: str = ""
+) -> Response:
     authorize_manage(actor, ws)
-    notice = f"Deleted trigger {deleted} with its delivery log." if deleted else None
-    return page(request, actor, ws, triggers_section(request, actor, ws, notice=notice))
+    triggers = hooks = None
+    if SLUG_RE.match(deleted):  # only an id is echoed back into the page
+        triggers = triggers_section(
+            request, actor, ws, notice=f"Deleted trigger {deleted} with its delivery log."
+        )
+    if SLUG_RE.match(deleted_hook):
+        notice = f"Deleted hook {deleted_hook} with its ingest log; the records it wrote stay."
+        hooks = hooks_section(request, actor, ws, notice=notice)
+    return page(request, actor, ws, triggers, hooks)
 
 
 @router.post("/w/{ws}/settings/integrations/triggers", openapi_extra=MANAGE)

@@ -20,7 +20,9 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
 from deskbase.support import macros, tickets
+from deskbase.web import attachments as att
 from deskbase.web import ticket as tk
+from deskbase.web.composer_form import ComposerForm, ComposerFormDep
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
@@ -82,17 +84,32 @@ def edit(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormD
 @router.post(
     "/w/{ws}/tickets/{ticket_id}/reply", openapi_extra=requires("write:records", "write:relationships")
 )
-def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, upload: ComposerFormDep) -> Response:
     """A reply or an internal note (support.tickets.add_response: the response and its link in one
-    transaction), optionally followed by a status change and a move to the next ticket."""
+    transaction), with the files attached to it, optionally followed by a status change and a move to the
+    next ticket. Each attached file is stored as the API's upload stores it (its own write, as
+    `POST …/files`) before the response names it; when the message is not sent, the stored files are kept
+    in the composer and sent with it on the next try."""
+    try:
+        return _reply(ws, ticket_id, request, actor, upload)
+    finally:
+        upload.discard()
+
+
+def _reply(ws: str, ticket_id: str, request: Request, actor: Actor, upload: ComposerForm) -> Response:
     authorize(actor, "write:records", ws, "responses")
     authorize(actor, "write:relationships", ws)
     core = core_of(request)
+    form = upload.fields
     body = (form.get("body") or "").strip()
     kind = form.get("type") or "reply"
     status = (form.get("status") or "").strip()
     then_priority = (form.get("then_priority") or "").strip()
     then_tags = [t.strip() for t in (form.get("then_tags") or "").split(",") if t.strip()][:10]
+    current = core.records.get(ws, "tickets", ticket_id)["data"]  # no file is stored for a missing ticket
+    stored = [core.files.commit(ws, actor, f.staged, f.name, f.content_type) for f in upload.files]
+    file_ids = list(dict.fromkeys([*upload.kept, *(m["id"] for m in stored)]))
+    kept = att.readable(core, ws, actor, file_ids)
     composer = Composer(
         body=form.get("body") or "",
         type=kind,
@@ -100,11 +117,22 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
         priority=then_priority,
         add_tags=then_tags,
         macro=form.get("then_macro") or None,
+        attachments=[kept[f] for f in file_ids if f in kept],
     )
-    current = core.records.get(ws, "tickets", ticket_id)["data"]
     options = options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
     statuses = options.get("status", [])
-    if not body:
+    if upload.too_large:
+        names = ", ".join(upload.too_large)
+        composer.error = (
+            f"Not attached (over the {att.size_text(core.settings.max_file_bytes)} limit): {names}."
+        )
+    elif upload.too_many:
+        composer.error = (
+            f"A message carries at most {att.MAX_FILES} files; {upload.too_many} were not attached."
+        )
+    elif len(file_ids) > att.MAX_FILES:
+        composer.error = f"A message carries at most {att.MAX_FILES} files; untick some."
+    elif not body:
         composer.error = "Write a message first."
     elif kind not in tickets.RESPONSE_TYPES:
         composer.error = "Choose reply or internal note."
@@ -126,7 +154,10 @@ def reply(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: Form
             panels = ("conversation", "composer", "meta", "timeline")
             return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 409, panels)
     try:
-        tickets.add_response(core, ws, ticket_id, {"body": body, "type": kind, "author": author}, actor)
+        message: dict[str, Any] = {"body": body, "type": kind, "author": author}
+        if file_ids:
+            message[att.FIELD] = file_ids
+        tickets.add_response(core, ws, ticket_id, message, actor)
     except ValidationFailed as exc:
         composer.error = (
             "; ".join(e.get("message", "invalid") for e in exc.details.get("errors") or []) or exc.message
@@ -161,7 +192,12 @@ def use_macro(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: 
     authorize(actor, "read:records", ws, "macros")
     core = core_of(request)
     written = form.get("body") or ""
-    composer = Composer(body=written, type=form.get("type") or "reply", status=form.get("status") or "")
+    ids = [v for k, v in request.state.form.multi_items() if k == att.FIELD and isinstance(v, str)]
+    files = att.readable(core, ws, actor, ids)
+    kept = [files[f] for f in dict.fromkeys(ids) if f in files]
+    composer = Composer(
+        body=written, type=form.get("type") or "reply", status=form.get("status") or "", attachments=kept
+    )
     try:
         applied = macros.apply(
             core, ReadScope(actor, ws), form.get("macro") or "", ticket_id, prefs_of(core, actor).me
@@ -176,6 +212,7 @@ def use_macro(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: 
         priority=applied.priority,
         add_tags=applied.add_tags,
         macro=applied.name,
+        attachments=kept,
     )
     return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 200, ("composer",))
 
