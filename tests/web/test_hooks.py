@@ -17,6 +17,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from deskbase.core.clock import FixedClock, SystemClock
+from deskbase.events.service import Webhooks
 from tests.web.conftest import WS, Console
 from tests.web.test_integrations import open_console, text
 
@@ -73,7 +74,7 @@ def order(oid: str, title: str = "Broken widget", urgency: str = "high") -> dict
 
 
 def log(c: Console, hid: str, status: str | None = None) -> list[dict[str, Any]]:
-    return list(c.core.extensions["webhooks"].ingest.log(WS, hid, None, 1000, status)["data"])
+    return list(c.core.extensions[Webhooks].ingest.log(WS, hid, None, 1000, status)["data"])
 
 
 def ingest_ids(html: str) -> list[str]:
@@ -93,7 +94,7 @@ def test_create_shows_url_and_secret_once_and_a_signed_post_shows_as_the_last_in
     url, secret = created(r.text, "shop")
     assert secret and 'data-copy="hook-secret-shop"' in r.text and 'data-copy="hook-url-shop"' in r.text
     assert r.headers["cache-control"] == "no-store" and "it is not shown again" in r.text
-    hook = c.core.extensions["webhooks"].hooks.get(WS, "shop")
+    hook = c.core.extensions[Webhooks].hooks.get(WS, "shop")
     assert url == "http://testserver" + hook["ingest_path"]
     again = c.get(PAGE).text
     assert secret not in again and "whsec_" not in again
@@ -147,16 +148,16 @@ def test_bad_input_is_shown_beside_its_field_and_nothing_is_created(admin: Conso
     assert r.status_code == 422 and 'id="err-id"' in r.text
     r = create(admin, "shop", description="x" * 2001)
     assert r.status_code == 422 and 'id="err-description"' in r.text
-    assert admin.core.extensions["webhooks"].hooks.list(WS) == []
+    assert admin.core.extensions[Webhooks].hooks.list(WS) == []
     assert create(admin, "shop").status_code == 201
     taken = create(admin, "shop", collection="customers")
     assert taken.status_code == 422 and "exists already" in taken.text
-    assert admin.core.extensions["webhooks"].hooks.get(WS, "shop")["collection"] == "tickets"
+    assert admin.core.extensions[Webhooks].hooks.get(WS, "shop")["collection"] == "tickets"
 
 
 # ---- enable, rotate, delete -------------------------------------------------------------------------
 def test_disable_enable_rotate_and_delete(admin: Console) -> None:
-    hooks = admin.core.extensions["webhooks"].hooks
+    hooks = admin.core.extensions[Webhooks].hooks
     url, first = created(create(admin, "shop").text, "shop")
     r = admin.post(f"{PAGE}/hooks/shop/enabled", {"next": PAGE + "#hooks"})
     assert r.status_code == 303 and r.headers["location"] == PAGE + "#hooks"
@@ -235,11 +236,11 @@ def test_others_get_the_403_page_and_change_nothing(admin: Console, grants: list
     for path in ("hooks/shop/enabled", "hooks/shop/delete", "hooks/shop/rotate-secret"):
         assert admin.post(f"{PAGE}/{path}", {"confirm": "shop"}).status_code == 403, path
     assert create(admin, "evil").status_code == 403
-    hooks = admin.core.extensions["webhooks"].hooks.list(WS)
+    hooks = admin.core.extensions[Webhooks].hooks.list(WS)
     assert [(h["id"], h["enabled"], h["version"]) for h in hooks] == [("shop", True, 1)]
 
 
 def test_a_form_without_the_csrf_token_changes_nothing(admin: Console) -> None:
     r = admin.post(f"{PAGE}/hooks", {"id": "shop", "collection": "tickets", "mapping": MAPPING}, csrf=False)
     assert r.status_code == 403
-    assert admin.core.extensions["webhooks"].hooks.list(WS) == []
+    assert admin.core.extensions[Webhooks].hooks.list(WS) == []
