@@ -31,8 +31,8 @@ from sqlalchemy import event, func, select
 from deskbase.core import search
 from deskbase.core import tables as t
 from deskbase.core.context import SYSTEM
+from deskbase.core.entity_state import record_from_row
 from deskbase.core.filters import Compiler, Sorter, parse_sort
-from deskbase.core.writer import record_from_row
 
 LIMIT = 50
 RARE_EVERY = 10_000

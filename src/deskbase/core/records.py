@@ -14,10 +14,11 @@ from deskbase.core import changelog, search
 from deskbase.core import tables as t
 from deskbase.core.auth import permits
 from deskbase.core.context import Actor
+from deskbase.core.entity_state import record_from_row
 from deskbase.core.errors import Forbidden, InvalidFilter, NotFound
 from deskbase.core.filters import Compiler, Sorter, encode_cursor, index_ordered, parse_sort
 from deskbase.core.schemas import x_search_fields
-from deskbase.core.writer import UnitOfWork, record_from_row
+from deskbase.core.writer import UnitOfWork
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase

@@ -10,8 +10,8 @@ from sqlalchemy import and_, or_, select
 from deskbase.core import tables as t
 from deskbase.core.auth import authorize_link, collections_for
 from deskbase.core.context import SYSTEM, Actor
+from deskbase.core.entity_state import rel_from_row
 from deskbase.core.errors import InvalidFilter, NotFound, ValidationFailed
-from deskbase.core.writer import rel_from_row
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase

@@ -15,15 +15,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, or_, select
 
-from deskbase.core import bulk
+from deskbase.core import state_writes
 from deskbase.core import tables as t
 from deskbase.core.auth import authorize, authorize_link, permits
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
+from deskbase.core.entity_state import RecordState, RelState, merge_patch, record_from_row, rel_from_row
 from deskbase.core.errors import (
     Conflict,
     Forbidden,
@@ -42,152 +43,6 @@ if TYPE_CHECKING:
 
 RecordKey = tuple[str, str]
 CHUNK = 500
-
-
-@dataclass
-class RecordState:
-    collection: str
-    id: str
-    data: dict[str, Any]
-    version: int
-    deleted: bool
-    external_id: str | None
-    external_source: str | None
-    created_at: datetime
-    updated_at: datetime
-    created_by: str | None
-    updated_by: str | None
-    number: int | None = None
-    in_db: bool = True
-    dirty: bool = False
-    last_change: Change | None = None
-    #: The data as stored (None for a new or deleted record): what the file-reference index reflects.
-    stored_data: Any = None
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "collection": self.collection,
-            "number": self.number,
-            "data": self.data,
-            "version": self.version,
-            "deleted": self.deleted,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
-            "external_id": self.external_id,
-            "external_source": self.external_source,
-        }
-
-    def image(self) -> dict[str, Any]:
-        """The after-image stored in the change log: enough to rebuild the row (and the replica) from it."""
-        out = {
-            "data": self.data,
-            "deleted": self.deleted,
-            "external_id": self.external_id,
-            "external_source": self.external_source,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
-        }
-        if self.number is not None:
-            out["number"] = self.number
-        return out
-
-
-@dataclass
-class RelState:
-    id: str
-    rel_type: str
-    source_collection: str
-    source_id: str
-    target_collection: str
-    target_id: str
-    data: dict[str, Any] | None
-    version: int
-    deleted: bool
-    single_key: str | None
-    created_at: datetime
-    updated_at: datetime
-    created_by: str | None
-    updated_by: str | None
-    in_db: bool = True
-    dirty: bool = False
-    last_change: Change | None = None
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "rel_type": self.rel_type,
-            "source": {"collection": self.source_collection, "id": self.source_id},
-            "target": {"collection": self.target_collection, "id": self.target_id},
-            "data": self.data,
-            "version": self.version,
-            "deleted": self.deleted,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
-        }
-
-    def image(self) -> dict[str, Any]:
-        return {
-            "rel_type": self.rel_type,
-            "source_collection": self.source_collection,
-            "source_id": self.source_id,
-            "target_collection": self.target_collection,
-            "target_id": self.target_id,
-            "data": self.data,
-            "deleted": self.deleted,
-            "created_at": iso(self.created_at),
-            "updated_at": iso(self.updated_at),
-        }
-
-
-def record_from_row(row: Any) -> RecordState:
-    return RecordState(
-        row.collection,
-        row.id,
-        row.data,
-        row.version,
-        row.deleted,
-        row.external_id,
-        row.external_source,
-        row.created_at,
-        row.updated_at,
-        row.created_by,
-        row.updated_by,
-        row.number,
-        stored_data=None if row.deleted else row.data,
-    )
-
-
-def rel_from_row(row: Any) -> RelState:
-    return RelState(
-        row.id,
-        row.rel_type,
-        row.source_collection,
-        row.source_id,
-        row.target_collection,
-        row.target_id,
-        row.data,
-        row.version,
-        row.deleted,
-        row.single_key,
-        row.created_at,
-        row.updated_at,
-        row.created_by,
-        row.updated_by,
-    )
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 @dataclass
@@ -743,8 +598,8 @@ class UnitOfWork:
             assert r.last_change is not None
             r.version = r.last_change.seq
         self.counters.store()
-        self._write_records(recs)
-        self._write_rels(rels)
+        state_writes.write_records(self.tx.conn, self.workspace_id, recs)
+        state_writes.write_relationships(self.tx.conn, self.workspace_id, rels)
         moved = [(s.collection, s.id, *self._files_of(s)[1:]) for s in recs]
         self.file_refs.store([m for m in moved if m[2] != m[3]])
         if self.domain_hooks:
@@ -755,131 +610,3 @@ class UnitOfWork:
             s.stored_data = None if s.deleted else s.data
         for r in rels:
             r.dirty, r.in_db = False, True
-
-    def _write_records(self, states: list[RecordState]) -> None:
-        conn = self.tx.conn
-        new = [s for s in states if not s.in_db]
-        old = [s for s in states if s.in_db]
-        if new:
-            ws = self.workspace_id
-            bulk.insert_records(
-                conn,
-                [
-                    (
-                        ws,
-                        s.collection,
-                        s.id,
-                        s.data,
-                        s.version,
-                        s.deleted,
-                        s.external_id,
-                        s.external_source,
-                        s.created_at,
-                        s.updated_at,
-                        s.created_by,
-                        s.updated_by,
-                        s.number,
-                    )
-                    for s in new
-                ],
-            )
-        if old:
-            r = t.records
-            stmt = (
-                update(r)
-                .where(
-                    r.c.workspace_id == bindparam("k_ws"),
-                    r.c.collection == bindparam("k_coll"),
-                    r.c.id == bindparam("k_id"),
-                )
-                .values(
-                    data=bindparam("data"),
-                    version=bindparam("version"),
-                    deleted=bindparam("deleted"),
-                    external_id=bindparam("external_id"),
-                    external_source=bindparam("external_source"),
-                    updated_at=bindparam("updated_at"),
-                    updated_by=bindparam("updated_by"),
-                    number=bindparam("number"),
-                )
-            )
-            conn.execute(
-                stmt,
-                [
-                    {
-                        "k_ws": self.workspace_id,
-                        "k_coll": s.collection,
-                        "k_id": s.id,
-                        "data": s.data,
-                        "version": s.version,
-                        "deleted": s.deleted,
-                        "external_id": s.external_id,
-                        "external_source": s.external_source,
-                        "updated_at": s.updated_at,
-                        "updated_by": s.updated_by,
-                        "number": s.number,
-                    }
-                    for s in old
-                ],
-            )
-
-    def _write_rels(self, states: list[RelState]) -> None:
-        conn = self.tx.conn
-        r = t.relationships
-        old = [s for s in states if s.in_db]
-        new = [s for s in states if not s.in_db]
-        # Updates first: a replaced cardinality-one link must release its single_key before the insert.
-        if old:
-            stmt = (
-                update(r)
-                .where(r.c.workspace_id == bindparam("k_ws"), r.c.id == bindparam("k_id"))
-                .values(
-                    data=bindparam("data"),
-                    version=bindparam("version"),
-                    deleted=bindparam("deleted"),
-                    single_key=bindparam("single_key"),
-                    updated_at=bindparam("updated_at"),
-                    updated_by=bindparam("updated_by"),
-                )
-            )
-            conn.execute(
-                stmt,
-                [
-                    {
-                        "k_ws": self.workspace_id,
-                        "k_id": s.id,
-                        "data": s.data,
-                        "version": s.version,
-                        "deleted": s.deleted,
-                        "single_key": s.single_key,
-                        "updated_at": s.updated_at,
-                        "updated_by": s.updated_by,
-                    }
-                    for s in old
-                ],
-            )
-        if new:
-            ws = self.workspace_id
-            bulk.insert_relationships(
-                conn,
-                [
-                    (
-                        ws,
-                        s.id,
-                        s.rel_type,
-                        s.source_collection,
-                        s.source_id,
-                        s.target_collection,
-                        s.target_id,
-                        s.data,
-                        s.version,
-                        s.deleted,
-                        s.single_key,
-                        s.created_at,
-                        s.updated_at,
-                        s.created_by,
-                        s.updated_by,
-                    )
-                    for s in new
-                ],
-            )

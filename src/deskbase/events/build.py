@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from deskbase.core import tables as t
 from deskbase.core.clock import iso, parse_iso
-from deskbase.core.writer import record_from_row
+from deskbase.core.entity_state import record_from_row
 from deskbase.events.matching import Event
 from deskbase.support import tables as ts
 from deskbase.support import tickets

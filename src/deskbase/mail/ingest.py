@@ -23,9 +23,10 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.blobs import CHUNK, Staged
 from deskbase.core.clock import iso
+from deskbase.core.entity_state import RecordState
 from deskbase.core.errors import PayloadTooLarge
 from deskbase.core.filters import Compiler, Field
-from deskbase.core.writer import RecordState, UnitOfWork
+from deskbase.core.writer import UnitOfWork
 from deskbase.mail import delivery, rules
 from deskbase.mail.fold import fold
 from deskbase.mail.mailboxes import Mailboxes, actor_of

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter
 
 from deskbase.core import tables as t
-from deskbase.core.writer import record_from_row
+from deskbase.core.entity_state import record_from_row
 from deskbase.support import tables as ts
 from deskbase.support.calendar import Calendar, calendar_24x7
 from deskbase.support.evaluate import Message, PolicyEra, TicketFacts, TicketVersion

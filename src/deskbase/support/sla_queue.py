@@ -11,10 +11,10 @@ from sqlalchemy import and_, func, literal_column, or_, select
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso, parse_iso
+from deskbase.core.entity_state import record_from_row
 from deskbase.core.errors import InvalidFilter
 from deskbase.core.filters import Compiler, decode_cursor, encode_cursor
 from deskbase.core.schemas import x_search_fields
-from deskbase.core.writer import record_from_row
 from deskbase.support import tables as ts
 
 AT_RISK = timedelta(hours=2)

@@ -12,9 +12,9 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso, parse_iso
 from deskbase.core.context import Actor
+from deskbase.core.entity_state import record_from_row
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
-from deskbase.core.writer import record_from_row
 
 RESPONSE_TYPES = ("reply", "internal_note")
 TRACKED_FIELDS = ("status", "priority", "assignee", "category", "channel")
