@@ -280,3 +280,15 @@ def test_the_hook_writes_with_the_grants_of_the_token_that_configured_it(sapi: A
     assert ok.status_code == 201, ok.text
     feed = sapi.get(f"{WS}/changes").json()["data"]
     assert feed[-1]["actor"] == {"id": "hook:crm", "name": "hook crm"}
+
+
+def test_a_flood_through_one_ingest_url_is_429_with_retry_after(tmp_path: Path, live_clock: FixedClock) -> None:
+    """The per-token rate limit applies per hook to the tokenless ingest route; unknown URLs are 404 first."""
+    settings = {"rate_limit_per_second": 1.0, "rate_limit_burst": 2}
+    with hooks_api(tmp_path, live_clock, **settings) as api:
+        path, secret = make_hook(api)
+        answers = [send(api, path, secret, order(oid=f"A-{n}"), msg_id=f"m{n}") for n in range(3)]
+        assert [r.status_code for r in answers[:2]] == [201, 201]
+        assert answers[2].status_code == 429 and answers[2].json()["error"]["code"] == "rate_limited"
+        assert int(answers[2].headers["retry-after"]) >= 1
+        assert api.post("/v1/hooks/hk_nosuchkey/ingest", json={}, token=None).status_code == 404

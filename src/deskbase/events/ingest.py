@@ -88,12 +88,22 @@ class Ingest:
         self.store = store
         self.max_bytes = max_bytes
 
-    def __call__(self, key: str, headers: Mapping[str, str], body: bytes, parse: Parse = _orjson) -> Ingested:
+    def __call__(
+        self,
+        key: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        parse: Parse = _orjson,
+        throttle: Callable[[str], None] | None = None,
+    ) -> Ingested:
         """Apply one POST to the hook whose ingest URL carries `key`. Headers are looked up by lower-case
-        name; `parse` turns the body into JSON under the API's rules."""
+        name; `parse` turns the body into JSON under the API's rules; `throttle` (the adapter's rate limit)
+        is asked with "<workspace>/<hook id>" once the hook is known to exist, so unknown URLs cost no state."""
         now = self.core.clock.now()
         with self.core.db.read() as conn:
             row = self.store.by_key(conn, key)
+        if throttle is not None:
+            throttle(f"{row.workspace_id}/{row.id}")
         if len(body) > self.max_bytes:
             raise PayloadTooLarge(
                 f"the payload is {len(body)} bytes; this server takes at most {self.max_bytes}",

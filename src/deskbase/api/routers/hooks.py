@@ -15,9 +15,11 @@ from fastapi.responses import JSONResponse
 
 from deskbase.api.body import parse
 from deskbase.api.deps import ActorDep, authorize, requires
+from deskbase.api.ratelimit import RateLimiter
 from deskbase.api.routers.triggers import WebhooksDep
 from deskbase.api.schemas import HookPut
 from deskbase.core.context import Actor
+from deskbase.core.errors import RateLimited
 
 router = APIRouter(prefix="/v1/workspaces/{ws}", tags=["hooks"])
 ingest_router = APIRouter(tags=["hooks"])
@@ -110,6 +112,11 @@ def list_ingests(
             "description": "An existing record was updated, or a duplicate webhook id was ignored.",
             "content": {"application/json": {"schema": {}}},
         },
+        429: {
+            "description": "Too many payloads for this hook (the `rate_limit_*` settings, per hook); see "
+            "Retry-After",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
         401: {
             "description": "Signature refused: a header missing, the timestamp over 5 minutes off, or no "
             "signature made with the hook's secret",
@@ -129,5 +136,19 @@ async def ingest(ingest_key: str, request: Request, hooks: WebhooksDep) -> JSONR
     map it and upsert the record. 201 created / 200 updated or duplicate, with the record id; 401 signature
     refused; 404 no such (enabled) hook; 413 too large; 422 the payload does not fit (see the ingest log)."""
     raw = await request.body()
-    out = await run_in_threadpool(hooks.ingest, ingest_key, request.headers, raw, parse)
+    limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
+
+    def throttle(hook: str) -> None:
+        """The per-token limit's bucket, per hook: a runaway sender cannot flood the store through one URL."""
+        if limiter is None:
+            return
+        wait = limiter.take(f"hook:{hook}")
+        if wait:
+            raise RateLimited(
+                f"too many payloads for this hook (at most {limiter.per_second:g}/s, bursts of {limiter.burst}); "
+                f"retry in {wait} s",
+                {"retry_after": wait, "per_second": limiter.per_second, "burst": limiter.burst},
+            )
+
+    out = await run_in_threadpool(hooks.ingest, ingest_key, request.headers, raw, parse, throttle)
     return JSONResponse(out.public(), status_code=201 if out.status == "created" else 200)
