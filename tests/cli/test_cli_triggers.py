@@ -76,6 +76,10 @@ def test_the_trigger_lifecycle(hcli: Cli, hook_server: Server, receiver: Receive
     receiver.wait_for(4)
     log = hcli.json("triggers", "deliveries", "crm")["data"]
     assert {d["origin"] for d in log} == {"live", "test", "replay"}
+    wait(lambda: hcli.json("triggers", "health", "crm")["counts"].get("pending", 0) == 0)
+    health = hcli.json("triggers", "health", "crm")
+    assert health["last_attempt"]["ok"] is True and health["last_24h"]["failed"] == 0
+    assert "failing (last 100)" in hcli("triggers", "health", "crm").stdout
 
     rotated = hcli("triggers", "rotate-secret", "crm")
     assert rotated.stdout.strip().startswith("whsec_") and rotated.stdout.strip() != secret

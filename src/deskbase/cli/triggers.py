@@ -150,6 +150,35 @@ def show(
     print_item(s.client().get(*_path(s, workspace, "triggers", trigger_id)), output)
 
 
+@app.command("health")
+def health(
+    ctx: typer.Context, trigger_id: str, workspace: WorkspaceOpt = None, output: OutputOpt = Output.table
+) -> None:
+    """A trigger's health: pending/failed/exhausted counts, the last attempt, failure rates (24 h, last 100)."""
+    s = session(ctx)
+    h = s.client().get(*_path(s, workspace, "triggers", trigger_id, "health"))
+    if output is not Output.table:
+        print_item(h, output)
+        return
+    last = h.get("last_attempt") or {}
+    day, recent = h["last_24h"], h["last_100"]
+
+    def pct(r: dict[str, Any]) -> str:
+        return "-" if r["failure_rate"] is None else f"{r['failure_rate']:.0%} of {r['settled']}"
+
+    print_item(
+        {
+            **h["counts"],
+            "last attempt": f"{last.get('at')} {'ok' if last.get('ok') else (last.get('error') or last.get('status'))}"
+            if last
+            else "-",
+            "failing (24 h)": pct(day) + (" (capped)" if day["capped"] else ""),
+            "failing (last 100)": pct(recent),
+        },
+        Output.table,
+    )
+
+
 @app.command("delete")
 def delete(ctx: typer.Context, trigger_id: str, workspace: WorkspaceOpt = None) -> None:
     """Delete a trigger with its queue and delivery log."""
