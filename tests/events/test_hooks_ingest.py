@@ -190,6 +190,28 @@ def test_a_deleted_record_comes_back_when_its_external_id_is_sent_again(sapi: Ap
     assert rec["deleted"] is False and rec["data"]["subject"] == "v2"
 
 
+def test_a_signed_body_that_is_not_json_and_not_sent_as_json_is_logged_as_refused(sapi: Api) -> None:
+    """Only a body declared JSON is checked before the route; any other reaches the hook, which verifies the
+    signature first and then logs the parse failure like any refusal (an unsigned one stays unlogged)."""
+    path, secret = make_hook(sapi)
+    body, now = b'{"order": ', datetime.now(UTC)
+    signed = {
+        "content-type": "text/plain",
+        "webhook-id": "m1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign("m1", now, body),
+    }
+    r = sapi.post(path, content=body, headers=signed, token=None)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    unsigned = sapi.post(path, content=body, headers={"content-type": "text/plain"}, token=None)
+    assert unsigned.status_code == 401
+    log = ingests(sapi)["data"]
+    assert [(e["webhook_id"], e["status"], e["error"]["code"]) for e in log] == [
+        ("m1", "failed", "invalid_json")
+    ]
+    assert log[0]["id"] == r.json()["error"]["details"]["ingest_id"]
+
+
 def test_payloads_that_do_not_fit_are_422_and_logged_and_may_be_sent_again(sapi: Api) -> None:
     path, secret = make_hook(sapi)
     before = change_count(sapi)

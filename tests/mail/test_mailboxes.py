@@ -79,6 +79,14 @@ def test_the_address_is_lower_cased_and_the_default_inbound_is_the_api(mapi: Api
     assert r.json()["outbound"] is None and r.json()["auto_acknowledge"] is False
 
 
+def test_ports_and_tls_left_out_take_the_documented_defaults(mapi: Api) -> None:
+    imap = {"kind": "imap", "host": "imap.acme.test", "username": "support"}
+    r = mapi.put(f"{BASE}/help", json=body(inbound=imap, outbound={"host": "smtp.acme.test"}))
+    assert r.status_code == 201, r.text
+    assert (r.json()["inbound"]["port"], r.json()["inbound"]["tls"]) == (993, "ssl")
+    assert (r.json()["outbound"]["port"], r.json()["outbound"]["tls"]) == (587, "starttls")
+
+
 @dataclass(frozen=True)
 class Bad:
     name: str

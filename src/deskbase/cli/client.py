@@ -101,6 +101,13 @@ class Client:
             resp = self._http.post(path, files=files)
         return self._answer("POST", path, resp)
 
+    def post_raw(self, *segments: str, content: bytes, content_type: str) -> Any:
+        """POST a body that is not JSON (a raw mail message) as it is, with its own content type."""
+        path = "/v1/" + "/".join(quote(s, safe="") for s in segments)
+        with self._failures():
+            resp = self._http.post(path, content=content, headers={"Content-Type": content_type})
+        return self._answer("POST", path, resp)
+
     def download(self, *segments: str, dest: BinaryIO) -> int:
         """GET a body and write it to `dest` chunk by chunk; returns the bytes written."""
         path = "/v1/" + "/".join(quote(s, safe="") for s in segments)

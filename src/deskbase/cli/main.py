@@ -16,6 +16,7 @@ from deskbase.cli import (
     files,
     hooks,
     login,
+    mailboxes,
     queries,
     records,
     relationships,
@@ -104,6 +105,7 @@ app.add_typer(sla.app, name="sla")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(triggers.app, name="triggers")
 app.add_typer(hooks.app, name="hooks")
+app.add_typer(mailboxes.app, name="mailboxes")
 app.add_typer(files.app, name="files")
 app.command("batch")(batch.batch)
 app.command("changes")(changes.changes)

@@ -29,6 +29,9 @@ from deskbase.mail.tables import mail_messages, mail_outbox, mailboxes
 
 KINDS = ("imap", "smtp", "api")
 TLS = ("ssl", "starttls", "none")
+#: What a server's settings default to when left out (the API documents these defaults): port and TLS mode.
+IMAP_DEFAULTS = (993, "ssl")
+SMTP_DEFAULTS = (587, "starttls")
 #: A plain address: the plus part is ours (`support+1042@…` threads to ticket 1042), so a mailbox has none.
 ADDRESS_RE = re.compile(
     r"^[a-z0-9!#$%&'*/=?^_`{|}~.-]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]{1,63})+$"
@@ -80,11 +83,12 @@ def _text(value: Any, limit: int = 255) -> bool:
     return isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value
 
 
-def _server_errors(cfg: Any, pointer: str, default_tls: str) -> list[dict[str, str]]:
+def _server_errors(cfg: Any, pointer: str, defaults: tuple[int, str]) -> list[dict[str, str]]:
+    default_port, default_tls = defaults
     errors = []
     if not _text(cfg.get("host")):
         errors.append({"pointer": f"{pointer}/host", "message": "a host name"})
-    if not _port(cfg.get("port")):
+    if not _port(cfg.get("port", default_port)):
         errors.append({"pointer": f"{pointer}/port", "message": "a port, 1-65535"})
     if cfg.get("tls", default_tls) not in TLS:
         errors.append({"pointer": f"{pointer}/tls", "message": f"one of {', '.join(TLS)}"})
@@ -105,7 +109,7 @@ def _errors(body: dict[str, Any]) -> list[dict[str, str]]:
     if not isinstance(inbound, dict) or inbound.get("kind") not in KINDS:
         errors.append({"pointer": "/inbound/kind", "message": f"one of {', '.join(KINDS)}"})
     elif inbound["kind"] == "imap":
-        errors += _server_errors(inbound, "/inbound", "ssl")
+        errors += _server_errors(inbound, "/inbound", IMAP_DEFAULTS)
         if not _text(inbound.get("username")):
             errors.append({"pointer": "/inbound/username", "message": "the IMAP user name"})
         if inbound.get("folder") is not None and not _text(inbound.get("folder")):
@@ -113,17 +117,18 @@ def _errors(body: dict[str, Any]) -> list[dict[str, str]]:
     outbound = body.get("outbound")
     if outbound is not None:
         errors += (
-            _server_errors(outbound, "/outbound", "starttls")
+            _server_errors(outbound, "/outbound", SMTP_DEFAULTS)
             if isinstance(outbound, dict)
             else [{"pointer": "/outbound", "message": "an object"}]
         )
     return errors
 
 
-def _settings(cfg: dict[str, Any], keys: tuple[str, ...], tls: str) -> dict[str, Any]:
+def _settings(cfg: dict[str, Any], keys: tuple[str, ...], defaults: tuple[int, str]) -> dict[str, Any]:
     out = {k: cfg[k] for k in keys if cfg.get(k) is not None}
     if "host" in keys:
-        out["tls"] = cfg.get("tls") or tls
+        out["port"] = cfg.get("port") or defaults[0]
+        out["tls"] = cfg.get("tls") or defaults[1]
     return out
 
 
@@ -159,11 +164,11 @@ class Mailboxes:
         values: dict[str, Any] = {
             "address": body["address"].strip().lower(),
             "name": body.get("name"),
-            "inbound": _settings(inbound, keys, "ssl")
+            "inbound": _settings(inbound, keys, IMAP_DEFAULTS)
             | ({"folder": "INBOX"} if inbound["kind"] == "imap" and not inbound.get("folder") else {}),
             "outbound": None
             if outbound is None
-            else _settings(outbound, ("host", "port", "username"), "starttls"),
+            else _settings(outbound, ("host", "port", "username"), SMTP_DEFAULTS),
             "auto_acknowledge": bool(body.get("auto_acknowledge", False)),
             "updated_at": now,
         }
