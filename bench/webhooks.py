@@ -99,7 +99,9 @@ def wait_for(out_count: Any, expected: int, timeout: float) -> bool:
 def delivered(core: Any, trigger_ids: tuple[str, ...] = ("t0", "t1", "t2")) -> int:
     marks = ", ".join(f"'{t}'" for t in trigger_ids)
     with core.db.read() as conn:
-        sql = f"SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered' AND trigger_id IN ({marks})"
+        sql = (
+            f"SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered' AND trigger_id IN ({marks})"
+        )
         return int(conn.exec_driver_sql(sql).scalar() or 0)
 
 
@@ -187,7 +189,9 @@ def main() -> None:
     rows = []
     for label, ms in (("3 triggers", plain), ("3 triggers + one 10 s endpoint", beside)):
         rows.append([label, len(ms), percentile(ms, 50), percentile(ms, 99), max(ms) if ms else float("nan")])
-    report.table("commit → delivery at 50 writes/s (ms)", ["triggers", "deliveries", "p50", "p99", "max"], rows)
+    report.table(
+        "commit → delivery at 50 writes/s (ms)", ["triggers", "deliveries", "p50", "p99", "max"], rows
+    )
     report.table(
         "sequential creates per second (mean of two interleaved runs)",
         ["no trigger", "3 triggers", "ratio"],
@@ -196,7 +200,9 @@ def main() -> None:
     report.check("deliveries per second", rate, ">=", 1000)
     report.check("latency p50 ms", percentile(plain, 50), "<=", 50)
     report.check("latency p99 ms", percentile(plain, 99), "<=", 250)
-    report.check("p50 beside a slow endpoint / alone", percentile(beside, 50) / percentile(plain, 50), "<=", 1.2)
+    report.check(
+        "p50 beside a slow endpoint / alone", percentile(beside, 50) / percentile(plain, 50), "<=", 1.2
+    )
     report.check("writes with 3 triggers / without", with3 / without, ">=", 0.9)
     report.emit(args.json)
 

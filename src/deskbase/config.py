@@ -137,7 +137,9 @@ class Settings:
         "", "Endpoint of an S3-compatible object store (e.g. MinIO); empty means AWS S3."
     )
     files_s3_region: str = _setting("", "Region of the files bucket; empty means the AWS default.")
-    files_s3_access_key_id: str = _setting("", "Access key id for the files bucket; empty means AWS defaults.")
+    files_s3_access_key_id: str = _setting(
+        "", "Access key id for the files bucket; empty means AWS defaults."
+    )
     files_s3_secret_access_key: str = _setting(
         "", "Secret access key for the files bucket; empty means AWS defaults."
     )

@@ -24,7 +24,9 @@ _seeded = False
 
 WORKSPACE_A = ("sandbox_a", "a")
 WORKSPACE_B = ("sandbox_b", "b")
-ALLOWED_TABLES = frozenset({"records", "relationships", "collections", "relationship_types", "operations_log"})
+ALLOWED_TABLES = frozenset(
+    {"records", "relationships", "collections", "relationship_types", "operations_log"}
+)
 OPERATIONS_ROWS = 3000  # enough for a three-way self join to outlive a 1 s limit by orders of magnitude
 
 
@@ -88,8 +90,15 @@ def _records(ws: str, rows: list[tuple[str, str, int, bool, str, dict[str, Any]]
 
 
 def _ticket(status: str, priority: str, assignee: str, category: str, channel: str, tags: list[str]) -> dict:
-    return {"status": status, "priority": priority, "assignee": assignee, "category": category,
-            "channel": channel, "tags": tags, "subject": f"{category} via {channel}"}
+    return {
+        "status": status,
+        "priority": priority,
+        "assignee": assignee,
+        "category": category,
+        "channel": channel,
+        "tags": tags,
+        "subject": f"{category} via {channel}",
+    }
 
 
 def _links(ws: str, rows: list[tuple[str, int, bool, str, str]]) -> pa.Table:
@@ -134,7 +143,8 @@ def seed_sandbox_workspaces(engine: ChdbEngine) -> None:
     with _lock:
         databases = {WORKSPACE_A[0], WORKSPACE_B[0]}
         tables = engine.execute(
-            "SELECT count() FROM system.tables WHERE database IN {dbs:Array(String)}", {"dbs": sorted(databases)}
+            "SELECT count() FROM system.tables WHERE database IN {dbs:Array(String)}",
+            {"dbs": sorted(databases)},
         ).rows[0][0]
         if _seeded and tables == len(databases) * len(_DDL):
             return
@@ -150,47 +160,139 @@ def seed_sandbox_workspaces(engine: ChdbEngine) -> None:
 
 def _seed_a(engine: ChdbEngine) -> None:
     db, ws = WORKSPACE_A
-    engine.insert_arrow(db, "records", _records(ws, [
-        ("tickets", "t1", 1, False, "2024-03-01T09:00:00",
-         _ticket("open", "urgent", "alice", "billing", "email", ["billing", "vip"])),
-        ("tickets", "t2", 2, False, "2024-03-01T15:30:00",
-         _ticket("in_progress", "high", "alice", "technical", "chat", ["bug"])),
-        ("tickets", "t3", 3, False, "2024-03-02T10:00:00",
-         _ticket("open", "urgent", "bob", "billing", "email", ["billing"])),
-        ("tickets", "t4", 4, False, "2024-03-03T08:00:00",
-         _ticket("waiting", "low", "bob", "account", "phone", [])),
-        ("tickets", "t5", 5, False, "2024-03-03T12:00:00",
-         _ticket("closed", "high", "carol", "technical", "email", ["bug", "vip"])),
-        ("tickets", "t6", 6, True, "2024-03-04T12:00:00",
-         _ticket("open", "low", "carol", "billing", "email", ["spam"])),
-        ("tickets", "t7", 7, False, "2024-03-05T12:00:00",
-         _ticket("open", "urgent", "dave", "billing", "email", ["vip"])),
-        ("customers", "c1", 8, False, "2024-01-01T00:00:00", {"name": "Acme", "plan": "pro"}),
-        ("customers", "c2", 9, False, "2024-01-01T00:00:00", {"name": "Beta", "plan": "free"}),
-        ("customers", "c3", 10, False, "2024-01-01T00:00:00", {"name": "Corp", "plan": "enterprise"}),
-    ]))
-    engine.insert_arrow(db, "relationships", _links(ws, [
-        ("r1", 11, False, "t1", "c1"), ("r2", 12, False, "t2", "c1"), ("r3", 13, False, "t3", "c2"),
-        ("r4", 14, False, "t4", "c2"), ("r5", 15, False, "t5", "c2"), ("r6", 16, True, "t6", "c3"),
-        ("r7", 17, False, "t7", "c1"),
-    ]))
+    engine.insert_arrow(
+        db,
+        "records",
+        _records(
+            ws,
+            [
+                (
+                    "tickets",
+                    "t1",
+                    1,
+                    False,
+                    "2024-03-01T09:00:00",
+                    _ticket("open", "urgent", "alice", "billing", "email", ["billing", "vip"]),
+                ),
+                (
+                    "tickets",
+                    "t2",
+                    2,
+                    False,
+                    "2024-03-01T15:30:00",
+                    _ticket("in_progress", "high", "alice", "technical", "chat", ["bug"]),
+                ),
+                (
+                    "tickets",
+                    "t3",
+                    3,
+                    False,
+                    "2024-03-02T10:00:00",
+                    _ticket("open", "urgent", "bob", "billing", "email", ["billing"]),
+                ),
+                (
+                    "tickets",
+                    "t4",
+                    4,
+                    False,
+                    "2024-03-03T08:00:00",
+                    _ticket("waiting", "low", "bob", "account", "phone", []),
+                ),
+                (
+                    "tickets",
+                    "t5",
+                    5,
+                    False,
+                    "2024-03-03T12:00:00",
+                    _ticket("closed", "high", "carol", "technical", "email", ["bug", "vip"]),
+                ),
+                (
+                    "tickets",
+                    "t6",
+                    6,
+                    True,
+                    "2024-03-04T12:00:00",
+                    _ticket("open", "low", "carol", "billing", "email", ["spam"]),
+                ),
+                (
+                    "tickets",
+                    "t7",
+                    7,
+                    False,
+                    "2024-03-05T12:00:00",
+                    _ticket("open", "urgent", "dave", "billing", "email", ["vip"]),
+                ),
+                ("customers", "c1", 8, False, "2024-01-01T00:00:00", {"name": "Acme", "plan": "pro"}),
+                ("customers", "c2", 9, False, "2024-01-01T00:00:00", {"name": "Beta", "plan": "free"}),
+                ("customers", "c3", 10, False, "2024-01-01T00:00:00", {"name": "Corp", "plan": "enterprise"}),
+            ],
+        ),
+    )
+    engine.insert_arrow(
+        db,
+        "relationships",
+        _links(
+            ws,
+            [
+                ("r1", 11, False, "t1", "c1"),
+                ("r2", 12, False, "t2", "c1"),
+                ("r3", 13, False, "t3", "c2"),
+                ("r4", 14, False, "t4", "c2"),
+                ("r5", 15, False, "t5", "c2"),
+                ("r6", 16, True, "t6", "c3"),
+                ("r7", 17, False, "t7", "c1"),
+            ],
+        ),
+    )
     # Later versions in separate parts: only FINAL sees t7 closed and r4 pointing at c3.
-    engine.insert_arrow(db, "records", _records(ws, [
-        ("tickets", "t7", 20, False, "2024-03-05T12:00:00",
-         _ticket("closed", "urgent", "dave", "account", "chat", ["vip"])),
-    ]))
+    engine.insert_arrow(
+        db,
+        "records",
+        _records(
+            ws,
+            [
+                (
+                    "tickets",
+                    "t7",
+                    20,
+                    False,
+                    "2024-03-05T12:00:00",
+                    _ticket("closed", "urgent", "dave", "account", "chat", ["vip"]),
+                ),
+            ],
+        ),
+    )
     engine.insert_arrow(db, "relationships", _links(ws, [("r4", 21, False, "t4", "c3")]))
     engine.insert_arrow(db, "operations_log", _operations(ws, OPERATIONS_ROWS))
 
 
 def _seed_b(engine: ChdbEngine) -> None:
     db, ws = WORKSPACE_B
-    engine.insert_arrow(db, "records", _records(ws, [
-        ("tickets", "b1", 1, False, "2024-03-01T09:00:00",
-         _ticket("open", "urgent", "mallory", "secret", "email", ["leak"])),
-        ("tickets", "b2", 2, False, "2024-03-01T09:00:00",
-         _ticket("open", "urgent", "mallory", "secret", "email", ["leak"])),
-        ("customers", "c1", 3, False, "2024-01-01T00:00:00", {"name": "Other", "plan": "pro"}),
-    ]))
+    engine.insert_arrow(
+        db,
+        "records",
+        _records(
+            ws,
+            [
+                (
+                    "tickets",
+                    "b1",
+                    1,
+                    False,
+                    "2024-03-01T09:00:00",
+                    _ticket("open", "urgent", "mallory", "secret", "email", ["leak"]),
+                ),
+                (
+                    "tickets",
+                    "b2",
+                    2,
+                    False,
+                    "2024-03-01T09:00:00",
+                    _ticket("open", "urgent", "mallory", "secret", "email", ["leak"]),
+                ),
+                ("customers", "c1", 3, False, "2024-01-01T00:00:00", {"name": "Other", "plan": "pro"}),
+            ],
+        ),
+    )
     engine.insert_arrow(db, "relationships", _links(ws, [("r1", 4, False, "b1", "c1")]))
     engine.insert_arrow(db, "operations_log", _operations(ws, 10))

@@ -20,8 +20,10 @@ from deskbase.analytics.guard import (
 )
 from deskbase.analytics.sql import run_sql
 
-HEALTH_QUERY = ("SELECT count() FROM records FINAL WHERE workspace_id = {workspace_id:String} "
-                "AND collection = 'tickets' AND NOT deleted")
+HEALTH_QUERY = (
+    "SELECT count() FROM records FINAL WHERE workspace_id = {workspace_id:String} "
+    "AND collection = 'tickets' AND NOT deleted"
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +33,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> ChdbEngine:
     return engine
 
 
-def run(engine: ChdbEngine, query: str, params: dict[str, Any] | None = None,
-        limits: Limits | None = None) -> dict[str, Any]:
+def run(
+    engine: ChdbEngine, query: str, params: dict[str, Any] | None = None, limits: Limits | None = None
+) -> dict[str, Any]:
     database, workspace_id = WORKSPACE_A
     return run_sql(engine, database, workspace_id, query, params or {}, limits or Limits(), ALLOWED_TABLES)
 
@@ -55,26 +58,53 @@ ATTACKS = [
     # another workspace, by every route
     Attack("qualified-table", "SELECT * FROM sandbox_b.records", "sandbox_b.records"),
     Attack("backquoted-qualified", "SELECT * FROM `sandbox_b`.`records`", "sandbox_b.records"),
-    Attack("join", "SELECT * FROM records AS r JOIN sandbox_b.records AS b ON r.id = b.id", "sandbox_b.records"),
-    Attack("join-subquery", "SELECT * FROM records JOIN (SELECT id FROM sandbox_b.records) AS b USING id",
-           "sandbox_b.records"),
-    Attack("in-subquery", "SELECT id FROM records WHERE id IN (SELECT id FROM sandbox_b.records)", "sandbox_b.records"),
+    Attack(
+        "join", "SELECT * FROM records AS r JOIN sandbox_b.records AS b ON r.id = b.id", "sandbox_b.records"
+    ),
+    Attack(
+        "join-subquery",
+        "SELECT * FROM records JOIN (SELECT id FROM sandbox_b.records) AS b USING id",
+        "sandbox_b.records",
+    ),
+    Attack(
+        "in-subquery",
+        "SELECT id FROM records WHERE id IN (SELECT id FROM sandbox_b.records)",
+        "sandbox_b.records",
+    ),
     Attack("in-table", "SELECT id FROM records WHERE id IN sandbox_b.records", "sandbox_b.records"),
-    Attack("global-not-in-table", "SELECT id FROM records WHERE id GLOBAL NOT IN sandbox_b.records", "sandbox_b.records"),
+    Attack(
+        "global-not-in-table",
+        "SELECT id FROM records WHERE id GLOBAL NOT IN sandbox_b.records",
+        "sandbox_b.records",
+    ),
     Attack("in-function-form", "SELECT in(id, sandbox_b.records) FROM records", "sandbox_b.records"),
     Attack("in-unknown-local-table", "SELECT 1 WHERE 'x' IN secrets", "secrets"),
     Attack("scalar-subquery", "SELECT (SELECT count() FROM sandbox_b.records)", "sandbox_b.records"),
-    Attack("exists", "SELECT 1 FROM records WHERE EXISTS (SELECT 1 FROM sandbox_b.records)", "sandbox_b.records"),
+    Attack(
+        "exists", "SELECT 1 FROM records WHERE EXISTS (SELECT 1 FROM sandbox_b.records)", "sandbox_b.records"
+    ),
     Attack("union", "SELECT id FROM records UNION ALL SELECT id FROM sandbox_b.records", "sandbox_b.records"),
-    Attack("cte-shadowing-records", "WITH records AS (SELECT * FROM sandbox_b.records) SELECT * FROM records",
-           "records"),
-    Attack("cte-shadowing-harmless-body", "WITH relationships AS (SELECT 1) SELECT * FROM relationships",
-           "relationships"),
-    Attack("with-expression-subquery", "WITH (SELECT groupArray(id) FROM sandbox_b.records) AS ids SELECT ids",
-           "sandbox_b.records"),
+    Attack(
+        "cte-shadowing-records",
+        "WITH records AS (SELECT * FROM sandbox_b.records) SELECT * FROM records",
+        "records",
+    ),
+    Attack(
+        "cte-shadowing-harmless-body",
+        "WITH relationships AS (SELECT 1) SELECT * FROM relationships",
+        "relationships",
+    ),
+    Attack(
+        "with-expression-subquery",
+        "WITH (SELECT groupArray(id) FROM sandbox_b.records) AS ids SELECT ids",
+        "sandbox_b.records",
+    ),
     Attack("limit-subquery", "SELECT 1 LIMIT (SELECT count() FROM sandbox_b.records)", "sandbox_b.records"),
-    Attack("array-join-subquery",
-           "SELECT x FROM records ARRAY JOIN (SELECT groupArray(id) FROM sandbox_b.records) AS x", "sandbox_b.records"),
+    Attack(
+        "array-join-subquery",
+        "SELECT x FROM records ARRAY JOIN (SELECT groupArray(id) FROM sandbox_b.records) AS x",
+        "sandbox_b.records",
+    ),
     Attack("cte-forward-reference", "WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a", "'b'"),
     Attack("unknown-local-table", "SELECT * FROM secrets", "secrets"),
     Attack("merge", "SELECT * FROM merge('sandbox_b', 'records')", "merge"),
@@ -150,13 +180,19 @@ ATTACKS = [
     Attack("system-tables", "SELECT * FROM system.tables", "system.tables"),
     Attack("system-query-log", "SELECT query FROM system.query_log", "system.query_log"),
     Attack("system-in-subquery", "SELECT 1 WHERE 1 IN (SELECT 1 FROM system.one)", "system.one"),
-    Attack("information-schema-upper", "SELECT * FROM INFORMATION_SCHEMA.TABLES", "INFORMATION_SCHEMA.TABLES"),
-    Attack("information-schema-lower", "SELECT * FROM information_schema.columns", "information_schema.columns"),
+    Attack(
+        "information-schema-upper", "SELECT * FROM INFORMATION_SCHEMA.TABLES", "INFORMATION_SCHEMA.TABLES"
+    ),
+    Attack(
+        "information-schema-lower", "SELECT * FROM information_schema.columns", "information_schema.columns"
+    ),
     # clauses
     Attack("settings-top-level", "SELECT 1 SETTINGS max_execution_time = 1000", "SETTINGS"),
     Attack("settings-union", "(SELECT 1) SETTINGS max_threads = 1", "SETTINGS"),
     Attack("settings-nested", "SELECT * FROM (SELECT 1 SETTINGS readonly = 0)", "SETTINGS"),
-    Attack("settings-in-cte", "WITH c AS (SELECT 1 SETTINGS database = 'sandbox_b') SELECT * FROM c", "SETTINGS"),
+    Attack(
+        "settings-in-cte", "WITH c AS (SELECT 1 SETTINGS database = 'sandbox_b') SELECT * FROM c", "SETTINGS"
+    ),
     Attack("settings-database", "SELECT count() FROM records SETTINGS database = 'sandbox_b'", "SETTINGS"),
     Attack("format", "SELECT 1 FORMAT JSON", "FORMAT"),
     Attack("into-outfile", "SELECT 1 INTO OUTFILE '/tmp/deskbase-pwned'", "INTO OUTFILE"),
@@ -166,49 +202,65 @@ ATTACKS = [
     # statements other than SELECT
     *[
         Attack(f"statement-{i:02d}-{keyword.lower()}", sql, f"not {keyword}")
-        for i, (keyword, sql) in enumerate([
-            ("USE", "USE sandbox_b"),
-            ("SET", "SET max_execution_time = 1000"),
-            ("KILL", "KILL QUERY WHERE 1"),
-            ("SYSTEM", "SYSTEM FLUSH LOGS"),
-            ("SHOW", "SHOW TABLES"),
-            ("SHOW", "SHOW DATABASES"),
-            ("DESCRIBE", "DESCRIBE records"),
-            ("DESC", "DESC records"),
-            ("EXPLAIN", "EXPLAIN SELECT 1"),
-            ("INSERT", "INSERT INTO records SELECT * FROM records"),
-            ("INSERT", "INSERT INTO records (id) VALUES ('x')"),
-            ("CREATE", "CREATE TABLE x (a UInt8) ENGINE = Memory"),
-            ("DROP", "DROP TABLE records"),
-            ("OPTIMIZE", "OPTIMIZE TABLE records FINAL"),
-            ("ALTER", "ALTER TABLE records DELETE WHERE 1"),
-            ("TRUNCATE", "TRUNCATE TABLE records"),
-            ("ATTACH", "ATTACH TABLE x"),
-            ("DETACH", "DETACH TABLE records"),
-            ("GRANT", "GRANT SELECT ON *.* TO default"),
-            ("REVOKE", "REVOKE ALL ON *.* FROM default"),
-            ("BACKUP", "BACKUP TABLE records TO File('x')"),
-            ("RENAME", "RENAME TABLE records TO r2"),
-            ("DELETE", "DELETE FROM records WHERE 1"),
-            ("UPDATE", "UPDATE records SET id = '' WHERE 1"),
-            ("CREATE", "CREATE FUNCTION evil AS x -> x"),
-            ("EXISTS", "EXISTS TABLE records"),
-            ("CHECK", "CHECK TABLE records"),
-            ("DROP", "/* hi */ -- there\n DROP TABLE records"),
-        ])
+        for i, (keyword, sql) in enumerate(
+            [
+                ("USE", "USE sandbox_b"),
+                ("SET", "SET max_execution_time = 1000"),
+                ("KILL", "KILL QUERY WHERE 1"),
+                ("SYSTEM", "SYSTEM FLUSH LOGS"),
+                ("SHOW", "SHOW TABLES"),
+                ("SHOW", "SHOW DATABASES"),
+                ("DESCRIBE", "DESCRIBE records"),
+                ("DESC", "DESC records"),
+                ("EXPLAIN", "EXPLAIN SELECT 1"),
+                ("INSERT", "INSERT INTO records SELECT * FROM records"),
+                ("INSERT", "INSERT INTO records (id) VALUES ('x')"),
+                ("CREATE", "CREATE TABLE x (a UInt8) ENGINE = Memory"),
+                ("DROP", "DROP TABLE records"),
+                ("OPTIMIZE", "OPTIMIZE TABLE records FINAL"),
+                ("ALTER", "ALTER TABLE records DELETE WHERE 1"),
+                ("TRUNCATE", "TRUNCATE TABLE records"),
+                ("ATTACH", "ATTACH TABLE x"),
+                ("DETACH", "DETACH TABLE records"),
+                ("GRANT", "GRANT SELECT ON *.* TO default"),
+                ("REVOKE", "REVOKE ALL ON *.* FROM default"),
+                ("BACKUP", "BACKUP TABLE records TO File('x')"),
+                ("RENAME", "RENAME TABLE records TO r2"),
+                ("DELETE", "DELETE FROM records WHERE 1"),
+                ("UPDATE", "UPDATE records SET id = '' WHERE 1"),
+                ("CREATE", "CREATE FUNCTION evil AS x -> x"),
+                ("EXISTS", "EXISTS TABLE records"),
+                ("CHECK", "CHECK TABLE records"),
+                ("DROP", "/* hi */ -- there\n DROP TABLE records"),
+            ]
+        )
     ],
     # parameters
-    Attack("identifier-param-from", "SELECT * FROM {t:Identifier}", "{t:Identifier}", {"t": "sandbox_b.records"}),
+    Attack(
+        "identifier-param-from", "SELECT * FROM {t:Identifier}", "{t:Identifier}", {"t": "sandbox_b.records"}
+    ),
     Attack("identifier-param-column", "SELECT {c:Identifier} FROM records", "{c:Identifier}", {"c": "id"}),
     Attack("nullable-identifier-param", "SELECT {c:Nullable(Identifier)}", "{c:Nullable(Identifier)}"),
-    Attack("client-workspace-id", "SELECT count() FROM records WHERE workspace_id = {workspace_id:String}",
-           "workspace_id", {"workspace_id": "b"}),
+    Attack(
+        "client-workspace-id",
+        "SELECT count() FROM records WHERE workspace_id = {workspace_id:String}",
+        "workspace_id",
+        {"workspace_id": "b"},
+    ),
     # resource limits
-    Attack("cross-join-timeout",
-           "SELECT sum(cityHash64(a.seq, b.seq, c.seq)) FROM operations_log a, operations_log b, operations_log c",
-           "max_execution_time", raises=QueryTimeout, limits=Limits(max_execution_time=1)),
-    Attack("memory-limit", "SELECT length(groupArray(number)) FROM numbers(1000000)", "max_memory_usage",
-           limits=Limits(max_memory_usage=4 * 1024**2)),
+    Attack(
+        "cross-join-timeout",
+        "SELECT sum(cityHash64(a.seq, b.seq, c.seq)) FROM operations_log a, operations_log b, operations_log c",
+        "max_execution_time",
+        raises=QueryTimeout,
+        limits=Limits(max_execution_time=1),
+    ),
+    Attack(
+        "memory-limit",
+        "SELECT length(groupArray(number)) FROM numbers(1000000)",
+        "max_memory_usage",
+        limits=Limits(max_memory_usage=4 * 1024**2),
+    ),
 ]
 
 
@@ -233,6 +285,7 @@ def test_qualified_column_cannot_read_another_database(engine: ChdbEngine) -> No
 
 # ------------------------------------------------------------------------------------- regeneration
 
+
 def test_regenerated_sql_is_what_runs(engine: ChdbEngine) -> None:
     checked = check(engine, "select  id from records -- trailing; DROP TABLE records\n where id='t1'")
     assert checked.sql == "SELECT id FROM records WHERE id = 't1'"
@@ -251,11 +304,16 @@ def test_parameters_are_collected(engine: ChdbEngine) -> None:
 
 
 def test_ctes_and_scopes(engine: ChdbEngine) -> None:
-    checked = check(engine, "WITH a AS (SELECT id FROM records), b AS (SELECT * FROM a) "
-                            "SELECT * FROM b WHERE id IN a AND id IN (SELECT source_id FROM relationships)")
+    checked = check(
+        engine,
+        "WITH a AS (SELECT id FROM records), b AS (SELECT * FROM a) "
+        "SELECT * FROM b WHERE id IN a AND id IN (SELECT source_id FROM relationships)",
+    )
     assert checked.tables == frozenset({"records", "relationships"})
-    recursive = check(engine, "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
-                              "SELECT * FROM r")
+    recursive = check(
+        engine,
+        "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT * FROM r",
+    )
     assert recursive.tables == frozenset()
     with pytest.raises(QueryRejected, match="'r'"):
         check(engine, "WITH r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT * FROM r")
@@ -282,6 +340,7 @@ def test_overlong_and_deep_queries_are_refused(engine: ChdbEngine) -> None:
 
 # ---------------------------------------------------------------------------------- function policy
 
+
 def test_policy_denies_every_named_dangerous_function(engine: ChdbEngine) -> None:
     policy = function_policy(engine)
     for name in DENIED_FUNCTIONS:
@@ -290,25 +349,66 @@ def test_policy_denies_every_named_dangerous_function(engine: ChdbEngine) -> Non
 
 def test_policy_allows_everyday_functions_aliases_and_combinators(engine: ChdbEngine) -> None:
     policy = function_policy(engine)
-    for name in ["count", "COUNT", "countIf", "countDistinct", "sumArrayIf", "argMax", "quantiles",
-                 "toStartOfDay", "dateDiff", "DATE_DIFF", "now", "lower", "lcase", "JSONExtractString",
-                 "row_number", "lagInFrame", "domain", "in", "lambda", "exists", "arrayJoin", "uniqMerge",
-                 "medianIf", "throwIf", "caseWithExpression", "if", "IF"]:
+    for name in [
+        "count",
+        "COUNT",
+        "countIf",
+        "countDistinct",
+        "sumArrayIf",
+        "argMax",
+        "quantiles",
+        "toStartOfDay",
+        "dateDiff",
+        "DATE_DIFF",
+        "now",
+        "lower",
+        "lcase",
+        "JSONExtractString",
+        "row_number",
+        "lagInFrame",
+        "domain",
+        "in",
+        "lambda",
+        "exists",
+        "arrayJoin",
+        "uniqMerge",
+        "medianIf",
+        "throwIf",
+        "caseWithExpression",
+        "if",
+        "IF",
+    ]:
         assert policy.canonical(name) is not None, name
-    for name in ["current_database", "SCHEMA", "fullHostName", "addressToSymbol", "dictGetOrNull",
-                 "regionToName", "naiveBayesClassifier", "__getScalar", "getSettingOrDefault", "logTrace",
-                 "fileMerge", "sleepIf"]:
+    for name in [
+        "current_database",
+        "SCHEMA",
+        "fullHostName",
+        "addressToSymbol",
+        "dictGetOrNull",
+        "regionToName",
+        "naiveBayesClassifier",
+        "__getScalar",
+        "getSettingOrDefault",
+        "logTrace",
+        "fileMerge",
+        "sleepIf",
+    ]:
         assert policy.canonical(name) is None, name
 
 
 def test_policy_from_catalog_resolution() -> None:
     policy = FunctionPolicy.from_catalog(
-        [("sum", True, True, "", "Aggregate Functions"), ("total", False, False, "sum", ""),
-         ("file", False, False, "", "Other"), ("f", False, False, "file", ""),
-         ("connectionId", False, True, "", "Other"), ("connection_id", False, True, "connectionID", ""),
-         ("groupArray", True, False, "", "Aggregate Functions"),
-         ("array_concat_agg", True, False, "groupArrayArray", ""),
-         ("addressToLine", False, False, "", "Introspection")],
+        [
+            ("sum", True, True, "", "Aggregate Functions"),
+            ("total", False, False, "sum", ""),
+            ("file", False, False, "", "Other"),
+            ("f", False, False, "file", ""),
+            ("connectionId", False, True, "", "Other"),
+            ("connection_id", False, True, "connectionID", ""),
+            ("groupArray", True, False, "", "Aggregate Functions"),
+            ("array_concat_agg", True, False, "groupArrayArray", ""),
+            ("addressToLine", False, False, "", "Introspection"),
+        ],
         ["If", "Array"],
     )
     assert policy.canonical("SUM") == "sum"
@@ -323,8 +423,11 @@ def test_policy_from_catalog_resolution() -> None:
 def test_policy_never_allows_an_alias_of_a_denied_function(engine: ChdbEngine) -> None:
     """Aliases may spell their target differently (connection_id -> connectionID); all must fail closed."""
     policy = function_policy(engine)
-    rows = engine.query_readonly("SELECT name, alias_to FROM system.functions WHERE alias_to != ''", {},
-                                 Limits(max_result_rows=100_000)).rows
+    rows = engine.query_readonly(
+        "SELECT name, alias_to FROM system.functions WHERE alias_to != ''",
+        {},
+        Limits(max_result_rows=100_000),
+    ).rows
     denied = {name for name in policy.base if name not in policy.allowed}
     for alias, target in rows:
         resolved = policy.canonical(alias)

@@ -320,7 +320,6 @@ def test_rebuild_reproduces_stored_state(desk: Api, clock: FixedClock) -> None:
     core = api.core  # type: ignore[attr-defined]
     from sqlalchemy import select
 
-
     def stored() -> list[tuple[str, str, str]]:
         with core.db.read() as conn:
             return sorted(

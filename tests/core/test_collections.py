@@ -109,8 +109,15 @@ def test_workspaces(core: Deskbase, actor: Actor) -> None:
 
 def test_put_keeps_fields_left_out_and_clears_explicit_nulls(core: Deskbase, ws: str, actor: Actor) -> None:
     coll = core.collections.get(ws, "tickets")
-    out, _ = core.collections.upsert(ws, "tickets", {"json_schema": coll["json_schema"], "description": "New"}, actor)
-    assert (out["name"], out["icon"], out["color"], out["description"]) == ("Tickets", "ticket", "#ef4444", "New")
+    out, _ = core.collections.upsert(
+        ws, "tickets", {"json_schema": coll["json_schema"], "description": "New"}, actor
+    )
+    assert (out["name"], out["icon"], out["color"], out["description"]) == (
+        "Tickets",
+        "ticket",
+        "#ef4444",
+        "New",
+    )
     out, _ = core.collections.upsert(ws, "tickets", {"json_schema": coll["json_schema"], "icon": None}, actor)
     assert out["icon"] is None and out["color"] == "#ef4444"
     rt, _ = core.reltypes.upsert(ws, "submitted_by", {"description": "who asked"}, actor)

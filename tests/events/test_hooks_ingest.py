@@ -304,7 +304,9 @@ def test_the_hook_writes_with_the_grants_of_the_token_that_configured_it(sapi: A
     assert feed[-1]["actor"] == {"id": "hook:crm", "name": "hook crm"}
 
 
-def test_a_flood_through_one_ingest_url_is_429_with_retry_after(tmp_path: Path, live_clock: FixedClock) -> None:
+def test_a_flood_through_one_ingest_url_is_429_with_retry_after(
+    tmp_path: Path, live_clock: FixedClock
+) -> None:
     """The per-token rate limit applies per hook to the tokenless ingest route; unknown URLs are 404 first."""
     settings = {"rate_limit_per_second": 1.0, "rate_limit_burst": 2}
     with hooks_api(tmp_path, live_clock, **settings) as api:

@@ -65,8 +65,7 @@ def test_a_replace_without_a_password_keeps_it_and_an_empty_one_clears_it(mapi: 
     r = mapi.put(f"{BASE}/help", json=body(name="Help desk", inbound=kept))
     assert r.status_code == 200 and r.json()["version"] == 2 and r.json()["inbound"]["password_set"] is True
     assert (
-        mapi.core.extensions[Mail].mailboxes.password(stored(mapi, "help").inbound_password)
-        == "hunter2-imap"
+        mapi.core.extensions[Mail].mailboxes.password(stored(mapi, "help").inbound_password) == "hunter2-imap"
     )  # type: ignore[attr-defined]
     r = mapi.put(f"{BASE}/help", json=body(outbound={**SMTP, "password": ""}))
     assert r.json()["outbound"]["password_set"] is False and stored(mapi, "help").outbound_password is None

@@ -41,7 +41,9 @@ def test_writes_with_later_due_instants_do_not_wake_the_scheduler(
 ) -> None:
     before = scheduler["n"]
     for n in range(40):
-        core.records.create(ws, "tickets", {"data": {"subject": f"t{n}", "status": "open", "priority": "high"}}, SYSTEM)
+        core.records.create(
+            ws, "tickets", {"data": {"subject": f"t{n}", "status": "open", "priority": "high"}}, SYSTEM
+        )
     time.sleep(0.3)
     assert scheduler["n"] - before == 0
 
@@ -51,7 +53,9 @@ def test_a_write_that_stores_a_sooner_due_instant_wakes_the_scheduler_at_once(
 ) -> None:
     """A policy change makes every running clock due now (to re-base it): the scheduler must run without
     waiting out its sleep."""
-    core.records.create(ws, "tickets", {"data": {"subject": "VPN down", "status": "open", "priority": "high"}}, SYSTEM)
+    core.records.create(
+        ws, "tickets", {"data": {"subject": "VPN down", "status": "open", "priority": "high"}}, SYSTEM
+    )
     time.sleep(0.2)
     before = scheduler["n"]
     sla = core.extensions[SlaService]

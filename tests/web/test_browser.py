@@ -334,7 +334,9 @@ def test_a_draft_survives_a_reload(desk: Tab) -> None:
     page.reload()
     expect(page.locator("#composer-body")).to_have_value("Draft that must not be lost")
     with page.expect_response(beat_with(""), timeout=8000):
-        page.fill("#composer-body", "")  # emptied: the next heartbeat discards the draft (the tests share data)
+        page.fill(
+            "#composer-body", ""
+        )  # emptied: the next heartbeat discards the draft (the tests share data)
     page.reload()
     expect(page.locator("#composer-body")).to_have_value("")
 
@@ -417,7 +419,12 @@ def tiny_png() -> bytes:
 
     rows = b"".join(b"\x00" + b"\x20\x60\xc0" * 2 for _ in range(2))
     header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("width", ["desk", "phone"])

@@ -68,7 +68,19 @@ def create_app(
         mail_bytes=core.settings.max_mail_bytes,
     )
     app.add_middleware(errors.CatchAll)
-    modules = (workspaces, collections, records, relationships, support, sla, tokens, triggers, hooks, files, mail)
+    modules = (
+        workspaces,
+        collections,
+        records,
+        relationships,
+        support,
+        sla,
+        tokens,
+        triggers,
+        hooks,
+        files,
+        mail,
+    )
     for module in modules:
         app.include_router(module.router)
     app.include_router(hooks.ingest_router)

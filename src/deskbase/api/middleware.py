@@ -26,7 +26,11 @@ class BodyLimit:
         self.mail_bytes = mail_bytes
 
     def _limit(self, scope: Scope) -> tuple[int, str]:
-        if self.upload_bytes is not None and scope.get("method") == "POST" and UPLOAD_PATH.match(scope["path"]):
+        if (
+            self.upload_bytes is not None
+            and scope.get("method") == "POST"
+            and UPLOAD_PATH.match(scope["path"])
+        ):
             return self.upload_bytes + MULTIPART_SLACK, "file_too_large"
         if self.mail_bytes is not None and scope.get("method") == "POST" and MAIL_PATH.match(scope["path"]):
             return self.mail_bytes, "payload_too_large"

@@ -138,7 +138,9 @@ class Compiler:
         try:
             tree = filterlang.parse(node, _checked_field, filterlang.OPS)
         except filterlang.FilterError as exc:
-            raise InvalidFilter(exc.message, exc.details or ({"pointer": exc.pointer} if exc.pointer else {})) from None
+            raise InvalidFilter(
+                exc.message, exc.details or ({"pointer": exc.pointer} if exc.pointer else {})
+            ) from None
         return self._compile(tree, True)
 
     def _compile(self, node: filterlang.Node, conjunctive: bool) -> ColumnElement[bool]:

@@ -77,6 +77,7 @@ def write_records(conn: Connection, ws: str, states: list[RecordState]) -> None:
             ],
         )
 
+
 def write_relationships(conn: Connection, ws: str, states: list[RelState]) -> None:
     """Updates before inserts: a replaced cardinality-one link must release its single_key first."""
     r = t.relationships

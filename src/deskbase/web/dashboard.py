@@ -131,7 +131,11 @@ def _num(value: Any) -> float:
 
 
 def report_panel(
-    core: Deskbase, analytics: Analytics | None, ws: str, report: Report, may: Callable[[str], bool] | None = None
+    core: Deskbase,
+    analytics: Analytics | None,
+    ws: str,
+    report: Report,
+    may: Callable[[str], bool] | None = None,
 ) -> ReportPanel:
     """`may` answers for the caller's table permissions, as `POST …/sql` checks them."""
     description, sql = query_text(core, ws, report.id)

@@ -647,4 +647,3 @@ class RecordPage:
     links: list[LinkRow]
     history: list[dict[str, Any]]
     ticket_href: str | None  #: for tickets: the ticket page
-

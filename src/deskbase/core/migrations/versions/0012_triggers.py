@@ -71,7 +71,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"])
     op.create_index(
-        "ix_webhook_deliveries_queue", "webhook_deliveries", ["workspace_id", "trigger_id", "order_key", "seq"]
+        "ix_webhook_deliveries_queue",
+        "webhook_deliveries",
+        ["workspace_id", "trigger_id", "order_key", "seq"],
     )
     op.create_index("ix_webhook_deliveries_log", "webhook_deliveries", ["workspace_id", "trigger_id", "id"])
     op.create_index("ix_webhook_deliveries_version", "webhook_deliveries", ["version"])
