@@ -23,7 +23,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,7 +119,7 @@ def throughput(root: Path, n: int) -> tuple[float, int]:
     return n / elapsed, got
 
 
-def latency(root: Path, name: str, duration: float, slow: bool) -> dict[str, list[float]]:
+def latency(root: Path, name: str, duration: float, slow: bool) -> list[float]:
     """Seconds from commit to arrival per fast trigger path, while a writer makes 50 tickets/s."""
     paths = ["/a", "/b", "/c"] + (["/slow"] if slow else [])
     committed: dict[str, float] = {}
@@ -137,14 +136,14 @@ def latency(root: Path, name: str, duration: float, slow: bool) -> dict[str, lis
             rec, _ = core.records.create(WORKSPACE, "tickets", b, SYSTEM)
             committed[rec["id"]] = time.time()
         wait_for(lambda: delivered(core), len(committed) * 3, 60)
-    by_path: dict[str, list[float]] = defaultdict(list)
-    for t, path, rid in arrivals(out):
-        if path in ("/a", "/b", "/c") and rid in committed:
-            by_path["fast"].append((t - committed[rid]) * 1000)
-    got = len(by_path["fast"])
-    if got < len(committed) * 3:
-        log(f"  {name}: {got} of {len(committed) * 3} fast deliveries arrived")
-    return by_path
+    fast = [
+        (t - committed[rid]) * 1000
+        for t, path, rid in arrivals(out)
+        if path in ("/a", "/b", "/c") and rid in committed
+    ]
+    if len(fast) < len(committed) * 3:
+        log(f"  {name}: {len(fast)} of {len(committed) * 3} fast deliveries arrived")
+    return fast
 
 
 def write_rate(root: Path, base: str, duration: float) -> tuple[float, float]:
@@ -175,9 +174,9 @@ def main() -> None:
         log(f"throughput: {n:,} tickets queued for one trigger")
         rate, got = throughput(root, n)
         log("latency: 3 triggers, 50 writes/s")
-        plain = latency(root, "latency", args.duration, slow=False)["fast"]
+        plain = latency(root, "latency", args.duration, slow=False)
         log("isolation: the same beside a trigger whose endpoint answers in 10 s")
-        beside = latency(root, "isolation", args.duration, slow=True)["fast"]
+        beside = latency(root, "isolation", args.duration, slow=True)
         log("write cost: sequential creates without and with 3 triggers")
         with receiver(root) as (base, _out):
             without, with3 = write_rate(root, base, args.duration)

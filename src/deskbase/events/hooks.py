@@ -220,10 +220,7 @@ class Hooks:
         return row
 
     def verifying_secrets(self, row: Any, now: datetime) -> builtins.list[str]:
-        out = [self.box.open(row.secret)] if row.secret else []
-        if row.previous_secret and row.previous_until and row.previous_until > now:
-            out.append(self.box.open(row.previous_secret))
-        return out
+        return signing.live_secrets(self.box, row, now)
 
     def forget_deleted_workspaces(self, tx: Tx, entries: builtins.list[Change]) -> None:
         """In the transaction that deletes a workspace, delete its hooks too: a workspace made later under the

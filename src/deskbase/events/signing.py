@@ -14,6 +14,10 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from deskbase.core.secrets import SecretBox
 
 PREFIX = "whsec_"
 TOLERANCE_SECONDS = 5 * 60
@@ -74,3 +78,12 @@ def verify(
         if any(hmac.compare_digest(expected.encode(), o.encode()) for o in offered):
             return msg_id
     raise Refused("no valid signature")
+
+
+def live_secrets(box: SecretBox, row: Any, now: datetime) -> list[str]:
+    """A trigger's or hook's secrets in force at `now`: the current one (if any) and, for a day after a
+    rotation, the previous one (both sign, either verifies)."""
+    out = [box.open(row.secret)] if row.secret else []
+    if row.previous_secret and row.previous_until and row.previous_until > now:
+        out.append(box.open(row.previous_secret))
+    return out

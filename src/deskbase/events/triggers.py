@@ -265,10 +265,7 @@ class Triggers:
         return public(row), secret
 
     def signing_secrets(self, row: Any, now: datetime) -> builtins.list[str]:
-        out = [self.box.open(row.secret)]
-        if row.previous_secret and row.previous_until and row.previous_until > now:
-            out.append(self.box.open(row.previous_secret))
-        return out
+        return signing.live_secrets(self.box, row, now)
 
     def enabled_specs(self, conn: Connection) -> dict[str, builtins.list[matching.TriggerSpec]]:
         """Enabled triggers by workspace (what the dispatcher matches events against)."""
