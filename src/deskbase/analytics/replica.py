@@ -34,6 +34,7 @@ from deskbase.analytics.verify import differences
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.errors import ReplicaLagging
+from deskbase.core.loops import Loop
 
 __all__ = ["BATCH", "TABLES", "Replica", "database_of", "qi"]
 
@@ -63,8 +64,9 @@ class Replica:
         self._lock = threading.Lock()
         self._known: set[str] = set()
         self.watermark = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stepped_at = 0.0
+        self.loop = Loop(core.db, core.clock, "replicator", self._turn, idle_seconds=0.5)
+        core.hooks.on_commit(lambda _entries: self.loop.wake())
         self._persisted_at = 0.0
         self._persisted_seq = -1
         self.derived: list[DerivedTable] = []
@@ -299,45 +301,33 @@ class Replica:
 
     # ---- background worker ------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="deskbase-replicator", daemon=True)
-        self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        with self.core.commit_signal:
-            self.core.commit_signal.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self.loop.stop()
         with self._lock:
             self.persist_watermark()
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
 
-    def _run(self) -> None:
-        """Step when changes come in, at most once per `interval` while they keep coming (a full batch means
+    def _turn(self) -> float | None:
+        """One turn of the background loop (core/loops.py: a lease, so one process replicates; a commit wakes
+        it): step when changes come in, at most once per `interval` while they keep coming (a full batch means
         a backlog: no pause then)."""
-        while not self._stop.is_set():
-            try:
-                n = self.step()
-            except Exception:
-                log.exception("replication step failed; retrying")
-                self._stop.wait(1.0)
-                continue
-            if n >= BATCH:  # a backlog (a restart, an import): drain it at full speed
-                self.catch_up()
-                continue
-            if n:
-                self._stop.wait(self.interval)
-                continue
-            with self._lock:
-                self.persist_watermark()  # idle: make the last advance durable
-            with self.core.commit_signal:
-                self.core.commit_signal.wait(timeout=0.5)
+        hold = self.interval - (time.monotonic() - self._stepped_at)
+        if hold > 0:
+            return hold
+        n = self.step()
+        if n >= BATCH:  # a backlog (a restart, an import): drain it at full speed
+            self.catch_up()
+            return 0.0
+        if n:
+            self._stepped_at = time.monotonic()
+            return self.interval
+        with self._lock:
+            self.persist_watermark()  # idle: make the last advance durable
+        return None
 
     # ---- rebuild and verify -----------------------------------------------------------------------
     def rebuild(self) -> int:
