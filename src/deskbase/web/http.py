@@ -24,6 +24,7 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import BadRequest, DeskbaseError, Forbidden, NotFound, Unauthorized
 from deskbase.events.service import may_manage
 from deskbase.web.counts import ViewCounts
+from deskbase.web.form_body import read_form
 from deskbase.web.pages import ErrorPage, NavView, Shell, WorkspaceLink
 from deskbase.web.render import environment
 from deskbase.web.session import (
@@ -178,8 +179,9 @@ def csrf_token(request: Request) -> str:
 
 async def checked_form(request: Request) -> dict[str, str]:
     """The POSTed form, after the double-submit CSRF check (field or X-CSRF-Token header == cookie, signed
-    for this session). Only the last value of a repeated field is kept."""
-    form = await request.form()
+    for this session). Only the last value of a repeated field is kept. The body is read with the console's
+    size limit (form_body.py): a larger one is a 413 page."""
+    form = await read_form(request)
     request.state.form = form  # for fields sent more than once (the queue's ticked ids)
     pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     return await verified(request, pairs)
