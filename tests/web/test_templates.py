@@ -8,6 +8,7 @@ import pytest
 from jinja2 import nodes
 
 from deskbase.web import integration_pages as ip
+from deskbase.web import mail_pages as mp
 from deskbase.web import pages as p
 from deskbase.web.render import TEMPLATES, environment
 
@@ -27,6 +28,8 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "ticket/_meta.html": (p.TicketPage,),
     "ticket/_urgent.html": (p.TicketPage, p.SlaRefresh),
     "ticket/_conversation.html": (p.TicketPage,),
+    "ticket/_mail.html": (p.TicketPage,),
+    "message_frame.html": (mp.MessageFrame,),
     "ticket/_composer.html": (p.TicketPage,),
     "ticket/_props.html": (p.TicketPage,),
     "ticket/_sla.html": (p.TicketPage, p.SlaRefresh),

@@ -43,6 +43,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         hook_log,
         hooks,
         integrations,
+        messages,
         new_ticket,
         queue,
         ticket,
@@ -67,5 +68,6 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         hooks,
         hook_log,
         files,
+        messages,
     ):
         app.include_router(module.router)

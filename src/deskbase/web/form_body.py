@@ -13,7 +13,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from python_multipart.multipart import parse_options_header
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from deskbase import multipart
@@ -51,7 +51,7 @@ async def read_form(request: Request) -> FormData:
             )
         except PayloadTooLarge:
             raise too_large() from None
-        return FormData(got.fields)
+        return _form(got.fields)
     kind, _ = parse_options_header(request.headers.get("content-type"))
     if kind != URLENCODED:
         return FormData()
@@ -70,4 +70,9 @@ async def read_form(request: Request) -> FormData:
         )
     except ValueError as exc:  # more fields than MAX_FIELDS
         raise BadRequest(f"the form has more than {MAX_FIELDS} fields", {"limit": MAX_FIELDS}) from exc
-    return FormData(pairs)
+    return _form(pairs)
+
+
+def _form(pairs: list[tuple[str, str]]) -> FormData:
+    items: list[tuple[str, str | UploadFile]] = list(pairs)
+    return FormData(items)
