@@ -43,6 +43,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         hook_log,
         hooks,
         integrations,
+        mailboxes,
         messages,
         new_ticket,
         queue,
@@ -69,5 +70,6 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         hook_log,
         files,
         messages,
+        mailboxes,
     ):
         app.include_router(module.router)

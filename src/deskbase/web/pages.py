@@ -55,6 +55,8 @@ class Shell:
     saved: list[NavView] = field(default_factory=list)  #: the user's saved queue views (no counts)
     #: Settings → Integrations of this workspace, for those who may manage it (None hides the link)
     integrations_href: str | None = None
+    #: Settings → Mailboxes of this workspace, for those who may manage its mailboxes (None hides the link)
+    mailboxes_href: str | None = None
 
 
 # ---- sign in, home, errors, settings ---------------------------------------------------------------
@@ -88,6 +90,8 @@ class SettingsPage:
     back: str = "/"
     #: workspaces whose Settings → Integrations this token may manage
     integrations: list[WorkspaceLink] = field(default_factory=list)
+    #: workspaces whose Settings → Mailboxes this token may manage
+    mailboxes: list[WorkspaceLink] = field(default_factory=list)
 
 
 # ---- the queue --------------------------------------------------------------------------------------
