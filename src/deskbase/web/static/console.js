@@ -330,8 +330,9 @@
   function fitFrame(frame) {
     try {
       const doc = frame.contentDocument;
+      // the content's own height (scrollHeight is never less than the frame's, so it could not shrink)
       if (doc && doc.documentElement && doc.body) {
-        frame.style.height = `${Math.min(doc.documentElement.scrollHeight + 2, 2400)}px`;
+        frame.style.height = `${Math.min(Math.ceil(doc.documentElement.getBoundingClientRect().height) + 2, 2400)}px`;
       }
     } catch (e) { /* unreadable: it keeps its CSS height and scrolls */ }
   }
