@@ -1,4 +1,4 @@
-"""What a workspace's outbound queue holds, per mailbox, for the console's mailbox list: replies waiting to be
+"""What a workspace's outbound queue holds, per mailbox, for the console's mailbox list: messages waiting to be
 sent, and those that failed for good recently. One grouped read over the queue's status index (queued and
 failed rows only: sent ones, the bulk of the table, are never read)."""
 

@@ -48,8 +48,8 @@ class MailboxRow:
     inbound: str  #: "IMAP imap.acme.example:993 (SSL), folder INBOX", "SMTP listener", "API route only"
     outbound: str | None  #: "smtp.acme.example:587 (STARTTLS)"; None: replies are not sent from it
     auto_acknowledge: bool
-    queued: int  #: replies waiting in its outbound queue
-    failed: int  #: replies that failed for good in the last FAILED_DAYS days
+    queued: int  #: messages (replies, acknowledgements) waiting in its outbound queue
+    failed: int  #: messages that failed for good in the last FAILED_DAYS days
     edit_href: str
     actions: str  #: the prefix of its POST forms (…/mailboxes/<id>)
     updated_at: str
