@@ -35,22 +35,22 @@ FRAME_CSP = (
 )
 
 
-@router.get("/w/{ws}/messages/{response_id}/html", openapi_extra=requires("read:records"))
-def formatted(ws: str, response_id: str, request: Request, actor: ActorDep, remote: bool = False) -> Response:
+@router.get("/w/{ws}/messages/{rid}/html", openapi_extra=requires("read:records"))
+def formatted(ws: str, rid: str, request: Request, actor: ActorDep, remote: bool = False) -> Response:
     """The message's sanitised HTML; `remote=1` keeps its remote images (read from the stored original, which
     needs `read:files` as its download does)."""
     authorize(actor, "read:records", ws, "responses")
     core = core_of(request)
-    record = core.records.get(ws, "responses", response_id)
+    record = core.records.get(ws, "responses", rid)
     data = record["data"]
     mail = mail_view.mail_of(data) or {}
     source = mail.get("html")
     if record.get("deleted") or not isinstance(source, str) or not source.strip():
-        raise NotFound("this message has no formatted view", {"id": response_id})
+        raise NotFound("this message has no formatted view", {"id": rid})
     if remote:
         original = data.get("original")
         if not isinstance(original, str):
-            raise NotFound("the original of this message is not stored", {"id": response_id})
+            raise NotFound("the original of this message is not stored", {"id": rid})
         _, chunks = core.files.open(ws, actor, original)
         source = display.html_of(chunks) or source
     html = display.sanitize(source, remote_images=remote)
