@@ -130,6 +130,8 @@ def test_remote_images_load_only_when_asked_from_the_original(c: Console, thread
     assert '<img src="https://images.example.net/logo.png"' in r.text and "<script" not in r.text
     assert "img-src 'self' https: http:;" in r.headers["content-security-policy"]
     assert re.search(rf'<img src="/w/{WS}/files/[^/]+/content" alt="the error dialog"', r.text)
+    other = c.get(f"/w/{WS}/messages/{thread.inbound}/html?remote=yes")  # only "1" asks for them
+    assert other.status_code == 200 and "images.example.net" not in other.text
 
 
 def test_html_written_by_any_client_is_sanitised_on_the_way_out(c: Console, thread: Thread) -> None:

@@ -61,4 +61,3 @@ class MessageFrame:
     the console's file route."""
 
     html: str  #: sanitised on the way out (mail/display.py), then inline images rewritten
-    remote: bool  #: remote images were asked for

@@ -36,9 +36,10 @@ FRAME_CSP = (
 
 
 @router.get("/w/{ws}/messages/{rid}/html", openapi_extra=requires("read:records"))
-def formatted(ws: str, rid: str, request: Request, actor: ActorDep, remote: bool = False) -> Response:
+def formatted(ws: str, rid: str, request: Request, actor: ActorDep, remote: str = "") -> Response:
     """The message's sanitised HTML; `remote=1` keeps its remote images (read from the stored original, which
-    needs `read:files` as its download does)."""
+    needs `read:files` as its download does). Any other value shows none."""
+    with_remote = remote == "1"
     authorize(actor, "read:records", ws, "responses")
     core = core_of(request)
     record = core.records.get(ws, "responses", rid)
@@ -47,20 +48,20 @@ def formatted(ws: str, rid: str, request: Request, actor: ActorDep, remote: bool
     source = mail.get("html")
     if record.get("deleted") or not isinstance(source, str) or not source.strip():
         raise NotFound("this message has no formatted view", {"id": rid})
-    if remote:
+    if with_remote:
         original = data.get("original")
         if not isinstance(original, str):
             raise NotFound("the original of this message is not stored", {"id": rid})
         _, chunks = core.files.open(ws, actor, original)
         source = display.html_of(chunks) or source
-    html = display.sanitize(source, remote_images=remote)
+    html = display.sanitize(source, remote_images=with_remote)
     found = mail.get("inline")
     inline: dict[str, Any] = found if isinstance(found, dict) else {}
     files = att.readable(core, ws, actor, [v for v in inline.values() if isinstance(v, str)])
-    page = MessageFrame(mail_view.inline_images(html, inline, files), remote)
+    page = MessageFrame(mail_view.inline_images(html, inline, files))
     body = console(request).env.get_template("message_frame.html").render(page=page)
     headers = {
-        "Content-Security-Policy": FRAME_CSP.format(remote=" https: http:" if remote else ""),
+        "Content-Security-Policy": FRAME_CSP.format(remote=" https: http:" if with_remote else ""),
         "X-Frame-Options": "SAMEORIGIN",
         "Referrer-Policy": "no-referrer",
     }
