@@ -16,14 +16,26 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import Clock
 from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unavailable
+from deskbase.events.service import Webhooks
 from deskbase.events.service import install as install_webhooks
 from deskbase.mail.service import install as install_mail
+from deskbase.mcp.http import install as install_mcp
 from deskbase.support.install import install as install_support
 from deskbase.support.service import SlaService
 from deskbase.web import install_console
 
 DEMO_WORKSPACE = "my-support"
 log = logging.getLogger("deskbase")
+
+
+def open_core(settings: Settings, clock: Clock | None = None) -> Deskbase:
+    """The core with the domain services every write needs in its transaction (SLA upkeep) and the
+    extensions that read the change log as their outbox (webhooks, mail); their loops are not started."""
+    core = Deskbase.open(settings, clock)
+    install_support(core)
+    install_webhooks(core)
+    install_mail(core)
+    return core
 
 
 def build(
@@ -33,10 +45,8 @@ def build(
 
     `engine` lets a caller share one analytics engine (chDB allows one data path per process).
     """
-    core = Deskbase.open(settings, clock)
-    install_support(core)
-    webhooks = install_webhooks(core)
-    install_mail(core)
+    core = open_core(settings, clock)
+    webhooks = core.extensions[Webhooks]
     startup: list[Any] = []
     shutdown: list[Any] = []
     extensions: list[Extension] = list(extra or [])
@@ -70,6 +80,7 @@ def build(
         app.include_router(sql.router)
 
     extensions.append(add_sql)
+    extensions.append(install_mcp)
     extensions.append(install_console)
     if settings.sla_scheduler:
         sla = core.extensions[SlaService]

@@ -87,6 +87,12 @@ def _refuse_constant(name: str) -> Any:
     raise _NotJson(name)
 
 
+def check(value: Any) -> None:
+    """Apply the number and text rules to a value already decoded (arguments of an MCP tool call): 422
+    `validation_failed` naming each JSON pointer, as for a body."""
+    _raise_for(_violations(value))
+
+
 def _raise_for(found: list[dict[str, str]]) -> None:
     if found:
         raise _failure(found)

@@ -17,6 +17,7 @@ from deskbase.cli import (
     hooks,
     login,
     mailboxes,
+    mcp,
     queries,
     records,
     relationships,
@@ -113,6 +114,7 @@ app.command("sql")(sql.sql)
 app.command("login")(login.login)
 app.command("whoami")(tokens.whoami)
 app.command("serve", epilog=serve.EPILOG)(serve.serve)
+app.command("mcp", epilog=mcp.EPILOG)(mcp.mcp)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@ conversation, classification of messages (customer / agent / internal note), and
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,18 @@ from deskbase.core.scope import ReadScope
 
 RESPONSE_TYPES = ("reply", "internal_note")
 TRACKED_FIELDS = ("status", "priority", "assignee", "category", "channel")
+NUMBER = re.compile(r"^(#?)(\d{1,15})$")
+
+
+def text_condition(text: str) -> dict[str, Any]:
+    """What a search box means (the console's and MCP's `search_tickets`): `#1042` is that ticket, bare
+    digits a number or subject words, anything else words of the subject (the `x-search` trigram index)."""
+    words = {"field": "data.subject", "op": "search", "value": text}
+    m = NUMBER.match(text.strip())
+    if not m:
+        return words
+    number = {"field": "number", "op": "eq", "value": int(m.group(2))}
+    return number if m.group(1) else {"or": [number, words]}
 
 
 def add_response(
@@ -86,6 +99,24 @@ def customer_of(core: Deskbase, scope: ReadScope, ticket_id: str) -> dict[str, A
         return None
     rows = _linked(core, scope.workspace_id, ticket_id, "submitted_by")
     return record_from_row(rows[0]).public() if rows else None
+
+
+def customers_by_ticket(core: Deskbase, scope: ReadScope, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """ticket id -> its live submitting customer, for a page of tickets in two indexed queries (the links,
+    then the customers); empty for a caller who may not read customers or the links to them."""
+    if not ticket_ids or not scope.through("tickets", "customers"):
+        return {}
+    ws = scope.workspace_id
+    links = core.relationships.linked(ws, "submitted_by", "tickets", ticket_ids, actor=scope.actor)
+    by_ticket = {link["source"]["id"]: link["target"]["id"] for link in links}
+    wanted = sorted(set(by_ticket.values()))
+    if not wanted:
+        return {}
+    found = core.records.query(
+        ws, "customers", {"field": "id", "op": "in", "value": wanted}, limit=len(wanted)
+    )
+    customers = {c["id"]: c for c in found["data"]}
+    return {tid: customers[cid] for tid, cid in by_ticket.items() if cid in customers}
 
 
 def classify(response: dict[str, Any], customer: dict[str, Any] | None, match: list[str]) -> str:
