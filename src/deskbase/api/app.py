@@ -30,6 +30,9 @@ from deskbase.api.routers import (
 from deskbase.core.app import Deskbase
 
 Extension = Callable[[FastAPI, Deskbase], None]
+#: Paths whose JSON bodies are another protocol's (MCP's JSON-RPC, mounted by `deskbase.mcp.http`): the JSON
+#: body rules are applied by that adapter to the values it takes, and answered in its own error form.
+RPC_PATHS = ("/mcp",)
 
 
 def create_app(
@@ -67,7 +70,7 @@ def create_app(
     errors.install(app)
     openapi.install(app)
     # The last added runs first: answer every failure, cap the body, then check JSON bodies.
-    app.add_middleware(JsonBody)
+    app.add_middleware(JsonBody, exempt=RPC_PATHS)
     app.add_middleware(
         BodyLimit,
         max_bytes=core.settings.max_body_bytes,

@@ -137,9 +137,11 @@ class Endpoint:
     async def get_prompt(
         self, ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
-        return await self._guarded(
-            ctx, "prompts/get", lambda c: prompts.get(c, params.name, params.arguments)
-        )
+        def fill(caller: Caller) -> types.GetPromptResult:
+            json_rules.check(params.arguments or {})
+            return prompts.get(caller, params.name, params.arguments)
+
+        return await self._guarded(ctx, "prompts/get", fill)
 
     async def _guarded(
         self, ctx: ServerRequestContext[Any, Any], what: str, fn: Callable[[Caller], Any]
