@@ -106,7 +106,7 @@ def open_local(data_dir: Path, token: str | None = None) -> tuple[Deskbase, Acto
     from deskbase.server import open_core
 
     settings = Settings.from_env(data_dir=str(data_dir), replicate=False, sla_scheduler=False, webhooks=False)
-    if settings.database_url is None and not (settings.data_path / "deskbase.db").is_file():
+    if not settings.database_url and not (settings.data_path / "deskbase.db").is_file():
         raise Unavailable(
             f"no deskbase store in {settings.data_path}: run `deskbase serve --data-dir` there first",
             {"data_dir": str(settings.data_path)},
