@@ -75,34 +75,14 @@ def message(m: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def related(caller: Caller, ws: str, ticket_id: str) -> list[dict[str, Any]]:
-    """Tickets linked by related_to either way, when the caller may read those links (as the console's
-    ticket page shows them)."""
-    scope = caller.scope(ws)
-    if not scope.links("tickets"):
-        return []
-    core = caller.core
-    links = core.relationships.of_record(
-        ws, "tickets", ticket_id, "related_to", "both", RELATED, actor=caller.actor
-    )["data"]
-    pairs = [
-        (link["id"], link["target"]["id"] if link["source"]["id"] == ticket_id else link["source"]["id"])
-        for link in links
-    ]
-    if not pairs:
-        return []
-    ids = sorted({other for _, other in pairs})
-    found = core.records.query(ws, "tickets", {"field": "id", "op": "in", "value": ids}, limit=len(ids))
-    by_id = {t["id"]: t for t in found["data"]}
+def related(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`support.tickets.related` as compact rows."""
     out = []
-    for rel_id, other in pairs:
-        t = by_id.get(other)
-        if t is not None:
-            d = t.get("data") or {}
-            out.append(
-                {"relationship_id": rel_id, "id": other, "number": t.get("number")}
-                | {k: d.get(k) for k in ("subject", "status", "priority")}
-            )
+    for link in links:
+        t = link["ticket"]
+        d = t.get("data") or {}
+        row = {"relationship_id": link["relationship_id"], "id": t["id"], "number": t.get("number")}
+        out.append(row | {k: d.get(k) for k in ("subject", "status", "priority")})
     return out
 
 
@@ -117,7 +97,7 @@ def ticket_detail(caller: Caller, ws: str, t: dict[str, Any], messages: int) -> 
         "customer": customer(cust) if cust is not None else None,
         "conversation": [message(m) for m in conversation[-messages:]],
         "messages_total": len(conversation),
-        "related": related(caller, ws, t["id"]),
+        "related": related(tickets.related(core, scope, t["id"], RELATED)),
         "sla": [clock(i) for i in t.get("sla") or []],
         "metrics": t.get("metrics"),
     }
