@@ -86,6 +86,10 @@ def test_stdio_refuses_a_directory_a_server_holds_and_needs_a_token_to_forward(t
         out = cli("mcp", "--data-dir", str(data), expect=1)
         assert out.stderr.startswith(f"error: unavailable: a deskbase server is running on {data}")
         assert out.stderr.count("\n") == 1 and out.stdout == ""
+        forward = cli("mcp", env={"DESKBASE_URL": srv.url, "DESKBASE_TOKEN": "dsk_" + "x" * 43}, expect=1)
+        assert forward.stderr == "error: unauthorized: invalid token\n"
     assert cli("mcp", expect=1).stderr == (
         "error: unauthorized: no token configured: pass --token, set DESKBASE_TOKEN or run `deskbase login`\n"
     )
+    gone = cli("mcp", env={"DESKBASE_URL": "http://127.0.0.1:1", "DESKBASE_TOKEN": "dsk_x"}, expect=1)
+    assert gone.stderr.startswith("error: unreachable: cannot reach deskbase at http://127.0.0.1:1")

@@ -45,6 +45,9 @@ def mcp(
                 "unauthorized",
                 "no token configured: pass --token, set DESKBASE_TOKEN or run `deskbase login`",
             )
+        # Ask first, as `whoami` does: a server that is down or refuses the token is one line here, where
+        # the MCP client would only report "an error response" on the first request.
+        session(ctx).client().get("tokens", "current")
         stdio.proxy(profile.url, profile.token)
     except DeskbaseError as exc:
         raise CliError(exc.code, exc.message, exc.details) from exc

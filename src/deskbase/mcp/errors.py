@@ -44,7 +44,7 @@ def envelope(exc: BaseException, where: str) -> dict[str, Any]:
         )
         return {"error": full.to_dict()}
     log.error("unhandled error in %s", where, exc_info=exc)
-    return {"error": INTERNAL}
+    return {"error": dict(INTERNAL)}
 
 
 def dumps(value: Any) -> str:

@@ -97,6 +97,7 @@ async def _proxy(url: str, token: str) -> None:
 
 
 def proxy(url: str, token: str) -> None:
+    """Forward until stdin closes (the caller has checked the server answers to the token)."""
     anyio.run(_proxy, url, token)
 
 
