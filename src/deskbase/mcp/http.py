@@ -71,7 +71,12 @@ def install(app: FastAPI, core: Deskbase) -> None:
     limiter = getattr(app.state, "limiter", None)
     for path, per_workspace in ((PATH, False), (WORKSPACE_PATH, True)):
         endpoint = Endpoint(core, per_workspace=per_workspace, limiter=limiter)
-        manager = StreamableHTTPSessionManager(endpoint.server(), stateless=True, json_response=True)
+        manager = StreamableHTTPSessionManager(
+            endpoint.server(),
+            stateless=True,
+            json_response=True,
+            max_request_body_size=core.settings.max_body_bytes,  # the API's cap, not the SDK's own
+        )
         # First in the route list: no other route shares the prefix, and a tool call should not pay for
         # matching its path against every API and console route before its own (measured: ~1 ms a call).
         app.router.routes.insert(0, Route(path, endpoint=Authenticated(core, manager, per_workspace)))
