@@ -10,8 +10,7 @@ from deskbase.api.schemas import RecordCreate
 from deskbase.core.auth import authorize, collections_for
 from deskbase.mcp import shapes
 from deskbase.mcp.calls import Caller
-from deskbase.mcp.tickets import FILTER_HELP, SortKey
-from deskbase.mcp.tool import MAX_PAGE, Args, Need, Tool, derive
+from deskbase.mcp.tool import FILTER_HELP, MAX_PAGE, Args, Need, SortKey, Tool, derive
 
 COLLECTION_HELP = "Collection id (list_collections names them), e.g. tickets, customers, responses."
 

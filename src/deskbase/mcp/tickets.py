@@ -4,7 +4,7 @@ check (`records/tickets`, `tickets/{id}/responses`, `relationships`) and calling
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,7 @@ from deskbase.core.auth import authorize
 from deskbase.core.errors import NotFound
 from deskbase.mcp import shapes
 from deskbase.mcp.calls import Caller
-from deskbase.mcp.tool import MAX_PAGE, Args, Need, Tool, derive
+from deskbase.mcp.tool import FILTER_HELP, MAX_PAGE, Args, Need, SortKey, Tool, derive
 from deskbase.support import intake, tickets
 from deskbase.support.service import SlaService
 
@@ -21,20 +21,7 @@ TICKETS = "tickets"
 NUMBER = re.compile(r"^#?(\d{1,15})$")
 TICKET_HELP = 'The ticket: its number (1042, or "#1042" as agents write it) or its id.'
 TicketRef = Annotated[int | str, Field(description=TICKET_HELP)]
-FILTER_HELP = (
-    "Filter language: {field, op, value} or {and|or: [...]}. Fields: data.<name> (subject, status, priority, "
-    "assignee, category, channel, tags …) or id, number, created_at, updated_at. Ops: eq neq gt gte lt lte in "
-    'not_in like ilike is_null is_not_null has (array contains) search (words). Example: {"and": [{"field": '
-    '"data.status", "op": "in", "value": ["open", "in_progress"]}, {"field": "data.assignee", "op": '
-    '"is_null"}]}'
-)
 DEFAULT_SORT = [{"field": "updated_at", "direction": "desc"}]
-
-
-class SortKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    field: str = Field(description="data.<name>, or id, number, created_at, updated_at.")
-    direction: Literal["asc", "desc"] = "asc"
 
 
 def _number(ref: int | str) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import mcp_types as types
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -24,6 +24,21 @@ WORKSPACE_HELP = (
     'Workspace id (e.g. "acme"). Optional when the token reaches exactly one workspace; otherwise the '
     "error names the workspaces it reaches."
 )
+
+
+FILTER_HELP = (
+    "Filter language: {field, op, value} or {and|or: [...]}. Fields: data.<name> (subject, status, priority, "
+    "assignee, category, channel, tags …) or id, number, created_at, updated_at. Ops: eq neq gt gte lt lte in "
+    'not_in like ilike is_null is_not_null has (array contains) search (words). Example: {"and": [{"field": '
+    '"data.status", "op": "in", "value": ["open", "in_progress"]}, {"field": "data.assignee", "op": '
+    '"is_null"}]}'
+)
+
+
+class SortKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str = Field(description="data.<name>, or id, number, created_at, updated_at.")
+    direction: Literal["asc", "desc"] = "asc"
 
 
 class Args(BaseModel):
