@@ -77,7 +77,7 @@ def install(app: FastAPI, core: Deskbase) -> None:
             json_response=True,
             max_request_body_size=core.settings.max_body_bytes,  # the API's cap, not the SDK's own
         )
-        # First in the route list: no other route shares the prefix, and a tool call should not pay for
-        # matching its path against every API and console route before its own (measured: ~1 ms a call).
+        # First in the route list: no other route shares the prefix, so a tool call skips matching its path
+        # against every API and console route (a small cost: not measurable beside a call's ~4 ms).
         app.router.routes.insert(0, Route(path, endpoint=Authenticated(core, manager, per_workspace)))
         app.state.lifespans.append(manager.run)
