@@ -158,3 +158,23 @@ def test_core_declares_no_support_tables() -> None:
     ]
     assert "records" in names  # the walk sees the core's own tables
     assert [n for n in names if n.startswith("sla_")] == []
+
+
+def test_mcp_is_an_adapter_beside_the_others() -> None:
+    """The MCP adapter calls the core, the support domain and the replica (and shares the API's request
+    models, error bodies and rate limiter); no other adapter or domain package imports it, and it imports
+    neither the console nor the CLI. Only the composition roots (server, the `deskbase mcp` command) mount it."""
+    bad = [
+        (p.relative_to(SRC).as_posix(), n)
+        for p in (SRC / "mcp").rglob("*.py")
+        for n in imports_of(p)
+        if any(n == a or n.startswith(a + ".") for a in ("deskbase.web", "deskbase.cli"))
+    ]
+    bad += [
+        (p.relative_to(SRC).as_posix(), n)
+        for pkg in ("core", "support", "api", "web", "analytics", "events", "mail")
+        for p in (SRC / pkg).rglob("*.py")
+        for n in imports_of(p)
+        if n == "deskbase.mcp" or n.startswith("deskbase.mcp.")
+    ]
+    assert bad == []

@@ -55,16 +55,23 @@ class Composition:
         self.core.close()
 
 
+def open_core(settings: Settings, clock: Clock | None = None) -> Deskbase:
+    """The core with the domain services every write needs in its transaction (SLA upkeep) and the
+    extensions that read the change log as their outbox (webhooks, mail); no replica, no loops started."""
+    core = Deskbase.open(settings, clock)
+    install_support(core)
+    install_webhooks(core)
+    install_mail(core)
+    return core
+
+
 def compose(settings: Settings, clock: Clock | None = None, engine: Any = None) -> Composition:
     """Open the core and install every domain; the loops are listed, not started.
 
     `engine` lets a caller share one analytics engine (chDB allows one data path per process); the caller
     then closes it.
     """
-    core = Deskbase.open(settings, clock)
-    install_support(core)
-    install_webhooks(core)
-    install_mail(core)
+    core = open_core(settings, clock)
     out = Composition(core)
     if settings.replicate:
         analytics = install_analytics(core, engine)

@@ -18,6 +18,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import Clock
 from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unavailable
+from deskbase.mcp.http import install as install_mcp
 from deskbase.web import install_console
 
 DEMO_WORKSPACE = "my-support"
@@ -47,6 +48,7 @@ def build(
         app.include_router(sql.router)
 
     extensions.append(add_sql)
+    extensions.append(install_mcp)
     extensions.append(install_console)
     startup: list[Any] = [comp.start_background] if background else []
     shutdown: list[Any] = [comp.close]

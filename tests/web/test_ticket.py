@@ -57,6 +57,9 @@ def test_edit_a_property_in_place(console: Console) -> None:
     assert 'id="ticket-meta" class="ticket-meta" hx-swap-oob="true"' in r.text
     assert 'id="props"' in r.text and 'id="composer"' not in r.text and 'id="ticket-head"' not in r.text
     assert "Saved priority, status" in r.text
+    with console.core.db.read() as conn:
+        source = conn.exec_driver_sql("SELECT source FROM changes ORDER BY seq DESC LIMIT 1").scalar()
+    assert source == "console"  # the change log names the channel
 
 
 def test_edit_without_javascript_redirects_back(console: Console) -> None:

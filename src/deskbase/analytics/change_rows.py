@@ -35,6 +35,7 @@ COLUMNS: tuple[Raw, ...] = (
     raw.text(_c.actor),
     raw.text(_c.actor_name),
     raw.as_text(_c.at),
+    raw.text(_c.source),
 )
 #: Entities whose deletion the replica acts on (drops or deletes rows) before applying later changes.
 DESTRUCTIVE = frozenset({"workspace", "collection", "relationship_type"})
@@ -132,6 +133,7 @@ TARGETS = (
             "actor_name": "actor_name",
             "at": instant("at"),
             "data": "data",
+            "source": "source",
         },
     ),
 )

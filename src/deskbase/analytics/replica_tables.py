@@ -39,12 +39,12 @@ DDL: dict[str, str] = {
     "operations_log": f"""(
         seq UInt64, workspace_id String, entity LowCardinality(String), collection Nullable(String),
         entity_id String, op LowCardinality(String), actor Nullable(String), actor_name Nullable(String),
-        at {TS}, data String
+        at {TS}, data String, source Nullable(String)
     ) ENGINE = ReplacingMergeTree(seq) ORDER BY (workspace_id, seq)""",
 }
 TABLES = tuple(DDL)
 #: (table, column definition) added to DDL after replicas existed: the replica adds them to older replicas.
-ADDED_COLUMNS = (("records", "number Nullable(UInt64)"),)
+ADDED_COLUMNS = (("records", "number Nullable(UInt64)"), ("operations_log", "source Nullable(String)"))
 
 
 def database_of(workspace_id: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -30,6 +30,9 @@ from deskbase.api.routers import (
 from deskbase.core.app import Deskbase
 
 Extension = Callable[[FastAPI, Deskbase], None]
+#: Paths whose JSON bodies are another protocol's (MCP's JSON-RPC, mounted by `deskbase.mcp.http`): the JSON
+#: body rules are applied by that adapter to the values it takes, and answered in its own error form.
+RPC_PATHS = ("/mcp",)
 
 
 def create_app(
@@ -38,13 +41,18 @@ def create_app(
     on_startup: list[Callable[[], Any]] | None = None,
     on_shutdown: list[Callable[[], Any]] | None = None,
 ) -> FastAPI:
-    """Build the API around an open core. Extensions (SQL endpoint, support routes, console) add routers."""
+    """Build the API around an open core. Extensions (SQL endpoint, support routes, console, MCP) add
+    routers; one that needs async work for the app's lifetime appends a context factory to
+    `app.state.lifespans`, entered after the startup functions and left before the shutdown ones."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for fn in on_startup or []:
             fn()
-        yield
+        async with AsyncExitStack() as stack:
+            for context in app.state.lifespans:
+                await stack.enter_async_context(context())
+            yield
         for fn in on_shutdown or []:
             fn()
 
@@ -56,11 +64,13 @@ def create_app(
         dependencies=[Depends(check_url)],
     )
     app.state.core = core
+    lifespans: list[Callable[[], AbstractAsyncContextManager[Any]]] = []
+    app.state.lifespans = lifespans
     app.state.limiter = RateLimiter(core.settings.rate_limit_per_second, core.settings.rate_limit_burst)
     errors.install(app)
     openapi.install(app)
     # The last added runs first: answer every failure, cap the body, then check JSON bodies.
-    app.add_middleware(JsonBody)
+    app.add_middleware(JsonBody, exempt=RPC_PATHS)
     app.state.body_rules = []  # BodyRule list: extensions (the console) add theirs before the app serves
     app.add_middleware(
         BodyLimit,

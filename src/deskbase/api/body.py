@@ -87,6 +87,12 @@ def _refuse_constant(name: str) -> Any:
     raise _NotJson(name)
 
 
+def check(value: Any) -> None:
+    """Apply the number and text rules to a value already decoded (arguments of an MCP tool call): 422
+    `validation_failed` naming each JSON pointer, as for a body."""
+    _raise_for(_violations(value))
+
+
 def _raise_for(found: list[dict[str, str]]) -> None:
     if found:
         raise _failure(found)
@@ -145,14 +151,24 @@ class JsonBody:
     """ASGI middleware: a body sent as JSON is checked against the rules before any route sees it.
 
     Bodies of other types (forms, files, mail) pass untouched; whether a route accepts their type is the
-    route's business. The body is read once here and replayed to the app.
+    route's business. The body is read once here and replayed to the app. Paths under an `exempt` prefix
+    speak another protocol in JSON (MCP's JSON-RPC): their adapter applies these rules to the values it
+    takes (`check`), so a violation reaches the client in that protocol's own error form.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.exempt = exempt
+
+    def _exempt(self, path: str) -> bool:
+        return any(path == p or path.startswith(p + "/") for p in self.exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not is_json(_header(scope, b"content-type")):
+        if (
+            scope["type"] != "http"
+            or not is_json(_header(scope, b"content-type"))
+            or self._exempt(scope.get("path", ""))
+        ):
             await self.app(scope, receive, send)
             return
         chunks = []

@@ -13,13 +13,16 @@ from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from deskbase.api.ratelimit import spend
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize, authorize_any, collections_for, permits
 from deskbase.core.clock import parse_iso
 from deskbase.core.context import Actor
-from deskbase.core.errors import BadRequest, RateLimited
+from deskbase.core.errors import BadRequest
 
 PERMISSIONS_KEY = "x-deskbase-permissions"
+#: What the change log records as the channel of writes made through the REST API (and so the CLI).
+SOURCE = "api"
 bearer = HTTPBearer(
     auto_error=False, bearerFormat="dsk_…", description="An API token: `Authorization: Bearer dsk_…`."
 )
@@ -33,23 +36,14 @@ async def get_core(request: Request) -> Deskbase:
 async def get_actor(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Actor:
-    """Authenticate the bearer token, then spend one request of its rate limit (server admins are exempt:
-    the operator's own token must be able to run imports and recover the server). A cached token is
-    answered on the event loop; a lookup in the store runs in the thread pool."""
+    """Authenticate the bearer token, then spend one request of its rate limit (`ratelimit.spend`). A cached
+    token is answered on the event loop; a lookup in the store runs in the thread pool."""
     core: Deskbase = request.app.state.core
     raw = credentials.credentials.strip() if credentials else None
-    actor = core.tokens.authenticate_cached(raw)
+    actor = core.tokens.authenticate_cached(raw, SOURCE)
     if actor is None:
-        actor = await run_in_threadpool(core.tokens.authenticate, raw)
-    limiter = getattr(request.app.state, "limiter", None)
-    if limiter is not None and not actor.is_admin:
-        wait = limiter.take(actor.id)
-        if wait:
-            raise RateLimited(
-                f"too many requests with this token (at most {limiter.per_second:g}/s, bursts of "
-                f"{limiter.burst}); retry in {wait} s",
-                {"retry_after": wait, "per_second": limiter.per_second, "burst": limiter.burst},
-            )
+        actor = await run_in_threadpool(core.tokens.authenticate, raw, SOURCE)
+    spend(getattr(request.app.state, "limiter", None), actor)
     request.state.actor = actor
     return actor
 

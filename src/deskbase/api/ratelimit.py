@@ -7,6 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from deskbase.core.context import Actor
+from deskbase.core.errors import RateLimited
+
 
 class RateLimiter:
     """`per_second` tokens refill continuously up to `burst`; each request takes one.
@@ -38,3 +41,18 @@ class RateLimiter:
                 return 0
             self._buckets[key] = (left, now)
             return max(1, math.ceil((1.0 - left) / self.per_second))
+
+
+def spend(limiter: RateLimiter | None, actor: Actor) -> None:
+    """Spend one request of the actor's budget, or raise 429 `rate_limited`. Server admins are exempt: the
+    operator's own token must be able to run imports and recover the server. Every adapter that answers a
+    token (REST, MCP) spends from the same limiter, keyed by the token's id."""
+    if limiter is None or actor.is_admin:
+        return
+    wait = limiter.take(actor.id)
+    if wait:
+        raise RateLimited(
+            f"too many requests with this token (at most {limiter.per_second:g}/s, bursts of "
+            f"{limiter.burst}); retry in {wait} s",
+            {"retry_after": wait, "per_second": limiter.per_second, "burst": limiter.burst},
+        )

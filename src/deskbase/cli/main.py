@@ -17,6 +17,7 @@ from deskbase.cli import (
     hooks,
     login,
     mailboxes,
+    mcp,
     queries,
     records,
     relationships,
@@ -114,6 +115,7 @@ app.command("login")(login.login)
 app.command("whoami")(tokens.whoami)
 app.command("serve", epilog=serve.EPILOG)(serve.serve)
 app.command("worker", epilog=serve.EPILOG)(serve.worker)
+app.command("mcp", epilog=mcp.EPILOG)(mcp.mcp)
 
 
 def main() -> None:

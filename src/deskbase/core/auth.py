@@ -143,7 +143,8 @@ class Tokens:
             )
         return self.create(name, grants, created_by=actor.id, expires_at=expires_at)
 
-    def authenticate(self, raw: str | None) -> Actor:
+    def authenticate(self, raw: str | None, source: str | None = None) -> Actor:
+        """The token's actor, writing through the channel `source` (see `Actor.source`)."""
         if not raw:
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer dsk_…'")
         if not raw.startswith(PREFIX) or len(raw) > 2 * RAW_LENGTH:
@@ -161,9 +162,9 @@ class Tokens:
         # The lookup is by a hash the caller cannot steer; the comparison is constant-time all the same.
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             raise Unauthorized("invalid token")
-        return self._checked(row)
+        return self._checked(row, source)
 
-    def authenticate_cached(self, raw: str | None) -> Actor | None:
+    def authenticate_cached(self, raw: str | None, source: str | None = None) -> Actor | None:
         """`authenticate` when it needs no store access (a cached token whose last-use stamp is not due), so
         the event loop can answer it without a thread hop; None means: call `authenticate`."""
         if not raw or not raw.startswith(PREFIX) or len(raw) > 2 * RAW_LENGTH:
@@ -175,7 +176,7 @@ class Tokens:
         last = self._last_used.get(row.id)
         if last is None or self.app.clock.now() - last >= LAST_USED_EVERY:
             return None
-        return self._checked(row)
+        return self._checked(row, source)
 
     def _cached(self, digest: str) -> Any:
         with self._cache_lock:
@@ -189,23 +190,29 @@ class Tokens:
         with self._cache_lock:
             self._cache.clear()
 
-    def authenticate_id(self, token_id: str) -> Actor:
+    def authenticate_id(self, token_id: str, source: str | None = None) -> Actor:
         """The actor of a console session, which keeps only the id of the token it was opened with: the same
         revocation and expiry checks as a bearer token, on every request."""
         with self.app.db.read() as conn:
             row = conn.execute(select(t.tokens).where(t.tokens.c.id == token_id)).first()
         if row is None:
             raise Unauthorized("token no longer exists")
-        return self._checked(row)
+        return self._checked(row, source)
 
-    def _checked(self, row: Any) -> Actor:
+    def _checked(self, row: Any, source: str | None = None) -> Actor:
         now = self.app.clock.now()
         if row.revoked_at is not None:
             raise Unauthorized("token revoked")
         if row.expires_at is not None and row.expires_at <= now:
             raise Unauthorized("token expired")
         self._touch(row.id, now)
-        return Actor(id=row.id, name=row.name, grants=tuple(row.grants), is_admin=is_server_admin(row.grants))
+        return Actor(
+            id=row.id,
+            name=row.name,
+            grants=tuple(row.grants),
+            is_admin=is_server_admin(row.grants),
+            source=source,
+        )
 
     def _touch(self, token_id: str, now: datetime) -> None:
         """Record last use at most once a minute per token, so reads do not turn into writes."""

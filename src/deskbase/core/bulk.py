@@ -67,13 +67,13 @@ def allocate_seqs(conn: Connection, n: int) -> list[int]:
 
 
 def insert_changes(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """rows: (seq, workspace_id, entity, collection, entity_id, op, data, actor, actor_name, at)."""
+    """rows: (seq, workspace_id, entity, collection, entity_id, op, data, actor, actor_name, at, source)."""
     d = Dialect(conn)
     sql = (
-        "INSERT INTO changes (seq, workspace_id, entity, collection, entity_id, op, data, actor, actor_name, at) "
-        f"VALUES ({d.ph(10, (6,))})"
+        "INSERT INTO changes (seq, workspace_id, entity, collection, entity_id, op, data, actor, actor_name, at, "
+        f"source) VALUES ({d.ph(11, (6,))})"
     )
-    conn.exec_driver_sql(sql, [(*r[:6], _dumps(r[6]), r[7], r[8], d.ts(r[9])) for r in rows])
+    conn.exec_driver_sql(sql, [(*r[:6], _dumps(r[6]), r[7], r[8], d.ts(r[9]), r[10]) for r in rows])
 
 
 def insert_records(conn: Connection, rows: list[tuple[Any, ...]]) -> None:

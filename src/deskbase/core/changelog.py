@@ -28,6 +28,7 @@ class Change:
     actor_name: str | None
     at: datetime
     seq: int = 0
+    source: str | None = None  #: the channel the actor wrote through (see `Actor.source`)
 
 
 def append(conn: Connection, entries: list[Change]) -> None:
@@ -52,6 +53,7 @@ def append(conn: Connection, entries: list[Change]) -> None:
                 c.actor,
                 c.actor_name,
                 c.at,
+                c.source,
             )
             for c in entries
         ],
@@ -70,6 +72,7 @@ def public(row: Any) -> dict[str, Any]:
         "op": row.op,
         "data": row.data,
         "actor": {"id": row.actor, "name": row.actor_name},
+        "source": row.source,
         "at": iso(row.at),
     }
 

@@ -165,6 +165,7 @@ class Collections:
                 actor.id,
                 actor.name,
                 now,
+                source=actor.source,
             )
             self.app.emit(tx, [change])
             values = {**image, "version": change.seq, "updated_at": now}
@@ -289,6 +290,7 @@ class Collections:
                         actor.id,
                         actor.name,
                         now,
+                        source=actor.source,
                     )
                 ],
             )

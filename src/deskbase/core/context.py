@@ -8,12 +8,17 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Actor:
-    """The caller of a core operation: a token (id and name) or a system process (`system:<name>`)."""
+    """The caller of a core operation: a token (id and name) or a system process (`system:<name>`).
+
+    `source` names the channel the call came through (`api`, `mcp`, `hook`, `sla` …); the change log records
+    it beside the actor, so a history tells an agent's writes through MCP from the same token's REST calls.
+    """
 
     id: str
     name: str
     grants: tuple[dict, ...] = field(default=())
     is_admin: bool = False
+    source: str | None = None
 
     @property
     def may_import(self) -> bool:

@@ -227,7 +227,16 @@ class Files:
         self, tx: Tx, workspace_id: str, file_id: str, op: str, image: dict[str, Any], actor: Actor
     ) -> Change:
         change = Change(
-            workspace_id, "file", None, file_id, op, image, actor.id, actor.name, self.app.clock.now()
+            workspace_id,
+            "file",
+            None,
+            file_id,
+            op,
+            image,
+            actor.id,
+            actor.name,
+            self.app.clock.now(),
+            source=actor.source,
         )
         self.app.emit(tx, [change])
         return change

@@ -89,6 +89,21 @@ def take_lease(db: Database, name: str, owner: str, clock: Clock) -> bool:
         return free
 
 
+def live_holders(db: Database, clock: Clock) -> list[str]:
+    """Loops whose lease a live process holds now: a running server (or worker) on this store. Commands that
+    open a data directory directly check this first (one process owns the directory)."""
+    now = clock.now()
+    with db.read() as conn:
+        rows = conn.execute(
+            select(loop_state.c.name, loop_state.c.owner, loop_state.c.lease_until).where(
+                loop_state.c.owner.is_not(None)
+            )
+        ).all()
+    return sorted(
+        r.name for r in rows if r.lease_until is not None and r.lease_until > now and not _gone(r.owner)
+    )
+
+
 def release_lease(db: Database, name: str, owner: str) -> None:
     with db.tx() as tx:
         tx.conn.execute(

@@ -119,6 +119,7 @@ class RelationshipTypes:
                 actor.id,
                 actor.name,
                 now,
+                source=actor.source,
             )
             self.app.emit(tx, [change])
             values = {**image, "version": change.seq, "updated_at": now}
@@ -160,6 +161,7 @@ class RelationshipTypes:
                         actor.id,
                         actor.name,
                         now,
+                        source=actor.source,
                     )
                 ],
             )

@@ -85,6 +85,7 @@ class StoredQueries:
                 actor.id,
                 actor.name,
                 now,
+                source=actor.source,
             )
             self.app.emit(tx, [change])
             values = {**image, "version": change.seq, "updated_at": now}
@@ -108,5 +109,18 @@ class StoredQueries:
             tx.conn.execute(delete(sq).where(sq.c.workspace_id == workspace_id, sq.c.name == name))
             self.app.emit(
                 tx,
-                [Change(workspace_id, "stored_query", None, name, "delete", None, actor.id, actor.name, now)],
+                [
+                    Change(
+                        workspace_id,
+                        "stored_query",
+                        None,
+                        name,
+                        "delete",
+                        None,
+                        actor.id,
+                        actor.name,
+                        now,
+                        source=actor.source,
+                    )
+                ],
             )

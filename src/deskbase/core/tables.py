@@ -167,6 +167,8 @@ changes = Table(
     Column("actor", String(128), nullable=True),
     Column("actor_name", String(200), nullable=True),
     _ts("at"),
+    #: the channel of the write (api, mcp, hook, sla …; see `Actor.source`); null for older entries
+    Column("source", String(16), nullable=True),
     Index("ix_changes_ws_seq", "workspace_id", "seq"),
     Index("ix_changes_entity", "workspace_id", "entity", "collection", "entity_id", "seq"),
     sqlite_autoincrement=True,

@@ -92,6 +92,7 @@ class Workspaces:
                 actor.id,
                 actor.name,
                 now,
+                source=actor.source,
             )
             self.app.emit(tx, [change])
             values = {**image, "version": change.seq, "updated_at": now}
@@ -134,6 +135,7 @@ class Workspaces:
                         actor.id,
                         actor.name,
                         now,
+                        source=actor.source,
                     )
                 ],
             )

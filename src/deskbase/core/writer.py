@@ -229,7 +229,16 @@ class UnitOfWork:
         self, entity: str, collection: str | None, entity_id: str, op: str, image: dict | None, at: datetime
     ) -> Change:
         c = Change(
-            self.workspace_id, entity, collection, entity_id, op, image, self.actor.id, self.actor.name, at
+            self.workspace_id,
+            entity,
+            collection,
+            entity_id,
+            op,
+            image,
+            self.actor.id,
+            self.actor.name,
+            at,
+            source=self.actor.source,
         )
         self.changes.append(c)
         return c

@@ -50,6 +50,7 @@ def actor_of(row: Any) -> Actor:
         name=f"hook {row.id}",
         grants=tuple(row.owner_grants),
         is_admin=bool(row.owner_admin),
+        source="hook",
     )
 
 

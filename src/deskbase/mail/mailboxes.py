@@ -50,7 +50,7 @@ audit_log = logging.getLogger("deskbase.audit")
 def actor_of(workspace_id: str, mailbox_id: str) -> Actor:
     """Who mail through a mailbox writes as: `mailbox:<id>` in the change log, scoped to its workspace."""
     grant = {"scope": {"workspaces": [workspace_id]}, "permissions": list(WRITES)}
-    return Actor(id=f"mailbox:{mailbox_id}", name=f"mailbox {mailbox_id}", grants=(grant,))
+    return Actor(id=f"mailbox:{mailbox_id}", name=f"mailbox {mailbox_id}", grants=(grant,), source="mail")
 
 
 def public(row: Any) -> dict[str, Any]:

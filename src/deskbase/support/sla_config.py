@@ -171,6 +171,7 @@ class SlaConfig:
                 actor.id,
                 actor.name,
                 now,
+                source=actor.source,
             )
             self.core.emit(tx, [change])
             tx.conn.execute(
@@ -233,6 +234,7 @@ class SlaConfig:
                 actor.id,
                 actor.name,
                 now,
+                source=actor.source,
             )
             self.core.emit(tx, [change])
             conn.execute(
@@ -264,7 +266,18 @@ class SlaConfig:
                 )
         now = self.core.clock.now()
         with self.core.db.tx() as tx:
-            change = Change(workspace_id, f"sla_{kind}", None, cid, "delete", None, actor.id, actor.name, now)
+            change = Change(
+                workspace_id,
+                f"sla_{kind}",
+                None,
+                cid,
+                "delete",
+                None,
+                actor.id,
+                actor.name,
+                now,
+                source=actor.source,
+            )
             self.core.emit(tx, [change])
             tx.conn.execute(
                 insert(T).values(

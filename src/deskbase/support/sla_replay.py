@@ -31,7 +31,7 @@ from deskbase.support.sla_facts import (
 )
 from deskbase.support.sla_state import Saved, TicketRow, Writer, load, step_key, touched
 
-SLA_ACTOR = Actor(id="system:sla", name="SLA scheduler", is_admin=True)
+SLA_ACTOR = Actor(id="system:sla", name="SLA scheduler", is_admin=True, source="sla")
 
 
 @dataclass
@@ -148,6 +148,7 @@ def rebuild(core: Deskbase, config: SlaConfig, workspace_id: str, batch: int = 5
                 SLA_ACTOR.id,
                 SLA_ACTOR.name,
                 now,
+                source=SLA_ACTOR.source,
             )
             core.emit(tx, [change], run_hooks=False)
             configs = config_versions_in(tx.conn, workspace_id)

@@ -115,6 +115,7 @@ class SlaScheduler:
                 SLA_ACTOR.id,
                 SLA_ACTOR.name,
                 now,
+                source=SLA_ACTOR.source,
             )
             self.core.emit(tx, [change], run_hooks=False)
             rows = load(conn, workspace_id, list(results))

@@ -3,6 +3,7 @@ conversation, classification of messages (customer / agent / internal note), and
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,18 @@ from deskbase.core.scope import ReadScope
 
 RESPONSE_TYPES = ("reply", "internal_note")
 TRACKED_FIELDS = ("status", "priority", "assignee", "category", "channel")
+NUMBER = re.compile(r"^(#?)(\d{1,15})$")
+
+
+def text_condition(text: str) -> dict[str, Any]:
+    """What a search box means (the console's and MCP's `search_tickets`): `#1042` is that ticket, bare
+    digits a number or subject words, anything else words of the subject (the `x-search` trigram index)."""
+    words = {"field": "data.subject", "op": "search", "value": text}
+    m = NUMBER.match(text.strip())
+    if not m:
+        return words
+    number = {"field": "number", "op": "eq", "value": int(m.group(2))}
+    return number if m.group(1) else {"or": [number, words]}
 
 
 def add_response(
@@ -54,8 +67,11 @@ def add_response(
     return st.public()
 
 
-def _linked(core: Deskbase, workspace_id: str, ticket_id: str, rel_type: str) -> list[Any]:
-    """Live records a ticket links to through `rel_type` (one join, live links and live records only)."""
+def _linked_many(
+    core: Deskbase, workspace_id: str, ticket_ids: list[str], rel_type: str
+) -> list[tuple[str, Any]]:
+    """(ticket id, record row) of the live records tickets link to through `rel_type`: one indexed join,
+    live links and live records only."""
     r, rec = t.relationships, t.records
     on = and_(
         rec.c.workspace_id == r.c.workspace_id,
@@ -63,20 +79,24 @@ def _linked(core: Deskbase, workspace_id: str, ticket_id: str, rel_type: str) ->
         rec.c.id == r.c.target_id,
     )
     with core.db.read() as conn:
-        return list(
-            conn.execute(
-                select(rec)
-                .join(r, on)
-                .where(
-                    r.c.workspace_id == workspace_id,
-                    r.c.rel_type == rel_type,
-                    r.c.source_collection == "tickets",
-                    r.c.source_id == ticket_id,
-                    r.c.deleted.is_(False),
-                    rec.c.deleted.is_(False),
-                )
+        rows = conn.execute(
+            select(r.c.source_id.label("via"), rec)
+            .join(r, on)
+            .where(
+                r.c.workspace_id == workspace_id,
+                r.c.rel_type == rel_type,
+                r.c.source_collection == "tickets",
+                r.c.source_id.in_(ticket_ids),
+                r.c.deleted.is_(False),
+                rec.c.deleted.is_(False),
             )
-        )
+        ).all()
+    return [(row.via, row) for row in rows]
+
+
+def _linked(core: Deskbase, workspace_id: str, ticket_id: str, rel_type: str) -> list[Any]:
+    """Live records a ticket links to through `rel_type`."""
+    return [row for _, row in _linked_many(core, workspace_id, [ticket_id], rel_type)]
 
 
 def customer_of(core: Deskbase, scope: ReadScope, ticket_id: str) -> dict[str, Any] | None:
@@ -86,6 +106,51 @@ def customer_of(core: Deskbase, scope: ReadScope, ticket_id: str) -> dict[str, A
         return None
     rows = _linked(core, scope.workspace_id, ticket_id, "submitted_by")
     return record_from_row(rows[0]).public() if rows else None
+
+
+def customers_by_ticket(core: Deskbase, scope: ReadScope, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """ticket id -> its live submitting customer, for a page of tickets in one indexed join; empty for a
+    caller who may not read customers or the links to them (as `customer_of`)."""
+    if not ticket_ids or not scope.through("tickets", "customers"):
+        return {}
+    rows = _linked_many(core, scope.workspace_id, sorted(set(ticket_ids)), "submitted_by")
+    return {tid: record_from_row(row).public() for tid, row in rows}
+
+
+def related(core: Deskbase, scope: ReadScope, ticket_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Live tickets linked to this one by `related_to`, either way: `{relationship_id, direction, ticket}`
+    (two indexed joins); empty for a caller who may not read tickets' links."""
+    if not scope.through("tickets", "tickets"):
+        return []
+    r, rec = t.relationships, t.records
+    out: list[dict[str, Any]] = []
+    with core.db.read() as conn:
+        for direction, near, far, far_coll in (
+            ("outgoing", r.c.source_id, r.c.target_id, r.c.target_collection),
+            ("incoming", r.c.target_id, r.c.source_id, r.c.source_collection),
+        ):
+            on = and_(rec.c.workspace_id == r.c.workspace_id, rec.c.collection == far_coll, rec.c.id == far)
+            rows = conn.execute(
+                select(r.c.id.label("link"), rec)
+                .join(r, on)
+                .where(
+                    r.c.workspace_id == scope.workspace_id,
+                    r.c.rel_type == "related_to",
+                    near == ticket_id,
+                    r.c.source_collection == "tickets",
+                    r.c.target_collection == "tickets",
+                    r.c.deleted.is_(False),
+                    rec.c.deleted.is_(False),
+                )
+                .limit(limit - len(out))
+            ).all()
+            out += [
+                {"relationship_id": row.link, "direction": direction, "ticket": record_from_row(row).public()}
+                for row in rows
+            ]
+            if len(out) >= limit:
+                break
+    return out
 
 
 def classify(response: dict[str, Any], customer: dict[str, Any] | None, match: list[str]) -> str:

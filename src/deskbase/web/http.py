@@ -152,7 +152,7 @@ def current_actor(request: Request) -> Actor:
     if s is None:
         raise SignInRequired()
     try:
-        actor = core_of(request).tokens.authenticate_id(s.token_id)
+        actor = core_of(request).tokens.authenticate_id(s.token_id, "console")
     except Unauthorized:
         console(request).sessions.drop_token(s.token_id)
         raise SignInRequired() from None

@@ -3,7 +3,6 @@ page with their customers and SLA chips fetched in batches (one query each, neve
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from typing import Any
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.support.service import SlaService
+from deskbase.support.tickets import text_condition
 from deskbase.web.pages import CustomerRef, QueueFilters, QueueRow
 from deskbase.web.sla import clock
 
@@ -21,8 +21,6 @@ PAGE_SIZE = 50
 #: a filtered list counts up to here and then says "1,000+": exact totals of arbitrary filters would cost a
 #: scan of the collection when no index narrows them.
 COUNT_LIMIT = 1000
-
-NUMBER = re.compile(r"^(#?)(\d{1,15})$")
 
 
 @dataclass(frozen=True)
@@ -86,16 +84,6 @@ def filter_conditions(f: QueueFilters) -> list[dict[str, Any]]:
     if f.q:
         out.append(text_condition(f.q))
     return out
-
-
-def text_condition(text: str) -> dict[str, Any]:
-    """What a search box means: `#1042` is that ticket, bare digits a number or subject words, else words."""
-    words = {"field": "data.subject", "op": "search", "value": text}
-    m = NUMBER.match(text.strip())
-    if not m:
-        return words
-    number = {"field": "number", "op": "eq", "value": int(m.group(2))}
-    return number if m.group(1) else {"or": [number, words]}
 
 
 def combine(*conds: dict[str, Any] | None) -> dict[str, Any] | None:
