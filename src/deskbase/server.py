@@ -36,7 +36,7 @@ def build(
     core = Deskbase.open(settings, clock)
     install_support(core)
     webhooks = install_webhooks(core)
-    install_mail(core)
+    mail = install_mail(core)
     startup: list[Any] = []
     shutdown: list[Any] = []
     extensions: list[Extension] = list(extra or [])
@@ -78,6 +78,12 @@ def build(
     if settings.webhooks:
         startup.append(webhooks.start)
         shutdown.append(webhooks.stop)
+    if settings.imap_fetch:
+        startup.append(mail.fetchers.start)
+        shutdown.append(mail.fetchers.stop)
+    if mail.listener is not None:
+        startup.append(mail.listener.start)
+        shutdown.insert(0, mail.listener.stop)  # take no mail in while the rest shuts down
     shutdown.append(core.close)
     app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
     startup.append(app.state.console.start)

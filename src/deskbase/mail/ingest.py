@@ -6,6 +6,9 @@ it (rules.py), find or create the customer by the From address, create the ticke
 a resolved or closed one), store the response with the message's metadata and files, and index the
 Message-ID. Noise (auto-replies, bulk and list mail, mailer-daemons, delivery reports) touches no ticket; a
 delivery report marks the outbound message it names as bounced. Either all of it commits or none of it.
+Blobs are stored before that transaction (a slow store must not hold the write lock); when it does not
+commit their rows — it failed, or lost a race to the same message arriving by another path — the blobs no
+file names are removed again. (A process killed between the two leaves them: space, never a wrong answer.)
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class Ingest:
         staged = [("message.eml", "message/rfc822", raw)]
         staged += [(p.name, p.content_type, p.data) for p in msg.parts]
         held: list[Staged] = []
+        out: Received | None = None
         try:
             for _, _, data in staged:
                 s = files.begin(ws, actor)
@@ -105,10 +109,18 @@ class Ingest:
                 while chunk := source.read(CHUNK):
                     s.write(chunk)
                 files.persist(s)
-            return self._store(box, msg, staged, held)
+            out = self._store(box, msg, staged, held)
+            return out
         finally:
             for s in held:
                 s.discard()
+            if out is None or out.status == "duplicate":
+                # The blobs were put before the transaction, whose file rows did not commit (it failed, or the
+                # same message came in by another path meanwhile): remove those no other file names.
+                try:
+                    files.collect(s.sha256 for s in held)
+                except Exception:  # a leftover blob is only space; the outcome stands
+                    log.exception("mail %s/%s: could not remove unused blobs", ws, mid)
 
     # ---- noise ------------------------------------------------------------------------------------
     def _noise(self, box: Any, msg: Parsed, reason: str) -> Received:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -52,6 +52,32 @@ def list_mailboxes(ws: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
 def get_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
     authorize_manage(actor, ws)
     return mail.mailboxes.get(ws, mailbox_id)
+
+
+@router.post("/mailboxes/{mailbox_id}/test", openapi_extra=ADMIN)
+def test_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
+    """Check now that mail can come in: for IMAP a live login and a look at the folder (its health from the
+    last polls is in the mailbox's `health`). `{"inbound": {"ok", "message"}}`; always 200 — a failed check
+    is an answer, not an error."""
+    authorize_manage(actor, ws)
+    ok, message = mail.check_inbound(ws, mailbox_id)
+    return {"inbound": {"ok": ok, "message": message}}
+
+
+@router.get("/mailboxes/{mailbox_id}/skipped", openapi_extra=ADMIN)
+def list_skipped(
+    ws: str,
+    mailbox_id: str,
+    mail: MailDep,
+    actor: ActorDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """The skip log, newest first: messages fetching passed over because the pipeline refuses them for good
+    (over `max_mail_bytes`, an attachment over `max_file_bytes`, not storable), each with where it is in the
+    folder, its Message-ID, From, Subject, size and the reason. They stay unread on the server."""
+    authorize_manage(actor, ws)
+    return mail.skipped(ws, mailbox_id, cursor, limit)
 
 
 @router.delete("/mailboxes/{mailbox_id}", status_code=204, openapi_extra=ADMIN)
