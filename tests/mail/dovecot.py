@@ -182,11 +182,15 @@ service anvil {{
 
     def append(self, user: str, raw: bytes, folder: str = "INBOX") -> int:
         """Deliver a message by APPEND; returns its UID."""
+        return self.append_all(user, [raw], folder)[0]
+
+    def append_all(self, user: str, raws: list[bytes], folder: str = "INBOX") -> list[int]:
+        """Deliver messages by APPEND, in order, over one connection; returns their UIDs."""
         with self.client(user) as c:
             if not c.folder_exists(folder):
                 c.create_folder(folder)
-            answer = c.append(folder, raw)
-        return int(answer.split(b"]")[0].split()[-1])
+            answers = [c.append(folder, raw) for raw in raws]
+        return [int(a.split(b"]")[0].split()[-1]) for a in answers]
 
     def flags(self, user: str, folder: str = "INBOX") -> dict[int, tuple[bytes, ...]]:
         with self.client(user) as c:
