@@ -291,3 +291,34 @@ def test_a_message_racing_in_by_two_paths_is_stored_once_and_leaves_no_orphan_bl
         with core.db.read() as conn:
             live = {r[0] for r in conn.exec_driver_sql("SELECT sha256 FROM files WHERE deleted = 0")}
         assert stored() == live and len(live) == 3
+
+
+def test_big_attachments_are_stored_exactly_whatever_their_encoding(mapi: Api) -> None:
+    """Bodies over the spool threshold skip the text parse and are decoded from the raw bytes: the stored
+    files are byte for byte what was attached, in CRLF and LF messages, and a sender's forged spool mark
+    changes nothing."""
+    blob = bytes(range(256)) * 2400  # 600 KiB, every byte value
+    csv = b"id,name\r\n" + b"".join(b"%d,caf\xc3\xa9 %d\r\n" % (i, i) for i in range(30_000))
+    for linesep in ("\n", "\r\n"):
+        msg = corpus.inline_image()
+        msg.add_attachment(blob, maintype="application", subtype="octet-stream", filename="blob.bin")
+        msg.add_attachment(csv, maintype="text", subtype="csv", filename="big.csv")
+        qp = message("qp part")
+        qp.set_content(blob, maintype="application", subtype="x-qp", cte="quoted-printable")
+        qp.replace_header("Content-Type", 'application/x-qp; name="qp.bin"')
+        qp["Content-Disposition"] = 'attachment; filename="qp.bin"'
+        qp["X-Deskbase-Spool"] = "0123456789abcdef-0"
+        msg.attach(qp)
+        raw = msg.as_bytes(policy=msg.policy.clone(linesep=linesep))
+        assert len(raw) > 2 * len(blob)
+        out = send(mapi, raw)
+        assert out.status_code == 201, out.text
+        data = record(mapi, "responses", out.json()["response_id"])["data"]
+        files = {mapi.get(f"{WS}/files/{f}").json()["name"]: f for f in data["attachments"]}
+        assert sorted(files) == ["big.csv", "blob.bin", "invoice.pdf", "qp.bin", "shot.png"]
+        assert mapi.get(f"{WS}/files/{files['blob.bin']}/content").content == blob
+        assert mapi.get(f"{WS}/files/{files['qp.bin']}/content").content == blob
+        assert mapi.get(f"{WS}/files/{files['big.csv']}/content").content == csv
+        assert data["mail"]["inline"] == {"shot@acme": files["shot.png"]}
+        assert data["body"] == "See the screenshot."
+        assert mapi.get(f"{WS}/files/{data['original']}/content").content == raw

@@ -13,7 +13,6 @@ file names are removed again. (A process killed between the two leaves them: spa
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +29,7 @@ from deskbase.core.entity_state import RecordState
 from deskbase.core.errors import PayloadTooLarge
 from deskbase.core.filters import Compiler, Field
 from deskbase.core.writer import UnitOfWork
-from deskbase.mail import delivery, rules
+from deskbase.mail import delivery, rules, spool
 from deskbase.mail.fold import fold
 from deskbase.mail.mailboxes import Mailboxes, actor_of
 from deskbase.mail.parse import Parsed, parse
@@ -80,7 +79,7 @@ class Ingest:
         self.mailboxes = mailboxes
         self.max_bytes = max_bytes
 
-    def __call__(self, ws: str, mid: str, raw: bytes) -> Received:
+    def __call__(self, ws: str, mid: str, raw: bytes | bytearray) -> Received:
         box = self.mailboxes.row(ws, mid)
         if len(raw) > self.max_bytes:
             raise PayloadTooLarge(
@@ -97,17 +96,19 @@ class Ingest:
             return self._noise(box, msg, noise)
         actor = actor_of(ws, mid)
         files = self.core.files
-        staged = [("message.eml", "message/rfc822", raw)]
-        staged += [(p.name, p.content_type, p.data) for p in msg.parts]
+        staged = [("message.eml", "message/rfc822")] + [(p.name, p.content_type) for p in msg.parts]
         held: list[Staged] = []
         out: Received | None = None
         try:
-            for _, _, data in staged:
+            for part in [None, *msg.parts]:
                 s = files.begin(ws, actor)
                 held.append(s)
-                source = io.BytesIO(data)
-                while chunk := source.read(CHUNK):
-                    s.write(chunk)
+                if part is not None and part.spooled is not None:
+                    spool.decode(raw, part.spooled, s.write)
+                else:
+                    data = memoryview(raw if part is None else part.data)
+                    for i in range(0, len(data), CHUNK):
+                        s.write(bytes(data[i : i + CHUNK]))
                 files.persist(s)
             out = self._store(box, msg, staged, held)
             return out
@@ -134,9 +135,7 @@ class Ingest:
         return Received("ignored", msg.message_id, reason=reason, bounced=tuple(bounced))
 
     # ---- a customer message -----------------------------------------------------------------------
-    def _store(
-        self, box: Any, msg: Parsed, staged: list[tuple[str, str, bytes]], held: list[Staged]
-    ) -> Received:
+    def _store(self, box: Any, msg: Parsed, staged: list[tuple[str, str]], held: list[Staged]) -> Received:
         ws, actor = box.workspace_id, actor_of(box.workspace_id, box.id)
         reopened = False
         with self.core.records.unit(ws, actor) as uow:
@@ -146,7 +145,7 @@ class Ingest:
                 return Received("duplicate", msg.message_id, hit.ticket_id, hit.response_id)
             ids = [
                 self.core.files.add(uow.tx, ws, actor, s, name, ctype)["id"]
-                for (name, ctype, _), s in zip(staged, held, strict=True)
+                for (name, ctype), s in zip(staged, held, strict=True)
             ]
             original, attached = ids[0], ids[1:]
             when = uow.when(None)

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from deskbase.api.deps import ActorDep, authorize, requires
 from deskbase.api.schemas import MailboxPut
+from deskbase.api.uploads import read_whole
 from deskbase.core.errors import UnsupportedMediaType
 from deskbase.mail.service import Mail, authorize_manage
 
@@ -114,6 +115,6 @@ async def inbound(ws: str, mailbox_id: str, request: Request, mail: MailDep, act
         raise UnsupportedMediaType(
             "send the raw message with Content-Type: message/rfc822", {"content_type": kind or None}
         )
-    raw = await request.body()
+    raw = await read_whole(request)
     out = await run_in_threadpool(mail.ingest, ws, mailbox_id, raw)
     return JSONResponse(out.public(), status_code=201 if out.status in ("created", "appended") else 200)
