@@ -9,11 +9,12 @@ while another may fetch the next, and a server that IDLEs holds its own connecti
 2. Select the folder. A UIDVALIDITY (or server, account, folder) other than the watermark's starts over from
    the first UID: Message-ID dedupe in the pipeline recognises what is stored already, so nothing repeats.
 3. For each UID past the watermark, at most BATCH a turn, oldest first: skip it if its size is over
-   `max_mail_bytes`, else fetch it and hand it to the pipeline; once that committed, move the watermark past
-   it (a separate transaction: a crash between the two re-fetches the message, which dedupes). A message the
-   pipeline refuses for good (too large, not storable) is recorded in the skip log in the watermark's
-   transaction and passed; one that fails for an unknown reason is retried, and skipped after STRIKES tries.
-   Processed messages are then flagged `\\Seen`; skipped ones are left unread for a person to look at.
+   `max_mail_bytes`, else fetch it and hand it to the pipeline (one transaction per message). The watermark
+   moves past what committed at the end of the turn, or when a message fails (a separate transaction: a
+   crash in between fetches those messages again, and they dedupe). A message the pipeline refuses for
+   good (too large, not storable) is recorded in the skip log in the watermark's transaction and passed;
+   one that fails for an unknown reason is retried, and skipped after STRIKES tries. Processed messages
+   are then flagged `\\Seen`; skipped ones are left unread for a person to look at.
 4. Wait: in IDLE when the server offers it (woken by the server's EXISTS, re-polled every
    `imap_poll_seconds` anyway), else until the next poll. A connection or store failure is recorded in the
    mailbox's health and retried with a growing back-off (a changed mailbox is retried at once).
@@ -169,19 +170,31 @@ class Fetcher:
             return False
         sizes = session.sizes(batch)
         done: list[int] = []
+        passed: int | None = None  # the last UID handled and not yet behind the stored watermark …
+        fetched = 0  # … and how many committed messages that covers
         started = time.monotonic()
-        for n, uid in enumerate(batch):
-            if self._stopping.is_set() or time.monotonic() - started > TURN_SECONDS:
-                batch = batch[:n]  # the rest next turn, after the loop renewed its lease
-                break
-            fetched, skip = self._one(session, folder, uid, sizes.get(uid))
-            with self.core.db.tx() as tx:
-                inbound_state.advance(tx.conn, self.ws, self.mid, uid, fetched, skip, self.core.clock.now())
-            if fetched:
-                done.append(uid)
+        try:
+            for n, uid in enumerate(batch):
+                if self._stopping.is_set() or time.monotonic() - started > TURN_SECONDS:
+                    batch = batch[:n]  # the rest next turn, after the loop renewed its lease
+                    break
+                got, skip = self._one(session, folder, uid, sizes.get(uid))
+                passed, fetched = uid, fetched + got
+                if got:
+                    done.append(uid)
+                if skip is not None:  # the skip log and the watermark past it, together
+                    self._advance(uid, fetched, skip)
+                    passed, fetched = None, 0
+        finally:  # also when a message failed: what came before it is committed
+            if passed is not None:
+                self._advance(passed, fetched, None)
         if done:
             session.mark_seen(done)
         return len(uids) > len(batch)
+
+    def _advance(self, uid: int, fetched: int, skip: Skip | None) -> None:
+        with self.core.db.tx() as tx:
+            inbound_state.advance(tx.conn, self.ws, self.mid, uid, fetched, skip, self.core.clock.now())
 
     def _one(self, session: Session, folder: Folder, uid: int, size: int | None) -> tuple[int, Skip | None]:
         """Hand one message to the pipeline: (1, None) once it committed, (0, skip) when refused for good,
