@@ -21,17 +21,18 @@ the message size. Skipped with a note when dovecot-imapd is not installed.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import gc
 import os
 import random
+import subprocess
 import sys
 import threading
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -276,47 +277,121 @@ def _rss_kib(field: str) -> int:
     return 0
 
 
-def peak(fn: Callable[[], Any]) -> tuple[int, int | None]:
-    """(tracemalloc peak bytes of `fn`, peak RSS growth in bytes or None where the kernel cannot say): two
-    runs of `fn`, since tracing inflates RSS."""
+def probe(args: Any) -> None:
+    """In a fresh process (so neither figure inherits the other's heap): one big message through the route
+    or one IMAP fetch step, measured by tracemalloc or by the peak RSS growth; prints {"peak": bytes}."""
+    core, app, mail = open_mail(Path(args.probe_dir))
+    if args.probe == "route":
+        token, _ = core.tokens.ensure_admin_token(Path(args.probe_dir))
+        raw = big_message(int(args.mb * 1_000_000))
+
+        def run() -> None:
+            status = asyncio.run(_asgi_post(app, INBOUND, token, raw))
+            if status != 201:
+                raise SystemExit(f"the big message was answered {status}")
+
+    else:
+        from tests.mail.dovecot import PASSWORD
+
+        from deskbase.core.context import SYSTEM
+        from deskbase.mail.fetcher import Fetcher
+
+        inbound = {"kind": "imap", "host": "127.0.0.1", "port": args.imap_port, "tls": "none"}
+        inbound |= {"username": args.imap_user, "password": PASSWORD}
+        mail.mailboxes.put(WORKSPACE, "big", {"address": "big@bench.example", "inbound": inbound}, SYSTEM)
+        fetcher = Fetcher(core, mail.mailboxes, mail.ingest, WORKSPACE, "big", 60.0)
+
+        def run() -> None:
+            fetcher.step()
+            fetcher.stop()
+            if not _fetched_all(core, "big", 1):
+                raise SystemExit("the big message was not fetched")
+
     gc.collect()
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    try:
-        fn()
-        traced = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    gc.collect()
-    try:
+    if args.mode == "traced":
+        tracemalloc.start()
+        run()
+        peak = tracemalloc.get_traced_memory()[1]
+    else:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset the peak RSS (VmHWM) to the current RSS
-    except OSError:
-        return traced, None
-    before = _rss_kib("VmRSS")
-    fn()
-    return traced, (_rss_kib("VmHWM") - before) * 1024
-
-
-def route_memory(root: Path, mb: float) -> tuple[int, int, int | None]:
-    """A big message through the route in process: the ASGI app gets the body in 64 KiB chunks."""
-    core, app, _ = open_mail(root / "memory-route")
-    token, _ = core.tokens.ensure_admin_token(root / "memory-route")
-    messages = [big_message(int(mb * 1_000_000)) for _ in range(2)]
-    sizes = len(messages[0])
-
-    def one() -> None:
-        raw = messages.pop()
-        status = asyncio.run(_asgi_post(app, INBOUND, token, raw))
-        if status != 201:
-            raise SystemExit(f"the big message was answered {status}")
-
-    traced, rss = peak(one)
+        before = _rss_kib("VmRSS")
+        run()
+        peak = (_rss_kib("VmHWM") - before) * 1024
     core.close()
-    return sizes, traced, rss
+    print(orjson.dumps({"peak": peak}).decode())
+
+
+def _probe(root: Path, kind: str, mode: str, mb: float, *imap: str) -> int | None:
+    """Run `probe` in its own process; None when the kernel cannot reset the peak RSS."""
+    if mode == "rss" and not os.access("/proc/self/clear_refs", os.W_OK):
+        return None
+    directory = root / f"probe-{kind}-{mode}"
+    cmd = [sys.executable, __file__, "--probe", kind, "--mode", mode, "--probe-dir", str(directory)]
+    cmd += ["--mb", str(mb), *imap]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise SystemExit(f"the {kind} {mode} probe failed:\n{out.stderr[-3000:]}")
+    return int(orjson.loads(out.stdout.strip().splitlines()[-1])["peak"])
+
+
+def memory_rows(root: Path, mb: float, imap_size: int, report: Report) -> list[list[Any]]:
+    size = len(big_message(int(mb * 1_000_000)))
+    log(f"memory: a {mb:g} MB message through the route")
+    traced, rss = _probe(root, "route", "traced", mb), _probe(root, "route", "rss", mb)
+    assert traced is not None
+    rows = [["route", size, traced / size, None if rss is None else rss / size]]
+    report.check("route: traced peak / message size", traced / size, "<=", 3)
+    from tests.mail.dovecot import Dovecot, missing
+
+    why = missing()
+    if why:
+        report.note(f"IMAP skipped: {why}")
+        return rows
+    dovecot = Dovecot()
+    dovecot.start()
+    try:
+        log(f"memory: a {mb:g} MB message through IMAP")
+        for user in ("big-traced", "big-rss"):
+            dovecot.append(user, big_message(int(mb * 1_000_000)))
+        port = ["--imap-port", str(dovecot.port), "--imap-user"]
+        traced = _probe(root, "imap", "traced", mb, *port, "big-traced")
+        rss = _probe(root, "imap", "rss", mb, *port, "big-rss")
+        assert traced is not None
+        rows.append(["IMAP", size, traced / size, None if rss is None else rss / size])
+        report.check("IMAP: traced peak / message size", traced / size, "<=", 3)
+        log(f"IMAP: {imap_size} messages into one mailbox")
+        rate = imap_rate(root, dovecot, imap_size)
+        report.table("IMAP fetch (one mailbox, in process)", ["messages", "per s"], [[imap_size, rate]])
+    finally:
+        dovecot.stop()
+    return rows
+
+
+def imap_rate(root: Path, dovecot: Any, n: int) -> float:
+    """Messages/s of one mailbox fetched from dovecot (its fetcher's steps, in this process)."""
+    from tests.mail.dovecot import PASSWORD
+
+    from deskbase.core.context import SYSTEM
+    from deskbase.mail.fetcher import Fetcher
+
+    core, _, mail = open_mail(root / "imap-rate")
+    dovecot.append_all("many", corpus(n, 7, "imap"))
+    inbound = {"kind": "imap", "host": "127.0.0.1", "port": dovecot.port, "tls": "none"}
+    inbound |= {"username": "many", "password": PASSWORD}
+    mail.mailboxes.put(WORKSPACE, "many", {"address": "many@bench.example", "inbound": inbound}, SYSTEM)
+    fetcher = Fetcher(core, mail.mailboxes, mail.ingest, WORKSPACE, "many", 60.0)
+    t0 = time.perf_counter()
+    while not _fetched_all(core, "many", n):
+        fetcher.step()
+    seconds = time.perf_counter() - t0
+    fetcher.stop()
+    core.close()
+    return n / seconds
 
 
 async def _asgi_post(app: Any, path: str, token: str, raw: bytes) -> int:
+    """POST `raw` to the ASGI app as uvicorn hands a body over: in 64 KiB chunks."""
     view = memoryview(raw)
     chunks = [(i, min(i + 65536, len(raw))) for i in range(0, len(raw), 65536)]
     status = 0
@@ -355,57 +430,6 @@ async def _asgi_post(app: Any, path: str, token: str, raw: bytes) -> int:
     return status
 
 
-def imap_memory_and_rate(root: Path, mb: float, n: int) -> dict[str, Any] | str:
-    """Through IMAP from a real dovecot: a big message's peak memory, and messages/s of one mailbox."""
-    from tests.mail.dovecot import PASSWORD, Dovecot, missing
-
-    why = missing()
-    if why:
-        return why
-    from deskbase.mail.fetcher import Fetcher
-
-    dovecot = Dovecot()
-    dovecot.start()
-    try:
-        core, _, mail = open_mail(root / "imap")
-        from deskbase.core.context import SYSTEM
-
-        def fetcher(user: str) -> Fetcher:
-            inbound = {"kind": "imap", "host": "127.0.0.1", "port": dovecot.port, "tls": "none"}
-            inbound |= {"username": user, "password": PASSWORD}
-            mail.mailboxes.put(
-                WORKSPACE, user, {"address": f"{user}@bench.example", "inbound": inbound}, SYSTEM
-            )
-            return Fetcher(core, mail.mailboxes, mail.ingest, WORKSPACE, user, 60.0)
-
-        big = [big_message(int(mb * 1_000_000)) for _ in range(2)]
-        size = len(big[0])
-        boxes = ["big-a", "big-b"]
-        for user, raw in zip(boxes, big, strict=True):
-            dovecot.append(user, raw)
-        del big
-        gc.collect()
-
-        def one() -> None:
-            f = fetcher(boxes.pop(0))
-            f.step()
-            f.stop()
-
-        traced, rss = peak(one)
-        log(f"IMAP: {n} messages into one mailbox")
-        dovecot.append_all("many", corpus(n, 7, "imap"))
-        f = fetcher("many")
-        t0 = time.perf_counter()
-        while f.step() == 0.0 and not _fetched_all(core, "many", n):
-            pass
-        seconds = time.perf_counter() - t0
-        f.stop()
-        core.close()
-        return {"size": size, "traced": traced, "rss": rss, "n": n, "per_s": n / seconds}
-    finally:
-        dovecot.stop()
-
-
 def _fetched_all(core: Any, mid: str, n: int) -> bool:
     from deskbase.mail import inbound_state
 
@@ -423,7 +447,15 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--mb", type=float, default=25.0, help="size of the big message in MB (default 25)")
     p.add_argument("--imap-size", type=int, default=300, help="messages fetched over IMAP for its rate")
+    p.add_argument("--probe", choices=["route", "imap"], help=argparse.SUPPRESS)
+    p.add_argument("--mode", choices=["traced", "rss"], help=argparse.SUPPRESS)
+    p.add_argument("--probe-dir", help=argparse.SUPPRESS)
+    p.add_argument("--imap-port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--imap-user", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.probe:
+        probe(args)
+        return
     n = size_of(args)
     report = Report("mail_ingest", {"messages": n, "clients": args.clients, "big_mb": args.mb})
     log(f"generating {n + WARMUP} messages")
@@ -456,29 +488,7 @@ def main() -> None:
             report.table(
                 f"ratio, replicator {state}", ["figure", "value"], [["inbound / ticket create", ratio]]
             )
-        log(f"memory: a {args.mb:g} MB message through the route")
-        size, traced, rss = route_memory(root, args.mb)
-        mem_rows = [["route", size, traced / size, None if rss is None else rss / size]]
-        report.check("route: traced peak / message size", traced / size, "<=", 3)
-        log(f"memory: a {args.mb:g} MB message through IMAP")
-        imap = imap_memory_and_rate(root, args.mb, args.imap_size)
-        if isinstance(imap, str):
-            report.note(f"IMAP skipped: {imap}")
-        else:
-            mem_rows.append(
-                [
-                    "IMAP",
-                    imap["size"],
-                    imap["traced"] / imap["size"],
-                    None if imap["rss"] is None else imap["rss"] / imap["size"],
-                ]
-            )
-            report.check("IMAP: traced peak / message size", imap["traced"] / imap["size"], "<=", 3)
-            report.table(
-                "IMAP fetch rate (one mailbox, in process)",
-                ["messages", "per s"],
-                [[imap["n"], imap["per_s"]]],
-            )
+        mem_rows = memory_rows(root, args.mb, args.imap_size, report)
         report.table(
             "peak memory of one big message",
             ["path", "bytes", "traced peak / size", "RSS growth / size"],
