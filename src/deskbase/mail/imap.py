@@ -24,6 +24,7 @@ from imapclient.imapclient import SEEN
 from deskbase.mail.mailboxes import IMAP_DEFAULTS, Mailboxes
 
 TIMEOUT = 30.0  #: seconds to connect, and for each answer (IDLE waits are separate)
+CHECK_TIMEOUT = 10.0  #: the same for the live check
 HEADERS_WANTED = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM SUBJECT)]"
 HEADERS_GOT = b"BODY[HEADER.FIELDS (MESSAGE-ID FROM SUBJECT)]"  #: how the answer names them
 
@@ -89,7 +90,7 @@ class Session:
         self.idling = False
 
     @classmethod
-    def open(cls, server: Server) -> Session:
+    def open(cls, server: Server, timeout: float = TIMEOUT) -> Session:
         where = f"{server.host}:{server.port}"
         try:
             if server.tls == "ssl":
@@ -98,10 +99,10 @@ class Session:
                     server.port,
                     ssl=True,
                     ssl_context=ssl.create_default_context(),
-                    timeout=TIMEOUT,
+                    timeout=timeout,
                 )
             else:
-                client = IMAPClient(server.host, server.port, ssl=False, timeout=TIMEOUT)
+                client = IMAPClient(server.host, server.port, ssl=False, timeout=timeout)
         except ssl.SSLError as exc:
             raise ImapFailure(f"TLS with {where} failed: {_words(exc)}") from exc
         except (OSError, imaplib.IMAP4.error) as exc:
@@ -233,9 +234,10 @@ def _shutdown(client: IMAPClient) -> None:
 
 
 def check_inbound(server: Server) -> tuple[bool, str]:
-    """Can the mailbox's mail be fetched? Connect, log in and open the folder, then say what was found."""
+    """Can the mailbox's mail be fetched? Connect, log in and open the folder, then say what was found
+    (within CHECK_TIMEOUT for each step: someone is waiting for the answer)."""
     try:
-        session = Session.open(server)
+        session = Session.open(server, CHECK_TIMEOUT)
     except ImapFailure as exc:
         return False, str(exc)
     try:
