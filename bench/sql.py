@@ -3,7 +3,7 @@ replica catch-up throughput; SQL read-your-writes lag under a steady write load.
 
 Data: tickets (--size), customers (size/5), one submitted_by link per ticket, and a status patch on 10% of
 the tickets (so the ReplacingMergeTree holds real duplicates), written through `core.batch.run` and
-replicated by `Replica.catch_up` — parts as the replicator leaves them, no OPTIMIZE.
+replicated by `Replica.catch_up` — which merges the parts after a backlog (`Replica.compact`, timed apart).
 
 Compared, interleaved query by query in one run (median ms):
 * live, endpoint: `Analytics.sql` (read-your-writes wait + guard + read-only run) with the seed text verbatim;
@@ -400,7 +400,7 @@ def catch_up_rate(core: Any, analytics: Analytics, n: int) -> tuple[int, float]:
     for ops in batches((customer_op(c, external=False) for c in customers(n, seed=SEED + 3)), 1000):
         core.batch.run(ws, ops, SYSTEM)
     t0 = time.perf_counter()
-    rows = analytics.replica.catch_up()
+    rows = analytics.replica.catch_up(compact=False)
     return rows, rows / (time.perf_counter() - t0)
 
 
@@ -435,11 +435,16 @@ def main() -> None:
             log(f"  {ops:,} operations in {time.perf_counter() - t0:.1f} s")
             log("replicating (Replica.catch_up)")
             t0 = time.perf_counter()
-            replicated = analytics.replica.catch_up()
+            replicated = analytics.replica.catch_up(compact=False)
             initial_rate = replicated / (time.perf_counter() - t0)
             db = database_of(WORKSPACE)
+            parts_unmerged = active_parts(engine, db)
+            log(f"  {replicated:,} changes at {initial_rate:,.0f}/s; active parts {parts_unmerged}")
+            t0 = time.perf_counter()
+            analytics.replica.compact({db})  # what catch_up does after a backlog
+            merge_s = time.perf_counter() - t0
             parts_before = active_parts(engine, db)
-            log(f"  {replicated:,} changes at {initial_rate:,.0f}/s; active parts {parts_before}")
+            log(f"  merged in {merge_s:.1f} s; active parts {parts_before}")
             log("building the typed baseline")
             build_typed(engine, db)
             if not args.no_pg:
@@ -492,6 +497,8 @@ def main() -> None:
             ["initial catch-up, changes", replicated],
             ["initial catch-up, changes/s", initial_rate],
             [f"catch-up of a {args.catchup:,}-record batch, changes/s", catch_rate],
+            ["active parts after the catch-up", parts_unmerged],
+            ["merging them after the backlog, s", merge_s],
             ["active parts before the queries", parts_before],
             ["active parts after the queries", parts_after],
             ["read-your-writes lag p50 ms", percentile(lags, 50)],

@@ -20,11 +20,12 @@ Phases (each on a fresh store):
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -146,22 +147,49 @@ def latency(root: Path, name: str, duration: float, slow: bool) -> list[float]:
     return fast
 
 
-def write_rate(root: Path, base: str, duration: float) -> tuple[float, float]:
-    """Sequential creates per second without triggers and with 3, interleaved twice."""
-    rates: dict[bool, list[float]] = {False: [], True: []}
+@contextmanager
+def worker(data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`deskbase worker` on the same data directory running the dispatcher (the scale-out shape)."""
+    env = {
+        **os.environ,
+        "DESKBASE_DATA_DIR": str(data_dir),
+        "DESKBASE_REPLICATE": "false",
+        "DESKBASE_SLA_SCHEDULER": "false",
+        "DESKBASE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+        "DESKBASE_LOG_LEVEL": "warning",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deskbase.cli.main", "worker"], env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def write_rate(root: Path, base: str, duration: float) -> dict[str, float]:
+    """Sequential creates per second without triggers, with 3 (dispatcher in this process), and with 3 and
+    the dispatcher in a `deskbase worker` process; interleaved twice."""
+    rates: dict[str, list[float]] = {"none": [], "in-process": [], "worker": []}
     for rnd in range(2):
-        for with_triggers in (False, True):
-            with deskbase(root, f"write-{rnd}-{int(with_triggers)}") as core:
-                if with_triggers:
+        for mode in rates:
+            with deskbase(root, f"write-{rnd}-{mode}") as core, ExitStack() as stack:
+                if mode != "none":
                     add_triggers(core, base, ["/a", "/b", "/c"])
+                if mode == "in-process":
                     core.extensions[Webhooks].start()
+                if mode == "worker":
+                    stack.enter_context(worker(root / f"write-{rnd}-{mode}"))
                 bodies = iter(create_bodies(20_000, seed=13 + rnd))
                 n, t0 = 0, time.perf_counter()
                 while time.perf_counter() - t0 < duration:
                     core.records.create(WORKSPACE, "tickets", next(bodies), SYSTEM)
                     n += 1
-                rates[with_triggers].append(n / (time.perf_counter() - t0))
-    return sum(rates[False]) / 2, sum(rates[True]) / 2
+                rates[mode].append(n / (time.perf_counter() - t0))
+                if mode == "worker" and not wait_for(lambda: delivered(core), 1, 30):
+                    log("  write cost: the worker delivered nothing")
+    return {mode: sum(r) / len(r) for mode, r in rates.items()}
 
 
 def main() -> None:
@@ -179,7 +207,8 @@ def main() -> None:
         beside = latency(root, "isolation", args.duration, slow=True)
         log("write cost: sequential creates without and with 3 triggers")
         with receiver(root) as (base, _out):
-            without, with3 = write_rate(root, base, args.duration)
+            rates = write_rate(root, base, args.duration)
+    without, with3, with_worker = rates["none"], rates["in-process"], rates["worker"]
     report.table(
         "deliveries (one trigger, a fast local receiver)",
         ["queued", "arrived", "deliveries/s"],
@@ -193,8 +222,8 @@ def main() -> None:
     )
     report.table(
         "sequential creates per second (mean of two interleaved runs)",
-        ["no trigger", "3 triggers", "ratio"],
-        [[without, with3, with3 / without]],
+        ["no trigger", "3 triggers", "ratio", "3 triggers, dispatcher in a worker", "ratio"],
+        [[without, with3, with3 / without, with_worker, with_worker / without]],
     )
     report.check("deliveries per second", rate, ">=", 1000)
     report.check("latency p50 ms", percentile(plain, 50), "<=", 50)
@@ -203,6 +232,7 @@ def main() -> None:
         "p50 beside a slow endpoint / alone", percentile(beside, 50) / percentile(plain, 50), "<=", 1.2
     )
     report.check("writes with 3 triggers / without", with3 / without, ">=", 0.9)
+    report.check("writes with 3 triggers, dispatcher in a worker / without", with_worker / without, ">=", 0.9)
     report.emit(args.json)
 
 

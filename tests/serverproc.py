@@ -23,13 +23,14 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    data: Path, base: str = "/v1", env: dict[str, str] | None = None
+    data: Path, base: str = "/v1", env: dict[str, str] | None = None, args: tuple[str, ...] = ()
 ) -> Iterator[tuple[httpx.Client, subprocess.Popen[bytes]]]:
-    """`env` adds DESKBASE_* settings; the client's base URL is the server's plus `base`."""
+    """`env` adds DESKBASE_* settings, `args` flags of `serve`; the client's base URL is the server's plus
+    `base`."""
     port = free_port()
     settings = {"DESKBASE_DATA_DIR": str(data), "DESKBASE_PORT": str(port), "DESKBASE_LOG_LEVEL": "warning"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deskbase.cli.main", "serve"],
+        [sys.executable, "-m", "deskbase.cli.main", "serve", *args],
         env={**os.environ, **settings, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -56,3 +57,14 @@ def serve(
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def worker(data: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A `deskbase worker` on the same store (its settings as `serve`'s); the caller stops or kills it."""
+    settings = {"DESKBASE_DATA_DIR": str(data), "DESKBASE_LOG_LEVEL": "warning"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "deskbase.cli.main", "worker"],
+        env={**os.environ, **settings, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

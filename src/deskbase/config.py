@@ -155,8 +155,9 @@ class Settings:
     )
     imap_fetch: bool = _setting(
         True,
-        "Fetch the mail of mailboxes whose inbound kind is imap in this process (one loop and connection per "
-        "mailbox; a lease in the store makes exactly one process fetch each mailbox).",
+        "Fetch the mail of mailboxes whose inbound kind is imap in this process, a background loop like the "
+        "replicator's (one loop and connection per mailbox; a lease in the store makes exactly one process "
+        "fetch each mailbox).",
     )
     imap_poll_seconds: float = _setting(
         60.0,
@@ -167,8 +168,8 @@ class Settings:
     smtp_port: int = _setting(
         0,
         "Port of the built-in SMTP listener that takes mail relayed by your MTA for mailboxes whose inbound "
-        "kind is smtp; 0 (the default) leaves it off. It runs in the server process: in a scale-out "
-        "deployment set it in one process only.",
+        "kind is smtp; 0 (the default) leaves it off. It runs in the `deskbase serve` process (not in "
+        "`deskbase worker`): in a scale-out deployment set it on one server process only.",
     )
     smtp_host: str = _setting(
         "127.0.0.1",

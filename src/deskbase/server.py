@@ -1,4 +1,5 @@
-"""Assemble and run the embedded server: core + support domain + API + SQL replica."""
+"""Run the HTTP server: the API and console over the composition root (compose.py), with the background
+loops in this process (the embedded default) or in `deskbase worker` processes (`--no-background`)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from deskbase.api.app import Extension, create_app
+from deskbase.compose import compose
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import Clock
 from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unavailable
-from deskbase.events.service import install as install_webhooks
-from deskbase.mail.service import install as install_mail
-from deskbase.support.install import install as install_support
-from deskbase.support.service import SlaService
+from deskbase.mail.service import Mail
 from deskbase.web import install_console
 
 DEMO_WORKSPACE = "my-support"
@@ -27,43 +26,22 @@ log = logging.getLogger("deskbase")
 
 
 def build(
-    settings: Settings, clock: Clock | None = None, extra: list[Extension] | None = None, engine: Any = None
+    settings: Settings,
+    clock: Clock | None = None,
+    extra: list[Extension] | None = None,
+    engine: Any = None,
+    background: bool = True,
 ) -> tuple[Deskbase, FastAPI]:
-    """The one place where adapters are wired together; tests and `serve` both use it.
+    """The HTTP app over the one composition root (compose.py); tests and `serve` both use it.
 
     `engine` lets a caller share one analytics engine (chDB allows one data path per process).
+    `background=False` serves HTTP only: the loops run in `deskbase worker` processes.
     """
-    core = Deskbase.open(settings, clock)
-    install_support(core)
-    webhooks = install_webhooks(core)
-    mail = install_mail(core)
-    startup: list[Any] = []
-    shutdown: list[Any] = []
-    extensions: list[Extension] = list(extra or [])
     from deskbase.api.routers import sql
 
-    analytics = None
-    if settings.replicate:
-        from deskbase.analytics.service import Analytics, open_embedded_engine
-
-        if settings.clickhouse_url and engine is None:
-            raise Unavailable(
-                "a ClickHouse server replica (DESKBASE_CLICKHOUSE_URL) is not supported yet; "
-                "leave it empty to use the embedded chDB replica"
-            )
-        own_engine = engine is None
-        eng = engine if engine is not None else open_embedded_engine(settings.data_path / "chdb")
-        analytics = Analytics(core, eng)
-        core.extensions[Analytics] = analytics
-        from deskbase.analytics.files import FILES
-        from deskbase.events.replication import DELIVERIES
-        from deskbase.support.replication import DERIVED
-
-        for table in (*DERIVED, DELIVERIES, FILES):
-            analytics.replica.register(table)
-            analytics.allow(table.name)
-        startup.append(analytics.start)
-        shutdown.append(analytics.close if own_engine else analytics.replica.stop)
+    comp = compose(settings, clock, engine)
+    core = comp.core
+    extensions: list[Extension] = list(extra or [])
 
     def add_sql(app: FastAPI, _: Deskbase) -> None:
         """Mounted even without a replica, so clients get a clear 503 rather than a bare 404."""
@@ -71,20 +49,12 @@ def build(
 
     extensions.append(add_sql)
     extensions.append(install_console)
-    if settings.sla_scheduler:
-        sla = core.extensions[SlaService]
-        startup.append(sla.start)
-        shutdown.append(sla.stop)
-    if settings.webhooks:
-        startup.append(webhooks.start)
-        shutdown.append(webhooks.stop)
-    if settings.imap_fetch:
-        startup.append(mail.fetchers.start)
-        shutdown.append(mail.fetchers.stop)
-    if mail.listener is not None:
-        startup.append(mail.listener.start)
-        shutdown.insert(0, mail.listener.stop)  # take no mail in while the rest shuts down
-    shutdown.append(core.close)
+    startup: list[Any] = [comp.start_background] if background else []
+    shutdown: list[Any] = [comp.close]
+    listener = core.extensions[Mail].listener  # the SMTP/LMTP listener belongs to the serving process
+    if listener is not None:
+        startup.append(listener.start)
+        shutdown.insert(0, listener.stop)  # take no mail in while the rest shuts down
     app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
     startup.append(app.state.console.start)
     shutdown.insert(0, app.state.console.close)
@@ -124,7 +94,7 @@ def data_dir_problem(path: Path) -> str | None:
     return None
 
 
-def serve(settings: Settings, demo: bool = False) -> None:
+def serve(settings: Settings, demo: bool = False, background: bool = True) -> None:
     import uvicorn
 
     problem = data_dir_problem(settings.data_path)
@@ -133,7 +103,7 @@ def serve(settings: Settings, demo: bool = False) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    core, app = build(settings)
+    core, app = build(settings, background=background)
     raw, created = core.tokens.ensure_admin_token(settings.data_path)
     out = sys.stdout
     if demo:

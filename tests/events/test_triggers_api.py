@@ -130,3 +130,67 @@ def test_deleting_the_workspace_deletes_its_triggers_and_their_log(wapi: Api) ->
     assert wapi.put("/v1/workspaces/acme", json={"name": "Acme again"}).status_code == 201
     assert wapi.get(BASE).json()["data"] == []
     assert wapi.get(f"{BASE}/crm").status_code == 404
+
+
+def test_revoking_the_owner_token_stops_its_triggers_and_hooks(wapi: Api) -> None:
+    """A trigger reads, and a hook writes, with the grants of the token that configured it: revoking that
+    token (or the token it was minted from) disables both at once; a live token re-enables and owns them."""
+    core = wapi.core  # type: ignore[attr-defined]
+    parent, parent_row = core.tokens.create(
+        "lead", [{"scope": {"workspaces": ["acme"]}, "permissions": ["admin"]}]
+    )
+    owner = wapi.post(
+        "/v1/tokens",
+        json={
+            "name": "integration",
+            "grants": [{"scope": {"workspaces": ["acme"]}, "permissions": ["admin"]}],
+        },
+        token=parent,
+    ).json()
+    other, _ = core.tokens.create("other", [{"scope": {"workspaces": ["acme"]}, "permissions": ["admin"]}])
+    assert wapi.put(f"{BASE}/crm", json=body(), token=owner["token"]).status_code == 201
+    assert wapi.put(f"{BASE}/kept", json=body(), token=other).status_code == 201
+    mapping = {"subject": "/t", "status": {"const": "open"}, "priority": {"const": "low"}}
+    hook = {"collection": "tickets", "mapping": mapping, "verify": "none"}
+    made = wapi.put("/v1/workspaces/acme/hooks/shop", json=hook, token=owner["token"])
+    assert made.status_code == 201, made.text
+    ingest = made.json()["ingest_path"]
+    assert wapi.post(ingest, json={"t": "before"}, token=None).status_code == 201
+
+    assert wapi.delete(f"/v1/tokens/{parent_row['id']}").status_code == 200
+
+    crm = wapi.get(f"{BASE}/crm").json()
+    assert crm["enabled"] is False and "revoked" in crm["disabled_reason"]
+    assert wapi.get(f"{BASE}/kept").json()["enabled"] is True
+    assert wapi.get("/v1/workspaces/acme/hooks/shop").json()["enabled"] is False
+    assert wapi.post(ingest, json={"t": "after"}, token=None).status_code == 404
+
+    assert wapi.put(f"{BASE}/crm", json=body(), token=other).json()["enabled"] is True
+    assert wapi.get(f"{BASE}/crm").json()["owner"] != owner["id"]
+    again = wapi.put("/v1/workspaces/acme/hooks/shop", json=hook, token=other)
+    assert again.status_code == 200 and again.json()["enabled"] is True
+    assert wapi.post(ingest, json={"t": "again"}, token=None).status_code == 201
+
+
+def test_if_match_replaces_only_the_version_read(wapi: Api) -> None:
+    """Triggers and hooks take If-Match like records: a stale version is 412 and changes nothing."""
+    v1 = wapi.put(f"{BASE}/crm", json=body()).json()["version"]
+    assert (
+        wapi.put(f"{BASE}/crm", json=body(description="a"), headers={"If-Match": str(v1)}).status_code == 200
+    )
+    stale = wapi.put(f"{BASE}/crm", json=body(description="b"), headers={"If-Match": f'"{v1}"'})
+    assert stale.status_code == 412 and stale.json()["error"]["code"] == "version_mismatch"
+    assert stale.json()["error"]["details"] == {"current_version": v1 + 1, "expected_version": v1}
+    assert wapi.get(f"{BASE}/crm").json()["description"] == "a"
+    assert wapi.put(f"{BASE}/new", json=body(), headers={"If-Match": "1"}).status_code == 412
+    assert wapi.get(f"{BASE}/new").status_code == 404
+    bad = wapi.put(f"{BASE}/crm", json=body(), headers={"If-Match": "soon"})
+    assert bad.status_code == 400
+    hook = {"collection": "tickets", "mapping": {"subject": "/t"}, "verify": "none"}
+    made = wapi.put("/v1/workspaces/acme/hooks/shop", json=hook).json()
+    stale = wapi.put(
+        "/v1/workspaces/acme/hooks/shop", json=hook, headers={"If-Match": str(made["version"] + 1)}
+    )
+    assert stale.status_code == 412
+    again = wapi.put("/v1/workspaces/acme/hooks/shop", json=hook, headers={"If-Match": str(made["version"])})
+    assert again.status_code == 200 and again.json()["version"] == made["version"] + 1

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,18 +272,11 @@ class Live:
     app: Any
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory, chdb_engine: Any) -> Iterator[Live]:
-    """A real uvicorn server (with the SQL replica on the shared chDB engine) in a thread, demo data loaded."""
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """A real uvicorn server for `app` in a thread, on a free port of 127.0.0.1; yields its base URL."""
     import uvicorn
 
-    from deskbase.support import demo
-
-    data = tmp_path_factory.mktemp("console-live")
-    core, app = build(Settings(data_dir=str(data)), engine=chdb_engine)
-    raw, _ = core.tokens.ensure_admin_token(data)
-    core.workspaces.put(WS, "Acme Support", None, SYSTEM)
-    demo.load(core, WS, SYSTEM, demo.DemoSize(tickets=120, customers=30, weeks=4))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -292,6 +286,35 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chdb_engine: Any) -> I
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the console's live server did not start")
         time.sleep(0.02)
-    yield Live(f"http://127.0.0.1:{port}", core, raw, app)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory, chdb_engine: Any) -> Iterator[Live]:
+    """A real uvicorn server (with the SQL replica on the shared chDB engine) in a thread, demo data loaded."""
+    from deskbase.support import demo
+
+    data = tmp_path_factory.mktemp("console-live")
+    core, app = build(Settings(data_dir=str(data)), engine=chdb_engine)
+    raw, _ = core.tokens.ensure_admin_token(data)
+    core.workspaces.put(WS, "Acme Support", None, SYSTEM)
+    demo.load(core, WS, SYSTEM, demo.DemoSize(tickets=120, customers=30, weeks=4))
+    with serving(app) as url:
+        yield Live(url, core, raw, app)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium through Playwright, one per test module (tests/web/browser.py: the pages)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.browser import ARGS
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.web.browser import DESK, PHONE, Tab
 from tests.web.conftest import CHROMIUM, WS, Live, needs_sla
 
 pytestmark = [
@@ -20,57 +20,6 @@ pytestmark = [
         reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)",
     ),
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-DESK = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-class Tab:
-    """A page that records console errors and page errors, signed in through the sign-in form."""
-
-    def __init__(self, browser: Any, live: Live, viewport: dict[str, int]) -> None:
-        self.live = live
-        self.context = browser.new_context(viewport=viewport)
-        self.context.set_default_timeout(10_000)
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on(
-            "console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
-        self.tag = f"{viewport['width']}x{viewport['height']}"
-
-    def sign_in(self, token: str | None = None) -> None:
-        self.page.goto(self.live.url + "/")
-        self.page.wait_for_url(re.compile(r".*/signin.*"))
-        self.page.fill("#token", token or self.live.token)
-        self.page.keyboard.press("Enter")
-        self.page.wait_for_url(re.compile(rf".*/w/{WS}/queue$"))
-
-    def shot(self, name: str, full: bool = False) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"console-{name}-{self.tag}.png"), full_page=full)
-
-    def close(self) -> None:
-        self.context.close()
-        assert self.errors == []
 
 
 @pytest.fixture

@@ -38,3 +38,16 @@ def test_transparent_chips_are_readable_on_the_panel(selector: str) -> None:
     ink = re.search(r"(?<![-\w])color:\s*([^;]+);", rule.group(1))
     assert ink
     assert contrast(ink.group(1), "var(--panel)") >= 4.5
+
+
+@pytest.mark.parametrize("selector", [".dchip-queued", ".dchip-sent", ".dchip-failed, .dchip-bounced"])
+def test_delivery_chips_are_readable_on_their_own_background(selector: str) -> None:
+    """The chips are text (not role=img), but each state's ink on its fill is pinned here too: a palette
+    change must keep every state at 4.5:1."""
+    rule = re.search(re.escape(selector) + r"\s*\{([^}]*)\}", CSS)
+    assert rule, f"{selector} not found"
+    ink = re.search(r"(?<![-\w])color:\s*([^;]+);", rule.group(1))
+    fill = re.search(r"background:\s*([^;]+);", rule.group(1))
+    assert ink and fill
+    assert contrast(ink.group(1), fill.group(1)) >= 4.5
+    assert contrast(ink.group(1), "var(--panel)") >= 4.5  # the chip's border and icon on the message

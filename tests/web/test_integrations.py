@@ -348,6 +348,16 @@ def test_the_api_health_counts_what_the_log_lists(admin: Console, receiver: Rece
         assert n == len(log(admin, "crm", status)), status
     assert h["last_100"] == {"settled": 3, "failed": 2, "failure_rate": 2 / 3, "capped": False}
     assert h["last_attempt"]["status"] in (200, 500)
+    good = next(d for d in log(admin, "crm") if d["status"] == "delivered")
+    assert admin.client.post(f"/v1/workspaces/{WS}/deliveries/{good['id']}/retry", headers=headers).is_success
+
+    def newest_is_last() -> bool:
+        attempts = [(a["at"], d["id"]) for d in log(admin, "crm") for a in d["attempts"]]
+        h = admin.client.get(f"/v1/workspaces/{WS}/triggers/crm/health", headers=headers).json()
+        return (h["last_attempt"]["at"], h["last_attempt"]["delivery_id"]) == max(attempts)
+
+    until(lambda: len(next(d for d in log(admin, "crm") if d["id"] == good["id"])["attempts"]) == 2)
+    until(newest_is_last)
     r = admin.client.get(f"/v1/workspaces/{WS}/triggers/nope/health", headers=headers)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
@@ -359,3 +369,28 @@ def test_a_received_body_is_kept_to_the_first_kib(admin: Console, receiver: Rece
     until(lambda: [d["status"] for d in log(admin, "crm")] == ["failed"])
     shown = re.search(r'<pre class="response">(x+)</pre>', admin.get(f"{PAGE}/triggers/crm").text)
     assert shown and len(shown.group(1)) == 1024
+
+
+def test_enable_disable_is_at_the_version_the_page_showed(admin: Console, receiver: Receiver) -> None:
+    """A toggle from a stale page must not undo an edit made meanwhile (nor drop the loop guard setting)."""
+    hooks = admin.core.extensions[Webhooks]
+    create(admin, "crm", receiver.url)
+    shown = re.search(r'name="version" value="(\d+)"', admin.get(PAGE).text)
+    assert shown
+    current = hooks.triggers.get(WS, "crm")
+    edited = {k: current[k] for k in ("url", "events", "collections", "filter", "description")}
+    hooks.triggers.put(WS, "crm", edited | {"include_hook_writes": True, "description": "edited"}, SYSTEM)
+    stale = admin.post(f"{PAGE}/triggers/crm/enabled", {"next": PAGE, "version": shown.group(1)})
+    assert stale.status_code == 409 and "changed by someone else" in stale.text
+    after = hooks.triggers.get(WS, "crm")
+    assert after["enabled"] is True and after["description"] == "edited"
+    fresh = re.search(r'name="version" value="(\d+)"', admin.get(PAGE).text)
+    assert fresh and fresh.group(1) != shown.group(1)
+    ok = admin.post(f"{PAGE}/triggers/crm/enabled", {"next": PAGE, "version": fresh.group(1)})
+    assert ok.status_code == 303
+    after = hooks.triggers.get(WS, "crm")
+    assert (
+        after["enabled"] is False
+        and after["include_hook_writes"] is True
+        and after["description"] == "edited"
+    )

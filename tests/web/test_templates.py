@@ -8,6 +8,8 @@ import pytest
 from jinja2 import nodes
 
 from deskbase.web import integration_pages as ip
+from deskbase.web import mail_pages as mp
+from deskbase.web import mailbox_pages as bp
 from deskbase.web import pages as p
 from deskbase.web.render import TEMPLATES, environment
 
@@ -27,6 +29,8 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "ticket/_meta.html": (p.TicketPage,),
     "ticket/_urgent.html": (p.TicketPage, p.SlaRefresh),
     "ticket/_conversation.html": (p.TicketPage,),
+    "ticket/_mail.html": (p.TicketPage,),
+    "message_frame.html": (mp.MessageFrame,),
     "ticket/_composer.html": (p.TicketPage,),
     "ticket/_props.html": (p.TicketPage,),
     "ticket/_sla.html": (p.TicketPage, p.SlaRefresh),
@@ -71,6 +75,10 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "integrations/_hook_created.html": (ip.IntegrationsPage,),
     "integrations/_ingest.html": (ip.HookPage,),
     "hook.html": (ip.HookPage,),
+    "mailboxes.html": (bp.MailboxesPage,),
+    "mailbox.html": (bp.MailboxPage,),
+    "mailboxes/_row.html": (bp.MailboxesPage, bp.MailboxPage),
+    "mailboxes/_form.html": (bp.MailboxesPage, bp.MailboxPage),
 }
 LAYOUT = ("base.html", "_nav.html", "_dialogs.html", "_macros.html", "dashboard/_bars.html")
 

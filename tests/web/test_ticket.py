@@ -21,10 +21,11 @@ def test_the_page_shows_every_panel(console: Console) -> None:
     r = console.get(console.ticket_url("export"))
     assert r.status_code == 200
     html = r.text
-    assert 'value="Export to CSV fails"' in html and "The export times out." in html
-    # the conversation in order, each kind labelled in text and styled apart
-    kinds = re.findall(r'<li class="msg msg-(\w+)"', html)
-    assert kinds == ["customer", "agent", "note"]
+    assert 'value="Export to CSV fails"' in html
+    # the conversation in order, each kind labelled in text and styled apart; the description opens it
+    kinds = re.findall(r'<li class="msg msg-(\w+)( msg-opening)?"', html)
+    assert kinds == [("customer", " msg-opening"), ("customer", ""), ("agent", ""), ("note", "")]
+    assert '<div class="msg-body">The export times out.</div>' in html
     assert "Internal note" in html and "Agent reply" in html and ">Customer<" in html
     # the customer through submitted_by, with plan, company and their other tickets
     assert "Ana Garcia" in html and "Globex" in html and "plan-enterprise" in html
@@ -75,7 +76,8 @@ def test_edit_without_javascript_redirects_back(console: Console) -> None:
     assert "category" not in data and data["channel"] == "chat"
 
 
-def test_subject_and_description_are_edited_in_place(console: Console) -> None:
+def test_the_subject_is_edited_in_place_the_description_is_not(console: Console) -> None:
+    """The description is the customer's opening message: the console shows it, it does not rewrite it."""
     r = console.post(
         console.ticket_url("dark", "/edit"),
         {"panel": "head", "subject": "Dark theme", "description": "For night shifts."},
@@ -83,7 +85,7 @@ def test_subject_and_description_are_edited_in_place(console: Console) -> None:
     )
     assert r.status_code == 200 and 'id="ticket-head"' not in r.text  # the form being typed in stays
     data = console.ticket("dark")["data"]
-    assert data["subject"] == "Dark theme" and data["description"] == "For night shifts."
+    assert data["subject"] == "Dark theme" and "description" not in data
 
 
 def test_unchanged_fields_write_nothing(console: Console) -> None:

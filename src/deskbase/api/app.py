@@ -61,11 +61,13 @@ def create_app(
     openapi.install(app)
     # The last added runs first: answer every failure, cap the body, then check JSON bodies.
     app.add_middleware(JsonBody)
+    app.state.body_rules = []  # BodyRule list: extensions (the console) add theirs before the app serves
     app.add_middleware(
         BodyLimit,
         max_bytes=core.settings.max_body_bytes,
         upload_bytes=core.settings.max_file_bytes,
         mail_bytes=core.settings.max_mail_bytes,
+        rules=app.state.body_rules,
     )
     app.add_middleware(errors.CatchAll)
     modules = (

@@ -24,23 +24,23 @@ DataDirOpt = Annotated[
 
 
 def _local(data_dir: Path, action: str) -> dict[str, Any]:
-    from deskbase.analytics.service import Analytics, open_embedded_engine
+    """Through the composition root, so the replica has the same tables as the server's (`sla_*` too)."""
+    from deskbase.analytics.service import Analytics
+    from deskbase.compose import compose
     from deskbase.config import Settings
-    from deskbase.core.app import Deskbase
 
-    settings = Settings.from_env(data_dir=str(data_dir))
-    core = Deskbase.open(settings)
-    analytics = Analytics(core, open_embedded_engine(settings.data_path / "chdb"))
+    settings = Settings.from_env(data_dir=str(data_dir), replicate=True)
+    comp = compose(settings)
+    replica = comp.core.extensions[Analytics].replica
     try:
         if action == "rebuild":
-            replayed = analytics.replica.rebuild()
-            return {"replayed_changes": replayed, "watermark": analytics.replica.watermark}
-        analytics.replica.catch_up()
-        diffs = analytics.replica.verify()
-        return {"ok": not diffs, "differences": diffs, "watermark": analytics.replica.watermark}
+            replayed = replica.rebuild()
+            return {"replayed_changes": replayed, "watermark": replica.watermark}
+        replica.catch_up()
+        diffs = replica.verify()
+        return {"ok": not diffs, "differences": diffs, "watermark": replica.watermark}
     finally:
-        analytics.close()
-        core.close()
+        comp.close()
 
 
 def _run(ctx: typer.Context, action: str, data_dir: Path | None) -> dict[str, Any]:

@@ -113,6 +113,7 @@ app.command("sql")(sql.sql)
 app.command("login")(login.login)
 app.command("whoami")(tokens.whoami)
 app.command("serve", epilog=serve.EPILOG)(serve.serve)
+app.command("worker", epilog=serve.EPILOG)(serve.worker)
 
 
 def main() -> None:

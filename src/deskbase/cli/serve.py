@@ -21,6 +21,14 @@ def serve(
     port: Annotated[int | None, typer.Option(help=_HELP["port"], show_default=False)] = None,
     data_dir: Annotated[str | None, typer.Option(help=_HELP["data_dir"], show_default=False)] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Load demo support data on first start.")] = False,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background/--no-background",
+            help="Run the background loops (replicator, SLA scheduler, webhooks, mail) in this process too; "
+            "--no-background serves HTTP only and leaves them to `deskbase worker` processes.",
+        ),
+    ] = True,
 ) -> None:
     """Start the HTTP API (and its background work) on this machine.
 
@@ -40,6 +48,28 @@ def serve(
             raise
         raise CliError("unavailable", "this install has no server module (deskbase.server)") from exc
     try:
-        run(settings, demo=demo)
+        run(settings, demo=demo, background=background)
     except DeskbaseError as exc:  # a startup check failed: one line, not a traceback
+        raise CliError(exc.code, exc.message, exc.details) from exc
+
+
+def worker(
+    data_dir: Annotated[str | None, typer.Option(help=_HELP["data_dir"], show_default=False)] = None,
+) -> None:
+    """Run the background loops without HTTP (scale-out: beside `serve --no-background` processes).
+
+    Each loop holds a lease in the primary store, so several workers run each loop once and take over
+    within 10 s when its holder dies. Stops on SIGTERM or Ctrl-C. Settings come from DESKBASE_* variables.
+    """
+    from deskbase.config import Settings
+
+    try:
+        settings = Settings.from_env(data_dir=data_dir)
+    except ValueError as exc:
+        raise CliError("bad_setting", str(exc)) from exc
+    from deskbase.worker import run_worker
+
+    try:
+        run_worker(settings)
+    except DeskbaseError as exc:
         raise CliError(exc.code, exc.message, exc.details) from exc

@@ -268,6 +268,8 @@ class Tokens:
                 .where(t.tokens.c.id.in_(sorted(doomed)), t.tokens.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+            for fn in self.app.hooks.revoked:
+                fn(tx, doomed)
             row = tx.conn.execute(select(t.tokens).where(t.tokens.c.id == token_id)).one()
         self.forget()
         audit_log.info("token %s revoked by %s (with %d minted from it)", token_id, actor.id, len(doomed) - 1)

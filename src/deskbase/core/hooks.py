@@ -17,6 +17,8 @@ from deskbase.core.db import Tx
 InTxHook = Callable[[Tx, list[Change]], None]
 AfterCommitHook = Callable[[list[Change]], None]
 ReadHook = Callable[[str, dict[str, Any]], dict[str, Any]]
+#: Tokens revoked in this transaction (ids): what acts with a token's recorded grants stops with it.
+RevokeHook = Callable[[Tx, set[str]], None]
 
 
 class Hooks:
@@ -24,6 +26,7 @@ class Hooks:
         self.in_transaction: list[InTxHook] = []
         self.after_commit: list[AfterCommitHook] = []
         self.read: dict[str, list[ReadHook]] = {}
+        self.revoked: list[RevokeHook] = []
 
     def on_change_in_tx(self, fn: InTxHook) -> InTxHook:
         self.in_transaction.append(fn)
@@ -31,6 +34,11 @@ class Hooks:
 
     def on_commit(self, fn: AfterCommitHook) -> AfterCommitHook:
         self.after_commit.append(fn)
+        return fn
+
+    def on_tokens_revoked(self, fn: RevokeHook) -> RevokeHook:
+        """Triggers and hooks keep their owner's grants; they must stop in the transaction that revokes it."""
+        self.revoked.append(fn)
         return fn
 
     def on_read(self, collection: str, fn: ReadHook) -> ReadHook:

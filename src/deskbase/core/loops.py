@@ -26,7 +26,8 @@ from deskbase.core.db import Database
 from deskbase.core.tables import loop_state
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=30)
+#: Short enough that a worker on another host takes over within 10 s of the holder dying (renewed at half).
+LEASE = timedelta(seconds=9)
 Step = Callable[[], float | None]
 
 

@@ -18,8 +18,15 @@ def _config() -> Config:
     return cfg
 
 
+#: Any fixed key: processes starting together on one PostgreSQL store (API processes, workers) take turns
+#: upgrading, and those after the first find the schema at head.
+_PG_MIGRATE_LOCK = 0x6465736B  # "desk"
+
+
 def upgrade(db: Database) -> None:
     cfg = _config()
     with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATE_LOCK})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -170,6 +170,7 @@ def record(conn: Connection, row: Any, at: datetime, result: Result, out: Outcom
             last_error=result.error,
             updated_at=now,
             delivered_at=now if out.status == "delivered" else None,
+            last_attempt_at=at,
             version=next_version(conn),
         )
     )

@@ -83,11 +83,17 @@ def read_health(conn: Connection, ws: str, tid: str, now: datetime) -> Health:
         for s in COUNTED
     }
     a = webhook_attempts
+    newest = (
+        select(d.c.id)
+        .where(d.c.workspace_id == ws, d.c.trigger_id == tid, d.c.last_attempt_at.is_not(None))
+        .order_by(d.c.last_attempt_at.desc(), d.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     last = conn.execute(
         select(a.c.delivery_id, a.c.at, a.c.status, a.c.error)
-        .join(d, d.c.id == a.c.delivery_id)
-        .where(*deliveries.selection(ws, tid, None))
-        .order_by(a.c.at.desc(), a.c.delivery_id.desc(), a.c.n.desc())
+        .where(a.c.delivery_id == newest)
+        .order_by(a.c.n.desc())
         .limit(1)
     ).first()
     return Health(

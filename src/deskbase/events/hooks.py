@@ -30,6 +30,7 @@ from deskbase.core.ids import SLUG_RE, check_slug
 from deskbase.core.secrets import SecretBox
 from deskbase.events import mapping, signing
 from deskbase.events.tables import hook_ingests, hooks
+from deskbase.events.versions import check_version
 
 ROTATION_OVERLAP = timedelta(hours=24)
 VERIFY = ("standard-webhooks", "none")
@@ -107,11 +108,11 @@ class Hooks:
         authorize(actor, "write:records", ws, coll)
 
     def put(
-        self, ws: str, hid: str, body: dict[str, Any], actor: Actor
+        self, ws: str, hid: str, body: dict[str, Any], actor: Actor, if_version: int | None = None
     ) -> tuple[dict[str, Any], str | None, bool]:
         """Create or replace a hook. Returns its public form, a new secret when one was made (a new hook that
         verifies signatures, or an update that switches verification on: it is shown only then), and whether
-        the hook is new."""
+        the hook is new. `if_version`: replace only the version the caller read (412 otherwise)."""
         check_slug(hid, "hook")
         errors = _errors(body)
         if errors:
@@ -135,6 +136,7 @@ class Hooks:
             self.core.workspaces.require(tx.conn, ws)
             self._check_collection(tx.conn, ws, values["collection"], actor)
             old = tx.conn.execute(select(hooks).where(hooks.c.workspace_id == ws, hooks.c.id == hid)).first()
+            check_version(f"hook {hid}", old, if_version)
             if verify == "none":
                 values.update(secret=None, previous_secret=None, previous_until=None)
             elif old is None or old.secret is None:
@@ -221,6 +223,16 @@ class Hooks:
 
     def verifying_secrets(self, row: Any, now: datetime) -> builtins.list[str]:
         return signing.live_secrets(self.box, row, now)
+
+    def disable_revoked(self, tx: Tx, token_ids: set[str]) -> None:
+        """A hook writes with its owner's recorded grants: revoking that token stops the hook (its ingest URL
+        answers 404 like any disabled hook) until a live token re-enables it and becomes its owner."""
+        now = self.core.clock.now()
+        tx.conn.execute(
+            update(hooks)
+            .where(hooks.c.owner_id.in_(sorted(token_ids)), hooks.c.enabled.is_(True))
+            .values(enabled=False, version=hooks.c.version + 1, updated_at=now)
+        )
 
     def forget_deleted_workspaces(self, tx: Tx, entries: builtins.list[Change]) -> None:
         """In the transaction that deletes a workspace, delete its hooks too: a workspace made later under the

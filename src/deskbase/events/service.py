@@ -53,6 +53,8 @@ class Webhooks:
         self.hooks = Hooks(core, box)
         core.hooks.on_change_in_tx(self.hooks.forget_deleted_workspaces)
         core.hooks.on_change_in_tx(self.triggers.forget_deleted_workspaces)
+        core.hooks.on_tokens_revoked(self.triggers.disable_revoked)
+        core.hooks.on_tokens_revoked(self.hooks.disable_revoked)
         self.ingest = Ingest(core, self.hooks, s.hook_max_body_bytes)
         self.dispatcher = Dispatcher(
             core,

@@ -58,11 +58,15 @@ webhook_deliveries = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("delivered_at", UtcDateTime(), nullable=True),
+    Column(
+        "last_attempt_at", UtcDateTime(), nullable=True
+    ),  # when its newest attempt began (health reads it)
     UniqueConstraint("workspace_id", "trigger_id", "dedupe_key", name="uq_webhook_deliveries_dedupe"),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
     Index("ix_webhook_deliveries_queue", "workspace_id", "trigger_id", "order_key", "seq"),
     Index("ix_webhook_deliveries_log", "workspace_id", "trigger_id", "id"),
     Index("ix_webhook_deliveries_version", "version"),
+    Index("ix_webhook_deliveries_attempted", "workspace_id", "trigger_id", "last_attempt_at"),
 )
 
 webhook_attempts = Table(

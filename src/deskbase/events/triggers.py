@@ -28,6 +28,7 @@ from deskbase.core.ids import check_slug
 from deskbase.core.secrets import SecretBox
 from deskbase.events import matching, signing, ssrf
 from deskbase.events.tables import triggers, webhook_attempts, webhook_deliveries
+from deskbase.events.versions import check_version
 
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_URL = 2000
@@ -144,8 +145,12 @@ class Triggers:
         already found a fault of its own shows every other one beside it."""
         return _errors(body, self.allowed)
 
-    def put(self, ws: str, tid: str, body: dict[str, Any], actor: Actor) -> tuple[dict[str, Any], str | None]:
-        """Create (returns the new secret, shown once) or replace a trigger's settings (no secret)."""
+    def put(
+        self, ws: str, tid: str, body: dict[str, Any], actor: Actor, if_version: int | None = None
+    ) -> tuple[dict[str, Any], str | None]:
+        """Create (returns the new secret, shown once) or replace a trigger's settings (no secret).
+        `if_version`: replace only the version the caller read (412 otherwise), so two admins editing at once
+        cannot silently undo each other."""
         check_slug(tid, "trigger")
         errors = _errors(body, self.allowed)
         if errors:
@@ -170,6 +175,7 @@ class Triggers:
             old = tx.conn.execute(
                 select(triggers).where(triggers.c.workspace_id == ws, triggers.c.id == tid)
             ).first()
+            check_version(f"trigger {tid}", old, if_version)
             if old is None:
                 secret = signing.new_secret()
                 head = tx.conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0
@@ -242,6 +248,27 @@ class Triggers:
             tx.conn.execute(delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids)))
             tx.conn.execute(delete(d).where(d.c.workspace_id == ws))
             tx.conn.execute(delete(triggers).where(triggers.c.workspace_id == ws))
+
+    def disable_revoked(self, tx: Tx, token_ids: set[str]) -> None:
+        """A trigger delivers with its owner's recorded read scope; once that token is revoked it must not go
+        on sending what the token could read. Re-enabling it (by a live token) makes that token the owner."""
+        now = self.core.clock.now()
+        owned = triggers.c.owner_id.in_(sorted(token_ids))
+        rows = tx.conn.execute(
+            select(triggers.c.workspace_id, triggers.c.id).where(owned, triggers.c.enabled)
+        )
+        for row in rows.all():
+            tx.conn.execute(
+                update(triggers)
+                .where(triggers.c.workspace_id == row.workspace_id, triggers.c.id == row.id)
+                .values(
+                    enabled=False,
+                    disabled_reason="the token that configured it was revoked",
+                    version=triggers.c.version + 1,
+                    updated_at=now,
+                )
+            )
+            audit_log.info("trigger %s/%s disabled: its owner token was revoked", row.workspace_id, row.id)
 
     def rotate(self, ws: str, tid: str, actor: Actor) -> tuple[dict[str, Any], str]:
         """A new secret; the current one keeps signing (beside it) for 24 hours."""

@@ -50,7 +50,9 @@ from deskbase.mail.tables import mailboxes
 log = logging.getLogger(__name__)
 BATCH = 50  #: messages a turn at most: the lease is renewed and a stop is heard between turns
 IDLE_SLICE = 1.0  #: seconds an IDLE wait lasts before the turn ends (the loop's stop and lease checks)
-TURN_SECONDS = 10.0  #: a turn ends after this long (the lease of 30 s is renewed between turns)
+#: A turn ends after this long, so the loop renews its lease (core/loops.py: renewed at half its length)
+#: between turns in time; one message that takes longer lets it lapse, which dedupe makes harmless.
+TURN_SECONDS = loops.LEASE.total_seconds() / 3
 STRIKES = 3  #: tries of a message that fails for an unknown reason before it is skipped
 MAX_BACKOFF = 900.0
 RECONCILE_SECONDS = 5.0  #: how often the supervisor looks for mailboxes added, changed or removed elsewhere
@@ -73,8 +75,10 @@ class Fetcher:
         self.ws = ws
         self.mid = mid
         self.poll_seconds = poll_seconds
+        # Woken at least once a lease: a process that does not hold it tries to take it over that often.
+        idle = min(poll_seconds, loops.LEASE.total_seconds())
         self.loop = loops.Loop(
-            core.db, core.clock, inbound_state.loop_name(ws, mid), self.step, idle_seconds=poll_seconds
+            core.db, core.clock, inbound_state.loop_name(ws, mid), self.step, idle_seconds=idle
         )
         self._session: Session | None = None
         self._version: int | None = None  # the mailbox version the session was opened with
@@ -112,6 +116,8 @@ class Fetcher:
         now = time.monotonic()
         if self._session is None and now < self._retry_at and row.version == self._failed_version:
             return self._retry_at - now
+        if self._session is not None and not self._session.idling and now < self._next_poll:
+            return self._next_poll - now  # polling without IDLE: not yet time
         kept = self._session is not None
         try:
             if self._session is None:

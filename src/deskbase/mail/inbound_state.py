@@ -1,4 +1,4 @@
-"""What the inbound adapters remember per mailbox (migration 0016): the IMAP watermark and health, and the
+"""What the inbound adapters remember per mailbox (migration 0017): the IMAP watermark and health, and the
 log of messages the pipeline refused for good (skipped, so a fetcher moves on instead of retrying forever).
 
 The watermark is the last UID handed to the pipeline *and committed*, under the folder's UIDVALIDITY and the

@@ -1,4 +1,4 @@
-"""Tables of the mail package (migrations 0015 and 0016): mailboxes, the Message-ID index of every stored
+"""Tables of the mail package (migrations 0015 and 0017): mailboxes, the Message-ID index of every stored
 message, the outbound queue with its attempts, and what the inbound adapters remember per mailbox.
 
 Declared on the core's metadata; only the mail package reads or writes them.

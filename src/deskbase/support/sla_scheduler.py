@@ -1,14 +1,14 @@
 """The SLA scheduler: records warnings and breaches at their due instants and runs escalation steps once.
 
-A thread sleeps until the earliest ``next_due`` of any ticket (the index ``sla_tickets.next_due``), until a
-write stores a sooner one (``wake_for``), or ``poll_seconds`` at most (a due instant another process stored).
-Due tickets are replayed; escalation steps go through the unit of work like any other write.
+A background loop (core/loops.py: a lease, so exactly one process records each breach) sleeps until the
+earliest ``next_due`` of any ticket (the index ``sla_tickets.next_due``), until a write stores a sooner one
+(``wake_for``), or ``poll_seconds`` at most (a due instant another process stored). Due tickets are replayed;
+escalation steps go through the unit of work like any other write.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -21,6 +21,7 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.db import Tx
+from deskbase.core.loops import Loop
 from deskbase.support import tables as ts
 from deskbase.support.sla_config import SlaConfig
 from deskbase.support.sla_facts import author_match, config_versions_in
@@ -36,20 +37,25 @@ class SlaScheduler:
     def __init__(self, core: Deskbase, config: SlaConfig) -> None:
         self.core = core
         self.config = config
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         #: the instant the scheduler sleeps until; None while it is awake (then every new due instant wakes it)
         self._sleep_until: datetime | None = None
-        #: the longest sleep: a due instant another process stored is noticed within it
-        self.poll_seconds = 1.0
-        self._thread: threading.Thread | None = None
+        self.loop = Loop(core.db, core.clock, "sla-scheduler", self._turn, idle_seconds=1.0)
+
+    @property
+    def poll_seconds(self) -> float:
+        """The longest sleep: a due instant another process stored is noticed within it."""
+        return self.loop.idle_seconds
+
+    @poll_seconds.setter
+    def poll_seconds(self, value: float) -> None:
+        self.loop.idle_seconds = value
 
     def wake_for(self, tx: Tx, due: datetime | None) -> None:
         """Wake the scheduler after the commit if `due` is sooner than it planned to look (not on every commit:
         a busy store would otherwise run two scheduler queries per write)."""
         sleeping_until = self._sleep_until
         if due is not None and (sleeping_until is None or due < sleeping_until):
-            tx.after_commit(self._wake.set)
+            tx.after_commit(self.loop.wake)
 
     def run_due(self, limit: int = 500) -> int:
         """Re-evaluate tickets whose next warning, breach or escalation is due (in due order, a workspace batch
@@ -155,36 +161,23 @@ class SlaScheduler:
             ).scalar()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="deskbase-sla", daemon=True)
-            self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self.loop.stop()
 
-    def _loop(self) -> None:
-        """Sleep until the earliest due instant (so breaches are recorded on time), until a write stores a
-        sooner one, or for `poll_seconds` at most (a due instant set by another process)."""
-        while not self._stop.is_set():
-            self._sleep_until = None
-            self._wake.clear()
-            try:
-                self.run_due()
-                nxt = self.next_wakeup()
-            except Exception:
-                log.exception("SLA scheduler step failed")
-                nxt = None
-            now = self.core.clock.now()
-            cap = self.poll_seconds
-            wait = cap if nxt is None else max(0.0, min(cap, (nxt - now).total_seconds()))
-            if wait > 0:
-                self._sleep_until = now + timedelta(seconds=wait)
-                self._wake.wait(timeout=wait)
+    def _turn(self) -> float:
+        """Run what is due, then sleep until the earliest due instant (so breaches are recorded on time), until
+        a write stores a sooner one, or for `poll_seconds` at most (a due instant set by another process)."""
+        self._sleep_until = None
+        self.run_due()
+        nxt = self.next_wakeup()
+        now = self.core.clock.now()
+        cap = self.poll_seconds
+        wait = cap if nxt is None else max(0.0, min(cap, (nxt - now).total_seconds()))
+        if wait > 0:
+            self._sleep_until = now + timedelta(seconds=wait)
+        return wait
 
 
 def escalation_patch(pending: Iterable[Any], ticket: dict[str, Any]) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from fastapi import Depends, Request
 
 from deskbase import multipart
 from deskbase.web import attachments as att
+from deskbase.web.form_body import MAX_TEXT
 from deskbase.web.http import ActorDep, checked_form, core_of, verified
 
 UPLOAD_FIELD = "files"  #: the composer's file input
-MAX_TEXT = 2 * 1024 * 1024  #: the text fields of one composer post, together (a record holds at most 1 MiB)
 
 
 @dataclass

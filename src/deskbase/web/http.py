@@ -19,11 +19,13 @@ from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from deskbase.core.app import Deskbase
-from deskbase.core.auth import authorize
+from deskbase.core.auth import authorize, permits
 from deskbase.core.context import Actor
 from deskbase.core.errors import BadRequest, DeskbaseError, Forbidden, NotFound, Unauthorized
 from deskbase.events.service import may_manage
+from deskbase.mail.service import MANAGE as MAIL_MANAGE
 from deskbase.web.counts import ViewCounts
+from deskbase.web.form_body import read_form
 from deskbase.web.pages import ErrorPage, NavView, Shell, WorkspaceLink
 from deskbase.web.render import environment
 from deskbase.web.session import (
@@ -178,8 +180,9 @@ def csrf_token(request: Request) -> str:
 
 async def checked_form(request: Request) -> dict[str, str]:
     """The POSTed form, after the double-submit CSRF check (field or X-CSRF-Token header == cookie, signed
-    for this session). Only the last value of a repeated field is kept."""
-    form = await request.form()
+    for this session). Only the last value of a repeated field is kept. The body is read with the console's
+    size limit (form_body.py): a larger one is a 413 page."""
+    form = await read_form(request)
     request.state.form = form  # for fields sent more than once (the queue's ticked ids)
     pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     return await verified(request, pairs)
@@ -318,11 +321,23 @@ def make_shell(
         integrations_href=integrations_href(workspace)
         if actor is not None and workspace and may_manage(actor, workspace)
         else None,
+        mailboxes_href=mailboxes_href(workspace)
+        if actor is not None and workspace and may_manage_mail(actor, workspace)
+        else None,
     )
 
 
 def integrations_href(workspace: str) -> str:
     return f"/w/{quote(workspace)}/settings/integrations"
+
+
+def mailboxes_href(workspace: str) -> str:
+    return f"/w/{quote(workspace)}/settings/mailboxes"
+
+
+def may_manage_mail(actor: Actor, workspace: str) -> bool:
+    """`mail.service.authorize_manage` as a yes/no, for showing or hiding the way to the mailboxes page."""
+    return permits(actor, MAIL_MANAGE, workspace, whole_workspace=True)
 
 
 # ---- errors as pages ------------------------------------------------------------------------------------

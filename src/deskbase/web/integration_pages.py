@@ -39,6 +39,7 @@ class TriggerRow:
     filter: str  #: the filter as JSON text ("" when none)
     description: str
     enabled: bool
+    version: int  #: the version the page shows; the enable/disable form sends it back as If-Match
     disabled_reason: str | None
     owner: str  #: who configured it last (a token's name where this viewer may see it, else its id)
     created_at: str
@@ -109,6 +110,7 @@ class HookRow:
     verify: str  #: standard-webhooks | none
     ingest_url: str  #: where senders POST (shown as text, never as a link)
     enabled: bool
+    version: int  #: the version the page shows; the enable/disable form sends it back as If-Match
     description: str
     mapping: str  #: the mapping as JSON text
     external_id: str | None  #: the payload pointer records are upserted by

@@ -28,8 +28,16 @@ from deskbase.web.integration_pages import (
 
 EVENT_TYPES: list[tuple[str, str]] = [(matching.ALL, "Every event (*)")] + [(t, t) for t in matching.TYPES]
 RETRYABLE = ("failed", "exhausted")
+#: A trigger's settings the enable/disable form keeps as they are (everything a PUT replaces but `enabled`).
+KEPT = ("url", "events", "collections", "filter", "include_hook_writes", "description")
 #: a failure rate at or above this share is shown as bad; above zero as a warning
 BAD_RATE = 0.5
+
+
+def shown_version(form: Any) -> int | None:
+    """The version an enable/disable form was rendered at (its If-Match); None when the form has none."""
+    value = str(form.get("version") or "")
+    return int(value) if value.isdigit() else None
 
 
 def trigger_href(ws: str, tid: str, **params: Any) -> str:
@@ -64,6 +72,7 @@ def trigger_row(ws: str, t: dict[str, Any], h: health.Health, owners: dict[str, 
         filter=orjson.dumps(t["filter"]).decode() if t["filter"] is not None else "",
         description=t["description"] or "",
         enabled=t["enabled"],
+        version=t["version"],
         disabled_reason=t["disabled_reason"],
         owner=owners.get(t["owner"], t["owner"]),
         created_at=t["created_at"],

@@ -12,6 +12,7 @@ from typing import Any
 
 from deskbase.core.agent_state import Present
 from deskbase.core.context import Actor
+from deskbase.web.mail_pages import EmailNotice, MailView
 from deskbase.web.sla import Clock
 
 
@@ -54,6 +55,8 @@ class Shell:
     saved: list[NavView] = field(default_factory=list)  #: the user's saved queue views (no counts)
     #: Settings → Integrations of this workspace, for those who may manage it (None hides the link)
     integrations_href: str | None = None
+    #: Settings → Mailboxes of this workspace, for those who may manage its mailboxes (None hides the link)
+    mailboxes_href: str | None = None
 
 
 # ---- sign in, home, errors, settings ---------------------------------------------------------------
@@ -87,6 +90,8 @@ class SettingsPage:
     back: str = "/"
     #: workspaces whose Settings → Integrations this token may manage
     integrations: list[WorkspaceLink] = field(default_factory=list)
+    #: workspaces whose Settings → Mailboxes this token may manage
+    mailboxes: list[WorkspaceLink] = field(default_factory=list)
 
 
 # ---- the queue --------------------------------------------------------------------------------------
@@ -191,6 +196,9 @@ class Message:
     at: str
     attachments: list[Attachment] = field(default_factory=list)  #: those this viewer may read
     unreadable: int = 0  #: attachments this viewer may not read (counted, never named)
+    mail: MailView | None = None  #: the email it came in or went out as
+    #: the ticket's description, shown as the customer's first message (no response record holds it)
+    opening: bool = False
 
 
 @dataclass(frozen=True)
@@ -316,6 +324,8 @@ class TicketPage:
     can_attach: bool = False  #: the composer uploads files (`write:files`)
     max_file_size: str = ""  #: the server's upload limit per file, as text ("25 MB")
     max_files: int = 0  #: how many files one message may carry
+    seen: str = ""  #: the newest response the page shows ("" for none): the composer's collision check
+    email: EmailNotice | None = None  #: on an email ticket: who a reply is emailed to
 
 
 @dataclass

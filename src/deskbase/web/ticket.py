@@ -14,6 +14,7 @@ from deskbase.core.errors import ValidationFailed
 from deskbase.core.scope import ReadScope
 from deskbase.support import macros, tickets
 from deskbase.web import attachments as att
+from deskbase.web import mail_view
 from deskbase.web.http import may
 from deskbase.web.pages import (
     Attachment,
@@ -30,7 +31,9 @@ from deskbase.web.pages import (
 from deskbase.web.queue import customer_ref, options_from_schema, sla_service
 from deskbase.web.sla import Clock, clock, most_urgent
 
-EDITABLE = ("subject", "description", "status", "priority", "category", "channel", "assignee", "tags")
+#: What the console edits in place. The description is not among them: it is the customer's first message
+#: (shown as the conversation's opening), not a text box to rewrite; the API still accepts it.
+EDITABLE = ("subject", "status", "priority", "category", "channel", "assignee", "tags")
 REQUIRED = ("subject", "status", "priority")
 OTHER_TICKETS = 5
 AGENT_SAMPLE = 200
@@ -100,8 +103,6 @@ def edit_patch(
         value: Any
         if name == "tags":
             value = parse_tags(raw) or None
-        elif name == "description":
-            value = raw.rstrip() or None
         else:
             value = raw.strip() or None
         if value is None and name in REQUIRED:
@@ -134,8 +135,10 @@ def tickets_by_id(core: Deskbase, workspace_id: str, ids: list[str]) -> dict[str
     return {t["id"]: t for t in res["data"]}
 
 
-def customer_panel(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> CustomerPanel | None:
-    customer = tickets.customer_of(core, ReadScope(actor, workspace_id), ticket_id)
+def customer_panel(
+    core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str, customer: dict[str, Any] | None
+) -> CustomerPanel | None:
+    """`customer`: the ticket's customer as the viewer may read it (`support.tickets.customer_of`)."""
     if customer is None:
         return None
     links = core.relationships.of_record(
@@ -282,9 +285,9 @@ def macro_options(core: Deskbase, workspace_id: str, actor: Actor) -> list[Macro
     return out
 
 
-def message(m: dict[str, Any], files: dict[str, Attachment] | None = None) -> Message:
+def message(workspace_id: str, m: dict[str, Any], files: dict[str, Attachment] | None = None) -> Message:
     """A response of `support.tickets.conversation` (with its kind and time) as the page shows it, with
-    the attachments of it that `files` (those the viewer may read) holds."""
+    the attachments of it that `files` (those the viewer may read) holds, and the email it was."""
     data = m.get("data") or {}
     named = att.file_ids(data)
     shown = [files[f] for f in named if f in files] if files else []
@@ -296,6 +299,24 @@ def message(m: dict[str, Any], files: dict[str, Attachment] | None = None) -> Me
         at=m["at"],
         attachments=shown,
         unreadable=len(named) - len(shown),
+        mail=mail_view.view(workspace_id, m, files or {}),
+    )
+
+
+def opening(ticket: dict[str, Any], customer: dict[str, Any] | None) -> Message | None:
+    """The ticket's description as the conversation's first message, by the customer (named when the
+    viewer may read them): what they asked, where agents read everything else they wrote."""
+    text = (ticket.get("data") or {}).get("description")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    c = (customer or {}).get("data") or {}
+    return Message(
+        id=f"opening-{ticket['id']}",
+        kind="customer",
+        author=mail_view.person(c.get("name"), c.get("email")),
+        body=text.strip(),
+        at=ticket["created_at"],
+        opening=True,
     )
 
 
@@ -308,9 +329,15 @@ def build(
     scope = ReadScope(actor, workspace_id)
     raw = tickets.timeline(core, scope, ticket_id)
     responses = [i["message"] for i in raw if i["type"] == "message"]
-    named = [f for r in responses for f in att.file_ids(r.get("data") or {})]
+    named = [
+        f
+        for r in responses
+        for f in att.file_ids(r.get("data") or {}) + mail_view.original_id(r.get("data") or {})
+    ]
     files = att.readable(core, workspace_id, actor, named)
-    conversation = [message(r, files) for r in responses]
+    conversation = [message(workspace_id, r, files) for r in responses]
+    customer = tickets.customer_of(core, scope, ticket_id)
+    first = opening(ticket, customer)
     agents = AGENTS.get(core, workspace_id)
     assignee = (ticket.get("data") or {}).get("assignee")
     suggestions = sorted({*agents, me, *([assignee] if assignee else [])})
@@ -322,10 +349,12 @@ def build(
         error_panel=x.error_panel,
         saved=x.saved,
         options=options,
-        conversation=conversation,
+        conversation=([first] if first else []) + conversation,
+        seen=conversation[-1].id if conversation else "",
+        email=mail_view.email_notice(ticket, customer, scope.through("tickets", "customers")),
         composer=x.composer or Composer(),
         macros=macro_options(core, workspace_id, actor),
-        customer=customer_panel(core, workspace_id, actor, ticket_id),
+        customer=customer_panel(core, workspace_id, actor, ticket_id, customer),
         related=related(core, workspace_id, actor, ticket_id),
         related_error=x.related_error,
         related_query="",

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from deskbase.api.body import parse
-from deskbase.api.deps import ActorDep, authorize, requires
+from deskbase.api.deps import ActorDep, authorize, if_match, requires
 from deskbase.api.ratelimit import RateLimiter
 from deskbase.api.routers.triggers import WebhooksDep
 from deskbase.api.schemas import HookPut
@@ -43,12 +43,14 @@ def put_hook(
     actor: ActorDep,
     request: Request,
     response: Response,
+    if_match_header: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> dict[str, Any]:
     """Create (201) or replace (200) an inbound hook. The response has its `ingest_url` and, when a secret
     was made (a new hook that verifies signatures, or an update switching `verify` to standard-webhooks), the
-    `secret` shown this once. The hook writes with the write scope of the token that configures it."""
+    `secret` shown this once. The hook writes with the write scope of the token that configures it.
+    `If-Match: <version>` replaces only that version (412 otherwise)."""
     _admin(actor, ws)
-    out, secret, created = hooks.hooks.put(ws, hook_id, body.model_dump(), actor)
+    out, secret, created = hooks.hooks.put(ws, hook_id, body.model_dump(), actor, if_match(if_match_header))
     if created:
         response.status_code = 201
     if secret is None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from deskbase.api.deps import ActorDep, requires
+from deskbase.api.deps import ActorDep, if_match, requires
 from deskbase.api.schemas import ReplayBody, TriggerPut
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
@@ -39,12 +39,18 @@ def _admin(actor: Actor, ws: str) -> None:
 
 @router.put("/triggers/{trigger_id}", openapi_extra=ADMIN)
 def put_trigger(
-    ws: str, trigger_id: str, body: TriggerPut, hooks: WebhooksDep, actor: ActorDep, response: Response
+    ws: str,
+    trigger_id: str,
+    body: TriggerPut,
+    hooks: WebhooksDep,
+    actor: ActorDep,
+    response: Response,
+    if_match_header: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> dict[str, Any]:
     """Create (201, with `secret` shown this once) or replace (200) a trigger. The trigger delivers with the
-    read scope of the token that configures it."""
+    read scope of the token that configures it. `If-Match: <version>` replaces only that version (412)."""
     _admin(actor, ws)
-    out, secret = hooks.triggers.put(ws, trigger_id, body.model_dump(), actor)
+    out, secret = hooks.triggers.put(ws, trigger_id, body.model_dump(), actor, if_match(if_match_header))
     if secret is None:
         return out
     response.status_code = 201

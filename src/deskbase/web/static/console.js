@@ -326,6 +326,34 @@
     }
   });
 
+  // ---- email: a formatted view's frame takes its content's height; "load remote images" says it did --------
+  function fitFrame(frame) {
+    try {
+      const doc = frame.contentDocument;
+      // the content's own height (scrollHeight is never less than the frame's, so it could not shrink)
+      if (doc && doc.documentElement && doc.body) {
+        frame.style.height = `${Math.min(Math.ceil(doc.documentElement.getBoundingClientRect().height) + 2, 2400)}px`;
+      }
+    } catch (e) { /* unreadable: it keeps its CSS height and scrolls */ }
+  }
+  document.addEventListener("load", (e) => {
+    const t = e.target;
+    if (t && t.classList && t.classList.contains("mail-frame")) fitFrame(t);
+  }, true);
+  document.addEventListener("toggle", (e) => {
+    const d = e.target;
+    if (d && d.open && d.classList && d.classList.contains("formatted")) $$(".mail-frame", d).forEach(fitFrame);
+  }, true);
+  document.addEventListener("click", (e) => {
+    const link = e.target.closest && e.target.closest("[data-remote-images]");
+    if (!link) return;
+    const note = link.parentElement && link.parentElement.querySelector("[data-remote-note]");
+    if (note) note.textContent = "Remote images are shown in this email.";
+    const live = $("#announcer");
+    if (live) live.textContent = "Loading the remote images of this email";
+    setTimeout(() => link.remove(), 0);   // after the click has loaded them into the frame
+  });
+
   // htmx "show more" appends rows: keep the remembered order current.
   document.addEventListener("htmx:after:swap", () => { rememberQueue(); tick(); syncPresence(); });
   rememberQueue();

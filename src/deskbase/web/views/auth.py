@@ -22,7 +22,9 @@ from deskbase.web.http import (
     core_of,
     integrations_href,
     local_path,
+    mailboxes_href,
     make_shell,
+    may_manage_mail,
     prefs_of,
     redirect,
     render,
@@ -117,6 +119,7 @@ def settings_form(request: Request, actor: ActorDep, back: str = "/", saved: boo
         saved,
         back=local_path(back),
         integrations=managed(request, actor),
+        mailboxes=managed_mail(request, actor),
     )
     return render(request, "settings.html", page, make_shell(request, actor, "Settings", section="settings"))
 
@@ -127,6 +130,15 @@ def managed(request: Request, actor: Actor) -> list[WorkspaceLink]:
         WorkspaceLink(w["id"], w["name"], integrations_href(w["id"]))
         for w in visible_workspaces(core_of(request), actor)
         if may_manage(actor, w["id"])
+    ]
+
+
+def managed_mail(request: Request, actor: Actor) -> list[WorkspaceLink]:
+    """The workspaces whose mailboxes this token may manage (Settings links to each)."""
+    return [
+        WorkspaceLink(w["id"], w["name"], mailboxes_href(w["id"]))
+        for w in visible_workspaces(core_of(request), actor)
+        if may_manage_mail(actor, w["id"])
     ]
 
 
@@ -141,7 +153,13 @@ def save_settings(request: Request, actor: ActorDep, form: FormDep) -> Response:
     if errors:
         prefs = prefs_of(core_of(request), actor)
         page = SettingsPage(
-            prefs.shortcuts, me, actor.name, errors=errors, back=back, integrations=managed(request, actor)
+            prefs.shortcuts,
+            me,
+            actor.name,
+            errors=errors,
+            back=back,
+            integrations=managed(request, actor),
+            mailboxes=managed_mail(request, actor),
         )
         shell = make_shell(request, actor, "Settings", section="settings")
         return render(request, "settings.html", page, shell, status=422)

@@ -9,12 +9,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from deskbase.core.errors import Conflict, InvalidId, NotFound, ValidationFailed
+from deskbase.core.errors import Conflict, InvalidId, NotFound, PreconditionFailed, ValidationFailed
 from deskbase.core.ids import check_slug
 from deskbase.events.service import authorize_manage
 from deskbase.web import hook_rows as hr
 from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, integrations_href, local_path, redirect
 from deskbase.web.integration_pages import HookCreated
+from deskbase.web.integrations import shown_version
 from deskbase.web.views.integrations import MANAGE, hooks_section, page, require_webhooks
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -53,12 +54,16 @@ def create(ws: str, request: Request, actor: ActorDep, _form: FormDep) -> Respon
 @router.post("/w/{ws}/settings/integrations/hooks/{hook_id}/enabled", openapi_extra=MANAGE)
 def set_enabled(ws: str, hook_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
     """Enable or disable: the API's PUT with the hook's settings as they are and `enabled` changed (a
-    disabled hook's URL answers 404, as an unknown one does)."""
+    disabled hook's URL answers 404, as an unknown one does), at the version the page showed."""
     authorize_manage(actor, ws)
     hooks = require_webhooks(request).hooks
     current = hooks.get(ws, hook_id)
     body = {k: current[k] for k in KEPT} | {"enabled": form.get("enabled") == "on"}
-    hooks.put(ws, hook_id, body, actor)
+    try:
+        hooks.put(ws, hook_id, body, actor, shown_version(form))
+    except PreconditionFailed:
+        error = f"Hook {hook_id} was changed by someone else since this page was loaded; nothing was changed."
+        return page(request, actor, ws, hooks=hooks_section(request, actor, ws, error=error), status=409)
     return redirect(request, local_path(form.get("next"), hr.hook_href(ws, hook_id)))
 
 

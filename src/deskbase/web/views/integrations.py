@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from deskbase.api.deps import requires
 from deskbase.core.context import Actor
-from deskbase.core.errors import InvalidId, NotFound, Unavailable, ValidationFailed
+from deskbase.core.errors import InvalidId, NotFound, PreconditionFailed, Unavailable, ValidationFailed
 from deskbase.core.ids import SLUG_RE, check_slug
 from deskbase.events.service import Webhooks, authorize_manage
 from deskbase.web import hook_rows as hr
@@ -187,14 +187,17 @@ def _back(form: dict[str, str], ws: str, tid: str) -> str:
 
 @router.post("/w/{ws}/settings/integrations/triggers/{trigger_id}/enabled", openapi_extra=MANAGE)
 def set_enabled(ws: str, trigger_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
-    """Enable or disable: the API's PUT with the trigger's settings as they are and `enabled` changed."""
+    """Enable or disable: the API's PUT with the trigger's settings as they are and `enabled` changed, at the
+    version the page showed (someone's edit in between is not undone: the page comes back with a notice)."""
     authorize_manage(actor, ws)
     hooks = require_webhooks(request)
     t = hooks.triggers.get(ws, trigger_id)
-    body: dict[str, Any] = {k: t[k] for k in ("url", "events", "collections", "filter", "description")} | {
-        "enabled": form.get("enabled") == "on"
-    }
-    hooks.triggers.put(ws, trigger_id, body, actor)
+    body: dict[str, Any] = {k: t[k] for k in ig.KEPT} | {"enabled": form.get("enabled") == "on"}
+    try:
+        hooks.triggers.put(ws, trigger_id, body, actor, ig.shown_version(form))
+    except PreconditionFailed:
+        error = f"Trigger {trigger_id} was changed by someone else since this page was loaded; nothing was changed."
+        return page(request, actor, ws, triggers_section(request, actor, ws, error=error), status=409)
     return redirect(request, _back(form, ws, trigger_id))
 
 

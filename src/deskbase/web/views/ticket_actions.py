@@ -223,7 +223,11 @@ def arrived_since(core: Deskbase, scope: ReadScope, ticket_id: str, seen: str, m
     conv = tickets.conversation(core, scope, ticket_id)
     ids = [m["id"] for m in conv]
     after = conv[ids.index(seen) + 1 :] if seen in ids else ([] if seen else conv)
-    return [tk.message(m) for m in after if str((m.get("data") or {}).get("author") or "") != me]
+    return [
+        tk.message(scope.workspace_id, m)
+        for m in after
+        if str((m.get("data") or {}).get("author") or "") != me
+    ]
 
 
 @router.post("/w/{ws}/tickets/{ticket_id}/presence", openapi_extra=requires("read:records"))

@@ -1,6 +1,6 @@
 """Inbound mail adapters: each mailbox's IMAP watermark and health, and the log of messages skipped for good.
 
-Revision ID: 0016
+Revision ID: 0017
 """
 
 import sqlalchemy as sa
@@ -8,8 +8,8 @@ from alembic import op
 
 from deskbase.core.tables import UtcDateTime
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
