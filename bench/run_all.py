@@ -17,7 +17,17 @@ import time
 
 from common import BENCH, machine
 
-BENCHMARKS = ("http_create", "import_batch", "query", "search", "sql", "console", "webhooks", "mcp_calls")
+BENCHMARKS = (
+    "http_create",
+    "import_batch",
+    "query",
+    "search",
+    "sql",
+    "console",
+    "webhooks",
+    "mcp_calls",
+    "mail_ingest",
+)
 TIMEOUT_S = {"small": 600, "full": 3600}  # per benchmark
 
 

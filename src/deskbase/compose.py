@@ -18,6 +18,7 @@ from deskbase.core.clock import Clock
 from deskbase.core.errors import Unavailable
 from deskbase.events.service import Webhooks
 from deskbase.events.service import install as install_webhooks
+from deskbase.mail.service import Mail
 from deskbase.mail.service import install as install_mail
 from deskbase.support.install import install as install_support
 from deskbase.support.service import SlaService
@@ -72,6 +73,7 @@ def compose(settings: Settings, clock: Clock | None = None, engine: Any = None) 
     then closes it.
     """
     core = open_core(settings, clock)
+    mail = core.extensions[Mail]
     out = Composition(core)
     if settings.replicate:
         analytics = install_analytics(core, engine)
@@ -84,6 +86,8 @@ def compose(settings: Settings, clock: Clock | None = None, engine: Any = None) 
     if settings.webhooks:
         hooks = core.extensions[Webhooks]
         out.background.append(Background("webhooks", hooks.start, hooks.stop))
+    if settings.imap_fetch:
+        out.background.append(Background("imap", mail.fetchers.start, mail.fetchers.stop))
     return out
 
 

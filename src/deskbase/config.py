@@ -153,6 +153,32 @@ class Settings:
         "Largest accepted inbound email (the raw message, attachments encoded), in bytes; a larger one is "
         "refused with 413. Each attachment must also fit max_file_bytes.",
     )
+    imap_fetch: bool = _setting(
+        True,
+        "Fetch the mail of mailboxes whose inbound kind is imap in this process, a background loop like the "
+        "replicator's (one loop and connection per mailbox; a lease in the store makes exactly one process "
+        "fetch each mailbox).",
+    )
+    imap_poll_seconds: float = _setting(
+        60.0,
+        "Seconds between two polls of an IMAP mailbox whose server has no IDLE; with IDLE, new mail is "
+        "fetched as the server announces it and the folder is polled this often anyway. Also the first wait "
+        "after a failed poll (it doubles with each failure, up to 15 minutes).",
+    )
+    smtp_port: int = _setting(
+        0,
+        "Port of the built-in SMTP listener that takes mail relayed by your MTA for mailboxes whose inbound "
+        "kind is smtp; 0 (the default) leaves it off. It runs in the `deskbase serve` process (not in "
+        "`deskbase worker`): in a scale-out deployment set it on one server process only.",
+    )
+    smtp_host: str = _setting(
+        "127.0.0.1",
+        "Address the SMTP listener binds to. It has no TLS or authentication: keep it on loopback or a "
+        "private network that only your MTA reaches.",
+    )
+    smtp_lmtp: bool = _setting(
+        False, "Speak LMTP (LHLO, one answer per recipient) instead of SMTP on smtp_port."
+    )
     log_level: str = _setting("info", "Server log level.")
 
     @classmethod

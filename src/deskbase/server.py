@@ -18,6 +18,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import Clock
 from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unavailable
+from deskbase.mail.service import Mail
 from deskbase.mcp.http import install as install_mcp
 from deskbase.web import install_console
 
@@ -52,6 +53,10 @@ def build(
     extensions.append(install_console)
     startup: list[Any] = [comp.start_background] if background else []
     shutdown: list[Any] = [comp.close]
+    listener = core.extensions[Mail].listener  # the SMTP/LMTP listener belongs to the serving process
+    if listener is not None:
+        startup.append(listener.start)
+        shutdown.insert(0, listener.stop)  # take no mail in while the rest shuts down
     app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
     startup.append(app.state.console.start)
     shutdown.insert(0, app.state.console.close)

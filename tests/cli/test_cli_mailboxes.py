@@ -12,6 +12,7 @@ from deskbase.core.context import SYSTEM
 from deskbase.mail.service import Mail
 from tests.cli.cli_harness import Cli, Server, running_server
 from tests.mail.conftest import message
+from tests.serverproc import free_port
 
 IMAP = ["--inbound-kind", "imap", "--inbound-host", "imap.acme.test", "--inbound-username", "support"]
 
@@ -156,3 +157,18 @@ def test_inbound_failures_are_one_line(mcli: Cli, tmp_path: Path) -> None:
     assert unknown.startswith("error: not_found: ") and unknown.count("\n") == 1
     missing = mcli("mailboxes", "inbound", "nobox", str(tmp_path / "absent.eml"), expect=1).stderr
     assert missing.startswith("error: bad_input: cannot read ") and missing.count("\n") == 1
+
+
+def test_test_and_skipped(mcli: Cli, mail_server: Server) -> None:
+    mcli("mailboxes", "create", "help", "--address", "help@acme.test")
+    assert mcli("mailboxes", "test", "help").stdout == (
+        "inbound: ok — messages come in through POST …/mailboxes/{id}/inbound\n"
+    )
+    closed = str(free_port())
+    unreachable = ["--inbound-kind", "imap", "--inbound-host", "127.0.0.1", "--inbound-port", closed]
+    mcli("mailboxes", "update", "help", *unreachable, "--inbound-tls", "none", "--inbound-username", "x")
+    failed = mcli("mailboxes", "test", "help", expect=1)
+    assert failed.stdout.startswith(f"inbound: FAILED — cannot connect to 127.0.0.1:{closed}: ")
+    assert mcli.json("mailboxes", "test", "help", expect=1)["inbound"]["ok"] is False
+    assert mcli.json("mailboxes", "skipped", "help") == {"data": [], "next_cursor": None}
+    assert mcli("mailboxes", "skipped", "nope", expect=1).stderr.startswith("error: not_found: ")

@@ -1,9 +1,11 @@
-"""Mail fixtures: the API with workspace `acme` (support template) and mailbox `support`, and a builder of
-real RFC 5322 messages the way common clients write them."""
+"""Mail fixtures: the API with workspace `acme` (support template) and mailbox `support`, a builder of real
+RFC 5322 messages the way common clients write them, and a real IMAP server (dovecot) shared by a module."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -17,14 +19,17 @@ from deskbase.config import Settings
 from deskbase.core.clock import FixedClock
 from deskbase.server import build
 from tests.conftest import START, Api
+from tests.mail.dovecot import Dovecot, missing
 
 ADDRESS = "support@acme.test"
 
 
 @contextmanager
 def mail_api(
-    tmp_path: Path, clock: FixedClock, store_url: str | None = None, **settings: Any
+    tmp_path: Path, clock: FixedClock, store_url: str | None = None, setup: bool = True, **settings: Any
 ) -> Iterator[Api]:
+    """The app on `tmp_path`; `setup` makes workspace `acme` and its mailbox `support` (leave it off to
+    open the same data directory again, as a restart does)."""
     values: dict[str, Any] = {
         "data_dir": str(tmp_path),
         "replicate": False,
@@ -39,6 +44,9 @@ def mail_api(
     with TestClient(app, raise_server_exceptions=False) as client:
         a = Api(client, raw)
         a.core = core  # type: ignore[attr-defined]
+        if not setup:
+            yield a
+            return
         assert a.put("/v1/workspaces/acme", json={"name": "Acme"}).status_code == 201
         assert a.post("/v1/workspaces/acme/templates/support").status_code == 200
         r = a.put("/v1/workspaces/acme/mailboxes/support", json={"address": ADDRESS, "name": "Acme Support"})
@@ -79,3 +87,34 @@ def send(api: Api, raw: bytes | EmailMessage, mailbox: str = "support", **kw: An
         headers={"Content-Type": "message/rfc822"},
         **kw,
     )
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    """One dovecot per test module; each test logs in as its own user (`imap_user`), so none sees another's
+    mail. Skipped when dovecot-imapd is not installed."""
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    server = Dovecot()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def imap_user() -> str:
+    return f"u{uuid.uuid4().hex[:12]}"
+
+
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    """Poll `check` until it returns something truthy (which is returned); fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)

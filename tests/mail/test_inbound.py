@@ -3,16 +3,19 @@ charsets and noise, on a corpus of generated messages."""
 
 from __future__ import annotations
 
+import threading
 from email.header import Header
 from pathlib import Path
 from typing import Any
 
 from deskbase.core.clock import FixedClock
+from deskbase.mail.service import Mail
 from tests.conftest import Api
 from tests.mail import corpus
-from tests.mail.conftest import mail_api, message, send
+from tests.mail.conftest import mail_api, message, send, wait_for
 
 WS = "/v1/workspaces/acme"
+BOX = ("acme", "support")
 
 
 def record(api: Api, collection: str, rid: str) -> dict[str, Any]:
@@ -251,3 +254,71 @@ def test_on_both_stores(tmp_path: Path, clock: FixedClock, store_url: str) -> No
         assert send(api, corpus.charset("utf-8", "nul \x00 byte")).status_code == 201
         assert send(api, message(message_id=f"<{'x' * 400}@long>")).status_code == 201
         assert send(api, message(message_id=f"<{'x' * 400}@long>")).json()["status"] == "duplicate"
+
+
+def test_a_message_racing_in_by_two_paths_is_stored_once_and_leaves_no_orphan_blobs(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """Both copies pass the early duplicate check and store their files' bytes; the loser of the write
+    lock finds the winner's Message-ID and must not leave its own bytes (the relayed copy differs by a
+    Received header) in the blob store with no file naming them."""
+    with mail_api(tmp_path, clock) as api:
+        core = api.core  # type: ignore[attr-defined]
+        mail = core.extensions[Mail]
+        msg = corpus.inline_image()
+        direct = msg.as_bytes()
+        relayed = b"Received: from relay.example by mx.acme.test; Mon, 2 Mar 2026 09:00:01 +0000\n" + direct
+        blobs = tmp_path / "files"
+
+        def stored() -> set[str]:
+            return {p.name for p in blobs.glob("??/??/*")}
+
+        results: dict[int, Any] = {}
+        with core.db.tx():  # hold the write lock: both ingests stage and store their bytes, then wait
+            threads = [
+                threading.Thread(
+                    target=lambda n, raw: results.update({n: mail.ingest(*BOX, raw)}), args=(n, raw)
+                )
+                for n, raw in enumerate((direct, relayed))
+            ]
+            for th in threads:
+                th.start()
+            wait_for(lambda: len(stored()) == 4, "both copies' bytes stored (2 originals, 2 shared parts)")
+        for th in threads:
+            th.join(timeout=30)
+        assert sorted(r.status for r in results.values()) == ["created", "duplicate"]
+        assert count(api, "tickets") == 1 and count(api, "responses") == 1
+        with core.db.read() as conn:
+            live = {r[0] for r in conn.exec_driver_sql("SELECT sha256 FROM files WHERE deleted = 0")}
+        assert stored() == live and len(live) == 3
+
+
+def test_big_attachments_are_stored_exactly_whatever_their_encoding(mapi: Api) -> None:
+    """Bodies over the spool threshold skip the text parse and are decoded from the raw bytes: the stored
+    files are byte for byte what was attached, in CRLF and LF messages, and a sender's forged spool mark
+    changes nothing."""
+    blob = bytes(range(256)) * 2400  # 600 KiB, every byte value
+    csv = b"id,name\r\n" + b"".join(b"%d,caf\xc3\xa9 %d\r\n" % (i, i) for i in range(30_000))
+    for linesep in ("\n", "\r\n"):
+        msg = corpus.inline_image()
+        msg.add_attachment(blob, maintype="application", subtype="octet-stream", filename="blob.bin")
+        msg.add_attachment(csv, maintype="text", subtype="csv", filename="big.csv")
+        qp = message("qp part")
+        qp.set_content(blob, maintype="application", subtype="x-qp", cte="quoted-printable")
+        qp.replace_header("Content-Type", 'application/x-qp; name="qp.bin"')
+        qp["Content-Disposition"] = 'attachment; filename="qp.bin"'
+        qp["X-Deskbase-Spool"] = "0123456789abcdef-0"
+        msg.attach(qp)
+        raw = msg.as_bytes(policy=msg.policy.clone(linesep=linesep))
+        assert len(raw) > 2 * len(blob)
+        out = send(mapi, raw)
+        assert out.status_code == 201, out.text
+        data = record(mapi, "responses", out.json()["response_id"])["data"]
+        files = {mapi.get(f"{WS}/files/{f}").json()["name"]: f for f in data["attachments"]}
+        assert sorted(files) == ["big.csv", "blob.bin", "invoice.pdf", "qp.bin", "shot.png"]
+        assert mapi.get(f"{WS}/files/{files['blob.bin']}/content").content == blob
+        assert mapi.get(f"{WS}/files/{files['qp.bin']}/content").content == blob
+        assert mapi.get(f"{WS}/files/{files['big.csv']}/content").content == csv
+        assert data["mail"]["inline"] == {"shot@acme": files["shot.png"]}
+        assert data["body"] == "See the screenshot."
+        assert mapi.get(f"{WS}/files/{data['original']}/content").content == raw

@@ -32,7 +32,9 @@ SMTP_SECRET = "smtp-s3cret-never-shown"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     data = tmp_path_factory.mktemp("mailboxes-page")
-    settings = Settings(data_dir=str(data), replicate=False, sla_scheduler=False, webhooks=False)
+    settings = Settings(
+        data_dir=str(data), replicate=False, sla_scheduler=False, webhooks=False, imap_fetch=False
+    )
     core, app = build(settings, FixedClock(START))
     raw, _ = core.tokens.ensure_admin_token(data)
     seed = seed_workspace(core)

@@ -14,6 +14,7 @@ from deskbase.cli.common import OutputOpt, WorkspaceOpt, WriteOutputOpt, session
 from deskbase.cli.output import Output, hint, print_item, print_list, print_written
 
 COLUMNS = ["id", "address", "name", "inbound.kind", "outbound.host", "auto_acknowledge", "updated_at"]
+SKIP_COLUMNS = ["at", "code", "ref", "from", "subject", "size", "reason"]
 IMAP_FIELDS = ("host", "port", "tls", "username", "folder")
 SMTP_FIELDS = ("host", "port", "tls", "username")
 
@@ -260,6 +261,45 @@ def show(
     """Show one mailbox (never its passwords: `password_set` says whether one is stored)."""
     s = session(ctx)
     print_item(s.client().get(*_path(s, workspace, "mailboxes", mailbox_id)), output)
+
+
+@app.command("test")
+def test(
+    ctx: typer.Context, mailbox_id: str, workspace: WorkspaceOpt = None, output: OutputOpt = Output.table
+) -> None:
+    """Check now that the mailbox works: for IMAP a live login and a look at the folder. Prints one line per
+    check (`inbound: ok — …` or `inbound: FAILED — …`); exits 1 when a check failed."""
+    s = session(ctx)
+    out = s.client().post(*_path(s, workspace, "mailboxes", mailbox_id, "test"))
+    if output is Output.json:
+        print_item(out, output)
+    else:
+        for part, check in out.items():
+            if isinstance(check, dict) and "ok" in check:
+                typer.echo(f"{part}: {'ok' if check['ok'] else 'FAILED'} — {check.get('message') or ''}")
+    if any(isinstance(c, dict) and c.get("ok") is False for c in out.values()):
+        raise typer.Exit(1)
+
+
+@app.command("skipped")
+def skipped(
+    ctx: typer.Context,
+    mailbox_id: str,
+    limit: Annotated[int, typer.Option(help="Entries per page.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Continue after a previous page.")] = None,
+    workspace: WorkspaceOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """The skip log, newest first: messages IMAP fetching passed over because they can never be stored (too
+    large, an attachment too large, not storable), with where they are on the server and why. They stay
+    unread there."""
+    s = session(ctx)
+    page = s.client().get(
+        *_path(s, workspace, "mailboxes", mailbox_id, "skipped"), params={"limit": limit, "cursor": cursor}
+    )
+    print_list(page, output, SKIP_COLUMNS)
+    if page.get("next_cursor"):
+        hint(f"more: --cursor {page['next_cursor']}")
 
 
 @app.command("delete")

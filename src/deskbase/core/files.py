@@ -203,16 +203,25 @@ class Files:
                 .where(f.c.workspace_id == workspace_id, f.c.id == file_id)
                 .values(deleted=True, version=change.seq)
             )
-        self._collect(row.sha256)
+        self.collect([row.sha256])
 
-    def _collect(self, sha256: str) -> None:
-        """Remove a blob no live file row names. Under the write lock, so an upload of the same bytes either
-        committed its row first (the blob stays) or re-puts the blob in its own transaction."""
+    def collect(self, sha256s: Iterable[str]) -> None:
+        """Remove those blobs no live file row names (after a delete, or when a write that persisted blobs
+        did not commit their rows: a mail ingest that lost a race to the same message). Under the write
+        lock, so an upload of the same bytes either committed its row first (the blob stays) or re-puts
+        the blob in its own transaction."""
+        wanted = sorted({d for d in sha256s if d})
+        if not wanted:
+            return
         with self.app.db.tx() as tx:
-            live = tx.conn.execute(
-                select(f.c.id).where(f.c.sha256 == sha256, f.c.deleted.is_(False)).limit(1)
-            ).first()
-            if live is None:
+            live = set(
+                tx.conn.execute(
+                    select(f.c.sha256).where(f.c.sha256.in_(wanted), f.c.deleted.is_(False)).distinct()
+                ).scalars()
+            )
+            for sha256 in wanted:
+                if sha256 in live:
+                    continue
                 try:
                     self.blobs.delete(sha256)
                 except Exception:  # the metadata is gone; a leftover blob is only space

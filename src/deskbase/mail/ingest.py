@@ -6,11 +6,13 @@ it (rules.py), find or create the customer by the From address, create the ticke
 a resolved or closed one), store the response with the message's metadata and files, and index the
 Message-ID. Noise (auto-replies, bulk and list mail, mailer-daemons, delivery reports) touches no ticket; a
 delivery report marks the outbound message it names as bounced. Either all of it commits or none of it.
+Blobs are stored before that transaction (a slow store must not hold the write lock); when it does not
+commit their rows — it failed, or lost a race to the same message arriving by another path — the blobs no
+file names are removed again. (A process killed between the two leaves them: space, never a wrong answer.)
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +29,7 @@ from deskbase.core.entity_state import RecordState
 from deskbase.core.errors import PayloadTooLarge
 from deskbase.core.filters import Compiler, Field
 from deskbase.core.writer import UnitOfWork
-from deskbase.mail import delivery, rules
+from deskbase.mail import delivery, rules, spool
 from deskbase.mail.fold import fold
 from deskbase.mail.mailboxes import Mailboxes, actor_of
 from deskbase.mail.parse import Parsed, parse
@@ -77,7 +79,7 @@ class Ingest:
         self.mailboxes = mailboxes
         self.max_bytes = max_bytes
 
-    def __call__(self, ws: str, mid: str, raw: bytes) -> Received:
+    def __call__(self, ws: str, mid: str, raw: bytes | bytearray) -> Received:
         box = self.mailboxes.row(ws, mid)
         if len(raw) > self.max_bytes:
             raise PayloadTooLarge(
@@ -94,21 +96,32 @@ class Ingest:
             return self._noise(box, msg, noise)
         actor = actor_of(ws, mid)
         files = self.core.files
-        staged = [("message.eml", "message/rfc822", raw)]
-        staged += [(p.name, p.content_type, p.data) for p in msg.parts]
+        staged = [("message.eml", "message/rfc822")] + [(p.name, p.content_type) for p in msg.parts]
         held: list[Staged] = []
+        out: Received | None = None
         try:
-            for _, _, data in staged:
+            for part in [None, *msg.parts]:
                 s = files.begin(ws, actor)
                 held.append(s)
-                source = io.BytesIO(data)
-                while chunk := source.read(CHUNK):
-                    s.write(chunk)
+                if part is not None and part.spooled is not None:
+                    spool.decode(raw, part.spooled, s.write)
+                else:
+                    data = memoryview(raw if part is None else part.data)
+                    for i in range(0, len(data), CHUNK):
+                        s.write(bytes(data[i : i + CHUNK]))
                 files.persist(s)
-            return self._store(box, msg, staged, held)
+            out = self._store(box, msg, staged, held)
+            return out
         finally:
             for s in held:
                 s.discard()
+            if out is None or out.status == "duplicate":
+                # The blobs were put before the transaction, whose file rows did not commit (it failed, or the
+                # same message came in by another path meanwhile): remove those no other file names.
+                try:
+                    files.collect(s.sha256 for s in held)
+                except Exception:  # a leftover blob is only space; the outcome stands
+                    log.exception("mail %s/%s: could not remove unused blobs", ws, mid)
 
     # ---- noise ------------------------------------------------------------------------------------
     def _noise(self, box: Any, msg: Parsed, reason: str) -> Received:
@@ -122,9 +135,7 @@ class Ingest:
         return Received("ignored", msg.message_id, reason=reason, bounced=tuple(bounced))
 
     # ---- a customer message -----------------------------------------------------------------------
-    def _store(
-        self, box: Any, msg: Parsed, staged: list[tuple[str, str, bytes]], held: list[Staged]
-    ) -> Received:
+    def _store(self, box: Any, msg: Parsed, staged: list[tuple[str, str]], held: list[Staged]) -> Received:
         ws, actor = box.workspace_id, actor_of(box.workspace_id, box.id)
         reopened = False
         with self.core.records.unit(ws, actor) as uow:
@@ -134,7 +145,7 @@ class Ingest:
                 return Received("duplicate", msg.message_id, hit.ticket_id, hit.response_id)
             ids = [
                 self.core.files.add(uow.tx, ws, actor, s, name, ctype)["id"]
-                for (name, ctype, _), s in zip(staged, held, strict=True)
+                for (name, ctype), s in zip(staged, held, strict=True)
             ]
             original, attached = ids[0], ids[1:]
             when = uow.when(None)

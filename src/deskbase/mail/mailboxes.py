@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -25,6 +26,7 @@ from deskbase.core.db import Tx
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.ids import check_slug
 from deskbase.core.secrets import SecretBox
+from deskbase.mail import inbound_state
 from deskbase.mail.tables import mail_messages, mail_outbox, mailboxes
 
 KINDS = ("imap", "smtp", "api")
@@ -45,6 +47,7 @@ WRITES = (
     "write:files",
 )
 audit_log = logging.getLogger("deskbase.audit")
+log = logging.getLogger(__name__)
 
 
 def actor_of(workspace_id: str, mailbox_id: str) -> Actor:
@@ -53,8 +56,9 @@ def actor_of(workspace_id: str, mailbox_id: str) -> Actor:
     return Actor(id=f"mailbox:{mailbox_id}", name=f"mailbox {mailbox_id}", grants=(grant,), source="mail")
 
 
-def public(row: Any) -> dict[str, Any]:
-    """The wire form: settings with `password_set` in place of any password."""
+def public(row: Any, health: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The wire form: settings with `password_set` in place of any password, and for an IMAP mailbox the
+    `health` of its fetching (null for the other kinds)."""
     inbound = {**row.inbound}
     if inbound.get("kind") == "imap":
         inbound["password_set"] = row.inbound_password is not None
@@ -69,6 +73,7 @@ def public(row: Any) -> dict[str, Any]:
         "inbound": inbound,
         "outbound": outbound,
         "auto_acknowledge": bool(row.auto_acknowledge),
+        "health": (health or inbound_state.empty_health()) if row.inbound.get("kind") == "imap" else None,
         "version": row.version,
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
@@ -136,6 +141,16 @@ class Mailboxes:
     def __init__(self, core: Deskbase, box: SecretBox) -> None:
         self.core = core
         self.box = box
+        #: Called with (workspace, mailbox) after a mailbox is created, replaced or deleted (the IMAP
+        #: supervisor of this process follows changes at once rather than at its next look).
+        self.listeners: builtins.list[Callable[[str, str], None]] = []
+
+    def _changed(self, ws: str, mid: str) -> None:
+        for fn in self.listeners:
+            try:
+                fn(ws, mid)
+            except Exception:
+                log.exception("mailbox change listener failed")
 
     def _row(self, conn: Connection, ws: str, mid: str) -> Any:
         row = conn.execute(
@@ -198,13 +213,15 @@ class Mailboxes:
                     .values(version=old.version + 1, **values)
                 )
             row = self._row(tx.conn, ws, mid)
+            health = inbound_state.health(tx.conn, ws, mid)
         audit_log.info("mailbox %s/%s %s by %s", ws, mid, "updated" if old else "created", actor.id)
-        return public(row), old is None
+        self._changed(ws, mid)
+        return public(row, health), old is None
 
     def get(self, ws: str, mid: str) -> dict[str, Any]:
         with self.core.db.read() as conn:
             self.core.workspaces.require(conn, ws)
-            return public(self._row(conn, ws, mid))
+            return public(self._row(conn, ws, mid), inbound_state.health(conn, ws, mid))
 
     def row(self, ws: str, mid: str) -> Any:
         """The stored row (sealed passwords included), for the adapters that connect with it."""
@@ -217,8 +234,9 @@ class Mailboxes:
             self.core.workspaces.require(conn, ws)
             rows = conn.execute(
                 select(mailboxes).where(mailboxes.c.workspace_id == ws).order_by(mailboxes.c.id)
-            )
-            return [public(r) for r in rows]
+            ).all()
+            health = inbound_state.health_all(conn, ws) if rows else {}
+            return [public(r, health.get(r.id)) for r in rows]
 
     def delete(self, ws: str, mid: str, actor: Actor) -> None:
         """Remove the mailbox; tickets and messages it brought in stay (their Message-IDs stay indexed, so a
@@ -226,8 +244,10 @@ class Mailboxes:
         with self.core.db.tx() as tx:
             self.core.workspaces.require(tx.conn, ws)
             self._row(tx.conn, ws, mid)
+            inbound_state.forget(tx.conn, ws, mid)
             tx.conn.execute(delete(mailboxes).where(mailboxes.c.workspace_id == ws, mailboxes.c.id == mid))
         audit_log.info("mailbox %s/%s deleted by %s", ws, mid, actor.id)
+        self._changed(ws, mid)
 
     def password(self, sealed: str | None) -> str | None:
         return None if sealed is None else self.box.open(sealed)
@@ -237,4 +257,5 @@ class Mailboxes:
         for ws in {c.workspace_id for c in entries if c.entity == "workspace" and c.op == "delete"}:
             tx.conn.execute(delete(mail_outbox).where(mail_outbox.c.workspace_id == ws))
             tx.conn.execute(delete(mail_messages).where(mail_messages.c.workspace_id == ws))
+            inbound_state.forget(tx.conn, ws, None)
             tx.conn.execute(delete(mailboxes).where(mailboxes.c.workspace_id == ws))

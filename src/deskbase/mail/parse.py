@@ -4,8 +4,9 @@ Charsets: the declared one, read leniently (bytes it cannot decode become U+FFFD
 labelled ISO-8859-1 or ASCII is read as windows-1252, its superset that real clients mean; an undeclared or
 unknown charset is tried as UTF-8, then windows-1252. Headers with raw 8-bit bytes get the same treatment.
 Bodies: text/plain is preferred; an HTML-only message gets a text version made from it; HTML is kept
-sanitised (htmlsafe.py). Attachments and inline `cid:` images come out as parts to store; a `winmail.dat`
-(TNEF) is opened and its files taken out. A parse never raises on malformed input: it keeps what it can read.
+sanitised (htmlsafe.py). Attachments and inline `cid:` images come out as parts to store (big ones cut out
+before the parse, to be decoded from the raw bytes: spool.py); a `winmail.dat` (TNEF) is opened and its
+files taken out. A parse never raises on malformed input: it keeps what it can read.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
-from deskbase.mail import htmlsafe, tnef
+from deskbase.mail import htmlsafe, spool, tnef
 
 ALIASES = {
     "iso-8859-1": "cp1252",
@@ -37,12 +38,14 @@ _DAEMONS = ("mailer-daemon", "postmaster")
 
 @dataclass(frozen=True)
 class Part:
-    """An attachment or inline image to store as a file."""
+    """An attachment or inline image to store as a file: its bytes, or (a big one) where its body is in the
+    raw message, to be decoded from there (spool.py)."""
 
     name: str
     content_type: str
     data: bytes
     content_id: str | None = None  # without angle brackets; inline images are referred to as cid:<it>
+    spooled: spool.Body | None = None
 
 
 @dataclass
@@ -233,8 +236,9 @@ def _made_up_key(msg: Any, text: str) -> str:
     return "sha256:" + hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def parse(raw: bytes) -> Parsed:
-    msg: Any = BytesParser(policy=policy.default).parsebytes(raw)
+def parse(raw: bytes | bytearray) -> Parsed:
+    cut = spool.cut(raw)
+    msg: Any = BytesParser(policy=policy.default).parsebytes(cut.text if cut else raw)
     sender = _addresses(msg, "From")
     from_name, from_address = sender[0] if sender else ("", "")
     plain, rich = _body(msg, "plain"), _body(msg, "html")
@@ -249,6 +253,10 @@ def parse(raw: bytes) -> Parsed:
             ctype in ("text/plain", "text/html") and leaf.get_content_disposition() is None
         ):
             continue  # an alternative we did not choose
+        body = cut.body_of(leaf) if cut else None
+        if body is not None:
+            parts.append(Part(_name_of(leaf, n), ctype, b"", message_key(_header(leaf, "Content-ID")), body))
+            continue
         data: bytes = leaf.get_payload(decode=True) or b""
         if ctype == "message/rfc822":
             inner = leaf.get_payload()

@@ -1,12 +1,12 @@
-"""Tables of the mail package (migration 0015): mailboxes, the Message-ID index of every stored message, and
-the outbound queue with its attempts.
+"""Tables of the mail package (migrations 0015 and 0017): mailboxes, the Message-ID index of every stored
+message, the outbound queue with its attempts, and what the inbound adapters remember per mailbox.
 
 Declared on the core's metadata; only the mail package reads or writes them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
 
 from deskbase.core.tables import JsonType, UtcDateTime, metadata
 
@@ -75,4 +75,39 @@ mail_attempts = Table(
     Column("code", Integer, nullable=True),  # the SMTP reply code; None when no server answered
     Column("answer", Text, nullable=True),
     Column("duration_ms", Integer, nullable=False),
+)
+
+inbound_state = Table(
+    "mail_inbound_state",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("mailbox_id", String(63), primary_key=True),
+    Column("source", String(600), nullable=True),  # host:port/user/folder the watermark belongs to
+    Column("uidvalidity", BigInteger, nullable=True),
+    Column("last_uid", BigInteger, nullable=False),
+    Column("fetched", BigInteger, nullable=False),  # messages handed to the pipeline and committed
+    Column("skipped", BigInteger, nullable=False),
+    Column("idle", Boolean, nullable=True),  # whether the server offered IDLE at the last connection
+    Column("last_poll_at", UtcDateTime(), nullable=True),  # the last poll that completed
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UtcDateTime(), nullable=True),
+    Column("failures", Integer, nullable=False),  # consecutive failed polls (the back-off grows with it)
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+skipped_messages = Table(
+    "mail_skipped",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("mailbox_id", String(63), primary_key=True),
+    Column("id", String(40), primary_key=True),  # UUIDv7: newest last
+    Column("source", String(16), nullable=False),  # imap
+    Column("ref", String(255), nullable=False),  # where it is: folder, UIDVALIDITY and UID
+    Column("message_id", Text, nullable=True),
+    Column("sender", Text, nullable=True),
+    Column("subject", Text, nullable=True),
+    Column("size", BigInteger, nullable=True),
+    Column("code", String(40), nullable=False),  # payload_too_large, file_too_large, validation_failed, …
+    Column("reason", Text, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )

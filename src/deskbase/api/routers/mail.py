@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from deskbase.api.deps import ActorDep, authorize, requires
 from deskbase.api.schemas import MailboxPut
+from deskbase.api.uploads import read_whole
 from deskbase.core.errors import UnsupportedMediaType
 from deskbase.mail.service import Mail, authorize_manage
 
@@ -54,6 +55,32 @@ def get_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> dic
     return mail.mailboxes.get(ws, mailbox_id)
 
 
+@router.post("/mailboxes/{mailbox_id}/test", openapi_extra=ADMIN)
+def test_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
+    """Check now that mail can come in: for IMAP a live login and a look at the folder (its health from the
+    last polls is in the mailbox's `health`). `{"inbound": {"ok", "message"}}`; always 200 — a failed check
+    is an answer, not an error."""
+    authorize_manage(actor, ws)
+    ok, message = mail.check_inbound(ws, mailbox_id)
+    return {"inbound": {"ok": ok, "message": message}}
+
+
+@router.get("/mailboxes/{mailbox_id}/skipped", openapi_extra=ADMIN)
+def list_skipped(
+    ws: str,
+    mailbox_id: str,
+    mail: MailDep,
+    actor: ActorDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """The skip log, newest first: messages fetching passed over because the pipeline refuses them for good
+    (over `max_mail_bytes`, an attachment over `max_file_bytes`, not storable), each with where it is in the
+    folder, its Message-ID, From, Subject, size and the reason. They stay unread on the server."""
+    authorize_manage(actor, ws)
+    return mail.skipped(ws, mailbox_id, cursor, limit)
+
+
 @router.delete("/mailboxes/{mailbox_id}", status_code=204, openapi_extra=ADMIN)
 def delete_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> Response:
     """Delete the mailbox; the tickets and messages it brought in stay."""
@@ -88,6 +115,6 @@ async def inbound(ws: str, mailbox_id: str, request: Request, mail: MailDep, act
         raise UnsupportedMediaType(
             "send the raw message with Content-Type: message/rfc822", {"content_type": kind or None}
         )
-    raw = await request.body()
+    raw = await read_whole(request)
     out = await run_in_threadpool(mail.ingest, ws, mailbox_id, raw)
     return JSONResponse(out.public(), status_code=201 if out.status in ("created", "appended") else 200)
