@@ -297,7 +297,7 @@ class Replica:
 
         Queries read them with FINAL, which collapses versions across unmerged parts at query time: after a
         catch-up of 200k changes in batches, the seed queries ran 3-9x slower than on merged parts (bench/sql.py,
-        bench/README.md "Replica parts"). ClickHouse merges in the background too, but slowly and not to one
+        bench/README.md, "Replica parts"). ClickHouse merges in the background too, but slowly and not to one
         part; this brings a bulk load to the merged state at once. Runs without the replication lock: inserts
         go on meanwhile and land in new parts."""
         for db in sorted(self._known if databases is None else databases & self._known):
@@ -355,6 +355,11 @@ class Replica:
 
     def stop(self) -> None:
         self.loop.stop()
+        with self._compact_lock:
+            self._compact_pending.clear()  # a merge under way finishes; none starts after it
+            compactor = self._compactor
+        if compactor is not None:
+            compactor.join(timeout=60)
         with self._lock:
             self.persist_watermark()
             if self._pool is not None:
