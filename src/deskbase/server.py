@@ -36,7 +36,7 @@ def build(
     core = Deskbase.open(settings, clock)
     install_support(core)
     webhooks = install_webhooks(core)
-    install_mail(core)
+    mail = install_mail(core)
     startup: list[Any] = []
     shutdown: list[Any] = []
     extensions: list[Extension] = list(extra or [])
@@ -78,6 +78,9 @@ def build(
     if settings.webhooks:
         startup.append(webhooks.start)
         shutdown.append(webhooks.stop)
+    if settings.mail_outbound:
+        startup.append(mail.start)
+        shutdown.append(mail.stop)
     shutdown.append(core.close)
     app = create_app(core, extensions, on_startup=startup, on_shutdown=shutdown)
     startup.append(app.state.console.start)

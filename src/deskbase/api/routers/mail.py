@@ -1,4 +1,5 @@
-"""Mailboxes: manage them (workspace `admin`) and hand them raw messages (`write:records`).
+"""Mailboxes: manage them, read their outbox, retry a failed message and check their servers (workspace
+`admin`), and hand them raw messages (`write:records`).
 
 Passwords are write-only: no answer carries one (`password_set` says whether one is stored).
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -60,6 +61,37 @@ def delete_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> 
     authorize_manage(actor, ws)
     mail.mailboxes.delete(ws, mailbox_id, actor)
     return Response(status_code=204)
+
+
+@router.get("/mailboxes/{mailbox_id}/outbox", openapi_extra=ADMIN)
+def list_outbox(
+    ws: str,
+    mailbox_id: str,
+    mail: MailDep,
+    actor: ActorDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """The mailbox's outbound messages, newest first: replies and acknowledgements with their status
+    (queued, sent, failed, bounced), attempts, the server's last answer and every attempt in `log`."""
+    authorize_manage(actor, ws)
+    return mail.outbox(ws, mailbox_id, cursor, limit, status)
+
+
+@router.post("/mailboxes/{mailbox_id}/outbox/{outbox_id}/retry", status_code=202, openapi_extra=ADMIN)
+def retry_outbox(ws: str, mailbox_id: str, outbox_id: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
+    """Queue a failed message again now, with a fresh retry schedule (409 unless it is failed)."""
+    authorize_manage(actor, ws)
+    return mail.retry(ws, mailbox_id, outbox_id)
+
+
+@router.post("/mailboxes/{mailbox_id}/test", openapi_extra=ADMIN)
+def test_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
+    """Connect to the mailbox's servers as sending would (greeting, TLS, AUTH; no message is sent):
+    `{"outbound": {"ok", "message"}, "inbound": {"ok", "message"}}`, `ok` null when not checked."""
+    authorize_manage(actor, ws)
+    return mail.test(ws, mailbox_id)
 
 
 @router.post(
