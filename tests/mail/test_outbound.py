@@ -5,102 +5,29 @@ retries and failures, per-thread order, and which mailbox a reply leaves by."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from email.message import EmailMessage
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from deskbase.core.clock import FixedClock
-from deskbase.mail.service import Mail
 from tests.conftest import Api
 from tests.mail import corpus
-from tests.mail.conftest import ADDRESS, mail_api, message, send
-from tests.mail.sink import Sink, sink
-
-WS = "/v1/workspaces/acme"
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[Sink]:
-    with sink() as s:
-        yield s
-
-
-@pytest.fixture
-def oapi(tmp_path: Path, clock: FixedClock, smtp: Sink) -> Iterator[Api]:
-    """The mail API with mailbox `support` sending to the sink (retries after 10 s and 20 s)."""
-    smtp.reset()
-    with mail_api(tmp_path, clock, mail_retry_schedule="10,20") as api:
-        outbound(api, smtp)
-        yield api
-
-
-def outbound(api: Api, s: Sink, mailbox: str = "support", **over: Any) -> None:
-    body = {"address": ADDRESS, "name": "Acme Support", "outbound": s.outbound(), **over}
-    r = api.put(f"{WS}/mailboxes/{mailbox}", json=body)
-    assert r.status_code in (200, 201), r.text
-
-
-def until(check: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
-
-
-def reply(api: Api, tid: str, body: str = "Have you tried turning it off?", **kw: Any) -> str:
-    r = api.post(f"{WS}/tickets/{tid}/responses", json={"body": body, "type": "reply", **kw})
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
-
-
-def data(api: Api, collection: str, rid: str) -> dict[str, Any]:
-    return api.get(f"{WS}/records/{collection}/{rid}").json()["data"]  # type: ignore[no-any-return]
-
-
-def delivery(api: Api, rid: str) -> dict[str, Any]:
-    return (data(api, "responses", rid).get("mail") or {}).get("delivery") or {}
-
-
-def settled(api: Api, rid: str, state: str) -> dict[str, Any]:
-    return until(lambda: (d := delivery(api, rid)).get("state") == state and d)  # type: ignore[no-any-return]
-
-
-def outbox(api: Api, mailbox: str = "support", **params: Any) -> list[dict[str, Any]]:
-    r = api.get(f"{WS}/mailboxes/{mailbox}/outbox", params={"limit": 1000, **params})
-    assert r.status_code == 200, r.text
-    return r.json()["data"]  # type: ignore[no-any-return]
-
-
-def later(api: Api, seconds: float) -> None:
-    """Move the clock on and wake the mail loop (retries are due by the clock)."""
-    api.core.clock.advance(seconds=seconds)  # type: ignore[attr-defined]
-    api.core.extensions[Mail].sender.wake()  # type: ignore[attr-defined]
-
-
-def ticket_from_mail(api: Api, **headers: str) -> dict[str, Any]:
-    r = send(api, message(**headers))
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
-def parts(msg: EmailMessage) -> tuple[str, str, list[tuple[str, str, bytes]]]:
-    text = msg.get_body(("plain",))
-    html = msg.get_body(("html",))
-    assert text is not None and html is not None
-    files = [(str(a.get_filename()), a.get_content_type(), a.get_content()) for a in msg.iter_attachments()]
-    # Text travels in canonical form (CRLF line ends, RFC 2046); compare it as the reader sees it.
-    return text.get_content().replace("\r\n", "\n"), html.get_content().replace("\r\n", "\n"), files
-
-
-def plain(msg: EmailMessage) -> str:
-    return parts(msg)[0].strip()
+from tests.mail.conftest import ADDRESS, mail_api, send
+from tests.mail.outgoing import (
+    WS,
+    data,
+    delivery,
+    later,
+    outbound,
+    outbox,
+    parts,
+    plain,
+    reply,
+    settled,
+    ticket_from_mail,
+    until,
+)
+from tests.mail.sink import Sink
 
 
 def test_an_agent_reply_reaches_the_customer_in_the_thread(oapi: Api, smtp: Sink) -> None:
@@ -356,3 +283,21 @@ def test_without_mailboxes_replies_are_left_alone(tmp_path: Path, clock: FixedCl
         rid = reply(api, tid)
         time.sleep(0.3)
         assert "mail" not in data(api, "responses", rid)
+
+
+def test_on_both_stores(tmp_path: Path, clock: FixedClock, store_url: str, smtp: Sink) -> None:
+    smtp.reset()
+    smtp.answer(lambda g: "451 4.3.0 later" if len(smtp.tried) == 2 else "250 2.0.0 Ok")
+    with mail_api(tmp_path, clock, store_url, mail_retry_schedule="10") as api:
+        outbound(api, smtp, auto_acknowledge=True)
+        first = ticket_from_mail(api)
+        smtp.wait_for(1)  # the acknowledgement
+        one, two = reply(api, first["ticket_id"], "one"), reply(api, first["ticket_id"], "two")
+        until(lambda: delivery(api, one).get("attempts") == 1)
+        later(api, 11)
+        settled(api, two, "sent")
+        assert [plain(g.msg) for g in smtp.received[1:]] == ["one", "two"]
+        got = smtp.received[2]
+        assert send(api, corpus.gmail_reply(got.message_id)).json()["ticket_id"] == first["ticket_id"]
+        assert send(api, corpus.bounce(got.message_id)).json()["bounced"] == [two]
+        assert [m["status"] for m in outbox(api)] == ["bounced", "sent", "sent"]

@@ -8,6 +8,7 @@ bodies quoted-printable or base64), CRLF line ends, so any SMTP server takes it 
 from __future__ import annotations
 
 import html
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from deskbase.mail import htmlsafe
 POLICY = policy.SMTP.clone(cte_type="7bit")
 #: A thread's References header keeps the first message and the newest ones (RFC 5322 allows trimming).
 REFERENCES_KEPT = 20
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def html_of(text: str, given: str | None) -> str:
     paragraphs and line breaks kept."""
     if given:
         return htmlsafe.sanitize(given)[0]
-    paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    paragraphs = [p.strip("\n") for p in _PARAGRAPH.split(text.replace("\r\n", "\n")) if p.strip()]
     return "".join(
         "<p>" + "<br>\n".join(html.escape(line) for line in p.split("\n")) + "</p>\n" for p in paragraphs
     )
