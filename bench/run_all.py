@@ -17,7 +17,7 @@ import time
 
 from common import BENCH, machine
 
-BENCHMARKS = ("http_create", "import_batch", "query", "search", "sql", "console", "webhooks")
+BENCHMARKS = ("http_create", "import_batch", "query", "search", "sql", "console", "webhooks", "mail_send")
 TIMEOUT_S = {"small": 600, "full": 3600}  # per benchmark
 
 

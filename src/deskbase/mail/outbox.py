@@ -45,45 +45,50 @@ class Queued:
     message: str
 
 
+# Built once: queueing runs them for every reply.
+_QUEUED = select(o.c.id).where(o.c.workspace_id == bindparam("ws"), o.c.response_id == bindparam("rid"))
+_INSERT = insert(o)
+_INDEX = insert(mail_messages)
+
+
 def enqueue(conn: Connection, q: Queued, now: datetime) -> str | None:
     """Queue the message and index its Message-ID (so the customer's answer threads back to the ticket);
     None when the response has a row already."""
-    found = conn.execute(
-        select(o.c.id).where(o.c.workspace_id == q.workspace_id, o.c.response_id == q.response_id)
-    ).first()
-    if found is not None:
+    if conn.execute(_QUEUED, {"ws": q.workspace_id, "rid": q.response_id}).first() is not None:
         return None
     oid = uuid7()
     conn.execute(
-        insert(o).values(
-            id=oid,
-            workspace_id=q.workspace_id,
-            mailbox_id=q.mailbox_id,
-            ticket_id=q.ticket_id,
-            response_id=q.response_id,
-            kind=q.kind,
-            message_id=q.message_id,
-            envelope={"from": q.sender, "to": q.recipients},
-            message=q.message,
-            status="queued",
-            attempts=0,
-            next_attempt_at=now,
-            answer=None,
-            created_at=now,
-            updated_at=now,
-        )
+        _INSERT,
+        {
+            "id": oid,
+            "workspace_id": q.workspace_id,
+            "mailbox_id": q.mailbox_id,
+            "ticket_id": q.ticket_id,
+            "response_id": q.response_id,
+            "kind": q.kind,
+            "message_id": q.message_id,
+            "envelope": {"from": q.sender, "to": q.recipients},
+            "message": q.message,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "answer": None,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     conn.execute(
-        insert(mail_messages).values(
-            workspace_id=q.workspace_id,
-            mailbox_id=q.mailbox_id,
-            message_id=q.message_id,
-            direction="outbound",
-            status="stored",
-            ticket_id=q.ticket_id,
-            response_id=None if q.kind == "ack" else q.response_id,
-            created_at=now,
-        )
+        _INDEX,
+        {
+            "workspace_id": q.workspace_id,
+            "mailbox_id": q.mailbox_id,
+            "message_id": q.message_id,
+            "direction": "outbound",
+            "status": "stored",
+            "ticket_id": q.ticket_id,
+            "response_id": None if q.kind == "ack" else q.response_id,
+            "created_at": now,
+        },
     )
     return oid
 

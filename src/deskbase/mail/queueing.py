@@ -38,7 +38,7 @@ from deskbase.mail.tables import mailboxes
 from deskbase.support.tickets import classify
 
 log = logging.getLogger(__name__)
-NAME = "mail"
+NAME = "mail"  #: the loop's lease and watermark (migration 0016 starts it at the head of an existing log)
 BATCH = 200  #: replies queued per step at most
 SCAN = 20_000  #: change-log rows one step reads past at most
 MAX_AGE = timedelta(days=1)
@@ -65,16 +65,6 @@ class Queuer:
         self.core = core
         self._watermark: int | None = None
         self._saved_at = time.monotonic()
-
-    def prepare(self) -> None:
-        """On a store's first start, begin at the head of the change log: replies written before outbound
-        mail existed are history, not mail to send now."""
-        ls = t.loop_state
-        with self.core.db.tx() as tx:
-            if tx.conn.execute(select(ls.c.name).where(ls.c.name == NAME)).first() is None:
-                head = int(tx.conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
-                loops.write_watermark(tx.conn, NAME, head, self.core.clock)
-        self._watermark = None
 
     def step(self) -> int:
         """Queue the replies among the next changes; returns how many links were read (BATCH: more wait)."""
@@ -224,6 +214,8 @@ class Queuer:
                 by_ws.setdefault(p.workspace_id, []).append(p)
             for ws, group in by_ws.items():
                 with delivery.bookkeeping(self.core, tx, ws) as uow:
+                    uow.prefetch_records([("responses", p.response.id) for p in group])
+                    uow.prefetch_records([("tickets", p.ticket.id) for p in group if p.adopt])
                     for p in group:
                         self._queue(uow, p, messages.get(id(p)), now)
             loops.write_watermark(tx.conn, NAME, hi, self.core.clock)

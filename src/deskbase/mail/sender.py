@@ -75,7 +75,6 @@ class Sender:
     # ---- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> None:
         self._stopping.clear()
-        self.queuer.prepare()
         self.loop.start()
 
     def stop(self) -> None:

@@ -1,5 +1,6 @@
 """Outbound mail: one outbox row per response, per-thread order, the outbox log per mailbox, acknowledgement
-rate limits.
+rate limits, and the mail loop's watermark at the head of the change log: replies written before outbound mail
+existed are history, never mailed (a store created from here on starts at 0 and misses no reply).
 
 Revision ID: 0016
 """
@@ -7,7 +8,8 @@ Revision ID: 0016
 import sqlalchemy as sa
 from alembic import op
 
-from deskbase.core.tables import UtcDateTime
+from deskbase.core.clock import SystemClock
+from deskbase.core.tables import UtcDateTime, changes, loop_state
 
 revision = "0016"
 down_revision = "0015"
@@ -28,9 +30,13 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(320), primary_key=True),
         sa.Column("last_at", UtcDateTime(), nullable=False),
     )
+    conn = op.get_bind()
+    head = conn.execute(sa.select(sa.func.max(changes.c.seq))).scalar() or 0
+    conn.execute(sa.insert(loop_state).values(name="mail", watermark=head, updated_at=SystemClock().now()))
 
 
 def downgrade() -> None:
+    op.get_bind().execute(sa.delete(loop_state).where(loop_state.c.name == "mail"))
     op.drop_table("mail_acks")
     op.drop_index("ix_mail_outbox_mailbox", "mail_outbox")
     op.drop_index("ix_mail_outbox_thread", "mail_outbox")
