@@ -301,3 +301,14 @@ def test_on_both_stores(tmp_path: Path, clock: FixedClock, store_url: str, smtp:
         assert send(api, corpus.gmail_reply(got.message_id)).json()["ticket_id"] == first["ticket_id"]
         assert send(api, corpus.bounce(got.message_id)).json()["bounced"] == [two]
         assert [m["status"] for m in outbox(api)] == ["bounced", "sent", "sent"]
+
+
+def test_a_reply_that_cannot_be_built_fails_and_the_next_one_goes(oapi: Api, smtp: Sink) -> None:
+    tid = ticket_from_mail(oapi)["ticket_id"]
+    up = oapi.post(f"{WS}/files", files={"file": ("gone.txt", b"soon gone", "text/plain")}).json()
+    oapi.core.files.blobs.delete(up["sha256"])  # type: ignore[attr-defined]  # the bytes lost from the store
+    broken = reply(oapi, tid, "with a lost file", attachments=[up["id"]])
+    fine = reply(oapi, tid, "without")
+    assert settled(oapi, broken, "failed")["answer"].startswith("not sent: the message could not be built (")
+    settled(oapi, fine, "sent")
+    assert [plain(g.msg) for g in smtp.received] == ["without"]

@@ -99,3 +99,22 @@ def test_the_message_is_seven_bit_crlf_with_encoded_headers() -> None:
     # message/* may not be base64-encoded (RFC 2046): it travels as an opaque file, bytes intact.
     assert att.get_content_type() == "application/octet-stream" and att.get_filename() == "résumé.eml"
     assert att.get_content() == b"From: x\r\n\r\nhi\xff"
+
+
+def test_line_breaks_typed_into_a_subject_or_a_name_stay_inside_their_header() -> None:
+    draft = Draft(
+        sender=("Acme\r\nBcc: eve@evil.test", "support@acme.test"),
+        to=[("Ada", "ada@example.com")],
+        cc=[],
+        subject="Re: two\nlines\r\nX-Injected: yes [#1]",
+        message_id="deskbase.2@acme.test",
+        date=START,
+        text="hi",
+    )
+    msg = BytesParser(policy=policy.default).parsebytes(build(draft).encode())
+    assert msg["Subject"] == "Re: two lines X-Injected: yes [#1]"
+    assert (
+        "X-Injected" not in msg
+        and "Bcc" not in msg
+        and msg["From"].addresses[0].addr_spec == "support@acme.test"
+    )

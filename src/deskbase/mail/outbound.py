@@ -88,7 +88,13 @@ def thread_headers(keys: list[str]) -> tuple[str | None, list[str]]:
     return usable[-1], refs
 
 
+def _line(value: str) -> str:
+    """A header value on one line: a subject or a name typed with line breaks must not end the header."""
+    return " ".join(value.split())
+
+
 def _address(name: str, addr: str) -> str:
+    name, addr = _line(name), _line(addr)
     local, _, domain = addr.rpartition("@")
     try:
         return str(Address(name, local, domain))
@@ -102,8 +108,8 @@ def build(draft: Draft) -> str:
     msg["From"] = _address(*draft.sender)
     msg["To"] = ", ".join(_address(n, a) for n, a in draft.to)
     if draft.cc:
-        msg["Cc"] = ", ".join(draft.cc)
-    msg["Subject"] = draft.subject
+        msg["Cc"] = ", ".join(_line(a) for a in draft.cc)
+    msg["Subject"] = _line(draft.subject)
     msg["Date"] = format_datetime(draft.date)
     msg["Message-ID"] = f"<{draft.message_id}>"
     if draft.in_reply_to:

@@ -51,10 +51,15 @@ _INSERT = insert(o)
 _INDEX = insert(mail_messages)
 
 
+def queued(conn: Connection, ws: str, response_id: str) -> bool:
+    """Has the response a row already?"""
+    return conn.execute(_QUEUED, {"ws": ws, "rid": response_id}).first() is not None
+
+
 def enqueue(conn: Connection, q: Queued, now: datetime) -> str | None:
     """Queue the message and index its Message-ID (so the customer's answer threads back to the ticket);
     None when the response has a row already."""
-    if conn.execute(_QUEUED, {"ws": q.workspace_id, "rid": q.response_id}).first() is not None:
+    if queued(conn, q.workspace_id, q.response_id):
         return None
     oid = uuid7()
     conn.execute(

@@ -31,6 +31,7 @@ from deskbase.core import loops
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.entity_state import RecordState, record_from_row
+from deskbase.core.errors import DeskbaseError
 from deskbase.mail import delivery, outbound, outbox
 from deskbase.mail.outbound import Attachment, Draft
 from deskbase.mail.rules import reply_subject
@@ -66,15 +67,15 @@ class Queuer:
         self._watermark: int | None = None
         self._saved_at = time.monotonic()
 
-    def step(self) -> int:
-        """Queue the replies among the next changes; returns how many links were read (BATCH: more wait)."""
+    def step(self) -> bool:
+        """Queue the replies among the next changes; True when more changes wait to be read."""
         with self.core.db.read() as conn:
             if self._watermark is None:
                 self._watermark = loops.read_watermark(conn, NAME)
             lo = self._watermark
             head = int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
             if head <= lo:
-                return 0
+                return False
             links: list[Any] = []
             hi = head
             if conn.execute(select(mailboxes.c.id).limit(1)).first() is not None:
@@ -100,7 +101,7 @@ class Queuer:
             if p.draft is not None and p.file_ids:
                 p.draft = replace(p.draft, attachments=self._attachments(p.workspace_id, p.file_ids))
         self._write(plans, hi)
-        return len(links)
+        return hi < head
 
     # ---- deciding ---------------------------------------------------------------------------------
     def _plan(self, conn: Connection, links: list[Any]) -> list[Plan]:
@@ -207,7 +208,7 @@ class Queuer:
             self._watermark = hi
             return
         now = self.core.clock.now()
-        messages = {id(p): outbound.build(p.draft) for p in plans if p.draft is not None}
+        messages = {id(p): self._build(p) for p in plans if p.draft is not None}
         with self.core.db.tx() as tx:
             by_ws: dict[str, list[Plan]] = {}
             for p in plans:
@@ -217,7 +218,10 @@ class Queuer:
                     uow.prefetch_records([("responses", p.response.id) for p in group])
                     uow.prefetch_records([("tickets", p.ticket.id) for p in group if p.adopt])
                     for p in group:
-                        self._queue(uow, p, messages.get(id(p)), now)
+                        try:
+                            self._queue(uow, p, messages.get(id(p)), now)
+                        except DeskbaseError as exc:  # nothing of it was staged: the others still go
+                            log.error("reply %s/%s cannot be queued: %s", ws, p.response.id, exc)
             loops.write_watermark(tx.conn, NAME, hi, self.core.clock)
         self._saved_at = time.monotonic()
         self._watermark = hi
@@ -226,16 +230,29 @@ class Queuer:
                 log.info("reply %s/%s %s", p.workspace_id, p.response.id, p.reason)
 
     @staticmethod
+    def _build(p: Plan) -> str | None:
+        """The MIME text; on failure (an attachment's bytes gone from the store, say) the reply fails with
+        the reason rather than stopping the queue behind it."""
+        assert p.draft is not None
+        try:
+            return outbound.build(p.draft)
+        except Exception as exc:
+            log.exception("reply %s/%s: building the message failed", p.workspace_id, p.response.id)
+            p.draft, p.reason = (
+                None,
+                f"not sent: the message could not be built ({type(exc).__name__}: {exc})",
+            )
+            return None
+
+    @staticmethod
     def _queue(uow: Any, p: Plan, message: str | None, now: datetime) -> None:
+        """Queue the reply and stage its response's state (a response that refuses it — its collection's
+        schema changed, say — is sent all the same)."""
         if p.draft is None or message is None:
             delivery.set_state(uow, p.response.id, "failed", p.reason, 0, now, {"direction": "outbound"})
             return
         d, box = p.draft, p.box
-        queued = outbox.Queued(
-            p.workspace_id, box.id, p.ticket.id, p.response.id, "reply", d.message_id, box.address,
-            d.recipients, message,
-        )  # fmt: skip
-        if outbox.enqueue(uow.tx.conn, queued, now) is None:
+        if outbox.queued(uow.tx.conn, p.workspace_id, p.response.id):
             return  # queued before a crash: this is the re-read
         envelope = {
             "direction": "outbound",
@@ -249,10 +266,22 @@ class Queuer:
             "cc": d.cc,
             "subject": d.subject,
         }
-        delivery.set_state(uow, p.response.id, "queued", None, 0, now, envelope)
-        if p.adopt:
-            mail = {**(p.ticket.data.get("mail") or {}), "mailbox": box.id}
-            uow.patch_record("tickets", p.ticket.id, {"mail": mail}, None)
+        try:
+            delivery.set_state(uow, p.response.id, "queued", None, 0, now, envelope)
+        except DeskbaseError as exc:  # staged nothing; the outbox is the message's record then
+            log.error("reply %s/%s keeps no delivery state: %s", p.workspace_id, p.response.id, exc)
+        queued = outbox.Queued(
+            p.workspace_id, box.id, p.ticket.id, p.response.id, "reply", d.message_id, box.address,
+            d.recipients, message,
+        )  # fmt: skip
+        outbox.enqueue(uow.tx.conn, queued, now)
+        ticket = uow.record("tickets", p.ticket.id)
+        if p.adopt and ticket is not None and not ticket.deleted:
+            mail = {**(ticket.data.get("mail") or {}), "mailbox": box.id}
+            try:
+                uow.patch_record("tickets", ticket.id, {"mail": mail}, None)
+            except DeskbaseError as exc:  # the reply goes all the same; the ticket just does not keep it
+                log.warning("ticket %s/%s keeps no mailbox: %s", p.workspace_id, ticket.id, exc)
 
 
 def _records(conn: Connection, ws: str, coll: str, ids: list[str]) -> dict[str, RecordState]:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -23,15 +25,18 @@ from sqlalchemy import select
 from deskbase.core import loops
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
+from deskbase.core.db import Tx
+from deskbase.core.errors import DeskbaseError
 from deskbase.mail import delivery, outbox
 from deskbase.mail.mailboxes import SMTP_DEFAULTS, Mailboxes
-from deskbase.mail.queueing import BATCH, NAME, Queuer
+from deskbase.mail.queueing import NAME, Queuer
 from deskbase.mail.smtp import Answer, Server, Session
 from deskbase.mail.tables import mailboxes
 
 log = logging.getLogger(__name__)
 LANE_BATCH = 50  #: messages a lane claims at a time
 DUE_LIMIT = 500
+REST = 30  #: seconds a mailbox waits after its lane failed unexpectedly
 
 
 def server_of(box: Any, password: str | None, timeout: float) -> Server | None:
@@ -68,6 +73,7 @@ class Sender:
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="deskbase-mail")
         self._lock = threading.Lock()
         self._lanes: set[str] = set()  # "ws/mailbox" keys with a lane running
+        self._resting: dict[str, float] = {}  # key -> monotonic time its next lane may start
         self._stopping = threading.Event()
         self._random = random.Random()
         core.hooks.on_commit(lambda _entries: self.loop.wake())
@@ -92,9 +98,9 @@ class Sender:
 
     # ---- one turn -----------------------------------------------------------------------------------
     def step(self) -> float | None:
-        n = self.queuer.step()
+        more = self.queuer.step()
         wait = self.send_due()
-        return 0.0 if n >= BATCH else wait
+        return 0.0 if more else wait
 
     def send_due(self) -> float | None:
         """Start a lane for each mailbox with due messages; returns the seconds until the next one is due."""
@@ -103,7 +109,11 @@ class Sender:
             due = outbox.due(conn, now, DUE_LIMIT)
             upcoming = outbox.next_due(conn)
         with self._lock:
+            rested = time.monotonic()
             for key in dict.fromkeys(f"{r.workspace_id}/{r.mailbox_id}" for r in due):
+                if self._resting.get(key, 0.0) > rested:
+                    continue
+                self._resting.pop(key, None)
                 if key not in self._lanes and not self._stopping.is_set():
                     self._lanes.add(key)
                     self._pool.submit(self._lane, key)
@@ -116,6 +126,7 @@ class Sender:
         """Send the mailbox's due messages, claiming the next ones until none is due."""
         ws, _, mid = key.partition("/")
         session: Session | None = None
+        problem: str | None = None
         try:
             while not self._stopping.is_set():
                 with self.core.db.read() as conn:
@@ -127,13 +138,15 @@ class Sender:
                     live = _live_replies(conn, ws, [r.response_id for r in batch if r.kind == "reply"])
                 if not batch:
                     return
-                if session is None and box is not None:
-                    server = server_of(box, self.store.password(box.outbound_password), self.timeout)
-                    session = Session(server) if server is not None else None
-                if not self._send_batch(box, session, batch, live):
+                if session is None and problem is None:
+                    session, problem = self._session(box)
+                if not self._send_batch(session, problem, batch, live):
                     return
         except Exception:
-            log.exception("mail lane %s failed unexpectedly", key)
+            # Whatever broke (the store, say) may break again at once: the mailbox rests before the next lane.
+            log.exception("mail lane %s failed unexpectedly; it rests %d s", key, REST)
+            with self._lock:
+                self._resting[key] = time.monotonic() + REST
         finally:
             if session is not None:
                 session.close()
@@ -141,16 +154,29 @@ class Sender:
                 self._lanes.discard(key)
             self.loop.wake()
 
-    def _send_batch(self, box: Any, session: Session | None, batch: list[Any], live: set[str]) -> bool:
+    def _session(self, box: Any) -> tuple[Session | None, str | None]:
+        """A session with the mailbox's server, or why its messages cannot be sent."""
+        if box is None:
+            return None, "not sent: its mailbox was deleted"
+        try:
+            password = self.store.password(box.outbound_password)
+        except Exception:
+            log.exception("mailbox %s/%s: the SMTP password cannot be opened", box.workspace_id, box.id)
+            return None, "not sent: the mailbox's SMTP password cannot be opened with this server's key"
+        server = server_of(box, password, self.timeout)
+        if server is None:
+            return None, "not sent: the mailbox has no outbound SMTP server"
+        return Session(server), None
+
+    def _send_batch(
+        self, session: Session | None, problem: str | None, batch: list[Any], live: set[str]
+    ) -> bool:
         """Send a batch in order; False when the lane should stop (stopping, or the server is unreachable)."""
         for row in batch:
             if self._stopping.is_set():
                 return False
-            if box is None:
-                self._give_up(row, "not sent: its mailbox was deleted")
-                continue
             if session is None:
-                self._give_up(row, "not sent: the mailbox has no outbound SMTP server")
+                self._give_up(row, problem or "not sent")
                 continue
             if row.kind == "reply" and row.response_id not in live:
                 self._give_up(row, "not sent: the reply was deleted before it went out")
@@ -181,8 +207,7 @@ class Sender:
             if attempts is not None and answer.code is None and out.next_attempt_at is not None:
                 outbox.postpone(tx.conn, row.workspace_id, row.mailbox_id, out.next_attempt_at, now)
             if attempts is not None and row.kind == "reply":
-                with delivery.bookkeeping(self.core, tx, row.workspace_id) as uow:
-                    delivery.set_state(uow, row.response_id, out.status, answer.text, attempts, now)
+                self._state(tx, row, out.status, answer.text, attempts, now)
         if out.status != "sent":
             log.info("mail %s/%s %s: %s", row.workspace_id, row.mailbox_id, out.status, answer.text)
         return out.status != "queued"
@@ -191,9 +216,19 @@ class Sender:
         now = self.core.clock.now()
         with self.core.db.tx() as tx:
             if outbox.fail(tx.conn, row, reason, now) and row.kind == "reply":
-                with delivery.bookkeeping(self.core, tx, row.workspace_id) as uow:
-                    delivery.set_state(uow, row.response_id, "failed", reason, int(row.attempts), now)
+                self._state(tx, row, "failed", reason, int(row.attempts), now)
         log.info("mail %s/%s failed: %s", row.workspace_id, row.mailbox_id, reason)
+
+    def _state(self, tx: Tx, row: Any, state: str, answer: str, attempts: int, now: datetime) -> None:
+        """The response's delivery state, in the outcome's transaction. A response that refuses it (its
+        collection's schema changed, say) must not undo the outcome: that would send the message again."""
+        with delivery.bookkeeping(self.core, tx, row.workspace_id) as uow:
+            try:
+                delivery.set_state(uow, row.response_id, state, answer, attempts, now)
+            except DeskbaseError as exc:
+                log.error(
+                    "response %s/%s keeps no delivery state: %s", row.workspace_id, row.response_id, exc
+                )
 
 
 def _live_replies(conn: Any, ws: str, ids: list[str]) -> set[str]:
