@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import func, select
+
 from deskbase.mail.ack import WINDOW
+from deskbase.mail.tables import mail_acks, mail_attempts, mail_messages, mail_outbox
 from tests.conftest import Api
 from tests.mail import corpus
 from tests.mail.conftest import ADDRESS, message, send
@@ -62,3 +65,16 @@ def test_without_auto_acknowledge_nothing_is_sent(oapi: Api, smtp: Sink) -> None
     ticket_from_mail(oapi)
     time.sleep(0.3)
     assert smtp.tried == [] and outbox(oapi) == []
+
+
+def test_deleting_the_workspace_forgets_its_outbox_attempts_and_marks(oapi: Api, smtp: Sink) -> None:
+    outbound(oapi, smtp, auto_acknowledge=True)
+    ticket_from_mail(oapi)
+    until(lambda: outbox(oapi) and outbox(oapi)[0]["status"] == "sent")
+    assert oapi.delete("/v1/workspaces/acme").status_code == 204
+    with oapi.core.db.read() as conn:  # type: ignore[attr-defined]
+        left = {
+            table.name: conn.execute(select(func.count()).select_from(table)).scalar()
+            for table in (mail_outbox, mail_attempts, mail_acks, mail_messages)
+        }
+    assert left == {"mail_outbox": 0, "mail_attempts": 0, "mail_acks": 0, "mail_messages": 0}
