@@ -40,7 +40,7 @@ from deskbase.support.tickets import classify
 
 log = logging.getLogger(__name__)
 NAME = "mail"  #: the loop's lease and watermark (migration 0016 starts it at the head of an existing log)
-BATCH = 200  #: replies queued per step at most
+BATCH = 200  #: reply links read per step at most
 SCAN = 20_000  #: change-log rows one step reads past at most
 MAX_AGE = timedelta(days=1)
 PERSIST_IDLE_WATERMARK = 5.0
