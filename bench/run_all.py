@@ -27,6 +27,7 @@ BENCHMARKS = (
     "webhooks",
     "mcp_calls",
     "mail_ingest",
+    "mail_send",
 )
 TIMEOUT_S = {"small": 600, "full": 3600}  # per benchmark
 

@@ -86,6 +86,8 @@ def compose(settings: Settings, clock: Clock | None = None, engine: Any = None) 
     if settings.webhooks:
         hooks = core.extensions[Webhooks]
         out.background.append(Background("webhooks", hooks.start, hooks.stop))
+    if settings.mail_outbound:
+        out.background.append(Background("mail-outbound", mail.sender.start, mail.sender.stop))
     if settings.imap_fetch:
         out.background.append(Background("imap", mail.fetchers.start, mail.fetchers.stop))
     return out

@@ -179,6 +179,23 @@ class Settings:
     smtp_lmtp: bool = _setting(
         False, "Speak LMTP (LHLO, one answer per recipient) instead of SMTP on smtp_port."
     )
+    mail_outbound: bool = _setting(
+        True,
+        "Run the outbound mail loop in the server: agent replies on email tickets (and auto-acknowledgements) "
+        "are queued and sent through their mailbox's SMTP server. Off: nothing is queued or sent.",
+    )
+    mail_retry_schedule: str = _setting(
+        "30,120,600,1800,3600,7200,14400",
+        "Seconds to wait before each retry of an outbound message the SMTP server deferred (4xx) or that "
+        "could not reach it, comma-separated (each wait gets up to 10% jitter); after the last one the "
+        "message is failed. A 5xx answer fails it at once.",
+    )
+    mail_timeout_seconds: float = _setting(
+        30.0, "Seconds an SMTP connection may wait to connect, and for each answer, before it gives up."
+    )
+    mail_concurrency: int = _setting(
+        4, "Mailboxes sending at once (one SMTP connection each; a slow server delays only its own mailbox)."
+    )
     log_level: str = _setting("info", "Server log level.")
 
     @classmethod

@@ -1,8 +1,9 @@
-"""`deskbase mailboxes …` against a real server: settings round trips, passwords only through stdin, and raw
-messages handed in from .eml files and stdin."""
+"""`deskbase mailboxes …` against a real server: settings round trips, passwords only through stdin, raw
+messages handed in from .eml files and stdin, and (with a real SMTP server) the check, the outbox and retry."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from deskbase.core.context import SYSTEM
 from deskbase.mail.service import Mail
 from tests.cli.cli_harness import Cli, Server, running_server
 from tests.mail.conftest import message
+from tests.mail.sink import sink
 from tests.serverproc import free_port
 
 IMAP = ["--inbound-kind", "imap", "--inbound-host", "imap.acme.test", "--inbound-username", "support"]
@@ -162,13 +164,50 @@ def test_inbound_failures_are_one_line(mcli: Cli, tmp_path: Path) -> None:
 def test_test_and_skipped(mcli: Cli, mail_server: Server) -> None:
     mcli("mailboxes", "create", "help", "--address", "help@acme.test")
     assert mcli("mailboxes", "test", "help").stdout == (
+        "outbound: not checked — no outbound SMTP server is set for this mailbox\n"
         "inbound: ok — messages come in through POST …/mailboxes/{id}/inbound\n"
     )
     closed = str(free_port())
     unreachable = ["--inbound-kind", "imap", "--inbound-host", "127.0.0.1", "--inbound-port", closed]
     mcli("mailboxes", "update", "help", *unreachable, "--inbound-tls", "none", "--inbound-username", "x")
     failed = mcli("mailboxes", "test", "help", expect=1)
-    assert failed.stdout.startswith(f"inbound: FAILED — cannot connect to 127.0.0.1:{closed}: ")
+    assert f"\ninbound: FAILED — cannot connect to 127.0.0.1:{closed}: " in failed.stdout
     assert mcli.json("mailboxes", "test", "help", expect=1)["inbound"]["ok"] is False
     assert mcli.json("mailboxes", "skipped", "help") == {"data": [], "next_cursor": None}
     assert mcli("mailboxes", "skipped", "nope", expect=1).stderr.startswith("error: not_found: ")
+
+
+def test_check_a_mailbox_read_its_outbox_and_retry(mcli: Cli, mail_server: Server, tmp_path: Path) -> None:
+    with sink() as s:
+        s.answer(lambda _g: "554 5.7.1 not now")
+        port = str(s.port)
+        mcli("mailboxes", "create", "support", "--address", "support@acme.test", "--outbound-host", "127.0.0.1",
+             "--outbound-port", port, "--outbound-tls", "none")  # fmt: skip
+        checked = mcli("mailboxes", "test", "support").stdout
+        assert checked.startswith(f"outbound: ok — connected to 127.0.0.1:{port} (no TLS)")
+        assert "inbound: ok — messages come in through" in checked
+        eml = tmp_path / "m.eml"
+        eml.write_bytes(message().as_bytes())
+        ticket = mcli("mailboxes", "inbound", "support", str(eml)).stdout.split()[2]
+        mcli("tickets", "reply", ticket, "--body", "Try turning it off.")
+        deadline = time.monotonic() + 20
+        while not (rows := mcli.json("mailboxes", "outbox", "support", "--status", "failed")["data"]):
+            assert time.monotonic() < deadline, "the reply was not tried"
+            time.sleep(0.05)
+        (row,) = rows
+        assert row["answer"] == "554 5.7.1 not now" and row["log"][0]["code"] == 554
+        table = mcli("mailboxes", "outbox", "support").stdout
+        assert row["id"] in table and "554 5.7.1 not now" in table and "ada@example.com" in table
+
+        s.answer(lambda _g: "250 2.0.0 Ok")
+        out = mcli("mailboxes", "retry", "support", row["id"]).stdout
+        assert out == f"queued {row['id']} (reply to ada@example.com)\n"
+        while mcli.json("mailboxes", "outbox", "support")["data"][0]["status"] != "sent":
+            assert time.monotonic() < deadline + 20, "the retry was not sent"
+            time.sleep(0.05)
+        assert len(s.received) == 1
+        again = mcli("mailboxes", "retry", "support", row["id"], expect=1).stderr
+        assert again.startswith("error: conflict: ") and again.count("\n") == 1
+
+    down = mcli("mailboxes", "test", "support", expect=1).stdout
+    assert down.startswith("outbound: FAILED — cannot talk to 127.0.0.1:")

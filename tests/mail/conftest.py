@@ -1,5 +1,6 @@
-"""Mail fixtures: the API with workspace `acme` (support template) and mailbox `support`, a builder of real
-RFC 5322 messages the way common clients write them, and a real IMAP server (dovecot) shared by a module."""
+"""Mail fixtures: the API with workspace `acme` (support template) and mailbox `support`, a real SMTP server
+for outbound mail (`smtp`, one per module), a builder of real RFC 5322 messages the way common clients write
+them, and a real IMAP server (dovecot) shared by a module."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from deskbase.core.clock import FixedClock
 from deskbase.server import build
 from tests.conftest import START, Api
 from tests.mail.dovecot import Dovecot, missing
+from tests.mail.sink import Sink, sink
 
 ADDRESS = "support@acme.test"
 
@@ -57,6 +59,25 @@ def mail_api(
 @pytest.fixture
 def mapi(tmp_path: Path, clock: FixedClock) -> Iterator[Api]:
     with mail_api(tmp_path, clock) as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[Sink]:
+    with sink() as s:
+        yield s
+
+
+@pytest.fixture
+def oapi(tmp_path: Path, clock: FixedClock, smtp: Sink) -> Iterator[Api]:
+    """The mail API with mailbox `support` sending to the sink (retries after 10 s and 20 s)."""
+    smtp.reset()
+    with mail_api(tmp_path, clock, mail_retry_schedule="10,20") as api:
+        r = api.put(
+            "/v1/workspaces/acme/mailboxes/support",
+            json={"address": ADDRESS, "name": "Acme Support", "outbound": smtp.outbound()},
+        )
+        assert r.status_code == 200, r.text
         yield api
 
 

@@ -286,15 +286,6 @@ def test_others_see_no_link_and_get_the_403_page(server: Console, grants: list[d
     assert mail(c).mailboxes.list(WS) == before
 
 
-def test_the_connection_test_needs_the_mail_service_to_have_one(admin: Console) -> None:
-    if mb.tester(mail(admin)) is not None:
-        pytest.skip("this server's mail service tests connections: see the next test")
-    page = admin.get(PAGE).text
-    assert "Test connection" not in page
-    r = admin.post(f"{PAGE}/help/test", {})
-    assert r.status_code == 503 and "not available on this server yet" in r.text
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -303,11 +294,6 @@ def free_port() -> int:
 
 def test_the_connection_test_reports_what_the_smtp_server_answered(admin: Console) -> None:
     """Against a real SMTP server (aiosmtpd), then against none: the page shows each answer by the mailbox."""
-    if mb.tester(mail(admin)) is None:
-        pytest.skip(
-            "the mail service has no connection test on this branch (POST …/mailboxes/{id}/test comes with "
-            "outbound mail); the console's button and route call it once it is merged"
-        )
     from aiosmtpd.controller import Controller
 
     port = free_port()

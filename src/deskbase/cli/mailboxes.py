@@ -1,4 +1,5 @@
-"""`deskbase mailboxes`: the addresses customers write to — manage them, and hand one a raw message."""
+"""`deskbase mailboxes`: the addresses customers write to — manage them, check their servers, read their outbox
+(retry a failed message), and hand one a raw message."""
 
 from __future__ import annotations
 
@@ -11,10 +12,21 @@ import typer
 
 from deskbase.cli.client import CliError
 from deskbase.cli.common import OutputOpt, WorkspaceOpt, WriteOutputOpt, session
-from deskbase.cli.output import Output, hint, print_item, print_list, print_written
+from deskbase.cli.output import Output, hint, print_item, print_list, print_rows, print_written
 
 COLUMNS = ["id", "address", "name", "inbound.kind", "outbound.host", "auto_acknowledge", "updated_at"]
 SKIP_COLUMNS = ["at", "code", "ref", "from", "subject", "size", "reason"]
+OUTBOX_COLUMNS = [
+    "id",
+    "kind",
+    "ticket_id",
+    "to",
+    "status",
+    "attempts",
+    "answer",
+    "next_attempt_at",
+    "created_at",
+]
 IMAP_FIELDS = ("host", "port", "tls", "username", "folder")
 SMTP_FIELDS = ("host", "port", "tls", "username")
 
@@ -137,7 +149,10 @@ def create(
     outbound_password_stdin: OutPassOpt = False,
     auto_acknowledge: Annotated[
         bool,
-        typer.Option("--auto-acknowledge", help="Acknowledge new tickets by mail (stored; not sent yet)."),
+        typer.Option(
+            "--auto-acknowledge",
+            help="Answer the message that opens a ticket with its number (once per sender per hour).",
+        ),
     ] = False,
     workspace: WorkspaceOpt = None,
     output: WriteOutputOpt = None,
@@ -267,8 +282,10 @@ def show(
 def test(
     ctx: typer.Context, mailbox_id: str, workspace: WorkspaceOpt = None, output: OutputOpt = Output.table
 ) -> None:
-    """Check now that the mailbox works: for IMAP a live login and a look at the folder. Prints one line per
-    check (`inbound: ok — …` or `inbound: FAILED — …`); exits 1 when a check failed."""
+    """Check now that the mailbox works: its outbound SMTP server as sending would (greeting, TLS, AUTH; no
+    message is sent) and its way in (for IMAP a live login and a look at the folder). Prints one line per
+    check (`outbound: ok — …`, `inbound: FAILED — …`, `not checked` when there is nothing to check); exits 1
+    when a check failed."""
     s = session(ctx)
     out = s.client().post(*_path(s, workspace, "mailboxes", mailbox_id, "test"))
     if output is Output.json:
@@ -276,7 +293,8 @@ def test(
     else:
         for part, check in out.items():
             if isinstance(check, dict) and "ok" in check:
-                typer.echo(f"{part}: {'ok' if check['ok'] else 'FAILED'} — {check.get('message') or ''}")
+                word = {True: "ok", False: "FAILED", None: "not checked"}[check["ok"]]
+                typer.echo(f"{part}: {word} — {check.get('message') or ''}")
     if any(isinstance(c, dict) and c.get("ok") is False for c in out.values()):
         raise typer.Exit(1)
 
@@ -345,3 +363,36 @@ def inbound(
         hint(f"ticket {out['ticket_id']} was reopened")
     if output is None and out["status"] == "duplicate":
         hint(f"this mailbox had the message already: ticket {out['ticket_id']}, nothing written")
+
+
+@app.command("outbox")
+def outbox(
+    ctx: typer.Context,
+    mailbox_id: str,
+    status: Annotated[str | None, typer.Option(help="queued, sent, failed or bounced.")] = None,
+    limit: Annotated[int, typer.Option(help="Messages per page.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Continue after a previous page.")] = None,
+    workspace: WorkspaceOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """The mailbox's outbound messages (replies and acknowledgements), newest first: status, attempts and
+    the server's last answer (JSON shows every attempt)."""
+    s = session(ctx)
+    page = s.client().get(
+        *_path(s, workspace, "mailboxes", mailbox_id, "outbox"),
+        params={"status": status, "limit": limit, "cursor": cursor},
+    )
+    if output is Output.json:
+        print_list(page, output)
+    else:
+        print_rows([{k: v for k, v in m.items() if k != "log"} for m in page["data"]], output, OUTBOX_COLUMNS)
+    if page.get("next_cursor"):
+        hint(f"more: --cursor {page['next_cursor']}")
+
+
+@app.command("retry")
+def retry(ctx: typer.Context, mailbox_id: str, outbox_id: str, workspace: WorkspaceOpt = None) -> None:
+    """Send a failed outbound message again now, with a fresh retry schedule."""
+    s = session(ctx)
+    out = s.client().post(*_path(s, workspace, "mailboxes", mailbox_id, "outbox", outbox_id, "retry"))
+    typer.echo(f"queued {out['id']} ({out['kind']} to {', '.join(out['to'])})")

@@ -4,8 +4,9 @@ Per message: parse it (outside any transaction), stage its files (the original a
 inline images), then in ONE unit of work by `mailbox:<id>`: dedupe on the Message-ID in this mailbox, thread
 it (rules.py), find or create the customer by the From address, create the ticket or append to it (reopening
 a resolved or closed one), store the response with the message's metadata and files, and index the
-Message-ID. Noise (auto-replies, bulk and list mail, mailer-daemons, delivery reports) touches no ticket; a
-delivery report marks the outbound message it names as bounced. Either all of it commits or none of it.
+Message-ID, and (for a new ticket) queue the mailbox's acknowledgement. Noise (auto-replies, bulk and list
+mail, mailer-daemons, delivery reports) touches no ticket; a delivery report marks the outbound message it
+names as bounced. Either all of it commits or none of it.
 Blobs are stored before that transaction (a slow store must not hold the write lock); when it does not
 commit their rows — it failed, or lost a race to the same message arriving by another path — the blobs no
 file names are removed again. (A process killed between the two leaves them: space, never a wrong answer.)
@@ -14,6 +15,7 @@ file names are removed again. (A process killed between the two leaves them: spa
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,11 +75,18 @@ def _seen(conn: Any, ws: str, mid: str, key: str) -> Any:
     ).first()
 
 
+#: Called in the unit of work that creates a ticket from a message (the auto-acknowledgement).
+OnCreated = Callable[[UnitOfWork, Any, Parsed, RecordState], object]
+
+
 class Ingest:
-    def __init__(self, core: Deskbase, mailboxes: Mailboxes, max_bytes: int) -> None:
+    def __init__(
+        self, core: Deskbase, mailboxes: Mailboxes, max_bytes: int, on_created: OnCreated | None = None
+    ) -> None:
         self.core = core
         self.mailboxes = mailboxes
         self.max_bytes = max_bytes
+        self.on_created = on_created
 
     def __call__(self, ws: str, mid: str, raw: bytes | bytearray) -> Received:
         box = self.mailboxes.row(ws, mid)
@@ -187,6 +196,8 @@ class Ingest:
                 "has_response", ("tickets", ticket.id), ("responses", response.id), None, when
             )
             self._index(uow, box, msg.message_id, "stored", ticket.id, response.id, when)
+            if status == "created" and self.on_created is not None:
+                self.on_created(uow, box, msg, ticket)
         return Received(status, msg.message_id, ticket.id, response.id, reopened=reopened)
 
     def _response(

@@ -27,7 +27,7 @@ from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.ids import check_slug
 from deskbase.core.secrets import SecretBox
 from deskbase.mail import inbound_state
-from deskbase.mail.tables import mail_messages, mail_outbox, mailboxes
+from deskbase.mail.tables import mail_acks, mail_attempts, mail_messages, mail_outbox, mailboxes
 
 KINDS = ("imap", "smtp", "api")
 TLS = ("ssl", "starttls", "none")
@@ -253,9 +253,13 @@ class Mailboxes:
         return None if sealed is None else self.box.open(sealed)
 
     def forget_deleted_workspaces(self, tx: Tx, entries: builtins.list[Change]) -> None:
-        """In the transaction that deletes a workspace, delete its mailboxes, queue and message index too."""
+        """In the transaction that deletes a workspace, delete its mailboxes, queue (with its attempts),
+        acknowledgement marks and message index too."""
         for ws in {c.workspace_id for c in entries if c.entity == "workspace" and c.op == "delete"}:
+            queued = select(mail_outbox.c.id).where(mail_outbox.c.workspace_id == ws)
+            tx.conn.execute(delete(mail_attempts).where(mail_attempts.c.outbox_id.in_(queued)))
             tx.conn.execute(delete(mail_outbox).where(mail_outbox.c.workspace_id == ws))
+            tx.conn.execute(delete(mail_acks).where(mail_acks.c.workspace_id == ws))
             tx.conn.execute(delete(mail_messages).where(mail_messages.c.workspace_id == ws))
             inbound_state.forget(tx.conn, ws, None)
             tx.conn.execute(delete(mailboxes).where(mailboxes.c.workspace_id == ws))

@@ -1,5 +1,6 @@
-"""Tables of the mail package (migrations 0015 and 0017): mailboxes, the Message-ID index of every stored
-message, the outbound queue with its attempts, and what the inbound adapters remember per mailbox.
+"""Tables of the mail package (migrations 0015 and later): mailboxes, the Message-ID index of every stored
+message, the outbound queue with its attempts, when each sender was last acknowledged, and what the inbound
+adapters remember per mailbox.
 
 Declared on the core's metadata; only the mail package reads or writes them.
 """
@@ -52,18 +53,24 @@ mail_outbox = Table(
     Column("workspace_id", String(63), nullable=False),
     Column("mailbox_id", String(63), nullable=False),
     Column("ticket_id", String(128), nullable=False),
+    # The response it sends (`ack:<ticket id>` for an acknowledgement): at most one row each, so queueing
+    # the same reply twice (a re-read after a crash) queues nothing.
     Column("response_id", String(128), nullable=False),
+    Column("kind", String(8), nullable=False, server_default="reply"),  # reply | ack
     Column("message_id", String(255), nullable=False),
     Column("envelope", JsonType, nullable=False),  # {"from", "to": [...]}
     Column("message", Text, nullable=False),  # the MIME text, built once when queued
     Column("status", String(16), nullable=False),  # queued | sent | failed | bounced
-    Column("attempts", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),  # since it was queued (or last retried by hand)
     Column("next_attempt_at", UtcDateTime(), nullable=True),
     Column("answer", Text, nullable=True),  # the last SMTP answer (or connection error)
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Index("ix_mail_outbox_due", "status", "next_attempt_at"),
     Index("ix_mail_outbox_message", "workspace_id", "message_id"),
+    Index("ux_mail_outbox_response", "workspace_id", "response_id", unique=True),
+    Index("ix_mail_outbox_thread", "workspace_id", "ticket_id", "id"),  # per-thread order
+    Index("ix_mail_outbox_mailbox", "workspace_id", "mailbox_id", "id"),  # the outbox log, newest first
 )
 
 mail_attempts = Table(
@@ -110,4 +117,14 @@ skipped_messages = Table(
     Column("code", String(40), nullable=False),  # payload_too_large, file_too_large, validation_failed, …
     Column("reason", Text, nullable=False),
     Column("at", UtcDateTime(), nullable=False),
+)
+
+#: When each sender was last sent an acknowledgement by a mailbox: the rate limit outlives restarts.
+mail_acks = Table(
+    "mail_acks",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("mailbox_id", String(63), primary_key=True),
+    Column("sender", String(320), primary_key=True),
+    Column("last_at", UtcDateTime(), nullable=False),
 )

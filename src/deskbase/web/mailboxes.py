@@ -204,10 +204,9 @@ Tester = Callable[[str, str], dict[str, Any]]
 
 
 def tester(mail: Mail) -> Tester | None:
-    """The mail service's connection test — the one `POST …/mailboxes/{id}/test` calls — when this server's
-    mail package has it (the outbound slice adds it: connect and authenticate, send nothing)."""
-    found = getattr(mail, "test", None)
-    return found if callable(found) else None
+    """The mail service's connection test — the one `POST …/mailboxes/{id}/test` calls (connect and
+    authenticate, send nothing; check the way in)."""
+    return mail.test
 
 
 def checks(result: dict[str, Any]) -> list[ConnectionCheck]:

@@ -1,4 +1,5 @@
-"""Mailboxes: manage them (workspace `admin`) and hand them raw messages (`write:records`).
+"""Mailboxes: manage them, read their outbox, retry a failed message and check their servers (workspace
+`admin`), and hand them raw messages (`write:records`).
 
 Passwords are write-only: no answer carries one (`password_set` says whether one is stored).
 """
@@ -55,16 +56,6 @@ def get_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> dic
     return mail.mailboxes.get(ws, mailbox_id)
 
 
-@router.post("/mailboxes/{mailbox_id}/test", openapi_extra=ADMIN)
-def test_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
-    """Check now that mail can come in: for IMAP a live login and a look at the folder (its health from the
-    last polls is in the mailbox's `health`). `{"inbound": {"ok", "message"}}`; always 200 — a failed check
-    is an answer, not an error."""
-    authorize_manage(actor, ws)
-    ok, message = mail.check_inbound(ws, mailbox_id)
-    return {"inbound": {"ok": ok, "message": message}}
-
-
 @router.get("/mailboxes/{mailbox_id}/skipped", openapi_extra=ADMIN)
 def list_skipped(
     ws: str,
@@ -87,6 +78,39 @@ def delete_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> 
     authorize_manage(actor, ws)
     mail.mailboxes.delete(ws, mailbox_id, actor)
     return Response(status_code=204)
+
+
+@router.get("/mailboxes/{mailbox_id}/outbox", openapi_extra=ADMIN)
+def list_outbox(
+    ws: str,
+    mailbox_id: str,
+    mail: MailDep,
+    actor: ActorDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """The mailbox's outbound messages, newest first: replies and acknowledgements with their status
+    (queued, sent, failed, bounced), attempts, the server's last answer and every attempt in `log`."""
+    authorize_manage(actor, ws)
+    return mail.outbox(ws, mailbox_id, cursor, limit, status)
+
+
+@router.post("/mailboxes/{mailbox_id}/outbox/{outbox_id}/retry", status_code=202, openapi_extra=ADMIN)
+def retry_outbox(ws: str, mailbox_id: str, outbox_id: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
+    """Queue a failed message again now, with a fresh retry schedule (409 unless it is failed)."""
+    authorize_manage(actor, ws)
+    return mail.retry(ws, mailbox_id, outbox_id)
+
+
+@router.post("/mailboxes/{mailbox_id}/test", openapi_extra=ADMIN)
+def test_mailbox(ws: str, mailbox_id: str, mail: MailDep, actor: ActorDep) -> dict[str, Any]:
+    """Check the mailbox's servers now: the outbound one as sending would (greeting, TLS, AUTH; no message
+    is sent) and that mail can come in (for IMAP a live login and a look at the folder; its health from the
+    last polls is in the mailbox's `health`). `{"outbound": {"ok", "message"}, "inbound": {"ok", "message"}}`;
+    always 200 — a failed check is an answer, not an error."""
+    authorize_manage(actor, ws)
+    return mail.test(ws, mailbox_id)
 
 
 @router.post(
