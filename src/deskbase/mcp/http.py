@@ -8,6 +8,9 @@ app's lifespan (`app.state.lifespans`).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -18,7 +21,7 @@ from deskbase.api.errors import error_response
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize_scope
 from deskbase.core.context import Actor
-from deskbase.core.errors import DeskbaseError
+from deskbase.core.errors import DeskbaseError, Unavailable
 from deskbase.core.ids import check_slug
 from deskbase.mcp.calls import SOURCE
 from deskbase.mcp.server import ACTOR_KEY, WORKSPACE_KEY, Endpoint
@@ -36,11 +39,30 @@ def bearer(scope: Scope) -> str | None:
     return None
 
 
+class Managed:
+    """The SDK's session manager of one endpoint, made anew each time the app's lifespan starts (an SDK
+    manager runs once; an app may be started again, as tests and reloads do)."""
+
+    def __init__(self, make: Callable[[], StreamableHTTPSessionManager]) -> None:
+        self.make = make
+        self.current: StreamableHTTPSessionManager | None = None
+
+    @asynccontextmanager
+    async def run(self) -> AsyncIterator[None]:
+        manager = self.make()
+        async with manager.run():
+            self.current = manager
+            try:
+                yield
+            finally:
+                self.current = None
+
+
 class Authenticated:
     """ASGI: authenticate the request's token (as `api.deps.get_actor` does), check a per-workspace
     endpoint's workspace is in its scope, then hand the request to the SDK with the actor in the scope."""
 
-    def __init__(self, core: Deskbase, manager: StreamableHTTPSessionManager, per_workspace: bool) -> None:
+    def __init__(self, core: Deskbase, manager: Managed, per_workspace: bool) -> None:
         self.core = core
         self.manager = manager
         self.per_workspace = per_workspace
@@ -63,7 +85,11 @@ class Authenticated:
         except DeskbaseError as exc:
             await error_response(exc)(scope, receive, send)
             return
-        await self.manager.handle_request(scope, receive, send)
+        manager = self.manager.current
+        if manager is None:
+            await error_response(Unavailable("the MCP endpoint is not running"))(scope, receive, send)
+            return
+        await manager.handle_request(scope, receive, send)
 
 
 def install(app: FastAPI, core: Deskbase) -> None:
@@ -71,12 +97,16 @@ def install(app: FastAPI, core: Deskbase) -> None:
     limiter = getattr(app.state, "limiter", None)
     for path, per_workspace in ((PATH, False), (WORKSPACE_PATH, True)):
         endpoint = Endpoint(core, per_workspace=per_workspace, limiter=limiter)
-        manager = StreamableHTTPSessionManager(
-            endpoint.server(),
-            stateless=True,
-            json_response=True,
-            max_request_body_size=core.settings.max_body_bytes,  # the API's cap, not the SDK's own
-        )
+
+        def make(endpoint: Endpoint = endpoint) -> StreamableHTTPSessionManager:
+            return StreamableHTTPSessionManager(
+                endpoint.server(),
+                stateless=True,
+                json_response=True,
+                max_request_body_size=core.settings.max_body_bytes,  # the API's cap, not the SDK's own
+            )
+
+        manager = Managed(make)
         # First in the route list: no other route shares the prefix, so a tool call skips matching its path
         # against every API and console route (a small cost: not measurable beside a call's ~4 ms).
         app.router.routes.insert(0, Route(path, endpoint=Authenticated(core, manager, per_workspace)))

@@ -18,5 +18,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("changes") as batch:
-        batch.drop_column("source")
+    # Not a batch rebuild: on SQLite that would recreate `changes` without AUTOINCREMENT, and sequence
+    # numbers would start again at 1 (SQLite has had DROP COLUMN since 3.35).
+    op.execute("ALTER TABLE changes DROP COLUMN source")
