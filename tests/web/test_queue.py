@@ -79,12 +79,15 @@ def test_a_page_never_waits_long_for_counts(console: Console, monkeypatch: pytes
 
 
 def test_at_risk_counts_follow_the_clock(console: Console, clock: FixedClock) -> None:
-    """Nothing is written between the two visits: the count still moves as a deadline comes within 2 h."""
-    assert counts(console.get(f"/w/{WS}/queue").text)["At risk"] == "1"  # the urgent login ticket
+    """Nothing is written between the two visits: the count still moves as a deadline comes within 2 h.
+    The urgent login ticket waits on the customer: its clocks are paused, so it is never at risk."""
+    assert counts(console.get(f"/w/{WS}/queue").text)["At risk"] == "0"
     clock.set(
         clock.now() + timedelta(hours=6, minutes=30)
     )  # "Dark mode" (medium) is due for a reply at 17:00
-    assert counts(console.get(f"/w/{WS}/queue").text)["At risk"] == "2"
+    assert counts(console.get(f"/w/{WS}/queue").text)["At risk"] == "1"
+    page = console.get(f"/w/{WS}/queue?view=at_risk").text
+    assert subjects(page) == ["Dark mode please"] and "not paused, not breached" in page
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,17 @@ from deskbase.core.filters import Compiler, decode_cursor, encode_cursor
 from deskbase.core.schemas import x_search_fields
 from deskbase.support import tables as ts
 
+#: "At risk": a running clock, not paused and not breached, due within this (or `filters["within"]` minutes)
 AT_RISK = timedelta(hours=2)
 MAX_WINDOWS = 3
+#: the states of a clock that is counting down towards a breach it has not reached (paused clocks can't breach)
+COUNTING = ("active", "warning")
+
+
+def at_risk_window(filters: dict[str, Any]) -> timedelta:
+    """How far ahead At risk looks: `filters["within"]` minutes (1 to 120, as the console parses it), else 2 h."""
+    within = str(filters.get("within") or "")
+    return timedelta(minutes=int(within)) if within.isdigit() and 0 < int(within) <= 120 else AT_RISK
 
 
 class SlaQueue:
@@ -35,7 +44,8 @@ class SlaQueue:
         count: bool = True,
     ) -> dict[str, Any]:
         """Tickets ordered by their most urgent running clock (tickets without one last, by id), for the console:
-        views `at_risk` (a clock due within 2 h, breached included) and `breached`, or any other view's filter
+        views `at_risk` (a clock counting down, not paused and not breached, due within 2 h or
+        `filters["within"]` minutes) and `breached`, or any other view's filter
         (`filters["filter"]`, the record filter DSL) in SLA-due order. Two phases, so the (workspace, due_at)
         index drives the walk and stops at the page size: tickets with a clock, then the rest by id.
         `count` False leaves the total out (None) for callers that already know it."""
@@ -59,7 +69,26 @@ class SlaQueue:
                 base.append(comp.condition(flt))
             clocked = [st.c.workspace_id == workspace_id, st.c.due_at.is_not(None)]
             if view == "at_risk":
-                clocked += [st.c.due_at <= now + AT_RISK, st.c.running > 0]
+                # Not breached (breached is its own view) and not paused: a paused clock's due instant is
+                # where it would run out if it ran on, so it may lie in the past without being a breach.
+                si = ts.sla_instances
+                counting = (
+                    select(si.c.ticket_id)
+                    .where(
+                        si.c.workspace_id == st.c.workspace_id,
+                        si.c.ticket_id == st.c.ticket_id,
+                        si.c.running.is_(True),
+                        si.c.state.in_(COUNTING),
+                    )
+                    .exists()
+                )
+                clocked += [
+                    st.c.due_at > now,
+                    st.c.due_at <= now + at_risk_window(filters),
+                    st.c.running > 0,
+                    st.c.breached == 0,
+                    counting,
+                ]
             elif view == "breached":
                 clocked += [st.c.due_at <= now, st.c.breached > 0]
             inner = st.join(

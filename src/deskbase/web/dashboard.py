@@ -16,13 +16,10 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
-
 from deskbase.analytics.service import Analytics
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso
 from deskbase.core.errors import DeskbaseError, NotFound
-from deskbase.support import tables as ts
 from deskbase.support.service import SlaService
 from deskbase.support.template import report_queries, seed_queries
 from deskbase.web.http import url
@@ -46,6 +43,7 @@ from deskbase.web.pages import (
     TrendDay,
     TrendPanel,
 )
+from deskbase.web.queue import NONE, sla_queue
 from deskbase.web.sla import duration
 
 PERIODS = (("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"))
@@ -54,13 +52,25 @@ PRIORITY_ORDER = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
 
 @dataclass(frozen=True)
 class Report:
+    """A seed report and the queue its numbers stand for. `scope` is the queue (view and filters) whose
+    tickets the report's SQL counts, and `group` names, per queue filter, the column that splits them: a row's
+    link is `scope` plus its group values (NONE where the column is null), so the linked queue lists exactly
+    the tickets the row counts. A test follows every link and compares the counts."""
+
     id: str  #: the stored query's name (the support template installs the seed's four)
     title: str
     label: Callable[[dict[str, Any]], str]
     value: str
-    link: Callable[[str, dict[str, Any]], str | None]
+    scope: dict[str, str] | None  #: None: no queue lists these tickets (the number is not a link)
+    group: tuple[tuple[str, str], ...] = ()  #: (queue filter, column)
     note: Callable[[dict[str, Any]], str] = lambda row: ""
     extra: str | None = None
+
+    def link(self, ws: str, row: dict[str, Any]) -> str | None:
+        if self.scope is None:
+            return None
+        keys = {name: str(row.get(column) or NONE) for name, column in self.group}
+        return _queue(ws, **self.scope, **keys)
 
 
 def _queue(ws: str, **params: Any) -> str:
@@ -73,25 +83,24 @@ REPORTS = (
         "Open tickets by priority",
         lambda r: str(r.get("priority") or "none"),
         "ticket_count",
-        lambda ws, r: _queue(ws, view="open", priority=r.get("priority")),
+        {"view": "open"},  # the SQL: status open, in progress or waiting
+        (("priority", "priority"),),
     ),
     Report(
         "tickets_by_category_and_channel",
         "Tickets by category and channel",
         lambda r: f"{r.get('category') or 'none'} · {r.get('channel') or 'none'}",
         "ticket_count",
-        lambda ws, r: _queue(ws, view="all", category=r.get("category"), channel=r.get("channel")),
+        {"view": "all"},
+        (("category", "category"), ("channel", "channel")),
     ),
     Report(
         "agent_workload",
         "Agent workload",
         lambda r: str(r.get("agent") or "(unassigned)"),
         "active_tickets",
-        lambda ws, r: (
-            _queue(ws, view="open", assignee=r.get("agent"))
-            if r.get("agent")
-            else _queue(ws, view="unassigned")
-        ),
+        {"view": "open", "status": "open,in_progress"},  # the seed's "active": waiting is left out
+        (("assignee", "agent"),),
         note=lambda r: f"{r.get('urgent_count', 0)} urgent",
         extra="urgent_count",
     ),
@@ -100,7 +109,7 @@ REPORTS = (
         "Tickets by customer plan",
         lambda r: str(r.get("plan") or "none"),
         "ticket_count",
-        lambda ws, r: None,
+        None,
     ),
 )
 REPORT_BY_ID = {r.id: r for r in REPORTS}
@@ -165,7 +174,7 @@ def report_panel(
     ]
     names = [m["name"] for m in result.get("meta") or []]
     table = [names, *[[r.get(n) for n in names] for r in rows]]
-    matrix = category_matrix(ws, rows) if report.id == "tickets_by_category_and_channel" else None
+    matrix = category_matrix(ws, report, rows) if report.id == "tickets_by_category_and_channel" else None
     elapsed = (result.get("statistics") or {}).get("elapsed_ms")
     return ReportPanel(
         report.id,
@@ -180,7 +189,7 @@ def report_panel(
     )
 
 
-def category_matrix(ws: str, rows: list[dict[str, Any]]) -> Matrix:
+def category_matrix(ws: str, report: Report, rows: list[dict[str, Any]]) -> Matrix:
     cats = sorted({str(r.get("category") or "") for r in rows})
     chans = sorted({str(r.get("channel") or "") for r in rows})
     value = {
@@ -197,7 +206,7 @@ def category_matrix(ws: str, rows: list[dict[str, Any]]) -> Matrix:
                     Cell(
                         value.get((cat, ch), 0.0),
                         value.get((cat, ch), 0.0) / top,
-                        _queue(ws, view="all", category=cat or None, channel=ch or None),
+                        report.link(ws, {"category": cat, "channel": ch}),
                     )
                     for ch in chans
                 ],
@@ -312,29 +321,20 @@ def local_period(period: str, now: datetime, tz: str) -> tuple[datetime, datetim
 
 
 # ---- the live strip (primary store) ---------------------------------------------------------------------
-def due_soon(core: Deskbase, ws: str, now: datetime, within: timedelta) -> int:
-    """Tickets with an SLA clock running (not paused) whose target falls in (now, now + within]: a short
-    range of the SLA service's (workspace, running, target_at) index. A paused clock can't breach, so unlike
-    the At risk view (which goes by each ticket's stored due instant) paused clocks are left out."""
-    si = ts.sla_instances
-    with core.db.read() as conn:
-        return int(
-            conn.execute(
-                select(func.count(func.distinct(si.c.ticket_id))).where(
-                    si.c.workspace_id == ws,
-                    si.c.running.is_(True),
-                    si.c.target_at > now,
-                    si.c.target_at <= now + within,
-                    si.c.state.in_(("active", "warning")),
-                    si.c.deleted.is_(False),
-                )
-            ).scalar_one()
-        )
+#: "Breaching within 60 min" is At risk looking this many minutes ahead (its link opens that queue)
+DUE_WITHIN = "60"
 
 
-def strip_counts(core: Deskbase, ws: str, now: datetime, sla: bool) -> dict[str, int | None]:
+def strip_counts(core: Deskbase, ws: str) -> dict[str, int | None]:
     """What the strip needs beyond the navigation's counts: "waiting on us" by status (open, in progress:
-    two indexed counts, taken together so the parts always add up) and the tickets breaching within the hour."""
+    two indexed counts, taken together so the parts always add up) and the tickets breaching within the hour,
+    counted by the At risk queue itself with `within` 60 minutes (the queue the number links to)."""
+    reader = sla_queue(core)
+    due = (
+        reader(ws, "at_risk", {"within": DUE_WITHIN, "filter": None, "me": ""}, 1, None).get("count")
+        if reader is not None
+        else None
+    )
     return {
         **{
             f"status_{status}": core.records.count(
@@ -342,7 +342,7 @@ def strip_counts(core: Deskbase, ws: str, now: datetime, sla: bool) -> dict[str,
             )
             for status in ("open", "in_progress")
         },
-        "due_60": due_soon(core, ws, now, timedelta(minutes=60)) if sla else None,
+        "due_60": due,
     }
 
 
@@ -380,10 +380,8 @@ def live_strip(ws: str, nav: dict[str, int | None], extra: dict[str, int | None]
                 "due_60",
                 "Breaching within 60 min",
                 extra.get("due_60"),
-                url(q, view="at_risk"),
-                "a clock due within the hour (not paused); the At risk queue also lists those due within "
-                "2 h and breached ones",
-                exact=False,
+                url(q, view="at_risk", within=DUE_WITHIN),
+                "a clock running, not paused, not yet breached, due within the hour",
             ),
             StripItem(
                 "breached", "Breached", nav.get("breached"), url(q, view="breached"), "a clock breached"

@@ -132,6 +132,9 @@ class QueueFilters:
     channel: str = ""
     tag: str = ""
     q: str = ""  #: text in subject
+    within: str = (
+        ""  #: At risk only: minutes to look ahead instead of two hours (the strip's "within 60 min")
+    )
 
     def active(self) -> bool:
         return any(getattr(self, f) for f in self.__dataclass_fields__)

@@ -21,6 +21,11 @@ PAGE_SIZE = 50
 #: a filtered list counts up to here and then says "1,000+": exact totals of arbitrary filters would cost a
 #: scan of the collection when no index narrows them.
 COUNT_LIMIT = 1000
+#: the filter value that stands for "not set" (`is_null`): the dashboard's "none" and "(unassigned)" rows
+#: link to it, so a queue can list exactly the tickets such a row counts.
+NONE = "(none)"
+#: the most minutes At risk may look ahead (`within`); its default is two hours
+WITHIN_MAX = 120
 
 
 @dataclass(frozen=True)
@@ -70,15 +75,25 @@ def view_condition(view: str, me: str) -> dict[str, Any] | None:
     return None
 
 
+def field_condition(name: str, values: list[str]) -> dict[str, Any]:
+    """One filter field naming one or more values (either matches); NONE matches a field that is not set."""
+    path = f"data.{name}"
+    given = [v for v in values if v != NONE]
+    parts: list[dict[str, Any]] = [{"field": path, "op": "is_null"}] if NONE in values else []
+    if len(given) == 1:
+        parts.append({"field": path, "op": "eq", "value": given[0]})
+    elif given:
+        parts.append({"field": path, "op": "in", "value": given})
+    return parts[0] if len(parts) == 1 else {"or": parts}
+
+
 def filter_conditions(f: QueueFilters) -> list[dict[str, Any]]:
     """An enum filter may name several values, comma separated (`status=open,in_progress`: either)."""
     out: list[dict[str, Any]] = []
     for name in (*ENUM_FIELDS, "assignee"):
         value = getattr(f, name)
-        if value and name in ENUM_FIELDS and "," in value:
-            out.append({"field": f"data.{name}", "op": "in", "value": value.split(",")})
-        elif value:
-            out.append({"field": f"data.{name}", "op": "eq", "value": value})
+        if value:
+            out.append(field_condition(name, value.split(",") if name in ENUM_FIELDS else [value]))
     if f.tag:
         out.append({"field": "data.tags", "op": "has", "value": f.tag})
     if f.q:
@@ -106,14 +121,18 @@ def options_from_schema(schema: dict[str, Any]) -> dict[str, list[str]]:
 def parse_filters(
     params: dict[str, str], options: dict[str, list[str]]
 ) -> tuple[QueueFilters, dict[str, str]]:
-    """Filters from the query string; an unknown enum value is reported beside its field and ignored."""
+    """Filters from the query string; an unknown enum value is reported beside its field and ignored.
+    NONE is a value of every enum field; `within` (At risk's look-ahead) is whole minutes, 1 to WITHIN_MAX."""
     errors: dict[str, str] = {}
     values: dict[str, str] = {}
     for name in QueueFilters.__dataclass_fields__:
         raw = (params.get(name) or "").strip()[:200]
+        if raw and name == "within" and not (raw.isdigit() and 0 < int(raw) <= WITHIN_MAX):
+            errors[name] = f"Look ahead 1 to {WITHIN_MAX} minutes, not {raw!r}"
+            raw = ""
         if raw and name in options and options[name]:
             picked = list(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))
-            wrong = [v for v in picked if v not in options[name]]
+            wrong = [v for v in picked if v not in options[name] and v != NONE]
             if wrong:
                 errors[name] = f"{wrong[0]!r} is not a {name}; choose one of {', '.join(options[name])}"
                 picked = []

@@ -19,7 +19,7 @@ from deskbase.core.errors import NotFound
 from deskbase.web import dashboard as dash
 from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, is_htmx, make_shell, render, url
 from deskbase.web.pages import DashboardPage, ReportLink, Shell
-from deskbase.web.queue import sla_queue, sla_service
+from deskbase.web.queue import sla_service
 from deskbase.web.views.queue import shared_counts
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -110,11 +110,8 @@ def strip(ws: str, request: Request, actor: ActorDep) -> Response:
     seq, now = core.last_seq(ws), core.clock.now()
     nav = shared_counts(con, ws, seq)
     assert nav is not None  # without a wait, the counts are taken at once
-    has_sla = sla_queue(core) is not None
     extra = con.counts.get(
-        (ws, "\x00strip"),
-        (seq, now.replace(second=0, microsecond=0)),
-        lambda: dash.strip_counts(core, ws, now, has_sla),
+        (ws, "\x00strip"), (seq, now.replace(second=0, microsecond=0)), lambda: dash.strip_counts(core, ws)
     )
     panel = dash.live_strip(ws, nav, extra, f"/w/{quote(ws)}/dashboard/strip")
     return _panel(request, panel, make_shell(request, actor, "Right now", ws, "dashboard"))
