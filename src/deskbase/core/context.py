@@ -8,12 +8,15 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Actor:
-    """The caller of a core operation: a token (id and name) or a system process (`system:<name>`)."""
+    """The caller of a core operation: a token (id and name), a user signed in to the console (the user's id
+    and name), or a system process (`system:<name>`). `user_id` names the person behind a user's session or
+    personal token (None for service tokens and system processes)."""
 
     id: str
     name: str
     grants: tuple[dict, ...] = field(default=())
     is_admin: bool = False
+    user_id: str | None = None
 
     @property
     def may_import(self) -> bool:
