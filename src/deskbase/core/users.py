@@ -138,6 +138,12 @@ class Users:
         """Drop cached access (after a change of roles or memberships made here)."""
         self.access.forget(user_id)
 
+    def actor(self, user_id: str) -> Actor:
+        """The user as a console session acts: their own id and name, their roles' grants (Unauthorized
+        once suspended or deleted)."""
+        a = self.access.get(user_id)
+        return Actor(id=user_id, name=a.name, grants=a.grants, is_admin=a.server_admin, user_id=user_id)
+
     # ---- who sees whom ------------------------------------------------------------------------------
     def visible_workspaces(self, actor: Actor) -> list[str]:
         return [w["id"] for w in self.app.workspaces.list() if sees(actor, w["id"])]
