@@ -61,8 +61,9 @@ class People:
         )
         return Person(uid, email, password, raw)
 
-    def browser(self) -> Console:
-        return Console(TestClient(self.app, raise_server_exceptions=True))
+    def browser(self, address: str = "testclient") -> Console:
+        """A browser of its own (cookies), calling from `address`."""
+        return Console(TestClient(self.app, raise_server_exceptions=True, client=(address, 50000)))
 
 
 class Console:
