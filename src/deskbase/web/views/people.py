@@ -51,11 +51,13 @@ def _zones() -> list[str]:
 
 # ---- invitations ------------------------------------------------------------------------------------
 def _invite_page(
-    core: Deskbase, token: str, name: str = "", errors: dict[str, str] | None = None
+    core: Deskbase, token: str, name: str = "", time_zone: str = "", errors: dict[str, str] | None = None
 ) -> InvitePage:
+    """The form, refilled with what was typed (never the password) after a refusal."""
     p = core.invitations.preview(token)
+    zone = time_zone if time_zone in time_zones() else p.time_zone
     return InvitePage(
-        token, p.workspace_name, p.email, p.role, p.existing_user, p.time_zone, _zones(), name, errors or {}
+        token, p.workspace_name, p.email, p.role, p.existing_user, zone, _zones(), name, errors or {}
     )
 
 
@@ -81,7 +83,7 @@ def accept_invite(token: str, request: Request, form: FormDep) -> Response:
         return _gone(request, "Invitation", exc)
     except (ValidationFailed, Unauthorized, RateLimited) as exc:
         errors = field_errors(exc) if isinstance(exc, ValidationFailed) else {"password": exc.message + "."}
-        page = _invite_page(core, token, name, errors)
+        page = _invite_page(core, token, name, form.get("time_zone") or "", errors)
         shell = make_shell(request, None, f"Join {page.workspace_name}")
         return render(request, "invite.html", page, shell, status=exc.status)
     target = f"/w/{quote(ws)}/queue" if has_tickets(core, ws) else "/"
