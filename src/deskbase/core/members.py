@@ -32,14 +32,13 @@ if TYPE_CHECKING:
 audit_log = logging.getLogger("deskbase.audit")
 
 
-def _public(workspace_id: str, row: Any, user: Any) -> dict[str, Any]:
-    """A membership (its role and times) with its user."""
+def _public(workspace_id: str, role: str, since: Any, changed: Any, user: Any) -> dict[str, Any]:
     return {
         "workspace": workspace_id,
         "user": public(user),
-        "role": row.role,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
+        "role": role,
+        "created_at": iso(since),
+        "updated_at": iso(changed),
     }
 
 
@@ -73,16 +72,12 @@ class Members:
         with self.app.db.read() as conn:
             self.app.workspaces.require(conn, workspace_id)
             rows = conn.execute(
-                select(m.c.user_id, m.c.role, m.c.created_at, m.c.updated_at)
-                .join(users, users.c.id == m.c.user_id)
+                select(users, m.c.role, m.c.created_at.label("since"), m.c.updated_at.label("changed"))
+                .join(m, users.c.id == m.c.user_id)
                 .where(m.c.workspace_id == workspace_id)
                 .order_by(users.c.email)
             ).all()
-            people = {
-                u.id: u
-                for u in conn.execute(select(users).where(users.c.id.in_([r.user_id for r in rows]))).all()
-            }
-        return [_public(workspace_id, r, people[r.user_id]) for r in rows if r.user_id in people]
+        return [_public(workspace_id, r.role, r.since, r.changed, r) for r in rows]
 
     def get(self, workspace_id: str, user_id: str) -> dict[str, Any]:
         with self.app.db.read() as conn:
@@ -90,7 +85,8 @@ class Members:
             row = self.membership(conn, workspace_id, user_id)
             if row is None:
                 raise NotFound(f"user {user_id!r} is not a member of {workspace_id!r}", {"user": user_id})
-            return _public(workspace_id, row, self.app.people.row(conn, user_id))
+            user = self.app.people.row(conn, user_id)
+        return _public(workspace_id, row.role, row.created_at, row.updated_at, user)
 
     def put(self, actor: Actor, workspace_id: str, user_id: str, role: Any) -> tuple[dict[str, Any], bool]:
         """Add a user you can see (a colleague from another workspace; new people come by invitation) or
@@ -106,7 +102,7 @@ class Members:
             self.set(tx, workspace_id, user_id, role)
             row = self.membership(tx.conn, workspace_id, user_id)
         audit_log.info("member %s of %s: role %s, by %s", user_id, workspace_id, role, actor.id)
-        return _public(workspace_id, row, user), old is None
+        return _public(workspace_id, row.role, row.created_at, row.updated_at, user), old is None
 
     def set(self, tx: Tx, workspace_id: str, user_id: str, role: str) -> None:
         """Inside `tx`: make the membership so, stopping what the user configured if this narrows them."""
