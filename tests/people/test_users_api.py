@@ -164,3 +164,22 @@ def test_a_deleted_workspace_takes_its_memberships_roles_and_invitations(people:
     ] == []
     assert people.api.get(f"/v1/workspaces/{ws}/invitations").json()["data"] == []
     assert people.api.get(f"/v1/workspaces/{ws}", token=ann.token).status_code == 404
+
+
+def test_the_demo_creates_an_admin_user_and_two_agents_once(people: People) -> None:
+    from deskbase.server import DEMO_ADMIN, DEMO_WORKSPACE, demo_people
+
+    people.api.put(f"/v1/workspaces/{DEMO_WORKSPACE}", json={"name": "Demo"})
+    passwords = demo_people(people.core)
+    assert passwords is not None and len(passwords[DEMO_ADMIN]) >= 16
+    console = people.browser("203.0.113.5")
+    assert console.sign_in(DEMO_ADMIN, passwords[DEMO_ADMIN]).status_code == 303
+    assert console.sign_in("maria@support.example", passwords["agents"]).status_code == 303
+    members = people.api.get(f"/v1/workspaces/{DEMO_WORKSPACE}/members").json()["data"]
+    assert {(m["user"]["email"], m["role"]) for m in members} == {
+        ("maria@support.example", "agent"),
+        ("tom@support.example", "agent"),
+    }
+    admin = people.api.get(f"/v1/users?email={DEMO_ADMIN}").json()["data"][0]
+    assert admin["server_admin"] is True
+    assert demo_people(people.core) is None  # a restart keeps them (and prints no password)
