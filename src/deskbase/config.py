@@ -196,6 +196,27 @@ class Settings:
     mail_concurrency: int = _setting(
         4, "Mailboxes sending at once (one SMTP connection each; a slow server delays only its own mailbox)."
     )
+    password_hash_time_cost: int = _setting(
+        3, "argon2id passes over memory per password hash (RFC 9106's low-memory profile: 3)."
+    )
+    password_hash_memory_kib: int = _setting(
+        65536,
+        "argon2id memory per password hash, in KiB (RFC 9106's low-memory profile: 64 MiB; OWASP's floor is "
+        "19456 with time cost 2). Stored hashes are upgraded at their next sign-in when this changes.",
+    )
+    signin_free_failures_account: int = _setting(
+        5,
+        "Failed password sign-ins to one account (by email, whether or not it exists) before each further "
+        "attempt must wait: 2 s after the next failure, doubling up to signin_max_wait_seconds.",
+    )
+    signin_free_failures_address: int = _setting(
+        20,
+        "Failed password sign-ins from one client address (an IPv6 /64) before each further attempt must "
+        "wait, doubling as for an account. Behind a reverse proxy, run uvicorn with proxy headers trusted.",
+    )
+    signin_max_wait_seconds: int = _setting(
+        900, "Longest wait a run of failed sign-ins imposes; failures are forgotten after a day without one."
+    )
     log_level: str = _setting("info", "Server log level.")
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,33 @@ def load_demo(core: Deskbase) -> dict[str, int]:
     return demo.load(core, DEMO_WORKSPACE, SYSTEM)
 
 
+DEMO_ADMIN = "admin@example.com"
+DEMO_AGENTS = (("maria@support.example", "Maria Santos"), ("tom@support.example", "Tom Becker"))
+
+
+def demo_people(core: Deskbase) -> dict[str, str] | None:
+    """On a demo's first start: a server-admin user and two agents of the demo workspace (the demo's tickets
+    are assigned to them, so their "My open tickets" is full). Returns the generated passwords, which are
+    never stored in the clear and shown only now; None when the demo people exist already."""
+    with core.db.read() as conn:
+        if core.people.by_email(conn, DEMO_ADMIN) is not None:
+            return None
+    passwords = {DEMO_ADMIN: secrets.token_urlsafe(12), "agents": secrets.token_urlsafe(12)}
+    core.people.create(
+        SYSTEM, {"email": DEMO_ADMIN, "name": "Admin", "server_admin": True}, passwords[DEMO_ADMIN]
+    )
+    for email, name in DEMO_AGENTS:
+        with core.db.read() as conn:
+            found = core.people.by_email(conn, email)
+        user = (
+            found.id
+            if found
+            else core.people.create(SYSTEM, {"email": email, "name": name}, passwords["agents"])["id"]
+        )
+        core.members.put(SYSTEM, DEMO_WORKSPACE, user, "agent")
+    return passwords
+
+
 def data_dir_problem(path: Path) -> str | None:
     """Why `path` cannot hold the server's data, in one line, or None. A missing directory is created (as
     on a first start); checked before anything opens it, so the operator reads the cause, not a traceback."""
@@ -108,6 +136,7 @@ def serve(settings: Settings, demo: bool = False, background: bool = True) -> No
     core, app = build(settings, background=background)
     raw, created = core.tokens.ensure_admin_token(settings.data_path)
     out = sys.stdout
+    people = None
     if demo:
         print("loading the support template and demo data into workspace 'my-support'…", file=out, flush=True)
         report = load_demo(core)
@@ -115,9 +144,10 @@ def serve(settings: Settings, demo: bool = False, background: bool = True) -> No
             print("demo data already present; reusing it", file=out)
         else:
             print(f"loaded {report['tickets']} tickets and {report['customers']} customers", file=out)
+        people = demo_people(core)
     url = f"http://{settings.host}:{settings.port}"
     print(f"\ndeskbase is running at {url}  (API docs: {url}/docs)", file=out)
-    print(f"agent console: {url}/  (sign in with a token, e.g. the admin token below)", file=out)
+    print(f"agent console: {url}/  (sign in with an email and password, or with a token)", file=out)
     print(f"data directory: {settings.data_path}", file=out)
     token_file = settings.data_path / "admin-token"
     if created or demo:
@@ -125,5 +155,14 @@ def serve(settings: Settings, demo: bool = False, background: bool = True) -> No
         print(f"  (kept in {token_file}, mode 0600)", file=out)
     else:
         print(f"admin token: in {token_file}", file=out)
+    if people is not None:
+        agents = ", ".join(email for email, _ in DEMO_AGENTS)
+        print(f"admin user: {DEMO_ADMIN}  password: {people[DEMO_ADMIN]}  (shown once)", file=out)
+        print(f"demo agents: {agents}  password: {people['agents']}  (shown once)", file=out)
+    elif demo:
+        print(
+            f"admin user: {DEMO_ADMIN}  (a new password: deskbase users reset-password {DEMO_ADMIN})",
+            file=out,
+        )
     print(f"try: export DESKBASE_URL={url} DESKBASE_TOKEN=$(cat {token_file})\n", file=out, flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)

@@ -34,6 +34,12 @@ PUBLIC = {
     "POST /signout",
     "GET /w/{ws}",
     "POST /v1/hooks/{ingest_key}/ingest",
+    # one-time links: the link's secret is the credential (tests/people/test_invitations.py, test_passwords.py)
+    "POST /v1/invitations/{token}/accept",
+    "GET /invite/{token}",
+    "POST /invite/{token}",
+    "GET /reset/{token}",
+    "POST /reset/{token}",
 }
 GRANTS = {
     "other_workspace": [{"scope": {"workspaces": ["other"]}, "permissions": ["*"]}],
@@ -47,6 +53,8 @@ GRANTS = {
     ],
     "no_audit": [{"scope": {"workspaces": [WS]}, "permissions": sorted(READ_PERMISSIONS - {"read:audit"})}],
 }
+#: Routes where a person acts on themselves (writes included), left out of the other-member walk.
+SELF_SERVICE = ("/v1/users/me/", "/settings/")
 #: What the world's writer puts in collections other than tickets: a tickets-scoped token must never see it.
 OUTSIDE_TICKETS = ("Zelda Quokka", "zelda@quokka.example", "walk-secret-message", "walk-secret-macro")
 WRITE = "(a console write)"
@@ -190,6 +198,17 @@ def world(sql_api: Api) -> Iterator[World]:
     core.tokens.revoke(SYSTEM, revoked["id"])
     tokens["malformed"] = "not-a-token"
     _, spare = core.tokens.create("spare", GRANTS["read_only"])
+    # People: a member of the walked workspace (whom no one outside it may see), a custom role, a pending
+    # invitation; and a person of the other workspace calling with a personal token.
+    member = core.people.create(SYSTEM, {"email": "walk-member@acme.example", "name": "Walk Member"})
+    core.members.put(SYSTEM, WS, member["id"], "agent")
+    core.roles.put(WS, "walk-role", [{"scope": {"workspaces": [WS]}, "permissions": ["read:records"]}], None)
+    invitation = core.invitations.create(SYSTEM, WS, "walk-invitee@acme.example", "agent")
+    outsider = core.people.create(SYSTEM, {"email": "walk-outsider@other.example", "name": "Walk Outsider"})
+    core.members.put(SYSTEM, "other", outsider["id"], "owner")
+    tokens["other_member"], _ = core.tokens.create(
+        "outsider-cli", [{"scope": {"workspaces": ["*"]}, "permissions": ["*"]}], user_id=outsider["id"]
+    )
     values = {
         "ws": WS,
         "collection": "tickets",
@@ -199,10 +218,14 @@ def world(sql_api: Api) -> Iterator[World]:
         "rel_type": "submitted_by",
         "token_id": spare["id"],
         "number": str(ticket["number"]),
+        "user_id": member["id"],
+        "role": "walk-role",
+        "invitation_id": invitation["id"],
     }
     hidden = {
         "outside_tickets": [*OUTSIDE_TICKETS, customer["id"], message["id"]],
         "actors": [writer["id"], writer["name"]],
+        "people": [member["email"], "Walk Member", "walk-invitee@acme.example"],
     }
     yield World(api, Fingerprint(core.db.engine), tokens, values, operations(app), hidden)
 
@@ -264,14 +287,18 @@ def test_without_a_valid_token_every_route_refuses(world: World, who: str | None
     assert _walk(world, lambda op: _signed_out(world, op, world.call(op, who))) == []
 
 
-def test_another_workspaces_token_finds_nothing(world: World) -> None:
+@pytest.mark.parametrize("who", ["other_workspace", "other_member"])
+def test_another_workspaces_token_finds_nothing(world: World, who: str) -> None:
     """Every route under workspace A answers 404 exactly as for a workspace that does not exist; routes
-    outside workspaces reveal nothing of A."""
+    outside workspaces reveal nothing of A — its records, links or people — to a service token or a
+    person of another workspace."""
     missing = {"code": "not_found", "message": f"workspace {WS!r} not found", "details": {"workspace": WS}}
-    secrets = [world.values["rid"], world.values["rel_id"]]
+    secrets = [world.values["rid"], world.values["rel_id"], *world.hidden["people"]]
 
     def check(op: Operation) -> str | None:
-        r = world.call(op, "other_workspace")
+        if who == "other_member" and op.path.startswith(SELF_SERVICE):
+            return None  # the person's own tokens, password and profile: tests/people/
+        r = world.call(op, who)
         if "{ws}" in op.path:
             return _is(world, op, r, 404, missing)
         if r.status_code >= 500 or any(s in r.text for s in [*secrets, f'"{WS}"']):

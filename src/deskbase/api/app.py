@@ -19,12 +19,14 @@ from deskbase.api.routers import (
     files,
     hooks,
     mail,
+    members,
     records,
     relationships,
     sla,
     support,
     tokens,
     triggers,
+    users,
     workspaces,
 )
 from deskbase.core.app import Deskbase
@@ -92,10 +94,13 @@ def create_app(
         hooks,
         files,
         mail,
+        users,
+        members,
     )
     for module in modules:
         app.include_router(module.router)
     app.include_router(hooks.ingest_router)
+    app.include_router(members.accept_router)
     app.include_router(records.documents_router)
 
     @app.get("/healthz", tags=["meta"], include_in_schema=False)

@@ -31,6 +31,10 @@ ERROR_SCHEMA: dict[str, Any] = {
         }
     },
 }
+#: An error response's content: the envelope above (routes that document an extra status use it too).
+ERROR_REF: dict[str, Any] = {
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+}
 _DESCRIPTIONS = {
     400: "Bad request: a parameter, id, filter or JSON body that cannot be used",
     401: "Missing, unknown, expired or revoked token",
@@ -77,9 +81,7 @@ def add_error_responses(doc: dict[str, Any]) -> dict[str, Any]:
     schemas = doc["components"]["schemas"]
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    ref: dict[str, Any] = {
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-    }
+    ref = ERROR_REF
     for item in doc.get("paths", {}).values():
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:

@@ -16,6 +16,12 @@ from deskbase.core.ids import RECORD_ID_RE, SLUG_RE
 _SLUG = (SLUG_RE, "1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit")
 _RECORD_ID = (RECORD_ID_RE, "1-128 letters, digits, '-' or '_', starting with a letter or digit")
 _NUMBER = (re.compile(r"^[1-9][0-9]{0,15}$"), "a record's number: a positive whole number")
+_USER_ID = (re.compile(r"^usr_[0-9a-f]{16}$"), "a user's id: usr_ and 16 hex digits")
+_INVITATION_ID = (re.compile(r"^inv_[0-9a-f]{16}$"), "an invitation's id: inv_ and 16 hex digits")
+_LINK = (
+    re.compile(r"^ds[ir]_[A-Za-z0-9_-]{43}$"),
+    "an invitation or password reset link's secret: dsi_ or dsr_ and 43 URL-safe characters",
+)
 _INGEST_KEY = (
     re.compile(r"^hk_[A-Za-z0-9_-]{1,60}$"),
     "a hook's ingest key: hk_ and up to 60 URL-safe characters",
@@ -44,6 +50,10 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "ingest_key": _INGEST_KEY,
     "file_id": _RECORD_ID,
     "mailbox_id": _SLUG,
+    "user_id": _USER_ID,
+    "role": _SLUG,
+    "invitation_id": _INVITATION_ID,
+    "token": _LINK,
 }
 
 

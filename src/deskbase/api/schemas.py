@@ -208,3 +208,65 @@ class MailboxPut(Body):
     inbound: ImapInbound | PushedInbound = Field(default_factory=lambda: PushedInbound(kind="api"))
     outbound: SmtpOutbound | None = None
     auto_acknowledge: bool = False
+
+
+# ---- people ---------------------------------------------------------------------------------------------
+class UserCreate(Body):
+    email: str = Field(max_length=254)
+    name: str | None = Field(None, max_length=200, description="Default: the email's local part.")
+    time_zone: str | None = Field(None, max_length=64, description="IANA time zone; default UTC.")
+    locale: str | None = Field(None, max_length=35, description="Language tag; default en.")
+    avatar_colour: str | None = Field(None, max_length=7, description="#rrggbb; default: from the email.")
+    server_admin: bool = False
+    password: str | None = Field(
+        None, max_length=1024, description="Optional; else send a reset link or an invitation."
+    )
+
+
+class UserPatch(Body):
+    """Your own profile; a server admin also changes email, status and server_admin."""
+
+    name: str | None = Field(None, max_length=200)
+    time_zone: str | None = Field(None, max_length=64)
+    locale: str | None = Field(None, max_length=35)
+    avatar_colour: str | None = Field(None, max_length=7)
+    email: str | None = Field(None, max_length=254)
+    status: Literal["active", "suspended"] | None = None
+    server_admin: bool | None = None
+
+
+class PasswordSet(Body):
+    password: str = Field(max_length=1024)
+
+
+class PasswordChange(Body):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class PersonalTokenCreate(Body):
+    name: str = Field(max_length=200)
+    grants: list[GrantBody] | None = Field(
+        None, max_length=32, description="Default: follow your roles (whatever they are at each use)."
+    )
+    expires_at: str | None = Field(None, description="ISO-8601 time; default: never.")
+
+
+class RolePut(Body):
+    grants: list[GrantBody] = Field(min_length=1, max_length=32)
+    description: str | None = Field(None, max_length=500)
+
+
+class MemberPut(Body):
+    role: str = Field(max_length=63)
+
+
+class InvitationCreate(Body):
+    email: str = Field(max_length=254)
+    role: str = Field(max_length=63)
+
+
+class InvitationAccept(Body):
+    password: str = Field(max_length=1024)
+    name: str | None = Field(None, max_length=200, description="Required for a new account.")
+    time_zone: str | None = Field(None, max_length=64)

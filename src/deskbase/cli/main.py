@@ -29,6 +29,7 @@ from deskbase.cli import (
     tickets,
     tokens,
     triggers,
+    users,
     workspaces,
 )
 from deskbase.cli.client import CliError
@@ -104,6 +105,7 @@ app.add_typer(queries.app, name="queries")
 app.add_typer(analytics.app, name="analytics")
 app.add_typer(sla.app, name="sla")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(users.app, name="users")
 app.add_typer(triggers.app, name="triggers")
 app.add_typer(hooks.app, name="hooks")
 app.add_typer(mailboxes.app, name="mailboxes")

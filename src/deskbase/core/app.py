@@ -22,14 +22,20 @@ from deskbase.core.errors import InvalidFilter
 from deskbase.core.extensions import Extensions
 from deskbase.core.files import Files
 from deskbase.core.hooks import Hooks
+from deskbase.core.invitations import Invitations
+from deskbase.core.members import Members
+from deskbase.core.personal_tokens import PersonalTokens
 from deskbase.core.preferences import Preferences
 from deskbase.core.records import Records
 from deskbase.core.relationships import Relationships
 from deskbase.core.reltypes import RelationshipTypes
+from deskbase.core.roles import Roles
 from deskbase.core.schemas import ValidatorCache
 from deskbase.core.sessions import Sessions
+from deskbase.core.signin import SignIn
 from deskbase.core.stored_queries import StoredQueries
 from deskbase.core.templates import Templates
+from deskbase.core.users import Users
 from deskbase.core.workspaces import Workspaces
 
 #: Most change-log rows one feed request reads for a token that sees only part of the workspace.
@@ -53,6 +59,12 @@ class Deskbase:
         self.batch = Batch(self)
         self.files = Files(self)
         self.tokens = Tokens(self)
+        self.people = Users(self)
+        self.roles = Roles(self)
+        self.members = Members(self)
+        self.invitations = Invitations(self)
+        self.signin = SignIn(self)
+        self.personal_tokens = PersonalTokens(self)
         self.templates = Templates(self)
         self.stored_queries = StoredQueries(self)
         self.preferences = Preferences(self)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from deskbase.core import tables as t
 from deskbase.core.clock import iso
@@ -27,6 +27,7 @@ from deskbase.core.grants import (
     collections_of,
     gives,
     in_scope,
+    intersect,
     is_server_admin,
     normalize,
     uncovered,
@@ -61,6 +62,7 @@ def public(row: Any) -> dict[str, Any]:
         "expires_at": iso(row.expires_at) if row.expires_at else None,
         "revoked_at": iso(row.revoked_at) if row.revoked_at else None,
         "last_used_at": iso(row.last_used_at) if row.last_used_at else None,
+        "user_id": row.user_id,
     }
 
 
@@ -89,9 +91,11 @@ class Tokens:
         grants: list[dict[str, Any]],
         created_by: str | None = None,
         expires_at: datetime | None = None,
+        user_id: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """Mint a token without checking who asks (bootstrap and tests); `mint` is the checked path.
-        The raw value is returned once and only its hash is kept."""
+        The raw value is returned once and only its hash is kept. A token with a `user_id` is that user's:
+        its rights are its grants intersected with the user's roles, computed on every use."""
         grants = normalize(grants)
         raw = PREFIX + secrets.token_urlsafe(32)
         tid = "tok_" + secrets.token_hex(8)
@@ -106,6 +110,7 @@ class Tokens:
                     created_at=now,
                     expires_at=expires_at,
                     created_by=created_by,
+                    user_id=user_id,
                 )
             )
             row = tx.conn.execute(select(t.tokens).where(t.tokens.c.id == tid)).one()
@@ -116,7 +121,8 @@ class Tokens:
         self, actor: Actor, name: str, grants: Any, expires_at: datetime | None = None
     ) -> tuple[str, dict[str, Any]]:
         """A token mints only inside the scope it administers, so the new grants are equal or narrower, and
-        the new token expires no later than the one that minted it."""
+        the new token expires no later than the one that minted it. What a user (or a user's token) mints is
+        that user's too, so it narrows with the user's roles."""
         name = _check_name(name)
         grants = normalize(grants)
         now = self.app.clock.now()
@@ -141,7 +147,7 @@ class Tokens:
                 f"a token cannot outlive the token that mints it (which expires at {iso(cap)})",
                 [{"pointer": "/expires_at", "message": f"at most {iso(cap)}"}],
             )
-        return self.create(name, grants, created_by=actor.id, expires_at=expires_at)
+        return self.create(name, grants, created_by=actor.id, expires_at=expires_at, user_id=actor.user_id)
 
     def authenticate(self, raw: str | None, source: str | None = None) -> Actor:
         """The token's actor, writing through the channel `source` (see `Actor.source`)."""
@@ -176,6 +182,8 @@ class Tokens:
         last = self._last_used.get(row.id)
         if last is None or self.app.clock.now() - last >= LAST_USED_EVERY:
             return None
+        if row.user_id is not None and self.app.people.access.cached(row.user_id) is None:
+            return None
         return self._checked(row, source)
 
     def _cached(self, digest: str) -> Any:
@@ -205,12 +213,18 @@ class Tokens:
             raise Unauthorized("token revoked")
         if row.expires_at is not None and row.expires_at <= now:
             raise Unauthorized("token expired")
+        grants = list(row.grants)
+        if row.user_id is not None:
+            # A personal token never exceeds its user: a suspended or deleted user's tokens stop, and a
+            # demotion narrows them from the next request (the roles are cached as briefly as tokens are).
+            grants = intersect(grants, self.app.people.access.get(row.user_id).grants)
         self._touch(row.id, now)
         return Actor(
             id=row.id,
             name=row.name,
-            grants=tuple(row.grants),
-            is_admin=is_server_admin(row.grants),
+            grants=tuple(grants),
+            is_admin=is_server_admin(grants),
+            user_id=row.user_id,
             source=source,
         )
 
@@ -223,12 +237,15 @@ class Tokens:
         with self.app.db.tx() as tx:
             tx.conn.execute(update(t.tokens).where(t.tokens.c.id == token_id).values(last_used_at=now))
 
-    # ---- management: a server admin sees every token, anyone else the tokens it minted (transitively) --
+    # ---- management: a server admin sees every token, anyone else the tokens it minted (transitively); a
+    # user signed in to the console, every token of theirs --------------------------------------------
     def _managed(self, actor: Actor) -> dict[str, Any]:
         with self.app.db.read() as conn:
             rows = {r.id: r for r in conn.execute(select(t.tokens).order_by(t.tokens.c.created_at)).all()}
         if actor.is_admin:
             return rows
+        if actor.user_id is not None and actor.id == actor.user_id:
+            return {k: v for k, v in rows.items() if v.user_id == actor.user_id}
         keep = {actor.id} if actor.id in rows else set()
         frontier = set(keep)
         while frontier:
@@ -245,8 +262,10 @@ class Tokens:
                 "name": actor.name,
                 "grants": list(actor.grants),
                 "is_admin": actor.is_admin,
+                "user_id": actor.user_id,
             }
-        return {**public(row), "is_admin": actor.is_admin}
+        # the grants in force: a personal token's are narrowed to its user's roles
+        return {**public(row), "grants": list(actor.grants), "is_admin": actor.is_admin}
 
     def list(self, actor: Actor) -> list[dict[str, Any]]:
         return [public(r) for r in self._managed(actor).values()]
@@ -274,6 +293,9 @@ class Tokens:
                 update(t.tokens)
                 .where(t.tokens.c.id.in_(sorted(doomed)), t.tokens.c.revoked_at.is_(None))
                 .values(revoked_at=now)
+            )
+            tx.conn.execute(
+                delete(t.console_sessions).where(t.console_sessions.c.token_id.in_(sorted(doomed)))
             )
             for fn in self.app.hooks.revoked:
                 fn(tx, doomed)

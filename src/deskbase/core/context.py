@@ -8,10 +8,13 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class Actor:
-    """The caller of a core operation: a token (id and name) or a system process (`system:<name>`).
+    """The caller of a core operation: a token (id and name), a user signed in to the console (the user's id
+    and name), or a system process (`system:<name>`). `user_id` names the person behind a user's session or
+    personal token (None for service tokens and system processes).
 
-    `source` names the channel the call came through (`api`, `mcp`, `hook`, `sla` …); the change log records
-    it beside the actor, so a history tells an agent's writes through MCP from the same token's REST calls.
+    `source` names the channel the call came through (`api`, `mcp`, `console`, `mail`, `hook`, `sla` …); the
+    change log records it beside the actor, so a history tells an agent's writes through MCP from the same
+    token's REST calls.
     """
 
     id: str
@@ -19,6 +22,7 @@ class Actor:
     grants: tuple[dict, ...] = field(default=())
     is_admin: bool = False
     source: str | None = None
+    user_id: str | None = None
 
     @property
     def may_import(self) -> bool:

@@ -181,3 +181,45 @@ def uncovered(parent: Iterable[Grant], child: Iterable[Grant]) -> Point | None:
     of named workspaces covers future ones), and so does an unrestricted collection scope."""
     parent = list(parent)
     return next((p for p in points(child) if not _allows(parent, p)), None)
+
+
+# ---- intersection -----------------------------------------------------------------------------------
+def _meet_names(a: list[str] | None, b: list[str] | None) -> list[str] | None:
+    """Two name lists where None (or `*`) means "all": their common part, None still meaning all."""
+    if a is None or ANY in a:
+        return None if b is None or ANY in b else list(b)
+    if b is None or ANY in b:
+        return list(a)
+    return [n for n in a if n in b]
+
+
+def _meet_permissions(a: frozenset[str], b: frozenset[str]) -> list[str]:
+    if a & EVERYTHING:
+        return sorted(b)
+    if b & EVERYTHING:
+        return sorted(a)
+    return sorted(a & b)
+
+
+def intersect(first: Iterable[Grant], second: Iterable[Grant]) -> list[Grant]:
+    """Grants giving exactly what both lists give (a personal token within its user's roles). Coverage is
+    a union of products, so the meet of two unions is the union of the pairwise meets."""
+    second = list(second)
+    out: list[Grant] = []
+    for a in first:
+        for b in second:
+            wss = _meet_names(workspaces_of(a), workspaces_of(b))
+            ca, cb = collections_of(a), collections_of(b)
+            colls = _meet_names(
+                sorted(ca) if ca is not None else None, sorted(cb) if cb is not None else None
+            )
+            perms = _meet_permissions(permissions_of(a), permissions_of(b))
+            if wss == [] or colls == [] or not perms:
+                continue
+            scope: dict[str, Any] = {"workspaces": wss if wss is not None else [ANY]}
+            if colls is not None:
+                scope["collections"] = colls
+            grant = {"scope": scope, "permissions": perms}
+            if grant not in out:
+                out.append(grant)
+    return out

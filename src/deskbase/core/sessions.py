@@ -1,7 +1,8 @@
-"""Browser sessions opened with an API token (the web console's sign-in).
+"""Browser sessions of the web console, opened with an API token or by a user's password sign-in.
 
 A session is a random 256-bit id. The store keeps only its SHA-256, mapped to the id of the token it was
-opened with (never the raw token), so sessions survive restarts and are shared by every process on the store.
+opened with (never the raw token) or to the user who signed in, so sessions survive restarts and are shared
+by every process on the store.
 Idle sessions end after `IDLE`, all after `MAX_AGE`; last-seen moves at most once every `TOUCH_EVERY`, so a
 session's reads stay reads. Whoever holds a session re-checks its token by id on every use.
 """
@@ -27,9 +28,10 @@ TOUCH_EVERY = timedelta(minutes=1)
 @dataclass
 class Session:
     id: str
-    token_id: str
+    token_id: str | None  #: the token it was opened with, or None for a user's password sign-in
     created: datetime
     seen: datetime
+    user_id: str | None = None
 
 
 def _hash(sid: str) -> str:
@@ -41,18 +43,20 @@ class Sessions:
         self.db = db
         self.clock = clock
 
-    def open(self, token_id: str) -> Session:
-        """A new session for the token. Ended sessions are pruned here, so the table holds live ones only
-        (plus those that ended since the last sign-in)."""
+    def open(self, token_id: str | None, user_id: str | None = None) -> Session:
+        """A new session for the token (or the user). Ended sessions are pruned here, so the table holds live
+        ones only (plus those that ended since the last sign-in)."""
         now = self.clock.now()
         sid = secrets.token_urlsafe(32)
         cs = t.console_sessions
         with self.db.tx() as tx:
             tx.conn.execute(delete(cs).where(or_(cs.c.seen_at < now - IDLE, cs.c.created_at < now - MAX_AGE)))
             tx.conn.execute(
-                insert(cs).values(id_hash=_hash(sid), token_id=token_id, created_at=now, seen_at=now)
+                insert(cs).values(
+                    id_hash=_hash(sid), token_id=token_id, user_id=user_id, created_at=now, seen_at=now
+                )
             )
-        return Session(sid, token_id, now, now)
+        return Session(sid, token_id, now, now, user_id)
 
     def find(self, sid: str) -> Session | None:
         """The live session with this id (an ended one is removed on the way)."""
@@ -68,7 +72,7 @@ class Sessions:
         if now - row.seen_at >= TOUCH_EVERY:
             with self.db.tx() as tx:
                 tx.conn.execute(update(cs).where(cs.c.id_hash == _hash(sid)).values(seen_at=now))
-        return Session(sid, row.token_id, row.created_at, now)
+        return Session(sid, row.token_id, row.created_at, now, row.user_id)
 
     def end(self, sid: str) -> None:
         with self.db.tx() as tx:

@@ -186,18 +186,24 @@ tokens = Table(
     _ts("revoked_at", nullable=True),
     _ts("last_used_at", nullable=True),
     Column("created_by", String(64), nullable=True),
+    # The user a personal token belongs to (its rights never exceed that user's roles); null: a service token.
+    Column("user_id", String(40), nullable=True),
+    Index("ix_tokens_user", "user_id"),
 )
 
 #: Console sign-ins: the cookie's random session id is stored only as its SHA-256, mapped to the API token it
-#: was exchanged for, so sessions survive restarts and are shared by every server process.
+#: was exchanged for or to the user who signed in with a password, so sessions survive restarts and are
+#: shared by every server process.
 console_sessions = Table(
     "console_sessions",
     metadata,
     Column("id_hash", String(64), primary_key=True),
-    Column("token_id", String(64), nullable=False),
+    Column("token_id", String(64), nullable=True),
+    Column("user_id", String(40), nullable=True),
     _ts("created_at"),
     _ts("seen_at"),
     Index("ix_console_sessions_token", "token_id"),
+    Index("ix_console_sessions_user", "user_id"),
     Index("ix_console_sessions_seen", "seen_at"),
 )
 

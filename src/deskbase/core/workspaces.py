@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from deskbase.core import people_tables as people
 from deskbase.core import tables as t
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
@@ -119,8 +120,11 @@ class Workspaces:
                 t.file_refs,
                 t.files,
                 t.changes,
+                people.roles,
+                people.invitations,
             ):
                 tx.conn.execute(delete(table).where(table.c.workspace_id == workspace_id))
+            self.app.members.drop_workspace(tx, workspace_id)
             tx.conn.execute(delete(t.workspaces).where(t.workspaces.c.id == workspace_id))
             self.app.emit(
                 tx,

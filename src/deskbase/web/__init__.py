@@ -46,6 +46,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         mailboxes,
         messages,
         new_ticket,
+        people,
         queue,
         ticket,
         ticket_actions,
@@ -58,6 +59,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
     # new_ticket first: "/tickets/new" must win over "/tickets/{ticket_id}".
     for module in (
         auth,
+        people,
         queue,
         new_ticket,
         ticket,

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -146,15 +146,22 @@ def session_of(request: Request) -> Session | None:
 
 
 def current_actor(request: Request) -> Actor:
-    """The signed-in actor, re-authenticated from the session's token on every request (revocation and
-    expiry take effect immediately)."""
+    """The signed-in actor, re-authenticated from the session's token (or its user's status and roles) on
+    every request: revocation, expiry, suspension and a change of role take effect immediately."""
     s = session_of(request)
     if s is None:
         raise SignInRequired()
+    core = core_of(request)
     try:
-        actor = core_of(request).tokens.authenticate_id(s.token_id, "console")
+        if s.token_id is not None:
+            actor = core.tokens.authenticate_id(s.token_id, "console")
+        else:
+            actor = replace(core.people.actor(str(s.user_id)), source="console")
     except Unauthorized:
-        console(request).sessions.drop_token(s.token_id)
+        if s.token_id is not None:
+            console(request).sessions.drop_token(s.token_id)
+        else:
+            console(request).sessions.drop(s.id)
         raise SignInRequired() from None
     request.state.console_actor = actor
     return actor
@@ -218,6 +225,11 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address, for the sign-in throttle (uvicorn resolves trusted proxy headers into it)."""
+    return request.client.host if request.client else None
+
+
 def secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
@@ -277,11 +289,12 @@ class Prefs:
 
 
 def prefs_of(core: Deskbase, actor: Actor) -> Prefs:
+    """The actor's console preferences. A user is "me" by their email (the assignee value tickets carry);
+    a service token by the name set in Settings, or its own name."""
     p = core.preferences.get(actor.id)
     views = p.get("views") if isinstance(p.get("views"), dict) else {}
-    return Prefs(
-        shortcuts=p.get("shortcuts", True) is not False, me=str(p.get("me") or actor.name), views=views or {}
-    )
+    me = core.people.access.get(actor.user_id).email if actor.user_id else str(p.get("me") or actor.name)
+    return Prefs(shortcuts=p.get("shortcuts", True) is not False, me=me, views=views or {})
 
 
 def visible_workspaces(core: Deskbase, actor: Actor) -> list[dict[str, Any]]:
@@ -305,6 +318,8 @@ def make_shell(
             links.append(WorkspaceLink(w["id"], w["name"], f"/w/{quote(w['id'])}/queue"))
             if w["id"] == workspace:
                 tz = str((w.get("settings") or {}).get("timezone") or "UTC")
+        if actor.user_id is not None:  # a person reads times in their own time zone
+            tz = core.people.access.get(actor.user_id).time_zone
         prefs = prefs or prefs_of(core, actor)
     return Shell(
         title=title,

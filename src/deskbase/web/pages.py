@@ -59,11 +59,26 @@ class Shell:
     mailboxes_href: str | None = None
 
 
+@dataclass
+class Profile:
+    """A person's own settings: who they are and the time zone times are shown in."""
+
+    email: str
+    name: str
+    time_zone: str
+    time_zones: list[str]
+    has_password: bool
+    errors: dict[str, str] = field(default_factory=dict)
+    password_saved: bool = False
+
+
 # ---- sign in, home, errors, settings ---------------------------------------------------------------
 @dataclass
 class SignInPage:
     next: str  #: where to go after signing in (a local path)
-    error: str | None = None
+    error: str | None = None  #: the email-and-password form's message
+    email: str = ""  #: the email typed, kept after a failed attempt (never the password)
+    token_error: str | None = None  #: the token form's message
 
 
 @dataclass
@@ -92,6 +107,8 @@ class SettingsPage:
     integrations: list[WorkspaceLink] = field(default_factory=list)
     #: workspaces whose Settings → Mailboxes this token may manage
     mailboxes: list[WorkspaceLink] = field(default_factory=list)
+    #: a signed-in person's profile (None for a token's session, which names "me" here instead)
+    profile: Profile | None = None
 
 
 # ---- the queue --------------------------------------------------------------------------------------
@@ -660,3 +677,37 @@ class RecordPage:
     links: list[LinkRow]
     history: list[dict[str, Any]]
     ticket_href: str | None  #: for tickets: the ticket page
+
+
+# ---- invitations and password resets ------------------------------------------------------------------
+@dataclass
+class InvitePage:
+    """Accepting an invitation: a new person picks a name, time zone and password; someone with an account
+    proves it with their password."""
+
+    token: str
+    workspace_name: str
+    email: str
+    role: str
+    existing_user: bool
+    time_zone: str
+    time_zones: list[str]
+    name: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ResetPage:
+    """Setting a new password with a one-time link."""
+
+    token: str
+    email: str
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LinkGonePage:
+    """An invitation or reset link that cannot be used (unknown, used or expired)."""
+
+    title: str
+    message: str

@@ -1,11 +1,12 @@
 """Console sessions and CSRF tokens.
 
 Design (see docs/console.md):
-- Signing in exchanges an API token for a random 256-bit session id. The cookie carries only
+- Signing in (with an email and password, or an API token) opens a random 256-bit session id. The cookie carries only
   `<session id>.<HMAC-SHA256(secret, id)>` (HttpOnly, SameSite=Strict, Secure over HTTPS). The store keeps
-  SHA-256(session id) -> the token's id (never the raw token, never the raw session id), so sessions survive a
-  restart and are shared by every server process on the same store. Each request re-checks the token by id,
-  so a revoked or expired token ends its sessions at once. Idle sessions end after 12 h, all after 7 days.
+  SHA-256(session id) -> the token's id or the user's id (never the raw token, never the raw session id), so
+  sessions survive a restart and are shared by every server process on the same store. Each request re-checks
+  the token by id (or the user's status and roles), so a revoked token or a suspended user ends its sessions at
+  once. Idle sessions end after 12 h, all after 7 days.
 - The HMAC secret lives in the data dir (`console-secret`, mode 0600, created on first use); a forged or
   tampered cookie is refused before any lookup. Processes sharing a store must share the secret.
 - CSRF: signed double submit. A `deskbase_csrf` cookie holds `<nonce>.<HMAC(secret, binding:nonce)>` where
@@ -80,6 +81,11 @@ class SessionStore:
     def create(self, token_id: str) -> tuple[Session, str]:
         """A new session for the token; returns it with the cookie value to set."""
         session = self.sessions.open(token_id)
+        return session, self.signer.seal("session", session.id)
+
+    def create_for_user(self, user_id: str) -> tuple[Session, str]:
+        """A new session for a user who signed in with their password."""
+        session = self.sessions.open(None, user_id)
         return session, self.signer.seal("session", session.id)
 
     def lookup(self, cookie: str | None) -> Session | None:

@@ -11,13 +11,14 @@ from starlette.concurrency import run_in_threadpool
 from deskbase.api.deps import requires
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
-from deskbase.core.errors import NotFound, Unauthorized
+from deskbase.core.errors import NotFound, RateLimited, Unauthorized
 from deskbase.events.service import may_manage
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
     FormDep,
     checked_form,
+    client_address,
     console,
     core_of,
     integrations_href,
@@ -32,8 +33,8 @@ from deskbase.web.http import (
     session_of,
     visible_workspaces,
 )
-from deskbase.web.pages import EmptyHomePage, SettingsPage, SignInPage, WorkspaceLink
-from deskbase.web.session import SESSION_COOKIE
+from deskbase.web.pages import EmptyHomePage, Profile, SettingsPage, SignInPage, WorkspaceLink
+from deskbase.web.session import SESSION_COOKIE, Session
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -72,22 +73,39 @@ def sign_in_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/signin")
 def sign_in(request: Request, form: FormDep) -> Response:
-    """Exchange a token for a session: the cookie only names the session, the store keeps only hashes."""
+    """Sign in with an email and password (people) or an API token (automation, break-glass). Either way the
+    cookie only names a session; the store keeps only hashes."""
     target = local_path(form.get("next"))
-    raw = (form.get("token") or "").strip()
     c = console(request)
+    shell = make_shell(request, None, "Sign in")
+    if "token" in form:
+        raw = (form.get("token") or "").strip()
+        try:
+            actor = c.core.tokens.authenticate(raw)
+        except Unauthorized as exc:
+            message = (
+                "Enter your API token (it starts with dsk_)."
+                if not raw
+                else f"Sign-in failed: {exc.message}."
+            )
+            return render(request, "signin.html", SignInPage(target, token_error=message), shell, status=401)
+        return signed_in(request, c.sessions.create(actor.id), target)
+    email = (form.get("email") or "").strip()[:254]
     try:
-        actor = c.core.tokens.authenticate(raw)
-    except Unauthorized as exc:
-        message = (
-            "Enter your API token (it starts with dsk_)." if not raw else f"Sign-in failed: {exc.message}."
-        )
-        shell = make_shell(request, None, "Sign in")
-        return render(request, "signin.html", SignInPage(target, message), shell, status=401)
+        user = c.core.signin.password(email, form.get("password") or "", client_address(request))
+    except (Unauthorized, RateLimited) as exc:
+        page = SignInPage(target, f"{exc.message[:1].upper()}{exc.message[1:]}.", email)
+        return render(request, "signin.html", page, shell, status=exc.status)
+    return signed_in(request, c.sessions.create_for_user(user.id), target)
+
+
+def signed_in(request: Request, opened: tuple[Session, str], target: str) -> Response:
+    """Replace any current session with the new one and go on to `target`."""
+    c = console(request)
     old = session_of(request)
     if old is not None:
         c.sessions.drop(old.id)
-    session, cookie = c.sessions.create(actor.id)
+    session, cookie = opened
     request.state.csrf_value = c.csrf.mint(session.id)  # a fresh CSRF token bound to the new session
     response = redirect(request, target)
     response.set_cookie(
@@ -111,17 +129,39 @@ async def sign_out(request: Request) -> Response:
 
 @router.get("/settings", openapi_extra=requires())
 def settings_form(request: Request, actor: ActorDep, back: str = "/", saved: bool = False) -> Response:
-    prefs = prefs_of(core_of(request), actor)
+    return settings_page(request, actor, back=local_path(back), saved=saved)
+
+
+def settings_page(
+    request: Request,
+    actor: Actor,
+    *,
+    back: str = "/",
+    saved: bool = False,
+    me: str | None = None,
+    errors: dict[str, str] | None = None,
+    profile: Profile | None = None,
+    status: int = 200,
+) -> Response:
+    """The Settings page: shortcuts, who "me" is (a person is their email; a token's session chooses), the
+    person's profile and password, and the workspaces whose integrations and mailboxes they manage."""
+    from deskbase.web.views.people import profile_of
+
+    core = core_of(request)
+    prefs = prefs_of(core, actor)
     page = SettingsPage(
         prefs.shortcuts,
-        prefs.me,
+        prefs.me if me is None else me,
         actor.name,
         saved,
-        back=local_path(back),
+        errors=errors or {},
+        back=back,
         integrations=managed(request, actor),
         mailboxes=managed_mail(request, actor),
+        profile=profile or profile_of(core, actor),
     )
-    return render(request, "settings.html", page, make_shell(request, actor, "Settings", section="settings"))
+    shell = make_shell(request, actor, "Settings", section="settings")
+    return render(request, "settings.html", page, shell, status=status)
 
 
 def managed(request: Request, actor: Actor) -> list[WorkspaceLink]:
@@ -144,26 +184,15 @@ def managed_mail(request: Request, actor: Actor) -> list[WorkspaceLink]:
 
 @router.post("/settings", openapi_extra=requires())
 def save_settings(request: Request, actor: ActorDep, form: FormDep) -> Response:
-    """Per-user (per-token) settings, kept in the core's preferences store so they follow the user."""
+    """Per-user settings, kept in the core's preferences store so they follow the user."""
     me = (form.get("me") or "").strip()
     back = local_path(form.get("back"))
-    errors = {}
     if len(me) > 200:
-        errors["me"] = "At most 200 characters."
-    if errors:
-        prefs = prefs_of(core_of(request), actor)
-        page = SettingsPage(
-            prefs.shortcuts,
-            me,
-            actor.name,
-            errors=errors,
-            back=back,
-            integrations=managed(request, actor),
-            mailboxes=managed_mail(request, actor),
+        return settings_page(
+            request, actor, back=back, me=me, errors={"me": "At most 200 characters."}, status=422
         )
-        shell = make_shell(request, actor, "Settings", section="settings")
-        return render(request, "settings.html", page, shell, status=422)
-    core_of(request).preferences.update(
-        actor.id, {"shortcuts": form.get("shortcuts") == "on", "me": me or None}
-    )
+    changes: dict[str, object] = {"shortcuts": form.get("shortcuts") == "on"}
+    if actor.user_id is None:  # a person is "me" by their email; only a token's session names itself
+        changes["me"] = me or None
+    core_of(request).preferences.update(actor.id, changes)
     return redirect(request, f"/settings?saved=1&back={quote(back)}")
