@@ -27,6 +27,8 @@ def test_a_new_ticket_is_acknowledged_once_per_sender_per_hour(oapi: Api, smtp: 
     assert msg["In-Reply-To"] == f"<{first['message_id']}>"
     text = msg.get_body(("plain",)).get_content()
     assert "#1" in text and "[#1]" in text and "Acme Support" in text
+    # The sink has the message once the server said 250; the outcome commits right after.
+    until(lambda: [r["status"] for r in outbox(oapi)] == ["sent"])
     (row,) = outbox(oapi)
     assert (row["kind"], row["response_id"], row["ticket_id"], row["status"]) == (
         "ack",

@@ -50,6 +50,7 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "ingest_key": _INGEST_KEY,
     "file_id": _RECORD_ID,
     "mailbox_id": _SLUG,
+    "outbox_id": _RECORD_ID,
     "user_id": _USER_ID,
     "role": _SLUG,
     "invitation_id": _INVITATION_ID,
