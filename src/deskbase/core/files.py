@@ -81,7 +81,7 @@ class Files:
 
     def persist(self, staged: Staged) -> str:
         """Make a staged upload's bytes durable and put them in the blob store (outside any transaction:
-        a slow object store must not hold the write lock); returns the sha256."""
+        a slow object store must not hold a transaction open); returns the sha256."""
         sha = staged.finish()
         self.blobs.put(staged)
         return sha
@@ -106,7 +106,8 @@ class Files:
             "sha256": staged.sha256,
             "created_at": iso(now),
         }
-        # Deletes of a blob's last row run under this same lock (`_collect`): re-put if one won.
+        # Deletes of a blob's last row hold this same lock (`_collect`): re-put if one won.
+        tx.lock(f"blob:{staged.sha256}")
         if not self.blobs.exists(staged.sha256):
             self.blobs.put(staged)
         change = self._log(tx, workspace_id, fid, "create", image, actor)
@@ -206,9 +207,11 @@ class Files:
         self._collect(row.sha256)
 
     def _collect(self, sha256: str) -> None:
-        """Remove a blob no live file row names. Under the write lock, so an upload of the same bytes either
-        committed its row first (the blob stays) or re-puts the blob in its own transaction."""
+        """Remove a blob no live file row names. Under the blob's lock (the one writer's lock on SQLite), so
+        an upload of the same bytes either committed its row first (the blob stays) or re-puts the blob in its
+        own transaction."""
         with self.app.db.tx() as tx:
+            tx.lock(f"blob:{sha256}")
             live = tx.conn.execute(
                 select(f.c.id).where(f.c.sha256 == sha256, f.c.deleted.is_(False)).limit(1)
             ).first()

@@ -265,6 +265,7 @@ class Dispatcher:
         is now disabled."""
         d = webhook_deliveries
         with self.core.db.tx() as tx:
+            tx.lock(f"trigger:{trig.workspace_id}:{trig.id}")  # an admin's edit of the trigger takes turns
             current = dict(
                 tx.conn.execute(select(d.c.id, d.c.status).where(d.c.id.in_([r.id for r, *_ in done]))).all()
             )
