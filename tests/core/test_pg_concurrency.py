@@ -214,3 +214,31 @@ def test_concurrent_ticket_creates_get_distinct_numbers(stack: tuple[Deskbase, A
     for th in pool:
         th.join()
     assert len(got) == 40 and len(set(got)) == 40
+
+
+def test_a_change_in_flight_holds_the_horizon_until_it_commits(stack: tuple[Deskbase, Analytics]) -> None:
+    """A transaction that drew a seq and has not committed holds every consumer below it, while a later
+    change commits; once it commits, both arrive, in seq order."""
+    core, analytics = stack
+    start = core.last_seq(WS)
+    analytics.replica.catch_up()
+    with core.db.tx() as tx:
+        uow = core.records.begin(tx, WS, SYSTEM)
+        early, _ = uow.upsert_record("notes", {"n": 1}, None)
+        uow.flush()
+        late, _ = core.records.create(WS, "notes", {"data": {"n": 2}}, SYSTEM)
+        assert late["version"] > early.version  # committed, above a seq still in flight
+        with core.db.read() as conn:
+            final = core.db.horizon.seq(conn)
+        assert final is not None and final < early.version
+        page = core.changes(WS, after=start, limit=10)  # waits a bounded time, then stops at the horizon
+        assert [e["seq"] for e in page["data"] if e["entity"] == "record"] == []
+        assert page["next_after"] < early.version
+        analytics.replica.step()
+        assert analytics.replica.watermark < early.version
+    page = core.changes(WS, after=start, limit=10)
+    assert [e["seq"] for e in page["data"] if e["entity"] == "record"] == [early.version, late["version"]]
+    analytics.replica.catch_up()
+    assert analytics.replica.watermark >= late["version"]
+    rows = analytics.sql(WS, "SELECT version FROM records FINAL WHERE collection = 'notes' ORDER BY version")
+    assert [r[0] for r in rows["data"]] == [early.version, late["version"]]
