@@ -226,6 +226,10 @@ def test_a_change_in_flight_holds_the_horizon_until_it_commits(stack: tuple[Desk
         uow = core.records.begin(tx, WS, SYSTEM)
         early, _ = uow.upsert_record("notes", {"n": 1}, None)
         uow.flush()
+        # Nothing newer has completed yet: a snapshot would not even list this transaction as running.
+        with core.db.read() as conn:
+            final = core.db.horizon.seq(conn)
+        assert final is not None and final < early.version
         late, _ = core.records.create(WS, "notes", {"data": {"n": 2}}, SYSTEM)
         assert late["version"] > early.version  # committed, above a seq still in flight
         with core.db.read() as conn:

@@ -8,19 +8,21 @@ reads only up to the horizon.
 The horizon is found by probing, with no bookkeeping on the write path:
 
 1. read the sequence's last value M: every seq <= M has been drawn;
-2. then take a snapshot; its running transactions are R.
+2. then list the transactions that hold a transaction id (each holds the lock on its own id, in `pg_locks`,
+   from the moment it takes the id until after its commit is visible): the set R.
 
 A writer takes its transaction id before it draws a seq (`bulk.allocate_seqs`), so whoever holds a seq <= M
-had its id before step 2: it is in R, or it had already finished. Once no member of R is running any more,
-every change with seq <= M has committed or never will: M is final. Whether R is done is read off a later
-probe's own snapshot, so a caller pays two short statements and never waits. A probe is settled when it
-has no running member; a settled probe settles every older one (what ran at the older one and still ran
-at the newer one was in the newer one's R too).
+had its id before step 2: it is in R, or it had already finished. Once no member of R holds its lock any
+more, every change with seq <= M has committed (and is visible to the caller's next statement) or never will:
+M is final. Whether R is done is read off a later probe's own list, so a caller pays two short statements
+and never waits. Probes of one store are taken one at a time, so "later" is well defined, and a settled
+probe settles every earlier one (whatever ran at the earlier one and still ran later was in its R too).
 
-Why not keep the writer's transaction id in each change row and read below the snapshot's xmin: a
-transaction still running may hold a seq lower than changes already visible, and its own change rows are
-invisible until it commits, so no query over visible rows can bound its seq. The moment a writer takes its
-id is what bounds it, and only a probe taken after that moment can see it.
+Why not a snapshot's running list, or the writer's transaction id stored in each change row and compared
+with the snapshot's xmin: a snapshot leaves out running transactions whose ids are newer than the last one
+that completed, and a running transaction's own change rows are invisible until it commits, so no query over
+snapshots or visible rows bounds the seqs it holds. What bounds them is the moment it took its id, which only
+a probe of the lock table taken after that moment sees.
 
 Cost of correctness: one long write transaction anywhere on the PostgreSQL cluster (an open transaction
 that wrote something, in any database) holds the horizon back until it ends, so the replica and webhooks
@@ -37,21 +39,19 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-#: Probes kept waiting for their running transactions (more only while a long transaction runs; the
-#: oldest are dropped then, which can only delay the horizon, never move it too far).
+#: Probes kept waiting for their transactions (more only while a long transaction runs; the oldest are
+#: dropped then, which can only delay the horizon, never move it too far).
 MAX_PENDING = 64
+_HOLDERS = (
+    "SELECT coalesce(array_agg(transactionid::text::bigint), '{}') FROM pg_locks "
+    "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
+)
 
 
 @dataclass(frozen=True)
 class _Probe:
-    last: int
-    running: frozenset[int]
-
-
-def _running(snapshot: str) -> frozenset[int]:
-    """The in-progress transaction ids of a `pg_snapshot` in its text form `xmin:xmax:xip,…`."""
-    xip = snapshot.split(":")[2]
-    return frozenset(int(x) for x in xip.split(",") if x)
+    last: int  #: the sequence's last value, read first
+    holders: frozenset[int]  #: transaction ids held when it was taken
 
 
 class Horizon:
@@ -70,13 +70,13 @@ class Horizon:
         next statement (`conn` in READ COMMITTED, as `Database.read` gives). None: no bound (SQLite)."""
         if self.serial:
             return None
-        probe, running = self._probe(conn)
         with self._lock:
+            probe = self._probe(conn)
             kept: list[_Probe] = []
             for p in [*self._pending, probe]:
-                if p.running.isdisjoint(running):
+                if p.holders.isdisjoint(probe.holders):
                     self._settled = max(self._settled, p.last)
-                    kept = []  # older probes are settled too
+                    kept = []  # earlier probes are settled too
                 else:
                     kept.append(p)
             self._pending = kept[-MAX_PENDING:]
@@ -95,13 +95,13 @@ class Horizon:
             final = self.seq(conn)
         return final
 
-    def _probe(self, conn: Any) -> tuple[_Probe, frozenset[int]]:
-        """Step 1 and step 2 as two statements (each READ COMMITTED statement takes its own snapshot, after
-        the one before it); the snapshot's running set is also what older probes are checked against."""
+    def _probe(self, conn: Any) -> _Probe:
+        """Step 1 and step 2 as two statements, in that order; the list is also what earlier probes are
+        checked against (probes run one at a time, under the caller's `_lock`)."""
         seq = self._sequence or self._resolve(conn)
         last, called = conn.exec_driver_sql(f"SELECT last_value, is_called FROM {seq}").one()
-        running = _running(conn.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar_one())
-        return _Probe(int(last) if called else int(last) - 1, running), running
+        holders = conn.exec_driver_sql(_HOLDERS).scalar_one()
+        return _Probe(int(last) if called else int(last) - 1, frozenset(int(x) for x in holders))
 
     def _resolve(self, conn: Any) -> str:
         name, cache = conn.exec_driver_sql(
