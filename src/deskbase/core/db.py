@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -147,7 +147,7 @@ class Database:
         meanwhile) is raised as `WriteConflict`: `run` retries it, other callers answer 503 + Retry-After."""
         if self._write_lock is None:
             try:
-                with self._tx() as t:
+                with self._tx(nullcontext()) as t:
                     yield t
             except DBAPIError as exc:
                 if contention(exc):
@@ -156,13 +156,14 @@ class Database:
                     ) from exc
                 raise
             return
-        with self._write_lock, self._tx() as t:
+        with self._tx(self._write_lock) as t:
             yield t
 
     @contextmanager
-    def _tx(self) -> Iterator[Tx]:
+    def _tx(self, lock: AbstractContextManager[Any]) -> Iterator[Tx]:
+        """The transaction under `lock`; the durability wait (group commit) and the callbacks after it."""
         ticket = 0
-        with self.engine.connect() as conn:
+        with lock, self.engine.connect() as conn:
             conn = conn.execution_options(deskbase_write=True)
             t = Tx(conn)
             with conn.begin():
