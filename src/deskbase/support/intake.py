@@ -72,7 +72,7 @@ def open_ticket(
         )
     when = core.records.change_time(actor, at, workspace_id, "tickets")
 
-    def stage(uow: UnitOfWork) -> Opened:
+    def stage(uow: UnitOfWork) -> tuple[RecordState, RecordState, bool]:
         uow.claim("customer-email", address.lower())
         found = find_customer(uow, address)
         created = found is None
@@ -83,6 +83,7 @@ def open_ticket(
             found, _ = uow.upsert_record("customers", fields, when)
         ticket, _ = uow.upsert_record("tickets", data, when)
         uow.upsert_relationship("submitted_by", ("tickets", ticket.id), ("customers", found.id), None, when)
-        return Opened(ticket.public(), found.public(), created)
+        return ticket, found, created
 
-    return core.records.run(workspace_id, actor, stage)
+    ticket, found, created = core.records.run(workspace_id, actor, stage)
+    return Opened(ticket.public(), found.public(), created)  # after the flush: with their versions
