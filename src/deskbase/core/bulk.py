@@ -54,12 +54,18 @@ class Dialect:
         return ", ".join("?" for _ in range(n))
 
 
+#: The store's writer mark (PostgreSQL): a shared transaction lock every transaction that draws change-log
+#: seqs holds, keyed by the sequence's qualified name, so the horizon waits for this store's writers only.
+WRITER_MARK = "hashtextextended(pg_get_serial_sequence('changes', 'seq'), 0)"
+
+
 def allocate_seqs(conn: Connection, n: int) -> list[int]:
     """Reserve n change-log sequence numbers, ascending. SQLite: the next n (its one writer holds the write
     lock). PostgreSQL: drawn from the sequence (concurrent writers interleave, so not always consecutive),
-    after the transaction has taken its id: the change-log horizon (core/horizon.py) relies on that order."""
+    after the transaction has taken its id and the store's writer mark: the change-log horizon
+    (core/horizon.py) relies on that order."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SELECT pg_current_xact_id()")
+        conn.exec_driver_sql(f"SELECT pg_current_xact_id(), pg_advisory_xact_lock_shared({WRITER_MARK})")
         rows = conn.exec_driver_sql(
             "SELECT nextval(pg_get_serial_sequence('changes', 'seq')) FROM generate_series(1, %s)", (n,)
         ).all()

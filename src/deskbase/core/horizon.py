@@ -8,15 +8,16 @@ reads only up to the horizon.
 The horizon is found by probing, with no bookkeeping on the write path:
 
 1. read the sequence's last value M: every seq <= M has been drawn;
-2. then list the transactions that hold a transaction id (each holds the lock on its own id, in `pg_locks`,
-   from the moment it takes the id until after its commit is visible): the set R.
+2. then list the transactions that hold the store's writer mark (a shared transaction lock in `pg_locks`),
+   by their transaction ids (each holds the lock on its own id until after its commit is visible): the set R.
 
-A writer takes its transaction id before it draws a seq (`bulk.allocate_seqs`), so whoever holds a seq <= M
-had its id before step 2: it is in R, or it had already finished. Once no member of R holds its lock any
-more, every change with seq <= M has committed (and is visible to the caller's next statement) or never will:
-M is final. Whether R is done is read off a later probe's own list, so a caller pays two short statements
-and never waits. Probes of one store are taken one at a time, so "later" is well defined, and a settled
-probe settles every earlier one (whatever ran at the earlier one and still ran later was in its R too).
+A writer takes its transaction id and the writer mark before it draws a seq (`bulk.allocate_seqs`), so
+whoever holds a seq <= M held both before step 2: it is in R, or it had already finished. Once no member of R
+holds its id any more, every change with seq <= M has committed (and is visible to the caller's next
+statement) or never will: M is final. Whether R is done is read off a later probe's own list, so a caller
+pays two short statements and never waits. Probes of one store are taken one at a time, so "later" is well
+defined, and a settled probe settles every earlier one (whatever ran at the earlier one and still ran later
+was in its R too).
 
 Why not a snapshot's running list, or the writer's transaction id stored in each change row and compared
 with the snapshot's xmin: a snapshot leaves out running transactions whose ids are newer than the last one
@@ -24,9 +25,9 @@ that completed, and a running transaction's own change rows are invisible until 
 snapshots or visible rows bounds the seqs it holds. What bounds them is the moment it took its id, which only
 a probe of the lock table taken after that moment sees.
 
-Cost of correctness: one long write transaction anywhere on the PostgreSQL cluster (an open transaction
-that wrote something, in any database) holds the horizon back until it ends, so the replica and webhooks
-wait for it; `idle_in_transaction_session_timeout` bounds a forgotten one.
+Cost of correctness: one long transaction that wrote changes to this store holds the horizon back until it
+ends, so the replica and webhooks wait for it; `idle_in_transaction_session_timeout` bounds a forgotten one.
+Other transactions on the cluster (other schemas, databases, applications) do not: they never take the mark.
 
 The sequence must not be cached per session (CACHE 1, PostgreSQL's default for the serial column):
 a backend handing out seqs from a cached range would draw seqs <= M after step 1.
@@ -39,12 +40,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from deskbase.core.bulk import WRITER_MARK
+
 #: Probes kept waiting for their transactions (more only while a long transaction runs; the oldest are
 #: dropped then, which can only delay the horizon, never move it too far).
 MAX_PENDING = 64
+#: The transaction ids of the transactions holding the writer mark (advisory lock on one bigint key: its
+#: high and low halves as classid and objid, objsubid 1, in this database).
 _HOLDERS = (
-    "SELECT coalesce(array_agg(transactionid::text::bigint), '{}') FROM pg_locks "
-    "WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
+    "SELECT coalesce(array_agg(x.transactionid::text::bigint), '{}') FROM pg_locks m "
+    "JOIN pg_locks x ON x.pid = m.pid AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' "
+    "AND x.granted "
+    "WHERE m.locktype = 'advisory' AND m.granted AND m.objsubid = 1 "
+    "AND m.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND m.classid = %s::bigint::text::oid AND m.objid = %s::bigint::text::oid"
 )
 
 
@@ -64,6 +73,7 @@ class Horizon:
         self._pending: list[_Probe] = []
         self._settled = 0
         self._sequence: str | None = None
+        self._mark: tuple[int, int] = (0, 0)
 
     def seq(self, conn: Any) -> int | None:
         """The highest seq at or below which every change that will ever commit is visible to the caller's
@@ -100,7 +110,7 @@ class Horizon:
         checked against (probes run one at a time, under the caller's `_lock`)."""
         seq = self._sequence or self._resolve(conn)
         last, called = conn.exec_driver_sql(f"SELECT last_value, is_called FROM {seq}").one()
-        holders = conn.exec_driver_sql(_HOLDERS).scalar_one()
+        holders = conn.exec_driver_sql(_HOLDERS, self._mark).scalar_one()
         return _Probe(int(last) if called else int(last) - 1, frozenset(int(x) for x in holders))
 
     def _resolve(self, conn: Any) -> str:
@@ -112,5 +122,7 @@ class Horizon:
             raise RuntimeError(
                 f"sequence {name} caches {cache} values per session; the change-log horizon needs CACHE 1"
             )
+        mark = int(conn.exec_driver_sql(f"SELECT {WRITER_MARK}").scalar_one()) & 0xFFFFFFFFFFFFFFFF
+        self._mark = (mark >> 32, mark & 0xFFFFFFFF)
         self._sequence = name
         return str(name)
