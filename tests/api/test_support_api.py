@@ -24,6 +24,8 @@ def test_reply_note_conversation_and_timeline(api: Api, api_ws: str) -> None:
         f"{W}/tickets/{t['id']}/responses", json={"body": "On it", "type": "reply", "author": "maria"}
     )
     assert r.status_code == 201 and r.json()["collection"] == "responses"
+    stored = api.get(f"{W}/records/responses/{r.json()['id']}").json()
+    assert r.json()["version"] == stored["version"] > 0  # answered after the commit, with its version
     api.post(f"{W}/tickets/{t['id']}/responses", json={"body": "Internal", "type": "internal_note"})
     api.post(f"{W}/tickets/{t['id']}/responses", json={"body": "Thanks", "author": "ANA@x.io"})
     api.patch(f"{W}/records/tickets/{t['id']}", json={"data": {"status": "waiting"}})

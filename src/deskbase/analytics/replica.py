@@ -41,6 +41,8 @@ __all__ = ["BATCH", "TABLES", "Replica", "database_of", "qi"]
 log = logging.getLogger(__name__)
 
 BATCH = 20_000
+#: How soon read-your-writes looks again while the log's horizon is below what it waits for.
+HORIZON_POLL = 0.002
 #: The tables queries read with FINAL, merged after a backlog.
 _COMPACTED = ("records", "relationships")
 #: One INSERT … SELECT: database, table, target column → expression, raw rows.
@@ -165,12 +167,15 @@ class Replica:
         return total
 
     def _fetch(self, after: int, limit: int, until: int | None = None) -> pa.Table:
-        """The next change rows after `after`, raw."""
+        """The next change rows after `after`, raw, never past the log's horizon (core/horizon.py): a change
+        still in flight below it would be skipped for good once the watermark moved past it."""
         seq = t.changes.c.seq
         query = select(*(c.expr for c in COLUMNS)).where(seq > after)
-        if until is not None:
-            query = query.where(seq <= until)
         with self.core.db.read() as conn:
+            final = self.core.db.horizon.seq(conn)
+            bound = until if final is None else final if until is None else min(until, final)
+            if bound is not None:
+                query = query.where(seq <= bound)
             rows = conn.execute(query.order_by(seq).limit(limit)).all()
         return to_arrow(COLUMNS, rows)
 
@@ -264,7 +269,7 @@ class Replica:
         (`compact=False`, the background loop: replication goes on meanwhile)."""
         with self._lock:
             self._touched.clear()
-            total = self._drain(self._head())
+            total = self._drain(self._final_head())
             self.persist_watermark()
             touched = set(self._touched)
         if total >= BATCH:
@@ -311,6 +316,13 @@ class Replica:
         with self.core.db.read() as conn:
             return int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
 
+    def _final_head(self) -> int:
+        """The last change committed so far that no change still in flight can come before."""
+        with self.core.db.read() as conn:
+            final = self.core.db.horizon.seq(conn)
+            head = int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
+        return head if final is None else min(head, final)
+
     def _set_watermark(self, seq: int, force: bool = False) -> None:
         """Advance the watermark; persist it at most once a second (a crash replays at most that much, and
         replay is idempotent), so a one-write step costs one engine round trip less."""
@@ -347,7 +359,9 @@ class Replica:
                     {"watermark": self.watermark, "required": target, "retry_after": 1},
                 )
             self._lock.release()
-            self.step()
+            if not self.step():
+                # PostgreSQL: a transaction below the target has not committed yet (the horizon holds).
+                time.sleep(min(HORIZON_POLL, max(0.0, deadline - time.monotonic())))
 
     # ---- background worker ------------------------------------------------------------------------
     def start(self) -> None:
@@ -380,6 +394,8 @@ class Replica:
         if n:
             self._stepped_at = time.monotonic()
             return self.interval
+        if self._head() > self.watermark:
+            return HORIZON_POLL * 5  # committed changes wait behind one still in flight: look again soon
         with self._lock:
             self.persist_watermark()  # idle: make the last advance durable
         return None
@@ -395,7 +411,7 @@ class Replica:
                 workspaces = [r[0] for r in conn.execute(select(t.workspaces.c.id))]
             for ws in workspaces:
                 self.ensure_workspace(ws)
-            total = self._drain(self._head())
+            total = self._drain(self._final_head())
             self.persist_watermark()
         self.compact()
         return total

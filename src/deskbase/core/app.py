@@ -40,6 +40,9 @@ from deskbase.core.workspaces import Workspaces
 
 #: Most change-log rows one feed request reads for a token that sees only part of the workspace.
 FEED_SCAN = 10_000
+#: Longest a feed read (or a "seen up to" mark) waits for writes in flight below the workspace's last change
+#: (PostgreSQL); past it the answer stops at the horizon and the rest comes with the next read.
+HORIZON_WAIT = 2.0
 
 
 class Deskbase:
@@ -129,6 +132,15 @@ class Deskbase:
         with self.db.read() as conn:
             return self._max_seq(conn, workspace_id)
 
+    def settled_seq(self, workspace_id: str) -> int:
+        """A seq up to which the workspace's change log is complete: no change at or below it can still
+        commit (on PostgreSQL one may be in flight below `last_seq`; core/horizon.py). For "seen up to" marks
+        and cache keys: a change committing late with a lower seq still counts as new."""
+        with self.db.read() as conn:
+            last = self._max_seq(conn, workspace_id)
+            final = self.db.horizon.wait(conn, last, HORIZON_WAIT)
+        return last if final is None else min(last, final)
+
     @staticmethod
     def _max_seq(conn: Any, workspace_id: str) -> int:
         seq = conn.execute(
@@ -151,9 +163,14 @@ class Deskbase:
         only = sorted(readable) if readable is not None else None
         with self.db.read() as conn:
             self.workspaces.require(conn, workspace_id)
-            # With rows filtered in SQL the last row read is not the last row skipped: scan up to a bound
-            # taken first (writers commit in seq order) and move the cursor to it when the scan runs out.
-            until = None if only is None else self._max_seq(conn, workspace_id)
+            # Never past the log's horizon (PostgreSQL: a change below it may still be in flight, and a
+            # cursor past it would skip that change for good). With rows filtered in SQL the last row read
+            # is not the last row skipped: scan up to a bound taken first, below which the log is final, and
+            # move the cursor to it when the scan runs out.
+            last = self._max_seq(conn, workspace_id)
+            final = self.db.horizon.wait(conn, last, HORIZON_WAIT)  # a reader after a write sees it
+            bound = last if final is None else min(last, final)
+            until = final if only is None else bound
             while len(data) < limit and scanned < FEED_SCAN:
                 rows = changelog.feed(conn, workspace_id, cursor, chunk, only, until)
                 for r in rows:

@@ -65,7 +65,8 @@ class Batch:
 
     def run(self, workspace_id: str, operations: Any, actor: Actor) -> dict[str, Any]:
         ops = self._check(workspace_id, operations, actor)
-        with self.app.records.unit(workspace_id, actor) as uow:
+
+        def stage(uow: UnitOfWork) -> list[tuple[str, Any, bool]]:
             self._prefetch(uow, ops)
             refs: dict[str, str] = {}
             touched: list[tuple[str, Any, bool]] = []
@@ -74,6 +75,9 @@ class Batch:
                     touched.append(self._apply(uow, op, refs, i))
                 except DeskbaseError as exc:
                     raise _at(exc, i) from None
+            return touched
+
+        touched = self.app.records.run(workspace_id, actor, stage)
         return {
             "results": [
                 {

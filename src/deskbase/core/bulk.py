@@ -2,8 +2,8 @@
 
 SQLAlchemy's per-row type processing costs more than SQLite's own work for 1,000-row batches, so the
 unit of work writes change-log, record and relationship rows here: values are prepared once per row in the
-exact storage format the SQLAlchemy types use (UtcDateTime, JSON), and `seq`s are allocated up front while
-the write lock is held, so no RETURNING round trip is needed.
+exact storage format the SQLAlchemy types use (UtcDateTime, JSON), and `seq`s are allocated up front, so no
+RETURNING round trip is needed.
 
 On SQLite, records go in as multi-row INSERTs: a statement firing the `x-search` triggers makes FTS5 flush its
 pending index, so one statement per row would write one tiny index segment per row (measured with two
@@ -54,9 +54,18 @@ class Dialect:
         return ", ".join("?" for _ in range(n))
 
 
+#: The store's writer mark (PostgreSQL): a shared transaction lock every transaction that draws change-log
+#: seqs holds, keyed by the sequence's qualified name, so the horizon waits for this store's writers only.
+WRITER_MARK = "hashtextextended(pg_get_serial_sequence('changes', 'seq'), 0)"
+
+
 def allocate_seqs(conn: Connection, n: int) -> list[int]:
-    """Reserve n consecutive change-log sequence numbers (callers hold the store's write lock)."""
+    """Reserve n change-log sequence numbers, ascending. SQLite: the next n (its one writer holds the write
+    lock). PostgreSQL: drawn from the sequence (concurrent writers interleave, so not always consecutive),
+    after the transaction has taken its id and the store's writer mark: the change-log horizon
+    (core/horizon.py) relies on that order."""
     if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_current_xact_id(), pg_advisory_xact_lock_shared({WRITER_MARK})")
         rows = conn.exec_driver_sql(
             "SELECT nextval(pg_get_serial_sequence('changes', 'seq')) FROM generate_series(1, %s)", (n,)
         ).all()

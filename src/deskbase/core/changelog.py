@@ -32,8 +32,8 @@ class Change:
 
 
 def append(conn: Connection, entries: list[Change]) -> None:
-    """Insert entries in order and fill their `seq`; sequence numbers are reserved up front (the caller
-    holds the write lock), so one executemany writes them all."""
+    """Insert entries in order and fill their `seq`; sequence numbers are reserved up front, so one
+    executemany writes them all."""
     if not entries:
         return
     seqs = bulk.allocate_seqs(conn, len(entries))

@@ -123,6 +123,7 @@ class Collections:
             raise ValidationFailed(f"invalid x-files annotation: {file_errors[0]['message']}", file_errors)
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
+            self.app.workspaces.hold(tx, workspace_id, exclusive=True)
             self.app.workspaces.require(tx.conn, workspace_id)
             row = tx.conn.execute(
                 select(t.collections).where(
@@ -254,6 +255,7 @@ class Collections:
         """Remove a collection with its records and every relationship touching them (one change entry)."""
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
+            self.app.workspaces.hold(tx, workspace_id, exclusive=True)
             self.require(tx.conn, workspace_id, collection)
             rel = t.relationships
             tx.conn.execute(

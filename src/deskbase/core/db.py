@@ -1,22 +1,40 @@
-"""Engine, transactions and after-commit callbacks for the primary store (SQLite or PostgreSQL)."""
+"""Engine, transactions and after-commit callbacks for the primary store (SQLite or PostgreSQL).
+
+SQLite has one writer at a time (it is one file). PostgreSQL writers run concurrently: what keeps them
+correct is in the transactions themselves (row locks taken where state is loaded, keyed locks from `Tx.lock`,
+a whole-unit retry on a deadlock or a unique-key race: `Database.run`), and change-log consumers read below
+the horizon (core/horizon.py), never past a change that may still commit with a lower seq.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
+from deskbase.core.errors import WriteConflict
+from deskbase.core.horizon import Horizon
 from deskbase.core.walsync import WalSync
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: SQLSTATEs that mean "two transactions met", not "this write is wrong": serialization failure, deadlock,
+#: and a unique key another transaction took between our check and our insert (retrying sees its row).
+CONTENTION = frozenset({"40001", "40P01", "23505"})
+#: Attempts of one unit of work under contention (`Database.run`).
+ATTEMPTS = 6
 
 
 def _json_dumps(value: Any) -> str:
@@ -39,11 +57,27 @@ class Tx:
         if seq > self.changed_workspaces.get(workspace_id, 0):
             self.changed_workspaces[workspace_id] = seq
 
+    def lock(self, name: str, shared: bool = False) -> None:
+        """Hold the lock `name` until this transaction ends (PostgreSQL; SQLite's one writer holds them all).
+
+        For what has no row to lock: a workspace's configuration (record writes hold it shared, changes to
+        collections, relationship types, SLA settings… exclusively), a dedupe key not yet inserted, a blob."""
+        if self.conn.dialect.name != "postgresql":
+            return
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        self.conn.exec_driver_sql(f"SELECT {fn}(%s)", (key,))
+
+
+def contention(exc: BaseException) -> bool:
+    """Did PostgreSQL refuse a statement because another transaction got there first?"""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in CONTENTION
+
 
 class Database:
-    """Owns the SQLAlchemy engine. Writers are serialised (one writer at a time on SQLite, and a transaction
-    advisory lock on PostgreSQL) so change-log sequence numbers commit in order: the replicator and change
-    feed can then trust that nothing below a seen seq is still in flight.
+    """Owns the SQLAlchemy engine. On SQLite writers are serialised (one at a time, in-process lock and
+    BEGIN IMMEDIATE), so change-log seqs commit in order. On PostgreSQL they are not: `horizon` tells
+    consumers how far the log is final.
 
     On a SQLite file with `synchronous=FULL` and `group_commit` on (the defaults), durability comes from group
     commit (core/walsync.py): a transaction commits without its own fsync and is acknowledged after a shared
@@ -70,7 +104,9 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self.horizon = Horizon(self.is_sqlite)
+        self._autonomous: Engine | None = None
         if self.is_sqlite:
             self._install_sqlite_pragmas(sqlite_synchronous.upper())
 
@@ -107,14 +143,30 @@ class Database:
     @contextmanager
     def tx(self) -> Iterator[Tx]:
         """A write transaction; it returns once the commit is durable, and callbacks registered with
-        `after_commit` run only if it commits."""
+        `after_commit` run only if it commits. On PostgreSQL, contention (a deadlock, a unique key taken
+        meanwhile) is raised as `WriteConflict`: `run` retries it, other callers answer 503 + Retry-After."""
+        if self._write_lock is None:
+            try:
+                with self._tx(nullcontext()) as t:
+                    yield t
+            except DBAPIError as exc:
+                if contention(exc):
+                    raise WriteConflict(
+                        "a concurrent write got there first; retry", {"retry_after": 1}
+                    ) from exc
+                raise
+            return
+        with self._tx(self._write_lock) as t:
+            yield t
+
+    @contextmanager
+    def _tx(self, lock: AbstractContextManager[Any]) -> Iterator[Tx]:
+        """The transaction under `lock`; the durability wait (group commit) and the callbacks after it."""
         ticket = 0
-        with self._write_lock, self.engine.connect() as conn:
+        with lock, self.engine.connect() as conn:
             conn = conn.execution_options(deskbase_write=True)
             t = Tx(conn)
             with conn.begin():
-                if not self.is_sqlite:
-                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7243110)")
                 yield t
             if self.wal_sync is not None:
                 ticket = self.wal_sync.ticket()
@@ -126,5 +178,45 @@ class Database:
             except Exception:
                 log.exception("after-commit callback failed")
 
+    def run(self, work: Callable[[Tx], T]) -> T:
+        """Run `work` in a write transaction, again from the start (a fresh transaction) when a concurrent
+        writer made it fail (`WriteConflict`): `work` must do nothing outside the transaction it is given.
+        Only PostgreSQL raises it; a few attempts with growing, jittered pauses settle any real contention."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with self.tx() as tx:
+                    return work(tx)
+            except WriteConflict:
+                if attempt == ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def autonomous(self) -> Iterator[Connection]:
+        """A PostgreSQL connection whose every statement commits at once, apart from any caller's
+        transaction: for counters that concurrent writers must not queue on until they commit (record
+        numbers). Its own small pool, so a writer holding a connection never waits for one of its own pool.
+
+        Its commits skip the WAL flush (`synchronous_commit=off`): a number is durable once the write that
+        uses it commits, since that commit flushes the log up to and past it; a number whose write never
+        commits is a gap either way."""
+        if self._autonomous is None:
+            engine = create_engine(
+                self.url, pool_size=2, max_overflow=6, pool_pre_ping=True, isolation_level="AUTOCOMMIT"
+            )
+
+            @event.listens_for(engine, "connect")
+            def _connect(dbapi_conn: Any, _record: Any) -> None:
+                with dbapi_conn.cursor() as cur:
+                    cur.execute("SET synchronous_commit = off")
+                dbapi_conn.commit()  # a SET inside a transaction rolled back later would be undone
+
+            self._autonomous = engine
+        with self._autonomous.connect() as conn:
+            yield conn
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._autonomous is not None:
+            self._autonomous.dispose()

@@ -122,6 +122,13 @@ class ReplicaLagging(Unavailable):
     code = "replica_lagging"
 
 
+class WriteConflict(Unavailable):
+    """Concurrent writers met (PostgreSQL: a deadlock, or a unique key taken between check and insert) more
+    often than the unit of work retries; nothing was written, and the same request may simply be sent again."""
+
+    code = "write_conflict"
+
+
 def all_error_types() -> list[type[DeskbaseError]]:
     """Every concrete error class; the contract test walks this list."""
     seen: list[type[DeskbaseError]] = []

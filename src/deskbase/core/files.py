@@ -81,7 +81,7 @@ class Files:
 
     def persist(self, staged: Staged) -> str:
         """Make a staged upload's bytes durable and put them in the blob store (outside any transaction:
-        a slow object store must not hold the write lock); returns the sha256."""
+        a slow object store must not hold a transaction open); returns the sha256."""
         sha = staged.finish()
         self.blobs.put(staged)
         return sha
@@ -106,7 +106,8 @@ class Files:
             "sha256": staged.sha256,
             "created_at": iso(now),
         }
-        # Deletes of a blob's last row run under this same lock (`_collect`): re-put if one won.
+        # Deletes of a blob's last row hold this same lock (`collect`): re-put if one won.
+        tx.lock(f"blob:{staged.sha256}")
         if not self.blobs.exists(staged.sha256):
             self.blobs.put(staged)
         change = self._log(tx, workspace_id, fid, "create", image, actor)
@@ -207,13 +208,15 @@ class Files:
 
     def collect(self, sha256s: Iterable[str]) -> None:
         """Remove those blobs no live file row names (after a delete, or when a write that persisted blobs
-        did not commit their rows: a mail ingest that lost a race to the same message). Under the write
-        lock, so an upload of the same bytes either committed its row first (the blob stays) or re-puts
-        the blob in its own transaction."""
+        did not commit their rows: a mail ingest that lost a race to the same message). Under each blob's
+        lock (the one writer's lock on SQLite; taken in sorted order), so an upload of the same bytes either
+        committed its row first (the blob stays) or re-puts the blob in its own transaction."""
         wanted = sorted({d for d in sha256s if d})
         if not wanted:
             return
         with self.app.db.tx() as tx:
+            for sha256 in wanted:
+                tx.lock(f"blob:{sha256}")
             live = set(
                 tx.conn.execute(
                     select(f.c.sha256).where(f.c.sha256.in_(wanted), f.c.deleted.is_(False)).distinct()

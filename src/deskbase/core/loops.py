@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core.clock import Clock
-from deskbase.core.db import Database
+from deskbase.core.db import Database, Tx
 from deskbase.core.tables import loop_state
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,11 @@ def write_watermark(conn: Connection, name: str, value: int, clock: Clock) -> No
 def take_lease(db: Database, name: str, owner: str, clock: Clock) -> bool:
     """Take or renew the loop's lease; False while another live process holds it."""
     now = clock.now()
-    with db.tx() as tx:
-        _ensure(tx.conn, name, clock)
-        row = tx.conn.execute(select(loop_state).where(loop_state.c.name == name)).one()
+
+    def attempt(tx: Tx) -> bool:
+        _ensure(tx.conn, name, clock)  # two first-ever takers meet on the key; `run` retries the loser
+        # Locked: two processes whose leases expired together must not both read it free.
+        row = tx.conn.execute(select(loop_state).where(loop_state.c.name == name).with_for_update()).one()
         free = (
             row.owner in (None, owner)
             or row.lease_until is None
@@ -87,6 +89,8 @@ def take_lease(db: Database, name: str, owner: str, clock: Clock) -> bool:
                 .values(owner=owner, lease_until=now + LEASE, updated_at=now)
             )
         return free
+
+    return db.run(attempt)
 
 
 def live_holders(db: Database, clock: Clock) -> list[str]:

@@ -1,20 +1,44 @@
-"""Human record numbers (`#1042`): each numbered collection's counter, read once per unit of work, advanced in
-memory and written back at flush. The write lock makes the read-increment safe; numbers only grow, so a deleted
-record's number is never handed out again."""
+"""Human record numbers (`#1042`): each numbered collection's counter. Numbers only grow, so a deleted record's
+number is never handed out again.
+
+SQLite (one writer): the counter is read once per unit of work, advanced in memory and written back at flush,
+in the write's transaction, so numbers are consecutive. PostgreSQL (concurrent writers): a counter row
+updated in the write's transaction would be held by each ticket create until it commits, queueing every
+create of the collection behind the one before. So each number is drawn by an atomic increment that commits
+at once (`Database.autonomous`), and a write that rolls back leaves a gap. An import's own number is not
+drawn: the unique index on numbers arbitrates, and drawing continues above the highest number stored.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from sqlalchemy.engine import Connection
 
 from deskbase.core.errors import Conflict
 
+#: Where a PostgreSQL counter draws from: a connection that commits each statement.
+Autonomous = Callable[[], AbstractContextManager[Connection]]
+
+_DRAW = (
+    "INSERT INTO record_numbers AS n (workspace_id, collection, last) "
+    "SELECT %(ws)s::varchar, %(coll)s::varchar, COALESCE(max(number), 0) + 1 FROM records "
+    "WHERE workspace_id = %(ws)s AND collection = %(coll)s "
+    "ON CONFLICT (workspace_id, collection) DO UPDATE SET last = GREATEST(n.last, "
+    "(SELECT COALESCE(max(number), 0) FROM records WHERE workspace_id = %(ws)s AND collection = %(coll)s)) + 1 "
+    "RETURNING last"
+)
+
 
 class Counters:
     """The counters one unit of work draws from (collection -> [last handed out, last stored; -1: no row])."""
 
-    def __init__(self, conn: Connection, workspace_id: str) -> None:
+    def __init__(self, conn: Connection, workspace_id: str, autonomous: Autonomous | None = None) -> None:
+        """`autonomous`: draw each number on its own (PostgreSQL); None: count in the transaction."""
         self.conn = conn
         self.workspace_id = workspace_id
+        self.autonomous = autonomous
         self._last: dict[str, list[int]] = {}
 
     def _counter(self, collection: str) -> list[int]:
@@ -25,6 +49,11 @@ class Counters:
         return counter
 
     def next(self, collection: str) -> int:
+        if self.autonomous is not None:
+            with self.autonomous() as side:
+                return int(
+                    side.exec_driver_sql(_DRAW, {"ws": self.workspace_id, "coll": collection}).scalar_one()
+                )
         counter = self._counter(collection)
         counter[0] += 1
         return counter[0]
@@ -32,12 +61,13 @@ class Counters:
     def claim(self, collection: str, number: int, staged: bool) -> int:
         """Take `number` (an import keeping the number a record had elsewhere); `staged`: this unit already
         gave it to a record. Later numbers continue after the highest taken."""
-        counter = self._counter(collection)
         if staged or number_taken(self.conn, self.workspace_id, collection, number):
             raise Conflict(
                 f"{collection} number {number} is taken", {"number": number, "collection": collection}
             )
-        counter[0] = max(counter[0], number)
+        if self.autonomous is None:
+            counter = self._counter(collection)
+            counter[0] = max(counter[0], number)
         return number
 
     def store(self) -> None:

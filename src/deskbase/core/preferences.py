@@ -47,6 +47,7 @@ class Preferences:
         """Merge `changes` into the stored preferences (a None value removes a key); returns the result."""
         key = _key(actor_id)
         with self.app.db.tx() as tx:
+            tx.lock(key)  # two tabs saving at once merge in turn: neither change is lost
             raw = tx.conn.execute(select(t.meta.c.value).where(t.meta.c.key == key)).scalar()
             current = orjson.loads(raw) if raw else {}
             merged = {k: v for k, v in {**current, **changes}.items() if v is not None}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.engine import Connection
@@ -14,6 +14,7 @@ from deskbase.core import changelog, search
 from deskbase.core import tables as t
 from deskbase.core.auth import permits
 from deskbase.core.context import Actor
+from deskbase.core.db import Tx
 from deskbase.core.entity_state import record_from_row
 from deskbase.core.errors import Forbidden, InvalidFilter, NotFound
 from deskbase.core.filters import Compiler, Sorter, encode_cursor, index_ordered, parse_sort
@@ -23,20 +24,59 @@ from deskbase.core.writer import UnitOfWork
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
 
+T = TypeVar("T")
+
+
+def lock_rows(conn: Connection, workspace_id: str, collection: str, ids: Iterable[str]) -> None:
+    """Lock these records' rows until the transaction ends (PostgreSQL; SQLite has one writer), in id order
+    so two writers locking overlapping sets take them in the same order. For state derived from a record
+    that is written without loading the record through a unit of work (SLA state after a customer or message
+    change, the SLA scheduler): whoever writes the record or that state holds the record's row lock."""
+    keys = sorted(set(ids))
+    if conn.dialect.name != "postgresql" or not keys:
+        return
+    r = t.records
+    conn.execute(
+        select(r.c.id)
+        .where(r.c.workspace_id == workspace_id, r.c.collection == collection, r.c.id.in_(keys))
+        .order_by(r.c.id)
+        .with_for_update()
+    ).all()
+
 
 class Records:
     def __init__(self, app: Deskbase) -> None:
         self.app = app
 
     # ---- writes -----------------------------------------------------------------------------------
+    def run(self, workspace_id: str, actor: Actor, work: Callable[[UnitOfWork], T]) -> T:
+        """`work` in a unit of work of its own transaction, flushed on success, rolled back on any error,
+        and run again from the start when a concurrent writer made it fail (PostgreSQL: a deadlock, or a
+        record or link created by another transaction meanwhile): `work` only stages through the unit."""
+
+        def attempt(tx: Tx) -> T:
+            uow = self.begin(tx, workspace_id, actor)
+            out = work(uow)
+            uow.flush()
+            return out
+
+        return self.app.db.run(attempt)
+
     @contextmanager
     def unit(self, workspace_id: str, actor: Actor) -> Iterator[UnitOfWork]:
-        """A unit of work in its own transaction; flushed on success, rolled back on any error."""
+        """A unit of work in its own transaction, run once (for callers that cannot be re-run: a
+        concurrent-write failure reaches them as `WriteConflict`); prefer `run`."""
         with self.app.db.tx() as tx:
-            self.app.workspaces.require(tx.conn, workspace_id)
-            uow = UnitOfWork(self.app, tx, workspace_id, actor)
+            uow = self.begin(tx, workspace_id, actor)
             yield uow
             uow.flush()
+
+    def begin(self, tx: Tx, workspace_id: str, actor: Actor) -> UnitOfWork:
+        """A unit of work in `tx`, holding the workspace's configuration lock shared: collections,
+        relationship types and SLA settings do not change under it (their writers hold it exclusively)."""
+        self.app.workspaces.hold(tx, workspace_id)
+        self.app.workspaces.require(tx.conn, workspace_id)
+        return UnitOfWork(self.app, tx, workspace_id, actor)
 
     def change_time(
         self,
@@ -75,8 +115,10 @@ class Records:
         when = self.change_time(actor, at, workspace_id, collection)
         if created_at is not None:
             self.change_time(actor, created_at, workspace_id, collection)
-        with self.unit(workspace_id, actor) as uow:
-            st, created = uow.upsert_record(
+        st, created = self.run(
+            workspace_id,
+            actor,
+            lambda uow: uow.upsert_record(
                 collection,
                 body.get("data"),
                 when,
@@ -85,7 +127,8 @@ class Records:
                 external_source=body.get("external_source"),
                 created_at=created_at,
                 number=body.get("number"),
-            )
+            ),
+        )
         return st.public(), created
 
     def _single(
@@ -97,9 +140,7 @@ class Records:
         op: Callable[[UnitOfWork, datetime | None], Any],
     ) -> dict[str, Any]:
         when = self.change_time(actor, at, workspace_id, collection)
-        with self.unit(workspace_id, actor) as uow:
-            st = op(uow, when)
-        return st.public()
+        return self.run(workspace_id, actor, lambda uow: op(uow, when)).public()
 
     def replace(
         self,

@@ -31,19 +31,22 @@ class Relationships:
         rel_type = body.get("rel_type")
         if not isinstance(rel_type, str):
             raise ValidationFailed("rel_type is required", [{"pointer": "/rel_type", "message": "missing"}])
-        with self.app.records.unit(workspace_id, actor) as uow:
-            st, created = uow.upsert_relationship(
+        st, created = self.app.records.run(
+            workspace_id,
+            actor,
+            lambda uow: uow.upsert_relationship(
                 rel_type, src, tgt, body.get("data"), when, bool(body.get("replace"))
-            )
+            ),
+        )
         return st.public(), created
 
     def delete(
         self, workspace_id: str, rel_id: str, actor: Actor, at: datetime | None = None
     ) -> dict[str, Any]:
         when = self.app.records.change_time(actor, at, workspace_id)
-        with self.app.records.unit(workspace_id, actor) as uow:
-            st = uow.delete_relationship(rel_id, when)
-        return st.public()
+        return self.app.records.run(
+            workspace_id, actor, lambda uow: uow.delete_relationship(rel_id, when)
+        ).public()
 
     def get(self, workspace_id: str, rel_id: str, actor: Actor = SYSTEM) -> dict[str, Any]:
         """One link; a link with an end outside the actor's scope reads as absent."""

@@ -84,6 +84,7 @@ class RelationshipTypes:
         now = self.app.clock.now()
         rt = t.relationship_types
         with self.app.db.tx() as tx:
+            self.app.workspaces.hold(tx, workspace_id, exclusive=True)
             self.app.workspaces.require(tx.conn, workspace_id)
             for key in ("source_collections", "target_collections"):
                 for cid in body.get(key) or []:
@@ -141,6 +142,7 @@ class RelationshipTypes:
         now = self.app.clock.now()
         rt = t.relationship_types
         with self.app.db.tx() as tx:
+            self.app.workspaces.hold(tx, workspace_id, exclusive=True)
             self.require(tx.conn, workspace_id, rel_type)
             tx.conn.execute(
                 delete(t.relationships).where(

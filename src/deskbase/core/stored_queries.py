@@ -71,6 +71,7 @@ class StoredQueries:
         now = self.app.clock.now()
         image = {"query": query, "description": description, "params": params}
         with self.app.db.tx() as tx:
+            tx.lock(f"stored-query:{workspace_id}:{name}")  # two saves of one name take turns
             self.app.workspaces.require(tx.conn, workspace_id)
             row = self._row(tx.conn, workspace_id, name)
             if row is not None and all(getattr(row, k) == v for k, v in image.items()):

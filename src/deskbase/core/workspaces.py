@@ -13,6 +13,7 @@ from deskbase.core import tables as t
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
+from deskbase.core.db import Tx
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.ids import check_slug
 
@@ -57,6 +58,16 @@ class Workspaces:
     def __init__(self, app: Deskbase) -> None:
         self.app = app
 
+    @staticmethod
+    def hold(tx: Tx, workspace_id: str, exclusive: bool = False) -> None:
+        """Hold the workspace's configuration lock until `tx` ends (PostgreSQL; SQLite has one writer).
+
+        Record writes hold it shared and run side by side; a change to what they validate against or derive
+        from (the workspace's settings, collections, relationship types, SLA policies and calendars, …)
+        holds it exclusively, so no write is checked against a schema that changes before it commits, and a
+        schema change sees every record it must check."""
+        tx.lock(f"workspace:{workspace_id}", shared=not exclusive)
+
     def require(self, conn: Connection, workspace_id: str) -> Any:
         row = conn.execute(_BY_ID, {"id": workspace_id}).first()
         if row is None:
@@ -78,6 +89,7 @@ class Workspaces:
         check_slug(workspace_id, "workspace")
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
+            self.hold(tx, workspace_id, exclusive=True)
             row = tx.conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).first()
             created = row is None
             merged = _check_settings(settings if settings is not None else (row.settings if row else {}))
@@ -110,6 +122,7 @@ class Workspaces:
         """Remove the workspace and everything in it; the change log keeps only the deletion itself."""
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
+            self.hold(tx, workspace_id, exclusive=True)
             self.require(tx.conn, workspace_id)
             for table in (
                 t.records,

@@ -5,6 +5,14 @@ against the in-memory state (loaded in bulk), appends a change entry, and `flush
 (one round trip), the entity rows (executemany) and runs the in-transaction hooks. A failure anywhere raises
 before commit, so nothing is written. Every staged write checks the actor's scope here too, so no caller
 (route, batch, support domain, console) can write where its token does not reach.
+
+Concurrent writers (PostgreSQL): every record and relationship row is loaded `FOR UPDATE`, so a second
+writer of the same row waits for the first to commit and then reads what it wrote — no lost update, and the
+later change draws the higher seq (a record's versions only grow). Rows that do not exist yet cannot be
+locked: two writers creating the same id, external id or cardinality-one link meet on a unique key, and
+the unit of work runs again (`Records.run`), finding the other's row. Links are checked and changed only
+after their source record is loaded, so the source's row lock orders them too. Pessimistic rather than
+version-checked writes: a busy ticket (many agents, the SLA scheduler) queues instead of retrying N ways.
 """
 
 from __future__ import annotations
@@ -67,8 +75,15 @@ class UnitOfWork:
     file_refs: FileRefs = field(init=False)
 
     def __post_init__(self) -> None:
-        self.counters = Counters(self.tx.conn, self.workspace_id)
+        db = self.app.db
+        self.counters = Counters(self.tx.conn, self.workspace_id, None if db.is_sqlite else db.autonomous)
         self.file_refs = FileRefs(self.tx.conn, self.workspace_id, self.actor)
+
+    def claim(self, *key: str) -> None:
+        """Hold the lock named by `key` in this workspace until commit, for a uniqueness no index keeps (one
+        customer per email address, one message per Message-ID): two concurrent writers checking "is it there
+        yet?" take turns, and the second sees what the first wrote (no-op on SQLite's one writer)."""
+        self.tx.lock("\x1f".join(("claim", self.workspace_id, *key)))
 
     # ---- lookups ----------------------------------------------------------------------------------
     def collection(self, name: str) -> Any:
@@ -95,11 +110,13 @@ class UnitOfWork:
             for i in range(0, len(ids), CHUNK):
                 chunk = ids[i : i + CHUNK]
                 rows = self.tx.conn.execute(
-                    select(t.records).where(
+                    select(t.records)
+                    .where(
                         t.records.c.workspace_id == self.workspace_id,
                         t.records.c.collection == coll,
                         t.records.c.id.in_(chunk),
                     )
+                    .with_for_update()
                 ).all()
                 for r in rows:
                     self._remember(record_from_row(r))
@@ -115,12 +132,14 @@ class UnitOfWork:
         for (coll, source), exts in by.items():
             for i in range(0, len(exts), CHUNK):
                 rows = self.tx.conn.execute(
-                    select(t.records).where(
+                    select(t.records)
+                    .where(
                         t.records.c.workspace_id == self.workspace_id,
                         t.records.c.collection == coll,
                         t.records.c.external_source == source,
                         t.records.c.external_id.in_(exts[i : i + CHUNK]),
                     )
+                    .with_for_update()
                 ).all()
                 for r in rows:
                     if (r.collection, r.id) not in self.records:
@@ -188,8 +207,8 @@ class UnitOfWork:
 
     # ---- change times -----------------------------------------------------------------------------
     def when(self, at: datetime | None, current: datetime | None = None, what: str = "") -> datetime:
-        """The time of one staged change, taken here — inside the write transaction, after the lock — so a
-        writer that waited for the lock never dates its change before the one it waited for.
+        """The time of one staged change, taken here — inside the write transaction, after the entity's row
+        lock — so a writer that waited for the lock never dates its change before the one it waited for.
 
         `at` None means now, moved up to `current` (the entity's last change time) should the clock lag it,
         so an entity's versions never go back in time. An explicit `at` (import mode) earlier than `current`
@@ -394,7 +413,8 @@ class UnitOfWork:
     def _live_links_of(self, coll: str, rid: str) -> list[RelState]:
         r = t.relationships
         rows = self.tx.conn.execute(
-            select(r).where(
+            select(r)
+            .where(
                 r.c.workspace_id == self.workspace_id,
                 r.c.deleted.is_(False),
                 or_(
@@ -402,6 +422,7 @@ class UnitOfWork:
                     and_(r.c.target_collection == coll, r.c.target_id == rid),
                 ),
             )
+            .with_for_update()
         ).all()
         for row in rows:
             self.rels.setdefault(row.id, rel_from_row(row))
@@ -426,13 +447,15 @@ class UnitOfWork:
         for coll, ids in wanted.items():
             for i in range(0, len(ids), CHUNK):
                 rows = self.tx.conn.execute(
-                    select(r).where(
+                    select(r)
+                    .where(
                         r.c.workspace_id == self.workspace_id,
                         r.c.source_collection == coll,
                         r.c.source_id.in_(ids[i : i + CHUNK]),
                         r.c.rel_type == rel_type,
                         r.c.deleted.is_(False),
                     )
+                    .with_for_update()
                 ).all()
                 for row in rows:
                     self.rels.setdefault(row.id, rel_from_row(row))
@@ -451,7 +474,7 @@ class UnitOfWork:
         ]
         if target is not None:
             conds += [r.c.target_collection == target[0], r.c.target_id == target[1]]
-        for row in self.tx.conn.execute(select(r).where(*conds)).all():
+        for row in self.tx.conn.execute(select(r).where(*conds).with_for_update()).all():
             self.rels.setdefault(row.id, rel_from_row(row))
         if target is None:
             self._live_links_loaded.add((rel_type, *source))
@@ -575,7 +598,7 @@ class UnitOfWork:
         if st is None:
             r = t.relationships
             row = self.tx.conn.execute(
-                select(r).where(r.c.workspace_id == self.workspace_id, r.c.id == rid)
+                select(r).where(r.c.workspace_id == self.workspace_id, r.c.id == rid).with_for_update()
             ).first()
             if row is not None:
                 st = rel_from_row(row)

@@ -19,7 +19,7 @@ import orjson
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from deskbase.core import tables as ct
+from deskbase.core import bulk
 from deskbase.core.clock import iso
 from deskbase.core.errors import InvalidFilter, NotFound
 from deskbase.core.filters import decode_cursor, encode_cursor
@@ -35,9 +35,10 @@ STATUSES = ("pending", "failed", "delivered", "exhausted")
 
 
 def next_version(conn: Connection) -> int:
-    """Versions order delivery updates for the replica: one above the last change, so the replicator copies
-    the row with the first change after it (see events/replication.py)."""
-    return int(conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0) + 1
+    """Versions order delivery updates for the replica: a change-log seq of their own (drawn, no change row
+    written), so the replicator copies the row with the changes around it once the log's horizon passes it
+    (see events/replication.py). SQLite hands the next change the same number: copied with it."""
+    return bulk.allocate_seqs(conn, 1)[0]
 
 
 def enqueue(

@@ -37,6 +37,8 @@ LANE_BATCH = 50  #: deliveries a lane claims at a time
 RECORD_BATCH = 20  #: attempts stored per transaction …
 RECORD_EVERY = 0.2  #: … or after this many seconds, whichever comes first
 PERSIST_IDLE_WATERMARK = 5.0
+#: How soon the loop looks again while the change log's horizon holds committed changes back.
+HORIZON_POLL = 0.01
 
 
 class Dispatcher:
@@ -65,6 +67,7 @@ class Dispatcher:
         self._lanes: dict[str, int] = {}  # trigger key -> lanes running
         self._stopping = threading.Event()
         self._watermark: int | None = None
+        self._held = False  #: the last turn stopped at the horizon with committed changes beyond it
         self._saved_at = time.monotonic()
         self._pruned_at: datetime | None = None
         self._random = random.Random()
@@ -90,7 +93,11 @@ class Dispatcher:
         n = self.fan_out()
         wait = self.send_due()
         self._prune()
-        return 0.0 if n >= BATCH else wait
+        if n >= BATCH:
+            return 0.0
+        if self._held:  # committed changes wait behind one still in flight: look again soon
+            return HORIZON_POLL if wait is None else min(wait, HORIZON_POLL)
+        return wait
 
     def fan_out(self) -> int:
         """Queue deliveries for the next batch of changes; returns how many changes were read."""
@@ -100,10 +107,15 @@ class Dispatcher:
                 self._watermark = loops.read_watermark(conn, NAME)
             lo = self._watermark
             specs = self.store.enabled_specs(conn)
+            # Never past a change still in flight (core/horizon.py): the watermark would skip it for good.
+            final = self.core.db.horizon.seq(conn)
+            head = int(conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0)
+            self._held = final is not None and final < head
             if specs:
-                rows = conn.execute(
-                    select(ct.changes).where(ct.changes.c.seq > lo).order_by(ct.changes.c.seq).limit(BATCH)
-                ).all()
+                q = select(ct.changes).where(ct.changes.c.seq > lo)
+                if final is not None:
+                    q = q.where(ct.changes.c.seq <= final)
+                rows = conn.execute(q.order_by(ct.changes.c.seq).limit(BATCH)).all()
                 hi, n = (int(rows[-1].seq), len(rows)) if rows else (lo, 0)
                 wanted = {typ for ts in specs.values() for s in ts for typ in s.events}
                 wanted = set(matching.TYPES) if matching.ALL in wanted else wanted
@@ -114,7 +126,7 @@ class Dispatcher:
                     (s.id, e) for e in events for s in specs.get(e.workspace_id, []) if matching.matches(s, e)
                 ]
             else:  # nothing could match: move past what is there without reading it
-                hi, n = int(conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0), 0
+                hi, n = head if final is None else max(lo, min(head, final)), 0
         if hi > lo:
             self._advance(hi, pairs)
         return n
@@ -253,6 +265,7 @@ class Dispatcher:
         is now disabled."""
         d = webhook_deliveries
         with self.core.db.tx() as tx:
+            tx.lock(f"trigger:{trig.workspace_id}:{trig.id}")  # an admin's edit of the trigger takes turns
             current = dict(
                 tx.conn.execute(select(d.c.id, d.c.status).where(d.c.id.in_([r.id for r, *_ in done]))).all()
             )

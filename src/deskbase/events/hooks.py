@@ -134,6 +134,7 @@ class Hooks:
         }
         secret = None
         with self.core.db.tx() as tx:
+            tx.lock(f"hook:{ws}:{hid}")  # two edits of one hook take turns (If-Match sees the first)
             self.core.workspaces.require(tx.conn, ws)
             self._check_collection(tx.conn, ws, values["collection"], actor)
             old = tx.conn.execute(select(hooks).where(hooks.c.workspace_id == ws, hooks.c.id == hid)).first()
@@ -180,6 +181,7 @@ class Hooks:
     def delete(self, ws: str, hid: str, actor: Actor) -> None:
         """Remove the hook and its ingest log; the records it wrote stay."""
         with self.core.db.tx() as tx:
+            tx.lock(f"hook:{ws}:{hid}")
             self.core.workspaces.require(tx.conn, ws)
             self._row(tx.conn, ws, hid)
             tx.conn.execute(
@@ -193,6 +195,7 @@ class Hooks:
         secret = signing.new_secret()
         now = self.core.clock.now()
         with self.core.db.tx() as tx:
+            tx.lock(f"hook:{ws}:{hid}")
             self.core.workspaces.require(tx.conn, ws)
             old = self._row(tx.conn, ws, hid)
             if old.secret is None:

@@ -153,7 +153,9 @@ class Ingest:
         coll, source, entry = row.collection, f"hook:{row.id}", uuid7()
         try:
             with self.core.records.unit(row.workspace_id, actor_of(row)) as uow:
-                again = self._seen(row, webhook_id, uow.tx.conn)  # writers are serialised: this is final
+                if webhook_id is not None:
+                    uow.claim("hook", row.id, webhook_id)  # a redelivery waits, then finds this one
+                again = self._seen(row, webhook_id, uow.tx.conn)
                 if again is not None:
                     return again
                 data = got.data

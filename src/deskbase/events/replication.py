@@ -1,8 +1,8 @@
 """`webhook_deliveries` in the SQL replica: delivery metadata for reporting (never payloads or responses).
 
-A delivery row is versioned one above the last change when it is written (`deliveries.next_version`), and
-written under the store's write lock, so the replicator copies it together with the first change after it:
-SQL sees delivery state as of the latest write to the store.
+A delivery row is versioned with a change-log seq drawn when it is written (`deliveries.next_version`), so
+the replicator copies it together with the first change after it, once no transaction below that seq can
+still commit (core/horizon.py): SQL sees delivery state as of the latest write to the store.
 """
 
 from __future__ import annotations

@@ -158,12 +158,11 @@ class Webhooks:
             s = spec(row)
             s = dataclasses.replace(s, start_seq=0)
             wanted = set(matching.TYPES) if matching.ALL in s.events else set(s.events)
-            rows = conn.execute(
-                select(ct.changes)
-                .where(c.workspace_id == ws, c.seq >= since_seq)
-                .order_by(c.seq)
-                .limit(REPLAY_MAX)
-            ).all()
+            final = self.core.db.horizon.seq(conn)  # `next_since_seq` must not pass a change in flight
+            q = select(ct.changes).where(c.workspace_id == ws, c.seq >= since_seq)
+            if final is not None:
+                q = q.where(c.seq <= final)
+            rows = conn.execute(q.order_by(c.seq).limit(REPLAY_MAX)).all()
             if not rows:
                 return {"queued": 0, "next_since_seq": None}
             lo, hi = since_seq - 1, int(rows[-1].seq)

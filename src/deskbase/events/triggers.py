@@ -171,6 +171,7 @@ class Triggers:
         }
         secret = None
         with self.core.db.tx() as tx:
+            tx.lock(f"trigger:{ws}:{tid}")  # two edits of one trigger take turns (If-Match sees the first)
             self.core.workspaces.require(tx.conn, ws)
             old = tx.conn.execute(
                 select(triggers).where(triggers.c.workspace_id == ws, triggers.c.id == tid)
@@ -232,6 +233,7 @@ class Triggers:
         """Remove the trigger with its queue and delivery log."""
         d = webhook_deliveries
         with self.core.db.tx() as tx:
+            tx.lock(f"trigger:{ws}:{tid}")
             self._row(tx.conn, ws, tid)
             ids = select(d.c.id).where(d.c.workspace_id == ws, d.c.trigger_id == tid)
             tx.conn.execute(delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids)))
@@ -275,6 +277,7 @@ class Triggers:
         secret = signing.new_secret()
         now = self.core.clock.now()
         with self.core.db.tx() as tx:
+            tx.lock(f"trigger:{ws}:{tid}")
             old = self._row(tx.conn, ws, tid)
             tx.conn.execute(
                 update(triggers)

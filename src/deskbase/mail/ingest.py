@@ -136,6 +136,7 @@ class Ingest:
     def _noise(self, box: Any, msg: Parsed, reason: str) -> Received:
         now = self.core.clock.now()
         with self.core.records.unit(box.workspace_id, actor_of(box.workspace_id, box.id)) as uow:
+            uow.claim("mailbox", box.id)  # one message of a mailbox at a time: dedupe and threading are final
             if _seen(uow.tx.conn, box.workspace_id, box.id, msg.message_id) is not None:
                 return Received("duplicate", msg.message_id)
             bounced = delivery.mark_bounced(uow, msg.bounced, msg.bounce_reason, now)
@@ -149,7 +150,8 @@ class Ingest:
         reopened = False
         with self.core.records.unit(ws, actor) as uow:
             conn = uow.tx.conn
-            hit = _seen(conn, ws, box.id, msg.message_id)  # writers are serialised: this is final
+            uow.claim("mailbox", box.id)  # one message of a mailbox at a time: dedupe and threading are final
+            hit = _seen(conn, ws, box.id, msg.message_id)
             if hit is not None:
                 return Received("duplicate", msg.message_id, hit.ticket_id, hit.response_id)
             ids = [
@@ -256,6 +258,7 @@ class Ingest:
     def _customer(self, uow: UnitOfWork, msg: Parsed) -> RecordState:
         """The live customer with this email address (the `email` index), or a new one named as the From
         header names the sender."""
+        uow.claim("customer-email", msg.from_address.lower())
         r = t.records
         expr = Compiler(uow.tx.conn.dialect.name).data_text(_EMAIL)
         rid = uow.tx.conn.execute(

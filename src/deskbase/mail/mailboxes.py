@@ -188,6 +188,7 @@ class Mailboxes:
             "updated_at": now,
         }
         with self.core.db.tx() as tx:
+            tx.lock(f"mailbox-settings:{ws}:{mid}")  # two edits of one mailbox take turns
             self.core.workspaces.require(tx.conn, ws)
             old = tx.conn.execute(
                 select(mailboxes).where(mailboxes.c.workspace_id == ws, mailboxes.c.id == mid)
@@ -242,6 +243,7 @@ class Mailboxes:
         """Remove the mailbox; tickets and messages it brought in stay (their Message-IDs stay indexed, so a
         reply still threads), and replies still queued for it fail with that reason when their turn comes."""
         with self.core.db.tx() as tx:
+            tx.lock(f"mailbox-settings:{ws}:{mid}")
             self.core.workspaces.require(tx.conn, ws)
             self._row(tx.conn, ws, mid)
             inbound_state.forget(tx.conn, ws, mid)

@@ -74,6 +74,9 @@ class Queuer:
                 self._watermark = loops.read_watermark(conn, NAME)
             lo = self._watermark
             head = int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
+            final = self.core.db.horizon.seq(conn)  # never past a change still in flight (core/horizon.py)
+            if final is not None:
+                head = min(head, final)
             if head <= lo:
                 return False
             links: list[Any] = []

@@ -71,7 +71,9 @@ def open_ticket(
             [{"pointer": "/customer/email", "message": "not an email address"}],
         )
     when = core.records.change_time(actor, at, workspace_id, "tickets")
-    with core.records.unit(workspace_id, actor) as uow:
+
+    def stage(uow: UnitOfWork) -> tuple[RecordState, RecordState, bool]:
+        uow.claim("customer-email", address.lower())
         found = find_customer(uow, address)
         created = found is None
         if found is None:
@@ -81,4 +83,7 @@ def open_ticket(
             found, _ = uow.upsert_record("customers", fields, when)
         ticket, _ = uow.upsert_record("tickets", data, when)
         uow.upsert_relationship("submitted_by", ("tickets", ticket.id), ("customers", found.id), None, when)
-    return Opened(ticket.public(), found.public(), created)
+        return ticket, found, created
+
+    ticket, found, created = core.records.run(workspace_id, actor, stage)
+    return Opened(ticket.public(), found.public(), created)  # after the flush: with their versions

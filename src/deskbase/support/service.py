@@ -8,6 +8,11 @@ A full replay (sla_facts gathers the history) is kept for what a checkpoint cann
 evaluation, a back-dated input, a removed or edited message or link, a customer change, a configuration change
 (which re-bases running clocks), `rebuild` and the scheduler. Outputs live in derived tables (`sla_tickets`,
 `sla_instances`, `sla_events`) versioned by the change that caused them, which is how they reach the replica.
+
+Concurrent writers (PostgreSQL): a ticket's state is read and written only while its record's row is locked —
+by the unit of work when the write changed the ticket or a link from it, by `lock_rows` when the ticket was
+found through a message or a customer — so two writes of one ticket fold in turn, never from the same
+checkpoint. SLA settings change under the workspace's exclusive lock, which record writes hold shared.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.db import Tx
+from deskbase.core.records import lock_rows
 from deskbase.support import sla_replay
 from deskbase.support import tables as ts
 from deskbase.support.evaluate import Message, TicketVersion, resume
@@ -104,6 +110,7 @@ class SlaService:
             linked = self._linked(conn, ws, "submitted_by", ids)
             if not linked:
                 continue
+            lock_rows(conn, ws, "tickets", linked)
             # Messages are classified by the customer, and policies may match on it: the stored checkpoints
             # of its tickets no longer stand. Running clocks are replayed now; the rest at their next write.
             running = conn.execute(
@@ -122,6 +129,9 @@ class SlaService:
             conn.execute(update(st).where(st.c.workspace_id == ws, st.c.running > 0).values(next_due=now))
             dues.append(now)
         for ws, inputs in work.items():
+            # A ticket this write did not itself write (found through a link, a message or a customer) is
+            # locked before its state is read; the unit of work holds the rows of the tickets it wrote.
+            lock_rows(conn, ws, "tickets", [tid for tid, w in inputs.items() if not w.versions])
             configs = config_versions_in(conn, ws)
             rows = load(conn, ws, list(inputs))
             writer = Writer(conn, ws, version[ws], now)

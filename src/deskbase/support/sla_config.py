@@ -142,6 +142,7 @@ class SlaConfig:
         if effective_from is not None and effective_from < now and not trusted:
             self.core.records.change_time(actor, effective_from, workspace_id)
         with self.core.db.tx() as tx:
+            self.core.workspaces.hold(tx, workspace_id, exclusive=True)
             self.core.workspaces.require(tx.conn, workspace_id)
             prev = tx.conn.execute(
                 select(T)
@@ -266,6 +267,7 @@ class SlaConfig:
                 )
         now = self.core.clock.now()
         with self.core.db.tx() as tx:
+            self.core.workspaces.hold(tx, workspace_id, exclusive=True)
             change = Change(
                 workspace_id,
                 f"sla_{kind}",

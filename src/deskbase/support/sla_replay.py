@@ -17,6 +17,7 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.context import Actor
+from deskbase.core.records import lock_rows
 from deskbase.support import tables as ts
 from deskbase.support.evaluate import Fold, fold
 from deskbase.support.sla_config import ConfigVersion, SlaConfig
@@ -138,6 +139,8 @@ def rebuild(core: Deskbase, config: SlaConfig, workspace_id: str, batch: int = 5
         if not ids:
             return total
         with core.db.tx() as tx:
+            core.workspaces.hold(tx, workspace_id)
+            lock_rows(tx.conn, workspace_id, "tickets", ids)  # as the scheduler does: writes of these wait
             change = Change(
                 workspace_id,
                 "sla",

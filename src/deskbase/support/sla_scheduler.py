@@ -22,6 +22,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.db import Tx
 from deskbase.core.loops import Loop
+from deskbase.core.records import lock_rows
 from deskbase.support import tables as ts
 from deskbase.support.sla_config import SlaConfig
 from deskbase.support.sla_facts import author_match, config_versions_in
@@ -85,6 +86,10 @@ class SlaScheduler:
         pending steps through the unit of work, and store the rest."""
         with self.core.db.tx() as tx:
             conn = tx.conn
+            # As any write of these tickets: SLA settings held still, each ticket's row locked while its
+            # state is recomputed (a concurrent reply waits, then folds onto what this stores).
+            self.core.workspaces.hold(tx, workspace_id)
+            lock_rows(conn, workspace_id, "tickets", ticket_ids)
             configs = config_versions_in(conn, workspace_id)
             results = replay(self.config, conn, workspace_id, ticket_ids, now, configs)
             gone = [tid for tid in ticket_ids if tid not in results]

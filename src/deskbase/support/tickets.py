@@ -13,9 +13,10 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso, parse_iso
 from deskbase.core.context import Actor
-from deskbase.core.entity_state import record_from_row
+from deskbase.core.entity_state import RecordState, record_from_row
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
+from deskbase.core.writer import UnitOfWork
 
 RESPONSE_TYPES = ("reply", "internal_note")
 TRACKED_FIELDS = ("status", "priority", "assignee", "category", "channel")
@@ -51,7 +52,8 @@ def add_response(
             "type must be 'reply' or 'internal_note'", [{"pointer": "/type", "message": "invalid"}]
         )
     dated = core.records.change_time(actor, at, workspace_id, "responses")
-    with core.records.unit(workspace_id, actor) as uow:
+
+    def stage(uow: UnitOfWork) -> RecordState:
         uow.live_record("tickets", ticket_id)
         when = uow.when(dated)
         data = {
@@ -64,7 +66,9 @@ def add_response(
             data["attachments"] = body["attachments"]
         st, _ = uow.upsert_record("responses", data, when)
         uow.upsert_relationship("has_response", ("tickets", ticket_id), ("responses", st.id), None, when)
-    return st.public()
+        return st
+
+    return core.records.run(workspace_id, actor, stage).public()  # after the flush: with its version
 
 
 def _linked_many(

@@ -114,7 +114,7 @@ class Console:
                 return todo[i:]
             try:
                 if any(c["id"] == "tickets" for c in self.core.collections.list(ws)):
-                    shared_counts(self, ws, self.core.last_seq(ws))  # the queue first: agents land there
+                    shared_counts(self, ws, self.core.settled_seq(ws))  # the queue first: agents land there
                     for view in queue.VIEWS:  # and each view's first page once, so its pages are in memory
                         queue.load(self.core, ws, view.id, QueueFilters(), "sla_due", None, "", counted=False)
                 record_counts(self, ws)

@@ -66,7 +66,7 @@ def record_counts(con: Console, ws: str) -> dict[str, int | None]:
         }
         return {k: f.result() for k, f in futures.items()}
 
-    return counts.get((ws, "\x00collections"), core.last_seq(ws), count)
+    return counts.get((ws, "\x00collections"), core.settled_seq(ws), count)
 
 
 @router.get("/w/{ws}/collections", openapi_extra=requires("read:collections"))

@@ -86,7 +86,7 @@ def attainment(ws: str, request: Request, actor: ActorDep, period: str = "30d") 
     def cached(compute: Callable[[], Any]) -> Any:
         """Attainment scans the period's clocks: remembered until the workspace changes (web/counts.py)."""
         key = (ws, f"\x00attainment:{period}:{shell.now:%Y%m%d%H}")  # the window moves on: at most an hour
-        return counts.get(key, core.last_seq(ws), lambda: {"rows": compute()})["rows"]
+        return counts.get(key, core.settled_seq(ws), lambda: {"rows": compute()})["rows"]
 
     panel = dash.attainment_panel(core, _analytics(request), ws, period, shell.now, cached)
     template = "dashboard/attainment.html" if is_htmx(request) else "dashboard/attainment_page.html"
@@ -107,7 +107,7 @@ def strip(ws: str, request: Request, actor: ActorDep) -> Response:
     authorize(actor, "read:records", ws, "tickets")
     con = console(request)
     core = con.core
-    seq, now = core.last_seq(ws), core.clock.now()
+    seq, now = core.settled_seq(ws), core.clock.now()
     nav = shared_counts(con, ws, seq)
     assert nav is not None  # without a wait, the counts are taken at once
     extra = con.counts.get(

@@ -106,7 +106,7 @@ def queue_page(
     prefs = prefs_of(core, actor)
     options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
     filters, errors = q.parse_filters(params, options)
-    since = core.last_seq(ws)
+    since = core.settled_seq(ws)
     ready = view_counts(request, ws, prefs.me, since, NAV_WAIT_SECONDS) if fragment != "rows" else {}
     counts = ready or {}
     # An unfiltered view's total is its navigation count: count once, not twice.
@@ -200,7 +200,7 @@ def bulk(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
         ops = [{"type": "patch_record", "collection": "tickets", "id": i, "data": changes} for i in ids]
         try:
             core.batch.run(ws, ops, actor)
-            core.reads.mark(ws, ids, actor.id, core.last_seq(ws))  # my own change: seen
+            core.reads.mark(ws, ids, actor.id, core.settled_seq(ws))  # my own change: seen
         except (ValidationFailed, NotFound, Conflict) as exc:
             state.error = f"Nothing was changed: {exc.message}"
     if state.error is not None:
@@ -318,7 +318,7 @@ def nav(ws: str, request: Request, actor: ActorDep, view: str = "mine", total: b
     core = core_of(request)
     prefs = prefs_of(core, actor)
     view = view if view in q.VIEW_BY_ID else "mine"
-    counts = view_counts(request, ws, prefs.me, core.last_seq(ws)) or {}
+    counts = view_counts(request, ws, prefs.me, core.settled_seq(ws)) or {}
     shell = make_shell(request, actor, "Queues", ws, "queue", nav=nav_views(counts, ws, view), prefs=prefs)
     shell.saved = saved_nav(prefs, ws, "")
     return render(request, "queue_nav.html", QueueNav(counts.get(view) if total else None), shell)

@@ -47,7 +47,7 @@ def respond(
         draft = core.drafts.get(ws, ticket_id, actor.id)
         if draft is not None:
             x.composer = Composer(body=draft.body, type=draft.type, draft_at=iso(draft.updated_at))
-    seen = core.last_seq(ws)  # taken before the page's reads: nothing later can be marked as seen
+    seen = core.settled_seq(ws)  # taken before the page's reads: nothing later can be marked as seen
     page = tk.build(core, ws, actor, ticket_id, shell.now, prefs.me, x)
     core.reads.mark(ws, [ticket_id], actor.id, seen)
     shell.title = str(page.ticket["data"].get("subject") or "Ticket")

@@ -47,7 +47,7 @@ REPLY_PANELS = ("conversation", "composer", "meta", "props", "sla", "timeline")
 def seen_by_me(request: Request, actor: Actor, ws: str, ticket_id: str) -> None:
     """What I just wrote is not news to me: the queue does not mark the ticket as new (core/agent_state.py)."""
     core = core_of(request)
-    core.reads.mark(ws, [ticket_id], actor.id, core.last_seq(ws))
+    core.reads.mark(ws, [ticket_id], actor.id, core.settled_seq(ws))
 
 
 def _back(ws: str, ticket_id: str) -> str:
