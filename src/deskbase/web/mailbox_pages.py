@@ -64,7 +64,6 @@ class MailboxesPage:
     rows: list[MailboxRow]
     form: MailboxForm
     create_href: str
-    can_test: bool  #: this server's mail service can test a connection
     failed_days: int
     kinds: list[tuple[str, str, str]]  #: (value, label, help) of the inbound choices
     tls: list[tuple[str, str]]  #: (value, label) of the encryption choices
@@ -80,7 +79,6 @@ class MailboxPage:
     row: MailboxRow
     form: MailboxForm
     back: str  #: the mailboxes page
-    can_test: bool
     failed_days: int
     kinds: list[tuple[str, str, str]]
     tls: list[tuple[str, str]]

@@ -8,7 +8,6 @@ password field left blank is left out of the body, which keeps the stored passwo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +15,6 @@ from starlette.datastructures import FormData
 
 from deskbase.mail.mailboxes import IMAP_DEFAULTS, SMTP_DEFAULTS, TLS
 from deskbase.mail.overview import QueueCounts
-from deskbase.mail.service import Mail
 from deskbase.web.mailbox_pages import ConnectionCheck, MailboxForm, MailboxRow
 
 KINDS = [
@@ -200,15 +198,6 @@ def retyped(form: FormData) -> list[str]:
 
 
 # ---- the connection test ----------------------------------------------------------------------------
-Tester = Callable[[str, str], dict[str, Any]]
-
-
-def tester(mail: Mail) -> Tester | None:
-    """The mail service's connection test — the one `POST …/mailboxes/{id}/test` calls (connect and
-    authenticate, send nothing; check the way in)."""
-    return mail.test
-
-
 def checks(result: dict[str, Any]) -> list[ConnectionCheck]:
     """The test's answer, `{"outbound": {"ok", "message"}, "inbound": {"ok", "message"}}`, for the page."""
     out = []

@@ -60,7 +60,6 @@ def list_page(
         rows=found,
         form=form or MailboxForm(),
         create_href=mb.base_href(ws),
-        can_test=mb.tester(mail_of(request)) is not None,
         failed_days=mb.FAILED_DAYS,
         kinds=mb.KINDS,
         tls=mb.TLS_OPTIONS,
@@ -90,7 +89,6 @@ def edit_page(
         row=row,
         form=form or mb.stored_form(stored),
         back=mb.base_href(ws),
-        can_test=mb.tester(mail) is not None,
         failed_days=mb.FAILED_DAYS,
         kinds=mb.KINDS,
         tls=mb.TLS_OPTIONS,
@@ -198,10 +196,7 @@ def test(ws: str, mailbox_id: str, request: Request, actor: ActorDep, form: Form
     authorize_manage(actor, ws)
     mail = mail_of(request)
     mail.mailboxes.get(ws, mailbox_id)
-    run = mb.tester(mail)
-    if run is None:
-        raise Unavailable("testing a mailbox's connection is not available on this server yet")
-    checks = mb.checks(run(ws, mailbox_id))
+    checks = mb.checks(mail.test(ws, mailbox_id))
     if form.get("from") == "edit":
         return edit_page(request, actor, ws, mailbox_id, checks=checks)
     return list_page(request, actor, ws, tested=(mailbox_id, checks))
