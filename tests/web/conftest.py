@@ -4,7 +4,6 @@ and post forms with the CSRF token, and a live uvicorn server for the browser te
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from deskbase.core.context import SYSTEM
 from deskbase.server import build
 from deskbase.support.service import SlaService
 from deskbase.web.session import CSRF_COOKIE
+from tests.serverproc import free_port
 
 WS = "acme"
 AGENT = "agent@acme.example"
@@ -256,12 +256,6 @@ def csrf_of(html: str) -> str:
 
 # ---- a live server for the browser tests ---------------------------------------------------------------
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

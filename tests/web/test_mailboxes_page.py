@@ -6,7 +6,6 @@ passwords (never sent back), the outbound queue's counts, and the connection tes
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from deskbase.mail.tables import mail_outbox
 from deskbase.server import build
 from deskbase.web import mailboxes as mb
 from tests.conftest import START
+from tests.serverproc import free_port
 from tests.web.conftest import WS, Console, seed_workspace
 
 PAGE = f"/w/{WS}/settings/mailboxes"
@@ -284,12 +284,6 @@ def test_others_see_no_link_and_get_the_403_page(server: Console, grants: list[d
     ):
         assert c.post(path, data).status_code == 403, path
     assert mail(c).mailboxes.list(WS) == before
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_the_connection_test_reports_what_the_smtp_server_answered(admin: Console) -> None:
