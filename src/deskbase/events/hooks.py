@@ -39,6 +39,10 @@ MAX_DESCRIPTION = 2000  #: the API's schema says the same (HookPut)
 audit_log = logging.getLogger("deskbase.audit")
 
 
+#: What a replace sets besides `enabled` (the API's HookPut).
+SETTINGS = ("collection", "mapping", "external_id", "verify", "description")
+
+
 def ingest_path(key: str) -> str:
     return f"/v1/hooks/{key}/ingest"
 
@@ -227,6 +231,15 @@ class Hooks:
 
     def verifying_secrets(self, row: Any, now: datetime) -> builtins.list[str]:
         return signing.live_secrets(self.box, row, now)
+
+    def set_enabled(
+        self, ws: str, hid: str, enabled: bool, actor: Actor, if_version: int | None = None
+    ) -> dict[str, Any]:
+        """Enable or disable: a replace with every other setting as stored, at `if_version` when given (a
+        disabled hook's URL answers 404, as an unknown one does)."""
+        current = self.get(ws, hid)
+        body = {k: current[k] for k in SETTINGS} | {"enabled": enabled}
+        return self.put(ws, hid, body, actor, current["version"] if if_version is None else if_version)[0]
 
     def disable_revoked(self, tx: Tx, token_ids: set[str]) -> None:
         """A hook writes with its owner's recorded grants: revoking that token stops the hook (its ingest URL

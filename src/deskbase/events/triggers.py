@@ -36,6 +36,10 @@ MAX_DESCRIPTION = 2000
 audit_log = logging.getLogger("deskbase.audit")
 
 
+#: What a replace sets besides `enabled` (the API's TriggerPut).
+SETTINGS = ("url", "events", "collections", "filter", "include_hook_writes", "description")
+
+
 def public(row: Any) -> dict[str, Any]:
     """The wire form of a trigger: never its secrets."""
     return {
@@ -250,6 +254,15 @@ class Triggers:
             tx.conn.execute(delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids)))
             tx.conn.execute(delete(d).where(d.c.workspace_id == ws))
             tx.conn.execute(delete(triggers).where(triggers.c.workspace_id == ws))
+
+    def set_enabled(
+        self, ws: str, tid: str, enabled: bool, actor: Actor, if_version: int | None = None
+    ) -> dict[str, Any]:
+        """Enable or disable: a replace with every other setting as stored (so none is dropped by a caller that
+        does not know them all), at `if_version` when given."""
+        current = self.get(ws, tid)
+        body = {k: current[k] for k in SETTINGS} | {"enabled": enabled}
+        return self.put(ws, tid, body, actor, current["version"] if if_version is None else if_version)[0]
 
     def disable_revoked(self, tx: Tx, token_ids: set[str]) -> None:
         """A trigger delivers with its owner's recorded read scope; once that token is revoked it must not go

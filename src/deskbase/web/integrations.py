@@ -28,8 +28,6 @@ from deskbase.web.integration_pages import (
 
 EVENT_TYPES: list[tuple[str, str]] = [(matching.ALL, "Every event (*)")] + [(t, t) for t in matching.TYPES]
 RETRYABLE = ("failed", "exhausted")
-#: A trigger's settings the enable/disable form keeps as they are (everything a PUT replaces but `enabled`).
-KEPT = ("url", "events", "collections", "filter", "include_hook_writes", "description")
 #: a failure rate at or above this share is shown as bad; above zero as a warning
 BAD_RATE = 0.5
 

@@ -20,7 +20,6 @@ from deskbase.web.views.integrations import MANAGE, hooks_section, page, require
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 #: what an enable/disable keeps as it is (the API's PUT replaces the whole hook)
-KEPT = ("collection", "mapping", "external_id", "verify", "description")
 
 
 @router.post("/w/{ws}/settings/integrations/hooks", openapi_extra=MANAGE)
@@ -57,10 +56,8 @@ def set_enabled(ws: str, hook_id: str, request: Request, actor: ActorDep, form: 
     disabled hook's URL answers 404, as an unknown one does), at the version the page showed."""
     authorize_manage(actor, ws)
     hooks = require_webhooks(request).hooks
-    current = hooks.get(ws, hook_id)
-    body = {k: current[k] for k in KEPT} | {"enabled": form.get("enabled") == "on"}
     try:
-        hooks.put(ws, hook_id, body, actor, shown_version(form))
+        hooks.set_enabled(ws, hook_id, form.get("enabled") == "on", actor, shown_version(form))
     except PreconditionFailed:
         error = f"Hook {hook_id} was changed by someone else since this page was loaded; nothing was changed."
         return page(request, actor, ws, hooks=hooks_section(request, actor, ws, error=error), status=409)

@@ -8,8 +8,6 @@ is one call to the events service the REST routes call.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -191,10 +189,8 @@ def set_enabled(ws: str, trigger_id: str, request: Request, actor: ActorDep, for
     version the page showed (someone's edit in between is not undone: the page comes back with a notice)."""
     authorize_manage(actor, ws)
     hooks = require_webhooks(request)
-    t = hooks.triggers.get(ws, trigger_id)
-    body: dict[str, Any] = {k: t[k] for k in ig.KEPT} | {"enabled": form.get("enabled") == "on"}
     try:
-        hooks.triggers.put(ws, trigger_id, body, actor, ig.shown_version(form))
+        hooks.triggers.set_enabled(ws, trigger_id, form.get("enabled") == "on", actor, ig.shown_version(form))
     except PreconditionFailed:
         error = f"Trigger {trigger_id} was changed by someone else since this page was loaded; nothing was changed."
         return page(request, actor, ws, triggers_section(request, actor, ws, error=error), status=409)
