@@ -80,7 +80,6 @@ class Deskbase:
         self.extensions = Extensions()
         self._last_seq: dict[str, int] = {}
         self._seq_lock = threading.Lock()
-        self.commit_signal = threading.Condition()
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Deskbase:
@@ -120,8 +119,6 @@ class Deskbase:
                 for ws, seq in tx.changed_workspaces.items():
                     if seq > self._last_seq.get(ws, 0):
                         self._last_seq[ws] = seq
-            with self.commit_signal:
-                self.commit_signal.notify_all()
             for hook in self.hooks.after_commit:
                 hook(entries)
 
