@@ -27,6 +27,7 @@ ADAPTERS = (
 )
 PURE = (
     "calendar.py",
+    "calendar_form.py",
     "policy.py",
     "evaluate.py",
     *(f"fold/{p.name}" for p in (SRC / "support" / "fold").glob("*.py")),
@@ -58,6 +59,7 @@ def test_pure_sla_modules_import_only_the_standard_library() -> None:
     allowed = set(sys.stdlib_module_names) | {
         "holidays",
         "deskbase.support.calendar",
+        "deskbase.support.calendar_form",
         "deskbase.support.policy",
         "deskbase.support.evaluate",
         "deskbase.support.fold",

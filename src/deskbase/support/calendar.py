@@ -24,39 +24,47 @@ into the next morning's hours) are united, not double counted.
 Instants keep their sub-second part; counts of business seconds are truncated to whole seconds.
 """
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
 from typing import Any, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from deskbase.support.calendar_form import (
+    DAY_NAMES,
+    CalendarError,
+    Interval,
+    check_country,
+    check_dates,
+    check_intervals,
+    dump_intervals,
+    load_zone,
+    parse_fields,
+    utc,
+)
+
+__all__ = [
+    "DAY_NAMES",
+    "MAX_CLOSED_DAYS",
+    "Calendar",
+    "CalendarError",
+    "Interval",
+    "Window",
+    "calendar_24x7",
+]
+
 # A calendar with no open time for over three years is treated as never open rather than searched forever.
 MAX_CLOSED_DAYS = 1100
 
-Interval = tuple[time, time]
 Window = tuple[datetime, datetime]
 
-_KEYS = {"timezone", "weekly", "holidays", "holiday_country", "holiday_subdivision", "overrides"}
-_TIME_RE = re.compile(r"(\d{2}):(\d{2})(?::(\d{2}))?")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ONE_DAY = timedelta(days=1)
 _SECOND = timedelta(seconds=1)
 _ZERO = timedelta(0)
 _FULL_DAY: tuple[Interval, ...] = ((time(0), time(0)),)
 _CACHE_LIMIT = 50_000  # dates per calendar; a runaway caller clears the cache rather than grows it forever
-
-
-class CalendarError(ValueError):
-    """Rejected calendar definition or argument; ``field`` is a JSON pointer (or argument name) for a 422."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -82,23 +90,23 @@ class Calendar:
     )
 
     def __post_init__(self) -> None:
-        zone = _load_zone(self.timezone)
+        zone = load_zone(self.timezone)
         if not isinstance(self.weekly, Mapping):
             raise CalendarError("/weekly", "expected a mapping of weekday (0=Monday..6=Sunday) to intervals")
         for weekday in self.weekly:
             if not isinstance(weekday, int) or isinstance(weekday, bool) or not 0 <= weekday <= 6:
                 raise CalendarError("/weekly", f"weekday keys are 0 (Monday)..6 (Sunday), got {weekday!r}")
-        weekly = {d: _check_intervals(self.weekly.get(d, ()), f"/weekly/{DAY_NAMES[d]}") for d in range(7)}
-        _check_dates(self.holidays, "/holidays")
+        weekly = {d: check_intervals(self.weekly.get(d, ()), f"/weekly/{DAY_NAMES[d]}") for d in range(7)}
+        check_dates(self.holidays, "/holidays")
         for i, (day, name) in enumerate(self.holidays.items()):
             if not isinstance(name, str) or not name.strip():
                 raise CalendarError(f"/holidays/{i}/name", f"holiday {day} needs a non-empty name")
-        _check_dates(self.overrides, "/overrides")
+        check_dates(self.overrides, "/overrides")
         overrides = {
-            day: _check_intervals(ivs, f"/overrides/{i}/intervals")
+            day: check_intervals(ivs, f"/overrides/{i}/intervals")
             for i, (day, ivs) in enumerate(self.overrides.items())
         }
-        _check_country(self.holiday_country, self.holiday_subdivision)
+        check_country(self.holiday_country, self.holiday_subdivision)
         object.__setattr__(self, "weekly", weekly)
         object.__setattr__(self, "holidays", dict(self.holidays))
         object.__setattr__(self, "overrides", overrides)
@@ -112,54 +120,18 @@ class Calendar:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Self:
         """Parse and validate the HTTP API's JSON form; every problem is a CalendarError naming its field."""
-        if not isinstance(d, Mapping):
-            raise CalendarError("", "a calendar must be a JSON object")
-        for key in d:
-            if key not in _KEYS:
-                raise CalendarError(_pointer(key), "unknown field")
-        for key in ("timezone", "weekly"):
-            if key not in d:
-                raise CalendarError(f"/{key}", "required")
-        weekly_raw = d["weekly"]
-        if not isinstance(weekly_raw, Mapping):
-            raise CalendarError("/weekly", "expected an object keyed by mon..sun")
-        weekly: dict[int, tuple[Interval, ...]] = {}
-        for name, ivs in weekly_raw.items():
-            if name not in DAY_NAMES:
-                raise CalendarError(
-                    _pointer("weekly", name), f"unknown weekday; use one of {', '.join(DAY_NAMES)}"
-                )
-            weekly[DAY_NAMES.index(name)] = _parse_intervals(ivs, f"/weekly/{name}")
-        holidays: dict[date, str] = {}
-        for i, item in enumerate(_list(d.get("holidays", []), "/holidays")):
-            day = _parse_date(
-                _item(item, f"/holidays/{i}", ("date", "name")), f"/holidays/{i}/date", holidays
-            )
-            holidays[day] = item["name"]
-        overrides: dict[date, tuple[Interval, ...]] = {}
-        for i, item in enumerate(_list(d.get("overrides", []), "/overrides")):
-            where = f"/overrides/{i}"
-            day = _parse_date(_item(item, where, ("date", "intervals")), f"{where}/date", overrides)
-            overrides[day] = _parse_intervals(item["intervals"], f"{where}/intervals")
-        return cls(
-            timezone=d["timezone"],
-            weekly=weekly,
-            holidays=holidays,
-            holiday_country=d.get("holiday_country"),
-            holiday_subdivision=d.get("holiday_subdivision"),
-            overrides=overrides,
-        )
+        return cls(**parse_fields(d))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form; ``from_dict(c.to_dict()) == c``. All seven weekdays are written, ends as 24:00."""
         return {
             "timezone": self.timezone,
-            "weekly": {DAY_NAMES[d]: _dump_intervals(self.weekly[d]) for d in range(7)},
+            "weekly": {DAY_NAMES[d]: dump_intervals(self.weekly[d]) for d in range(7)},
             "holidays": [{"date": d.isoformat(), "name": n} for d, n in sorted(self.holidays.items())],
             "holiday_country": self.holiday_country,
             "holiday_subdivision": self.holiday_subdivision,
             "overrides": [
-                {"date": d.isoformat(), "intervals": _dump_intervals(ivs)}
+                {"date": d.isoformat(), "intervals": dump_intervals(ivs)}
                 for d, ivs in sorted(self.overrides.items())
             ],
         }
@@ -168,23 +140,23 @@ class Calendar:
 
     def windows(self, start: datetime, end: datetime) -> Iterator[Window]:
         """Open windows intersected with [start, end), in order, adjacent ones merged (UTC)."""
-        return self._merged(_utc(start, "start"), _utc(end, "end"))
+        return self._merged(utc(start, "start"), utc(end, "end"))
 
     def is_open(self, at: datetime) -> bool:
-        at = _utc(at, "at")
+        at = utc(at, "at")
         first = next(self._stream(at, at), None)
         return first is not None and first[0] == at
 
     def next_open(self, at: datetime) -> datetime:
         """``at`` itself when open, else the start of the next window; CalendarError if there is none."""
-        return next(self._stream(_utc(at, "at"), None))[0]
+        return next(self._stream(utc(at, "at"), None))[0]
 
     def add_business(self, start: datetime, seconds: int) -> datetime:
         """The instant at which ``seconds`` business seconds have elapsed since ``start`` (0 -> ``start``).
 
         A deadline that uses up a window exactly is that window's end, not the next window's start.
         """
-        start = _utc(start, "start")
+        start = utc(start, "start")
         if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
             raise CalendarError("seconds", f"must be a non-negative integer, got {seconds!r}")
         left = timedelta(seconds=seconds)
@@ -199,7 +171,7 @@ class Calendar:
 
     def business_between(self, a: datetime, b: datetime) -> int:
         """Whole business seconds in [a, b); 0 when b <= a."""
-        a, b = _utc(a, "a"), _utc(b, "b")
+        a, b = utc(a, "a"), utc(b, "b")
         if b <= a:
             return 0
         if self._always_open:
@@ -316,149 +288,3 @@ class Calendar:
 def calendar_24x7(timezone: str = "UTC") -> Calendar:
     """Always open: business time equals elapsed time, for targets measured in calendar time."""
     return Calendar(timezone=timezone, weekly=dict.fromkeys(range(7), _FULL_DAY))
-
-
-# --- validation and the JSON form ---
-
-
-def _utc(value: datetime, name: str) -> datetime:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise CalendarError(name, f"must be a timezone-aware datetime, got {value!r}")
-    return value.astimezone(UTC)
-
-
-def _load_zone(name: object) -> ZoneInfo:
-    if not isinstance(name, str) or not name:
-        raise CalendarError("/timezone", f"expected an IANA time zone name, got {name!r}")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise CalendarError("/timezone", f"unknown IANA time zone {name!r}") from exc
-
-
-def _check_country(country: object, subdivision: object) -> None:
-    if country is None:
-        if subdivision is not None:
-            raise CalendarError("/holiday_subdivision", "needs holiday_country")
-        return
-    if not isinstance(country, str):
-        raise CalendarError("/holiday_country", f"expected a country code such as 'ES', got {country!r}")
-    if subdivision is not None and not isinstance(subdivision, str):
-        raise CalendarError(
-            "/holiday_subdivision", f"expected a subdivision code such as 'MD', got {subdivision!r}"
-        )
-    if country not in holidays_lib.list_supported_countries():
-        raise CalendarError("/holiday_country", f"unsupported country code {country!r}")
-    try:
-        holidays_lib.country_holidays(country, subdiv=subdivision)
-    except NotImplementedError as exc:
-        raise CalendarError("/holiday_subdivision", f"{country} has no subdivision {subdivision!r}") from exc
-
-
-def _check_dates(value: object, where: str) -> None:
-    if not isinstance(value, Mapping):
-        raise CalendarError(where, "expected a mapping keyed by datetime.date")
-    for i, day in enumerate(value):
-        if not isinstance(day, date) or isinstance(day, datetime):
-            raise CalendarError(f"{where}/{i}/date", f"expected a datetime.date, got {day!r}")
-
-
-def _check_intervals(value: object, where: str) -> tuple[Interval, ...]:
-    """Validate one date's intervals and return them sorted; overlap within the date is an error."""
-    if not isinstance(value, tuple | list):
-        raise CalendarError(where, f"expected a sequence of (start, end) pairs, got {value!r}")
-    spans: list[tuple[int, int, int, Interval]] = []
-    for i, pair in enumerate(value):
-        if not (isinstance(pair, tuple | list) and len(pair) == 2 and all(isinstance(t, time) for t in pair)):
-            raise CalendarError(
-                f"{where}/{i}", f"expected a (start, end) pair of datetime.time, got {pair!r}"
-            )
-        s, e = pair
-        if s.tzinfo is not None or e.tzinfo is not None or s.microsecond or e.microsecond:
-            raise CalendarError(f"{where}/{i}", "times are naive local wall-clock times in whole seconds")
-        lo, hi = _seconds(s), _seconds(e)
-        spans.append((lo, hi if hi > lo else hi + 86_400, i, (s.replace(fold=0), e.replace(fold=0))))
-    spans.sort()
-    for (_, end1, i1, iv1), (start2, _, i2, iv2) in pairwise(spans):
-        if start2 < end1:
-            a, b = _dump_intervals((iv1, iv2))
-            later, earlier = max(i1, i2), min(i1, i2)  # blame the one listed second
-            raise CalendarError(
-                f"{where}/{later}", f"overlaps interval {earlier} ({'-'.join(a)} and {'-'.join(b)})"
-            )
-    return tuple(span[3] for span in spans)
-
-
-def _seconds(t: time) -> int:
-    return t.hour * 3600 + t.minute * 60 + t.second
-
-
-def _list(value: object, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise CalendarError(where, "expected a list")
-    return value
-
-
-def _item(value: object, where: str, keys: tuple[str, str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise CalendarError(where, f"expected an object with {keys[0]!r} and {keys[1]!r}")
-    for key in value:
-        if key not in keys:
-            raise CalendarError(f"{where}/{_pointer(key)[1:]}", "unknown field")
-    for key in keys:
-        if key not in value:
-            raise CalendarError(f"{where}/{key}", "required")
-    return value
-
-
-def _parse_date(item: Mapping[str, Any], where: str, seen: Mapping[date, object]) -> date:
-    raw = item["date"]
-    if not isinstance(raw, str) or not _DATE_RE.fullmatch(raw):
-        raise CalendarError(where, f"expected a date 'YYYY-MM-DD', got {raw!r}")
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError as exc:
-        raise CalendarError(where, f"{raw!r} is not a valid date") from exc
-    if day in seen:
-        raise CalendarError(where, f"duplicate date {raw}")
-    return day
-
-
-def _parse_intervals(value: object, where: str) -> tuple[Interval, ...]:
-    if not isinstance(value, list):
-        raise CalendarError(where, 'expected a list of ["HH:MM", "HH:MM"] pairs')
-    out: list[Interval] = []
-    for i, pair in enumerate(value):
-        if not isinstance(pair, list) or len(pair) != 2:
-            raise CalendarError(f"{where}/{i}", f'expected a ["HH:MM", "HH:MM"] pair, got {pair!r}')
-        out.append(
-            (
-                _parse_time(pair[0], f"{where}/{i}/0", end=False),
-                _parse_time(pair[1], f"{where}/{i}/1", end=True),
-            )
-        )
-    return tuple(out)
-
-
-def _parse_time(value: object, where: str, *, end: bool) -> time:
-    match = _TIME_RE.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise CalendarError(where, f"expected a time 'HH:MM', got {value!r}")
-    h, m, s = int(match[1]), int(match[2]), int(match[3] or 0)
-    if end and (h, m, s) == (24, 0, 0):
-        return time(0)
-    if h > 23 or m > 59 or s > 59:
-        raise CalendarError(where, f"{value!r} is not a valid time" + ("" if end else " (24:00 only ends)"))
-    return time(h, m, s)
-
-
-def _dump_intervals(intervals: tuple[Interval, ...]) -> list[list[str]]:
-    return [[_dump_time(s), "24:00" if e == time(0) else _dump_time(e)] for s, e in intervals]
-
-
-def _dump_time(t: time) -> str:
-    return t.strftime("%H:%M:%S" if t.second else "%H:%M")
-
-
-def _pointer(*parts: str) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
