@@ -29,6 +29,7 @@ PURE = (
     "calendar.py",
     "calendar_form.py",
     "policy.py",
+    "policy_steps.py",
     "evaluate.py",
     *(f"fold/{p.name}" for p in (SRC / "support" / "fold").glob("*.py")),
 )
@@ -61,6 +62,7 @@ def test_pure_sla_modules_import_only_the_standard_library() -> None:
         "deskbase.support.calendar",
         "deskbase.support.calendar_form",
         "deskbase.support.policy",
+        "deskbase.support.policy_steps",
         "deskbase.support.evaluate",
         "deskbase.support.fold",
         "deskbase.core.filterlang",

@@ -20,6 +20,20 @@ from fractions import Fraction
 from typing import Any, Self
 
 import deskbase.core.filterlang as filterlang
+from deskbase.support.policy_steps import (
+    ACTIONS,
+    MAX_TARGET_SECONDS,
+    METRICS,
+    Escalation,
+    PolicyError,
+    Target,
+    check_escalation,
+    check_target,
+    escalation_from,
+    is_int,
+    pointer,
+    target_from,
+)
 
 __all__ = [
     "ACTIONS",
@@ -35,11 +49,8 @@ __all__ = [
     "select",
 ]
 
-METRICS = ("first_response", "next_response", "periodic_update", "first_resolution", "resolution")
 SOLVED_STATUSES = frozenset({"resolved", "closed"})
 PRIORITY_CHANGE_RULES = ("carry", "restart", "keep")
-ACTIONS = ("set_priority", "set_assignee", "add_tags", "emit")
-MAX_TARGET_SECONDS = 3650 * 86_400  # ten years: anything longer is a typo, and would be slow to project
 
 _KEYS = {
     "id",
@@ -54,68 +65,9 @@ _KEYS = {
     "escalations",
     "priority_change",
 }
-_TRIGGER_RE = re.compile(r"(warning|breach)(?:\+(\d{1,10}))?")
 _SEGMENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SYSTEM_FIELDS = {"id", "created_at", "updated_at", "external_id", "external_source", "version"}
 _MS = timedelta(milliseconds=1)
-
-
-class PolicyError(ValueError):
-    """Rejected policy definition; ``field`` is a JSON pointer into the policy's JSON form (for a 422)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
-        self.message = message
-
-
-@dataclass(frozen=True)
-class Target:
-    """How long a metric may take: ``seconds`` of business time (the policy's calendar) or of plain time."""
-
-    seconds: int
-    business: bool = True
-
-    def __post_init__(self) -> None:
-        _check_target(self, "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"seconds": self.seconds, "business": self.business}
-
-
-@dataclass(frozen=True)
-class Escalation:
-    """One ladder step: ``actions`` run once when ``trigger`` fires for an instance of one of ``metrics``.
-
-    ``trigger`` is ``"warning"``, ``"breach"`` or ``"breach+<seconds>"`` (wall-clock seconds after the breach,
-    only while the instance is still open). ``actions``: ``set_priority``, ``set_assignee`` (a string, or None
-    to unassign), ``add_tags`` (strings), ``emit`` (an event name). Empty ``metrics`` means every metric.
-    """
-
-    trigger: str
-    actions: Mapping[str, Any] = field(hash=False)
-    metrics: tuple[str, ...] = ()
-    kind: str = field(init=False, repr=False, compare=False)
-    """``"warning"`` or ``"breach"``: the instance event the trigger hangs off."""
-    delay_seconds: int = field(init=False, repr=False, compare=False)
-    """Wall-clock seconds after that event (non-zero only for ``breach+N``)."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "metrics", tuple(self.metrics) if isinstance(self.metrics, list) else self.metrics
-        )
-        _check_escalation(self, "")
-        actions = dict(self.actions)
-        if "add_tags" in actions:
-            actions["add_tags"] = tuple(actions["add_tags"])
-        object.__setattr__(self, "actions", actions)
-        kind, _, delay = self.trigger.partition("+")
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "delay_seconds", int(delay) if delay else 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        actions = {k: list(v) if k == "add_tags" else v for k, v in self.actions.items()}
-        return {"trigger": self.trigger, "actions": actions, "metrics": list(self.metrics)}
 
 
 Failure = dict[str, Any]
@@ -154,7 +106,7 @@ class Policy:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise PolicyError(f"/{name}", "expected a non-empty string")
-        if not _is_int(self.version) or self.version < 0:
+        if not is_int(self.version) or self.version < 0:
             raise PolicyError("/version", f"expected a non-negative integer, got {self.version!r}")
         check = None if self.match is None else _compile(self.match, "/match")
         targets = _check_targets(self.targets)
@@ -177,7 +129,7 @@ class Policy:
         ):
             raise PolicyError("/warn_fraction", f"expected a number in (0, 1] or null, got {wf!r}")
         wb = self.warn_before_seconds
-        if wb is not None and (not _is_int(wb) or not 0 < wb <= MAX_TARGET_SECONDS):
+        if wb is not None and (not is_int(wb) or not 0 < wb <= MAX_TARGET_SECONDS):
             raise PolicyError("/warn_before_seconds", f"expected a positive integer or null, got {wb!r}")
         escalations = self.escalations
         if not isinstance(escalations, tuple | list):
@@ -185,7 +137,7 @@ class Policy:
         for i, step in enumerate(escalations):
             if not isinstance(step, Escalation):
                 raise PolicyError(f"/escalations/{i}", f"expected an Escalation, got {step!r}")
-            _check_escalation(step, f"/escalations/{i}")
+            check_escalation(step, f"/escalations/{i}")
             if step.kind == "warning" and wf is None and wb is None:
                 raise PolicyError(
                     f"/escalations/{i}/trigger",
@@ -216,7 +168,7 @@ class Policy:
             raise PolicyError("", "a policy must be a JSON object")
         for key in d:
             if key not in _KEYS:
-                raise PolicyError(_pointer(str(key)), "unknown field")
+                raise PolicyError(pointer(str(key)), "unknown field")
         for key in ("id", "version", "name", "calendar_id", "targets"):
             if key not in d:
                 raise PolicyError(f"/{key}", "required")
@@ -225,11 +177,11 @@ class Policy:
             raise PolicyError("/targets", "expected an object keyed by metric")
         targets: dict[str, dict[str, Target]] = {}
         for metric, per_priority in raw_targets.items():
-            where = _pointer("targets", str(metric))
+            where = pointer("targets", str(metric))
             if not isinstance(per_priority, Mapping):
                 raise PolicyError(where, "expected an object keyed by priority")
             targets[metric] = {
-                priority: _target_from(raw, f"{where}{_pointer(str(priority))}")
+                priority: target_from(raw, f"{where}{pointer(str(priority))}")
                 for priority, raw in per_priority.items()
             }
         pause = d.get("pause_statuses", ["waiting"])
@@ -240,7 +192,7 @@ class Policy:
         raw_steps = d.get("escalations", [])
         if not isinstance(raw_steps, list):
             raise PolicyError("/escalations", "expected a list of escalation steps")
-        steps = tuple(_escalation_from(raw, f"/escalations/{i}") for i, raw in enumerate(raw_steps))
+        steps = tuple(escalation_from(raw, f"/escalations/{i}") for i, raw in enumerate(raw_steps))
         return cls(
             id=d["id"],
             version=d["version"],
@@ -368,25 +320,12 @@ def default_policy(calendar_id: str) -> Policy:
 # --- validation of the Python objects ---
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_target(t: object, where: str) -> None:
-    if not isinstance(t, Target):
-        raise PolicyError(where, f"expected a Target, got {t!r}")
-    if not _is_int(t.seconds) or not 0 < t.seconds <= MAX_TARGET_SECONDS:
-        raise PolicyError(f"{where}/seconds", f"expected a whole number of seconds > 0, got {t.seconds!r}")
-    if not isinstance(t.business, bool):
-        raise PolicyError(f"{where}/business", f"expected true or false, got {t.business!r}")
-
-
 def _check_targets(targets: object) -> dict[str, dict[str, Target]]:
     if not isinstance(targets, Mapping):
         raise PolicyError("/targets", "expected a mapping of metric to priority to Target")
     out: dict[str, dict[str, Target]] = {}
     for metric, per in targets.items():
-        where = _pointer("targets", str(metric))
+        where = pointer("targets", str(metric))
         if metric not in METRICS:
             raise PolicyError(where, f"unknown metric; use one of {', '.join(METRICS)}")
         if not isinstance(per, Mapping):
@@ -394,80 +333,12 @@ def _check_targets(targets: object) -> dict[str, dict[str, Target]]:
         for priority, t in per.items():
             if not isinstance(priority, str) or not priority:
                 raise PolicyError(where, f"priorities are non-empty strings, got {priority!r}")
-            _check_target(t, where + _pointer(priority))
+            check_target(t, where + pointer(priority))
         out[metric] = dict(per)
     return out
 
 
-def _check_escalation(step: Escalation, where: str) -> None:
-    match = _TRIGGER_RE.fullmatch(step.trigger) if isinstance(step.trigger, str) else None
-    if match is None or (match[2] is not None and (match[1] != "breach" or int(match[2]) == 0)):
-        raise PolicyError(
-            f"{where}/trigger", f"expected 'warning', 'breach' or 'breach+<seconds>', got {step.trigger!r}"
-        )
-    actions = step.actions
-    if not isinstance(actions, Mapping) or not actions:
-        raise PolicyError(
-            f"{where}/actions", f"expected a non-empty object with some of {', '.join(ACTIONS)}"
-        )
-    for key, value in actions.items():
-        at = f"{where}/actions{_pointer(str(key))}"
-        if key not in ACTIONS:
-            raise PolicyError(at, f"unknown action; use one of {', '.join(ACTIONS)}")
-        if key in ("set_priority", "emit") and (not isinstance(value, str) or not value.strip()):
-            raise PolicyError(at, f"expected a non-empty string, got {value!r}")
-        if key == "set_assignee" and value is not None and (not isinstance(value, str) or not value.strip()):
-            raise PolicyError(at, f"expected a non-empty string, or null to unassign, got {value!r}")
-        if key == "add_tags" and (
-            not isinstance(value, list | tuple)
-            or not value
-            or not all(isinstance(tag, str) and tag.strip() for tag in value)
-        ):
-            raise PolicyError(at, f"expected a non-empty list of non-empty strings, got {value!r}")
-    if not isinstance(step.metrics, tuple):
-        raise PolicyError(f"{where}/metrics", "expected a list of metrics")
-    for i, metric in enumerate(step.metrics):
-        if metric not in METRICS:
-            raise PolicyError(
-                f"{where}/metrics/{i}", f"unknown metric {metric!r}; use one of {', '.join(METRICS)}"
-            )
-    if len(set(step.metrics)) != len(step.metrics):
-        raise PolicyError(f"{where}/metrics", "lists a metric twice")
-
-
 # --- the JSON form ---
-
-
-def _target_from(raw: object, where: str) -> Target:
-    if not isinstance(raw, Mapping):
-        raise PolicyError(where, 'expected {"seconds": <int>, "business": <bool>}')
-    for key in raw:
-        if key not in ("seconds", "business"):
-            raise PolicyError(f"{where}{_pointer(str(key))}", "unknown field")
-    if "seconds" not in raw:
-        raise PolicyError(f"{where}/seconds", "required")
-    try:
-        return Target(raw["seconds"], raw.get("business", True))
-    except PolicyError as exc:
-        raise PolicyError(where + exc.field, exc.message) from None
-
-
-def _escalation_from(raw: object, where: str) -> Escalation:
-    if not isinstance(raw, Mapping):
-        raise PolicyError(where, "expected an object with trigger, actions and optional metrics")
-    for key in raw:
-        if key not in ("trigger", "actions", "metrics"):
-            raise PolicyError(f"{where}{_pointer(str(key))}", "unknown field")
-    for key in ("trigger", "actions"):
-        if key not in raw:
-            raise PolicyError(f"{where}/{key}", "required")
-    metrics = raw.get("metrics", [])
-    if not isinstance(metrics, list):
-        raise PolicyError(f"{where}/metrics", "expected a list of metrics")
-    try:
-        return Escalation(raw["trigger"], raw["actions"], tuple(metrics))
-    except PolicyError as exc:
-        raise PolicyError(where + exc.field, exc.message) from None
 
 
 def _copy_json(value: Any) -> Any:
@@ -477,10 +348,6 @@ def _copy_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_copy_json(v) for v in value]
     return value
-
-
-def _pointer(*parts: str) -> str:
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 # --- the filter language (core/filterlang.py), evaluated on Python values ---
