@@ -17,6 +17,7 @@ from deskbase.core.auth import authorize, permits
 from deskbase.core.context import Actor
 from deskbase.core.errors import NotFound
 from deskbase.web import dashboard as dash
+from deskbase.web import reports as rep
 from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, is_htmx, make_shell, render, url
 from deskbase.web.pages import DashboardPage, ReportLink, Shell
 from deskbase.web.queue import sla_service
@@ -31,18 +32,18 @@ def dashboard(
 ) -> Response:
     authorize(actor, "read:records", ws, "tickets")
     core = core_of(request)
-    period = period if period in dict(dash.PERIODS) else "30d"
+    period = period if period in dict(rep.PERIODS) else "30d"
     base = f"/w/{quote(ws)}/dashboard"
     reports = [
-        ReportLink(r.id, r.title, dash.query_text(core, ws, r.id)[0], f"{base}/reports/{r.id}")
-        for r in dash.REPORTS
+        ReportLink(r.id, r.title, rep.query_text(core, ws, r.id)[0], f"{base}/reports/{r.id}")
+        for r in rep.REPORTS
     ]
     page = DashboardPage(
         reports=reports,
         sql_available=_analytics(request) is not None,
         sla_available=sla_service(core) is not None,
         period=period,
-        periods=list(dash.PERIODS),
+        periods=list(rep.PERIODS),
         attainment_href=url(f"{base}/attainment", period=period),
         strip_href=f"{base}/strip",
         panels=[
@@ -66,10 +67,10 @@ def dashboard(
 def report(ws: str, report_id: str, request: Request, actor: ActorDep) -> Response:
     """One seed report through the SQL service (same sandbox and `sql` permission as POST …/sql)."""
     authorize(actor, "sql", ws)
-    spec = dash.REPORT_BY_ID.get(report_id)
+    spec = rep.REPORT_BY_ID.get(report_id)
     if spec is None:
         raise NotFound(f"report {report_id!r} not found", {"report": report_id})
-    panel = dash.report_panel(core_of(request), _analytics(request), ws, spec, _may(actor, ws))
+    panel = rep.report_panel(core_of(request), _analytics(request), ws, spec, _may(actor, ws))
     shell = make_shell(request, actor, spec.title, ws, "dashboard")
     return render(
         request, "dashboard/report.html" if is_htmx(request) else "dashboard/report_page.html", panel, shell
@@ -79,7 +80,7 @@ def report(ws: str, report_id: str, request: Request, actor: ActorDep) -> Respon
 @router.get("/w/{ws}/dashboard/attainment", openapi_extra=requires("read:records"))
 def attainment(ws: str, request: Request, actor: ActorDep, period: str = "30d") -> Response:
     authorize(actor, "read:records", ws, "tickets")
-    period = period if period in dict(dash.PERIODS) else "30d"
+    period = period if period in dict(rep.PERIODS) else "30d"
     shell = make_shell(request, actor, "SLA attainment", ws, "dashboard")
     core, counts = core_of(request), console(request).counts
 
@@ -88,7 +89,7 @@ def attainment(ws: str, request: Request, actor: ActorDep, period: str = "30d") 
         key = (ws, f"\x00attainment:{period}:{shell.now:%Y%m%d%H}")  # the window moves on: at most an hour
         return counts.get(key, core.settled_seq(ws), lambda: {"rows": compute()})["rows"]
 
-    panel = dash.attainment_panel(core, _analytics(request), ws, period, shell.now, cached)
+    panel = rep.attainment_panel(core, _analytics(request), ws, period, shell.now, cached)
     template = "dashboard/attainment.html" if is_htmx(request) else "dashboard/attainment_page.html"
     return render(request, template, panel, shell)
 
@@ -138,7 +139,7 @@ def panel(
     spec = dash.PANEL_BY_ID.get(panel_id)
     if spec is None:
         raise NotFound(f"panel {panel_id!r} not found", {"panel": panel_id})
-    period = period if period in dict(dash.PERIODS) else "30d"
+    period = period if period in dict(rep.PERIODS) else "30d"
     shell = make_shell(request, actor, spec.title, ws, "dashboard")
     core, analytics, may = core_of(request), _analytics(request), _may(actor, ws)
     args = (core, analytics, ws, period)
