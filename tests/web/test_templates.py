@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 from jinja2 import nodes
 
+from deskbase.web import dashboard_pages as dp
 from deskbase.web import integration_pages as ip
 from deskbase.web import mail_pages as mp
 from deskbase.web import mailbox_pages as bp
@@ -45,23 +46,23 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "ticket/_timeline.html": (p.TicketPage,),
     "new_ticket.html": (p.NewTicketPage,),
     "new_ticket_matches.html": (p.NewTicketPage, p.CustomerMatches),
-    "dashboard.html": (p.DashboardPage,),
-    "dashboard/report.html": (p.ReportPanel,),
-    "dashboard/report_page.html": (p.ReportPanel,),
-    "dashboard/attainment.html": (p.AttainmentPanel,),
-    "dashboard/attainment_page.html": (p.AttainmentPanel,),
-    "dashboard/strip.html": (p.LiveStrip,),
-    "dashboard/trend.html": (p.TrendPanel,),
-    "dashboard/first_response.html": (p.ResponsePanel,),
-    "dashboard/attainment_by_plan.html": (p.PlanAttainmentPanel,),
-    "dashboard/heatmap.html": (p.HeatmapPanel,),
-    "dashboard/_panel_foot.html": (p.TrendPanel, p.ResponsePanel, p.PlanAttainmentPanel, p.HeatmapPanel),
+    "dashboard.html": (dp.DashboardPage,),
+    "dashboard/report.html": (dp.ReportPanel,),
+    "dashboard/report_page.html": (dp.ReportPanel,),
+    "dashboard/attainment.html": (dp.AttainmentPanel,),
+    "dashboard/attainment_page.html": (dp.AttainmentPanel,),
+    "dashboard/strip.html": (dp.LiveStrip,),
+    "dashboard/trend.html": (dp.TrendPanel,),
+    "dashboard/first_response.html": (dp.ResponsePanel,),
+    "dashboard/attainment_by_plan.html": (dp.PlanAttainmentPanel,),
+    "dashboard/heatmap.html": (dp.HeatmapPanel,),
+    "dashboard/_panel_foot.html": (dp.TrendPanel, dp.ResponsePanel, dp.PlanAttainmentPanel, dp.HeatmapPanel),
     "dashboard/panel_page.html": (
-        p.LiveStrip,
-        p.TrendPanel,
-        p.ResponsePanel,
-        p.PlanAttainmentPanel,
-        p.HeatmapPanel,
+        dp.LiveStrip,
+        dp.TrendPanel,
+        dp.ResponsePanel,
+        dp.PlanAttainmentPanel,
+        dp.HeatmapPanel,
     ),
     "collections.html": (p.CollectionsPage,),
     "collection.html": (p.CollectionPage,),

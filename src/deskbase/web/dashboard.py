@@ -16,8 +16,7 @@ from deskbase.analytics.service import Analytics
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso
 from deskbase.core.errors import DeskbaseError
-from deskbase.web.http import url
-from deskbase.web.pages import (
+from deskbase.web.dashboard_pages import (
     Bar,
     Cell,
     Chart,
@@ -35,6 +34,7 @@ from deskbase.web.pages import (
     TrendDay,
     TrendPanel,
 )
+from deskbase.web.http import url
 from deskbase.web.queue import sla_queue
 from deskbase.web.reports import PRIORITY_ORDER, num, query_text, queue_href, rows_of
 from deskbase.web.sla import duration

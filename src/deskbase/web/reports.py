@@ -16,14 +16,14 @@ from deskbase.core.clock import iso
 from deskbase.core.errors import DeskbaseError, NotFound
 from deskbase.support.service import SlaService
 from deskbase.support.template import report_queries, seed_queries
-from deskbase.web.http import url
-from deskbase.web.pages import (
+from deskbase.web.dashboard_pages import (
     AttainmentPanel,
     Bar,
     Cell,
     Matrix,
     ReportPanel,
 )
+from deskbase.web.http import url
 from deskbase.web.queue import NONE
 
 PERIODS = (("7d", "Last 7 days"), ("30d", "Last 30 days"), ("90d", "Last 90 days"))

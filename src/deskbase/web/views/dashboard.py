@@ -18,8 +18,9 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import NotFound
 from deskbase.web import dashboard as dash
 from deskbase.web import reports as rep
+from deskbase.web.dashboard_pages import DashboardPage, ReportLink
 from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, is_htmx, make_shell, render, url
-from deskbase.web.pages import DashboardPage, ReportLink, Shell
+from deskbase.web.pages import Shell
 from deskbase.web.queue import sla_service
 from deskbase.web.views.queue import shared_counts
 
