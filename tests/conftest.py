@@ -4,6 +4,7 @@ an admin actor and an HTTP client against the real ASGI app."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,9 +16,11 @@ from fastapi.testclient import TestClient
 
 from deskbase.analytics.service import Analytics
 from deskbase.config import Settings
+from deskbase.core import migrate
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM, Actor
+from deskbase.core.db import Database
 from deskbase.server import build
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +44,39 @@ def _pg_available(url: str) -> str | None:
             return None
     except Exception as exc:  # any failure means "not here"
         return f"PostgreSQL not reachable at {url}: {exc}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Migrating a new SQLite store runs every Alembic revision (about a third of a second) and most tests open
+    a fresh store: each test process migrates one store and every new, empty SQLite store starts as a copy of
+    it (the SQLite backup API, into the store's own connection) with a store id of its own. A store that
+    already holds tables (the migration tests, reopened stores) takes the real upgrade, as do PostgreSQL and
+    servers started in other processes."""
+    real_upgrade = migrate.upgrade
+    template = tmp_path_factory.mktemp("migrated") / "deskbase.db"
+    real_upgrade(Database(f"sqlite:///{template}"))
+
+    def upgrade(db: Database) -> None:
+        raw = db.engine.raw_connection() if db.is_sqlite else None
+        try:
+            target = raw.driver_connection if raw is not None else None
+            if (
+                not isinstance(target, sqlite3.Connection)
+                or target.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            ):
+                real_upgrade(db)
+                return
+            with sqlite3.connect(template) as source:
+                source.backup(target)
+            target.execute("UPDATE meta SET value = ? WHERE key = 'store_id'", (uuid.uuid4().hex,))
+        finally:
+            if raw is not None:
+                raw.close()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(migrate, "upgrade", upgrade)
+        yield
 
 
 @pytest.fixture
