@@ -193,6 +193,13 @@ class Settings:
     mail_timeout_seconds: float = _setting(
         30.0, "Seconds an SMTP connection may wait to connect, and for each answer, before it gives up."
     )
+    mail_retention_days: int = _setting(
+        30,
+        "Days finished outbound messages (sent, failed, bounced) and their attempts are kept in a mailbox's "
+        "outbox, and skipped inbound messages in its skip log; older ones are pruned by the mail loop (a "
+        "failed one can no longer be retried, a late bounce no longer marks it). 0 keeps them forever. The "
+        "Message-ID index that threads replies is kept for good.",
+    )
     mail_concurrency: int = _setting(
         4, "Mailboxes sending at once (one SMTP connection each; a slow server delays only its own mailbox)."
     )

@@ -7,7 +7,8 @@ oldest first, each message's outcome (attempt, status, the response's delivery s
 transaction right after the server answered — no transaction is open during network I/O, and a kill -9 can
 only repeat the one message per lane whose answer was not yet committed (the receiver drops the copy by its
 Message-ID). When a server cannot be reached, the mailbox's other queued messages wait as long as the one
-that tried. Nothing is sent from a request: routes only queue.
+that tried. Nothing is sent from a request: routes only queue. The loop also prunes old bookkeeping
+(retention.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from deskbase.core.errors import DeskbaseError
 from deskbase.mail import delivery, outbox
 from deskbase.mail.mailboxes import SMTP_DEFAULTS, Mailboxes
 from deskbase.mail.queueing import NAME, Queuer
+from deskbase.mail.retention import Pruner
 from deskbase.mail.smtp import Answer, Server, Session
 from deskbase.mail.tables import mailboxes
 
@@ -63,9 +65,11 @@ class Sender:
         schedule: tuple[float, ...],
         timeout: float,
         concurrency: int,
+        retention_days: int = 0,
     ) -> None:
         self.core = core
         self.store = store
+        self.pruner = Pruner(core, retention_days)
         self.schedule = schedule
         self.timeout = timeout
         self.queuer = Queuer(core)
@@ -100,7 +104,8 @@ class Sender:
     def step(self) -> float | None:
         more = self.queuer.step()
         wait = self.send_due()
-        return 0.0 if more else wait
+        backlog = self.pruner.step()
+        return 0.0 if more or backlog else wait
 
     def send_due(self) -> float | None:
         """Start a lane for each mailbox with due messages; returns the seconds until the next one is due."""

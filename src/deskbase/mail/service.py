@@ -47,6 +47,7 @@ class Mail:
             parse_schedule(s.mail_retry_schedule),
             s.mail_timeout_seconds,
             s.mail_concurrency,
+            s.mail_retention_days,
         )
 
     def check_inbound(self, ws: str, mid: str) -> tuple[bool, str]:
