@@ -35,6 +35,7 @@ class Got:
     sender: str
     rcpt: list[str]
     raw: bytes
+    options: tuple[str, ...] = ()  #: MAIL FROM parameters (SMTPUTF8, BODY=…)
 
     @property
     def msg(self) -> EmailMessage:
@@ -53,7 +54,12 @@ class Handler:
         self.lock = threading.RLock()  # an answer function may read what the sink holds
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        got = Got(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or b""))
+        got = Got(
+            envelope.mail_from,
+            list(envelope.rcpt_tos),
+            bytes(envelope.original_content or b""),
+            tuple(envelope.mail_options),
+        )
         with self.lock:
             self.tried.append(got)
             said = self.answer(got)
@@ -143,9 +149,12 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, dat
 
 
 @contextmanager
-def sink(tls: str = "none", auth: bool = False, cert: tuple[Path, Path] | None = None) -> Iterator[Sink]:
+def sink(
+    tls: str = "none", auth: bool = False, cert: tuple[Path, Path] | None = None, smtputf8: bool = False
+) -> Iterator[Sink]:
     """`tls`: none, starttls (required before MAIL) or ssl (implicit TLS); `auth`: require AUTH PLAIN/LOGIN,
-    with STARTTLS only (aiosmtpd warns of AUTH without it, and cannot tell implicit TLS apart)."""
+    with STARTTLS only (aiosmtpd warns of AUTH without it, and cannot tell implicit TLS apart); `smtputf8`:
+    offer SMTPUTF8 (RFC 6531; off, aiosmtpd refuses non-ASCII addresses)."""
     assert not auth or tls == "starttls"
     handler = Handler()
     port = free_port()
@@ -157,7 +166,7 @@ def sink(tls: str = "none", auth: bool = False, cert: tuple[Path, Path] | None =
         kwargs |= {"ssl_context": ctx} if tls == "ssl" else {"tls_context": ctx, "require_starttls": True}
     if auth:
         kwargs |= {"authenticator": _authenticator, "auth_required": True}
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8, **kwargs)
     controller.start()
     try:
         yield Sink(handler, port)

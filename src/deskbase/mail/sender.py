@@ -196,7 +196,9 @@ class Sender:
         """Store the attempt, its outcome and the response's delivery state in one transaction; False when
         the message is to be retried."""
         now = self.core.clock.now()
-        out = delivery.outcome(answer.code, int(row.attempts) + 1, self.schedule, now, self._random.random())
+        out = delivery.outcome(
+            answer.code, int(row.attempts) + 1, self.schedule, now, self._random.random(), answer.permanent
+        )
         with self.core.db.tx() as tx:
             attempts = outbox.record(
                 tx.conn,
