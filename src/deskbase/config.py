@@ -111,8 +111,9 @@ class Settings:
     )
     webhook_allow_networks: str = _setting(
         "",
-        "Comma-separated CIDR networks webhooks may reach although they are loopback, private, link-local "
-        "or multicast (refused by default), e.g. 127.0.0.0/8 for local development.",
+        "Comma-separated CIDR networks webhooks and mail servers (mailboxes' IMAP and SMTP hosts) may reach "
+        "although they are loopback, private, link-local or multicast (refused by default), e.g. 127.0.0.0/8 "
+        "for local development or 10.0.0.0/8 for a mail server on your own network.",
     )
     webhook_disable_after_seconds: int = _setting(
         5 * 86400, "A trigger whose deliveries have failed for this long without a success is disabled."

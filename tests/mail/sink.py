@@ -109,8 +109,8 @@ class Sink:
         return out
 
 
-def certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost (cert file, key file)."""
+def certificate(directory: Path, ip: bool = True) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and (unless `ip` is false) 127.0.0.1 (cert file, key file)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
@@ -124,14 +124,18 @@ def certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_after(now + dt.timedelta(days=7))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [x509.DNSName("localhost")]
+                + ([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))] if ip else [])
             ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_file, key_file = directory / "sink.crt", directory / "sink.key"
+    cert_file, key_file = (
+        directory / f"sink{'' if ip else '-name'}.crt",
+        directory / f"sink{'' if ip else '-name'}.key",
+    )
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
         key.private_bytes(

@@ -28,6 +28,7 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.db import Tx
 from deskbase.core.errors import DeskbaseError
+from deskbase.events.ssrf import Network
 from deskbase.mail import delivery, outbox
 from deskbase.mail.mailboxes import SMTP_DEFAULTS, Mailboxes
 from deskbase.mail.queueing import NAME, Queuer
@@ -41,7 +42,9 @@ DUE_LIMIT = 500
 REST = 30  #: seconds a mailbox waits after its lane failed unexpectedly
 
 
-def server_of(box: Any, password: str | None, timeout: float) -> Server | None:
+def server_of(
+    box: Any, password: str | None, timeout: float, allowed: tuple[Network, ...] = ()
+) -> Server | None:
     """The mailbox's SMTP server, or None when it has none."""
     cfg = box.outbound
     if not cfg or not cfg.get("host"):
@@ -54,6 +57,7 @@ def server_of(box: Any, password: str | None, timeout: float) -> Server | None:
         password=password,
         helo=box.address.rpartition("@")[2] or "localhost",
         timeout=timeout,
+        allowed=allowed,
     )
 
 
@@ -168,7 +172,7 @@ class Sender:
         except Exception:
             log.exception("mailbox %s/%s: the SMTP password cannot be opened", box.workspace_id, box.id)
             return None, "not sent: the mailbox's SMTP password cannot be opened with this server's key"
-        server = server_of(box, password, self.timeout)
+        server = server_of(box, password, self.timeout, self.store.allowed)
         if server is None:
             return None, "not sent: the mailbox has no outbound SMTP server"
         return Session(server), None
