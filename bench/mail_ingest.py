@@ -251,7 +251,14 @@ def open_mail(data_dir: Path, **settings: Any) -> tuple[Any, Any, Any]:
     from deskbase.mail.service import Mail
     from deskbase.server import build
 
-    values = {"replicate": False, "sla_scheduler": False, "webhooks": False, "imap_fetch": False, **settings}
+    values = {
+        "replicate": False,
+        "sla_scheduler": False,
+        "webhooks": False,
+        "imap_fetch": False,
+        "webhook_allow_networks": "127.0.0.0/8",  # dovecot is on loopback
+        **settings,
+    }
     core, app = build(Settings(data_dir=str(data_dir), **values))
     core.workspaces.put(WORKSPACE, "Bench", None, SYSTEM)
     core.templates.apply(WORKSPACE, "support", SYSTEM)

@@ -71,6 +71,7 @@ def deskbase(root: Path, name: str, port: int, synchronous: str = "FULL") -> Ite
         webhooks=False,
         log_level="warning",
         sqlite_synchronous=synchronous,
+        webhook_allow_networks="127.0.0.0/8",  # the sink is on loopback
     )
     core, _app = build(settings)
     setup_workspace(core, WORKSPACE)

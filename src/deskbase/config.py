@@ -111,8 +111,9 @@ class Settings:
     )
     webhook_allow_networks: str = _setting(
         "",
-        "Comma-separated CIDR networks webhooks may reach although they are loopback, private, link-local "
-        "or multicast (refused by default), e.g. 127.0.0.0/8 for local development.",
+        "Comma-separated CIDR networks webhooks and mail servers (mailboxes' IMAP and SMTP hosts) may reach "
+        "although they are loopback, private, link-local or multicast (refused by default), e.g. 127.0.0.0/8 "
+        "for local development or 10.0.0.0/8 for a mail server on your own network.",
     )
     webhook_disable_after_seconds: int = _setting(
         5 * 86400, "A trigger whose deliveries have failed for this long without a success is disabled."
@@ -192,6 +193,13 @@ class Settings:
     )
     mail_timeout_seconds: float = _setting(
         30.0, "Seconds an SMTP connection may wait to connect, and for each answer, before it gives up."
+    )
+    mail_retention_days: int = _setting(
+        30,
+        "Days finished outbound messages (sent, failed, bounced) and their attempts are kept in a mailbox's "
+        "outbox, and skipped inbound messages in its skip log; older ones are pruned by the mail loop (a "
+        "failed one can no longer be retried, a late bounce no longer marks it). 0 keeps them forever. The "
+        "Message-ID index that threads replies is kept for good.",
     )
     mail_concurrency: int = _setting(
         4, "Mailboxes sending at once (one SMTP connection each; a slow server delays only its own mailbox)."

@@ -21,7 +21,10 @@ IMAP = ["--inbound-kind", "imap", "--inbound-host", "imap.acme.test", "--inbound
 
 @pytest.fixture
 def mail_server(tmp_path: Path) -> Iterator[Server]:
-    with running_server(tmp_path / "data", webhooks=False, sla_scheduler=False) as s:
+    # The sink and the closed test ports are on loopback, which mail may reach only when allowed.
+    with running_server(
+        tmp_path / "data", webhooks=False, sla_scheduler=False, webhook_allow_networks="127.0.0.0/8"
+    ) as s:
         s.core.workspaces.put("acme", "Acme", None, SYSTEM)
         s.core.templates.apply("acme", "support", SYSTEM)
         yield s

@@ -35,6 +35,7 @@ class Got:
     sender: str
     rcpt: list[str]
     raw: bytes
+    options: tuple[str, ...] = ()  #: MAIL FROM parameters (SMTPUTF8, BODY=…)
 
     @property
     def msg(self) -> EmailMessage:
@@ -53,7 +54,12 @@ class Handler:
         self.lock = threading.RLock()  # an answer function may read what the sink holds
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        got = Got(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or b""))
+        got = Got(
+            envelope.mail_from,
+            list(envelope.rcpt_tos),
+            bytes(envelope.original_content or b""),
+            tuple(envelope.mail_options),
+        )
         with self.lock:
             self.tried.append(got)
             said = self.answer(got)
@@ -103,8 +109,8 @@ class Sink:
         return out
 
 
-def certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and localhost (cert file, key file)."""
+def certificate(directory: Path, ip: bool = True) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and (unless `ip` is false) 127.0.0.1 (cert file, key file)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = dt.datetime.now(dt.UTC)
@@ -118,14 +124,18 @@ def certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_after(now + dt.timedelta(days=7))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [x509.DNSName("localhost")]
+                + ([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))] if ip else [])
             ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_file, key_file = directory / "sink.crt", directory / "sink.key"
+    cert_file, key_file = (
+        directory / f"sink{'' if ip else '-name'}.crt",
+        directory / f"sink{'' if ip else '-name'}.key",
+    )
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_file.write_bytes(
         key.private_bytes(
@@ -143,9 +153,12 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, dat
 
 
 @contextmanager
-def sink(tls: str = "none", auth: bool = False, cert: tuple[Path, Path] | None = None) -> Iterator[Sink]:
+def sink(
+    tls: str = "none", auth: bool = False, cert: tuple[Path, Path] | None = None, smtputf8: bool = False
+) -> Iterator[Sink]:
     """`tls`: none, starttls (required before MAIL) or ssl (implicit TLS); `auth`: require AUTH PLAIN/LOGIN,
-    with STARTTLS only (aiosmtpd warns of AUTH without it, and cannot tell implicit TLS apart)."""
+    with STARTTLS only (aiosmtpd warns of AUTH without it, and cannot tell implicit TLS apart); `smtputf8`:
+    offer SMTPUTF8 (RFC 6531; off, aiosmtpd refuses non-ASCII addresses)."""
     assert not auth or tls == "starttls"
     handler = Handler()
     port = free_port()
@@ -157,7 +170,7 @@ def sink(tls: str = "none", auth: bool = False, cert: tuple[Path, Path] | None =
         kwargs |= {"ssl_context": ctx} if tls == "ssl" else {"tls_context": ctx, "require_starttls": True}
     if auth:
         kwargs |= {"authenticator": _authenticator, "auth_required": True}
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8, **kwargs)
     controller.start()
     try:
         yield Sink(handler, port)

@@ -24,6 +24,7 @@ ENV = {
     "DESKBASE_WEBHOOKS": "false",
     "DESKBASE_RATE_LIMIT_PER_SECOND": "0",
     "DESKBASE_IMAP_POLL_SECONDS": "0.2",
+    "DESKBASE_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # dovecot is on loopback (mail/guard.py)
 }
 
 

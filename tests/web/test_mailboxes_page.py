@@ -33,7 +33,12 @@ SMTP_SECRET = "smtp-s3cret-never-shown"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     data = tmp_path_factory.mktemp("mailboxes-page")
     settings = Settings(
-        data_dir=str(data), replicate=False, sla_scheduler=False, webhooks=False, imap_fetch=False
+        data_dir=str(data),
+        replicate=False,
+        sla_scheduler=False,
+        webhooks=False,
+        imap_fetch=False,
+        webhook_allow_networks="127.0.0.0/8",  # the connection test's SMTP server is on loopback
     )
     core, app = build(settings, FixedClock(START))
     raw, _ = core.tokens.ensure_admin_token(data)

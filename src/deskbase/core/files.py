@@ -60,12 +60,13 @@ class Files:
         return self._blobs
 
     # ---- upload -----------------------------------------------------------------------------------
-    def begin(self, workspace_id: str, actor: Actor) -> Staged:
-        """Check the caller may upload here, then open a staged upload to stream the bytes into."""
+    def begin(self, workspace_id: str, actor: Actor, limit: int | None = None) -> Staged:
+        """Check the caller may upload here, then open a staged upload to stream the bytes into, of at most
+        `limit` bytes (default `max_file_bytes`; mail keeps a message's original under `max_mail_bytes`)."""
         authorize(actor, "write:files", workspace_id)
         with self.app.db.read() as conn:
             self.app.workspaces.require(conn, workspace_id)
-        return Staged(self.blobs.staging_dir(), self.app.settings.max_file_bytes)
+        return Staged(self.blobs.staging_dir(), limit or self.app.settings.max_file_bytes)
 
     def commit(
         self, workspace_id: str, actor: Actor, staged: Staged, name: str | None, content_type: str | None

@@ -25,6 +25,7 @@ from deskbase.core import loops
 from deskbase.core import tables as ct
 from deskbase.core.app import Deskbase
 from deskbase.events import build, deliveries, ingest, matching, retry, signing
+from deskbase.events.expiry import OwnerExpiry
 from deskbase.events.sender import Sender
 from deskbase.events.tables import triggers, webhook_deliveries
 from deskbase.events.triggers import Triggers
@@ -51,8 +52,10 @@ class Dispatcher:
         disable_after: timedelta,
         retention: timedelta,
         concurrency: int,
+        expiry: OwnerExpiry | None = None,
     ) -> None:
         self.core = core
+        self.expiry = expiry or OwnerExpiry(core)
         self.store = store
         self.sender = sender
         self.schedule = schedule
@@ -90,6 +93,7 @@ class Dispatcher:
 
     # ---- one turn -----------------------------------------------------------------------------------
     def step(self) -> float | None:
+        self.expiry.sweep(self.core.clock.now())
         n = self.fan_out()
         wait = self.send_due()
         self._prune()
@@ -107,6 +111,7 @@ class Dispatcher:
                 self._watermark = loops.read_watermark(conn, NAME)
             lo = self._watermark
             specs = self.store.enabled_specs(conn)
+            expired = self._expired(conn, specs)
             # Never past a change still in flight (core/horizon.py): the watermark would skip it for good.
             final = self.core.db.horizon.seq(conn)
             head = int(conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0)
@@ -127,9 +132,32 @@ class Dispatcher:
                 ]
             else:  # nothing could match: move past what is there without reading it
                 hi, n = head if final is None else max(lo, min(head, final)), 0
+        for s, at in expired:
+            self.expiry.disable_trigger(s.workspace_id, s.id, s.owner.id, at)
         if hi > lo:
             self._advance(hi, pairs)
         return n
+
+    def _expired(
+        self, conn: Any, specs: dict[str, list[matching.TriggerSpec]]
+    ) -> list[tuple[matching.TriggerSpec, datetime]]:
+        """Take the triggers whose owner's token has expired out of `specs` (they match nothing from now on);
+        returns them with that expiry, to be disabled."""
+        now = self.core.clock.now()
+        out: list[tuple[matching.TriggerSpec, datetime]] = []
+        for ws, found in list(specs.items()):
+            kept = []
+            for s in found:
+                at = self.expiry.expired(conn, s.owner.id, now)
+                if at is None:
+                    kept.append(s)
+                else:
+                    out.append((s, at))
+            if kept:
+                specs[ws] = kept
+            else:
+                del specs[ws]
+        return out
 
     def _advance(self, hi: int, pairs: list[tuple[str, matching.Event]]) -> None:
         """Queue the matched deliveries and move the watermark in one transaction. With nothing to queue the
@@ -215,7 +243,11 @@ class Dispatcher:
                 select(triggers).where(triggers.c.workspace_id == ws, triggers.c.id == tid)
             ).first()
             rows = conn.execute(select(d).where(d.c.id.in_(ids)).order_by(d.c.seq, d.c.id)).all()
+            expired = None if trig is None else self.expiry.expired(conn, trig.owner_id, clock.now())
         if trig is None or not trig.enabled:
+            return
+        if expired is not None:  # its owner's read scope is gone: nothing more leaves with it
+            self.expiry.disable_trigger(ws, tid, trig.owner_id, expired)
             return
         # Read afresh: the loop may have listed one as due just before an earlier attempt recorded its
         # failure (and a next_attempt_at in the future).

@@ -29,6 +29,7 @@ from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.ids import SLUG_RE, check_slug
 from deskbase.core.secrets import SecretBox
 from deskbase.events import mapping, signing
+from deskbase.events.expiry import OwnerExpiry
 from deskbase.events.tables import hook_ingests, hooks
 from deskbase.events.versions import check_version
 
@@ -68,6 +69,7 @@ def public(row: Any) -> dict[str, Any]:
         "external_id": row.external_id,
         "verify": row.verify,
         "enabled": bool(row.enabled),
+        "disabled_reason": None if row.enabled else row.disabled_reason,
         "description": row.description,
         "ingest_path": ingest_path(row.ingest_key),
         "owner": row.owner_id,
@@ -92,9 +94,10 @@ def _errors(body: dict[str, Any]) -> list[dict[str, str]]:
 
 
 class Hooks:
-    def __init__(self, core: Deskbase, box: SecretBox) -> None:
+    def __init__(self, core: Deskbase, box: SecretBox, expiry: OwnerExpiry | None = None) -> None:
         self.core = core
         self.box = box
+        self.expiry = expiry or OwnerExpiry(core)
 
     def _row(self, conn: Connection, ws: str, hid: str) -> Any:
         row = conn.execute(select(hooks).where(hooks.c.workspace_id == ws, hooks.c.id == hid)).first()
@@ -143,6 +146,10 @@ class Hooks:
             self._check_collection(tx.conn, ws, values["collection"], actor)
             old = tx.conn.execute(select(hooks).where(hooks.c.workspace_id == ws, hooks.c.id == hid)).first()
             check_version(f"hook {hid}", old, if_version)
+            if values["enabled"]:
+                values["disabled_reason"] = None
+            elif old is None or old.enabled:
+                values["disabled_reason"] = "disabled by " + actor.id
             if verify == "none":
                 values.update(secret=None, previous_secret=None, previous_until=None)
             elif old is None or old.secret is None:
@@ -222,10 +229,16 @@ class Hooks:
         audit_log.info("hook %s/%s secret rotated by %s", ws, hid, actor.id)
         return public(row), secret
 
-    def by_key(self, conn: Connection, key: str) -> Any:
-        """The enabled hook an ingest URL names; an unknown and a disabled one are the same 404."""
-        row = conn.execute(select(hooks).where(hooks.c.ingest_key == key)).first()
-        if row is None or not row.enabled:
+    def by_key(self, key: str) -> Any:
+        """The enabled hook an ingest URL names; an unknown and a disabled one are the same 404. A hook whose
+        owner's token has expired is disabled now (expiry has no event of its own) and answers 404 too."""
+        with self.core.db.read() as conn:
+            row = conn.execute(select(hooks).where(hooks.c.ingest_key == key)).first()
+            if row is None or not row.enabled:
+                raise NotFound("no such hook", {})
+            expired = self.expiry.expired(conn, row.owner_id, self.core.clock.now())
+        if expired is not None:
+            self.expiry.disable_hook(row.workspace_id, row.id, row.owner_id, expired)
             raise NotFound("no such hook", {})
         return row
 
@@ -248,7 +261,12 @@ class Hooks:
         tx.conn.execute(
             update(hooks)
             .where(hooks.c.owner_id.in_(sorted(token_ids)), hooks.c.enabled.is_(True))
-            .values(enabled=False, version=hooks.c.version + 1, updated_at=now)
+            .values(
+                enabled=False,
+                disabled_reason="the token that configured it was revoked",
+                version=hooks.c.version + 1,
+                updated_at=now,
+            )
         )
 
     def forget_deleted_workspaces(self, tx: Tx, entries: builtins.list[Change]) -> None:

@@ -100,8 +100,7 @@ class Ingest:
         name; `parse` turns the body into JSON under the API's rules; `throttle` (the adapter's rate limit)
         is asked with "<workspace>/<hook id>" once the hook is known to exist, so unknown URLs cost no state."""
         now = self.core.clock.now()
-        with self.core.db.read() as conn:
-            row = self.store.by_key(conn, key)
+        row = self.store.by_key(key)
         if throttle is not None:
             throttle(f"{row.workspace_id}/{row.id}")
         if len(body) > self.max_bytes:

@@ -18,6 +18,7 @@ from deskbase.core.ids import uuid7
 from deskbase.core.secrets import SecretBox
 from deskbase.events import build, deliveries, ingest, matching, retry, ssrf
 from deskbase.events.dispatcher import Dispatcher
+from deskbase.events.expiry import OwnerExpiry
 from deskbase.events.health import Health, read_health
 from deskbase.events.hooks import Hooks
 from deskbase.events.hooks import public as hook_public
@@ -50,7 +51,8 @@ class Webhooks:
         allowed = ssrf.parse_networks(s.webhook_allow_networks)
         box = SecretBox.for_settings(s.secret_key, s.data_path)
         self.triggers = Triggers(core, box, allowed)
-        self.hooks = Hooks(core, box)
+        expiry = OwnerExpiry(core)
+        self.hooks = Hooks(core, box, expiry)
         core.hooks.on_change_in_tx(self.hooks.forget_deleted_workspaces)
         core.hooks.on_change_in_tx(self.triggers.forget_deleted_workspaces)
         core.hooks.on_tokens_revoked(self.triggers.disable_revoked)
@@ -64,6 +66,7 @@ class Webhooks:
             timedelta(seconds=s.webhook_disable_after_seconds),
             timedelta(days=s.webhook_retention_days),
             s.webhook_concurrency,
+            expiry,
         )
 
     def start(self) -> None:

@@ -96,6 +96,7 @@ hooks = Table(
     Column("previous_until", UtcDateTime(), nullable=True),
     Column("enabled", Boolean, nullable=False),
     Column("description", Text, nullable=True),
+    Column("disabled_reason", Text, nullable=True),  # why it stopped: revoked or expired owner, an admin
     Column("owner_id", String(128), nullable=False),  # the token whose write scope the hook writes with
     Column("owner_grants", JsonType, nullable=False),
     Column("owner_admin", Boolean, nullable=False),

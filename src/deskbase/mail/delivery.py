@@ -88,13 +88,19 @@ class Outcome:
 
 
 def outcome(
-    code: int | None, attempts: int, schedule: tuple[float, ...], now: datetime, jitter: float
+    code: int | None,
+    attempts: int,
+    schedule: tuple[float, ...],
+    now: datetime,
+    jitter: float,
+    permanent: bool = False,
 ) -> Outcome:
     """What follows attempt number `attempts` (1-based) answered with `code` (None: no server answered).
-    `jitter` in [0, 1) is the caller's random draw."""
+    `jitter` in [0, 1) is the caller's random draw; `permanent`: refused for a reason a retry cannot change
+    (the server lacks SMTPUTF8, say)."""
     if code is not None and 200 <= code < 300:
         return Outcome("sent", None)
-    if code is not None and 500 <= code < 600:
+    if permanent or (code is not None and 500 <= code < 600):
         return Outcome("failed", None)
     if attempts > len(schedule):
         return Outcome("failed", None)

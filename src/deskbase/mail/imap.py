@@ -6,6 +6,8 @@ Bodies are fetched with `BODY.PEEK[]` (fetching never marks mail read by itself:
 once the pipeline committed it) and one at a time, so memory holds one message. Every failure comes out as
 `ImapFailure` with a message fit for an operator (what failed and the server's words, never a password).
 A server certificate is verified against the system's trust store; `SSL_CERT_FILE` adds a private CA.
+Connections go through the mail guard (guard.py): the host is resolved once and only an allowed address is
+connected to, while TLS (implicit or STARTTLS) verifies the certificate against the host name.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from email import policy
 from email.parser import BytesHeaderParser
 from typing import Any
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, imap4, tls
 from imapclient.imapclient import SEEN
 
+from deskbase.events.ssrf import Network
+from deskbase.mail import guard
 from deskbase.mail.mailboxes import IMAP_DEFAULTS, Mailboxes
 
 TIMEOUT = 30.0  #: seconds to connect, and for each answer (IDLE waits are separate)
@@ -43,6 +47,7 @@ class Server:
     username: str
     password: str | None
     folder: str
+    allowed: tuple[Network, ...] = ()  #: private networks it may reach all the same (webhook_allow_networks)
 
     @property
     def source(self) -> str:
@@ -59,6 +64,7 @@ class Server:
             username=cfg.get("username") or "",
             password=mailboxes.password(row.inbound_password),
             folder=cfg.get("folder") or "INBOX",
+            allowed=mailboxes.allowed,
         )
 
 
@@ -80,6 +86,50 @@ def _words(exc: BaseException) -> str:
     return " ".join(text.split())[:500] or type(exc).__name__
 
 
+class _PlainIMAP(imap4.IMAP4WithTimeout):
+    def __init__(self, host: str, port: int, timeout: float | None, allowed: tuple[Network, ...]) -> None:
+        self.allowed = allowed  # before connecting, which the base constructor does
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> Any:
+        return guard.connect(
+            self.host, self.port, timeout if timeout is not None else self._timeout, self.allowed
+        )
+
+
+class _TlsIMAP(tls.IMAP4_TLS):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        context: ssl.SSLContext,
+        timeout: float | None,
+        allowed: tuple[Network, ...],
+    ) -> None:
+        self.allowed = allowed
+        super().__init__(host, port, context, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> Any:
+        sock = guard.connect(
+            self.host, self.port, timeout if timeout is not None else self._timeout, self.allowed
+        )
+        return tls.wrap_socket(sock, self.ssl_context, self.host)  # the certificate names the host
+
+
+class _GuardedClient(IMAPClient):
+    """IMAPClient whose connection goes through the guard (STARTTLS verifies `host`, as it always does)."""
+
+    def __init__(self, host: str, allowed: tuple[Network, ...], **kw: Any) -> None:
+        self.allowed = allowed
+        super().__init__(host, **kw)
+
+    def _create_IMAP4(self) -> Any:
+        timeout = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _TlsIMAP(self.host, self.port, self.ssl_context, timeout, self.allowed)
+        return _PlainIMAP(self.host, self.port, timeout, self.allowed)
+
+
 class Session:
     """One logged-in connection to a mailbox's server (not thread-safe: one fetcher uses it)."""
 
@@ -94,15 +144,20 @@ class Session:
         where = f"{server.host}:{server.port}"
         try:
             if server.tls == "ssl":
-                client = IMAPClient(
+                client = _GuardedClient(
                     server.host,
-                    server.port,
+                    server.allowed,
+                    port=server.port,
                     ssl=True,
                     ssl_context=ssl.create_default_context(),
                     timeout=timeout,
                 )
             else:
-                client = IMAPClient(server.host, server.port, ssl=False, timeout=timeout)
+                client = _GuardedClient(
+                    server.host, server.allowed, port=server.port, ssl=False, timeout=timeout
+                )
+        except guard.Refused as exc:
+            raise ImapFailure(str(exc)) from exc
         except ssl.SSLError as exc:
             raise ImapFailure(f"TLS with {where} failed: {_words(exc)}") from exc
         except (OSError, imaplib.IMAP4.error) as exc:

@@ -110,7 +110,9 @@ class Ingest:
         out: Received | None = None
         try:
             for part in [None, *msg.parts]:
-                s = files.begin(ws, actor)
+                # The original is as big as the message may be (max_mail_bytes, checked above), which may
+                # exceed max_file_bytes; each attachment must fit max_file_bytes like any upload.
+                s = files.begin(ws, actor, self.max_bytes if part is None else None)
                 held.append(s)
                 if part is not None and part.spooled is not None:
                     spool.decode(raw, part.spooled, s.write)

@@ -26,7 +26,8 @@ from deskbase.core.db import Tx
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.ids import check_slug
 from deskbase.core.secrets import SecretBox
-from deskbase.mail import inbound_state
+from deskbase.events import ssrf
+from deskbase.mail import guard, inbound_state
 from deskbase.mail.tables import mail_acks, mail_attempts, mail_messages, mail_outbox, mailboxes
 
 KINDS = ("imap", "smtp", "api")
@@ -88,11 +89,20 @@ def _text(value: Any, limit: int = 255) -> bool:
     return isinstance(value, str) and 0 < len(value) <= limit and "\x00" not in value
 
 
-def _server_errors(cfg: Any, pointer: str, defaults: tuple[int, str]) -> list[dict[str, str]]:
+def _server_errors(
+    cfg: Any, pointer: str, defaults: tuple[int, str], allowed: tuple[ssrf.Network, ...]
+) -> list[dict[str, str]]:
     default_port, default_tls = defaults
     errors = []
     if not _text(cfg.get("host")):
         errors.append({"pointer": f"{pointer}/host", "message": "a host name"})
+    elif (reason := guard.refusal_at_save(cfg["host"].strip(), allowed)) is not None:
+        errors.append(
+            {
+                "pointer": f"{pointer}/host",
+                "message": f"mail servers may not be at {reason} (see webhook_allow_networks)",
+            }
+        )
     if not _port(cfg.get("port", default_port)):
         errors.append({"pointer": f"{pointer}/port", "message": "a port, 1-65535"})
     if cfg.get("tls", default_tls) not in TLS:
@@ -103,7 +113,7 @@ def _server_errors(cfg: Any, pointer: str, defaults: tuple[int, str]) -> list[di
     return errors
 
 
-def _errors(body: dict[str, Any]) -> list[dict[str, str]]:
+def _errors(body: dict[str, Any], allowed: tuple[ssrf.Network, ...]) -> list[dict[str, str]]:
     errors = []
     address = body.get("address")
     if not isinstance(address, str) or not ADDRESS_RE.match(address.strip().lower()) or "+" in address:
@@ -114,7 +124,7 @@ def _errors(body: dict[str, Any]) -> list[dict[str, str]]:
     if not isinstance(inbound, dict) or inbound.get("kind") not in KINDS:
         errors.append({"pointer": "/inbound/kind", "message": f"one of {', '.join(KINDS)}"})
     elif inbound["kind"] == "imap":
-        errors += _server_errors(inbound, "/inbound", IMAP_DEFAULTS)
+        errors += _server_errors(inbound, "/inbound", IMAP_DEFAULTS, allowed)
         if not _text(inbound.get("username")):
             errors.append({"pointer": "/inbound/username", "message": "the IMAP user name"})
         if inbound.get("folder") is not None and not _text(inbound.get("folder")):
@@ -122,7 +132,7 @@ def _errors(body: dict[str, Any]) -> list[dict[str, str]]:
     outbound = body.get("outbound")
     if outbound is not None:
         errors += (
-            _server_errors(outbound, "/outbound", SMTP_DEFAULTS)
+            _server_errors(outbound, "/outbound", SMTP_DEFAULTS, allowed)
             if isinstance(outbound, dict)
             else [{"pointer": "/outbound", "message": "an object"}]
         )
@@ -141,6 +151,8 @@ class Mailboxes:
     def __init__(self, core: Deskbase, box: SecretBox) -> None:
         self.core = core
         self.box = box
+        #: Private networks mailboxes' servers may be on all the same (the webhooks' allow-list).
+        self.allowed = ssrf.parse_networks(core.settings.webhook_allow_networks)
         #: Called with (workspace, mailbox) after a mailbox is created, replaced or deleted (the IMAP
         #: supervisor of this process follows changes at once rather than at its next look).
         self.listeners: builtins.list[Callable[[str, str], None]] = []
@@ -169,7 +181,7 @@ class Mailboxes:
     def put(self, ws: str, mid: str, body: dict[str, Any], actor: Actor) -> tuple[dict[str, Any], bool]:
         """Create or replace a mailbox; returns its public form and whether it is new."""
         check_slug(mid, "mailbox")
-        errors = _errors(body)
+        errors = _errors(body, self.allowed)
         if errors:
             raise ValidationFailed("invalid mailbox", errors)
         now = self.core.clock.now()

@@ -2,7 +2,11 @@
 
 Built once, when it is queued, and stored in the outbox, so a retry sends the very bytes the first attempt
 sent (same Message-ID, same Date: a receiver that got it twice can tell). 7-bit clean (headers RFC 2047,
-bodies quoted-printable or base64), CRLF line ends, so any SMTP server takes it as it is.
+bodies quoted-printable or base64), CRLF line ends, so any SMTP server takes it as it is — unless an address
+has a non-ASCII local part (`josé@…`): no 7-bit form of that exists, so the headers are written in UTF-8
+(RFC 6532) and the message can only go to a server that offers SMTPUTF8 (smtp.py checks). Domains are
+written in their ASCII form (IDNA 2008: `bücher.example` → `xn--bcher-kva.example`), which every server
+takes.
 """
 
 from __future__ import annotations
@@ -18,10 +22,14 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
+import idna
+
 from deskbase.mail import htmlsafe
 
 #: 7-bit, CRLF, no line longer than 78: what every SMTP server accepts without SMTPUTF8 or 8BITMIME.
 POLICY = policy.SMTP.clone(cte_type="7bit")
+#: The same with UTF-8 headers, for a message to or from an address that has no ASCII form.
+UTF8_POLICY = POLICY.clone(utf8=True)
 #: A thread's References header keeps the first message and the newest ones (RFC 5322 allows trimming).
 REFERENCES_KEPT = 20
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
@@ -53,12 +61,30 @@ class Draft:
 
     @property
     def recipients(self) -> list[str]:
-        """The envelope's RCPT TO: the addressees and the copied, each once."""
+        """The envelope's RCPT TO: the addressees and the copied, each once (domains in ASCII form)."""
         out: list[str] = []
         for addr in [a for _, a in self.to] + self.cc:
+            addr = ascii_domain(addr)
             if addr and addr not in out:
                 out.append(addr)
         return out
+
+
+def ascii_domain(address: str) -> str:
+    """The address with its domain in ASCII (IDNA 2008, A-labels); as it is when the domain is ASCII already
+    or has no valid IDNA form (then only a server with SMTPUTF8 may take it)."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError:
+        return address
+
+
+def needs_smtputf8(*addresses: str) -> bool:
+    """Does sending to/from these addresses (domains already in ASCII form) need SMTPUTF8?"""
+    return not all(a.isascii() for a in addresses)
 
 
 def new_message_id(address: str) -> str:
@@ -94,7 +120,7 @@ def _line(value: str) -> str:
 
 
 def _address(name: str, addr: str) -> str:
-    name, addr = _line(name), _line(addr)
+    name, addr = _line(name), ascii_domain(_line(addr))
     local, _, domain = addr.rpartition("@")
     try:
         return str(Address(name, local, domain))
@@ -104,11 +130,12 @@ def _address(name: str, addr: str) -> str:
 
 def build(draft: Draft) -> str:
     """The message as MIME text: multipart/alternative (text, HTML), inside multipart/mixed with attachments."""
-    msg = EmailMessage(policy=POLICY)
+    utf8 = needs_smtputf8(ascii_domain(draft.sender[1]), *draft.recipients)
+    msg = EmailMessage(policy=UTF8_POLICY if utf8 else POLICY)
     msg["From"] = _address(*draft.sender)
     msg["To"] = ", ".join(_address(n, a) for n, a in draft.to)
     if draft.cc:
-        msg["Cc"] = ", ".join(_line(a) for a in draft.cc)
+        msg["Cc"] = ", ".join(ascii_domain(_line(a)) for a in draft.cc)
     msg["Subject"] = _line(draft.subject)
     msg["Date"] = format_datetime(draft.date)
     msg["Message-ID"] = f"<{draft.message_id}>"

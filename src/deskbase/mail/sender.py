@@ -7,7 +7,8 @@ oldest first, each message's outcome (attempt, status, the response's delivery s
 transaction right after the server answered — no transaction is open during network I/O, and a kill -9 can
 only repeat the one message per lane whose answer was not yet committed (the receiver drops the copy by its
 Message-ID). When a server cannot be reached, the mailbox's other queued messages wait as long as the one
-that tried. Nothing is sent from a request: routes only queue.
+that tried. Nothing is sent from a request: routes only queue. The loop also prunes old bookkeeping
+(retention.py).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.db import Tx
 from deskbase.core.errors import DeskbaseError
+from deskbase.events.ssrf import Network
 from deskbase.mail import delivery, outbox
 from deskbase.mail.mailboxes import SMTP_DEFAULTS, Mailboxes
 from deskbase.mail.queueing import NAME, Queuer
+from deskbase.mail.retention import Pruner
 from deskbase.mail.smtp import Answer, Server, Session
 from deskbase.mail.tables import mailboxes
 
@@ -39,7 +42,9 @@ DUE_LIMIT = 500
 REST = 30  #: seconds a mailbox waits after its lane failed unexpectedly
 
 
-def server_of(box: Any, password: str | None, timeout: float) -> Server | None:
+def server_of(
+    box: Any, password: str | None, timeout: float, allowed: tuple[Network, ...] = ()
+) -> Server | None:
     """The mailbox's SMTP server, or None when it has none."""
     cfg = box.outbound
     if not cfg or not cfg.get("host"):
@@ -52,6 +57,7 @@ def server_of(box: Any, password: str | None, timeout: float) -> Server | None:
         password=password,
         helo=box.address.rpartition("@")[2] or "localhost",
         timeout=timeout,
+        allowed=allowed,
     )
 
 
@@ -63,9 +69,11 @@ class Sender:
         schedule: tuple[float, ...],
         timeout: float,
         concurrency: int,
+        retention_days: int = 0,
     ) -> None:
         self.core = core
         self.store = store
+        self.pruner = Pruner(core, retention_days)
         self.schedule = schedule
         self.timeout = timeout
         self.queuer = Queuer(core)
@@ -100,7 +108,8 @@ class Sender:
     def step(self) -> float | None:
         more = self.queuer.step()
         wait = self.send_due()
-        return 0.0 if more else wait
+        backlog = self.pruner.step()
+        return 0.0 if more or backlog else wait
 
     def send_due(self) -> float | None:
         """Start a lane for each mailbox with due messages; returns the seconds until the next one is due."""
@@ -163,7 +172,7 @@ class Sender:
         except Exception:
             log.exception("mailbox %s/%s: the SMTP password cannot be opened", box.workspace_id, box.id)
             return None, "not sent: the mailbox's SMTP password cannot be opened with this server's key"
-        server = server_of(box, password, self.timeout)
+        server = server_of(box, password, self.timeout, self.store.allowed)
         if server is None:
             return None, "not sent: the mailbox has no outbound SMTP server"
         return Session(server), None
@@ -191,7 +200,9 @@ class Sender:
         """Store the attempt, its outcome and the response's delivery state in one transaction; False when
         the message is to be retried."""
         now = self.core.clock.now()
-        out = delivery.outcome(answer.code, int(row.attempts) + 1, self.schedule, now, self._random.random())
+        out = delivery.outcome(
+            answer.code, int(row.attempts) + 1, self.schedule, now, self._random.random(), answer.permanent
+        )
         with self.core.db.tx() as tx:
             attempts = outbox.record(
                 tx.conn,

@@ -47,6 +47,7 @@ class Mail:
             parse_schedule(s.mail_retry_schedule),
             s.mail_timeout_seconds,
             s.mail_concurrency,
+            s.mail_retention_days,
         )
 
     def check_inbound(self, ws: str, mid: str) -> tuple[bool, str]:
@@ -101,7 +102,10 @@ class Mail:
         check that mail can come in (`check_inbound`)."""
         box = self.mailboxes.row(ws, mid)
         server = server_of(
-            box, self.mailboxes.password(box.outbound_password), self.core.settings.mail_timeout_seconds
+            box,
+            self.mailboxes.password(box.outbound_password),
+            self.core.settings.mail_timeout_seconds,
+            self.mailboxes.allowed,
         )
         out: dict[str, Any]
         if server is None:

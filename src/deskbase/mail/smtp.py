@@ -2,9 +2,15 @@
 
 TLS as the mailbox says: `ssl` (implicit TLS, port 465), `starttls` (upgrade before anything else is said;
 a server that does not offer it is an error, never a silent fallback to plain text) or `none`. Certificates
-are verified against the system's trust store. AUTH when the mailbox has a user name. Each send keeps the
-server's own answer (code and text) for the attempt log: MAIL, RCPT and DATA are issued one by one rather
-than through `sendmail`, which drops the final answer.
+are verified against the system's trust store, for the host name as typed: connections go through the mail
+guard (guard.py), which resolves the host once and connects only to an address it allowed. AUTH when the
+mailbox has a user name. Each send keeps the server's own answer (code and text) for the attempt log: MAIL,
+RCPT and DATA are issued one by one rather than through `sendmail`, which drops the final answer.
+
+SMTPUTF8 (RFC 6531): a message to or from an address with a non-ASCII local part (outbound.py writes its
+headers in UTF-8) is sent with `MAIL FROM:<…> SMTPUTF8` when the server offers the extension. When it does not,
+that message fails for good with the reason recorded, before MAIL is said (the connection goes on serving
+the mailbox's other messages): no ASCII form of such an address exists, and retrying cannot help.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from deskbase.events.ssrf import Network
+from deskbase.mail import guard
+from deskbase.mail.outbound import ascii_domain, needs_smtputf8
 
 ANSWER_KEEP = 1000
 
@@ -27,6 +37,7 @@ class Server:
     password: str | None
     helo: str  # the name we greet with: the mailbox's domain
     timeout: float
+    allowed: tuple[Network, ...] = ()  #: private networks it may reach all the same (webhook_allow_networks)
 
     @property
     def label(self) -> str:
@@ -38,6 +49,11 @@ class Answer:
     code: int | None  # None: no server answered (connection, TLS or protocol failure)
     text: str
     duration_ms: int
+    permanent: bool = False  #: refused before any exchange, for a reason no retry can change
+
+
+class NeedsSmtputf8(Exception):
+    """The message needs SMTPUTF8 and the server does not offer it."""
 
 
 def _text(value: Any) -> str:
@@ -49,16 +65,47 @@ def _said(code: int, text: Any) -> str:
     return f"{code} {_text(text)}"
 
 
+class _GuardedSMTP(smtplib.SMTP):
+    """smtplib connecting through the guard (its STARTTLS verifies the name it was given)."""
+
+    def __init__(self, host: str, port: int, allowed: tuple[Network, ...], **kw: Any) -> None:
+        self.allowed = allowed  # before connecting, which the base constructor does
+        super().__init__(host, port, **kw)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        return guard.connect(host, port, timeout, self.allowed, self.source_address)  # type: ignore[arg-type]
+
+
+class _GuardedSMTPS(smtplib.SMTP_SSL):
+    """The same with implicit TLS, verified against the host name (not the address connected to)."""
+
+    def __init__(self, host: str, port: int, allowed: tuple[Network, ...], **kw: Any) -> None:
+        self.allowed = allowed
+        super().__init__(host, port, **kw)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        sock = guard.connect(host, port, timeout, self.allowed, self.source_address)  # type: ignore[arg-type]
+        return self.context.wrap_socket(sock, server_hostname=self._host)  # type: ignore[attr-defined]
+
+
 def connect(server: Server) -> smtplib.SMTP:
-    """An open, greeted, (upgraded and) authenticated connection; raises smtplib/OS errors."""
+    """An open, greeted, (upgraded and) authenticated connection; raises smtplib/OS errors (guard.Refused
+    for a host mail may not reach)."""
     context = ssl.create_default_context()
     conn: smtplib.SMTP
     if server.tls == "ssl":
-        conn = smtplib.SMTP_SSL(
-            server.host, server.port, local_hostname=server.helo, timeout=server.timeout, context=context
+        conn = _GuardedSMTPS(
+            server.host,
+            server.port,
+            server.allowed,
+            local_hostname=server.helo,
+            timeout=server.timeout,
+            context=context,
         )
     else:
-        conn = smtplib.SMTP(server.host, server.port, local_hostname=server.helo, timeout=server.timeout)
+        conn = _GuardedSMTP(
+            server.host, server.port, server.allowed, local_hostname=server.helo, timeout=server.timeout
+        )
     try:
         conn.ehlo()
         if server.tls == "starttls":
@@ -89,6 +136,8 @@ def check(server: Server) -> tuple[bool, str]:
 
 
 def _failure(server: Server, exc: BaseException) -> str:
+    if isinstance(exc, guard.Refused):
+        return str(exc)
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{server.label} answered {_said(exc.smtp_code, exc.smtp_error)}"
     if isinstance(exc, smtplib.SMTPNotSupportedError):
@@ -114,6 +163,8 @@ class Session:
                 self._conn = connect(self.server)
             code, text = self._transaction(self._conn, sender, recipients, message)
             return Answer(code, text, _ms(started))
+        except NeedsSmtputf8 as exc:  # nothing was said: the connection serves the next message
+            return Answer(None, f"not sent: {self.server.label} {exc}", _ms(started), permanent=True)
         except smtplib.SMTPResponseException as exc:  # refused while greeting or authenticating, or DATA
             self.close()
             return Answer(exc.smtp_code, _said(exc.smtp_code, exc.smtp_error), _ms(started))
@@ -123,7 +174,27 @@ class Session:
 
     @staticmethod
     def _transaction(conn: smtplib.SMTP, sender: str, recipients: list[str], message: str) -> tuple[int, str]:
-        code, text = conn.mail(sender)
+        sender, recipients = ascii_domain(sender), [ascii_domain(r) for r in recipients]
+        utf8 = needs_smtputf8(sender, *recipients) or not message.isascii()
+        options: list[str] = []
+        if utf8:
+            if not conn.has_extn("smtputf8"):
+                raise NeedsSmtputf8(
+                    "does not offer SMTPUTF8, which sending to or from "
+                    + ", ".join(a for a in [sender, *recipients] if not a.isascii())
+                    + " needs (an address with a non-ASCII local part has no ASCII form)"
+                )
+            options = ["SMTPUTF8", *(["BODY=8BITMIME"] if conn.has_extn("8bitmime") else [])]
+        try:
+            return Session._exchange(conn, sender, recipients, message.encode() if utf8 else message, options)
+        finally:
+            conn.command_encoding = "ascii"  # smtplib switched it to UTF-8 for this message's commands
+
+    @staticmethod
+    def _exchange(
+        conn: smtplib.SMTP, sender: str, recipients: list[str], message: str | bytes, options: list[str]
+    ) -> tuple[int, str]:
+        code, text = conn.mail(sender, options)
         if code != 250:
             conn.rset()
             return code, _said(code, text)

@@ -71,6 +71,7 @@ mail_outbox = Table(
     Index("ux_mail_outbox_response", "workspace_id", "response_id", unique=True),
     Index("ix_mail_outbox_thread", "workspace_id", "ticket_id", "id"),  # per-thread order
     Index("ix_mail_outbox_mailbox", "workspace_id", "mailbox_id", "id"),  # the outbox log, newest first
+    Index("ix_mail_outbox_finished", "status", "updated_at"),  # pruning (retention.py)
 )
 
 mail_attempts = Table(
@@ -117,6 +118,7 @@ skipped_messages = Table(
     Column("code", String(40), nullable=False),  # payload_too_large, file_too_large, validation_failed, …
     Column("reason", Text, nullable=False),
     Column("at", UtcDateTime(), nullable=False),
+    Index("ix_mail_skipped_at", "at"),  # pruning
 )
 
 #: When each sender was last sent an acknowledgement by a mailbox: the rate limit outlives restarts.
@@ -127,4 +129,5 @@ mail_acks = Table(
     Column("mailbox_id", String(63), primary_key=True),
     Column("sender", String(320), primary_key=True),
     Column("last_at", UtcDateTime(), nullable=False),
+    Index("ix_mail_acks_last", "last_at"),  # pruning
 )

@@ -64,6 +64,7 @@ def hook_row(
         verify=hook["verify"],
         ingest_url=ingest_url(base_url, hook),
         enabled=hook["enabled"],
+        disabled_reason=hook["disabled_reason"],
         version=hook["version"],
         description=hook["description"] or "",
         mapping=orjson.dumps(hook["mapping"]).decode(),

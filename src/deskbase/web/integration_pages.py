@@ -110,6 +110,7 @@ class HookRow:
     verify: str  #: standard-webhooks | none
     ingest_url: str  #: where senders POST (shown as text, never as a link)
     enabled: bool
+    disabled_reason: str | None  #: why it is disabled: an admin, or its owner token revoked or expired
     version: int  #: the version the page shows; the enable/disable form sends it back as If-Match
     description: str
     mapping: str  #: the mapping as JSON text

@@ -4,7 +4,9 @@
 `x-index` on the fields agents filter by, `x-search` on the text agents type into search boxes (the queue's
 subject box, the customer picker), `x-numbered` on tickets (human numbers, `#1042`), `attachments` (file ids,
 marked `x-files`) on tickets and responses, the email channel's fields (`mail` on tickets and responses, the
-stored `original` message on responses), and declare `submitted_by` as cardinality one.
+stored `original` message on responses), and declare `submitted_by` as cardinality one. A customer's `email`
+is checked as `idn-email` rather than the seed's `email`: every address the seed accepts, and also those with
+non-ASCII parts (`josé@bücher.example`), which mail takes in and sends with SMTPUTF8.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ SEARCHED = {
     "customers": ["name", "email", "company"],
 }
 CARDINALITY = {"submitted_by": "one"}
+#: JSON Schema formats widened from the seed's (collection, field) -> format.
+FORMATS = {("customers", "email"): "idn-email"}
 #: Uploaded files a ticket or a message carries (ids from `POST …/files`); readers of the record may read them.
 ATTACHMENTS = {"type": "array", "items": {"type": "string"}, "maxItems": 100, "x-files": True}
 ATTACHED = {"tickets", "responses"}
@@ -138,6 +142,9 @@ def _definition() -> dict[str, Any]:
             coll["json_schema"]["properties"][field]["x-index"] = True
         for field in SEARCHED.get(coll["id"], []):
             coll["json_schema"]["properties"][field]["x-search"] = True
+        for (cid, field), fmt in FORMATS.items():
+            if cid == coll["id"]:
+                coll["json_schema"]["properties"][field]["format"] = fmt
         if coll["id"] in ATTACHED:
             coll["json_schema"]["properties"]["attachments"] = copy.deepcopy(ATTACHMENTS)
         coll["json_schema"]["properties"].update(copy.deepcopy(MAIL_FIELDS.get(coll["id"], {})))
