@@ -89,12 +89,10 @@ def actor() -> Actor:
     return SYSTEM
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each store test runs on SQLite and on PostgreSQL (a fresh schema per test), skipping PG when absent."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'deskbase.db'}"
-        return
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL database migrated once per test process: each test's store is a copy of it (CREATE DATABASE
+    … TEMPLATE, about 0.2 s, where running the migrations takes about 2.5 s)."""
     url = postgres_url()
     assert url
     reason = _pg_available(url)
@@ -102,17 +100,46 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         pytest.skip(reason)
     import sqlalchemy as sa
 
-    schema = "t_" + uuid.uuid4().hex[:12]
-    eng = sa.create_engine(url)
+    name = "tmpl_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    db = Database(sa.make_url(url).set(database=name).render_as_string(hide_password=False))
+    migrate.upgrade(db)
+    db.dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each store test runs on SQLite and on PostgreSQL (a fresh database per test, copied from the migrated
+    template with a store id of its own), skipping PG when absent."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'deskbase.db'}"
+        return
+    template: str = request.getfixturevalue("pg_template")
+    url = postgres_url()
+    assert url
+    import sqlalchemy as sa
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE {template}")
+    test_url = sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+    eng = sa.create_engine(test_url)
     with eng.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        conn.execute(sa.text("UPDATE meta SET value = :v WHERE key = 'store_id'"), {"v": uuid.uuid4().hex})
     eng.dispose()
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    eng = sa.create_engine(url)
-    with eng.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    eng.dispose()
+    try:
+        yield test_url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
 
 
 @pytest.fixture
