@@ -101,7 +101,7 @@ def assigned(d: Directory, a: Assignment) -> list[Candidate]:
             ASSIGNED.name,
             a.ticket.id,
             f"c{a.seq}:{ASSIGNED.name}",
-            a.actor,
+            d.person(a.actor),
             a.actor_name,
             data,
         )
@@ -116,7 +116,7 @@ def message(d: Directory, m: Message) -> list[Candidate]:
         if owner is not None:
             key = f"c{m.seq}:{CUSTOMER_REPLY.name}"
             out.append(
-                Candidate(ws, owner.user_id, CUSTOMER_REPLY.name, m.ticket.id, key, m.actor, m.author, data)
+                Candidate(ws, owner.user_id, CUSTOMER_REPLY.name, m.ticket.id, key, None, m.author, data)
             )
     elif m.who == "note":
         writer = d.user_of_actor(m.actor)
@@ -128,7 +128,9 @@ def message(d: Directory, m: Message) -> list[Candidate]:
             seen.add(member.user_id)
             key = f"c{m.seq}:{MENTION.name}"
             out.append(
-                Candidate(ws, member.user_id, MENTION.name, m.ticket.id, key, m.actor, m.actor_name, data)
+                Candidate(
+                    ws, member.user_id, MENTION.name, m.ticket.id, key, d.person(m.actor), m.actor_name, data
+                )
             )
     return out
 

@@ -58,6 +58,10 @@ class Directory:
             self._actors[actor] = uid
         return self._actors[actor]
 
+    def person(self, actor: str | None) -> str | None:
+        """How a notification names who caused it: the user behind the actor, else the actor itself."""
+        return self.user_of_actor(actor) or actor
+
 
 def assignee_user(directory: Directory, ws: str, assignee: Any) -> Member | None:
     """The member of `ws` a ticket's `assignee` value names (their email, any case, or their user id); None
