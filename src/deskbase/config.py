@@ -100,6 +100,11 @@ class Settings:
         "data_dir/secret-key (mode 0600). Keep it with your backups: stored secrets are unreadable without it.",
     )
     webhooks: bool = _setting(True, "Run the webhook dispatcher (outbound triggers) in the server.")
+    public_url: str = _setting(
+        "",
+        "The console's address as people reach it (https://desk.example.com), for links in notification "
+        "emails; empty: the emails name the ticket without a link.",
+    )
     notifications: bool = _setting(
         True,
         "Run the notification loop in the server: it derives users' notifications (assigned to you, customer "

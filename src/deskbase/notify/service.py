@@ -17,6 +17,7 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.notify import live
 from deskbase.notify.derive import Candidate
+from deskbase.notify.email import EmailSink
 from deskbase.notify.fanout import Fanout
 from deskbase.notify.kinds import CHANNELS, KINDS, wants
 from deskbase.notify.store import Store
@@ -47,6 +48,7 @@ class Notifications:
         self.hub = live.Hub()
         self.fanout = Fanout(core, self.preferences)
         self.fanout.listeners.append(self._stored)
+        self.fanout.sinks.append(EmailSink(core))
 
     def _stored(self, stored: list[tuple[str, Candidate]]) -> None:
         self.hub.publish({c.user_id for _, c in stored})
