@@ -3,14 +3,17 @@ off: a test runs the loop's steps itself (`drain`), so what a step stores is che
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from deskbase.core.context import Actor
 from deskbase.notify.service import Notifications
+from tests.conftest import _pg_available, postgres_url
 from tests.people.conftest import People, Person, serve
 
 
@@ -50,3 +53,28 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     for people in serve(tmp_path_factory, notifications=False):
         yield World(people)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stored_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The world on SQLite and on PostgreSQL (a fresh schema; skipped when PostgreSQL is not reachable)."""
+    if request.param == "sqlite":
+        yield from (World(p) for p in serve(tmp_path_factory, notifications=False))
+        return
+    url = postgres_url()
+    assert url
+    reason = _pg_available(url)
+    if reason:
+        pytest.skip(reason)
+    schema = "t_" + uuid.uuid4().hex[:12]
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        sep = "&" if "?" in url else "?"
+        dsn = f"{url}{sep}options=-csearch_path%3D{schema}"
+        yield from (World(p) for p in serve(tmp_path_factory, notifications=False, database_url=dsn))
+    finally:
+        with eng.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        eng.dispose()

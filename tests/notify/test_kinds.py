@@ -16,6 +16,12 @@ from deskbase.support.service import SlaService
 from tests.notify.conftest import World
 
 
+@pytest.fixture(scope="module")
+def world(stored_world: World) -> World:
+    """Every rule here runs on SQLite and on PostgreSQL."""
+    return stored_world
+
+
 def kinds(rows: list[dict]) -> list[str]:
     return [r["kind"] for r in rows]
 
