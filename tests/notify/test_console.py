@@ -51,3 +51,18 @@ def test_a_token_session_has_no_bell(world: World) -> None:
     page = b.get(f"/w/{ws}/queue").text
     assert 'id="bell"' not in page
     assert b.get(f"/w/{ws}/notifications").status_code == 404
+
+
+def test_settings_choose_how_each_kind_reaches_you(world: World) -> None:
+    ws = world.people.workspace()
+    maria = world.people.person(ws)
+    b = world.people.browser()
+    b.sign_in(maria.email, maria.password)
+    page = b.get("/settings").text
+    assert 'name="mention.in_app"' in page and 'name="mention.email"' in page
+    form = {f"{k}.in_app": "on" for k in ("assigned", "customer_reply", "mention", "sla_warning")}
+    r = b.post("/settings/notifications", {**form, "mention.email": "on"})
+    assert r.status_code == 303
+    kinds = {k["kind"]: k for k in world.notes.my_preferences(world.actor(maria))["kinds"]}
+    assert kinds["mention"] == {**kinds["mention"], "in_app": True, "email": True}
+    assert kinds["sla_breach"]["in_app"] is False and kinds["assigned"]["email"] is False

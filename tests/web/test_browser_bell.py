@@ -114,4 +114,11 @@ def test_the_bell_counts_live_and_a_mention_reaches_a_colleague(browser: Any, li
             break
         time.sleep(0.05)
     assert [n["kind"] for n in got] == ["mention"] and got[0]["actor"]["name"] == "Maria Santos"
+    page.goto(live.url + "/settings")  # her notification choices
+    page.check("#mention-email")
+    page.click("form[action='/settings/notifications'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/settings\?saved=1.*"))
+    assert page.is_checked("#mention-email") and not page.is_checked("#assigned-email")
+    accessible(page)
+    tab.shot("settings-notifications", full=True)
     tab.close()

@@ -142,6 +142,8 @@ class SettingsPage:
     mailboxes: list[WorkspaceLink] = field(default_factory=list)
     #: a signed-in person's profile (None for a token's session, which names "me" here instead)
     profile: Profile | None = None
+    #: a person's notification choices: [{"kind", "label", "in_app", "email"}] (empty for a token's session)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ---- the queue --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from deskbase.notify.kinds import CHANNELS, KINDS
 from deskbase.notify.service import Notifications
 from deskbase.web.http import (
     ActorDep,
@@ -76,6 +77,15 @@ def read_one(ws: str, notification_id: str, request: Request, actor: ActorDep, f
     back = f"/w/{quote(ws)}/notifications"
     target = local_path(form.get("next"), back)
     return redirect(request, target if target.startswith(f"/w/{quote(ws)}/") else back)
+
+
+@router.post("/settings/notifications")
+def save_choices(request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Settings → Notifications: every kind's two checkboxes (an unticked box is absent from the form)."""
+    changes = {k: {ch: form.get(f"{k}.{ch}") == "on" for ch in CHANNELS} for k in KINDS}
+    _notes(request).set_preferences(actor, changes)
+    back = local_path(form.get("back"))
+    return redirect(request, f"/settings?saved=1&back={quote(back)}")
 
 
 @router.get("/w/{ws}/notifications/stream")
