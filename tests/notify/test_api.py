@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from deskbase.notify.tables import notifications
 from tests.notify.conftest import World
 
 
@@ -104,3 +107,12 @@ def test_mentions_through_the_responses_route(world: World) -> None:
         world, f"/v1/workspaces/{ws}/tickets/{t['id']}/responses", maria.token, {**body, "mentions": ["u_x"]}
     )
     assert r.status_code == 422
+
+
+def test_deleting_a_workspace_deletes_its_notifications(world: World) -> None:
+    ws, maria, _ = three_assignments(world)
+    assert len(world.mine(ws, maria)) == 3
+    assert world.people.api.delete(f"/v1/workspaces/{ws}").status_code == 204
+    with world.people.core.db.read() as conn:
+        left = conn.execute(select(notifications.c.id).where(notifications.c.workspace_id == ws)).all()
+    assert left == []

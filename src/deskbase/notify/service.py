@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from sqlalchemy import delete
+
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize_scope
+from deskbase.core.changelog import Change
 from deskbase.core.context import Actor
+from deskbase.core.db import Tx
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.notify import live
 from deskbase.notify.derive import Candidate
@@ -21,6 +25,7 @@ from deskbase.notify.email import EmailSink
 from deskbase.notify.fanout import Fanout
 from deskbase.notify.kinds import CHANNELS, KINDS, wants
 from deskbase.notify.store import Store
+from deskbase.notify.tables import notifications
 
 PREFS_KEY = (
     "notifications"  #: where a user's per-kind choices live in their preferences (core/preferences.py)
@@ -49,6 +54,13 @@ class Notifications:
         self.fanout = Fanout(core, self.preferences)
         self.fanout.listeners.append(self._stored)
         self.fanout.sinks.append(EmailSink(core))
+        core.hooks.on_change_in_tx(self._forget_deleted_workspaces)
+
+    @staticmethod
+    def _forget_deleted_workspaces(tx: Tx, entries: list[Change]) -> None:
+        """In the transaction that deletes a workspace, its notifications go too."""
+        for ws in {c.workspace_id for c in entries if c.entity == "workspace" and c.op == "delete"}:
+            tx.conn.execute(delete(notifications).where(notifications.c.workspace_id == ws))
 
     def _stored(self, stored: list[tuple[str, Candidate]]) -> None:
         self.hub.publish({c.user_id for _, c in stored})
