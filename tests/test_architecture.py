@@ -182,3 +182,32 @@ def test_mcp_is_an_adapter_beside_the_others() -> None:
         if n == "deskbase.mcp" or n.startswith("deskbase.mcp.")
     ]
     assert bad == []
+
+
+def test_notifications_stay_out_of_the_packages_they_are_built_on() -> None:
+    """Notifications are derived from the core, the support domain and the mail outbox: none of those (nor
+    the events package) imports them, and they are no adapter of the web, the CLI or the replica."""
+    bad = [
+        (p.relative_to(SRC).as_posix(), n)
+        for pkg in ("core", "support", "events", "mail", "analytics")
+        for p in (SRC / pkg).rglob("*.py")
+        for n in imports_of(p)
+        if n == "deskbase.notify" or n.startswith("deskbase.notify.")
+    ]
+    bad += [
+        (p.relative_to(SRC).as_posix(), n)
+        for p in (SRC / "notify").rglob("*.py")
+        for n in imports_of(p)
+        if any(
+            n == a or n.startswith(a + ".")
+            for a in (
+                "deskbase.api",
+                "deskbase.web",
+                "deskbase.cli",
+                "deskbase.analytics",
+                "fastapi",
+                "starlette",
+            )
+        )
+    ]
+    assert bad == []

@@ -20,6 +20,8 @@ from deskbase.events.service import Webhooks
 from deskbase.events.service import install as install_webhooks
 from deskbase.mail.service import Mail
 from deskbase.mail.service import install as install_mail
+from deskbase.notify.service import Notifications
+from deskbase.notify.service import install as install_notifications
 from deskbase.support.install import install as install_support
 from deskbase.support.service import SlaService
 
@@ -58,11 +60,12 @@ class Composition:
 
 def open_core(settings: Settings, clock: Clock | None = None) -> Deskbase:
     """The core with the domain services every write needs in its transaction (SLA upkeep) and the
-    extensions that read the change log as their outbox (webhooks, mail); no replica, no loops started."""
+    extensions that read the change log as their outbox (webhooks, mail, notifications); no replica, no loops started."""
     core = Deskbase.open(settings, clock)
     install_support(core)
     install_webhooks(core)
     install_mail(core)
+    install_notifications(core)
     return core
 
 
@@ -86,6 +89,9 @@ def compose(settings: Settings, clock: Clock | None = None, engine: Any = None) 
     if settings.webhooks:
         hooks = core.extensions[Webhooks]
         out.background.append(Background("webhooks", hooks.start, hooks.stop))
+    if settings.notifications:
+        fanout = core.extensions[Notifications].fanout
+        out.background.append(Background("notifications", fanout.start, fanout.stop))
     if settings.mail_outbound:
         out.background.append(Background("mail-outbound", mail.sender.start, mail.sender.stop))
     if settings.imap_fetch:

@@ -100,6 +100,16 @@ class Settings:
         "data_dir/secret-key (mode 0600). Keep it with your backups: stored secrets are unreadable without it.",
     )
     webhooks: bool = _setting(True, "Run the webhook dispatcher (outbound triggers) in the server.")
+    public_url: str = _setting(
+        "",
+        "The console's address as people reach it (https://desk.example.com), for links in notification "
+        "emails; empty: the emails name the ticket without a link.",
+    )
+    notifications: bool = _setting(
+        True,
+        "Run the notification loop in the server: it derives users' notifications (assigned to you, customer "
+        "replies, @mentions, SLA warnings and breaches) from the change log. Off: nobody is notified.",
+    )
     webhook_retry_schedule: str = _setting(
         "5,300,1800,7200,18000,36000,36000",
         "Seconds to wait before each retry of a failed webhook delivery, comma-separated (each wait gets "

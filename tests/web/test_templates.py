@@ -20,6 +20,7 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "home_empty.html": (p.EmptyHomePage,),
     "error.html": (p.ErrorPage,),
     "settings.html": (p.SettingsPage,),
+    "notifications.html": (p.NotificationsPage,),
     "invite.html": (p.InvitePage,),
     "reset.html": (p.ResetPage,),
     "link_gone.html": (p.LinkGonePage,),

@@ -20,6 +20,7 @@ from deskbase.api.routers import (
     hooks,
     mail,
     members,
+    notifications,
     records,
     relationships,
     sla,
@@ -96,12 +97,14 @@ def create_app(
         mail,
         users,
         members,
+        notifications,
     )
     for module in modules:
         app.include_router(module.router)
     app.include_router(hooks.ingest_router)
     app.include_router(members.accept_router)
     app.include_router(records.documents_router)
+    app.include_router(notifications.me_router)
 
     @app.get("/healthz", tags=["meta"], include_in_schema=False)
     def healthz() -> dict[str, str]:

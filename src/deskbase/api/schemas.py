@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,6 +101,11 @@ class ResponseCreate(Body):
     timestamp: str | None = None
     attachments: list[str] | None = Field(
         None, max_length=100, description="Ids of uploaded files (`POST …/files`) the message carries."
+    )
+    mentions: list[Annotated[str, Field(max_length=40)]] | None = Field(
+        None,
+        max_length=50,
+        description="Internal notes only: user ids of the workspace's members the note mentions (each is notified).",
     )
     at: str | None = None
 

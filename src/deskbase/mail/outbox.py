@@ -28,6 +28,8 @@ from deskbase.mail.tables import mail_attempts, mail_messages, mail_outbox
 o = mail_outbox
 STATUSES = ("queued", "sent", "failed", "bounced")
 ACK_PREFIX = "ack:"
+#: A notification email (deskbase.notify): no reply or ticket of its own, and never threaded back.
+NOTIFY = "notify"
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,8 @@ class Queued:
     workspace_id: str
     mailbox_id: str
     ticket_id: str
-    response_id: str  # `ack:<ticket id>` for an acknowledgement
-    kind: str  # reply | ack
+    response_id: str  # `ack:<ticket id>` for an acknowledgement, `notify:<user>:<source>` for a notification
+    kind: str  # reply | ack | notify
     message_id: str
     sender: str
     recipients: list[str]
@@ -82,6 +84,8 @@ def enqueue(conn: Connection, q: Queued, now: datetime) -> str | None:
             "updated_at": now,
         },
     )
+    if q.kind == NOTIFY:  # an answer to a notification email must not thread onto a ticket
+        return oid
     conn.execute(
         _INDEX,
         {
@@ -237,7 +241,7 @@ def public(row: Any, attempts: list[Any]) -> dict[str, Any]:
         "mailbox_id": row.mailbox_id,
         "kind": row.kind,
         "ticket_id": row.ticket_id,
-        "response_id": None if row.kind == "ack" else row.response_id,
+        "response_id": row.response_id if row.kind == "reply" else None,
         "message_id": row.message_id,
         "from": row.envelope.get("from"),
         "to": row.envelope.get("to", []),

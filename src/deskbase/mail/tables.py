@@ -56,7 +56,7 @@ mail_outbox = Table(
     # The response it sends (`ack:<ticket id>` for an acknowledgement): at most one row each, so queueing
     # the same reply twice (a re-read after a crash) queues nothing.
     Column("response_id", String(128), nullable=False),
-    Column("kind", String(8), nullable=False, server_default="reply"),  # reply | ack
+    Column("kind", String(8), nullable=False, server_default="reply"),  # reply | ack | notify
     Column("message_id", String(255), nullable=False),
     Column("envelope", JsonType, nullable=False),  # {"from", "to": [...]}
     Column("message", Text, nullable=False),  # the MIME text, built once when queued

@@ -148,7 +148,7 @@ def reply_to_ticket(caller: Caller, args: Any) -> dict[str, Any]:
     authorize(actor, "write:records", ws, "responses")
     authorize(actor, "write:relationships", ws)
     tid = ticket_id(caller, ws, args.ticket)
-    body = args.model_dump(include={"body", "type", "author", "attachments"})
+    body = args.model_dump(include={"body", "type", "author", "attachments", "mentions"})
     out = tickets.add_response(caller.core, ws, tid, body, actor)
     return {"ticket_id": tid, "response": shapes.record(out)}
 
@@ -257,7 +257,8 @@ TOOLS = (
         "Reply to a ticket",
         "Add a message to a ticket: type reply (the customer sees it; on a ticket that came by email the "
         "email channel sends it) or internal_note (agents only). `author` defaults to this token's name. "
-        "Returns the stored message.",
+        "`mentions` (internal notes only): user ids of workspace members to notify (list them with the "
+        "workspace's members). Returns the stored message.",
         ReplyToTicket,
         reply_to_ticket,
         (Need("write:records", "responses"), Need("write:relationships")),

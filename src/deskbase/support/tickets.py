@@ -15,6 +15,7 @@ from deskbase.core.clock import iso, parse_iso
 from deskbase.core.context import Actor
 from deskbase.core.entity_state import RecordState, record_from_row
 from deskbase.core.errors import NotFound, ValidationFailed
+from deskbase.core.people_tables import memberships
 from deskbase.core.scope import ReadScope
 from deskbase.core.writer import UnitOfWork
 
@@ -44,13 +45,15 @@ def add_response(
 ) -> dict[str, Any]:
     """Create a response and link it to the ticket atomically (`POST …/tickets/{id}/responses`).
 
-    `author` defaults to the calling token's name, `timestamp` to the change time.
+    `author` defaults to the calling token's name, `timestamp` to the change time. `mentions` (internal
+    notes only) lists the user ids of members the note is for: stored as ids, so a rename changes nothing.
     """
     kind = body.get("type", "reply")
     if kind not in RESPONSE_TYPES:
         raise ValidationFailed(
             "type must be 'reply' or 'internal_note'", [{"pointer": "/type", "message": "invalid"}]
         )
+    mentions = _mentions(core, workspace_id, kind, body.get("mentions"))
     dated = core.records.change_time(actor, at, workspace_id, "responses")
 
     def stage(uow: UnitOfWork) -> RecordState:
@@ -64,11 +67,42 @@ def add_response(
         }
         if body.get("attachments"):
             data["attachments"] = body["attachments"]
+        if mentions:
+            data["mentions"] = mentions
         st, _ = uow.upsert_record("responses", data, when)
         uow.upsert_relationship("has_response", ("tickets", ticket_id), ("responses", st.id), None, when)
         return st
 
     return core.records.run(workspace_id, actor, stage).public()  # after the flush: with its version
+
+
+def _mentions(core: Deskbase, workspace_id: str, kind: str, ids: Any) -> list[str]:
+    """The mentioned user ids, each a member of the workspace, in order without repeats."""
+    if not ids:
+        return []
+    if kind != "internal_note":
+        raise ValidationFailed(
+            "only an internal note mentions people",
+            [{"pointer": "/mentions", "message": "internal notes only"}],
+        )
+    wanted = list(dict.fromkeys(ids))
+    with core.db.read() as conn:
+        members = {
+            r.user_id
+            for r in conn.execute(
+                select(memberships.c.user_id).where(
+                    memberships.c.workspace_id == workspace_id, memberships.c.user_id.in_(wanted)
+                )
+            )
+        }
+    bad = [
+        {"pointer": f"/mentions/{i}", "message": "not a member of this workspace"}
+        for i, u in enumerate(wanted)
+        if u not in members
+    ]
+    if bad:
+        raise ValidationFailed("a mention names someone who is not a member of this workspace", bad)
+    return wanted
 
 
 def _linked_many(

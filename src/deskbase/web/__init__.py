@@ -46,6 +46,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         mailboxes,
         messages,
         new_ticket,
+        notifications,
         people,
         queue,
         ticket,
@@ -73,5 +74,6 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         files,
         messages,
         mailboxes,
+        notifications,
     ):
         app.include_router(module.router)

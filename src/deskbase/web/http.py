@@ -19,14 +19,15 @@ from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from deskbase.core.app import Deskbase
-from deskbase.core.auth import authorize, permits
+from deskbase.core.auth import authorize, permits, sees
 from deskbase.core.context import Actor
 from deskbase.core.errors import BadRequest, DeskbaseError, Forbidden, NotFound, Unauthorized
 from deskbase.events.service import may_manage
 from deskbase.mail.service import MANAGE as MAIL_MANAGE
+from deskbase.notify.service import Notifications
 from deskbase.web.counts import ViewCounts
 from deskbase.web.form_body import read_form
-from deskbase.web.pages import ErrorPage, NavView, Shell, WorkspaceLink
+from deskbase.web.pages import Bell, ErrorPage, NavView, Shell, WorkspaceLink
 from deskbase.web.render import environment
 from deskbase.web.session import (
     CSRF_COOKIE,
@@ -336,10 +337,20 @@ def make_shell(
         integrations_href=integrations_href(workspace)
         if actor is not None and workspace and may_manage(actor, workspace)
         else None,
+        bell=bell_of(core, actor, workspace),
         mailboxes_href=mailboxes_href(workspace)
         if actor is not None and workspace and may_manage_mail(actor, workspace)
         else None,
     )
+
+
+def bell_of(core: Deskbase, actor: Actor | None, workspace: str | None) -> Bell | None:
+    """A person's bell in a workspace they reach (a service token has no notifications, so no bell)."""
+    notes = core.extensions.get(Notifications)
+    if actor is None or actor.user_id is None or not workspace or notes is None or not sees(actor, workspace):
+        return None
+    base = f"/w/{quote(workspace)}/notifications"
+    return Bell(notes.store.unread(workspace, actor.user_id), base, f"{base}/stream")
 
 
 def integrations_href(workspace: str) -> str:

@@ -57,6 +57,39 @@ class Shell:
     integrations_href: str | None = None
     #: Settings → Mailboxes of this workspace, for those who may manage its mailboxes (None hides the link)
     mailboxes_href: str | None = None
+    bell: Bell | None = None  #: a person's notifications in this workspace (None: no person, no workspace)
+
+
+@dataclass(frozen=True)
+class Bell:
+    """The header's bell: the unread count, the list page, and the live stream that keeps the count."""
+
+    unread: int
+    href: str
+    stream: str
+
+
+@dataclass(frozen=True)
+class NotificationItem:
+    id: str
+    title: str  #: the kind's label ("Assigned to you")
+    ticket: str  #: "#12 VPN down"
+    ticket_href: str
+    by: str  #: who caused it ("" for the SLA)
+    excerpt: str
+    at: str  #: ISO time
+    read: bool
+
+
+@dataclass
+class NotificationsPage:
+    """A person's notifications in a workspace, unread first."""
+
+    items: list[NotificationItem]
+    unread: int
+    href: str  #: this page (mark read posts come back here)
+    next_href: str | None
+    paged: bool  #: not the first page
 
 
 @dataclass
@@ -109,6 +142,8 @@ class SettingsPage:
     mailboxes: list[WorkspaceLink] = field(default_factory=list)
     #: a signed-in person's profile (None for a token's session, which names "me" here instead)
     profile: Profile | None = None
+    #: a person's notification choices: [{"kind", "label", "in_app", "email"}] (empty for a token's session)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ---- the queue --------------------------------------------------------------------------------------
@@ -346,6 +381,8 @@ class TicketPage:
     max_files: int = 0  #: how many files one message may carry
     seen: str = ""  #: the newest response the page shows ("" for none): the composer's collision check
     email: EmailNotice | None = None  #: on an email ticket: who a reply is emailed to
+    #: the workspace's people an internal note may @mention: [{"id", "name", "email"}]
+    mentionable: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass

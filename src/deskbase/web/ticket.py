@@ -271,6 +271,12 @@ class AgentCache:
 AGENTS = AgentCache()
 
 
+def mentionable(core: Deskbase, workspace_id: str) -> list[dict[str, str]]:
+    """The workspace's active members, whom the composer's @ autocompletes (by name, then email)."""
+    people = [m["user"] for m in core.members.list(workspace_id) if m["user"]["status"] == "active"]
+    return [{"id": u["id"], "name": u["name"], "email": u["email"]} for u in people]
+
+
 def macro_options(core: Deskbase, workspace_id: str, actor: Actor) -> list[MacroOption]:
     """The macros this agent may use: they must be able to read them and to write a response."""
     if not (
@@ -367,6 +373,7 @@ def build(
         and may(actor, "write:relationships", workspace_id, "tickets"),
         can_link=may(actor, "write:relationships", workspace_id, "tickets"),
         agents=suggestions,
+        mentionable=mentionable(core, workspace_id),
         href=f"/w/{workspace_id}/tickets/{ticket_id}",
         can_attach=may(actor, "write:files", workspace_id),
         max_file_size=att.size_text(core.settings.max_file_bytes),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -13,6 +14,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import NotFound, RateLimited, Unauthorized
 from deskbase.events.service import may_manage
+from deskbase.notify.service import Notifications
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
@@ -159,9 +161,18 @@ def settings_page(
         integrations=managed(request, actor),
         mailboxes=managed_mail(request, actor),
         profile=profile or profile_of(core, actor),
+        notifications=notification_choices(core, actor),
     )
     shell = make_shell(request, actor, "Settings", section="settings")
     return render(request, "settings.html", page, shell, status=status)
+
+
+def notification_choices(core: Deskbase, actor: Actor) -> list[dict[str, Any]]:
+    """A person's notification choices for Settings (a token's session has none)."""
+    notes = core.extensions.get(Notifications)
+    if notes is None or actor.user_id is None:
+        return []
+    return list(notes.preferences_public(actor.user_id)["kinds"])
 
 
 def managed(request: Request, actor: Actor) -> list[WorkspaceLink]:

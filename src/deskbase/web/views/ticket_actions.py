@@ -157,6 +157,9 @@ def _reply(ws: str, ticket_id: str, request: Request, actor: Actor, upload: Comp
         message: dict[str, Any] = {"body": body, "type": kind, "author": author}
         if file_ids:
             message[att.FIELD] = file_ids
+        mentions = [m for m in (form.get("mentions") or "").split(",") if m.strip()]
+        if mentions and kind == "internal_note":  # the composer fills it for notes only
+            message["mentions"] = [m.strip() for m in mentions][:50]
         tickets.add_response(core, ws, ticket_id, message, actor)
     except ValidationFailed as exc:
         composer.error = (

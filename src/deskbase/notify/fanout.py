@@ -1,0 +1,256 @@
+"""The fan-out loop: reads the change log (and the SLA events its changes recorded) past its watermark, up to
+the log's horizon, derives notifications (derive.py) and stores them with the new watermark in ONE
+transaction. A crash re-reads at most the changes after the stored watermark, and the store's unique
+(user, source_key) makes the re-read tell nobody twice. Never fired from a route: a write only wakes it.
+
+Facts older than `MAX_AGE` when read (history brought in by an import, a replay of old SLA clocks) notify
+nobody.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.engine import Connection
+
+from deskbase.core import loops
+from deskbase.core import tables as t
+from deskbase.core.app import Deskbase
+from deskbase.core.clock import iso
+from deskbase.core.entity_state import RecordState, record_from_row
+from deskbase.notify import derive as rules
+from deskbase.notify.derive import Assignment, Candidate, Message, SlaEvent, Ticket
+from deskbase.notify.kinds import wants
+from deskbase.notify.recipients import Directory
+from deskbase.notify.store import store
+from deskbase.support import tables as st
+from deskbase.support.tickets import classify
+
+log = logging.getLogger(__name__)
+NAME = "notifications"  #: the loop's lease and watermark (migration 0021 starts it at the log's head)
+BATCH = 500  #: relevant changes read per step at most
+SCAN = 20_000  #: change-log rows one step reads past at most
+MAX_AGE = timedelta(days=1)
+PERSIST_IDLE_WATERMARK = 5.0
+HORIZON_POLL = 0.01
+_CHUNK = 500
+#: Called after a step committed new notifications, with each one's id and candidate.
+Listener = Callable[[list[tuple[str, Candidate]]], None]
+Prefs = dict[str, dict[str, bool]]
+Sink = Callable[[Connection, list[tuple[Candidate, Prefs]]], None]
+
+
+class Fanout:
+    def __init__(self, core: Deskbase, preferences: Callable[[str], dict[str, dict[str, bool]]]) -> None:
+        """`preferences`: a user's stored per-kind choices (kinds.wants reads them)."""
+        self.core = core
+        self.preferences = preferences
+        self.listeners: list[Listener] = []
+        #: Run inside the step's transaction with every derived candidate and its recipient's preferences
+        #: (the email queue), so what they queue commits with the watermark.
+        self.sinks: list[Sink] = []
+        self.loop = loops.Loop(core.db, core.clock, NAME, self.step, idle_seconds=1.0)
+        self._watermark: int | None = None
+        self._saved_at = time.monotonic()
+        core.hooks.on_commit(lambda _entries: self.loop.wake())
+
+    def start(self) -> None:
+        self.loop.start()
+
+    def stop(self) -> None:
+        self.loop.stop()
+
+    def step(self) -> float | None:
+        """One batch; 0 when more changes wait, a short poll while the horizon holds changes back."""
+        with self.core.db.read() as conn:
+            if self._watermark is None:
+                self._watermark = loops.read_watermark(conn, NAME)
+            lo = self._watermark
+            head = int(conn.execute(select(func.max(t.changes.c.seq))).scalar() or 0)
+            final = self.core.db.horizon.seq(conn)  # never past a change still in flight (core/horizon.py)
+            held = final is not None and final < head
+            top = head if final is None else min(head, final)
+            if top <= lo:
+                return HORIZON_POLL if held else None
+            bound = min(top, lo + SCAN)
+            rows = self._changes(conn, lo, bound)
+            hi = int(rows[-1].seq) if len(rows) == BATCH else bound
+            found = self._derive(conn, rows, lo, hi)
+        self._write(found, hi)
+        if hi < top:
+            return 0.0
+        return HORIZON_POLL if held else None
+
+    # ---- reading --------------------------------------------------------------------------------------
+    @staticmethod
+    def _changes(conn: Connection, lo: int, hi: int) -> list[Any]:
+        c = t.changes.c
+        tickets = and_(c.entity == "record", c.collection == "tickets", c.op != "delete")
+        links = and_(c.entity == "relationship", c.collection == "has_response", c.op == "create")
+        q = select(t.changes).where(c.seq > lo, c.seq <= hi, or_(tickets, links))
+        return list(conn.execute(q.order_by(c.seq).limit(BATCH)).all())
+
+    def _derive(self, conn: Connection, rows: list[Any], lo: int, hi: int) -> list[Candidate]:
+        oldest = self.core.clock.now() - MAX_AGE
+        d = Directory(conn)
+        assignments: list[Assignment] = []
+        links: list[Any] = []
+        last: dict[tuple[str, str], Any] = {}  # ticket -> its assignee after the previous change read
+        for r in rows:
+            if not d.members(r.workspace_id):
+                continue  # nobody to tell there
+            if r.entity != "record":
+                if r.at >= oldest:
+                    links.append(r)
+                continue
+            img = r.data or {}
+            data = img.get("data") or {}
+            key = (r.workspace_id, r.entity_id)
+            before = last[key] if key in last else self._before(conn, r)
+            now_assigned = last[key] = data.get("assignee")
+            if now_assigned and now_assigned != before and r.at >= oldest and not img.get("deleted"):
+                subject = str(data.get("subject") or "")
+                ticket = Ticket(r.workspace_id, r.entity_id, img.get("number"), subject, now_assigned)
+                assignments.append(Assignment(int(r.seq), ticket, before, r.actor, r.actor_name))
+        messages = self._messages(conn, links)
+        return rules.derive(d, assignments, messages, self._sla(conn, d, lo, hi, oldest))
+
+    @staticmethod
+    def _before(conn: Connection, r: Any) -> Any:
+        """The ticket's assignee before change `r` (None for a new ticket)."""
+        if r.op == "create":
+            return None
+        c = t.changes.c
+        prev = conn.execute(
+            select(c.data)
+            .where(c.workspace_id == r.workspace_id, c.entity == "record", c.collection == "tickets")
+            .where(c.entity_id == r.entity_id, c.seq < r.seq)
+            .order_by(c.seq.desc())
+            .limit(1)
+        ).scalar()
+        return ((prev or {}).get("data") or {}).get("assignee")
+
+    def _messages(self, conn: Connection, links: list[Any]) -> list[Message]:
+        by_ws: dict[str, list[Any]] = {}
+        for r in links:
+            img = r.data or {}
+            if (img.get("source_collection"), img.get("target_collection")) == ("tickets", "responses"):
+                by_ws.setdefault(r.workspace_id, []).append(r)
+        out: list[Message] = []
+        for ws, group in by_ws.items():
+            responses = _records(conn, ws, "responses", [r.data["target_id"] for r in group])
+            tickets = _records(conn, ws, "tickets", [r.data["source_id"] for r in group])
+            customers = _customers(conn, ws, list(tickets))
+            settings = conn.execute(select(t.workspaces.c.settings).where(t.workspaces.c.id == ws)).scalar()
+            match = list((settings or {}).get("customer_author_match") or ["email", "id"])
+            for r in group:
+                resp, ticket = responses.get(r.data["target_id"]), tickets.get(r.data["source_id"])
+                if resp is None or ticket is None or resp.deleted or ticket.deleted:
+                    continue
+                customer = customers.get(ticket.id)
+                who = classify(resp.public(), customer.public() if customer else None, match)
+                mentions = resp.data.get("mentions")
+                out.append(
+                    Message(
+                        int(r.seq),
+                        _ticket(ws, ticket),
+                        who,
+                        str(resp.data.get("body") or ""),
+                        str(resp.data.get("author") or ""),
+                        r.actor,
+                        r.actor_name,
+                        tuple(mentions) if isinstance(mentions, list) else (),
+                    )
+                )
+        return out
+
+    @staticmethod
+    def _sla(conn: Connection, d: Directory, lo: int, hi: int, oldest: Any) -> list[SlaEvent]:
+        """Warnings and breaches recorded by changes (lo, hi], on tickets as they are now."""
+        se = st.sla_events
+        rows = conn.execute(
+            select(se)
+            .where(se.c.version > lo, se.c.version <= hi, se.c.deleted.is_(False))
+            .where(se.c.kind.in_(("warn", "breach")), se.c.at >= oldest)
+            .order_by(se.c.version, se.c.at)
+        ).all()
+        rows = [r for r in rows if d.members(r.workspace_id)]
+        out: list[SlaEvent] = []
+        for ws in sorted({r.workspace_id for r in rows}):
+            mine = [r for r in rows if r.workspace_id == ws]
+            tickets = _records(conn, ws, "tickets", [r.ticket_id for r in mine])
+            for r in mine:
+                ticket = tickets.get(r.ticket_id)
+                if ticket is None or ticket.deleted:
+                    continue
+                restart = int((r.details or {}).get("restart", 0))
+                raw = f"{ws}|{r.ticket_id}|{r.metric}|{r.cycle}|{restart}|{r.kind}|{iso(r.at)}"
+                key = "s:" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+                out.append(SlaEvent(key, _ticket(ws, ticket), r.kind, r.metric, iso(r.at)))
+        return out
+
+    # ---- writing --------------------------------------------------------------------------------------
+    def _write(self, found: list[Candidate], hi: int) -> None:
+        """Store the notifications and the watermark in one transaction. With nothing to store the watermark
+        is saved at most every few seconds: a crash re-reads that much and stores nothing twice."""
+        if not found and time.monotonic() - self._saved_at < PERSIST_IDLE_WATERMARK:
+            self._watermark = hi
+            return
+        prefs = {u: self.preferences(u) for u in {c.user_id for c in found}}
+        shown = [c for c in found if wants(prefs[c.user_id], c.kind, "in_app")]
+        with self.core.db.tx() as tx:
+            stored = store(tx.conn, shown, self.core.clock.now())
+            for sink in self.sinks:
+                sink(tx.conn, [(c, prefs[c.user_id]) for c in found])
+            loops.write_watermark(tx.conn, NAME, hi, self.core.clock)
+        self._saved_at = time.monotonic()
+        self._watermark = hi
+        if stored:
+            for fn in self.listeners:
+                try:
+                    fn(stored)
+                except Exception:
+                    log.exception("a notification listener failed")
+
+
+def _ticket(ws: str, rec: RecordState) -> Ticket:
+    return Ticket(ws, rec.id, rec.number, str(rec.data.get("subject") or ""), rec.data.get("assignee"))
+
+
+def _records(conn: Connection, ws: str, coll: str, ids: list[str]) -> dict[str, RecordState]:
+    r = t.records
+    out: dict[str, RecordState] = {}
+    unique = sorted(set(ids))
+    for i in range(0, len(unique), _CHUNK):
+        q = select(r).where(
+            r.c.workspace_id == ws, r.c.collection == coll, r.c.id.in_(unique[i : i + _CHUNK])
+        )
+        out.update({row.id: record_from_row(row) for row in conn.execute(q)})
+    return out
+
+
+def _customers(conn: Connection, ws: str, ticket_ids: list[str]) -> dict[str, RecordState]:
+    """Each ticket's live submitting customer."""
+    rel, rec = t.relationships, t.records
+    on = and_(
+        rec.c.workspace_id == rel.c.workspace_id,
+        rec.c.collection == rel.c.target_collection,
+        rec.c.id == rel.c.target_id,
+    )
+    out: dict[str, RecordState] = {}
+    for i in range(0, len(ticket_ids), _CHUNK):
+        rows = conn.execute(
+            select(rel.c.source_id.label("ticket_id"), rec)
+            .join(rec, on)
+            .where(rel.c.workspace_id == ws, rel.c.rel_type == "submitted_by")
+            .where(rel.c.source_collection == "tickets", rel.c.source_id.in_(ticket_ids[i : i + _CHUNK]))
+            .where(rel.c.deleted.is_(False), rec.c.deleted.is_(False))
+        )
+        out.update({row.ticket_id: record_from_row(row) for row in rows})
+    return out
