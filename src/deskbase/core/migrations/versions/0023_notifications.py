@@ -1,7 +1,7 @@
 """Notifications: one row per user and source change or SLA event; the notification loop's watermark starts
 at the head of an existing change log, so an upgrade tells nobody about history.
 
-Revision ID: 0021
+Revision ID: 0023
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 from deskbase.core.clock import SystemClock
 from deskbase.core.tables import JsonType, UtcDateTime, changes, loop_state
 
-revision = "0021"
-down_revision = "0020"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
