@@ -266,10 +266,12 @@ class UnitOfWork:
         fields, before, after = self._files_of(st)
         if after - before:
             self.file_refs.check(fields, st.data, after - before)
+        first = not st.in_db and st.last_change is None
         st.updated_at = at
         st.updated_by = self.actor.id
         st.dirty = True
         st.last_change = self._log("record", st.collection, st.id, op, st.image(), at)
+        st.last_change.first = first
 
     def _files_of(self, st: RecordState) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
         """The record's file fields, and the file ids it named as stored and names now."""

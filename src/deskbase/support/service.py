@@ -36,9 +36,7 @@ from deskbase.support import tables as ts
 from deskbase.support.evaluate import Message, TicketVersion, resume
 from deskbase.support.sla_config import ConfigVersion, SlaConfig
 from deskbase.support.sla_facts import (
-    author_match,
     config_mark,
-    config_versions_in,
     customer_of,
     message,
     records,
@@ -57,6 +55,7 @@ class _Input:
     versions: list[TicketVersion] = field(default_factory=list)
     responses: list[str] = field(default_factory=list)
     replay: bool = False
+    new: bool = False  #: the ticket was made by this write: its whole history is `versions`
 
 
 class SlaService:
@@ -83,9 +82,10 @@ class SlaService:
             version[ws] = max(version.get(ws, 0), c.seq)
             img = c.data or {}
             if c.entity == "record" and c.collection == "tickets":
-                work[ws][c.entity_id].versions.append(
-                    TicketVersion(c.at, img.get("data") or {}, bool(img.get("deleted")))
-                )
+                w = work[ws][c.entity_id]
+                if not w.versions:
+                    w.new = c.first
+                w.versions.append(TicketVersion(c.at, img.get("data") or {}, bool(img.get("deleted"))))
             elif c.entity == "record" and c.collection == "responses":
                 (created if c.op == "create" else edited)[ws].add(c.entity_id)
             elif c.entity == "record" and c.collection == "customers":
@@ -132,23 +132,27 @@ class SlaService:
             # A ticket this write did not itself write (found through a link, a message or a customer) is
             # locked before its state is read; the unit of work holds the rows of the tickets it wrote.
             lock_rows(conn, ws, "tickets", [tid for tid, w in inputs.items() if not w.versions])
-            configs = config_versions_in(conn, ws)
+            configs, match = self.config.for_write(conn, ws)
             rows = load(conn, ws, list(inputs))
             writer = Writer(conn, ws, version[ws], now)
-            match = author_match(conn, ws)
             replay = [
                 tid
                 for tid, w in inputs.items()
                 if w.replay or not self._continue(writer, tid, w, rows.get(tid), configs, match)
             ]
             if replay:
-                sla_replay.store(
-                    writer,
-                    sla_replay.replay(self.config, conn, ws, sorted(replay), now, configs),
-                    rows,
-                    configs,
-                    match,
-                )
+                # A ticket made by this write, with no link yet, has no history but this write's versions:
+                # evaluated from them, without reading back what was just written.
+                new = {
+                    tid: inputs[tid].versions
+                    for tid in replay
+                    if inputs[tid].new and not inputs[tid].responses and tid not in rows
+                }
+                old = sorted(tid for tid in replay if tid not in new)
+                replayed = sla_replay.replay_new(self.config, ws, new, now, configs)
+                if old:
+                    replayed |= sla_replay.replay(self.config, conn, ws, old, now, configs)
+                sla_replay.store(writer, replayed, rows, configs, match)
             writer.flush()
             due = writer.earliest_due()
             if due is not None:
