@@ -146,7 +146,9 @@ class SlaService:
                 new = {
                     tid: inputs[tid].versions
                     for tid in replay
-                    if inputs[tid].new and not inputs[tid].responses and tid not in rows
+                    if inputs[tid].new
+                    and not (inputs[tid].replay or inputs[tid].responses)
+                    and tid not in rows
                 }
                 old = sorted(tid for tid in replay if tid not in new)
                 replayed = sla_replay.replay_new(self.config, ws, new, now, configs)
