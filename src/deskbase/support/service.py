@@ -5,8 +5,9 @@ the support domain's one SLA object for adapters: reads (sla_reads / sla_queue),
 Evaluation is the pure fold in evaluate.py. A write continues the ticket's stored checkpoint with the new input
 alone (a ticket version, a newly linked message): no history is read, and only rows that changed are written.
 A full replay (sla_facts gathers the history) is kept for what a checkpoint cannot absorb: the ticket's first
-evaluation, a back-dated input, a removed or edited message or link, a customer change, a configuration change
-(which re-bases running clocks), `rebuild` and the scheduler. Outputs live in derived tables (`sla_tickets`,
+evaluation (folded from the write's own versions, nothing read back, when that write made the ticket alone), a
+back-dated input, a removed or edited message or link, a customer change, a configuration change (which
+re-bases running clocks), `rebuild` and the scheduler. Outputs live in derived tables (`sla_tickets`,
 `sla_instances`, `sla_events`) versioned by the change that caused them, which is how they reach the replica.
 
 Concurrent writers (PostgreSQL): a ticket's state is read and written only while its record's row is locked —
