@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
@@ -33,7 +34,7 @@ KINDS = ("calendar", "policy")
 T = ts.sla_config
 c = T.c
 DEFAULT_AUTHOR_MATCH = ("email", "id")
-_WS = bindparam("ws")
+_WS: BindParameter[str] = bindparam("ws")
 #: The workspace's settings and the mark of its configuration (`config_mark`: versions are change seqs and
 #: only ever added, so the count and the highest version name the whole set), in one round trip.
 _MARK = select(
