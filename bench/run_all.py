@@ -19,6 +19,7 @@ from common import BENCH, machine
 
 BENCHMARKS = (
     "http_create",
+    "write_cpu",
     "import_batch",
     "query",
     "search",

@@ -29,6 +29,9 @@ class Change:
     at: datetime
     seq: int = 0
     source: str | None = None  #: the channel the actor wrote through (see `Actor.source`)
+    #: Not stored: this change made its entity, which had no earlier version, so an in-transaction hook can
+    #: take the entity's whole history from this write instead of reading the log back.
+    first: bool = False
 
 
 def append(conn: Connection, entries: list[Change]) -> None:

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 
 from sqlalchemy.engine import Connection
 
+from deskbase.core import bulk
 from deskbase.core.errors import Conflict
 
 #: Where a PostgreSQL counter draws from: a connection that commits each statement.
@@ -81,10 +82,11 @@ class Counters:
 def last_number(conn: Connection, workspace_id: str, collection: str) -> int:
     """The last number a collection handed out (0 before its first)."""
     ph = "%s" if conn.dialect.name == "postgresql" else "?"
-    row = conn.exec_driver_sql(
+    row = bulk.first(
+        conn,
         f"SELECT last FROM record_numbers WHERE workspace_id = {ph} AND collection = {ph}",
         (workspace_id, collection),
-    ).first()
+    )
     return int(row[0]) if row else 0
 
 
@@ -105,4 +107,4 @@ def store_number(conn: Connection, workspace_id: str, collection: str, last: int
         sql = f"INSERT INTO record_numbers (last, workspace_id, collection) VALUES ({ph}, {ph}, {ph})"
     else:
         sql = f"UPDATE record_numbers SET last = {ph} WHERE workspace_id = {ph} AND collection = {ph}"
-    conn.exec_driver_sql(sql, (last, workspace_id, collection))
+    bulk.execute(conn, sql, (last, workspace_id, collection))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import tables as t
@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
 
 CARDINALITIES = ("one", "many")
+_BY_NAME = select(t.relationship_types).where(
+    t.relationship_types.c.workspace_id == bindparam("ws"),
+    t.relationship_types.c.rel_type == bindparam("rel_type"),
+)
 
 
 def public(row: Any) -> dict[str, Any]:
@@ -40,10 +44,7 @@ class RelationshipTypes:
         self.app = app
 
     def require(self, conn: Connection, workspace_id: str, rel_type: str) -> Any:
-        rt = t.relationship_types
-        row = conn.execute(
-            select(rt).where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type)
-        ).first()
+        row = conn.execute(_BY_NAME, {"ws": workspace_id, "rel_type": rel_type}).first()
         if row is None:
             self.app.workspaces.require(conn, workspace_id)
             raise NotFound(

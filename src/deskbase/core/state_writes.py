@@ -38,41 +38,22 @@ def write_records(conn: Connection, ws: str, states: list[RecordState]) -> None:
             ],
         )
     if old:
-        r = t.records
-        stmt = (
-            update(r)
-            .where(
-                r.c.workspace_id == bindparam("k_ws"),
-                r.c.collection == bindparam("k_coll"),
-                r.c.id == bindparam("k_id"),
-            )
-            .values(
-                data=bindparam("data"),
-                version=bindparam("version"),
-                deleted=bindparam("deleted"),
-                external_id=bindparam("external_id"),
-                external_source=bindparam("external_source"),
-                updated_at=bindparam("updated_at"),
-                updated_by=bindparam("updated_by"),
-                number=bindparam("number"),
-            )
-        )
-        conn.execute(
-            stmt,
+        bulk.update_records(
+            conn,
             [
-                {
-                    "k_ws": ws,
-                    "k_coll": s.collection,
-                    "k_id": s.id,
-                    "data": s.data,
-                    "version": s.version,
-                    "deleted": s.deleted,
-                    "external_id": s.external_id,
-                    "external_source": s.external_source,
-                    "updated_at": s.updated_at,
-                    "updated_by": s.updated_by,
-                    "number": s.number,
-                }
+                (
+                    s.data,
+                    s.version,
+                    s.deleted,
+                    s.external_id,
+                    s.external_source,
+                    s.updated_at,
+                    s.updated_by,
+                    s.number,
+                    ws,
+                    s.collection,
+                    s.id,
+                )
                 for s in old
             ],
         )

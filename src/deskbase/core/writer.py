@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from deskbase.core import state_writes
 from deskbase.core import tables as t
@@ -51,6 +51,35 @@ if TYPE_CHECKING:
 
 RecordKey = tuple[str, str]
 CHUNK = 500
+
+# Statements built once (building a select costs more Python than SQLite spends running it).
+_r, _rel = t.records, t.relationships
+_RECORDS_BY_ID = (
+    select(_r)
+    .where(
+        _r.c.workspace_id == bindparam("ws"),
+        _r.c.collection == bindparam("coll"),
+        _r.c.id.in_(bindparam("ids", expanding=True)),
+    )
+    .with_for_update()
+)
+_LINKS_FROM = [
+    _rel.c.workspace_id == bindparam("ws"),
+    _rel.c.source_collection == bindparam("coll"),
+    _rel.c.source_id == bindparam("sid"),
+    _rel.c.rel_type == bindparam("rel_type"),
+    _rel.c.deleted.is_(False),
+]
+_LINKS_FROM_ANY = select(_rel).where(*_LINKS_FROM).with_for_update()
+_LINKS_FROM_TO = (
+    select(_rel)
+    .where(
+        *_LINKS_FROM,
+        _rel.c.target_collection == bindparam("tcoll"),
+        _rel.c.target_id == bindparam("tid"),
+    )
+    .with_for_update()
+)
 
 
 @dataclass
@@ -110,13 +139,7 @@ class UnitOfWork:
             for i in range(0, len(ids), CHUNK):
                 chunk = ids[i : i + CHUNK]
                 rows = self.tx.conn.execute(
-                    select(t.records)
-                    .where(
-                        t.records.c.workspace_id == self.workspace_id,
-                        t.records.c.collection == coll,
-                        t.records.c.id.in_(chunk),
-                    )
-                    .with_for_update()
+                    _RECORDS_BY_ID, {"ws": self.workspace_id, "coll": coll, "ids": chunk}
                 ).all()
                 for r in rows:
                     self._remember(record_from_row(r))
@@ -266,10 +289,12 @@ class UnitOfWork:
         fields, before, after = self._files_of(st)
         if after - before:
             self.file_refs.check(fields, st.data, after - before)
+        first = not st.in_db and st.last_change is None
         st.updated_at = at
         st.updated_by = self.actor.id
         st.dirty = True
         st.last_change = self._log("record", st.collection, st.id, op, st.image(), at)
+        st.last_change.first = first
 
     def _files_of(self, st: RecordState) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
         """The record's file fields, and the file ids it named as stored and names now."""
@@ -464,17 +489,11 @@ class UnitOfWork:
         """The live links of a type from `source` that one new link must know of: all of them for cardinality
         one, else only those to `target` (the duplicate check) — one indexed lookup, however many links the
         source already has (a ticket's 400th reply reads no other reply's link)."""
-        r = t.relationships
-        conds = [
-            r.c.workspace_id == self.workspace_id,
-            r.c.source_collection == source[0],
-            r.c.source_id == source[1],
-            r.c.rel_type == rel_type,
-            r.c.deleted.is_(False),
-        ]
+        params = {"ws": self.workspace_id, "coll": source[0], "sid": source[1], "rel_type": rel_type}
         if target is not None:
-            conds += [r.c.target_collection == target[0], r.c.target_id == target[1]]
-        for row in self.tx.conn.execute(select(r).where(*conds).with_for_update()).all():
+            params |= {"tcoll": target[0], "tid": target[1]}
+        stmt = _LINKS_FROM_ANY if target is None else _LINKS_FROM_TO
+        for row in self.tx.conn.execute(stmt, params).all():
             self.rels.setdefault(row.id, rel_from_row(row))
         if target is None:
             self._live_links_loaded.add((rel_type, *source))

@@ -74,7 +74,12 @@ class Dispatcher:
         self._saved_at = time.monotonic()
         self._pruned_at: datetime | None = None
         self._random = random.Random()
-        core.hooks.on_commit(lambda _entries: self.loop.wake())
+        #: Some trigger was enabled at the last turn (read at `store.enabled_at` that generation): a commit
+        #: wakes the loop only then, or once a trigger was enabled since. Otherwise each write would cost a
+        #: turn of reads for nothing; the idle timer still moves the watermark on.
+        self._may_match = True
+        self._generation = -1
+        core.hooks.on_commit(self._committed)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -90,6 +95,10 @@ class Dispatcher:
 
     def wake(self) -> None:
         self.loop.wake()
+
+    def _committed(self, _entries: object) -> None:
+        if self._may_match or self.store.generation != self._generation:
+            self.loop.wake()
 
     # ---- one turn -----------------------------------------------------------------------------------
     def step(self) -> float | None:
@@ -110,8 +119,10 @@ class Dispatcher:
             if self._watermark is None:
                 self._watermark = loops.read_watermark(conn, NAME)
             lo = self._watermark
+            generation = self.store.generation  # before the read: an enabling commit after it wakes us
             specs = self.store.enabled_specs(conn)
             expired = self._expired(conn, specs)
+            self._may_match, self._generation = bool(specs), generation
             # Never past a change still in flight (core/horizon.py): the watermark would skip it for good.
             final = self.core.db.horizon.seq(conn)
             head = int(conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0)

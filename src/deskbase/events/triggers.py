@@ -135,6 +135,10 @@ class Triggers:
         self.core = core
         self.box = box
         self.allowed = allowed
+        #: Moves after each commit that may enable a trigger in this process, so the dispatcher, which wakes
+        #: on commits only while some trigger is enabled, knows to look again (another process's change is
+        #: seen at its next timed turn).
+        self.generation = 0
 
     def _row(self, conn: Connection, ws: str, tid: str) -> Any:
         row = conn.execute(
@@ -210,6 +214,8 @@ class Triggers:
                     .values(version=old.version + 1, **values)
                 )
             row = self._row(tx.conn, ws, tid)
+        if row.enabled:
+            self.generation += 1
         audit_log.info("trigger %s/%s %s by %s", ws, tid, "created" if secret else "updated", actor.id)
         return public(row), secret
 

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from deskbase.core import loops
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
+from deskbase.core.changelog import Change
 from deskbase.core.db import Tx
 from deskbase.core.errors import DeskbaseError
 from deskbase.events.ssrf import Network
@@ -84,7 +85,7 @@ class Sender:
         self._resting: dict[str, float] = {}  # key -> monotonic time its next lane may start
         self._stopping = threading.Event()
         self._random = random.Random()
-        core.hooks.on_commit(lambda _entries: self.loop.wake())
+        core.hooks.on_commit(self._committed)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -99,6 +100,15 @@ class Sender:
 
     def wake(self) -> None:
         self.loop.wake()
+
+    def _committed(self, entries: list[Change]) -> None:
+        """Wake for a commit that linked a response to a ticket (a reply to queue); any other write would
+        cost a turn of reads for nothing, and the idle timer still moves the watermark on."""
+        if any(
+            c.entity == "relationship" and c.collection == "has_response" and c.op == "create"
+            for c in entries
+        ):
+            self.loop.wake()
 
     def idle(self) -> bool:
         with self._lock:

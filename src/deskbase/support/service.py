@@ -5,8 +5,9 @@ the support domain's one SLA object for adapters: reads (sla_reads / sla_queue),
 Evaluation is the pure fold in evaluate.py. A write continues the ticket's stored checkpoint with the new input
 alone (a ticket version, a newly linked message): no history is read, and only rows that changed are written.
 A full replay (sla_facts gathers the history) is kept for what a checkpoint cannot absorb: the ticket's first
-evaluation, a back-dated input, a removed or edited message or link, a customer change, a configuration change
-(which re-bases running clocks), `rebuild` and the scheduler. Outputs live in derived tables (`sla_tickets`,
+evaluation (folded from the write's own versions, nothing read back, when that write made the ticket alone), a
+back-dated input, a removed or edited message or link, a customer change, a configuration change (which
+re-bases running clocks), `rebuild` and the scheduler. Outputs live in derived tables (`sla_tickets`,
 `sla_instances`, `sla_events`) versioned by the change that caused them, which is how they reach the replica.
 
 Concurrent writers (PostgreSQL): a ticket's state is read and written only while its record's row is locked —
@@ -36,9 +37,7 @@ from deskbase.support import tables as ts
 from deskbase.support.evaluate import Message, TicketVersion, resume
 from deskbase.support.sla_config import ConfigVersion, SlaConfig
 from deskbase.support.sla_facts import (
-    author_match,
     config_mark,
-    config_versions_in,
     customer_of,
     message,
     records,
@@ -57,6 +56,7 @@ class _Input:
     versions: list[TicketVersion] = field(default_factory=list)
     responses: list[str] = field(default_factory=list)
     replay: bool = False
+    new: bool = False  #: the ticket was made by this write: its whole history is `versions`
 
 
 class SlaService:
@@ -83,9 +83,10 @@ class SlaService:
             version[ws] = max(version.get(ws, 0), c.seq)
             img = c.data or {}
             if c.entity == "record" and c.collection == "tickets":
-                work[ws][c.entity_id].versions.append(
-                    TicketVersion(c.at, img.get("data") or {}, bool(img.get("deleted")))
-                )
+                w = work[ws][c.entity_id]
+                if not w.versions:
+                    w.new = c.first
+                w.versions.append(TicketVersion(c.at, img.get("data") or {}, bool(img.get("deleted"))))
             elif c.entity == "record" and c.collection == "responses":
                 (created if c.op == "create" else edited)[ws].add(c.entity_id)
             elif c.entity == "record" and c.collection == "customers":
@@ -132,23 +133,29 @@ class SlaService:
             # A ticket this write did not itself write (found through a link, a message or a customer) is
             # locked before its state is read; the unit of work holds the rows of the tickets it wrote.
             lock_rows(conn, ws, "tickets", [tid for tid, w in inputs.items() if not w.versions])
-            configs = config_versions_in(conn, ws)
+            configs, match = self.config.for_write(conn, ws)
             rows = load(conn, ws, list(inputs))
             writer = Writer(conn, ws, version[ws], now)
-            match = author_match(conn, ws)
             replay = [
                 tid
                 for tid, w in inputs.items()
                 if w.replay or not self._continue(writer, tid, w, rows.get(tid), configs, match)
             ]
             if replay:
-                sla_replay.store(
-                    writer,
-                    sla_replay.replay(self.config, conn, ws, sorted(replay), now, configs),
-                    rows,
-                    configs,
-                    match,
-                )
+                # A ticket made by this write, with no link yet, has no history but this write's versions:
+                # evaluated from them, without reading back what was just written.
+                new = {
+                    tid: inputs[tid].versions
+                    for tid in replay
+                    if inputs[tid].new
+                    and not (inputs[tid].replay or inputs[tid].responses)
+                    and tid not in rows
+                }
+                old = sorted(tid for tid in replay if tid not in new)
+                replayed = sla_replay.replay_new(self.config, ws, new, now, configs)
+                if old:
+                    replayed |= sla_replay.replay(self.config, conn, ws, old, now, configs)
+                sla_replay.store(writer, replayed, rows, configs, match)
             writer.flush()
             due = writer.earliest_due()
             if due is not None:

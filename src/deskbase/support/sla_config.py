@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
+from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
@@ -30,6 +33,16 @@ CALENDAR_LABELS = ("name", "description")  # stored beside the calendar's own JS
 KINDS = ("calendar", "policy")
 T = ts.sla_config
 c = T.c
+DEFAULT_AUTHOR_MATCH = ("email", "id")
+_WS: BindParameter[str] = bindparam("ws")
+#: The workspace's settings and the mark of its configuration (`config_mark`: versions are change seqs and
+#: only ever added, so the count and the highest version name the whole set), in one round trip.
+_MARK = select(
+    t.workspaces.c.settings,
+    select(func.count()).select_from(T).where(c.workspace_id == _WS).scalar_subquery(),
+    select(func.max(c.version)).where(c.workspace_id == _WS).scalar_subquery(),
+).where(t.workspaces.c.id == _WS)
+_ALL = select(T).where(c.workspace_id == _WS).order_by(c.version)
 
 
 @dataclass(frozen=True)
@@ -75,8 +88,21 @@ class SlaConfig:
         self.core = core
         self._calendars: dict[tuple[str, str, int], Calendar] = {}
         self._policies: dict[tuple[str, str, int], Policy] = {}
+        self._timelines: dict[str, tuple[tuple[int, int | None], list[ConfigVersion]]] = {}
 
     # ---- reads ------------------------------------------------------------------------------------
+    def for_write(self, conn: Connection, workspace_id: str) -> tuple[list[ConfigVersion], list[str]]:
+        """Every configuration version of the workspace, oldest first, and how its messages are told to be
+        the customer's (`customer_author_match`), as the write hook needs them on every ticket write: one
+        small query, the versions read again only when their mark moved. Shared: do not modify."""
+        row = conn.execute(_MARK, {"ws": workspace_id}).first()
+        settings, mark = (row[0], (int(row[1]), row[2])) if row is not None else (None, (0, None))
+        hit = self._timelines.get(workspace_id)
+        if hit is None or hit[0] != mark:
+            hit = (mark, [version_from_row(r) for r in conn.execute(_ALL, {"ws": workspace_id})])
+            self._timelines[workspace_id] = hit
+        return hit[1], list((settings or {}).get("customer_author_match") or DEFAULT_AUTHOR_MATCH)
+
     def versions(self, workspace_id: str, kind: str | None = None) -> list[ConfigVersion]:
         """Every version of every calendar/policy of the workspace, oldest first."""
         q = select(T).where(c.workspace_id == workspace_id)

@@ -25,7 +25,7 @@ from deskbase.support.calendar import Calendar, calendar_24x7
 from deskbase.support.evaluate import Message, PolicyEra, TicketFacts, TicketVersion
 from deskbase.support.policy import Policy
 from deskbase.support.policy import select as select_policy
-from deskbase.support.sla_config import ConfigVersion, SlaConfig, version_from_row
+from deskbase.support.sla_config import DEFAULT_AUTHOR_MATCH, ConfigVersion, SlaConfig, version_from_row
 from deskbase.support.tickets import classify, message_time
 
 UTC24 = calendar_24x7("UTC")
@@ -107,7 +107,7 @@ def records(conn: Connection, workspace_id: str, collection: str, ids: list[str]
 
 def author_match(conn: Connection, workspace_id: str) -> list[str]:
     settings = conn.execute(_AUTHOR_MATCH, {"ws": workspace_id}).scalar()
-    return list((settings or {}).get("customer_author_match") or ["email", "id"])
+    return list((settings or {}).get("customer_author_match") or DEFAULT_AUTHOR_MATCH)
 
 
 def customer_of(conn: Connection, workspace_id: str, ticket_id: str) -> dict[str, Any] | None:

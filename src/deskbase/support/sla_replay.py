@@ -19,7 +19,7 @@ from deskbase.core.changelog import Change
 from deskbase.core.context import Actor
 from deskbase.core.records import lock_rows
 from deskbase.support import tables as ts
-from deskbase.support.evaluate import Fold, fold
+from deskbase.support.evaluate import Fold, TicketFacts, TicketVersion, fold
 from deskbase.support.sla_config import ConfigVersion, SlaConfig
 from deskbase.support.sla_facts import (
     Gathered,
@@ -51,11 +51,32 @@ def replay(
     configs: list[ConfigVersion],
 ) -> dict[str, Replayed]:
     """Evaluate each ticket's whole history (tickets that no longer exist are left out)."""
-    out = {}
-    for tid, g in gather_many(conn, workspace_id, ticket_ids).items():
-        tl = timeline(config, workspace_id, g, configs)
-        out[tid] = Replayed(fold(g.facts, tl.eras, now), tl, g)
-    return out
+    gathered = gather_many(conn, workspace_id, ticket_ids)
+    return {tid: _evaluate(config, workspace_id, g, now, configs) for tid, g in gathered.items()}
+
+
+def replay_new(
+    config: SlaConfig,
+    workspace_id: str,
+    versions: dict[str, list[TicketVersion]],
+    now: datetime,
+    configs: list[ConfigVersion],
+) -> dict[str, Replayed]:
+    """Evaluate tickets made by the write in hand, whose whole history is its versions of them: no earlier
+    version, no message and no customer link (what `gather_many` would read back is exactly this)."""
+    return {
+        tid: _evaluate(
+            config, workspace_id, Gathered(TicketFacts(tid, tuple(vs), (), None), []), now, configs
+        )
+        for tid, vs in versions.items()
+    }
+
+
+def _evaluate(
+    config: SlaConfig, workspace_id: str, g: Gathered, now: datetime, configs: list[ConfigVersion]
+) -> Replayed:
+    tl = timeline(config, workspace_id, g, configs)
+    return Replayed(fold(g.facts, tl.eras, now), tl, g)
 
 
 def store(

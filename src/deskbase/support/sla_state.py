@@ -86,6 +86,20 @@ _LOAD = select(
 ).where(_st.c.workspace_id == bindparam("ws"), _st.c.ticket_id.in_(bindparam("ids", expanding=True)))
 
 
+_si, _se = ts.sla_instances, ts.sla_events
+_KNOWN_INSTANCES = select(_si).where(
+    _si.c.workspace_id == bindparam("ws"),
+    _si.c.ticket_id == bindparam("ticket"),
+    _si.c.metric.in_(bindparam("metrics", expanding=True)),
+    _si.c.cycle.in_(bindparam("cycles", expanding=True)),
+)
+_KNOWN_EVENTS = select(_se).where(
+    _se.c.workspace_id == bindparam("ws"),
+    _se.c.ticket_id == bindparam("ticket"),
+    _se.c.event_key.in_(bindparam("keys", expanding=True)),
+)
+
+
 def load(conn: Connection, workspace_id: str, ticket_ids: list[str]) -> dict[str, TicketRow]:
     rows = conn.execute(_LOAD, {"ws": workspace_id, "ids": ticket_ids})
     return {
@@ -166,32 +180,17 @@ class Writer:
         self, ticket_id: str, known: tuple[list[list[Any]], list[str]]
     ) -> tuple[dict[InstanceKey, Any], dict[str, Any]]:
         """The rows a continuation may touch, by key (IN lists on the primary key's columns)."""
-        si, se = ts.sla_instances, ts.sla_events
         keys = {(k[0], k[1], k[2]) for k in known[0]}
         inst: dict[InstanceKey, Any] = {}
+        at = {"ws": self.workspace_id, "ticket": ticket_id}
         if keys:
-            for r in self.conn.execute(
-                select(si).where(
-                    si.c.workspace_id == self.workspace_id,
-                    si.c.ticket_id == ticket_id,
-                    si.c.metric.in_({k[0] for k in keys}),
-                    si.c.cycle.in_({k[1] for k in keys}),
-                )
-            ):
+            metrics, cycles = sorted({k[0] for k in keys}), sorted({k[1] for k in keys})
+            for r in self.conn.execute(_KNOWN_INSTANCES, {**at, "metrics": metrics, "cycles": cycles}):
                 if (r.metric, r.cycle, r.restarts) in keys:
                     inst[(r.metric, r.cycle, r.restarts)] = r
         ev: dict[str, Any] = {}
         if known[1]:
-            ev = {
-                r.event_key: r
-                for r in self.conn.execute(
-                    select(se).where(
-                        se.c.workspace_id == self.workspace_id,
-                        se.c.ticket_id == ticket_id,
-                        se.c.event_key.in_(known[1]),
-                    )
-                )
-            }
+            ev = {r.event_key: r for r in self.conn.execute(_KNOWN_EVENTS, {**at, "keys": known[1]})}
         return inst, ev
 
     def add(
@@ -289,7 +288,7 @@ class Writer:
         for table, cols, keys in replaced:
             if keys:
                 where = " AND ".join(f"{c} = {ph}" for c in ("workspace_id", *cols))
-                conn.exec_driver_sql(f"DELETE FROM {table} WHERE {where}", [(ws, *k) for k in keys])
+                bulk.execute(conn, f"DELETE FROM {table} WHERE {where}", [(ws, *k) for k in keys])
         bulk.insert_dicts(conn, ts.sla_instances, self.inst_rows)
         bulk.insert_dicts(conn, ts.sla_events, self.ev_rows)
         updated = [{"workspace_id": ws, "ticket_id": tid, **values} for tid, values in self.ticket_updates]

@@ -22,6 +22,7 @@ from deskbase.api.deps import (
     requires,
     when,
 )
+from deskbase.api.replies import json_reply, record_reply
 from deskbase.api.schemas import RecordCreate, RecordPatch, RecordReplace
 from deskbase.core.auth import audit_view
 from deskbase.core.errors import InvalidFilter, InvalidJson, ValidationFailed
@@ -39,11 +40,6 @@ def _json_param(raw: str | None, name: str) -> Any:
         raise InvalidFilter(f"{name}: {exc.message}", {"parameter": name, **exc.details}) from exc
 
 
-def _etag(response: Response, record: dict[str, Any]) -> dict[str, Any]:
-    response.headers["ETag"] = f'"{record["version"]}"'
-    return record
-
-
 def build(word: str, include_in_schema: bool = True) -> APIRouter:
     router = APIRouter(
         prefix=f"/v1/workspaces/{{ws}}/{word}/{{collection}}",
@@ -54,12 +50,13 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
     @router.post(
         "",
         status_code=201,
+        response_model=dict[str, Any],
         responses={200: {"description": "Replaced the record its `id` or external id names"}},
         openapi_extra=requires("write:records"),
     )
     def create_record(
-        ws: str, collection: str, body: RecordCreate, core: CoreDep, actor: ActorDep, response: Response
-    ) -> dict[str, Any]:
+        ws: str, collection: str, body: RecordCreate, core: CoreDep, actor: ActorDep
+    ) -> Response:
         """Create a record (201), or replace the one its `id` or external id names (200)."""
         authorize(actor, "write:records", ws, collection)
         out, created = core.records.create(
@@ -70,8 +67,7 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
             at=when(body.at),
             created_at=when(body.created_at, "created_at"),
         )
-        response.status_code = 201 if created else 200
-        return _etag(response, out)
+        return record_reply(out, 201 if created else 200)
 
     @router.get("", openapi_extra=requires("read:records"))
     def query_records(
@@ -97,20 +93,19 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
             include_deleted,
         )
 
-    @router.get("/{rid}", openapi_extra=requires("read:records"))
+    @router.get("/{rid}", response_model=dict[str, Any], openapi_extra=requires("read:records"))
     def get_record(
         ws: str,
         collection: str,
         rid: str,
         core: CoreDep,
         actor: ActorDep,
-        response: Response,
         include_deleted: bool = False,
-    ) -> dict[str, Any]:
+    ) -> Response:
         authorize(actor, "read:records", ws, collection)
-        return _etag(response, core.hooks.enrich(ws, core.records.get(ws, collection, rid, include_deleted)))
+        return record_reply(core.hooks.enrich(ws, core.records.get(ws, collection, rid, include_deleted)))
 
-    @router.put("/{rid}", openapi_extra=requires("write:records"))
+    @router.put("/{rid}", response_model=dict[str, Any], openapi_extra=requires("write:records"))
     def replace_record(
         ws: str,
         collection: str,
@@ -118,16 +113,15 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         body: RecordReplace,
         core: CoreDep,
         actor: ActorDep,
-        response: Response,
         if_match_header: Annotated[str | None, Header(alias="If-Match")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         authorize(actor, "write:records", ws, collection)
         out = core.records.replace(
             ws, collection, rid, body.data, actor, if_match(if_match_header), when(body.at)
         )
-        return _etag(response, out)
+        return record_reply(out)
 
-    @router.patch("/{rid}", openapi_extra=requires("write:records"))
+    @router.patch("/{rid}", response_model=dict[str, Any], openapi_extra=requires("write:records"))
     def patch_record(
         ws: str,
         collection: str,
@@ -135,17 +129,16 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         body: RecordPatch,
         core: CoreDep,
         actor: ActorDep,
-        response: Response,
         if_match_header: Annotated[str | None, Header(alias="If-Match")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Apply an RFC 7396 merge patch to `data`; the result must still match the schema."""
         authorize(actor, "write:records", ws, collection)
         out = core.records.patch(
             ws, collection, rid, body.data, actor, if_match(if_match_header), when(body.at)
         )
-        return _etag(response, out)
+        return record_reply(out)
 
-    @router.delete("/{rid}", openapi_extra=requires("write:records"))
+    @router.delete("/{rid}", response_model=dict[str, Any], openapi_extra=requires("write:records"))
     def delete_record(
         ws: str,
         collection: str,
@@ -154,10 +147,12 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         actor: ActorDep,
         at: str | None = None,
         if_match_header: Annotated[str | None, Header(alias="If-Match")] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Soft delete (a new version with deleted=true); the record's relationships go with it."""
         authorize(actor, "write:records", ws, collection)
-        return core.records.delete(ws, collection, rid, actor, if_match(if_match_header), when(at))
+        return json_reply(
+            core.records.delete(ws, collection, rid, actor, if_match(if_match_header), when(at))
+        )
 
     @router.get("/{rid}/history", openapi_extra=requires("read:records"))
     def record_history(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from deskbase.api.deps import ActorDep, CoreDep, authorize, requires, when
+from deskbase.api.replies import json_reply
 from deskbase.api.schemas import ResponseCreate
 from deskbase.core.scope import ReadScope
 from deskbase.support import tickets
@@ -16,15 +17,17 @@ router = APIRouter(prefix="/v1/workspaces/{ws}/tickets", tags=["support"])
 
 
 @router.post(
-    "/{ticket_id}/responses", status_code=201, openapi_extra=requires("write:records", "write:relationships")
+    "/{ticket_id}/responses",
+    status_code=201,
+    response_model=dict[str, Any],
+    openapi_extra=requires("write:records", "write:relationships"),
 )
-def add_response(
-    ws: str, ticket_id: str, body: ResponseCreate, core: CoreDep, actor: ActorDep
-) -> dict[str, Any]:
+def add_response(ws: str, ticket_id: str, body: ResponseCreate, core: CoreDep, actor: ActorDep) -> Response:
     """Reply to a ticket or add an internal note: the response and its has_response link, atomically."""
     authorize(actor, "write:records", ws, "responses")
     authorize(actor, "write:relationships", ws)
-    return tickets.add_response(core, ws, ticket_id, body.model_dump(exclude={"at"}), actor, when(body.at))
+    out = tickets.add_response(core, ws, ticket_id, body.model_dump(exclude={"at"}), actor, when(body.at))
+    return json_reply(out, 201)
 
 
 @router.get("/{ticket_id}/responses", openapi_extra=requires("read:records", "read:relationships"))
