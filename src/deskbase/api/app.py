@@ -24,6 +24,7 @@ from deskbase.api.routers import (
     relationships,
     sla,
     support,
+    teams,
     tokens,
     triggers,
     users,
@@ -96,6 +97,7 @@ def create_app(
         mail,
         users,
         members,
+        teams,
     )
     for module in modules:
         app.include_router(module.router)
