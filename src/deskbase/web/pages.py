@@ -315,6 +315,23 @@ class PresencePanel:
     draft_saved: str | None = None  #: when the heartbeat carried the composer's text: its save time
 
 
+@dataclass(frozen=True)
+class AgentOption:
+    """One agent in the assignee picker: who they are, whether they are online, how many open tickets
+    they hold now (what an assigner weighs)."""
+
+    email: str  #: the assignee value
+    name: str
+    online: bool
+    open: int
+
+
+@dataclass(frozen=True)
+class TeamOption:
+    id: str  #: the ticket's `team` value
+    name: str
+
+
 @dataclass
 class TicketPage:
     ticket: dict[str, Any]  #: the record as the core returns it
@@ -346,6 +363,10 @@ class TicketPage:
     max_files: int = 0  #: how many files one message may carry
     seen: str = ""  #: the newest response the page shows ("" for none): the composer's collision check
     email: EmailNotice | None = None  #: on an email ticket: who a reply is emailed to
+    #: the assignee picker's agents (online first), or None where the workspace has no members yet and an
+    #: assignee is free text
+    picker: list[AgentOption] | None = None
+    teams: list[TeamOption] = field(default_factory=list)  #: the team picker's choices (none: no picker)
 
 
 @dataclass
