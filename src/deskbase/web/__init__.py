@@ -48,6 +48,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         new_ticket,
         people,
         queue,
+        teams,
         ticket,
         ticket_actions,
         trigger_log,
@@ -73,5 +74,6 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         files,
         messages,
         mailboxes,
+        teams,
     ):
         app.include_router(module.router)

@@ -57,6 +57,8 @@ class Shell:
     integrations_href: str | None = None
     #: Settings → Mailboxes of this workspace, for those who may manage its mailboxes (None hides the link)
     mailboxes_href: str | None = None
+    #: Settings → Teams of this workspace, for its admins (None hides the link)
+    teams_href: str | None = None
 
 
 @dataclass
@@ -732,3 +734,39 @@ class LinkGonePage:
 
     title: str
     message: str
+
+
+@dataclass
+class TeamForm:
+    """A team as its form shows it: members one per line (`email` or `email:capacity`), in rotation order."""
+
+    id: str = ""
+    name: str = ""
+    rule: str = "manual"
+    members: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TeamRow:
+    id: str
+    name: str
+    rule: str
+    members: list[str]  #: "Name (email) · capacity N", in rotation order
+    form: TeamForm
+    action: str  #: where its form posts
+    delete_action: str
+
+
+@dataclass
+class TeamsPage:
+    """Settings → Teams: the workspace's teams, a form each, and one that adds a team."""
+
+    workspace: str
+    rows: list[TeamRow]
+    form: TeamForm  #: the "add a team" form
+    create_href: str
+    rules: list[tuple[str, str]]  #: (value, label) of the assignment rules
+    people: list[str]  #: the workspace's members' emails, as a reminder beside the members box
+    notice: str | None = None
+    error: str | None = None
