@@ -427,3 +427,30 @@ def test_an_escalation_naming_someone_who_is_not_an_agent_runs_its_other_actions
     run_due(api)
     data = api.get(f"{W}/records/tickets/{tid}").json()["data"]
     assert data["priority"] == "urgent" and data["tags"] == ["escalated"] and "assignee" not in data
+
+
+def test_a_team_gets_its_own_business_hours_through_a_policy_matching_it(
+    desk: Api, clock: FixedClock
+) -> None:
+    """How docs/people.md gives a team its hours: a policy matching `team` names the team's calendar."""
+    api = desk
+    assert api.put(f"{W}/teams/billing", json={"name": "Billing"}).status_code == 201
+    tokyo = {"name": "Billing hours", "timezone": "Asia/Tokyo", "weekly": {"mon": [["09:00", "17:00"]]}}
+    assert api.put(f"{W}/sla/calendars/billing-hours", json=tokyo).status_code == 201
+    policy = {
+        "name": "Billing",
+        "calendar_id": "billing-hours",
+        "position": 0,
+        "match": {"field": "team", "op": "eq", "value": "billing"},
+        "targets": {"first_response": {"high": {"seconds": 3600}}},
+    }
+    assert api.put(f"{W}/sla/policies/billing", json=policy).status_code == 201
+    billed = api.post(
+        f"{W}/records/tickets", json={"data": {"subject": "Invoice", **OPEN_HIGH, "team": "billing"}}
+    ).json()["id"]
+    other = ticket(api)
+    assert api.get(f"{W}/tickets/{billed}/sla").json()["policy"]["calendar_id"] == "billing-hours"
+    assert api.get(f"{W}/tickets/{other}/sla").json()["policy"]["calendar_id"] == "business-hours"
+
+
+OPEN_HIGH = {"status": "open", "priority": "high"}
