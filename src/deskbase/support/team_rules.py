@@ -70,6 +70,7 @@ class _TeamState:
     rule: str
     emails: dict[str, str]  #: user id -> email
     candidates: list[Candidate]
+    last: str | None  #: whom the rule chose last (the round-robin position)
 
 
 class TeamRules:
@@ -148,10 +149,10 @@ class TeamRules:
             state = teams[team_id]
             if state is None:
                 continue
-            row = self.core.teams.row(uow.tx.conn, uow.workspace_id, team_id)
-            chosen = choose(state.rule, state.candidates, row.last_assigned)
+            chosen = choose(state.rule, state.candidates, state.last)
             if chosen is None:
                 continue
+            state.last = chosen
             uow.rule_patch(
                 TICKETS, st.id, {"assignee": state.emails[chosen]}, rule_actor(team_id, state.rule)
             )
@@ -186,4 +187,5 @@ class TeamRules:
                 )
                 for m in members
             ],
+            row.last_assigned,
         )
