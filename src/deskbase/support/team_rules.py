@@ -28,7 +28,7 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
 from deskbase.core.filters import Compiler, parse_field
 from deskbase.core.writer import UnitOfWork
-from deskbase.support.assignment import OPEN_STATUSES, Candidate, choose
+from deskbase.support.assignment import LEAST_LOADED, OPEN_STATUSES, Candidate, choose
 
 TICKETS = "tickets"
 
@@ -173,7 +173,9 @@ class TeamRules:
         members = self.core.teams.members_of(conn, ws, team_id)
         agents = self.agents(uow) or {}
         online = agent_list.online(conn, [m.user_id for m in members], self.core.clock.now())
-        loads = open_loads(conn, ws, [m.email for m in members])
+        # Loads cost a count over the members' open tickets: read them only when the rule or a capacity weighs them.
+        weighed = row.rule == LEAST_LOADED or any(m.capacity is not None for m in members)
+        loads = open_loads(conn, ws, [m.email for m in members]) if weighed else {}
         return _TeamState(
             row.rule,
             {m.user_id: m.email for m in members},
