@@ -73,12 +73,28 @@ def load_demo(core: Deskbase) -> dict[str, int]:
 
 
 DEMO_ADMIN = "admin@example.com"
-DEMO_AGENTS = (("maria@support.example", "Maria Santos"), ("tom@support.example", "Tom Becker"))
+#: Every agent the demo's tickets are assigned to is a person of the demo workspace (an assignee is an
+#: agent's email); Maria and Tom are the ones `serve --demo` names, all share one printed password.
+DEMO_AGENTS = (
+    ("maria@support.example", "Maria Santos"),
+    ("tom@support.example", "Tom Becker"),
+    ("aisha@support.example", "Aisha Khan"),
+    ("li@support.example", "Li Wei"),
+    ("pedro@support.example", "Pedro Alves"),
+    ("sofia@support.example", "Sofia Rossi"),
+    ("jamal@support.example", "Jamal Okafor"),
+    ("nina@support.example", "Nina Ito"),
+)
+#: The demo's team: a ticket filed to it unassigned goes round-robin to whichever of the two is signed in.
+DEMO_TEAM = (
+    "frontline",
+    {"name": "Frontline", "rule": "round_robin", "members": [e for e, _ in DEMO_AGENTS[:2]]},
+)
 
 
 def demo_people(core: Deskbase) -> dict[str, str] | None:
-    """On a demo's first start: a server-admin user and two agents of the demo workspace (the demo's tickets
-    are assigned to them, so their "My open tickets" is full). Returns the generated passwords, which are
+    """On a demo's first start: a server-admin user, the demo workspace's agents (the demo's tickets are
+    assigned to them, so Maria's "My open tickets" is full) and its team. Returns the generated passwords, which are
     never stored in the clear and shown only now; None when the demo people exist already."""
     with core.db.read() as conn:
         if core.people.by_email(conn, DEMO_ADMIN) is not None:
@@ -96,6 +112,7 @@ def demo_people(core: Deskbase) -> dict[str, str] | None:
             else core.people.create(SYSTEM, {"email": email, "name": name}, passwords["agents"])["id"]
         )
         core.members.put(SYSTEM, DEMO_WORKSPACE, user, "agent")
+    core.teams.put(SYSTEM, DEMO_WORKSPACE, *DEMO_TEAM)
     return passwords
 
 
@@ -156,9 +173,12 @@ def serve(settings: Settings, demo: bool = False, background: bool = True) -> No
     else:
         print(f"admin token: in {token_file}", file=out)
     if people is not None:
-        agents = ", ".join(email for email, _ in DEMO_AGENTS)
+        agents = ", ".join(email for email, _ in DEMO_AGENTS[:2])
         print(f"admin user: {DEMO_ADMIN}  password: {people[DEMO_ADMIN]}  (shown once)", file=out)
-        print(f"demo agents: {agents}  password: {people['agents']}  (shown once)", file=out)
+        print(
+            f"demo agents: {agents} and {len(DEMO_AGENTS) - 2} more  password: {people['agents']}  (shown once)",
+            file=out,
+        )
     elif demo:
         print(
             f"admin user: {DEMO_ADMIN}  (a new password: deskbase users reset-password {DEMO_ADMIN})",

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from deskbase.core.clock import FixedClock, iso
+from deskbase.core.context import SYSTEM
 from deskbase.support import tables as ts
 from deskbase.support.service import SlaService
 from tests.conftest import Api
@@ -399,3 +400,57 @@ def test_sla_views_forget_deleted_tickets(desk: Api, clock: FixedClock) -> None:
     run_due(api)
     page = sla.queue("acme", "breached", {}, 10, None)
     assert [t["id"] for t in page["data"]] == [kept] and page["count"] == 1
+
+
+def test_an_escalation_naming_someone_who_is_not_an_agent_runs_its_other_actions(
+    desk: Api, clock: FixedClock
+) -> None:
+    """Once the workspace has members, an assignee must be an agent: a step naming anyone else still raises
+    the priority and tags the ticket, and leaves the assignee alone (the scheduler does not fail on it)."""
+    api = desk
+    core = api.core  # type: ignore[attr-defined]
+    uid = core.people.create(SYSTEM, {"email": "ann@acme.example", "name": "Ann"})["id"]
+    core.members.put(SYSTEM, "acme", uid, "agent")
+    ladder = {
+        "name": "Escalating",
+        "calendar_id": "business-hours",
+        "position": 0,
+        "targets": {"first_response": {"high": {"seconds": 3600}}},
+        "escalations": [
+            {"trigger": "breach", "actions": {"set_priority": "urgent", "add_tags": ["escalated"]}},
+            {"trigger": "breach", "actions": {"set_assignee": "lead@x.io"}},
+        ],
+    }
+    assert api.put(f"{W}/sla/policies/esc", json=ladder).status_code == 201
+    tid = ticket(api)
+    clock.set(MON + timedelta(hours=1, seconds=1))
+    run_due(api)
+    data = api.get(f"{W}/records/tickets/{tid}").json()["data"]
+    assert data["priority"] == "urgent" and data["tags"] == ["escalated"] and "assignee" not in data
+
+
+def test_a_team_gets_its_own_business_hours_through_a_policy_matching_it(
+    desk: Api, clock: FixedClock
+) -> None:
+    """How docs/people.md gives a team its hours: a policy matching `team` names the team's calendar."""
+    api = desk
+    assert api.put(f"{W}/teams/billing", json={"name": "Billing"}).status_code == 201
+    tokyo = {"name": "Billing hours", "timezone": "Asia/Tokyo", "weekly": {"mon": [["09:00", "17:00"]]}}
+    assert api.put(f"{W}/sla/calendars/billing-hours", json=tokyo).status_code == 201
+    policy = {
+        "name": "Billing",
+        "calendar_id": "billing-hours",
+        "position": 0,
+        "match": {"field": "team", "op": "eq", "value": "billing"},
+        "targets": {"first_response": {"high": {"seconds": 3600}}},
+    }
+    assert api.put(f"{W}/sla/policies/billing", json=policy).status_code == 201
+    billed = api.post(
+        f"{W}/records/tickets", json={"data": {"subject": "Invoice", **OPEN_HIGH, "team": "billing"}}
+    ).json()["id"]
+    other = ticket(api)
+    assert api.get(f"{W}/tickets/{billed}/sla").json()["policy"]["calendar_id"] == "billing-hours"
+    assert api.get(f"{W}/tickets/{other}/sla").json()["policy"]["calendar_id"] == "business-hours"
+
+
+OPEN_HIGH = {"status": "open", "priority": "high"}

@@ -35,6 +35,8 @@ def test_template_is_the_seed_verbatim_and_idempotent(core: Deskbase, ws: str, a
         if name in ("tickets", "responses"):  # deskbase's addition: file ids (see docs/files.md)
             assert props.pop("attachments")["x-files"] is True
             assert props.pop("mail")["type"] == "object"  # the email channel (see docs/email.md)
+        if name == "tickets":
+            assert props.pop("team")["type"] == "string"  # the ticket's team (see docs/people.md)
         if name == "responses":
             assert props.pop("original")["x-files"] is True  # the stored .eml of an email message
         if name == "customers":  # widened: non-ASCII addresses too (SMTPUTF8, see docs/email.md)
@@ -149,3 +151,25 @@ def test_fields_differing_only_in_case_each_get_their_index(core: Deskbase, ws: 
     core.records.create(ws, "sites", {"data": {"Region": "EU", "region": "us"}}, actor)
     hits = core.records.query(ws, "sites", {"field": "data.Region", "op": "eq", "value": "EU"})["data"]
     assert len(hits) == 1
+
+
+def test_a_workspace_whose_template_predates_team_gets_it_by_applying_again(
+    core: Deskbase, ws: str, actor: Actor
+) -> None:
+    """The template grew `team` on tickets: a workspace made before keeps its tickets (and accepted `team`
+    meanwhile, as an extra field); applying the template again declares and indexes it."""
+    coll = core.collections.get(ws, "tickets")
+    old = json.loads(json.dumps(coll["json_schema"]))
+    del old["properties"]["team"]
+    core.collections.upsert(ws, "tickets", {"name": "Tickets", "json_schema": old}, actor)
+    core.teams.put(actor, ws, "billing", {"name": "Billing"})
+    kept, _ = core.records.create(ws, "tickets", {"data": {**T, "team": "billing"}}, actor)
+    plain, _ = core.records.create(ws, "tickets", {"data": T}, actor)
+    report = core.templates.apply(ws, "support", actor)
+    tickets = next(c for c in report["collections"] if c["id"] == "tickets")
+    assert tickets["version"] > coll["version"] and not tickets["created"]
+    assert core.collections.get(ws, "tickets")["json_schema"]["properties"]["team"]["x-index"] is True
+    assert core.records.get(ws, "tickets", kept["id"])["data"] == {**T, "team": "billing"}
+    assert core.records.get(ws, "tickets", plain["id"])["data"] == T
+    found = core.records.query(ws, "tickets", {"field": "data.team", "op": "eq", "value": "billing"})["data"]
+    assert [r["id"] for r in found] == [kept["id"]]

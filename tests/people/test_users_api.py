@@ -166,8 +166,9 @@ def test_a_deleted_workspace_takes_its_memberships_roles_and_invitations(people:
     assert people.api.get(f"/v1/workspaces/{ws}", token=ann.token).status_code == 404
 
 
-def test_the_demo_creates_an_admin_user_and_two_agents_once(people: People) -> None:
-    from deskbase.server import DEMO_ADMIN, DEMO_WORKSPACE, demo_people
+def test_the_demo_creates_an_admin_user_its_agents_and_a_team_once(people: People) -> None:
+    from deskbase.server import DEMO_ADMIN, DEMO_AGENTS, DEMO_WORKSPACE, demo_people
+    from deskbase.support import demo
 
     people.api.put(f"/v1/workspaces/{DEMO_WORKSPACE}", json={"name": "Demo"})
     passwords = demo_people(people.core)
@@ -176,10 +177,13 @@ def test_the_demo_creates_an_admin_user_and_two_agents_once(people: People) -> N
     assert console.sign_in(DEMO_ADMIN, passwords[DEMO_ADMIN]).status_code == 303
     assert console.sign_in("maria@support.example", passwords["agents"]).status_code == 303
     members = people.api.get(f"/v1/workspaces/{DEMO_WORKSPACE}/members").json()["data"]
-    assert {(m["user"]["email"], m["role"]) for m in members} == {
-        ("maria@support.example", "agent"),
-        ("tom@support.example", "agent"),
-    }
+    assert {(m["user"]["email"], m["role"]) for m in members} == {(e, "agent") for e, _ in DEMO_AGENTS}
+    assert {e for e, _ in DEMO_AGENTS} == set(demo.AGENTS)  # every demo assignee is an agent
+    team = people.api.get(f"/v1/workspaces/{DEMO_WORKSPACE}/teams/frontline").json()
+    assert (team["rule"], [m["email"] for m in team["members"]]) == (
+        "round_robin",
+        ["maria@support.example", "tom@support.example"],
+    )
     admin = people.api.get(f"/v1/users?email={DEMO_ADMIN}").json()["data"][0]
     assert admin["server_admin"] is True
     assert demo_people(people.core) is None  # a restart keeps them (and prints no password)

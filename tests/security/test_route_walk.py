@@ -204,6 +204,9 @@ def world(sql_api: Api) -> Iterator[World]:
     core.members.put(SYSTEM, WS, member["id"], "agent")
     core.roles.put(WS, "walk-role", [{"scope": {"workspaces": [WS]}, "permissions": ["read:records"]}], None)
     invitation = core.invitations.create(SYSTEM, WS, "walk-invitee@acme.example", "agent")
+    core.teams.put(
+        SYSTEM, WS, "walk-team", {"name": "Walk Team", "rule": "round_robin", "members": [member["id"]]}
+    )
     outsider = core.people.create(SYSTEM, {"email": "walk-outsider@other.example", "name": "Walk Outsider"})
     core.members.put(SYSTEM, "other", outsider["id"], "owner")
     tokens["other_member"], _ = core.tokens.create(
@@ -221,11 +224,12 @@ def world(sql_api: Api) -> Iterator[World]:
         "user_id": member["id"],
         "role": "walk-role",
         "invitation_id": invitation["id"],
+        "team_id": "walk-team",
     }
     hidden = {
         "outside_tickets": [*OUTSIDE_TICKETS, customer["id"], message["id"]],
         "actors": [writer["id"], writer["name"]],
-        "people": [member["email"], "Walk Member", "walk-invitee@acme.example"],
+        "people": [member["email"], "Walk Member", "walk-invitee@acme.example", "Walk Team"],
     }
     yield World(api, Fingerprint(core.db.engine), tokens, values, operations(app), hidden)
 

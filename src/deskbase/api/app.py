@@ -25,6 +25,7 @@ from deskbase.api.routers import (
     relationships,
     sla,
     support,
+    teams,
     tokens,
     triggers,
     users,
@@ -98,6 +99,7 @@ def create_app(
         users,
         members,
         notifications,
+        teams,
     )
     for module in modules:
         app.include_router(module.router)

@@ -53,6 +53,7 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "outbox_id": _RECORD_ID,
     "user_id": _USER_ID,
     "role": _SLUG,
+    "team_id": _SLUG,
     "invitation_id": _INVITATION_ID,
     "token": _LINK,
 }

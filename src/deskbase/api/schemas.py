@@ -266,6 +266,25 @@ class MemberPut(Body):
     role: str = Field(max_length=63)
 
 
+class TeamMember(Body):
+    user: str = Field(max_length=254, description="The member's user id or email.")
+    capacity: int | None = Field(
+        None, ge=0, le=100_000, description="Most open tickets an assignment rule gives them; null: no limit."
+    )
+
+
+class TeamPut(Body):
+    name: str = Field(min_length=1, max_length=200)
+    rule: Literal["manual", "round_robin", "least_loaded"] = Field(
+        "manual", description="How a ticket entering the team unassigned gets its assignee."
+    )
+    members: list[TeamMember | str] = Field(
+        default_factory=list,
+        max_length=500,
+        description="In rotation order: a user id or email, or an object.",
+    )
+
+
 class InvitationCreate(Body):
     email: str = Field(max_length=254)
     role: str = Field(max_length=63)

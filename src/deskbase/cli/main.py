@@ -25,6 +25,7 @@ from deskbase.cli import (
     serve,
     sla,
     sql,
+    teams,
     templates,
     tickets,
     tokens,
@@ -106,6 +107,7 @@ app.add_typer(analytics.app, name="analytics")
 app.add_typer(sla.app, name="sla")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")
+app.add_typer(teams.app, name="teams")
 app.add_typer(triggers.app, name="triggers")
 app.add_typer(hooks.app, name="hooks")
 app.add_typer(mailboxes.app, name="mailboxes")

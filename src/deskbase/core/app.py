@@ -34,6 +34,7 @@ from deskbase.core.schemas import ValidatorCache
 from deskbase.core.sessions import Sessions
 from deskbase.core.signin import SignIn
 from deskbase.core.stored_queries import StoredQueries
+from deskbase.core.teams import Teams
 from deskbase.core.templates import Templates
 from deskbase.core.users import Users
 from deskbase.core.workspaces import Workspaces
@@ -65,6 +66,7 @@ class Deskbase:
         self.people = Users(self)
         self.roles = Roles(self)
         self.members = Members(self)
+        self.teams = Teams(self)
         self.invitations = Invitations(self)
         self.signin = SignIn(self)
         self.personal_tokens = PersonalTokens(self)

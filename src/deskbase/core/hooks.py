@@ -3,22 +3,31 @@
 `in_transaction` hooks see the change entries of a write inside its transaction (derived state such as SLA
 clocks stays consistent with the write); `after_commit` hooks run only once the write is durable
 (replication wake-ups, webhooks) and never for a rolled-back write; `read` hooks add derived fields to
-single-record reads.
+single-record reads. `record_checks` are a collection's domain rules on a staged write (ones a JSON Schema
+cannot state, such as "the assignee is an agent"), and `before_flush` hooks may add changes of their own to a
+unit of work just before it is written (assignment rules), so every write path gets both in one place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deskbase.core.changelog import Change
 from deskbase.core.db import Tx
+
+if TYPE_CHECKING:
+    from deskbase.core.writer import UnitOfWork
 
 InTxHook = Callable[[Tx, list[Change]], None]
 AfterCommitHook = Callable[[list[Change]], None]
 ReadHook = Callable[[str, dict[str, Any]], dict[str, Any]]
 #: Tokens revoked in this transaction (ids): what acts with a token's recorded grants stops with it.
 RevokeHook = Callable[[Tx, set[str]], None]
+#: A staged record write: (unit of work, data before the write or None for a new record, data after).
+#: Raises ValidationFailed to refuse it.
+RecordCheck = Callable[["UnitOfWork", dict[str, Any] | None, dict[str, Any]], None]
+BeforeFlush = Callable[["UnitOfWork"], None]
 
 
 class Hooks:
@@ -27,6 +36,8 @@ class Hooks:
         self.after_commit: list[AfterCommitHook] = []
         self.read: dict[str, list[ReadHook]] = {}
         self.revoked: list[RevokeHook] = []
+        self.record_checks: dict[str, list[RecordCheck]] = {}
+        self.before_flush: list[BeforeFlush] = []
 
     def on_change_in_tx(self, fn: InTxHook) -> InTxHook:
         self.in_transaction.append(fn)
@@ -39,6 +50,16 @@ class Hooks:
     def on_tokens_revoked(self, fn: RevokeHook) -> RevokeHook:
         """Triggers and hooks keep their owner's grants; they must stop in the transaction that revokes it."""
         self.revoked.append(fn)
+        return fn
+
+    def on_record_write(self, collection: str, fn: RecordCheck) -> RecordCheck:
+        """Check every staged write of a collection's records (create, replace, patch) before it is logged."""
+        self.record_checks.setdefault(collection, []).append(fn)
+        return fn
+
+    def on_before_flush(self, fn: BeforeFlush) -> BeforeFlush:
+        """See a unit of work's staged records just before they are written; may stage more changes."""
+        self.before_flush.append(fn)
         return fn
 
     def on_read(self, collection: str, fn: ReadHook) -> ReadHook:

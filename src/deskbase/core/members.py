@@ -138,6 +138,7 @@ class Members:
                     memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id
                 )
             )
+            self.app.teams.drop_member(tx, workspace_id, user_id)
             self._narrowed(tx, user_id)
             tx.after_commit(lambda: self.app.people.forget(user_id))
         audit_log.info("member %s removed from %s by %s", user_id, workspace_id, actor.id)
@@ -160,5 +161,6 @@ class Members:
             ).all()
         ]
         tx.conn.execute(delete(memberships).where(memberships.c.workspace_id == workspace_id))
+        self.app.teams.drop_workspace(tx, workspace_id)
         if gone:
             tx.after_commit(self.app.people.forget)

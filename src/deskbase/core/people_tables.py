@@ -91,3 +91,30 @@ signin_failures = Table(
     _ts("blocked_until", nullable=True),
     Index("ix_signin_failures_last", "last_failure_at"),
 )
+
+#: A workspace's team: a named group of members with an assignment rule. `last_assigned` is the round-robin
+#: position (the member the rule chose last), kept here so a restart does not start the rotation again.
+teams = Table(
+    "teams",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("id", String(63), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("last_assigned", String(40), nullable=True),
+    Column("version", Integer, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+#: A team's members in rotation order, each with an optional capacity (most open tickets the rule gives them).
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("workspace_id", String(63), primary_key=True),
+    Column("team_id", String(63), primary_key=True),
+    Column("user_id", String(40), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("capacity", Integer, nullable=True),
+    Index("ix_team_members_user", "workspace_id", "user_id"),
+)

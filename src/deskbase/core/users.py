@@ -305,6 +305,7 @@ class Users:
             self.row(tx.conn, user_id)
             self.cut_off(tx, [user_id])
             tx.conn.execute(delete(memberships).where(memberships.c.user_id == user_id))
+            self.app.teams.drop_user(tx, user_id)
             tx.conn.execute(delete(password_resets).where(password_resets.c.user_id == user_id))
             tx.conn.execute(delete(users).where(users.c.id == user_id))
         self.forget(user_id)

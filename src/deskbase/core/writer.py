@@ -100,6 +100,8 @@ class UnitOfWork:
     _collections: dict[str, Any] = field(default_factory=dict)
     _rtypes: dict[str, Any] = field(default_factory=dict)
     _live_links_loaded: set[tuple[str, str, str]] = field(default_factory=set)
+    #: What hooks (record checks, before-flush rules) read once per unit and reuse across its operations.
+    memo: dict[str, Any] = field(default_factory=dict)
     counters: Counters = field(init=False)
     file_refs: FileRefs = field(init=False)
 
@@ -252,7 +254,7 @@ class UnitOfWork:
     def _may_write(self, coll: str) -> None:
         authorize(self.actor, "write:records", self.workspace_id, coll)
 
-    def _validate(self, coll_row: Any, data: Any) -> None:
+    def _validate(self, coll_row: Any, data: Any, before: dict[str, Any] | None = None) -> None:
         if not isinstance(data, dict):
             raise ValidationFailed(
                 "record data must be a JSON object", [{"pointer": "/data", "message": "not an object"}]
@@ -266,34 +268,35 @@ class UnitOfWork:
         errors = errors_of(self.app.collections.validator(coll_row), data, "/data")
         if errors:
             raise ValidationFailed(f"data does not match the schema of collection {coll_row.id!r}", errors)
+        for check in self.app.hooks.record_checks.get(coll_row.id, ()):
+            check(self, before, data)
 
     def _log(
-        self, entity: str, collection: str | None, entity_id: str, op: str, image: dict | None, at: datetime
+        self,
+        entity: str,
+        collection: str | None,
+        entity_id: str,
+        op: str,
+        image: dict | None,
+        at: datetime,
+        actor: Actor | None = None,
     ) -> Change:
+        by = actor or self.actor
         c = Change(
-            self.workspace_id,
-            entity,
-            collection,
-            entity_id,
-            op,
-            image,
-            self.actor.id,
-            self.actor.name,
-            at,
-            source=self.actor.source,
+            self.workspace_id, entity, collection, entity_id, op, image, by.id, by.name, at, source=by.source
         )
         self.changes.append(c)
         return c
 
-    def _touch(self, st: RecordState, op: str, at: datetime) -> None:
+    def _touch(self, st: RecordState, op: str, at: datetime, actor: Actor | None = None) -> None:
         fields, before, after = self._files_of(st)
         if after - before:
             self.file_refs.check(fields, st.data, after - before)
         first = not st.in_db and st.last_change is None
         st.updated_at = at
-        st.updated_by = self.actor.id
+        st.updated_by = (actor or self.actor).id
         st.dirty = True
-        st.last_change = self._log("record", st.collection, st.id, op, st.image(), at)
+        st.last_change = self._log("record", st.collection, st.id, op, st.image(), at, actor)
         st.last_change.first = first
 
     def _files_of(self, st: RecordState) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
@@ -325,7 +328,6 @@ class UnitOfWork:
         """Create, or replace the record named by id or by (external_source, external_id)."""
         self._may_write(coll)
         coll_row = self.collection(coll)
-        self._validate(coll_row, data)
         if (external_id is None) != (external_source is None):
             raise ValidationFailed(
                 "external_id and external_source go together",
@@ -351,6 +353,7 @@ class UnitOfWork:
                 and (st.external_id != external_id or st.external_source != external_source)
             ):
                 raise Conflict(f"record {coll}/{rid} carries another external id", {"id": rid})
+        self._validate(coll_row, data, None if st is None or st.deleted else st.data)
         if st is None:
             when = self.when(at)
             if created_at is not None and created_at > when:
@@ -395,7 +398,7 @@ class UnitOfWork:
         self._may_write(coll)
         st = self.live_record(coll, rid)
         self._check_version(st, if_match)
-        self._validate(self.collection(coll), data)
+        self._validate(self.collection(coll), data, st.data)
         when = self.when(at, st.updated_at, f"record {coll}/{rid}")
         st.data = data
         self._touch(st, "update", when)
@@ -413,10 +416,21 @@ class UnitOfWork:
                 [{"pointer": "/data", "message": "not an object"}],
             )
         merged = merge_patch(st.data, patch)
-        self._validate(self.collection(coll), merged)
+        self._validate(self.collection(coll), merged, st.data)
         when = self.when(at, st.updated_at, f"record {coll}/{rid}")
         st.data = merged
         self._touch(st, "update", when)
+        return st
+
+    def rule_patch(self, coll: str, rid: str, patch: dict[str, Any], rule: Actor) -> RecordState:
+        """A change a rule makes to a record this unit wrote (an assignment rule filling in the assignee): a
+        version of its own at the same instant, logged with the rule as its actor and source, so the history
+        tells the rule's choice from the writer's. The rule's data passes the same checks."""
+        st = self.live_record(coll, rid)
+        merged = merge_patch(st.data, patch)
+        self._validate(self.collection(coll), merged, st.data)
+        st.data = merged
+        self._touch(st, "update", st.updated_at, rule)
         return st
 
     def delete_record(
@@ -639,6 +653,9 @@ class UnitOfWork:
     def flush(self) -> None:
         if not self.changes:
             return
+        if self.domain_hooks:
+            for hook in self.app.hooks.before_flush:
+                hook(self)
         self.app.emit(self.tx, self.changes, run_hooks=False)
         recs = [s for s in self.records.values() if s.dirty]
         for s in recs:

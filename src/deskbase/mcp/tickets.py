@@ -268,8 +268,9 @@ TOOLS = (
         "update_ticket",
         "Update a ticket",
         'Change a ticket\'s fields with a JSON merge patch in `data` (e.g. {"status": "resolved", "assignee": '
-        '"sam"}; null removes a field): status, priority, assignee, tags, category … Pass if_match with the '
-        "version you read so a concurrent change is not overwritten. Returns the updated ticket.",
+        '"sam@example.com"}; null removes a field): status, priority, assignee (an agent\'s email; null '
+        "unassigns), team (a team's id), tags, category … Pass if_match with the version you read so a "
+        "concurrent change is not overwritten. Returns the updated ticket.",
         UpdateTicket,
         update_ticket,
         (Need("write:records", TICKETS),),

@@ -9,6 +9,7 @@ from deskbase.core.context import Actor
 from deskbase.support.policy import default_policy
 from deskbase.support.service import SlaService
 from deskbase.support.sla_config import EPOCH, default_calendar
+from deskbase.support.team_rules import TeamRules
 from deskbase.support.template import definition, report_queries, seed_queries
 
 DEFAULT_CALENDAR = "business-hours"
@@ -44,4 +45,5 @@ def _after_apply(core: Deskbase, workspace_id: str, actor: Actor) -> dict[str, A
 
 def install(core: Deskbase) -> None:
     core.extensions[SlaService] = SlaService(core)
+    core.extensions[TeamRules] = TeamRules(core)
     core.templates.register("support", definition(), _after_apply)

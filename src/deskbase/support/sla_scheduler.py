@@ -21,6 +21,7 @@ from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
 from deskbase.core.db import Tx
+from deskbase.core.errors import ValidationFailed
 from deskbase.core.loops import Loop
 from deskbase.core.records import lock_rows
 from deskbase.support import tables as ts
@@ -141,7 +142,20 @@ class SlaScheduler:
                     from deskbase.core.writer import UnitOfWork
 
                     uow = UnitOfWork(self.core, tx, workspace_id, SLA_ACTOR)
-                    uow.patch_record("tickets", tid, patch, None)
+                    try:
+                        uow.patch_record("tickets", tid, patch, None)
+                    except ValidationFailed:
+                        # A step naming someone who is no longer an agent: its other actions still run.
+                        log.warning(
+                            "SLA escalation of %s/%s: %r is not an agent; not assigned",
+                            workspace_id,
+                            tid,
+                            patch.pop("assignee", None),
+                        )
+                        if not patch:
+                            plain[tid] = r
+                            continue
+                        uow.patch_record("tickets", tid, patch, None)
                     uow.flush()  # the in-transaction hook re-evaluates and stores this ticket
                 else:
                     plain[tid] = r

@@ -20,7 +20,7 @@ from deskbase.core.scope import ReadScope
 from deskbase.core.writer import UnitOfWork
 
 RESPONSE_TYPES = ("reply", "internal_note")
-TRACKED_FIELDS = ("status", "priority", "assignee", "category", "channel")
+TRACKED_FIELDS = ("status", "priority", "assignee", "team", "category", "channel")
 NUMBER = re.compile(r"^(#?)(\d{1,15})$")
 
 

@@ -49,6 +49,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         notifications,
         people,
         queue,
+        teams,
         ticket,
         ticket_actions,
         trigger_log,
@@ -75,5 +76,6 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         messages,
         mailboxes,
         notifications,
+        teams,
     ):
         app.include_router(module.router)

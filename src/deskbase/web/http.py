@@ -341,6 +341,9 @@ def make_shell(
         mailboxes_href=mailboxes_href(workspace)
         if actor is not None and workspace and may_manage_mail(actor, workspace)
         else None,
+        teams_href=f"/w/{quote(workspace)}/settings/teams"
+        if actor is not None and workspace and permits(actor, "admin", workspace, whole_workspace=True)
+        else None,
     )
 
 

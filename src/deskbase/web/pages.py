@@ -58,6 +58,8 @@ class Shell:
     #: Settings → Mailboxes of this workspace, for those who may manage its mailboxes (None hides the link)
     mailboxes_href: str | None = None
     bell: Bell | None = None  #: a person's notifications in this workspace (None: no person, no workspace)
+    #: Settings → Teams of this workspace, for its admins (None hides the link)
+    teams_href: str | None = None
 
 
 @dataclass(frozen=True)
@@ -350,6 +352,23 @@ class PresencePanel:
     draft_saved: str | None = None  #: when the heartbeat carried the composer's text: its save time
 
 
+@dataclass(frozen=True)
+class AgentOption:
+    """One agent in the assignee picker: who they are, whether they are online, how many open tickets
+    they hold now (what an assigner weighs)."""
+
+    email: str  #: the assignee value
+    name: str
+    online: bool
+    open: int
+
+
+@dataclass(frozen=True)
+class TeamOption:
+    id: str  #: the ticket's `team` value
+    name: str
+
+
 @dataclass
 class TicketPage:
     ticket: dict[str, Any]  #: the record as the core returns it
@@ -383,6 +402,10 @@ class TicketPage:
     email: EmailNotice | None = None  #: on an email ticket: who a reply is emailed to
     #: the workspace's people an internal note may @mention: [{"id", "name", "email"}]
     mentionable: list[dict[str, str]] = field(default_factory=list)
+    #: the assignee picker's agents (online first), or None where the workspace has no members yet and an
+    #: assignee is free text
+    picker: list[AgentOption] | None = None
+    teams: list[TeamOption] = field(default_factory=list)  #: the team picker's choices (none: no picker)
 
 
 @dataclass
@@ -519,3 +542,39 @@ class LinkGonePage:
 
     title: str
     message: str
+
+
+@dataclass
+class TeamForm:
+    """A team as its form shows it: members one per line (`email` or `email:capacity`), in rotation order."""
+
+    id: str = ""
+    name: str = ""
+    rule: str = "manual"
+    members: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TeamRow:
+    id: str
+    name: str
+    rule: str
+    members: list[str]  #: "Name (email) · capacity N", in rotation order
+    form: TeamForm
+    action: str  #: where its form posts
+    delete_action: str
+
+
+@dataclass
+class TeamsPage:
+    """Settings → Teams: the workspace's teams, a form each, and one that adds a team."""
+
+    workspace: str
+    rows: list[TeamRow]
+    form: TeamForm  #: the "add a team" form
+    create_href: str
+    rules: list[tuple[str, str]]  #: (value, label) of the assignment rules
+    people: list[str]  #: the workspace's members' emails, as a reminder beside the members box
+    notice: str | None = None
+    error: str | None = None

@@ -37,6 +37,7 @@ class View:
 
 VIEWS = (
     View("mine", "My open tickets"),
+    View("team", "My team's open"),
     View("unassigned", "Unassigned"),
     View("open", "All open"),
     View("waiting", "Waiting on customer"),
@@ -62,10 +63,25 @@ def unsolved() -> dict[str, Any]:
     return {"field": "data.status", "op": "in", "value": list(UNSOLVED)}
 
 
-def view_condition(view: str, me: str) -> dict[str, Any] | None:
+#: A condition no ticket meets ("My team's open" for someone in no team).
+NOTHING = {"and": [{"field": "data.team", "op": "is_null"}, {"field": "data.team", "op": "is_not_null"}]}
+
+
+def my_teams(core: Deskbase, workspace_id: str, actor: Actor) -> tuple[str, ...]:
+    """The teams of the signed-in person in the workspace (none for a token's session)."""
+    if actor.user_id is None:
+        return ()
+    with core.db.read() as conn:
+        return tuple(core.teams.of_user(conn, workspace_id, actor.user_id))
+
+
+def view_condition(view: str, me: str, teams: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """The filter a view stands for (SLA views are chosen by the SLA service, not by a filter)."""
     if view == "mine":
         return {"and": [{"field": "data.assignee", "op": "eq", "value": me}, unsolved()]}
+    if view == "team":
+        mine = {"field": "data.team", "op": "in", "value": list(teams)} if teams else NOTHING
+        return {"and": [mine, unsolved()]}
     if view == "unassigned":
         return {"and": [{"field": "data.assignee", "op": "is_null"}, unsolved()]}
     if view == "open":
@@ -177,11 +193,12 @@ def load(
     limit: int | None = None,
     known_count: int | None = None,
     counted: bool = True,
+    teams: tuple[str, ...] = (),
 ) -> Page:
     """One page of the queue with its total count (`known_count` when the caller already has it; none at
     all when not `counted`, for the "show more" rows)."""
     limit = limit or PAGE_SIZE
-    condition = combine(view_condition(view, me), *filter_conditions(f))
+    condition = combine(view_condition(view, me, teams), *filter_conditions(f))
     reader = sla_queue(core)
     if VIEW_BY_ID[view].sla or sort == "sla_due":
         if reader is not None:
@@ -214,11 +231,16 @@ def load(
 
 
 #: views whose count depends on who is asking; the others are shared by everyone in the workspace
-PERSONAL = ("mine",)
+PERSONAL = ("mine", "team")
 
 
 def view_counts(
-    core: Deskbase, workspace_id: str, me: str, pool: Executor | None = None, personal: bool | None = None
+    core: Deskbase,
+    workspace_id: str,
+    me: str,
+    pool: Executor | None = None,
+    personal: bool | None = None,
+    teams: tuple[str, ...] = (),
 ) -> dict[str, int | None]:
     """The count beside each view in the navigation: indexed counts on the core, SLA views from the service.
     `personal` True counts only the views that depend on `me`, False only the shared ones (None: all).
@@ -228,7 +250,7 @@ def view_counts(
 
     def one(v: View) -> int | None:
         if not v.sla:
-            return core.records.count(workspace_id, "tickets", view_condition(v.id, me))
+            return core.records.count(workspace_id, "tickets", view_condition(v.id, me, teams))
         if reader is None:
             return None
         return reader(workspace_id, v.id, sla_filters(QueueFilters(), None, me), 1, None).get("count")

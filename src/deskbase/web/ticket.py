@@ -15,6 +15,7 @@ from deskbase.core.scope import ReadScope
 from deskbase.support import macros, tickets
 from deskbase.web import attachments as att
 from deskbase.web import mail_view
+from deskbase.web.agent_picker import agent_options, team_options
 from deskbase.web.http import may
 from deskbase.web.pages import (
     Attachment,
@@ -33,7 +34,7 @@ from deskbase.web.sla import Clock, clock, most_urgent
 
 #: What the console edits in place. The description is not among them: it is the customer's first message
 #: (shown as the conversation's opening), not a text box to rewrite; the API still accepts it.
-EDITABLE = ("subject", "status", "priority", "category", "channel", "assignee", "tags")
+EDITABLE = ("subject", "status", "priority", "category", "channel", "assignee", "team", "tags")
 REQUIRED = ("subject", "status", "priority")
 OTHER_TICKETS = 5
 AGENT_SAMPLE = 200
@@ -358,6 +359,8 @@ def build(
         conversation=([first] if first else []) + conversation,
         seen=conversation[-1].id if conversation else "",
         email=mail_view.email_notice(ticket, customer, scope.through("tickets", "customers")),
+        picker=agent_options(core, workspace_id),
+        teams=team_options(core, workspace_id),
         composer=x.composer or Composer(),
         macros=macro_options(core, workspace_id, actor),
         customer=customer_panel(core, workspace_id, actor, ticket_id, customer),

@@ -4,9 +4,9 @@
 `x-index` on the fields agents filter by, `x-search` on the text agents type into search boxes (the queue's
 subject box, the customer picker), `x-numbered` on tickets (human numbers, `#1042`), `attachments` (file ids,
 marked `x-files`) on tickets and responses, the email channel's fields (`mail` on tickets and responses, the
-stored `original` message on responses), and declare `submitted_by` as cardinality one. A customer's `email`
-is checked as `idn-email` rather than the seed's `email`: every address the seed accepts, and also those with
-non-ASCII parts (`josé@bücher.example`), which mail takes in and sends with SMTPUTF8.
+stored `original` message on responses), `team` on tickets, and declare `submitted_by` as cardinality one. A
+customer's `email` is checked as `idn-email` rather than the seed's `email`: every address the seed accepts, and
+also those with non-ASCII parts (`josé@bücher.example`), which mail takes in and sends with SMTPUTF8.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 INDEXED = {
-    "tickets": ["status", "priority", "assignee", "category", "channel"],
+    "tickets": ["status", "priority", "assignee", "category", "channel", "team"],
     "customers": ["email", "plan"],
 }
 SEARCHED = {
@@ -91,6 +91,11 @@ MAIL_FIELDS: dict[str, dict[str, Any]] = {
     },
 }
 NUMBERED = {"tickets"}
+#: deskbase's people on tickets: the team a ticket belongs to (a team id; teams are configured per workspace)
+#: and what the assignee means (the email of an agent; checked by support/team_rules.py).
+PEOPLE_FIELDS: dict[str, dict[str, Any]] = {
+    "team": {"type": "string", "maxLength": 63, "description": "The id of the team the ticket belongs to"},
+}
 #: deskbase's addition to the seed: canned replies and actions that agents apply to a ticket in one step
 #: (the console's composer offers them, `/shortcut` included). Macros are records like any other: API, CLI,
 #: SQL and the change log all see them.
@@ -138,6 +143,8 @@ def seed() -> dict[str, Any]:
 def _definition() -> dict[str, Any]:
     d = seed()
     for coll in d["collections"]:
+        if coll["id"] == "tickets":
+            coll["json_schema"]["properties"].update(copy.deepcopy(PEOPLE_FIELDS))
         for field in INDEXED.get(coll["id"], []):
             coll["json_schema"]["properties"][field]["x-index"] = True
         for field in SEARCHED.get(coll["id"], []):

@@ -53,15 +53,19 @@ def shared_counts(con: Console, ws: str, seq: int, wait: float | None = None) ->
     return counts.within(key, stamp, lambda: q.view_counts(core, ws, "", counts.fanout, False), wait)
 
 
-def view_counts(request: Request, ws: str, me: str, seq: int, wait: float | None = None) -> Counts | None:
-    """Shared view counts are kept once per workspace, "My open tickets" once per person."""
+def view_counts(
+    request: Request, ws: str, me: str, seq: int, wait: float | None = None, teams: tuple[str, ...] = ()
+) -> Counts | None:
+    """Shared view counts are kept once per workspace, "My open tickets" and "My team's open" once per
+    person (and set of teams)."""
     con = console(request)
 
     def mine_now() -> Counts:
-        return q.view_counts(con.core, ws, me, con.counts.fanout, True)
+        return q.view_counts(con.core, ws, me, con.counts.fanout, True, teams)
 
     shared = shared_counts(con, ws, seq, wait)
-    mine = con.counts.get((ws, me), seq, mine_now)  # one person's open tickets: a narrow indexed count
+    # one person's open tickets and their teams': narrow indexed counts
+    mine = con.counts.get((ws, "\x1f".join((me, *teams))), seq, mine_now)
     return None if shared is None else {**shared, **mine}
 
 
@@ -107,14 +111,17 @@ def queue_page(
     options = q.options_from_schema(core.collections.get(ws, "tickets")["json_schema"])
     filters, errors = q.parse_filters(params, options)
     since = core.settled_seq(ws)
-    ready = view_counts(request, ws, prefs.me, since, NAV_WAIT_SECONDS) if fragment != "rows" else {}
+    teams = q.my_teams(core, ws, actor)
+    ready = view_counts(request, ws, prefs.me, since, NAV_WAIT_SECONDS, teams) if fragment != "rows" else {}
     counts = ready or {}
     # An unfiltered view's total is its navigation count: count once, not twice.
     known = counts.get(view) if not filters.active() and not q.VIEW_BY_ID[view].sla else None
     # While the navigation's counts are still being taken (the first visit after a start), an unfiltered
     # view's total comes with them rather than from a second count of the same rows.
     counted = fragment != "rows" and (ready is not None or filters.active() or q.VIEW_BY_ID[view].sla)
-    page = q.load(core, ws, view, filters, sort, cursor, prefs.me, known_count=known, counted=counted)
+    page = q.load(
+        core, ws, view, filters, sort, cursor, prefs.me, known_count=known, counted=counted, teams=teams
+    )
     with_customers = may(actor, "read:records", ws, "customers") and may(
         actor, "read:relationships", ws, "customers"
     )
@@ -191,7 +198,9 @@ def bulk(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
     changes, state.error = bulk_changes(state, options)
     ids = state.ids
     if state.error is None and state.all:
-        ids, state.error = matching_ids(core, ws, params, options, prefs_of(core, actor).me)
+        ids, state.error = matching_ids(
+            core, ws, params, options, prefs_of(core, actor).me, q.my_teams(core, ws, actor)
+        )
     elif state.error is None and not ids:
         state.error = "Tick the tickets to change first (x ticks the selected row), or choose all matching."
     elif state.error is None and len(ids) > core.settings.max_batch_operations:
@@ -229,7 +238,12 @@ def bulk_changes(state: BulkForm, options: dict[str, list[str]]) -> tuple[dict[s
 
 
 def matching_ids(
-    core: Deskbase, ws: str, params: dict[str, str], options: dict[str, list[str]], me: str
+    core: Deskbase,
+    ws: str,
+    params: dict[str, str],
+    options: dict[str, list[str]],
+    me: str,
+    teams: tuple[str, ...] = (),
 ) -> tuple[list[str], str | None]:
     """Every ticket the view and filters match, if there are few enough for one atomic batch."""
     view, _ = view_and_sort(params)
@@ -237,7 +251,7 @@ def matching_ids(
     if errors:
         return [], "The filters are not valid; fix them before changing all matching tickets."
     most = core.settings.max_batch_operations
-    page = q.load(core, ws, view, filters, "updated", None, me, limit=most, counted=False)
+    page = q.load(core, ws, view, filters, "updated", None, me, limit=most, counted=False, teams=teams)
     if page.next_cursor:
         return [], (
             f"More than {most:,} tickets match. Bulk changes apply to at most {most:,} at a time (all or "
@@ -318,7 +332,7 @@ def nav(ws: str, request: Request, actor: ActorDep, view: str = "mine", total: b
     core = core_of(request)
     prefs = prefs_of(core, actor)
     view = view if view in q.VIEW_BY_ID else "mine"
-    counts = view_counts(request, ws, prefs.me, core.settled_seq(ws)) or {}
+    counts = view_counts(request, ws, prefs.me, core.settled_seq(ws), teams=q.my_teams(core, ws, actor)) or {}
     shell = make_shell(request, actor, "Queues", ws, "queue", nav=nav_views(counts, ws, view), prefs=prefs)
     shell.saved = saved_nav(prefs, ws, "")
     return render(request, "queue_nav.html", QueueNav(counts.get(view) if total else None), shell)

@@ -1,0 +1,77 @@
+"""The assignee picker in a real browser (Debian's chromium through Playwright, axe-core): the workspace's
+agents with who is online and each one's open load, chosen by keyboard, saved at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from deskbase.config import Settings
+from deskbase.core.context import SYSTEM
+from deskbase.server import build
+from tests.web.axe import AXE, MISSING, violations
+from tests.web.browser import DESK, PHONE, Tab
+from tests.web.conftest import CHROMIUM, WS, Live, serving
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)",
+    ),
+]
+OPEN = {"status": "open", "priority": "high"}
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """Two agents: Maria online with two open tickets, Tom away with none; a ticket nobody has."""
+    data = tmp_path_factory.mktemp("assignee-live")
+    core, app = build(Settings(data_dir=str(data), replicate=False, sla_scheduler=False))
+    raw, _ = core.tokens.ensure_admin_token(data)
+    core.workspaces.put(WS, "Acme Support", None, SYSTEM)
+    core.templates.apply(WS, "support", SYSTEM)
+    for email, name in (("maria@support.example", "Maria Santos"), ("tom@support.example", "Tom Becker")):
+        uid = core.people.create(SYSTEM, {"email": email, "name": name})["id"]
+        core.members.put(SYSTEM, WS, uid, "agent")
+        if email.startswith("maria"):
+            core.sessions.open(None, uid)
+    for n in range(2):
+        body = {"subject": f"Maria's {n}", **OPEN, "assignee": "maria@support.example"}
+        core.records.create(WS, "tickets", {"data": body}, SYSTEM)
+    core.records.create(WS, "tickets", {"id": "loose", "data": {"subject": "Nobody's yet", **OPEN}}, SYSTEM)
+    with serving(app) as url:
+        yield Live(url, core, raw, app)
+
+
+@pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
+def test_the_assignee_picker_shows_presence_and_load_and_saves(
+    browser: Any, live: Live, viewport: dict[str, int]
+) -> None:
+    live.core.records.patch(WS, "tickets", "loose", {"assignee": None}, SYSTEM)
+    tab = Tab(browser, live, viewport)
+    page = tab.page
+    tab.sign_in()
+    page.goto(f"{live.url}/w/{WS}/tickets/loose")
+    picker = page.locator("#f-assignee")
+    labels = [t.strip() for t in picker.locator("option").all_inner_texts()]
+    assert labels == ["Unassigned", "Maria Santos · online · 2 open", "Tom Becker · away · 0 open"]
+    assert picker.input_value() == ""
+    if AXE.exists():
+        assert violations(page) == []
+    elif viewport is DESK:
+        pytest.skip(MISSING)
+    # keyboard: `a` focuses the assignee, arrows choose, the change saves at once (htmx)
+    page.locator("body").press("a")
+    assert page.evaluate("document.activeElement.id") == "f-assignee"
+    with page.expect_response(re.compile(r".*/tickets/loose/edit$")):
+        picker.select_option("tom@support.example")
+    page.reload()
+    assert page.locator("#f-assignee").input_value() == "tom@support.example"
+    assert "Tom Becker · away · 1 open" in page.locator("#f-assignee").inner_text()
+    assert live.core.records.get(WS, "tickets", "loose")["data"]["assignee"] == "tom@support.example"
+    tab.shot("assignee-picker")
+    tab.close()
