@@ -78,7 +78,9 @@ def test_the_bell_counts_live_and_a_mention_reaches_a_colleague(browser: Any, li
     assert bell.get_attribute("aria-label") == "Notifications, 0 unread"
     page.wait_for_timeout(300)  # the stream is open (its first event came) before the write below
     core.records.patch(WS, "tickets", ticket["id"], {"assignee": "maria@support.example"}, tom)
-    page.wait_for_function("document.querySelector('#bell .bell-count').textContent === '1'")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#bell .bell-count")).to_have_text("1", timeout=15_000)
     assert bell.get_attribute("aria-label") == "Notifications, 1 unread"
     assert "Assigned to you" in page.locator("#announcer").inner_text()
     accessible(page)

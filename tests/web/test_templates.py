@@ -21,6 +21,7 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "error.html": (p.ErrorPage,),
     "settings.html": (p.SettingsPage,),
     "notifications.html": (p.NotificationsPage,),
+    "teams.html": (p.TeamsPage,),
     "invite.html": (p.InvitePage,),
     "reset.html": (p.ResetPage,),
     "link_gone.html": (p.LinkGonePage,),

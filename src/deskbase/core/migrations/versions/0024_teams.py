@@ -1,6 +1,6 @@
 """Teams: a workspace's named groups of members with an assignment rule (and its round-robin position).
 
-Revision ID: 0021
+Revision ID: 0024
 """
 
 import sqlalchemy as sa
@@ -8,8 +8,8 @@ from alembic import op
 
 from deskbase.core.tables import UtcDateTime
 
-revision = "0021"
-down_revision = "0020"
+revision = "0024"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
