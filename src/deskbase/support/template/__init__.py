@@ -22,6 +22,7 @@ INDEXED = {
 SEARCHED = {
     "tickets": ["subject", "description"],
     "customers": ["name", "email", "company"],
+    "responses": ["body"],
 }
 CARDINALITY = {"submitted_by": "one"}
 #: Uploaded files a ticket or a message carries (ids from `POST …/files`); readers of the record may read them.
