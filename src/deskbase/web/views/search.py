@@ -76,7 +76,7 @@ def search_page(core: Any, scope: ReadScope, q: str) -> SearchPage:
 def search(ws: str, request: Request, actor: ActorDep, q: str = "") -> Response:
     authorize(actor, "read:records", ws)
     page = search_page(core_of(request), ReadScope(actor, ws), q)
-    if is_htmx(request) and request.headers.get("HX-Target") == "search-results":
+    if is_htmx(request):  # the box refreshing its results
         return render(
             request, "search_results.html", page, make_shell(request, actor, "Search", ws, "search")
         )
