@@ -50,3 +50,18 @@ def test_search_finds_groups_and_navigates_by_keyboard(tab: Tab) -> None:
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf".*/tickets/{ticket['id']}$"))
+
+
+def test_customer_page_from_search_has_no_serious_axe_violations(tab: Tab) -> None:
+    page, core = tab.page, tab.live.core
+    customer = core.records.query(WS, "customers", None, None, 1)["data"][0]
+    page.goto(f"{tab.live.url}/w/{WS}/search?q={customer['data']['email']}")
+    page.locator("a[data-hit]").first.click()
+    page.wait_for_url(re.compile(rf".*/customers/{customer['id']}$"))
+    assert page.locator("h1").inner_text() == customer["data"]["name"]
+    page.locator("table.customer-tickets").wait_for()
+    if axe.AXE.exists():
+        assert [v for v in axe.violations(page) if "(serious)" in v or "(critical)" in v] == []
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"the customer page is {width} px wide"
+    tab.shot("customer", full=True)

@@ -26,6 +26,7 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "queue.html": (p.QueuePage,),
     "search.html": (sp.SearchPage,),
     "search_results.html": (sp.SearchPage,),
+    "customer.html": (sp.CustomerPage,),
     "queue_rows.html": (p.QueuePage,),
     "queue_fresh.html": (p.QueueFreshness,),
     "queue_nav.html": (p.QueueNav,),

@@ -38,6 +38,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
     from deskbase.web.views import (
         auth,
         collections,
+        customers,
         dashboard,
         files,
         hook_log,
@@ -63,6 +64,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         people,
         queue,
         search,
+        customers,
         new_ticket,
         ticket,
         ticket_actions,
