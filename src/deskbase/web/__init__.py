@@ -58,14 +58,15 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
     app.state.console = Console(core)
     app.state.body_rules.extend(body_rules(core.settings))
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="console-static")
-    # new_ticket first: "/tickets/new" must win over "/tickets/{ticket_id}".
+    # new_ticket first: "/tickets/new" must win over "/tickets/{ticket_id}", "/customers/search" over
+    # "/customers/{cid}".
     for module in (
         auth,
         people,
         queue,
         search,
-        customers,
         new_ticket,
+        customers,
         ticket,
         ticket_actions,
         dashboard,
