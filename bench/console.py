@@ -82,7 +82,31 @@ def pages(core: Any) -> list[tuple[str, str, bool]]:
         ("collection: tickets", f"/w/{WS}/collections/tickets", False),
         ("collection: customers", f"/w/{WS}/collections/customers", False),
     ]
-    return out
+    return out + search_pages(core, ticket["data"][0])
+
+
+def search_pages(core: Any, ticket: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The one search (a number, an email, a name, subject words, a message phrase) and a customer's page."""
+    from urllib.parse import quote
+
+    from deskbase.core.scope import ReadScope
+    from deskbase.support.tickets import conversation, customer_of
+
+    s = f"/w/{WS}/search?q="
+    customer = customer_of(core, ReadScope.unrestricted(WS), ticket["id"])
+    assert customer is not None, "the demo ticket has no customer"
+    words = " ".join(str(ticket["data"]["subject"]).split()[:2])
+    message = conversation(core, ReadScope.unrestricted(WS), ticket["id"])
+    phrase = " ".join(str(message[0]["data"]["body"]).split()[:2]) if message else "export"
+    return [
+        ("search: ticket number", s + quote(f"#{ticket['number']}"), False),
+        ("search: email", s + quote(customer["data"]["email"]), False),
+        ("search: customer name", s + quote(customer["data"]["name"]), False),
+        (f"search: subject words '{words}'", s + quote(words), False),
+        (f"search: message words '{phrase}'", s + quote(phrase), False),
+        ("search: typing (htmx results)", s + quote(words), True),
+        ("customer page", f"/w/{WS}/customers/{customer['id']}", False),
+    ]
 
 
 class Browser:

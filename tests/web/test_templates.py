@@ -12,6 +12,7 @@ from deskbase.web import integration_pages as ip
 from deskbase.web import mail_pages as mp
 from deskbase.web import mailbox_pages as bp
 from deskbase.web import pages as p
+from deskbase.web import search_pages as sp
 from deskbase.web.render import TEMPLATES, environment
 
 #: template -> the page context(s) it renders (partials used by several pages list each)
@@ -26,6 +27,9 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "reset.html": (p.ResetPage,),
     "link_gone.html": (p.LinkGonePage,),
     "queue.html": (p.QueuePage,),
+    "search.html": (sp.SearchPage,),
+    "search_results.html": (sp.SearchPage,),
+    "customer.html": (sp.CustomerPage,),
     "queue_rows.html": (p.QueuePage,),
     "queue_fresh.html": (p.QueueFreshness,),
     "queue_nav.html": (p.QueueNav,),

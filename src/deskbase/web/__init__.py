@@ -38,6 +38,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
     from deskbase.web.views import (
         auth,
         collections,
+        customers,
         dashboard,
         files,
         hook_log,
@@ -49,6 +50,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         notifications,
         people,
         queue,
+        search,
         teams,
         ticket,
         ticket_actions,
@@ -58,12 +60,15 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
     app.state.console = Console(core)
     app.state.body_rules.extend(body_rules(core.settings))
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="console-static")
-    # new_ticket first: "/tickets/new" must win over "/tickets/{ticket_id}".
+    # new_ticket first: "/tickets/new" must win over "/tickets/{ticket_id}", "/customers/search" over
+    # "/customers/{cid}".
     for module in (
         auth,
         people,
         queue,
+        search,
         new_ticket,
+        customers,
         ticket,
         ticket_actions,
         dashboard,

@@ -284,9 +284,10 @@ class OtherTicket:
 @dataclass
 class CustomerPanel:
     customer: CustomerRef
-    href: str  #: the customer record in the collection browser
+    href: str  #: the customer's page
     other_tickets: list[OtherTicket]
     more: bool  #: more tickets than shown
+    total: int = 0  #: all the customer's live tickets (this one included)
 
 
 @dataclass(frozen=True)

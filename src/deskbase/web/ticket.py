@@ -12,7 +12,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
 from deskbase.core.scope import ReadScope
-from deskbase.support import macros, tickets
+from deskbase.support import customers, macros, tickets
 from deskbase.web import attachments as att
 from deskbase.web import mail_view
 from deskbase.web.agent_picker import agent_options, team_options
@@ -152,9 +152,10 @@ def customer_panel(
     )
     return CustomerPanel(
         customer=customer_ref(customer),
-        href=f"/w/{workspace_id}/collections/customers/{customer['id']}",
+        href=f"/w/{workspace_id}/customers/{customer['id']}",
         other_tickets=list(reversed(others)),
         more=bool(links["next_cursor"]) or len(ids) > OTHER_TICKETS,
+        total=customers.ticket_count(core, workspace_id, customer["id"]),
     )
 
 

@@ -24,6 +24,7 @@ INDEXED = {
 SEARCHED = {
     "tickets": ["subject", "description"],
     "customers": ["name", "email", "company"],
+    "responses": ["body"],
 }
 CARDINALITY = {"submitted_by": "one"}
 #: JSON Schema formats widened from the seed's (collection, field) -> format.

@@ -248,13 +248,27 @@
       case "s": if (section === "ticket") { e.preventDefault(); action("status"); } break;
       case "c": if (body.dataset.workspace) { e.preventDefault(); location.href = `${body.dataset.workspace}/tickets/new`; } break;
       case "/": {
-        const box = $("#queue-search") || $("#global-search");
+        const box = $("#search-q") || $("#queue-search") || $("#global-search");
         if (box) { e.preventDefault(); box.focus(); box.select(); }
         break;
       }
       case "?": e.preventDefault(); openDialog("shortcuts"); break;
       default: break;
     }
+  });
+
+  // ---- search results: ↑/↓ from the box or a result move between results; Enter opens (a link's own) ----
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    const t = e.target;
+    const hits = $$("a[data-hit]");
+    if (!hits.length || !t || !(t.id === "search-q" || t.hasAttribute("data-hit"))) return;
+    e.preventDefault();
+    const at = hits.indexOf(t);
+    if (at < 0) { if (e.key === "ArrowDown") hits[0].focus(); return; }
+    const next = at + (e.key === "ArrowDown" ? 1 : -1);
+    if (next < 0) { const q = $("#search-q"); if (q) q.focus(); return; }
+    hits[Math.min(next, hits.length - 1)].focus();
   });
 
   // ---- bulk: tick rows (x, or the boxes), then change them together in the bulk bar ---------------------
