@@ -51,6 +51,7 @@ PATH_RULES: dict[str, tuple[re.Pattern[str], str]] = {
     "file_id": _RECORD_ID,
     "mailbox_id": _SLUG,
     "outbox_id": _RECORD_ID,
+    "notification_id": _RECORD_ID,
     "user_id": _USER_ID,
     "role": _SLUG,
     "team_id": _SLUG,
