@@ -91,7 +91,10 @@ def test_two_workers_run_each_loop_once_and_take_over_after_kill_9(
             leader.wait(timeout=10)
             killed_at = time.monotonic()
             second = ticket(api, "after the kill")
-            until(lambda: len(receiver.received) >= 2, timeout=30)
+            until(
+                lambda: sum(r.json["data"]["record"]["id"] == second for r in receiver.received) >= 1,
+                timeout=30,
+            )
             took = time.monotonic() - killed_at
             owner = holder(store_url, "webhooks")
             assert took <= 10, f"takeover took {took:.1f} s"
@@ -99,8 +102,9 @@ def test_two_workers_run_each_loop_once_and_take_over_after_kill_9(
             until(lambda: holder(store_url, "sla-scheduler") == other.pid, timeout=15)
 
             time.sleep(1.0)  # nothing more arrives: each change went out once
-            created = [r.json["data"]["record"]["id"] for r in receiver.received]
-            assert created == [first, second]
-            assert len({r.headers["webhook-id"] for r in receiver.received}) == 2
+            # only this test's two tickets: a port can be reused while another test's sender still retries
+            ours = [r for r in receiver.received if r.json["data"]["record"]["id"] in (first, second)]
+            assert [r.json["data"]["record"]["id"] for r in ours] == [first, second]
+            assert len({r.headers["webhook-id"] for r in ours}) == 2
         finally:
             stop(workers)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.web.browser import DESK, PHONE, Tab
 from tests.web.conftest import CHROMIUM, WS, Live, needs_sla
@@ -332,7 +333,7 @@ def test_integrations_create_test_retry_delete(request: pytest.FixtureRequest, w
     page.click("form.trigger-form button[type=submit]")
     page.locator(f"#secret-{tid}").wait_for()
     page.click(f"[data-copy='secret-{tid}']")
-    page.wait_for_function("document.getElementById('announcer').textContent.startsWith('Copied')")
+    expect(page.locator("#announcer")).to_have_text(re.compile(r"^Copied"))
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("whsec_") and copied == page.inner_text(f"#secret-{tid}")
     assert axe.violations(page) == []
@@ -405,7 +406,7 @@ def test_inbound_hook_create_ingest_log_delete(request: pytest.FixtureRequest, w
     page.click("form.hook-form button[type=submit]")
     page.locator(f"#hook-url-{hid}").wait_for()
     page.click(f"[data-copy='hook-url-{hid}']")
-    page.wait_for_function("document.getElementById('announcer').textContent.startsWith('Copied')")
+    expect(page.locator("#announcer")).to_have_text(re.compile(r"^Copied"))
     url = page.evaluate("navigator.clipboard.readText()")
     secret = page.inner_text(f"#hook-secret-{hid}")
     assert url.endswith("/ingest") and secret.startswith("whsec_")

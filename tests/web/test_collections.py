@@ -43,8 +43,8 @@ def test_every_collection_is_listed_with_icon_and_colour(console: Console) -> No
     assert "--c: #ef4444" in r.text and "--c: #0ea5e9" in r.text
     assert "<svg" in r.text and '<span class="icon-letter">S</span>' in r.text  # a known icon, and a fallback
     assert (
-        "4 records · 10 fields" in r.text
-    )  # the seed's 8, deskbase's attachments and the email channel's mail
+        "4 records · 11 fields" in r.text
+    )  # the seed's 8, deskbase's attachments, the email channel's mail and the team
 
 
 def test_a_user_created_collection_shows_its_fields_as_columns(console: Console) -> None:
