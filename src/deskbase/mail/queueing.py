@@ -24,19 +24,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from deskbase.core import loops
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
-from deskbase.core.entity_state import RecordState, record_from_row
+from deskbase.core.entity_state import RecordState
 from deskbase.core.errors import DeskbaseError
 from deskbase.mail import delivery, outbound, outbox
 from deskbase.mail.outbound import Attachment, Draft
 from deskbase.mail.rules import reply_subject
 from deskbase.mail.tables import mailboxes
-from deskbase.support.tickets import classify
+from deskbase.support.tickets import classify, records_by_id, submitting_customers
 
 log = logging.getLogger(__name__)
 NAME = "mail"  #: the loop's lease and watermark (migration 0019 starts it at the head of an existing log)
@@ -44,7 +44,6 @@ BATCH = 200  #: reply links read per step at most
 SCAN = 20_000  #: change-log rows one step reads past at most
 MAX_AGE = timedelta(days=1)
 PERSIST_IDLE_WATERMARK = 5.0
-_CHUNK = 500
 
 
 @dataclass
@@ -120,9 +119,9 @@ class Queuer:
             boxes = {b.id: b for b in conn.execute(select(mailboxes).where(mailboxes.c.workspace_id == ws))}
             if not boxes:
                 continue
-            responses = _records(conn, ws, "responses", [i["target_id"] for i in imgs])
-            tickets = _records(conn, ws, "tickets", [i["source_id"] for i in imgs])
-            customers = _customers(conn, ws, list(tickets))
+            responses = records_by_id(conn, ws, "responses", [i["target_id"] for i in imgs])
+            tickets = records_by_id(conn, ws, "tickets", [i["source_id"] for i in imgs])
+            customers = submitting_customers(conn, ws, list(tickets))
             settings = conn.execute(select(t.workspaces.c.settings).where(t.workspaces.c.id == ws)).scalar()
             match = list((settings or {}).get("customer_author_match") or ["email", "id"])
             for img in imgs:
@@ -285,43 +284,3 @@ class Queuer:
                 uow.patch_record("tickets", ticket.id, {"mail": mail}, None)
             except DeskbaseError as exc:  # the reply goes all the same; the ticket just does not keep it
                 log.warning("ticket %s/%s keeps no mailbox: %s", p.workspace_id, ticket.id, exc)
-
-
-def _records(conn: Connection, ws: str, coll: str, ids: list[str]) -> dict[str, RecordState]:
-    r = t.records
-    out: dict[str, RecordState] = {}
-    unique = sorted(set(ids))
-    for i in range(0, len(unique), _CHUNK):
-        rows = conn.execute(
-            select(r).where(
-                r.c.workspace_id == ws, r.c.collection == coll, r.c.id.in_(unique[i : i + _CHUNK])
-            )
-        )
-        out.update({row.id: record_from_row(row) for row in rows})
-    return out
-
-
-def _customers(conn: Connection, ws: str, ticket_ids: list[str]) -> dict[str, RecordState]:
-    """Each ticket's live submitting customer (one join per chunk of tickets)."""
-    rel, rec = t.relationships, t.records
-    on = and_(
-        rec.c.workspace_id == rel.c.workspace_id,
-        rec.c.collection == rel.c.target_collection,
-        rec.c.id == rel.c.target_id,
-    )
-    out: dict[str, RecordState] = {}
-    for i in range(0, len(ticket_ids), _CHUNK):
-        rows = conn.execute(
-            select(rel.c.source_id.label("ticket_id"), rec)
-            .join(rec, on)
-            .where(
-                rel.c.workspace_id == ws,
-                rel.c.rel_type == "submitted_by",
-                rel.c.source_collection == "tickets",
-                rel.c.source_id.in_(ticket_ids[i : i + _CHUNK]),
-                rel.c.deleted.is_(False),
-                rec.c.deleted.is_(False),
-            )
-        )
-        out.update({row.ticket_id: record_from_row(row) for row in rows})
-    return out

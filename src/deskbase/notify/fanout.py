@@ -23,14 +23,14 @@ from deskbase.core import loops
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso
-from deskbase.core.entity_state import RecordState, record_from_row
+from deskbase.core.entity_state import RecordState
 from deskbase.notify import derive as rules
 from deskbase.notify.derive import Assignment, Candidate, Message, SlaEvent, Ticket
 from deskbase.notify.kinds import wants
 from deskbase.notify.recipients import Directory
 from deskbase.notify.store import store
 from deskbase.support import tables as st
-from deskbase.support.tickets import classify
+from deskbase.support.tickets import classify, records_by_id, submitting_customers
 
 log = logging.getLogger(__name__)
 NAME = "notifications"  #: the loop's lease and watermark (migration 0021 starts it at the log's head)
@@ -39,7 +39,6 @@ SCAN = 20_000  #: change-log rows one step reads past at most
 MAX_AGE = timedelta(days=1)
 PERSIST_IDLE_WATERMARK = 5.0
 HORIZON_POLL = 0.01
-_CHUNK = 500
 #: Called after a step committed new notifications, with each one's id and candidate.
 Listener = Callable[[list[tuple[str, Candidate]]], None]
 Prefs = dict[str, dict[str, bool]]
@@ -144,9 +143,9 @@ class Fanout:
                 by_ws.setdefault(r.workspace_id, []).append(r)
         out: list[Message] = []
         for ws, group in by_ws.items():
-            responses = _records(conn, ws, "responses", [r.data["target_id"] for r in group])
-            tickets = _records(conn, ws, "tickets", [r.data["source_id"] for r in group])
-            customers = _customers(conn, ws, list(tickets))
+            responses = records_by_id(conn, ws, "responses", [r.data["target_id"] for r in group])
+            tickets = records_by_id(conn, ws, "tickets", [r.data["source_id"] for r in group])
+            customers = submitting_customers(conn, ws, list(tickets))
             settings = conn.execute(select(t.workspaces.c.settings).where(t.workspaces.c.id == ws)).scalar()
             match = list((settings or {}).get("customer_author_match") or ["email", "id"])
             for r in group:
@@ -184,7 +183,7 @@ class Fanout:
         out: list[SlaEvent] = []
         for ws in sorted({r.workspace_id for r in rows}):
             mine = [r for r in rows if r.workspace_id == ws]
-            tickets = _records(conn, ws, "tickets", [r.ticket_id for r in mine])
+            tickets = records_by_id(conn, ws, "tickets", [r.ticket_id for r in mine])
             for r in mine:
                 ticket = tickets.get(r.ticket_id)
                 if ticket is None or ticket.deleted:
@@ -221,36 +220,3 @@ class Fanout:
 
 def _ticket(ws: str, rec: RecordState) -> Ticket:
     return Ticket(ws, rec.id, rec.number, str(rec.data.get("subject") or ""), rec.data.get("assignee"))
-
-
-def _records(conn: Connection, ws: str, coll: str, ids: list[str]) -> dict[str, RecordState]:
-    r = t.records
-    out: dict[str, RecordState] = {}
-    unique = sorted(set(ids))
-    for i in range(0, len(unique), _CHUNK):
-        q = select(r).where(
-            r.c.workspace_id == ws, r.c.collection == coll, r.c.id.in_(unique[i : i + _CHUNK])
-        )
-        out.update({row.id: record_from_row(row) for row in conn.execute(q)})
-    return out
-
-
-def _customers(conn: Connection, ws: str, ticket_ids: list[str]) -> dict[str, RecordState]:
-    """Each ticket's live submitting customer."""
-    rel, rec = t.relationships, t.records
-    on = and_(
-        rec.c.workspace_id == rel.c.workspace_id,
-        rec.c.collection == rel.c.target_collection,
-        rec.c.id == rel.c.target_id,
-    )
-    out: dict[str, RecordState] = {}
-    for i in range(0, len(ticket_ids), _CHUNK):
-        rows = conn.execute(
-            select(rel.c.source_id.label("ticket_id"), rec)
-            .join(rec, on)
-            .where(rel.c.workspace_id == ws, rel.c.rel_type == "submitted_by")
-            .where(rel.c.source_collection == "tickets", rel.c.source_id.in_(ticket_ids[i : i + _CHUNK]))
-            .where(rel.c.deleted.is_(False), rec.c.deleted.is_(False))
-        )
-        out.update({row.ticket_id: record_from_row(row) for row in rows})
-    return out

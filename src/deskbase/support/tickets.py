@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select
+from sqlalchemy.engine import Connection
 
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
@@ -298,3 +299,48 @@ def require_ticket(core: Deskbase, workspace_id: str, ticket_id: str) -> dict[st
         return core.records.get(workspace_id, "tickets", ticket_id)
     except NotFound:
         raise NotFound(f"ticket {ticket_id!r} not found", {"id": ticket_id}) from None
+
+
+#: ids per IN list of the batch reads below
+_CHUNK = 500
+
+
+def records_by_id(conn: Connection, ws: str, coll: str, ids: list[str]) -> dict[str, RecordState]:
+    """Records of one collection by id, one query per chunk of ids (the loops reading a batch of changes)."""
+    r = t.records
+    out: dict[str, RecordState] = {}
+    unique = sorted(set(ids))
+    for i in range(0, len(unique), _CHUNK):
+        rows = conn.execute(
+            select(r).where(
+                r.c.workspace_id == ws, r.c.collection == coll, r.c.id.in_(unique[i : i + _CHUNK])
+            )
+        )
+        out.update({row.id: record_from_row(row) for row in rows})
+    return out
+
+
+def submitting_customers(conn: Connection, ws: str, ticket_ids: list[str]) -> dict[str, RecordState]:
+    """Each ticket's live submitting customer (one join per chunk of tickets)."""
+    rel, rec = t.relationships, t.records
+    on = and_(
+        rec.c.workspace_id == rel.c.workspace_id,
+        rec.c.collection == rel.c.target_collection,
+        rec.c.id == rel.c.target_id,
+    )
+    out: dict[str, RecordState] = {}
+    for i in range(0, len(ticket_ids), _CHUNK):
+        rows = conn.execute(
+            select(rel.c.source_id.label("ticket_id"), rec)
+            .join(rec, on)
+            .where(
+                rel.c.workspace_id == ws,
+                rel.c.rel_type == "submitted_by",
+                rel.c.source_collection == "tickets",
+                rel.c.source_id.in_(ticket_ids[i : i + _CHUNK]),
+                rel.c.deleted.is_(False),
+                rec.c.deleted.is_(False),
+            )
+        )
+        out.update({row.ticket_id: record_from_row(row) for row in rows})
+    return out
