@@ -126,7 +126,7 @@ class World:
         from sqlalchemy import select
 
         from deskbase.core import tables as t
-        from deskbase.core.auth import hash_token
+        from deskbase.core.tokens import hash_token
 
         with self.api.client.app.state.console.core.db.read() as conn:
             found = conn.execute(

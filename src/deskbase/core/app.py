@@ -11,7 +11,7 @@ from deskbase.config import Settings
 from deskbase.core import changelog, migrate
 from deskbase.core import tables as t
 from deskbase.core.agent_state import Drafts, Presence, Reads
-from deskbase.core.auth import Tokens, audit_view, collections_for, may_read_change
+from deskbase.core.auth import audit_view, collections_for, may_read_change
 from deskbase.core.batch import Batch
 from deskbase.core.changelog import Change
 from deskbase.core.clock import Clock, SystemClock
@@ -36,6 +36,7 @@ from deskbase.core.signin import SignIn
 from deskbase.core.stored_queries import StoredQueries
 from deskbase.core.teams import Teams
 from deskbase.core.templates import Templates
+from deskbase.core.tokens import Tokens
 from deskbase.core.users import Users
 from deskbase.core.workspaces import Workspaces
 
