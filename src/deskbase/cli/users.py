@@ -133,8 +133,8 @@ def reset_password(
 
 @app.command("reset-totp")
 def reset_totp(ctx: typer.Context, who: UserArg) -> None:
-    """Switch a user's two-step sign-in (TOTP) off, recovery codes included, when they lost their
-    authenticator and their codes (server admins). They sign in with their password and can enrol again."""
+    """Switch a user's two-step sign-in (TOTP) off, recovery codes included (server admins).
+    For someone who lost their authenticator and their codes: they sign in with their password, then enrol again."""
     client = session(ctx).client()
     uid = user_id(client, who)
     client.delete("users", uid, "totp")

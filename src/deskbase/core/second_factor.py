@@ -173,7 +173,7 @@ class SecondFactor:
     def _matching_step(self, sealed: str, code: str) -> int | None:
         """The time step (now, or one either side) whose code this is, or None."""
         typed = normal_code(code or "")
-        if len(typed) != 6 or not typed.isdigit():
+        if len(typed) != 6 or not (typed.isascii() and typed.isdigit()):
             return None
         totp = pyotp.TOTP(self.box.open(sealed))
         now = int(self.app.clock.now().timestamp()) // STEP_SECONDS

@@ -12,6 +12,8 @@ account has a second factor (the link sets the password; signing in still needs 
 - the person is a member of that one workspace only, and not its owner (a workspace admin cannot make or
   remove owners).
 Anyone else asks an admin (`deskbase users reset-password`). The caller is never told which case applied.
+(Those admins could still act under a colleague's name, with no rights beyond their own: the trust placed in
+whoever runs an organisation's mail. Two-step sign-in closes that too.)
 """
 
 from __future__ import annotations

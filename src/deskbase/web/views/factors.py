@@ -7,6 +7,7 @@ if any, after the answer has gone, so neither its content nor its timing tells w
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import segno
@@ -16,6 +17,7 @@ from markupsafe import Markup
 from starlette.background import BackgroundTask
 
 from deskbase.api.deps import requires
+from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
 from deskbase.mail import password_reset
@@ -37,6 +39,7 @@ from deskbase.web.pages import SignInPage
 from deskbase.web.views.auth import forget_pending, pending_user, settings_page, signed_in
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+log = logging.getLogger(__name__)
 
 
 def _sentence(message: str) -> str:
@@ -93,8 +96,16 @@ def forgot(request: Request, form: FormDep) -> Response:
         page = ForgotPage(True, email=email, error=_sentence(exc.message))
         return render(request, "forgot.html", page, shell, status=429)
     response = render(request, "forgot.html", ForgotPage(True, sent=True), shell)
-    response.background = BackgroundTask(password_reset.send, core, email)
+    response.background = BackgroundTask(_mail_link, core, email)
     return response
+
+
+def _mail_link(core: Deskbase, email: str) -> None:
+    """After the answer has gone: nobody waits for this, so a failure is logged, never shown."""
+    try:
+        password_reset.send(core, email)
+    except Exception:
+        log.exception("a password reset email could not be queued")
 
 
 # ---- Settings: two-step sign-in -----------------------------------------------------------------------
@@ -119,14 +130,13 @@ def _enrol_page(
 ) -> Response:
     page = TotpPage(pending["secret"], pending["uri"], qr_svg(pending["uri"]), error=error)
     shell = make_shell(request, getattr(request.state, "console_actor", None), "Two-step sign-in")
-    return render(request, "totp.html", page, shell, status=status)
+    return render(request, "totp.html", page, shell, status=status, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/settings/totp", openapi_extra=requires())
 def enrol_form(request: Request, actor: ActorDep) -> Response:
-    """The enrolment waiting for its first code (else back to Settings)."""
-    _person(actor)
-    pending = core_of(request).factors.pending(actor)
+    """The enrolment waiting for its first code (else back to Settings, as for a token's session)."""
+    pending = core_of(request).factors.pending(actor) if actor.user_id is not None else None
     if pending is None:
         return redirect(request, "/settings")
     return _enrol_page(request, pending)
@@ -163,9 +173,7 @@ def confirm(request: Request, actor: ActorDep, form: FormDep) -> Response:
 
 def _codes_page(request: Request, codes: list[str]) -> Response:
     shell = make_shell(request, getattr(request.state, "console_actor", None), "Recovery codes")
-    response = render(request, "totp.html", TotpPage(codes=codes), shell)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render(request, "totp.html", TotpPage(codes=codes), shell, headers={"Cache-Control": "no-store"})
 
 
 def _proof(form: dict[str, str]) -> tuple[str | None, str | None]:
