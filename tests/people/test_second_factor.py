@@ -4,15 +4,19 @@ and nothing secret in the clear in the store."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyotp
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from deskbase.core import tables as t
 from deskbase.core.people_tables import user_factors
+from tests.conftest import _pg_available, postgres_url
 from tests.people.conftest import Console, People, Person, serve
 
 
@@ -297,3 +301,53 @@ def test_enrolment_survives_a_reload_and_a_restart_of_enrolment(people: People) 
     assert ok.status_code == 200
     no = people.api.post("/v1/users/me/totp/confirm", json={"code": code(people, second)}, token=p.token)
     assert no.status_code == 409
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stored(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[People]:
+    """The server on SQLite and on PostgreSQL (a fresh schema; skipped when PostgreSQL is not reachable)."""
+    if request.param == "sqlite":
+        yield from serve(tmp_path_factory)
+        return
+    url = postgres_url()
+    assert url
+    reason = _pg_available(url)
+    if reason:
+        pytest.skip(reason)
+    schema = "t_" + uuid.uuid4().hex[:12]
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        sep = "&" if "?" in url else "?"
+        yield from serve(tmp_path_factory, database_url=f"{url}{sep}options=-csearch_path%3D{schema}")
+    finally:
+        with eng.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        eng.dispose()
+
+
+def test_one_code_sent_twice_at_once_passes_once(stored: People) -> None:
+    """The conditional update decides, so two requests racing with one code (or one recovery code) cannot
+    both pass, on either store."""
+    p = stored.person()
+    secret, codes = enrol(stored, p)
+    factors = stored.core.factors
+
+    def spend(value: str) -> bool:
+        with stored.core.db.tx() as tx:
+            return factors.spend(tx, p.id, value)
+
+    for value in (code(stored, secret), codes[0]):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(spend, [value] * 4))
+        assert sorted(results) == [False, False, False, True]
+
+
+def test_digits_of_other_scripts_are_a_wrong_code_not_an_error(people: People) -> None:
+    p = people.person()
+    enrol(people, p)
+    arabic = "\u0661\u0662\u0663\u0664\u0665\u0666"  # six Arabic-Indic digits: str.isdigit() is true
+    r = people.api.post("/v1/users/me/totp/disable", json={"code": arabic}, token=p.token)
+    assert r.status_code == 401
+    people.clock.advance(days=1, seconds=1)
