@@ -126,10 +126,10 @@ def qr_svg(uri: str) -> Markup:
 
 
 def _enrol_page(
-    request: Request, pending: dict[str, Any], error: str | None = None, status: int = 200
+    request: Request, actor: Actor, pending: dict[str, Any], error: str | None = None, status: int = 200
 ) -> Response:
     page = TotpPage(pending["secret"], pending["uri"], qr_svg(pending["uri"]), error=error)
-    shell = make_shell(request, getattr(request.state, "console_actor", None), "Two-step sign-in")
+    shell = make_shell(request, actor, "Two-step sign-in", section="settings")
     return render(request, "totp.html", page, shell, status=status, headers={"Cache-Control": "no-store"})
 
 
@@ -139,7 +139,7 @@ def enrol_form(request: Request, actor: ActorDep) -> Response:
     pending = core_of(request).factors.pending(actor) if actor.user_id is not None else None
     if pending is None:
         return redirect(request, "/settings")
-    return _enrol_page(request, pending)
+    return _enrol_page(request, actor, pending)
 
 
 @router.post("/settings/totp")
@@ -165,14 +165,14 @@ def confirm(request: Request, actor: ActorDep, form: FormDep) -> Response:
         if pending is None:
             return redirect(request, "/settings")
         message = str((exc.details.get("errors") or [{}])[0].get("message", exc.message))
-        return _enrol_page(request, pending, _sentence(message), status=422)
+        return _enrol_page(request, actor, pending, _sentence(message), status=422)
     except Conflict as exc:
         return settings_page(request, actor, two_step_error=_sentence(exc.message), status=409)
-    return _codes_page(request, out["recovery_codes"])
+    return _codes_page(request, actor, out["recovery_codes"])
 
 
-def _codes_page(request: Request, codes: list[str]) -> Response:
-    shell = make_shell(request, getattr(request.state, "console_actor", None), "Recovery codes")
+def _codes_page(request: Request, actor: Actor, codes: list[str]) -> Response:
+    shell = make_shell(request, actor, "Recovery codes", section="settings")
     return render(request, "totp.html", TotpPage(codes=codes), shell, headers={"Cache-Control": "no-store"})
 
 
@@ -201,4 +201,4 @@ def new_codes(request: Request, actor: ActorDep, form: FormDep) -> Response:
         codes = core_of(request).factors.regenerate(actor, password, code, client_address(request))
     except (Unauthorized, RateLimited, ValidationFailed, Conflict) as exc:
         return settings_page(request, actor, two_step_error=_sentence(exc.message), status=exc.status)
-    return _codes_page(request, codes)
+    return _codes_page(request, actor, codes)
