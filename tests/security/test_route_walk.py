@@ -41,6 +41,14 @@ PUBLIC = {
     "POST /invite/{token}",
     "GET /reset/{token}",
     "POST /reset/{token}",
+    # the code step after a right password: its credential is the signed five-minute cookie the password step
+    # sets, and without it the step only sends the caller back to sign in (tests/people/test_second_factor.py)
+    "GET /signin/code",
+    "POST /signin/code",
+    # "Forgot password?": for people who cannot sign in; the same answer for every email, throttled
+    # (tests/people/test_reset_email.py)
+    "GET /signin/forgot",
+    "POST /signin/forgot",
 }
 GRANTS = {
     "other_workspace": [{"scope": {"workspaces": ["other"]}, "permissions": ["*"]}],

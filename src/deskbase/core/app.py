@@ -31,6 +31,7 @@ from deskbase.core.relationships import Relationships
 from deskbase.core.reltypes import RelationshipTypes
 from deskbase.core.roles import Roles
 from deskbase.core.schemas import ValidatorCache
+from deskbase.core.second_factor import SecondFactor
 from deskbase.core.sessions import Sessions
 from deskbase.core.signin import SignIn
 from deskbase.core.stored_queries import StoredQueries
@@ -69,6 +70,7 @@ class Deskbase:
         self.members = Members(self)
         self.teams = Teams(self)
         self.invitations = Invitations(self)
+        self.factors = SecondFactor(self)
         self.signin = SignIn(self)
         self.personal_tokens = PersonalTokens(self)
         self.templates = Templates(self)
