@@ -225,3 +225,38 @@ def test_intersect_is_what_both_grant() -> None:
         {"scope": {"workspaces": ["b"], "collections": ["tickets"]}, "permissions": ["read:records", "sql"]},
     ]
     assert intersect([{"scope": {"workspaces": ["c"]}, "permissions": ["*"]}], role) == []
+
+
+def test_demoting_or_removing_a_member_stops_what_they_configured_there_saying_why(people: People) -> None:
+    ws, other = people.workspace(), people.workspace()
+    p = people.person(ws, "admin")
+    assert people.api.put(f"/v1/workspaces/{other}/members/{p.id}", json={"role": "admin"}).status_code == 201
+    trigger = {"url": "https://hooks.example.com/in", "events": ["record.created"]}
+    hook = {"collection": "tickets", "mapping": {"subject": "/title"}, "external_id": "/id"}
+    for w in (ws, other):
+        assert (
+            people.api.put(f"/v1/workspaces/{w}/triggers/crm", json=trigger, token=p.token).status_code == 201
+        )
+        assert people.api.put(f"/v1/workspaces/{w}/hooks/shop", json=hook, token=p.token).status_code == 201
+
+    def state(w: str) -> list[tuple[bool, str | None]]:
+        return [
+            (got["enabled"], got["disabled_reason"])
+            for got in (
+                people.api.get(f"/v1/workspaces/{w}/triggers/crm").json(),
+                people.api.get(f"/v1/workspaces/{w}/hooks/shop").json(),
+            )
+        ]
+
+    assert people.api.put(f"/v1/workspaces/{ws}/members/{p.id}", json={"role": "agent"}).status_code == 200
+    why = f"the role of its owner {p.email} in the workspace went from admin to agent"
+    assert state(ws) == [(False, why), (False, why)]
+    assert state(other) == [(True, None), (True, None)]  # still an admin there
+    assert people.api.delete(f"/v1/workspaces/{other}/members/{p.id}").status_code == 204
+    gone = f"its owner {p.email} was removed from the workspace"
+    assert state(other) == [(False, gone), (False, gone)]
+    # a widening leaves things as they are: a member with the rights re-enables them
+    assert people.api.put(f"/v1/workspaces/{ws}/members/{p.id}", json={"role": "admin"}).status_code == 200
+    assert state(ws) == [(False, why), (False, why)]
+    on = people.api.put(f"/v1/workspaces/{ws}/triggers/crm", json=trigger)
+    assert on.status_code == 200 and (on.json()["enabled"], on.json()["disabled_reason"]) == (True, None)

@@ -28,6 +28,7 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from deskbase.core.hooks import Revocation
 from deskbase.core.passwords import check as check_password
 from deskbase.core.people_tables import memberships, password_resets, users
 from deskbase.core.user_access import ACTIVE, AccessCache
@@ -291,7 +292,7 @@ class Users:
                     .values(**values, version=row.version + 1, updated_at=self.app.clock.now())
                 )
             if values.get("status") == "suspended" and row.status != "suspended":
-                self.cut_off(tx, [user_id])
+                self.cut_off(tx, [user_id], f"its owner {row.email} was suspended")
             out = self.row(tx.conn, user_id)
         self.forget(user_id)
         if "status" in values or "server_admin" in values:
@@ -302,8 +303,10 @@ class Users:
         if not actor.is_admin:
             raise Forbidden("deleting users needs a server admin", {"permission": "admin"})
         with self.app.db.tx() as tx:
-            self.row(tx.conn, user_id)
-            self.cut_off(tx, [user_id])
+            row = self.row(tx.conn, user_id)
+            self.cut_off(tx, [user_id], f"its owner {row.email} was deleted")
+            for fn in self.app.hooks.left:
+                fn(tx, user_id, None)
             tx.conn.execute(delete(memberships).where(memberships.c.user_id == user_id))
             self.app.teams.drop_user(tx, user_id)
             tx.conn.execute(delete(password_resets).where(password_resets.c.user_id == user_id))
@@ -311,10 +314,10 @@ class Users:
         self.forget(user_id)
         audit_log.info("user %s deleted by %s", user_id, actor.id)
 
-    def cut_off(self, tx: Tx, user_ids: Iterable[str]) -> set[str]:
+    def cut_off(self, tx: Tx, user_ids: Iterable[str], reason: str) -> set[str]:
         """Inside `tx`: revoke the users' tokens, end their console sessions (password and token ones) and
         stop what they configured (the token-revocation hooks, given the token ids and the user ids, since
-        a console session configures as its user). Returns the revoked token ids."""
+        a console session configures as its user), recording `reason` on it. Returns the revoked token ids."""
         ids = sorted(user_ids)
         tokens = {
             r.id for r in tx.conn.execute(select(t.tokens.c.id).where(t.tokens.c.user_id.in_(ids))).all()
@@ -327,8 +330,9 @@ class Users:
         )
         cs = t.console_sessions
         tx.conn.execute(delete(cs).where(or_(cs.c.user_id.in_(ids), cs.c.token_id.in_(sorted(tokens)))))
+        gone = Revocation(frozenset(tokens | set(ids)), reason)
         for fn in self.app.hooks.revoked:
-            fn(tx, tokens | set(ids))
+            fn(tx, gone)
         tx.after_commit(self.app.tokens.forget)
         return tokens
 
