@@ -397,6 +397,9 @@ class TicketPage:
     panels: tuple[str, ...] = ()  #: an htmx update re-sends only these panels (out of band); () = full page
     macros: list[MacroOption] = field(default_factory=list)  #: the workspace's macros, for the composer
     can_attach: bool = False  #: the composer uploads files (`write:files`)
+    notes_only: bool = (
+        False  #: the composer writes internal notes only (a light agent: support/reply_rules.py)
+    )
     max_file_size: str = ""  #: the server's upload limit per file, as text ("25 MB")
     max_files: int = 0  #: how many files one message may carry
     seen: str = ""  #: the newest response the page shows ("" for none): the composer's collision check
