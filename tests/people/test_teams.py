@@ -244,3 +244,34 @@ def test_a_batch_of_new_tickets_spreads_over_the_least_loaded(people: People) ->
     assert r.status_code == 200, r.text
     got = [x["record"]["data"]["assignee"] for x in r.json()["results"]]
     assert sorted(got) == sorted([a.email, a.email, b.email, b.email])
+
+
+def test_an_away_agent_is_passed_over_shown_away_and_stays_away_after_signing_out(people: People) -> None:
+    ws = people.workspace()
+    a, b = people.person(ws), people.person(ws)
+    assert put_team(people, ws, "desk", "round_robin", [a.email, b.email]).status_code == 201
+    console = people.browser()
+    assert console.sign_in(a.email, a.password).status_code == 303
+    online(people, b)
+    # the switch in the console's header menu, and the same through the API
+    page = console.get(f"/w/{ws}/queue")
+    assert 'id="away-switch"' in page.text and "Set yourself away" in page.text
+    switched = console.post("/settings/away", {"away": "1", "next": f"/w/{ws}/queue"})
+    assert switched.status_code == 303 and switched.headers["location"] == f"/w/{ws}/queue"
+    me = people.api.get("/v1/users/me", token=a.token).json()
+    assert me["away"] is True
+    assert assignees(people, ws, "desk", 3) == [b.email] * 3
+    t = create(people, ws, ticket())
+    picker = console.get(f"/w/{ws}/tickets/{t['id']}").text
+    assert "· away · 0 open" in picker and 'id="away-badge"' in picker
+    # signing out and in again keeps it; switching it off through the API puts them back in the rotation
+    assert console.post("/signout", {}).status_code == 303
+    assert console.sign_in(a.email, a.password).status_code == 303
+    assert "I&#39;m back" in console.get(f"/w/{ws}/queue").text
+    back = people.api.patch("/v1/users/me", json={"away": False}, token=a.token)
+    assert back.status_code == 200 and back.json()["away"] is False
+    assert sorted(str(x) for x in assignees(people, ws, "desk", 2)) == sorted([a.email, b.email])
+    # a service token has no away switch; nor can one set someone else's
+    assert people.api.patch("/v1/users/me", json={"away": True}).status_code == 404
+    assert people.api.patch(f"/v1/users/{b.id}", json={"away": True}, token=a.token).status_code == 403
+    assert people.api.patch("/v1/users/me", json={"away": "yes"}, token=a.token).status_code == 422

@@ -58,7 +58,7 @@ def test_the_assignee_picker_shows_presence_and_load_and_saves(
     page.goto(f"{live.url}/w/{WS}/tickets/loose")
     picker = page.locator("#f-assignee")
     labels = [t.strip() for t in picker.locator("option").all_inner_texts()]
-    assert labels == ["Unassigned", "Maria Santos · online · 2 open", "Tom Becker · away · 0 open"]
+    assert labels == ["Unassigned", "Maria Santos · online · 2 open", "Tom Becker · offline · 0 open"]
     assert picker.input_value() == ""
     if AXE.exists():
         assert violations(page) == []
@@ -71,7 +71,7 @@ def test_the_assignee_picker_shows_presence_and_load_and_saves(
         picker.select_option("tom@support.example")
     page.reload()
     assert page.locator("#f-assignee").input_value() == "tom@support.example"
-    assert "Tom Becker · away · 1 open" in page.locator("#f-assignee").inner_text()
+    assert "Tom Becker · offline · 1 open" in page.locator("#f-assignee").inner_text()
     assert live.core.records.get(WS, "tickets", "loose")["data"]["assignee"] == "tom@support.example"
     tab.shot("assignee-picker")
     tab.close()

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
 
 STATUSES = (ACTIVE, "suspended")
-PROFILE = ("name", "time_zone", "locale", "avatar_colour")
+PROFILE = ("name", "time_zone", "locale", "avatar_colour", "away")
 ADMIN_ONLY = ("email", "status", "server_admin")
 #: Avatar colours with at least 4.5:1 contrast against white initials.
 PALETTE = ("#1f5fa8", "#7a3e9d", "#0f766e", "#b42318", "#8a5a00", "#3f6212", "#9d174d", "#374151")
@@ -88,7 +88,7 @@ def check_field(name: str, value: Any) -> Any:
         if value not in STATUSES:
             raise _bad(pointer, f"one of {', '.join(STATUSES)}")
         return value
-    if name == "server_admin":
+    if name in ("server_admin", "away"):
         if not isinstance(value, bool):
             raise _bad(pointer, "true or false")
         return value
@@ -109,6 +109,7 @@ def public(row: Any) -> dict[str, Any]:
         "avatar_colour": row.avatar_colour,
         "status": row.status,
         "server_admin": bool(row.server_admin),
+        "away": bool(row.away),
         "has_password": row.password_hash is not None,
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),

@@ -60,6 +60,8 @@ class Shell:
     bell: Bell | None = None  #: a person's notifications in this workspace (None: no person, no workspace)
     #: Settings → Teams of this workspace, for its admins (None hides the link)
     teams_href: str | None = None
+    away: bool | None = None  #: a person's own away switch (None: a token's session has none)
+    here: str = "/"  #: this page's path, where the away switch comes back to
 
 
 @dataclass(frozen=True)
@@ -355,13 +357,18 @@ class PresencePanel:
 
 @dataclass(frozen=True)
 class AgentOption:
-    """One agent in the assignee picker: who they are, whether they are online, how many open tickets
-    they hold now (what an assigner weighs)."""
+    """One agent in the assignee picker: who they are, whether they are online (or switched to away), how
+    many open tickets they hold now (what an assigner weighs)."""
 
     email: str  #: the assignee value
     name: str
     online: bool
     open: int
+    away: bool = False  #: their own switch: never online while on
+
+    @property
+    def presence(self) -> str:
+        return "online" if self.online else ("away" if self.away else "offline")
 
 
 @dataclass(frozen=True)
