@@ -143,3 +143,14 @@ def test_a_removed_member_loses_that_workspaces_notifications_and_a_deleted_user
     assert count(world, tom.id) == 1  # nobody else's
     assert api.delete(f"/v1/users/{maria.id}").status_code == 204
     assert count(world, maria.id) == 0 and count(world, tom.id) == 1
+
+
+def test_an_email_change_that_moves_tickets_tells_nobody(world: World) -> None:
+    ws = world.people.workspace()
+    maria, tom = world.people.person(ws), world.people.person(ws)
+    world.assign(ws, world.ticket(ws), maria.email, world.actor(tom))
+    world.drain()
+    r = world.people.api.patch(f"/v1/users/{maria.id}", json={"email": "new." + maria.email})
+    assert r.status_code == 200
+    world.drain()
+    assert kinds(world, ws, maria) == ["assigned"]

@@ -275,3 +275,31 @@ def test_an_away_agent_is_passed_over_shown_away_and_stays_away_after_signing_ou
     assert people.api.patch("/v1/users/me", json={"away": True}).status_code == 404
     assert people.api.patch(f"/v1/users/{b.id}", json={"away": True}, token=a.token).status_code == 403
     assert people.api.patch("/v1/users/me", json={"away": "yes"}, token=a.token).status_code == 422
+
+
+def test_an_email_change_moves_the_users_tickets_to_the_new_address_as_a_system_change(people: People) -> None:
+    ws, other = people.workspace(), people.workspace()
+    a, b = people.person(ws), people.person(ws)
+    assert people.api.put(f"/v1/workspaces/{other}/members/{a.id}", json={"role": "agent"}).status_code == 201
+    mine = [create(people, ws, ticket(assignee=a.email))["id"] for _ in range(3)]
+    closed = create(people, ws, ticket(assignee=a.email, status="closed"))["id"]
+    theirs = create(people, ws, ticket(assignee=b.email))["id"]
+    elsewhere = create(people, other, ticket(assignee=a.email))["id"]
+    # demoted in `other` before the change: the new address could not be assigned there
+    assert people.api.put(f"/v1/workspaces/{other}/members/{a.id}", json={"role": "analyst"}).status_code == 200
+    new = "renamed." + a.email
+    r = people.api.patch(f"/v1/users/{a.id}", json={"email": new.upper()})
+    assert r.status_code == 200 and r.json()["email"] == new
+
+    def assignee(w: str, rid: str) -> str:
+        return str(people.api.get(f"/v1/workspaces/{w}/records/tickets/{rid}").json()["data"].get("assignee"))
+
+    assert [assignee(ws, rid) for rid in [*mine, closed]] == [new] * 4
+    assert (assignee(ws, theirs), assignee(other, elsewhere)) == (b.email, a.email)
+    history = people.api.get(f"/v1/workspaces/{ws}/changes", params={"limit": 1000}).json()["data"]
+    moved = [c for c in history if c.get("entity_id") == mine[0] and c.get("source") == "people"]
+    assert len(moved) == 1 and moved[0]["actor"]["id"] == "system:people"
+    # "My open tickets" follows: the user's console lists them under the new address
+    console = people.browser()
+    assert console.sign_in(new, a.password).status_code == 303
+    assert mine[0] in console.get(f"/w/{ws}/queue?view=mine").text

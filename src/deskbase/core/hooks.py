@@ -37,6 +37,8 @@ class Revocation:
 
 #: Recorded grants ended in this transaction: what acts with them stops with them.
 RevokeHook = Callable[[Tx, Revocation], None]
+#: A user's email changed in this transaction: (tx, user id, old email, new email).
+EmailHook = Callable[[Tx, str, str, str], None]
 #: A user left a workspace (its id) or the server (None) in this transaction: what was theirs there goes.
 LeaveHook = Callable[[Tx, str, str | None], None]
 #: A staged record write: (unit of work, data before the write or None for a new record, data after).
@@ -52,6 +54,7 @@ class Hooks:
         self.read: dict[str, list[ReadHook]] = {}
         self.revoked: list[RevokeHook] = []
         self.left: list[LeaveHook] = []
+        self.email_changed: list[EmailHook] = []
         self.record_checks: dict[str, list[RecordCheck]] = {}
         self.before_flush: list[BeforeFlush] = []
 
@@ -72,6 +75,11 @@ class Hooks:
     def on_user_left(self, fn: LeaveHook) -> LeaveHook:
         """In the transaction that removes a member from a workspace, or deletes a user (workspace None)."""
         self.left.append(fn)
+        return fn
+
+    def on_email_changed(self, fn: EmailHook) -> EmailHook:
+        """In the transaction that changes a user's email (what refers to people by email follows them)."""
+        self.email_changed.append(fn)
         return fn
 
     def on_record_write(self, collection: str, fn: RecordCheck) -> RecordCheck:

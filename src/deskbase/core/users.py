@@ -292,11 +292,14 @@ class Users:
                     .where(users.c.id == user_id)
                     .values(**values, version=row.version + 1, updated_at=self.app.clock.now())
                 )
+            if "email" in values and values["email"] != row.email:
+                for fn in self.app.hooks.email_changed:
+                    fn(tx, user_id, row.email, values["email"])
             if values.get("status") == "suspended" and row.status != "suspended":
                 self.cut_off(tx, [user_id], f"its owner {row.email} was suspended")
             out = self.row(tx.conn, user_id)
         self.forget(user_id)
-        if "status" in values or "server_admin" in values:
+        if {"status", "server_admin", "email"} & set(values):
             audit_log.info("user %s changed by %s: %s", user_id, actor.id, sorted(values))
         return public(out)
 

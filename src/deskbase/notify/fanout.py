@@ -30,6 +30,7 @@ from deskbase.notify.kinds import wants
 from deskbase.notify.recipients import Directory
 from deskbase.notify.store import store
 from deskbase.support import tables as st
+from deskbase.support.assignee_emails import ACTOR_ID as EMAIL_CHANGE
 from deskbase.support.assignment import OPEN_STATUSES
 from deskbase.support.tickets import classify, records_by_id, submitting_customers
 
@@ -125,7 +126,7 @@ class Fanout:
                     edits.append((r, added))
                 continue
             now_assigned = data.get("assignee")
-            if now_assigned and now_assigned != before.get("assignee"):
+            if now_assigned and now_assigned != before.get("assignee") and r.actor != EMAIL_CHANGE:
                 subject = str(data.get("subject") or "")
                 ticket = Ticket(r.workspace_id, r.entity_id, img.get("number"), subject, now_assigned)
                 assignments.append(

@@ -6,6 +6,7 @@ from typing import Any
 
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
+from deskbase.support.assignee_emails import AssigneeEmails
 from deskbase.support.policy import default_policy
 from deskbase.support.reply_rules import ReplyRules
 from deskbase.support.service import SlaService
@@ -48,4 +49,5 @@ def install(core: Deskbase) -> None:
     core.extensions[SlaService] = SlaService(core)
     core.extensions[TeamRules] = TeamRules(core)
     core.extensions[ReplyRules] = ReplyRules(core)
+    core.extensions[AssigneeEmails] = AssigneeEmails(core)
     core.templates.register("support", definition(), _after_apply)
