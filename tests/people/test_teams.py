@@ -277,7 +277,9 @@ def test_an_away_agent_is_passed_over_shown_away_and_stays_away_after_signing_ou
     assert people.api.patch("/v1/users/me", json={"away": "yes"}, token=a.token).status_code == 422
 
 
-def test_an_email_change_moves_the_users_tickets_to_the_new_address_as_a_system_change(people: People) -> None:
+def test_an_email_change_moves_the_users_tickets_to_the_new_address_as_a_system_change(
+    people: People,
+) -> None:
     ws, other = people.workspace(), people.workspace()
     a, b = people.person(ws), people.person(ws)
     assert people.api.put(f"/v1/workspaces/{other}/members/{a.id}", json={"role": "agent"}).status_code == 201
@@ -286,7 +288,9 @@ def test_an_email_change_moves_the_users_tickets_to_the_new_address_as_a_system_
     theirs = create(people, ws, ticket(assignee=b.email))["id"]
     elsewhere = create(people, other, ticket(assignee=a.email))["id"]
     # demoted in `other` before the change: the new address could not be assigned there
-    assert people.api.put(f"/v1/workspaces/{other}/members/{a.id}", json={"role": "analyst"}).status_code == 200
+    assert (
+        people.api.put(f"/v1/workspaces/{other}/members/{a.id}", json={"role": "analyst"}).status_code == 200
+    )
     new = "renamed." + a.email
     r = people.api.patch(f"/v1/users/{a.id}", json={"email": new.upper()})
     assert r.status_code == 200 and r.json()["email"] == new
