@@ -221,6 +221,8 @@ class QueuePage:
     bulk: BulkForm = field(default_factory=lambda: BulkForm())
     can_bulk: bool = False  #: the token may change tickets: rows get tick boxes and the bulk bar shows
     agents: list[str] = field(default_factory=list)  #: assignee suggestions for the bulk bar
+    #: the bulk bar's assignee picker (agent_picker.py); None without members (free text) or bulk rights
+    picker: list[AgentOption] | None = None
 
 
 @dataclass
@@ -448,6 +450,7 @@ class NewTicketPage:
     customer: CustomerRef | None  #: the chosen existing customer
     matches: list[CustomerRef]  #: customers matching the search box
     query: str
+    picker: list[AgentOption] | None = None  #: the assignee picker; None without members (free text)
 
 
 @dataclass
