@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from deskbase.core import loops
 from deskbase.core.context import SYSTEM
+from deskbase.notify.fanout import NAME
 from deskbase.notify.tables import notifications
 from deskbase.support import tickets
 from tests.notify.conftest import World
@@ -44,6 +46,12 @@ def test_a_ticket_left_unassigned_in_a_team_tells_each_member_but_the_mover(worl
         }
         assert n["actor"]["id"] == ana.id
     assert world.mine(ws, ana) == [] and world.mine(ws, outside) == []
+    core = world.people.core
+    with core.db.tx() as tx:  # read again, as after a crash before the watermark was stored: told once
+        loops.write_watermark(tx.conn, NAME, 0, core.clock)
+    world.notes.fanout._watermark = None
+    world.drain()
+    assert kinds(world, ws, maria) == ["team_assigned"]
 
 
 def test_moving_a_ticket_to_another_team_tells_the_new_team_once(world: World) -> None:

@@ -116,13 +116,18 @@ class Fanout:
             img = r.data or {}
             data = img.get("data") or {}
             key = (r.workspace_id, r.collection, r.entity_id)
+            if r.collection == "responses" and (
+                data.get("type") != "internal_note" or not data.get("mentions")
+            ):
+                last[key] = data  # mentions nobody: no earlier version to read (most are delivery states)
+                continue
             before = last[key] if key in last else self._before(conn, r)
             last[key] = data
             if r.at < oldest or img.get("deleted"):
                 continue
             if r.collection == "responses":
                 added = _added_mentions(before, data)
-                if added and data.get("type") == "internal_note":
+                if added:
                     edits.append((r, added))
                 continue
             now_assigned = data.get("assignee")
