@@ -3,6 +3,9 @@ the log's horizon, derives notifications (derive.py) and stores them with the ne
 transaction. A crash re-reads at most the changes after the stored watermark, and the store's unique
 (user, source_key) makes the re-read tell nobody twice. Never fired from a route: a write only wakes it.
 
+It reads ticket versions (assignments, tickets entering a team), responses linked to tickets (replies, notes
+with mentions) and edits of notes (mentions added), and the SLA events those changes recorded.
+
 Facts older than `MAX_AGE` when read (history brought in by an import, a replay of old SLA clocks) notify
 nobody.
 """
