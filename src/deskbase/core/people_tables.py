@@ -22,7 +22,7 @@ users = Table(
     Column("status", String(16), nullable=False),
     Column("server_admin", Boolean, nullable=False),
     Column("password_hash", Text, nullable=True),
-    #: switched on by the user: counted as offline by assignment rules, shown as away (migration 0028)
+    #: switched on by the user: counted as offline by assignment rules, shown as away (migration 0026)
     Column("away", Boolean, nullable=False, server_default=false()),
     Column("version", Integer, nullable=False),
     _ts("created_at"),
