@@ -279,6 +279,9 @@ class OtherTicket:
     priority: str
     updated_at: str
     number: int | None = None
+    #: the ticket's customer, named in pickers so tickets with one subject can be told apart (None: unknown
+    #: or not readable)
+    customer: str | None = None
 
 
 @dataclass
@@ -472,6 +475,7 @@ class RecordRow:
     href: str
     cells: list[str]
     updated_at: str
+    number: int | None = None  #: a numbered collection's (tickets') `#1042`, shown instead of the id
 
 
 @dataclass
@@ -488,6 +492,7 @@ class CollectionPage:
     filter_value: str
     filter_error: str | None
     ops: list[tuple[str, str]]
+    numbered: bool = False  #: the rows carry numbers: a `#` column leads instead of the id's tail
 
 
 @dataclass(frozen=True)
@@ -498,6 +503,7 @@ class LinkRow:
     other_collection: str
     other_id: str
     href: str
+    label: str | None = None  #: `#1042 Login loop` or a customer's name, when the viewer may read it
 
 
 @dataclass

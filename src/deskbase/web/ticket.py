@@ -4,7 +4,7 @@ and timeline, the customer with their other tickets, related tickets and the SLA
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from deskbase.web.pages import (
     TicketPage,
     TimelineItem,
 )
-from deskbase.web.queue import customer_ref, options_from_schema, sla_service
+from deskbase.web.queue import customer_ref, customers_of, options_from_schema, sla_service
 from deskbase.web.sla import Clock, clock, most_urgent
 
 #: What the console edits in place. The description is not among them: it is the customer's first message
@@ -127,6 +127,27 @@ def other_ticket(t: dict[str, Any], workspace_id: str) -> OtherTicket:
     )
 
 
+def name_customers(
+    core: Deskbase, workspace_id: str, actor: Actor, others: list[OtherTicket]
+) -> list[OtherTicket]:
+    """`others` with their customers' names (and companies), fetched for all of them at once (two queries,
+    `queue.customers_of`): a picker of six tickets with one subject tells them apart by customer."""
+    if not others or not (
+        may(actor, "read:records", workspace_id, "customers")
+        and may(actor, "read:relationships", workspace_id, "customers")
+    ):
+        return others
+    refs = customers_of(core, workspace_id, actor, [o.id for o in others])
+
+    def named(o: OtherTicket) -> OtherTicket:
+        ref = refs.get(o.id)
+        if ref is None:
+            return o
+        return replace(o, customer=f"{ref.name} ({ref.company})" if ref.company else ref.name)
+
+    return [named(o) for o in others]
+
+
 def tickets_by_id(core: Deskbase, workspace_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
@@ -159,7 +180,10 @@ def customer_panel(
     )
 
 
-def related(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> list[RelatedTicket]:
+def related(
+    core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str, named: bool = True
+) -> list[RelatedTicket]:
+    """The ticket's related tickets (`named`: with their customers, for the panel)."""
     if not ReadScope(actor, workspace_id).links("tickets"):
         return []
     links = core.relationships.of_record(
@@ -170,11 +194,15 @@ def related(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> 
         outgoing = link["source"]["id"] == ticket_id
         pairs.append((link["id"], link["target"]["id"] if outgoing else link["source"]["id"], outgoing))
     found = tickets_by_id(core, workspace_id, [p[1] for p in pairs])
-    return [
+    shown = [
         RelatedTicket(rid, other_ticket(found[other], workspace_id), "outgoing" if out else "incoming")
         for rid, other, out in pairs
         if other in found
     ]
+    if not named:
+        return shown
+    tickets = name_customers(core, workspace_id, actor, [r.ticket for r in shown])
+    return [replace(r, ticket=t) for r, t in zip(shown, tickets, strict=True)]
 
 
 def sla_parts(

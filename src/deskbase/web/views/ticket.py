@@ -80,7 +80,8 @@ def sla_panel(ws: str, ticket_id: str, request: Request, actor: ActorDep) -> Res
 def related_search(
     ws: str, ticket_id: str, request: Request, actor: ActorDep, q: str = "", ticket: str = ""
 ) -> Response:
-    """Tickets whose subject contains the text typed in the link box (`ticket`, or `q`), or whose id it is."""
+    """Tickets whose subject contains the text typed in the link box (`ticket`, or `q`), whose number it is
+    (`#1042`) or whose id it is; each with its number, customer and status, so same-subject tickets differ."""
     authorize(actor, "read:records", ws, "tickets")
     authorize(actor, "read:relationships", ws, "tickets")
     core = core_of(request)
@@ -92,10 +93,11 @@ def related_search(
         found = core.records.query(
             ws, "tickets", cond, [{"field": "updated_at", "direction": "desc"}], MATCHES + 1
         )["data"]
-        linked = {r.ticket.id for r in tk.related(core, ws, actor, ticket_id)}
+        linked = {r.ticket.id for r in tk.related(core, ws, actor, ticket_id, named=False)}
         matches = [tk.other_ticket(t, ws) for t in found if t["id"] != ticket_id and t["id"] not in linked][
             :MATCHES
         ]
+        matches = tk.name_customers(core, ws, actor, matches)
     page = RelatedMatches(
         f"/w/{ws}/tickets/{ticket_id}", text, matches, may(actor, "write:relationships", ws, "tickets")
     )

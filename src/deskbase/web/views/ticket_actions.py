@@ -269,7 +269,7 @@ def link(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormD
         error = "Enter or pick the ticket to link."
     elif other == ticket_id:
         error = "A ticket can't be related to itself."
-    elif any(r.ticket.id == other for r in tk.related(core, ws, actor, ticket_id)):
+    elif any(r.ticket.id == other for r in tk.related(core, ws, actor, ticket_id, named=False)):
         error = "These tickets are already linked."
     if error is None:
         body = {
