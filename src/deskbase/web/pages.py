@@ -60,6 +60,19 @@ class Shell:
     bell: Bell | None = None  #: a person's notifications in this workspace (None: no person, no workspace)
     #: Settings → Teams of this workspace, for its admins (None hides the link)
     teams_href: str | None = None
+    toast: Toast | None = None  #: what was just done, with a button that undoes it
+
+
+@dataclass(frozen=True)
+class Toast:
+    """A short-lived message after a one-click action, with an Undo form that reverses it through the normal
+    write path (console.js hides it after `seconds` unless it has focus; the form works without scripts)."""
+
+    message: str
+    action: str  #: where the Undo form posts
+    fields: list[tuple[str, str]]  #: its hidden fields
+    seconds: int
+    htmx: bool = False  #: post it with htmx (the ticket page's panels) rather than as a page
 
 
 @dataclass(frozen=True)
@@ -233,6 +246,11 @@ class BulkForm:
     unassign: bool = False
     all: bool = False  #: every ticket matching the view and filters, not just those ticked
     ids: list[str] = field(default_factory=list)  #: the ticked tickets (kept ticked after an error)
+    confirm: int | None = None  #: the change takes this many tickets (over 50): asked to confirm the count
+    undo: str | None = None  #: the last change can be undone with this id (web/undo.py)
+    restored: int | None = None  #: an undo put back this many tickets…
+    kept: int = 0  #: …and left this many alone, changed again since
+    undo_error: str | None = None  #: why an undo did nothing
 
 
 @dataclass

@@ -10,11 +10,12 @@ from typing import Any
 
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
-from deskbase.core.errors import ValidationFailed
+from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
 from deskbase.support import customers, macros, tickets
 from deskbase.web import attachments as att
 from deskbase.web import mail_view
+from deskbase.web import undo as undos
 from deskbase.web.agent_picker import agent_options, team_options
 from deskbase.web.http import may
 from deskbase.web.pages import (
@@ -28,6 +29,7 @@ from deskbase.web.pages import (
     SlaPanel,
     TicketPage,
     TimelineItem,
+    Toast,
 )
 from deskbase.web.queue import customer_ref, customers_of, options_from_schema, sla_service
 from deskbase.web.sla import Clock, clock, most_urgent
@@ -157,6 +159,21 @@ def tickets_by_id(core: Deskbase, workspace_id: str, ids: list[str]) -> dict[str
     return {t["id"]: t for t in res["data"]}
 
 
+def unlinked_toast(
+    core: Deskbase, workspace_id: str, ticket_id: str, other_id: str, incoming: bool, htmx: bool
+) -> Toast | None:
+    """Undo for an unlink: link the same two tickets again, the same way round, through the link form."""
+    try:
+        other = core.records.get(workspace_id, "tickets", other_id)
+    except NotFound:
+        return None
+    o = other_ticket(other, workspace_id)
+    name = f"#{o.number} {o.subject}" if o.number else o.subject
+    fields = [("ticket", other_id), *([("direction", "incoming")] if incoming else [])]
+    href = f"/w/{workspace_id}/tickets/{ticket_id}/related"
+    return Toast(f"Unlinked {name}.", href, fields, undos.TOAST_SECONDS, htmx=htmx)
+
+
 def customer_panel(
     core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str, customer: dict[str, Any] | None
 ) -> CustomerPanel | None:
@@ -274,6 +291,7 @@ class Extras:
     saved: str | None = None
     composer: Composer | None = None
     related_error: str | None = None
+    toast: Toast | None = None
 
 
 class AgentCache:

@@ -280,7 +280,8 @@
     const n = $$("input[name=ids]:checked").length;
     const all = document.getElementById("bulk-all");
     out.textContent = n ? `${n} ticked` : "Tick tickets (x) to change them together";
-    bulkForm.classList.toggle("open", n > 0 || (all && all.checked) || !!document.getElementById("bulk-error"));
+    const shown = !!document.getElementById("bulk-error") || !!document.getElementById("bulk-confirm");
+    bulkForm.classList.toggle("open", n > 0 || (all && all.checked) || shown);
   }
   if (bulkForm) { bulkForm.classList.add("folds"); countTicked(); }
   document.addEventListener("change", (e) => {
@@ -368,8 +369,34 @@
     setTimeout(() => link.remove(), 0);   // after the click has loaded them into the frame
   });
 
+  // ---- undo toast: shown for its seconds, longer while it has focus or the pointer; `z` presses its Undo ------
+  function armToast() {
+    const form = $("#toast form.toast");
+    if (!form || form.dataset.armed) return;
+    form.dataset.armed = "1";
+    const hide = () => {
+      if (form.contains(document.activeElement) || form.matches(":hover")) { setTimeout(hide, 1000); return; }
+      form.hidden = true;
+    };
+    setTimeout(hide, (Number(form.dataset.toastSeconds) || 10) * 1000);
+    // once sent it has done its work (a page answer replaces it; an htmx answer swaps the panels)
+    form.addEventListener("submit", () => setTimeout(() => { form.hidden = true; }, 0));
+  }
+  document.addEventListener("click", (e) => {
+    const close = e.target.closest && e.target.closest("[data-toast-close]");
+    if (close && close.form) close.form.hidden = true;
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "z" || e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || $("dialog[open]") || !shortcutsOn()) return;
+    const form = $("#toast form.toast");
+    if (!form || form.hidden) return;
+    e.preventDefault();
+    form.requestSubmit(form.querySelector("[data-undo]") || undefined);
+  });
+
   // htmx "show more" appends rows: keep the remembered order current.
-  document.addEventListener("htmx:after:swap", () => { rememberQueue(); tick(); syncPresence(); });
+  document.addEventListener("htmx:after:swap", () => { rememberQueue(); tick(); syncPresence(); armToast(); });
   rememberQueue();
   tick();
+  armToast();
 })();

@@ -48,6 +48,7 @@ def respond(
         if draft is not None:
             x.composer = Composer(body=draft.body, type=draft.type, draft_at=iso(draft.updated_at))
     seen = core.settled_seq(ws)  # taken before the page's reads: nothing later can be marked as seen
+    shell.toast = x.toast
     page = tk.build(core, ws, actor, ticket_id, shell.now, prefs.me, x)
     core.reads.mark(ws, [ticket_id], actor.id, seen)
     shell.title = str(page.ticket["data"].get("subject") or "Ticket")
@@ -58,9 +59,15 @@ def respond(
 
 
 @router.get("/w/{ws}/tickets/{ticket_id}", openapi_extra=requires("read:records"))
-def ticket_page(ws: str, ticket_id: str, request: Request, actor: ActorDep) -> Response:
+def ticket_page(
+    ws: str, ticket_id: str, request: Request, actor: ActorDep, unlinked: str = "", incoming: bool = False
+) -> Response:
+    """The page; `unlinked` (after an unlink without scripts) offers to link that ticket again."""
     authorize(actor, "read:records", ws, "tickets")
-    return respond(request, actor, ws, ticket_id)
+    x = tk.Extras()
+    if unlinked and may(actor, "write:relationships", ws, "tickets"):
+        x.toast = tk.unlinked_toast(core_of(request), ws, ticket_id, unlinked[:100], incoming, False)
+    return respond(request, actor, ws, ticket_id, x)
 
 
 @router.get("/w/{ws}/tickets/{ticket_id}/sla", openapi_extra=requires("read:records"))

@@ -35,6 +35,7 @@ from deskbase.web.http import (
     prefs_of,
     redirect,
     render,
+    url,
 )
 from deskbase.web.pages import Composer, Message, PresencePanel
 from deskbase.web.queue import options_from_schema
@@ -272,11 +273,10 @@ def link(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormD
     elif any(r.ticket.id == other for r in tk.related(core, ws, actor, ticket_id, named=False)):
         error = "These tickets are already linked."
     if error is None:
-        body = {
-            "rel_type": "related_to",
-            "source": {"collection": "tickets", "id": ticket_id},
-            "target": {"collection": "tickets", "id": other},
-        }
+        ends = [{"collection": "tickets", "id": ticket_id}, {"collection": "tickets", "id": other}]
+        if form.get("direction") == "incoming":  # an undone unlink links the two the way they were
+            ends.reverse()
+        body = {"rel_type": "related_to", "source": ends[0], "target": ends[1]}
         try:
             core.relationships.upsert(ws, body, actor)
         except (ValidationFailed, Conflict) as exc:
@@ -303,6 +303,10 @@ def unlink(
     if rel["rel_type"] != "related_to" or ticket_id not in ends or rel.get("deleted"):
         raise NotFound(f"relationship {rel_id!r} not found", {"id": rel_id})
     core.relationships.delete(ws, rel_id, actor)
+    incoming = rel["target"]["id"] == ticket_id
+    other = rel["source"]["id"] if incoming else rel["target"]["id"]
     if not is_htmx(request):
-        return redirect(request, _back(ws, ticket_id) + "#related")
-    return respond(request, actor, ws, ticket_id, None, 200, ("related",))
+        back = url(_back(ws, ticket_id), unlinked=other, incoming="1" if incoming else None)
+        return redirect(request, back + "#related")
+    toast = tk.unlinked_toast(core, ws, ticket_id, other, incoming, True)
+    return respond(request, actor, ws, ticket_id, tk.Extras(toast=toast), 200, ("related",))
