@@ -90,7 +90,7 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "mailboxes/_row.html": (bp.MailboxesPage, bp.MailboxPage),
     "mailboxes/_form.html": (bp.MailboxesPage, bp.MailboxPage),
 }
-LAYOUT = ("base.html", "_nav.html", "_dialogs.html", "_macros.html", "dashboard/_bars.html")
+LAYOUT = ("base.html", "_nav.html", "_dialogs.html", "_toast.html", "_macros.html", "dashboard/_bars.html")
 
 
 def attributes_read(template: str, name: str) -> set[str]:

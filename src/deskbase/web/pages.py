@@ -324,6 +324,7 @@ class SlaPanel:
     policy: str | None  #: "Default (v3)"
     calendar: str | None  #: "business-hours · Europe/Madrid"
     refresh_href: str
+    timezone: str | None = None  #: the calendar's zone: due times are also shown in it where it differs
 
 
 @dataclass(frozen=True)

@@ -244,6 +244,7 @@ def sla_parts(
         policy=f"{policy.get('name') or policy.get('id')} (v{policy.get('version')})" if policy else None,
         calendar=" · ".join(x for x in (calendar, tz) if x) or None,
         refresh_href=f"/w/{workspace_id}/tickets/{ticket_id}/sla",
+        timezone=tz,
     )
     return panel, most_urgent(clocks), list(view.get("events") or [])
 

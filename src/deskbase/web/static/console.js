@@ -369,6 +369,19 @@
     setTimeout(() => link.remove(), 0);   // after the click has loaded them into the frame
   });
 
+  // ---- time zone: the server draws times in the viewer's zone. A person has one in their profile; a token's
+  // session (and an invitation's first choice) takes the browser's, which this cookie reports.
+  try {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && /^[A-Za-z0-9_+\-\/]+$/.test(zone)) {
+      if (!document.cookie.split("; ").includes(`deskbase_tz=${zone}`)) {
+        document.cookie = `deskbase_tz=${zone}; path=/; max-age=31536000; SameSite=Strict${location.protocol === "https:" ? "; Secure" : ""}`;
+      }
+      const pick = $("select[data-browser-zone]");
+      if (pick && pick.querySelector(`option[value="${zone}"]`)) pick.value = zone;
+    }
+  } catch (e) { /* no Intl zone: the workspace's zone stays */ }
+
   // ---- undo toast: shown for its seconds, longer while it has focus or the pointer; `z` presses its Undo ------
   function armToast() {
     const form = $("#toast form.toast");
