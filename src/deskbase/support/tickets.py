@@ -22,6 +22,8 @@ from deskbase.core.writer import UnitOfWork
 
 RESPONSE_TYPES = ("reply", "internal_note")
 TRACKED_FIELDS = ("status", "priority", "assignee", "team", "category", "channel")
+#: edits the timeline shows as well (not listed on "created": the subject is the page's title, tags its chips)
+EDITED_FIELDS = ("subject", "tags")
 NUMBER = re.compile(r"^(#?)(\d{1,15})$")
 
 
@@ -236,8 +238,8 @@ def conversation(core: Deskbase, scope: ReadScope, ticket_id: str) -> list[dict[
 
 
 def field_changes(history: list[dict[str, Any]], scope: ReadScope) -> list[dict[str, Any]]:
-    """Changes of the tracked ticket fields between consecutive versions of the ticket's history; who made
-    each shows to `read:audit` holders only, as in the record's history."""
+    """Changes of the tracked ticket fields (and subject and tag edits) between consecutive versions of the
+    ticket's history; who made each shows to `read:audit` holders only, as in the record's history."""
     out: list[dict[str, Any]] = []
     before: dict[str, Any] = {}
     audit = scope.audit("tickets")
@@ -257,7 +259,7 @@ def field_changes(history: list[dict[str, Any]], scope: ReadScope) -> list[dict[
         else:
             changed = {
                 f: {"from": before.get(f), "to": data.get(f)}
-                for f in TRACKED_FIELDS
+                for f in (*TRACKED_FIELDS, *EDITED_FIELDS)
                 if before.get(f) != data.get(f)
             }
             if image.get("deleted"):

@@ -253,9 +253,21 @@ def _changes_text(fields: dict[str, Any], created: bool) -> str:
     def show(v: Any) -> str:
         return "—" if v in (None, "") else str(v).replace("_", " ")
 
+    def one(name: str, change: dict[str, Any]) -> str:
+        old, new = change.get("from"), change.get("to")
+        if name == "subject":
+            return f"subject: “{old or ''}” → “{new or ''}”"
+        if name == "tags":
+            was, now = [str(t) for t in old or []], [str(t) for t in new or []]
+            added, removed = [t for t in now if t not in was], [t for t in was if t not in now]
+            parts = [f"added {', '.join(added)}"] if added else []
+            parts += [f"removed {', '.join(removed)}"] if removed else []
+            return "tags: " + ("; ".join(parts) or "reordered")
+        return f"{name}: {show(old)} → {show(new)}"
+
     if created:
         return "Created · " + ", ".join(f"{k} {show(v)}" for k, v in fields.items())
-    return "; ".join(f"{k}: {show(v.get('from'))} → {show(v.get('to'))}" for k, v in fields.items())
+    return "; ".join(one(k, v) for k, v in fields.items())
 
 
 def timeline_items(raw: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[TimelineItem]:

@@ -273,8 +273,8 @@
 
   // ---- bulk: tick rows (x, or the boxes), then change them together in the bulk bar ---------------------
   // With scripts the bar stays folded (one line) until something is ticked or "all matching" is chosen.
-  const bulkForm = document.getElementById("bulk");
   function countTicked() {
+    const bulkForm = document.getElementById("bulk");
     const out = document.getElementById("bulk-count");
     if (!out || !bulkForm) return;
     const n = $$("input[name=ids]:checked").length;
@@ -283,7 +283,58 @@
     const shown = !!document.getElementById("bulk-error") || !!document.getElementById("bulk-confirm");
     bulkForm.classList.toggle("open", n > 0 || (all && all.checked) || shown);
   }
-  if (bulkForm) { bulkForm.classList.add("folds"); countTicked(); }
+  function foldBulk() {
+    const bulkForm = document.getElementById("bulk");
+    if (bulkForm) { bulkForm.classList.add("folds"); countTicked(); }
+  }
+  foldBulk();
+
+  // ---- queue filters apply as they change: the list below them is redrawn in place (focus stays in the
+  // filter) and the address follows with history.replaceState. Without scripts the Apply button submits.
+  const filters = $("form[data-live-filters]");
+  if (filters) {
+    filters.classList.add("live");
+    let asked = 0;
+    let typingTimer = 0;
+    const apply = async () => {
+      const params = new URLSearchParams();
+      new FormData(filters).forEach((v, k) => { if (typeof v === "string" && v.trim()) params.append(k, v.trim()); });
+      const href = `${filters.getAttribute("action")}?${params}`;
+      const mine = ++asked;
+      let res;
+      try { res = await fetch(href, { credentials: "same-origin" }); } catch (e) { location.href = href; return; }
+      if (mine !== asked) return;                      // a later change is on its way: it wins
+      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      const fresh = doc.getElementById("queue-results");
+      const here = document.getElementById("queue-results");
+      if (!res.ok || !fresh || !here) { location.href = href; return; }
+      here.replaceWith(fresh);
+      const nav = doc.querySelector("nav.views");
+      const oldNav = $("nav.views");
+      if (nav && oldNav) oldNav.replaceWith(nav);
+      if (window.htmx && typeof window.htmx.process === "function") {
+        window.htmx.process(fresh);
+        if (nav && oldNav) window.htmx.process(nav);
+      }
+      history.replaceState(null, "", href);
+      selected = -1;
+      rememberQueue(); tick(); foldBulk(); armToast();
+      const count = $("#queue-count");
+      const live = $("#announcer");
+      if (live && count) live.textContent = count.textContent.trim() || "Filters applied";
+    };
+    filters.addEventListener("change", (e) => {
+      if (!e.target || e.target.tagName !== "SELECT") return;   // typed text is applied on input
+      clearTimeout(typingTimer);
+      apply();
+    });
+    filters.addEventListener("input", (e) => {
+      if (!e.target || e.target.tagName !== "INPUT") return;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(apply, 400);
+    });
+    filters.addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(typingTimer); apply(); });
+  }
   document.addEventListener("change", (e) => {
     const t = e.target;
     if (t && t.id === "pick-page") $$("input[name=ids]").forEach((b) => { b.checked = t.checked; });
