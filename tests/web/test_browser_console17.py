@@ -93,7 +93,9 @@ def test_a_big_bulk_change_is_confirmed_by_count_then_undone(desk: Tab) -> None:
     } != {"low"}
     desk.shot("bulk-confirm")
     # the unconfirmed request was refused by design (409 until the count is confirmed): not a page fault
-    desk.errors.remove("console: Failed to load resource: the server responded with a status of 409 (Conflict)")
+    desk.errors.remove(
+        "console: Failed to load resource: the server responded with a status of 409 (Conflict)"
+    )
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(rf".*done={total}.*"))
     toast = page.locator("#toast form.toast")

@@ -45,8 +45,12 @@ def add_response(
     body: dict[str, Any],
     actor: Actor,
     at: datetime | None = None,
+    response_id: str | None = None,
 ) -> dict[str, Any]:
     """Create a response and link it to the ticket atomically (`POST …/tickets/{id}/responses`).
+
+    `response_id` names the response: a held console reply sent again after a crash replaces itself
+    instead of being sent twice.
 
     `author` defaults to the calling token's name, `timestamp` to the change time. `mentions` (internal
     notes only) lists the user ids of members the note is for: stored as ids, so a rename changes nothing.
@@ -72,7 +76,7 @@ def add_response(
             data["attachments"] = body["attachments"]
         if mentions:
             data["mentions"] = mentions
-        st, _ = uow.upsert_record("responses", data, when)
+        st, _ = uow.upsert_record("responses", data, when, rid=response_id)
         uow.upsert_relationship("has_response", ("tickets", ticket_id), ("responses", st.id), None, when)
         return st
 

@@ -73,6 +73,9 @@ class Toast:
     fields: list[tuple[str, str]]  #: its hidden fields
     seconds: int
     htmx: bool = False  #: post it with htmx (the ticket page's panels) rather than as a page
+    #: when the toast is done and nothing was undone, redraw the ticket page's panels from here (a held
+    #: reply has been sent by then)
+    refresh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -350,6 +353,7 @@ class Composer:
     add_tags: list[str] = field(default_factory=list)  #: a macro's tags, added when the message is sent
     #: files uploaded with a message that was not sent (an error): kept, and sent with it next time
     attachments: list[Attachment] = field(default_factory=list)
+    held: int = 0  #: the message is held this many seconds before it is sent (undo-send)
 
 
 @dataclass(frozen=True)

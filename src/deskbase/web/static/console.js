@@ -442,9 +442,26 @@
       if (form.contains(document.activeElement) || form.matches(":hover")) { setTimeout(hide, 1000); return; }
       form.hidden = true;
     };
-    setTimeout(hide, (Number(form.dataset.toastSeconds) || 10) * 1000);
+    const seconds = Number(form.dataset.toastSeconds) || 10;
+    setTimeout(hide, seconds * 1000);
     // once sent it has done its work (a page answer replaces it; an htmx answer swaps the panels)
-    form.addEventListener("submit", () => setTimeout(() => { form.hidden = true; }, 0));
+    form.addEventListener("submit", () => { form.dataset.undone = "1"; setTimeout(() => { form.hidden = true; }, 0); });
+    // a held reply: once its time is up (and the server's loop has sent it), redraw the conversation
+    if (form.dataset.refresh) setTimeout(() => { if (!form.dataset.undone) redraw(form.dataset.refresh); }, seconds * 1000 + 2500);
+  }
+  async function redraw(href) {
+    let res;
+    try { res = await fetch(href, { credentials: "same-origin" }); } catch (e) { return; }
+    if (!res.ok || location.pathname !== new URL(href, location.href).pathname) return;
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    ["conversation", "meta", "sla-panel", "timeline"].forEach((id) => {
+      const fresh = doc.getElementById(id);
+      const here = document.getElementById(id);
+      if (!fresh || !here) return;
+      here.replaceWith(fresh);
+      if (window.htmx && typeof window.htmx.process === "function") window.htmx.process(fresh);
+    });
+    tick();
   }
   document.addEventListener("click", (e) => {
     const close = e.target.closest && e.target.closest("[data-toast-close]");

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
+from deskbase.support import held as held_replies
 from deskbase.web import ticket as tk
 from deskbase.web.http import (
     ActorDep,
@@ -60,13 +61,27 @@ def respond(
 
 @router.get("/w/{ws}/tickets/{ticket_id}", openapi_extra=requires("read:records"))
 def ticket_page(
-    ws: str, ticket_id: str, request: Request, actor: ActorDep, unlinked: str = "", incoming: bool = False
+    ws: str,
+    ticket_id: str,
+    request: Request,
+    actor: ActorDep,
+    unlinked: str = "",
+    incoming: bool = False,
+    held: str = "",
+    held_on: str = "",
 ) -> Response:
-    """The page; `unlinked` (after an unlink without scripts) offers to link that ticket again."""
+    """The page; `unlinked` (after an unlink without scripts) offers to link that ticket again, `held` (a
+    message just sent from here, or from `held_on` with "Send and next") offers to take it back."""
     authorize(actor, "read:records", ws, "tickets")
+    core = core_of(request)
     x = tk.Extras()
     if unlinked and may(actor, "write:relationships", ws, "tickets"):
-        x.toast = tk.unlinked_toast(core_of(request), ws, ticket_id, unlinked[:100], incoming, False)
+        x.toast = tk.unlinked_toast(core, ws, ticket_id, unlinked[:100], incoming, False)
+    if held and (h := held_replies.pending(core, actor.id, held)) is not None:
+        left = max(1, int(held[:10]) - int(core.clock.now().timestamp()))
+        here = h.ticket_id == ticket_id
+        if here or h.ticket_id == held_on:
+            x.toast = tk.held_toast(core, ws, h.ticket_id, h, left, htmx=False, here=here)
     return respond(request, actor, ws, ticket_id, x)
 
 

@@ -19,7 +19,7 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
-from deskbase.support import macros, tickets
+from deskbase.support import held, macros, tickets
 from deskbase.web import attachments as att
 from deskbase.web import ticket as tk
 from deskbase.web.composer_form import ComposerForm, ComposerFormDep
@@ -154,13 +154,28 @@ def _reply(ws: str, ticket_id: str, request: Request, actor: Actor, upload: Comp
             composer.collision = newer
             panels = ("conversation", "composer", "meta", "timeline")
             return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 409, panels)
+    message: dict[str, Any] = {"body": body, "type": kind, "author": author}
+    if file_ids:
+        message[att.FIELD] = file_ids
+    mentions = [m for m in (form.get("mentions") or "").split(",") if m.strip()]
+    if mentions and kind == "internal_note":  # the composer fills it for notes only
+        message["mentions"] = [m.strip() for m in mentions][:50]
+    hold_for = core.settings.reply_hold_seconds
+    if hold_for > 0:
+        then = {"status": status, "priority": then_priority, "tags": then_tags}
+        h = held.hold(core, ws, ticket_id, actor, message, {k: v for k, v in then.items() if v}, hold_for)
+        core.drafts.discard(ws, ticket_id, actor.id)
+        after = local_path(form.get("next"), "")
+        if after.startswith(f"/w/{ws}/tickets/"):  # the next ticket's page offers Undo
+            return redirect(request, url(after, held=h.id, held_on=ticket_id))
+        if after.startswith(f"/w/{ws}/"):
+            return redirect(request, after)
+        if not is_htmx(request):
+            return redirect(request, url(_back(ws, ticket_id), held=h.id) + "#conversation")
+        x = tk.Extras(composer=Composer(sent=True, type=kind, held=hold_for))
+        x.toast = tk.held_toast(core, ws, ticket_id, h, hold_for, htmx=True, here=True)
+        return respond(request, actor, ws, ticket_id, x, 200, ("composer",))
     try:
-        message: dict[str, Any] = {"body": body, "type": kind, "author": author}
-        if file_ids:
-            message[att.FIELD] = file_ids
-        mentions = [m for m in (form.get("mentions") or "").split(",") if m.strip()]
-        if mentions and kind == "internal_note":  # the composer fills it for notes only
-            message["mentions"] = [m.strip() for m in mentions][:50]
         tickets.add_response(core, ws, ticket_id, message, actor)
     except ValidationFailed as exc:
         composer.error = (
@@ -186,6 +201,38 @@ def _reply(ws: str, ticket_id: str, request: Request, actor: Actor, upload: Comp
         return redirect(request, _back(ws, ticket_id) + "#conversation")
     sent = Composer(sent=True, type=kind)
     return respond(request, actor, ws, ticket_id, tk.Extras(composer=sent), 200, REPLY_PANELS)
+
+
+@router.post(
+    "/w/{ws}/tickets/{ticket_id}/reply/undo", openapi_extra=requires("write:records", "write:relationships")
+)
+def undo_send(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Undo-send: take the held message back before its time (support/held.py) and put it in the composer
+    again, with what was chosen with it; it is also kept as the agent's draft, so it survives a reload."""
+    authorize(actor, "write:records", ws, "responses")
+    authorize(actor, "write:relationships", ws)
+    core = core_of(request)
+    core.records.get(ws, "tickets", ticket_id)
+    h = held.cancel(core, actor.id, form.get("hold") or "")
+    if h is None or h.ticket_id != ticket_id or h.workspace_id != ws:
+        gone = Composer(error="Too late to undo: the message has been sent (or was taken back already).")
+        if not is_htmx(request):
+            return respond(request, actor, ws, ticket_id, tk.Extras(composer=gone), 409)
+        return respond(request, actor, ws, ticket_id, tk.Extras(composer=gone), 409, ("composer",))
+    body, kind = str(h.message.get("body") or ""), str(h.message.get("type") or "reply")
+    core.drafts.save(ws, ticket_id, actor.id, body, kind)
+    files = att.readable(core, ws, actor, list(h.message.get(att.FIELD) or []))
+    composer = Composer(
+        body=body,
+        type=kind,
+        status=str(h.then.get("status") or ""),
+        priority=str(h.then.get("priority") or ""),
+        add_tags=[str(x) for x in h.then.get("tags") or []],
+        attachments=list(files.values()),
+    )
+    if not is_htmx(request):
+        return redirect(request, _back(ws, ticket_id) + "#composer")
+    return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 200, ("composer",))
 
 
 @router.post("/w/{ws}/tickets/{ticket_id}/macro", openapi_extra=requires("write:records"))
