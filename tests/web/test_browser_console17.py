@@ -185,3 +185,34 @@ def test_dark_theme_follows_the_system_and_passes_axe(browser: Any, live_server:
         assert {k: v for k, v in found.items() if v} == {}
     finally:
         tab.close()
+
+
+def test_undo_send_then_a_held_reply_arrives_without_a_reload(desk: Tab) -> None:
+    """Hold replies 2 s on the live server, with its held-replies loop running: Undo puts the text back;
+    the next reply shows in the conversation once sent, without a reload."""
+    from deskbase.support.held import HeldReplies
+
+    page, live = desk.page, desk.live
+    loop = HeldReplies(live.core)
+    live.core.settings.reply_hold_seconds = 2
+    loop.start()
+    try:
+        t = ticket_with_number(live, "open")
+        page.goto(f"{live.url}/w/{WS}/tickets/{t['id']}")
+        page.evaluate("() => { window.__samePage = true; }")
+        page.fill("#composer-body", "Wrong ticket, take it back")
+        page.keyboard.press("Control+Enter")
+        toast = page.locator("#toast form.toast")
+        expect(toast).to_contain_text("Your reply sends in 2 s.")
+        toast.locator("button[data-undo]").click()
+        expect(page.locator("#composer-body")).to_have_value("Wrong ticket, take it back")
+        page.fill("#composer-body", "The fix is live")
+        page.keyboard.press("Control+Enter")
+        expect(toast).to_contain_text("sends in 2 s.")
+        expect(page.locator("#conversation")).to_contain_text("The fix is live", timeout=20_000)
+        assert "Wrong ticket, take it back" not in page.locator("#conversation").inner_text()
+        assert page.evaluate("() => window.__samePage === true")
+        desk.shot("undo-send")
+    finally:
+        loop.stop()
+        live.core.settings.reply_hold_seconds = 0
