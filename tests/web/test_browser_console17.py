@@ -216,3 +216,33 @@ def test_undo_send_then_a_held_reply_arrives_without_a_reload(desk: Tab) -> None
     finally:
         loop.stop()
         live.core.settings.reply_hold_seconds = 0
+
+
+def test_the_dashboard_period_redraws_its_panels_without_a_reload(desk: Tab) -> None:
+    page = desk.page
+    page.goto(f"{desk.live.url}/w/{WS}/dashboard")
+    lead_dashboard(page)
+    page.evaluate("() => { window.__samePage = true; }")
+    page.select_option("#period", "7d")
+    expect(page).to_have_url(re.compile(r".*/dashboard\?period=7d$"))
+    expect(page.locator("#panel-created_vs_solved table.numbers tbody tr")).to_have_count(7)
+    page.locator("#panel-weekday_hour table.heatmap").wait_for()
+    expect(page.locator("#attainment")).to_be_visible()
+    assert page.evaluate("() => window.__samePage === true")
+
+
+def test_an_agent_without_sql_sees_no_red_refusals(browser: Any, live_server: Live) -> None:
+    grants = [{"scope": {"workspaces": [WS]}, "permissions": ["read:records", "read:relationships"]}]
+    raw, _ = live_server.core.tokens.create("no-sql", grants)
+    tab = Tab(browser, live_server, DESK)
+    try:
+        tab.sign_in(raw)
+        tab.page.goto(f"{live_server.url}/w/{WS}/dashboard")
+        tab.page.locator("#live-strip .strip-value a").first.wait_for()
+        expect(tab.page.locator("#withheld")).to_be_visible()
+        expect(tab.page.locator(".form-error, .panel.report, .panel.lead-panel")).to_have_count(0)
+        if axe.AXE.exists():
+            assert [v for v in axe.violations(tab.page) if "(serious)" in v or "(critical)" in v] == []
+        tab.shot("dashboard-no-sql")
+    finally:
+        tab.close()

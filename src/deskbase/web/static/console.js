@@ -420,6 +420,42 @@
     setTimeout(() => link.remove(), 0);   // after the click has loaded them into the frame
   });
 
+  // ---- dashboard: a new period redraws the panels that depend on it (SLA attainment and the lead panels) in
+  // place, each from its own request; the address follows. Without scripts the Show button reloads the page.
+  const periodBar = $("form.period-bar[data-base]");
+  if (periodBar) {
+    const redrawPeriod = async () => {
+      const period = ($("#period") || {}).value || "30d";
+      const base = periodBar.dataset.base;
+      const clock = new URLSearchParams(location.search).get("clock");
+      const q = (extra) => new URLSearchParams({ period, ...extra }).toString();
+      const targets = [["attainment", `${base}/attainment?${q({})}`]].concat($$("section.lead-panel[id^=panel-]").map((el) => {
+        const id = el.id.slice("panel-".length);
+        return [el.id, `${base}/panels/${id}?${q(id === "first_response" && clock ? { clock } : {})}`];
+      }));
+      history.replaceState(null, "", `${base}?${q(clock ? { clock } : {})}`);
+      await Promise.all(targets.map(async ([id, href]) => {
+        const el = document.getElementById(id);
+        if (!el) return;
+        el.setAttribute("aria-busy", "true");
+        let res;
+        try { res = await fetch(href, { credentials: "same-origin", headers: { "HX-Request": "true" } }); } catch (e) { res = null; }
+        if (!res || !res.ok) { el.removeAttribute("aria-busy"); return; }
+        const holder = document.createElement("template");
+        holder.innerHTML = (await res.text()).trim();
+        const fresh = holder.content.firstElementChild;
+        if (!fresh || !document.getElementById(id)) return;
+        document.getElementById(id).replaceWith(fresh);
+        if (window.htmx && typeof window.htmx.process === "function") window.htmx.process(fresh);
+      }));
+      const live = $("#announcer");
+      const label = $("#period option:checked");
+      if (live && label) live.textContent = `Panels show ${label.textContent.trim().toLowerCase()}`;
+    };
+    periodBar.addEventListener("change", (e) => { if (e.target && e.target.id === "period") redrawPeriod(); });
+    periodBar.addEventListener("submit", (e) => { e.preventDefault(); redrawPeriod(); });
+  }
+
   // ---- time zone: the server draws times in the viewer's zone. A person has one in their profile; a token's
   // session (and an invitation's first choice) takes the browser's, which this cookie reports.
   try {
