@@ -40,6 +40,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         collections,
         customers,
         dashboard,
+        factors,
         files,
         hook_log,
         hooks,
@@ -65,6 +66,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
     for module in (
         auth,
         people,
+        factors,
         queue,
         search,
         new_ticket,
