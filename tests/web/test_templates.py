@@ -8,6 +8,7 @@ import pytest
 from jinja2 import nodes
 
 from deskbase.web import dashboard_pages as dp
+from deskbase.web import factor_pages as fp
 from deskbase.web import integration_pages as ip
 from deskbase.web import mail_pages as mp
 from deskbase.web import mailbox_pages as bp
@@ -25,6 +26,9 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "teams.html": (p.TeamsPage,),
     "invite.html": (p.InvitePage,),
     "reset.html": (p.ResetPage,),
+    "signin_code.html": (fp.CodePage,),
+    "forgot.html": (fp.ForgotPage,),
+    "totp.html": (fp.TotpPage,),
     "link_gone.html": (p.LinkGonePage,),
     "queue.html": (p.QueuePage,),
     "search.html": (sp.SearchPage,),
