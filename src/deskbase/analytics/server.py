@@ -123,6 +123,8 @@ def http_connector(
             connect_timeout=connect_timeout,
             send_receive_timeout=read_timeout,
             query_retries=0,
+            # Plain bodies: the read-only stream is counted and decoded as it arrives (results.read_lines).
+            compress=False,
         )
 
     return connect
