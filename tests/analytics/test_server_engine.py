@@ -3,16 +3,19 @@ backend: no server and no stand-in, the same client API the HTTP transport serve
 
 What the chDB backend cannot show (it has no users, and it cannot feed ``input()``): the per-workspace users
 (their statements are pinned as text in test_server_statements.py; here, that provisioning reaches the engine
-and fails loudly where access management is missing) and the bulk insert's request body. docs/deploy.md lists
-what has not run against a real server.
+and fails loudly where access management is missing) and the bulk insert's request body, which the HTTP test
+at the end records through a stand-in for the server's HTTP interface (transport only: it runs what it can on
+chDB). docs/deploy.md lists what has not run against a real server.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from tests.analytics._chdb import (
     ALLOWED_TABLES,
@@ -21,10 +24,12 @@ from tests.analytics._chdb import (
     seed_sandbox_workspaces,
     shared_engine,
 )
+from tests.analytics._http_standin import standin
 
 from deskbase.analytics.engine import ChdbEngine, EngineError, Limits
-from deskbase.analytics.errors import PayloadTooLarge, QueryRejected, QueryTimeout
-from deskbase.analytics.server import ServerEngine
+from deskbase.analytics.errors import PayloadTooLarge, QueryError, QueryRejected, QueryTimeout
+from deskbase.analytics.inline import INLINE_ROWS
+from deskbase.analytics.server import ServerEngine, http_connector, parse_server_url
 from deskbase.analytics.server_access import Login
 from deskbase.analytics.service import Analytics
 from deskbase.analytics.sql import run_sql
@@ -260,3 +265,49 @@ def test_compose_refuses_a_bad_server_url_in_one_line(tmp_path: Path) -> None:
     settings = Settings(data_dir=str(tmp_path), clickhouse_url="ch.example.com:8123", sla_scheduler=False)
     with pytest.raises(Unavailable, match="must be an http:// or https:// URL"):
         compose(settings)
+
+
+# ------------------------------------------------------------------------------------- the HTTP transport
+
+
+def test_http_transport_against_a_standin(embedded: ChdbEngine) -> None:
+    """clickhouse-connect over real HTTP (a stand-in for the server's interface that runs requests on chDB):
+    credentials travel as Basic auth, never in the URL; settings and parameters as URL parameters; a seed
+    query streams back over the socket and decodes like the embedded engine's; a bulk insert sends the
+    statement in the URL and the rows as the body; a server error is an EngineError naming it."""
+    with standin(embedded.path) as (base, seen):
+        url = base.replace("http://", "http://deskbase:s3cr%40t@")
+        engine = ServerEngine(http_connector(parse_server_url(url)), input_data=True)
+        try:
+            assert engine.execute("SELECT {s:String} AS s", {"s": "it's\nhere"}).rows == [["it's\nhere"]]
+            query = (SEED_QUERIES / "agent_workload.sql").read_text()
+            assert same(run(engine, query)) == same(run(embedded, query))
+            source = pa.table(
+                {"id": [f"r{i}" for i in range(INLINE_ROWS + 1)], "n": list(range(INLINE_ROWS + 1))}
+            )
+            engine.insert_select("sandbox_a", "records", {"id": "id", "version": "n"}, source)
+            bulk = seen[-1]
+            assert bulk.query == (
+                "INSERT INTO `sandbox_a`.`records` (`id`, `version`) SELECT id, n FROM "
+                "input('`id` Nullable(String), `n` Nullable(Int64)') FORMAT JSONCompactEachRow"
+            )
+            assert bulk.body is not None and bulk.body.split(b"\n")[:2] == [b'["r0",0]', b'["r1",1]']
+            with pytest.raises(EngineError) as info:
+                engine.execute("SELECT * FROM no_such_db.t")
+            assert info.value.clickhouse_name == "UNKNOWN_DATABASE"
+            assert base not in str(info.value)
+            with pytest.raises(QueryError) as failed:
+                run(engine, "SELECT throwIf(number = 1) FROM numbers(3)")
+            assert "throwIf" in failed.value.message and base not in failed.value.message
+        finally:
+            engine.close()
+    auth = base64.b64encode(b"deskbase:s3cr@t").decode()
+    assert all(r.headers.get("Authorization") == f"Basic {auth}" for r in seen)
+    assert not any("s3cr" in value for r in seen for value in r.params.values())
+    readonly = [r for r in seen if "/* q:" in r.query and "agent" in r.query]
+    assert (
+        readonly
+        and readonly[0].params["readonly"] == "2"
+        and readonly[0].params["max_result_rows"] == "10001"
+    )
+    assert readonly[0].params["database"] == "sandbox_a"

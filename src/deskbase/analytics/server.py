@@ -140,9 +140,13 @@ def _first_word(sql: str) -> str:
     return match.group(1).upper() if match else ""
 
 
+#: clickhouse-connect ends an HTTP error's message with the server's URL.
+_FOR_URL = re.compile(r"\s*\(for url [^)]*\)\s*$")
+
+
 def _engine_text(exc: BaseException) -> str:
-    """The server's own message (from ``Code:`` on), without the driver's preamble naming the URL."""
-    text = str(exc)
+    """The server's own message (from ``Code:`` on), without the driver's preamble and suffix naming the URL."""
+    text = _FOR_URL.sub("", str(exc).strip())
     at = text.find("Code:")
     return text[at:] if at >= 0 else text
 
