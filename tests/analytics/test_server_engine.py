@@ -172,6 +172,33 @@ def test_cancel_by_tag_is_accepted(server: ServerEngine) -> None:
         server.cancel("x' OR 1 --")
 
 
+def test_inserts_by_arrow_and_by_expression(server: ServerEngine) -> None:
+    """Arrow columns by name; expressions over raw rows, inline (few rows) and as a large inlined batch."""
+    server.execute(server.ddl.create_database("server_scratch"))
+    try:
+        server.execute(
+            server.ddl.create_table(
+                "server_scratch",
+                "t",
+                "(id String, n UInt64, doc JSON) ENGINE = ReplacingMergeTree(n) ORDER BY id",
+            )
+        )
+        rows = pa.table(
+            {"id": ["a", "b"], "n": pa.array([1, 2], pa.uint64()), "doc": ['{"k": 1}', '{"k": 2}']}
+        )
+        assert server.insert_arrow("server_scratch", "t", rows) == 2
+        raw = pa.table(
+            {"key": [f"r{i}" for i in range(1000)], "v": list(range(1000)), "j": ['{"x": "y"}'] * 1000}
+        )
+        columns = {"id": "key", "n": "v + 10", "doc": "j::JSON"}
+        assert server.insert_select("server_scratch", "t", columns, raw.slice(0, 3)) == 3
+        assert server.insert_select("server_scratch", "t", columns, raw) == 1000
+        got = server.execute("SELECT count(), sum(n), countIf(doc.x = 'y') FROM server_scratch.t FINAL")
+        assert got.rows == [[1002, 3 + sum(range(10, 1010)), 1000]]
+    finally:
+        server.execute(server.ddl.drop_database("server_scratch"))
+
+
 def test_admin_failures_are_engine_errors_without_paths(server: ServerEngine) -> None:
     with pytest.raises(EngineError) as info:
         server.execute("SELECT * FROM no_such_db.no_such_table")

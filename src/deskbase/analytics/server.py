@@ -202,7 +202,8 @@ class ServerEngine:
             return 0
         self._check_open()
         try:
-            self._admin.insert_arrow(qi(table), table_data, database=qi(database))
+            # A dotted name goes as it is: clickhouse-connect would quote the quoted names again.
+            self._admin.insert_arrow(f"{qi(database)}.{qi(table)}", table_data)
         except Exception as exc:
             raise self._admin_error(exc) from None
         return table_data.num_rows
