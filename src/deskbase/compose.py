@@ -15,7 +15,6 @@ from typing import Any
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import Clock
-from deskbase.core.errors import Unavailable
 from deskbase.events.service import Webhooks
 from deskbase.events.service import install as install_webhooks
 from deskbase.mail.service import Mail
@@ -80,7 +79,11 @@ def compose(settings: Settings, clock: Clock | None = None, engine: Any = None) 
     mail = core.extensions[Mail]
     out = Composition(core)
     if settings.replicate:
-        analytics = install_analytics(core, engine)
+        try:
+            analytics = install_analytics(core, engine)
+        except BaseException:
+            core.close()
+            raise
         out.background.append(Background("replicator", analytics.replica.start, analytics.replica.stop))
         if engine is None:
             out.closers.append(analytics.engine.close)
@@ -106,18 +109,23 @@ def compose(settings: Settings, clock: Clock | None = None, engine: Any = None) 
 def install_analytics(core: Deskbase, engine: Any = None) -> Any:
     """The SQL replica with every domain's derived tables registered and readable."""
     from deskbase.analytics.files import FILES
-    from deskbase.analytics.service import Analytics, open_embedded_engine
+    from deskbase.analytics.service import Analytics, open_embedded_engine, open_server_engine
     from deskbase.events.replication import DELIVERIES
     from deskbase.support.replication import DERIVED
 
     settings = core.settings
-    if settings.clickhouse_url and engine is None:
-        raise Unavailable(
-            "a ClickHouse server replica (DESKBASE_CLICKHOUSE_URL) is not supported yet; "
-            "leave it empty to use the embedded chDB replica"
-        )
-    eng = engine if engine is not None else open_embedded_engine(settings.data_path / "chdb")
-    analytics = Analytics(core, eng)
+    if engine is not None:
+        eng = engine
+    elif settings.clickhouse_url:
+        eng = open_server_engine(settings)
+    else:
+        eng = open_embedded_engine(settings.data_path / "chdb")
+    try:
+        analytics = Analytics(core, eng)
+    except BaseException:
+        if engine is None:
+            eng.close()
+        raise
     core.extensions[Analytics] = analytics
     for table in (*DERIVED, DELIVERIES, FILES):
         analytics.replica.register(table)

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 
-def _setting(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _setting(default: Any, help: str, secret: bool = False) -> Any:
+    """A setting; a ``secret`` one (a key, a password, a URL that may carry one) is left out of repr, so
+    logging the settings never shows it."""
+    return field(default=default, repr=not secret, metadata={"help": help})
 
 
 @dataclass
@@ -22,7 +24,27 @@ class Settings:
     )
     database_url: str = _setting("", "SQLAlchemy URL of the primary store; empty means SQLite in data_dir.")
     clickhouse_url: str = _setting(
-        "", "ClickHouse server URL for the SQL replica; empty means embedded chDB in data_dir."
+        "",
+        "ClickHouse server for the SQL replica, http(s)://[user[:password]@]host[:port] (8123 for http, 8443 "
+        "for https); empty means embedded chDB in data_dir. Its user needs access management (CREATE USER, "
+        "SETTINGS PROFILE, GRANT) unless clickhouse_workspace_users is off (docs/deploy.md).",
+        secret=True,
+    )
+    clickhouse_user: str = _setting("", "User for clickhouse_url; empty: the URL's user, or `default`.")
+    clickhouse_password: str = _setting(
+        "", "Password for clickhouse_url's user; empty: the URL's password, if any.", secret=True
+    )
+    clickhouse_cluster: str = _setting(
+        "",
+        "Name of the ClickHouse cluster (one shard, N replicas) the replica lives on: every DDL statement "
+        "runs ON CLUSTER and tables are ReplicatedReplacingMergeTree. Empty: a single server.",
+    )
+    clickhouse_workspace_users: bool = _setting(
+        True,
+        "On a ClickHouse server, run each workspace's SQL as a read-only user of its own (deskbase_ws_<id>, "
+        "SELECT on its database only, a settings profile capping the SQL limits), created with the "
+        "workspace's replica database. Off: SQL runs as clickhouse_url's user with readonly=2, behind the "
+        "guard only.",
     )
     host: str = _setting("127.0.0.1", "Address `deskbase serve` listens on.")
     port: int = _setting(8765, "Port `deskbase serve` listens on.")
@@ -95,9 +117,10 @@ class Settings:
     )
     secret_key: str = _setting(
         "",
-        "Key that encrypts stored secrets (webhook signing secrets, mailbox passwords) at rest; empty means a "
-        "random key kept in "
+        "Key that encrypts stored secrets (webhook signing secrets, mailbox passwords) at rest and derives "
+        "the ClickHouse workspace users' passwords; empty means a random key kept in "
         "data_dir/secret-key (mode 0600). Keep it with your backups: stored secrets are unreadable without it.",
+        secret=True,
     )
     webhooks: bool = _setting(True, "Run the webhook dispatcher (outbound triggers) in the server.")
     public_url: str = _setting(
@@ -152,7 +175,7 @@ class Settings:
         "", "Access key id for the files bucket; empty means AWS defaults."
     )
     files_s3_secret_access_key: str = _setting(
-        "", "Secret access key for the files bucket; empty means AWS defaults."
+        "", "Secret access key for the files bucket; empty means AWS defaults.", secret=True
     )
     max_file_bytes: int = _setting(
         25 * 1024 * 1024,

@@ -1,4 +1,4 @@
-"""Analytics engines: one small interface over embedded chDB (and, later, a ClickHouse server).
+"""Analytics engines: one small interface over embedded chDB and a ClickHouse server (server.py).
 
 Verified on chDB 4.4.0 / ClickHouse 26.9 (see the tests in tests/analytics/):
 
@@ -65,6 +65,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from deskbase.analytics.ddl import Ddl
 from deskbase.analytics.errors import QueryTimeout
 from deskbase.analytics.failures import clean_message, error_parts, sandbox_error
 from deskbase.analytics.gate import Ticket, run_with_deadline
@@ -150,9 +151,20 @@ class EngineError(RuntimeError):
 class Engine(Protocol):
     """What the replicator and the SQL endpoint need from an analytics store.
 
-    A server implementation (clickhouse-connect) maps ``query_readonly`` onto a per-workspace read-only user
-    with the same settings, and ``insert_arrow`` onto ``client.insert_arrow``.
+    The server implementation (server.py, clickhouse-connect) maps ``query_readonly`` onto a per-workspace
+    read-only user with the same settings, which ``provision`` creates with the workspace's database.
     """
+
+    #: The statements that shape the replica (ON CLUSTER and replicated tables on a cluster).
+    ddl: Ddl
+
+    def provision(self, database: str) -> None:
+        """Give a new workspace database its own access (a read-only user on a server; nothing embedded)."""
+        ...
+
+    def deprovision(self, database: str) -> None:
+        """Remove what ``provision`` created, when the workspace's database is dropped."""
+        ...
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
         """Run an administrative statement with full rights (replicator only, never user text)."""
@@ -261,6 +273,7 @@ class ChdbEngine:
             _process_path = real
             _process_users += 1
         self._closed = False
+        self.ddl = Ddl()
         # The watchdog's own connection: a KILL must not wait behind the replicator on the admin pool.
         self._control: Any = None
         self._control_lock = threading.Lock()
@@ -285,6 +298,12 @@ class ChdbEngine:
             yield conn
         finally:
             self._pool.put(conn)
+
+    def provision(self, database: str) -> None:
+        """Nothing: one process owns the embedded engine; the guard and ``readonly=1`` are its walls."""
+
+    def deprovision(self, database: str) -> None:
+        """Nothing to remove (see ``provision``)."""
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Result:
         rendered = render_params(params)

@@ -1,4 +1,5 @@
-"""A few rows inlined into a statement as a table function, for inserts too small for the Arrow path.
+"""A few rows inlined into a statement as a table function, for inserts too small for the Arrow path; and
+the structure and body of a larger batch sent to a server's ``input()``.
 
 Why: chDB's ``Python(<arrow table>)`` costs ~4.4 ms an insert whatever its size, the same rows inline
 ~3.3 ms, and a read right after a write pays a handful of such inserts (engine.py has the measurements).
@@ -18,9 +19,20 @@ _CH_TYPES = {pa.string(): "String", pa.int64(): "Int64", pa.uint64(): "UInt64", 
 
 def inline_source(source: pa.Table) -> str:
     """``format(JSONCompactColumns, '<structure>', '<columns as JSON>')`` holding ``source``'s rows."""
-    structure = ", ".join(f"{quote_column(f.name)} Nullable({_CH_TYPES[f.type]})" for f in source.schema)
     payload = orjson.dumps([col.to_pylist() for col in source.columns]).decode()
-    return f"format(JSONCompactColumns, {_literal(structure)}, {_literal(payload)})"
+    return f"format(JSONCompactColumns, {input_structure(source)}, {_literal(payload)})"
+
+
+def input_structure(source: pa.Table) -> str:
+    """``input()``'s structure argument (a quoted literal) for ``source``'s columns, every one Nullable."""
+    return _literal(", ".join(f"{quote_column(f.name)} Nullable({_CH_TYPES[f.type]})" for f in source.schema))
+
+
+def input_rows(source: pa.Table) -> bytes:
+    """``source``'s rows as ``JSONCompactEachRow``: the body ``input()`` reads on a server."""
+    return b"\n".join(
+        orjson.dumps(row) for row in zip(*(col.to_pylist() for col in source.columns), strict=True)
+    )
 
 
 def quote_column(name: str) -> str:

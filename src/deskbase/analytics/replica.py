@@ -86,18 +86,22 @@ class Replica:
         """Replicate a derived table too (it becomes queryable once the workspace's tables are ensured)."""
         self.derived.append(table)
         for db in self._known:
-            self.engine.execute(f"CREATE TABLE IF NOT EXISTS {qi(db)}.{qi(table.name)} {table.ddl}")
+            self.engine.execute(self.engine.ddl.create_table(db, table.name, table.ddl))
 
     # ---- setup ------------------------------------------------------------------------------------
     def _open(self) -> None:
         """Load the watermark; a replica of another store (or one ahead of this store) is reset, not trusted."""
-        self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {qi(META_DB)}")
+        ddl = self.engine.ddl
+        self.engine.execute(ddl.create_database(META_DB))
         self.engine.execute(
-            f"CREATE TABLE IF NOT EXISTS {qi(META_DB)}.watermark (id UInt8, seq UInt64, store String, at {TS}) "
-            "ENGINE = ReplacingMergeTree(seq) ORDER BY id"
+            ddl.create_table(
+                META_DB,
+                "watermark",
+                f"(id UInt8, seq UInt64, store String, at {TS}) ENGINE = ReplacingMergeTree(seq) ORDER BY id",
+            )
         )
         self.engine.execute(
-            f"CREATE TABLE IF NOT EXISTS {qi(META_DB)}.databases (name String) ENGINE = ReplacingMergeTree ORDER BY name"
+            ddl.create_table(META_DB, "databases", "(name String) ENGINE = ReplacingMergeTree ORDER BY name")
         )
         dbs = self.engine.execute(
             f"SELECT name FROM {qi(META_DB)}.databases WHERE name IN (SELECT name FROM system.databases)"
@@ -108,7 +112,7 @@ class Replica:
         for db in self._known:
             if IDENT.match(db):
                 for name, column in ADDED_COLUMNS:
-                    self.engine.execute(f"ALTER TABLE {qi(db)}.{qi(name)} ADD COLUMN IF NOT EXISTS {column}")
+                    self.engine.execute(ddl.add_column(db, name, column))
         res = self.engine.execute(f"SELECT seq, store FROM {qi(META_DB)}.watermark FINAL WHERE id = 1")
         seq, store = (int(res.rows[0][0]), res.rows[0][1]) if res.rows else (0, "")
         head = self._head()
@@ -125,22 +129,27 @@ class Replica:
             if not IDENT.match(db):
                 log.warning("not dropping %r listed in the replica's catalogue: not a name it creates", db)
                 continue
-            self.engine.execute(f"DROP DATABASE IF EXISTS {qi(db)}")
+            self._drop(db)
         self._known.clear()
-        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {qi(META_DB)}.databases")
-        self.engine.execute(f"TRUNCATE TABLE IF EXISTS {qi(META_DB)}.watermark")
+        self.engine.execute(self.engine.ddl.truncate(META_DB, "databases"))
+        self.engine.execute(self.engine.ddl.truncate(META_DB, "watermark"))
         self.watermark = 0
         self._persisted_seq = -1
+
+    def _drop(self, db: str) -> None:
+        """Drop a workspace database and its access (a server's read-only user)."""
+        self.engine.execute(self.engine.ddl.drop_database(db))
+        self.engine.deprovision(db)
 
     def ensure_workspace(self, workspace_id: str) -> str:
         db = database_of(workspace_id)
         if db not in self._known:
-            self.engine.execute(f"CREATE DATABASE IF NOT EXISTS {qi(db)}")
-            for name, ddl in [*DDL.items(), *((d.name, d.ddl) for d in self.derived)]:
-                self.engine.execute(f"CREATE TABLE IF NOT EXISTS {qi(db)}.{qi(name)} {ddl}")
-            self.engine.execute(
-                f"INSERT INTO {qi(META_DB)}.databases (name) VALUES ({{n:String}})", {"n": db}
-            )
+            ddl = self.engine.ddl
+            self.engine.execute(ddl.create_database(db))
+            for name, body in [*DDL.items(), *((d.name, d.ddl) for d in self.derived)]:
+                self.engine.execute(ddl.create_table(db, name, body))
+            self.engine.provision(db)
+            self.engine.execute(f"INSERT INTO {qi(META_DB)}.databases (name) SELECT {{n:String}}", {"n": db})
             self._known.add(db)
         return db
 
@@ -213,21 +222,18 @@ class Replica:
         ws, entity, target = change["workspace_id"], change["entity"], change["entity_id"]
         if entity == "workspace":
             db = database_of(ws)
-            self.engine.execute(f"DROP DATABASE IF EXISTS {qi(db)}")
+            self._drop(db)
             self._known.discard(db)
             return
         db = self.ensure_workspace(ws)
         if entity == "collection":
-            self.engine.execute(
-                f"DELETE FROM {qi(db)}.records WHERE collection = {{c:String}}", {"c": target}
-            )
+            ddl = self.engine.ddl
+            self.engine.execute(ddl.delete(db, "records", "collection = {c:String}"), {"c": target})
             for side in ("source_collection", "target_collection"):
-                self.engine.execute(
-                    f"DELETE FROM {qi(db)}.relationships WHERE {side} = {{c:String}}", {"c": target}
-                )
+                self.engine.execute(ddl.delete(db, "relationships", f"{side} = {{c:String}}"), {"c": target})
         else:
             self.engine.execute(
-                f"DELETE FROM {qi(db)}.relationships WHERE rel_type = {{r:String}}", {"r": target}
+                self.engine.ddl.delete(db, "relationships", "rel_type = {r:String}"), {"r": target}
             )
 
     def _change_inserts(self, batch: pa.Table) -> list[_Insert]:
@@ -308,7 +314,7 @@ class Replica:
         for db in sorted(self._known if databases is None else databases & self._known):
             for table in _COMPACTED:
                 try:
-                    self.engine.execute(f"OPTIMIZE TABLE {qi(db)}.{table} FINAL")
+                    self.engine.execute(self.engine.ddl.optimize(db, table))
                 except Exception:
                     log.exception("could not merge the parts of %s.%s", db, table)
 
@@ -337,8 +343,9 @@ class Replica:
             return
         self._persisted_seq = self.watermark
         self.engine.execute(
-            f"INSERT INTO {qi(META_DB)}.watermark (id, seq, store, at) VALUES (1, {int(self.watermark)}, {{s:String}}, "
-            "now64(3))",
+            # INSERT … SELECT, not VALUES: query parameters are substituted in a query, and VALUES is data.
+            f"INSERT INTO {qi(META_DB)}.watermark (id, seq, store, at) SELECT 1, {int(self.watermark)}, {{s:String}}, "
+            "now64(3)",
             {"s": self.core.store_id},
         )
 

@@ -1,4 +1,4 @@
-"""Query results: the Result shape and the readers that decode chDB output into it under a byte cap.
+"""Query results: the Result shape and the readers that decode chDB and server output into it under a byte cap.
 
 Read-only queries are streamed (``send_query``) as ``JSONCompactEachRowWithNamesAndTypes`` and counted as
 they arrive, so a result past its byte cap is cancelled after one block instead of first being built whole
@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ import orjson
 
 from deskbase.core.errors import PayloadTooLarge
 
-__all__ = ["Column", "Result", "parse_json_compact", "read_stream"]
+__all__ = ["STREAM_FORMAT", "Column", "Result", "parse_json_compact", "read_lines", "read_stream"]
 
 #: Rows as JSON arrays after a names line and a types line: decodable per block, and an empty result still
 #: carries its columns.
@@ -155,5 +156,78 @@ def read_stream(conn: Any, sql: str, params: dict[str, str], max_bytes: int) -> 
         rows=decoder.rows,
         rows_read=rows_read,
         bytes_read=bytes_read,
+        elapsed_ms=(time.monotonic() - started) * 1000.0,
+    )
+
+
+#: How much of a failed stream's tail is read to find the server's exception text.
+_ERROR_TAIL = 64 * 1024
+
+
+def _fail(lines: list[bytes], stream: Any, failure: Callable[[str], Exception]) -> Exception:
+    """The server wrote its exception into the stream (after the 200 status): its text, as the sandbox's error."""
+    text = b"\n".join(lines) + (stream.read(_ERROR_TAIL) or b"")
+    at = text.find(b"Code:")
+    return failure(text[at if at >= 0 else 0 :].decode(errors="replace").strip())
+
+
+def read_lines(
+    stream: Any, max_bytes: int, failure: Callable[[str], Exception], chunk_size: int = 64 * 1024
+) -> Result:
+    """Decode a server's streamed ``STREAM_FORMAT`` output (one names line, one types line, rows) read from
+    ``stream`` (``read(n)``/HTTP response) in chunks, at most ``max_bytes`` of it (PayloadTooLarge past it;
+    the caller closes the stream, which stops the query on the server).
+
+    A query that fails after its first rows were sent cannot change the HTTP status any more: the server
+    appends its exception to the body, as a ``{"exception": …}`` row or as plain text; ``failure`` maps that
+    text onto the sandbox's error.
+    """
+    started = time.monotonic()
+    header: list[list[str]] = []
+    rows: list[list[Any]] = []
+    pending = b""
+    total = 0
+    wide = False
+
+    def take(lines: list[bytes]) -> None:
+        nonlocal wide
+        while lines and len(header) < 2:
+            try:
+                value = orjson.loads(lines[0])
+            except orjson.JSONDecodeError:
+                value = None
+            if not isinstance(value, list):
+                raise _fail(lines, stream, failure)
+            header.append(value)
+            lines.pop(0)
+            if len(header) == 2:
+                wide = any(_WIDE_INT_TYPE.search(t) for t in header[1])
+        lines = [line for line in lines if line.strip()]
+        if not lines:
+            return
+        try:
+            decoded = _loads(b"[" + b",".join(lines) + b"]", wide)
+        except ValueError:  # orjson's and json's decode errors are ValueErrors
+            raise _fail(lines, stream, failure) from None
+        if decoded and not isinstance(decoded[-1], list):
+            last = decoded[-1]
+            raise failure(str(last.get("exception", last)) if isinstance(last, dict) else str(last))
+        rows.extend(decoded)
+
+    while chunk := stream.read(chunk_size):
+        total += len(chunk)
+        if total > max_bytes:
+            raise _too_large(max_bytes)
+        pending += chunk
+        cut = pending.rfind(b"\n")
+        if cut >= 0:
+            take(pending[:cut].split(b"\n"))
+            pending = pending[cut + 1 :]
+    if pending.strip():
+        take([pending])
+    names, types = (header[0], header[1]) if len(header) == 2 else ([], [])
+    return Result(
+        columns=tuple(Column(n, t) for n, t in zip(names, types, strict=True)),
+        rows=rows,
         elapsed_ms=(time.monotonic() - started) * 1000.0,
     )

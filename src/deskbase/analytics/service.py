@@ -10,14 +10,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deskbase.analytics.ddl import Ddl
 from deskbase.analytics.engine import ChdbEngine, Engine, EngineError, Limits
 from deskbase.analytics.gate import SqlGate
 from deskbase.analytics.guard import check_query
 from deskbase.analytics.replica import Replica
 from deskbase.analytics.replica_tables import TABLES, database_of
+from deskbase.analytics.server import ServerEngine, http_connector, parse_server_url
 from deskbase.analytics.sql import run_sql
+from deskbase.config import Settings
 from deskbase.core.app import Deskbase
-from deskbase.core.errors import Forbidden
+from deskbase.core.errors import Forbidden, Unavailable
+from deskbase.core.secrets import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,37 @@ def open_embedded_engine(path: Path) -> ChdbEngine:
         return ChdbEngine(str(path))
 
 
+def sql_limits(s: Settings) -> Limits:
+    """The SQL limits the settings give (a workspace user's profile caps exactly these on a server)."""
+    return Limits(
+        max_execution_time=s.sql_max_execution_seconds,
+        max_memory_usage=s.sql_max_memory_bytes,
+        max_result_rows=s.sql_max_result_rows,
+        max_result_bytes=s.sql_max_result_bytes,
+        max_threads=s.sql_max_threads,
+    )
+
+
+def open_server_engine(settings: Settings) -> ServerEngine:
+    """The ClickHouse server of ``clickhouse_url``; a bad URL or an unreachable server is one clear
+    Unavailable (the CLI prints it on one line), never a traceback."""
+    try:
+        target = parse_server_url(
+            settings.clickhouse_url, settings.clickhouse_user, settings.clickhouse_password
+        )
+        ddl = Ddl(settings.clickhouse_cluster or None)
+    except ValueError as exc:
+        raise Unavailable(f"cannot use the ClickHouse server: {exc}") from None
+    box = SecretBox.for_settings(settings.secret_key, settings.data_path)
+    return ServerEngine(
+        http_connector(target),
+        ddl=ddl,
+        passwords=box.derive if settings.clickhouse_workspace_users else None,
+        limits=sql_limits(settings),
+        label=f"ClickHouse server {target.describe()}",
+    )
+
+
 class Analytics:
     def __init__(self, core: Deskbase, engine: Engine) -> None:
         self.core = core
@@ -81,14 +116,7 @@ class Analytics:
         self.allowed_tables.update(tables)
 
     def limits(self) -> Limits:
-        s = self.core.settings
-        return Limits(
-            max_execution_time=s.sql_max_execution_seconds,
-            max_memory_usage=s.sql_max_memory_bytes,
-            max_result_rows=s.sql_max_result_rows,
-            max_result_bytes=s.sql_max_result_bytes,
-            max_threads=s.sql_max_threads,
-        )
+        return sql_limits(self.core.settings)
 
     def sql(
         self,

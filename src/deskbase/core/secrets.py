@@ -1,4 +1,5 @@
-"""Secrets at rest (webhook signing secrets, later mailbox passwords): encrypted with one server key.
+"""Secrets at rest (webhook signing secrets, mailbox passwords): encrypted with one server key, which also
+derives the passwords nothing needs to store (the ClickHouse workspace users').
 
 The key is the `secret_key` setting or, when that is empty, a random Fernet key kept in `data_dir/secret-key`
 (mode 0600, created on first use). Plaintext secrets leave this module only to the code that uses them (a
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +69,12 @@ class SecretBox:
             return self.fernet.decrypt(sealed.encode()).decode()
         except InvalidToken as exc:
             raise ValueError("a stored secret cannot be decrypted with this server's secret key") from exc
+
+    def derive(self, purpose: str) -> str:
+        """A password for ``purpose`` that every process with this key derives alike and nothing stores
+        (HMAC-SHA256 of the purpose under the key, URL-safe base64): the ClickHouse workspace users'."""
+        digest = hmac.new(self._load(), b"deskbase-derived:" + purpose.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def __repr__(self) -> str:
         return "SecretBox(<key hidden>)"
