@@ -26,10 +26,11 @@ from sqlalchemy import and_, delete, insert, select, update
 
 from deskbase.core import loops
 from deskbase.core import tables as t
+from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
 from deskbase.core.errors import DeskbaseError
 from deskbase.core.ids import uuid7
-from deskbase.support import tickets
+from deskbase.support import reply_rules, tickets
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
@@ -83,7 +84,10 @@ def hold(
     then: dict[str, Any],
     seconds: int,
 ) -> Held:
-    """Keep the message to be committed `seconds` from now; returns the entry (its id is Undo's)."""
+    """Keep the message to be committed `seconds` from now; returns the entry (its id is Undo's). What the
+    actor may not write at all is refused now (Forbidden), as an immediate send would be."""
+    authorize(actor, "write:records", workspace_id, "responses")
+    reply_rules.check_type(actor, workspace_id, message.get("type"))
     at = int((core.clock.now() + timedelta(seconds=seconds)).timestamp())
     h = Held(f"{at:010d}-{uuid7()}", workspace_id, ticket_id, actor.id, message, then)
     with core.db.tx() as tx:

@@ -31,10 +31,16 @@ class ReplyRules:
     def check(uow: UnitOfWork, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
         """Refuse a customer-visible response (new, edited, or a note turned into a reply) from an actor who
         may not work tickets."""
-        if after.get("type") == NOTE or may_reply_publicly(uow.actor, uow.workspace_id):
-            return
-        raise Forbidden(
-            "you may write internal notes only: a reply the customer sees needs write:records on tickets, "
-            "which a light agent's role does not give",
-            {"permission": "write:records", "collection": "tickets", "reason": "internal_notes_only"},
-        )
+        check_type(uow.actor, uow.workspace_id, after.get("type"))
+
+
+def check_type(actor: Actor, workspace_id: str, kind: Any) -> None:
+    """The rule on its own, for a message checked before it reaches the write path (a held console reply is
+    refused when it is sent, not ten seconds later by a loop)."""
+    if kind == NOTE or may_reply_publicly(actor, workspace_id):
+        return
+    raise Forbidden(
+        "you may write internal notes only: a reply the customer sees needs write:records on tickets, "
+        "which a light agent's role does not give",
+        {"permission": "write:records", "collection": "tickets", "reason": "internal_notes_only"},
+    )

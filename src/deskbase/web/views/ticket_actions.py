@@ -163,7 +163,11 @@ def _reply(ws: str, ticket_id: str, request: Request, actor: Actor, upload: Comp
     hold_for = core.settings.reply_hold_seconds
     if hold_for > 0:
         then = {"status": status, "priority": then_priority, "tags": then_tags}
-        h = held.hold(core, ws, ticket_id, actor, message, {k: v for k, v in then.items() if v}, hold_for)
+        try:
+            h = held.hold(core, ws, ticket_id, actor, message, {k: v for k, v in then.items() if v}, hold_for)
+        except Forbidden as exc:  # a light agent's reply, refused now rather than when the hold ends
+            composer.error = exc.message
+            return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 403, ("composer",))
         core.drafts.discard(ws, ticket_id, actor.id)
         after = local_path(form.get("next"), "")
         if after.startswith(f"/w/{ws}/tickets/"):  # the next ticket's page offers Undo
