@@ -51,6 +51,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         people,
         queue,
         search,
+        sso,
         teams,
         ticket,
         ticket_actions,
@@ -64,6 +65,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
     # "/customers/{cid}".
     for module in (
         auth,
+        sso,
         people,
         queue,
         search,

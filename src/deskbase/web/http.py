@@ -77,6 +77,7 @@ class Console:
         self.sessions = SessionStore(signer, core.sessions)
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
+        self.env.globals["sso_name"] = core.sso.name  # the sign-in page's "Sign in with <name>", or None
         self.counts = ViewCounts()
         self._warmer: threading.Thread | None = None
         self._closed = False

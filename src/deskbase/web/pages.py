@@ -114,6 +114,7 @@ class SignInPage:
     error: str | None = None  #: the email-and-password form's message
     email: str = ""  #: the email typed, kept after a failed attempt (never the password)
     token_error: str | None = None  #: the token form's message
+    sso_error: str | None = None  #: why a single sign-on did not complete
 
 
 @dataclass

@@ -1,0 +1,78 @@
+"""Single sign-on with the server's OpenID provider: the start (a redirect to the provider) and the callback.
+
+Both are public: the provider's answer is the credential, checked in core/sso.py and core/oidc.py. The
+`state` of a sign-in is also kept in a signed cookie (SameSite=Lax, so the provider's redirect back brings
+it; scoped to /signin/sso), so a callback opened in another browser, such as a link an attacker started, is
+refused. A failed sign-in shows the sign-in page with the reason, never an error page.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from deskbase.core.oidc import SsoFailure
+from deskbase.web.http import ConsoleRoute, console, core_of, local_path, make_shell, render, secure
+from deskbase.web.pages import SignInPage
+from deskbase.web.views.auth import signed_in
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+SSO_COOKIE = "deskbase_sso"
+COOKIE_PATH = "/signin/sso"
+CALLBACK = "/signin/sso/callback"
+
+
+def redirect_uri(request: Request) -> str:
+    """Where the provider sends the browser back: public_url's (the URI registered at the provider) or, without
+    it, this request's own address."""
+    base = core_of(request).settings.public_url.strip().rstrip("/") or str(request.base_url).rstrip("/")
+    return base + CALLBACK
+
+
+def failed(request: Request, exc: SsoFailure, target: str) -> Response:
+    page = SignInPage(target, sso_error=exc.message)
+    response = render(request, "signin.html", page, make_shell(request, None, "Sign in"), status=exc.status)
+    response.delete_cookie(
+        SSO_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=secure(request)
+    )
+    return response
+
+
+@router.get("/signin/sso")
+def start(request: Request, next: str = "/") -> Response:
+    """Send the browser to the provider (a link, not a form: the console's CSP allows forms to post only to
+    itself, redirects included)."""
+    target = local_path(next)
+    c = console(request)
+    try:
+        url, state = c.core.sso.begin(redirect_uri(request), target)
+    except SsoFailure as exc:
+        return failed(request, exc, target)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        SSO_COOKIE,
+        c.sessions.signer.seal("sso", state),
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=secure(request),
+        path=COOKIE_PATH,
+    )
+    return response
+
+
+@router.get(CALLBACK)
+def callback(request: Request) -> Response:
+    """The provider's answer: a console session for the person, or the sign-in page saying why not."""
+    c = console(request)
+    browser_state = c.sessions.signer.unseal("sso", request.cookies.get(SSO_COOKIE))
+    try:
+        user, target = c.core.sso.finish(dict(request.query_params), browser_state, redirect_uri(request))
+    except SsoFailure as exc:
+        return failed(request, exc, "/")
+    response = signed_in(request, c.sessions.create_for_user(user.id), target)
+    response.delete_cookie(
+        SSO_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=secure(request)
+    )
+    return response
