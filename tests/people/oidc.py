@@ -35,7 +35,9 @@ IDP_NAME = "Test IdP"
 
 def skip_without_node() -> None:
     if shutil.which("node") is None:
-        pytest.skip("needs Node.js (`node`) to run the OpenID provider oidc-provider (apt-get install nodejs)")
+        pytest.skip(
+            "needs Node.js (`node`) to run the OpenID provider oidc-provider (apt-get install nodejs)"
+        )
     if not PACKAGE.exists():
         pytest.skip("needs the npm package oidc-provider: run `npm ci` in the repository (package.json)")
 
@@ -104,7 +106,9 @@ class Sso:
         return Browser(self)
 
 
-_FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*method="post">\s*<input type="hidden" name="prompt" value="(\w+)"')
+_FORM = re.compile(
+    r'<form[^>]*action="([^"]+)"[^>]*method="post">\s*<input type="hidden" name="prompt" value="(\w+)"'
+)
 
 
 class Browser:

@@ -25,7 +25,12 @@ from tests.serverproc import free_port
 
 WS = "acme"
 ACCOUNTS: dict[str, dict[str, Any]] = {
-    "ana": {"email": "Ana@Mapped.example", "email_verified": True, "name": "Ana Lima", "zoneinfo": "Europe/Lisbon"},
+    "ana": {
+        "email": "Ana@Mapped.example",
+        "email_verified": True,
+        "name": "Ana Lima",
+        "zoneinfo": "Europe/Lisbon",
+    },
     "ben": {"email": "ben@mapped.example", "email_verified": False, "name": "Ben"},
     "cara": {"email": "cara@other.example", "email_verified": True, "name": "Cara"},
     "dan": {"email": "dan@other.example", "email_verified": True, "name": "Dan"},
@@ -208,6 +213,7 @@ def test_a_callback_in_another_browser_or_with_another_state_is_refused(sso: Sso
 def test_a_replayed_callback_is_refused(sso: Sso, browser: Browser) -> None:
     callback = browser.at_provider(browser.start(), "hal")
     cookie = browser.client.cookies.get("deskbase_sso")
+    assert cookie is not None
     assert browser.back(callback).status_code == 303
     browser.client.cookies.set("deskbase_sso", cookie, domain="127.0.0.1", path="/signin/sso")
     refused(browser.back(callback), 400, "already used or has expired")
@@ -245,7 +251,9 @@ def test_an_id_token_not_signed_by_the_provider_is_refused(sso: Sso) -> None:
 
 # ---- settings -----------------------------------------------------------------------------------------
 def test_the_client_secret_is_never_in_the_settings_repr() -> None:
-    s = Settings(oidc_issuer="https://id.example.com", oidc_client_id="desk", oidc_client_secret="s3cret-value")
+    s = Settings(
+        oidc_issuer="https://id.example.com", oidc_client_id="desk", oidc_client_secret="s3cret-value"
+    )
     assert "s3cret-value" not in repr(s)
     cfg = OidcSettings.from_settings(s)
     assert cfg is not None and cfg.client_secret == "s3cret-value" and "s3cret-value" not in repr(cfg)
