@@ -98,6 +98,9 @@ class SingleSignOn:
                 "This sign-in did not start in this browser, or it took too long. Please start again.",
             )
         login = self._take(state)
+        issuer = provider.metadata()["issuer"]
+        if params.get("iss") not in (None, issuer):  # RFC 9207: an answer from another provider (mix-up)
+            raise SsoFailure("issuer", f"This answer did not come from {cfg.name}. Please start again.")
         error = params.get("error")
         if error:
             message = ERRORS_FROM_PROVIDER.get(error, "{name} could not sign you in ({error}).")
@@ -109,7 +112,7 @@ class SingleSignOn:
         if not code:
             raise SsoFailure("code", f"{cfg.name} sent no authorization code. Please start again.")
         claims = provider.identity(code, login.nonce, login.code_verifier, redirect_uri)
-        return self.account(provider.metadata()["issuer"], claims), login.next_path
+        return self.account(issuer, claims), login.next_path
 
     def _take(self, state: str) -> Any:
         """The sign-in this state started, deleted on the way: a second callback with it finds nothing."""

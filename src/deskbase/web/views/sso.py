@@ -8,19 +8,36 @@ refused. A failed sign-in shows the sign-in page with the reason, never an error
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from deskbase.core.oidc import SsoFailure
-from deskbase.web.http import ConsoleRoute, console, core_of, local_path, make_shell, render, secure
+from deskbase.web.http import (
+    ConsoleRoute,
+    console,
+    core_of,
+    local_path,
+    make_shell,
+    render,
+    secure,
+    session_of,
+)
 from deskbase.web.pages import SignInPage
-from deskbase.web.views.auth import signed_in
+from deskbase.web.session import SESSION_COOKIE
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 SSO_COOKIE = "deskbase_sso"
 COOKIE_PATH = "/signin/sso"
 CALLBACK = "/signin/sso/callback"
+
+
+@dataclass
+class ContinuePage:
+    next: str  #: where the person was going (a local path, URL-quoted)
 
 
 def redirect_uri(request: Request) -> str:
@@ -71,7 +88,27 @@ def callback(request: Request) -> Response:
         user, target = c.core.sso.finish(dict(request.query_params), browser_state, redirect_uri(request))
     except SsoFailure as exc:
         return failed(request, exc, "/")
-    response = signed_in(request, c.sessions.create_for_user(user.id), target)
+    return signed_in(request, user.id, target)
+
+
+def signed_in(request: Request, user_id: str, target: str) -> Response:
+    """A new session for the user, then on to `target` by a page of ours, not a redirect: after the provider's
+    cross-site redirect chain, browsers withhold SameSite=Strict cookies (the session's) from the next request
+    of the chain, so the step to `target` must be a navigation this site starts (the Refresh header)."""
+    c = console(request)
+    old = session_of(request)
+    if old is not None:
+        c.sessions.drop(old.id)
+    session, cookie = c.sessions.create_for_user(user_id)
+    request.state.csrf_value = c.csrf.mint(session.id)  # a fresh CSRF token bound to the new session
+    target = quote(target, safe="/?&=#%:@!$'()*+,;~")
+    shell = make_shell(request, None, "Signed in")
+    response = render(
+        request, "sso_continue.html", ContinuePage(target), shell, headers={"Refresh": f"0; url={target}"}
+    )
+    response.set_cookie(
+        SESSION_COOKIE, cookie, httponly=True, samesite="strict", secure=secure(request), path="/"
+    )
     response.delete_cookie(
         SSO_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=secure(request)
     )
