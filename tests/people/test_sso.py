@@ -17,10 +17,10 @@ from sqlalchemy import select, update
 
 from deskbase.config import Settings
 from deskbase.core.context import SYSTEM
-from deskbase.core.oidc import OidcSettings, SsoFailure
+from deskbase.core.oidc import BadSsoSetting, OidcSettings, SsoFailure
 from deskbase.core.sso_tables import sso_logins, user_identities
 from deskbase.server import build
-from tests.people.conftest import PASSWORD, People
+from tests.people.conftest import PASSWORD, People, serve
 from tests.people.oidc import CLIENT_ID, CLIENT_SECRET, IDP_NAME, Browser, Sso, provider, serving_on
 from tests.serverproc import free_port
 
@@ -278,9 +278,24 @@ def test_the_client_secret_is_never_in_the_settings_repr() -> None:
         ({"oidc_domain_roles": "{example.com: agent}"}, "is not JSON"),
         ({"oidc_domain_roles": '{"example.com": "agent"}'}, "must map email domains"),
         ({"oidc_scopes": "email profile"}, "must include openid"),
+        ({"oidc_client_secret_file": "/nonexistent/oidc-secret"}, "SECRET_FILE cannot be read"),
     ],
 )
 def test_a_wrong_setting_stops_the_server(overrides: dict[str, str], message: str) -> None:
+    """One line at start-up (`deskbase serve` prints a DeskbaseError without a traceback)."""
     values = {"oidc_issuer": "https://id.example.com", "oidc_client_id": "desk", **overrides}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(BadSsoSetting, match=message):
         OidcSettings.from_settings(Settings(**values))  # type: ignore[arg-type]
+
+
+def test_a_provider_that_cannot_be_reached_is_a_page_not_a_crash(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    server = serve(tmp_path_factory, oidc_issuer=closed, oidc_client_id="desk", oidc_name="Nowhere")
+    people = next(server)
+    r = people.browser().get("/signin/sso")
+    assert r.status_code == 502
+    assert "Nowhere could not be reached. Try again in a moment." in r.text
+    assert "Sign in with Nowhere" in r.text
+    server.close()

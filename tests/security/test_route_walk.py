@@ -40,6 +40,10 @@ PUBLIC = {
     "POST /invite/{token}",
     "GET /reset/{token}",
     "POST /reset/{token}",
+    # single sign-on: the start only redirects to the provider; the callback's credential is the provider's
+    # signed answer, tied to the browser's state cookie (tests/people/test_sso.py). 404 where it is off.
+    "GET /signin/sso",
+    "GET /signin/sso/callback",
 }
 GRANTS = {
     "other_workspace": [{"scope": {"workspaces": ["other"]}, "permissions": ["*"]}],

@@ -73,6 +73,12 @@ class ProviderUnavailable(SsoFailure):
     status = 502
 
 
+class BadSsoSetting(DeskbaseError):
+    """An `oidc_*` setting that cannot work: the server stops at start-up with one line saying which."""
+
+    code = "bad_setting"
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -90,7 +96,7 @@ def _domain_roles(raw: str) -> dict[str, dict[str, str]]:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise ValueError(f"DESKBASE_OIDC_DOMAIN_ROLES is not JSON: {exc}") from exc
+        raise BadSsoSetting(f"DESKBASE_OIDC_DOMAIN_ROLES is not JSON: {exc}") from exc
     ok = isinstance(value, dict) and all(
         isinstance(domain, str)
         and domain.strip()
@@ -100,7 +106,7 @@ def _domain_roles(raw: str) -> dict[str, dict[str, str]]:
         for domain, roles in value.items()
     )
     if not ok:
-        raise ValueError(
+        raise BadSsoSetting(
             'DESKBASE_OIDC_DOMAIN_ROLES must map email domains to {"workspace": "role"} objects, e.g. '
             '{"example.com": {"acme": "agent"}}'
         )
@@ -127,15 +133,20 @@ class OidcSettings:
             return None
         parts = urlsplit(issuer)
         if parts.scheme != "https" and not (parts.scheme == "http" and _loopback(parts.hostname or "")):
-            raise ValueError("DESKBASE_OIDC_ISSUER must be an https:// URL (http:// only on loopback)")
+            raise BadSsoSetting("DESKBASE_OIDC_ISSUER must be an https:// URL (http:// only on loopback)")
         if not s.oidc_client_id.strip():
-            raise ValueError("DESKBASE_OIDC_CLIENT_ID is required with DESKBASE_OIDC_ISSUER")
+            raise BadSsoSetting("DESKBASE_OIDC_CLIENT_ID is required with DESKBASE_OIDC_ISSUER")
         secret = s.oidc_client_secret
         if not secret and s.oidc_client_secret_file:
-            lines = Path(s.oidc_client_secret_file).expanduser().read_text().splitlines()
+            try:
+                lines = Path(s.oidc_client_secret_file).expanduser().read_text().splitlines()
+            except OSError as exc:
+                raise BadSsoSetting(
+                    f"DESKBASE_OIDC_CLIENT_SECRET_FILE cannot be read: {exc.strerror or exc}"
+                ) from exc
             secret = lines[0].strip() if lines else ""
         if "openid" not in s.oidc_scopes.split():
-            raise ValueError("DESKBASE_OIDC_SCOPES must include openid")
+            raise BadSsoSetting("DESKBASE_OIDC_SCOPES must include openid")
         return cls(
             issuer=issuer,
             client_id=s.oidc_client_id.strip(),
@@ -177,10 +188,10 @@ class Provider:
             value = r.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise ProviderUnavailable(
-                "provider", f"{self.cfg.name} could not be reached; try again in a moment"
+                "provider", f"{self.cfg.name} could not be reached. Try again in a moment."
             ) from exc
         if not isinstance(value, dict):
-            raise ProviderUnavailable("provider", f"{self.cfg.name} answered with something unexpected")
+            raise ProviderUnavailable("provider", f"{self.cfg.name} answered with something unexpected.")
         return value
 
     def metadata(self) -> dict[str, Any]:
@@ -192,11 +203,11 @@ class Provider:
         if str(meta.get("issuer", "")).rstrip("/") != self.cfg.issuer:
             raise ProviderUnavailable(
                 "discovery",
-                f"{self.cfg.name}'s discovery document names another issuer ({meta.get('issuer')})",
+                f"{self.cfg.name}'s discovery document names another issuer ({meta.get('issuer')}).",
             )
         for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(meta.get(key), str):
-                raise ProviderUnavailable("discovery", f"{self.cfg.name}'s discovery document has no {key}")
+                raise ProviderUnavailable("discovery", f"{self.cfg.name}'s discovery document has no {key}.")
         with self._lock:
             self._metadata, self._fetched, self._keys = meta, time.monotonic(), None
         return meta
@@ -209,7 +220,7 @@ class Provider:
         try:
             keys = KeySet.import_key_set(raw)  # type: ignore[arg-type]
         except (JoseError, ValueError, KeyError, TypeError) as exc:
-            raise ProviderUnavailable("jwks", f"{self.cfg.name}'s signing keys could not be read") from exc
+            raise ProviderUnavailable("jwks", f"{self.cfg.name}'s signing keys could not be read.") from exc
         with self._lock:
             self._keys = keys
         return keys
@@ -259,14 +270,16 @@ class Provider:
             r = httpx.post(url, content=body, headers=headers, timeout=self.timeout)
             answer = r.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ProviderUnavailable("token", f"{self.cfg.name} did not answer the sign-in") from exc
+            raise ProviderUnavailable(
+                "token", f"{self.cfg.name} did not answer the sign-in. Try again in a moment."
+            ) from exc
         if not isinstance(answer, dict) or "error" in answer or r.status_code >= 400:
             error = answer.get("error", r.status_code) if isinstance(answer, dict) else r.status_code
             raise SsoFailure(
-                "token", f"{self.cfg.name} refused to complete the sign-in ({error}); start again"
+                "token", f"{self.cfg.name} refused to complete the sign-in ({error}). Please start again."
             )
         if not isinstance(answer.get("id_token"), str):
-            raise SsoFailure("token", f"{self.cfg.name} sent no ID token; is the openid scope allowed?")
+            raise SsoFailure("token", f"{self.cfg.name} sent no ID token. Is the openid scope allowed?")
         return answer
 
     def id_claims(self, id_token: str, nonce: str, access_token: str | None) -> dict[str, Any]:
@@ -296,15 +309,16 @@ class Provider:
             claim = getattr(exc, "claim", "")
             if claim == "nonce":
                 raise SsoFailure(
-                    "nonce", "The sign-in answer was not for this sign-in (nonce mismatch); start again"
+                    "nonce",
+                    "The sign-in answer was not for this sign-in (nonce mismatch). Please start again.",
                 ) from exc
-            raise SsoFailure("claims", f"The ID token's {claim or 'claims'} did not check out") from exc
+            raise SsoFailure("claims", f"The ID token's {claim or 'claims'} did not check out.") from exc
         except ExpiredTokenError as exc:
-            raise SsoFailure("expired", "The ID token has expired; start again") from exc
+            raise SsoFailure("expired", "The ID token has expired. Please start again.") from exc
         except BadSignatureError as exc:
-            raise SsoFailure("signature", "The ID token's signature did not verify") from exc
+            raise SsoFailure("signature", "The ID token's signature did not verify.") from exc
         except (JoseError, ValueError, KeyError, TypeError) as exc:
-            raise SsoFailure("signature", "The ID token could not be verified") from exc
+            raise SsoFailure("signature", "The ID token could not be verified.") from exc
         return dict(claims)
 
     def userinfo(self, access_token: str, subject: str) -> dict[str, Any]:
@@ -321,9 +335,11 @@ class Provider:
             r.raise_for_status()
             info = r.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ProviderUnavailable("userinfo", f"{self.cfg.name} did not say who you are") from exc
+            raise ProviderUnavailable(
+                "userinfo", f"{self.cfg.name} did not say who you are. Try again in a moment."
+            ) from exc
         if not isinstance(info, dict) or info.get("sub") != subject:
-            raise SsoFailure("userinfo", f"{self.cfg.name}'s userinfo is about someone else")
+            raise SsoFailure("userinfo", f"{self.cfg.name}'s userinfo is about someone else.")
         return info
 
     def identity(self, code: str, nonce: str, code_verifier: str, redirect_uri: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ refused. A failed sign-in shows the sign-in page with the reason, never an error
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from deskbase.web.http import (
 from deskbase.web.pages import SignInPage
 from deskbase.web.session import SESSION_COOKIE
 
+log = logging.getLogger(__name__)
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 SSO_COOKIE = "deskbase_sso"
@@ -48,6 +50,8 @@ def redirect_uri(request: Request) -> str:
 
 
 def failed(request: Request, exc: SsoFailure, target: str) -> Response:
+    """The sign-in page with the reason; the server log gets it too, with its cause, for the operator."""
+    log.warning("single sign-on failed (%s): %s (%r)", exc.reason, exc.message, exc.__cause__)
     page = SignInPage(target, sso_error=exc.message)
     response = render(request, "signin.html", page, make_shell(request, None, "Sign in"), status=exc.status)
     response.delete_cookie(
