@@ -17,9 +17,11 @@ from sqlalchemy import select, update
 
 from deskbase.config import Settings
 from deskbase.core.context import SYSTEM
-from deskbase.core.oidc import BadSsoSetting, OidcSettings, SsoFailure
 from deskbase.core.sso_tables import sso_logins, user_identities
 from deskbase.server import build
+from deskbase.sso.provider import SsoFailure
+from deskbase.sso.service import SingleSignOn
+from deskbase.sso.settings import BadSsoSetting, OidcSettings
 from tests.people.conftest import PASSWORD, People, serve
 from tests.people.oidc import CLIENT_ID, CLIENT_SECRET, IDP_NAME, Browser, Sso, provider, serving_on
 from tests.serverproc import free_port
@@ -244,7 +246,7 @@ def test_cancelling_at_the_provider_says_so(sso: Sso, browser: Browser) -> None:
 
 
 def test_an_id_token_not_signed_by_the_provider_is_refused(sso: Sso) -> None:
-    provider_ = sso.core.sso.provider
+    provider_ = sso.core.extensions[SingleSignOn].provider
     assert provider_ is not None
     kid = provider_.keys().keys[0].kid
     claims = {"iss": sso.issuer, "aud": CLIENT_ID, "sub": "hal", "nonce": "n", "iat": 1, "exp": 4102444800}

@@ -33,7 +33,6 @@ from deskbase.core.roles import Roles
 from deskbase.core.schemas import ValidatorCache
 from deskbase.core.sessions import Sessions
 from deskbase.core.signin import SignIn
-from deskbase.core.sso import SingleSignOn
 from deskbase.core.stored_queries import StoredQueries
 from deskbase.core.teams import Teams
 from deskbase.core.templates import Templates
@@ -78,7 +77,6 @@ class Deskbase:
         self.drafts = Drafts(self.db, self.clock)
         self.reads = Reads(self.db, self.clock)
         self.sessions = Sessions(self.db, self.clock)
-        self.sso = SingleSignOn(self)
         self.store_id = ""
         #: Services installed by extensions (the SLA service, webhooks, the replica), looked up by class.
         self.extensions = Extensions()

@@ -1,6 +1,6 @@
 """Single sign-on with the server's OpenID provider: the start (a redirect to the provider) and the callback.
 
-Both are public: the provider's answer is the credential, checked in core/sso.py and core/oidc.py. The
+Both are public: the provider's answer is the credential, checked in deskbase/sso. The
 `state` of a sign-in is also kept in a signed cookie (SameSite=Lax, so the provider's redirect back brings
 it; scoped to /signin/sso), so a callback opened in another browser, such as a link an attacker started, is
 refused. A failed sign-in shows the sign-in page with the reason, never an error page.
@@ -15,7 +15,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from deskbase.core.oidc import SsoFailure
+from deskbase.core.errors import NotFound
+from deskbase.sso.provider import SsoFailure
+from deskbase.sso.service import SingleSignOn
 from deskbase.web.http import (
     ConsoleRoute,
     console,
@@ -40,6 +42,13 @@ CALLBACK = "/signin/sso/callback"
 @dataclass
 class ContinuePage:
     next: str  #: where the person was going (a local path, URL-quoted)
+
+
+def service(request: Request) -> SingleSignOn:
+    sso = core_of(request).extensions.get(SingleSignOn)
+    if sso is None:
+        raise NotFound("single sign-on is not configured on this server", {"sso": None})
+    return sso
 
 
 def redirect_uri(request: Request) -> str:
@@ -67,7 +76,7 @@ def start(request: Request, next: str = "/") -> Response:
     target = local_path(next)
     c = console(request)
     try:
-        url, state = c.core.sso.begin(redirect_uri(request), target)
+        url, state = service(request).begin(redirect_uri(request), target)
     except SsoFailure as exc:
         return failed(request, exc, target)
     response = RedirectResponse(url, status_code=303)
@@ -89,7 +98,9 @@ def callback(request: Request) -> Response:
     c = console(request)
     browser_state = c.sessions.signer.unseal("sso", request.cookies.get(SSO_COOKIE))
     try:
-        user, target = c.core.sso.finish(dict(request.query_params), browser_state, redirect_uri(request))
+        user, target = service(request).finish(
+            dict(request.query_params), browser_state, redirect_uri(request)
+        )
     except SsoFailure as exc:
         return failed(request, exc, "/")
     return signed_in(request, user.id, target)

@@ -22,11 +22,12 @@ from sqlalchemy import delete, insert, select, update
 from deskbase.core.db import Tx
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.grants import uncovered
-from deskbase.core.oidc import OidcSettings, Provider, SsoFailure, SsoRefused
 from deskbase.core.people_tables import memberships
 from deskbase.core.sso_tables import sso_logins, user_identities
 from deskbase.core.user_access import ACTIVE
 from deskbase.core.users import check_field, normal_email
+from deskbase.sso.provider import Provider, SsoFailure, SsoRefused
+from deskbase.sso.settings import OidcSettings
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
@@ -256,3 +257,11 @@ class SingleSignOn:
             tx.conn.execute(select(memberships.c.user_id).where(memberships.c.user_id == user_id)).first()
             is not None
         )
+
+
+def install(core: Deskbase) -> SingleSignOn:
+    """Single sign-on as a service of the core (`core.extensions.get(SingleSignOn)`), configured or not:
+    the console asks it whether to show the button. Bad settings stop here, at start-up."""
+    service = SingleSignOn(core)
+    core.extensions[SingleSignOn] = service
+    return service
