@@ -8,6 +8,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -294,10 +295,11 @@ def test_a_provider_that_cannot_be_reached_is_a_page_not_a_crash(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    server = serve(tmp_path_factory, oidc_issuer=closed, oidc_client_id="desk", oidc_name="Nowhere")
-    people = next(server)
-    r = people.browser().get("/signin/sso")
+    server = contextmanager(serve)(
+        tmp_path_factory, oidc_issuer=closed, oidc_client_id="d", oidc_name="Nowhere"
+    )
+    with server as people:
+        r = people.browser().get("/signin/sso")
     assert r.status_code == 502
     assert "Nowhere could not be reached. Try again in a moment." in r.text
     assert "Sign in with Nowhere" in r.text
-    server.close()
