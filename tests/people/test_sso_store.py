@@ -5,6 +5,7 @@ provider's side (HTTP, signatures) is tested against a real provider in test_sso
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -153,3 +154,24 @@ def test_a_sign_in_state_works_once(core: Deskbase, sso: SingleSignOn) -> None:
     with pytest.raises(SsoFailure) as caught:
         sso._take("the-state")
     assert caught.value.reason == "replayed"
+
+
+def test_two_first_sign_ins_at_once_make_one_user_and_one_link(
+    core: Deskbase, ws: str, sso: SingleSignOn
+) -> None:
+    """Two tabs finishing the same person's first sign-in together: both are signed in, as one user."""
+    start = threading.Barrier(4)
+    ids: list[str] = []
+
+    def sign_in() -> None:
+        start.wait()
+        ids.append(sso.account(ISSUER, claims("s-twice", "twice@acme.example")).id)
+
+    threads = [threading.Thread(target=sign_in) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 4 and len(set(ids)) == 1
+    assert count(core, users) == 1 and count(core, user_identities) == 1
+    assert role(core, ws, ids[0]) == "agent"

@@ -18,9 +18,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from deskbase.core.db import Tx
-from deskbase.core.errors import NotFound, ValidationFailed
+from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.grants import uncovered
 from deskbase.core.people_tables import memberships
 from deskbase.core.sso_tables import sso_logins, user_identities
@@ -131,7 +132,14 @@ class SingleSignOn:
     # ---- who it is ----------------------------------------------------------------------------------
     def account(self, issuer: str, claims: dict[str, Any]) -> Any:
         """The user the verified claims are, linked, created and given their domain's roles as the settings
-        say (one transaction: a refusal leaves nothing behind)."""
+        say (one transaction: a refusal leaves nothing behind). Two first sign-ins of one person at once (two
+        tabs) collide on the new link or user: the loser tries again and finds what the winner made."""
+        try:
+            return self._account(issuer, claims)
+        except (IntegrityError, Conflict):
+            return self._account(issuer, claims)
+
+    def _account(self, issuer: str, claims: dict[str, Any]) -> Any:
         cfg, _ = self._on()
         subject = str(claims["sub"])
         try:
