@@ -99,6 +99,7 @@ class Settings:
         "Key that encrypts stored secrets (webhook signing secrets, mailbox passwords) at rest; empty means a "
         "random key kept in "
         "data_dir/secret-key (mode 0600). Keep it with your backups: stored secrets are unreadable without it.",
+        secret=True,
     )
     webhooks: bool = _setting(True, "Run the webhook dispatcher (outbound triggers) in the server.")
     public_url: str = _setting(
@@ -153,7 +154,7 @@ class Settings:
         "", "Access key id for the files bucket; empty means AWS defaults."
     )
     files_s3_secret_access_key: str = _setting(
-        "", "Secret access key for the files bucket; empty means AWS defaults."
+        "", "Secret access key for the files bucket; empty means AWS defaults.", secret=True
     )
     max_file_bytes: int = _setting(
         25 * 1024 * 1024,

@@ -73,7 +73,7 @@ def failed(request: Request, exc: SsoFailure, target: str) -> Response:
 def start(request: Request, next: str = "/") -> Response:
     """Send the browser to the provider (a link, not a form: the console's CSP allows forms to post only to
     itself, redirects included)."""
-    target = local_path(next)
+    target = local_path(next) if len(next) <= 2048 else "/"
     c = console(request)
     try:
         url, state = service(request).begin(redirect_uri(request), target)
