@@ -175,3 +175,12 @@ def test_two_first_sign_ins_at_once_make_one_user_and_one_link(
     assert len(ids) == 4 and len(set(ids)) == 1
     assert count(core, users) == 1 and count(core, user_identities) == 1
     assert role(core, ws, ids[0]) == "agent"
+
+
+def test_deleting_a_user_removes_their_identity(core: Deskbase, ws: str, sso: SingleSignOn) -> None:
+    """Their next single sign-on makes a new user (the domain is mapped), not a session for a deleted one."""
+    gone = sso.account(ISSUER, claims("s-del", "del@acme.example"))
+    core.people.delete(SYSTEM, gone.id)
+    assert count(core, user_identities) == 0
+    back = sso.account(ISSUER, claims("s-del", "del@acme.example"))
+    assert back.id != gone.id and role(core, ws, back.id) == "agent"
