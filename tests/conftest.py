@@ -211,8 +211,13 @@ def chdb_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture
 def sql_api(tmp_path: Path, clock: FixedClock, chdb_engine: Any) -> Iterator[Api]:
     """The API with the SQL replica on the shared engine; the replica resets itself for each new store."""
-    core, app = build(Settings(data_dir=str(tmp_path), sla_scheduler=False), clock, engine=chdb_engine)
-    raw, _ = core.tokens.ensure_admin_token(tmp_path)
+    yield from serve_sql_api(tmp_path, clock, chdb_engine)
+
+
+def serve_sql_api(data_dir: Path, clock: FixedClock, chdb_engine: Any) -> Iterator[Api]:
+    """`sql_api` for any scope: a module that only reads can share one server across its tests."""
+    core, app = build(Settings(data_dir=str(data_dir), sla_scheduler=False), clock, engine=chdb_engine)
+    raw, _ = core.tokens.ensure_admin_token(data_dir)
     with TestClient(app, raise_server_exceptions=False) as client:
         a = Api(client, raw)
         a.core = core  # type: ignore[attr-defined]

@@ -1,6 +1,8 @@
-"""`deskbase users create|list|show|suspend|reactivate|reset-password` against a real server."""
+"""`deskbase users create|list|show|suspend|reactivate|reset-password|reset-totp` against a real server."""
 
 from __future__ import annotations
+
+import pyotp
 
 from deskbase.core.context import SYSTEM
 from tests.cli.cli_harness import Cli, Server
@@ -34,3 +36,19 @@ def test_create_list_show_suspend_and_reset(cli: Cli, server: Server, acme: str)
     assert cli("users", "reactivate", "maria@example.com").stdout.startswith("reactivated user")
     missing = cli("users", "show", "nobody@example.com", expect=1)
     assert missing.stderr == "error: not_found: no user with email 'nobody@example.com'\n"
+
+
+def test_reset_totp_switches_a_users_second_factor_off(cli: Cli, server: Server) -> None:
+    user = server.core.people.create(SYSTEM, {"email": "lost.phone@example.com"}, "copper harbour lamp")
+    actor = server.core.people.actor(user["id"])
+    secret = server.core.factors.begin(actor)["secret"]
+    server.core.factors.confirm(actor, pyotp.TOTP(secret).now())
+    assert server.core.factors.enabled(user["id"])
+    out = cli("users", "reset-totp", "lost.phone@example.com")
+    assert out.stdout.startswith(f"two-step sign-in of user {user['id']} is off")
+    assert not server.core.factors.enabled(user["id"])
+    raw, _ = server.core.tokens.create(
+        "own", [{"scope": {"workspaces": ["*"]}, "permissions": ["*"]}], user_id=user["id"]
+    )
+    denied = cli("users", "reset-totp", user["id"], env={"DESKBASE_TOKEN": raw}, expect=1)
+    assert denied.stderr.startswith("error: forbidden:")

@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from deskbase.api.ratelimit import RateLimiter
+from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
 from deskbase.core.grants import READ_PERMISSIONS
-from tests.conftest import Api
+from tests.conftest import START, Api, serve_sql_api
 from tests.security.walk import Fingerprint, Operation, operations
 
 WS = "acme"
@@ -40,6 +41,14 @@ PUBLIC = {
     "POST /invite/{token}",
     "GET /reset/{token}",
     "POST /reset/{token}",
+    # the code step after a right password: its credential is the signed five-minute cookie the password step
+    # sets, and without it the step only sends the caller back to sign in (tests/people/test_second_factor.py)
+    "GET /signin/code",
+    "POST /signin/code",
+    # "Forgot password?": for people who cannot sign in; the same answer for every email, throttled
+    # (tests/people/test_reset_email.py)
+    "GET /signin/forgot",
+    "POST /signin/forgot",
     # single sign-on: the start only redirects to the provider; the callback's credential is the provider's
     # signed answer, tied to the browser's state cookie (tests/people/test_sso.py). 404 where it is off.
     "GET /signin/sso",
@@ -72,7 +81,7 @@ class World:
     values: dict[str, str]
     ops: list[Operation]
     hidden: dict[str, list[str]] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
+    sessions: dict[str, str] = field(default_factory=dict)  # raw token -> the console session cookie
 
     def surface(self, op: Operation) -> str:
         return "public" if op.id in PUBLIC else "api" if op.bearer else "console"
@@ -103,15 +112,22 @@ class World:
         )
 
     def _console_credentials(self, raw: str | None) -> dict[str, str]:
-        """A fresh console session for the token (a walked sign-out cannot end the next call's), with a
-        valid CSRF pair, so each page's own checks are what answers."""
+        """A live console session for the token, with a valid CSRF pair, so each page's own checks are what
+        answers. The token's session is reused while it lives (opening one per call is a write, which would
+        make every call re-read the store's fingerprint); one a route ended (a revoked or expired token's, on
+        its first request) is replaced by a new one."""
         from deskbase.web.session import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 
         console = self.api.client.app.state.console
         cookies = {}
         binding = "anon"
         if raw:
-            session, cookies[SESSION_COOKIE] = console.sessions.create(self._token_id(raw))
+            cookie = self.sessions.get(raw)
+            session = console.sessions.lookup(cookie) if cookie else None
+            if session is None:
+                session, cookie = console.sessions.create(self._token_id(raw))
+                self.sessions[raw] = cookie
+            cookies[SESSION_COOKIE] = cookie
             binding = session.id
         cookies[CSRF_COOKIE] = csrf = console.csrf.mint(binding)
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()), CSRF_HEADER: csrf}
@@ -122,7 +138,7 @@ class World:
         from sqlalchemy import select
 
         from deskbase.core import tables as t
-        from deskbase.core.auth import hash_token
+        from deskbase.core.tokens import hash_token
 
         with self.api.client.app.state.console.core.db.read() as conn:
             found = conn.execute(
@@ -142,9 +158,15 @@ class World:
         return ("read:records",) if op.method == "GET" else (WRITE,)
 
 
-@pytest.fixture
-def world(sql_api: Api) -> Iterator[World]:
-    api, core = sql_api, sql_api.core  # type: ignore[attr-defined]
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, chdb_engine: Any) -> Iterator[World]:
+    """One world for the module: every walk proves it wrote nothing, so the walks can share it."""
+    for api in serve_sql_api(tmp_path_factory.mktemp("walk"), FixedClock(START), chdb_engine):
+        yield from _world(api)
+
+
+def _world(api: Api) -> Iterator[World]:
+    core = api.core  # type: ignore[attr-defined]
     app = api.client.app
     app.state.limiter = RateLimiter(0, 1)  # the walk is a burst by design; the limiter has its own tests
     assert api.put(f"/v1/workspaces/{WS}", json={"name": "Acme"}).status_code == 201
@@ -381,14 +403,15 @@ def test_no_route_shows_what_the_generic_routes_would_hide(world: World, who: st
     """Every route, API and console alike: a token scoped to one collection never receives a record (or a link
     to a record) of another, and a token without read:audit never receives who made a change — composite
     views (timeline, conversation, customer panel, macros) included."""
+    hidden = world.hidden[what]
     if who == "collection_scoped":  # scoped to customers: the secrets on the ticket side are hidden from it
-        world.hidden["outside_tickets"] = ["walk-secret-message", "walk-secret-macro"]
+        hidden = ["walk-secret-message", "walk-secret-macro"]
 
     def check(op: Operation) -> str | None:
         r = world.call(op, who)
         if r.status_code >= 500:
             return f"{r.status_code} {r.text[:120]}"
-        shown = [s for s in world.hidden[what] if s in r.text]
+        shown = [s for s in hidden if s in r.text]
         return f"{r.status_code} shows {shown}: {r.text[:160]}" if shown else None
 
     problems = _walk(world, check)

@@ -9,10 +9,10 @@ import pytest
 
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase
-from deskbase.core.auth import TOKEN_CACHE_SECONDS
 from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unauthorized
+from deskbase.core.tokens import TOKEN_CACHE_SECONDS
 
 GRANTS = [{"scope": {"workspaces": ["acme"]}, "permissions": ["read:records"]}]
 

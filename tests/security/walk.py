@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -151,10 +152,20 @@ def sample(schema: Mapping[str, Any], doc: Mapping[str, Any], depth: int = 0) ->
 
 
 class Fingerprint:
-    """A digest of every row of every table of the primary store: equal digests mean nothing was written."""
+    """A digest of every row of every table of the primary store: equal digests mean nothing was written.
+
+    On SQLite a connection of its own watches `PRAGMA data_version`, which moves whenever another connection
+    commits: while it stands still the last digest is still the store's, so a walk of read-only answers does not
+    re-read every table after every request (that was three quarters of the walk's time)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._last: tuple[int, str] | None = None
+        self._watch = (
+            sqlite3.connect(engine.url.database, check_same_thread=False)
+            if engine.dialect.name == "sqlite" and engine.url.database
+            else None
+        )
         insp = inspect(engine)
         self.tables = [
             table(
@@ -165,6 +176,20 @@ class Fingerprint:
         ]
 
     def __call__(self) -> str:
+        version = self._version()
+        if self._last is not None and version is not None and self._last[0] == version:
+            return self._last[1]
+        digest = self._digest()
+        if version is not None:
+            self._last = (version, digest)
+        return digest
+
+    def _version(self) -> int | None:
+        if self._watch is None:
+            return None
+        return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+
+    def _digest(self) -> str:
         h = hashlib.sha256()
         with self.engine.connect() as conn:
             for t in self.tables:

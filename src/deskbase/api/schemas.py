@@ -249,6 +249,17 @@ class PasswordChange(Body):
     new_password: str = Field(max_length=1024)
 
 
+class TotpConfirm(Body):
+    code: str = Field(max_length=64, description="The current 6-digit code of the authenticator app.")
+
+
+class TotpProof(Body):
+    """Either proves it is you: your password, or a current code (or an unused recovery code)."""
+
+    password: str | None = Field(None, max_length=1024)
+    code: str | None = Field(None, max_length=64)
+
+
 class PersonalTokenCreate(Body):
     name: str = Field(max_length=200)
     grants: list[GrantBody] | None = Field(

@@ -1,4 +1,5 @@
-"""`deskbase users`: create, list, show, suspend and reactivate the people who sign in, and reset a password."""
+"""`deskbase users`: create, list, show, suspend and reactivate the people who sign in, and reset a password
+or a second factor."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ UserArg = Annotated[str, typer.Argument(help="The user's email or id (usr_…)."
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="People who sign in to the console: create, list, show, suspend, reactivate, reset a password. "
+    help="People who sign in to the console: create, list, show, suspend, reactivate, reset a password or "
+    "two-step sign-in. "
     "Creating, suspending and resetting need a server admin; others see the people of their workspaces.",
 )
 
@@ -127,3 +129,15 @@ def reset_password(
     out = client.post("users", uid, "password-reset")
     typer.echo(client.url.rstrip("/") + out["path"])
     hint(f"one use, until {out['expires_at']}; send it to the user, it is shown only now")
+
+
+@app.command("reset-totp")
+def reset_totp(ctx: typer.Context, who: UserArg) -> None:
+    """Switch a user's two-step sign-in (TOTP) off, recovery codes included (server admins).
+    For someone who lost their authenticator and their codes: they sign in with their password, then enrol again."""
+    client = session(ctx).client()
+    uid = user_id(client, who)
+    client.delete("users", uid, "totp")
+    typer.echo(
+        f"two-step sign-in of user {uid} is off; they sign in with their password alone until they enrol"
+    )

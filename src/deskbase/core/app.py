@@ -11,7 +11,7 @@ from deskbase.config import Settings
 from deskbase.core import changelog, migrate
 from deskbase.core import tables as t
 from deskbase.core.agent_state import Drafts, Presence, Reads
-from deskbase.core.auth import Tokens, audit_view, collections_for, may_read_change
+from deskbase.core.auth import audit_view, collections_for, may_read_change
 from deskbase.core.batch import Batch
 from deskbase.core.changelog import Change
 from deskbase.core.clock import Clock, SystemClock
@@ -31,11 +31,13 @@ from deskbase.core.relationships import Relationships
 from deskbase.core.reltypes import RelationshipTypes
 from deskbase.core.roles import Roles
 from deskbase.core.schemas import ValidatorCache
+from deskbase.core.second_factor import SecondFactor
 from deskbase.core.sessions import Sessions
 from deskbase.core.signin import SignIn
 from deskbase.core.stored_queries import StoredQueries
 from deskbase.core.teams import Teams
 from deskbase.core.templates import Templates
+from deskbase.core.tokens import Tokens
 from deskbase.core.users import Users
 from deskbase.core.workspaces import Workspaces
 
@@ -68,6 +70,7 @@ class Deskbase:
         self.members = Members(self)
         self.teams = Teams(self)
         self.invitations = Invitations(self)
+        self.factors = SecondFactor(self)
         self.signin = SignIn(self)
         self.personal_tokens = PersonalTokens(self)
         self.templates = Templates(self)

@@ -1,9 +1,10 @@
 """Tables of the people in a store: users, their workspace memberships and roles, one-time links
-(invitations, password resets) and the sign-in throttle. Server-wide like tokens, so not in the change log."""
+(invitations, password resets), second factors and the sign-in throttle. Server-wide like tokens, so not in
+the change log."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
 
 from deskbase.core.tables import JsonType, _ts, metadata
 
@@ -78,6 +79,30 @@ password_resets = Table(
     _ts("expires_at"),
     _ts("used_at", nullable=True),
     Index("ix_password_resets_user", "user_id"),
+)
+
+#: A user's TOTP second factor: the secret sealed with the server key (core/secrets.py), switched on once
+#: `confirmed_at` is set (a row without it is an enrolment waiting for its first code), and the last time step
+#: a code was accepted for, so no code works twice.
+user_factors = Table(
+    "user_factors",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("secret", Text, nullable=False),
+    _ts("confirmed_at", nullable=True),
+    Column("last_step", BigInteger, nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+#: A user's one-time recovery codes (80 random bits each), kept only as their SHA-256.
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("code_hash", String(64), primary_key=True),
+    _ts("created_at"),
+    _ts("used_at", nullable=True),
 )
 
 #: Failed sign-ins per key (an account's email digest, or a client address): the count, and until when

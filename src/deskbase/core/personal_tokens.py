@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from deskbase.core import tables as t
-from deskbase.core.auth import public
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.errors import Forbidden, NotFound, ValidationFailed
 from deskbase.core.grants import ANY, normalize, uncovered
+from deskbase.core.tokens import public
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase

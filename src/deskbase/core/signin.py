@@ -2,9 +2,12 @@
 
 A failed sign-in says only "wrong email or password", whether the account exists, has no password, or the
 password is wrong, and an unknown account costs the same argon2 work as a known one. Only after the right
-password does the answer say that an account is suspended. Reset links (`dsr_` + 256 random bits, SHA-256 at
-rest, one use, 24 hours) are made by a server admin (`deskbase users reset-password`); setting a password
-ends the user's console sessions.
+password does the answer say that an account is suspended. For an account with a second factor
+(second_factor.py) the right password does not clear the account's failure count: only the right code does,
+so re-entering a known password never buys fresh guesses at the code. Reset links (`dsr_` + 256 random bits,
+SHA-256 at rest, one use) are made by a server admin (`deskbase users reset-password`, 24 hours) or mailed on
+request (mail/password_reset.py, 1 hour; requests throttled per address and per account); using one spends
+the user's other links and ends the user's console sessions.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, update
 
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
-from deskbase.core.errors import Forbidden, NotFound, Unauthorized
+from deskbase.core.db import Tx
+from deskbase.core.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from deskbase.core.passwords import Hasher
 from deskbase.core.people_tables import password_resets as pr
 from deskbase.core.people_tables import users
@@ -32,6 +36,11 @@ if TYPE_CHECKING:
 GENERIC = "wrong email or password"
 RESET_PREFIX = "dsr_"
 RESET_TTL = timedelta(hours=24)
+#: A link sent by email on request: shorter, since it sits in a mailbox (and in the outbox until sent).
+EMAILED_RESET_TTL = timedelta(hours=1)
+#: Reset emails a typed address, and a client address, may ask for before each request must wait.
+RESET_FREE_ACCOUNT = 3
+RESET_FREE_ADDRESS = 20
 audit_log = logging.getLogger("deskbase.audit")
 
 
@@ -51,7 +60,9 @@ class SignIn:
         with self.app.db.read() as conn:
             user = self.app.people.by_email(conn, email) if email else None
         # An unknown account takes the same throttled, hashed path as a wrong password (a dummy hash).
-        if not self._checked(email, user.password_hash if user is not None else None, password, address):
+        stored = user.password_hash if user is not None else None
+        second = user is not None and self.app.factors.enabled(user.id)
+        if not self._checked(email, stored, password, address, clear=not second):
             raise Unauthorized(GENERIC)
         assert user is not None
         if user.status != ACTIVE:
@@ -65,13 +76,16 @@ class SignIn:
             raise Unauthorized("this account is suspended; ask an administrator")
         return ok
 
-    def _checked(self, email: str, stored: str | None, password: str, address: str | None) -> bool:
+    def _checked(
+        self, email: str, stored: str | None, password: str, address: str | None, clear: bool = True
+    ) -> bool:
         keys = self.throttle.keys(email, address)
         self.throttle.check(keys)
         if not self.hasher.verify(stored, password or ""):
             self.throttle.failed(keys)
             return False
-        self.throttle.succeeded(email)
+        if clear:
+            self.throttle.succeeded(email)
         if stored is not None and self.hasher.needs_rehash(stored):
             self._rehash(email, stored, password)
         return True
@@ -119,17 +133,35 @@ class SignIn:
     def reset_link(self, actor: Actor, user_id: str) -> dict[str, Any]:
         """A one-time link to set a new password; its secret is returned once and stored as a hash."""
         self._admin(actor)
-        raw = RESET_PREFIX + secrets.token_urlsafe(32)
-        now = self.app.clock.now()
         with self.app.db.tx() as tx:
             self.app.people.row(tx.conn, user_id)
-            tx.conn.execute(
-                insert(pr).values(
-                    token_hash=_hash(raw), user_id=user_id, created_at=now, expires_at=now + RESET_TTL
-                )
-            )
+            raw, expires = self.issue_reset(tx, user_id, RESET_TTL)
         audit_log.info("password reset link for user %s made by %s", user_id, actor.id)
-        return {"user": user_id, "token": raw, "path": f"/reset/{raw}", "expires_at": iso(now + RESET_TTL)}
+        return {"user": user_id, "token": raw, "path": f"/reset/{raw}", "expires_at": iso(expires)}
+
+    def issue_reset(self, tx: Tx, user_id: str, ttl: timedelta) -> tuple[str, datetime]:
+        """Inside `tx`: a new reset link's secret (stored as its hash) and when it expires."""
+        raw = RESET_PREFIX + secrets.token_urlsafe(32)
+        now = self.app.clock.now()
+        tx.conn.execute(
+            insert(pr).values(token_hash=_hash(raw), user_id=user_id, created_at=now, expires_at=now + ttl)
+        )
+        return raw, now + ttl
+
+    def reset_requested(self, email: str, address: str | None) -> None:
+        """Count a "forgot password" request against the typed email and the client's address; RateLimited
+        while either waits. Counted the same whether the account exists or not."""
+        keys = self.throttle.keys(
+            email, address, prefix="reset:", free=(RESET_FREE_ACCOUNT, RESET_FREE_ADDRESS)
+        )
+        try:
+            self.throttle.check(keys)
+        except RateLimited as exc:
+            wait = exc.details["retry_after"]
+            raise RateLimited(
+                f"too many password reset requests; try again in {wait} s", {"retry_after": wait}
+            ) from exc
+        self.throttle.failed(keys)
 
     def _reset_row(self, conn: Any, raw: str) -> Any:
         row = conn.execute(select(pr).where(pr.c.token_hash == _hash(raw))).first()
@@ -147,9 +179,11 @@ class SignIn:
         user = self.reset_user(raw)
         hashed = self.app.people.hash_password(password, user.email, user.name)
         with self.app.db.tx() as tx:
-            row = self._reset_row(tx.conn, raw)
-            tx.conn.execute(
-                update(pr).where(pr.c.token_hash == row.token_hash).values(used_at=self.app.clock.now())
+            self._reset_row(tx.conn, raw)  # still unused and unexpired, now inside the write
+            tx.conn.execute(  # this link and any other of the user's: one reset spends them all
+                update(pr)
+                .where(pr.c.user_id == user.id, pr.c.used_at.is_(None))
+                .values(used_at=self.app.clock.now())
             )
             self.app.people.set_password_hash(tx, user.id, hashed)
             user = self.app.people.row(tx.conn, user.id)

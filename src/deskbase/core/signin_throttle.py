@@ -60,11 +60,16 @@ class Throttle:
         self.address_free = settings.signin_free_failures_address
         self.max_wait = settings.signin_max_wait_seconds
 
-    def keys(self, email: str, address: str | None) -> list[Key]:
-        out = [Key(account_key(email), self.account_free)]
+    def keys(
+        self, email: str, address: str | None, prefix: str = "", free: tuple[int, int] | None = None
+    ) -> list[Key]:
+        """The account's and the address's keys; `prefix` and `free` count another kind of request (password
+        reset emails) apart from sign-ins, in the same table."""
+        account_free, address_free = free or (self.account_free, self.address_free)
+        out = [Key(prefix + account_key(email), account_free)]
         addr = address_key(address)
         if addr is not None:
-            out.append(Key(addr, self.address_free))
+            out.append(Key(prefix + addr, address_free))
         return out
 
     def check(self, keys: list[Key]) -> None:

@@ -308,6 +308,7 @@ class Users:
             tx.conn.execute(delete(memberships).where(memberships.c.user_id == user_id))
             self.app.teams.drop_user(tx, user_id)
             tx.conn.execute(delete(password_resets).where(password_resets.c.user_id == user_id))
+            self.app.factors.drop_user(tx, user_id)
             tx.conn.execute(delete(user_identities).where(user_identities.c.user_id == user_id))
             tx.conn.execute(delete(users).where(users.c.id == user_id))
         self.forget(user_id)

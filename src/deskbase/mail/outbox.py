@@ -39,7 +39,9 @@ class Queued:
     workspace_id: str
     mailbox_id: str
     ticket_id: str
-    response_id: str  # `ack:<ticket id>` for an acknowledgement, `notify:<user>:<source>` for a notification
+    #: `ack:<ticket id>` for an acknowledgement, `notify:<user>:<source>` for a notification,
+    #: `reset:<user>:<uuid>` for a password reset email (mail/password_reset.py)
+    response_id: str
     kind: str  # reply | ack | notify
     message_id: str
     sender: str

@@ -147,6 +147,10 @@ class SettingsPage:
     profile: Profile | None = None
     #: a person's notification choices: [{"kind", "label", "in_app", "email"}] (empty for a token's session)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    #: a person's two-step sign-in (`SecondFactor.status`), None for a token's session
+    two_step: dict[str, Any] | None = None
+    #: the message of the two-step forms (a wrong password or code)
+    two_step_error: str | None = None
 
 
 # ---- the queue --------------------------------------------------------------------------------------

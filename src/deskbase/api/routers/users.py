@@ -8,7 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from deskbase.api.deps import ActorDep, CoreDep, if_match, requires, when
-from deskbase.api.schemas import PasswordChange, PasswordSet, PersonalTokenCreate, UserCreate, UserPatch
+from deskbase.api.schemas import (
+    PasswordChange,
+    PasswordSet,
+    PersonalTokenCreate,
+    TotpConfirm,
+    TotpProof,
+    UserCreate,
+    UserPatch,
+)
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -49,6 +57,45 @@ def change_password(body: PasswordChange, request: Request, core: CoreDep, actor
     """Change your password (the current one is checked, throttled like a sign-in); your console sessions end."""
     core.signin.change(actor, body.current_password, body.new_password, client_address(request))
     return Response(status_code=204)
+
+
+@router.get("/me/totp")
+def totp_status(core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """Your two-step sign-in: `enabled`, `confirmed_at`, `pending` (an enrolment waiting for its code) and
+    `recovery_codes_left`."""
+    return core.factors.status(actor)
+
+
+@router.post("/me/totp", status_code=201)
+def totp_begin(core: CoreDep, actor: ActorDep, response: Response) -> dict[str, Any]:
+    """Start enrolling an authenticator app: a new `secret` and its otpauth:// `uri`, switched on only by
+    `POST /v1/users/me/totp/confirm` with a current code. `409` while two-step sign-in is on."""
+    response.headers["Cache-Control"] = "no-store"
+    return core.factors.begin(actor)
+
+
+@router.post("/me/totp/confirm")
+def totp_confirm(body: TotpConfirm, core: CoreDep, actor: ActorDep, response: Response) -> dict[str, Any]:
+    """Switch two-step sign-in on with a current code; answers 10 one-time `recovery_codes`, only now."""
+    response.headers["Cache-Control"] = "no-store"
+    return core.factors.confirm(actor, body.code)
+
+
+@router.post("/me/totp/disable", status_code=204)
+def totp_disable(body: TotpProof, request: Request, core: CoreDep, actor: ActorDep) -> Response:
+    """Switch two-step sign-in off, proven with your password or a current code (throttled like a sign-in)."""
+    core.factors.disable(actor, body.password, body.code, client_address(request))
+    return Response(status_code=204)
+
+
+@router.post("/me/totp/recovery-codes")
+def totp_recovery_codes(
+    body: TotpProof, request: Request, core: CoreDep, actor: ActorDep, response: Response
+) -> dict[str, Any]:
+    """10 new recovery codes in place of the old ones, proven with your password or a current code."""
+    response.headers["Cache-Control"] = "no-store"
+    codes = core.factors.regenerate(actor, body.password, body.code, client_address(request))
+    return {"recovery_codes": codes}
 
 
 @router.get("/me/tokens")
@@ -99,6 +146,13 @@ def delete_user(user_id: str, core: CoreDep, actor: ActorDep) -> Response:
 def set_password(user_id: str, body: PasswordSet, core: CoreDep, actor: ActorDep) -> Response:
     """Set a user's password (server admins); the user's console sessions end."""
     core.signin.set(actor, user_id, body.password)
+    return Response(status_code=204)
+
+
+@router.delete("/{user_id}/totp", status_code=204, openapi_extra=requires("admin"))
+def reset_totp(user_id: str, core: CoreDep, actor: ActorDep) -> Response:
+    """Switch a user's two-step sign-in off, recovery codes included (server admins): they enrol again."""
+    core.factors.reset(actor, user_id)
     return Response(status_code=204)
 
 

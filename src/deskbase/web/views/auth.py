@@ -1,7 +1,14 @@
-"""Sign in with a token, sign out, the landing redirect, and the per-user settings page."""
+"""Sign in with a password (then a code, for an account with two-step sign-in) or a token, sign out, the
+landing redirect, and the per-user settings page.
+
+Between the password and the code there is no session: only a signed, five-minute cookie naming the user
+(and a digest of their password hash, so a password change voids it), which nothing but the code step reads.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 from urllib.parse import quote
 
@@ -98,7 +105,62 @@ def sign_in(request: Request, form: FormDep) -> Response:
     except (Unauthorized, RateLimited) as exc:
         page = SignInPage(target, f"{exc.message[:1].upper()}{exc.message[1:]}.", email)
         return render(request, "signin.html", page, shell, status=exc.status)
-    return signed_in(request, c.sessions.create_for_user(user.id), target)
+    return after_password(request, user, target)
+
+
+# ---- between the password and the code --------------------------------------------------------------
+PENDING_COOKIE = "deskbase_signin"
+PENDING_PATH = "/signin"
+PENDING_SECONDS = 300
+
+
+def _fingerprint(user: Any) -> str:
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+def after_password(request: Request, user: Any, target: str) -> Response:
+    """The password was right: sign in, or, when the account has two-step sign-in, ask for the code first."""
+    c = console(request)
+    if not c.core.factors.enabled(user.id):
+        return signed_in(request, c.sessions.create_for_user(user.id), target)
+    until = int(c.core.clock.now().timestamp()) + PENDING_SECONDS
+    value = f"{user.id}:{until}:{_fingerprint(user)}"
+    response = redirect(request, f"/signin/code?next={quote(target)}")
+    response.set_cookie(
+        PENDING_COOKIE,
+        c.sessions.signer.seal("second-step", value),
+        max_age=PENDING_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=secure(request),
+        path=PENDING_PATH,
+    )
+    return response
+
+
+def pending_user(request: Request) -> Any | None:
+    """The user who gave the right password in this browser in the last five minutes, or None."""
+    c = console(request)
+    value = c.sessions.signer.unseal("second-step", request.cookies.get(PENDING_COOKIE))
+    if value is None:
+        return None
+    user_id, _, rest = value.partition(":")
+    until, _, fingerprint = rest.partition(":")
+    if not until.isdigit() or int(until) < c.core.clock.now().timestamp():
+        return None
+    try:
+        with c.core.db.read() as conn:
+            user = c.core.people.row(conn, user_id)
+    except NotFound:
+        return None
+    return user if hmac.compare_digest(_fingerprint(user), fingerprint) else None
+
+
+def forget_pending(request: Request, response: Response) -> Response:
+    response.delete_cookie(
+        PENDING_COOKIE, path=PENDING_PATH, httponly=True, samesite="strict", secure=secure(request)
+    )
+    return response
 
 
 def signed_in(request: Request, opened: tuple[Session, str], target: str) -> Response:
@@ -143,6 +205,7 @@ def settings_page(
     me: str | None = None,
     errors: dict[str, str] | None = None,
     profile: Profile | None = None,
+    two_step_error: str | None = None,
     status: int = 200,
 ) -> Response:
     """The Settings page: shortcuts, who "me" is (a person is their email; a token's session chooses), the
@@ -162,6 +225,8 @@ def settings_page(
         mailboxes=managed_mail(request, actor),
         profile=profile or profile_of(core, actor),
         notifications=notification_choices(core, actor),
+        two_step=core.factors.status(actor) if actor.user_id is not None else None,
+        two_step_error=two_step_error,
     )
     shell = make_shell(request, actor, "Settings", section="settings")
     return render(request, "settings.html", page, shell, status=status)

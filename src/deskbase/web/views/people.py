@@ -25,7 +25,7 @@ from deskbase.web.http import (
     render,
 )
 from deskbase.web.pages import InvitePage, LinkGonePage, Profile, ResetPage
-from deskbase.web.views.auth import has_tickets, settings_page, signed_in
+from deskbase.web.views.auth import after_password, has_tickets, settings_page, signed_in
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 _FIELDS = ("name", "time_zone", "password")
@@ -87,7 +87,9 @@ def accept_invite(token: str, request: Request, form: FormDep) -> Response:
         shell = make_shell(request, None, f"Join {page.workspace_name}")
         return render(request, "invite.html", page, shell, status=exc.status)
     target = f"/w/{quote(ws)}/queue" if has_tickets(core, ws) else "/"
-    return signed_in(request, console(request).sessions.create_for_user(user["id"]), target)
+    with core.db.read() as conn:
+        row = core.people.row(conn, user["id"])
+    return after_password(request, row, target)  # an existing account with two-step sign-in: the code next
 
 
 # ---- password reset links -------------------------------------------------------------------------------
@@ -112,7 +114,7 @@ def reset_password(token: str, request: Request, form: FormDep) -> Response:
     except ValidationFailed as exc:
         page = ResetPage(token, core.signin.reset_user(token).email, field_errors(exc))
         return render(request, "reset.html", page, make_shell(request, None, "New password"), status=422)
-    return signed_in(request, console(request).sessions.create_for_user(user.id), "/")
+    return after_password(request, user, "/")  # a link sets the password; it never skips the second step
 
 
 # ---- Settings: profile and password -------------------------------------------------------------------

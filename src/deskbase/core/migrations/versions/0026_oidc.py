@@ -9,7 +9,7 @@ from alembic import op
 from deskbase.core.tables import UtcDateTime
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,36 @@
+"""What the second sign-in step, the forgot-password page and the two-step enrolment pages show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CodePage:
+    """The second step of a password sign-in: a code from the app, or a recovery code."""
+
+    next: str
+    error: str | None = None
+
+
+@dataclass
+class ForgotPage:
+    """ "Forgot password?": the email form, or, when no reset email can go out, who to ask instead."""
+
+    available: bool  #: some mailbox can send a reset email (the same for every caller)
+    sent: bool = False
+    email: str = ""
+    error: str | None = None
+
+
+@dataclass
+class TotpPage:
+    """Enrolling an authenticator app (secret, URI, QR code and the confirm form), or the recovery codes
+    shown once after it is switched on or after new ones were made."""
+
+    secret: str = ""
+    uri: str = ""
+    qr_svg: Any = ""  #: inline SVG (Markup), drawn here: no external QR service sees the secret
+    codes: list[str] = field(default_factory=list)
+    error: str | None = None
