@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pyotp
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
@@ -43,6 +44,7 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     "gil": {"email": "gil@mapped.example", "email_verified": True, "name": "Gil"},
     "hal": {"email": "hal@mapped.example", "email_verified": True, "name": "Hal"},
     "ida": {"email": "ida@other.example", "email_verified": True, "name": "Ida"},
+    "jo": {"email": "jo@other.example", "email_verified": True, "name": "Jo"},
     "ida-again": {"email": "ida@other.example", "email_verified": True, "name": "Ida's second account"},
 }
 
@@ -203,6 +205,25 @@ def test_a_second_provider_account_with_the_same_email_is_not_let_in(sso: Sso) -
     first = sso.browser()
     assert first.sign_in("ida").status_code == 200
     refused(sso.browser().sign_in("ida-again"), 403, "linked to another")
+
+
+def test_a_person_with_two_step_sign_in_still_gives_their_code(sso: Sso, browser: Browser) -> None:
+    """As after a password (and after a reset link or an invitation): no session before the code."""
+    jo = make_user(sso, "jo@other.example", "agent")
+    actor = sso.core.people.actor(jo)
+    secret = sso.core.factors.begin(actor)["secret"]
+    recovery = sso.core.factors.confirm(actor, pyotp.TOTP(secret).now())["recovery_codes"]
+    r = browser.sign_in("jo", next_path="/w/acme/queue")
+    assert r.status_code == 200 and r.headers["refresh"] == "0; url=/signin/code?next=/w/acme/queue"
+    assert "deskbase_session" not in r.cookies and "deskbase_signin" in r.cookies
+    assert browser.get("/settings").status_code == 303
+    assert 'name="code"' in browser.get("/signin/code?next=/w/acme/queue").text
+    csrf = browser.client.cookies.get("deskbase_csrf")
+    done = browser.client.post(
+        sso.url + "/signin/code", data={"code": recovery[0], "next": "/w/acme/queue", "csrf": csrf or ""}
+    )
+    assert (done.status_code, done.headers["location"]) == (303, "/w/acme/queue"), done.text
+    signed_in_as(browser, "jo@other.example")
 
 
 # ---- forged, replayed and cancelled answers -----------------------------------------------------------

@@ -30,6 +30,7 @@ from deskbase.web.http import (
 )
 from deskbase.web.pages import SignInPage
 from deskbase.web.session import SESSION_COOKIE
+from deskbase.web.views.auth import after_password
 
 log = logging.getLogger(__name__)
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -41,7 +42,8 @@ CALLBACK = "/signin/sso/callback"
 
 @dataclass
 class ContinuePage:
-    next: str  #: where the person was going (a local path, URL-quoted)
+    title: str
+    next: str  #: where the browser goes on to (a local path, URL-quoted)
 
 
 def service(request: Request) -> SingleSignOn:
@@ -94,7 +96,8 @@ def start(request: Request, next: str = "/") -> Response:
 
 @router.get(CALLBACK)
 def callback(request: Request) -> Response:
-    """The provider's answer: a console session for the person, or the sign-in page saying why not."""
+    """The provider's answer: a console session for the person (after their deskbase code, when they switched
+    on two-step sign-in, as after a password), or the sign-in page saying why not."""
     c = console(request)
     browser_state = c.sessions.signer.unseal("sso", request.cookies.get(SSO_COOKIE))
     try:
@@ -103,28 +106,39 @@ def callback(request: Request) -> Response:
         )
     except SsoFailure as exc:
         return failed(request, exc, "/")
+    if c.core.factors.enabled(user.id):
+        step = after_password(request, user, target)  # the code step's cookie, and its page
+        response = onward(request, "One more step", step.headers["location"])
+        for cookie in step.headers.getlist("set-cookie"):
+            response.headers.append("set-cookie", cookie)
+        return response
     return signed_in(request, user.id, target)
 
 
+def onward(request: Request, title: str, path: str) -> Response:
+    """A page of ours that goes on to `path` (the Refresh header), rather than a redirect: after the provider's
+    cross-site redirect chain, browsers withhold SameSite=Strict cookies (the session's, the code step's) from
+    the rest of that chain, so the next step must be a navigation this site starts."""
+    path = quote(path, safe="/?&=#%:@!$'()*+,;~")
+    shell = make_shell(request, None, title)
+    page = ContinuePage(title, path)
+    response = render(request, "sso_continue.html", page, shell, headers={"Refresh": f"0; url={path}"})
+    response.delete_cookie(
+        SSO_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=secure(request)
+    )
+    return response
+
+
 def signed_in(request: Request, user_id: str, target: str) -> Response:
-    """A new session for the user, then on to `target` by a page of ours, not a redirect: after the provider's
-    cross-site redirect chain, browsers withhold SameSite=Strict cookies (the session's) from the next request
-    of the chain, so the step to `target` must be a navigation this site starts (the Refresh header)."""
+    """A new session for the user (replacing this browser's), then on to `target`."""
     c = console(request)
     old = session_of(request)
     if old is not None:
         c.sessions.drop(old.id)
     session, cookie = c.sessions.create_for_user(user_id)
     request.state.csrf_value = c.csrf.mint(session.id)  # a fresh CSRF token bound to the new session
-    target = quote(target, safe="/?&=#%:@!$'()*+,;~")
-    shell = make_shell(request, None, "Signed in")
-    response = render(
-        request, "sso_continue.html", ContinuePage(target), shell, headers={"Refresh": f"0; url={target}"}
-    )
+    response = onward(request, "Signed in", target)
     response.set_cookie(
         SESSION_COOKIE, cookie, httponly=True, samesite="strict", secure=secure(request), path="/"
-    )
-    response.delete_cookie(
-        SSO_COOKIE, path=COOKIE_PATH, httponly=True, samesite="lax", secure=secure(request)
     )
     return response
