@@ -306,7 +306,10 @@ def test_the_client_secret_is_never_in_the_settings_repr() -> None:
         ({"oidc_domain_roles": "{example.com: agent}"}, "is not JSON"),
         ({"oidc_domain_roles": '{"example.com": "agent"}'}, "must map email domains"),
         ({"oidc_scopes": "email profile"}, "must include openid"),
-        ({"oidc_client_secret_file": "/nonexistent/oidc-secret"}, "SECRET_FILE cannot be read"),
+        (
+            {"oidc_client_secret_file": "/nonexistent/oidc-secret"},
+            "SECRET_FILE /nonexistent/oidc-secret cannot be read",
+        ),
     ],
 )
 def test_a_wrong_setting_stops_the_server(overrides: dict[str, str], message: str) -> None:

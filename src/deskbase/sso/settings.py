@@ -82,7 +82,8 @@ class OidcSettings:
                 lines = Path(s.oidc_client_secret_file).expanduser().read_text().splitlines()
             except OSError as exc:
                 raise BadSsoSetting(
-                    f"DESKBASE_OIDC_CLIENT_SECRET_FILE cannot be read: {exc.strerror or exc}"
+                    f"DESKBASE_OIDC_CLIENT_SECRET_FILE {s.oidc_client_secret_file} cannot be read: "
+                    f"{exc.strerror or exc}"
                 ) from exc
             secret = lines[0].strip() if lines else ""
         if "openid" not in s.oidc_scopes.split():
