@@ -46,6 +46,23 @@ def _pg_available(url: str) -> str | None:
         return f"PostgreSQL not reachable at {url}: {exc}"
 
 
+#: The store `migrated_template` migrated once for this test process (servers in other processes copy it too).
+MIGRATED_STORE: Path | None = None
+
+
+def seed_store(data_dir: Path) -> None:
+    """Give a server about to start in another process an already migrated store, as in-process stores get:
+    a copy of this process's migrated store with a store id of its own (no-op if the store exists)."""
+    target = data_dir / "deskbase.db"
+    if MIGRATED_STORE is None or target.exists():
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(MIGRATED_STORE) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+        copy.execute("UPDATE meta SET value = ? WHERE key = 'store_id'", (uuid.uuid4().hex,))
+    copy.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Migrating a new SQLite store runs every Alembic revision (about a third of a second) and most tests open
@@ -53,9 +70,11 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     it (the SQLite backup API, into the store's own connection) with a store id of its own. A store that
     already holds tables (the migration tests, reopened stores) takes the real upgrade, as do PostgreSQL and
     servers started in other processes."""
+    global MIGRATED_STORE
     real_upgrade = migrate.upgrade
     template = tmp_path_factory.mktemp("migrated") / "deskbase.db"
     real_upgrade(Database(f"sqlite:///{template}"))
+    MIGRATED_STORE = template
 
     def upgrade(db: Database) -> None:
         raw = db.engine.raw_connection() if db.is_sqlite else None

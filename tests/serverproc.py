@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import seed_store
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -29,6 +31,8 @@ def serve(
     `base`."""
     port = free_port()
     settings = {"DESKBASE_DATA_DIR": str(data), "DESKBASE_PORT": str(port), "DESKBASE_LOG_LEVEL": "warning"}
+    if "DESKBASE_DATABASE_URL" not in (env or {}):
+        seed_store(data)
     proc = subprocess.Popen(
         [sys.executable, "-m", "deskbase.cli.main", "serve", *args],
         env={**os.environ, **settings, **(env or {})},

@@ -170,3 +170,20 @@ def test_tool_calls_spend_the_rest_apis_rate_limit(tmp_path: Path) -> None:
         err = error(call(live, agent, "search_tickets", {}))
         assert err["code"] == "rate_limited" and err["details"]["burst"] == 2
         assert ok(call(live, live.admin, "search_tickets", {"workspace": A}))  # server admins are exempt
+
+
+def test_a_light_agents_token_writes_internal_notes_only(live: Live) -> None:
+    """The rule is in the write path (support/reply_rules.py), so MCP obeys it as REST does."""
+    grants = [
+        {"scope": {"workspaces": [A]}, "permissions": READ},
+        {"scope": {"workspaces": [A], "collections": ["responses"]}, "permissions": ["write:records"]},
+        {
+            "scope": {"workspaces": [A], "collections": ["tickets", "responses"]},
+            "permissions": ["write:relationships"],
+        },
+    ]
+    token = live.token("a-light", grants)
+    refused = error(call(live, token, "reply_to_ticket", {"workspace": A, "ticket": 1, "body": "hi"}))
+    assert refused["code"] == "forbidden" and refused["details"]["reason"] == "internal_notes_only"
+    note = {"workspace": A, "ticket": 1, "body": "fyi", "type": "internal_note"}
+    assert not call(live, token, "reply_to_ticket", note).is_error

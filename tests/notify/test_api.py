@@ -84,7 +84,14 @@ def test_preferences_default_and_change(world: World) -> None:
     maria = world.people.person(ws)
     path = "/v1/users/me/notification-preferences"
     kinds = {k["kind"]: k for k in get(world, path, maria.token).json()["kinds"]}
-    assert set(kinds) == {"assigned", "customer_reply", "mention", "sla_warning", "sla_breach"}
+    assert set(kinds) == {
+        "assigned",
+        "team_assigned",
+        "customer_reply",
+        "mention",
+        "sla_warning",
+        "sla_breach",
+    }
     assert all(k["in_app"] and not k["email"] for k in kinds.values())
     r = world.people.api.client.patch(path, headers=auth(maria.token), json={"mention": {"email": True}})
     mention = next(k for k in r.json()["kinds"] if k["kind"] == "mention")

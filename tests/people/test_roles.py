@@ -20,17 +20,18 @@ class Can:
     read: bool
     write_ticket: bool
     note: bool
+    reply: bool  #: a reply the customer sees
     sql_allowed: bool
     schema: bool
     manage: bool
 
 
 ROLES = [
-    Can("owner", True, True, True, True, True, True),
-    Can("admin", True, True, True, True, True, True),
-    Can("agent", True, True, True, False, False, False),
-    Can("light_agent", True, False, True, False, False, False),
-    Can("analyst", True, False, False, True, False, False),
+    Can("owner", True, True, True, True, True, True, True),
+    Can("admin", True, True, True, True, True, True, True),
+    Can("agent", True, True, True, True, False, False, False),
+    Can("light_agent", True, False, True, False, False, False, False),
+    Can("analyst", True, False, False, False, True, False, False),
 ]
 
 
@@ -56,6 +57,8 @@ def test_each_built_in_role_through_the_one_permission_check(people: People, can
         token=p.token,
     )
     assert allowed(note.status_code) == can.note
+    reply = people.api.post(f"{base}/tickets/{ticket}/responses", json={"body": "hi"}, token=p.token)
+    assert allowed(reply.status_code) == can.reply and reply.status_code in (201, 403)
     # sql: checked before the (absent) replica answers 503, so a refusal is a 403 and a grant is not
     sql = people.api.post(f"{base}/sql", json={"query": "SELECT 1"}, token=p.token)
     assert (sql.status_code != 403) == can.sql_allowed
@@ -225,3 +228,77 @@ def test_intersect_is_what_both_grant() -> None:
         {"scope": {"workspaces": ["b"], "collections": ["tickets"]}, "permissions": ["read:records", "sql"]},
     ]
     assert intersect([{"scope": {"workspaces": ["c"]}, "permissions": ["*"]}], role) == []
+
+
+def test_demoting_or_removing_a_member_stops_what_they_configured_there_saying_why(people: People) -> None:
+    ws, other = people.workspace(), people.workspace()
+    p = people.person(ws, "admin")
+    assert people.api.put(f"/v1/workspaces/{other}/members/{p.id}", json={"role": "admin"}).status_code == 201
+    trigger = {"url": "https://hooks.example.com/in", "events": ["record.created"]}
+    hook = {"collection": "tickets", "mapping": {"subject": "/title"}, "external_id": "/id"}
+    for w in (ws, other):
+        assert (
+            people.api.put(f"/v1/workspaces/{w}/triggers/crm", json=trigger, token=p.token).status_code == 201
+        )
+        assert people.api.put(f"/v1/workspaces/{w}/hooks/shop", json=hook, token=p.token).status_code == 201
+
+    def state(w: str) -> list[tuple[bool, str | None]]:
+        return [
+            (got["enabled"], got["disabled_reason"])
+            for got in (
+                people.api.get(f"/v1/workspaces/{w}/triggers/crm").json(),
+                people.api.get(f"/v1/workspaces/{w}/hooks/shop").json(),
+            )
+        ]
+
+    assert people.api.put(f"/v1/workspaces/{ws}/members/{p.id}", json={"role": "agent"}).status_code == 200
+    why = f"the role of its owner {p.email} in the workspace went from admin to agent"
+    assert state(ws) == [(False, why), (False, why)]
+    assert state(other) == [(True, None), (True, None)]  # still an admin there
+    assert people.api.delete(f"/v1/workspaces/{other}/members/{p.id}").status_code == 204
+    gone = f"its owner {p.email} was removed from the workspace"
+    assert state(other) == [(False, gone), (False, gone)]
+    # a widening leaves things as they are: a member with the rights re-enables them
+    assert people.api.put(f"/v1/workspaces/{ws}/members/{p.id}", json={"role": "admin"}).status_code == 200
+    assert state(ws) == [(False, why), (False, why)]
+    on = people.api.put(f"/v1/workspaces/{ws}/triggers/crm", json=trigger)
+    assert on.status_code == 200 and (on.json()["enabled"], on.json()["disabled_reason"]) == (True, None)
+
+
+def test_a_light_agent_writes_internal_notes_only_on_every_path(people: People) -> None:
+    ws = people.workspace()
+    base = f"/v1/workspaces/{ws}"
+    ticket = people.api.post(f"{base}/records/tickets", json=TICKET).json()["id"]
+    light = people.person(ws, "light_agent")
+    refused = people.api.post(f"{base}/tickets/{ticket}/responses", json={"body": "hi"}, token=light.token)
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert error["details"]["reason"] == "internal_notes_only" and "internal notes only" in error["message"]
+    raw = {"data": {"body": "hi", "type": "reply", "author": light.email}}
+    assert people.api.post(f"{base}/records/responses", json=raw, token=light.token).status_code == 403
+    batch = {"operations": [{"type": "upsert_record", "collection": "responses", "data": raw["data"]}]}
+    assert people.api.post(f"{base}/batch", json=batch, token=light.token).status_code == 403
+    note = people.api.post(
+        f"{base}/tickets/{ticket}/responses", json={"body": "fyi", "type": "internal_note"}, token=light.token
+    )
+    assert note.status_code == 201, note.text
+    # a note cannot be turned into a reply either, and an agent's reply cannot be rewritten
+    turned = people.api.patch(
+        f"{base}/records/responses/{note.json()['id']}", json={"data": {"type": "reply"}}, token=light.token
+    )
+    assert turned.status_code == 403
+    reply = people.api.post(f"{base}/tickets/{ticket}/responses", json={"body": "Fixed"}).json()
+    edit = {"data": {"body": "Not fixed"}}
+    assert (
+        people.api.patch(f"{base}/records/responses/{reply['id']}", json=edit, token=light.token).status_code
+        == 403
+    )
+    # the console offers notes only, and a forged reply is refused in the composer
+    console = people.browser()
+    assert console.sign_in(light.email, light.password).status_code == 303
+    page = console.get(f"/w/{ws}/tickets/{ticket}")
+    assert page.status_code == 200 and 'id="notes-only"' in page.text and 'id="type-reply"' not in page.text
+    forged = console.post(f"/w/{ws}/tickets/{ticket}/reply", {"body": "hello", "type": "reply"})
+    assert forged.status_code == 403 and "internal notes only" in forged.text
+    written = people.api.get(f"{base}/records/responses").json()["data"]
+    assert sorted(r["data"]["body"] for r in written) == ["Fixed", "fyi"]  # nothing else got through

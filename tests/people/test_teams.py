@@ -244,3 +244,66 @@ def test_a_batch_of_new_tickets_spreads_over_the_least_loaded(people: People) ->
     assert r.status_code == 200, r.text
     got = [x["record"]["data"]["assignee"] for x in r.json()["results"]]
     assert sorted(got) == sorted([a.email, a.email, b.email, b.email])
+
+
+def test_an_away_agent_is_passed_over_shown_away_and_stays_away_after_signing_out(people: People) -> None:
+    ws = people.workspace()
+    a, b = people.person(ws), people.person(ws)
+    assert put_team(people, ws, "desk", "round_robin", [a.email, b.email]).status_code == 201
+    console = people.browser()
+    assert console.sign_in(a.email, a.password).status_code == 303
+    online(people, b)
+    # the switch in the console's header menu, and the same through the API
+    page = console.get(f"/w/{ws}/queue")
+    assert 'id="away-switch"' in page.text and "Set yourself away" in page.text
+    switched = console.post("/settings/away", {"away": "1", "next": f"/w/{ws}/queue"})
+    assert switched.status_code == 303 and switched.headers["location"] == f"/w/{ws}/queue"
+    me = people.api.get("/v1/users/me", token=a.token).json()
+    assert me["away"] is True
+    assert assignees(people, ws, "desk", 3) == [b.email] * 3
+    t = create(people, ws, ticket())
+    picker = console.get(f"/w/{ws}/tickets/{t['id']}").text
+    assert "· away · 0 open" in picker and 'id="away-badge"' in picker
+    # signing out and in again keeps it; switching it off through the API puts them back in the rotation
+    assert console.post("/signout", {}).status_code == 303
+    assert console.sign_in(a.email, a.password).status_code == 303
+    assert "I&#39;m back" in console.get(f"/w/{ws}/queue").text
+    back = people.api.patch("/v1/users/me", json={"away": False}, token=a.token)
+    assert back.status_code == 200 and back.json()["away"] is False
+    assert sorted(str(x) for x in assignees(people, ws, "desk", 2)) == sorted([a.email, b.email])
+    # a service token has no away switch; nor can one set someone else's
+    assert people.api.patch("/v1/users/me", json={"away": True}).status_code == 404
+    assert people.api.patch(f"/v1/users/{b.id}", json={"away": True}, token=a.token).status_code == 403
+    assert people.api.patch("/v1/users/me", json={"away": "yes"}, token=a.token).status_code == 422
+
+
+def test_an_email_change_moves_the_users_tickets_to_the_new_address_as_a_system_change(
+    people: People,
+) -> None:
+    ws, other = people.workspace(), people.workspace()
+    a, b = people.person(ws), people.person(ws)
+    assert people.api.put(f"/v1/workspaces/{other}/members/{a.id}", json={"role": "agent"}).status_code == 201
+    mine = [create(people, ws, ticket(assignee=a.email))["id"] for _ in range(3)]
+    closed = create(people, ws, ticket(assignee=a.email, status="closed"))["id"]
+    theirs = create(people, ws, ticket(assignee=b.email))["id"]
+    elsewhere = create(people, other, ticket(assignee=a.email))["id"]
+    # demoted in `other` before the change: the new address could not be assigned there
+    assert (
+        people.api.put(f"/v1/workspaces/{other}/members/{a.id}", json={"role": "analyst"}).status_code == 200
+    )
+    new = "renamed." + a.email
+    r = people.api.patch(f"/v1/users/{a.id}", json={"email": new.upper()})
+    assert r.status_code == 200 and r.json()["email"] == new
+
+    def assignee(w: str, rid: str) -> str:
+        return str(people.api.get(f"/v1/workspaces/{w}/records/tickets/{rid}").json()["data"].get("assignee"))
+
+    assert [assignee(ws, rid) for rid in [*mine, closed]] == [new] * 4
+    assert (assignee(ws, theirs), assignee(other, elsewhere)) == (b.email, a.email)
+    history = people.api.get(f"/v1/workspaces/{ws}/changes", params={"limit": 1000}).json()["data"]
+    moved = [c for c in history if c.get("entity_id") == mine[0] and c.get("source") == "people"]
+    assert len(moved) == 1 and moved[0]["actor"]["id"] == "system:people"
+    # "My open tickets" follows: the user's console lists them under the new address
+    console = people.browser()
+    assert console.sign_in(new, a.password).status_code == 303
+    assert mine[0] in console.get(f"/w/{ws}/queue?view=mine").text

@@ -125,7 +125,7 @@ def test_suspending_revokes_tokens_ends_sessions_and_stops_triggers_at_once(peop
         sessions = conn.execute(
             select(t.console_sessions).where(t.console_sessions.c.user_id == admin.id)
         ).all()
-    assert trigger.enabled is False and "revoked" in trigger.disabled_reason
+    assert trigger.enabled is False and trigger.disabled_reason == f"its owner {admin.email} was suspended"
     assert sessions == []
     again = console.sign_in(admin.email, admin.password)
     assert again.status_code == 401 and "suspended" in again.text

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from deskbase.config import Settings
 from deskbase.core.context import SYSTEM
@@ -58,7 +59,7 @@ def test_the_assignee_picker_shows_presence_and_load_and_saves(
     page.goto(f"{live.url}/w/{WS}/tickets/loose")
     picker = page.locator("#f-assignee")
     labels = [t.strip() for t in picker.locator("option").all_inner_texts()]
-    assert labels == ["Unassigned", "Maria Santos · online · 2 open", "Tom Becker · away · 0 open"]
+    assert labels == ["Unassigned", "Maria Santos · online · 2 open", "Tom Becker · offline · 0 open"]
     assert picker.input_value() == ""
     if AXE.exists():
         assert violations(page) == []
@@ -71,7 +72,46 @@ def test_the_assignee_picker_shows_presence_and_load_and_saves(
         picker.select_option("tom@support.example")
     page.reload()
     assert page.locator("#f-assignee").input_value() == "tom@support.example"
-    assert "Tom Becker · away · 1 open" in page.locator("#f-assignee").inner_text()
+    assert "Tom Becker · offline · 1 open" in page.locator("#f-assignee").inner_text()
     assert live.core.records.get(WS, "tickets", "loose")["data"]["assignee"] == "tom@support.example"
     tab.shot("assignee-picker")
+    tab.close()
+
+
+def test_the_new_ticket_form_and_the_bulk_bar_offer_the_same_picker(browser: Any, live: Live) -> None:
+    """Both pick from the agents with presence (Tom switched to away) and load, and save what was picked."""
+    tom = live.core.people.list(SYSTEM, email="tom@support.example")["data"][0]["id"]
+    live.core.people.patch(SYSTEM, tom, {"away": True})
+    tab = Tab(browser, live, DESK)
+    page = tab.page
+    tab.sign_in()
+    page.goto(f"{live.url}/w/{WS}/tickets/new")
+    picker = page.locator("#t-assignee")
+    labels = [t.strip() for t in picker.locator("option").all_inner_texts()]
+    assert labels[0] == "Unassigned" and re.fullmatch(r"Maria Santos · online · \d+ open", labels[1])
+    assert re.fullmatch(r"Tom Becker · away · \d+ open", labels[2])
+    if AXE.exists():
+        assert violations(page) == []
+    page.fill("#customer-email", "picker@cust.example")
+    page.fill("#customer-name", "Pia Picker")
+    page.fill("#t-subject", "Filed with the picker")
+    picker.select_option("tom@support.example")
+    page.locator("button.primary", has_text="Create ticket").click()
+    page.wait_for_url(re.compile(rf".*/w/{WS}/tickets/(?!new)[^/]+$"))
+    expect(page.locator("#f-assignee")).to_have_value("tom@support.example")
+    tab.shot("new-ticket-picker")
+    # the bulk bar: tick the new ticket, give it to Maria
+    page.goto(f"{live.url}/w/{WS}/queue?view=all&sort=created")
+    bulk = page.locator("#bulk-assignee")
+    assert bulk.locator("option").first.inner_text().strip() == "keep"
+    row = page.locator("tr", has_text="Filed with the picker")
+    row.locator("input[name=ids]").check()
+    bulk.select_option("maria@support.example")
+    page.click("#bulk-apply")
+    page.wait_for_url(re.compile(r".*done=1.*"))
+    found = live.core.records.query(
+        WS, "tickets", {"field": "data.subject", "op": "eq", "value": "Filed with the picker"}
+    )
+    assert [t["data"]["assignee"] for t in found["data"]] == ["maria@support.example"]
+    live.core.people.patch(SYSTEM, tom, {"away": False})
     tab.close()

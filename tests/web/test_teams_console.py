@@ -44,7 +44,7 @@ def test_the_assignee_picker_lists_agents_online_first_with_their_load(console: 
     shown = options(html, "f-assignee")
     # the seeded ticket's assignee is no agent here: kept, and marked
     assert shown[:2] == ["Unassigned", "agent@acme.example (not an agent)"]
-    assert shown[2:] == ["Zoe Adams · online · 1 open", "Yan Bell · away · 0 open"]
+    assert shown[2:] == ["Zoe Adams · online · 1 open", "Yan Bell · offline · 0 open"]
     r = console.post(
         console.ticket_url("export", "/edit"), {"panel": "props", "assignee": "yan@acme.example"}
     )

@@ -8,6 +8,7 @@ import pytest
 from jinja2 import nodes
 
 from deskbase.web import dashboard_pages as dp
+from deskbase.web import factor_pages as fp
 from deskbase.web import integration_pages as ip
 from deskbase.web import mail_pages as mp
 from deskbase.web import mailbox_pages as bp
@@ -18,6 +19,10 @@ from deskbase.web.render import TEMPLATES, environment
 #: template -> the page context(s) it renders (partials used by several pages list each)
 CONTEXTS: dict[str, tuple[type, ...]] = {
     "signin.html": (p.SignInPage,),
+    "sso_continue.html": (p.ContinuePage,),
+    "signin_code.html": (fp.CodePage,),
+    "forgot.html": (fp.ForgotPage,),
+    "totp.html": (fp.TotpPage,),
     "home_empty.html": (p.EmptyHomePage,),
     "error.html": (p.ErrorPage,),
     "settings.html": (p.SettingsPage,),
@@ -90,7 +95,14 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "mailboxes/_row.html": (bp.MailboxesPage, bp.MailboxPage),
     "mailboxes/_form.html": (bp.MailboxesPage, bp.MailboxPage),
 }
-LAYOUT = ("base.html", "_nav.html", "_dialogs.html", "_macros.html", "dashboard/_bars.html")
+LAYOUT = (
+    "base.html",
+    "_nav.html",
+    "_dialogs.html",
+    "_macros.html",
+    "_agent_picker.html",
+    "dashboard/_bars.html",
+)
 
 
 def attributes_read(template: str, name: str) -> set[str]:

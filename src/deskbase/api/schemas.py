@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class Body(BaseModel):
@@ -229,12 +229,16 @@ class UserCreate(Body):
 
 
 class UserPatch(Body):
-    """Your own profile; a server admin also changes email, status and server_admin."""
+    """Your own profile and away switch; a server admin also changes email, status and server_admin."""
 
     name: str | None = Field(None, max_length=200)
     time_zone: str | None = Field(None, max_length=64)
     locale: str | None = Field(None, max_length=35)
     avatar_colour: str | None = Field(None, max_length=7)
+    away: StrictBool | None = Field(
+        None,
+        description="Away: assignment rules pass you over and the assignee picker says so, until switched off.",
+    )
     email: str | None = Field(None, max_length=254)
     status: Literal["active", "suspended"] | None = None
     server_admin: bool | None = None

@@ -18,6 +18,7 @@ from deskbase.cli import (
     login,
     mailboxes,
     mcp,
+    notifications,
     queries,
     records,
     relationships,
@@ -108,6 +109,7 @@ app.add_typer(sla.app, name="sla")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")
 app.add_typer(teams.app, name="teams")
+app.add_typer(notifications.app, name="notifications")
 app.add_typer(triggers.app, name="triggers")
 app.add_typer(hooks.app, name="hooks")
 app.add_typer(mailboxes.app, name="mailboxes")

@@ -1,7 +1,8 @@
 """Who may be given work in a workspace: its agents (members whose role writes a collection's records) and
 which of them are online (signed in to the console and active lately).
 
-An assignee must be one of the agents; assignment rules pick among the online ones. Both are read inside
+An assignee must be one of the agents; assignment rules pick among the online ones. An agent who switched to
+away (`users.away`) is not online, however recently their console was used. Both are read inside
 the write transaction that needs them, so a member removed a moment ago is no longer an agent there.
 """
 
@@ -63,14 +64,25 @@ def agents(conn: Connection, roles: Roles, workspace_id: str, collection: str) -
 
 
 def online(conn: Connection, user_ids: list[str], now: datetime) -> set[str]:
-    """Those of `user_ids` with a console session used within `ONLINE_WINDOW`."""
+    """Those of `user_ids` with a console session used within `ONLINE_WINDOW` who have not switched to
+    away."""
     if not user_ids:
         return set()
     cs = t.console_sessions
     return set(
         conn.execute(
             select(cs.c.user_id)
-            .where(cs.c.user_id.in_(user_ids), cs.c.seen_at >= now - ONLINE_WINDOW)
+            .join(users, users.c.id == cs.c.user_id)
+            .where(cs.c.user_id.in_(user_ids), cs.c.seen_at >= now - ONLINE_WINDOW, users.c.away.is_(False))
             .distinct()
         ).scalars()
+    )
+
+
+def away(conn: Connection, user_ids: list[str]) -> set[str]:
+    """Those of `user_ids` who switched to away (signed in or not: the switch outlives sessions)."""
+    if not user_ids:
+        return set()
+    return set(
+        conn.execute(select(users.c.id).where(users.c.id.in_(user_ids), users.c.away.is_(True))).scalars()
     )

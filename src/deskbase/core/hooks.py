@@ -11,6 +11,7 @@ unit of work just before it is written (assignment rules), so every write path g
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from deskbase.core.changelog import Change
@@ -22,8 +23,24 @@ if TYPE_CHECKING:
 InTxHook = Callable[[Tx, list[Change]], None]
 AfterCommitHook = Callable[[list[Change]], None]
 ReadHook = Callable[[str, dict[str, Any]], dict[str, Any]]
-#: Tokens revoked in this transaction (ids): what acts with a token's recorded grants stops with it.
-RevokeHook = Callable[[Tx, set[str]], None]
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """Owners (token ids, and user ids: a console session configures as its user) whose recorded grants end
+    in this transaction: what acts with them stops, with `reason` recorded as its `disabled_reason`."""
+
+    owners: frozenset[str]
+    reason: str
+    workspace_id: str | None = None  #: only what they configured there (a member removed); None: everywhere
+
+
+#: Recorded grants ended in this transaction: what acts with them stops with them.
+RevokeHook = Callable[[Tx, Revocation], None]
+#: A user's email changed in this transaction: (tx, user id, old email, new email).
+EmailHook = Callable[[Tx, str, str, str], None]
+#: A user left a workspace (its id) or the server (None) in this transaction: what was theirs there goes.
+LeaveHook = Callable[[Tx, str, str | None], None]
 #: A staged record write: (unit of work, data before the write or None for a new record, data after).
 #: Raises ValidationFailed to refuse it.
 RecordCheck = Callable[["UnitOfWork", dict[str, Any] | None, dict[str, Any]], None]
@@ -36,6 +53,8 @@ class Hooks:
         self.after_commit: list[AfterCommitHook] = []
         self.read: dict[str, list[ReadHook]] = {}
         self.revoked: list[RevokeHook] = []
+        self.left: list[LeaveHook] = []
+        self.email_changed: list[EmailHook] = []
         self.record_checks: dict[str, list[RecordCheck]] = {}
         self.before_flush: list[BeforeFlush] = []
 
@@ -48,8 +67,19 @@ class Hooks:
         return fn
 
     def on_tokens_revoked(self, fn: RevokeHook) -> RevokeHook:
-        """Triggers and hooks keep their owner's grants; they must stop in the transaction that revokes it."""
+        """Triggers and hooks keep their owner's grants; they must stop in the transaction that ends them (a
+        token revoked, a user suspended or deleted, a member demoted or removed)."""
         self.revoked.append(fn)
+        return fn
+
+    def on_user_left(self, fn: LeaveHook) -> LeaveHook:
+        """In the transaction that removes a member from a workspace, or deletes a user (workspace None)."""
+        self.left.append(fn)
+        return fn
+
+    def on_email_changed(self, fn: EmailHook) -> EmailHook:
+        """In the transaction that changes a user's email (what refers to people by email follows them)."""
+        self.email_changed.append(fn)
         return fn
 
     def on_record_write(self, collection: str, fn: RecordCheck) -> RecordCheck:

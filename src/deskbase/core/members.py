@@ -22,6 +22,7 @@ from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import Forbidden, NotFound
 from deskbase.core.grants import uncovered
+from deskbase.core.hooks import Revocation
 from deskbase.core.people_tables import memberships, users
 from deskbase.core.roles import OWNER
 from deskbase.core.users import not_found, public
@@ -123,7 +124,12 @@ class Members:
                 .values(role=role, updated_at=now)
             )
             if uncovered(after, before) is not None:
-                self._narrowed(tx, user_id)
+                self._narrowed(
+                    tx,
+                    workspace_id,
+                    user_id,
+                    f"the role of its owner {{owner}} in the workspace went from {old.role} to {role}",
+                )
         tx.after_commit(lambda: self.app.people.forget(user_id))
 
     def remove(self, actor: Actor, workspace_id: str, user_id: str) -> None:
@@ -139,18 +145,22 @@ class Members:
                 )
             )
             self.app.teams.drop_member(tx, workspace_id, user_id)
-            self._narrowed(tx, user_id)
+            self._narrowed(tx, workspace_id, user_id, "its owner {owner} was removed from the workspace")
+            for fn in self.app.hooks.left:
+                fn(tx, user_id, workspace_id)
             tx.after_commit(lambda: self.app.people.forget(user_id))
         audit_log.info("member %s removed from %s by %s", user_id, workspace_id, actor.id)
 
-    def _narrowed(self, tx: Tx, user_id: str) -> None:
-        """Triggers and hooks record their configurer's rights: those of a narrowed user stop (a member
-        with the rights re-enables them)."""
+    def _narrowed(self, tx: Tx, workspace_id: str, user_id: str, why: str) -> None:
+        """Triggers and hooks record their configurer's rights: those a narrowed user configured in the
+        workspace stop, saying `why` ({owner} is their email; a member with the rights re-enables them)."""
         tokens = {
             r.id for r in tx.conn.execute(select(t.tokens.c.id).where(t.tokens.c.user_id == user_id)).all()
         }
+        email = tx.conn.execute(select(users.c.email).where(users.c.id == user_id)).scalar()
+        gone = Revocation(frozenset(tokens | {user_id}), why.replace("{owner}", str(email)), workspace_id)
         for fn in self.app.hooks.revoked:
-            fn(tx, tokens | {user_id})
+            fn(tx, gone)
 
     def drop_workspace(self, tx: Tx, workspace_id: str) -> None:
         """Inside the transaction deleting a workspace: its memberships go with it."""

@@ -4,7 +4,7 @@ the change log."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text, false
 
 from deskbase.core.tables import JsonType, _ts, metadata
 
@@ -22,6 +22,8 @@ users = Table(
     Column("status", String(16), nullable=False),
     Column("server_admin", Boolean, nullable=False),
     Column("password_hash", Text, nullable=True),
+    #: switched on by the user: counted as offline by assignment rules, shown as away (migration 0026)
+    Column("away", Boolean, nullable=False, server_default=false()),
     Column("version", Integer, nullable=False),
     _ts("created_at"),
     _ts("updated_at"),

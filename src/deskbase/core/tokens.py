@@ -29,6 +29,7 @@ from deskbase.core.grants import (
     normalize,
     uncovered,
 )
+from deskbase.core.hooks import Revocation
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
@@ -294,8 +295,9 @@ class Tokens:
             tx.conn.execute(
                 delete(t.console_sessions).where(t.console_sessions.c.token_id.in_(sorted(doomed)))
             )
+            gone = Revocation(frozenset(doomed), "the token that configured it was revoked")
             for fn in self.app.hooks.revoked:
-                fn(tx, doomed)
+                fn(tx, gone)
             row = tx.conn.execute(select(t.tokens).where(t.tokens.c.id == token_id)).one()
         self.forget()
         audit_log.info("token %s revoked by %s (with %d minted from it)", token_id, actor.id, len(doomed) - 1)

@@ -37,6 +37,7 @@ class Access:
     time_zone: str
     server_admin: bool
     grants: tuple[Grant, ...]
+    away: bool = False  #: their own away switch (core/agents.py)
 
 
 def role_grants(conn: Connection, user_id: str) -> list[Grant]:
@@ -84,7 +85,9 @@ class AccessCache:
             if row.status != ACTIVE:
                 raise Unauthorized("the user of this session or token is suspended")
             grants = SERVER_ADMIN_GRANTS if row.server_admin else role_grants(conn, user_id)
-        access = Access(row.id, row.email, row.name, row.time_zone, bool(row.server_admin), tuple(grants))
+        access = Access(
+            row.id, row.email, row.name, row.time_zone, bool(row.server_admin), tuple(grants), bool(row.away)
+        )
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

@@ -28,6 +28,7 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from deskbase.core.hooks import Revocation
 from deskbase.core.passwords import check as check_password
 from deskbase.core.people_tables import memberships, password_resets, users
 from deskbase.core.sso_tables import user_identities
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
 
 STATUSES = (ACTIVE, "suspended")
-PROFILE = ("name", "time_zone", "locale", "avatar_colour")
+PROFILE = ("name", "time_zone", "locale", "avatar_colour", "away")
 ADMIN_ONLY = ("email", "status", "server_admin")
 #: Avatar colours with at least 4.5:1 contrast against white initials.
 PALETTE = ("#1f5fa8", "#7a3e9d", "#0f766e", "#b42318", "#8a5a00", "#3f6212", "#9d174d", "#374151")
@@ -88,7 +89,7 @@ def check_field(name: str, value: Any) -> Any:
         if value not in STATUSES:
             raise _bad(pointer, f"one of {', '.join(STATUSES)}")
         return value
-    if name == "server_admin":
+    if name in ("server_admin", "away"):
         if not isinstance(value, bool):
             raise _bad(pointer, "true or false")
         return value
@@ -109,6 +110,7 @@ def public(row: Any) -> dict[str, Any]:
         "avatar_colour": row.avatar_colour,
         "status": row.status,
         "server_admin": bool(row.server_admin),
+        "away": bool(row.away),
         "has_password": row.password_hash is not None,
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
@@ -291,11 +293,14 @@ class Users:
                     .where(users.c.id == user_id)
                     .values(**values, version=row.version + 1, updated_at=self.app.clock.now())
                 )
+            if "email" in values and values["email"] != row.email:
+                for fn in self.app.hooks.email_changed:
+                    fn(tx, user_id, row.email, values["email"])
             if values.get("status") == "suspended" and row.status != "suspended":
-                self.cut_off(tx, [user_id])
+                self.cut_off(tx, [user_id], f"its owner {row.email} was suspended")
             out = self.row(tx.conn, user_id)
         self.forget(user_id)
-        if "status" in values or "server_admin" in values:
+        if {"status", "server_admin", "email"} & set(values):
             audit_log.info("user %s changed by %s: %s", user_id, actor.id, sorted(values))
         return public(out)
 
@@ -303,8 +308,10 @@ class Users:
         if not actor.is_admin:
             raise Forbidden("deleting users needs a server admin", {"permission": "admin"})
         with self.app.db.tx() as tx:
-            self.row(tx.conn, user_id)
-            self.cut_off(tx, [user_id])
+            row = self.row(tx.conn, user_id)
+            self.cut_off(tx, [user_id], f"its owner {row.email} was deleted")
+            for fn in self.app.hooks.left:
+                fn(tx, user_id, None)
             tx.conn.execute(delete(memberships).where(memberships.c.user_id == user_id))
             self.app.teams.drop_user(tx, user_id)
             tx.conn.execute(delete(password_resets).where(password_resets.c.user_id == user_id))
@@ -314,10 +321,10 @@ class Users:
         self.forget(user_id)
         audit_log.info("user %s deleted by %s", user_id, actor.id)
 
-    def cut_off(self, tx: Tx, user_ids: Iterable[str]) -> set[str]:
+    def cut_off(self, tx: Tx, user_ids: Iterable[str], reason: str) -> set[str]:
         """Inside `tx`: revoke the users' tokens, end their console sessions (password and token ones) and
         stop what they configured (the token-revocation hooks, given the token ids and the user ids, since
-        a console session configures as its user). Returns the revoked token ids."""
+        a console session configures as its user), recording `reason` on it. Returns the revoked token ids."""
         ids = sorted(user_ids)
         tokens = {
             r.id for r in tx.conn.execute(select(t.tokens.c.id).where(t.tokens.c.user_id.in_(ids))).all()
@@ -330,8 +337,9 @@ class Users:
         )
         cs = t.console_sessions
         tx.conn.execute(delete(cs).where(or_(cs.c.user_id.in_(ids), cs.c.token_id.in_(sorted(tokens)))))
+        gone = Revocation(frozenset(tokens | set(ids)), reason)
         for fn in self.app.hooks.revoked:
-            fn(tx, tokens | set(ids))
+            fn(tx, gone)
         tx.after_commit(self.app.tokens.forget)
         return tokens
 

@@ -260,9 +260,11 @@ def requeue(conn: Connection, row: Any, now: datetime) -> None:
 
 
 def prune(conn: Connection, before: datetime) -> int:
-    """Forget finished deliveries (and their attempts) last touched before `before`."""
+    """Forget up to `PRUNE_BATCH` finished deliveries (and their attempts) last touched before `before`."""
     old = (
-        select(d.c.id).where(d.c.status.in_(("delivered", "exhausted")), d.c.updated_at < before).limit(1000)
+        select(d.c.id)
+        .where(d.c.status.in_(("delivered", "exhausted")), d.c.updated_at < before)
+        .limit(PRUNE_BATCH)
     )
     ids = list(conn.execute(old).scalars())
     if ids:
@@ -272,3 +274,5 @@ def prune(conn: Connection, before: datetime) -> int:
 
 
 RETENTION_STEP = timedelta(hours=1)
+#: Rows one pruning statement forgets (ingest-log entries too): one short transaction each.
+PRUNE_BATCH = 1000

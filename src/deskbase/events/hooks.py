@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
@@ -26,6 +27,7 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
+from deskbase.core.hooks import Revocation
 from deskbase.core.ids import SLUG_RE, check_slug
 from deskbase.core.secrets import SecretBox
 from deskbase.events import mapping, signing
@@ -254,16 +256,23 @@ class Hooks:
         body = {k: current[k] for k in SETTINGS} | {"enabled": enabled}
         return self.put(ws, hid, body, actor, current["version"] if if_version is None else if_version)[0]
 
-    def disable_revoked(self, tx: Tx, token_ids: set[str]) -> None:
-        """A hook writes with its owner's recorded grants: revoking that token stops the hook (its ingest URL
-        answers 404 like any disabled hook) until a live token re-enables it and becomes its owner."""
+    def disable_revoked(self, tx: Tx, gone: Revocation) -> None:
+        """A hook writes with its owner's recorded grants: when they end (the token revoked, its user
+        suspended, demoted or removed) the hook stops (its ingest URL answers 404 like any disabled hook)
+        until a live token re-enables it and becomes its owner."""
         now = self.core.clock.now()
+        where: list[ColumnElement[bool]] = [
+            hooks.c.owner_id.in_(sorted(gone.owners)),
+            hooks.c.enabled.is_(True),
+        ]
+        if gone.workspace_id is not None:
+            where.append(hooks.c.workspace_id == gone.workspace_id)
         tx.conn.execute(
             update(hooks)
-            .where(hooks.c.owner_id.in_(sorted(token_ids)), hooks.c.enabled.is_(True))
+            .where(*where)
             .values(
                 enabled=False,
-                disabled_reason="the token that configured it was revoked",
+                disabled_reason=gone.reason,
                 version=hooks.c.version + 1,
                 updated_at=now,
             )

@@ -35,6 +35,7 @@ from deskbase.core.errors import (
 from deskbase.core.filters import decode_cursor, encode_cursor
 from deskbase.core.ids import uuid7
 from deskbase.events import mapping, signing
+from deskbase.events.deliveries import PRUNE_BATCH
 from deskbase.events.hooks import Hooks, actor_of
 from deskbase.events.tables import hook_ingests
 
@@ -266,8 +267,9 @@ def summary(conn: Connection, ws: str, hid: str) -> Summary:
 
 
 def prune(conn: Connection, before: datetime) -> int:
-    """Forget ingest-log entries received before `before` (their webhook ids no longer dedupe)."""
-    ids = list(conn.execute(select(h.c.id).where(h.c.received_at < before).limit(1000)).scalars())
+    """Forget up to `PRUNE_BATCH` ingest-log entries received before `before` (their webhook ids no longer
+    dedupe)."""
+    ids = list(conn.execute(select(h.c.id).where(h.c.received_at < before).limit(PRUNE_BATCH)).scalars())
     if ids:
         conn.execute(delete(h).where(h.c.id.in_(ids)))
     return len(ids)

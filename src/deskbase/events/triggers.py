@@ -24,6 +24,7 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import InvalidFilter, NotFound, ValidationFailed
+from deskbase.core.hooks import Revocation
 from deskbase.core.ids import check_slug
 from deskbase.core.secrets import SecretBox
 from deskbase.events import matching, signing, ssrf
@@ -270,26 +271,28 @@ class Triggers:
         body = {k: current[k] for k in SETTINGS} | {"enabled": enabled}
         return self.put(ws, tid, body, actor, current["version"] if if_version is None else if_version)[0]
 
-    def disable_revoked(self, tx: Tx, token_ids: set[str]) -> None:
-        """A trigger delivers with its owner's recorded read scope; once that token is revoked it must not go
-        on sending what the token could read. Re-enabling it (by a live token) makes that token the owner."""
+    def disable_revoked(self, tx: Tx, gone: Revocation) -> None:
+        """A trigger delivers with its owner's recorded read scope; once those grants end (the token revoked,
+        its user suspended, demoted or removed) it must not go on sending what they could read. Re-enabling
+        it (by a live token) makes that token the owner."""
         now = self.core.clock.now()
-        owned = triggers.c.owner_id.in_(sorted(token_ids))
-        rows = tx.conn.execute(
-            select(triggers.c.workspace_id, triggers.c.id).where(owned, triggers.c.enabled)
-        )
+        owned = triggers.c.owner_id.in_(sorted(gone.owners))
+        where = [owned, triggers.c.enabled]
+        if gone.workspace_id is not None:
+            where.append(triggers.c.workspace_id == gone.workspace_id)
+        rows = tx.conn.execute(select(triggers.c.workspace_id, triggers.c.id).where(*where))
         for row in rows.all():
             tx.conn.execute(
                 update(triggers)
                 .where(triggers.c.workspace_id == row.workspace_id, triggers.c.id == row.id)
                 .values(
                     enabled=False,
-                    disabled_reason="the token that configured it was revoked",
+                    disabled_reason=gone.reason,
                     version=triggers.c.version + 1,
                     updated_at=now,
                 )
             )
-            audit_log.info("trigger %s/%s disabled: its owner token was revoked", row.workspace_id, row.id)
+            audit_log.info("trigger %s/%s disabled: %s", row.workspace_id, row.id, gone.reason)
 
     def rotate(self, ws: str, tid: str, actor: Actor) -> tuple[dict[str, Any], str]:
         """A new secret; the current one keeps signing (beside it) for 24 hours."""

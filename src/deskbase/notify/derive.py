@@ -5,8 +5,11 @@ Each candidate carries a `source_key` naming its source change (by seq) or SLA e
 re-read of the same change yields the same keys and the store's unique (user, source_key) drops it.
 
 - assigned: a ticket's assignee becomes a member (it was someone else or nobody before), not by that member.
+- team_assigned: a ticket entered a team (created in it or moved to it) and no one has it: each member of
+  the team is told, except whoever moved it there.
 - customer_reply: the ticket's customer wrote a reply on a ticket assigned to a member.
-- mention: an internal note names members in `mentions` (user ids); each is told, except its writer.
+- mention: an internal note names members in `mentions` (user ids); each is told, except its writer. An
+  edit that adds names tells only the newly named (the loop passes only those).
 - sla_warning / sla_breach: an SLA clock of a ticket assigned to a member warned or breached.
 """
 
@@ -16,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deskbase.notify.kinds import ASSIGNED, CUSTOMER_REPLY, MENTION, SLA_KINDS
+from deskbase.notify.kinds import ASSIGNED, CUSTOMER_REPLY, MENTION, SLA_KINDS, TEAM_ASSIGNED
 from deskbase.notify.recipients import Directory, assignee_user
 
 EXCERPT = 200  #: characters of a message the notification keeps
@@ -41,6 +44,18 @@ class Assignment:
     seq: int
     ticket: Ticket
     before: Any
+    actor: str | None
+    actor_name: str | None
+
+
+@dataclass(frozen=True)
+class TeamEntry:
+    """A change by which a ticket entered `team`; the loop passes only tickets still in it, open and
+    unassigned when it reads them (the team's rule, had it picked someone, did so in the same transaction)."""
+
+    seq: int
+    ticket: Ticket
+    team: str
     actor: str | None
     actor_name: str | None
 
@@ -108,6 +123,21 @@ def assigned(d: Directory, a: Assignment) -> list[Candidate]:
     ]
 
 
+def team_assigned(d: Directory, e: TeamEntry) -> list[Candidate]:
+    ws = e.ticket.workspace_id
+    team = d.team(ws, e.team)
+    if team is None:
+        return []
+    writer = d.user_of_actor(e.actor)
+    data = {"ticket": e.ticket.ref(), "team": {"id": team.id, "name": team.name}}
+    key = f"c{e.seq}:{TEAM_ASSIGNED.name}"
+    return [
+        Candidate(ws, m.user_id, TEAM_ASSIGNED.name, e.ticket.id, key, d.person(e.actor), e.actor_name, data)
+        for m in team.members
+        if m.user_id != writer
+    ]
+
+
 def message(d: Directory, m: Message) -> list[Candidate]:
     ws, out = m.ticket.workspace_id, []
     data = {"ticket": m.ticket.ref(), "excerpt": _excerpt(m.body), "author": m.author}
@@ -149,9 +179,11 @@ def derive(
     assignments: Iterable[Assignment] = (),
     messages: Iterable[Message] = (),
     events: Iterable[SlaEvent] = (),
+    entries: Iterable[TeamEntry] = (),
 ) -> list[Candidate]:
     """Every notification the facts call for, in source order."""
     out = [c for a in assignments for c in assigned(d, a)]
+    out += [c for e in entries for c in team_assigned(d, e)]
     out += [c for m in messages for c in message(d, m)]
     out += [c for e in events for c in sla(d, e)]
     return out

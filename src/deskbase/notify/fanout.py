@@ -3,6 +3,9 @@ the log's horizon, derives notifications (derive.py) and stores them with the ne
 transaction. A crash re-reads at most the changes after the stored watermark, and the store's unique
 (user, source_key) makes the re-read tell nobody twice. Never fired from a route: a write only wakes it.
 
+It reads ticket versions (assignments, tickets entering a team), responses linked to tickets (replies, notes
+with mentions) and edits of notes (mentions added), and the SLA events those changes recorded.
+
 Facts older than `MAX_AGE` when read (history brought in by an import, a replay of old SLA clocks) notify
 nobody.
 """
@@ -25,11 +28,13 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import iso
 from deskbase.core.entity_state import RecordState
 from deskbase.notify import derive as rules
-from deskbase.notify.derive import Assignment, Candidate, Message, SlaEvent, Ticket
+from deskbase.notify.derive import Assignment, Candidate, Message, SlaEvent, TeamEntry, Ticket
 from deskbase.notify.kinds import wants
 from deskbase.notify.recipients import Directory
 from deskbase.notify.store import store
 from deskbase.support import tables as st
+from deskbase.support.assignee_emails import ACTOR_ID as EMAIL_CHANGE
+from deskbase.support.assignment import OPEN_STATUSES
 from deskbase.support.tickets import classify, records_by_id, submitting_customers
 
 log = logging.getLogger(__name__)
@@ -91,16 +96,19 @@ class Fanout:
     def _changes(conn: Connection, lo: int, hi: int) -> list[Any]:
         c = t.changes.c
         tickets = and_(c.entity == "record", c.collection == "tickets", c.op != "delete")
+        edits = and_(c.entity == "record", c.collection == "responses", c.op == "update")
         links = and_(c.entity == "relationship", c.collection == "has_response", c.op == "create")
-        q = select(t.changes).where(c.seq > lo, c.seq <= hi, or_(tickets, links))
+        q = select(t.changes).where(c.seq > lo, c.seq <= hi, or_(tickets, edits, links))
         return list(conn.execute(q.order_by(c.seq).limit(BATCH)).all())
 
     def _derive(self, conn: Connection, rows: list[Any], lo: int, hi: int) -> list[Candidate]:
         oldest = self.core.clock.now() - MAX_AGE
         d = Directory(conn)
         assignments: list[Assignment] = []
+        entering: list[Any] = []
+        edits: list[tuple[Any, tuple[str, ...]]] = []
         links: list[Any] = []
-        last: dict[tuple[str, str], Any] = {}  # ticket -> its assignee after the previous change read
+        last: dict[tuple[str, str, str], dict[str, Any]] = {}  # record -> its data after the last change read
         for r in rows:
             if not d.members(r.workspace_id):
                 continue  # nobody to tell there
@@ -110,30 +118,107 @@ class Fanout:
                 continue
             img = r.data or {}
             data = img.get("data") or {}
-            key = (r.workspace_id, r.entity_id)
+            key = (r.workspace_id, r.collection, r.entity_id)
+            if r.collection == "responses" and (
+                data.get("type") != "internal_note" or not data.get("mentions")
+            ):
+                last[key] = data  # mentions nobody: no earlier version to read (most are delivery states)
+                continue
             before = last[key] if key in last else self._before(conn, r)
-            now_assigned = last[key] = data.get("assignee")
-            if now_assigned and now_assigned != before and r.at >= oldest and not img.get("deleted"):
+            last[key] = data
+            if r.at < oldest or img.get("deleted"):
+                continue
+            if r.collection == "responses":
+                added = _added_mentions(before, data)
+                if added:
+                    edits.append((r, added))
+                continue
+            now_assigned = data.get("assignee")
+            if now_assigned and now_assigned != before.get("assignee") and r.actor != EMAIL_CHANGE:
                 subject = str(data.get("subject") or "")
                 ticket = Ticket(r.workspace_id, r.entity_id, img.get("number"), subject, now_assigned)
-                assignments.append(Assignment(int(r.seq), ticket, before, r.actor, r.actor_name))
-        messages = self._messages(conn, links)
-        return rules.derive(d, assignments, messages, self._sla(conn, d, lo, hi, oldest))
+                assignments.append(
+                    Assignment(int(r.seq), ticket, before.get("assignee"), r.actor, r.actor_name)
+                )
+            team = data.get("team")
+            if isinstance(team, str) and team != before.get("team") and not now_assigned:
+                entering.append(r)
+        messages = self._messages(conn, links) + self._edits(conn, edits)
+        return rules.derive(
+            d, assignments, messages, self._sla(conn, d, lo, hi, oldest), self._entries(conn, entering)
+        )
 
     @staticmethod
-    def _before(conn: Connection, r: Any) -> Any:
-        """The ticket's assignee before change `r` (None for a new ticket)."""
+    def _before(conn: Connection, r: Any) -> dict[str, Any]:
+        """The record's data before change `r` (empty for a new record)."""
         if r.op == "create":
-            return None
+            return {}
         c = t.changes.c
         prev = conn.execute(
             select(c.data)
-            .where(c.workspace_id == r.workspace_id, c.entity == "record", c.collection == "tickets")
+            .where(c.workspace_id == r.workspace_id, c.entity == "record", c.collection == r.collection)
             .where(c.entity_id == r.entity_id, c.seq < r.seq)
             .order_by(c.seq.desc())
             .limit(1)
         ).scalar()
-        return ((prev or {}).get("data") or {}).get("assignee")
+        data = (prev or {}).get("data")
+        return data if isinstance(data, dict) else {}
+
+    @staticmethod
+    def _entries(conn: Connection, entering: list[Any]) -> list[TeamEntry]:
+        """The tickets that entered a team and, as they are now, are still in it, open and unassigned: the
+        team's rule gives a ticket its assignee in the transaction that moves it (a version of its own right
+        after the writer's), and a ticket someone has taken since needs no call to the team."""
+        out: list[TeamEntry] = []
+        for ws in sorted({r.workspace_id for r in entering}):
+            mine = [r for r in entering if r.workspace_id == ws]
+            now = records_by_id(conn, ws, "tickets", [r.entity_id for r in mine])
+            for r in mine:
+                ticket = now.get(r.entity_id)
+                team = str(((r.data or {}).get("data") or {}).get("team"))
+                if (
+                    ticket is None
+                    or ticket.deleted
+                    or ticket.data.get("team") != team
+                    or ticket.data.get("assignee")
+                    or ticket.data.get("status") not in OPEN_STATUSES
+                ):
+                    continue
+                out.append(TeamEntry(int(r.seq), _ticket(ws, ticket), team, r.actor, r.actor_name))
+        return out
+
+    @staticmethod
+    def _edits(conn: Connection, edits: list[tuple[Any, tuple[str, ...]]]) -> list[Message]:
+        """Internal notes edited to mention more people, as messages naming only the newly mentioned."""
+        out: list[Message] = []
+        rel = t.relationships.c
+        for ws in sorted({r.workspace_id for r, _ in edits}):
+            mine = [(r, added) for r, added in edits if r.workspace_id == ws]
+            owners = dict(
+                conn.execute(
+                    select(rel.target_id, rel.source_id).where(
+                        rel.workspace_id == ws,
+                        rel.rel_type == "has_response",
+                        rel.source_collection == "tickets",
+                        rel.target_collection == "responses",
+                        rel.target_id.in_([r.entity_id for r, _ in mine]),
+                        rel.deleted.is_(False),
+                    )
+                ).all()
+            )
+            tickets = records_by_id(conn, ws, "tickets", sorted(set(owners.values())))
+            for r, added in mine:
+                ticket = tickets.get(owners.get(r.entity_id, ""))
+                if ticket is None or ticket.deleted:
+                    continue
+                data = (r.data or {}).get("data") or {}
+                body, author = str(data.get("body") or ""), str(data.get("author") or "")
+                out.append(
+                    Message(
+                        int(r.seq), _ticket(ws, ticket), "note", body, author, r.actor, r.actor_name, added
+                    )
+                )
+        return out
 
     def _messages(self, conn: Connection, links: list[Any]) -> list[Message]:
         by_ws: dict[str, list[Any]] = {}
@@ -216,6 +301,14 @@ class Fanout:
                     fn(stored)
                 except Exception:
                     log.exception("a notification listener failed")
+
+
+def _added_mentions(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
+    """The user ids `after` mentions and `before` did not, in order."""
+    was, now = before.get("mentions"), after.get("mentions")
+    was = was if isinstance(was, list) else []
+    now = now if isinstance(now, list) else []
+    return tuple(dict.fromkeys(u for u in now if isinstance(u, str) and u not in was))
 
 
 def _ticket(ws: str, rec: RecordState) -> Ticket:

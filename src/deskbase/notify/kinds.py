@@ -1,5 +1,4 @@
-"""The kinds of notification, as data: adding one ("assigned to your team") is an entry here and a rule in
-derive.py that emits it."""
+"""The kinds of notification, as data: adding one is an entry here and a rule in derive.py that emits it."""
 
 from __future__ import annotations
 
@@ -15,12 +14,15 @@ class Kind:
 
 
 ASSIGNED = Kind("assigned", "Assigned to you")
+TEAM_ASSIGNED = Kind("team_assigned", "Assigned to your team")
 CUSTOMER_REPLY = Kind("customer_reply", "A customer replied on your ticket")
 MENTION = Kind("mention", "You were mentioned in an internal note")
 SLA_WARNING = Kind("sla_warning", "SLA warning on your ticket")
 SLA_BREACH = Kind("sla_breach", "SLA breach on your ticket")
 
-KINDS: dict[str, Kind] = {k.name: k for k in (ASSIGNED, CUSTOMER_REPLY, MENTION, SLA_WARNING, SLA_BREACH)}
+KINDS: dict[str, Kind] = {
+    k.name: k for k in (ASSIGNED, TEAM_ASSIGNED, CUSTOMER_REPLY, MENTION, SLA_WARNING, SLA_BREACH)
+}
 #: SLA event kinds (support/evaluate.py) that notify, and as which kind.
 SLA_KINDS = {"warn": SLA_WARNING, "breach": SLA_BREACH}
 CHANNELS = ("in_app", "email")

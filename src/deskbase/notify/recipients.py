@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from deskbase.core import tables as t
-from deskbase.core.people_tables import memberships, users
+from deskbase.core.people_tables import memberships, team_members, teams, users
 from deskbase.core.user_access import ACTIVE
 
 
@@ -25,6 +25,13 @@ class Member:
     name: str
 
 
+@dataclass(frozen=True)
+class Team:
+    id: str
+    name: str
+    members: tuple[Member, ...]  #: in rotation order; only active members of the workspace
+
+
 @dataclass
 class Directory:
     """Members per workspace and the user behind each actor, read lazily within one read transaction."""
@@ -32,6 +39,7 @@ class Directory:
     conn: Connection
     _members: dict[str, dict[str, Member]] = field(default_factory=dict)
     _actors: dict[str, str | None] = field(default_factory=dict)
+    _teams: dict[tuple[str, str], Team | None] = field(default_factory=dict)
 
     def members(self, ws: str) -> dict[str, Member]:
         """The workspace's active members by user id."""
@@ -46,6 +54,25 @@ class Directory:
 
     def member(self, ws: str, user_id: Any) -> Member | None:
         return self.members(ws).get(user_id) if isinstance(user_id, str) else None
+
+    def team(self, ws: str, team_id: Any) -> Team | None:
+        """The team as it is now (None when it is gone), with those of its members who are active members."""
+        if not isinstance(team_id, str):
+            return None
+        if (ws, team_id) not in self._teams:
+            name = self.conn.execute(
+                select(teams.c.name).where(teams.c.workspace_id == ws, teams.c.id == team_id)
+            ).scalar()
+            ids = self.conn.execute(
+                select(team_members.c.user_id)
+                .where(team_members.c.workspace_id == ws, team_members.c.team_id == team_id)
+                .order_by(team_members.c.position)
+            ).scalars()
+            members = self.members(ws)
+            self._teams[ws, team_id] = (
+                None if name is None else Team(team_id, name, tuple(members[u] for u in ids if u in members))
+            )
+        return self._teams[ws, team_id]
 
     def user_of_actor(self, actor: str | None) -> str | None:
         """The person behind a change's actor: a user (console session) or a user's personal token."""

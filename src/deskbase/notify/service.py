@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete
 
 from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize_scope
@@ -55,12 +55,21 @@ class Notifications:
         self.fanout.listeners.append(self._stored)
         self.fanout.sinks.append(EmailSink(core))
         core.hooks.on_change_in_tx(self._forget_deleted_workspaces)
+        core.hooks.on_user_left(self._forget_leaver)
 
     @staticmethod
     def _forget_deleted_workspaces(tx: Tx, entries: list[Change]) -> None:
         """In the transaction that deletes a workspace, its notifications go too."""
         for ws in {c.workspace_id for c in entries if c.entity == "workspace" and c.op == "delete"}:
             tx.conn.execute(delete(notifications).where(notifications.c.workspace_id == ws))
+
+    @staticmethod
+    def _forget_leaver(tx: Tx, user_id: str, ws: str | None) -> None:
+        """In the transaction that removes a member (or deletes a user), their notifications there go too:
+        a member added again later starts with an empty bell, and a deleted user leaves nothing behind."""
+        mine = notifications.c.user_id == user_id
+        where = mine if ws is None else and_(mine, notifications.c.workspace_id == ws)
+        tx.conn.execute(delete(notifications).where(where))
 
     def _stored(self, stored: list[tuple[str, Candidate]]) -> None:
         self.hub.publish({c.user_id for _, c in stored})

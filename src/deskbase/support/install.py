@@ -6,7 +6,9 @@ from typing import Any
 
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
+from deskbase.support.assignee_emails import AssigneeEmails
 from deskbase.support.policy import default_policy
+from deskbase.support.reply_rules import ReplyRules
 from deskbase.support.service import SlaService
 from deskbase.support.sla_config import EPOCH, default_calendar
 from deskbase.support.team_rules import TeamRules
@@ -46,4 +48,6 @@ def _after_apply(core: Deskbase, workspace_id: str, actor: Actor) -> dict[str, A
 def install(core: Deskbase) -> None:
     core.extensions[SlaService] = SlaService(core)
     core.extensions[TeamRules] = TeamRules(core)
+    core.extensions[ReplyRules] = ReplyRules(core)
+    core.extensions[AssigneeEmails] = AssigneeEmails(core)
     core.templates.register("support", definition(), _after_apply)

@@ -1,6 +1,6 @@
-"""The choices of a ticket's assignee and team pickers: the workspace's agents with who is online and each
-one's open load, and its teams. Read per page (a handful of indexed queries), never cached: who is online
-changes by the minute."""
+"""The choices of the assignee and team pickers (a ticket's properties, the new-ticket form, bulk assign):
+the workspace's agents with who is online (or away) and each one's open load, and its teams. Read per page
+(a handful of indexed queries), never cached: who is online changes by the minute."""
 
 from __future__ import annotations
 
@@ -19,12 +19,15 @@ def agent_options(core: Deskbase, workspace_id: str) -> list[AgentOption] | None
         if not agent_list.has_members(conn, workspace_id):
             return None
         found = agent_list.agents(conn, core.roles, workspace_id, TICKETS)
-        online = agent_list.online(conn, [a.user_id for a in found.values()], core.clock.now())
+        ids = [a.user_id for a in found.values()]
+        online = agent_list.online(conn, ids, core.clock.now())
+        away = agent_list.away(conn, ids)
         loads = open_loads(conn, workspace_id, list(found))
     options = [
-        AgentOption(a.email, a.name, a.user_id in online, loads.get(a.email, 0)) for a in found.values()
+        AgentOption(a.email, a.name, a.user_id in online, loads.get(a.email, 0), a.user_id in away)
+        for a in found.values()
     ]
-    return sorted(options, key=lambda o: (not o.online, o.name.lower(), o.email))
+    return sorted(options, key=lambda o: (not o.online, o.away, o.name.lower(), o.email))
 
 
 def team_options(core: Deskbase, workspace_id: str) -> list[TeamOption]:

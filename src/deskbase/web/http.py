@@ -317,13 +317,15 @@ def make_shell(
     core = core_of(request)
     links: list[WorkspaceLink] = []
     tz = "UTC"
+    away: bool | None = None
     if actor is not None:
         for w in visible_workspaces(core, actor):
             links.append(WorkspaceLink(w["id"], w["name"], f"/w/{quote(w['id'])}/queue"))
             if w["id"] == workspace:
                 tz = str((w.get("settings") or {}).get("timezone") or "UTC")
         if actor.user_id is not None:  # a person reads times in their own time zone
-            tz = core.people.access.get(actor.user_id).time_zone
+            access = core.people.access.get(actor.user_id)
+            tz, away = access.time_zone, access.away
         prefs = prefs or prefs_of(core, actor)
     return Shell(
         title=title,
@@ -347,6 +349,8 @@ def make_shell(
         teams_href=f"/w/{quote(workspace)}/settings/teams"
         if actor is not None and workspace and permits(actor, "admin", workspace, whole_workspace=True)
         else None,
+        away=away,
+        here=request.url.path,
     )
 
 

@@ -60,6 +60,8 @@ class Shell:
     bell: Bell | None = None  #: a person's notifications in this workspace (None: no person, no workspace)
     #: Settings → Teams of this workspace, for its admins (None hides the link)
     teams_href: str | None = None
+    away: bool | None = None  #: a person's own away switch (None: a token's session has none)
+    here: str = "/"  #: this page's path, where the away switch comes back to
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,14 @@ class SignInPage:
     email: str = ""  #: the email typed, kept after a failed attempt (never the password)
     token_error: str | None = None  #: the token form's message
     sso_error: str | None = None  #: why a single sign-on did not complete
+
+
+@dataclass
+class ContinuePage:
+    """After single sign-on: the page that goes on to the next step (see views/sso.py for why not a redirect)."""
+
+    title: str
+    next: str  #: where the browser goes on to (a local path, URL-quoted)
 
 
 @dataclass
@@ -224,6 +234,8 @@ class QueuePage:
     bulk: BulkForm = field(default_factory=lambda: BulkForm())
     can_bulk: bool = False  #: the token may change tickets: rows get tick boxes and the bulk bar shows
     agents: list[str] = field(default_factory=list)  #: assignee suggestions for the bulk bar
+    #: the bulk bar's assignee picker (agent_picker.py); None without members (free text) or bulk rights
+    picker: list[AgentOption] | None = None
 
 
 @dataclass
@@ -360,13 +372,18 @@ class PresencePanel:
 
 @dataclass(frozen=True)
 class AgentOption:
-    """One agent in the assignee picker: who they are, whether they are online, how many open tickets
-    they hold now (what an assigner weighs)."""
+    """One agent in the assignee picker: who they are, whether they are online (or switched to away), how
+    many open tickets they hold now (what an assigner weighs)."""
 
     email: str  #: the assignee value
     name: str
     online: bool
     open: int
+    away: bool = False  #: their own switch: never online while on
+
+    @property
+    def presence(self) -> str:
+        return "online" if self.online else ("away" if self.away else "offline")
 
 
 @dataclass(frozen=True)
@@ -402,6 +419,9 @@ class TicketPage:
     panels: tuple[str, ...] = ()  #: an htmx update re-sends only these panels (out of band); () = full page
     macros: list[MacroOption] = field(default_factory=list)  #: the workspace's macros, for the composer
     can_attach: bool = False  #: the composer uploads files (`write:files`)
+    notes_only: bool = (
+        False  #: the composer writes internal notes only (a light agent: support/reply_rules.py)
+    )
     max_file_size: str = ""  #: the server's upload limit per file, as text ("25 MB")
     max_files: int = 0  #: how many files one message may carry
     seen: str = ""  #: the newest response the page shows ("" for none): the composer's collision check
@@ -443,6 +463,7 @@ class NewTicketPage:
     customer: CustomerRef | None  #: the chosen existing customer
     matches: list[CustomerRef]  #: customers matching the search box
     query: str
+    picker: list[AgentOption] | None = None  #: the assignee picker; None without members (free text)
 
 
 @dataclass

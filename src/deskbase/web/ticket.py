@@ -13,6 +13,7 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
 from deskbase.core.scope import ReadScope
 from deskbase.support import customers, macros, tickets
+from deskbase.support.reply_rules import may_reply_publicly
 from deskbase.web import attachments as att
 from deskbase.web import mail_view
 from deskbase.web.agent_picker import agent_options, team_options
@@ -380,6 +381,7 @@ def build(
         mentionable=mentionable(core, workspace_id),
         href=f"/w/{workspace_id}/tickets/{ticket_id}",
         can_attach=may(actor, "write:files", workspace_id),
+        notes_only=not may_reply_publicly(actor, workspace_id),
         max_file_size=att.size_text(core.settings.max_file_bytes),
         max_files=att.MAX_FILES,
     )

@@ -52,6 +52,16 @@ def get_me(core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     return core.people.me(actor)
 
 
+@router.patch("/me")
+def patch_me(
+    body: UserPatch, core: CoreDep, actor: ActorDep, if_match_header: IfMatch = None
+) -> dict[str, Any]:
+    """Your own profile, and your away switch (`{"away": true}`): while away, assignment rules pass you
+    over and the assignee picker shows you as away (404 for a service token)."""
+    me = core.people.me(actor)["id"]
+    return core.people.patch(actor, me, body.model_dump(exclude_unset=True), if_match(if_match_header))
+
+
 @router.post("/me/password", status_code=204)
 def change_password(body: PasswordChange, request: Request, core: CoreDep, actor: ActorDep) -> Response:
     """Change your password (the current one is checked, throttled like a sign-in); your console sessions end."""

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.errors import NotFound, ValidationFailed
+from deskbase.web.agent_picker import agent_options
 from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, make_shell, may, redirect, render
 from deskbase.web.pages import CustomerMatches, CustomerRef, NewTicketPage
 from deskbase.web.queue import customer_ref, options_from_schema
@@ -52,6 +53,7 @@ def _page(request: Request, actor: Any, ws: str, values: dict[str, str], **kw: A
         customer=kw.get("customer"),
         matches=kw.get("matches") or [],
         query=values.get("customer_query", ""),
+        picker=agent_options(core, ws),
     )
 
 

@@ -20,6 +20,7 @@ from deskbase.web.http import (
     client_address,
     console,
     core_of,
+    local_path,
     make_shell,
     redirect,
     render,
@@ -143,6 +144,16 @@ def save_profile(request: Request, actor: ActorDep, form: FormDep) -> Response:
         profile = profile_of(core, actor, errors=field_errors(exc, "name"), **changes)
         return settings_page(request, actor, profile=profile, status=422)
     return redirect(request, "/settings?saved=1")
+
+
+@router.post("/settings/away")
+def switch_away(request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Your away switch (the header's menu): while on, assignment rules pass you over and the assignee
+    picker shows you away, signed in or not."""
+    if actor.user_id is None:
+        raise NotFound("a token's session has no away switch; sign in with your email")
+    core_of(request).people.patch(actor, actor.user_id, {"away": form.get("away") == "1"})
+    return redirect(request, local_path(form.get("next"), "/settings"))
 
 
 @router.post("/settings/password")

@@ -16,6 +16,7 @@ from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.web import queue as q
+from deskbase.web.agent_picker import agent_options
 from deskbase.web.http import (
     ActorDep,
     Console,
@@ -174,6 +175,9 @@ def queue_page(
         bulk=bulk or BulkForm(),
         can_bulk=may(actor, "write:records", ws, "tickets"),
         agents=sorted({*AGENTS.get(core, ws), prefs.me}),
+        picker=agent_options(core, ws)
+        if page.tickets and may(actor, "write:records", ws, "tickets")
+        else None,
     )
     template = "queue_rows.html" if fragment == "rows" else "queue.html"
     return render(request, template, body, shell, status=status)

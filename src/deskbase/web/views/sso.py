@@ -9,7 +9,6 @@ refused. A failed sign-in shows the sign-in page with the reason, never an error
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -28,7 +27,7 @@ from deskbase.web.http import (
     secure,
     session_of,
 )
-from deskbase.web.pages import SignInPage
+from deskbase.web.pages import ContinuePage, SignInPage
 from deskbase.web.session import SESSION_COOKIE
 from deskbase.web.views.auth import after_password
 
@@ -38,12 +37,6 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 SSO_COOKIE = "deskbase_sso"
 COOKIE_PATH = "/signin/sso"
 CALLBACK = "/signin/sso/callback"
-
-
-@dataclass
-class ContinuePage:
-    title: str
-    next: str  #: where the browser goes on to (a local path, URL-quoted)
 
 
 def service(request: Request) -> SingleSignOn:

@@ -17,7 +17,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
-from deskbase.core.errors import Conflict, NotFound, ValidationFailed
+from deskbase.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
 from deskbase.support import macros, tickets
 from deskbase.web import attachments as att
@@ -161,6 +161,9 @@ def _reply(ws: str, ticket_id: str, request: Request, actor: Actor, upload: Comp
         if mentions and kind == "internal_note":  # the composer fills it for notes only
             message["mentions"] = [m.strip() for m in mentions][:50]
         tickets.add_response(core, ws, ticket_id, message, actor)
+    except Forbidden as exc:  # a light agent's reply (support/reply_rules.py): the composer says why
+        composer.error = exc.message
+        return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 403, ("composer",))
     except ValidationFailed as exc:
         composer.error = (
             "; ".join(e.get("message", "invalid") for e in exc.details.get("errors") or []) or exc.message

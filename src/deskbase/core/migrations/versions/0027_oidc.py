@@ -1,6 +1,6 @@
 """OpenID Connect single sign-on: provider identities linked to users, and sign-ins under way.
 
-Revision ID: 0026
+Revision ID: 0027
 """
 
 import sqlalchemy as sa
@@ -8,8 +8,8 @@ from alembic import op
 
 from deskbase.core.tables import UtcDateTime
 
-revision = "0026"
-down_revision = "0025"
+revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
