@@ -23,6 +23,7 @@ from deskbase.mail.service import install as install_mail
 from deskbase.notify.service import Notifications
 from deskbase.notify.service import install as install_notifications
 from deskbase.sso.service import install as install_sso
+from deskbase.support.held import HeldReplies
 from deskbase.support.install import install as install_support
 from deskbase.support.service import SlaService
 
@@ -94,6 +95,9 @@ def compose(settings: Settings, clock: Clock | None = None, engine: Any = None) 
     if settings.notifications:
         fanout = core.extensions[Notifications].fanout
         out.background.append(Background("notifications", fanout.start, fanout.stop))
+    if settings.reply_hold_seconds > 0:
+        held = HeldReplies(core)
+        out.background.append(Background("held-replies", held.start, held.stop))
     if settings.mail_outbound:
         out.background.append(Background("mail-outbound", mail.sender.start, mail.sender.stop))
     if settings.imap_fetch:

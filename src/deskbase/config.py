@@ -192,6 +192,12 @@ class Settings:
     smtp_lmtp: bool = _setting(
         False, "Speak LMTP (LHLO, one answer per recipient) instead of SMTP on smtp_port."
     )
+    reply_hold_seconds: int = _setting(
+        10,
+        "Undo-send: the console holds a reply or note this many seconds before it is committed (and so "
+        "emailed), with Undo on the page; the hold is kept in the store, so a closed tab neither loses nor "
+        "repeats it. 0 commits at once.",
+    )
     mail_outbound: bool = _setting(
         True,
         "Run the outbound mail loop in the server: agent replies on email tickets (and auto-acknowledgements) "

@@ -25,9 +25,10 @@ ARGS = [
 class Tab:
     """A page that records console errors and page errors, signed in through the sign-in form."""
 
-    def __init__(self, browser: Any, live: Live, viewport: dict[str, int]) -> None:
+    def __init__(self, browser: Any, live: Live, viewport: dict[str, int], **context: Any) -> None:
+        """`context`: more options of the browser context (`color_scheme`, `timezone_id` …)."""
         self.live = live
-        self.context = browser.new_context(viewport=viewport)
+        self.context = browser.new_context(viewport=viewport, **context)
         self.context.set_default_timeout(10_000)
         self.page = self.context.new_page()
         self.errors: list[str] = []

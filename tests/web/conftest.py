@@ -167,7 +167,7 @@ class Console:
 
 @pytest.fixture
 def console_app(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[Deskbase, Any, str]]:
-    core, app = build(Settings(data_dir=str(tmp_path), replicate=False), clock)
+    core, app = build(Settings(reply_hold_seconds=0, data_dir=str(tmp_path), replicate=False), clock)
     raw, _ = core.tokens.ensure_admin_token(tmp_path)
     yield core, app, raw
 
@@ -197,7 +197,7 @@ def anonymous(console_app: tuple[Deskbase, Any, str]) -> Iterator[Console]:
 @pytest.fixture
 def sql_console(tmp_path: Path, clock: FixedClock, chdb_engine: Any) -> Iterator[Console]:
     """Signed in, seeded, with the SQL replica on the session's shared chDB engine (for the dashboard)."""
-    core, app = build(Settings(data_dir=str(tmp_path)), clock, engine=chdb_engine)
+    core, app = build(Settings(reply_hold_seconds=0, data_dir=str(tmp_path)), clock, engine=chdb_engine)
     raw, _ = core.tokens.ensure_admin_token(tmp_path)
     seed = seed_workspace(core)
     with TestClient(app, raise_server_exceptions=True) as client:
@@ -293,7 +293,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chdb_engine: Any) -> I
     from deskbase.support import demo
 
     data = tmp_path_factory.mktemp("console-live")
-    core, app = build(Settings(data_dir=str(data)), engine=chdb_engine)
+    core, app = build(Settings(reply_hold_seconds=0, data_dir=str(data)), engine=chdb_engine)
     raw, _ = core.tokens.ensure_admin_token(data)
     core.workspaces.put(WS, "Acme Support", None, SYSTEM)
     demo.load(core, WS, SYSTEM, demo.DemoSize(tickets=120, customers=30, weeks=4))

@@ -27,7 +27,9 @@ HOSTILE_NAME = "<img src=x onerror=alert(1)>.png"
 @pytest.fixture
 def console(tmp_path: Path, clock: FixedClock) -> Iterator[Console]:
     """Signed in as the admin; uploads over LIMIT bytes are refused."""
-    core, app = build(Settings(data_dir=str(tmp_path), replicate=False, max_file_bytes=LIMIT), clock)
+    core, app = build(
+        Settings(reply_hold_seconds=0, data_dir=str(tmp_path), replicate=False, max_file_bytes=LIMIT), clock
+    )
     raw, _ = core.tokens.ensure_admin_token(tmp_path)
     seed = seed_workspace(core)
     with TestClient(app) as client:

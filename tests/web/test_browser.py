@@ -252,7 +252,7 @@ def test_bulk_change_by_keyboard(desk: Tab) -> None:
     page.select_option("#bulk-priority", "high")
     page.click("#bulk-apply")
     page.wait_for_url(re.compile(r".*done=2.*"))
-    assert "Updated 2 tickets." in page.locator("main").inner_text()
+    expect(page.locator("#toast")).to_contain_text("Updated 2 tickets.")  # with Undo
     desk.shot("queue-bulk")
 
 

@@ -31,7 +31,9 @@ OPEN = {"status": "open", "priority": "high"}
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """Two agents: Maria online with two open tickets, Tom away with none; a ticket nobody has."""
     data = tmp_path_factory.mktemp("assignee-live")
-    core, app = build(Settings(data_dir=str(data), replicate=False, sla_scheduler=False))
+    core, app = build(
+        Settings(reply_hold_seconds=0, data_dir=str(data), replicate=False, sla_scheduler=False)
+    )
     raw, _ = core.tokens.ensure_admin_token(data)
     core.workspaces.put(WS, "Acme Support", None, SYSTEM)
     core.templates.apply(WS, "support", SYSTEM)

@@ -34,6 +34,7 @@ PASSWORD = "granite willow parade"
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     data = tmp_path_factory.mktemp("bell-live")
     settings = Settings(
+        reply_hold_seconds=0,
         data_dir=str(data),
         replicate=False,
         sla_scheduler=False,

@@ -74,7 +74,7 @@ class MailLive(Live):
 @pytest.fixture(scope="module")
 def mail_live(tmp_path_factory: pytest.TempPathFactory, remote: Remote) -> Iterator[MailLive]:
     data = tmp_path_factory.mktemp("console-mail-live")
-    core, app = build(Settings(data_dir=str(data), replicate=False, webhooks=False))
+    core, app = build(Settings(reply_hold_seconds=0, data_dir=str(data), replicate=False, webhooks=False))
     raw, _ = core.tokens.ensure_admin_token(data)
     seed_workspace(core)
     thread = email_thread(core, remote_image=f"{remote.url}/logo.png")

@@ -21,7 +21,13 @@ from tests.web.conftest import WS, Console, seed_workspace
 
 @pytest.fixture
 def store_console(tmp_path: Path, clock: FixedClock, store_url: str) -> Iterator[Console]:
-    settings = Settings(data_dir=str(tmp_path), database_url=store_url, replicate=False, sla_scheduler=False)
+    settings = Settings(
+        reply_hold_seconds=0,
+        data_dir=str(tmp_path),
+        database_url=store_url,
+        replicate=False,
+        sla_scheduler=False,
+    )
     core, app = build(settings, clock)
     raw, _ = core.tokens.ensure_admin_token(tmp_path)
     seed = seed_workspace(core)

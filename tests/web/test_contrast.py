@@ -51,3 +51,48 @@ def test_delivery_chips_are_readable_on_their_own_background(selector: str) -> N
     assert ink and fill
     assert contrast(ink.group(1), fill.group(1)) >= 4.5
     assert contrast(ink.group(1), "var(--panel)") >= 4.5  # the chip's border and icon on the message
+
+
+def palette(dark: bool) -> dict[str, str]:
+    """The colour variables of the light theme (the first :root), or of the dark one (prefers-color-scheme)."""
+    block = CSS.split("@media (prefers-color-scheme: dark)")[1] if dark else CSS.split("}")[0]
+    return dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-fA-F]{3,6})\b", block.split("}")[0] if dark else block))
+
+
+#: text colour on background, as the stylesheet pairs them (chips, badges, notes, buttons, links)
+PAIRS = [
+    ("--ink", "--panel"),
+    ("--ink", "--bg"),
+    ("--muted", "--panel"),
+    ("--muted", "--bg"),
+    ("--muted", "--soft"),
+    ("--accent", "--panel"),
+    ("--accent", "--bg"),
+    ("--accent-ink", "--accent"),
+    ("--run", "--run-bg"),
+    ("--soon", "--soon-bg"),
+    ("--paused", "--paused-bg"),
+    ("--breach", "--breach-bg"),
+    ("--met", "--met-bg"),
+    ("--prog", "--prog-bg"),
+    ("--low", "--low-bg"),
+    ("--soft-ink", "--soft"),
+    ("--on-breach", "--breach"),
+    ("--ink", "--note-bg"),
+    ("--cust-ink", "--panel"),
+    ("--agent-ink", "--panel"),
+    ("--ink", "--hi"),
+    ("--ink", "--field"),
+]
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_both_themes_pair_their_colours_readably(dark: bool) -> None:
+    """Issue #17 item 10: every text/background pair of the theme reaches 4.5:1 (WCAG 1.4.3)."""
+    p = palette(dark)
+    low = {
+        f"{ink} on {bg}": round(contrast(p[ink], p[bg]), 2)
+        for ink, bg in PAIRS
+        if contrast(p[ink], p[bg]) < 4.5
+    }
+    assert low == {}

@@ -311,3 +311,25 @@ def test_a_report_reading_a_table_the_token_may_not_read_is_refused(sql_console:
     assert r.status_code == 200 and "The report could not run" in r.text and "read:relationships" in r.text
     ok = sql_console.get(f"/w/{WS}/dashboard/reports/open_tickets_by_priority", htmx=True)
     assert "The report could not run" not in ok.text
+
+
+def test_an_agent_without_sql_sees_no_refusals_only_what_they_may_see(console: Console) -> None:
+    """Issue #17 item 7: panels the viewer may not run are left out and named once, quietly; the live strip
+    and SLA attainment (read:records) stay."""
+    raw, _ = console.core.tokens.create(
+        "agent", [{"scope": {"workspaces": [WS]}, "permissions": ["read:records", "read:relationships"]}]
+    )
+    console.client.cookies.clear()
+    console.sign_in(raw)
+    html = console.get(f"/w/{WS}/dashboard").text
+    assert "/dashboard/reports/" not in html and "/dashboard/panels/" not in html
+    assert 'class="panel report"' not in html and 'class="panel lead-panel"' not in html
+    assert 'id="withheld"' in html and "reports" in html.split('id="withheld"')[1].split("</p>")[0]
+    assert "/dashboard/strip" in html and "/dashboard/attainment" in html
+    assert "form-error" not in html and "403" not in html
+
+
+def test_with_sql_every_panel_is_offered(console: Console) -> None:
+    html = console.get(f"/w/{WS}/dashboard").text
+    assert 'id="withheld"' not in html
+    assert html.count('class="panel report"') >= 4 and html.count('class="panel lead-panel"') == 4

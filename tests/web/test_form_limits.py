@@ -23,7 +23,13 @@ FILE_CAP = 4 * 1024 * 1024
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     data = tmp_path_factory.mktemp("form-limits")
-    settings = Settings(data_dir=str(data), replicate=False, max_body_bytes=BODY_CAP, max_file_bytes=FILE_CAP)
+    settings = Settings(
+        reply_hold_seconds=0,
+        data_dir=str(data),
+        replicate=False,
+        max_body_bytes=BODY_CAP,
+        max_file_bytes=FILE_CAP,
+    )
     core, app = build(settings, FixedClock(START))
     raw, _ = core.tokens.ensure_admin_token(data)
     seed = seed_workspace(core)

@@ -34,6 +34,7 @@ def receiver() -> Iterator[Receiver]:
 
 def open_console(tmp_path: Path, clock: FixedClock, store_url: str | None = None) -> Iterator[Console]:
     settings = Settings(
+        reply_hold_seconds=0,
         data_dir=str(tmp_path),
         replicate=False,
         sla_scheduler=False,

@@ -27,7 +27,10 @@ READER = ["read:records", "read:relationships", "read:files"]
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Console, Thread]]:
     data = tmp_path_factory.mktemp("mail-conversation")
-    core, app = build(Settings(data_dir=str(data), replicate=False, sla_scheduler=False), FixedClock(START))
+    core, app = build(
+        Settings(reply_hold_seconds=0, data_dir=str(data), replicate=False, sla_scheduler=False),
+        FixedClock(START),
+    )
     raw, _ = core.tokens.ensure_admin_token(data)
     seed = seed_workspace(core)
     thread = email_thread(core)

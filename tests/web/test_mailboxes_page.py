@@ -33,6 +33,7 @@ SMTP_SECRET = "smtp-s3cret-never-shown"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     data = tmp_path_factory.mktemp("mailboxes-page")
     settings = Settings(
+        reply_hold_seconds=0,
         data_dir=str(data),
         replicate=False,
         sla_scheduler=False,

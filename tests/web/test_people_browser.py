@@ -39,6 +39,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
     data = tmp_path_factory.mktemp("people-live")
     settings = Settings(
+        reply_hold_seconds=0,
         data_dir=str(data),
         replicate=False,
         sla_scheduler=False,

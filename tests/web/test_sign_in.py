@@ -142,14 +142,18 @@ def test_sign_out_needs_the_csrf_token_while_signed_in(console: Console) -> None
 def test_a_session_survives_a_restart(tmp_path: Path, clock: FixedClock) -> None:
     """Sessions live in the store: a second server on the same data dir (a restart, or another process)
     knows the cookie; the first server's sign-out ends it for both."""
-    core, app = build(Settings(data_dir=str(tmp_path), replicate=False, sla_scheduler=False), clock)
+    core, app = build(
+        Settings(reply_hold_seconds=0, data_dir=str(tmp_path), replicate=False, sla_scheduler=False), clock
+    )
     raw, _ = core.tokens.ensure_admin_token(tmp_path)
     seed = seed_workspace(core)
     with TestClient(app) as first:
         c = Console(first, core, raw, seed)
         assert c.sign_in().status_code == 303
         cookies = dict(first.cookies)
-    _, app2 = build(Settings(data_dir=str(tmp_path), replicate=False, sla_scheduler=False), clock)
+    _, app2 = build(
+        Settings(reply_hold_seconds=0, data_dir=str(tmp_path), replicate=False, sla_scheduler=False), clock
+    )
     with TestClient(app2, cookies=cookies) as second:
         r = second.get(f"/w/{WS}/queue", follow_redirects=False)
         assert r.status_code == 200 and "My open tickets" in r.text

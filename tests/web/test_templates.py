@@ -99,6 +99,7 @@ LAYOUT = (
     "base.html",
     "_nav.html",
     "_dialogs.html",
+    "_toast.html",
     "_macros.html",
     "_agent_picker.html",
     "dashboard/_bars.html",

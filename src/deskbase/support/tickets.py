@@ -22,6 +22,8 @@ from deskbase.core.writer import UnitOfWork
 
 RESPONSE_TYPES = ("reply", "internal_note")
 TRACKED_FIELDS = ("status", "priority", "assignee", "team", "category", "channel")
+#: edits the timeline shows as well (not listed on "created": the subject is the page's title, tags its chips)
+EDITED_FIELDS = ("subject", "tags")
 NUMBER = re.compile(r"^(#?)(\d{1,15})$")
 
 
@@ -43,8 +45,12 @@ def add_response(
     body: dict[str, Any],
     actor: Actor,
     at: datetime | None = None,
+    response_id: str | None = None,
 ) -> dict[str, Any]:
     """Create a response and link it to the ticket atomically (`POST …/tickets/{id}/responses`).
+
+    `response_id` names the response: a held console reply sent again after a crash replaces itself
+    instead of being sent twice.
 
     `author` defaults to the calling token's name, `timestamp` to the change time. `mentions` (internal
     notes only) lists the user ids of members the note is for: stored as ids, so a rename changes nothing.
@@ -70,7 +76,7 @@ def add_response(
             data["attachments"] = body["attachments"]
         if mentions:
             data["mentions"] = mentions
-        st, _ = uow.upsert_record("responses", data, when)
+        st, _ = uow.upsert_record("responses", data, when, rid=response_id)
         uow.upsert_relationship("has_response", ("tickets", ticket_id), ("responses", st.id), None, when)
         return st
 
@@ -236,8 +242,8 @@ def conversation(core: Deskbase, scope: ReadScope, ticket_id: str) -> list[dict[
 
 
 def field_changes(history: list[dict[str, Any]], scope: ReadScope) -> list[dict[str, Any]]:
-    """Changes of the tracked ticket fields between consecutive versions of the ticket's history; who made
-    each shows to `read:audit` holders only, as in the record's history."""
+    """Changes of the tracked ticket fields (and subject and tag edits) between consecutive versions of the
+    ticket's history; who made each shows to `read:audit` holders only, as in the record's history."""
     out: list[dict[str, Any]] = []
     before: dict[str, Any] = {}
     audit = scope.audit("tickets")
@@ -257,7 +263,7 @@ def field_changes(history: list[dict[str, Any]], scope: ReadScope) -> list[dict[
         else:
             changed = {
                 f: {"from": before.get(f), "to": data.get(f)}
-                for f in TRACKED_FIELDS
+                for f in (*TRACKED_FIELDS, *EDITED_FIELDS)
                 if before.get(f) != data.get(f)
             }
             if image.get("deleted"):

@@ -76,6 +76,10 @@ class DashboardPage:
     strip_href: str = ""  #: the live strip (its own request, polled)
     #: the lead panels over the period, one request each (`description`: the stored query's name)
     panels: list[ReportLink] = field(default_factory=list)
+    #: what the viewer's permissions leave out (reports and lead panels need `sql`): named once, quietly,
+    #: instead of a red refusal in each panel
+    withheld: list[str] = field(default_factory=list)
+    base: str = ""  #: the dashboard's address (the period bar redraws the panels from it)
 
 
 # ---- the lead dashboard: live strip, created vs solved, first response, attainment by plan, heatmap --------

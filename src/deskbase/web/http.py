@@ -22,6 +22,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize, permits, sees
 from deskbase.core.context import Actor
 from deskbase.core.errors import BadRequest, DeskbaseError, Forbidden, NotFound, Unauthorized
+from deskbase.core.users import time_zones
 from deskbase.events.service import may_manage
 from deskbase.mail.service import MANAGE as MAIL_MANAGE
 from deskbase.notify.service import Notifications
@@ -305,6 +306,10 @@ def visible_workspaces(core: Deskbase, actor: Actor) -> list[dict[str, Any]]:
     return [w for w in core.workspaces.list() if may(actor, "read:records", w["id"], "tickets")]
 
 
+#: the browser's IANA time zone, set by console.js: times for a session with no person behind it
+TZ_COOKIE = "deskbase_tz"
+
+
 def make_shell(
     request: Request,
     actor: Actor | None,
@@ -326,6 +331,8 @@ def make_shell(
         if actor.user_id is not None:  # a person reads times in their own time zone
             access = core.people.access.get(actor.user_id)
             tz, away = access.time_zone, access.away
+        elif (browser := request.cookies.get(TZ_COOKIE) or "") in time_zones():
+            tz = browser  # a token's session: the browser's zone, as console.js reports it
         prefs = prefs or prefs_of(core, actor)
     return Shell(
         title=title,

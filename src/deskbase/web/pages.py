@@ -62,6 +62,22 @@ class Shell:
     teams_href: str | None = None
     away: bool | None = None  #: a person's own away switch (None: a token's session has none)
     here: str = "/"  #: this page's path, where the away switch comes back to
+    toast: Toast | None = None  #: what was just done, with a button that undoes it
+
+
+@dataclass(frozen=True)
+class Toast:
+    """A short-lived message after a one-click action, with an Undo form that reverses it through the normal
+    write path (console.js hides it after `seconds` unless it has focus; the form works without scripts)."""
+
+    message: str
+    action: str  #: where the Undo form posts
+    fields: list[tuple[str, str]]  #: its hidden fields
+    seconds: int
+    htmx: bool = False  #: post it with htmx (the ticket page's panels) rather than as a page
+    #: when the toast is done and nothing was undone, redraw the ticket page's panels from here (a held
+    #: reply has been sent by then)
+    refresh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +266,11 @@ class BulkForm:
     unassign: bool = False
     all: bool = False  #: every ticket matching the view and filters, not just those ticked
     ids: list[str] = field(default_factory=list)  #: the ticked tickets (kept ticked after an error)
+    confirm: int | None = None  #: the change takes this many tickets (over 50): asked to confirm the count
+    undo: str | None = None  #: the last change can be undone with this id (web/undo.py)
+    restored: int | None = None  #: an undo put back this many tickets…
+    kept: int = 0  #: …and left this many alone, changed again since
+    undo_error: str | None = None  #: why an undo did nothing
 
 
 @dataclass
@@ -296,6 +317,9 @@ class OtherTicket:
     priority: str
     updated_at: str
     number: int | None = None
+    #: the ticket's customer, named in pickers so tickets with one subject can be told apart (None: unknown
+    #: or not readable)
+    customer: str | None = None
 
 
 @dataclass
@@ -320,6 +344,7 @@ class SlaPanel:
     policy: str | None  #: "Default (v3)"
     calendar: str | None  #: "business-hours · Europe/Madrid"
     refresh_href: str
+    timezone: str | None = None  #: the calendar's zone: due times are also shown in it where it differs
 
 
 @dataclass(frozen=True)
@@ -345,6 +370,7 @@ class Composer:
     add_tags: list[str] = field(default_factory=list)  #: a macro's tags, added when the message is sent
     #: files uploaded with a message that was not sent (an error): kept, and sent with it next time
     attachments: list[Attachment] = field(default_factory=list)
+    held: int = 0  #: the message is held this many seconds before it is sent (undo-send)
 
 
 @dataclass(frozen=True)
@@ -498,6 +524,7 @@ class RecordRow:
     href: str
     cells: list[str]
     updated_at: str
+    number: int | None = None  #: a numbered collection's (tickets') `#1042`, shown instead of the id
 
 
 @dataclass
@@ -514,6 +541,7 @@ class CollectionPage:
     filter_value: str
     filter_error: str | None
     ops: list[tuple[str, str]]
+    numbered: bool = False  #: the rows carry numbers: a `#` column leads instead of the id's tail
 
 
 @dataclass(frozen=True)
@@ -524,6 +552,7 @@ class LinkRow:
     other_collection: str
     other_id: str
     href: str
+    label: str | None = None  #: `#1042 Login loop` or a customer's name, when the viewer may read it
 
 
 @dataclass

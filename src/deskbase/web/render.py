@@ -53,18 +53,29 @@ def reltime(ctx: Context, value: Any) -> str:
     return f"{text} ago" if delta > 0 else f"in {text}"
 
 
+def _zone(name: str | None) -> tuple[ZoneInfo, str]:
+    try:
+        return ZoneInfo(name or "UTC"), name or "UTC"
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC"), "UTC"
+
+
 @pass_context
-def abstime(ctx: Context, value: Any, fmt: str = "%a %d %b %Y, %H:%M") -> str:
-    """An absolute time in the workspace's time zone, with the zone named."""
+def abstime(ctx: Context, value: Any, fmt: str = "%a %d %b %Y, %H:%M", zone: str | None = None) -> str:
+    """An absolute time in the viewer's time zone (`shell.timezone`), or in `zone`, with the zone named."""
     t = _parse(value)
     if t is None:
         return ""
-    tz_name = ctx["shell"].timezone
-    try:
-        tz = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz, tz_name = ZoneInfo("UTC"), "UTC"
+    tz, tz_name = _zone(zone or ctx["shell"].timezone)
     return f"{t.astimezone(tz).strftime(fmt)} {tz_name}"
+
+
+def utctime(value: Any) -> str:
+    """The UTC instant, for a time's hover text: unambiguous whatever zone the page shows."""
+    t = _parse(value)
+    if t is None:
+        return ""
+    return t.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def humanize(value: Any) -> str:
@@ -123,5 +134,7 @@ def environment() -> Environment:
     )
     versions = _asset_versions()
     env.globals["static"] = lambda name: f"/static/{name}?v={versions.get(name, '0')}"
-    env.filters.update(reltime=reltime, abstime=abstime, humanize=humanize, number=number, duration=duration)
+    env.filters.update(
+        reltime=reltime, abstime=abstime, utctime=utctime, humanize=humanize, number=number, duration=duration
+    )
     return env

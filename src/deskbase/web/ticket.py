@@ -4,18 +4,19 @@ and timeline, the customer with their other tickets, related tickets and the SLA
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
-from deskbase.core.errors import ValidationFailed
+from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
-from deskbase.support import customers, macros, tickets
+from deskbase.support import customers, held, macros, tickets
 from deskbase.support.reply_rules import may_reply_publicly
 from deskbase.web import attachments as att
 from deskbase.web import mail_view
+from deskbase.web import undo as undos
 from deskbase.web.agent_picker import agent_options, team_options
 from deskbase.web.http import may
 from deskbase.web.pages import (
@@ -29,8 +30,9 @@ from deskbase.web.pages import (
     SlaPanel,
     TicketPage,
     TimelineItem,
+    Toast,
 )
-from deskbase.web.queue import customer_ref, options_from_schema, sla_service
+from deskbase.web.queue import customer_ref, customers_of, options_from_schema, sla_service
 from deskbase.web.sla import Clock, clock, most_urgent
 
 #: What the console edits in place. The description is not among them: it is the customer's first message
@@ -128,6 +130,27 @@ def other_ticket(t: dict[str, Any], workspace_id: str) -> OtherTicket:
     )
 
 
+def name_customers(
+    core: Deskbase, workspace_id: str, actor: Actor, others: list[OtherTicket]
+) -> list[OtherTicket]:
+    """`others` with their customers' names (and companies), fetched for all of them at once (two queries,
+    `queue.customers_of`): a picker of six tickets with one subject tells them apart by customer."""
+    if not others or not (
+        may(actor, "read:records", workspace_id, "customers")
+        and may(actor, "read:relationships", workspace_id, "customers")
+    ):
+        return others
+    refs = customers_of(core, workspace_id, actor, [o.id for o in others])
+
+    def named(o: OtherTicket) -> OtherTicket:
+        ref = refs.get(o.id)
+        if ref is None:
+            return o
+        return replace(o, customer=f"{ref.name} ({ref.company})" if ref.company else ref.name)
+
+    return [named(o) for o in others]
+
+
 def tickets_by_id(core: Deskbase, workspace_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
@@ -135,6 +158,39 @@ def tickets_by_id(core: Deskbase, workspace_id: str, ids: list[str]) -> dict[str
         workspace_id, "tickets", {"field": "id", "op": "in", "value": sorted(set(ids))}, limit=len(set(ids))
     )
     return {t["id"]: t for t in res["data"]}
+
+
+def unlinked_toast(
+    core: Deskbase, workspace_id: str, ticket_id: str, other_id: str, incoming: bool, htmx: bool
+) -> Toast | None:
+    """Undo for an unlink: link the same two tickets again, the same way round, through the link form."""
+    try:
+        other = core.records.get(workspace_id, "tickets", other_id)
+    except NotFound:
+        return None
+    o = other_ticket(other, workspace_id)
+    name = f"#{o.number} {o.subject}" if o.number else o.subject
+    fields = [("ticket", other_id), *([("direction", "incoming")] if incoming else [])]
+    href = f"/w/{workspace_id}/tickets/{ticket_id}/related"
+    return Toast(f"Unlinked {name}.", href, fields, undos.TOAST_SECONDS, htmx=htmx)
+
+
+def held_toast(
+    core: Deskbase, workspace_id: str, ticket_id: str, h: held.Held, seconds: int, htmx: bool, here: bool
+) -> Toast:
+    """Undo-send: the held message's notice. `here`: shown on its own ticket (which redraws itself once it
+    is sent); else on the next ticket, naming the one it goes to."""
+    word = "note" if h.message.get("type") == "internal_note" else "reply"
+    text = f"Your {word} sends in {seconds} s."
+    if not here:
+        try:
+            t = core.records.get(workspace_id, "tickets", ticket_id)
+            text = f"Your {word} to #{t.get('number')} sends in {seconds} s." if t.get("number") else text
+        except NotFound:
+            pass
+    href = f"/w/{workspace_id}/tickets/{ticket_id}"
+    refresh = href if here else None
+    return Toast(text, f"{href}/reply/undo", [("hold", h.id)], seconds, htmx=htmx, refresh=refresh)
 
 
 def customer_panel(
@@ -160,7 +216,10 @@ def customer_panel(
     )
 
 
-def related(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> list[RelatedTicket]:
+def related(
+    core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str, named: bool = True
+) -> list[RelatedTicket]:
+    """The ticket's related tickets (`named`: with their customers, for the panel)."""
     if not ReadScope(actor, workspace_id).links("tickets"):
         return []
     links = core.relationships.of_record(
@@ -171,11 +230,15 @@ def related(core: Deskbase, workspace_id: str, actor: Actor, ticket_id: str) -> 
         outgoing = link["source"]["id"] == ticket_id
         pairs.append((link["id"], link["target"]["id"] if outgoing else link["source"]["id"], outgoing))
     found = tickets_by_id(core, workspace_id, [p[1] for p in pairs])
-    return [
+    shown = [
         RelatedTicket(rid, other_ticket(found[other], workspace_id), "outgoing" if out else "incoming")
         for rid, other, out in pairs
         if other in found
     ]
+    if not named:
+        return shown
+    tickets = name_customers(core, workspace_id, actor, [r.ticket for r in shown])
+    return [replace(r, ticket=t) for r, t in zip(shown, tickets, strict=True)]
 
 
 def sla_parts(
@@ -200,6 +263,7 @@ def sla_parts(
         policy=f"{policy.get('name') or policy.get('id')} (v{policy.get('version')})" if policy else None,
         calendar=" · ".join(x for x in (calendar, tz) if x) or None,
         refresh_href=f"/w/{workspace_id}/tickets/{ticket_id}/sla",
+        timezone=tz,
     )
     return panel, most_urgent(clocks), list(view.get("events") or [])
 
@@ -208,9 +272,21 @@ def _changes_text(fields: dict[str, Any], created: bool) -> str:
     def show(v: Any) -> str:
         return "—" if v in (None, "") else str(v).replace("_", " ")
 
+    def one(name: str, change: dict[str, Any]) -> str:
+        old, new = change.get("from"), change.get("to")
+        if name == "subject":
+            return f"subject: “{old or ''}” → “{new or ''}”"
+        if name == "tags":
+            was, now = [str(t) for t in old or []], [str(t) for t in new or []]
+            added, removed = [t for t in now if t not in was], [t for t in was if t not in now]
+            parts = [f"added {', '.join(added)}"] if added else []
+            parts += [f"removed {', '.join(removed)}"] if removed else []
+            return "tags: " + ("; ".join(parts) or "reordered")
+        return f"{name}: {show(old)} → {show(new)}"
+
     if created:
         return "Created · " + ", ".join(f"{k} {show(v)}" for k, v in fields.items())
-    return "; ".join(f"{k}: {show(v.get('from'))} → {show(v.get('to'))}" for k, v in fields.items())
+    return "; ".join(one(k, v) for k, v in fields.items())
 
 
 def timeline_items(raw: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[TimelineItem]:
@@ -247,6 +323,7 @@ class Extras:
     saved: str | None = None
     composer: Composer | None = None
     related_error: str | None = None
+    toast: Toast | None = None
 
 
 class AgentCache:

@@ -273,16 +273,68 @@
 
   // ---- bulk: tick rows (x, or the boxes), then change them together in the bulk bar ---------------------
   // With scripts the bar stays folded (one line) until something is ticked or "all matching" is chosen.
-  const bulkForm = document.getElementById("bulk");
   function countTicked() {
+    const bulkForm = document.getElementById("bulk");
     const out = document.getElementById("bulk-count");
     if (!out || !bulkForm) return;
     const n = $$("input[name=ids]:checked").length;
     const all = document.getElementById("bulk-all");
     out.textContent = n ? `${n} ticked` : "Tick tickets (x) to change them together";
-    bulkForm.classList.toggle("open", n > 0 || (all && all.checked) || !!document.getElementById("bulk-error"));
+    const shown = !!document.getElementById("bulk-error") || !!document.getElementById("bulk-confirm");
+    bulkForm.classList.toggle("open", n > 0 || (all && all.checked) || shown);
   }
-  if (bulkForm) { bulkForm.classList.add("folds"); countTicked(); }
+  function foldBulk() {
+    const bulkForm = document.getElementById("bulk");
+    if (bulkForm) { bulkForm.classList.add("folds"); countTicked(); }
+  }
+  foldBulk();
+
+  // ---- queue filters apply as they change: the list below them is redrawn in place (focus stays in the
+  // filter) and the address follows with history.replaceState. Without scripts the Apply button submits.
+  const filters = $("form[data-live-filters]");
+  if (filters) {
+    filters.classList.add("live");
+    let asked = 0;
+    let typingTimer = 0;
+    const apply = async () => {
+      const params = new URLSearchParams();
+      new FormData(filters).forEach((v, k) => { if (typeof v === "string" && v.trim()) params.append(k, v.trim()); });
+      const href = `${filters.getAttribute("action")}?${params}`;
+      const mine = ++asked;
+      let res;
+      try { res = await fetch(href, { credentials: "same-origin" }); } catch (e) { location.href = href; return; }
+      if (mine !== asked) return;                      // a later change is on its way: it wins
+      const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      const fresh = doc.getElementById("queue-results");
+      const here = document.getElementById("queue-results");
+      if (!res.ok || !fresh || !here) { location.href = href; return; }
+      here.replaceWith(fresh);
+      const nav = doc.querySelector("nav.views");
+      const oldNav = $("nav.views");
+      if (nav && oldNav) oldNav.replaceWith(nav);
+      if (window.htmx && typeof window.htmx.process === "function") {
+        window.htmx.process(fresh);
+        if (nav && oldNav) window.htmx.process(nav);
+      }
+      history.replaceState(null, "", href);
+      selected = -1;
+      rememberQueue(); tick(); foldBulk(); armToast();
+      const count = $("#queue-count");
+      const live = $("#announcer");
+      if (live && count) live.textContent = count.textContent.trim() || "Filters applied";
+    };
+    filters.addEventListener("change", (e) => {
+      if (!e.target || e.target.tagName !== "SELECT") return;   // typed text is applied on input
+      clearTimeout(typingTimer);
+      apply();
+    });
+    filters.addEventListener("input", (e) => {
+      if (!e.target || e.target.tagName !== "INPUT") return;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(apply, 400);
+    });
+    filters.addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(typingTimer); apply(); });
+  }
   document.addEventListener("change", (e) => {
     const t = e.target;
     if (t && t.id === "pick-page") $$("input[name=ids]").forEach((b) => { b.checked = t.checked; });
@@ -368,8 +420,100 @@
     setTimeout(() => link.remove(), 0);   // after the click has loaded them into the frame
   });
 
+  // ---- dashboard: a new period redraws the panels that depend on it (SLA attainment and the lead panels) in
+  // place, each from its own request; the address follows. Without scripts the Show button reloads the page.
+  const periodBar = $("form.period-bar[data-base]");
+  if (periodBar) {
+    const redrawPeriod = async () => {
+      const period = ($("#period") || {}).value || "30d";
+      const base = periodBar.dataset.base;
+      const clock = new URLSearchParams(location.search).get("clock");
+      const q = (extra) => new URLSearchParams({ period, ...extra }).toString();
+      const targets = [["attainment", `${base}/attainment?${q({})}`]].concat($$("section.lead-panel[id^=panel-]").map((el) => {
+        const id = el.id.slice("panel-".length);
+        return [el.id, `${base}/panels/${id}?${q(id === "first_response" && clock ? { clock } : {})}`];
+      }));
+      history.replaceState(null, "", `${base}?${q(clock ? { clock } : {})}`);
+      await Promise.all(targets.map(async ([id, href]) => {
+        const el = document.getElementById(id);
+        if (!el) return;
+        el.setAttribute("aria-busy", "true");
+        let res;
+        try { res = await fetch(href, { credentials: "same-origin", headers: { "HX-Request": "true" } }); } catch (e) { res = null; }
+        if (!res || !res.ok) { el.removeAttribute("aria-busy"); return; }
+        const holder = document.createElement("template");
+        holder.innerHTML = (await res.text()).trim();
+        const fresh = holder.content.firstElementChild;
+        if (!fresh || !document.getElementById(id)) return;
+        document.getElementById(id).replaceWith(fresh);
+        if (window.htmx && typeof window.htmx.process === "function") window.htmx.process(fresh);
+      }));
+      const live = $("#announcer");
+      const label = $("#period option:checked");
+      if (live && label) live.textContent = `Panels show ${label.textContent.trim().toLowerCase()}`;
+    };
+    periodBar.addEventListener("change", (e) => { if (e.target && e.target.id === "period") redrawPeriod(); });
+    periodBar.addEventListener("submit", (e) => { e.preventDefault(); redrawPeriod(); });
+  }
+
+  // ---- time zone: the server draws times in the viewer's zone. A person has one in their profile; a token's
+  // session (and an invitation's first choice) takes the browser's, which this cookie reports.
+  try {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && /^[A-Za-z0-9_+\-\/]+$/.test(zone)) {
+      if (!document.cookie.split("; ").includes(`deskbase_tz=${zone}`)) {
+        document.cookie = `deskbase_tz=${zone}; path=/; max-age=31536000; SameSite=Strict${location.protocol === "https:" ? "; Secure" : ""}`;
+      }
+      const pick = $("select[data-browser-zone]");
+      if (pick && pick.querySelector(`option[value="${zone}"]`)) pick.value = zone;
+    }
+  } catch (e) { /* no Intl zone: the workspace's zone stays */ }
+
+  // ---- undo toast: shown for its seconds, longer while it has focus or the pointer; `z` presses its Undo ------
+  function armToast() {
+    const form = $("#toast form.toast");
+    if (!form || form.dataset.armed) return;
+    form.dataset.armed = "1";
+    const hide = () => {
+      if (form.contains(document.activeElement) || form.matches(":hover")) { setTimeout(hide, 1000); return; }
+      form.hidden = true;
+    };
+    const seconds = Number(form.dataset.toastSeconds) || 10;
+    setTimeout(hide, seconds * 1000);
+    // once sent it has done its work (a page answer replaces it; an htmx answer swaps the panels)
+    form.addEventListener("submit", () => { form.dataset.undone = "1"; setTimeout(() => { form.hidden = true; }, 0); });
+    // a held reply: once its time is up (and the server's loop has sent it), redraw the conversation
+    if (form.dataset.refresh) setTimeout(() => { if (!form.dataset.undone) redraw(form.dataset.refresh); }, seconds * 1000 + 2500);
+  }
+  async function redraw(href) {
+    let res;
+    try { res = await fetch(href, { credentials: "same-origin" }); } catch (e) { return; }
+    if (!res.ok || location.pathname !== new URL(href, location.href).pathname) return;
+    const doc = new DOMParser().parseFromString(await res.text(), "text/html");
+    ["conversation", "meta", "sla-panel", "timeline"].forEach((id) => {
+      const fresh = doc.getElementById(id);
+      const here = document.getElementById(id);
+      if (!fresh || !here) return;
+      here.replaceWith(fresh);
+      if (window.htmx && typeof window.htmx.process === "function") window.htmx.process(fresh);
+    });
+    tick();
+  }
+  document.addEventListener("click", (e) => {
+    const close = e.target.closest && e.target.closest("[data-toast-close]");
+    if (close && close.form) close.form.hidden = true;
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "z" || e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || $("dialog[open]") || !shortcutsOn()) return;
+    const form = $("#toast form.toast");
+    if (!form || form.hidden) return;
+    e.preventDefault();
+    form.requestSubmit(form.querySelector("[data-undo]") || undefined);
+  });
+
   // htmx "show more" appends rows: keep the remembered order current.
-  document.addEventListener("htmx:after:swap", () => { rememberQueue(); tick(); syncPresence(); });
+  document.addEventListener("htmx:after:swap", () => { rememberQueue(); tick(); syncPresence(); armToast(); });
   rememberQueue();
   tick();
+  armToast();
 })();

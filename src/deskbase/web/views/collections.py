@@ -3,6 +3,7 @@ colour, its records as a table whose columns are the schema's fields, and one re
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -11,7 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from deskbase.api.deps import requires
+from deskbase.core.app import Deskbase
 from deskbase.core.auth import audit_view, authorize
+from deskbase.core.context import Actor
 from deskbase.core.errors import InvalidFilter
 from deskbase.web.http import ActorDep, Console, ConsoleRoute, console, core_of, make_shell, may, render, url
 from deskbase.web.pages import CollectionCard, CollectionPage, CollectionsPage, LinkRow, RecordPage, RecordRow
@@ -69,6 +72,31 @@ def record_counts(con: Console, ws: str) -> dict[str, int | None]:
     return counts.get((ws, "\x00collections"), core.settled_seq(ws), count)
 
 
+def name_links(core: Deskbase, ws: str, actor: Actor, links: list[LinkRow]) -> list[LinkRow]:
+    """Label each linked record by its number and subject or name (`#1042 Login loop`) instead of an id's
+    tail: one query per linked collection the viewer may read, never one per link."""
+    wanted: dict[str, set[str]] = {}
+    for link in links:
+        wanted.setdefault(link.other_collection, set()).add(link.other_id)
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for coll, ids in wanted.items():
+        if may(actor, "read:records", ws, coll):
+            cond = {"field": "id", "op": "in", "value": sorted(ids)}
+            for r in core.records.query(ws, coll, cond, limit=len(ids))["data"]:
+                found[(coll, r["id"])] = r
+
+    def label(r: dict[str, Any]) -> str | None:
+        d = r.get("data") or {}
+        title = str(d.get("subject") or d.get("name") or d.get("title") or "")
+        num = f"#{r['number']}" if r.get("number") is not None else ""
+        return " ".join(x for x in (num, title) if x) or None
+
+    return [
+        replace(link, label=label(r)) if (r := found.get((link.other_collection, link.other_id))) else link
+        for link in links
+    ]
+
+
 @router.get("/w/{ws}/collections", openapi_extra=requires("read:collections"))
 def collections(ws: str, request: Request, actor: ActorDep) -> Response:
     authorize(actor, "read:collections", ws)
@@ -123,7 +151,11 @@ def collection(
     params = {"field": field, "op": op if field else None, "value": value if field else None}
     rows = [
         RecordRow(
-            r["id"], f"{base}/{quote(r['id'])}", [cell(r["data"].get(k)) for k in columns], r["updated_at"]
+            r["id"],
+            f"{base}/{quote(r['id'])}",
+            [cell(r["data"].get(k)) for k in columns],
+            r["updated_at"],
+            r.get("number"),
         )
         for r in res["data"]
     ]
@@ -142,6 +174,7 @@ def collection(
         filter_value=value,
         filter_error=error,
         ops=list(OPS),
+        numbered=any(r.number is not None for r in rows),
     )
     return render(
         request,
@@ -177,6 +210,7 @@ def record(ws: str, collection: str, rid: str, request: Request, actor: ActorDep
                     f"/w/{quote(ws)}/collections/{quote(other['collection'])}/{quote(other['id'])}",
                 )
             )
+    links = name_links(core, ws, actor, links)
     history = audit_view(actor, core.records.history(ws, collection, rid, limit=50))
     page = RecordPage(
         collection=card(ws, c, 0),

@@ -39,8 +39,22 @@ def dashboard(
         ReportLink(r.id, r.title, rep.query_text(core, ws, r.id)[0], f"{base}/reports/{r.id}")
         for r in rep.REPORTS
     ]
+    # Panels the viewer may not run are left out (and said so once), never drawn as refusals: reports need
+    # `sql` (as POST …/sql), the lead panels `sql` and `read:records` over the whole workspace.
+    withheld = []
+    if not permits(actor, "sql", ws):
+        reports, withheld = [], ["the reports (agent workload, tickets by status …)"]
+    lead = permits(actor, "sql", ws, whole_workspace=True) and permits(
+        actor, "read:records", ws, whole_workspace=True
+    )
+    if not lead:
+        withheld.append(
+            "the lead panels (created vs solved, first response, attainment by plan, weekday by hour)"
+        )
     page = DashboardPage(
         reports=reports,
+        withheld=withheld,
+        base=base,
         sql_available=_analytics(request) is not None,
         sla_available=sla_service(core) is not None,
         period=period,
@@ -59,6 +73,7 @@ def dashboard(
                 ),
             )
             for p in dash.PANELS
+            if lead
         ],
     )
     return render(request, "dashboard.html", page, make_shell(request, actor, "Dashboard", ws, "dashboard"))

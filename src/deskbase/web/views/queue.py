@@ -16,6 +16,7 @@ from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.web import queue as q
+from deskbase.web import undo as undos
 from deskbase.web.agent_picker import agent_options
 from deskbase.web.http import (
     ActorDep,
@@ -32,10 +33,20 @@ from deskbase.web.http import (
     render,
     url,
 )
-from deskbase.web.pages import BulkForm, NavView, QueueFilters, QueueFreshness, QueueNav, QueuePage
+from deskbase.web.pages import (
+    BulkForm,
+    NavView,
+    QueueFilters,
+    QueueFreshness,
+    QueueNav,
+    QueuePage,
+    Toast,
+)
 from deskbase.web.ticket import AGENTS
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+#: a bulk change of more tickets than this is confirmed first, naming the count (server-enforced)
+CONFIRM_OVER = 50
 
 
 #: how long a page waits for counts nobody has taken yet before it loads them in a second request
@@ -83,9 +94,13 @@ def queue(
     cursor: str | None = None,
     fragment: str | None = None,
     done: int | None = None,
+    undo: str | None = None,
+    restored: int | None = None,
+    kept: int = 0,
 ) -> Response:
     authorize(actor, "read:records", ws, "tickets")
-    return queue_page(request, actor, ws, dict(request.query_params), cursor, fragment, BulkForm(done=done))
+    state = BulkForm(done=done, undo=undo, restored=restored, kept=kept)
+    return queue_page(request, actor, ws, dict(request.query_params), cursor, fragment, state)
 
 
 def view_and_sort(params: dict[str, str]) -> tuple[str, str]:
@@ -179,8 +194,29 @@ def queue_page(
         if page.tickets and may(actor, "write:records", ws, "tickets")
         else None,
     )
+    shell.toast = toast(core, actor, ws, body, params, query)
     template = "queue_rows.html" if fragment == "rows" else "queue.html"
     return render(request, template, body, shell, status=status)
+
+
+def toast(
+    core: Deskbase, actor: Actor, ws: str, page: QueuePage, params: dict[str, str], query: dict[str, str]
+) -> Toast | None:
+    """Undo for what the previous request did: a bulk change (while its entry lives), or a deleted saved
+    view (saved again under its name, at its place, with the filters the page shows)."""
+    base = f"/w/{quote(ws)}/queue"
+    echo = list(query.items())
+    if page.bulk.undo and page.bulk.done is not None and undos.peek(core, actor.id, page.bulk.undo):
+        n = page.bulk.done
+        text = f"Updated {n:,} ticket{'' if n == 1 else 's'}."
+        fields = [("undo", page.bulk.undo), *echo]
+        return Toast(text, f"{base}/bulk/undo", fields, undos.TOAST_SECONDS)
+    name = " ".join((params.get("unsaved") or "").split())[:NAME_MAX]
+    if name:
+        at = params.get("at") or ""
+        fields = [("name", name), *echo, *([("at", at)] if at.isdigit() else [])]
+        return Toast(f"Deleted the saved view “{name}”.", f"{base}/views", fields, undos.TOAST_SECONDS)
+    return None
 
 
 @router.post("/w/{ws}/queue/bulk", openapi_extra=requires("write:records"))
@@ -209,17 +245,73 @@ def bulk(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
         state.error = "Tick the tickets to change first (x ticks the selected row), or choose all matching."
     elif state.error is None and len(ids) > core.settings.max_batch_operations:
         state.error = f"Change at most {core.settings.max_batch_operations:,} tickets at a time."
+    if state.error is None and len(ids) > CONFIRM_OVER and form.get("confirm") != str(len(ids)):
+        # the count is named and confirmed: a confirmation of 60 does not carry a change that now takes 600
+        state.confirm = len(ids)
+        return queue_page(request, actor, ws, params, bulk=state, status=409)
+    undo_id = None
     if state.error is None:
+        previous = before(core, ws, ids, changes)
         ops = [{"type": "patch_record", "collection": "tickets", "id": i, "data": changes} for i in ids]
         try:
             core.batch.run(ws, ops, actor)
             core.reads.mark(ws, ids, actor.id, core.settled_seq(ws))  # my own change: seen
         except (ValidationFailed, NotFound, Conflict) as exc:
             state.error = f"Nothing was changed: {exc.message}"
+        else:
+            payload = {"set": changes, "previous": previous}
+            undo_id = undos.keep(core, actor.id, ws, "bulk", payload) if previous else None
     if state.error is not None:
         return queue_page(request, actor, ws, params, bulk=state, status=422)
     query = {k: v for k, v in params.items() if v}
-    return redirect(request, url(f"/w/{quote(ws)}/queue", **query, done=len(ids)))
+    return redirect(request, url(f"/w/{quote(ws)}/queue", **query, done=len(ids), undo=undo_id))
+
+
+def before(core: Deskbase, ws: str, ids: list[str], changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The values a bulk change is about to overwrite, for exactly the tickets it changes (ticket id ->
+    field -> value, None for unset); tickets that already had the new values are left out."""
+    found = core.records.query(ws, "tickets", {"field": "id", "op": "in", "value": ids}, limit=len(ids))[
+        "data"
+    ]
+    out: dict[str, dict[str, Any]] = {}
+    for t in found:
+        d = t.get("data") or {}
+        if any(d.get(k) != v for k, v in changes.items()):
+            out[t["id"]] = {k: d.get(k) for k in changes}
+    return out
+
+
+@router.post("/w/{ws}/queue/bulk/undo", openapi_extra=requires("write:records"))
+def bulk_undo(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Put back the values a bulk change overwrote, on the tickets that still hold what it set (one atomic
+    batch through the core); a ticket someone changed again since is left as it is, and counted."""
+    authorize(actor, "write:records", ws, "tickets")
+    core = core_of(request)
+    params = echoed(form)
+    entry = undos.take(core, actor.id, form.get("undo") or "")
+    state = BulkForm()
+    if entry is None or entry.kind != "bulk" or entry.workspace_id != ws:
+        state.undo_error = "That change can no longer be undone (it was undone already, or it is too old)."
+        return queue_page(request, actor, ws, params, bulk=state, status=410)
+    done: dict[str, Any] = entry.payload.get("set") or {}
+    previous: dict[str, dict[str, Any]] = entry.payload.get("previous") or {}
+    ids = sorted(previous)
+    current = core.records.query(
+        ws, "tickets", {"field": "id", "op": "in", "value": ids}, limit=max(len(ids), 1)
+    )["data"]
+    back = [t["id"] for t in current if all((t.get("data") or {}).get(k) == v for k, v in done.items())]
+    ops = [{"type": "patch_record", "collection": "tickets", "id": i, "data": previous[i]} for i in back]
+    if ops:
+        try:
+            core.batch.run(ws, ops, actor)
+            core.reads.mark(ws, back, actor.id, core.settled_seq(ws))
+        except (ValidationFailed, NotFound, Conflict) as exc:
+            state.undo_error = f"Nothing was put back: {exc.message}"
+            return queue_page(request, actor, ws, params, bulk=state, status=422)
+    query = {k: v for k, v in params.items() if v}
+    return redirect(
+        request, url(f"/w/{quote(ws)}/queue", **query, restored=len(back), kept=len(ids) - len(back))
+    )
 
 
 def bulk_changes(state: BulkForm, options: dict[str, list[str]]) -> tuple[dict[str, Any], str | None]:
@@ -306,7 +398,10 @@ def save_view(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Resp
     if error is not None:
         return queue_page(request, actor, ws, params, status=422, save_error=error)
     query = url("", view=view, sort=sort, **{k: v for k, v in vars(filters).items() if v})[1:]
-    core.preferences.update(actor.id, {"views": {**prefs.views, ws: [*mine, {"name": name, "query": query}]}})
+    at = form.get("at") or ""
+    place = min(int(at), len(mine)) if at.isdigit() else len(mine)  # an undone deletion returns to its place
+    mine.insert(place, {"name": name, "query": query})
+    core.preferences.update(actor.id, {"views": {**prefs.views, ws: mine}})
     return redirect(request, f"/w/{quote(ws)}/queue?{query}")
 
 
@@ -316,10 +411,15 @@ def delete_view(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Re
     core = core_of(request)
     prefs = prefs_of(core, actor)
     name = form.get("name") or ""
-    kept = [v for v in prefs.views.get(ws, []) if v.get("name") != name]
+    views = prefs.views.get(ws, [])
+    at = next((i for i, v in enumerate(views) if v.get("name") == name), None)
+    kept = [v for v in views if v.get("name") != name]
     core.preferences.update(actor.id, {"views": {**prefs.views, ws: kept}})
     query = {k: v for k, v in echoed(form).items() if v}
-    return redirect(request, url(f"/w/{quote(ws)}/queue", **query))
+    if at is None:
+        return redirect(request, url(f"/w/{quote(ws)}/queue", **query))
+    # the page offers Undo: save it again under its name, at its place
+    return redirect(request, url(f"/w/{quote(ws)}/queue", **query, unsaved=name, at=str(at)))
 
 
 def form_list(request: Request, name: str) -> list[str]:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
+from deskbase.support import held as held_replies
 from deskbase.web import ticket as tk
 from deskbase.web.http import (
     ActorDep,
@@ -48,6 +49,7 @@ def respond(
         if draft is not None:
             x.composer = Composer(body=draft.body, type=draft.type, draft_at=iso(draft.updated_at))
     seen = core.settled_seq(ws)  # taken before the page's reads: nothing later can be marked as seen
+    shell.toast = x.toast
     page = tk.build(core, ws, actor, ticket_id, shell.now, prefs.me, x)
     core.reads.mark(ws, [ticket_id], actor.id, seen)
     shell.title = str(page.ticket["data"].get("subject") or "Ticket")
@@ -58,9 +60,29 @@ def respond(
 
 
 @router.get("/w/{ws}/tickets/{ticket_id}", openapi_extra=requires("read:records"))
-def ticket_page(ws: str, ticket_id: str, request: Request, actor: ActorDep) -> Response:
+def ticket_page(
+    ws: str,
+    ticket_id: str,
+    request: Request,
+    actor: ActorDep,
+    unlinked: str = "",
+    incoming: bool = False,
+    held: str = "",
+    held_on: str = "",
+) -> Response:
+    """The page; `unlinked` (after an unlink without scripts) offers to link that ticket again, `held` (a
+    message just sent from here, or from `held_on` with "Send and next") offers to take it back."""
     authorize(actor, "read:records", ws, "tickets")
-    return respond(request, actor, ws, ticket_id)
+    core = core_of(request)
+    x = tk.Extras()
+    if unlinked and may(actor, "write:relationships", ws, "tickets"):
+        x.toast = tk.unlinked_toast(core, ws, ticket_id, unlinked[:100], incoming, False)
+    if held and (h := held_replies.pending(core, actor.id, held)) is not None:
+        left = max(1, int(held[:10]) - int(core.clock.now().timestamp()))
+        here = h.ticket_id == ticket_id
+        if here or h.ticket_id == held_on:
+            x.toast = tk.held_toast(core, ws, h.ticket_id, h, left, htmx=False, here=here)
+    return respond(request, actor, ws, ticket_id, x)
 
 
 @router.get("/w/{ws}/tickets/{ticket_id}/sla", openapi_extra=requires("read:records"))
@@ -80,7 +102,8 @@ def sla_panel(ws: str, ticket_id: str, request: Request, actor: ActorDep) -> Res
 def related_search(
     ws: str, ticket_id: str, request: Request, actor: ActorDep, q: str = "", ticket: str = ""
 ) -> Response:
-    """Tickets whose subject contains the text typed in the link box (`ticket`, or `q`), or whose id it is."""
+    """Tickets whose subject contains the text typed in the link box (`ticket`, or `q`), whose number it is
+    (`#1042`) or whose id it is; each with its number, customer and status, so same-subject tickets differ."""
     authorize(actor, "read:records", ws, "tickets")
     authorize(actor, "read:relationships", ws, "tickets")
     core = core_of(request)
@@ -92,10 +115,11 @@ def related_search(
         found = core.records.query(
             ws, "tickets", cond, [{"field": "updated_at", "direction": "desc"}], MATCHES + 1
         )["data"]
-        linked = {r.ticket.id for r in tk.related(core, ws, actor, ticket_id)}
+        linked = {r.ticket.id for r in tk.related(core, ws, actor, ticket_id, named=False)}
         matches = [tk.other_ticket(t, ws) for t in found if t["id"] != ticket_id and t["id"] not in linked][
             :MATCHES
         ]
+        matches = tk.name_customers(core, ws, actor, matches)
     page = RelatedMatches(
         f"/w/{ws}/tickets/{ticket_id}", text, matches, may(actor, "write:relationships", ws, "tickets")
     )

@@ -19,7 +19,7 @@ from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
-from deskbase.support import macros, tickets
+from deskbase.support import held, macros, tickets
 from deskbase.web import attachments as att
 from deskbase.web import ticket as tk
 from deskbase.web.composer_form import ComposerForm, ComposerFormDep
@@ -35,6 +35,7 @@ from deskbase.web.http import (
     prefs_of,
     redirect,
     render,
+    url,
 )
 from deskbase.web.pages import Composer, Message, PresencePanel
 from deskbase.web.queue import options_from_schema
@@ -153,13 +154,28 @@ def _reply(ws: str, ticket_id: str, request: Request, actor: Actor, upload: Comp
             composer.collision = newer
             panels = ("conversation", "composer", "meta", "timeline")
             return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 409, panels)
+    message: dict[str, Any] = {"body": body, "type": kind, "author": author}
+    if file_ids:
+        message[att.FIELD] = file_ids
+    mentions = [m for m in (form.get("mentions") or "").split(",") if m.strip()]
+    if mentions and kind == "internal_note":  # the composer fills it for notes only
+        message["mentions"] = [m.strip() for m in mentions][:50]
+    hold_for = core.settings.reply_hold_seconds
+    if hold_for > 0:
+        then = {"status": status, "priority": then_priority, "tags": then_tags}
+        h = held.hold(core, ws, ticket_id, actor, message, {k: v for k, v in then.items() if v}, hold_for)
+        core.drafts.discard(ws, ticket_id, actor.id)
+        after = local_path(form.get("next"), "")
+        if after.startswith(f"/w/{ws}/tickets/"):  # the next ticket's page offers Undo
+            return redirect(request, url(after, held=h.id, held_on=ticket_id))
+        if after.startswith(f"/w/{ws}/"):
+            return redirect(request, after)
+        if not is_htmx(request):
+            return redirect(request, url(_back(ws, ticket_id), held=h.id) + "#conversation")
+        x = tk.Extras(composer=Composer(sent=True, type=kind, held=hold_for))
+        x.toast = tk.held_toast(core, ws, ticket_id, h, hold_for, htmx=True, here=True)
+        return respond(request, actor, ws, ticket_id, x, 200, ("composer",))
     try:
-        message: dict[str, Any] = {"body": body, "type": kind, "author": author}
-        if file_ids:
-            message[att.FIELD] = file_ids
-        mentions = [m for m in (form.get("mentions") or "").split(",") if m.strip()]
-        if mentions and kind == "internal_note":  # the composer fills it for notes only
-            message["mentions"] = [m.strip() for m in mentions][:50]
         tickets.add_response(core, ws, ticket_id, message, actor)
     except Forbidden as exc:  # a light agent's reply (support/reply_rules.py): the composer says why
         composer.error = exc.message
@@ -188,6 +204,38 @@ def _reply(ws: str, ticket_id: str, request: Request, actor: Actor, upload: Comp
         return redirect(request, _back(ws, ticket_id) + "#conversation")
     sent = Composer(sent=True, type=kind)
     return respond(request, actor, ws, ticket_id, tk.Extras(composer=sent), 200, REPLY_PANELS)
+
+
+@router.post(
+    "/w/{ws}/tickets/{ticket_id}/reply/undo", openapi_extra=requires("write:records", "write:relationships")
+)
+def undo_send(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
+    """Undo-send: take the held message back before its time (support/held.py) and put it in the composer
+    again, with what was chosen with it; it is also kept as the agent's draft, so it survives a reload."""
+    authorize(actor, "write:records", ws, "responses")
+    authorize(actor, "write:relationships", ws)
+    core = core_of(request)
+    core.records.get(ws, "tickets", ticket_id)
+    h = held.cancel(core, actor.id, form.get("hold") or "")
+    if h is None or h.ticket_id != ticket_id or h.workspace_id != ws:
+        gone = Composer(error="Too late to undo: the message has been sent (or was taken back already).")
+        if not is_htmx(request):
+            return respond(request, actor, ws, ticket_id, tk.Extras(composer=gone), 409)
+        return respond(request, actor, ws, ticket_id, tk.Extras(composer=gone), 409, ("composer",))
+    body, kind = str(h.message.get("body") or ""), str(h.message.get("type") or "reply")
+    core.drafts.save(ws, ticket_id, actor.id, body, kind)
+    files = att.readable(core, ws, actor, list(h.message.get(att.FIELD) or []))
+    composer = Composer(
+        body=body,
+        type=kind,
+        status=str(h.then.get("status") or ""),
+        priority=str(h.then.get("priority") or ""),
+        add_tags=[str(x) for x in h.then.get("tags") or []],
+        attachments=list(files.values()),
+    )
+    if not is_htmx(request):
+        return redirect(request, _back(ws, ticket_id) + "#composer")
+    return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 200, ("composer",))
 
 
 @router.post("/w/{ws}/tickets/{ticket_id}/macro", openapi_extra=requires("write:records"))
@@ -272,14 +320,13 @@ def link(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormD
         error = "Enter or pick the ticket to link."
     elif other == ticket_id:
         error = "A ticket can't be related to itself."
-    elif any(r.ticket.id == other for r in tk.related(core, ws, actor, ticket_id)):
+    elif any(r.ticket.id == other for r in tk.related(core, ws, actor, ticket_id, named=False)):
         error = "These tickets are already linked."
     if error is None:
-        body = {
-            "rel_type": "related_to",
-            "source": {"collection": "tickets", "id": ticket_id},
-            "target": {"collection": "tickets", "id": other},
-        }
+        ends = [{"collection": "tickets", "id": ticket_id}, {"collection": "tickets", "id": other}]
+        if form.get("direction") == "incoming":  # an undone unlink links the two the way they were
+            ends.reverse()
+        body = {"rel_type": "related_to", "source": ends[0], "target": ends[1]}
         try:
             core.relationships.upsert(ws, body, actor)
         except (ValidationFailed, Conflict) as exc:
@@ -306,6 +353,10 @@ def unlink(
     if rel["rel_type"] != "related_to" or ticket_id not in ends or rel.get("deleted"):
         raise NotFound(f"relationship {rel_id!r} not found", {"id": rel_id})
     core.relationships.delete(ws, rel_id, actor)
+    incoming = rel["target"]["id"] == ticket_id
+    other = rel["source"]["id"] if incoming else rel["target"]["id"]
     if not is_htmx(request):
-        return redirect(request, _back(ws, ticket_id) + "#related")
-    return respond(request, actor, ws, ticket_id, None, 200, ("related",))
+        back = url(_back(ws, ticket_id), unlinked=other, incoming="1" if incoming else None)
+        return redirect(request, back + "#related")
+    toast = tk.unlinked_toast(core, ws, ticket_id, other, incoming, True)
+    return respond(request, actor, ws, ticket_id, tk.Extras(toast=toast), 200, ("related",))
