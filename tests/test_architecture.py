@@ -24,6 +24,7 @@ ADAPTERS = (
     "deskbase.support",
     "deskbase.mcp",
     "deskbase.server",
+    "deskbase.sso",
 )
 PURE = (
     "calendar.py",

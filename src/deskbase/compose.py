@@ -21,6 +21,7 @@ from deskbase.mail.service import Mail
 from deskbase.mail.service import install as install_mail
 from deskbase.notify.service import Notifications
 from deskbase.notify.service import install as install_notifications
+from deskbase.sso.service import install as install_sso
 from deskbase.support.held import HeldReplies
 from deskbase.support.install import install as install_support
 from deskbase.support.service import SlaService
@@ -66,6 +67,7 @@ def open_core(settings: Settings, clock: Clock | None = None) -> Deskbase:
     install_webhooks(core)
     install_mail(core)
     install_notifications(core)
+    install_sso(core)
     return core
 
 

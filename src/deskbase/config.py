@@ -264,6 +264,46 @@ class Settings:
     signin_max_wait_seconds: int = _setting(
         900, "Longest wait a run of failed sign-ins imposes; failures are forgotten after a day without one."
     )
+    oidc_issuer: str = _setting(
+        "",
+        "OpenID Connect single sign-on: the issuer URL of your identity provider (https://id.example.com/realms"
+        "/acme); its /.well-known/openid-configuration is read at the first sign-in. Empty: no single sign-on. "
+        "It must be https, except on loopback. Set public_url too, so the redirect URI is the one you "
+        "registered: <public_url>/signin/sso/callback.",
+    )
+    oidc_client_id: str = _setting("", "The client id deskbase has at the identity provider.")
+    oidc_client_secret: str = _setting(
+        "",
+        "The client's secret at the identity provider (set it through the environment or "
+        "oidc_client_secret_file, never on a command line; it is never logged). Empty with no file: a public "
+        "client, which PKCE alone protects.",
+        secret=True,
+    )
+    oidc_client_secret_file: str = _setting(
+        "", "A file holding the client's secret (its first line); used when oidc_client_secret is empty."
+    )
+    oidc_name: str = _setting(
+        "", "The provider's name on the sign-in button (\"Sign in with <name>\"); empty: the issuer's host."
+    )
+    oidc_scopes: str = _setting("openid email profile", "Scopes asked for at sign-in, space-separated.")
+    oidc_domain_roles: str = _setting(
+        "",
+        'Workspace roles by email domain, as JSON: {"example.com": {"acme": "agent"}}. A person '
+        "signing in with a verified address of a listed domain becomes a member of each workspace with that "
+        "role, or is raised to it; a role is never lowered. People of unlisted domains need a membership "
+        "already (docs/people.md#single-sign-on).",
+    )
+    oidc_require_verified_email: bool = _setting(
+        True,
+        "Refuse a sign-in whose email the provider does not mark verified (email_verified) unless the "
+        "account is already linked. Turn it off only for a provider that vouches for every address it "
+        "issues but sends no email_verified claim (Microsoft Entra ID).",
+    )
+    oidc_create_users: bool = _setting(
+        True,
+        "Create the user at their first single sign-on when their domain is in oidc_domain_roles; off: only "
+        "people who already have a user (invited or created) may sign in with the provider.",
+    )
     log_level: str = _setting("info", "Server log level.")
 
     @classmethod

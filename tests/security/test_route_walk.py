@@ -49,6 +49,10 @@ PUBLIC = {
     # (tests/people/test_reset_email.py)
     "GET /signin/forgot",
     "POST /signin/forgot",
+    # single sign-on: the start only redirects to the provider; the callback's credential is the provider's
+    # signed answer, tied to the browser's state cookie (tests/people/test_sso.py). 404 where it is off.
+    "GET /signin/sso",
+    "GET /signin/sso/callback",
 }
 GRANTS = {
     "other_workspace": [{"scope": {"workspaces": ["other"]}, "permissions": ["*"]}],

@@ -19,6 +19,7 @@ from deskbase.web.render import TEMPLATES, environment
 #: template -> the page context(s) it renders (partials used by several pages list each)
 CONTEXTS: dict[str, tuple[type, ...]] = {
     "signin.html": (p.SignInPage,),
+    "sso_continue.html": (p.ContinuePage,),
     "signin_code.html": (fp.CodePage,),
     "forgot.html": (fp.ForgotPage,),
     "totp.html": (fp.TotpPage,),

@@ -31,6 +31,7 @@ from deskbase.core.errors import Conflict, Forbidden, NotFound, PreconditionFail
 from deskbase.core.hooks import Revocation
 from deskbase.core.passwords import check as check_password
 from deskbase.core.people_tables import memberships, password_resets, users
+from deskbase.core.sso_tables import user_identities
 from deskbase.core.user_access import ACTIVE, AccessCache
 
 if TYPE_CHECKING:
@@ -315,6 +316,7 @@ class Users:
             self.app.teams.drop_user(tx, user_id)
             tx.conn.execute(delete(password_resets).where(password_resets.c.user_id == user_id))
             self.app.factors.drop_user(tx, user_id)
+            tx.conn.execute(delete(user_identities).where(user_identities.c.user_id == user_id))
             tx.conn.execute(delete(users).where(users.c.id == user_id))
         self.forget(user_id)
         audit_log.info("user %s deleted by %s", user_id, actor.id)

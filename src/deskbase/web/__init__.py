@@ -52,6 +52,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         people,
         queue,
         search,
+        sso,
         teams,
         ticket,
         ticket_actions,
@@ -65,6 +66,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
     # "/customers/{cid}".
     for module in (
         auth,
+        sso,
         people,
         factors,
         queue,

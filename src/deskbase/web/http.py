@@ -26,6 +26,7 @@ from deskbase.core.users import time_zones
 from deskbase.events.service import may_manage
 from deskbase.mail.service import MANAGE as MAIL_MANAGE
 from deskbase.notify.service import Notifications
+from deskbase.sso.service import SingleSignOn
 from deskbase.web.counts import ViewCounts
 from deskbase.web.form_body import read_form
 from deskbase.web.pages import Bell, ErrorPage, NavView, Shell, WorkspaceLink
@@ -78,6 +79,8 @@ class Console:
         self.sessions = SessionStore(signer, core.sessions)
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
+        sso = core.extensions.get(SingleSignOn)
+        self.env.globals["sso_name"] = sso.name if sso else None  # the sign-in page's "Sign in with <name>"
         self.counts = ViewCounts()
         self._warmer: threading.Thread | None = None
         self._closed = False

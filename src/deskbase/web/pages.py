@@ -132,6 +132,15 @@ class SignInPage:
     error: str | None = None  #: the email-and-password form's message
     email: str = ""  #: the email typed, kept after a failed attempt (never the password)
     token_error: str | None = None  #: the token form's message
+    sso_error: str | None = None  #: why a single sign-on did not complete
+
+
+@dataclass
+class ContinuePage:
+    """After single sign-on: the page that goes on to the next step (see views/sso.py for why not a redirect)."""
+
+    title: str
+    next: str  #: where the browser goes on to (a local path, URL-quoted)
 
 
 @dataclass
