@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from deskbase.api.ratelimit import RateLimiter
 from deskbase.config import Settings
-from deskbase.core import auth
+from deskbase.core import tokens
 from deskbase.server import build
 from tests.conftest import Api
 from tests.security.test_tokens import error, grant, mint
@@ -102,13 +102,13 @@ def test_settings_configure_the_limits(small: tuple[TestClient, str, Any]) -> No
 
 def test_token_comparison_is_constant_time(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[str, str]] = []
-    real = auth.hmac.compare_digest
+    real = tokens.hmac.compare_digest
 
     def spy(a: str, b: str) -> bool:
         seen.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+    monkeypatch.setattr(tokens.hmac, "compare_digest", spy)
     assert api.get("/v1/tokens/current").status_code == 200
     assert seen == [(hashlib.sha256(api.token.encode()).hexdigest(),) * 2]
 
