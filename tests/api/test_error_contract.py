@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+import deskbase
 from deskbase.api.app import create_app
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase
 from deskbase.core.errors import DeskbaseError, all_error_types
 
+# Every module, so the error types of every domain and adapter (mail, SSO, analytics…) are defined and walked.
+for _module in pkgutil.walk_packages(deskbase.__path__, "deskbase."):
+    if ".migrations" not in _module.name:  # Alembic's scripts run only under Alembic
+        importlib.import_module(_module.name)
 TYPES = all_error_types()
 
 

@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from authlib.common.urls import add_params_to_uri, url_encode
@@ -50,9 +50,15 @@ class SsoFailure(DeskbaseError):
     code = "sso_failed"
     status = 400
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, {"reason": reason})
-        self.reason = reason
+    @classmethod
+    def because(cls, reason: str, message: str) -> Self:
+        """The failure with the check that stopped it (the constructor keeps every error type's signature,
+        which the error contract relies on)."""
+        return cls(message, {"reason": reason})
+
+    @property
+    def reason(self) -> str:
+        return str(self.details.get("reason", "unknown"))
 
 
 class SsoRefused(SsoFailure):
@@ -97,11 +103,13 @@ class Provider:
             r.raise_for_status()
             value = r.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ProviderUnavailable(
+            raise ProviderUnavailable.because(
                 "provider", f"{self.cfg.name} could not be reached. Try again in a moment."
             ) from exc
         if not isinstance(value, dict):
-            raise ProviderUnavailable("provider", f"{self.cfg.name} answered with something unexpected.")
+            raise ProviderUnavailable.because(
+                "provider", f"{self.cfg.name} answered with something unexpected."
+            )
         return value
 
     def metadata(self) -> dict[str, Any]:
@@ -111,13 +119,15 @@ class Provider:
                 return self._metadata
         meta = self._get_json(self.cfg.issuer + "/.well-known/openid-configuration")
         if str(meta.get("issuer", "")).rstrip("/") != self.cfg.issuer:
-            raise ProviderUnavailable(
+            raise ProviderUnavailable.because(
                 "discovery",
                 f"{self.cfg.name}'s discovery document names another issuer ({meta.get('issuer')}).",
             )
         for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(meta.get(key), str):
-                raise ProviderUnavailable("discovery", f"{self.cfg.name}'s discovery document has no {key}.")
+                raise ProviderUnavailable.because(
+                    "discovery", f"{self.cfg.name}'s discovery document has no {key}."
+                )
         with self._lock:
             self._metadata, self._fetched, self._keys = meta, time.monotonic(), None
         return meta
@@ -130,7 +140,9 @@ class Provider:
         try:
             keys = KeySet.import_key_set(raw)  # type: ignore[arg-type]
         except (JoseError, ValueError, KeyError, TypeError) as exc:
-            raise ProviderUnavailable("jwks", f"{self.cfg.name}'s signing keys could not be read.") from exc
+            raise ProviderUnavailable.because(
+                "jwks", f"{self.cfg.name}'s signing keys could not be read."
+            ) from exc
         with self._lock:
             self._keys = keys
         return keys
@@ -180,16 +192,18 @@ class Provider:
             r = httpx.post(url, content=body, headers=headers, timeout=self.timeout)
             answer = r.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ProviderUnavailable(
+            raise ProviderUnavailable.because(
                 "token", f"{self.cfg.name} did not answer the sign-in. Try again in a moment."
             ) from exc
         if not isinstance(answer, dict) or "error" in answer or r.status_code >= 400:
             error = answer.get("error", r.status_code) if isinstance(answer, dict) else r.status_code
-            raise SsoFailure(
+            raise SsoFailure.because(
                 "token", f"{self.cfg.name} refused to complete the sign-in ({error}). Please start again."
             )
         if not isinstance(answer.get("id_token"), str):
-            raise SsoFailure("token", f"{self.cfg.name} sent no ID token. Is the openid scope allowed?")
+            raise SsoFailure.because(
+                "token", f"{self.cfg.name} sent no ID token. Is the openid scope allowed?"
+            )
         return answer
 
     def id_claims(self, id_token: str, nonce: str, access_token: str | None) -> dict[str, Any]:
@@ -218,17 +232,19 @@ class Provider:
         except (InvalidClaimError, MissingClaimError) as exc:
             claim = getattr(exc, "claim", "")
             if claim == "nonce":
-                raise SsoFailure(
+                raise SsoFailure.because(
                     "nonce",
                     "The sign-in answer was not for this sign-in (nonce mismatch). Please start again.",
                 ) from exc
-            raise SsoFailure("claims", f"The ID token's {claim or 'claims'} did not check out.") from exc
+            raise SsoFailure.because(
+                "claims", f"The ID token's {claim or 'claims'} did not check out."
+            ) from exc
         except ExpiredTokenError as exc:
-            raise SsoFailure("expired", "The ID token has expired. Please start again.") from exc
+            raise SsoFailure.because("expired", "The ID token has expired. Please start again.") from exc
         except BadSignatureError as exc:
-            raise SsoFailure("signature", "The ID token's signature did not verify.") from exc
+            raise SsoFailure.because("signature", "The ID token's signature did not verify.") from exc
         except (JoseError, ValueError, KeyError, TypeError) as exc:
-            raise SsoFailure("signature", "The ID token could not be verified.") from exc
+            raise SsoFailure.because("signature", "The ID token could not be verified.") from exc
         return dict(claims)
 
     def userinfo(self, access_token: str, subject: str) -> dict[str, Any]:
@@ -245,11 +261,11 @@ class Provider:
             r.raise_for_status()
             info = r.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise ProviderUnavailable(
+            raise ProviderUnavailable.because(
                 "userinfo", f"{self.cfg.name} did not say who you are. Try again in a moment."
             ) from exc
         if not isinstance(info, dict) or info.get("sub") != subject:
-            raise SsoFailure("userinfo", f"{self.cfg.name}'s userinfo is about someone else.")
+            raise SsoFailure.because("userinfo", f"{self.cfg.name}'s userinfo is about someone else.")
         return info
 
     def identity(self, code: str, nonce: str, code_verifier: str, redirect_uri: str) -> dict[str, Any]:

@@ -95,24 +95,26 @@ class SingleSignOn:
         cfg, provider = self._on()
         state = params.get("state") or ""
         if not state or not browser_state or not hmac.compare_digest(state, browser_state):
-            raise SsoFailure(
+            raise SsoFailure.because(
                 "state",
                 "This sign-in did not start in this browser, or it took too long. Please start again.",
             )
         login = self._take(state)
         issuer = provider.metadata()["issuer"]
         if params.get("iss") not in (None, issuer):  # RFC 9207: an answer from another provider (mix-up)
-            raise SsoFailure("issuer", f"This answer did not come from {cfg.name}. Please start again.")
+            raise SsoFailure.because(
+                "issuer", f"This answer did not come from {cfg.name}. Please start again."
+            )
         error = params.get("error")
         if error:
             message = ERRORS_FROM_PROVIDER.get(error, "{name} could not sign you in ({error}).")
-            raise SsoFailure(
+            raise SsoFailure.because(
                 "denied" if error == "access_denied" else "provider",
                 message.format(name=cfg.name, error=error[:80]),
             )
         code = params.get("code")
         if not code:
-            raise SsoFailure("code", f"{cfg.name} sent no authorization code. Please start again.")
+            raise SsoFailure.because("code", f"{cfg.name} sent no authorization code. Please start again.")
         claims = provider.identity(code, login.nonce, login.code_verifier, redirect_uri)
         return self.account(issuer, claims), login.next_path
 
@@ -122,11 +124,11 @@ class SingleSignOn:
             row = tx.conn.execute(select(sso_logins).where(sso_logins.c.state_hash == _hash(state))).first()
             gone = tx.conn.execute(delete(sso_logins).where(sso_logins.c.state_hash == _hash(state)))
         if row is None or gone.rowcount != 1:
-            raise SsoFailure(
+            raise SsoFailure.because(
                 "replayed", "This sign-in link was already used or has expired. Please start again."
             )
         if row.expires_at < self.app.clock.now():
-            raise SsoFailure("expired", "This sign-in took too long. Please start again.")
+            raise SsoFailure.because("expired", "This sign-in took too long. Please start again.")
         return row
 
     # ---- who it is ----------------------------------------------------------------------------------
@@ -166,10 +168,10 @@ class SingleSignOn:
                     .values(last_used_at=now)
                 )
             if user.status != ACTIVE:
-                raise SsoRefused("suspended", "This account is suspended; ask an administrator.")
+                raise SsoRefused.because("suspended", "This account is suspended; ask an administrator.")
             self._apply(tx, user.id, mapped)
             if not user.server_admin and not self._has_membership(tx, user.id):
-                raise SsoRefused(
+                raise SsoRefused.because(
                     "no_access",
                     f"{user.email} has no workspace on this server yet; ask an administrator to invite you.",
                 )
@@ -190,9 +192,9 @@ class SingleSignOn:
     ) -> Any:
         """An identity seen for the first time: link it to the user with its verified email, or create one."""
         if email is None:
-            raise SsoRefused("no_email", f"{cfg.name} did not tell deskbase your email address.")
+            raise SsoRefused.because("no_email", f"{cfg.name} did not tell deskbase your email address.")
         if not trusted:
-            raise SsoRefused(
+            raise SsoRefused.because(
                 "unverified",
                 f"{cfg.name} has not verified your email address ({email}); verify it there, then sign in again.",
             )
@@ -204,7 +206,7 @@ class SingleSignOn:
                 )
             ).first()
             if other is not None:
-                raise SsoRefused(
+                raise SsoRefused.because(
                     "linked_elsewhere",
                     f"{email} is linked to another {cfg.name} account; ask an administrator.",
                 )
@@ -212,7 +214,7 @@ class SingleSignOn:
             user = self.app.people.insert(tx, self._new_user(email, claims))
             audit_log.info("user %s created by single sign-on (%s)", user.id, issuer)
         else:
-            raise SsoRefused(
+            raise SsoRefused.because(
                 "no_access", f"{email} has no account on this server; ask an administrator to invite you."
             )
         now = self.app.clock.now()
