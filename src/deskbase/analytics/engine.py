@@ -58,7 +58,7 @@ import queue
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -88,6 +88,20 @@ GIB = 1024**3
 MIB = 1024**2
 #: How long past max_execution_time the watchdog waits for the engine's own timeout before it cancels.
 WATCHDOG_GRACE = 0.5
+
+
+def watched(
+    run: Callable[[], Result], limits: Limits, cancel: Callable[[], None], ticket: Ticket | None
+) -> Result:
+    """Run a read-only query under the watchdog: past its time limit (and a grace) the caller gets QueryTimeout
+    and the engine is asked to stop it (both engines, embedded and server, answer the same way)."""
+    try:
+        return run_with_deadline(run, limits.max_execution_time + WATCHDOG_GRACE, cancel, ticket)
+    except TimeoutError:
+        raise QueryTimeout(
+            f"query stopped after max_execution_time ({limits.max_execution_time:g} s)",
+            {"limit": "max_execution_time", "value": limits.max_execution_time, "cancelled_by": "watchdog"},
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -387,18 +401,7 @@ class ChdbEngine:
             finally:
                 conn.close()
 
-        deadline = limits.max_execution_time + WATCHDOG_GRACE
-        try:
-            return run_with_deadline(run, deadline, lambda: self.cancel(tag), ticket)
-        except TimeoutError:
-            raise QueryTimeout(
-                f"query stopped after max_execution_time ({limits.max_execution_time:g} s)",
-                {
-                    "limit": "max_execution_time",
-                    "value": limits.max_execution_time,
-                    "cancelled_by": "watchdog",
-                },
-            ) from None
+        return watched(run, limits, lambda: self.cancel(tag), ticket)
 
     def cancel(self, tag: str) -> None:
         """Ask the engine to stop the read-only query tagged ``tag``; returns at once (KILL … ASYNC)."""

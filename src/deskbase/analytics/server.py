@@ -37,10 +37,9 @@ from urllib.parse import unquote, urlsplit
 import pyarrow as pa
 
 from deskbase.analytics.ddl import Ddl
-from deskbase.analytics.engine import OUTPUT_SETTINGS, WATCHDOG_GRACE, EngineError, Limits, Result
-from deskbase.analytics.errors import QueryTimeout
+from deskbase.analytics.engine import OUTPUT_SETTINGS, EngineError, Limits, Result, watched
 from deskbase.analytics.failures import clean_message, error_parts, sandbox_error
-from deskbase.analytics.gate import Ticket, run_with_deadline
+from deskbase.analytics.gate import Ticket
 from deskbase.analytics.inline import (
     INLINE_BYTES,
     INLINE_ROWS,
@@ -316,18 +315,7 @@ class ServerEngine:
             finally:
                 stream.close()
 
-        deadline = limits.max_execution_time + WATCHDOG_GRACE
-        try:
-            return run_with_deadline(run, deadline, lambda: self.cancel(tag), ticket)
-        except TimeoutError:
-            raise QueryTimeout(
-                f"query stopped after max_execution_time ({limits.max_execution_time:g} s)",
-                {
-                    "limit": "max_execution_time",
-                    "value": limits.max_execution_time,
-                    "cancelled_by": "watchdog",
-                },
-            ) from None
+        return watched(run, limits, lambda: self.cancel(tag), ticket)
 
     def _read_error(self, exc: Exception, limits: Limits) -> Exception:
         if _unreachable(exc):
