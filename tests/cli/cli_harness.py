@@ -15,14 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import typer.main
+import typer.testing
 import uvicorn
-from typer.testing import CliRunner, Result
+from click.testing import Result
+from typer.testing import CliRunner
 
 from deskbase.cli.main import app as cli_app
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase
 from deskbase.server import build
 
+# Typer's runner rebuilds the click command tree on every invoke (~0.1 s here); a user pays that once per
+# process, so the tests build it once too (a no-op should typer rename its private helper).
+COMMAND = typer.main.get_command(cli_app)
+if hasattr(typer.testing, "_get_command"):
+    typer.testing._get_command = lambda app: COMMAND if app is cli_app else typer.main.get_command(app)
 SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed"
 
 
