@@ -34,3 +34,6 @@ class TotpPage:
     qr_svg: Any = ""  #: inline SVG (Markup), drawn here: no external QR service sees the secret
     codes: list[str] = field(default_factory=list)
     error: str | None = None
+    #: the names of the workspaces that require it, when the person must set it up before going on
+    required_by: list[str] = field(default_factory=list)
+    next: str = "/"  #: where a person who had to set it up goes on to afterwards
