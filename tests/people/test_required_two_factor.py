@@ -178,3 +178,40 @@ def test_the_user_api_shows_two_step_status_to_the_user_and_their_admins(people:
     me = people.api.get("/v1/users/me", token=agent.token).json()
     assert me["two_factor"] == {"enabled": True}
     assert "secret" not in str(me)
+
+
+def test_the_console_people_page_shows_each_members_two_step_and_switches_the_requirement(
+    people: People,
+) -> None:
+    ws = people.workspace()
+    admin, ready, agent = people.person(ws, "admin"), people.person(ws, "agent"), people.person(ws, "agent")
+    enrol(people, ready)
+    browser = signed_in(people, admin, "198.51.100.7")
+    page = browser.get(f"/w/{ws}/settings/people")
+    assert page.status_code == 200, page.text
+    cells = dict(
+        re.findall(r"<td>([^<]+@people\.example)</td>.*?<td class=\"two-factor\">(\w+)</td>", page.text, re.S)
+    )
+    assert cells == {admin.email: "Off", ready.email: "On", agent.email: "Off"}
+    assert "2 of 3 members have not set it up yet." in page.text
+    assert f'href="/w/{ws}/settings/people" aria-current="page">People</a>' in page.text
+    saved = browser.post(f"/w/{ws}/settings/people/two-step", {"require_two_factor": "on"})
+    assert saved.headers["location"] == f"/w/{ws}/settings/people?saved=on"
+    assert people.api.get(f"/v1/workspaces/{ws}").json()["settings"]["require_two_factor"] is True
+    # the admin is a member too: set it up first, then back to the page
+    sent = browser.get(saved.headers["location"])
+    assert sent.headers["location"] == f"/settings/totp?next=%2Fw%2F{ws}%2Fsettings%2Fpeople%3Fsaved%3Don"
+    enrol(people, admin)
+    page = browser.get(saved.headers["location"])
+    assert page.status_code == 200 and "Two-step sign-in is now required." in page.text
+    assert 'id="require-two-factor" name="require_two_factor" checked' in page.text
+    assert browser.post(f"/w/{ws}/settings/people/two-step", {}).status_code == 303
+    assert people.api.get(f"/v1/workspaces/{ws}").json()["settings"]["require_two_factor"] is False
+    # an agent is not shown the page, nor the link
+    agent_browser = signed_in(people, agent, "198.51.100.8")
+    assert agent_browser.get(f"/w/{ws}/settings/people").status_code == 403
+    assert "/settings/people" not in agent_browser.get(f"/w/{ws}/queue").text
+    assert (
+        agent_browser.post(f"/w/{ws}/settings/people/two-step", {"require_two_factor": "on"}).status_code
+        == 403
+    )

@@ -350,6 +350,7 @@ def make_shell(
         elif (browser := request.cookies.get(TZ_COOKIE) or "") in time_zones():
             tz = browser  # a token's session: the browser's zone, as console.js reports it
         prefs = prefs or prefs_of(core, actor)
+    admin = bool(actor is not None and workspace and permits(actor, "admin", workspace, whole_workspace=True))
     return Shell(
         title=title,
         csrf=csrf_token(request),
@@ -369,9 +370,8 @@ def make_shell(
         mailboxes_href=mailboxes_href(workspace)
         if actor is not None and workspace and may_manage_mail(actor, workspace)
         else None,
-        teams_href=f"/w/{quote(workspace)}/settings/teams"
-        if actor is not None and workspace and permits(actor, "admin", workspace, whole_workspace=True)
-        else None,
+        teams_href=f"/w/{quote(workspace)}/settings/teams" if admin and workspace else None,
+        people_href=f"/w/{quote(workspace)}/settings/people" if admin and workspace else None,
         away=away,
         here=request.url.path,
     )
