@@ -43,12 +43,19 @@ def skip_without_node() -> None:
 
 
 @contextmanager
-def provider(tmp: Path, redirect_uri: str, accounts: dict[str, dict[str, Any]]) -> Iterator[str]:
-    """oidc-provider on a free port with one confidential client and these accounts; yields its issuer."""
+def provider(tmp: Path, redirect_uri: str | list[str], accounts: dict[str, dict[str, Any]]) -> Iterator[str]:
+    """oidc-provider on a free port with one confidential client (each deskbase's callback and, for signing
+    out there, its sign-in page) and these accounts; yields its issuer."""
     skip_without_node()
     port = free_port()
     config = tmp / "oidc-provider.json"
-    client = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [redirect_uri]}
+    uris = [redirect_uri] if isinstance(redirect_uri, str) else redirect_uri
+    client = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": uris,
+        "post_logout_redirect_uris": [u.removesuffix("/sso/callback") for u in uris],
+    }
     config.write_text(json.dumps({"client": client, "accounts": accounts}))
     proc = subprocess.Popen(
         ["node", str(SCRIPT), str(port), str(config)],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.grants import uncovered
 from deskbase.core.people_tables import memberships
+from deskbase.core.secrets import SecretBox
 from deskbase.core.sso_tables import sso_logins, user_identities
 from deskbase.core.user_access import ACTIVE
 from deskbase.core.users import check_field, normal_email
@@ -59,6 +61,7 @@ class SingleSignOn:
         self.app = app
         self.cfg = OidcSettings.from_settings(app.settings)
         self.provider = Provider(self.cfg) if self.cfg is not None else None
+        self.box = SecretBox.for_settings(app.settings.secret_key, app.settings.data_path)
 
     @property
     def name(self) -> str | None:
@@ -90,8 +93,11 @@ class SingleSignOn:
             )
         return req.url, req.state
 
-    def finish(self, params: dict[str, str], browser_state: str | None, redirect_uri: str) -> tuple[Any, str]:
-        """The callback: the user to open a session for, and where they were going. Raises SsoFailure."""
+    def finish(
+        self, params: dict[str, str], browser_state: str | None, redirect_uri: str
+    ) -> tuple[Any, str, str | None]:
+        """The callback: the user to open a session for, where they were going, and what signing out at the
+        provider will need (sealed; None when `oidc_logout` is off). Raises SsoFailure."""
         cfg, provider = self._on()
         state = params.get("state") or ""
         if not state or not browser_state or not hmac.compare_digest(state, browser_state):
@@ -115,8 +121,23 @@ class SingleSignOn:
         code = params.get("code")
         if not code:
             raise SsoFailure.because("code", f"{cfg.name} sent no authorization code. Please start again.")
-        claims = provider.identity(code, login.nonce, login.code_verifier, redirect_uri)
-        return self.account(issuer, claims), login.next_path
+        claims, id_token = provider.identity(code, login.nonce, login.code_verifier, redirect_uri)
+        logout = self.box.seal(json.dumps({"iss": issuer, "id_token": id_token})) if cfg.logout else None
+        return self.account(issuer, claims), login.next_path, logout
+
+    def logout_url(self, sealed: str | None, post_logout_redirect_uri: str) -> str | None:
+        """The provider's end-session URL for a session that single sign-on opened (its sealed ID token as
+        `id_token_hint`), or None: not such a session, `oidc_logout` off, another provider configured since,
+        or a provider without an end_session_endpoint."""
+        if not sealed or self.cfg is None or self.provider is None or not self.cfg.logout:
+            return None
+        try:
+            saved = json.loads(self.box.open(sealed))
+        except ValueError:  # sealed under another server key
+            return None
+        if str(saved.get("iss", "")).rstrip("/") != self.cfg.issuer:
+            return None
+        return self.provider.logout_url(str(saved["id_token"]), post_logout_redirect_uri)
 
     def _take(self, state: str) -> Any:
         """The sign-in this state started, deleted on the way: a second callback with it finds nothing."""

@@ -65,6 +65,7 @@ class OidcSettings:
     domain_roles: dict[str, dict[str, str]]
     require_verified_email: bool
     create_users: bool
+    logout: bool = True  #: sign out at the provider too (RP-initiated logout), when it offers it
 
     @classmethod
     def from_settings(cls, s: Settings) -> OidcSettings | None:
@@ -97,4 +98,5 @@ class OidcSettings:
             domain_roles=_domain_roles(s.oidc_domain_roles),
             require_verified_email=s.oidc_require_verified_email,
             create_users=s.oidc_create_users,
+            logout=s.oidc_logout,
         )

@@ -37,7 +37,13 @@ from deskbase.web.http import (
     url,
 )
 from deskbase.web.pages import SignInPage
-from deskbase.web.views.auth import forget_pending, pending_user, settings_page, signed_in
+from deskbase.web.views.auth import (
+    forget_pending,
+    pending_sso_logout,
+    pending_user,
+    settings_page,
+    signed_in,
+)
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -73,7 +79,8 @@ def code_sign_in(request: Request, form: FormDep) -> Response:
         shell = make_shell(request, None, "Two-step sign-in")
         page = CodePage(target, _sentence(exc.message))
         return render(request, "signin_code.html", page, shell, status=exc.status)
-    return forget_pending(request, signed_in(request, c.sessions.create_for_user(user.id), target))
+    opened = c.sessions.create_for_user(user.id, pending_sso_logout(request))
+    return forget_pending(request, signed_in(request, opened, target))
 
 
 # ---- forgot password --------------------------------------------------------------------------------
