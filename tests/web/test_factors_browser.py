@@ -185,3 +185,37 @@ def test_forgot_password_mails_a_link_that_sets_a_new_one(browser: Any, live: Li
     assert "not valid (used or expired)" in page.locator("main").inner_text()
     refused(tab, 404)
     tab.close()
+
+
+def test_a_workspace_that_requires_two_step_sign_in_sends_a_new_member_to_set_it_up(
+    browser: Any, live: Live
+) -> None:
+    from playwright.sync_api import expect
+
+    core = live.core
+    core.workspaces.put("strict", "Strict Support", {"require_two_factor": True}, SYSTEM)
+    core.templates.apply("strict", "support", SYSTEM)
+    pia = core.people.create(SYSTEM, {"email": "pia@support.example", "name": "Pia Lund"}, PASSWORD)
+    core.members.put(SYSTEM, "strict", pia["id"], "agent")
+    tab = Tab(browser, live, DESK)
+    page = tab.page
+    password_step(tab, "pia@support.example")
+    # signed in, but every page leads here until it is set up
+    expect(page).to_have_url(re.compile(r".*/settings/totp(\?.*)?$"))
+    expect(page.locator("#totp-required")).to_contain_text("Strict Support requires two-step sign-in")
+    accessible(page)
+    tab.shot("totp-required")
+    page.goto(live.url + "/w/strict/queue")
+    expect(page).to_have_url(re.compile(r".*/settings/totp\?next=%2Fw%2Fstrict%2Fqueue$"))
+    page.get_by_role("button", name="Set up two-step sign-in").click()
+    expect(page.locator(".qr svg[role=img]")).to_have_count(1)
+    expect(page.locator("text=Not now")).to_have_count(0)  # no way round it
+    secret = page.locator("#totp-secret").inner_text()
+    page.fill("#totp-code", pyotp.TOTP(secret).now())
+    page.click("text=Switch on")
+    expect(page.locator(".recovery-codes li")).to_have_count(10)
+    accessible(page)
+    page.click("#totp-continue")
+    expect(page).to_have_url(re.compile(r".*/w/strict/queue$"))
+    expect(page.locator("header .account")).to_contain_text("Pia Lund")
+    tab.close()
