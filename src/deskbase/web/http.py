@@ -85,7 +85,8 @@ class Console:
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
         sso = core.extensions.get(SingleSignOn)
-        self.env.globals["sso_name"] = sso.name if sso else None  # the sign-in page's "Sign in with <name>"
+        # the sign-in page's "Sign in with <name>" buttons, one per identity provider: (id, name)
+        self.env.globals["sso_providers"] = sso.buttons if sso else []
         self.counts = ViewCounts()
         self._warmer: threading.Thread | None = None
         self._closed = False

@@ -65,13 +65,13 @@ def failed(request: Request, exc: SsoFailure, target: str) -> Response:
 
 
 @router.get("/signin/sso")
-def start(request: Request, next: str = "/") -> Response:
-    """Send the browser to the provider (a link, not a form: the console's CSP allows forms to post only to
-    itself, redirects included)."""
+def start(request: Request, next: str = "/", provider: str | None = None) -> Response:
+    """Send the browser to the provider (`provider`: its id; the first without one). A link, not a form: the
+    console's CSP allows forms to post only to itself, redirects included."""
     target = local_path(next) if len(next) <= 2048 else "/"
     c = console(request)
     try:
-        url, state = service(request).begin(redirect_uri(request), target)
+        url, state = service(request).begin(redirect_uri(request), target, (provider or "")[:40] or None)
     except SsoFailure as exc:
         return failed(request, exc, target)
     response = RedirectResponse(url, status_code=303)
