@@ -175,6 +175,14 @@ def test_the_user_api_shows_two_step_status_to_the_user_and_their_admins(people:
     assert seen(agent.token, agent) == {"enabled": True}
     assert seen(colleague.token, agent) is None  # a colleague sees the person, not their sign-in
     assert people.api.get(f"/v1/users/{agent.id}", token=stranger_admin.token).status_code == 404
+    members = people.api.get(f"/v1/workspaces/{ws}/members", token=admin.token).json()["data"]
+    assert {m["user"]["email"]: m["user"]["two_factor"]["enabled"] for m in members} == {
+        admin.email: False, agent.email: True, colleague.email: False,
+    }  # fmt: skip
+    listed = people.api.get(f"/v1/workspaces/{ws}/members", token=colleague.token).json()["data"]
+    assert [("two_factor" in m["user"]) for m in listed if m["user"]["id"] != colleague.id] == [False, False]
+    one = people.api.get(f"/v1/workspaces/{ws}/members/{agent.id}", token=admin.token).json()
+    assert one["user"]["two_factor"] == {"enabled": True}
     me = people.api.get("/v1/users/me", token=agent.token).json()
     assert me["two_factor"] == {"enabled": True}
     assert "secret" not in str(me)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +48,7 @@ from deskbase.web.pages import ContinuePage, EmptyHomePage, Profile, SettingsPag
 from deskbase.web.session import SESSION_COOKIE, Session
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+log = logging.getLogger(__name__)
 
 
 @router.get("/", openapi_extra=requires())
@@ -113,6 +115,8 @@ def sign_in(request: Request, form: FormDep) -> Response:
 PENDING_COOKIE = "deskbase_signin"
 PENDING_PATH = "/signin"
 PENDING_SECONDS = 300
+#: the longest sealed ID token the code step's cookie carries (browsers keep cookies of at most 4096 bytes)
+PENDING_LOGOUT_MAX = 3500
 
 
 def _fingerprint(user: Any) -> str:
@@ -126,6 +130,9 @@ def after_password(request: Request, user: Any, target: str, sso_logout: str | N
     if not c.core.factors.enabled(user.id):
         return signed_in(request, c.sessions.create_for_user(user.id, sso_logout), target)
     until = int(c.core.clock.now().timestamp()) + PENDING_SECONDS
+    if sso_logout and len(sso_logout) > PENDING_LOGOUT_MAX:  # a huge ID token: the cookie would not fit
+        log.warning("the ID token is too large to keep across the code step; signing out stays local")
+        sso_logout = None
     value = f"{user.id}:{until}:{_fingerprint(user)}:{sso_logout or ''}"  # the last part may hold anything
     response = redirect(request, f"/signin/code?next={quote(target)}")
     response.set_cookie(
