@@ -219,3 +219,27 @@ def test_a_workspace_that_requires_two_step_sign_in_sends_a_new_member_to_set_it
     expect(page).to_have_url(re.compile(r".*/w/strict/queue$"))
     expect(page.locator("header .account")).to_contain_text("Pia Lund")
     tab.close()
+
+
+def test_an_owner_requires_two_step_sign_in_from_settings_people(browser: Any, live: Live) -> None:
+    from playwright.sync_api import expect
+
+    core = live.core
+    core.workspaces.put("lax", "Lax Support", None, SYSTEM)
+    core.templates.apply("lax", "support", SYSTEM)
+    lee = core.people.create(SYSTEM, {"email": "lee@support.example", "name": "Lee Owner"}, PASSWORD)
+    core.members.put(SYSTEM, "lax", lee["id"], "owner")
+    tab = Tab(browser, live, DESK)
+    page = tab.page
+    password_step(tab, "lee@support.example")
+    expect(page).to_have_url(re.compile(r".*/w/lax/queue$"))
+    page.get_by_role("link", name="People").click()
+    expect(page.locator("td.two-factor")).to_have_text(["Off"])
+    accessible(page)
+    tab.shot("people-settings")
+    page.check("#require-two-factor")
+    page.get_by_role("button", name="Save").click()
+    # the owner is a member too: asked to set it up before the page comes back
+    expect(page.locator("#totp-required")).to_contain_text("Lax Support requires two-step sign-in")
+    expect(page).to_have_url(re.compile(r".*/settings/totp\?next=%2Fw%2Flax%2Fsettings%2Fpeople.*"))
+    tab.close()
