@@ -12,7 +12,9 @@ from html import unescape
 import pytest
 
 from tests.people.conftest import Console, People, Person, serve
-from tests.people.test_second_factor import code, enrol, next_step
+from tests.people.test_second_factor import code, enrol, next_step, stored
+
+__all__ = ["stored"]  # the fixture: the server on SQLite and on PostgreSQL
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +225,15 @@ def test_the_console_people_page_shows_each_members_two_step_and_switches_the_re
         agent_browser.post(f"/w/{ws}/settings/people/two-step", {"require_two_factor": "on"}).status_code
         == 403
     )
+
+
+def test_the_requirement_on_either_store(stored: People) -> None:
+    """The settings (JSON on SQLite, JSONB on PostgreSQL) and the membership join that decide it."""
+    ws = stored.workspace()
+    p = stored.person(ws, "agent")
+    require(stored, ws)
+    browser = signed_in(stored, p, "198.51.100.9")
+    assert browser.get(f"/w/{ws}/queue").headers["location"].startswith("/settings/totp")
+    enrol(stored, p)
+    assert browser.get(f"/w/{ws}/queue").status_code == 200
+    assert stored.api.get(f"/v1/users/{p.id}").json()["two_factor"] == {"enabled": True}
