@@ -107,8 +107,6 @@ class Workspaces:
     ) -> dict[str, Any]:
         """Update an existing workspace: its name, and the settings named in `changes` (a merge patch: a
         `null` removes a setting; the others are kept)."""
-        with self.app.db.read() as conn:
-            self.require(conn, workspace_id)
 
         def merged(old: dict[str, Any]) -> dict[str, Any]:
             out = {**old, **(changes or {})}
