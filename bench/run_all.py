@@ -29,6 +29,7 @@ BENCHMARKS = (
     "mcp_calls",
     "mail_ingest",
     "mail_send",
+    "access",
 )
 TIMEOUT_S = {"small": 600, "full": 3600}  # per benchmark
 

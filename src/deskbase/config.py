@@ -304,6 +304,22 @@ class Settings:
         "Create the user at their first single sign-on when their domain is in oidc_domain_roles; off: only "
         "people who already have a user (invited or created) may sign in with the provider.",
     )
+    oidc_providers: str = _setting(
+        "",
+        'More OpenID providers, one sign-in button each, as a JSON list: [{"id": "okta", "issuer": '
+        '"https://acme.okta.com", "client_id": "…", "client_secret_file": "/etc/deskbase/okta", '
+        '"name": "Okta", "domain_roles": {…}}]. Each takes the fields of the oidc_* settings without the '
+        "prefix (scopes, require_verified_email, create_users, logout too); its redirect URI is the same "
+        "<public_url>/signin/sso/callback. Listed after the provider of oidc_issuer, if any.",
+        secret=True,
+    )
+    oidc_logout: bool = _setting(
+        True,
+        "Signing out of a console session opened by single sign-on also signs out at the provider, when its "
+        "discovery document has an end_session_endpoint (RP-initiated logout): the browser goes there with "
+        "the ID token as id_token_hint and comes back to <public_url>/signin, which you register at the "
+        "provider as a post-logout redirect URI. Off: signing out ends the deskbase session only.",
+    )
     log_level: str = _setting("info", "Server log level.")
 
     @classmethod

@@ -17,7 +17,9 @@ def test_create_list_show_suspend_and_reset(cli: Cli, server: Server, acme: str)
         "Europe/Lisbon",
         False,
     )
-    assert "maria@example.com" in cli("users", "list").stdout
+    listed = cli("users", "list").stdout
+    assert "maria@example.com" in listed and "two_step" in listed.splitlines()[0]
+    assert cli.json("users", "list")["data"][0]["two_factor"] == {"enabled": False}
     link = cli("users", "reset-password", "maria@example.com").stdout.strip()
     assert link.startswith(server.url + "/reset/dsr_")
     set_out = cli("users", "reset-password", made["id"], "--password-stdin", input="quartz meadow lantern\n")

@@ -43,12 +43,19 @@ def skip_without_node() -> None:
 
 
 @contextmanager
-def provider(tmp: Path, redirect_uri: str, accounts: dict[str, dict[str, Any]]) -> Iterator[str]:
-    """oidc-provider on a free port with one confidential client and these accounts; yields its issuer."""
+def provider(tmp: Path, redirect_uri: str | list[str], accounts: dict[str, dict[str, Any]]) -> Iterator[str]:
+    """oidc-provider on a free port with one confidential client (each deskbase's callback and, for signing
+    out there, its sign-in page) and these accounts; yields its issuer."""
     skip_without_node()
     port = free_port()
     config = tmp / "oidc-provider.json"
-    client = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": [redirect_uri]}
+    uris = [redirect_uri] if isinstance(redirect_uri, str) else redirect_uri
+    client = {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": uris,
+        "post_logout_redirect_uris": [u.removesuffix("/sso/callback") for u in uris],
+    }
     config.write_text(json.dumps({"client": client, "accounts": accounts}))
     proc = subprocess.Popen(
         ["node", str(SCRIPT), str(port), str(config)],
@@ -121,12 +128,14 @@ class Browser:
     def close(self) -> None:
         self.client.close()
 
-    def start(self, next_path: str = "/") -> str:
-        """Click "Sign in with …": the provider URL deskbase sends the browser to."""
-        r = self.client.get(self.sso.url + "/signin/sso", params={"next": next_path})
+    def start(self, next_path: str = "/", provider: str | None = None, issuer: str | None = None) -> str:
+        """Click "Sign in with …" (the first provider's button, or `provider`'s, whose issuer is `issuer`):
+        the provider URL deskbase sends the browser to."""
+        params = {"next": next_path, **({"provider": provider} if provider else {})}
+        r = self.client.get(self.sso.url + "/signin/sso", params=params)
         assert r.status_code == 303, r.text
         location = r.headers["location"]
-        assert location.startswith(self.sso.issuer), location
+        assert location.startswith(issuer or self.sso.issuer), location
         return location
 
     def at_provider(self, url: str, login: str, abort: bool = False) -> str:
@@ -153,9 +162,11 @@ class Browser:
     def back(self, callback_url: str) -> httpx.Response:
         return self.client.get(callback_url)
 
-    def sign_in(self, login: str, next_path: str = "/") -> httpx.Response:
+    def sign_in(
+        self, login: str, next_path: str = "/", provider: str | None = None, issuer: str | None = None
+    ) -> httpx.Response:
         """The whole sign-in; the callback's answer."""
-        return self.back(self.at_provider(self.start(next_path), login))
+        return self.back(self.at_provider(self.start(next_path, provider, issuer), login))
 
     def get(self, path: str) -> httpx.Response:
         return self.client.get(self.sso.url + path)

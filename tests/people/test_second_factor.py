@@ -63,7 +63,7 @@ def user_sessions(people: People, user_id: str) -> list[Any]:
 def test_enrolment_is_switched_on_only_by_a_current_code(people: People) -> None:
     p = people.person(people.workspace())
     assert people.api.get("/v1/users/me/totp", token=p.token).json() == {
-        "enabled": False, "confirmed_at": None, "pending": False, "recovery_codes_left": 0,
+        "enabled": False, "confirmed_at": None, "pending": False, "recovery_codes_left": 0, "required_by": [],
     }  # fmt: skip
     begun = people.api.post("/v1/users/me/totp", token=p.token).json()
     assert begun["uri"].startswith("otpauth://totp/deskbase:") and f"secret={begun['secret']}" in begun["uri"]

@@ -185,3 +185,61 @@ def test_forgot_password_mails_a_link_that_sets_a_new_one(browser: Any, live: Li
     assert "not valid (used or expired)" in page.locator("main").inner_text()
     refused(tab, 404)
     tab.close()
+
+
+def test_a_workspace_that_requires_two_step_sign_in_sends_a_new_member_to_set_it_up(
+    browser: Any, live: Live
+) -> None:
+    from playwright.sync_api import expect
+
+    core = live.core
+    core.workspaces.put("strict", "Strict Support", {"require_two_factor": True}, SYSTEM)
+    core.templates.apply("strict", "support", SYSTEM)
+    pia = core.people.create(SYSTEM, {"email": "pia@support.example", "name": "Pia Lund"}, PASSWORD)
+    core.members.put(SYSTEM, "strict", pia["id"], "agent")
+    tab = Tab(browser, live, DESK)
+    page = tab.page
+    password_step(tab, "pia@support.example")
+    # signed in, but every page leads here until it is set up
+    expect(page).to_have_url(re.compile(r".*/settings/totp(\?.*)?$"))
+    expect(page.locator("#totp-required")).to_contain_text("Strict Support requires two-step sign-in")
+    accessible(page)
+    tab.shot("totp-required")
+    page.goto(live.url + "/w/strict/queue")
+    expect(page).to_have_url(re.compile(r".*/settings/totp\?next=%2Fw%2Fstrict%2Fqueue$"))
+    page.get_by_role("button", name="Set up two-step sign-in").click()
+    expect(page.locator(".qr svg[role=img]")).to_have_count(1)
+    expect(page.locator("text=Not now")).to_have_count(0)  # no way round it
+    secret = page.locator("#totp-secret").inner_text()
+    page.fill("#totp-code", pyotp.TOTP(secret).now())
+    page.click("text=Switch on")
+    expect(page.locator(".recovery-codes li")).to_have_count(10)
+    accessible(page)
+    page.click("#totp-continue")
+    expect(page).to_have_url(re.compile(r".*/w/strict/queue$"))
+    expect(page.locator("header .account")).to_contain_text("Pia Lund")
+    tab.close()
+
+
+def test_an_owner_requires_two_step_sign_in_from_settings_people(browser: Any, live: Live) -> None:
+    from playwright.sync_api import expect
+
+    core = live.core
+    core.workspaces.put("lax", "Lax Support", None, SYSTEM)
+    core.templates.apply("lax", "support", SYSTEM)
+    lee = core.people.create(SYSTEM, {"email": "lee@support.example", "name": "Lee Owner"}, PASSWORD)
+    core.members.put(SYSTEM, "lax", lee["id"], "owner")
+    tab = Tab(browser, live, DESK)
+    page = tab.page
+    password_step(tab, "lee@support.example")
+    expect(page).to_have_url(re.compile(r".*/w/lax/queue$"))
+    page.get_by_role("link", name="People").click()
+    expect(page.locator("td.two-factor")).to_have_text(["Off"])
+    accessible(page)
+    tab.shot("people-settings")
+    page.check("#require-two-factor")
+    page.get_by_role("button", name="Save").click()
+    # the owner is a member too: asked to set it up before the page comes back
+    expect(page.locator("#totp-required")).to_contain_text("Lax Support requires two-step sign-in")
+    expect(page).to_have_url(re.compile(r".*/settings/totp\?next=%2Fw%2Flax%2Fsettings%2Fpeople.*"))
+    tab.close()

@@ -99,6 +99,14 @@ def test_signing_in_with_the_provider(browser: Any, live: Live, viewport: dict[s
     tab.shot("sso-signed-in")
     page.reload()  # the session cookie is a first-party one now: it stays
     assert ACCOUNTS[login]["name"] in page.locator("header .account").inner_text()
+    # signing out goes on to the provider (RP-initiated logout), whose confirmation comes back to sign-in
+    page.locator("header .account summary").click()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"^http://localhost:\d+/session/end"))
+    page.get_by_role("button", name="Yes, sign me out").click()
+    page.wait_for_url(re.compile(rf"^{re.escape(live.url)}/signin"))
+    page.get_by_role("link", name=f"Sign in with {IDP_NAME}").click()
+    page.wait_for_url(re.compile(r"^http://localhost:\d+/interaction/"))  # the provider asks again
     tab.close()
 
 

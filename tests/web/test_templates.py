@@ -28,6 +28,7 @@ CONTEXTS: dict[str, tuple[type, ...]] = {
     "settings.html": (p.SettingsPage,),
     "notifications.html": (p.NotificationsPage,),
     "teams.html": (p.TeamsPage,),
+    "people.html": (fp.PeoplePage,),
     "invite.html": (p.InvitePage,),
     "reset.html": (p.ResetPage,),
     "link_gone.html": (p.LinkGonePage,),

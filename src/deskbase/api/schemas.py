@@ -16,6 +16,14 @@ class WorkspacePut(Body):
     settings: dict[str, Any] | None = None
 
 
+class WorkspacePatch(Body):
+    name: str | None = Field(None, max_length=200)
+    settings: dict[str, Any] | None = Field(
+        None,
+        description='Only the settings to change (`null` removes one), e.g. `{"require_two_factor": true}`',
+    )
+
+
 class CollectionPut(Body):
     name: str | None = Field(None, max_length=200)
     description: str | None = None

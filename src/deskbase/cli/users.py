@@ -12,7 +12,7 @@ from deskbase.cli.client import Client, CliError
 from deskbase.cli.common import OutputOpt, WriteOutputOpt, compact, session
 from deskbase.cli.output import Output, hint, print_item, print_list, print_written
 
-COLUMNS = ["id", "email", "name", "status", "server_admin", "time_zone"]
+COLUMNS = ["id", "email", "name", "status", "server_admin", "two_step", "time_zone"]
 UserArg = Annotated[str, typer.Argument(help="The user's email or id (usr_…).")]
 
 app = typer.Typer(
@@ -80,7 +80,14 @@ def list_(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
         cursor = page.get("next_cursor")
         if not cursor:
             break
+    if output is not Output.json:  # two-step sign-in as on/off, blank where you may not see it
+        rows = [{**r, "two_step": _two_step(r)} for r in rows]
     print_list({"data": rows}, output, COLUMNS)
+
+
+def _two_step(user: dict[str, Any]) -> str:
+    shown = user.get("two_factor")
+    return "" if not isinstance(shown, dict) else "on" if shown.get("enabled") else "off"
 
 
 @app.command("show")

@@ -28,6 +28,39 @@ def create(
     print_written(out, output, out["id"])
 
 
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    workspace: Annotated[str, typer.Argument(help="Workspace id.")],
+    name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    settings: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Only the settings to change (a merge: the others stay; null removes one). {JSON_HELP}"
+        ),
+    ] = None,
+    require_two_factor: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-two-factor/--no-require-two-factor",
+            help="Require two-step sign-in of every member signing in to the console (API tokens unaffected).",
+        ),
+    ] = None,
+    output: WriteOutputOpt = None,
+) -> None:
+    """Change an existing workspace's name or some of its settings, keeping the rest (PATCH; admins)."""
+    changes = json_arg(settings, "--settings") if settings else {}
+    if not isinstance(changes, dict):
+        raise typer.BadParameter("a JSON object of settings", param_hint="'--settings'")
+    if require_two_factor is not None:
+        changes["require_two_factor"] = require_two_factor
+    body = compact({"name": name, "settings": changes or None})
+    if not body:
+        raise typer.BadParameter("nothing to change: give --name, --settings or --require-two-factor")
+    out = session(ctx).client().patch("workspaces", workspace, json=body)
+    print_written(out, output, out["id"])
+
+
 @app.command("list")
 def list_(ctx: typer.Context, output: OutputOpt = Output.table) -> None:
     """List the workspaces this token can see."""

@@ -22,14 +22,16 @@ import pyotp
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from deskbase.core.auth import permits
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
 from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from deskbase.core.people_tables import memberships
 from deskbase.core.people_tables import recovery_codes as rc
 from deskbase.core.people_tables import user_factors as uf
 from deskbase.core.secrets import SecretBox
-from deskbase.core.user_access import ACTIVE
+from deskbase.core.user_access import ACTIVE, requiring_two_factor
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
@@ -82,6 +84,11 @@ class SecondFactor:
             row = self._row(conn, user_id)
         return row is not None and row.confirmed_at is not None
 
+    def required_by(self, user_id: str) -> tuple[str, ...]:
+        """The user's workspaces that require two-step sign-in (their `require_two_factor` setting)."""
+        with self.app.db.read() as conn:
+            return requiring_two_factor(conn, user_id)
+
     def status(self, actor: Actor) -> dict[str, Any]:
         """`{"enabled", "confirmed_at", "pending", "recovery_codes_left"}` of your own second factor."""
         uid = self._user(actor)
@@ -96,7 +103,40 @@ class SecondFactor:
             "confirmed_at": iso(row.confirmed_at) if on else None,
             "pending": row is not None and not on,
             "recovery_codes_left": left if on else 0,
+            "required_by": list(self.required_by(uid)),
         }
+
+    def shown(self, conn: Connection, actor: Actor, user_ids: list[str]) -> dict[str, bool]:
+        """Whether each of these users has two-step sign-in on, for the users whose status `actor` may see:
+        themselves, anyone for a server admin, else the members of a workspace where `actor` holds `admin`
+        over the whole workspace. Never the secret."""
+        ids = sorted(set(user_ids))
+        if not actor.is_admin:
+            own = [u for u in ids if u == actor.user_id]
+            managed = [
+                w["id"]
+                for w in self.app.workspaces.list()
+                if permits(actor, "admin", w["id"], whole_workspace=True)
+            ]
+            members = (
+                conn.execute(
+                    select(memberships.c.user_id).where(
+                        memberships.c.user_id.in_(ids), memberships.c.workspace_id.in_(managed)
+                    )
+                ).all()
+                if managed and ids
+                else []
+            )
+            ids = sorted(set(own) | {m.user_id for m in members})
+        if not ids:
+            return {}
+        on = {
+            r.user_id
+            for r in conn.execute(
+                select(uf.c.user_id).where(uf.c.user_id.in_(ids), uf.c.confirmed_at.is_not(None))
+            ).all()
+        }
+        return {u: u in on for u in ids}
 
     @staticmethod
     def _user(actor: Actor) -> str:
@@ -157,6 +197,7 @@ class SecondFactor:
                 update(uf).where(uf.c.user_id == uid).values(confirmed_at=now, last_step=step, updated_at=now)
             )
             codes = self._new_codes(tx, uid)
+        self.app.people.forget(uid)
         audit_log.info("user %s switched on two-step sign-in", uid)
         return {"enabled": True, "recovery_codes": codes}
 
@@ -254,9 +295,17 @@ class SecondFactor:
         uid = self._user(actor)
         if not self.enabled(uid):
             raise Conflict("two-step sign-in is not on", {"enabled": False})
+        required = self.required_by(uid)
+        if required:
+            raise Conflict(
+                f"two-step sign-in is required by {', '.join(required)}; it cannot be switched off while "
+                "you are a member there",
+                {"enabled": True, "reason": "required", "workspaces": list(required)},
+            )
         self._prove(actor, password, code, address)
         with self.app.db.tx() as tx:
             self.drop_user(tx, uid)
+        self.app.people.forget(uid)
         audit_log.info("user %s switched off two-step sign-in", uid)
 
     def regenerate(
@@ -279,6 +328,7 @@ class SecondFactor:
         with self.app.db.tx() as tx:
             self.app.people.row(tx.conn, user_id)
             self.drop_user(tx, user_id)
+        self.app.people.forget(user_id)  # a workspace that requires it sends them to enrol again
         audit_log.info("two-step sign-in of user %s reset by %s", user_id, actor.id)
 
     @staticmethod

@@ -32,6 +32,8 @@ class Session:
     created: datetime
     seen: datetime
     user_id: str | None = None
+    #: opened by single sign-on: the provider's issuer and ID token, sealed (SingleSignOn.logout_url opens it)
+    sso_logout: str | None = None
 
 
 def _hash(sid: str) -> str:
@@ -43,9 +45,11 @@ class Sessions:
         self.db = db
         self.clock = clock
 
-    def open(self, token_id: str | None, user_id: str | None = None) -> Session:
+    def open(
+        self, token_id: str | None, user_id: str | None = None, sso_logout: str | None = None
+    ) -> Session:
         """A new session for the token (or the user). Ended sessions are pruned here, so the table holds live
-        ones only (plus those that ended since the last sign-in)."""
+        ones only (plus those that ended since the last sign-in). `sso_logout` is already sealed."""
         now = self.clock.now()
         sid = secrets.token_urlsafe(32)
         cs = t.console_sessions
@@ -53,10 +57,15 @@ class Sessions:
             tx.conn.execute(delete(cs).where(or_(cs.c.seen_at < now - IDLE, cs.c.created_at < now - MAX_AGE)))
             tx.conn.execute(
                 insert(cs).values(
-                    id_hash=_hash(sid), token_id=token_id, user_id=user_id, created_at=now, seen_at=now
+                    id_hash=_hash(sid),
+                    token_id=token_id,
+                    user_id=user_id,
+                    created_at=now,
+                    seen_at=now,
+                    sso_logout=sso_logout,
                 )
             )
-        return Session(sid, token_id, now, now, user_id)
+        return Session(sid, token_id, now, now, user_id, sso_logout)
 
     def find(self, sid: str) -> Session | None:
         """The live session with this id (an ended one is removed on the way)."""
@@ -72,7 +81,7 @@ class Sessions:
         if now - row.seen_at >= TOUCH_EVERY:
             with self.db.tx() as tx:
                 tx.conn.execute(update(cs).where(cs.c.id_hash == _hash(sid)).values(seen_at=now))
-        return Session(sid, row.token_id, row.created_at, now, row.user_id)
+        return Session(sid, row.token_id, row.created_at, now, row.user_id, row.sso_logout)
 
     def end(self, sid: str) -> None:
         with self.db.tx() as tx:

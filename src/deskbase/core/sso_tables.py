@@ -30,6 +30,7 @@ sso_logins = Table(
     Column("nonce", String(64), nullable=False),
     Column("code_verifier", String(128), nullable=False),
     Column("next_path", Text, nullable=False),
+    Column("provider", String(40), nullable=True),  #: its id (sso/settings.py); None: the first
     _ts("created_at"),
     _ts("expires_at"),
     Index("ix_sso_logins_expires", "expires_at"),

@@ -202,6 +202,8 @@ console_sessions = Table(
     Column("user_id", String(40), nullable=True),
     _ts("created_at"),
     _ts("seen_at"),
+    #: a single sign-on's issuer and ID token (the logout's `id_token_hint`), sealed with the server key
+    Column("sso_logout", Text, nullable=True),
     Index("ix_console_sessions_token", "token_id"),
     Index("ix_console_sessions_user", "user_id"),
     Index("ix_console_sessions_seen", "seen_at"),

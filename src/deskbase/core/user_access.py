@@ -18,8 +18,9 @@ from sqlalchemy.engine import Connection
 from deskbase.core.db import Database
 from deskbase.core.errors import Unauthorized
 from deskbase.core.grants import ANY, Grant
-from deskbase.core.people_tables import memberships, roles, users
+from deskbase.core.people_tables import memberships, roles, user_factors, users
 from deskbase.core.roles import BUILT_IN, scoped
+from deskbase.core.tables import workspaces
 
 #: How long a user's access read from the store is trusted (the same bound as a token's).
 ACCESS_CACHE_SECONDS = 1.0
@@ -38,6 +39,31 @@ class Access:
     server_admin: bool
     grants: tuple[Grant, ...]
     away: bool = False  #: their own away switch (core/agents.py)
+    two_factor: bool = False  #: they switched on two-step sign-in (core/second_factor.py)
+    #: the workspaces of theirs that require two-step sign-in (their `require_two_factor` setting)
+    two_factor_required_by: tuple[str, ...] = ()
+
+    @property
+    def must_enrol(self) -> bool:
+        """A workspace of theirs requires two-step sign-in and they have none yet: their console sessions
+        reach only the enrolment pages until they set it up."""
+        return bool(self.two_factor_required_by) and not self.two_factor
+
+
+def requiring_two_factor(conn: Connection, user_id: str) -> tuple[str, ...]:
+    """The user's workspaces whose settings require two-step sign-in (settings are JSON: checked here)."""
+    rows = conn.execute(
+        select(workspaces.c.id, workspaces.c.settings)
+        .select_from(memberships.join(workspaces, workspaces.c.id == memberships.c.workspace_id))
+        .where(memberships.c.user_id == user_id)
+        .order_by(workspaces.c.id)
+    ).all()
+    return tuple(r.id for r in rows if (r.settings or {}).get("require_two_factor") is True)
+
+
+def has_two_factor(conn: Connection, user_id: str) -> bool:
+    row = conn.execute(select(user_factors.c.confirmed_at).where(user_factors.c.user_id == user_id)).first()
+    return row is not None and row.confirmed_at is not None
 
 
 def role_grants(conn: Connection, user_id: str) -> list[Grant]:
@@ -85,8 +111,18 @@ class AccessCache:
             if row.status != ACTIVE:
                 raise Unauthorized("the user of this session or token is suspended")
             grants = SERVER_ADMIN_GRANTS if row.server_admin else role_grants(conn, user_id)
+            required = requiring_two_factor(conn, user_id)
+            enrolled = has_two_factor(conn, user_id)
         access = Access(
-            row.id, row.email, row.name, row.time_zone, bool(row.server_admin), tuple(grants), bool(row.away)
+            row.id,
+            row.email,
+            row.name,
+            row.time_zone,
+            bool(row.server_admin),
+            tuple(grants),
+            bool(row.away),
+            enrolled,
+            required,
         )
         with self._lock:
             if len(self._cache) > 10_000:

@@ -100,8 +100,9 @@ def colour_for(email: str) -> str:
     return PALETTE[hashlib.sha256(email.encode()).digest()[0] % len(PALETTE)]
 
 
-def public(row: Any) -> dict[str, Any]:
-    return {
+def public(row: Any, two_factor: bool | None = None) -> dict[str, Any]:
+    """A user as the API shows them; `two_factor` only to those who may see it (SecondFactor.shown)."""
+    out = {
         "id": row.id,
         "email": row.email,
         "name": row.name,
@@ -116,6 +117,9 @@ def public(row: Any) -> dict[str, Any]:
         "updated_at": iso(row.updated_at),
         "version": row.version,
     }
+    if two_factor is not None:
+        out["two_factor"] = {"enabled": two_factor}
+    return out
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,9 @@ class Users:
         with self.app.db.read() as conn:
             if not self.may_see(conn, actor, user_id):
                 raise not_found(user_id)
-            return public(self.row(conn, user_id))
+            return public(
+                self.row(conn, user_id), self.app.factors.shown(conn, actor, [user_id]).get(user_id)
+            )
 
     def me(self, actor: Actor) -> dict[str, Any]:
         """The calling user with their memberships (a service token has no user: 404)."""
@@ -187,12 +193,13 @@ class Users:
             raise NotFound("this token belongs to no user (it is a service token)", {"user": None})
         with self.app.db.read() as conn:
             row = self.row(conn, actor.user_id)
+            on = self.app.factors.shown(conn, actor, [actor.user_id]).get(actor.user_id)
             ms = conn.execute(
                 select(memberships.c.workspace_id, memberships.c.role)
                 .where(memberships.c.user_id == actor.user_id)
                 .order_by(memberships.c.workspace_id)
             ).all()
-        return {**public(row), "memberships": [{"workspace": m.workspace_id, "role": m.role} for m in ms]}
+        return {**public(row, on), "memberships": [{"workspace": m.workspace_id, "role": m.role} for m in ms]}
 
     def list(
         self, actor: Actor, limit: int = 100, cursor: str | None = None, email: str | None = None
@@ -209,9 +216,13 @@ class Users:
             query = query.where(or_(users.c.id.in_(members), users.c.id == (actor.user_id or "")))
         with self.app.db.read() as conn:
             rows = conn.execute(query).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return {"data": [public(r) for r in rows], "next_cursor": rows[-1].email if more and rows else None}
+            more = len(rows) > limit
+            rows = rows[:limit]
+            shown = self.app.factors.shown(conn, actor, [r.id for r in rows])
+        return {
+            "data": [public(r, shown.get(r.id)) for r in rows],
+            "next_cursor": rows[-1].email if more and rows else None,
+        }
 
     # ---- writes -------------------------------------------------------------------------------------
     def create(self, actor: Actor, fields: dict[str, Any], password: str | None = None) -> dict[str, Any]:
@@ -222,7 +233,7 @@ class Users:
         with self.app.db.tx() as tx:
             row = self.insert(tx, new)
         audit_log.info("user %s created by %s", row.id, actor.id)
-        return public(row)
+        return public(row, False)  # a server admin sees it, and a new user has none
 
     def prepare(self, fields: dict[str, Any], password: str | None = None) -> NewUser:
         email = normal_email(fields.get("email"))
@@ -299,10 +310,11 @@ class Users:
             if values.get("status") == "suspended" and row.status != "suspended":
                 self.cut_off(tx, [user_id], f"its owner {row.email} was suspended")
             out = self.row(tx.conn, user_id)
+            shown = self.app.factors.shown(tx.conn, actor, [user_id]).get(user_id)
         self.forget(user_id)
         if {"status", "server_admin", "email"} & set(values):
             audit_log.info("user %s changed by %s: %s", user_id, actor.id, sorted(values))
-        return public(out)
+        return public(out, shown)
 
     def delete(self, actor: Actor, user_id: str) -> None:
         if not actor.is_admin:

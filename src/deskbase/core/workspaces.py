@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
 
 DEFAULT_SETTINGS: dict[str, Any] = {"timezone": "UTC", "customer_author_match": ["email", "id"]}
+#: A workspace setting: its members sign in to the console with a second factor (core/user_access.py).
+REQUIRE_TWO_FACTOR = "require_two_factor"
+audit_log = logging.getLogger("deskbase.audit")
 
 
 def public(row: Any) -> dict[str, Any]:
@@ -48,7 +53,16 @@ def _check_settings(settings: Any) -> dict[str, Any]:
             f"unknown time zone {tz!r}",
             [{"pointer": "/settings/timezone", "message": "not an IANA time zone"}],
         ) from exc
+    if not isinstance(merged.get(REQUIRE_TWO_FACTOR, False), bool):
+        raise ValidationFailed(
+            f"{REQUIRE_TWO_FACTOR} must be true or false",
+            [{"pointer": f"/settings/{REQUIRE_TWO_FACTOR}", "message": "true or false"}],
+        )
     return merged
+
+
+def requires_two_factor(settings: dict[str, Any] | None) -> bool:
+    return bool((settings or {}).get(REQUIRE_TWO_FACTOR))
 
 
 _BY_ID = select(t.workspaces).where(t.workspaces.c.id == bindparam("id"))
@@ -86,13 +100,38 @@ class Workspaces:
         self, workspace_id: str, name: str | None, settings: dict[str, Any] | None, actor: Actor
     ) -> tuple[dict, bool]:
         """Create or update; returns (workspace, created)."""
+        return self._write(workspace_id, name, lambda old: settings if settings is not None else old, actor)
+
+    def patch(
+        self, workspace_id: str, name: str | None, changes: dict[str, Any] | None, actor: Actor
+    ) -> dict[str, Any]:
+        """Update an existing workspace: its name, and the settings named in `changes` (a merge patch: a
+        `null` removes a setting; the others are kept)."""
+
+        def merged(old: dict[str, Any]) -> dict[str, Any]:
+            out = {**old, **(changes or {})}
+            return {k: v for k, v in out.items() if v is not None}
+
+        return self._write(workspace_id, name, merged, actor, create=False)[0]
+
+    def _write(
+        self,
+        workspace_id: str,
+        name: str | None,
+        settings_of: Callable[[dict[str, Any]], dict[str, Any]],
+        actor: Actor,
+        create: bool = True,
+    ) -> tuple[dict, bool]:
         check_slug(workspace_id, "workspace")
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
             self.hold(tx, workspace_id, exclusive=True)
             row = tx.conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).first()
             created = row is None
-            merged = _check_settings(settings if settings is not None else (row.settings if row else {}))
+            if created and not create:
+                raise NotFound(f"workspace {workspace_id!r} not found", {"workspace": workspace_id})
+            before = dict(row.settings or {}) if row else {}
+            merged = _check_settings(settings_of(before))
             name = name or (row.name if row else workspace_id)
             image = {"name": name, "settings": merged}
             change = Change(
@@ -116,6 +155,14 @@ class Workspaces:
                     update(t.workspaces).where(t.workspaces.c.id == workspace_id).values(**values)
                 )
             out = public(tx.conn.execute(select(t.workspaces).where(t.workspaces.c.id == workspace_id)).one())
+        if requires_two_factor(before) != requires_two_factor(merged):
+            self.app.people.forget()  # who must enrol is part of each member's cached access
+            audit_log.info(
+                "workspace %s: require_two_factor %s, by %s",
+                workspace_id,
+                "on" if requires_two_factor(merged) else "off",
+                actor.id,
+            )
         return out, created
 
     def delete(self, workspace_id: str, actor: Actor) -> None:

@@ -268,12 +268,32 @@ class Provider:
             raise SsoFailure.because("userinfo", f"{self.cfg.name}'s userinfo is about someone else.")
         return info
 
-    def identity(self, code: str, nonce: str, code_verifier: str, redirect_uri: str) -> dict[str, Any]:
-        """The person the provider signed in: the ID token's claims, completed from userinfo."""
+    def logout_url(self, id_token: str, post_logout_redirect_uri: str) -> str | None:
+        """Where to send the browser to sign out at the provider too (OpenID Connect RP-Initiated Logout
+        1.0), or None when its discovery document has no `end_session_endpoint` or it cannot be reached:
+        the deskbase session has ended either way."""
+        try:
+            endpoint = self.metadata().get("end_session_endpoint")
+        except ProviderUnavailable:
+            return None
+        if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+            return None
+        params = [
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", post_logout_redirect_uri),
+            ("client_id", self.cfg.client_id),
+        ]
+        return add_params_to_uri(endpoint, params)
+
+    def identity(
+        self, code: str, nonce: str, code_verifier: str, redirect_uri: str
+    ) -> tuple[dict[str, Any], str]:
+        """The person the provider signed in: the ID token's claims, completed from userinfo, and the raw ID
+        token (the `id_token_hint` of a later logout)."""
         tokens = self.exchange(code, code_verifier, redirect_uri)
         access = tokens.get("access_token") if isinstance(tokens.get("access_token"), str) else None
         claims = self.id_claims(tokens["id_token"], nonce, access)
         if access and any(k not in claims for k in ("email", "email_verified", "name")):
             info = self.userinfo(access, claims["sub"])
             claims = {**{k: v for k, v in info.items() if k not in claims}, **claims}
-        return claims
+        return claims, tokens["id_token"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,11 +25,12 @@ from deskbase.core.db import Tx
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.grants import uncovered
 from deskbase.core.people_tables import memberships
+from deskbase.core.secrets import SecretBox
 from deskbase.core.sso_tables import sso_logins, user_identities
 from deskbase.core.user_access import ACTIVE
 from deskbase.core.users import check_field, normal_email
 from deskbase.sso.provider import Provider, SsoFailure, SsoRefused
-from deskbase.sso.settings import OidcSettings
+from deskbase.sso.settings import OidcSettings, providers_from_settings
 
 if TYPE_CHECKING:
     from deskbase.core.app import Deskbase
@@ -57,23 +59,40 @@ def verified(claims: dict[str, Any]) -> bool:
 class SingleSignOn:
     def __init__(self, app: Deskbase) -> None:
         self.app = app
-        self.cfg = OidcSettings.from_settings(app.settings)
-        self.provider = Provider(self.cfg) if self.cfg is not None else None
+        self.configs = providers_from_settings(app.settings)
+        self.providers = {c.id: Provider(c) for c in self.configs}
+        #: the first provider (the `oidc_*` settings' when set): `/signin/sso` without `provider=`
+        self.cfg = self.configs[0] if self.configs else None
+        self.provider = self.providers[self.cfg.id] if self.cfg is not None else None
+        self.box = SecretBox.for_settings(app.settings.secret_key, app.settings.data_path)
 
     @property
     def name(self) -> str | None:
-        """The provider's name for the sign-in button, or None when single sign-on is off."""
+        """The first provider's name, or None when single sign-on is off."""
         return self.cfg.name if self.cfg is not None else None
 
-    def _on(self) -> tuple[OidcSettings, Provider]:
-        if self.cfg is None or self.provider is None:
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """`(id, name)` of each provider, in the order of the sign-in page's buttons."""
+        return [(c.id, c.name) for c in self.configs]
+
+    def _on(self, provider_id: str | None = None) -> tuple[OidcSettings, Provider]:
+        """A provider by id (the first without one)."""
+        if not self.configs:
             raise NotFound("single sign-on is not configured on this server", {"sso": None})
-        return self.cfg, self.provider
+        cfg = next((c for c in self.configs if c.id == provider_id), None) if provider_id else self.configs[0]
+        if cfg is None:
+            raise NotFound(f"no identity provider {provider_id!r} on this server", {"provider": provider_id})
+        return cfg, self.providers[cfg.id]
+
+    def _by_issuer(self, issuer: str) -> OidcSettings | None:
+        return next((c for c in self.configs if c.issuer == issuer.rstrip("/")), None)
 
     # ---- the two legs -------------------------------------------------------------------------------
-    def begin(self, redirect_uri: str, next_path: str) -> tuple[str, str]:
-        """The provider URL to send the browser to, and the state to bind to the browser (a cookie)."""
-        _, provider = self._on()
+    def begin(self, redirect_uri: str, next_path: str, provider_id: str | None = None) -> tuple[str, str]:
+        """The provider URL to send the browser to, and the state to bind to the browser (a cookie). The
+        stored sign-in names the provider, so the callback (one for all) knows whose answer to expect."""
+        cfg, provider = self._on(provider_id)
         req = provider.authorization_request(redirect_uri)
         now = self.app.clock.now()
         with self.app.db.tx() as tx:
@@ -84,15 +103,19 @@ class SingleSignOn:
                     nonce=req.nonce,
                     code_verifier=req.code_verifier,
                     next_path=next_path,
+                    provider=cfg.id,
                     created_at=now,
                     expires_at=now + LOGIN_TTL,
                 )
             )
         return req.url, req.state
 
-    def finish(self, params: dict[str, str], browser_state: str | None, redirect_uri: str) -> tuple[Any, str]:
-        """The callback: the user to open a session for, and where they were going. Raises SsoFailure."""
-        cfg, provider = self._on()
+    def finish(
+        self, params: dict[str, str], browser_state: str | None, redirect_uri: str
+    ) -> tuple[Any, str, str | None]:
+        """The callback: the user to open a session for, where they were going, and what signing out at the
+        provider will need (sealed; None when `oidc_logout` is off). Raises SsoFailure."""
+        self._on()
         state = params.get("state") or ""
         if not state or not browser_state or not hmac.compare_digest(state, browser_state):
             raise SsoFailure.because(
@@ -100,6 +123,12 @@ class SingleSignOn:
                 "This sign-in did not start in this browser, or it took too long. Please start again.",
             )
         login = self._take(state)
+        try:
+            cfg, provider = self._on(login.provider)
+        except NotFound as exc:
+            raise SsoFailure.because(
+                "provider", "This sign-in's provider is gone. Please start again."
+            ) from exc
         issuer = provider.metadata()["issuer"]
         if params.get("iss") not in (None, issuer):  # RFC 9207: an answer from another provider (mix-up)
             raise SsoFailure.because(
@@ -115,8 +144,24 @@ class SingleSignOn:
         code = params.get("code")
         if not code:
             raise SsoFailure.because("code", f"{cfg.name} sent no authorization code. Please start again.")
-        claims = provider.identity(code, login.nonce, login.code_verifier, redirect_uri)
-        return self.account(issuer, claims), login.next_path
+        claims, id_token = provider.identity(code, login.nonce, login.code_verifier, redirect_uri)
+        logout = self.box.seal(json.dumps({"iss": issuer, "id_token": id_token})) if cfg.logout else None
+        return self.account(issuer, claims), login.next_path, logout
+
+    def logout_url(self, sealed: str | None, post_logout_redirect_uri: str) -> str | None:
+        """The provider's end-session URL for a session that single sign-on opened (its sealed ID token as
+        `id_token_hint`), or None: not such a session, `oidc_logout` off, another provider configured since,
+        or a provider without an end_session_endpoint."""
+        if not sealed:
+            return None
+        try:
+            saved = json.loads(self.box.open(sealed))
+        except ValueError:  # sealed under another server key
+            return None
+        cfg = self._by_issuer(str(saved.get("iss", "")))
+        if cfg is None or not cfg.logout:
+            return None
+        return self.providers[cfg.id].logout_url(str(saved["id_token"]), post_logout_redirect_uri)
 
     def _take(self, state: str) -> Any:
         """The sign-in this state started, deleted on the way: a second callback with it finds nothing."""
@@ -142,7 +187,7 @@ class SingleSignOn:
             return self._account(issuer, claims)
 
     def _account(self, issuer: str, claims: dict[str, Any]) -> Any:
-        cfg, _ = self._on()
+        cfg = self._by_issuer(issuer) or self._on()[0]
         subject = str(claims["sub"])
         try:
             email: str | None = normal_email(claims.get("email"))

@@ -57,6 +57,7 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         ticket,
         ticket_actions,
         trigger_log,
+        workspace_people,
     )
 
     app.state.console = Console(core)
@@ -86,5 +87,6 @@ def install_console(app: FastAPI, core: Deskbase) -> None:
         mailboxes,
         notifications,
         teams,
+        workspace_people,
     ):
         app.include_router(module.router)

@@ -66,6 +66,11 @@ class SignInRequired(Exception):
     """No valid session: the route class answers with a redirect to the sign-in page."""
 
 
+class EnrolmentRequired(Exception):
+    """A person whose workspace requires two-step sign-in signed in without it: the route class sends them
+    to set it up (the enrolment pages use `EnrollingActorDep`, which lets them through)."""
+
+
 class CsrfRejected(Exception):
     """A POST without the matching CSRF token: refused before it reaches any core service."""
 
@@ -80,7 +85,8 @@ class Console:
         self.csrf = Csrf(signer)
         self.env: Environment = environment()
         sso = core.extensions.get(SingleSignOn)
-        self.env.globals["sso_name"] = sso.name if sso else None  # the sign-in page's "Sign in with <name>"
+        # the sign-in page's "Sign in with <name>" buttons, one per identity provider: (id, name)
+        self.env.globals["sso_providers"] = sso.buttons if sso else []
         self.counts = ViewCounts()
         self._warmer: threading.Thread | None = None
         self._closed = False
@@ -152,7 +158,17 @@ def session_of(request: Request) -> Session | None:
 
 def current_actor(request: Request) -> Actor:
     """The signed-in actor, re-authenticated from the session's token (or its user's status and roles) on
-    every request: revocation, expiry, suspension and a change of role take effect immediately."""
+    every request: revocation, expiry, suspension and a change of role take effect immediately. A person
+    who must enrol a second factor (a workspace of theirs requires it) reaches no page but the enrolment."""
+    actor = enrolling_actor(request)
+    s = session_of(request)
+    if s is not None and s.token_id is None and core_of(request).people.access.get(str(s.user_id)).must_enrol:
+        raise EnrolmentRequired()
+    return actor
+
+
+def enrolling_actor(request: Request) -> Actor:
+    """The signed-in actor, even one who must still set up two-step sign-in (for the enrolment pages)."""
     s = session_of(request)
     if s is None:
         raise SignInRequired()
@@ -173,6 +189,7 @@ def current_actor(request: Request) -> Actor:
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]
+EnrollingActorDep = Annotated[Actor, Depends(enrolling_actor)]
 
 
 def csrf_token(request: Request) -> str:
@@ -334,6 +351,7 @@ def make_shell(
         elif (browser := request.cookies.get(TZ_COOKIE) or "") in time_zones():
             tz = browser  # a token's session: the browser's zone, as console.js reports it
         prefs = prefs or prefs_of(core, actor)
+    admin = bool(actor is not None and workspace and permits(actor, "admin", workspace, whole_workspace=True))
     return Shell(
         title=title,
         csrf=csrf_token(request),
@@ -353,9 +371,8 @@ def make_shell(
         mailboxes_href=mailboxes_href(workspace)
         if actor is not None and workspace and may_manage_mail(actor, workspace)
         else None,
-        teams_href=f"/w/{quote(workspace)}/settings/teams"
-        if actor is not None and workspace and permits(actor, "admin", workspace, whole_workspace=True)
-        else None,
+        teams_href=f"/w/{quote(workspace)}/settings/teams" if admin and workspace else None,
+        people_href=f"/w/{quote(workspace)}/settings/people" if admin and workspace else None,
         away=away,
         here=request.url.path,
     )
@@ -397,12 +414,23 @@ def error_page(request: Request, status: int, message: str) -> Response:
     return render(request, "error.html", ErrorPage(status, message), shell, status=status)
 
 
-def sign_in_redirect(request: Request) -> Response:
+def _here(request: Request) -> str:
+    """Where to come back to after signing in or enrolling: this page, or the page a POST came from."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET":
         target = request.headers.get("hx-current-url") or "/"
         target = "/" if "://" in target else target
+    return target
+
+
+def sign_in_redirect(request: Request) -> Response:
+    target = _here(request)
     return redirect(request, url("/signin", next=target if target != "/" else None))
+
+
+def enrol_redirect(request: Request) -> Response:
+    target = _here(request)
+    return redirect(request, url("/settings/totp", next=target if target != "/" else None))
 
 
 class ConsoleRoute(APIRoute):
@@ -419,6 +447,8 @@ class ConsoleRoute(APIRoute):
                 response = await inner(request)
             except SignInRequired:
                 response = sign_in_redirect(request)
+            except EnrolmentRequired:
+                response = enrol_redirect(request)
             except CsrfRejected:
                 response = error_page(
                     request, 403, "This form has expired or did not come from this console; reload and retry."

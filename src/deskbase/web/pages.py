@@ -60,6 +60,8 @@ class Shell:
     bell: Bell | None = None  #: a person's notifications in this workspace (None: no person, no workspace)
     #: Settings → Teams of this workspace, for its admins (None hides the link)
     teams_href: str | None = None
+    #: Settings → People of this workspace (members, two-step sign-in), for its admins (None hides the link)
+    people_href: str | None = None
     away: bool | None = None  #: a person's own away switch (None: a token's session has none)
     here: str = "/"  #: this page's path, where the away switch comes back to
     toast: Toast | None = None  #: what was just done, with a button that undoes it

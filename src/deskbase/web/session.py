@@ -83,9 +83,10 @@ class SessionStore:
         session = self.sessions.open(token_id)
         return session, self.signer.seal("session", session.id)
 
-    def create_for_user(self, user_id: str) -> tuple[Session, str]:
-        """A new session for a user who signed in with their password."""
-        session = self.sessions.open(None, user_id)
+    def create_for_user(self, user_id: str, sso_logout: str | None = None) -> tuple[Session, str]:
+        """A new session for a user who signed in with their password (or single sign-on: `sso_logout`,
+        sealed, is what signing out at the provider needs)."""
+        session = self.sessions.open(None, user_id, sso_logout)
         return session, self.signer.seal("session", session.id)
 
     def lookup(self, cookie: str | None) -> Session | None:

@@ -60,17 +60,28 @@ def delete_role(ws: str, role: str, core: CoreDep, actor: ActorDep) -> Response:
     return Response(status_code=204)
 
 
+def _two_factor(core: Any, actor: Any, members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each member's `user.two_factor`, where the caller may see it (the user API's rule: themselves, the
+    workspace's admins, server admins)."""
+    with core.db.read() as conn:
+        shown = core.factors.shown(conn, actor, [m["user"]["id"] for m in members])
+    for m in members:
+        if m["user"]["id"] in shown:
+            m["user"]["two_factor"] = {"enabled": shown[m["user"]["id"]]}
+    return members
+
+
 @router.get("/members", openapi_extra=requires())
 def list_members(ws: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
-    """The workspace's members with their roles, by email."""
+    """The workspace's members with their roles, by email (and, for its admins, each one's `two_factor`)."""
     authorize_scope(actor, ws)
-    return {"data": core.members.list(ws)}
+    return {"data": _two_factor(core, actor, core.members.list(ws))}
 
 
 @router.get("/members/{user_id}", openapi_extra=requires())
 def get_member(ws: str, user_id: str, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
     authorize_scope(actor, ws)
-    return core.members.get(ws, user_id)
+    return _two_factor(core, actor, [core.members.get(ws, user_id)])[0]
 
 
 @router.put("/members/{user_id}", openapi_extra=ADMIN)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from deskbase.api.deps import ActorDep, After, CoreDep, PageLimit, authorize, requires
-from deskbase.api.schemas import WorkspacePut
+from deskbase.api.schemas import WorkspacePatch, WorkspacePut
 from deskbase.core.auth import authorize_scope, sees
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
@@ -27,6 +27,14 @@ def put_workspace(
     out, created = core.workspaces.put(ws, body.name, body.settings, actor)
     response.status_code = 201 if created else 200
     return out
+
+
+@router.patch("/{ws}", openapi_extra=requires("admin"))
+def patch_workspace(ws: str, body: WorkspacePatch, core: CoreDep, actor: ActorDep) -> dict[str, Any]:
+    """Change the name or some settings, keeping the others: `{"settings": {"require_two_factor": true}}`
+    makes every member set up two-step sign-in before their next console page (owners and admins)."""
+    authorize(actor, "admin", ws, whole_workspace=True)
+    return core.workspaces.patch(ws, body.name, body.settings, actor)
 
 
 @router.get("/{ws}", openapi_extra=requires())

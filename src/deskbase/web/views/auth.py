@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -19,9 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from deskbase.api.deps import requires
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
-from deskbase.core.errors import NotFound, RateLimited, Unauthorized
+from deskbase.core.errors import DeskbaseError, NotFound, RateLimited, Unauthorized
 from deskbase.events.service import may_manage
 from deskbase.notify.service import Notifications
+from deskbase.sso.service import SingleSignOn
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
@@ -42,10 +44,11 @@ from deskbase.web.http import (
     session_of,
     visible_workspaces,
 )
-from deskbase.web.pages import EmptyHomePage, Profile, SettingsPage, SignInPage, WorkspaceLink
+from deskbase.web.pages import ContinuePage, EmptyHomePage, Profile, SettingsPage, SignInPage, WorkspaceLink
 from deskbase.web.session import SESSION_COOKIE, Session
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+log = logging.getLogger(__name__)
 
 
 @router.get("/", openapi_extra=requires())
@@ -112,19 +115,25 @@ def sign_in(request: Request, form: FormDep) -> Response:
 PENDING_COOKIE = "deskbase_signin"
 PENDING_PATH = "/signin"
 PENDING_SECONDS = 300
+#: the longest sealed ID token the code step's cookie carries (browsers keep cookies of at most 4096 bytes)
+PENDING_LOGOUT_MAX = 3500
 
 
 def _fingerprint(user: Any) -> str:
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
-def after_password(request: Request, user: Any, target: str) -> Response:
-    """The password was right: sign in, or, when the account has two-step sign-in, ask for the code first."""
+def after_password(request: Request, user: Any, target: str, sso_logout: str | None = None) -> Response:
+    """The password was right (or the identity provider vouched: `sso_logout` is then what signing out
+    there needs, sealed): sign in, or, when the account has two-step sign-in, ask for the code first."""
     c = console(request)
     if not c.core.factors.enabled(user.id):
-        return signed_in(request, c.sessions.create_for_user(user.id), target)
+        return signed_in(request, c.sessions.create_for_user(user.id, sso_logout), target)
     until = int(c.core.clock.now().timestamp()) + PENDING_SECONDS
-    value = f"{user.id}:{until}:{_fingerprint(user)}"
+    if sso_logout and len(sso_logout) > PENDING_LOGOUT_MAX:  # a huge ID token: the cookie would not fit
+        log.warning("the ID token is too large to keep across the code step; signing out stays local")
+        sso_logout = None
+    value = f"{user.id}:{until}:{_fingerprint(user)}:{sso_logout or ''}"  # the last part may hold anything
     response = redirect(request, f"/signin/code?next={quote(target)}")
     response.set_cookie(
         PENDING_COOKIE,
@@ -144,8 +153,7 @@ def pending_user(request: Request) -> Any | None:
     value = c.sessions.signer.unseal("second-step", request.cookies.get(PENDING_COOKIE))
     if value is None:
         return None
-    user_id, _, rest = value.partition(":")
-    until, _, fingerprint = rest.partition(":")
+    user_id, until, fingerprint, _ = [*value.split(":", 3), "", ""][:4]
     if not until.isdigit() or int(until) < c.core.clock.now().timestamp():
         return None
     try:
@@ -154,6 +162,12 @@ def pending_user(request: Request) -> Any | None:
     except NotFound:
         return None
     return user if hmac.compare_digest(_fingerprint(user), fingerprint) else None
+
+
+def pending_sso_logout(request: Request) -> str | None:
+    """What signing out at the identity provider will need, when the pending sign-in came from it."""
+    value = console(request).sessions.signer.unseal("second-step", request.cookies.get(PENDING_COOKIE))
+    return [*value.split(":", 3), ""][3] or None if value else None
 
 
 def forget_pending(request: Request, response: Response) -> Response:
@@ -180,15 +194,37 @@ def signed_in(request: Request, opened: tuple[Session, str], target: str) -> Res
 
 @router.post("/signout")
 async def sign_out(request: Request) -> Response:
-    """Needs the CSRF token only while there is a session to end (an expired one just goes to sign-in)."""
+    """Needs the CSRF token only while there is a session to end (an expired one just goes to sign-in). A
+    session that single sign-on opened goes on to sign out at the provider too, when it offers that."""
     s = await run_in_threadpool(session_of, request)  # store work stays off the event loop
+    at_provider = None
     if s is not None:
         await checked_form(request)
         await run_in_threadpool(console(request).sessions.drop, s.id)
+        at_provider = await run_in_threadpool(provider_logout, request, s)
     request.state.csrf_value = console(request).csrf.mint("anon")
-    response = redirect(request, "/signin")
+    if at_provider is None:
+        response = redirect(request, "/signin")
+    else:  # a page of ours that goes on (Refresh): the CSP's form-action forbids a form's redirect elsewhere
+        where = quote(at_provider, safe="/?&=#%:@!$'()*+,;~")
+        page = ContinuePage("Signing out", where)
+        shell = make_shell(request, None, "Signing out")
+        response = render(request, "sso_continue.html", page, shell, headers={"Refresh": f"0; url={where}"})
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure(request))
     return response
+
+
+def provider_logout(request: Request, session: Session) -> str | None:
+    """The identity provider's end-session URL for a session single sign-on opened, coming back to the
+    sign-in page (public_url's, as registered at the provider); None for any other session."""
+    sso = core_of(request).extensions.get(SingleSignOn)
+    if sso is None or not session.sso_logout:
+        return None
+    base = core_of(request).settings.public_url.strip().rstrip("/") or str(request.base_url).rstrip("/")
+    try:
+        return sso.logout_url(session.sso_logout, base + "/signin")
+    except DeskbaseError:  # the provider is unreachable: the deskbase session has ended all the same
+        return None
 
 
 @router.get("/settings", openapi_extra=requires())

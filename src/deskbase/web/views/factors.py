@@ -25,6 +25,7 @@ from deskbase.web.factor_pages import CodePage, ForgotPage, TotpPage
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
+    EnrollingActorDep,
     FormDep,
     client_address,
     console,
@@ -36,7 +37,13 @@ from deskbase.web.http import (
     url,
 )
 from deskbase.web.pages import SignInPage
-from deskbase.web.views.auth import forget_pending, pending_user, settings_page, signed_in
+from deskbase.web.views.auth import (
+    forget_pending,
+    pending_sso_logout,
+    pending_user,
+    settings_page,
+    signed_in,
+)
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -72,7 +79,8 @@ def code_sign_in(request: Request, form: FormDep) -> Response:
         shell = make_shell(request, None, "Two-step sign-in")
         page = CodePage(target, _sentence(exc.message))
         return render(request, "signin_code.html", page, shell, status=exc.status)
-    return forget_pending(request, signed_in(request, c.sessions.create_for_user(user.id), target))
+    opened = c.sessions.create_for_user(user.id, pending_sso_logout(request))
+    return forget_pending(request, signed_in(request, opened, target))
 
 
 # ---- forgot password --------------------------------------------------------------------------------
@@ -125,55 +133,83 @@ def qr_svg(uri: str) -> Markup:
     return Markup(svg)  # segno's own SVG of our URI: nothing a user typed is in it
 
 
+def _required_by(core: Deskbase, actor: Actor) -> list[str]:
+    """The names of the workspaces that make this person set up two-step sign-in before going on (none
+    once it is on, or for a token's session)."""
+    if actor.user_id is None:
+        return []
+    access = core.people.access.get(actor.user_id)
+    if not access.must_enrol:
+        return []
+    names = {w["id"]: w["name"] for w in core.workspaces.list()}
+    return [names.get(ws, ws) for ws in access.two_factor_required_by]
+
+
 def _enrol_page(
-    request: Request, actor: Actor, pending: dict[str, Any], error: str | None = None, status: int = 200
+    request: Request,
+    actor: Actor,
+    pending: dict[str, Any] | None,
+    target: str,
+    error: str | None = None,
+    status: int = 200,
 ) -> Response:
-    page = TotpPage(pending["secret"], pending["uri"], qr_svg(pending["uri"]), error=error)
+    required = _required_by(core_of(request), actor)
+    if pending is None:  # a person who must set it up, before starting: why, and the button that starts
+        page = TotpPage(required_by=required, next=target)
+    else:
+        qr = qr_svg(pending["uri"])
+        page = TotpPage(pending["secret"], pending["uri"], qr, error=error, required_by=required, next=target)
     shell = make_shell(request, actor, "Two-step sign-in", section="settings")
     return render(request, "totp.html", page, shell, status=status, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/settings/totp", openapi_extra=requires())
-def enrol_form(request: Request, actor: ActorDep) -> Response:
-    """The enrolment waiting for its first code (else back to Settings, as for a token's session)."""
-    pending = core_of(request).factors.pending(actor) if actor.user_id is not None else None
-    if pending is None:
+def enrol_form(request: Request, actor: EnrollingActorDep, next: str = "/") -> Response:
+    """The enrolment waiting for its first code; for a person whose workspace requires two-step sign-in,
+    the page that says so and starts it; else back to Settings (as for a token's session)."""
+    core = core_of(request)
+    pending = core.factors.pending(actor) if actor.user_id is not None else None
+    if pending is None and not _required_by(core, actor):
         return redirect(request, "/settings")
-    return _enrol_page(request, actor, pending)
+    return _enrol_page(request, actor, pending, local_path(next))
 
 
 @router.post("/settings/totp")
-def enrol(request: Request, actor: ActorDep, form: FormDep) -> Response:
+def enrol(request: Request, actor: EnrollingActorDep, form: FormDep) -> Response:
     """Start enrolling: a new secret, shown on the next page with its QR code."""
     _person(actor)
     try:
         core_of(request).factors.begin(actor)
     except Conflict as exc:
         return settings_page(request, actor, two_step_error=_sentence(exc.message), status=409)
-    return redirect(request, "/settings/totp")
+    return redirect(request, url("/settings/totp", next=local_path(form.get("next"), "") or None))
 
 
 @router.post("/settings/totp/confirm")
-def confirm(request: Request, actor: ActorDep, form: FormDep) -> Response:
+def confirm(request: Request, actor: EnrollingActorDep, form: FormDep) -> Response:
     """Switch it on with a current code; the recovery codes are shown on this answer only."""
     _person(actor)
     core = core_of(request)
+    target = local_path(form.get("next"))
+    required = bool(_required_by(core, actor))
     try:
         out = core.factors.confirm(actor, form.get("code") or "")
     except ValidationFailed as exc:
         pending = core.factors.pending(actor)
         if pending is None:
-            return redirect(request, "/settings")
+            return redirect(request, url("/settings/totp", next=target) if required else "/settings")
         message = str((exc.details.get("errors") or [{}])[0].get("message", exc.message))
-        return _enrol_page(request, actor, pending, _sentence(message), status=422)
+        return _enrol_page(request, actor, pending, target, _sentence(message), status=422)
     except Conflict as exc:
         return settings_page(request, actor, two_step_error=_sentence(exc.message), status=409)
-    return _codes_page(request, actor, out["recovery_codes"])
+    return _codes_page(request, actor, out["recovery_codes"], target if required else None)
 
 
-def _codes_page(request: Request, actor: Actor, codes: list[str]) -> Response:
+def _codes_page(request: Request, actor: Actor, codes: list[str], target: str | None = None) -> Response:
+    """The recovery codes, once; a person who had to set it up goes on to `target` from here."""
     shell = make_shell(request, actor, "Recovery codes", section="settings")
-    return render(request, "totp.html", TotpPage(codes=codes), shell, headers={"Cache-Control": "no-store"})
+    page = TotpPage(codes=codes, next=target or "")
+    return render(request, "totp.html", page, shell, headers={"Cache-Control": "no-store"})
 
 
 def _proof(form: dict[str, str]) -> tuple[str | None, str | None]:

@@ -65,13 +65,13 @@ def failed(request: Request, exc: SsoFailure, target: str) -> Response:
 
 
 @router.get("/signin/sso")
-def start(request: Request, next: str = "/") -> Response:
-    """Send the browser to the provider (a link, not a form: the console's CSP allows forms to post only to
-    itself, redirects included)."""
+def start(request: Request, next: str = "/", provider: str | None = None) -> Response:
+    """Send the browser to the provider (`provider`: its id; the first without one). A link, not a form: the
+    console's CSP allows forms to post only to itself, redirects included."""
     target = local_path(next) if len(next) <= 2048 else "/"
     c = console(request)
     try:
-        url, state = service(request).begin(redirect_uri(request), target)
+        url, state = service(request).begin(redirect_uri(request), target, (provider or "")[:40] or None)
     except SsoFailure as exc:
         return failed(request, exc, target)
     response = RedirectResponse(url, status_code=303)
@@ -94,18 +94,18 @@ def callback(request: Request) -> Response:
     c = console(request)
     browser_state = c.sessions.signer.unseal("sso", request.cookies.get(SSO_COOKIE))
     try:
-        user, target = service(request).finish(
+        user, target, logout = service(request).finish(
             dict(request.query_params), browser_state, redirect_uri(request)
         )
     except SsoFailure as exc:
         return failed(request, exc, "/")
     if c.core.factors.enabled(user.id):
-        step = after_password(request, user, target)  # the code step's cookie, and its page
+        step = after_password(request, user, target, logout)  # the code step's cookie, and its page
         response = onward(request, "One more step", step.headers["location"])
         for cookie in step.headers.getlist("set-cookie"):
             response.headers.append("set-cookie", cookie)
         return response
-    return signed_in(request, user.id, target)
+    return signed_in(request, user.id, target, logout)
 
 
 def onward(request: Request, title: str, path: str) -> Response:
@@ -122,13 +122,14 @@ def onward(request: Request, title: str, path: str) -> Response:
     return response
 
 
-def signed_in(request: Request, user_id: str, target: str) -> Response:
-    """A new session for the user (replacing this browser's), then on to `target`."""
+def signed_in(request: Request, user_id: str, target: str, logout: str | None) -> Response:
+    """A new session for the user (replacing this browser's), keeping what signing out at the provider
+    needs, then on to `target`."""
     c = console(request)
     old = session_of(request)
     if old is not None:
         c.sessions.drop(old.id)
-    session, cookie = c.sessions.create_for_user(user_id)
+    session, cookie = c.sessions.create_for_user(user_id, logout)
     request.state.csrf_value = c.csrf.mint(session.id)  # a fresh CSRF token bound to the new session
     response = onward(request, "Signed in", target)
     response.set_cookie(
