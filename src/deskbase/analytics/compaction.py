@@ -100,6 +100,13 @@ class Compactor:
             self._thread = threading.Thread(target=run, name="deskbase-replica-compact", daemon=True)
             self._thread.start()
 
+    def wait(self, timeout: float = 60) -> None:
+        """Wait for the merges started (and those queued meanwhile) to finish."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=timeout)
+
     def stop(self) -> None:
         """Let a merge under way finish; none starts after it."""
         with self._lock:
