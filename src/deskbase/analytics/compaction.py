@@ -74,10 +74,11 @@ class Compactor:
 
     def _unmerged(self, db: str) -> list[str]:
         """The FINAL tables of `db` held in more than one active part."""
+        tables = ", ".join(f"'{t}'" for t in COMPACTED)  # constants of this module
         rows = self.engine.execute(
-            "SELECT table FROM system.parts WHERE database = {d:String} AND active AND table IN {t:Array(String)} "
+            f"SELECT table FROM system.parts WHERE database = {{d:String}} AND active AND table IN ({tables}) "
             "GROUP BY table HAVING count() > 1 ORDER BY table",
-            {"d": db, "t": list(COMPACTED)},
+            {"d": db},
         ).rows
         return [str(r[0]) for r in rows]
 
