@@ -12,7 +12,11 @@ Compared, interleaved query by query in one run (median ms):
                   same chDB engine — the engine's limit;
 * PostgreSQL:     JSONB tables in a scratch schema on 127.0.0.1:5432 (skipped with a message when absent).
 
+Then the parts steady writes leave: --steady-steps replication steps of --steady-rows status updates on tickets
+scattered over the key range, the queries on them, and again after the replicator's periodic merge.
+
     .venv/bin/python bench/sql.py [--size N] [--full] [--runs R] [--catchup N] [--no-pg] [--json]
+                                  [--steady-steps N] [--steady-rows N]
 """
 
 from __future__ import annotations
