@@ -7,7 +7,7 @@ to one part; merging after a backlog brings a bulk load to the merged state at o
 
 Steady writes leave one small part per replication step. ClickHouse merges small parts together but seldom into
 the large one, and FINAL over a large part plus parts updating rows scattered across it ran the seed queries
-2-3.5 times slower than over one part (bench/README.md, "Replica parts"); so the databases written since the
+1.5-4.6 times slower than over one part (bench/README.md, "Replica parts"); so the databases written since the
 last merge are merged again every `replica_merge_seconds` (`merge_due`). A table already in one part is left
 alone: OPTIMIZE … FINAL would rewrite it for nothing.
 """
