@@ -11,6 +11,7 @@ table of --rows rows in two parts. Uses chDB alone, in a scratch directory.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from typing import Any
@@ -45,7 +46,14 @@ def main() -> None:
     args = p.parse_args()
     import chdb
 
-    conn = chdb.connect(tempfile.mkdtemp(prefix="deskbase-typed-paths-"))
+    scratch = tempfile.mkdtemp(prefix="deskbase-typed-paths-")
+    try:
+        probe(chdb.connect(scratch), args.rows)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def probe(conn: Any, rows: int) -> None:
 
     def q(sql: str) -> str:
         try:
@@ -76,9 +84,9 @@ def main() -> None:
     q("DROP TABLE IF EXISTS a")
     q("CREATE TABLE a (k UInt64, data JSON, version UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY k")
     row = "concat('{\"priority\":\"', ['low','high'][1 + number % 2], '\",\"n\":', toString(number), '}')"
-    q(f"INSERT INTO a SELECT number, {row}, 1 FROM numbers({args.rows})")
-    q(f"INSERT INTO a SELECT number, {row}, 2 FROM numbers({args.rows // 2})")
-    print(f"\nre-declaring typed paths on {args.rows:,} + {args.rows // 2:,} rows (two parts):")
+    q(f"INSERT INTO a SELECT number, {row}, 1 FROM numbers({rows})")
+    q(f"INSERT INTO a SELECT number, {row}, 2 FROM numbers({rows // 2})")
+    print(f"\nre-declaring typed paths on {rows:,} + {rows // 2:,} rows (two parts):")
     for decl in ("JSON(priority Variant(String))", "JSON(priority Variant(String), n Int64)", "JSON"):
         t0 = time.perf_counter()
         out = q(f"ALTER TABLE a MODIFY COLUMN data {decl}")

@@ -16,6 +16,7 @@ rows in typed columns without FINAL (the engine's limit). Two experiments:
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -255,10 +256,14 @@ def main() -> None:
     args = p.parse_args()
     b = Bench(args.size, args.runs)
     t0 = time.perf_counter()
-    if args.only != "live":
-        layouts(b)
-    if args.only != "layouts":
-        live(b)
+    try:
+        if args.only != "live":
+            layouts(b)
+        if args.only != "layouts":
+            live(b)
+    finally:
+        b.admin.close()
+        shutil.rmtree(b.path, ignore_errors=True)
     print(f"\ntook {time.perf_counter() - t0:.0f} s")
 
 
