@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from deskbase.analytics.engine import ChdbEngine
+from deskbase.analytics.chdb_engine import ChdbEngine
 
 _lock = threading.Lock()
 _engine: ChdbEngine | None = None

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from tests.analytics._chdb import ALLOWED_TABLES, WORKSPACE_A, seed_sandbox_workspaces, shared_engine
 
-from deskbase.analytics.engine import ChdbEngine, Limits
+from deskbase.analytics.chdb_engine import ChdbEngine
+from deskbase.analytics.engine import Limits
 from deskbase.analytics.errors import QueryError, QueryRejected, QueryTimeout
 from deskbase.analytics.guard import (
     DENIED_FUNCTIONS,

@@ -26,7 +26,8 @@ from tests.analytics._chdb import (
 )
 from tests.analytics._http_standin import standin
 
-from deskbase.analytics.engine import ChdbEngine, EngineError, Limits
+from deskbase.analytics.chdb_engine import ChdbEngine
+from deskbase.analytics.engine import EngineError, Limits
 from deskbase.analytics.errors import PayloadTooLarge, QueryError, QueryRejected, QueryTimeout
 from deskbase.analytics.inline import INLINE_ROWS
 from deskbase.analytics.server import ServerEngine, http_connector, parse_server_url

@@ -17,7 +17,8 @@ from tests.analytics._chdb import (
     shared_engine,
 )
 
-from deskbase.analytics.engine import ChdbEngine, EngineError, Limits, clean_message, render_param
+from deskbase.analytics.chdb_engine import ChdbEngine
+from deskbase.analytics.engine import EngineError, Limits, clean_message, render_param
 from deskbase.analytics.errors import QueryError, QueryRejected, QueryTimeout
 from deskbase.analytics.sql import format_csv, format_ndjson, run_sql
 

@@ -2,7 +2,7 @@
 the structure and body of a larger batch sent to a server's ``input()``.
 
 Why: chDB's ``Python(<arrow table>)`` costs ~4.4 ms an insert whatever its size, the same rows inline
-~3.3 ms, and a read right after a write pays a handful of such inserts (engine.py has the measurements).
+~3.3 ms, and a read right after a write pays a handful of such inserts (chdb_engine.py has the measurements).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from sqlalchemy import func, select
 
 from deskbase.analytics.change_rows import COLUMNS, DESTRUCTIVE, TARGETS
+from deskbase.analytics.compaction import Compactor
 from deskbase.analytics.derived import DerivedTable, split_by_workspace
 from deskbase.analytics.engine import Engine
 from deskbase.analytics.raw import to_arrow
@@ -43,8 +44,6 @@ log = logging.getLogger(__name__)
 BATCH = 20_000
 #: How soon read-your-writes looks again while the log's horizon is below what it waits for.
 HORIZON_POLL = 0.002
-#: The tables queries read with FINAL, merged after a backlog.
-_COMPACTED = ("records", "relationships")
 #: One INSERT … SELECT: database, table, target column → expression, raw rows.
 _Insert = tuple[str, str, dict[str, str], pa.Table]
 _DESTRUCTIVE = pa.array(sorted(DESTRUCTIVE))
@@ -59,6 +58,7 @@ class Replica:
         engine: Engine,
         wait_seconds: float | None = None,
         interval: float | None = None,
+        merge_seconds: float | None = None,
     ) -> None:
         self.core = core
         self.engine = engine
@@ -71,9 +71,8 @@ class Replica:
         self._stepped_at = 0.0
         #: the workspace databases a drain wrote to (what `compact` merges after a backlog)
         self._touched: set[str] = set()
-        self._compact_lock = threading.Lock()
-        self._compact_pending: set[str] = set()
-        self._compactor: threading.Thread | None = None
+        merge_every = s.replica_merge_seconds if merge_seconds is None else merge_seconds
+        self.compactor = Compactor(engine, lambda: self._known, merge_every)
         self.loop = Loop(core.db, core.clock, "replicator", self._turn, idle_seconds=0.5)
         core.hooks.on_commit(lambda _entries: self.loop.wake())
         self._persisted_at = 0.0
@@ -247,6 +246,7 @@ class Replica:
         for ws, rows in split_by_workspace(batch).items():
             db = self.ensure_workspace(ws)
             self._touched.add(db)
+            self.compactor.wrote(db)
             entities = set(rows["entity"].unique().to_pylist())
             for target in TARGETS:
                 if target.entities is None:
@@ -280,43 +280,14 @@ class Replica:
             touched = set(self._touched)
         if total >= BATCH:
             if compact:
-                self.compact(touched)
+                self.compactor.compact(touched)
             else:
-                self._compact_later(touched)
+                self.compactor.later(touched)
         return total
 
-    def _compact_later(self, databases: set[str]) -> None:
-        with self._compact_lock:
-            self._compact_pending |= databases
-            if self._compactor is not None:
-                return  # the running one takes what was added before it finishes
-
-            def run() -> None:
-                while True:
-                    with self._compact_lock:
-                        pending, self._compact_pending = self._compact_pending, set()
-                        if not pending:
-                            self._compactor = None
-                            return
-                    self.compact(pending)
-
-            self._compactor = threading.Thread(target=run, name="deskbase-replica-compact", daemon=True)
-            self._compactor.start()
-
     def compact(self, databases: set[str] | None = None) -> None:
-        """Merge the parts of `records` and `relationships` (every workspace's, or these databases').
-
-        Queries read them with FINAL, which collapses versions across unmerged parts at query time: after a
-        catch-up of 200k changes in batches, the seed queries ran 3-9x slower than on merged parts (bench/sql.py,
-        bench/README.md, "Replica parts"). ClickHouse merges in the background too, but slowly and not to one
-        part; this brings a bulk load to the merged state at once. Runs without the replication lock: inserts
-        go on meanwhile and land in new parts."""
-        for db in sorted(self._known if databases is None else databases & self._known):
-            for table in _COMPACTED:
-                try:
-                    self.engine.execute(self.engine.ddl.optimize(db, table))
-                except Exception:
-                    log.exception("could not merge the parts of %s.%s", db, table)
+        """Merge the parts queries read with FINAL (every workspace's, or these databases'): compaction.py."""
+        self.compactor.compact(databases)
 
     def _head(self) -> int:
         with self.core.db.read() as conn:
@@ -376,11 +347,7 @@ class Replica:
 
     def stop(self) -> None:
         self.loop.stop()
-        with self._compact_lock:
-            self._compact_pending.clear()  # a merge under way finishes; none starts after it
-            compactor = self._compactor
-        if compactor is not None:
-            compactor.join(timeout=60)
+        self.compactor.stop()
         with self._lock:
             self.persist_watermark()
             if self._pool is not None:
@@ -400,11 +367,13 @@ class Replica:
             return 0.0
         if n:
             self._stepped_at = time.monotonic()
+            self.compactor.merge_due()
             return self.interval
         if self._head() > self.watermark:
             return HORIZON_POLL * 5  # committed changes wait behind one still in flight: look again soon
         with self._lock:
             self.persist_watermark()  # idle: make the last advance durable
+        self.compactor.merge_due()
         return None
 
     # ---- rebuild and verify -----------------------------------------------------------------------

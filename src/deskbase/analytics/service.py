@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from deskbase.analytics.chdb_engine import ChdbEngine
 from deskbase.analytics.ddl import Ddl
-from deskbase.analytics.engine import ChdbEngine, Engine, EngineError, Limits
+from deskbase.analytics.engine import Engine, EngineError, Limits
 from deskbase.analytics.gate import SqlGate
 from deskbase.analytics.guard import check_query
 from deskbase.analytics.replica import Replica
