@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import Clock
 from deskbase.core.context import SYSTEM
 from deskbase.core.errors import Unavailable
+from deskbase.core.passwords import generate as generate_password
 from deskbase.mail.service import Mail
 from deskbase.mcp.http import install as install_mcp
 from deskbase.web import install_console
@@ -99,7 +99,10 @@ def demo_people(core: Deskbase) -> dict[str, str] | None:
     with core.db.read() as conn:
         if core.people.by_email(conn, DEMO_ADMIN) is not None:
             return None
-    passwords = {DEMO_ADMIN: secrets.token_urlsafe(12), "agents": secrets.token_urlsafe(12)}
+    passwords = {
+        DEMO_ADMIN: generate_password([(DEMO_ADMIN, "Admin")]),
+        "agents": generate_password(list(DEMO_AGENTS)),
+    }
     core.people.create(
         SYSTEM, {"email": DEMO_ADMIN, "name": "Admin", "server_admin": True}, passwords[DEMO_ADMIN]
     )

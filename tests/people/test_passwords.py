@@ -158,3 +158,9 @@ def test_changing_your_password_needs_the_current_one(throttled: People) -> None
     )
     assert ok.status_code == 204
     assert throttled.browser().sign_in(p.email, "birch canyon relay").status_code == 303
+
+
+def test_a_generated_password_never_spells_the_name_of_anyone_it_is_for() -> None:
+    drawn = iter(["8IPXtoMvhemkd1Mv", "xq-MARIAbc71Zk", "Zp3_vq8LhW2nRe"])
+    people = [("tom@support.example", "Tom Becker"), ("maria@support.example", "Maria Santos")]
+    assert passwords.generate(people, source=lambda: next(drawn)) == "Zp3_vq8LhW2nRe"
