@@ -245,9 +245,13 @@ class Mailboxes:
             return self.row_in(conn, ws, mid)
 
     def row_in(self, conn: Connection, ws: str, mid: str) -> Any:
-        """`row` in the caller's read."""
-        self.core.workspaces.require(conn, ws)
-        return self._row(conn, ws, mid)
+        """`row` in the caller's read. A mailbox goes in its workspace's deletion (`forget_deleted_workspaces`),
+        so a found one vouches for its workspace; a missing one is the workspace's 404 if that is missing."""
+        row = conn.execute(_BY_ID, {"ws": ws, "id": mid}).first()
+        if row is None:
+            self.core.workspaces.require(conn, ws)
+            return self._row(conn, ws, mid)
+        return row
 
     def list(self, ws: str) -> builtins.list[dict[str, Any]]:
         with self.core.db.read() as conn:
