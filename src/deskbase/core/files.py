@@ -12,9 +12,10 @@ import logging
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from deskbase.core import bulk
 from deskbase.core import tables as t
 from deskbase.core.auth import authorize, permits
 from deskbase.core.blobs import CHUNK, BlobStore, Staged, open_blobs
@@ -148,7 +149,7 @@ class Files:
         self.app.emit(tx, changes)
         for row, change in zip(rows, changes, strict=True):
             row["version"] = change.seq
-        tx.conn.execute(insert(f), rows)
+        bulk.insert_dicts(tx.conn, f, rows)
         return [row["id"] for row in rows]
 
     def upload(
