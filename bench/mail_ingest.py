@@ -370,6 +370,13 @@ def memory_rows(root: Path, mb: float, imap_size: int, report: Report) -> list[l
         log(f"IMAP: {imap_size} messages into one mailbox")
         rate = imap_rate(root, dovecot, imap_size)
         report.table("IMAP fetch (one mailbox, in process)", ["messages", "per s"], [[imap_size, rate]])
+        log("IMAP: IDLE wake-ups, one message at a time")
+        median, worst, n = idle_latency(root, dovecot, 20)
+        report.table(
+            "IMAP IDLE: one message appended → stored (fetcher loop, imap_poll_seconds=300)",
+            ["messages", "median ms", "max ms"],
+            [[n, median, worst]],
+        )
     finally:
         dovecot.stop()
     return rows
@@ -395,6 +402,48 @@ def imap_rate(root: Path, dovecot: Any, n: int) -> float:
     fetcher.stop()
     core.close()
     return n / seconds
+
+
+def idle_latency(root: Path, dovecot: Any, n: int) -> tuple[float, float, int]:
+    """From an APPEND to dovecot until the message is stored, for `n` messages one at a time, with the
+    mailbox's fetcher loop running as `serve` runs it and polls 300 s apart: only IDLE can wake it in time."""
+    from tests.mail.dovecot import PASSWORD
+
+    from deskbase.core.context import SYSTEM
+
+    core, _, mail = open_mail(root / "imap-idle", imap_poll_seconds=300)
+    inbound = {"kind": "imap", "host": "127.0.0.1", "port": dovecot.port, "tls": "none"}
+    inbound |= {"username": "idler", "password": PASSWORD}
+    mail.mailboxes.put(WORKSPACE, "idle", {"address": "idle@bench.example", "inbound": inbound}, SYSTEM)
+    mail.fetchers.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not _idling(core, "idle"):
+            if time.monotonic() > deadline:
+                raise SystemExit("the IMAP fetcher never reached IDLE")
+            time.sleep(0.05)
+        took = []
+        for i, raw in enumerate(corpus(n, 11, "idle"), 1):
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            dovecot.append("idler", raw)
+            while not _fetched_all(core, "idle", i):
+                if time.monotonic() - t0 > 60:
+                    raise SystemExit("a message appended in IDLE was not stored within 60 s")
+                time.sleep(0.005)
+            took.append((time.monotonic() - t0) * 1000)
+    finally:
+        mail.fetchers.stop()
+        core.close()
+    took.sort()
+    return took[len(took) // 2], took[-1], n
+
+
+def _idling(core: Any, mid: str) -> bool:
+    from deskbase.mail import inbound_state
+
+    with core.db.read() as conn:
+        return bool((inbound_state.health(conn, WORKSPACE, mid) or {}).get("idle"))
 
 
 async def _asgi_post(app: Any, path: str, token: str, raw: bytes) -> int:

@@ -254,6 +254,13 @@ def test_on_both_stores(tmp_path: Path, clock: FixedClock, store_url: str) -> No
         assert send(api, corpus.charset("utf-8", "nul \x00 byte")).status_code == 201
         assert send(api, message(message_id=f"<{'x' * 400}@long>")).status_code == 201
         assert send(api, message(message_id=f"<{'x' * 400}@long>")).json()["status"] == "duplicate"
+        noise = corpus.auto_reply()
+        assert send(api, noise).json()["status"] == "ignored"
+        assert send(api, noise).json()["status"] == "duplicate"
+        again = send(api, message(sender="ADA LOVELACE <Ada@Example.com>")).json()  # the same customer
+        assert again["status"] == "created"
+        customers = api.get(f"{WS}/records/customers", params={"limit": 10}).json()["data"]
+        assert [c["data"]["email"] for c in customers].count("ada@example.com") == 1
 
 
 def test_a_message_racing_in_by_two_paths_is_stored_once_and_leaves_no_orphan_blobs(

@@ -96,6 +96,12 @@ class FileRefs:
     actor: Actor
     _fields: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
     _files: dict[str, Any] = field(default_factory=dict)
+    _own_new: set[str] = field(default_factory=set)
+
+    def created(self, file_ids: Iterable[str]) -> None:
+        """Files this unit's actor stored in this transaction: live, of this workspace, referred to by
+        nothing yet, so readable by their uploader (`may_read`) — a write naming them reads nothing back."""
+        self._own_new.update(file_ids)
 
     def fields(self, coll_row: Any) -> tuple[str, ...]:
         key = (coll_row.id, coll_row.version)
@@ -107,10 +113,10 @@ class FileRefs:
     def check(self, fields: tuple[str, ...], data: Any, added: frozenset[str]) -> None:
         """Refuse (422, a pointer per bad id) ids this write adds that are no live file of the workspace,
         or files the actor may not read. Ids the record already held are not checked again."""
-        self._load(added)
+        self._load(added - self._own_new)
         errors = []
         for pointer, fid in named(data, fields):
-            if fid not in added:
+            if fid not in added or fid in self._own_new:
                 continue
             row = self._files.get(fid)
             if row is None:

@@ -9,12 +9,13 @@ record that refers to it — or being its uploader while nothing refers to it ye
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from deskbase.core import bulk
 from deskbase.core import tables as t
 from deskbase.core.auth import authorize, permits
 from deskbase.core.blobs import CHUNK, BlobStore, Staged, open_blobs
@@ -63,9 +64,13 @@ class Files:
     def begin(self, workspace_id: str, actor: Actor, limit: int | None = None) -> Staged:
         """Check the caller may upload here, then open a staged upload to stream the bytes into, of at most
         `limit` bytes (default `max_file_bytes`; mail keeps a message's original under `max_mail_bytes`)."""
-        authorize(actor, "write:files", workspace_id)
         with self.app.db.read() as conn:
             self.app.workspaces.require(conn, workspace_id)
+        return self.stage(workspace_id, actor, limit)
+
+    def stage(self, workspace_id: str, actor: Actor, limit: int | None = None) -> Staged:
+        """`begin` for a caller that has just read the workspace itself (mail reads its mailbox): no read."""
+        authorize(actor, "write:files", workspace_id)
         return Staged(self.blobs.staging_dir(), limit or self.app.settings.max_file_bytes)
 
     def commit(
@@ -96,37 +101,56 @@ class Files:
         name: str | None,
         content_type: str | None,
     ) -> dict[str, Any]:
-        """Record a persisted upload's metadata inside the caller's transaction (mail stores a message's
-        files with the message, in one transaction)."""
-        now = self.app.clock.now()
-        fid = uuid7()
-        image = {
-            "name": clean_name(name),
-            "content_type": clean_content_type(content_type),
-            "size": staged.size,
-            "sha256": staged.sha256,
-            "created_at": iso(now),
-        }
-        # Deletes of a blob's last row hold this same lock (`collect`): re-put if one won.
-        tx.lock(f"blob:{staged.sha256}")
-        if not self.blobs.exists(staged.sha256):
-            self.blobs.put(staged)
-        change = self._log(tx, workspace_id, fid, "create", image, actor)
-        tx.conn.execute(
-            insert(f).values(
-                workspace_id=workspace_id,
-                id=fid,
-                name=image["name"],
-                content_type=image["content_type"],
-                size=staged.size,
-                sha256=staged.sha256,
-                deleted=False,
-                version=change.seq,
-                created_at=now,
-                created_by=actor.id,
-            )
-        )
+        """Record a persisted upload's metadata inside the caller's transaction; its public form."""
+        fid = self.add_all(tx, workspace_id, actor, [(staged, name, content_type)])[0]
         return public(self._row(tx.conn, workspace_id, fid))
+
+    def add_all(
+        self,
+        tx: Tx,
+        workspace_id: str,
+        actor: Actor,
+        uploads: Sequence[tuple[Staged, str | None, str | None]],
+    ) -> list[str]:
+        """Record persisted uploads' metadata inside the caller's transaction (mail stores a message's files
+        with the message): one change-log append and one insert for them all; their ids, in order."""
+        now = self.app.clock.now()
+        changes: list[Change] = []
+        rows: list[dict[str, Any]] = []
+        for staged, name, content_type in uploads:
+            fid = uuid7()
+            image = {
+                "name": clean_name(name),
+                "content_type": clean_content_type(content_type),
+                "size": staged.size,
+                "sha256": staged.sha256,
+                "created_at": iso(now),
+            }
+            # Deletes of a blob's last row hold this same lock (`collect`): re-put if one won.
+            tx.lock(f"blob:{staged.sha256}")
+            if not self.blobs.exists(staged.sha256):
+                self.blobs.put(staged)
+            changes.append(self._change(workspace_id, fid, "create", image, actor))
+            rows.append(
+                {
+                    "workspace_id": workspace_id,
+                    "id": fid,
+                    "name": image["name"],
+                    "content_type": image["content_type"],
+                    "size": staged.size,
+                    "sha256": staged.sha256,
+                    "deleted": False,
+                    "created_at": now,
+                    "created_by": actor.id,
+                }
+            )
+        if not rows:
+            return []
+        self.app.emit(tx, changes)
+        for row, change in zip(rows, changes, strict=True):
+            row["version"] = change.seq
+        bulk.insert_dicts(tx.conn, f, rows)
+        return [row["id"] for row in rows]
 
     def upload(
         self, workspace_id: str, actor: Actor, name: str | None, content_type: str | None, source: IO[bytes]
@@ -239,7 +263,14 @@ class Files:
     def _log(
         self, tx: Tx, workspace_id: str, file_id: str, op: str, image: dict[str, Any], actor: Actor
     ) -> Change:
-        change = Change(
+        change = self._change(workspace_id, file_id, op, image, actor)
+        self.app.emit(tx, [change])
+        return change
+
+    def _change(
+        self, workspace_id: str, file_id: str, op: str, image: dict[str, Any], actor: Actor
+    ) -> Change:
+        return Change(
             workspace_id,
             "file",
             None,
@@ -251,5 +282,3 @@ class Files:
             self.app.clock.now(),
             source=actor.source,
         )
-        self.app.emit(tx, [change])
-        return change

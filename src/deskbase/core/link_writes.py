@@ -59,6 +59,7 @@ class LinkWrites:
     actor: Actor
     rels: dict[str, RelState]
     _live_links_loaded: set[tuple[str, str, str]]
+    minted: set[RecordKey]
 
     if TYPE_CHECKING:
 
@@ -193,7 +194,11 @@ class LinkWrites:
                 raise ValidationFailed(
                     f"data does not match the schema of relationship type {rel_type!r}", errs
                 )
-        if (rel_type, *source) not in self._live_links_loaded:
+        if source in self.minted:  # made by this unit: all its links are the ones staged here
+            self._live_links_loaded.add((rel_type, *source))
+        elif (rel_type, *source) not in self._live_links_loaded and (
+            rt.cardinality == "one" or target not in self.minted
+        ):
             self._links_from(rel_type, source, None if rt.cardinality == "one" else target)
         live = [
             s

@@ -82,6 +82,8 @@ class UnitOfWork(LinkWrites):
     _collections: dict[str, Any] = field(default_factory=dict)
     _rtypes: dict[str, Any] = field(default_factory=dict)
     _live_links_loaded: set[tuple[str, str, str]] = field(default_factory=set)
+    #: Records whose ids this unit made up (uuid7): no stored row, link or reference can name them yet.
+    minted: set[RecordKey] = field(default_factory=set)
     #: What hooks (record checks, before-flush rules) read once per unit and reuse across its operations.
     memo: dict[str, Any] = field(default_factory=dict)
     counters: Counters = field(init=False)
@@ -160,6 +162,14 @@ class UnitOfWork(LinkWrites):
         self.missing.discard((st.collection, st.id))
         if st.external_id is not None and st.external_source is not None:
             self.by_external[(st.collection, st.external_source, st.external_id)] = (st.collection, st.id)
+
+    def adopt(self, row: Any) -> RecordState:
+        """The unit's state of a record row the caller selected itself (`FOR UPDATE`, as the unit's own loads
+        are): a lookup by some other key needs no second read by id."""
+        key = (row.collection, row.id)
+        if key not in self.records:
+            self._remember(record_from_row(row))
+        return self.records[key]
 
     def record(self, coll: str, rid: str) -> RecordState | None:
         key = (coll, rid)
@@ -343,9 +353,12 @@ class UnitOfWork(LinkWrites):
                     f"created_at {iso(created_at)} is after the change time {iso(when)}",
                     [{"pointer": "/created_at", "message": "must not be after the change time ('at')"}],
                 )
+            if rid is None:
+                rid = uuid7()
+                self.minted.add((coll, rid))
             st = RecordState(
                 coll,
-                rid or uuid7(),
+                rid,
                 data,
                 0,
                 False,

@@ -21,8 +21,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
+from deskbase.core import bulk
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.blobs import CHUNK, Staged
@@ -68,11 +71,49 @@ class Received:
         }
 
 
-def _seen(conn: Any, ws: str, mid: str, key: str) -> Any:
-    m = mail_messages
-    return conn.execute(
-        select(m).where(m.c.workspace_id == ws, m.c.mailbox_id == mid, m.c.message_id == key)
-    ).first()
+# Statements built once: building a select costs more Python than SQLite spends running it.
+_m, _r = mail_messages, t.records
+_WS: BindParameter[str] = bindparam("ws")
+_THREADED = select(_m.c.message_id, _m.c.ticket_id).where(
+    _m.c.workspace_id == _WS,
+    _m.c.message_id.in_(bindparam("keys", expanding=True)),
+    _m.c.ticket_id.is_not(None),
+)
+_BY_NUMBER = select(_r.c.id).where(
+    _r.c.workspace_id == _WS, _r.c.collection == "tickets", _r.c.number == bindparam("number")
+)
+_CUSTOMER_BY_EMAIL: dict[str, Any] = {}  # by dialect: the `email` index's expression differs
+
+
+def _customer_by_email(dialect: str) -> Any:
+    stmt = _CUSTOMER_BY_EMAIL.get(dialect)
+    if stmt is None:
+        expr = Compiler(dialect).data_text(_EMAIL)
+        stmt = _CUSTOMER_BY_EMAIL[dialect] = (
+            select(_r)
+            .where(
+                _r.c.workspace_id == _WS,
+                _r.c.collection == "customers",
+                _r.c.deleted.is_(False),
+                expr == bindparam("email"),
+            )
+            .order_by(_r.c.id)
+            .limit(1)
+            .with_for_update()
+        )
+    return stmt
+
+
+def _seen(conn: Connection, ws: str, mid: str, key: str) -> Any:
+    """(ticket id, response id) of this mailbox's message `key`, or None: straight through the DB-API
+    (core/bulk.py), as the pipeline's other hot statements are."""
+    p = "%s" if conn.dialect.name == "postgresql" else "?"
+    return bulk.first(
+        conn,
+        f"SELECT ticket_id, response_id FROM mail_messages "
+        f"WHERE workspace_id = {p} AND mailbox_id = {p} AND message_id = {p}",
+        (ws, mid, key),
+    )
 
 
 #: Called in the unit of work that creates a ticket from a message (the auto-acknowledgement).
@@ -89,17 +130,18 @@ class Ingest:
         self.on_created = on_created
 
     def __call__(self, ws: str, mid: str, raw: bytes | bytearray) -> Received:
-        box = self.mailboxes.row(ws, mid)
         if len(raw) > self.max_bytes:
+            self.mailboxes.row(ws, mid)  # an unknown mailbox is a 404 whatever its size
             raise PayloadTooLarge(
                 f"the message is {len(raw)} bytes; this server takes at most {self.max_bytes}",
                 {"size": len(raw), "limit": self.max_bytes},
             )
-        msg = parse(raw)
-        with self.core.db.read() as conn:
+        msg = parse(raw)  # outside any transaction; it never raises
+        with self.core.db.read() as conn:  # the mailbox and the dedupe check in one read
+            box = self.mailboxes.row_in(conn, ws, mid)
             hit = _seen(conn, ws, mid, msg.message_id)
         if hit is not None:
-            return Received("duplicate", msg.message_id, hit.ticket_id, hit.response_id)
+            return Received("duplicate", msg.message_id, hit[0], hit[1])
         noise = msg.noise or (None if msg.from_address else "no-sender")
         if noise is not None:
             return self._noise(box, msg, noise)
@@ -112,7 +154,7 @@ class Ingest:
             for part in [None, *msg.parts]:
                 # The original is as big as the message may be (max_mail_bytes, checked above), which may
                 # exceed max_file_bytes; each attachment must fit max_file_bytes like any upload.
-                s = files.begin(ws, actor, self.max_bytes if part is None else None)
+                s = files.stage(ws, actor, self.max_bytes if part is None else None)
                 held.append(s)
                 if part is not None and part.spooled is not None:
                     spool.decode(raw, part.spooled, s.write)
@@ -155,11 +197,10 @@ class Ingest:
             uow.claim("mailbox", box.id)  # one message of a mailbox at a time: dedupe and threading are final
             hit = _seen(conn, ws, box.id, msg.message_id)
             if hit is not None:
-                return Received("duplicate", msg.message_id, hit.ticket_id, hit.response_id)
-            ids = [
-                self.core.files.add(uow.tx, ws, actor, s, name, ctype)["id"]
-                for (name, ctype), s in zip(staged, held, strict=True)
-            ]
+                return Received("duplicate", msg.message_id, hit[0], hit[1])
+            uploads = [(s, name, ctype) for (name, ctype), s in zip(staged, held, strict=True)]
+            ids = self.core.files.add_all(uow.tx, ws, actor, uploads)
+            uow.file_refs.created(ids)
             original, attached = ids[0], ids[1:]
             when = uow.when(None)
             customer = self._customer(uow, msg)
@@ -261,23 +302,11 @@ class Ingest:
         """The live customer with this email address (the `email` index), or a new one named as the From
         header names the sender."""
         uow.claim("customer-email", msg.from_address.lower())
-        r = t.records
-        expr = Compiler(uow.tx.conn.dialect.name).data_text(_EMAIL)
-        rid = uow.tx.conn.execute(
-            select(r.c.id)
-            .where(
-                r.c.workspace_id == uow.workspace_id,
-                r.c.collection == "customers",
-                r.c.deleted.is_(False),
-                expr == msg.from_address,
-            )
-            .order_by(r.c.id)
-            .limit(1)
-        ).scalar()
-        if rid is not None:
-            found = uow.record("customers", rid)
-            if found is not None:
-                return found
+        conn = uow.tx.conn
+        stmt = _customer_by_email(conn.dialect.name)
+        row = conn.execute(stmt, {"ws": uow.workspace_id, "email": msg.from_address}).first()
+        if row is not None:
+            return uow.adopt(row)
         name = msg.from_name or msg.from_address.split("@")[0]
         st, _ = uow.upsert_record("customers", {"name": name[:200], "email": msg.from_address}, None)
         return st
@@ -286,12 +315,7 @@ class Ingest:
         """The live ticket the message belongs to, by the rules in order (rules.py), or None."""
         keys = rules.lookup_order(msg.in_reply_to, msg.references)[:100]
         if keys:
-            m = mail_messages
-            rows = uow.tx.conn.execute(
-                select(m.c.message_id, m.c.ticket_id).where(
-                    m.c.workspace_id == uow.workspace_id, m.c.message_id.in_(keys), m.c.ticket_id.is_not(None)
-                )
-            ).all()
+            rows = uow.tx.conn.execute(_THREADED, {"ws": uow.workspace_id, "keys": keys}).all()
             by_key = {row.message_id: row.ticket_id for row in rows}
             for key in keys:
                 found = self._live_ticket(uow, by_key.get(key))
@@ -301,12 +325,7 @@ class Ingest:
         for number in (rules.subject_number(msg.subject), rules.plus_number(recipients, box.address)):
             if number is None:
                 continue
-            r = t.records
-            rid = uow.tx.conn.execute(
-                select(r.c.id).where(
-                    r.c.workspace_id == uow.workspace_id, r.c.collection == "tickets", r.c.number == number
-                )
-            ).scalar()
+            rid = uow.tx.conn.execute(_BY_NUMBER, {"ws": uow.workspace_id, "number": number}).scalar()
             found = self._live_ticket(uow, rid)
             if found is not None:
                 return found
@@ -341,15 +360,14 @@ class Ingest:
         response_id: str | None,
         at: datetime,
     ) -> None:
-        uow.tx.conn.execute(
-            insert(mail_messages).values(
-                workspace_id=box.workspace_id,
-                mailbox_id=box.id,
-                message_id=key,
-                direction="inbound",
-                status=status,
-                ticket_id=ticket_id,
-                response_id=response_id,
-                created_at=at,
-            )
-        )
+        row = {
+            "workspace_id": box.workspace_id,
+            "mailbox_id": box.id,
+            "message_id": key,
+            "direction": "inbound",
+            "status": status,
+            "ticket_id": ticket_id,
+            "response_id": response_id,
+            "created_at": at,
+        }
+        bulk.insert_dicts(uow.tx.conn, mail_messages, [row])

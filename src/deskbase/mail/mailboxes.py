@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core.app import Deskbase
@@ -147,6 +147,11 @@ def _settings(cfg: dict[str, Any], keys: tuple[str, ...], defaults: tuple[int, s
     return out
 
 
+_BY_ID = select(mailboxes).where(
+    mailboxes.c.workspace_id == bindparam("ws"), mailboxes.c.id == bindparam("id")
+)
+
+
 class Mailboxes:
     def __init__(self, core: Deskbase, box: SecretBox) -> None:
         self.core = core
@@ -165,9 +170,7 @@ class Mailboxes:
                 log.exception("mailbox change listener failed")
 
     def _row(self, conn: Connection, ws: str, mid: str) -> Any:
-        row = conn.execute(
-            select(mailboxes).where(mailboxes.c.workspace_id == ws, mailboxes.c.id == mid)
-        ).first()
+        row = conn.execute(_BY_ID, {"ws": ws, "id": mid}).first()
         if row is None:
             raise NotFound(f"mailbox {mid!r} not found", {"mailbox": mid})
         return row
@@ -239,8 +242,16 @@ class Mailboxes:
     def row(self, ws: str, mid: str) -> Any:
         """The stored row (sealed passwords included), for the adapters that connect with it."""
         with self.core.db.read() as conn:
+            return self.row_in(conn, ws, mid)
+
+    def row_in(self, conn: Connection, ws: str, mid: str) -> Any:
+        """`row` in the caller's read. A mailbox goes in its workspace's deletion (`forget_deleted_workspaces`),
+        so a found one vouches for its workspace; a missing one is the workspace's 404 if that is missing."""
+        row = conn.execute(_BY_ID, {"ws": ws, "id": mid}).first()
+        if row is None:
             self.core.workspaces.require(conn, ws)
             return self._row(conn, ws, mid)
+        return row
 
     def list(self, ws: str) -> builtins.list[dict[str, Any]]:
         with self.core.db.read() as conn:

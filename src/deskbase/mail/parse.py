@@ -16,9 +16,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 from deskbase.mail import htmlsafe, spool, tnef
@@ -34,6 +35,29 @@ _ID = re.compile(r"<([^<>\s]{1,2000})>")
 _MAX_KEY = 255
 _PRECEDENCE_NOISE = frozenset({"bulk", "junk", "list"})
 _DAEMONS = ("mailer-daemon", "postmaster")
+_CACHED_HEADER = 1000  #: longer header values are parsed each time (rare, and they would crowd the cache)
+
+
+class _Policy(EmailPolicy):
+    """`policy.default`, remembering parsed headers. The stdlib parses a header anew on every `get`, and
+    `get_content_type` and friends get Content-Type many times a message: a third of a message's parse. A
+    parsed header is immutable and depends only on its name and text, so one parse serves every repeat, in
+    this message and the next (`Content-Type: text/plain; charset="utf-8"`)."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if hasattr(value, "name"):
+            return value
+        if len(value) > _CACHED_HEADER:
+            return super().header_fetch_parse(name, value)
+        return _parsed(self, name, value)
+
+
+@lru_cache(maxsize=2048)
+def _parsed(pol: _Policy, name: str, value: str) -> Any:
+    return EmailPolicy.header_fetch_parse(pol, name, value)
+
+
+POLICY = _Policy()
 
 
 @dataclass(frozen=True)
@@ -213,7 +237,7 @@ def _bounce(msg: Any, text: str) -> tuple[list[str], str | None]:
             if isinstance(inner, list) and inner:
                 key = message_key(_header(inner[0], "Message-ID"))
             else:
-                head = BytesParser(policy=policy.default).parsebytes(
+                head = BytesParser(policy=POLICY).parsebytes(
                     part.get_payload(decode=True) or b"", headersonly=True
                 )
                 key = message_key(_header(head, "Message-ID"))
@@ -238,7 +262,7 @@ def _made_up_key(msg: Any, text: str) -> str:
 
 def parse(raw: bytes | bytearray) -> Parsed:
     cut = spool.cut(raw)
-    msg: Any = BytesParser(policy=policy.default).parsebytes(cut.text if cut else raw)
+    msg: Any = BytesParser(policy=POLICY).parsebytes(cut.text if cut else raw)
     sender = _addresses(msg, "From")
     from_name, from_address = sender[0] if sender else ("", "")
     plain, rich = _body(msg, "plain"), _body(msg, "html")
