@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.serverproc import serve as server
 
 from deskbase.config import Settings
@@ -31,6 +32,7 @@ def count(client: httpx.Client) -> int:
     return int(r.json()["data"][0][0])
 
 
+@pytest.mark.slow
 def test_kill_9_then_restart_catches_up_and_a_lost_replica_is_rebuilt(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with server(data) as (client, proc):

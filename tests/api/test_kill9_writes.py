@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase
@@ -19,6 +20,7 @@ from tests.serverproc import serve
 T = {"subject": "s", "status": "open", "priority": "low"}
 
 
+@pytest.mark.slow
 def test_every_acknowledged_write_survives_kill_9(tmp_path: Path) -> None:
     data = tmp_path / "data"
     acknowledged: list[str] = []

@@ -166,6 +166,7 @@ def test_stored_seed_queries_run_by_name(story: dict[str, Any]) -> None:
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "query_rejected"
 
 
+@pytest.mark.slow
 def test_read_your_writes_200_times(sql_api: Api) -> None:
     api = sql_api
     api.put(W, json={"name": "Acme"})

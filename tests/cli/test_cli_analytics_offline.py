@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from deskbase.compose import compose
 from deskbase.config import Settings
 from deskbase.core.context import SYSTEM
@@ -44,6 +46,7 @@ def deskbase(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_an_offline_rebuild_fills_the_support_domains_tables(tmp_path: Path) -> None:
     settings = Settings(data_dir=str(tmp_path), replicate=False, sla_scheduler=False, webhooks=False)
     comp = compose(settings)

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.events.receiver import Receiver
 from tests.serverproc import serve as running
@@ -45,6 +46,7 @@ def wait(check: object, timeout: float = 60) -> None:
     raise AssertionError("not reached")
 
 
+@pytest.mark.slow
 def test_kill_9_with_pending_deliveries(tmp_path: Path, receiver: Receiver) -> None:
     data = tmp_path / "data"
     acked: set[str] = set()

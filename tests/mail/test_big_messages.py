@@ -45,6 +45,7 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.slow
 def test_a_30_mib_message_through_the_route_is_stored_whole(
     tmp_path: Path, clock: FixedClock, attachments: list[bytes]
 ) -> None:
@@ -65,6 +66,7 @@ def test_a_30_mib_message_through_the_route_is_stored_whole(
         assert over.status_code == 413 and over.json()["error"]["code"] == "file_too_large"
 
 
+@pytest.mark.slow
 def test_imap_stores_a_30_mib_message_and_leaves_a_bigger_one_unread_with_its_reason(
     tmp_path: Path, clock: FixedClock, dovecot: Dovecot, imap_user: str, attachments: list[bytes]
 ) -> None:

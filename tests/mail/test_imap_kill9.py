@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from deskbase.config import Settings
 from deskbase.core.app import Deskbase
@@ -32,6 +33,7 @@ def ticket_count(client: httpx.Client) -> int:
     return len(client.get("/workspaces/acme/records/tickets", params={"limit": 1000}).json()["data"])
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_poll_then_a_restart_stores_every_message_once(
     tmp_path: Path, dovecot: Dovecot, imap_user: str
 ) -> None:

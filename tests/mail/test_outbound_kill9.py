@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.mail.conftest import message
 from tests.mail.sink import Got, sink
 from tests.serverproc import serve
@@ -26,6 +28,7 @@ def wait(check: Any, timeout: float = 60) -> None:
     raise AssertionError("not reached")
 
 
+@pytest.mark.slow
 def test_kill_9_while_sending(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {

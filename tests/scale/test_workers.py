@@ -76,6 +76,7 @@ def stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.kill()
 
 
+@pytest.mark.slow
 def test_two_workers_run_each_loop_once_and_take_over_after_kill_9(
     tmp_path: Path, store_url: str, receiver: Receiver
 ) -> None:
