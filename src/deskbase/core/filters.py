@@ -166,6 +166,8 @@ class Compiler:
                 "lte": expr <= param,
             }[op]
         if op in {"in", "not_in"}:
+            if op == "in" and f.system in {"id", "external_id"} and all(isinstance(v, str) for v in value):
+                return self.system(f).in_([self._param(v) for v in value])  # a search's id set: one IN list
             conds = [self._eq(f, v) for v in value]
             if op == "in":
                 return or_(*conds)

@@ -22,6 +22,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize, permits, sees
 from deskbase.core.context import Actor
 from deskbase.core.errors import BadRequest, DeskbaseError, Forbidden, NotFound, Unauthorized
+from deskbase.core.scope import ReadScope
 from deskbase.core.users import time_zones
 from deskbase.events.service import may_manage
 from deskbase.mail.service import MANAGE as MAIL_MANAGE
@@ -120,8 +121,11 @@ class Console:
             try:
                 if any(c["id"] == "tickets" for c in self.core.collections.list(ws)):
                     shared_counts(self, ws, self.core.settled_seq(ws))  # the queue first: agents land there
+                    warm = ReadScope.unrestricted(ws)  # no search box in a warm-up: nothing is searched
                     for view in queue.VIEWS:  # and each view's first page once, so its pages are in memory
-                        queue.load(self.core, ws, view.id, QueueFilters(), "sla_due", None, "", counted=False)
+                        queue.load(
+                            self.core, ws, view.id, QueueFilters(), "sla_due", None, "", warm, counted=False
+                        )
                 record_counts(self, ws)
             except Exception:  # a workspace that can't be counted now is counted on its first visit
                 if self._closed:

@@ -15,6 +15,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, NotFound, ValidationFailed
+from deskbase.core.scope import ReadScope
 from deskbase.web import queue as q
 from deskbase.web import undo as undos
 from deskbase.web.agent_picker import agent_options
@@ -136,7 +137,17 @@ def queue_page(
     # view's total comes with them rather than from a second count of the same rows.
     counted = fragment != "rows" and (ready is not None or filters.active() or q.VIEW_BY_ID[view].sla)
     page = q.load(
-        core, ws, view, filters, sort, cursor, prefs.me, known_count=known, counted=counted, teams=teams
+        core,
+        ws,
+        view,
+        filters,
+        sort,
+        cursor,
+        prefs.me,
+        ReadScope(actor, ws),
+        known_count=known,
+        counted=counted,
+        teams=teams,
     )
     with_customers = may(actor, "read:records", ws, "customers") and may(
         actor, "read:relationships", ws, "customers"
@@ -239,7 +250,7 @@ def bulk(ws: str, request: Request, actor: ActorDep, form: FormDep) -> Response:
     ids = state.ids
     if state.error is None and state.all:
         ids, state.error = matching_ids(
-            core, ws, params, options, prefs_of(core, actor).me, q.my_teams(core, ws, actor)
+            core, ReadScope(actor, ws), params, options, prefs_of(core, actor).me, q.my_teams(core, ws, actor)
         )
     elif state.error is None and not ids:
         state.error = "Tick the tickets to change first (x ticks the selected row), or choose all matching."
@@ -335,7 +346,7 @@ def bulk_changes(state: BulkForm, options: dict[str, list[str]]) -> tuple[dict[s
 
 def matching_ids(
     core: Deskbase,
-    ws: str,
+    scope: ReadScope,
     params: dict[str, str],
     options: dict[str, list[str]],
     me: str,
@@ -347,7 +358,10 @@ def matching_ids(
     if errors:
         return [], "The filters are not valid; fix them before changing all matching tickets."
     most = core.settings.max_batch_operations
-    page = q.load(core, ws, view, filters, "updated", None, me, limit=most, counted=False, teams=teams)
+    ws = scope.workspace_id
+    page = q.load(core, ws, view, filters, "updated", None, me, scope, limit=most, counted=False, teams=teams)
+    if page.notice and q.PARTIAL in page.notice:
+        return [], "The search words match too many tickets to change them all: add a word to narrow it."
     if page.next_cursor:
         return [], (
             f"More than {most:,} tickets match. Bulk changes apply to at most {most:,} at a time (all or "
