@@ -30,6 +30,7 @@ from deskbase.notify.service import Notifications
 from deskbase.sso.service import SingleSignOn
 from deskbase.web.counts import ViewCounts
 from deskbase.web.form_body import read_form
+from deskbase.web.held_toast import after_send
 from deskbase.web.pages import Bell, ErrorPage, NavView, Shell, WorkspaceLink
 from deskbase.web.render import environment
 from deskbase.web.session import (
@@ -261,6 +262,11 @@ def render(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    hold = request.query_params.get("held") if request.method == "GET" else None
+    if hold and shell.toast is None and shell.actor is not None and shell.workspace:
+        # "Send and next" landed on a page that is not a ticket (the queue, nothing left): Undo is offered here
+        held_on = request.query_params.get("held_on") or ""
+        shell.toast = after_send(core_of(request), shell.actor.id, shell.workspace, hold, held_on)
     html = console(request).env.get_template(template).render(page=page, shell=shell)
     if status in (409, 422) and is_htmx(request):
         # For htmx the re-rendered form with its inline messages is the answer; a 4xx would only add a
@@ -286,6 +292,11 @@ def local_path(value: str | None, default: str = "/") -> str:
 def url(path: str, **params: Any) -> str:
     q = {k: v for k, v in params.items() if v not in (None, "")}
     return f"{path}?{urlencode(q)}" if q else path
+
+
+def with_query(address: str, **params: str) -> str:
+    """`address` (which may carry a query already) with these parameters added."""
+    return f"{address}{'&' if '?' in address else '?'}{urlencode(params)}"
 
 
 # ---- the shell ----------------------------------------------------------------------------------------

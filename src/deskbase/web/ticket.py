@@ -12,7 +12,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
-from deskbase.support import customers, held, macros, tickets
+from deskbase.support import customers, macros, tickets
 from deskbase.support.reply_rules import may_reply_publicly
 from deskbase.web import attachments as att
 from deskbase.web import mail_view
@@ -173,24 +173,6 @@ def unlinked_toast(
     fields = [("ticket", other_id), *([("direction", "incoming")] if incoming else [])]
     href = f"/w/{workspace_id}/tickets/{ticket_id}/related"
     return Toast(f"Unlinked {name}.", href, fields, undos.TOAST_SECONDS, htmx=htmx)
-
-
-def held_toast(
-    core: Deskbase, workspace_id: str, ticket_id: str, h: held.Held, seconds: int, htmx: bool, here: bool
-) -> Toast:
-    """Undo-send: the held message's notice. `here`: shown on its own ticket (which redraws itself once it
-    is sent); else on the next ticket, naming the one it goes to."""
-    word = "note" if h.message.get("type") == "internal_note" else "reply"
-    text = f"Your {word} sends in {seconds} s."
-    if not here:
-        try:
-            t = core.records.get(workspace_id, "tickets", ticket_id)
-            text = f"Your {word} to #{t.get('number')} sends in {seconds} s." if t.get("number") else text
-        except NotFound:
-            pass
-    href = f"/w/{workspace_id}/tickets/{ticket_id}"
-    refresh = href if here else None
-    return Toast(text, f"{href}/reply/undo", [("hold", h.id)], seconds, htmx=htmx, refresh=refresh)
 
 
 def customer_panel(
