@@ -109,7 +109,7 @@ class Console:
     def warm(self, workspaces: list[str] | None = None, deadline: float | None = None) -> list[str]:
         """Warm these workspaces (all by default) in order; returns those left when `deadline` passed."""
         from deskbase.web import queue
-        from deskbase.web.pages import QueueFilters
+        from deskbase.web.queue_pages import QueueFilters
         from deskbase.web.views.collections import record_counts
         from deskbase.web.views.queue import shared_counts
 

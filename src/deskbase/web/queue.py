@@ -15,7 +15,8 @@ from deskbase.support.finder import words_of
 from deskbase.support.service import SlaService
 from deskbase.support.ticket_words import match_tickets
 from deskbase.support.tickets import text_condition
-from deskbase.web.pages import CustomerRef, QueueFilters, QueueRow
+from deskbase.web.pages import CustomerRef
+from deskbase.web.queue_pages import QueueFilters, QueueRow
 from deskbase.web.sla import clock
 
 UNSOLVED = ("open", "in_progress", "waiting")

@@ -19,7 +19,10 @@ from deskbase.web import mail_view
 from deskbase.web import undo as undos
 from deskbase.web.agent_picker import agent_options, team_options
 from deskbase.web.http import may
-from deskbase.web.pages import (
+from deskbase.web.pages import Toast
+from deskbase.web.queue import customer_ref, customers_of, options_from_schema, sla_service
+from deskbase.web.sla import Clock, clock, most_urgent
+from deskbase.web.ticket_pages import (
     Attachment,
     Composer,
     CustomerPanel,
@@ -30,10 +33,7 @@ from deskbase.web.pages import (
     SlaPanel,
     TicketPage,
     TimelineItem,
-    Toast,
 )
-from deskbase.web.queue import customer_ref, customers_of, options_from_schema, sla_service
-from deskbase.web.sla import Clock, clock, most_urgent
 
 #: What the console edits in place. The description is not among them: it is the customer's first message
 #: (shown as the conversation's opening), not a text box to rewrite; the API still accepts it.

@@ -34,15 +34,8 @@ from deskbase.web.http import (
     render,
     url,
 )
-from deskbase.web.pages import (
-    BulkForm,
-    NavView,
-    QueueFilters,
-    QueueFreshness,
-    QueueNav,
-    QueuePage,
-    Toast,
-)
+from deskbase.web.pages import NavView, Toast
+from deskbase.web.queue_pages import BulkForm, QueueFilters, QueueFreshness, QueueNav, QueuePage
 from deskbase.web.ticket import AGENTS
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

@@ -21,8 +21,8 @@ from deskbase.web.http import (
     prefs_of,
     render,
 )
-from deskbase.web.pages import Composer, RelatedMatches, SlaRefresh
 from deskbase.web.queue import text_condition
+from deskbase.web.ticket_pages import Composer, RelatedMatches, SlaRefresh
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MATCHES = 8

@@ -39,8 +39,8 @@ from deskbase.web.http import (
     url,
     with_query,
 )
-from deskbase.web.pages import Composer, Message, PresencePanel
 from deskbase.web.queue import options_from_schema
+from deskbase.web.ticket_pages import Composer, Message, PresencePanel
 from deskbase.web.views.ticket import respond
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
