@@ -40,6 +40,7 @@ from deskbase.web.http import (
     with_query,
 )
 from deskbase.web.queue import options_from_schema
+from deskbase.web.ticket_edit import edit_patch, field_errors
 from deskbase.web.ticket_pages import Composer, Message, PresencePanel
 from deskbase.web.views.ticket import respond
 
@@ -66,13 +67,13 @@ def edit(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormD
     core = core_of(request)
     panel = "head" if form.get("panel") == "head" else "props"
     current = core.records.get(ws, "tickets", ticket_id)["data"]
-    patch, errors, shown = tk.edit_patch(current, form)
+    patch, errors, shown = edit_patch(current, form)
     general = None
     if not errors and patch:
         try:
             core.records.patch(ws, "tickets", ticket_id, patch, actor)
         except ValidationFailed as exc:
-            errors, general = tk.field_errors(exc)
+            errors, general = field_errors(exc)
     if errors or general:
         extras = tk.Extras(values=shown, errors=errors, form_error=general, error_panel=panel)
         return respond(request, actor, ws, ticket_id, extras, 422, (panel, "meta"))
