@@ -25,7 +25,7 @@ from deskbase.core.errors import NotFound
 from deskbase.core.schemas import x_search_fields
 from deskbase.core.scope import ReadScope
 from deskbase.core.search import MIN_CHARS
-from deskbase.support.ticket_words import MESSAGES, REASONS, match_tickets
+from deskbase.support.ticket_words import MESSAGES, match_tickets, reason_order
 from deskbase.support.tickets import NUMBER, customers_by_ticket
 
 #: Results per collection (and message matches read before they are joined back to tickets).
@@ -195,7 +195,7 @@ class Finder:
             ranks = [r for r in (rank_text(v, q, words) for v in texts) if r is not None]
             joined = rank_text("\n".join(texts), q, words)
             rank = min(ranks) if ranks else (2 if joined is None else joined)
-            why = sorted(match.why[rec["id"]], key=REASONS.index)
+            why = sorted(match.why[rec["id"]], key=reason_order)
             for reason in why:
                 self._add(
                     found, rec, rank, reason, snippet(body, words) if body and reason == "message" else ""

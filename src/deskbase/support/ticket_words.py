@@ -32,8 +32,12 @@ from deskbase.core.search import MIN_CHARS
 #: Candidates read per word and field, and the most tickets a match holds: one `id in` filter's worth.
 CAP = MAX_IN
 MESSAGES, CUSTOMERS = "responses", "customers"
-#: The order `Match.why` is reported in.
+#: The order `Match.why` is reported in (a ticket's other `x-search` fields after these, by name).
 REASONS = ("number", "subject", "description", "message", "customer")
+
+
+def reason_order(reason: str) -> tuple[int, str]:
+    return (REASONS.index(reason) if reason in REASONS else len(REASONS), reason)
 
 
 @dataclass
@@ -68,7 +72,7 @@ class _Sources:
         self.fields = {
             c["id"]: x_search_fields(c.get("json_schema") or {}) for c in core.collections.list(self.ws)
         }
-        self.ticket_fields = [f for f in self.fields.get("tickets", []) if f in REASONS]
+        self.ticket_fields = self.fields.get("tickets", [])
         self.bodies = "body" in self.fields.get(MESSAGES, []) and scope.through("tickets", MESSAGES)
         self.customer_fields = self.fields.get(CUSTOMERS, []) if scope.through("tickets", CUSTOMERS) else []
         self.messages: dict[str, str] = {}
