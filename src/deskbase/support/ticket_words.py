@@ -192,10 +192,11 @@ def match_tickets(core: Deskbase, scope: ReadScope, words: list[str]) -> Match |
     if whole:
         ids = set(whole[0]).intersection(*whole[1:])
         found = [hits for _, hits, _ in sets]
-    else:  # every word is common: the newest candidates of the first, checked for the others
-        ids = set(sets[0][1])
-        found = [sets[0][1]]
-        common = common[1:]
+    else:  # every word is common: the candidates read of the one with fewest, checked for the others
+        first = min(sets, key=lambda s: len(s[1]))
+        ids = set(first[1])
+        found = [first[1]]
+        common = [w for w in common if w != first[0]]
     for w in common:
         if not ids:
             break
