@@ -108,7 +108,8 @@ class _Sources:
         for part in _chunks(ids):
             among = {"field": "id", "op": "in", "value": part}
             for name in self.ticket_fields:
-                for tid in self.core.records.ids(self.ws, "tickets", {"and": [among, _search(name, w)]}, CAP):
+                cond = {"and": [among, _search(name, w)]}
+                for tid in self.core.records.ids(self.ws, "tickets", cond, CAP, newest=False):
                     out.setdefault(tid, set()).add(name)
             self._number(w, out, set(part))
             if self.bodies:
@@ -142,7 +143,7 @@ class _Sources:
             among = {"field": "id", "op": "in", "value": part}
             for name in names:
                 cond = {"and": [among, *(_search(name, w) for w in words)]}
-                holding.update(self.core.records.ids(self.ws, coll, cond, CAP))
+                holding.update(self.core.records.ids(self.ws, coll, cond, CAP, newest=False))
         return [(tid, r) for tid, r in pairs if r in holding]
 
     def _targets(
