@@ -95,3 +95,10 @@ def test_the_search_ranks_one_field_before_words_spread_over_several(core: Deskb
     assert hits[1].matched == ["subject", "customer"] and hits[1].across
     hit = Finder(core).find(ReadScope(SYSTEM, ws), "billing march")["tickets"][0]
     assert hit.id == r["bill"] and hit.matched == ["subject", "message"] and "March" in hit.snippet
+
+
+def test_a_customers_exact_email_ranks_the_customer_before_their_tickets(core: Deskbase, ws: str) -> None:
+    r = _make(core, ws)
+    found = Finder(core).find(ReadScope(SYSTEM, ws), "ben@silva.io")
+    assert found["customers"][0].id == r["ben"] and found["customers"][0].rank == 0
+    assert [(h.id, h.rank, h.matched) for h in found["tickets"]] == [(r["sso"], 1, ["customer"])]

@@ -190,11 +190,16 @@ class Finder:
             data = rec.get("data") or {}
             body = bodies.get(shown.get(rec["id"], ""), "")
             person = (people.get(rec["id"]) or {}).get("data") or {}
-            texts = [str(v) for v in (*(data.get(k) for k in ("subject", "description")), body) if v]
-            texts += [str(person[k]) for k in ("name", "email", "company") if person.get(k)]
-            ranks = [r for r in (rank_text(v, q, words) for v in texts) if r is not None]
+            own = [str(data[k]) for k in ("subject", "description") if data.get(k)]
+            linked = ([body] if body else []) + [
+                str(person[k]) for k in ("name", "email", "company") if person.get(k)
+            ]
+            texts = own + linked
+            # only the ticket's own text is an exact match (rank 0); its customer's email is the customer's
+            ranks = [r for r in (rank_text(v, q, words) for v in own) if r is not None]
+            ranks += [max(r, 1) for r in (rank_text(v, q, words) for v in linked) if r is not None]
             joined = rank_text("\n".join(texts), q, words)
-            rank = min(ranks) if ranks else (2 if joined is None else joined)
+            rank = min(ranks) if ranks else (2 if joined is None else max(joined, 1))
             why = sorted(match.why[rec["id"]], key=reason_order)
             for reason in why:
                 self._add(
