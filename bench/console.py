@@ -6,7 +6,7 @@ detached and then replayed (`sla.rebuild`: the same state, minutes faster). A fi
 SQL replica catch up; the measured one is the restart after it, as after `make run` on an existing store.
 The baseline is the settings page (session, token check, template; no data), measured in the same process.
 
-    .venv/bin/python bench/console.py [--size N] [--full] [--json] [--keep] [--data-dir DIR]
+    .venv/bin/python bench/console.py [--size N] [--full] [--json] [--keep] [--data-dir DIR] [--only LABEL]
 
 `--data-dir` reuses a store built earlier with `--keep` (the load takes minutes at 100k).
 """
@@ -23,6 +23,7 @@ from common import Report, detach_sla, log, open_core, parser, percentile, scrat
 
 from deskbase.analytics.service import Analytics
 from deskbase.core.context import SYSTEM
+from deskbase.core.errors import ReplicaLagging
 from deskbase.support import demo
 from deskbase.support.service import SlaService
 
@@ -98,6 +99,9 @@ def search_pages(core: Any, ticket: dict[str, Any]) -> list[tuple[str, str, bool
     words = " ".join(str(ticket["data"]["subject"]).split()[:2])
     message = conversation(core, ReadScope.unrestricted(WS), ticket["id"])
     phrase = " ".join(str(message[0]["data"]["body"]).split()[:2]) if message else "export"
+    word = next((w for w in str(ticket["data"]["subject"]).split() if len(w) >= 4), "export")
+    person = str(customer["data"]["name"]).split()[-1]
+    said = next((w for w in phrase.split() if len(w) >= 4), "export")
     return [
         ("search: ticket number", s + quote(f"#{ticket['number']}"), False),
         ("search: email", s + quote(customer["data"]["email"]), False),
@@ -105,6 +109,17 @@ def search_pages(core: Any, ticket: dict[str, Any]) -> list[tuple[str, str, bool
         (f"search: subject words '{words}'", s + quote(words), False),
         (f"search: message words '{phrase}'", s + quote(phrase), False),
         ("search: typing (htmx results)", s + quote(words), True),
+        (
+            f"search: across fields '{word} {person}' (subject, customer)",
+            s + quote(f"{word} {person}"),
+            False,
+        ),
+        (f"search: across fields '{word} {said}' (subject, message)", s + quote(f"{word} {said}"), False),
+        (
+            f"queue: all, search '{word} {person}' (subject, customer)",
+            f"/w/{WS}/queue?view=all&q={quote(f'{word} {person}')}",
+            False,
+        ),
         ("customer page", f"/w/{WS}/customers/{customer['id']}", False),
     ]
 
@@ -133,7 +148,7 @@ def server_ms(response: Any) -> float:
     return float(m.group(1))
 
 
-def measure(data: Path, n: int, report: Report) -> None:
+def measure(data: Path, n: int, report: Report, only: tuple[str, ...] = ()) -> None:
     from fastapi.testclient import TestClient
 
     from deskbase.config import Settings
@@ -146,11 +161,16 @@ def measure(data: Path, n: int, report: Report) -> None:
     with TestClient(app):
         log("first start: waiting for the SQL replica to catch up")
         t0 = time.perf_counter()
-        app.state.core.extensions[Analytics].sql(WS, "SELECT 1", {})
+        while True:  # on a busy machine one wait_for may time out before the replica is there: wait on
+            try:
+                app.state.core.extensions[Analytics].sql(WS, "SELECT 1", {})
+                break
+            except ReplicaLagging as exc:
+                log(f"still catching up: {exc.message}")
         log(f"replica ready after {time.perf_counter() - t0:.0f} s; restarting")
     core, app = build(Settings(data_dir=str(data), sla_scheduler=False))
     raw, _ = core.tokens.ensure_admin_token(data)
-    todo = pages(core)
+    todo = [p for p in pages(core) if not only or p[0].startswith(only)]
     with TestClient(app) as client:
         c = Browser(client)
         c.sign_in(raw)
@@ -175,15 +195,16 @@ def measure(data: Path, n: int, report: Report) -> None:
 def main() -> None:
     p = parser(__doc__.splitlines()[0], 10_000, 100_000)
     p.add_argument("--data-dir", type=Path, default=None, help="reuse a store built earlier with --keep")
+    p.add_argument("--only", action="append", default=[], help="measure the pages whose label starts so")
     args = p.parse_args()
     n = size_of(args)
     report = Report("console", {"tickets": n})
     if args.data_dir is not None:
-        measure(args.data_dir, n, report)
+        measure(args.data_dir, n, report, tuple(args.only))
     else:
         with scratch("console", args.keep) as data:
             build_store(data, n)
-            measure(data, n, report)
+            measure(data, n, report, tuple(args.only))
     report.emit(args.json)
 
 

@@ -49,3 +49,26 @@ def test_search_validates_its_query(api: Api, api_ws: str) -> None:
     assert api.get(f"{W}/search", params={"q": "x" * 201}).status_code == 400
     assert api.get(f"{W}/search", params={"q": "ok", "limit": 0}).status_code == 400
     assert api.get(f"{W}/search", params={"q": "ok"}).json() == {"data": []}
+
+
+def test_words_are_found_across_a_tickets_fields(api: Api, api_ws: str) -> None:
+    """Subject + customer name, subject + message text: every word in some field of the ticket."""
+    cust = api.post(
+        f"{W}/records/customers", json={"data": {"name": "Ben Silva", "email": "ben@silva.io"}}
+    ).json()
+    t = api.post(
+        f"{W}/records/tickets",
+        json={"data": {"subject": "Please add SSO", "status": "open", "priority": "low"}},
+    ).json()
+    link = {
+        "rel_type": "submitted_by",
+        "source": {"collection": "tickets", "id": t["id"]},
+        "target": {"collection": "customers", "id": cust["id"]},
+    }
+    assert api.post(f"{W}/relationships", json=link).status_code in (200, 201)
+    api.post(f"{W}/tickets/{t['id']}/responses", json={"body": "Okta tenant is acme-prod"})
+    for q in ("sso silva", "okta sso", "silva okta"):
+        groups = api.get(f"{W}/search", params={"q": q}).json()["data"]
+        hits = next(g for g in groups if g["collection"] == "tickets")["data"]
+        assert [h["id"] for h in hits] == [t["id"]], q
+    assert api.get(f"{W}/search", params={"q": "sso nowhere"}).json()["data"] == []

@@ -225,6 +225,34 @@ def test_undo_send_then_a_held_reply_arrives_without_a_reload(desk: Tab) -> None
         live.core.settings.reply_hold_seconds = 0
 
 
+def test_send_and_next_with_no_ticket_left_offers_undo_on_the_queue(desk: Tab) -> None:
+    """The last ticket of a queue: "Send and next" goes back to the queue, whose toast takes the reply back
+    into that ticket's composer."""
+    from deskbase.core.context import SYSTEM
+
+    page, live = desk.page, desk.live
+    data = {"subject": "Zebracorn import stalls", "status": "open", "priority": "low"}
+    t = live.core.records.create(WS, "tickets", {"data": data}, SYSTEM)[0]
+    live.core.settings.reply_hold_seconds = 30  # no held-replies loop here: it stays held until undone
+    try:
+        page.goto(f"{live.url}/w/{WS}/queue?view=all&q=zebracorn")
+        rows = page.locator("tr.row[data-href]")
+        expect(rows).to_have_count(1)
+        rows.first.locator("a").first.click()
+        expect(page).to_have_url(re.compile(rf".*/tickets/{t['id']}$"))
+        page.fill("#composer-body", "Sent from the last ticket")
+        page.locator("button[data-send-next]").click()
+        expect(page).to_have_url(re.compile(r".*/queue\?view=all&q=zebracorn&held=.*"))
+        toast = page.locator("#toast form.toast")
+        expect(toast).to_contain_text(f"Your reply to #{t['number']} sends in")
+        desk.shot("undo-send-queue")
+        toast.locator("button[data-undo]").click()
+        expect(page).to_have_url(re.compile(rf".*/tickets/{t['id']}(#composer)?$"))
+        expect(page.locator("#composer-body")).to_have_value("Sent from the last ticket")
+    finally:
+        live.core.settings.reply_hold_seconds = 0
+
+
 def test_the_dashboard_period_redraws_its_panels_without_a_reload(desk: Tab) -> None:
     page = desk.page
     page.goto(f"{desk.live.url}/w/{WS}/dashboard")

@@ -104,6 +104,12 @@ def test_at_risk_counts_follow_the_clock(console: Console, clock: FixedClock) ->
         ("view=all&tag=vip", {"Export to CSV fails"}),
         ("view=all&q=csv", {"Export to CSV fails"}),
         ("view=all&q=%232", {"Login loop after reset"}),  # '#2': the ticket numbered 2, nothing else
+        # words across fields: subject + a note's text, subject + customer name, a customer's company
+        ("view=all&q=csv+engineering", {"Export to CSV fails"}),
+        ("view=all&q=invoice+garcia", {"Invoice with VAT id"}),
+        ("view=open&q=globex", {"Export to CSV fails"}),
+        ("view=all&q=dark+initech", {"Dark mode please"}),
+        ("view=all&q=dark+globex", set()),
         ("view=open&category=bug&channel=chat", {"Login loop after reset"}),
     ],
 )

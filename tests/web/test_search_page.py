@@ -27,6 +27,14 @@ def test_tickets_show_number_status_customer_and_message(console: Console) -> No
     assert len(re.findall(r"data-hit", by_number)) == 1 and console.ticket_url("export") in by_number
 
 
+def test_words_spread_over_subject_customer_and_messages(console: Console) -> None:
+    """ "csv garcia": a subject word and the customer's name; "login initech": subject and company."""
+    for q, key in (("csv garcia", "export"), ("engineering globex", "export"), ("login initech", "login")):
+        r = console.get(f"/w/{WS}/search", params={"q": q}).text
+        assert len(re.findall(r"data-hit", r)) == 1 and console.ticket_url(key) in r, q
+    assert "data-hit" not in console.get(f"/w/{WS}/search", params={"q": "login globex"}).text
+
+
 def test_typing_refreshes_only_the_results(console: Console) -> None:
     r = console.client.get(
         f"/w/{WS}/search",

@@ -159,3 +159,25 @@ def test_without_scripts_the_page_offers_undo_and_send_and_next_names_the_ticket
     assert r.status_code == 303 and r.headers["location"].startswith(nxt + "?held=")
     number = holding.ticket("export")["number"]
     assert f"Your reply to #{number} sends in" in holding.get(r.headers["location"]).text
+
+
+def test_send_and_next_back_to_the_queue_still_offers_undo(holding: Console) -> None:
+    """No ticket left: "Send and next" lands on the queue, which offers the held reply's Undo (by its author)."""
+    queue = f"/w/{WS}/queue?view=all&q=csv"
+    r = reply(holding, "Last one", htmx=False, next=queue)
+    assert r.status_code == 303 and r.headers["location"].startswith(queue + "&held=")
+    assert "held_on=" in r.headers["location"]
+    page = holding.get(r.headers["location"]).text
+    number = holding.ticket("export")["number"]
+    assert f"Your reply to #{number} sends in" in page and "Export to CSV fails" in page
+    action, fields = toast_form(page)
+    raw, _ = holding.core.tokens.create("other", [{"scope": {"workspaces": [WS]}, "permissions": ["*"]}])
+    with TestClient(holding.client.app) as client:
+        other = Console(client, holding.core, raw, holding.seed)
+        other.sign_in()
+        assert "sends in" not in other.get(r.headers["location"]).text  # someone else's held reply
+    assert holding.post(action, fields).status_code == 303
+    assert "Last one" in holding.get(holding.ticket_url("export")).text  # back in the composer
+    assert (
+        held.pending(holding.core, holding.core.tokens.authenticate(holding.token).id, fields["hold"]) is None
+    )

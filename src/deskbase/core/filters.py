@@ -166,6 +166,10 @@ class Compiler:
                 "lte": expr <= param,
             }[op]
         if op in {"in", "not_in"}:
+            if op == "in" and f.system in {"id", "external_id"} and all(isinstance(v, str) for v in value):
+                # a search's id set: one IN list, one expanding parameter (compiled once, not per value)
+                self._n += 1
+                return self.system(f).in_(bindparam(f"f{self._n}", list(value), expanding=True))
             conds = [self._eq(f, v) for v in value]
             if op == "in":
                 return or_(*conds)

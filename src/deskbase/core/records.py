@@ -255,6 +255,20 @@ class Records:
             "next_cursor": encode_cursor(sorter.row_values(rows[-1])) if more and rows else None,
         }
 
+    def ids(
+        self, workspace_id: str, collection: str, filter: Any, limit: int, newest: bool = True
+    ) -> list[str]:
+        """Ids of the live records matching `filter`, most recently updated first, at most `limit`: a search's
+        candidate set, read from the index alone where it can be. `newest` False: in no order, for a filter
+        that names its ids (`id in`), so they are looked up by key rather than found by walking an index."""
+        r = t.records
+        with self.app.db.read() as conn:
+            _, conds = self._conditions(conn, workspace_id, collection, filter, False, early_stop=newest)
+            q = select(r.c.id).where(*conds)
+            if newest:
+                q = q.order_by(r.c.updated_at.desc(), r.c.id.desc())
+            return [row[0] for row in conn.execute(q.limit(limit))]
+
     def count(
         self,
         workspace_id: str,

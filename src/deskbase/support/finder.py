@@ -3,13 +3,14 @@ email, company) and every other collection's `x-search` fields, grouped by colle
 
 Only indexed lookups: an exact id or number is one primary/unique-index probe; words go to the `search` filter
 op on `x-search` fields, one query per field with every word ANDed, so the rarest word's trigram candidates
-drive the query (SQLite FTS5; PostgreSQL's GIN trigram index). Words under three characters have no trigram
-and are only used to rank. Message text is found through the responses' own `x-search` index and joined back
-to its ticket by `has_response` (the relationships' target index). Collections the caller may not read are
-never queried; messages need the responses and the link as the conversation does (`ReadScope`).
+drive the query (SQLite FTS5; PostgreSQL's GIN trigram index). A ticket matches when every word is found in
+some field of it, its messages or its customer included (support/ticket_words.py: per-word candidate sets,
+intersected, bounded). Words under three characters have no trigram and are only used to rank. Collections
+the caller may not read are never queried; messages need the responses and the link as the conversation does.
 
 Rank: 0 an exact number, id or field value (an email pasted whole); 1 every word matched as a word (the last
-may be a prefix, as while typing); 2 substring matches. Ties: most recently updated first.
+may be a prefix, as while typing); 2 substring matches. Within a rank a ticket with one field holding every
+word comes before one whose words are spread over several; then the most recently updated first.
 """
 
 from __future__ import annotations
@@ -19,24 +20,19 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, select
-
-from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
-from deskbase.core.entity_state import record_from_row
 from deskbase.core.errors import NotFound
 from deskbase.core.schemas import x_search_fields
 from deskbase.core.scope import ReadScope
 from deskbase.core.search import MIN_CHARS
-from deskbase.support.tickets import NUMBER
+from deskbase.support.ticket_words import MESSAGES, match_tickets, reason_order
+from deskbase.support.tickets import NUMBER, customers_by_ticket
 
 #: Results per collection (and message matches read before they are joined back to tickets).
 PER_KIND = 10
 MAX_QUERY = 200
 MAX_WORDS = 8
 ID_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-#: Messages are found as their tickets, not as a group of their own.
-MESSAGES = "responses"
 #: The fields that title a hit, first present wins.
 TITLES = ("subject", "name", "title", "email")
 
@@ -52,6 +48,7 @@ class Hit:
     data: dict[str, Any]
     matched: list[str] = field(default_factory=list)
     snippet: str = ""
+    across: bool = False  #: the words were found in several fields, none holding them all (ranks after)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -109,14 +106,15 @@ class Finder:
                 continue
             found = hits.setdefault(cid, {})
             self._exact(ws, coll, q, found)
+            if cid == "tickets":
+                self._tickets(scope, q, words, found, per_kind)
+                continue
             for name in x_search_fields(coll.get("json_schema") or {}):
                 self._field(ws, cid, name, q, words, found, per_kind)
-        if "tickets" in hits and scope.through("tickets", "responses"):
-            self._messages(ws, q, words, hits["tickets"], per_kind)
         out: dict[str, list[Hit]] = {}
         for cid, found in hits.items():
             ranked = sorted(found.values(), key=lambda h: h.updated_at, reverse=True)
-            ranked.sort(key=lambda h: h.rank)
+            ranked.sort(key=lambda h: (h.rank, h.across))
             if ranked:
                 out[cid] = ranked[:per_kind]
         return out
@@ -170,40 +168,54 @@ class Finder:
             if rank is not None:
                 self._add(found, rec, rank, name)
 
-    def _messages(self, ws: str, q: str, words: list[str], found: dict[str, Hit], per_kind: int) -> None:
-        """Tickets whose messages match, through the responses' `body` index and `has_response`."""
-        try:
-            coll = self.core.collections.get(ws, "responses")
-        except NotFound:
+    def _tickets(
+        self, scope: ReadScope, q: str, words: list[str], found: dict[str, Hit], per_kind: int
+    ) -> None:
+        """Tickets holding every word in some field (ticket_words.py), the newest read and then ranked: by the
+        best single field holding every word, else by all their matched text together (`across`)."""
+        match = match_tickets(self.core, scope, words)
+        if match is None or not match.ids:
             return
-        if "body" not in x_search_fields(coll.get("json_schema") or {}):
-            return  # no index on message text here (a workspace from before it): never a scan
-        bodies: dict[str, Hit] = {}
-        self._field(ws, "responses", "body", q, words, bodies, per_kind)
-        if not bodies:
-            return
-        r, rec = t.relationships, t.records
-        on = and_(
-            rec.c.workspace_id == r.c.workspace_id,
-            rec.c.collection == r.c.source_collection,
-            rec.c.id == r.c.source_id,
+        ws = scope.workspace_id
+        cond = {"field": "id", "op": "in", "value": match.ids}
+        recs = self.core.records.query(
+            ws, "tickets", cond, [{"field": "updated_at", "direction": "desc"}], limit=per_kind * 3
+        )["data"]
+        shown = {r["id"]: match.messages[r["id"]] for r in recs if r["id"] in match.messages}
+        bodies = self._texts(ws, MESSAGES, list(shown.values()), ("body",))
+        people = customers_by_ticket(
+            self.core, scope, [r["id"] for r in recs if "customer" in match.why[r["id"]]]
         )
-        with self.core.db.read() as conn:
-            rows = conn.execute(
-                select(r.c.target_id.label("via"), rec)
-                .join(rec, on)
-                .where(
-                    r.c.workspace_id == ws,
-                    r.c.target_collection == "responses",
-                    r.c.target_id.in_(list(bodies)),
-                    r.c.rel_type == "has_response",
-                    r.c.source_collection == "tickets",
-                    r.c.deleted.is_(False),
-                    rec.c.deleted.is_(False),
+        for rec in recs:
+            data = rec.get("data") or {}
+            body = bodies.get(shown.get(rec["id"], ""), "")
+            person = (people.get(rec["id"]) or {}).get("data") or {}
+            own = [str(data[k]) for k in ("subject", "description") if data.get(k)]
+            linked = ([body] if body else []) + [
+                str(person[k]) for k in ("name", "email", "company") if person.get(k)
+            ]
+            texts = own + linked
+            # only the ticket's own text is an exact match (rank 0); its customer's email is the customer's
+            ranks = [r for r in (rank_text(v, q, words) for v in own) if r is not None]
+            ranks += [max(r, 1) for r in (rank_text(v, q, words) for v in linked) if r is not None]
+            joined = rank_text("\n".join(texts), q, words)
+            rank = min(ranks) if ranks else (2 if joined is None else max(joined, 1))
+            why = sorted(match.why[rec["id"]], key=reason_order)
+            for reason in why:
+                self._add(
+                    found, rec, rank, reason, snippet(body, words) if body and reason == "message" else ""
                 )
-            ).all()
-        for row in rows:
-            body = bodies[row.via]
-            ticket = record_from_row(row).public()
-            text = str(body.data.get("body") or "")
-            self._add(found, ticket, max(body.rank, 1), "message", snippet(text, words))
+            if not ranks:
+                found[rec["id"]].across = True
+
+    def _texts(self, ws: str, cid: str, ids: list[str], names: tuple[str, ...]) -> dict[str, str]:
+        """id -> the first of `names` each record holds (one query)."""
+        if not ids:
+            return {}
+        recs = self.core.records.query(ws, cid, {"field": "id", "op": "in", "value": ids}, limit=len(ids))[
+            "data"
+        ]
+        return {
+            r["id"]: next((str(r["data"][n]) for n in names if (r.get("data") or {}).get(n)), "")
+            for r in recs
+        }

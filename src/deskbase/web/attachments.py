@@ -15,7 +15,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.file_types import is_inline
 from deskbase.web.http import may
-from deskbase.web.pages import Attachment
+from deskbase.web.ticket_pages import Attachment
 
 #: how many files one message may carry from the composer
 MAX_FILES = 10

@@ -1,10 +1,10 @@
-"""The lead dashboard: a live strip (the queue navigation's indexed counts on the primary store, plus two
-more) and four panels over the replica, each a stored query of the support template: created vs solved per
-day with the backlog, first-response times, SLA attainment by plan, and a weekday-by-hour heatmap."""
+"""The lead dashboard's four panels over the replica, each a stored query of the support template: created vs
+solved per day with the backlog, first-response times, SLA attainment by plan, and a weekday-by-hour heatmap,
+over whole local days of the viewer's time zone. The live strip above them is live_strip.py's, the trend's
+SVG geometry trend_chart.py's."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,25 +19,18 @@ from deskbase.core.errors import DeskbaseError
 from deskbase.web.dashboard_pages import (
     Bar,
     Cell,
-    Chart,
-    ChartBar,
-    ChartDot,
-    ChartTick,
     HeatmapPanel,
-    LiveStrip,
     Matrix,
     PlanAttainmentPanel,
     RateCell,
     ResponsePanel,
-    StripItem,
-    StripPart,
     TrendDay,
     TrendPanel,
 )
 from deskbase.web.http import url
-from deskbase.web.queue import sla_queue
 from deskbase.web.reports import PRIORITY_ORDER, num, query_text, queue_href, rows_of
 from deskbase.web.sla import duration
+from deskbase.web.trend_chart import trend_chart
 
 REPLICA_OFF = "The SQL replica is off on this server (DESKBASE_REPLICATE=false), so this panel can't run."
 DAYS = {"7d": 7, "30d": 30, "90d": 90}
@@ -91,77 +84,6 @@ def local_period(period: str, now: datetime, tz: str) -> tuple[datetime, datetim
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-# ---- the live strip (primary store) ---------------------------------------------------------------------
-#: "Breaching within 60 min" is At risk looking this many minutes ahead (its link opens that queue)
-DUE_WITHIN = "60"
-
-
-def strip_counts(core: Deskbase, ws: str) -> dict[str, int | None]:
-    """What the strip needs beyond the navigation's counts: "waiting on us" by status (open, in progress:
-    two indexed counts, taken together so the parts always add up) and the tickets breaching within the hour,
-    counted by the At risk queue itself with `within` 60 minutes (the queue the number links to)."""
-    reader = sla_queue(core)
-    due = (
-        reader(ws, "at_risk", {"within": DUE_WITHIN, "filter": None, "me": ""}, 1, None).get("count")
-        if reader is not None
-        else None
-    )
-    return {
-        **{
-            f"status_{status}": core.records.count(
-                ws, "tickets", {"field": "data.status", "op": "eq", "value": status}
-            )
-            for status in ("open", "in_progress")
-        },
-        "due_60": due,
-    }
-
-
-def live_strip(ws: str, nav: dict[str, int | None], extra: dict[str, int | None], href: str) -> LiveStrip:
-    """`nav`: the queue navigation's counts (web/queue.py `view_counts`), so each number is the count the
-    linked queue shows; `extra`: `strip_counts`."""
-    q = f"/w/{quote(ws)}/queue"
-    n_open, n_progress = extra.get("status_open"), extra.get("status_in_progress")
-    ours = None if n_open is None or n_progress is None else n_open + n_progress
-    parts = []
-    if n_open is not None and n_progress is not None:
-        parts = [
-            StripPart("open", n_open, url(q, view="open", status="open")),
-            StripPart("in progress", n_progress, url(q, view="open", status="in_progress")),
-        ]
-    return LiveStrip(
-        items=[
-            StripItem("open", "Open", nav.get("open"), url(q, view="open"), "open, in progress or waiting"),
-            StripItem(
-                "unassigned",
-                "Unassigned",
-                nav.get("unassigned"),
-                url(q, view="unassigned"),
-                "no assignee yet",
-            ),
-            StripItem(
-                "ours",
-                "Waiting on us",
-                ours,
-                url(q, view="open", status="open,in_progress"),
-                "open or in progress",
-                parts=parts,
-            ),
-            StripItem(
-                "due_60",
-                "Breaching within 60 min",
-                extra.get("due_60"),
-                url(q, view="at_risk", within=DUE_WITHIN),
-                "a clock running, not paused, not yet breached, due within the hour",
-            ),
-            StripItem(
-                "breached", "Breached", nav.get("breached"), url(q, view="breached"), "a clock breached"
-            ),
-        ],
-        href=href,
-    )
-
-
 # ---- panels over the SQL replica ------------------------------------------------------------------------
 def _run(
     core: Deskbase,
@@ -209,70 +131,6 @@ def _period_rows(
 
 def _int(value: Any) -> int:
     return int(num(value))
-
-
-def _nice(top: float) -> float:
-    """The axis maximum: `top` rounded up to 1, 2 or 5 times a power of ten (at least 1)."""
-    if top <= 1:
-        return 1.0
-    power = 10 ** math.floor(math.log10(top))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= top)
-
-
-def _ticks(top: float) -> tuple[float, ...]:
-    """0, the middle (when it is a whole number) and the top of an axis."""
-    return (0, top / 2, top) if (top / 2).is_integer() else (0, top)
-
-
-def trend_chart(days: list[TrendDay]) -> Chart | None:
-    """Created and solved as paired bars per day on the left axis, the backlog as a line on the right."""
-    if not days:
-        return None
-    width, height = 900, 260
-    left, right, top, bottom = 48.0, width - 60.0, 14.0, height - 30.0
-    slot = (right - left) / len(days)
-    counts = _nice(max(max(d.created, d.solved) for d in days))
-    backlog = _nice(max(d.backlog for d in days))
-
-    def y(value: float, scale: float) -> float:
-        return round(bottom - (bottom - top) * value / scale, 1)
-
-    bars, dots, points = [], [], []
-    bar = max(slot * 0.36, 0.6)
-    for i, d in enumerate(days):
-        x0 = left + i * slot + slot * 0.14
-        for n, (series, value) in enumerate((("created", d.created), ("solved", d.solved))):
-            bars.append(
-                ChartBar(
-                    round(x0 + n * bar, 1),
-                    y(value, counts),
-                    round(bar, 2),
-                    round(bottom - y(value, counts), 1),
-                    series,
-                    f"{d.label}: {value:,} {series}",
-                )
-            )
-        cx, cy = round(left + (i + 0.5) * slot, 1), y(d.backlog, backlog)
-        points.append(f"{cx},{cy}")
-        dots.append(ChartDot(cx, cy, f"{d.label}: backlog {d.backlog:,}"))
-    step = max(1, math.ceil(len(days) / 7))
-    return Chart(
-        width=width,
-        height=height,
-        left=left,
-        top=top,
-        right=right,
-        bottom=bottom,
-        bars=bars,
-        line=" ".join(points),
-        dots=dots,
-        left_ticks=[ChartTick(y(v, counts), f"{v:,.0f}") for v in _ticks(counts)],
-        right_ticks=[ChartTick(y(v, backlog), f"{v:,.0f}") for v in _ticks(backlog)],
-        day_ticks=[
-            ChartTick(round(left + (i + 0.5) * slot, 1), days[i].label.split(" ", 1)[1])
-            for i in range(len(days) - 1, -1, -step)
-        ],
-    )
 
 
 def trend_panel(

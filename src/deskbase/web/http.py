@@ -22,6 +22,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.auth import authorize, permits, sees
 from deskbase.core.context import Actor
 from deskbase.core.errors import BadRequest, DeskbaseError, Forbidden, NotFound, Unauthorized
+from deskbase.core.scope import ReadScope
 from deskbase.core.users import time_zones
 from deskbase.events.service import may_manage
 from deskbase.mail.service import MANAGE as MAIL_MANAGE
@@ -29,6 +30,7 @@ from deskbase.notify.service import Notifications
 from deskbase.sso.service import SingleSignOn
 from deskbase.web.counts import ViewCounts
 from deskbase.web.form_body import read_form
+from deskbase.web.held_toast import after_send
 from deskbase.web.pages import Bell, ErrorPage, NavView, Shell, WorkspaceLink
 from deskbase.web.render import environment
 from deskbase.web.session import (
@@ -113,7 +115,7 @@ class Console:
     def warm(self, workspaces: list[str] | None = None, deadline: float | None = None) -> list[str]:
         """Warm these workspaces (all by default) in order; returns those left when `deadline` passed."""
         from deskbase.web import queue
-        from deskbase.web.pages import QueueFilters
+        from deskbase.web.queue_pages import QueueFilters
         from deskbase.web.views.collections import record_counts
         from deskbase.web.views.queue import shared_counts
 
@@ -126,8 +128,11 @@ class Console:
             try:
                 if any(c["id"] == "tickets" for c in self.core.collections.list(ws)):
                     shared_counts(self, ws, self.core.settled_seq(ws))  # the queue first: agents land there
+                    warm = ReadScope.unrestricted(ws)  # no search box in a warm-up: nothing is searched
                     for view in queue.VIEWS:  # and each view's first page once, so its pages are in memory
-                        queue.load(self.core, ws, view.id, QueueFilters(), "sla_due", None, "", counted=False)
+                        queue.load(
+                            self.core, ws, view.id, QueueFilters(), "sla_due", None, "", warm, counted=False
+                        )
                 record_counts(self, ws)
             except Exception:  # a workspace that can't be counted now is counted on its first visit
                 if self._closed:
@@ -274,6 +279,11 @@ def render(
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    hold = request.query_params.get("held") if request.method == "GET" else None
+    if hold and shell.toast is None and shell.actor is not None and shell.workspace:
+        # "Send and next" landed on a page that is not a ticket (the queue, nothing left): Undo is offered here
+        held_on = request.query_params.get("held_on") or ""
+        shell.toast = after_send(core_of(request), shell.actor.id, shell.workspace, hold, held_on)
     html = console(request).env.get_template(template).render(page=page, shell=shell)
     if status in (409, 422) and is_htmx(request):
         # For htmx the re-rendered form with its inline messages is the answer; a 4xx would only add a
@@ -299,6 +309,11 @@ def local_path(value: str | None, default: str = "/") -> str:
 def url(path: str, **params: Any) -> str:
     q = {k: v for k, v in params.items() if v not in (None, "")}
     return f"{path}?{urlencode(q)}" if q else path
+
+
+def with_query(address: str, **params: str) -> str:
+    """`address` (which may carry a query already) with these parameters added."""
+    return f"{address}{'&' if '?' in address else '?'}{urlencode(params)}"
 
 
 # ---- the shell ----------------------------------------------------------------------------------------

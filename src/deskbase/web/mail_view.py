@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from deskbase.web.mail_pages import DeliveryView, EmailNotice, MailView, Recipients
-from deskbase.web.pages import Attachment
+from deskbase.web.ticket_pages import Attachment
 
 #: addresses shown before "and N more" (a reply-all thread can copy dozens)
 SHOWN_ADDRESSES = 3

@@ -1,7 +1,9 @@
 """Typed page contexts: each template renders exactly one of these (as `page`) plus the layout's `shell`.
 
 Fields are documented where they are declared; tests/web/test_templates.py checks that every `page.<name>`
-and `shell.<name>` a template reads is a declared field, so templates and views cannot drift apart.
+and `shell.<name>` a template reads is a declared field, so templates and views cannot drift apart. This module
+holds the layout and the smaller pages; the queue's, the ticket page's, search's, the dashboard's, mail's and
+the settings pages' contexts have modules of their own (`*_pages.py`).
 """
 
 from __future__ import annotations
@@ -10,10 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from deskbase.core.agent_state import Present
 from deskbase.core.context import Actor
-from deskbase.web.mail_pages import EmailNotice, MailView
-from deskbase.web.sla import Clock
 
 
 # ---- the layout ------------------------------------------------------------------------------------
@@ -181,7 +180,7 @@ class SettingsPage:
     two_step_error: str | None = None
 
 
-# ---- the queue --------------------------------------------------------------------------------------
+# ---- shared by the queue, the ticket page and the new-ticket form -----------------------------------
 @dataclass(frozen=True)
 class CustomerRef:
     id: str
@@ -189,213 +188,6 @@ class CustomerRef:
     email: str
     company: str | None
     plan: str | None
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    id: str
-    href: str
-    subject: str
-    status: str
-    priority: str
-    assignee: str | None
-    customer: CustomerRef | None
-    chip: Clock | None
-    tags: list[str]
-    created_at: str
-    updated_at: str
-    unread: bool = False  #: touched (a change, a message) since this agent last opened it
-    number: int | None = None  #: the ticket's human number (#1042)
-
-
-@dataclass
-class QueueFilters:
-    """The queue's narrowing filters, as typed in the filter bar (empty string: not set)."""
-
-    status: str = ""
-    priority: str = ""
-    assignee: str = ""
-    category: str = ""
-    channel: str = ""
-    tag: str = ""
-    q: str = ""  #: text in subject
-    within: str = (
-        ""  #: At risk only: minutes to look ahead instead of two hours (the strip's "within 60 min")
-    )
-
-    def active(self) -> bool:
-        return any(getattr(self, f) for f in self.__dataclass_fields__)
-
-
-@dataclass
-class QueuePage:
-    view: str
-    view_label: str
-    filters: QueueFilters
-    filter_errors: dict[str, str]  #: field -> message, shown beside the filter
-    options: dict[str, list[str]]  #: enum options per filter field, from the collection's schema
-    sort: str
-    sorts: list[tuple[str, str]]  #: (id, label)
-    rows: list[QueueRow]
-    count: int | None  #: matching tickets across all pages (None when unknown)
-    count_capped: bool  #: there are more than `count` (a filtered count stops at 1,000)
-    next_href: str | None  #: the next page (keyset cursor), full page
-    more_href: str | None  #: the next page's rows only (htmx "show more")
-    self_href: str  #: this page without a cursor, for "back to the first page"
-    notice: str | None  #: e.g. the SLA sort is unavailable
-    me: str
-    since: int  #: the workspace's change sequence when the page was made (for "N new — refresh")
-    show_customer: bool
-    paged: bool  #: this is not the first page
-    saved_as: str | None = None  #: the name of the saved view this page is, if any
-    save_error: str | None = None  #: why "save this view" failed (shown beside the name)
-    bulk: BulkForm = field(default_factory=lambda: BulkForm())
-    can_bulk: bool = False  #: the token may change tickets: rows get tick boxes and the bulk bar shows
-    agents: list[str] = field(default_factory=list)  #: assignee suggestions for the bulk bar
-    #: the bulk bar's assignee picker (agent_picker.py); None without members (free text) or bulk rights
-    picker: list[AgentOption] | None = None
-
-
-@dataclass
-class BulkForm:
-    """The queue's bulk bar: change status, priority or assignee of the selected (or all matching) tickets."""
-
-    error: str | None = None  #: why nothing was changed (shown in the bar)
-    done: int | None = None  #: tickets changed by the last bulk action
-    status: str = ""
-    priority: str = ""
-    assignee: str = ""
-    unassign: bool = False
-    all: bool = False  #: every ticket matching the view and filters, not just those ticked
-    ids: list[str] = field(default_factory=list)  #: the ticked tickets (kept ticked after an error)
-    confirm: int | None = None  #: the change takes this many tickets (over 50): asked to confirm the count
-    undo: str | None = None  #: the last change can be undone with this id (web/undo.py)
-    restored: int | None = None  #: an undo put back this many tickets…
-    kept: int = 0  #: …and left this many alone, changed again since
-    undo_error: str | None = None  #: why an undo did nothing
-
-
-@dataclass
-class QueueFreshness:
-    """The "N updated — refresh" banner polled by an open queue."""
-
-    changed: int
-    href: str
-
-
-# ---- a ticket ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Message:
-    id: str
-    kind: str  #: customer | agent | note
-    author: str
-    body: str
-    at: str
-    attachments: list[Attachment] = field(default_factory=list)  #: those this viewer may read
-    unreadable: int = 0  #: attachments this viewer may not read (counted, never named)
-    mail: MailView | None = None  #: the email it came in or went out as
-    #: the ticket's description, shown as the customer's first message (no response record holds it)
-    opening: bool = False
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file a message carries, served by the console's content route under core.files' read rule."""
-
-    id: str
-    name: str
-    size: str  #: "2.4 MB"
-    content_type: str
-    href: str  #: the bytes (inline for the safe raster image types, else a download)
-    image: bool  #: shown as a lazy-loaded thumbnail
-
-
-@dataclass(frozen=True)
-class OtherTicket:
-    id: str
-    href: str
-    subject: str
-    status: str
-    priority: str
-    updated_at: str
-    number: int | None = None
-    #: the ticket's customer, named in pickers so tickets with one subject can be told apart (None: unknown
-    #: or not readable)
-    customer: str | None = None
-
-
-@dataclass
-class CustomerPanel:
-    customer: CustomerRef
-    href: str  #: the customer's page
-    other_tickets: list[OtherTicket]
-    more: bool  #: more tickets than shown
-    total: int = 0  #: all the customer's live tickets (this one included)
-
-
-@dataclass(frozen=True)
-class RelatedTicket:
-    rel_id: str
-    ticket: OtherTicket
-    direction: str  #: outgoing | incoming
-
-
-@dataclass
-class SlaPanel:
-    clocks: list[Clock]  #: running clocks first, then completed ones
-    policy: str | None  #: "Default (v3)"
-    calendar: str | None  #: "business-hours · Europe/Madrid"
-    refresh_href: str
-    timezone: str | None = None  #: the calendar's zone: due times are also shown in it where it differs
-
-
-@dataclass(frozen=True)
-class TimelineItem:
-    at: str
-    kind: str  #: created | changed | message | sla | deleted
-    text: str
-    actor: str | None
-
-
-@dataclass
-class Composer:
-    body: str = ""
-    type: str = "reply"  #: reply | internal_note
-    status: str = ""  #: set the ticket's status with the message ("" keeps it)
-    error: str | None = None
-    sent: bool = False  #: the last message went out (the form was cleared)
-    #: messages by others that arrived while this one was being written: shown, and sending needs a confirm
-    collision: list[Message] = field(default_factory=list)
-    draft_at: str | None = None  #: the body is the agent's saved draft, from then
-    macro: str | None = None  #: the macro just filled in (its name)
-    priority: str = ""  #: a macro's priority, set when the message is sent
-    add_tags: list[str] = field(default_factory=list)  #: a macro's tags, added when the message is sent
-    #: files uploaded with a message that was not sent (an error): kept, and sent with it next time
-    attachments: list[Attachment] = field(default_factory=list)
-    held: int = 0  #: the message is held this many seconds before it is sent (undo-send)
-
-
-@dataclass(frozen=True)
-class MacroOption:
-    id: str
-    name: str
-    shortcut: str | None  #: typed as /shortcut + Tab at the start of the composer
-
-
-@dataclass
-class QueueNav:
-    """The navigation fetched once its counts are ready, with the total of the page's view when the page
-    was drawn without one."""
-
-    total: int | None
-
-
-@dataclass
-class PresencePanel:
-    """Who else has the ticket open (refreshed by the page's heartbeat), and whether the draft was saved."""
-
-    others: list[Present]
-    draft_saved: str | None = None  #: when the heartbeat carried the composer's text: its save time
 
 
 @dataclass(frozen=True)
@@ -418,67 +210,6 @@ class AgentOption:
 class TeamOption:
     id: str  #: the ticket's `team` value
     name: str
-
-
-@dataclass
-class TicketPage:
-    ticket: dict[str, Any]  #: the record as the core returns it
-    values: dict[str, Any]  #: the editable fields as shown: the record's, or the rejected input on error
-    errors: dict[str, str]  #: field -> message, inline beside the field
-    form_error: str | None
-    error_panel: str  #: the form the errors belong to: head (subject, description) or props
-    saved: str | None  #: "Saved status" after a successful edit
-    options: dict[str, list[str]]  #: enum options from the collection schema
-    conversation: list[Message]
-    composer: Composer
-    customer: CustomerPanel | None
-    related: list[RelatedTicket]
-    related_error: str | None
-    related_query: str
-    related_matches: list[OtherTicket]  #: search results for linking
-    sla: SlaPanel | None  #: None without the SLA service
-    urgent: Clock | None  #: the most urgent running clock, always shown in the header
-    timeline: list[TimelineItem]
-    can_edit: bool
-    can_reply: bool
-    can_link: bool
-    agents: list[str]  #: assignee suggestions
-    href: str
-    panels: tuple[str, ...] = ()  #: an htmx update re-sends only these panels (out of band); () = full page
-    macros: list[MacroOption] = field(default_factory=list)  #: the workspace's macros, for the composer
-    can_attach: bool = False  #: the composer uploads files (`write:files`)
-    notes_only: bool = (
-        False  #: the composer writes internal notes only (a light agent: support/reply_rules.py)
-    )
-    max_file_size: str = ""  #: the server's upload limit per file, as text ("25 MB")
-    max_files: int = 0  #: how many files one message may carry
-    seen: str = ""  #: the newest response the page shows ("" for none): the composer's collision check
-    email: EmailNotice | None = None  #: on an email ticket: who a reply is emailed to
-    #: the workspace's people an internal note may @mention: [{"id", "name", "email"}]
-    mentionable: list[dict[str, str]] = field(default_factory=list)
-    #: the assignee picker's agents (online first), or None where the workspace has no members yet and an
-    #: assignee is free text
-    picker: list[AgentOption] | None = None
-    teams: list[TeamOption] = field(default_factory=list)  #: the team picker's choices (none: no picker)
-
-
-@dataclass
-class RelatedMatches:
-    """Search results of the "link a related ticket" box."""
-
-    href: str  #: the ticket being linked from
-    query: str
-    related_matches: list[OtherTicket]
-    can_link: bool
-
-
-@dataclass
-class SlaRefresh:
-    """The SLA panel and the header's urgent chip, re-sent every minute while a ticket is open."""
-
-    sla: SlaPanel | None
-    urgent: Clock | None
-    panels: tuple[str, ...] = ("sla", "urgent")  #: both are swapped in place (out of band)
 
 
 # ---- a new ticket -----------------------------------------------------------------------------------

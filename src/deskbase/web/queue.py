@@ -10,9 +10,13 @@ from typing import Any
 
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
+from deskbase.core.scope import ReadScope
+from deskbase.support.finder import words_of
 from deskbase.support.service import SlaService
+from deskbase.support.ticket_words import match_tickets
 from deskbase.support.tickets import text_condition
-from deskbase.web.pages import CustomerRef, QueueFilters, QueueRow
+from deskbase.web.pages import CustomerRef
+from deskbase.web.queue_pages import QueueFilters, QueueRow
 from deskbase.web.sla import clock
 
 UNSOLVED = ("open", "in_progress", "waiting")
@@ -103,8 +107,27 @@ def field_condition(name: str, values: list[str]) -> dict[str, Any]:
     return parts[0] if len(parts) == 1 else {"or": parts}
 
 
-def filter_conditions(f: QueueFilters) -> list[dict[str, Any]]:
-    """An enum filter may name several values, comma separated (`status=open,in_progress`: either)."""
+PARTIAL = (
+    "These words match more tickets than one search reads, so the list holds the newest matches of them only: "
+    "add a word to narrow it."
+)
+
+
+def text_filter(core: Deskbase, scope: ReadScope, text: str) -> tuple[dict[str, Any], str | None]:
+    """The search box's condition, and a notice when it is partial. `#1042` is that ticket; otherwise a
+    ticket matches when every word is found in some searchable field of it, its messages and customer
+    included (support/ticket_words.py); text with no word an index can find searches the subject."""
+    match = None if text.strip().startswith("#") else match_tickets(core, scope, words_of(text))
+    if match is None:
+        return text_condition(text), None
+    if not match.ids:
+        return NOTHING, None
+    return {"field": "id", "op": "in", "value": match.ids}, None if match.complete else PARTIAL
+
+
+def filter_conditions(f: QueueFilters, text: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """An enum filter may name several values, comma separated (`status=open,in_progress`: either). `text`
+    is the search box's condition (`text_filter`), when it has one."""
     out: list[dict[str, Any]] = []
     for name in (*ENUM_FIELDS, "assignee"):
         value = getattr(f, name)
@@ -112,8 +135,8 @@ def filter_conditions(f: QueueFilters) -> list[dict[str, Any]]:
             out.append(field_condition(name, value.split(",") if name in ENUM_FIELDS else [value]))
     if f.tag:
         out.append({"field": "data.tags", "op": "has", "value": f.tag})
-    if f.q:
-        out.append(text_condition(f.q))
+    if text is not None:
+        out.append(text)
     return out
 
 
@@ -190,6 +213,7 @@ def load(
     sort: str,
     cursor: str | None,
     me: str,
+    scope: ReadScope,
     limit: int | None = None,
     known_count: int | None = None,
     counted: bool = True,
@@ -198,7 +222,26 @@ def load(
     """One page of the queue with its total count (`known_count` when the caller already has it; none at
     all when not `counted`, for the "show more" rows)."""
     limit = limit or PAGE_SIZE
-    condition = combine(view_condition(view, me, teams), *filter_conditions(f))
+    text, partial = text_filter(core, scope, f.q) if f.q else (None, None)
+    condition = combine(view_condition(view, me, teams), *filter_conditions(f, text))
+    page = _load(core, workspace_id, view, f, sort, cursor, me, limit, known_count, counted, condition)
+    page.notice = " ".join(n for n in (page.notice, partial) if n) or None
+    return page
+
+
+def _load(
+    core: Deskbase,
+    workspace_id: str,
+    view: str,
+    f: QueueFilters,
+    sort: str,
+    cursor: str | None,
+    me: str,
+    limit: int,
+    known_count: int | None,
+    counted: bool,
+    condition: dict[str, Any] | None,
+) -> Page:
     reader = sla_queue(core)
     if VIEW_BY_ID[view].sla or sort == "sla_due":
         if reader is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deskbase.web.pages import QueueRow
+from deskbase.web.queue_pages import QueueRow
 
 
 @dataclass(frozen=True)

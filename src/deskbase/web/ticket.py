@@ -1,5 +1,6 @@
 """Everything the ticket page shows, gathered from core and support services: the ticket, its conversation
-and timeline, the customer with their other tickets, related tickets and the SLA clocks."""
+and timeline, the customer with their other tickets, related tickets and the SLA clocks. The timeline's words
+are timeline.py's, the property form's patch and errors ticket_edit.py's."""
 
 from __future__ import annotations
 
@@ -10,16 +11,20 @@ from typing import Any
 
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
-from deskbase.core.errors import NotFound, ValidationFailed
+from deskbase.core.errors import NotFound
 from deskbase.core.scope import ReadScope
-from deskbase.support import customers, held, macros, tickets
+from deskbase.support import customers, macros, tickets
 from deskbase.support.reply_rules import may_reply_publicly
 from deskbase.web import attachments as att
 from deskbase.web import mail_view
 from deskbase.web import undo as undos
 from deskbase.web.agent_picker import agent_options, team_options
 from deskbase.web.http import may
-from deskbase.web.pages import (
+from deskbase.web.pages import Toast
+from deskbase.web.queue import customer_ref, customers_of, options_from_schema, sla_service
+from deskbase.web.sla import Clock, clock, most_urgent
+from deskbase.web.ticket_edit import form_values
+from deskbase.web.ticket_pages import (
     Attachment,
     Composer,
     CustomerPanel,
@@ -29,92 +34,12 @@ from deskbase.web.pages import (
     RelatedTicket,
     SlaPanel,
     TicketPage,
-    TimelineItem,
-    Toast,
 )
-from deskbase.web.queue import customer_ref, customers_of, options_from_schema, sla_service
-from deskbase.web.sla import Clock, clock, most_urgent
+from deskbase.web.timeline import timeline_items
 
-#: What the console edits in place. The description is not among them: it is the customer's first message
-#: (shown as the conversation's opening), not a text box to rewrite; the API still accepts it.
-EDITABLE = ("subject", "status", "priority", "category", "channel", "assignee", "team", "tags")
-REQUIRED = ("subject", "status", "priority")
 OTHER_TICKETS = 5
 AGENT_SAMPLE = 200
 AGENT_TTL_SECONDS = 60.0
-SLA_EVENT_WORDS = {
-    "activate": "started",
-    "pause": "paused",
-    "resume": "resumed",
-    "warn": "due soon",
-    "breach": "breached",
-    "fulfil": "met",
-    "cancel": "cancelled",
-    "recompute": "recomputed",
-}
-
-
-def form_values(data: dict[str, Any]) -> dict[str, Any]:
-    """The editable fields as form controls show them (tags comma-separated, missing as empty)."""
-    out: dict[str, Any] = {f: data.get(f) or "" for f in EDITABLE}
-    out["tags"] = ", ".join(str(t) for t in data.get("tags") or [])
-    return out
-
-
-def parse_tags(raw: str) -> list[str]:
-    seen: list[str] = []
-    for part in raw.split(","):
-        tag = part.strip()
-        if tag and tag not in seen:
-            seen.append(tag)
-    return seen
-
-
-def field_errors(exc: ValidationFailed, *prefixes: str) -> tuple[dict[str, str], str | None]:
-    """Map the core's JSON-pointer errors onto form fields (`<prefix>/<field>/…` -> field, prefixes default
-    to `/data`); what names no field becomes the form's general error."""
-    errors: dict[str, str] = {}
-    general: list[str] = []
-    for e in exc.details.get("errors") or []:
-        pointer, message = str(e.get("pointer") or ""), str(e.get("message") or "invalid")
-        name = ""
-        for prefix in prefixes or ("/data",):
-            if pointer.startswith(prefix + "/"):
-                name = pointer[len(prefix) + 1 :].split("/")[0]
-                break
-        if name:
-            errors.setdefault(name, message)
-        else:
-            general.append(message)
-    if not errors and not general:
-        general.append(exc.message)
-    return errors, "; ".join(general) or None
-
-
-def edit_patch(
-    current: dict[str, Any], form: dict[str, str]
-) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
-    """The merge patch for the fields present in the form that changed; form-level errors (an empty
-    subject — the schema allows "", agents do not); and the values to show again if anything fails."""
-    patch: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    shown = form_values(current)
-    for name in EDITABLE:
-        if name not in form:
-            continue
-        raw = form[name]
-        shown[name] = raw
-        value: Any
-        if name == "tags":
-            value = parse_tags(raw) or None
-        else:
-            value = raw.strip() or None
-        if value is None and name in REQUIRED:
-            errors[name] = f"{name.capitalize()} can't be empty."
-            continue
-        if value != (current.get(name) or None):
-            patch[name] = value
-    return patch, errors, shown
 
 
 def other_ticket(t: dict[str, Any], workspace_id: str) -> OtherTicket:
@@ -173,24 +98,6 @@ def unlinked_toast(
     fields = [("ticket", other_id), *([("direction", "incoming")] if incoming else [])]
     href = f"/w/{workspace_id}/tickets/{ticket_id}/related"
     return Toast(f"Unlinked {name}.", href, fields, undos.TOAST_SECONDS, htmx=htmx)
-
-
-def held_toast(
-    core: Deskbase, workspace_id: str, ticket_id: str, h: held.Held, seconds: int, htmx: bool, here: bool
-) -> Toast:
-    """Undo-send: the held message's notice. `here`: shown on its own ticket (which redraws itself once it
-    is sent); else on the next ticket, naming the one it goes to."""
-    word = "note" if h.message.get("type") == "internal_note" else "reply"
-    text = f"Your {word} sends in {seconds} s."
-    if not here:
-        try:
-            t = core.records.get(workspace_id, "tickets", ticket_id)
-            text = f"Your {word} to #{t.get('number')} sends in {seconds} s." if t.get("number") else text
-        except NotFound:
-            pass
-    href = f"/w/{workspace_id}/tickets/{ticket_id}"
-    refresh = href if here else None
-    return Toast(text, f"{href}/reply/undo", [("hold", h.id)], seconds, htmx=htmx, refresh=refresh)
 
 
 def customer_panel(
@@ -266,50 +173,6 @@ def sla_parts(
         timezone=tz,
     )
     return panel, most_urgent(clocks), list(view.get("events") or [])
-
-
-def _changes_text(fields: dict[str, Any], created: bool) -> str:
-    def show(v: Any) -> str:
-        return "—" if v in (None, "") else str(v).replace("_", " ")
-
-    def one(name: str, change: dict[str, Any]) -> str:
-        old, new = change.get("from"), change.get("to")
-        if name == "subject":
-            return f"subject: “{old or ''}” → “{new or ''}”"
-        if name == "tags":
-            was, now = [str(t) for t in old or []], [str(t) for t in new or []]
-            added, removed = [t for t in now if t not in was], [t for t in was if t not in now]
-            parts = [f"added {', '.join(added)}"] if added else []
-            parts += [f"removed {', '.join(removed)}"] if removed else []
-            return "tags: " + ("; ".join(parts) or "reordered")
-        return f"{name}: {show(old)} → {show(new)}"
-
-    if created:
-        return "Created · " + ", ".join(f"{k} {show(v)}" for k, v in fields.items())
-    return "; ".join(one(k, v) for k, v in fields.items())
-
-
-def timeline_items(raw: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[TimelineItem]:
-    """`raw` is `support.tickets.timeline` as the caller's scope reads it (actors only for read:audit)."""
-    out: list[TimelineItem] = []
-    for item in raw:
-        actor = item.get("actor") or {}
-        who = actor.get("name") if isinstance(actor, dict) else None
-        if item["type"] == "message":
-            m = item["message"]
-            words = {"customer": "Customer replied", "agent": "Agent replied", "note": "Internal note"}
-            author = (m.get("data") or {}).get("author")
-            out.append(TimelineItem(item["at"], "message", words.get(m["kind"], "Message"), author))
-        elif item["type"] in ("created", "changed"):
-            text = _changes_text(item.get("fields") or {}, item["type"] == "created")
-            out.append(TimelineItem(item["at"], item["type"], text, who))
-        elif item["type"] == "deleted":
-            out.append(TimelineItem(item["at"], "deleted", "Deleted", who))
-    for e in events:
-        metric = str(e.get("metric") or "").replace("_", " ")
-        word = SLA_EVENT_WORDS.get(str(e.get("kind")), str(e.get("kind")))
-        out.append(TimelineItem(str(e.get("at")), "sla", f"SLA {metric}: {word}", None))
-    return sorted(out, key=lambda i: i.at)
 
 
 @dataclass

@@ -43,9 +43,12 @@
     if (i < 0) return null;
     return list.items[i + step] || null;
   }
-  function backToQueue() {
+  function queueHref() {
     const list = queueList();
-    location.href = (list && list.href) || body.dataset.queue || "/";
+    return (list && list.href) || body.dataset.queue || "/";
+  }
+  function backToQueue() {
+    location.href = queueHref();
   }
   document.addEventListener("click", (e) => {
     const row = e.target.closest && e.target.closest("tr.row[data-href]");
@@ -167,12 +170,13 @@
     else if (name === "status") focusField("f-status");
     else if (name === "shortcuts") openDialog("shortcuts");
   }
-  // "Send and next": tell the server where to go once the message is stored.
+  // "Send and next": tell the server where to go once the message is stored: the next ticket of the queue,
+  // or the queue itself when none is left (the server adds the held message's Undo to either page).
   document.addEventListener("click", (e) => {
     const btn = e.target.closest && e.target.closest("[data-send-next]");
     if (!btn) return;
     const next = btn.form && btn.form.querySelector("[data-next]");
-    if (next) next.value = neighbour(1) || "";
+    if (next) next.value = neighbour(1) || queueHref();
   });
 
   // ---- keys ---------------------------------------------------------------------------------------------

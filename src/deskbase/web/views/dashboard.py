@@ -20,6 +20,7 @@ from deskbase.web import dashboard as dash
 from deskbase.web import reports as rep
 from deskbase.web.dashboard_pages import DashboardPage, ReportLink
 from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, is_htmx, make_shell, render, url
+from deskbase.web.live_strip import live_strip, strip_counts
 from deskbase.web.pages import Shell
 from deskbase.web.queue import sla_service
 from deskbase.web.views.queue import shared_counts
@@ -128,9 +129,9 @@ def strip(ws: str, request: Request, actor: ActorDep) -> Response:
     nav = shared_counts(con, ws, seq)
     assert nav is not None  # without a wait, the counts are taken at once
     extra = con.counts.get(
-        (ws, "\x00strip"), (seq, now.replace(second=0, microsecond=0)), lambda: dash.strip_counts(core, ws)
+        (ws, "\x00strip"), (seq, now.replace(second=0, microsecond=0)), lambda: strip_counts(core, ws)
     )
-    panel = dash.live_strip(ws, nav, extra, f"/w/{quote(ws)}/dashboard/strip")
+    panel = live_strip(ws, nav, extra, f"/w/{quote(ws)}/dashboard/strip")
     return _panel(request, panel, make_shell(request, actor, "Right now", ws, "dashboard"))
 
 

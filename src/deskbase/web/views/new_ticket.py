@@ -15,7 +15,7 @@ from deskbase.web.agent_picker import agent_options
 from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, make_shell, may, redirect, render
 from deskbase.web.pages import CustomerMatches, CustomerRef, NewTicketPage
 from deskbase.web.queue import customer_ref, options_from_schema
-from deskbase.web.ticket import field_errors, parse_tags
+from deskbase.web.ticket_edit import field_errors, parse_tags
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MATCHES = 8

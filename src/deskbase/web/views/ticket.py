@@ -9,8 +9,8 @@ from fastapi.responses import Response
 from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
-from deskbase.support import held as held_replies
 from deskbase.web import ticket as tk
+from deskbase.web.held_toast import after_send
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
@@ -21,8 +21,8 @@ from deskbase.web.http import (
     prefs_of,
     render,
 )
-from deskbase.web.pages import Composer, RelatedMatches, SlaRefresh
 from deskbase.web.queue import text_condition
+from deskbase.web.ticket_pages import Composer, RelatedMatches, SlaRefresh
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MATCHES = 8
@@ -77,11 +77,8 @@ def ticket_page(
     x = tk.Extras()
     if unlinked and may(actor, "write:relationships", ws, "tickets"):
         x.toast = tk.unlinked_toast(core, ws, ticket_id, unlinked[:100], incoming, False)
-    if held and (h := held_replies.pending(core, actor.id, held)) is not None:
-        left = max(1, int(held[:10]) - int(core.clock.now().timestamp()))
-        here = h.ticket_id == ticket_id
-        if here or h.ticket_id == held_on:
-            x.toast = tk.held_toast(core, ws, h.ticket_id, h, left, htmx=False, here=here)
+    if held:
+        x.toast = after_send(core, actor.id, ws, held, held_on, here=ticket_id)
     return respond(request, actor, ws, ticket_id, x)
 
 

@@ -23,6 +23,7 @@ from deskbase.support import held, macros, tickets
 from deskbase.web import attachments as att
 from deskbase.web import ticket as tk
 from deskbase.web.composer_form import ComposerForm, ComposerFormDep
+from deskbase.web.held_toast import held_toast
 from deskbase.web.http import (
     ActorDep,
     ConsoleRoute,
@@ -36,9 +37,11 @@ from deskbase.web.http import (
     redirect,
     render,
     url,
+    with_query,
 )
-from deskbase.web.pages import Composer, Message, PresencePanel
 from deskbase.web.queue import options_from_schema
+from deskbase.web.ticket_edit import edit_patch, field_errors
+from deskbase.web.ticket_pages import Composer, Message, PresencePanel
 from deskbase.web.views.ticket import respond
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -64,13 +67,13 @@ def edit(ws: str, ticket_id: str, request: Request, actor: ActorDep, form: FormD
     core = core_of(request)
     panel = "head" if form.get("panel") == "head" else "props"
     current = core.records.get(ws, "tickets", ticket_id)["data"]
-    patch, errors, shown = tk.edit_patch(current, form)
+    patch, errors, shown = edit_patch(current, form)
     general = None
     if not errors and patch:
         try:
             core.records.patch(ws, "tickets", ticket_id, patch, actor)
         except ValidationFailed as exc:
-            errors, general = tk.field_errors(exc)
+            errors, general = field_errors(exc)
     if errors or general:
         extras = tk.Extras(values=shown, errors=errors, form_error=general, error_panel=panel)
         return respond(request, actor, ws, ticket_id, extras, 422, (panel, "meta"))
@@ -170,14 +173,14 @@ def _reply(ws: str, ticket_id: str, request: Request, actor: Actor, upload: Comp
             return respond(request, actor, ws, ticket_id, tk.Extras(composer=composer), 403, ("composer",))
         core.drafts.discard(ws, ticket_id, actor.id)
         after = local_path(form.get("next"), "")
-        if after.startswith(f"/w/{ws}/tickets/"):  # the next ticket's page offers Undo
-            return redirect(request, url(after, held=h.id, held_on=ticket_id))
-        if after.startswith(f"/w/{ws}/"):
-            return redirect(request, after)
+        if after.startswith(
+            f"/w/{ws}/"
+        ):  # the next ticket's page, or the queue when none is left, offers Undo
+            return redirect(request, with_query(after, held=h.id, held_on=ticket_id))
         if not is_htmx(request):
             return redirect(request, url(_back(ws, ticket_id), held=h.id) + "#conversation")
         x = tk.Extras(composer=Composer(sent=True, type=kind, held=hold_for))
-        x.toast = tk.held_toast(core, ws, ticket_id, h, hold_for, htmx=True, here=True)
+        x.toast = held_toast(core, ws, ticket_id, h, hold_for, htmx=True, here=True)
         return respond(request, actor, ws, ticket_id, x, 200, ("composer",))
     try:
         tickets.add_response(core, ws, ticket_id, message, actor)

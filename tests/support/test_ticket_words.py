@@ -1,0 +1,104 @@
+"""Words across fields: a ticket matches when every word is found in its subject, description, number, messages
+or customer — through per-word candidate sets, intersected and bounded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from deskbase.core.app import Deskbase
+from deskbase.core.context import SYSTEM
+from deskbase.core.scope import ReadScope
+from deskbase.support import ticket_words, tickets
+from deskbase.support.finder import Finder, words_of
+from deskbase.support.ticket_words import match_tickets
+
+
+def _ticket(core: Deskbase, ws: str, subject: str, customer: str | None = None) -> str:
+    tid = core.records.create(
+        ws, "tickets", {"data": {"subject": subject, "status": "open", "priority": "low"}}, SYSTEM
+    )[0]["id"]
+    if customer:
+        link = {
+            "rel_type": "submitted_by",
+            "source": {"collection": "tickets", "id": tid},
+            "target": {"collection": "customers", "id": customer},
+        }
+        core.relationships.upsert(ws, link, SYSTEM)
+    return str(tid)
+
+
+def _make(core: Deskbase, ws: str) -> dict[str, Any]:
+    ben = core.records.create(
+        ws,
+        "customers",
+        {"data": {"name": "Ben Silva", "email": "ben@silva.io", "company": "Okta Corp"}},
+        SYSTEM,
+    )[0]["id"]
+    out = {
+        "ben": ben,
+        "sso": _ticket(core, ws, "Please add SSO", ben),
+        "bill": _ticket(core, ws, "Billing question"),
+    }
+    tickets.add_response(core, ws, out["bill"], {"body": "The invoice for March is wrong"}, SYSTEM)
+    return out
+
+
+def _match(core: Deskbase, ws: str, q: str, scope: ReadScope | None = None) -> set[str]:
+    found = match_tickets(core, scope or ReadScope(SYSTEM, ws), words_of(q))
+    assert found is not None
+    return set(found.ids)
+
+
+def test_every_word_in_some_field(core: Deskbase, ws: str) -> None:
+    r = _make(core, ws)
+    assert _match(core, ws, "sso silva") == {r["sso"]}  # subject + customer name
+    assert _match(core, ws, "okta please") == {r["sso"]}  # customer company + subject
+    assert _match(core, ws, "billing invoice") == {r["bill"]}  # subject + message text
+    assert _match(core, ws, "ben@silva.io") == {r["sso"]}  # customer email
+    assert _match(core, ws, "billing silva") == set()  # one word is nowhere on that ticket
+    assert match_tickets(core, ReadScope(SYSTEM, ws), ["ab", "x"]) is None  # no word an index can find
+
+
+def test_what_the_caller_may_not_read_is_not_searched(core: Deskbase, ws: str) -> None:
+    r = _make(core, ws)
+    raw, _ = core.tokens.create(
+        "tickets-only",
+        [{"scope": {"workspaces": [ws], "collections": ["tickets"]}, "permissions": ["read:records"]}],
+    )
+    scope = ReadScope(core.tokens.authenticate(raw), ws)
+    assert _match(core, ws, "billing invoice", scope) == set()
+    assert _match(core, ws, "sso silva", scope) == set()
+    assert _match(core, ws, "billing", scope) == {r["bill"]}
+
+
+def test_bounded_sets_stay_exact_or_say_so(core: Deskbase, ws: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ticket_words, "CAP", 2)
+    common = [_ticket(core, ws, f"Refund request {i}") for i in range(5)]
+    tickets.add_response(core, ws, common[1], {"body": "Card declined twice"}, SYSTEM)
+    tickets.add_response(core, ws, common[3], {"body": "Declined again"}, SYSTEM)
+    # `refund` has more candidates than are read: it is checked on the survivors of `declined`, exactly.
+    found = match_tickets(core, ReadScope(SYSTEM, ws), ["refund", "declined"])
+    assert found is not None and set(found.ids) == {common[1], common[3]} and found.complete
+    assert found.why[common[1]] == {"subject", "message"}
+    # both words common: the newest candidates only, and the match says it is partial
+    found = match_tickets(core, ReadScope(SYSTEM, ws), ["refund", "request"])
+    assert found is not None and not found.complete and set(found.ids) <= set(common)
+
+
+def test_the_search_ranks_one_field_before_words_spread_over_several(core: Deskbase, ws: str) -> None:
+    r = _make(core, ws)
+    both = _ticket(core, ws, "Silva asks about SSO")
+    hits = Finder(core).find(ReadScope(SYSTEM, ws), "sso silva")["tickets"]
+    assert [h.id for h in hits] == [both, r["sso"]]
+    assert hits[1].matched == ["subject", "customer"] and hits[1].across
+    hit = Finder(core).find(ReadScope(SYSTEM, ws), "billing march")["tickets"][0]
+    assert hit.id == r["bill"] and hit.matched == ["subject", "message"] and "March" in hit.snippet
+
+
+def test_a_customers_exact_email_ranks_the_customer_before_their_tickets(core: Deskbase, ws: str) -> None:
+    r = _make(core, ws)
+    found = Finder(core).find(ReadScope(SYSTEM, ws), "ben@silva.io")
+    assert found["customers"][0].id == r["ben"] and found["customers"][0].rank == 0
+    assert [(h.id, h.rank, h.matched) for h in found["tickets"]] == [(r["sso"], 1, ["customer"])]
