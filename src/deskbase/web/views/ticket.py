@@ -11,18 +11,11 @@ from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
 from deskbase.support import held as held_replies
 from deskbase.web import ticket as tk
-from deskbase.web.http import (
-    ActorDep,
-    ConsoleRoute,
-    core_of,
-    is_htmx,
-    make_shell,
-    may,
-    prefs_of,
-    render,
-)
+from deskbase.web.http import ActorDep, core_of, is_htmx, may, render
 from deskbase.web.pages import Composer, RelatedMatches, SlaRefresh
 from deskbase.web.queue import text_condition
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell, prefs_of
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MATCHES = 8

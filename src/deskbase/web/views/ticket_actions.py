@@ -23,22 +23,11 @@ from deskbase.support import held, macros, tickets
 from deskbase.web import attachments as att
 from deskbase.web import ticket as tk
 from deskbase.web.composer_form import ComposerForm, ComposerFormDep
-from deskbase.web.http import (
-    ActorDep,
-    ConsoleRoute,
-    FormDep,
-    core_of,
-    is_htmx,
-    local_path,
-    make_shell,
-    may,
-    prefs_of,
-    redirect,
-    render,
-    url,
-)
+from deskbase.web.http import ActorDep, FormDep, core_of, is_htmx, local_path, may, redirect, render, url
 from deskbase.web.pages import Composer, Message, PresencePanel
 from deskbase.web.queue import options_from_schema
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell, prefs_of
 from deskbase.web.views.ticket import respond
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
