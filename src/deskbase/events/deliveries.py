@@ -11,7 +11,7 @@ is delivered or exhausted. Other keys and other triggers never wait for it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -146,35 +146,70 @@ def next_due(conn: Connection) -> datetime | None:
     return conn.execute(_NEXT_DUE).scalar()  # type: ignore[no-any-return]
 
 
-def record(conn: Connection, row: Any, at: datetime, result: Result, out: Outcome, now: datetime) -> None:
-    """Store one attempt and what follows from it (inside the caller's transaction)."""
-    n = int(row.attempts) + 1
-    conn.execute(
-        insert(webhook_attempts).values(
-            delivery_id=row.id,
-            n=n,
-            at=at,
-            status=result.status,
-            duration_ms=result.duration_ms,
-            error=result.error,
-            response=result.response,
-        )
+# Built once, run with many parameter sets: a lane stores its attempts as one executemany each.
+_ADD_ATTEMPT = insert(webhook_attempts).values(
+    delivery_id=bindparam("a_delivery"),
+    n=bindparam("a_n"),
+    at=bindparam("a_at"),
+    status=bindparam("a_status"),
+    duration_ms=bindparam("a_duration"),
+    error=bindparam("a_error"),
+    response=bindparam("a_response"),
+)
+_SET_OUTCOME = (
+    update(d)
+    .where(d.c.id == bindparam("d_id"))
+    .values(
+        status=bindparam("d_status"),
+        attempts=bindparam("d_attempts"),
+        next_attempt_at=bindparam("d_next"),
+        last_status=bindparam("d_last_status"),
+        last_error=bindparam("d_last_error"),
+        updated_at=bindparam("d_now"),
+        delivered_at=bindparam("d_delivered"),
+        last_attempt_at=bindparam("d_at"),
+        version=bindparam("d_version"),
     )
-    conn.execute(
-        update(d)
-        .where(d.c.id == row.id)
-        .values(
-            status=out.status,
-            attempts=n,
-            next_attempt_at=out.next_attempt_at,
-            last_status=result.status,
-            last_error=result.error,
-            updated_at=now,
-            delivered_at=now if out.status == "delivered" else None,
-            last_attempt_at=at,
-            version=next_version(conn),
+)
+
+
+def record(conn: Connection, done: Sequence[tuple[Any, datetime, Result, Outcome, datetime]]) -> None:
+    """Store attempts (row, attempted at, result, outcome, now) and what follows from them, inside the caller's
+    transaction: two statements for the lot, whatever its size. One version serves them all (each delivery
+    appears once; the replica keeps a row's highest version)."""
+    if not done:
+        return
+    version = next_version(conn)
+    attempts, outcomes = [], []
+    for row, at, result, out, now in done:
+        n = int(row.attempts) + 1
+        attempts.append(
+            {
+                "a_delivery": row.id,
+                "a_n": n,
+                "a_at": at,
+                "a_status": result.status,
+                "a_duration": result.duration_ms,
+                "a_error": result.error,
+                "a_response": result.response,
+            }
         )
-    )
+        outcomes.append(
+            {
+                "d_id": row.id,
+                "d_status": out.status,
+                "d_attempts": n,
+                "d_next": out.next_attempt_at,
+                "d_last_status": result.status,
+                "d_last_error": result.error,
+                "d_now": now,
+                "d_delivered": now if out.status == "delivered" else None,
+                "d_at": at,
+                "d_version": version,
+            }
+        )
+    conn.execute(_ADD_ATTEMPT, attempts)
+    conn.execute(_SET_OUTCOME, outcomes)
 
 
 def public(row: Any, attempts: list[Any]) -> dict[str, Any]:

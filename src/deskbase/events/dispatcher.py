@@ -19,14 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.sql.elements import BindParameter
 
 from deskbase.core import loops
 from deskbase.core import tables as ct
 from deskbase.core.app import Deskbase
 from deskbase.events import build, deliveries, ingest, matching, retry, signing
 from deskbase.events.expiry import OwnerExpiry
-from deskbase.events.sender import Sender
+from deskbase.events.grouped import GroupWriter
+from deskbase.events.sender import Result, Sender
 from deskbase.events.tables import triggers, webhook_deliveries
 from deskbase.events.triggers import Triggers
 
@@ -35,12 +37,28 @@ NAME = "webhooks"
 BATCH = 500
 PER_TRIGGER = 2
 LANE_BATCH = 50  #: deliveries a lane claims at a time
-RECORD_BATCH = 20  #: attempts stored per transaction …
+RECORD_BATCH = LANE_BATCH  #: attempts stored per transaction …
 RECORD_EVERY = 0.2  #: … or after this many seconds, whichever comes first
 PERSIST_IDLE_WATERMARK = 5.0
 #: How soon the loop looks again while the change log's horizon holds committed changes back.
 HORIZON_POLL = 0.01
 PRUNE_BATCHES = 20  #: pruning batches a turn at most (20,000 rows), while a backlog is left
+
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+# Built once: a lane runs these for every batch.
+_TRIGGER = select(triggers).where(
+    triggers.c.workspace_id == bindparam("ws"), triggers.c.id == bindparam("tid")
+)
+_ROWS_OF = (
+    select(webhook_deliveries)
+    .where(webhook_deliveries.c.id.in_(_IDS))
+    .order_by(webhook_deliveries.c.seq, webhook_deliveries.c.id)
+)
+_STATUS_OF = select(webhook_deliveries.c.id, webhook_deliveries.c.status).where(
+    webhook_deliveries.c.id.in_(_IDS)
+)
+#: One attempt to store: (delivery row, attempted at, result, outcome, finished at).
+Attempt = tuple[Any, datetime, Result, retry.Outcome, datetime]
 
 
 class Dispatcher:
@@ -80,6 +98,7 @@ class Dispatcher:
         #: turn of reads for nothing; the idle timer still moves the watermark on.
         self._may_match = True
         self._generation = -1
+        self._recorder: GroupWriter[tuple[Any, list[Attempt]], bool] = GroupWriter(self._write_outcomes)
         core.hooks.on_commit(self._committed)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
@@ -248,13 +267,10 @@ class Dispatcher:
 
     def _send_batch(self, key: str, ids: list[str]) -> None:
         clock = self.core.clock
-        d = webhook_deliveries
         ws, _, tid = key.partition("/")
         with self.core.db.read() as conn:
-            trig = conn.execute(
-                select(triggers).where(triggers.c.workspace_id == ws, triggers.c.id == tid)
-            ).first()
-            rows = conn.execute(select(d).where(d.c.id.in_(ids)).order_by(d.c.seq, d.c.id)).all()
+            trig = conn.execute(_TRIGGER, {"ws": ws, "tid": tid}).first()
+            rows = conn.execute(_ROWS_OF, {"ids": ids}).all()
             expired = None if trig is None else self.expiry.expired(conn, trig.owner_id, clock.now())
         if trig is None or not trig.enabled:
             return
@@ -270,16 +286,17 @@ class Dispatcher:
             if r.status in deliveries.OPEN and r.next_attempt_at is not None and r.next_attempt_at <= now
         ]
         failing_since = trig.failing_since
-        done: list[tuple[Any, datetime, Any, retry.Outcome, datetime]] = []
+        # Opened once a batch (a Fernet decryption each): a secret rotated out during the batch's second or
+        # so still signs beside the new one, which receivers accept either way.
+        secrets_ = self.store.signing_secrets(trig, clock.now())
+        done: list[Attempt] = []
         flushed_at = time.monotonic()
         for row in rows:
             if self._stopping.is_set():
                 break
             at = clock.now()
             body = row.payload.encode()
-            headers = signing.headers(
-                self.store.signing_secrets(trig, at), row.event_id, int(at.timestamp()), body
-            )
+            headers = signing.headers(secrets_, row.event_id, int(at.timestamp()), body)
             result = self.sender.post(trig.url, headers, body)
             now = clock.now()
             out = retry.outcome(
@@ -304,33 +321,41 @@ class Dispatcher:
         if done:
             self._record(trig, done)
 
-    def _record(self, trig: Any, done: list[tuple[Any, datetime, Any, retry.Outcome, datetime]]) -> bool:
-        """Store attempts and their outcomes, and the trigger's health, in one transaction; True if the trigger
-        is now disabled."""
-        d = webhook_deliveries
+    def _record(self, trig: Any, done: list[Attempt]) -> bool:
+        """Store attempts and their outcomes, and the trigger's health (with other lanes' at about the same
+        time: events/grouped.py); True if the trigger is now disabled."""
+        return self._recorder.submit((trig, done))
+
+    def _write_outcomes(self, batches: list[tuple[Any, list[Attempt]]]) -> list[bool]:
+        """One transaction for the lanes' outcomes; per batch, True if its trigger is now disabled."""
         with self.core.db.tx() as tx:
-            tx.lock(f"trigger:{trig.workspace_id}:{trig.id}")  # an admin's edit of the trigger takes turns
-            current = dict(
-                tx.conn.execute(select(d.c.id, d.c.status).where(d.c.id.in_([r.id for r, *_ in done]))).all()
+            for key in sorted({(t.workspace_id, t.id) for t, _ in batches}):
+                tx.lock(f"trigger:{key[0]}:{key[1]}")  # an admin's edit of the trigger takes turns
+            ids = [r.id for _, done in batches for r, *_ in done]
+            current = dict(tx.conn.execute(_STATUS_OF, {"ids": ids}).all())
+            kept = [
+                [item for item in done if current.get(item[0].id) in deliveries.OPEN] for _, done in batches
+            ]
+            deliveries.record(tx.conn, [item for part in kept for item in part])  # not finished meanwhile
+            return [self._health(tx.conn, trig, part) for (trig, _), part in zip(batches, kept, strict=True)]
+
+    def _health(self, conn: Any, trig: Any, kept: list[Attempt]) -> bool:
+        """Store what the attempts say of the trigger's health; True if they disable it."""
+        failing = trig.failing_since
+        changes: dict[str, Any] = {}
+        for _row, _at, _result, out, now in kept:
+            failing = None if out.status == "delivered" else (failing or now)
+            if out.disable:
+                changes.update(enabled=False, disabled_reason=out.disable)
+                log.warning("trigger %s/%s disabled: %s", trig.workspace_id, trig.id, out.disable)
+        if failing != trig.failing_since:
+            changes["failing_since"] = failing
+        if changes:
+            conn.execute(
+                triggers.update()
+                .where(triggers.c.workspace_id == trig.workspace_id, triggers.c.id == trig.id)
+                .values(**changes)
             )
-            failing = trig.failing_since
-            changes: dict[str, Any] = {}
-            for row, at, result, out, now in done:
-                if current.get(row.id) not in deliveries.OPEN:
-                    continue  # deleted or finished meanwhile
-                deliveries.record(tx.conn, row, at, result, out, now)
-                failing = None if out.status == "delivered" else (failing or now)
-                if out.disable:
-                    changes.update(enabled=False, disabled_reason=out.disable)
-                    log.warning("trigger %s/%s disabled: %s", trig.workspace_id, trig.id, out.disable)
-            if failing != trig.failing_since:
-                changes["failing_since"] = failing
-            if changes:
-                tx.conn.execute(
-                    triggers.update()
-                    .where(triggers.c.workspace_id == trig.workspace_id, triggers.c.id == trig.id)
-                    .values(**changes)
-                )
         return "enabled" in changes
 
     def _prune(self) -> None:

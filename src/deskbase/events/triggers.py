@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -129,6 +130,14 @@ def _errors(body: dict[str, Any], allowed: tuple[ssrf.Network, ...]) -> list[dic
 
 
 _ENABLED = select(triggers).where(triggers.c.enabled.is_(True))
+#: What identifies a version of an enabled trigger's spec: every edit (API, rotation, revocation, expiry)
+#: moves `version`; a trigger deleted and created again under its id starts at version 1 again, but with a
+#: fresh secret (sealed with a random IV), so the sealed secret tells the two apart even at one instant.
+_ENABLED_KEYS = select(triggers.c.workspace_id, triggers.c.id, triggers.c.version, triggers.c.secret).where(
+    triggers.c.enabled.is_(True)
+)
+SpecKey = tuple[str, str]
+SpecVersion = tuple[int, str | None]
 
 
 class Triggers:
@@ -140,6 +149,10 @@ class Triggers:
         #: on commits only while some trigger is enabled, knows to look again (another process's change is
         #: seen at its next timed turn).
         self.generation = 0
+        #: Compiled specs of enabled triggers by (workspace, id), with the version they were built at (spec
+        #: None: its filter is invalid). The dispatcher asks every turn, i.e. after nearly every commit.
+        self._specs: dict[SpecKey, tuple[SpecVersion, matching.TriggerSpec | None]] = {}
+        self._specs_lock = threading.Lock()
 
     def _row(self, conn: Connection, ws: str, tid: str) -> Any:
         row = conn.execute(
@@ -320,13 +333,31 @@ class Triggers:
         return signing.live_secrets(self.box, row, now)
 
     def enabled_specs(self, conn: Connection) -> dict[str, builtins.list[matching.TriggerSpec]]:
-        """Enabled triggers by workspace (what the dispatcher matches events against)."""
+        """Enabled triggers by workspace (what the dispatcher matches events against). A turn reads only the
+        enabled triggers' versions; rows are read and compiled again only for triggers that changed since (in
+        this process or another), so the cost of a turn does not grow with filters to compile."""
+        keys = {(r.workspace_id, r.id): (int(r.version), r.secret) for r in conn.execute(_ENABLED_KEYS)}
+        with self._specs_lock:
+            cached = {k: v for k, v in self._specs.items() if keys.get(k) == v[0]}
+        if len(cached) < len(keys):  # something changed: the full rows are the truth, compiled where new
+            known, cached = cached, {}
+            for row in conn.execute(_ENABLED):
+                key = (row.workspace_id, row.id)
+                version = (int(row.version), row.secret)
+                if key in known and known[key][0] == version:
+                    cached[key] = known[key]
+                    continue
+                try:
+                    cached[key] = (version, spec(row))
+                except (filterlang.FilterError, InvalidFilter):
+                    cached[key] = (version, None)
+                    logging.getLogger(__name__).warning(
+                        "trigger %s/%s has an invalid filter", row.workspace_id, row.id
+                    )
+        with self._specs_lock:
+            self._specs = cached
         out: dict[str, builtins.list[matching.TriggerSpec]] = {}
-        for row in conn.execute(_ENABLED):
-            try:
-                out.setdefault(row.workspace_id, []).append(spec(row))
-            except (filterlang.FilterError, InvalidFilter):
-                logging.getLogger(__name__).warning(
-                    "trigger %s/%s has an invalid filter", row.workspace_id, row.id
-                )
+        for _version, found in cached.values():
+            if found is not None:
+                out.setdefault(found.workspace_id, []).append(found)
         return out

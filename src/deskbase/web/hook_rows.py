@@ -15,8 +15,9 @@ import orjson
 from starlette.datastructures import FormData
 
 from deskbase.events import ingest
-from deskbase.web.http import integrations_href, url
+from deskbase.web.http import url
 from deskbase.web.integration_pages import HookForm, HookRow, IngestView, StatusCount
+from deskbase.web.shell import integrations_href
 
 FIELDS = ("id", "collection", "mapping", "external_id", "verify", "description")
 

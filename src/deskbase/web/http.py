@@ -1,37 +1,31 @@
-"""Request plumbing shared by every console view: the signed-in actor, CSRF checks, the page shell,
-rendering, redirects, and the route class that turns core errors into HTML pages."""
+"""Request plumbing shared by every console view: the console's state, the signed-in actor, CSRF checks,
+rendering and redirects. The page shell is web/shell.py; the route class that turns core errors into HTML
+pages is web/routing.py."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 from jinja2 import Environment
-from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from deskbase.core.app import Deskbase
-from deskbase.core.auth import authorize, permits, sees
+from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
-from deskbase.core.errors import BadRequest, DeskbaseError, Forbidden, NotFound, Unauthorized
+from deskbase.core.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from deskbase.core.scope import ReadScope
-from deskbase.core.users import time_zones
-from deskbase.events.service import may_manage
-from deskbase.mail.service import MANAGE as MAIL_MANAGE
-from deskbase.notify.service import Notifications
 from deskbase.sso.service import SingleSignOn
 from deskbase.web.counts import ViewCounts
 from deskbase.web.form_body import read_form
 from deskbase.web.held_toast import after_send
-from deskbase.web.pages import Bell, ErrorPage, NavView, Shell, WorkspaceLink
+from deskbase.web.pages import Shell
 from deskbase.web.render import environment
 from deskbase.web.session import (
     CSRF_COOKIE,
@@ -49,19 +43,6 @@ log = logging.getLogger("deskbase.web")
 #: how long a start may spend warming queues before it serves (the rest is warmed in the background)
 WARM_BEFORE_SERVING_S = 3.0
 _UNSET = object()
-
-
-#: Pages hold CSRF tokens and customer data: never cached, never framed, scripts and styles only from here.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
 
 
 class SignInRequired(Exception):
@@ -314,165 +295,3 @@ def url(path: str, **params: Any) -> str:
 def with_query(address: str, **params: str) -> str:
     """`address` (which may carry a query already) with these parameters added."""
     return f"{address}{'&' if '?' in address else '?'}{urlencode(params)}"
-
-
-# ---- the shell ----------------------------------------------------------------------------------------
-@dataclass
-class Prefs:
-    shortcuts: bool
-    me: str
-    #: workspace -> the user's saved queue views, each {"name", "query"} (a normalised query string)
-    views: dict[str, list[dict[str, str]]] = field(default_factory=dict)
-
-
-def prefs_of(core: Deskbase, actor: Actor) -> Prefs:
-    """The actor's console preferences. A user is "me" by their email (the assignee value tickets carry);
-    a service token by the name set in Settings, or its own name."""
-    p = core.preferences.get(actor.id)
-    views = p.get("views") if isinstance(p.get("views"), dict) else {}
-    me = core.people.access.get(actor.user_id).email if actor.user_id else str(p.get("me") or actor.name)
-    return Prefs(shortcuts=p.get("shortcuts", True) is not False, me=me, views=views or {})
-
-
-def visible_workspaces(core: Deskbase, actor: Actor) -> list[dict[str, Any]]:
-    return [w for w in core.workspaces.list() if may(actor, "read:records", w["id"], "tickets")]
-
-
-#: the browser's IANA time zone, set by console.js: times for a session with no person behind it
-TZ_COOKIE = "deskbase_tz"
-
-
-def make_shell(
-    request: Request,
-    actor: Actor | None,
-    title: str,
-    workspace: str | None = None,
-    section: str = "",
-    nav: list[NavView] | None = None,
-    prefs: Prefs | None = None,
-) -> Shell:
-    core = core_of(request)
-    links: list[WorkspaceLink] = []
-    tz = "UTC"
-    away: bool | None = None
-    if actor is not None:
-        for w in visible_workspaces(core, actor):
-            links.append(WorkspaceLink(w["id"], w["name"], f"/w/{quote(w['id'])}/queue"))
-            if w["id"] == workspace:
-                tz = str((w.get("settings") or {}).get("timezone") or "UTC")
-        if actor.user_id is not None:  # a person reads times in their own time zone
-            access = core.people.access.get(actor.user_id)
-            tz, away = access.time_zone, access.away
-        elif (browser := request.cookies.get(TZ_COOKIE) or "") in time_zones():
-            tz = browser  # a token's session: the browser's zone, as console.js reports it
-        prefs = prefs or prefs_of(core, actor)
-    admin = bool(actor is not None and workspace and permits(actor, "admin", workspace, whole_workspace=True))
-    return Shell(
-        title=title,
-        csrf=csrf_token(request),
-        now=core.clock.now(),
-        actor=actor,
-        workspace=workspace,
-        workspaces=links,
-        nav=nav or [],
-        section=section,
-        shortcuts=prefs.shortcuts if prefs else True,
-        timezone=tz,
-        queue_href=f"/w/{quote(workspace)}/queue" if workspace else "/",
-        integrations_href=integrations_href(workspace)
-        if actor is not None and workspace and may_manage(actor, workspace)
-        else None,
-        bell=bell_of(core, actor, workspace),
-        mailboxes_href=mailboxes_href(workspace)
-        if actor is not None and workspace and may_manage_mail(actor, workspace)
-        else None,
-        teams_href=f"/w/{quote(workspace)}/settings/teams" if admin and workspace else None,
-        people_href=f"/w/{quote(workspace)}/settings/people" if admin and workspace else None,
-        away=away,
-        here=request.url.path,
-    )
-
-
-def bell_of(core: Deskbase, actor: Actor | None, workspace: str | None) -> Bell | None:
-    """A person's bell in a workspace they reach (a service token has no notifications, so no bell)."""
-    notes = core.extensions.get(Notifications)
-    if actor is None or actor.user_id is None or not workspace or notes is None or not sees(actor, workspace):
-        return None
-    base = f"/w/{quote(workspace)}/notifications"
-    return Bell(notes.store.unread(workspace, actor.user_id), base, f"{base}/stream")
-
-
-def integrations_href(workspace: str) -> str:
-    return f"/w/{quote(workspace)}/settings/integrations"
-
-
-def mailboxes_href(workspace: str) -> str:
-    return f"/w/{quote(workspace)}/settings/mailboxes"
-
-
-def may_manage_mail(actor: Actor, workspace: str) -> bool:
-    """`mail.service.authorize_manage` as a yes/no, for showing or hiding the way to the mailboxes page."""
-    return permits(actor, MAIL_MANAGE, workspace, whole_workspace=True)
-
-
-# ---- errors as pages ------------------------------------------------------------------------------------
-def error_page(request: Request, status: int, message: str) -> Response:
-    actor = getattr(request.state, "console_actor", None)
-    try:
-        shell = make_shell(request, actor, f"Error {status}")
-    except DeskbaseError:
-        shell = make_shell(request, None, f"Error {status}")
-    if is_htmx(request):
-        # A fragment request: a small inline message, swapped where the result would have gone.
-        html = f'<p class="form-error" role="alert">{escape(message)}</p>'
-        return finish(request, HTMLResponse(html, status_code=status))
-    return render(request, "error.html", ErrorPage(status, message), shell, status=status)
-
-
-def _here(request: Request) -> str:
-    """Where to come back to after signing in or enrolling: this page, or the page a POST came from."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if request.method != "GET":
-        target = request.headers.get("hx-current-url") or "/"
-        target = "/" if "://" in target else target
-    return target
-
-
-def sign_in_redirect(request: Request) -> Response:
-    target = _here(request)
-    return redirect(request, url("/signin", next=target if target != "/" else None))
-
-
-def enrol_redirect(request: Request) -> Response:
-    target = _here(request)
-    return redirect(request, url("/settings/totp", next=target if target != "/" else None))
-
-
-class ConsoleRoute(APIRoute):
-    """Console routes answer in HTML: a missing session redirects to sign-in, a failed CSRF check is a 403
-    page, and core errors (404, 403, 400 …) become error pages, never the API's JSON envelope. Each response
-    carries its server time in a Server-Timing header."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        inner = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            started = time.perf_counter()
-            try:
-                response = await inner(request)
-            except SignInRequired:
-                response = sign_in_redirect(request)
-            except EnrolmentRequired:
-                response = enrol_redirect(request)
-            except CsrfRejected:
-                response = error_page(
-                    request, 403, "This form has expired or did not come from this console; reload and retry."
-                )
-            except DeskbaseError as exc:
-                response = error_page(request, exc.status, exc.message)
-            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-            return response
-
-        return handler

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 
 from deskbase.core.clock import iso
 from deskbase.events import health, matching
-from deskbase.web.http import integrations_href, url
+from deskbase.web.http import url
 from deskbase.web.integration_pages import (
     AttemptView,
     DeliveryRow,
@@ -25,6 +25,7 @@ from deskbase.web.integration_pages import (
     TriggerForm,
     TriggerRow,
 )
+from deskbase.web.shell import integrations_href
 
 EVENT_TYPES: list[tuple[str, str]] = [(matching.ALL, "Every event (*)")] + [(t, t) for t in matching.TYPES]
 RETRYABLE = ("failed", "exhausted")

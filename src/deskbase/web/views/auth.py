@@ -26,26 +26,28 @@ from deskbase.notify.service import Notifications
 from deskbase.sso.service import SingleSignOn
 from deskbase.web.http import (
     ActorDep,
-    ConsoleRoute,
     FormDep,
     checked_form,
     client_address,
     console,
     core_of,
-    integrations_href,
     local_path,
-    mailboxes_href,
-    make_shell,
-    may_manage_mail,
-    prefs_of,
     redirect,
     render,
     secure,
     session_of,
-    visible_workspaces,
 )
 from deskbase.web.pages import ContinuePage, EmptyHomePage, Profile, SettingsPage, SignInPage, WorkspaceLink
+from deskbase.web.routing import ConsoleRoute
 from deskbase.web.session import SESSION_COOKIE, Session
+from deskbase.web.shell import (
+    integrations_href,
+    mailboxes_href,
+    make_shell,
+    may_manage_mail,
+    prefs_of,
+    visible_workspaces,
+)
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 log = logging.getLogger(__name__)

@@ -16,9 +16,11 @@ from deskbase.core.app import Deskbase
 from deskbase.core.auth import audit_view, authorize
 from deskbase.core.context import Actor
 from deskbase.core.errors import InvalidFilter
-from deskbase.web.http import ActorDep, Console, ConsoleRoute, console, core_of, make_shell, may, render, url
+from deskbase.web.http import ActorDep, Console, console, core_of, may, render, url
 from deskbase.web.pages import CollectionCard, CollectionPage, CollectionsPage, LinkRow, RecordPage, RecordRow
 from deskbase.web.queue import COUNT_LIMIT
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 50

@@ -16,9 +16,11 @@ from deskbase.core.context import Actor
 from deskbase.core.errors import Conflict, PreconditionFailed, ValidationFailed
 from deskbase.core.scope import ReadScope
 from deskbase.support import customers
-from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, make_shell, may, redirect, render
+from deskbase.web.http import ActorDep, FormDep, core_of, may, redirect, render
 from deskbase.web.queue import rows as queue_rows
+from deskbase.web.routing import ConsoleRoute
 from deskbase.web.search_pages import CustomerPage, Peer
+from deskbase.web.shell import make_shell
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 FIELDS = ("name", "email", "company", "plan")

@@ -19,10 +19,12 @@ from deskbase.core.errors import NotFound
 from deskbase.web import dashboard as dash
 from deskbase.web import reports as rep
 from deskbase.web.dashboard_pages import DashboardPage, ReportLink
-from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of, is_htmx, make_shell, render, url
+from deskbase.web.http import ActorDep, console, core_of, is_htmx, render, url
 from deskbase.web.live_strip import live_strip, strip_counts
 from deskbase.web.pages import Shell
 from deskbase.web.queue import sla_service
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell
 from deskbase.web.views.queue import shared_counts
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

@@ -24,19 +24,19 @@ from deskbase.mail import password_reset
 from deskbase.web.factor_pages import CodePage, ForgotPage, TotpPage
 from deskbase.web.http import (
     ActorDep,
-    ConsoleRoute,
     EnrollingActorDep,
     FormDep,
     client_address,
     console,
     core_of,
     local_path,
-    make_shell,
     redirect,
     render,
     url,
 )
 from deskbase.web.pages import SignInPage
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell
 from deskbase.web.views.auth import (
     forget_pending,
     pending_sso_logout,

@@ -12,7 +12,8 @@ from fastapi.responses import StreamingResponse
 
 from deskbase.api.deps import requires
 from deskbase.core.file_types import download_headers
-from deskbase.web.http import ActorDep, ConsoleRoute, core_of
+from deskbase.web.http import ActorDep, core_of
+from deskbase.web.routing import ConsoleRoute
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

@@ -12,8 +12,10 @@ from deskbase.core.errors import InvalidFilter
 from deskbase.events import ingest
 from deskbase.events.service import authorize_manage
 from deskbase.web import hook_rows as hr
-from deskbase.web.http import ActorDep, ConsoleRoute, integrations_href, make_shell, render
+from deskbase.web.http import ActorDep, render
 from deskbase.web.integration_pages import HookPage
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import integrations_href, make_shell
 from deskbase.web.views.integrations import MANAGE, owner_names, require_webhooks
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

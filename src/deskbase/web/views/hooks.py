@@ -13,9 +13,11 @@ from deskbase.core.errors import Conflict, InvalidId, NotFound, PreconditionFail
 from deskbase.core.ids import check_slug
 from deskbase.events.service import authorize_manage
 from deskbase.web import hook_rows as hr
-from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, integrations_href, local_path, redirect
+from deskbase.web.http import ActorDep, FormDep, local_path, redirect
 from deskbase.web.integration_pages import HookCreated
 from deskbase.web.integrations import shown_version
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import integrations_href
 from deskbase.web.views.integrations import MANAGE, hooks_section, page, require_webhooks
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

@@ -18,17 +18,7 @@ from deskbase.core.ids import SLUG_RE, check_slug
 from deskbase.events.service import Webhooks, authorize_manage
 from deskbase.web import hook_rows as hr
 from deskbase.web import integrations as ig
-from deskbase.web.http import (
-    ActorDep,
-    ConsoleRoute,
-    FormDep,
-    core_of,
-    integrations_href,
-    local_path,
-    make_shell,
-    redirect,
-    render,
-)
+from deskbase.web.http import ActorDep, FormDep, core_of, local_path, redirect, render
 from deskbase.web.integration_pages import (
     HookCreated,
     HookForm,
@@ -38,6 +28,8 @@ from deskbase.web.integration_pages import (
     TriggerForm,
     TriggersSection,
 )
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import integrations_href, make_shell
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MANAGE = requires("admin")

@@ -20,8 +20,10 @@ from deskbase.core.ids import SLUG_RE, check_slug
 from deskbase.mail.overview import queue_counts
 from deskbase.mail.service import Mail, authorize_manage
 from deskbase.web import mailboxes as mb
-from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, make_shell, redirect, render
+from deskbase.web.http import ActorDep, FormDep, core_of, redirect, render
 from deskbase.web.mailbox_pages import ConnectionCheck, MailboxesPage, MailboxForm, MailboxPage, MailboxRow
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MANAGE = requires("admin")

@@ -22,8 +22,9 @@ from deskbase.core.errors import NotFound
 from deskbase.mail import display
 from deskbase.web import attachments as att
 from deskbase.web import mail_view
-from deskbase.web.http import ActorDep, ConsoleRoute, console, core_of
+from deskbase.web.http import ActorDep, console, core_of
 from deskbase.web.mail_pages import MessageFrame
+from deskbase.web.routing import ConsoleRoute
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 #: The frame's own policy: styles inline (email is styled that way), images from here (inline `cid:` parts

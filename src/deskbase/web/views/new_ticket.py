@@ -12,9 +12,11 @@ from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.web.agent_picker import agent_options
-from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, make_shell, may, redirect, render
+from deskbase.web.http import ActorDep, FormDep, core_of, may, redirect, render
 from deskbase.web.pages import CustomerMatches, CustomerRef, NewTicketPage
 from deskbase.web.queue import customer_ref, options_from_schema
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell
 from deskbase.web.ticket_edit import field_errors, parse_tags
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

@@ -13,18 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from deskbase.notify.kinds import CHANNELS, KINDS
 from deskbase.notify.service import Notifications
-from deskbase.web.http import (
-    ActorDep,
-    ConsoleRoute,
-    FormDep,
-    core_of,
-    local_path,
-    make_shell,
-    redirect,
-    render,
-    url,
-)
+from deskbase.web.http import ActorDep, FormDep, core_of, local_path, redirect, render, url
 from deskbase.web.pages import NotificationItem, NotificationsPage
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 50

@@ -15,17 +15,17 @@ from deskbase.core.errors import Conflict, NotFound, RateLimited, Unauthorized, 
 from deskbase.core.users import time_zones
 from deskbase.web.http import (
     ActorDep,
-    ConsoleRoute,
     FormDep,
     client_address,
     console,
     core_of,
     local_path,
-    make_shell,
     redirect,
     render,
 )
 from deskbase.web.pages import InvitePage, LinkGonePage, Profile, ResetPage
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell
 from deskbase.web.views.auth import after_password, has_tickets, settings_page, signed_in
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

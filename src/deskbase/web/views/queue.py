@@ -17,23 +17,11 @@ from deskbase.core.scope import ReadScope
 from deskbase.web import queue as q
 from deskbase.web import undo as undos
 from deskbase.web.agent_picker import agent_options
-from deskbase.web.http import (
-    ActorDep,
-    Console,
-    ConsoleRoute,
-    FormDep,
-    Prefs,
-    console,
-    core_of,
-    make_shell,
-    may,
-    prefs_of,
-    redirect,
-    render,
-    url,
-)
+from deskbase.web.http import ActorDep, Console, FormDep, console, core_of, may, redirect, render, url
 from deskbase.web.pages import NavView, Toast
 from deskbase.web.queue_pages import BulkForm, QueueFilters, QueueFreshness, QueueNav, QueuePage
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import Prefs, make_shell, prefs_of
 from deskbase.web.ticket import AGENTS
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

@@ -16,8 +16,10 @@ from deskbase.core.errors import Conflict, NotFound, ValidationFailed
 from deskbase.core.scope import ReadScope
 from deskbase.web import queue as q
 from deskbase.web import undo as undos
-from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, prefs_of, redirect, url
+from deskbase.web.http import ActorDep, FormDep, core_of, redirect, url
 from deskbase.web.queue_pages import BulkForm
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import prefs_of
 from deskbase.web.views.queue import echoed, form_list, queue_page, view_and_sort
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

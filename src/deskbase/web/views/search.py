@@ -14,8 +14,10 @@ from deskbase.core.auth import authorize
 from deskbase.core.scope import ReadScope
 from deskbase.support.finder import MAX_QUERY, Finder, Hit
 from deskbase.support.tickets import customers_by_ticket
-from deskbase.web.http import ActorDep, ConsoleRoute, core_of, is_htmx, make_shell, render
+from deskbase.web.http import ActorDep, core_of, is_htmx, render
+from deskbase.web.routing import ConsoleRoute
 from deskbase.web.search_pages import SearchGroup, SearchHit, SearchPage
+from deskbase.web.shell import make_shell
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 

@@ -17,18 +17,11 @@ from fastapi.responses import RedirectResponse, Response
 from deskbase.core.errors import NotFound
 from deskbase.sso.provider import SsoFailure
 from deskbase.sso.service import SingleSignOn
-from deskbase.web.http import (
-    ConsoleRoute,
-    console,
-    core_of,
-    local_path,
-    make_shell,
-    render,
-    secure,
-    session_of,
-)
+from deskbase.web.http import console, core_of, local_path, render, secure, session_of
 from deskbase.web.pages import ContinuePage, SignInPage
+from deskbase.web.routing import ConsoleRoute
 from deskbase.web.session import SESSION_COOKIE
+from deskbase.web.shell import make_shell
 from deskbase.web.views.auth import after_password
 
 log = logging.getLogger(__name__)

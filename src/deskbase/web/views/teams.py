@@ -15,8 +15,10 @@ from deskbase.core.auth import authorize
 from deskbase.core.context import Actor
 from deskbase.core.errors import ValidationFailed
 from deskbase.core.ids import SLUG_RE
-from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, make_shell, redirect, render
+from deskbase.web.http import ActorDep, FormDep, core_of, redirect, render
 from deskbase.web.pages import TeamForm, TeamRow, TeamsPage
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MANAGE = requires("admin")

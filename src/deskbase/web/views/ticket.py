@@ -11,17 +11,10 @@ from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
 from deskbase.web import ticket as tk
 from deskbase.web.held_toast import after_send
-from deskbase.web.http import (
-    ActorDep,
-    ConsoleRoute,
-    core_of,
-    is_htmx,
-    make_shell,
-    may,
-    prefs_of,
-    render,
-)
+from deskbase.web.http import ActorDep, core_of, is_htmx, may, render
 from deskbase.web.queue import text_condition
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell, prefs_of
 from deskbase.web.ticket_pages import Composer, RelatedMatches, SlaRefresh
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

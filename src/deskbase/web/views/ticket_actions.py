@@ -26,20 +26,19 @@ from deskbase.web.composer_form import ComposerForm, ComposerFormDep
 from deskbase.web.held_toast import held_toast
 from deskbase.web.http import (
     ActorDep,
-    ConsoleRoute,
     FormDep,
     core_of,
     is_htmx,
     local_path,
-    make_shell,
     may,
-    prefs_of,
     redirect,
     render,
     url,
     with_query,
 )
 from deskbase.web.queue import options_from_schema
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell, prefs_of
 from deskbase.web.ticket_edit import edit_patch, field_errors
 from deskbase.web.ticket_pages import Composer, Message, PresencePanel
 from deskbase.web.views.ticket import respond

@@ -14,17 +14,10 @@ from deskbase.core.ids import RECORD_ID_RE
 from deskbase.events import deliveries
 from deskbase.events.service import authorize_manage
 from deskbase.web import integrations as ig
-from deskbase.web.http import (
-    ActorDep,
-    ConsoleRoute,
-    FormDep,
-    integrations_href,
-    is_htmx,
-    make_shell,
-    redirect,
-    render,
-)
+from deskbase.web.http import ActorDep, FormDep, is_htmx, redirect, render
 from deskbase.web.integration_pages import DeliveryUpdate, TriggerPage
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import integrations_href, make_shell
 from deskbase.web.views.integrations import MANAGE, owner_names, require_webhooks
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

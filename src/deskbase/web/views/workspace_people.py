@@ -13,7 +13,9 @@ from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.workspaces import REQUIRE_TWO_FACTOR, requires_two_factor
 from deskbase.web.factor_pages import PeoplePage, PersonRow
-from deskbase.web.http import ActorDep, ConsoleRoute, FormDep, core_of, make_shell, redirect, render
+from deskbase.web.http import ActorDep, FormDep, core_of, redirect, render
+from deskbase.web.routing import ConsoleRoute
+from deskbase.web.shell import make_shell
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MANAGE = requires("admin")
