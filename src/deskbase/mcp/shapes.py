@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from deskbase.mcp.calls import Caller
-from deskbase.support import tickets
+from deskbase.support import includes
 
 #: Characters of one message body a ticket read includes; longer bodies are cut and marked.
 BODY_CHARS = 8000
-RELATED = 50
+#: What get_ticket sideloads (its SLA clocks come with the read itself).
+DETAIL = ("customer", "conversation", "related")
 CLOCK_FIELDS = (
     "metric",
     "cycle",
@@ -45,19 +46,16 @@ def clock(instance: dict[str, Any]) -> dict[str, Any]:
     return {k: instance[k] for k in CLOCK_FIELDS if instance.get(k) is not None}
 
 
-def urgent(instance: dict[str, Any]) -> dict[str, Any]:
-    """A search row's SLA summary: the ticket's most urgent running clock, as stored at its last change."""
-    return {k: instance[k] for k in ("metric", "state", "target_at", "business", "paused") if k in instance}
-
-
-def ticket_row(t: dict[str, Any], cust: dict[str, Any] | None, sla: dict[str, Any] | None) -> dict[str, Any]:
+def ticket_row(t: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """A search row: the ticket's fields with its `customer` and `sla` includes (`support.includes.load`)."""
     d = t.get("data") or {}
     row: dict[str, Any] = {"id": t["id"], "number": t.get("number")}
     row.update({k: d.get(k) for k in ("subject", "status", "priority", "assignee")})
     if d.get("tags"):
         row["tags"] = d["tags"]
+    cust = extra.get("customer")
     row["customer"] = customer(cust) if cust is not None else None
-    row["sla"] = urgent(sla) if sla is not None else None
+    row["sla"] = extra.get("sla")
     row["updated_at"] = t["updated_at"]
     return row
 
@@ -88,16 +86,15 @@ def related(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def ticket_detail(caller: Caller, ws: str, t: dict[str, Any], messages: int) -> dict[str, Any]:
     """get_ticket's answer for a ticket read with its SLA clocks and metrics (`hooks.enrich`)."""
-    core = caller.core
-    scope = caller.scope(ws)
-    conversation = tickets.conversation(core, scope, t["id"])
-    cust = tickets.customer_of(core, scope, t["id"])
+    extra = includes.load(caller.core, caller.scope(ws), [t["id"]], DETAIL)[t["id"]]
+    conversation = extra["conversation"]
+    cust = extra["customer"]
     return {
         "ticket": record(t),
         "customer": customer(cust) if cust is not None else None,
         "conversation": [message(m) for m in conversation[-messages:]],
         "messages_total": len(conversation),
-        "related": related(tickets.related(core, scope, t["id"], RELATED)),
+        "related": related(extra["related"]),
         "sla": [clock(i) for i in t.get("sla") or []],
         "metrics": t.get("metrics"),
     }

@@ -14,8 +14,7 @@ from deskbase.core.errors import NotFound
 from deskbase.mcp import shapes
 from deskbase.mcp.calls import Caller
 from deskbase.mcp.tool import FILTER_HELP, MAX_PAGE, Args, Need, SortKey, Tool, derive
-from deskbase.support import intake, tickets
-from deskbase.support.service import SlaService
+from deskbase.support import includes, intake, tickets
 
 TICKETS = "tickets"
 NUMBER = re.compile(r"^#?(\d{1,15})$")
@@ -80,10 +79,8 @@ def search_tickets(caller: Caller, args: SearchTickets) -> dict[str, Any]:
     sort = [k.model_dump() for k in args.sort] if args.sort else DEFAULT_SORT
     page = core.records.query(ws, TICKETS, condition, sort, args.limit, args.cursor)
     ids = [t["id"] for t in page["data"]]
-    customers = tickets.customers_by_ticket(core, caller.scope(ws), ids)
-    sla = core.extensions.get(SlaService)
-    clocks = sla.clocks(ws, ids) if sla is not None and ids else {}
-    rows = [shapes.ticket_row(t, customers.get(t["id"]), clocks.get(t["id"])) for t in page["data"]]
+    extra = includes.load(core, caller.scope(ws), ids, includes.LIST_INCLUDES)
+    rows = [shapes.ticket_row(t, extra[t["id"]]) for t in page["data"]]
     return {"tickets": rows, "next_cursor": page["next_cursor"]}
 
 

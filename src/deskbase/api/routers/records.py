@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from deskbase.api import body as body_rules
 from deskbase.api.deps import (
@@ -26,6 +26,25 @@ from deskbase.api.replies import json_reply, record_reply
 from deskbase.api.schemas import RecordCreate, RecordPatch, RecordReplace
 from deskbase.core.auth import audit_view
 from deskbase.core.errors import InvalidFilter, InvalidJson, ValidationFailed
+from deskbase.core.scope import ReadScope
+from deskbase.support import includes
+
+ListInclude = Annotated[
+    str | None,
+    Query(
+        description="Tickets only: related data for the whole page, comma-separated "
+        f"({', '.join(includes.LIST_INCLUDES)}), returned in `included` keyed by ticket id. Each include "
+        "needs what its own route needs (403/404 as that route); an unknown one is a 400.",
+    ),
+]
+RecordInclude = Annotated[
+    str | None,
+    Query(
+        description="Tickets only: related data in the same answer, comma-separated "
+        f"({', '.join(includes.RECORD_INCLUDES)}), returned in `included` keyed by the ticket's id. Each "
+        "include needs what its own route needs (403/404 as that route); an unknown one is a 400.",
+    ),
+]
 
 
 def _json_param(raw: str | None, name: str) -> Any:
@@ -80,10 +99,15 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         limit: OptionalQueryLimit = None,
         cursor: str | None = None,
         include_deleted: bool = False,
+        include: ListInclude = None,
     ) -> dict[str, Any]:
-        """One page of records. `filter` and `sort` are JSON (see the filter DSL); `cursor` resumes."""
+        """One page of records. `filter` and `sort` are JSON (see the filter DSL); `cursor` resumes.
+        On tickets, `include` sideloads each ticket's customer and SLA summary (one query per include)."""
         authorize(actor, "read:records", ws, collection)
-        return core.records.query(
+        names = includes.parse(include, collection, includes.LIST_INCLUDES)
+        scope = ReadScope(actor, ws)
+        includes.authorize_includes(scope, names)
+        page = core.records.query(
             ws,
             collection,
             _json_param(filter, "filter"),
@@ -92,6 +116,9 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
             cursor,
             include_deleted,
         )
+        if names:
+            page = {**page, "included": includes.load(core, scope, [r["id"] for r in page["data"]], names)}
+        return page
 
     @router.get("/{rid}", response_model=dict[str, Any], openapi_extra=requires("read:records"))
     def get_record(
@@ -101,9 +128,18 @@ def build(word: str, include_in_schema: bool = True) -> APIRouter:
         core: CoreDep,
         actor: ActorDep,
         include_deleted: bool = False,
+        include: RecordInclude = None,
     ) -> Response:
+        """One record (a ticket with its SLA clocks and metrics); on a ticket, `include` sideloads its
+        customer, SLA summary, conversation and related tickets in the same answer."""
         authorize(actor, "read:records", ws, collection)
-        return record_reply(core.hooks.enrich(ws, core.records.get(ws, collection, rid, include_deleted)))
+        names = includes.parse(include, collection, includes.RECORD_INCLUDES)
+        scope = ReadScope(actor, ws)
+        includes.authorize_includes(scope, names)
+        record = core.hooks.enrich(ws, core.records.get(ws, collection, rid, include_deleted))
+        if names:
+            record = {**record, "included": includes.load(core, scope, [record["id"]], names)}
+        return record_reply(record)
 
     @router.put("/{rid}", response_model=dict[str, Any], openapi_extra=requires("write:records"))
     def replace_record(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from deskbase.api.deps import ActorDep, CoreDep, authorize, requires, when
 from deskbase.api.replies import json_reply
 from deskbase.api.schemas import ResponseCreate
 from deskbase.core.scope import ReadScope
-from deskbase.support import tickets
+from deskbase.support import includes, tickets
 from deskbase.support.service import SlaService
 
 router = APIRouter(prefix="/v1/workspaces/{ws}/tickets", tags=["support"])
@@ -59,9 +59,19 @@ def ticket_by_number(
     core: CoreDep,
     actor: ActorDep,
     response: Response,
+    include: Annotated[
+        str | None,
+        Query(description=f"As on `GET …/records/tickets/{{id}}`: {', '.join(includes.RECORD_INCLUDES)}."),
+    ] = None,
 ) -> dict[str, Any]:
-    """The ticket with this human number (with its SLA clocks and metrics, as `GET …/records/tickets/{id}`)."""
+    """The ticket with this human number (with its SLA clocks and metrics, as `GET …/records/tickets/{id}`,
+    and the same `include`)."""
     authorize(actor, "read:records", ws, "tickets")
+    names = includes.parse(include, "tickets", includes.RECORD_INCLUDES)
+    scope = ReadScope(actor, ws)
+    includes.authorize_includes(scope, names)
     record = core.hooks.enrich(ws, core.records.by_number(ws, "tickets", number))
+    if names:
+        record = {**record, "included": includes.load(core, scope, [record["id"]], names)}
     response.headers["ETag"] = f'"{record["version"]}"'
     return record
