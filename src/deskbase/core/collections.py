@@ -169,7 +169,7 @@ class Collections:
                 source=actor.source,
             )
             self.app.emit(tx, [change])
-            lookups.bump(tx.conn, workspace_id, change.seq)
+            lookups.bump(tx, workspace_id, change.seq)
             values = {**image, "version": change.seq, "updated_at": now}
             if created:
                 tx.conn.execute(
@@ -293,7 +293,7 @@ class Collections:
                 source=actor.source,
             )
             self.app.emit(tx, [gone])
-            lookups.bump(tx.conn, workspace_id, gone.seq)
+            lookups.bump(tx, workspace_id, gone.seq)
 
 
 def _check_search_annotations(schema: dict[str, Any]) -> None:

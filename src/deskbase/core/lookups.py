@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import tables as t
+from deskbase.core.db import Tx
 
 _BUMP = (
     update(t.workspaces).where(t.workspaces.c.id == bindparam("ws")).values(schema_version=bindparam("seq"))
@@ -28,9 +29,11 @@ _BUMP = (
 Loader = Callable[[Connection, str, str], Any]
 
 
-def bump(conn: Connection, workspace_id: str, seq: int) -> None:
-    """Mark the workspace's schema changed by the change `seq` (in that change's own transaction)."""
-    conn.execute(_BUMP, {"ws": workspace_id, "seq": seq})
+def bump(tx: Tx, workspace_id: str, seq: int) -> None:
+    """Mark the workspace's schema changed by the change `seq` (in that change's own transaction). Extensions
+    whose configuration is read on every write (SLA policies) call it too, and key their caches by it."""
+    tx.conn.execute(_BUMP, {"ws": workspace_id, "seq": seq})
+    tx.workspace_rows.pop(workspace_id, None)
 
 
 class SchemaCache:

@@ -76,6 +76,7 @@ class Records:
         relationship types and SLA settings do not change under it (their writers hold it exclusively)."""
         self.app.workspaces.hold(tx, workspace_id)
         ws = self.app.workspaces.require(tx.conn, workspace_id)
+        tx.workspace_rows[workspace_id] = ws
         return UnitOfWork(self.app, tx, workspace_id, actor, schema_version=ws.schema_version)
 
     def change_time(

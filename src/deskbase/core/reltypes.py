@@ -125,7 +125,7 @@ class RelationshipTypes:
                 source=actor.source,
             )
             self.app.emit(tx, [change])
-            lookups.bump(tx.conn, workspace_id, change.seq)
+            lookups.bump(tx, workspace_id, change.seq)
             values = {**image, "version": change.seq, "updated_at": now}
             if created:
                 tx.conn.execute(
@@ -166,4 +166,4 @@ class RelationshipTypes:
                 source=actor.source,
             )
             self.app.emit(tx, [gone])
-            lookups.bump(tx.conn, workspace_id, gone.seq)
+            lookups.bump(tx, workspace_id, gone.seq)
