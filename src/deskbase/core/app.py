@@ -23,6 +23,7 @@ from deskbase.core.extensions import Extensions
 from deskbase.core.files import Files
 from deskbase.core.hooks import Hooks
 from deskbase.core.invitations import Invitations
+from deskbase.core.lookups import SchemaCache
 from deskbase.core.members import Members
 from deskbase.core.personal_tokens import PersonalTokens
 from deskbase.core.preferences import Preferences
@@ -57,6 +58,7 @@ class Deskbase:
         )
         self.hooks = Hooks()
         self.validators = ValidatorCache()
+        self.schema_cache = SchemaCache()
         self.workspaces = Workspaces(self)
         self.collections = Collections(self)
         self.reltypes = RelationshipTypes(self)

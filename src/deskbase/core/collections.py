@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from deskbase.core import changelog
+from deskbase.core import changelog, lookups
 from deskbase.core import tables as t
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
@@ -169,6 +169,7 @@ class Collections:
                 source=actor.source,
             )
             self.app.emit(tx, [change])
+            lookups.bump(tx, workspace_id, change.seq)
             values = {**image, "version": change.seq, "updated_at": now}
             if created:
                 tx.conn.execute(
@@ -279,23 +280,20 @@ class Collections:
                     t.collections.c.workspace_id == workspace_id, t.collections.c.id == collection
                 )
             )
-            self.app.emit(
-                tx,
-                [
-                    Change(
-                        workspace_id,
-                        "collection",
-                        None,
-                        collection,
-                        "delete",
-                        None,
-                        actor.id,
-                        actor.name,
-                        now,
-                        source=actor.source,
-                    )
-                ],
+            gone = Change(
+                workspace_id,
+                "collection",
+                None,
+                collection,
+                "delete",
+                None,
+                actor.id,
+                actor.name,
+                now,
+                source=actor.source,
             )
+            self.app.emit(tx, [gone])
+            lookups.bump(tx, workspace_id, gone.seq)
 
 
 def _check_search_annotations(schema: dict[str, Any]) -> None:

@@ -48,6 +48,9 @@ class Tx:
         self.conn = conn
         self._after_commit: list[Callable[[], None]] = []
         self.changed_workspaces: dict[str, int] = {}
+        #: Workspace rows a unit of work read in this transaction (`Records.begin`), dropped when the transaction
+        #: changes the workspace's schema (core/lookups.py): what later in-transaction readers may reuse.
+        self.workspace_rows: dict[str, Any] = {}
         self.commit_hooks_registered = False
 
     def after_commit(self, fn: Callable[[], None]) -> None:

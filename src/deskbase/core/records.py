@@ -75,8 +75,9 @@ class Records:
         """A unit of work in `tx`, holding the workspace's configuration lock shared: collections,
         relationship types and SLA settings do not change under it (their writers hold it exclusively)."""
         self.app.workspaces.hold(tx, workspace_id)
-        self.app.workspaces.require(tx.conn, workspace_id)
-        return UnitOfWork(self.app, tx, workspace_id, actor)
+        ws = self.app.workspaces.require(tx.conn, workspace_id)
+        tx.workspace_rows[workspace_id] = ws
+        return UnitOfWork(self.app, tx, workspace_id, actor, schema_version=ws.schema_version)
 
     def change_time(
         self,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
+from deskbase.core import lookups
 from deskbase.core import tables as t
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
@@ -124,6 +125,7 @@ class RelationshipTypes:
                 source=actor.source,
             )
             self.app.emit(tx, [change])
+            lookups.bump(tx, workspace_id, change.seq)
             values = {**image, "version": change.seq, "updated_at": now}
             if created:
                 tx.conn.execute(
@@ -151,20 +153,17 @@ class RelationshipTypes:
                 )
             )
             tx.conn.execute(delete(rt).where(rt.c.workspace_id == workspace_id, rt.c.rel_type == rel_type))
-            self.app.emit(
-                tx,
-                [
-                    Change(
-                        workspace_id,
-                        "relationship_type",
-                        None,
-                        rel_type,
-                        "delete",
-                        None,
-                        actor.id,
-                        actor.name,
-                        now,
-                        source=actor.source,
-                    )
-                ],
+            gone = Change(
+                workspace_id,
+                "relationship_type",
+                None,
+                rel_type,
+                "delete",
+                None,
+                actor.id,
+                actor.name,
+                now,
+                source=actor.source,
             )
+            self.app.emit(tx, [gone])
+            lookups.bump(tx, workspace_id, gone.seq)

@@ -62,6 +62,8 @@ workspaces = Table(
     Column("version", SeqType, nullable=False),
     _ts("created_at"),
     _ts("updated_at"),
+    # The seq of the last change to the workspace, its collections or its relationship types (core/lookups.py).
+    Column("schema_version", SeqType, nullable=False, server_default="0"),
 )
 
 collections = Table(

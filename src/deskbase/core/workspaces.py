@@ -147,7 +147,7 @@ class Workspaces:
                 source=actor.source,
             )
             self.app.emit(tx, [change])
-            values = {**image, "version": change.seq, "updated_at": now}
+            values = {**image, "version": change.seq, "schema_version": change.seq, "updated_at": now}
             if created:
                 tx.conn.execute(insert(t.workspaces).values(id=workspace_id, created_at=now, **values))
             else:

@@ -73,6 +73,8 @@ class UnitOfWork(RecordWrites, LinkWrites):
     #: False for bookkeeping writes that change no data (numbering existing records): the domain's
     #: in-transaction hooks (SLA upkeep) have nothing to recompute; after-commit hooks still run.
     domain_hooks: bool = True
+    #: The workspace's `schema_version` read at the start of the unit (core/lookups.py); None: no caching.
+    schema_version: int | None = None
     records: dict[RecordKey, RecordState] = field(default_factory=dict)
     missing: set[RecordKey] = field(default_factory=set)
     missing_external: set[tuple[str, str, str]] = field(default_factory=set)
@@ -104,14 +106,28 @@ class UnitOfWork(RecordWrites, LinkWrites):
     def collection(self, name: str) -> Any:
         row = self._collections.get(name)
         if row is None:
-            row = self.app.collections.require(self.tx.conn, self.workspace_id, name)
+            row = self.app.schema_cache.get(
+                self.tx.conn,
+                self.workspace_id,
+                self.schema_version,
+                "collection",
+                name,
+                self.app.collections.require,
+            )
             self._collections[name] = row
         return row
 
     def rel_type(self, name: str) -> Any:
         row = self._rtypes.get(name)
         if row is None:
-            row = self.app.reltypes.require(self.tx.conn, self.workspace_id, name)
+            row = self.app.schema_cache.get(
+                self.tx.conn,
+                self.workspace_id,
+                self.schema_version,
+                "rel_type",
+                name,
+                self.app.reltypes.require,
+            )
             self._rtypes[name] = row
         return row
 

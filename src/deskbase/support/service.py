@@ -145,7 +145,7 @@ class SlaService:
             # A ticket this write did not itself write (found through a link, a message or a customer) is
             # locked before its state is read; the unit of work holds the rows of the tickets it wrote.
             lock_rows(conn, ws, "tickets", [tid for tid, w in inputs.items() if not w.versions])
-            configs, match = self.config.for_write(conn, ws)
+            configs, match = self.config.for_write(tx, ws)
             rows = load(conn, ws, list(inputs))
             writer = Writer(conn, ws, version[ws], now)
             replay = [

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter
 
+from deskbase.core import lookups
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
@@ -88,19 +88,34 @@ class SlaConfig:
         self.core = core
         self._calendars: dict[tuple[str, str, int], Calendar] = {}
         self._policies: dict[tuple[str, str, int], Policy] = {}
-        self._timelines: dict[str, tuple[tuple[int, int | None], list[ConfigVersion]]] = {}
+        self._timelines: dict[tuple[str, str], tuple[tuple[Any, ...], list[ConfigVersion]]] = {}
 
     # ---- reads ------------------------------------------------------------------------------------
-    def for_write(self, conn: Connection, workspace_id: str) -> tuple[list[ConfigVersion], list[str]]:
+    def for_write(self, tx: Tx, workspace_id: str) -> tuple[list[ConfigVersion], list[str]]:
         """Every configuration version of the workspace, oldest first, and how its messages are told to be
-        the customer's (`customer_author_match`), as the write hook needs them on every ticket write: one
-        small query, the versions read again only when their mark moved. Shared: do not modify."""
-        row = conn.execute(_MARK, {"ws": workspace_id}).first()
-        settings, mark = (row[0], (int(row[1]), row[2])) if row is not None else (None, (0, None))
-        hit = self._timelines.get(workspace_id)
+        the customer's (`customer_author_match`), as the write hook needs them on every ticket write. Shared:
+        do not modify.
+
+        The versions are read again only when their mark moved: the workspace's `schema_version`, which
+        every save here bumps (core/lookups.py), taken from the row the transaction's unit of work already
+        read — no query at all; else (no unit read it) one small query for the settings and the versions'
+        count and highest seq (only ever added, so these name the whole set)."""
+        conn = tx.conn
+        ws_row = tx.workspace_rows.get(workspace_id)
+        mark: tuple[Any, ...]
+        if ws_row is not None:
+            settings, mark = ws_row.settings, ("schema", ws_row.schema_version)
+        else:
+            row = conn.execute(_MARK, {"ws": workspace_id}).first()
+            settings, mark = (row[0], ("mark", int(row[1]), row[2])) if row is not None else (None, ("none",))
+        key = (
+            workspace_id,
+            mark[0],
+        )  # one entry per kind of mark: writers of both kinds do not evict each other
+        hit = self._timelines.get(key)
         if hit is None or hit[0] != mark:
             hit = (mark, [version_from_row(r) for r in conn.execute(_ALL, {"ws": workspace_id})])
-            self._timelines[workspace_id] = hit
+            self._timelines[key] = hit
         return hit[1], list((settings or {}).get("customer_author_match") or DEFAULT_AUTHOR_MATCH)
 
     def versions(self, workspace_id: str, kind: str | None = None) -> list[ConfigVersion]:
@@ -201,6 +216,7 @@ class SlaConfig:
                 source=actor.source,
             )
             self.core.emit(tx, [change])
+            lookups.bump(tx, workspace_id, change.seq)
             tx.conn.execute(
                 insert(T).values(
                     workspace_id=workspace_id,
@@ -264,6 +280,7 @@ class SlaConfig:
                 source=actor.source,
             )
             self.core.emit(tx, [change])
+            lookups.bump(tx, workspace_id, change.seq)
             conn.execute(
                 insert(T).values(
                     workspace_id=workspace_id,
@@ -307,6 +324,7 @@ class SlaConfig:
                 source=actor.source,
             )
             self.core.emit(tx, [change])
+            lookups.bump(tx, workspace_id, change.seq)
             tx.conn.execute(
                 insert(T).values(
                     workspace_id=workspace_id,
