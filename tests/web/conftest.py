@@ -304,10 +304,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, chdb_engine: Any) -> I
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's chromium through Playwright, one per test module (tests/web/browser.py: the pages)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     from tests.web.browser import ARGS
 
+    # Assertions wait for the page as long as actions do (Tab's default timeout): with four test workers on two
+    # cores a redraw can take longer than Playwright's 5 s default without anything being wrong.
+    expect.set_options(timeout=10_000)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
         yield b
