@@ -431,6 +431,11 @@ def _check_sla(out: Outcome, eng: sa.Engine, load: Writers) -> None:
     out.figures["answered_without_fulfil"] = len(load.answered - fulfilled)
     out.figures["sla_clocks"] = clocks
     twice = [r for r in rows if r[3] > 1] + [k for (k,) in retracted if str(k).endswith(":breach")]
+    out.check(
+        "no SLA event retracted, every answered ticket fulfilled",
+        not retracted and not load.answered - fulfilled,
+        f"{len(retracted)} retracted, {len(load.answered - fulfilled)} of {len(load.answered)} answered without fulfil",
+    )
     breached = {str(r[0]) for r in rows if r[1] == "first_response"}
     unrecorded = sorted(load.unanswered - breached)
     out.figures["sla_breaches"] = len(rows)
