@@ -29,35 +29,18 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from soak_checks import WS, Outcome, check_sla, check_stored, fresh_database
 
-WS = "soak"
 TARGET_S = 3  # first-response target of every ticket: unanswered tickets breach during the run
 LOOPS = ("replicator", "sla-scheduler", "webhooks")
 PG_URL = os.environ.get("DESKBASE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-@dataclass
-class Outcome:
-    """What the run measured (`figures`) and each check as (name, passed, detail)."""
-
-    figures: dict[str, Any] = field(default_factory=dict)
-    checks: list[tuple[str, bool, str]] = field(default_factory=list)
-
-    def check(self, name: str, ok: bool, detail: str) -> None:
-        self.checks.append((name, ok, detail))
-
-    @property
-    def ok(self) -> bool:
-        return all(ok for _, ok, _ in self.checks)
 
 
 def _free_port() -> int:
@@ -333,8 +316,8 @@ def run(
             sql_refusals_retried=load.refusals,
             first_sql_refusal=load.first_refusal,
         )
-        _check_stored(out, eng, load)
-        _check_sla(out, eng, load)
+        check_stored(out, eng, load)
+        check_sla(out, eng, load)
         out.check(
             "read-your-writes across API processes",
             not load.stale,
@@ -368,99 +351,6 @@ def run(
         )
     eng.dispose()
     return out
-
-
-def _check_stored(out: Outcome, eng: sa.Engine, load: Writers) -> None:
-    with eng.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT id, version FROM records WHERE workspace_id = :w AND collection = 'tickets' AND NOT deleted"
-            ),
-            {"w": WS},
-        ).all()
-        stored = {str(i): int(v) for i, v in rows}
-        resp = {
-            str(i)
-            for (i,) in conn.execute(
-                sa.text(
-                    "SELECT id FROM records WHERE workspace_id = :w AND collection = 'responses' AND NOT deleted"
-                ),
-                {"w": WS},
-            )
-        }
-    missing = [i for i in load.tickets if i not in stored]
-    older = [i for i, v in load.tickets.items() if i in stored and stored[i] < v]
-    lost = [i for i in load.responses if i not in resp]
-    out.check(
-        "every acknowledged write stored",
-        not (missing or older or lost),
-        f"{len(load.tickets)} tickets, {len(load.responses)} responses; missing {len(missing)}, "
-        f"older than acknowledged {len(older)}, responses missing {len(lost)}",
-    )
-
-
-def _check_sla(out: Outcome, eng: sa.Engine, load: Writers) -> None:
-    with eng.connect() as conn:
-        rows = conn.execute(
-            sa.text(
-                "SELECT ticket_id, metric, cycle, count(*) FROM sla_events WHERE workspace_id = :w "
-                "AND kind = 'breach' AND NOT deleted GROUP BY ticket_id, metric, cycle"
-            ),
-            {"w": WS},
-        ).all()
-        kinds = conn.execute(
-            sa.text("SELECT kind, count(*) FROM sla_events WHERE workspace_id = :w GROUP BY kind"), {"w": WS}
-        ).all()
-        clocks = conn.execute(
-            sa.text("SELECT count(*) FROM sla_instances WHERE workspace_id = :w"), {"w": WS}
-        ).scalar()
-        retracted = conn.execute(
-            sa.text("SELECT event_key FROM sla_events WHERE workspace_id = :w AND deleted"), {"w": WS}
-        ).all()
-        fulfilled = {
-            str(t)
-            for (t,) in conn.execute(
-                sa.text(
-                    "SELECT ticket_id FROM sla_events WHERE workspace_id = :w AND kind = 'fulfil' AND NOT deleted"
-                ),
-                {"w": WS},
-            )
-        }
-    out.figures["sla_events_by_kind"] = dict(sorted((str(k), int(n)) for k, n in kinds))
-    out.figures["sla_events_retracted"] = sorted(str(k) for (k,) in retracted)
-    out.figures["answered_without_fulfil"] = len(load.answered - fulfilled)
-    out.figures["sla_clocks"] = clocks
-    twice = [r for r in rows if r[3] > 1] + [k for (k,) in retracted if str(k).endswith(":breach")]
-    out.check(
-        "no SLA event retracted, every answered ticket fulfilled",
-        not retracted and not load.answered - fulfilled,
-        f"{len(retracted)} retracted, {len(load.answered - fulfilled)} of {len(load.answered)} answered without fulfil",
-    )
-    breached = {str(r[0]) for r in rows if r[1] == "first_response"}
-    unrecorded = sorted(load.unanswered - breached)
-    out.figures["sla_breaches"] = len(rows)
-    out.check(
-        "each SLA breach recorded once",
-        bool(rows) and not twice and not unrecorded,
-        f"{len(rows)} breaches, {len(twice)} recorded more than once (or retracted), "
-        f"{len(unrecorded)} of {len(load.unanswered)} unanswered tickets without their breach",
-    )
-
-
-@contextmanager
-def fresh_database(base: str) -> Iterator[str]:
-    """A database of this run's own on the server at `base`; dropped afterwards."""
-    base = base.replace("postgresql://", "postgresql+psycopg://", 1)
-    name = "soak_" + uuid.uuid4().hex[:10]
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 def main() -> None:
