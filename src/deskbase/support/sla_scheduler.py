@@ -91,6 +91,9 @@ class SlaScheduler:
             # state is recomputed (a concurrent reply waits, then folds onto what this stores).
             self.core.workspaces.hold(tx, workspace_id)
             lock_rows(conn, workspace_id, "tickets", ticket_ids)
+            # A reply that committed after the due list was read carries a later instant than `now`: evaluated
+            # as of the older instant its fulfilment would be retracted until the next tick.
+            now = max(now, self.core.clock.now())
             configs = config_versions_in(conn, workspace_id)
             results = replay(self.config, conn, workspace_id, ticket_ids, now, configs)
             gone = [tid for tid in ticket_ids if tid not in results]
