@@ -8,8 +8,8 @@ Index-backed and bounded whatever the store's size, in two queries plus one per 
   trigram index (SQLite FTS5 rowids driving the lookup, PostgreSQL's GIN index), the number's unique index,
   and for messages and customers their own field's trigram index mapped to tickets through the relationship
   target index (so a name that many tickets share costs its few customers, then one indexed join). The
-  database intersects the sets (`id IN … AND id IN …`) and returns the newest CAP + 1: exact, never a
-  sample, and `complete` says only whether more than CAP tickets matched.
+  database intersects the sets (INTERSECT), looks the survivors up by key and returns the newest CAP + 1:
+  exact, never a sample, and `complete` says only whether more than CAP tickets matched.
 - what matched (`why`), for those tickets only: one query over their own fields, one over their messages,
   one over their customers, each checking every word at once by key (no per-ticket or per-word loop).
 Every trigram candidate is rechecked with the scan's own `lower(...) LIKE`, so results are the scan's. Words
@@ -23,7 +23,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, literal_column, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    intersect,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 
 from deskbase.core import search
@@ -132,20 +144,29 @@ class _Sql:
         if self.bodies:
             parts.append(self.linked("has_response", MESSAGES, self.rows(MESSAGES, "body", w)))
         if self.customer_fields:
-            people = union(*(self.rows(CUSTOMERS, name, w) for name in self.customer_fields))
+            people = union_all(*(self.rows(CUSTOMERS, name, w) for name in self.customer_fields))
             parts.append(self.linked("submitted_by", CUSTOMERS, select(people.subquery().c[0])))
         if not parts:
             return select(literal_column("NULL")).where(false())
-        return union(*parts) if len(parts) > 1 else parts[0]
+        return union_all(*parts) if len(parts) > 1 else parts[0]
 
     def match(self, words: list[str], limit: int) -> Select[Any]:
         """The newest `limit` live tickets holding every word."""
         r = t.records
-        sets = [r.c.id.in_(self.word(w)) for w in words]
+        each = [select(self.word(w).subquery().c[0].label("id")) for w in words]
+        found = (each[0] if len(each) == 1 else intersect(*each)).subquery()
+        # SQLite: ordered by an expression, so the found ids are looked up by key (a join from the matches)
+        # rather than probed while walking the updated-at index over every ticket
+        newest = r.c.updated_at if self.pg else literal_column("+records.updated_at")
         return (
             select(r.c.id)
-            .where(r.c.workspace_id == self.ws, r.c.collection == "tickets", r.c.deleted.is_(False), *sets)
-            .order_by(r.c.updated_at.desc(), r.c.id.desc())
+            .select_from(
+                found.join(
+                    r, and_(r.c.workspace_id == self.ws, r.c.collection == "tickets", r.c.id == found.c.id)
+                )
+            )
+            .where(r.c.deleted.is_(False))
+            .order_by(newest.desc(), r.c.id.desc())
             .limit(limit)
         )
 
