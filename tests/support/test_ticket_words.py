@@ -123,3 +123,22 @@ def test_a_customers_exact_email_ranks_the_customer_before_their_tickets(core: D
     found = Finder(core).find(ReadScope(SYSTEM, ws), "ben@silva.io")
     assert found["customers"][0].id == r["ben"] and found["customers"][0].rank == 0
     assert [(h.id, h.rank, h.matched) for h in found["tickets"]] == [(r["sso"], 1, ["customer"])]
+
+
+def test_common_words_are_checked_on_what_the_others_found(
+    core: Deskbase, ws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ticket_words, "COMMON", 3)
+    monkeypatch.setattr(ticket_words, "COMMON_ALONE", 3)
+    common = [_ticket(core, ws, f"Refund request {i}") for i in range(5)]
+    tickets.add_response(core, ws, common[1], {"body": "Card declined twice"}, SYSTEM)
+    tickets.add_response(core, ws, common[3], {"body": "Declined again"}, SYSTEM)
+    # `refund` has more candidates than a set is built for: checked on the tickets `declined` found, exactly
+    found = match_tickets(core, ReadScope(SYSTEM, ws), ["refund", "declined"])
+    assert found is not None and set(found.ids) == {common[1], common[3]} and found.complete
+    assert found.why[common[1]] == {"subject", "message"}
+    # every word common (SQLite counts trigram candidates; PostgreSQL's planner sizes the sets itself and its
+    # match stays exact): the newest tickets holding one of them, each checked, and the match says it is partial
+    found = match_tickets(core, ReadScope(SYSTEM, ws), ["refund", "request"])
+    partial = core.db.engine.dialect.name == "sqlite"
+    assert found is not None and found.complete is not partial and set(found.ids) == set(common)
