@@ -1,5 +1,5 @@
 """Words across fields: a ticket matches when every word is found in its subject, description, number, messages
-or customer — through per-word candidate sets, intersected and bounded."""
+or customer — every word's tickets intersected by the database, the newest CAP returned."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from deskbase.core.app import Deskbase
+from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
 from deskbase.core.scope import ReadScope
 from deskbase.support import ticket_words, tickets
@@ -78,13 +79,33 @@ def test_bounded_sets_stay_exact_or_say_so(core: Deskbase, ws: str, monkeypatch:
     common = [_ticket(core, ws, f"Refund request {i}") for i in range(5)]
     tickets.add_response(core, ws, common[1], {"body": "Card declined twice"}, SYSTEM)
     tickets.add_response(core, ws, common[3], {"body": "Declined again"}, SYSTEM)
-    # `refund` has more candidates than are read: it is checked on the survivors of `declined`, exactly.
+    # `refund` is on more tickets than a match holds: the intersection with `declined` is still exact.
     found = match_tickets(core, ReadScope(SYSTEM, ws), ["refund", "declined"])
     assert found is not None and set(found.ids) == {common[1], common[3]} and found.complete
     assert found.why[common[1]] == {"subject", "message"}
-    # both words common: the newest candidates only, and the match says it is partial
+    # more matches than a match holds: the newest of them, and the match says it is partial
     found = match_tickets(core, ReadScope(SYSTEM, ws), ["refund", "request"])
     assert found is not None and not found.complete and set(found.ids) <= set(common)
+
+
+def test_common_words_intersect_exactly_and_the_newest_come_first(
+    core: Deskbase, ws: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ticket_words, "CAP", 2)
+    alpha = [_ticket(core, ws, f"Alpha {i}") for i in range(3)]
+    beta = [_ticket(core, ws, f"Beta {i}") for i in range(3)]
+    clock.advance(minutes=1)
+    tickets.add_response(core, ws, alpha[0], {"body": "beta testers"}, SYSTEM)
+    # each word is on more tickets than a match holds, yet one ticket holds both: found exactly, complete
+    found = match_tickets(core, ReadScope(SYSTEM, ws), ["alpha", "beta"])
+    assert found is not None and found.ids == [alpha[0]] and found.complete
+    assert found.why[alpha[0]] == {"subject", "message"}
+    # a partial match holds the most recently updated tickets, newest first
+    for tid in (beta[1], beta[0]):
+        clock.advance(minutes=1)
+        core.records.patch(ws, "tickets", tid, {"data": {"priority": "high"}}, SYSTEM)
+    found = match_tickets(core, ReadScope(SYSTEM, ws), ["beta"])
+    assert found is not None and not found.complete and found.ids == [beta[0], beta[1]]
 
 
 def test_the_search_ranks_one_field_before_words_spread_over_several(core: Deskbase, ws: str) -> None:
@@ -102,3 +123,22 @@ def test_a_customers_exact_email_ranks_the_customer_before_their_tickets(core: D
     found = Finder(core).find(ReadScope(SYSTEM, ws), "ben@silva.io")
     assert found["customers"][0].id == r["ben"] and found["customers"][0].rank == 0
     assert [(h.id, h.rank, h.matched) for h in found["tickets"]] == [(r["sso"], 1, ["customer"])]
+
+
+def test_common_words_are_checked_on_what_the_others_found(
+    core: Deskbase, ws: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ticket_words, "COMMON", 3)
+    monkeypatch.setattr(ticket_words, "COMMON_ALONE", 3)
+    common = [_ticket(core, ws, f"Refund request {i}") for i in range(5)]
+    tickets.add_response(core, ws, common[1], {"body": "Card declined twice"}, SYSTEM)
+    tickets.add_response(core, ws, common[3], {"body": "Declined again"}, SYSTEM)
+    # `refund` has more candidates than a set is built for: checked on the tickets `declined` found, exactly
+    found = match_tickets(core, ReadScope(SYSTEM, ws), ["refund", "declined"])
+    assert found is not None and set(found.ids) == {common[1], common[3]} and found.complete
+    assert found.why[common[1]] == {"subject", "message"}
+    # every word common (SQLite counts trigram candidates; PostgreSQL's planner sizes the sets itself and its
+    # match stays exact): the newest tickets holding one of them, each checked, and the match says it is partial
+    found = match_tickets(core, ReadScope(SYSTEM, ws), ["refund", "request"])
+    partial = core.db.engine.dialect.name == "sqlite"
+    assert found is not None and found.complete is not partial and set(found.ids) == set(common)
