@@ -106,6 +106,13 @@ def test_no_token_or_a_bad_one_is_a_401_with_the_rest_error_body(live: Live) -> 
 def test_search_and_read_tickets(live: Live) -> None:
     found = ok(call(live, live.admin, "search_tickets", {"workspace": A, "text": "printer"}))
     assert [t["subject"] for t in found["tickets"]] == ["Printer on fire"] and found["next_cursor"] is None
+    # every word in some field of the ticket: here the subject and the customer's email, as the console finds it
+    across = ok(call(live, live.admin, "search_tickets", {"workspace": A, "text": "fire c0@acme"}))
+    assert [t["subject"] for t in across["tickets"]] == ["Printer on fire"] and "partial" not in across
+    assert (
+        ok(call(live, live.admin, "search_tickets", {"workspace": A, "text": "fire c1@acme"}))["tickets"]
+        == []
+    )
     row = found["tickets"][0]
     assert row["customer"]["email"] == "c0@acme.example" and row["status"] == "open"
     assert row["sla"]["metric"] == "first_response" and row["sla"]["state"] == "active"

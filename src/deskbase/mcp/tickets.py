@@ -15,6 +15,7 @@ from deskbase.mcp import shapes
 from deskbase.mcp.calls import Caller
 from deskbase.mcp.tool import FILTER_HELP, MAX_PAGE, Args, Need, SortKey, Tool, derive
 from deskbase.support import includes, intake, tickets
+from deskbase.support.finder import ticket_condition
 
 TICKETS = "tickets"
 NUMBER = re.compile(r"^#?(\d{1,15})$")
@@ -60,7 +61,13 @@ def read_ticket(caller: Caller, ws: str, ref: int | str) -> dict[str, Any]:
 # ---- search_tickets ---------------------------------------------------------------------------------------
 class SearchTickets(Args):
     text: str | None = Field(
-        None, max_length=200, description='Words of the subject, or "#1042" for the ticket with that number.'
+        None,
+        max_length=200,
+        description=(
+            "Words to find, each in some field of the ticket: subject, description, its messages, its "
+            'customer\'s name, email or company; or "#1042" for the ticket with that number. When the words '
+            "match more tickets than one search reads, the answer says `partial` and holds the newest."
+        ),
     )
     filter: dict[str, Any] | None = Field(None, description=FILTER_HELP)
     sort: list[SortKey] | None = Field(
@@ -74,14 +81,21 @@ def search_tickets(caller: Caller, args: SearchTickets) -> dict[str, Any]:
     ws = caller.workspace(args.workspace)
     authorize(caller.actor, "read:records", ws, TICKETS)
     core = caller.core
-    parts = [p for p in (args.filter, tickets.text_condition(args.text) if args.text else None) if p]
+    complete = True
+    text = None
+    if args.text:
+        text, complete = ticket_condition(core, caller.scope(ws), args.text)
+    parts = [p for p in (args.filter, text) if p]
     condition = parts[0] if len(parts) == 1 else {"and": parts} if parts else None
     sort = [k.model_dump() for k in args.sort] if args.sort else DEFAULT_SORT
     page = core.records.query(ws, TICKETS, condition, sort, args.limit, args.cursor)
     ids = [t["id"] for t in page["data"]]
     extra = includes.load(core, caller.scope(ws), ids, includes.LIST_INCLUDES)
     rows = [shapes.ticket_row(t, extra[t["id"]]) for t in page["data"]]
-    return {"tickets": rows, "next_cursor": page["next_cursor"]}
+    found: dict[str, Any] = {"tickets": rows, "next_cursor": page["next_cursor"]}
+    if not complete:  # the words match more tickets than one search reads: these are the newest of them
+        found["partial"] = True
+    return found
 
 
 # ---- get_ticket -------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from deskbase.core.schemas import x_search_fields
 from deskbase.core.scope import ReadScope
 from deskbase.core.search import MIN_CHARS
 from deskbase.support.ticket_words import MESSAGES, match_tickets, reason_order
-from deskbase.support.tickets import NUMBER, customers_by_ticket
+from deskbase.support.tickets import NUMBER, customers_by_ticket, text_condition
 
 #: Results per collection (and message matches read before they are joined back to tickets).
 PER_KIND = 10
@@ -66,6 +66,24 @@ class Hit:
 
 def words_of(q: str) -> list[str]:
     return [w for w in re.split(r"\s+", q.strip().lower()) if w][:MAX_WORDS]
+
+
+#: A condition no ticket meets.
+NO_TICKET = {"and": [{"field": "data.team", "op": "is_null"}, {"field": "data.team", "op": "is_not_null"}]}
+
+
+def ticket_condition(core: Deskbase, scope: ReadScope, text: str) -> tuple[dict[str, Any], bool]:
+    """What a ticket search box means, as a filter condition, and whether it is complete (False: the words
+    match more tickets than one search reads, and the condition holds the newest of them). `#1042` is that
+    ticket; otherwise every word must be in some field of the ticket, its messages and customer included;
+    text with no word an index can find searches the subject. The console's queue and MCP's `search_tickets`
+    both ask this."""
+    match = None if text.strip().startswith("#") else match_tickets(core, scope, words_of(text))
+    if match is None:
+        return text_condition(text), True
+    if not match.ids:
+        return NO_TICKET, True
+    return {"field": "id", "op": "in", "value": match.ids}, match.complete
 
 
 def rank_text(value: str, q: str, words: list[str]) -> int | None:

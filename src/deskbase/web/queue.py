@@ -11,10 +11,8 @@ from typing import Any
 from deskbase.core.app import Deskbase
 from deskbase.core.context import Actor
 from deskbase.core.scope import ReadScope
-from deskbase.support.finder import words_of
+from deskbase.support.finder import ticket_condition
 from deskbase.support.service import SlaService
-from deskbase.support.ticket_words import match_tickets
-from deskbase.support.tickets import text_condition
 from deskbase.web.pages import CustomerRef
 from deskbase.web.queue_pages import QueueFilters, QueueRow
 from deskbase.web.sla import clock
@@ -114,15 +112,9 @@ PARTIAL = (
 
 
 def text_filter(core: Deskbase, scope: ReadScope, text: str) -> tuple[dict[str, Any], str | None]:
-    """The search box's condition, and a notice when it is partial. `#1042` is that ticket; otherwise a
-    ticket matches when every word is found in some searchable field of it, its messages and customer
-    included (support/ticket_words.py); text with no word an index can find searches the subject."""
-    match = None if text.strip().startswith("#") else match_tickets(core, scope, words_of(text))
-    if match is None:
-        return text_condition(text), None
-    if not match.ids:
-        return NOTHING, None
-    return {"field": "id", "op": "in", "value": match.ids}, None if match.complete else PARTIAL
+    """The search box's condition (support/finder.py `ticket_condition`), and a notice when it is partial."""
+    condition, complete = ticket_condition(core, scope, text)
+    return condition, None if complete else PARTIAL
 
 
 def filter_conditions(f: QueueFilters, text: dict[str, Any] | None = None) -> list[dict[str, Any]]:

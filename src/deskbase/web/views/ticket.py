@@ -9,10 +9,10 @@ from fastapi.responses import Response
 from deskbase.api.deps import requires
 from deskbase.core.auth import authorize
 from deskbase.core.clock import iso
+from deskbase.support.tickets import text_condition
 from deskbase.web import ticket as tk
 from deskbase.web.held_toast import after_send
 from deskbase.web.http import ActorDep, core_of, is_htmx, may, render
-from deskbase.web.queue import text_condition
 from deskbase.web.routing import ConsoleRoute
 from deskbase.web.shell import make_shell, prefs_of
 from deskbase.web.ticket_pages import Composer, RelatedMatches, SlaRefresh
