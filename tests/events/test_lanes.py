@@ -50,7 +50,7 @@ def window(api: Api, tid: str) -> Window:
 def test_an_endpoint_with_a_backlog_gets_more_lanes_up_to_the_cap(
     tmp_path: Path, live_clock: FixedClock, receiver: Receiver
 ) -> None:
-    reply = Counting(delay=0.1)  # answers take a while: two lanes deliver at most 20/s, three 30/s
+    reply = Counting(delay=0.2)  # answers take a while: two lanes deliver at most 10/s, three 15/s
     receiver.reply = reply
     settings = {
         "webhook_max_inflight_per_trigger": 3,

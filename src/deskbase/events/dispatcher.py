@@ -279,7 +279,10 @@ class Dispatcher:
             due = deliveries.due_for_trigger(conn, ws, tid, self.core.clock.now(), limit)
         with self._lock:
             free = [r.id for r in due if r.id not in self._in_flight]
-            parts = deal(free, 1 + self.lanes.room(key), LANE_BATCH)
+            # Leave the trigger's other lanes their share: a lane that runs dry ends, and with it the backlog
+            # that keeps every lane busy (what events/lanes.py needs to see before it tries one more).
+            share = -(-len(free) // max(1, self.lanes.window(key).running))
+            parts = deal(free, 1 + self.lanes.room(key), min(LANE_BATCH, share))
             ids = parts[0] if parts else []
             for i in ids:
                 self._in_flight[i] = key
