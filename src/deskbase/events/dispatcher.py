@@ -282,6 +282,7 @@ class Dispatcher:
             # Leave the trigger's other lanes their share: a lane that runs dry ends, and with it the backlog
             # that keeps every lane busy (what events/lanes.py needs to see before it tries one more).
             share = -(-len(free) // max(1, self.lanes.window(key).running))
+            share = LANE_BATCH if len(due) >= limit else share  # a full answer: more waits beyond it
             parts = deal(free, 1 + self.lanes.room(key), min(LANE_BATCH, share))
             ids = parts[0] if parts else []
             for i in ids:
