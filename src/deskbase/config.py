@@ -164,7 +164,20 @@ class Settings:
         "ingests in the ingest log (a webhook id older than that is no longer deduplicated).",
     )
     webhook_concurrency: int = _setting(
-        8, "Webhook deliveries in flight at once (at most 2 per trigger, so a slow endpoint delays no other)."
+        16,
+        "Webhook deliveries in flight at once, all triggers together. A trigger may always have 2; more only "
+        "while 2 workers stay free for other triggers.",
+    )
+    webhook_max_inflight_per_trigger: int = _setting(
+        8,
+        "Most deliveries one trigger has in flight. A trigger starts at 2 and tries one more at a time while "
+        "a backlog waits, its endpoint answers 2xx fast and the extra one delivers more; a failure or a slow "
+        "answer halves it, down to 1.",
+    )
+    webhook_slow_seconds: float = _setting(
+        1.0,
+        "An answer slower than this counts as a sign of overload: it halves the trigger's deliveries in flight, "
+        "as a failure does.",
     )
     hook_max_body_bytes: int = _setting(
         1024 * 1024, "Largest payload an inbound hook accepts, in bytes (larger: 413 payload_too_large)."

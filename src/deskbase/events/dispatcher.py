@@ -3,9 +3,10 @@
 Each turn: (1) read the change log past the watermark, build the events some enabled trigger asks for (and
 the SLA events those changes recorded), match them, and queue deliveries and the new watermark in ONE
 transaction — so a crash either queues a batch or not, and a re-read queues nothing twice; (2) hand due
-deliveries to lanes in a thread pool, at most `PER_TRIGGER` lanes per trigger, so a slow or dead endpoint
-holds two workers at most and never delays another trigger. A lane sends its batch over a kept-alive
-connection, stores the outcomes in few transactions, and claims the trigger's next due deliveries itself.
+deliveries to lanes in a thread pool, as many per trigger as events/lanes.py allows: more for a fast endpoint
+with a backlog, one for a slow or failing one, so it never delays another trigger. A lane sends its batch over
+a kept-alive connection, stores the outcomes in few transactions, and claims the trigger's next due deliveries
+itself (starting sibling lanes when its trigger may have more).
 Nothing is sent from a request: routes only queue.
 """
 
@@ -28,6 +29,7 @@ from deskbase.core.app import Deskbase
 from deskbase.events import build, deliveries, ingest, matching, retry, signing
 from deskbase.events.expiry import OwnerExpiry
 from deskbase.events.grouped import GroupWriter
+from deskbase.events.lanes import Lanes, deal
 from deskbase.events.sender import Result, Sender
 from deskbase.events.tables import triggers, webhook_deliveries
 from deskbase.events.triggers import Triggers
@@ -35,7 +37,6 @@ from deskbase.events.triggers import Triggers
 log = logging.getLogger(__name__)
 NAME = "webhooks"
 BATCH = 500
-PER_TRIGGER = 2
 LANE_BATCH = 50  #: deliveries a lane claims at a time
 RECORD_BATCH = LANE_BATCH  #: attempts stored per transaction …
 RECORD_EVERY = 0.2  #: … or after this many seconds, whichever comes first
@@ -72,6 +73,8 @@ class Dispatcher:
         retention: timedelta,
         concurrency: int,
         expiry: OwnerExpiry | None = None,
+        max_inflight: int = 8,
+        slow_seconds: float = 1.0,
     ) -> None:
         self.core = core
         self.expiry = expiry or OwnerExpiry(core)
@@ -86,7 +89,7 @@ class Dispatcher:
         )
         self._lock = threading.Lock()
         self._in_flight: dict[str, str] = {}  # delivery id -> trigger key
-        self._lanes: dict[str, int] = {}  # trigger key -> lanes running
+        self.lanes = Lanes(max(1, concurrency), max_inflight, slow_seconds)
         self._stopping = threading.Event()
         self._watermark: int | None = None
         self._held = False  #: the last turn stopped at the horizon with committed changes beyond it
@@ -206,7 +209,7 @@ class Dispatcher:
         nothing queued)."""
         now = self.core.clock.now()
         with self.core.db.read() as conn:
-            due = deliveries.due(conn, now, PER_TRIGGER * LANE_BATCH * 4)
+            due = deliveries.due(conn, now, LANE_BATCH * self.lanes.base * 4)
             upcoming = deliveries.next_due(conn)
         with self._lock:
             by_key: dict[str, list[str]] = {}
@@ -214,8 +217,7 @@ class Dispatcher:
                 if row.id not in self._in_flight:
                     by_key.setdefault(f"{row.workspace_id}/{row.trigger_id}", []).append(row.id)
             for key, ids in by_key.items():
-                free = PER_TRIGGER - self._lanes.get(key, 0)
-                for part in _split(ids, free):
+                for part in deal(ids, self.lanes.room(key), LANE_BATCH):
                     self._start_lane(key, part)
         if upcoming is None:
             return None
@@ -223,10 +225,17 @@ class Dispatcher:
 
     def _start_lane(self, key: str, ids: list[str]) -> None:
         """(Under `_lock`.) Claim `ids` and run a lane of the trigger on them."""
+        if self._stopping.is_set():
+            return
         for i in ids:
             self._in_flight[i] = key
-        self._lanes[key] = self._lanes.get(key, 0) + 1
-        self._pool.submit(self._lane, key, ids)
+        self.lanes.started(key)
+        try:
+            self._pool.submit(self._lane, key, ids)
+        except RuntimeError:  # the pool shut down meanwhile (stop): the deliveries stay queued
+            for i in ids:
+                self._in_flight.pop(i, None)
+            self.lanes.finished(key)
 
     def idle(self) -> bool:
         with self._lock:
@@ -236,7 +245,9 @@ class Dispatcher:
     def _lane(self, key: str, ids: list[str]) -> None:
         """Send a batch of one trigger's due deliveries (heads of distinct per-record queues, so their order
         among themselves is free), then claim the trigger's next due ones itself rather than wait for the
-        loop's next turn: a fast endpoint is fed as fast as it answers."""
+        loop's next turn: a fast endpoint is fed as fast as it answers. Stops when its trigger's limit
+        shrinks below its lanes (events/lanes.py); what it had not sent goes back to the queue."""
+        retired = False
         try:
             while ids:
                 try:
@@ -245,27 +256,44 @@ class Dispatcher:
                     with self._lock:
                         for i in ids:
                             self._in_flight.pop(i, None)
+                retired = self.lanes.retire(key)
+                if retired:
+                    break
                 ids = self._claim_more(key)
         except Exception:
             log.exception("webhook lane %s failed unexpectedly", key)
         finally:
-            with self._lock:
-                self._lanes[key] = self._lanes.get(key, 1) - 1
+            if not retired:
+                self.lanes.finished(key)
             self.loop.wake()
 
     def _claim_more(self, key: str) -> list[str]:
+        """The lane's next batch; if its trigger may have more lanes now, sibling lanes take a share."""
         if self._stopping.is_set():
             return []
         ws, _, tid = key.partition("/")
+        with self._lock:  # the query lists this trigger's claimed deliveries too: ask for that many more
+            held = sum(1 for k in self._in_flight.values() if k == key)
+        limit = held + LANE_BATCH * (1 + self.lanes.room(key))
         with self.core.db.read() as conn:
-            due = deliveries.due_for_trigger(conn, ws, tid, self.core.clock.now(), LANE_BATCH * PER_TRIGGER)
+            due = deliveries.due_for_trigger(conn, ws, tid, self.core.clock.now(), limit)
         with self._lock:
-            ids = [r.id for r in due if r.id not in self._in_flight][:LANE_BATCH]
+            free = [r.id for r in due if r.id not in self._in_flight]
+            # Leave the trigger's other lanes their share: a lane that runs dry ends, and with it the backlog
+            # that keeps every lane busy (what events/lanes.py needs to see before it tries one more).
+            share = -(-len(free) // max(1, self.lanes.window(key).running))
+            share = LANE_BATCH if len(due) >= limit else share  # a full answer: more waits beyond it
+            parts = deal(free, 1 + self.lanes.room(key), min(LANE_BATCH, share))
+            ids = parts[0] if parts else []
             for i in ids:
                 self._in_flight[i] = key
+            for part in parts[1:]:
+                self._start_lane(key, part)
         return ids
 
     def _send_batch(self, key: str, ids: list[str]) -> None:
+        """Send and record; stops early when the trigger's limit shrinks below its lanes (the rest is left
+        queued, and the lane asks `Lanes.retire`)."""
         clock = self.core.clock
         ws, _, tid = key.partition("/")
         with self.core.db.read() as conn:
@@ -311,6 +339,10 @@ class Dispatcher:
             )
             failing_since = None if out.status == "delivered" else (failing_since or now)
             done.append((row, at, result, out, now))
+            ok = result.status is not None and 200 <= result.status < 300
+            if self.lanes.observe(key, ok, result.duration_ms / 1000):
+                self.loop.wake()  # a new lane is allowed: the loop's next turn starts it
+            surplus = self.lanes.surplus(key)
             # Results are stored in batches (one transaction for many), but soon: a slow endpoint's log
             # must not wait for the whole batch.
             if out.disable or len(done) >= RECORD_BATCH or time.monotonic() - flushed_at > RECORD_EVERY:
@@ -318,6 +350,8 @@ class Dispatcher:
                 done, flushed_at = [], time.monotonic()
                 if disabled:
                     return
+            if surplus:
+                break
         if done:
             self._record(trig, done)
 
@@ -377,9 +411,3 @@ class Dispatcher:
                 left = True
         if not left:
             self._pruned_at = now
-
-
-def _split(ids: list[str], lanes: int) -> list[list[str]]:
-    """Up to `lanes` non-empty parts of at most LANE_BATCH ids each, dealt round-robin."""
-    n = min(max(lanes, 0), len(ids))
-    return [ids[i::n][:LANE_BATCH] for i in range(n)]

@@ -67,6 +67,8 @@ class Webhooks:
             timedelta(days=s.webhook_retention_days),
             s.webhook_concurrency,
             expiry,
+            s.webhook_max_inflight_per_trigger,
+            s.webhook_slow_seconds,
         )
 
     def start(self) -> None:

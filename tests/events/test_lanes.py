@@ -1,0 +1,110 @@
+"""Adaptive lanes per trigger: an endpoint with a backlog gets more requests in flight while more pay (never
+above `webhook_max_inflight_per_trigger`); a slow or failing one is cut back to one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from deskbase.core.clock import FixedClock
+from deskbase.events.lanes import Window
+from deskbase.events.service import Webhooks
+from tests.conftest import Api
+from tests.events.conftest import hooks_api
+from tests.events.receiver import Received, Receiver
+from tests.events.test_delivery import deliveries, ticket, trigger, until
+
+
+class Counting:
+    """A reply that counts requests in flight (and what each arrival saw), waits while `gate` is shut, and
+    sleeps `delay` seconds before answering `status`."""
+
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+        self.status, self.delay = status, delay
+        self.gate = threading.Event()
+        self.gate.set()
+        self.lock = threading.Lock()
+        self.in_flight = self.most = self.answered = 0
+        self.seen: list[tuple[int, int]] = []  #: per arrival: (answers finished before it, in flight with it)
+
+    def __call__(self, _r: Received) -> Any:
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+            self.seen.append((self.answered, self.in_flight))
+        self.gate.wait()
+        if self.delay:
+            time.sleep(self.delay)
+        with self.lock:
+            self.in_flight -= 1
+            self.answered += 1
+        return (self.status, {})
+
+
+def window(api: Api, tid: str) -> Window:
+    return api.core.extensions[Webhooks].dispatcher.lanes.window(f"acme/{tid}")  # type: ignore[attr-defined,no-any-return]
+
+
+def test_an_endpoint_with_a_backlog_gets_more_lanes_up_to_the_cap(
+    tmp_path: Path, live_clock: FixedClock, receiver: Receiver
+) -> None:
+    reply = Counting(delay=0.2)  # answers take a while: two lanes deliver at most 10/s, three 15/s
+    receiver.reply = reply
+    settings = {
+        "webhook_max_inflight_per_trigger": 3,
+        "webhook_timeout_seconds": 120.0,
+        "webhook_slow_seconds": 60.0,
+    }
+    with hooks_api(tmp_path, live_clock, **settings) as api:
+        trigger(api, "fast", receiver.url, events=["record.created"])
+        reply.gate.clear()  # a backlog builds while the first lanes wait for their answers
+        for _ in range(60):
+            ticket(api)
+        until(lambda: reply.in_flight == 2)
+        assert reply.most == 2 and window(api, "fast").limit == 2  # where every trigger starts
+        reply.gate.set()
+        receiver.wait_for(60)
+        until(lambda: window(api, "fast").limit == 3)  # the third lane paid: it stays
+
+        reply.gate.clear()  # now new deliveries go out on three lanes at once, and no more
+        for _ in range(6):
+            ticket(api)
+        until(lambda: reply.in_flight == 3)
+        reply.gate.set()
+        receiver.wait_for(66)
+        until(lambda: all(d["status"] == "delivered" for d in deliveries(api, "fast")))
+    assert reply.most == 3
+
+
+def test_a_slow_endpoint_is_cut_back_to_one_lane(
+    tmp_path: Path, live_clock: FixedClock, receiver: Receiver
+) -> None:
+    reply = Counting(delay=0.2)
+    receiver.reply = reply
+    with hooks_api(tmp_path, live_clock, webhook_slow_seconds=0.05) as api:
+        trigger(api, "slow", receiver.url, events=["record.created"])
+        for _ in range(8):
+            ticket(api)
+        receiver.wait_for(8)
+        until(lambda: all(d["status"] == "delivered" for d in deliveries(api, "slow")))
+        assert window(api, "slow").limit == 1
+    assert reply.most <= 2  # its first two lanes at most, before any answer came
+    assert all(n == 1 for answered, n in reply.seen if answered >= 2)  # one at a time once it answered slowly
+
+
+def test_a_failing_endpoint_is_cut_back_to_one_lane_and_another_trigger_is_not(
+    tmp_path: Path, live_clock: FixedClock, receiver: Receiver
+) -> None:
+    receiver.reply = lambda r: (500, {}) if r.path == "/down" else (200, {})
+    with hooks_api(tmp_path, live_clock) as api:
+        trigger(api, "down", receiver.url + "/down", events=["record.created"])
+        trigger(api, "up", receiver.url + "/up", events=["record.created"])
+        for _ in range(6):
+            ticket(api)
+        receiver.wait_for(6, "/up")
+        until(lambda: all(d["attempts"] for d in deliveries(api, "down")))
+        assert {d["status"] for d in deliveries(api, "down")} == {"failed"}  # retried later, on the schedule
+        assert window(api, "down").limit == 1
+        assert window(api, "up").limit >= 2
