@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from deskbase.config import Settings
-from deskbase.core import changelog, migrate
+from deskbase.core import changelog, lookups, migrate
 from deskbase.core import tables as t
 from deskbase.core.agent_state import Drafts, Presence, Reads
 from deskbase.core.auth import audit_view, collections_for, may_read_change
@@ -110,6 +110,12 @@ class Deskbase:
             self.run_in_tx_hooks(tx, entries)
         else:
             self._after_commit(tx, entries)
+
+    def emit_definition(self, tx: Tx, change: Change) -> None:
+        """Log a change to what every write reads (a collection, a relationship type, an extension's per-write
+        configuration) and move its workspace's `schema_version` with it, so every process's caches reload."""
+        self.emit(tx, [change])
+        lookups.bump(tx, change.workspace_id, change.seq)
 
     def run_in_tx_hooks(self, tx: Tx, entries: list[Change]) -> None:
         for hook in self.hooks.in_transaction:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from deskbase.core import changelog, lookups
+from deskbase.core import changelog
 from deskbase.core import tables as t
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
@@ -168,8 +168,7 @@ class Collections:
                 now,
                 source=actor.source,
             )
-            self.app.emit(tx, [change])
-            lookups.bump(tx, workspace_id, change.seq)
+            self.app.emit_definition(tx, change)
             values = {**image, "version": change.seq, "updated_at": now}
             if created:
                 tx.conn.execute(
@@ -292,8 +291,7 @@ class Collections:
                 now,
                 source=actor.source,
             )
-            self.app.emit(tx, [gone])
-            lookups.bump(tx, workspace_id, gone.seq)
+            self.app.emit_definition(tx, gone)
 
 
 def _check_search_annotations(schema: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from deskbase.core import lookups
 from deskbase.core import tables as t
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
@@ -124,8 +123,7 @@ class RelationshipTypes:
                 now,
                 source=actor.source,
             )
-            self.app.emit(tx, [change])
-            lookups.bump(tx, workspace_id, change.seq)
+            self.app.emit_definition(tx, change)
             values = {**image, "version": change.seq, "updated_at": now}
             if created:
                 tx.conn.execute(
@@ -165,5 +163,4 @@ class RelationshipTypes:
                 now,
                 source=actor.source,
             )
-            self.app.emit(tx, [gone])
-            lookups.bump(tx, workspace_id, gone.seq)
+            self.app.emit_definition(tx, gone)

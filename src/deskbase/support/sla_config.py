@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.sql.elements import BindParameter
 
-from deskbase.core import lookups
 from deskbase.core import tables as t
 from deskbase.core.app import Deskbase
 from deskbase.core.changelog import Change
@@ -215,8 +214,7 @@ class SlaConfig:
                 now,
                 source=actor.source,
             )
-            self.core.emit(tx, [change])
-            lookups.bump(tx, workspace_id, change.seq)
+            self.core.emit_definition(tx, change)
             tx.conn.execute(
                 insert(T).values(
                     workspace_id=workspace_id,
@@ -279,8 +277,7 @@ class SlaConfig:
                 now,
                 source=actor.source,
             )
-            self.core.emit(tx, [change])
-            lookups.bump(tx, workspace_id, change.seq)
+            self.core.emit_definition(tx, change)
             conn.execute(
                 insert(T).values(
                     workspace_id=workspace_id,
@@ -323,8 +320,7 @@ class SlaConfig:
                 now,
                 source=actor.source,
             )
-            self.core.emit(tx, [change])
-            lookups.bump(tx, workspace_id, change.seq)
+            self.core.emit_definition(tx, change)
             tx.conn.execute(
                 insert(T).values(
                     workspace_id=workspace_id,
