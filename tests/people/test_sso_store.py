@@ -4,6 +4,7 @@ provider's side (HTTP, signatures) is tested against a real provider in test_sso
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import replace
@@ -159,13 +160,40 @@ def test_a_sign_in_state_works_once(core: Deskbase, sso: SingleSignOn) -> None:
 def test_two_first_sign_ins_at_once_make_one_user_and_one_link(
     core: Deskbase, ws: str, sso: SingleSignOn
 ) -> None:
-    """Two tabs finishing the same person's first sign-in together: both are signed in, as one user."""
+    """Four tabs finishing the same person's first sign-in together: all are signed in, as one user. Every
+    tab first sees "no such identity" inside its transaction; one goes on and commits while the others wait,
+    then they go on and meet the user and identity it made (where transactions run at once, PostgreSQL: CI
+    once saw a tab refused as "linked elsewhere" by its own identity). SQLite runs them one by one, and the
+    wait gives up after a second."""
     start = threading.Barrier(4)
+    inside = threading.Barrier(4, timeout=1)
+    claim = threading.Lock()
+    won = threading.Event()
+    winner: list[str] = []
     ids: list[str] = []
+    link = sso._link
+    tries = threading.local()
+
+    def colliding_link(*args: Any) -> Any:
+        if not getattr(tries, "seen", False):
+            tries.seen = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                inside.wait()
+            with claim:
+                first = not winner
+                if first:
+                    winner.append(threading.current_thread().name)
+            if not first:
+                won.wait(timeout=5)
+        return link(*args)
+
+    sso._link = colliding_link  # type: ignore[method-assign]
 
     def sign_in() -> None:
         start.wait()
         ids.append(sso.account(ISSUER, claims("s-twice", "twice@acme.example")).id)
+        if winner and winner[0] == threading.current_thread().name:
+            won.set()
 
     threads = [threading.Thread(target=sign_in) for _ in range(4)]
     for t in threads:

@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from deskbase.core.db import Tx
-from deskbase.core.errors import Conflict, NotFound, ValidationFailed
+from deskbase.core.errors import Conflict, NotFound, ValidationFailed, WriteConflict
 from deskbase.core.grants import uncovered
 from deskbase.core.people_tables import memberships
 from deskbase.core.secrets import SecretBox
@@ -54,6 +54,9 @@ def verified(claims: dict[str, Any]) -> bool:
     """`email_verified` as providers send it: a boolean, or (AWS Cognito) the string "true"."""
     value = claims.get("email_verified")
     return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+_SIGN_IN_TRIES = 5
 
 
 class SingleSignOn:
@@ -180,11 +183,16 @@ class SingleSignOn:
     def account(self, issuer: str, claims: dict[str, Any]) -> Any:
         """The user the verified claims are, linked, created and given their domain's roles as the settings
         say (one transaction: a refusal leaves nothing behind). Two first sign-ins of one person at once (two
-        tabs) collide on the new link or user: the loser tries again and finds what the winner made."""
-        try:
-            return self._account(issuer, claims)
-        except (IntegrityError, Conflict):
-            return self._account(issuer, claims)
+        tabs) collide on the new link, user or membership: the loser tries again and finds what the winner
+        made. Each collision means another sign-in committed, so a few tries settle any number of tabs. Where
+        transactions run at once (PostgreSQL), a tab can also see no identity, then the user and identity
+        another tab committed meanwhile: that is a collision too, never "linked elsewhere"."""
+        for _ in range(_SIGN_IN_TRIES - 1):
+            try:
+                return self._account(issuer, claims)
+            except (IntegrityError, Conflict, WriteConflict):
+                continue
+        return self._account(issuer, claims)
 
     def _account(self, issuer: str, claims: dict[str, Any]) -> Any:
         cfg = self._by_issuer(issuer) or self._on()[0]
@@ -250,6 +258,9 @@ class SingleSignOn:
                     user_identities.c.issuer == issuer, user_identities.c.user_id == user.id
                 )
             ).first()
+            if other is not None and other.subject == subject:
+                # This very identity, linked by another tab's first sign-in since this transaction looked
+                raise Conflict("this identity was linked meanwhile", {"subject": subject})
             if other is not None:
                 raise SsoRefused.because(
                     "linked_elsewhere",
