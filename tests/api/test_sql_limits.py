@@ -86,13 +86,14 @@ def databases(api: Api, prefix: str) -> list[str]:
 
 
 def test_a_query_the_engine_cannot_interrupt_is_answered_by_its_limit(make_api: MakeApi) -> None:
+    """The answer does not wait for the engine: when the 504 arrives, the query is still running there (a
+    bound on the elapsed time said the same until a loaded CI machine stretched it)."""
     api = make_api(sql_max_execution_seconds=1.0)
-    started = time.monotonic()
     resp = sql(api, UNINTERRUPTIBLE)
-    elapsed = time.monotonic() - started
+    still_running = api.analytics.gate.running  # type: ignore[attr-defined]
     err = error(resp, 504, "query_timeout")
     assert err["details"]["limit"] == "max_execution_time"
-    assert elapsed < 1.0 + 3.0
+    assert still_running == 1
     assert engine_idle(api)
 
 
