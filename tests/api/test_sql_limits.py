@@ -26,7 +26,7 @@ MIB = 1024**2
 #: Two rows of one editDistance each costing seconds: ClickHouse checks its time limit (and KILL) only between
 #: blocks, so without a watchdog a 1 s limit answers after both rows (~7 s here).
 UNINTERRUPTIBLE = (
-    "SELECT sum(editDistance(repeat('a', 45000), repeat(char(98 + number % 20), 45000))) FROM numbers(2)"
+    "SELECT sum(editDistance(repeat('a', 30000), repeat(char(98 + number % 20), 30000))) FROM numbers(2)"
 )
 
 MakeApi = Callable[..., Api]
@@ -94,7 +94,7 @@ def test_a_query_the_engine_cannot_interrupt_is_answered_by_its_limit(make_api: 
     err = error(resp, 504, "query_timeout")
     assert err["details"]["limit"] == "max_execution_time"
     assert still_running == 1
-    assert engine_idle(api)
+    assert engine_idle(api, within=180)  # the query's natural end: seconds here, over a minute under load
 
 
 def test_a_timed_out_query_counts_against_its_token_until_the_engine_stops(make_api: MakeApi) -> None:

@@ -329,7 +329,8 @@ def test_the_creators_scope_limits_what_a_trigger_delivers(wapi: Api, receiver: 
         tx.conn.execute(
             triggers.update()
             .where(triggers.c.id == "narrow")
-            .values(
+            .values(  # a new version, as a change through the service makes: the dispatcher caches by it
+                version=triggers.c.version + 1,
                 owner_admin=False,
                 owner_grants=[
                     {
