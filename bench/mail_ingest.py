@@ -599,6 +599,7 @@ def main() -> None:
                     "through SQLAlchemy",
                     "commits",
                     "fsyncs",
+                    "blob flushes",
                     "CPU ms",
                     "load 1m",
                 ],
