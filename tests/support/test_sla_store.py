@@ -83,6 +83,16 @@ def customer(core: Deskbase, ws: str, tid: str, email: str) -> str:
     return cid
 
 
+def vip_policy(core: Deskbase, ws: str) -> SlaService:
+    """A first policy for enterprise customers (a 5-minute first response): the customer link counts."""
+    sla = core.extensions[SlaService]
+    vip = dict(sla.config.get(ws, "policy", "default").definition or {})
+    vip["match"] = {"field": "customer.plan", "op": "eq", "value": "enterprise"}
+    vip["targets"] = {**vip["targets"], "first_response": {"high": {"seconds": 300, "business": False}}}
+    sla.config.put(ws, "policy", "vip", vip, SYSTEM, position=0)
+    return sla
+
+
 def test_a_conversation_equals_its_replay_after_every_write(
     core: Deskbase, ws: str, clock: FixedClock
 ) -> None:
@@ -219,11 +229,7 @@ def test_tickets_made_by_the_write_in_hand_equal_their_replay(
     the same write did to it (a later version, a customer link, a message, a delete) and a later revival of
     its id, its rows equal a rebuild from the change log. A policy for enterprise customers makes the customer
     link count."""
-    sla = core.extensions[SlaService]
-    vip = dict(sla.config.get(ws, "policy", "default").definition or {})
-    vip["match"] = {"field": "customer.plan", "op": "eq", "value": "enterprise"}
-    vip["targets"] = {**vip["targets"], "first_response": {"high": {"seconds": 300, "business": False}}}
-    sla.config.put(ws, "policy", "vip", vip, SYSTEM, position=0)
+    sla = vip_policy(core, ws)
     clock.advance(minutes=1)
     customer = {"name": "Ana", "email": "ana@x.io", "plan": "enterprise"}
     cid = core.records.create(ws, "customers", {"data": customer}, SYSTEM)[0]["id"]
@@ -276,11 +282,7 @@ def test_a_ticket_made_with_its_customer_and_message_is_folded_from_the_write(
     `submitted_by` link, the customer's message and its link. The SLA hook takes all of it from the write's
     own record states (no change-log read), and the rows equal a rebuild: the policy matched on the customer,
     and the message counted as the customer's."""
-    sla = core.extensions[SlaService]
-    vip = dict(sla.config.get(ws, "policy", "default").definition or {})
-    vip["match"] = {"field": "customer.plan", "op": "eq", "value": "enterprise"}
-    vip["targets"] = {**vip["targets"], "first_response": {"high": {"seconds": 300, "business": False}}}
-    sla.config.put(ws, "policy", "vip", vip, SYSTEM, position=0)
+    sla = vip_policy(core, ws)
     clock.advance(minutes=1)
     bo = {"name": "Bo", "email": "bo@x.io", "plan": "enterprise"}
     older = core.records.create(ws, "customers", {"data": bo}, SYSTEM)[0]["id"]
