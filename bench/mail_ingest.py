@@ -312,7 +312,7 @@ def counts(root: Path, messages: list[bytes], warm: int) -> list[list[Any]]:
     half = len(rest) // 2
     prof = cProfile.Profile()
     before = stmts.n
-    sync = getattr(core.files.blobs, "sync", None)  # group commit for blobs: its flushes are syncfs calls
+    sync = getattr(core.files.blobs, "sync", None)  # group commit for blobs: directory flushes
     flushes = sync.flushes if sync is not None else 0
     prof.enable()
     for raw in rest[:half]:

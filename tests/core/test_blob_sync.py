@@ -1,6 +1,7 @@
 """Group commit for blobs: a put returns only after a flush that began after its blob was linked into place;
-concurrent puts share flushes; without syncfs every new file and changed directory is fsynced; a failed
-flush is run again by the next put; the same bytes put twice at once both wait for the flush."""
+concurrent puts share flushes; a flush fsyncs every changed directory, and the blob's bytes were fsynced
+before its name existed; a failed flush is run again by the next put; the same bytes put twice at once both
+wait for the flush."""
 
 from __future__ import annotations
 
@@ -31,14 +32,14 @@ def test_every_put_returns_after_a_flush_that_covers_its_blob(tmp_path: Path) ->
     flushed: set[str] = set()
     lock = threading.Lock()
 
-    def slow_syncfs(fd: int) -> None:
-        """What is linked when the flush starts is what it makes durable (a slow disk: 5 ms)."""
-        linked = blobs_under(store.root)
+    def slow_fsync(fd: int) -> None:
+        """What is linked when a directory's flush starts is what it makes durable (a slow disk: 5 ms)."""
+        linked = {p.name for p in Path(os.readlink(f"/proc/self/fd/{fd}")).glob("*")}
         time.sleep(0.005)
         with lock:
             flushed.update(linked)
 
-    store.sync = BlobSync(store.root, syncfs=slow_syncfs)
+    store.sync = BlobSync(store.root, fsync=slow_fsync)
     failures: list[str] = []
 
     def uploader(n: int) -> None:
@@ -60,24 +61,34 @@ def test_every_put_returns_after_a_flush_that_covers_its_blob(tmp_path: Path) ->
     assert 0 < store.sync.flushes < 80  # grouped: the puts shared flushes
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="names an fd through /proc")
-def test_without_syncfs_the_file_and_every_changed_directory_are_fsynced(tmp_path: Path) -> None:
+def test_the_bytes_are_fsynced_before_the_name_and_every_changed_directory_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name found in the store is taken as stored, so it must never exist before its content is durable."""
     store = LocalBlobs(tmp_path / "files")
-    fsynced: list[str] = []
+    events: list[str] = []
+    real_fsync, real_link = os.fsync, os.link
+    monkeypatch.setattr(
+        os,
+        "fsync",
+        lambda fd: (events.append("fsync " + os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))[1],
+    )
+    monkeypatch.setattr(os, "link", lambda a, b: (events.append(f"link {b}"), real_link(a, b))[1])
     store.sync = BlobSync(
-        store.root, syncfs=None, fsync=lambda fd: fsynced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        store.root, fsync=lambda fd: events.append("dir " + os.readlink(f"/proc/self/fd/{fd}"))
     )
     s = staged(store, b"first")
     store.put(s)
     d = s.sha256
     root = store.root.resolve()
-    assert sorted(fsynced) == sorted(
-        str(p) for p in (root / d[:2] / d[2:4] / d, root / d[:2] / d[2:4], root / d[:2], root)
-    )
-    fsynced.clear()
+    target = root / d[:2] / d[2:4] / d
+    assert events[0] == f"fsync {s.path.resolve()}" and events[1] == f"link {store._path(d)}"
+    assert sorted(events[2:]) == sorted(f"dir {p}" for p in (root / d[:2] / d[2:4], root / d[:2], root))
+    assert target.read_bytes() == b"first"
     again = staged(store, b"first")
+    events.clear()
     store.put(again)  # stored already, and no flush owed: nothing to do
-    assert fsynced == []
+    assert events == []
 
 
 def test_a_failed_flush_is_run_again_by_the_next_put(tmp_path: Path) -> None:
@@ -91,14 +102,15 @@ def test_a_failed_flush_is_run_again_by_the_next_put(tmp_path: Path) -> None:
             raise OSError(5, "I/O error")
         fsynced.append(os.readlink(f"/proc/self/fd/{fd}"))
 
-    store.sync = BlobSync(store.root, syncfs=None, fsync=fsync)
+    store.sync = BlobSync(store.root, fsync=fsync)
     first = staged(store, b"first")
     with pytest.raises(OSError):
         store.put(first)
     second = staged(store, b"second")
     store.put(second)
     names = {Path(p).name for p in fsynced}
-    assert {first.sha256, second.sha256} <= names
+    d1, d2 = first.sha256, second.sha256
+    assert {d1[2:4], d2[2:4]} <= names  # both blobs' directories
 
 
 def test_the_same_bytes_put_twice_at_once_both_wait_for_the_flush(tmp_path: Path) -> None:
@@ -106,12 +118,12 @@ def test_the_same_bytes_put_twice_at_once_both_wait_for_the_flush(tmp_path: Path
     started, release = threading.Event(), threading.Event()
     done: list[str] = []
 
-    def gated_syncfs(fd: int) -> None:
+    def gated_fsync(fd: int) -> None:
         started.set()
         assert release.wait(10)
         done.append("flushed")
 
-    store.sync = BlobSync(store.root, syncfs=gated_syncfs)
+    store.sync = BlobSync(store.root, fsync=gated_fsync)
     a, b = staged(store, b"same"), staged(store, b"same")
     first = threading.Thread(target=lambda: (store.put(a), done.append("a")))
     first.start()

@@ -1,11 +1,11 @@
 """Blob storage for file contents: content-addressed (sha256), streamed in chunks, never whole in memory.
 
-An upload is first staged: written chunk by chunk to a temporary file beside the store, hashed as it goes. The
-store then takes the staged file under its digest — the data directory (a hard link, then made durable with
-the other uploads of the moment by one flush: core/blobsync.py) or an S3-compatible bucket (boto3's chunked
-multipart upload). The same content is
-stored once, whoever uploads it and however often. Putting is idempotent, so a caller may put again should
-the blob have vanished in between (a concurrent delete of its last metadata row).
+An upload is first staged: written chunk by chunk to a temporary file beside the store, hashed as it goes and
+fsynced. The store then takes the staged file under its digest — the data directory (a hard link, whose
+directory entry is made durable with the other uploads of the moment by one flush: core/blobsync.py) or an
+S3-compatible bucket (boto3's chunked multipart upload). The same content is stored once, whoever uploads it
+and however often. Putting is idempotent, so a caller may put again should the blob have vanished in between
+(a concurrent delete of its last metadata row).
 """
 
 from __future__ import annotations
@@ -55,9 +55,11 @@ class Staged:
             view = view[os.write(self._fd, view) :]
 
     def finish(self) -> str:
-        """Close the staged bytes and return their sha256 (the store makes them durable where it keeps them)."""
+        """Make the staged bytes durable and return their sha256: a blob's name in the store must never come
+        before its content (a put that finds the name takes the blob as stored)."""
         if self._fd is None:
             raise ValueError("staged upload is closed")
+        os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
         self.sha256 = self._hash.hexdigest()
@@ -100,12 +102,14 @@ class LocalBlobs:
         return self.root / d[:2] / d[2:4] / d
 
     def put(self, staged: Staged) -> None:
-        """Returns once the blob is durable: its bytes and every directory entry leading to it."""
+        """Returns once the blob is durable: its bytes (synced when staged) and every directory entry leading
+        to it."""
         target = self._path(staged.sha256)
         if target.exists():
-            self.sync.settled(target)  # linked by a put of the same bytes that may still wait for its flush
+            # linked by a put of the same bytes that may still wait for its flush
+            self.sync.settled(target.parent)
             return
-        changed = [target, target.parent]  # the file, and the directories whose entries change
+        changed = [target.parent]  # the directories whose entries change
         for d in (target.parent, target.parent.parent):
             if not d.exists():
                 changed.append(d.parent)
@@ -113,7 +117,7 @@ class LocalBlobs:
         try:
             os.link(staged.path, target)
         except FileExistsError:
-            self.sync.settled(target)
+            self.sync.settled(target.parent)
             return
         self.sync.durable(changed)
 
