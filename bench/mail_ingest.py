@@ -276,6 +276,67 @@ def in_process_rate(root: Path, messages: list[bytes]) -> dict[str, Any]:
     return {"n": len(messages), "per_s": len(messages) / seconds, "outcomes": dict(outcomes)}
 
 
+def counts(root: Path, messages: list[bytes], warm: int) -> list[list[Any]]:
+    """Per message of `Mail.ingest` in process, after `warm` warm-up messages: the figures that do not depend
+    on the machine's load (Python calls, statements, commits, fsyncs), and CPU ms (which does)."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+    from write_cpu import Statements
+
+    core, _, mail = open_mail(root / "counts")
+    for raw in messages[:warm]:
+        mail.ingest(WORKSPACE, "support", raw)
+    stmts = Statements(core.db.engine)
+    through_sqlalchemy = [0]
+    event.listen(
+        core.db.engine,
+        "before_cursor_execute",
+        lambda *a: through_sqlalchemy.__setitem__(0, through_sqlalchemy[0] + 1),
+    )
+    commits = [0]
+    event.listen(core.db.engine, "commit", lambda *a: commits.__setitem__(0, commits[0] + 1))
+    fsyncs = [0]
+    real_fsync = os.fsync
+
+    def counted_fsync(fd: int) -> None:
+        fsyncs[0] += 1
+        real_fsync(fd)
+
+    os.fsync = counted_fsync
+    wal = core.db.wal_sync
+    if wal is not None:
+        wal._fsync = counted_fsync
+    rest = messages[warm:]
+    half = len(rest) // 2
+    prof = cProfile.Profile()
+    before = stmts.n
+    sync = getattr(core.files.blobs, "sync", None)  # group commit for blobs: directory flushes
+    flushes = sync.flushes if sync is not None else 0
+    prof.enable()
+    for raw in rest[:half]:
+        mail.ingest(WORKSPACE, "support", raw)
+    prof.disable()
+    n = len(rest[:half])
+    row_counts = [
+        pstats.Stats(prof).total_calls / n,  # type: ignore[attr-defined]
+        (stmts.n - before) / n,
+        through_sqlalchemy[0] / n,
+        commits[0] / n,
+        fsyncs[0] / n,
+        ((sync.flushes if sync is not None else 0) - flushes) / n,
+    ]
+    t0 = os.times()
+    for raw in rest[half:]:
+        mail.ingest(WORKSPACE, "support", raw)
+    t1 = os.times()
+    cpu = ((t1.user - t0.user) + (t1.system - t0.system)) / len(rest[half:]) * 1000
+    os.fsync = real_fsync
+    core.close()
+    return [[*row_counts, cpu, os.getloadavg()[0]]]
+
+
 def _rss_kib(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:
@@ -507,6 +568,12 @@ def main() -> None:
     p.add_argument("--mode", choices=["traced", "rss"], help=argparse.SUPPRESS)
     p.add_argument("--probe-dir", help=argparse.SUPPRESS)
     p.add_argument("--imap-port", type=int, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--counts",
+        action="store_true",
+        help="only the per-message counts in process (calls, statements, commits, fsyncs, CPU ms)",
+    )
+    p.add_argument("--no-memory", action="store_true", help="skip the big-message memory probes and IMAP")
     p.add_argument("--imap-user", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.probe:
@@ -521,6 +588,25 @@ def main() -> None:
         f"corpus: median message {sizes[len(sizes) // 2]:,} bytes, p90 {sizes[int(len(sizes) * 0.9)]:,}, "
         f"largest {sizes[-1]:,}"
     )
+    if args.counts:
+        with scratch("mail", args.keep) as root:
+            report.table(
+                f"per message in process ({n} messages after {WARMUP}; calls and statements over the first half, "
+                "CPU over the second)",
+                [
+                    "Python calls",
+                    "SQLite statements",
+                    "through SQLAlchemy",
+                    "commits",
+                    "fsyncs",
+                    "blob flushes",
+                    "CPU ms",
+                    "load 1m",
+                ],
+                counts(root, corpus(n + WARMUP, 3, "c"), WARMUP),
+            )
+        report.emit(args.json)
+        return
     with scratch("mail", args.keep) as root:
         rows = http_rows(root, messages, warm, args.clients)
         log("in process: the pipeline alone")
@@ -544,12 +630,13 @@ def main() -> None:
             report.table(
                 f"ratio, replicator {state}", ["figure", "value"], [["inbound / ticket create", ratio]]
             )
-        mem_rows = memory_rows(root, args.mb, args.imap_size, report)
-        report.table(
-            "peak memory of one big message",
-            ["path", "bytes", "traced peak / size", "RSS growth / size"],
-            mem_rows,
-        )
+        if not args.no_memory:
+            mem_rows = memory_rows(root, args.mb, args.imap_size, report)
+            report.table(
+                "peak memory of one big message",
+                ["path", "bytes", "traced peak / size", "RSS growth / size"],
+                mem_rows,
+            )
     report.emit(args.json)
 
 

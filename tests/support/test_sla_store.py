@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock, iso
@@ -81,6 +81,16 @@ def customer(core: Deskbase, ws: str, tid: str, email: str) -> str:
     link = {"collection": "tickets", "id": tid}, {"collection": "customers", "id": cid}
     core.relationships.upsert(ws, {"rel_type": "submitted_by", "source": link[0], "target": link[1]}, SYSTEM)
     return cid
+
+
+def vip_policy(core: Deskbase, ws: str) -> SlaService:
+    """A first policy for enterprise customers (a 5-minute first response): the customer link counts."""
+    sla = core.extensions[SlaService]
+    vip = dict(sla.config.get(ws, "policy", "default").definition or {})
+    vip["match"] = {"field": "customer.plan", "op": "eq", "value": "enterprise"}
+    vip["targets"] = {**vip["targets"], "first_response": {"high": {"seconds": 300, "business": False}}}
+    sla.config.put(ws, "policy", "vip", vip, SYSTEM, position=0)
+    return sla
 
 
 def test_a_conversation_equals_its_replay_after_every_write(
@@ -219,11 +229,7 @@ def test_tickets_made_by_the_write_in_hand_equal_their_replay(
     the same write did to it (a later version, a customer link, a message, a delete) and a later revival of
     its id, its rows equal a rebuild from the change log. A policy for enterprise customers makes the customer
     link count."""
-    sla = core.extensions[SlaService]
-    vip = dict(sla.config.get(ws, "policy", "default").definition or {})
-    vip["match"] = {"field": "customer.plan", "op": "eq", "value": "enterprise"}
-    vip["targets"] = {**vip["targets"], "first_response": {"high": {"seconds": 300, "business": False}}}
-    sla.config.put(ws, "policy", "vip", vip, SYSTEM, position=0)
+    sla = vip_policy(core, ws)
     clock.advance(minutes=1)
     customer = {"name": "Ana", "email": "ana@x.io", "plan": "enterprise"}
     cid = core.records.create(ws, "customers", {"data": customer}, SYSTEM)[0]["id"]
@@ -267,3 +273,71 @@ def test_tickets_made_by_the_write_in_hand_equal_their_replay(
     clock.advance(minutes=10)
     core.records.create(ws, "tickets", {"id": deleted, "data": {**data, "priority": "low"}}, SYSTEM)
     assert_current(core, ws, deleted)
+
+
+def test_a_ticket_made_with_its_customer_and_message_is_folded_from_the_write(
+    core: Deskbase, ws: str, clock: FixedClock
+) -> None:
+    """Inbound mail's first message: one write makes the customer (or finds an older one), the ticket, its
+    `submitted_by` link, the customer's message and its link. The SLA hook takes all of it from the write's
+    own record states (no change-log read), and the rows equal a rebuild: the policy matched on the customer,
+    and the message counted as the customer's."""
+    sla = vip_policy(core, ws)
+    clock.advance(minutes=1)
+    bo = {"name": "Bo", "email": "bo@x.io", "plan": "enterprise"}
+    older = core.records.create(ws, "customers", {"data": bo}, SYSTEM)[0]["id"]
+    data = {"subject": "VPN down", "status": "open", "priority": "high"}
+
+    def first_message(customer: dict[str, Any], author: str) -> list[dict[str, Any]]:
+        return [
+            customer,
+            {"type": "upsert_record", "collection": "tickets", "ref": "t", "data": data},
+            {
+                "type": "upsert_relationship",
+                "rel_type": "submitted_by",
+                "source": {"collection": "tickets", "id": "$ref:t"},
+                "target": {"collection": "customers", "id": "$ref:c"},
+            },
+            {
+                "type": "upsert_record",
+                "collection": "responses",
+                "ref": "r",
+                "data": {"body": "it is down", "type": "reply", "author": author},
+            },
+            {
+                "type": "upsert_relationship",
+                "rel_type": "has_response",
+                "source": {"collection": "tickets", "id": "$ref:t"},
+                "target": {"collection": "responses", "id": "$ref:r"},
+            },
+        ]
+
+    made = {
+        "type": "upsert_record",
+        "collection": "customers",
+        "ref": "c",
+        "data": {"name": "Ana", "email": "ana@x.io", "plan": "enterprise"},
+    }
+    found = {"type": "upsert_record", "collection": "customers", "ref": "c", "id": older, "data": bo}
+    reads: list[str] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        reads.append(statement)
+
+    for customer, author in ((made, "ana@x.io"), (found, "bo@x.io")):
+        clock.advance(minutes=1)
+        event.listen(core.db.engine, "before_cursor_execute", watch)
+        try:
+            results = core.batch.run(ws, first_message(customer, author), SYSTEM)["results"]
+        finally:
+            event.remove(core.db.engine, "before_cursor_execute", watch)
+        tid = results[1]["record"]["id"]
+        assert not [s for s in reads if "FROM changes" in s]
+        view = sla.ticket_view(ws, tid)
+        assert [i["policy_id"] for i in view["sla"]] == ["vip"] * len(view["sla"])
+        assert view["metrics"]["customer_replies"] == 1
+        expected = replayed_view(core, ws, tid)
+        assert {k: view[k] for k in expected} == expected
+        before = stored(core, ws, tid)
+        sla.rebuild(ws)
+        assert stored(core, ws, tid) == before

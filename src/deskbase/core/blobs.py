@@ -1,10 +1,11 @@
 """Blob storage for file contents: content-addressed (sha256), streamed in chunks, never whole in memory.
 
 An upload is first staged: written chunk by chunk to a temporary file beside the store, hashed as it goes and
-fsynced. The store then takes the staged file under its digest — the data directory (a hard link, then the
-directory is fsynced) or an S3-compatible bucket (boto3's chunked multipart upload). The same content is
-stored once, whoever uploads it and however often. Putting is idempotent, so a caller may put again should
-the blob have vanished in between (a concurrent delete of its last metadata row).
+fsynced. The store then takes the staged file under its digest — the data directory (a hard link, whose
+directory entry is made durable with the other uploads of the moment by one flush: core/blobsync.py) or an
+S3-compatible bucket (boto3's chunked multipart upload). The same content is stored once, whoever uploads it
+and however often. Putting is idempotent, so a caller may put again should the blob have vanished in between
+(a concurrent delete of its last metadata row).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from deskbase.config import Settings
+from deskbase.core.blobsync import BlobSync
 from deskbase.core.errors import FileTooLarge, Unavailable
 
 CHUNK = 256 * 1024
@@ -53,7 +55,8 @@ class Staged:
             view = view[os.write(self._fd, view) :]
 
     def finish(self) -> str:
-        """Make the staged bytes durable and return their sha256."""
+        """Make the staged bytes durable and return their sha256: a blob's name in the store must never come
+        before its content (a put that finds the name takes the blob as stored)."""
         if self._fd is None:
             raise ValueError("staged upload is closed")
         os.fsync(self._fd)
@@ -89,6 +92,7 @@ class LocalBlobs:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.sync = BlobSync(root)
 
     def staging_dir(self) -> Path:
         return self.root / "tmp"
@@ -98,19 +102,24 @@ class LocalBlobs:
         return self.root / d[:2] / d[2:4] / d
 
     def put(self, staged: Staged) -> None:
+        """Returns once the blob is durable: its bytes (synced when staged) and every directory entry leading
+        to it."""
         target = self._path(staged.sha256)
         if target.exists():
+            # linked by a put of the same bytes that may still wait for its flush
+            self.sync.settled(target.parent)
             return
+        changed = [target.parent]  # the directories whose entries change
+        for d in (target.parent, target.parent.parent):
+            if not d.exists():
+                changed.append(d.parent)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(staged.path, target)
         except FileExistsError:
+            self.sync.settled(target.parent)
             return
-        fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        self.sync.durable(changed)
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()

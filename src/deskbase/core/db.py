@@ -13,10 +13,10 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from sqlalchemy import create_engine, event
@@ -27,6 +27,9 @@ from sqlalchemy.pool import QueuePool
 from deskbase.core.errors import WriteConflict
 from deskbase.core.horizon import Horizon
 from deskbase.core.walsync import WalSync
+
+if TYPE_CHECKING:
+    from deskbase.core.entity_state import RecordState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +54,9 @@ class Tx:
         #: Workspace rows a unit of work read in this transaction (`Records.begin`), dropped when the transaction
         #: changes the workspace's schema (core/lookups.py): what later in-transaction readers may reuse.
         self.workspace_rows: dict[str, Any] = {}
+        #: The record states of the unit of work whose changes the in-transaction hooks are running for (loaded
+        #: `FOR UPDATE` or written by it, current after its flush): what a hook may take instead of the rows.
+        self.unit_records: Mapping[tuple[str, str], RecordState] = {}
         self.commit_hooks_registered = False
 
     def after_commit(self, fn: Callable[[], None]) -> None:

@@ -298,7 +298,11 @@ class UnitOfWork(RecordWrites, LinkWrites):
         moved = [(s.collection, s.id, *self._files_of(s)[1:]) for s in recs]
         self.file_refs.store([m for m in moved if m[2] != m[3]])
         if self.domain_hooks:
-            self.app.run_in_tx_hooks(self.tx, self.changes)
+            self.tx.unit_records = self.records
+            try:
+                self.app.run_in_tx_hooks(self.tx, self.changes)
+            finally:
+                self.tx.unit_records = {}
         self.changes = []
         for s in recs:
             s.dirty, s.in_db = False, True

@@ -203,7 +203,7 @@ class Ingest:
             uow.file_refs.created(ids)
             original, attached = ids[0], ids[1:]
             when = uow.when(None)
-            customer = self._customer(uow, msg)
+            customer = self._customer(uow, msg, when)
             ticket = self._thread(uow, box, msg)
             others = self._copied(box, msg, customer)
             if ticket is None:
@@ -298,9 +298,10 @@ class Ingest:
             mail["shortened"] = True
         return data
 
-    def _customer(self, uow: UnitOfWork, msg: Parsed) -> RecordState:
+    def _customer(self, uow: UnitOfWork, msg: Parsed, when: datetime) -> RecordState:
         """The live customer with this email address (the `email` index), or a new one named as the From
-        header names the sender."""
+        header names the sender, made at the message's time like its ticket and response (so the SLA hook
+        sees no customer change after the ticket's creation, and takes both from the write in hand)."""
         uow.claim("customer-email", msg.from_address.lower())
         conn = uow.tx.conn
         stmt = _customer_by_email(conn.dialect.name)
@@ -308,7 +309,7 @@ class Ingest:
         if row is not None:
             return uow.adopt(row)
         name = msg.from_name or msg.from_address.split("@")[0]
-        st, _ = uow.upsert_record("customers", {"name": name[:200], "email": msg.from_address}, None)
+        st, _ = uow.upsert_record("customers", {"name": name[:200], "email": msg.from_address}, when)
         return st
 
     def _thread(self, uow: UnitOfWork, box: Any, msg: Parsed) -> RecordState | None:

@@ -39,6 +39,7 @@ from deskbase.support.sla_config import ConfigVersion, SlaConfig
 from deskbase.support.sla_facts import (
     config_mark,
     customer_of,
+    gathered_in_hand,
     message,
     records,
     resolve_eras,
@@ -57,6 +58,9 @@ class _Input:
     responses: list[str] = field(default_factory=list)
     replay: bool = False
     new: bool = False  #: the ticket was made by this write: its whole history is `versions`
+    customer: str | None = None  #: the customer a `submitted_by` link this write made names
+    #: A link removed or changed, or a second customer: the history is not only what this write made.
+    rewritten: bool = False
 
 
 _rel = t.relationships
@@ -89,6 +93,8 @@ class SlaService:
         created: dict[str, set[str]] = defaultdict(set)
         edited: dict[str, set[str]] = defaultdict(set)
         customers: dict[str, set[str]] = defaultdict(set)
+        made: dict[str, set[str]] = defaultdict(set)  #: customers this write made: no stored link names them
+        new_links: dict[str, list[tuple[str, str]]] = defaultdict(list)  #: (customer, ticket) linked here
         config_changed: set[str] = set()
         for c in changes:
             ws = c.workspace_id
@@ -102,14 +108,22 @@ class SlaService:
             elif c.entity == "record" and c.collection == "responses":
                 (created if c.op == "create" else edited)[ws].add(c.entity_id)
             elif c.entity == "record" and c.collection == "customers":
-                customers[ws].add(c.entity_id)
+                (made if c.first else customers)[ws].add(c.entity_id)
             elif c.entity == "relationship" and c.collection in ("has_response", "submitted_by"):
                 if img.get("source_collection") == "tickets":
                     w = work[ws][img["source_id"]]
-                    if c.collection == "has_response" and c.op == "create" and not img.get("deleted"):
+                    fresh_link = c.op == "create" and not img.get("deleted")
+                    if c.collection == "has_response" and fresh_link:
                         w.responses.append(img["target_id"])
-                    else:  # a link removed or a customer changed rewrites the past
-                        w.replay = True
+                        continue
+                    # A link removed or a customer changed rewrites the past
+                    w.replay = True
+                    if fresh_link:
+                        new_links[ws].append((img["target_id"], img["source_id"]))
+                    if fresh_link and w.customer is None:
+                        w.customer = img["target_id"]
+                    else:
+                        w.rewritten = True
             elif c.entity in ("sla_policy", "sla_calendar"):
                 config_changed.add(ws)
         conn = tx.conn
@@ -119,8 +133,10 @@ class SlaService:
             for tid in self._linked(conn, ws, "has_response", "responses", ids - created[ws]):
                 work[ws][tid].replay = True
         now = self.core.clock.now()
-        for ws, ids in customers.items():
-            linked = self._linked(conn, ws, "submitted_by", "customers", ids)
+        for ws in customers.keys() | made.keys():
+            linked = self._linked(conn, ws, "submitted_by", "customers", customers[ws])
+            inputs = work.get(ws, {})
+            linked += [tid for cid, tid in new_links[ws] if cid in made[ws] and not inputs[tid].new]
             if not linked:
                 continue
             lock_rows(conn, ws, "tickets", linked)
@@ -154,17 +170,23 @@ class SlaService:
                 if w.replay or not self._continue(writer, tid, w, rows.get(tid), configs, match)
             ]
             if replay:
-                # A ticket made by this write, with no link yet, has no history but this write's versions:
-                # evaluated from them, without reading back what was just written.
+                # A ticket made by this write has no history but this write's versions, links and the
+                # records it holds: evaluated from them, without reading back what was just written.
                 new = {
-                    tid: inputs[tid].versions
+                    tid: g
                     for tid in replay
-                    if inputs[tid].new
-                    and not (inputs[tid].replay or inputs[tid].responses)
+                    if (w := inputs[tid]).new
+                    and not w.rewritten
                     and tid not in rows
+                    and (
+                        g := gathered_in_hand(
+                            tx.unit_records, tid, w.versions, w.customer, w.responses, match
+                        )
+                    )
+                    is not None
                 }
                 old = sorted(tid for tid in replay if tid not in new)
-                replayed = sla_replay.replay_new(self.config, ws, new, now, configs)
+                replayed = sla_replay.replay_gathered(self.config, ws, new, now, configs)
                 if old:
                     replayed |= sla_replay.replay(self.config, conn, ws, old, now, configs)
                 sla_replay.store(writer, replayed, rows, configs, match)

@@ -9,7 +9,7 @@ under exactly the eras it was folded under.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter
 
 from deskbase.core import tables as t
-from deskbase.core.entity_state import record_from_row
+from deskbase.core.entity_state import RecordState, record_from_row
 from deskbase.support import tables as ts
 from deskbase.support.calendar import Calendar, calendar_24x7
 from deskbase.support.evaluate import Message, PolicyEra, TicketFacts, TicketVersion
@@ -123,15 +123,56 @@ def message(
     row: Any, link_removed: datetime | None, customer: dict[str, Any] | None, match: list[str]
 ) -> Message:
     """A response row as the fold sees it: classified, at its send time, removed if it or its link is gone."""
-    resp = record_from_row(row).public()
-    removed = [d for d in (row.updated_at if row.deleted else None, link_removed) if d is not None]
+    return message_of(record_from_row(row), link_removed, customer, match)
+
+
+def message_of(
+    st: RecordState, link_removed: datetime | None, customer: dict[str, Any] | None, match: list[str]
+) -> Message:
+    """`message` of a response as a unit of work holds it."""
+    resp = st.public()
+    removed = [d for d in (st.updated_at if st.deleted else None, link_removed) if d is not None]
     return Message(
-        row.id,
+        st.id,
         message_time(resp),
         classify(resp, customer, match),  # type: ignore[arg-type]
         resp["data"].get("author"),
         min(removed) if removed else None,
     )
+
+
+def gathered_in_hand(
+    in_hand: Mapping[tuple[str, str], RecordState],
+    ticket_id: str,
+    versions: list[TicketVersion],
+    customer_id: str | None,
+    response_ids: list[str],
+    match: list[str],
+) -> Gathered | None:
+    """What `gather_many` would read back for a ticket the write in hand made, with the customer and the
+    messages it linked to it, taken from that write's own record states; None when one is not in hand.
+
+    The write made the ticket, so every version and link of it is the write's own. The customer may be older;
+    its versions matter to the timeline only from the ticket's creation on, so one in hand that last changed
+    no later than that is exactly its current data (a later change: read the log)."""
+    customer: dict[str, Any] | None = None
+    customer_versions: list[tuple[datetime, dict[str, Any]]] = []
+    if customer_id is not None:
+        st = in_hand.get(("customers", customer_id))
+        if st is None or st.updated_at > versions[0].at:
+            return None
+        if not st.deleted:
+            customer = st.public()
+            customer_versions = [(st.updated_at, st.data)]
+    messages: list[Message] = []
+    for rid in response_ids:
+        resp = in_hand.get(("responses", rid))
+        if resp is None:
+            return None
+        messages.append(message_of(resp, None, customer, match))
+    messages.sort(key=lambda m: (m.at, m.id))
+    facts = TicketFacts(ticket_id, tuple(versions), tuple(messages), customer["data"] if customer else None)
+    return Gathered(facts, customer_versions)
 
 
 def gather_many(conn: Connection, workspace_id: str, ticket_ids: list[str]) -> dict[str, Gathered]:

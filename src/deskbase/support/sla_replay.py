@@ -19,7 +19,7 @@ from deskbase.core.changelog import Change
 from deskbase.core.context import Actor
 from deskbase.core.records import lock_rows
 from deskbase.support import tables as ts
-from deskbase.support.evaluate import Fold, TicketFacts, TicketVersion, fold
+from deskbase.support.evaluate import Fold, fold
 from deskbase.support.sla_config import ConfigVersion, SlaConfig
 from deskbase.support.sla_facts import (
     Gathered,
@@ -55,21 +55,16 @@ def replay(
     return {tid: _evaluate(config, workspace_id, g, now, configs) for tid, g in gathered.items()}
 
 
-def replay_new(
+def replay_gathered(
     config: SlaConfig,
     workspace_id: str,
-    versions: dict[str, list[TicketVersion]],
+    gathered: dict[str, Gathered],
     now: datetime,
     configs: list[ConfigVersion],
 ) -> dict[str, Replayed]:
-    """Evaluate tickets made by the write in hand, whose whole history is its versions of them: no earlier
-    version, no message and no customer link (what `gather_many` would read back is exactly this)."""
-    return {
-        tid: _evaluate(
-            config, workspace_id, Gathered(TicketFacts(tid, tuple(vs), (), None), []), now, configs
-        )
-        for tid, vs in versions.items()
-    }
+    """Evaluate tickets whose whole history the write in hand holds (`sla_facts.gathered_in_hand`): made by
+    it, with what it linked to them — nothing read back."""
+    return {tid: _evaluate(config, workspace_id, g, now, configs) for tid, g in gathered.items()}
 
 
 def _evaluate(
