@@ -31,6 +31,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    exists,
     false,
     func,
     intersect,
@@ -57,6 +58,10 @@ CAP = MAX_IN
 #: Measured at 100k demo tickets: building a set costs about 7 µs a candidate, checking a found ticket ~40 µs.
 COMMON = 20_000
 COMMON_ALONE = 5_000
+#: What one trigram candidate costs when a word's tickets are gathered from it, relative to a ticket field's
+#: (whose rowid is the ticket's, an index entry): a message is read for its id, then its link and ticket
+#: looked up; a customer leads to several tickets. The cheapest narrow word drives (see `_Sql.driven`).
+COST = {"own": 1, "message": 8, "customer": 20}
 #: ticket id -> word -> what holds it ("subject", "message"…)
 Hits = dict[str, dict[str, set[str]]]
 MESSAGES, CUSTOMERS = "responses", "customers"
@@ -100,6 +105,7 @@ class _Sql:
         self.ticket_fields = fields.get("tickets", [])
         self.bodies = "body" in fields.get(MESSAGES, []) and scope.through("tickets", MESSAGES)
         self.customer_fields = fields.get(CUSTOMERS, []) if scope.through("tickets", CUSTOMERS) else []
+        self.trigram = not self.pg and search.sqlite_trigram()
         self._n = 0
 
     def _param(self, value: Any) -> Any:
@@ -107,15 +113,15 @@ class _Sql:
         return bindparam(f"w{self._n}", value)
 
     # ---- one word in one field --------------------------------------------------------------------------
-    def text(self, name: str) -> ColumnElement[Any]:
+    def text(self, name: str, table: str = "records") -> ColumnElement[Any]:
         if self.pg:
-            return literal_column(f"(records.data ->> '{name}')")
-        return literal_column(f"json_extract(records.data, '$.{name}')")
+            return literal_column(f"({table}.data ->> '{name}')")
+        return literal_column(f"json_extract({table}.data, '$.{name}')")
 
-    def holds(self, name: str, w: str) -> ColumnElement[bool]:
+    def holds(self, name: str, w: str, table: str = "records") -> ColumnElement[bool]:
         """The `search` op's own test (`filters.py`): a case-folded substring, exactly as the scan has it."""
         escaped = w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower()
-        return func.lower(self.text(name)).like(self._param(f"%{escaped}%"), escape="\\")
+        return func.lower(self.text(name, table)).like(self._param(f"%{escaped}%"), escape="\\")
 
     def rows(self, coll: str, name: str, w: str) -> Select[Any]:
         """Ids of the live `coll` records whose field holds `w`. SQLite: the field's trigram rowids drive the
@@ -178,6 +184,121 @@ class _Sql:
             )
             .where(r.c.deleted.is_(False))
             .order_by(newest.desc(), r.c.id.desc())
+            .limit(limit)
+        )
+
+    # ---- SQLite: one word's candidate tickets drive, every word is checked on them -------------------------
+    def superset(self, w: str) -> Any:
+        """Rowids of at least every ticket holding `w`: its fields' trigram candidates as they are (a ticket
+        field's rowid is the ticket's), the number, and the tickets linked to its message and customer
+        candidates. Not rechecked, not even for workspace or collection: `driven` keeps only live tickets
+        that hold every word, so the cost is an index entry per candidate, not a record read and parsed."""
+        parts = [search.rowids(name, self._phrase(w)) for name in self.ticket_fields]
+        number = _number(w)
+        if number is not None:
+            r = t.records
+            parts.append(
+                select(literal_column("records.rowid")).where(
+                    r.c.workspace_id == self.ws, r.c.collection == "tickets", r.c.number == number
+                )
+            )
+        if self.bodies:
+            parts.append(self._tickets_of("has_response", MESSAGES, ["body"], w))
+        if self.customer_fields:
+            parts.append(self._tickets_of("submitted_by", CUSTOMERS, self.customer_fields, w))
+        if not parts:
+            return select(literal_column("NULL")).where(false())
+        return union_all(*parts) if len(parts) > 1 else parts[0]
+
+    def _phrase(self, w: str) -> Any:
+        return self._param(search.match_phrase(w))
+
+    def _candidates(self, names: list[str], w: str) -> Any:
+        sets = [search.rowids(name, self._phrase(w)) for name in names]
+        return union_all(*sets) if len(sets) > 1 else sets[0]
+
+    def _tickets_of(self, rel: str, coll: str, names: list[str], w: str) -> Select[Any]:
+        """Rowids of the tickets linked by `rel` to `coll` records among `w`'s trigram candidates (their live
+        link not required here: `check` requires it)."""
+        self._n += 1
+        m, tk, link = t.records.alias(f"m{self._n}"), t.records.alias(f"t{self._n}"), t.relationships
+        return (
+            select(literal_column(f"t{self._n}.rowid"))
+            .select_from(
+                m.join(
+                    link,
+                    and_(
+                        link.c.workspace_id == self.ws,
+                        link.c.target_collection == coll,
+                        link.c.target_id == m.c.id,
+                        link.c.rel_type == rel,
+                    ),
+                ).join(
+                    tk,
+                    and_(
+                        tk.c.workspace_id == self.ws,
+                        tk.c.collection == "tickets",
+                        tk.c.id == link.c.source_id,
+                    ),
+                )
+            )
+            .where(
+                literal_column(f"m{self._n}.rowid").in_(self._candidates(names, w)),
+                search.unindexed(m.c.workspace_id) == self.ws,
+                m.c.collection == coll,
+                link.c.source_collection == "tickets",
+            )
+        )
+
+    def check(self, w: str, probe: bool) -> ColumnElement[bool]:
+        """`w` is somewhere on the ticket row `records`: its own fields, its number, a live linked message or
+        its customer — each the scan's own test, tried in that order and stopping at the first that holds.
+        `probe`: a linked record's text is read only when it is a trigram candidate (the candidates gathered
+        once per statement); a common word reads the linked texts without that set."""
+        found = [self.holds(name, w) for name in self.ticket_fields]
+        number = _number(w)
+        if number is not None:
+            found.append(t.records.c.number == number)
+        if self.bodies:
+            found.append(self._linked_holding("has_response", MESSAGES, ["body"], w, probe))
+        if self.customer_fields:
+            found.append(self._linked_holding("submitted_by", CUSTOMERS, self.customer_fields, w, probe))
+        return or_(*found) if found else false()
+
+    def _linked_holding(self, rel: str, coll: str, names: list[str], w: str, probe: bool) -> Any:
+        self._n += 1
+        name = f"m{self._n}"
+        m, link = t.records.alias(name), t.relationships.alias(f"l{self._n}")
+        conds: list[ColumnElement[bool]] = [
+            link.c.workspace_id == self.ws,
+            link.c.source_collection == "tickets",
+            link.c.source_id == t.records.c.id,
+            link.c.rel_type == rel,
+            link.c.target_collection == coll,
+            link.c.deleted.is_(False),
+        ]
+        if probe:
+            conds.append(literal_column(f"{name}.rowid").in_(self._candidates(names, w)))
+        conds += [m.c.deleted.is_(False), or_(*(self.holds(n, w, name) for n in names))]
+        joined = link.join(
+            m,
+            and_(m.c.workspace_id == link.c.workspace_id, m.c.collection == coll, m.c.id == link.c.target_id),
+        )
+        return exists(select(literal_column("1")).select_from(joined).where(*conds))
+
+    def driven(self, words: list[str], driver: str, probes: set[str], limit: int) -> Select[Any]:
+        """The newest `limit` live tickets among `driver`'s superset that hold every word (exactly)."""
+        r = t.records
+        return (
+            select(r.c.id)
+            .where(
+                literal_column("records.rowid").in_(self.superset(driver)),
+                search.unindexed(r.c.workspace_id) == self.ws,
+                r.c.collection == "tickets",
+                r.c.deleted.is_(False),
+                *(self.check(w, w in probes) for w in words),
+            )
+            .order_by(literal_column("+records.updated_at").desc(), r.c.id.desc())
             .limit(limit)
         )
 
@@ -244,58 +365,59 @@ class _Sql:
             .order_by(rel_t.c.source_id, r.c.updated_at.desc(), r.c.id)
         )
 
-    def size(self, conn: Connection, w: str, cap: int) -> int:
-        """Trigram candidates of `w` over its sources, counted up to `cap` + 1 (SQLite; PostgreSQL: 0, its
-        planner sizes the sets itself)."""
+    def counts(self, conn: Connection, w: str, cap: int) -> dict[str, int]:
+        """Trigram candidates of `w` per source ("own", "message", "customer"), each counted up to `cap` + 1
+        (SQLite; PostgreSQL: none counted, its planner sizes the sets itself)."""
+        out = {"own": 0, "message": 0, "customer": 0}
         phrase = search.match_phrase(w)
-        if self.pg or phrase is None or not search.sqlite_trigram():
-            return 0
-        names = [*self.ticket_fields, *(["body"] if self.bodies else []), *self.customer_fields]
-        n = 0
-        for name in names:
-            n += search.count_candidates(conn, name, phrase, cap - n)
-            if n > cap:
-                break
-        return n
+        if not self.trigram or phrase is None:
+            return out
+        sources = (
+            ("own", self.ticket_fields),
+            ("message", ["body"] if self.bodies else []),
+            ("customer", self.customer_fields),
+        )
+        for kind, names in sources:
+            for name in names:
+                out[kind] += search.count_candidates(conn, name, phrase, cap - out[kind])
+                if out[kind] > cap:
+                    break
+        return out
 
 
-def match_tickets(core: Deskbase, scope: ReadScope, words: list[str]) -> Match | None:
-    """The tickets holding every word somewhere; None when no word can narrow (all under three characters)
-    or the caller may not read tickets."""
+def match_tickets(
+    core: Deskbase, scope: ReadScope, words: list[str], limit: int = CAP, explain: bool = True
+) -> Match | None:
+    """The newest `limit` (at most CAP) tickets holding every word somewhere; None when no word can narrow
+    (all under three characters) or the caller may not read tickets. `explain=False`: the ids alone (`why`
+    and `messages` left empty where the match did not need them)."""
     todo = narrowing(words)
     if not todo or not scope.records("tickets"):
         return None
+    limit = min(limit, CAP)
     with core.db.read() as conn:
         sql = _Sql(core, scope, conn.dialect.name)
         common = COMMON if len(todo) > 1 else COMMON_ALONE
-        sizes = {w: sql.size(conn, w, common) for w in todo}
-        narrow = [w for w in todo if sizes[w] <= common]
-        if len(narrow) == len(todo):  # every set built and intersected by the database: exact
-            ids = [row[0] for row in conn.execute(sql.match(todo, CAP + 1))]
-            hits, messages = sql.hits(conn, todo, ids[:CAP])
-            complete = len(ids) <= CAP
-        else:
-            if (
-                narrow
-            ):  # the words few records hold, intersected; the common ones checked on those, newest first
-                found = [row[0] for row in conn.execute(sql.match(narrow, common + 1))]
-                complete = len(found) <= common
-            else:  # every word common: the newest tickets holding the rarest in their own fields, checked
-                first = min(todo, key=lambda w: sizes[w])
-                own = {
-                    "or": [{"field": f"data.{n}", "op": "search", "value": first} for n in sql.ticket_fields]
-                }
-                found = core.records.ids(scope.workspace_id, "tickets", own, CAP) if sql.ticket_fields else []
-                complete = False
-            ids, hits, messages = [], {}, {}
-            for start in range(0, len(found), CAP):
-                got, said = sql.hits(conn, todo, found[start : start + CAP])
-                kept = [tid for tid in found[start : start + CAP] if all(got[tid].values())]
-                ids += kept
-                hits.update({tid: got[tid] for tid in kept})
-                messages.update({tid: m for tid, m in said.items() if tid in hits})
-                if len(ids) > CAP:
-                    break
-            complete = complete and len(ids) <= CAP
-    why = {tid: set().union(*hits[tid].values()) for tid in ids[:CAP]}
-    return Match(ids[:CAP], complete, why, {tid: m for tid, m in messages.items() if tid in why})
+        counts = {w: sql.counts(conn, w, common) for w in todo}
+        narrow = [w for w in todo if sum(counts[w].values()) <= common]
+        phrases = all(search.match_phrase(w) is not None for w in todo)
+        hits: Hits = {}
+        messages: dict[str, str] = {}
+        if narrow and sql.trigram and phrases:  # the cheapest word's tickets, every word checked on them
+            driver = min(narrow, key=lambda w: sum(COST[k] * n for k, n in counts[w].items()))
+            ids = [row[0] for row in conn.execute(sql.driven(todo, driver, set(narrow), limit + 1))]
+            complete = len(ids) <= limit
+        elif len(narrow) == len(todo):  # every set built and intersected by the database: exact
+            ids = [row[0] for row in conn.execute(sql.match(todo, limit + 1))]
+            complete = len(ids) <= limit
+        else:  # every word common: the newest tickets holding the rarest in their own fields, checked
+            first = min(todo, key=lambda w: sum(counts[w].values()))
+            own = {"or": [{"field": f"data.{n}", "op": "search", "value": first} for n in sql.ticket_fields]}
+            found = core.records.ids(scope.workspace_id, "tickets", own, CAP) if sql.ticket_fields else []
+            hits, messages = sql.hits(conn, todo, found)
+            ids = [tid for tid in found if all(hits[tid].values())]
+            complete = False
+        if explain and not hits:
+            hits, messages = sql.hits(conn, todo, ids[:limit])
+    why = {tid: set().union(*hits[tid].values()) for tid in ids[:limit]} if explain else {}
+    return Match(ids[:limit], complete, why, {tid: m for tid, m in messages.items() if tid in why})
