@@ -58,10 +58,14 @@ CAP = MAX_IN
 #: Measured at 100k demo tickets: building a set costs about 7 µs a candidate, checking a found ticket ~40 µs.
 COMMON = 20_000
 COMMON_ALONE = 5_000
-#: What one trigram candidate costs when a word's tickets are gathered from it, relative to a ticket field's
-#: (whose rowid is the ticket's, an index entry): a message is read for its id, then its link and ticket
-#: looked up; a customer leads to several tickets. The cheapest narrow word drives (see `_Sql.driven`).
-COST = {"own": 1, "message": 8, "customer": 20}
+#: What gathering a word's tickets costs per trigram candidate, in FTS rowids read (~0.2 µs at 100k demo
+#: tickets): a ticket field's candidate is the ticket's rowid; a message is read for its id, then its link
+#: and ticket looked up (~8 µs); a customer leads to its links and their tickets (~12 µs). CHECK: checking
+#: one gathered ticket for a word it was not gathered by (~12 µs: its fields, messages and customer).
+COST = {"own": 1, "message": 40, "customer": 60}
+CHECK = 60
+#: Tickets a customer candidate leads to, for sizing a gathered set (demo: 5).
+FANOUT = 5
 #: ticket id -> word -> what holds it ("subject", "message"…)
 Hits = dict[str, dict[str, set[str]]]
 MESSAGES, CUSTOMERS = "responses", "customers"
@@ -219,43 +223,40 @@ class _Sql:
 
     def _tickets_of(self, rel: str, coll: str, names: list[str], w: str) -> Select[Any]:
         """Rowids of the tickets linked by `rel` to `coll` records among `w`'s trigram candidates (their live
-        link not required here: `check` requires it)."""
+        link not required here: `check` requires it). Nested `IN`s, so that the candidates drive: a join lets
+        SQLite walk every link of the type instead."""
         self._n += 1
-        m, tk, link = t.records.alias(f"m{self._n}"), t.records.alias(f"t{self._n}"), t.relationships
+        n = self._n
+        m, tk, link = t.records.alias(f"m{n}"), t.records.alias(f"t{n}"), t.relationships
+        found = select(m.c.id).where(
+            literal_column(f"m{n}.rowid").in_(self._candidates(names, w)),
+            search.unindexed(m.c.workspace_id) == self.ws,
+            m.c.collection == coll,
+        )
+        linked = select(link.c.source_id).where(
+            link.c.workspace_id == self.ws,
+            link.c.target_collection == coll,
+            link.c.target_id.in_(found),
+            link.c.rel_type == rel,
+            link.c.source_collection == "tickets",
+        )
         return (
-            select(literal_column(f"t{self._n}.rowid"))
-            .select_from(
-                m.join(
-                    link,
-                    and_(
-                        link.c.workspace_id == self.ws,
-                        link.c.target_collection == coll,
-                        link.c.target_id == m.c.id,
-                        link.c.rel_type == rel,
-                    ),
-                ).join(
-                    tk,
-                    and_(
-                        tk.c.workspace_id == self.ws,
-                        tk.c.collection == "tickets",
-                        tk.c.id == link.c.source_id,
-                    ),
-                )
-            )
-            .where(
-                literal_column(f"m{self._n}.rowid").in_(self._candidates(names, w)),
-                search.unindexed(m.c.workspace_id) == self.ws,
-                m.c.collection == coll,
-                link.c.source_collection == "tickets",
-            )
+            select(literal_column(f"t{n}.rowid"))
+            .select_from(tk)
+            .where(tk.c.workspace_id == self.ws, tk.c.collection == "tickets", tk.c.id.in_(linked))
         )
 
     def check(self, w: str, probe: bool) -> ColumnElement[bool]:
         """`w` is somewhere on the ticket row `records`: its own fields, its number, a live linked message or
         its customer — each the scan's own test, tried in that order and stopping at the first that holds.
-        `probe`: a linked record's text is read only when it is a trigram candidate (the candidates gathered
-        once per statement); a common word reads the linked texts without that set."""
-        found = [self.holds(name, w) for name in self.ticket_fields]
+        `probe`: a text is read only when it is a trigram candidate (each field's candidates gathered once per
+        statement); a common word reads the texts without those sets."""
+        found = [
+            and_(literal_column("+records.rowid").in_(self._candidates([name], w)), self.holds(name, w))
+            if probe
+            else self.holds(name, w)
+            for name in self.ticket_fields
+        ]
         number = _number(w)
         if number is not None:
             found.append(t.records.c.number == number)
@@ -286,13 +287,15 @@ class _Sql:
         )
         return exists(select(literal_column("1")).select_from(joined).where(*conds))
 
-    def driven(self, words: list[str], driver: str, probes: set[str], limit: int) -> Select[Any]:
-        """The newest `limit` live tickets among `driver`'s superset that hold every word (exactly)."""
+    def driven(self, words: list[str], gather: list[str], probes: set[str], limit: int) -> Select[Any]:
+        """The newest `limit` live tickets among the intersection of the `gather` words' supersets that hold
+        every word (exactly)."""
         r = t.records
+        sets = [select(self.superset(w).subquery().c[0]) for w in gather]
         return (
             select(r.c.id)
             .where(
-                literal_column("records.rowid").in_(self.superset(driver)),
+                literal_column("records.rowid").in_(sets[0] if len(sets) == 1 else intersect(*sets)),
                 search.unindexed(r.c.workspace_id) == self.ws,
                 r.c.collection == "tickets",
                 r.c.deleted.is_(False),
@@ -385,6 +388,18 @@ class _Sql:
         return out
 
 
+def gathered(narrow: list[str], counts: dict[str, dict[str, int]]) -> list[str]:
+    """The words whose tickets are gathered and intersected: the cheapest, and every other whose gathering
+    costs less than checking the cheapest's tickets for it would."""
+
+    def cost(w: str) -> int:
+        return sum(COST[k] * n for k, n in counts[w].items())
+
+    first = min(narrow, key=cost)
+    size = counts[first]["own"] + counts[first]["message"] + FANOUT * counts[first]["customer"]
+    return [first, *(w for w in narrow if w != first and cost(w) <= CHECK * size)]
+
+
 def match_tickets(
     core: Deskbase, scope: ReadScope, words: list[str], limit: int = CAP, explain: bool = True
 ) -> Match | None:
@@ -404,8 +419,10 @@ def match_tickets(
         hits: Hits = {}
         messages: dict[str, str] = {}
         if narrow and sql.trigram and phrases:  # the cheapest word's tickets, every word checked on them
-            driver = min(narrow, key=lambda w: sum(COST[k] * n for k, n in counts[w].items()))
-            ids = [row[0] for row in conn.execute(sql.driven(todo, driver, set(narrow), limit + 1))]
+            ids = [
+                row[0]
+                for row in conn.execute(sql.driven(todo, gathered(narrow, counts), set(narrow), limit + 1))
+            ]
             complete = len(ids) <= limit
         elif len(narrow) == len(todo):  # every set built and intersected by the database: exact
             ids = [row[0] for row in conn.execute(sql.match(todo, limit + 1))]
