@@ -11,7 +11,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
 from deskbase.core.scope import ReadScope
-from deskbase.support import ticket_words, tickets
+from deskbase.support import ticket_gather, ticket_words, tickets
 from deskbase.support.finder import Finder, words_of
 from deskbase.support.ticket_words import match_tickets
 
@@ -151,9 +151,9 @@ def test_a_driving_words_candidates_are_rechecked_exactly(
     """The cheapest word's tickets are gathered from trigram candidates as they are (any workspace, collection,
     deleted or not, links live or not): only live tickets holding every word by the scan's own test remain,
     whether the subject word drives or the message word (its messages mapped to their tickets)."""
-    monkeypatch.setattr(ticket_words, "COST", {"own": 1, "message": 1000, "customer": 1000})
+    monkeypatch.setattr(ticket_gather, "COST", {"own": 1, "message": 1000, "customer": 1000})
     if drives == "message":
-        monkeypatch.setattr(ticket_words, "COST", {"own": 1000, "message": 1, "customer": 1})
+        monkeypatch.setattr(ticket_gather, "COST", {"own": 1000, "message": 1, "customer": 1})
     live = _ticket(core, ws, "Zebra crossing")
     tickets.add_response(core, ws, live, {"body": "quagga sighted"}, SYSTEM)
     gone = _ticket(core, ws, "Zebra and quagga")

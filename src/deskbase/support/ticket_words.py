@@ -4,17 +4,19 @@ its customer's `x-search` fields (name, email, company, through `submitted_by`).
 Silva's ticket whose message names the invoice, though no one field holds both words.
 
 Index-backed and bounded whatever the store's size, in a handful of queries:
-- the match: one SQL statement. Each word is a set of ticket ids, the union of its sources — a ticket field's
-  trigram index (SQLite FTS5 rowids driving the lookup, PostgreSQL's GIN index), the number's unique index,
-  and for messages and customers their own field's trigram index mapped to tickets through the relationship
-  target index (so a name that many tickets share costs its few customers, then one indexed join). The
-  database intersects the sets (INTERSECT), looks the survivors up by key and returns the newest CAP + 1:
-  exact, never a sample, and `complete` says only whether more than CAP tickets matched.
-- a common word (SQLite: more than COMMON trigram candidates, counted cheaply first) has no set built: it is
-  checked on the tickets the other words found, newest first, by `hits`. When every word is common the
-  newest tickets holding the rarest in their own fields are checked, and the match says it is partial.
-- what matched (`why`), for those tickets only: one query over their own fields, one over their messages,
-  one over their customers, each checking every word at once by key (no per-ticket or per-word loop).
+- SQLite (FTS5 trigram tables): the tickets of the words worth gathering are gathered from their trigram
+  candidates without reading any text, intersected, and every word is checked exactly on what survives, the
+  newest CAP + 1 returned (support/ticket_gather.py). Exact, never a sample: `complete` says only whether
+  more than CAP tickets matched.
+- PostgreSQL (or an SQLite without the trigram tokenizer): each word is a set of ticket ids, the union of
+  its sources — a ticket field's trigram index (GIN), the number's unique index, and messages and customers
+  through their own field's index mapped to tickets through the link index; the database intersects the
+  sets (INTERSECT) and returns the newest CAP + 1, exactly as well.
+- a common word (SQLite: more than COMMON trigram candidates, counted cheaply first) is not gathered, only
+  checked. When every word is common the newest tickets holding the rarest in their own fields are checked
+  (`hits`), and the match says it is partial.
+- what matched (`why`), for the tickets a caller shows only: one query over their own fields, one over their
+  messages, one over their customers, each checking every word at once by key.
 Every trigram candidate is rechecked with the scan's own `lower(...) LIKE`, so results are the scan's. Words
 under three characters have no trigram: they never narrow (callers may still rank by them). What the caller
 may not read is never searched (`ReadScope`): messages need the responses and their links, as the
@@ -31,7 +33,6 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    exists,
     false,
     func,
     intersect,
@@ -49,23 +50,15 @@ from deskbase.core.filterlang import MAX_IN
 from deskbase.core.schemas import x_search_fields
 from deskbase.core.scope import ReadScope
 from deskbase.core.search import MIN_CHARS
+from deskbase.support.ticket_gather import Gather, gathered
 
 #: The most tickets a match holds: one `id in` filter's worth.
 CAP = MAX_IN
-#: A word with more trigram candidates than this is common: its set is not built, it is checked on the
-#: tickets the other words found (or, when every word is common, on the newest tickets of the rarest). A word
+#: A word with more trigram candidates than this is common: its tickets are not gathered, only checked on
+#: those the other words found (or, when every word is common, on the newest tickets of the rarest). A word
 #: searched alone is common sooner: its set would only be sorted for its newest, not narrowed by another.
-#: Measured at 100k demo tickets: building a set costs about 7 µs a candidate, checking a found ticket ~40 µs.
 COMMON = 20_000
 COMMON_ALONE = 5_000
-#: What gathering a word's tickets costs per trigram candidate, in FTS rowids read (~0.2 µs at 100k demo
-#: tickets): a ticket field's candidate is the ticket's rowid; a message is read for its id, then its link
-#: and ticket looked up (~8 µs); a customer leads to its links and their tickets (~12 µs). CHECK: checking
-#: one gathered ticket for a word it was not gathered by (~12 µs: its fields, messages and customer).
-COST = {"own": 1, "message": 40, "customer": 60}
-CHECK = 60
-#: Tickets a customer candidate leads to, for sizing a gathered set (demo: 5).
-FANOUT = 5
 #: ticket id -> word -> what holds it ("subject", "message"…)
 Hits = dict[str, dict[str, set[str]]]
 MESSAGES, CUSTOMERS = "responses", "customers"
@@ -98,7 +91,7 @@ def _number(w: str) -> int | None:
     return int(w) if w.isascii() and w.isdigit() and len(w) <= MAX_NUMBER_DIGITS else None
 
 
-class _Sql:
+class WordSql:
     """The pieces of the match for one caller and dialect: where a word may be found, and how it is tested."""
 
     def __init__(self, core: Deskbase, scope: ReadScope, dialect: str) -> None:
@@ -110,11 +103,15 @@ class _Sql:
         self.bodies = "body" in fields.get(MESSAGES, []) and scope.through("tickets", MESSAGES)
         self.customer_fields = fields.get(CUSTOMERS, []) if scope.through("tickets", CUSTOMERS) else []
         self.trigram = not self.pg and search.sqlite_trigram()
-        self._n = 0
+        self.n = 0  #: names taken so far (parameters, aliases), so that each is unique in one statement
 
-    def _param(self, value: Any) -> Any:
-        self._n += 1
-        return bindparam(f"w{self._n}", value)
+    def param(self, value: Any) -> Any:
+        self.n += 1
+        return bindparam(f"w{self.n}", value)
+
+    @staticmethod
+    def number(w: str) -> int | None:
+        return _number(w)
 
     # ---- one word in one field --------------------------------------------------------------------------
     def text(self, name: str, table: str = "records") -> ColumnElement[Any]:
@@ -125,7 +122,7 @@ class _Sql:
     def holds(self, name: str, w: str, table: str = "records") -> ColumnElement[bool]:
         """The `search` op's own test (`filters.py`): a case-folded substring, exactly as the scan has it."""
         escaped = w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower()
-        return func.lower(self.text(name, table)).like(self._param(f"%{escaped}%"), escape="\\")
+        return func.lower(self.text(name, table)).like(self.param(f"%{escaped}%"), escape="\\")
 
     def rows(self, coll: str, name: str, w: str) -> Select[Any]:
         """Ids of the live `coll` records whose field holds `w`. SQLite: the field's trigram rowids drive the
@@ -136,7 +133,7 @@ class _Sql:
         ws = search.unindexed(r.c.workspace_id) if trigram else r.c.workspace_id
         conds = [ws == self.ws, r.c.collection == coll, r.c.deleted.is_(False), self.holds(name, w)]
         if trigram:
-            conds.append(search.candidates(name, self._param(phrase), drive=True))
+            conds.append(search.candidates(name, self.param(phrase), drive=True))
         return select(r.c.id).where(*conds)
 
     def linked(self, rel: str, coll: str, targets: Select[Any]) -> Select[Any]:
@@ -188,120 +185,6 @@ class _Sql:
             )
             .where(r.c.deleted.is_(False))
             .order_by(newest.desc(), r.c.id.desc())
-            .limit(limit)
-        )
-
-    # ---- SQLite: one word's candidate tickets drive, every word is checked on them -------------------------
-    def superset(self, w: str) -> Any:
-        """Rowids of at least every ticket holding `w`: its fields' trigram candidates as they are (a ticket
-        field's rowid is the ticket's), the number, and the tickets linked to its message and customer
-        candidates. Not rechecked, not even for workspace or collection: `driven` keeps only live tickets
-        that hold every word, so the cost is an index entry per candidate, not a record read and parsed."""
-        parts = [search.rowids(name, self._phrase(w)) for name in self.ticket_fields]
-        number = _number(w)
-        if number is not None:
-            r = t.records
-            parts.append(
-                select(literal_column("records.rowid")).where(
-                    r.c.workspace_id == self.ws, r.c.collection == "tickets", r.c.number == number
-                )
-            )
-        if self.bodies:
-            parts.append(self._tickets_of("has_response", MESSAGES, ["body"], w))
-        if self.customer_fields:
-            parts.append(self._tickets_of("submitted_by", CUSTOMERS, self.customer_fields, w))
-        if not parts:
-            return select(literal_column("NULL")).where(false())
-        return union_all(*parts) if len(parts) > 1 else parts[0]
-
-    def _phrase(self, w: str) -> Any:
-        return self._param(search.match_phrase(w))
-
-    def _candidates(self, names: list[str], w: str) -> Any:
-        sets = [search.rowids(name, self._phrase(w)) for name in names]
-        return union_all(*sets) if len(sets) > 1 else sets[0]
-
-    def _tickets_of(self, rel: str, coll: str, names: list[str], w: str) -> Select[Any]:
-        """Rowids of the tickets linked by `rel` to `coll` records among `w`'s trigram candidates (their live
-        link not required here: `check` requires it). Nested `IN`s, so that the candidates drive: a join lets
-        SQLite walk every link of the type instead."""
-        self._n += 1
-        n = self._n
-        m, tk, link = t.records.alias(f"m{n}"), t.records.alias(f"t{n}"), t.relationships
-        found = select(m.c.id).where(
-            literal_column(f"m{n}.rowid").in_(self._candidates(names, w)),
-            search.unindexed(m.c.workspace_id) == self.ws,
-            m.c.collection == coll,
-        )
-        linked = select(link.c.source_id).where(
-            link.c.workspace_id == self.ws,
-            link.c.target_collection == coll,
-            link.c.target_id.in_(found),
-            link.c.rel_type == rel,
-            link.c.source_collection == "tickets",
-        )
-        return (
-            select(literal_column(f"t{n}.rowid"))
-            .select_from(tk)
-            .where(tk.c.workspace_id == self.ws, tk.c.collection == "tickets", tk.c.id.in_(linked))
-        )
-
-    def check(self, w: str, probe: bool) -> ColumnElement[bool]:
-        """`w` is somewhere on the ticket row `records`: its own fields, its number, a live linked message or
-        its customer — each the scan's own test, tried in that order and stopping at the first that holds.
-        `probe`: a text is read only when it is a trigram candidate (each field's candidates gathered once per
-        statement); a common word reads the texts without those sets."""
-        found = [
-            and_(literal_column("+records.rowid").in_(self._candidates([name], w)), self.holds(name, w))
-            if probe
-            else self.holds(name, w)
-            for name in self.ticket_fields
-        ]
-        number = _number(w)
-        if number is not None:
-            found.append(t.records.c.number == number)
-        if self.bodies:
-            found.append(self._linked_holding("has_response", MESSAGES, ["body"], w, probe))
-        if self.customer_fields:
-            found.append(self._linked_holding("submitted_by", CUSTOMERS, self.customer_fields, w, probe))
-        return or_(*found) if found else false()
-
-    def _linked_holding(self, rel: str, coll: str, names: list[str], w: str, probe: bool) -> Any:
-        self._n += 1
-        name = f"m{self._n}"
-        m, link = t.records.alias(name), t.relationships.alias(f"l{self._n}")
-        conds: list[ColumnElement[bool]] = [
-            link.c.workspace_id == self.ws,
-            link.c.source_collection == "tickets",
-            link.c.source_id == t.records.c.id,
-            link.c.rel_type == rel,
-            link.c.target_collection == coll,
-            link.c.deleted.is_(False),
-        ]
-        if probe:
-            conds.append(literal_column(f"{name}.rowid").in_(self._candidates(names, w)))
-        conds += [m.c.deleted.is_(False), or_(*(self.holds(n, w, name) for n in names))]
-        joined = link.join(
-            m,
-            and_(m.c.workspace_id == link.c.workspace_id, m.c.collection == coll, m.c.id == link.c.target_id),
-        )
-        return exists(select(literal_column("1")).select_from(joined).where(*conds))
-
-    def driven(self, words: list[str], gather: list[str], probes: set[str], limit: int) -> Select[Any]:
-        """The newest `limit` live tickets among the intersection of the `gather` words' supersets that hold
-        every word (exactly)."""
-        r = t.records
-        sets = [select(self.superset(w).subquery().c[0]) for w in gather]
-        return (
-            select(r.c.id)
-            .where(
-                literal_column("records.rowid").in_(sets[0] if len(sets) == 1 else intersect(*sets)),
-                search.unindexed(r.c.workspace_id) == self.ws,
-                r.c.collection == "tickets",
-                r.c.deleted.is_(False),
-                *(self.check(w, w in probes) for w in words),
-            )
-            .order_by(literal_column("+records.updated_at").desc(), r.c.id.desc())
             .limit(limit)
         )
 
@@ -388,18 +271,6 @@ class _Sql:
         return out
 
 
-def gathered(narrow: list[str], counts: dict[str, dict[str, int]]) -> list[str]:
-    """The words whose tickets are gathered and intersected: the cheapest, and every other whose gathering
-    costs less than checking the cheapest's tickets for it would."""
-
-    def cost(w: str) -> int:
-        return sum(COST[k] * n for k, n in counts[w].items())
-
-    first = min(narrow, key=cost)
-    size = counts[first]["own"] + counts[first]["message"] + FANOUT * counts[first]["customer"]
-    return [first, *(w for w in narrow if w != first and cost(w) <= CHECK * size)]
-
-
 def match_tickets(
     core: Deskbase, scope: ReadScope, words: list[str], limit: int = CAP, explain: bool = True
 ) -> Match | None:
@@ -411,7 +282,7 @@ def match_tickets(
         return None
     limit = min(limit, CAP)
     with core.db.read() as conn:
-        sql = _Sql(core, scope, conn.dialect.name)
+        sql = WordSql(core, scope, conn.dialect.name)
         common = COMMON if len(todo) > 1 else COMMON_ALONE
         counts = {w: sql.counts(conn, w, common) for w in todo}
         narrow = [w for w in todo if sum(counts[w].values()) <= common]
@@ -419,10 +290,8 @@ def match_tickets(
         hits: Hits = {}
         messages: dict[str, str] = {}
         if narrow and sql.trigram and phrases:  # the cheapest word's tickets, every word checked on them
-            ids = [
-                row[0]
-                for row in conn.execute(sql.driven(todo, gathered(narrow, counts), set(narrow), limit + 1))
-            ]
+            plan = Gather(sql).driven(todo, gathered(narrow, counts), set(narrow), limit + 1)
+            ids = [row[0] for row in conn.execute(plan)]
             complete = len(ids) <= limit
         elif len(narrow) == len(todo):  # every set built and intersected by the database: exact
             ids = [row[0] for row in conn.execute(sql.match(todo, limit + 1))]
