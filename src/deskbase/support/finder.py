@@ -197,10 +197,12 @@ class Finder:
         if match is None or not match.ids:
             return
         ws = scope.workspace_id
+        # read by key and put back in the match's order (newest first): sorted by the database, 30 ids
+        # cost a walk of the updated-at index over every ticket (25-40 ms at 100k)
+        order = {tid: i for i, tid in enumerate(match.ids)}
         cond = {"field": "id", "op": "in", "value": match.ids}
-        recs = self.core.records.query(
-            ws, "tickets", cond, [{"field": "updated_at", "direction": "desc"}], limit=per_kind * 3
-        )["data"]
+        page = self.core.records.query(ws, "tickets", cond, limit=len(match.ids))["data"]
+        recs = sorted(page, key=lambda r: order[r["id"]])
         shown = {r["id"]: match.messages[r["id"]] for r in recs if r["id"] in match.messages}
         bodies = self._texts(ws, MESSAGES, list(shown.values()), ("body",))
         people = customers_by_ticket(
