@@ -59,6 +59,7 @@ def test_every_word_in_some_field(core: Deskbase, ws: str) -> None:
     assert _match(core, ws, "billing invoice") == {r["bill"]}  # subject + message text
     assert _match(core, ws, "ben@silva.io") == {r["sso"]}  # customer email
     assert _match(core, ws, "billing silva") == set()  # one word is nowhere on that ticket
+    assert _match(core, ws, "billing xyzzy") == set()  # one word is nowhere at all
     assert match_tickets(core, ReadScope(SYSTEM, ws), ["ab", "x"]) is None  # no word an index can find
 
 

@@ -289,6 +289,8 @@ def match_tickets(
         phrases = all(search.match_phrase(w) is not None for w in todo)
         hits: Hits = {}
         messages: dict[str, str] = {}
+        if sql.trigram and phrases and any(not sum(counts[w].values()) and _number(w) is None for w in todo):
+            return Match([], True)  # a word with no trigram candidate anywhere is in no ticket
         if narrow and sql.trigram and phrases:  # the cheapest word's tickets, every word checked on them
             plan = Gather(sql).driven(todo, gathered(narrow, counts), set(narrow), limit + 1)
             ids = [row[0] for row in conn.execute(plan)]
