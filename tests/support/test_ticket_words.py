@@ -11,7 +11,7 @@ from deskbase.core.app import Deskbase
 from deskbase.core.clock import FixedClock
 from deskbase.core.context import SYSTEM
 from deskbase.core.scope import ReadScope
-from deskbase.support import ticket_words, tickets
+from deskbase.support import ticket_gather, ticket_words, tickets
 from deskbase.support.finder import Finder, words_of
 from deskbase.support.ticket_words import match_tickets
 
@@ -59,6 +59,7 @@ def test_every_word_in_some_field(core: Deskbase, ws: str) -> None:
     assert _match(core, ws, "billing invoice") == {r["bill"]}  # subject + message text
     assert _match(core, ws, "ben@silva.io") == {r["sso"]}  # customer email
     assert _match(core, ws, "billing silva") == set()  # one word is nowhere on that ticket
+    assert _match(core, ws, "billing xyzzy") == set()  # one word is nowhere at all
     assert match_tickets(core, ReadScope(SYSTEM, ws), ["ab", "x"]) is None  # no word an index can find
 
 
@@ -142,3 +143,36 @@ def test_common_words_are_checked_on_what_the_others_found(
     found = match_tickets(core, ReadScope(SYSTEM, ws), ["refund", "request"])
     partial = core.db.engine.dialect.name == "sqlite"
     assert found is not None and found.complete is not partial and set(found.ids) == set(common)
+
+
+@pytest.mark.parametrize("drives", ["own", "message"])
+def test_a_driving_words_candidates_are_rechecked_exactly(
+    core: Deskbase, ws: str, monkeypatch: pytest.MonkeyPatch, drives: str
+) -> None:
+    """The cheapest word's tickets are gathered from trigram candidates as they are (any workspace, collection,
+    deleted or not, links live or not): only live tickets holding every word by the scan's own test remain,
+    whether the subject word drives or the message word (its messages mapped to their tickets)."""
+    monkeypatch.setattr(ticket_gather, "COST", {"own": 1, "message": 1000, "customer": 1000})
+    if drives == "message":
+        monkeypatch.setattr(ticket_gather, "COST", {"own": 1000, "message": 1, "customer": 1})
+    live = _ticket(core, ws, "Zebra crossing")
+    tickets.add_response(core, ws, live, {"body": "quagga sighted"}, SYSTEM)
+    gone = _ticket(core, ws, "Zebra and quagga")
+    core.records.delete(ws, "tickets", gone, SYSTEM)  # a deleted ticket
+    unlinked = _ticket(core, ws, "Zebra crossing")
+    tickets.add_response(core, ws, unlinked, {"body": "quagga herd"}, SYSTEM)
+    link = core.relationships.of_record(ws, "tickets", unlinked, "has_response")["data"][0]
+    core.relationships.delete(ws, link["id"], SYSTEM)  # its message no longer on the ticket
+    erased = _ticket(core, ws, "Zebra crossing")
+    reply = tickets.add_response(core, ws, erased, {"body": "quagga seen"}, SYSTEM)
+    core.records.delete(ws, "responses", reply["id"], SYSTEM)  # a deleted message
+    core.workspaces.put("other", "Other", None, SYSTEM)
+    core.templates.apply("other", "support", SYSTEM)
+    elsewhere = _ticket(core, "other", "Zebra and quagga")  # another workspace
+    assert _match(core, ws, "quagga zebra") == {live}
+    assert _match(core, "other", "quagga zebra") == {elsewhere}
+    # Case folding is the scan's: SQLite's lower() folds ASCII only (FTS5 folds all of Unicode, so "ÉCLAIR" is
+    # a trigram candidate of "éclair" there, and the recheck drops it); PostgreSQL's folds both.
+    accented = _ticket(core, ws, "ÉCLAIR zebra")
+    scan = core.records.query(ws, "tickets", {"field": "data.subject", "op": "search", "value": "éclair"})
+    assert _match(core, ws, "éclair zebra") == {r["id"] for r in scan["data"]} <= {accented}

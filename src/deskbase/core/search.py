@@ -262,14 +262,19 @@ def count_candidates(conn: Connection, field: str, phrase: str, cap: int) -> int
     return int(n)
 
 
+def rowids(field: str, phrase_param: Any) -> Any:
+    """`SELECT rowid FROM <fts> WHERE <fts> MATCH <phrase>`: the trigram candidates' `records` rowids, of any
+    workspace and collection carrying the field, not rechecked."""
+    table = fts_table(field)
+    fts = sa_table(table, sa_column("rowid"))
+    return sa_select(fts.c.rowid).where(literal_column(table).op("MATCH")(phrase_param))
+
+
 def candidates(field: str, phrase_param: Any, drive: bool) -> ColumnElement[bool]:
     """`records.rowid IN (<trigram matches>)`. Only the driving candidate set may be used to look rows up; any
     other is written `+records.rowid` (SQLite's way to keep a term out of index selection), so a dense set is
     only probed while the usual index is walked."""
-    table = fts_table(field)
-    fts = sa_table(table, sa_column("rowid"))
-    matches = sa_select(fts.c.rowid).where(literal_column(table).op("MATCH")(phrase_param))
-    return literal_column("records.rowid" if drive else "+records.rowid").in_(matches)
+    return literal_column("records.rowid" if drive else "+records.rowid").in_(rowids(field, phrase_param))
 
 
 def unindexed(column: Any) -> ColumnElement[Any]:

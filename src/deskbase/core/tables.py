@@ -151,8 +151,27 @@ relationships = Table(
     Column("created_by", String(128), nullable=True),
     Column("updated_by", String(128), nullable=True),
     UniqueConstraint("workspace_id", "single_key", name="uq_relationships_single"),
-    Index("ix_rel_source", "workspace_id", "source_collection", "source_id", "rel_type"),
-    Index("ix_rel_target", "workspace_id", "target_collection", "target_id", "rel_type"),
+    # covering (migration 0030): from a record to its links' other ends without reading the table
+    Index(
+        "ix_rel_source",
+        "workspace_id",
+        "source_collection",
+        "source_id",
+        "rel_type",
+        "target_collection",
+        "target_id",
+        "deleted",
+    ),
+    Index(
+        "ix_rel_target",
+        "workspace_id",
+        "target_collection",
+        "target_id",
+        "rel_type",
+        "source_collection",
+        "source_id",
+        "deleted",
+    ),
     Index("ix_rel_type", "workspace_id", "rel_type", "id"),
 )
 

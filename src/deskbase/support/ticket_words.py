@@ -4,17 +4,19 @@ its customer's `x-search` fields (name, email, company, through `submitted_by`).
 Silva's ticket whose message names the invoice, though no one field holds both words.
 
 Index-backed and bounded whatever the store's size, in a handful of queries:
-- the match: one SQL statement. Each word is a set of ticket ids, the union of its sources — a ticket field's
-  trigram index (SQLite FTS5 rowids driving the lookup, PostgreSQL's GIN index), the number's unique index,
-  and for messages and customers their own field's trigram index mapped to tickets through the relationship
-  target index (so a name that many tickets share costs its few customers, then one indexed join). The
-  database intersects the sets (INTERSECT), looks the survivors up by key and returns the newest CAP + 1:
-  exact, never a sample, and `complete` says only whether more than CAP tickets matched.
-- a common word (SQLite: more than COMMON trigram candidates, counted cheaply first) has no set built: it is
-  checked on the tickets the other words found, newest first, by `hits`. When every word is common the
-  newest tickets holding the rarest in their own fields are checked, and the match says it is partial.
-- what matched (`why`), for those tickets only: one query over their own fields, one over their messages,
-  one over their customers, each checking every word at once by key (no per-ticket or per-word loop).
+- SQLite (FTS5 trigram tables): the tickets of the words worth gathering are gathered from their trigram
+  candidates without reading any text, intersected, and every word is checked exactly on what survives, the
+  newest CAP + 1 returned (support/ticket_gather.py). Exact, never a sample: `complete` says only whether
+  more than CAP tickets matched.
+- PostgreSQL (or an SQLite without the trigram tokenizer): each word is a set of ticket ids, the union of
+  its sources — a ticket field's trigram index (GIN), the number's unique index, and messages and customers
+  through their own field's index mapped to tickets through the link index; the database intersects the
+  sets (INTERSECT) and returns the newest CAP + 1, exactly as well.
+- a common word (SQLite: more than COMMON trigram candidates, counted cheaply first) is not gathered, only
+  checked. When every word is common the newest tickets holding the rarest in their own fields are checked
+  (`hits`), and the match says it is partial.
+- what matched (`why`), for the tickets a caller shows only: one query over their own fields, one over their
+  messages, one over their customers, each checking every word at once by key.
 Every trigram candidate is rechecked with the scan's own `lower(...) LIKE`, so results are the scan's. Words
 under three characters have no trigram: they never narrow (callers may still rank by them). What the caller
 may not read is never searched (`ReadScope`): messages need the responses and their links, as the
@@ -48,13 +50,13 @@ from deskbase.core.filterlang import MAX_IN
 from deskbase.core.schemas import x_search_fields
 from deskbase.core.scope import ReadScope
 from deskbase.core.search import MIN_CHARS
+from deskbase.support.ticket_gather import Gather, gathered
 
 #: The most tickets a match holds: one `id in` filter's worth.
 CAP = MAX_IN
-#: A word with more trigram candidates than this is common: its set is not built, it is checked on the
-#: tickets the other words found (or, when every word is common, on the newest tickets of the rarest). A word
+#: A word with more trigram candidates than this is common: its tickets are not gathered, only checked on
+#: those the other words found (or, when every word is common, on the newest tickets of the rarest). A word
 #: searched alone is common sooner: its set would only be sorted for its newest, not narrowed by another.
-#: Measured at 100k demo tickets: building a set costs about 7 µs a candidate, checking a found ticket ~40 µs.
 COMMON = 20_000
 COMMON_ALONE = 5_000
 #: ticket id -> word -> what holds it ("subject", "message"…)
@@ -89,7 +91,7 @@ def _number(w: str) -> int | None:
     return int(w) if w.isascii() and w.isdigit() and len(w) <= MAX_NUMBER_DIGITS else None
 
 
-class _Sql:
+class WordSql:
     """The pieces of the match for one caller and dialect: where a word may be found, and how it is tested."""
 
     def __init__(self, core: Deskbase, scope: ReadScope, dialect: str) -> None:
@@ -100,22 +102,27 @@ class _Sql:
         self.ticket_fields = fields.get("tickets", [])
         self.bodies = "body" in fields.get(MESSAGES, []) and scope.through("tickets", MESSAGES)
         self.customer_fields = fields.get(CUSTOMERS, []) if scope.through("tickets", CUSTOMERS) else []
-        self._n = 0
+        self.trigram = not self.pg and search.sqlite_trigram()
+        self.n = 0  #: names taken so far (parameters, aliases), so that each is unique in one statement
 
-    def _param(self, value: Any) -> Any:
-        self._n += 1
-        return bindparam(f"w{self._n}", value)
+    def param(self, value: Any) -> Any:
+        self.n += 1
+        return bindparam(f"w{self.n}", value)
+
+    @staticmethod
+    def number(w: str) -> int | None:
+        return _number(w)
 
     # ---- one word in one field --------------------------------------------------------------------------
-    def text(self, name: str) -> ColumnElement[Any]:
+    def text(self, name: str, table: str = "records") -> ColumnElement[Any]:
         if self.pg:
-            return literal_column(f"(records.data ->> '{name}')")
-        return literal_column(f"json_extract(records.data, '$.{name}')")
+            return literal_column(f"({table}.data ->> '{name}')")
+        return literal_column(f"json_extract({table}.data, '$.{name}')")
 
-    def holds(self, name: str, w: str) -> ColumnElement[bool]:
+    def holds(self, name: str, w: str, table: str = "records") -> ColumnElement[bool]:
         """The `search` op's own test (`filters.py`): a case-folded substring, exactly as the scan has it."""
         escaped = w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower()
-        return func.lower(self.text(name)).like(self._param(f"%{escaped}%"), escape="\\")
+        return func.lower(self.text(name, table)).like(self.param(f"%{escaped}%"), escape="\\")
 
     def rows(self, coll: str, name: str, w: str) -> Select[Any]:
         """Ids of the live `coll` records whose field holds `w`. SQLite: the field's trigram rowids drive the
@@ -126,7 +133,7 @@ class _Sql:
         ws = search.unindexed(r.c.workspace_id) if trigram else r.c.workspace_id
         conds = [ws == self.ws, r.c.collection == coll, r.c.deleted.is_(False), self.holds(name, w)]
         if trigram:
-            conds.append(search.candidates(name, self._param(phrase), drive=True))
+            conds.append(search.candidates(name, self.param(phrase), drive=True))
         return select(r.c.id).where(*conds)
 
     def linked(self, rel: str, coll: str, targets: Select[Any]) -> Select[Any]:
@@ -244,58 +251,61 @@ class _Sql:
             .order_by(rel_t.c.source_id, r.c.updated_at.desc(), r.c.id)
         )
 
-    def size(self, conn: Connection, w: str, cap: int) -> int:
-        """Trigram candidates of `w` over its sources, counted up to `cap` + 1 (SQLite; PostgreSQL: 0, its
-        planner sizes the sets itself)."""
+    def counts(self, conn: Connection, w: str, cap: int) -> dict[str, int]:
+        """Trigram candidates of `w` per source ("own", "message", "customer"), each counted up to `cap` + 1
+        (SQLite; PostgreSQL: none counted, its planner sizes the sets itself)."""
+        out = {"own": 0, "message": 0, "customer": 0}
         phrase = search.match_phrase(w)
-        if self.pg or phrase is None or not search.sqlite_trigram():
-            return 0
-        names = [*self.ticket_fields, *(["body"] if self.bodies else []), *self.customer_fields]
-        n = 0
-        for name in names:
-            n += search.count_candidates(conn, name, phrase, cap - n)
-            if n > cap:
-                break
-        return n
+        if not self.trigram or phrase is None:
+            return out
+        sources = (
+            ("own", self.ticket_fields),
+            ("message", ["body"] if self.bodies else []),
+            ("customer", self.customer_fields),
+        )
+        for kind, names in sources:
+            for name in names:
+                out[kind] += search.count_candidates(conn, name, phrase, cap - out[kind])
+                if out[kind] > cap:
+                    break
+        return out
 
 
-def match_tickets(core: Deskbase, scope: ReadScope, words: list[str]) -> Match | None:
-    """The tickets holding every word somewhere; None when no word can narrow (all under three characters)
-    or the caller may not read tickets."""
+def match_tickets(
+    core: Deskbase, scope: ReadScope, words: list[str], limit: int = CAP, explain: bool = True
+) -> Match | None:
+    """The newest `limit` (at most CAP) tickets holding every word somewhere; None when no word can narrow
+    (all under three characters) or the caller may not read tickets. `explain=False`: the ids alone (`why`
+    and `messages` left empty where the match did not need them)."""
     todo = narrowing(words)
     if not todo or not scope.records("tickets"):
         return None
+    limit = min(limit, CAP)
     with core.db.read() as conn:
-        sql = _Sql(core, scope, conn.dialect.name)
+        sql = WordSql(core, scope, conn.dialect.name)
         common = COMMON if len(todo) > 1 else COMMON_ALONE
-        sizes = {w: sql.size(conn, w, common) for w in todo}
-        narrow = [w for w in todo if sizes[w] <= common]
-        if len(narrow) == len(todo):  # every set built and intersected by the database: exact
-            ids = [row[0] for row in conn.execute(sql.match(todo, CAP + 1))]
-            hits, messages = sql.hits(conn, todo, ids[:CAP])
-            complete = len(ids) <= CAP
-        else:
-            if (
-                narrow
-            ):  # the words few records hold, intersected; the common ones checked on those, newest first
-                found = [row[0] for row in conn.execute(sql.match(narrow, common + 1))]
-                complete = len(found) <= common
-            else:  # every word common: the newest tickets holding the rarest in their own fields, checked
-                first = min(todo, key=lambda w: sizes[w])
-                own = {
-                    "or": [{"field": f"data.{n}", "op": "search", "value": first} for n in sql.ticket_fields]
-                }
-                found = core.records.ids(scope.workspace_id, "tickets", own, CAP) if sql.ticket_fields else []
-                complete = False
-            ids, hits, messages = [], {}, {}
-            for start in range(0, len(found), CAP):
-                got, said = sql.hits(conn, todo, found[start : start + CAP])
-                kept = [tid for tid in found[start : start + CAP] if all(got[tid].values())]
-                ids += kept
-                hits.update({tid: got[tid] for tid in kept})
-                messages.update({tid: m for tid, m in said.items() if tid in hits})
-                if len(ids) > CAP:
-                    break
-            complete = complete and len(ids) <= CAP
-    why = {tid: set().union(*hits[tid].values()) for tid in ids[:CAP]}
-    return Match(ids[:CAP], complete, why, {tid: m for tid, m in messages.items() if tid in why})
+        counts = {w: sql.counts(conn, w, common) for w in todo}
+        narrow = [w for w in todo if sum(counts[w].values()) <= common]
+        phrases = all(search.match_phrase(w) is not None for w in todo)
+        hits: Hits = {}
+        messages: dict[str, str] = {}
+        if sql.trigram and phrases and any(not sum(counts[w].values()) and _number(w) is None for w in todo):
+            return Match([], True)  # a word with no trigram candidate anywhere is in no ticket
+        if narrow and sql.trigram and phrases:  # the cheapest word's tickets, every word checked on them
+            plan = Gather(sql).driven(todo, gathered(narrow, counts), set(narrow), limit + 1)
+            ids = [row[0] for row in conn.execute(plan)]
+            complete = len(ids) <= limit
+        elif len(narrow) == len(todo):  # every set built and intersected by the database: exact
+            ids = [row[0] for row in conn.execute(sql.match(todo, limit + 1))]
+            complete = len(ids) <= limit
+        else:  # every word common: the newest tickets holding the rarest in their own fields, checked
+            first = min(todo, key=lambda w: sum(counts[w].values()))
+            own = {"or": [{"field": f"data.{n}", "op": "search", "value": first} for n in sql.ticket_fields]}
+            found = core.records.ids(scope.workspace_id, "tickets", own, CAP) if sql.ticket_fields else []
+            hits, messages = sql.hits(conn, todo, found)
+            ids = [tid for tid in found if all(hits[tid].values())]
+            complete = False
+        if explain and not hits:
+            hits, messages = sql.hits(conn, todo, ids[:limit])
+    why = {tid: set().union(*hits[tid].values()) for tid in ids[:limit]} if explain else {}
+    return Match(ids[:limit], complete, why, {tid: m for tid, m in messages.items() if tid in why})
