@@ -75,7 +75,8 @@ class Tx:
             return
         key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
         fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        self.conn.exec_driver_sql(f"SELECT {fn}(%s)", (key,))
+        # Through the driver: often a write's first statement, sent in one round trip with its BEGIN.
+        pipeline.run(self.conn, [(f"SELECT {fn}(%s)", (key,))])
 
 
 def _ping_when_idle(engine: Engine) -> None:

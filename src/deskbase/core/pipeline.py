@@ -84,7 +84,7 @@ def _one(cur: Any, sql: str, params: Params) -> None:
 
 def run(conn: Connection, statements: list[tuple[str, Params]]) -> Any:
     """Run the queued writes and then `statements` on the DB-API connection itself, in one pipeline when
-    there is more than one; returns the cursor of the last statement (its rows fetched, None without one)."""
+    there is more than one or the transaction has yet to begin; returns the cursor of the last statement."""
     raw: Any = conn.connection.driver_connection
     queue = conn.info.get(QUEUE)
     todo = [*queue, *statements] if queue else statements
@@ -93,9 +93,10 @@ def run(conn: Connection, statements: list[tuple[str, Params]]) -> Any:
     if not todo:
         return None
     last = raw.cursor()
-    if len(todo) == 1:
+    if len(todo) == 1 and raw.info.transaction_status != TransactionStatus.IDLE:
         _one(last, *todo[0])
         return last
+    # In a pipeline the driver's implicit BEGIN (first statement of a transaction) rides along too.
     with raw.pipeline():
         cur = raw.cursor()
         for sql, params in todo[:-1]:
