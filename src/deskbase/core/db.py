@@ -54,8 +54,9 @@ class Tx:
         self.conn = conn
         self._after_commit: list[Callable[[], None]] = []
         self.changed_workspaces: dict[str, int] = {}
-        #: Workspace rows a unit of work read in this transaction (`Records.begin`), dropped when the transaction
-        #: changes the workspace's schema (core/lookups.py): what later in-transaction readers may reuse.
+        #: Workspace rows a unit of work read in this transaction (`Records.begin`; on PostgreSQL only their
+        #: `settings` and `schema_version`), dropped when the transaction changes the workspace's schema
+        #: (core/lookups.py): what later in-transaction readers may reuse.
         self.workspace_rows: dict[str, Any] = {}
         self.commit_hooks_registered = False
 
@@ -73,10 +74,15 @@ class Tx:
         collections, relationship types, SLA settings… exclusively), a dedupe key not yet inserted, a blob."""
         if self.conn.dialect.name != "postgresql":
             return
-        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         # Through the driver: often a write's first statement, sent in one round trip with its BEGIN.
-        pipeline.run(self.conn, [(f"SELECT {fn}(%s)", (key,))])
+        pipeline.run(self.conn, [lock_statement(name, shared)])
+
+
+def lock_statement(name: str, shared: bool = False) -> tuple[str, tuple[int]]:
+    """The PostgreSQL statement that takes `Tx.lock(name, shared)`, for callers that pipeline it."""
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    return f"SELECT {fn}(%s)", (key,)
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -76,7 +76,9 @@ def commit(conn: Connection) -> None:
 
 
 def _one(cur: Any, sql: str, params: Params) -> None:
-    if isinstance(params, list):
+    if isinstance(params, list) and len(params) == 1:
+        cur.execute(sql, params[0])  # executemany of one row costs a pipeline of its own
+    elif isinstance(params, list):
         cur.executemany(sql, params)
     else:
         cur.execute(sql, params)
