@@ -1,6 +1,8 @@
 """Ticket creates per second on PostgreSQL with concurrent writers: 1, 4 and 8 writer threads through the
-core service in one process, and 1 and 2 API processes (`deskbase serve --no-background`, replicator off)
-under the same HTTP load, all on one fresh schema in the same run.
+core service in one process, the same 8 writers spread over 2 and 4 processes (each its own interpreter
+and its own `Deskbase` on the store: the N API processes the design recommends, without HTTP), and 1 and 2
+API processes (`deskbase serve --no-background`, replicator off) under the same HTTP load, all on one fresh
+schema in the same run.
 
 Each in-process writer is a thread calling `core.records.create` on the support template's `tickets` (a
 numbered collection with SLA upkeep: the full write path) in a closed loop for a fixed window after a
@@ -8,7 +10,7 @@ warm-up. A labelled extra row runs 8 writers through one process-wide lock, as e
 PostgreSQL writers ran concurrently (the ratio the change bought). After the run every acknowledged create
 is checked to be stored, with a distinct number.
 
-    .venv/bin/python bench/pg_writers.py [--duration S] [--clients N] [--json]
+    .venv/bin/python bench/pg_writers.py [--duration S] [--clients N] [--no-http] [--json]
 
 PostgreSQL: DESKBASE_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test); a schema of its
 own per run, dropped afterwards.
@@ -16,6 +18,7 @@ own per run, dropped afterwards.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import subprocess
 import sys
@@ -41,6 +44,8 @@ from deskbase.support.install import install
 
 CREATE_PATH = f"/v1/workspaces/{WORKSPACE}/records/tickets"
 WRITERS = (1, 4, 8)
+#: The 8 writers spread over this many processes (8 / n threads each).
+PROCESSES = (2, 4)
 
 
 @contextmanager
@@ -100,6 +105,47 @@ def writers_rate(
         th.join()
     n = sum(counts)
     return n / elapsed, n, 1000 * cpu / max(1, n), [rid for part in acked for rid in part]
+
+
+def _process_writers(
+    url: str, data_dir: str, threads: int, warmup: float, duration: float, start: Any, out: Any
+) -> None:
+    """One writer process: its own Deskbase on the store, `threads` writers, its window opened together with
+    the other processes' (`start`, a barrier); puts (creates, CPU ms per create, acknowledged ids)."""
+    core = Deskbase.open(Settings(data_dir=data_dir, database_url=url, replicate=False))
+    install(core)
+    bodies = create_bodies(4000)
+    start.wait()
+    _rate, n, cpu_ms, ids = writers_rate(core, bodies, threads, warmup, duration, False)
+    core.close()
+    out.put((n, cpu_ms, ids))
+
+
+def processes_rate(
+    url: str, root: Path, processes: int, writers: int, warmup: float, duration: float
+) -> tuple[float, int, float, list[str]]:
+    """`writers` closed-loop writers spread over `processes` processes (spawned: each a fresh interpreter),
+    measured over one shared window: summed creates per second, how many, the mean CPU ms per create of the
+    writer processes, and the ids acknowledged."""
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Barrier(processes), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_process_writers,
+            args=(url, str(root / f"proc{i}"), writers // processes, warmup, duration, start, out),
+        )
+        for i in range(processes)
+    ]
+    for proc in procs:
+        proc.start()
+    results = [out.get(timeout=300 + warmup + duration) for _ in procs]
+    for proc in procs:
+        proc.join()
+        if proc.exitcode:
+            raise RuntimeError(f"a writer process failed (exit {proc.exitcode})")
+    n = sum(r[0] for r in results)
+    cpu_ms = sum(r[0] * r[1] for r in results) / max(1, n)
+    return n / duration, n, cpu_ms, [rid for r in results for rid in r[2]]
 
 
 @contextmanager
@@ -179,11 +225,14 @@ def stored(core: Deskbase, ids: list[str]) -> tuple[int, int]:
 
 
 def main() -> None:
-    p = parser("ticket creates on PostgreSQL with 1/4/8 writers and 1/2 API processes", 0, 0)
+    p = parser(
+        "ticket creates on PostgreSQL with 1/4/8 writers, 8 over 2/4 processes, and 1/2 API processes", 0, 0
+    )
     p.add_argument("--duration", type=float, default=8.0, help="measured seconds per row (default 8)")
     p.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per row (default 2)")
     p.add_argument("--clients", type=int, default=16, help="HTTP clients in total (default 16)")
     p.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    p.add_argument("--no-http", action="store_true", help="skip the HTTP rows (API processes)")
     args = p.parse_args()
     tool = ("wrk" if have_wrk() else "python") if args.loadgen == "auto" else args.loadgen
     report = Report(
@@ -206,9 +255,17 @@ def main() -> None:
             acked += ids
             rates[label] = rate
             rows.append([label, threads, n, rate, cpu_ms, rate / rates["1 writer"]])
+        for procs in PROCESSES:
+            label = f"8 writers over {procs} processes"
+            log(f"{label}: {args.warmup:g} s warm-up + {args.duration:g} s")
+            rate, n, cpu_ms, ids = processes_rate(url, root, procs, 8, args.warmup, args.duration)
+            acked += ids
+            rates[label] = rate
+            rows.append([label, 8 // procs, n, rate, cpu_ms, rate / rates["1 writer"]])
         found, duplicates = stored(core, acked)
         report.table(
-            "ticket creates through the core service (threads in one process; ratio vs 1 writer)",
+            "ticket creates through the core service (threads per process; CPU ms/create of the writing "
+            "processes; ratio vs 1 writer)",
             ["writers", "threads", "creates", "creates/s", "CPU ms/create", "ratio"],
             rows,
         )
@@ -220,6 +277,9 @@ def main() -> None:
             f"all {len(acked):,} acknowledged in-process creates are stored, each with its own number"
         )
         core.close()
+        if args.no_http:
+            report_writers(report, rates, args.json)
+            return
 
         wire = [orjson.dumps(b) for b in bodies]
         http_rows: list[list[Any]] = []
@@ -241,13 +301,18 @@ def main() -> None:
             ["API processes", "req/s", "p50 ms", "p99 ms", "errors", "ratio"],
             http_rows,
         )
-    ratio = rates["8 writers"] / rates["1 writer"]
-    report.check("8 writers vs 1 (creates/s)", ratio, ">=", 3.0)
+    report_writers(report, rates, args.json)
+
+
+def report_writers(report: Report, rates: dict[str, float], as_json: bool) -> None:
+    """The target checks (8 writers vs 1, in one process and over processes) and the report itself."""
+    for label in ("8 writers", *(f"8 writers over {n} processes" for n in PROCESSES)):
+        report.check(f"{label} vs 1 writer (creates/s)", rates[label] / rates["1 writer"], ">=", 3.0)
     report.note(
         f"8 concurrent writers vs the same 8 through one lock: "
         f"{rates['8 writers'] / rates['  reference: 8 writers through one lock (as before)']:.2f}x"
     )
-    report.emit(args.json)
+    report.emit(as_json)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""The SQL guard's AST walker: every node type and key of ClickHouse's ``parseQueryToJSON`` output is on an
-allowlist, so an unknown clause fails closed; table references must be allowed tables or CTEs in scope.
+"""The SQL guard's AST walker: every node type and key of ClickHouse's ``parseQueryToJSON`` output must be on
+the allowlist (deskbase/analytics/sql_grammar.py), so an unknown clause fails closed; table references must
+be allowed tables or CTEs in scope.
 """
 
 from __future__ import annotations
@@ -9,115 +10,22 @@ from typing import Any
 
 from deskbase.analytics.errors import QueryRejected
 from deskbase.analytics.functions import IN_FUNCTIONS, FunctionPolicy
+from deskbase.analytics.sql_grammar import (
+    EXPRESSION_NODES,
+    FORBIDDEN_CLAUSES,
+    FUNCTION_NODES,
+    FUNCTION_SCALARS,
+    NUMBERS_CAP,
+    OK_FUNCTION_KINDS,
+    SELECT_EXPRESSIONS,
+    SELECT_SCALARS,
+    TABLE_EXPRESSION_KEYS,
+    TABLE_JOIN_NODES,
+    TABLE_JOIN_SCALARS,
+    UNION_SCALARS,
+)
 
-NUMBERS_CAP = 1_000_000  # rows numbers() may generate: enough for date spines, not a load generator
-
-_FORBIDDEN_CLAUSES = {
-    "settings": "SETTINGS",
-    "settings_ast": "SETTINGS",
-    "format_ast": "FORMAT",
-    "out_file": "INTO OUTFILE",
-    "compression": "INTO OUTFILE",
-    "compression_level": "INTO OUTFILE",
-}
-
-_UNION_SCALARS = frozenset(
-    {
-        "type",
-        "union_mode",
-        "list_of_modes",
-        "is_outfile_append",
-        "is_outfile_truncate",
-        "is_into_outfile_with_stdout",
-    }
-)
-_SELECT_EXPRESSIONS = frozenset(
-    {
-        "select",
-        "prewhere",
-        "where",
-        "group_by",
-        "having",
-        "window",
-        "qualify",
-        "order_by",
-        "limit_by_offset",
-        "limit_by_length",
-        "limit_by",
-        "limit_offset",
-        "limit_length",
-        "interpolate",
-    }
-)
-_SELECT_SCALARS = frozenset(
-    {
-        "type",
-        "distinct",
-        "group_by_with_totals",
-        "group_by_with_rollup",
-        "group_by_with_cube",
-        "group_by_with_grouping_sets",
-        "group_by_all",
-        "order_by_all",
-        "limit_with_ties",
-        "recursive_with",
-    }
-)
-_OK_FUNCTION_KINDS = frozenset({None, "ORDINARY_FUNCTION", "WINDOW_FUNCTION", "LAMBDA_FUNCTION"})
-
-# Expression node type -> (keys holding child nodes, keys holding plain values).
-_EXPRESSION_NODES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "ExpressionList": (frozenset({"children"}), frozenset()),
-    "Literal": (frozenset(), frozenset({"value", "alias"})),
-    "Asterisk": (frozenset({"transformers"}), frozenset()),
-    "QualifiedAsterisk": (frozenset({"qualifier", "transformers"}), frozenset()),
-    "ColumnsRegexpMatcher": (frozenset({"transformers"}), frozenset({"pattern"})),
-    "ColumnsListMatcher": (frozenset({"column_list", "transformers"}), frozenset()),
-    "QualifiedColumnsRegexpMatcher": (frozenset({"qualifier", "transformers"}), frozenset({"pattern"})),
-    "QualifiedColumnsListMatcher": (frozenset({"qualifier", "column_list", "transformers"}), frozenset()),
-    "ColumnsTransformerList": (frozenset({"children"}), frozenset()),
-    "ColumnsExceptTransformer": (frozenset({"children"}), frozenset({"is_strict", "pattern"})),
-    "ColumnsReplaceTransformer": (frozenset({"children"}), frozenset({"is_strict"})),
-    "ColumnsReplaceTransformerReplacement": (frozenset({"children"}), frozenset({"name"})),
-    "OrderByElement": (
-        frozenset({"expression", "fill_from", "fill_to", "fill_step", "fill_staleness", "collation"}),
-        frozenset({"direction", "nulls_direction", "nulls_direction_was_explicitly_specified", "with_fill"}),
-    ),
-    "InterpolateElement": (frozenset({"expr"}), frozenset({"column"})),
-    "WindowListElement": (frozenset({"definition"}), frozenset({"name"})),
-    "WindowDefinition": (
-        frozenset({"partition_by", "order_by", "frame_begin_offset", "frame_end_offset"}),
-        frozenset(
-            {
-                "frame_type",
-                "frame_begin_type",
-                "frame_end_type",
-                "frame_begin_preceding",
-                "frame_end_preceding",
-                "frame_is_default",
-                "parent_window_name",
-            }
-        ),
-    ),
-}
-_FUNCTION_NODES = frozenset({"arguments", "parameters", "window_definition"})
-_FUNCTION_SCALARS = frozenset(
-    {
-        "name",
-        "alias",
-        "is_operator",
-        "kind",
-        "is_lambda_function",
-        "is_window_function",
-        "window_name",
-        "nulls_action",
-    }
-)
-_TABLE_EXPRESSION_KEYS = frozenset(
-    {"type", "database_and_table_name", "table_function", "subquery", "final", "sample_size", "sample_offset"}
-)
-_TABLE_JOIN_NODES = frozenset({"on_expression", "using_expression_list"})
-_TABLE_JOIN_SCALARS = frozenset({"kind", "strictness", "locality", "is_natural"})
+__all__ = ["NUMBERS_CAP", "Walker", "reject"]
 
 
 def reject(message: str, kind: str, name: str) -> QueryRejected:
@@ -143,8 +51,8 @@ class Walker:
     def _keys(self, node: dict[str, Any], allowed: Iterable[str]) -> None:
         allowed = set(allowed) | {"type"}
         for key in node:
-            if key in _FORBIDDEN_CLAUSES:
-                clause = _FORBIDDEN_CLAUSES[key]
+            if key in FORBIDDEN_CLAUSES:
+                clause = FORBIDDEN_CLAUSES[key]
                 raise reject(f"{clause} clause is not allowed", "clause", clause)
             if key not in allowed:
                 raise reject(f"unsupported clause '{key}' in {node['type']}", "syntax", key)
@@ -165,7 +73,7 @@ class Walker:
         node = self._node(node, "query")
         kind = node["type"]
         if kind == "SelectWithUnionQuery":
-            self._keys(node, _UNION_SCALARS | {"list_of_selects"})
+            self._keys(node, UNION_SCALARS | {"list_of_selects"})
             for flag in ("is_outfile_append", "is_outfile_truncate", "is_into_outfile_with_stdout"):
                 if node.get(flag):
                     raise reject("INTO OUTFILE clause is not allowed", "clause", "INTO OUTFILE")
@@ -179,7 +87,7 @@ class Walker:
             raise reject(f"unsupported query part {kind}", "syntax", kind)
 
     def select(self, node: dict[str, Any], ctes: frozenset[str]) -> None:
-        self._keys(node, _SELECT_SCALARS | _SELECT_EXPRESSIONS | {"with", "tables"})
+        self._keys(node, SELECT_SCALARS | SELECT_EXPRESSIONS | {"with", "tables"})
         if "select" not in node:
             raise reject("a SELECT list is required", "syntax", "SelectQuery")
         recursive = bool(node.get("recursive_with"))
@@ -188,7 +96,7 @@ class Walker:
         if "tables" in node:
             for element in self._tables_children(node["tables"]):
                 self.table_element(element, ctes)
-        for key in _SELECT_EXPRESSIONS:
+        for key in SELECT_EXPRESSIONS:
             if key in node:
                 self.expression(node[key], ctes)
 
@@ -244,8 +152,8 @@ class Walker:
             join = self._node(node["table_join"], "JOIN")
             if join["type"] != "TableJoin":
                 raise reject(f"unsupported syntax {join['type']} in JOIN", "syntax", join["type"])
-            self._keys(join, _TABLE_JOIN_NODES | _TABLE_JOIN_SCALARS)
-            for key in _TABLE_JOIN_NODES:
+            self._keys(join, TABLE_JOIN_NODES | TABLE_JOIN_SCALARS)
+            for key in TABLE_JOIN_NODES:
                 if key in join:
                     self.expression(join[key], ctes)
         if "array_join" in node:
@@ -259,7 +167,7 @@ class Walker:
         node = self._node(node, "FROM")
         if node["type"] != "TableExpression":
             raise reject(f"unsupported syntax {node['type']} in FROM", "syntax", node["type"])
-        self._keys(node, _TABLE_EXPRESSION_KEYS)
+        self._keys(node, TABLE_EXPRESSION_KEYS)
         for key in ("sample_size", "sample_offset"):
             if key in node:
                 sample = self._node(node[key], "SAMPLE")
@@ -356,8 +264,8 @@ class Walker:
             for key in ("parameters", "lambda"):
                 if key in node:
                     self.expression(node[key], ctes)
-        elif kind in _EXPRESSION_NODES:
-            nodes, scalars = _EXPRESSION_NODES[kind]
+        elif kind in EXPRESSION_NODES:
+            nodes, scalars = EXPRESSION_NODES[kind]
             self._keys(node, nodes | scalars)
             for key in nodes:
                 value = node.get(key)
@@ -369,8 +277,8 @@ class Walker:
             raise reject(f"unsupported syntax {kind}", "syntax", kind)
 
     def function(self, node: dict[str, Any], ctes: frozenset[str]) -> None:
-        self._keys(node, _FUNCTION_NODES | _FUNCTION_SCALARS)
-        if node.get("kind") not in _OK_FUNCTION_KINDS:
+        self._keys(node, FUNCTION_NODES | FUNCTION_SCALARS)
+        if node.get("kind") not in OK_FUNCTION_KINDS:
             raise reject(
                 f"function '{node.get('name')}' is not allowed here", "function", str(node.get("name"))
             )

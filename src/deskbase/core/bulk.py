@@ -5,10 +5,10 @@ unit of work writes change-log, record and relationship rows here: values are pr
 exact storage format the SQLAlchemy types use (UtcDateTime, JSON), and `seq`s are allocated up front, so no
 RETURNING round trip is needed.
 
-On SQLite the statements go to the DB-API cursor itself (`execute`): SQLAlchemy's execution context costs
-~90 µs a statement, about twenty times what SQLite needs for a one-row insert, and a single write runs
-half a dozen of them. On PostgreSQL they keep SQLAlchemy's path, whose wrapped errors `Database.run` sorts
-into contention (retried) and the rest.
+The statements go to the DB-API cursor itself (`execute`): SQLAlchemy's execution context costs ~90 µs a
+statement, about twenty times what SQLite needs for a one-row insert, and a single write runs half a dozen
+of them. On PostgreSQL the writes whose answer is not read are deferred and sent together in one pipeline
+(core/pipeline.py); `Database.tx` sorts the driver's errors into contention (retried) and the rest.
 
 On SQLite, records go in as multi-row INSERTs: a statement firing the `x-search` triggers makes FTS5 flush its
 pending index, so one statement per row would write one tiny index segment per row (measured with two
@@ -27,6 +27,8 @@ import orjson
 from sqlalchemy import JSON
 from sqlalchemy.engine import Connection
 
+from deskbase.core import pipeline
+
 #: Bound parameters one SQLite statement may carry (999 before SQLite 3.32).
 SQLITE_MAX_PARAMS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 SQLITE_MAX_ROWS = 500
@@ -42,10 +44,14 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def execute(conn: Connection, sql: str, params: list[tuple[Any, ...]] | tuple[Any, ...] = ()) -> None:
-    """Run one statement (many times for a list of parameter rows) in the connection's transaction."""
+def execute(
+    conn: Connection, sql: str, params: list[tuple[Any, ...]] | tuple[Any, ...] = (), defer: bool = False
+) -> None:
+    """Run one statement (many times for a list of parameter rows) in the connection's transaction;
+    `defer`: a write whose outcome nothing in the transaction reads, sent with the next statement (PostgreSQL)."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(sql, params)
+        if not (defer and pipeline.defer(conn, sql, params)):
+            pipeline.run(conn, [(sql, params)])
         return
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -60,7 +66,7 @@ def execute(conn: Connection, sql: str, params: list[tuple[Any, ...]] | tuple[An
 def first(conn: Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
     """The first row of a query (a plain tuple, values as the driver returns them), or None."""
     if conn.dialect.name == "postgresql":
-        return conn.exec_driver_sql(sql, params).first()
+        return pipeline.run(conn, [(sql, params)]).fetchone()
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         return cur.execute(sql, params).fetchone()
@@ -95,11 +101,17 @@ def allocate_seqs(conn: Connection, n: int) -> list[int]:
     lock). PostgreSQL: drawn from the sequence (concurrent writers interleave, so not always consecutive),
     after the transaction has taken its id and the store's writer mark: the change-log horizon
     (core/horizon.py) relies on that order."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_current_xact_id(), pg_advisory_xact_lock_shared({WRITER_MARK})")
-        rows = conn.exec_driver_sql(
-            "SELECT nextval(pg_get_serial_sequence('changes', 'seq')) FROM generate_series(1, %s)", (n,)
-        ).all()
+    if conn.dialect.name == "postgresql":  # one round trip: both statements (and queued writes) pipelined
+        rows = pipeline.run(
+            conn,
+            [
+                (f"SELECT pg_current_xact_id(), pg_advisory_xact_lock_shared({WRITER_MARK})", ()),
+                (
+                    "SELECT nextval(pg_get_serial_sequence('changes', 'seq')) FROM generate_series(1, %s)",
+                    (n,),
+                ),
+            ],
+        ).fetchall()
         return sorted(int(r[0]) for r in rows)
     row = first(conn, "SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
     start = int(row[0]) if row else 0
@@ -113,7 +125,7 @@ def insert_changes(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         "INSERT INTO changes (seq, workspace_id, entity, collection, entity_id, op, data, actor, actor_name, at, "
         f"source) VALUES ({d.ph(11, (6,))})"
     )
-    execute(conn, sql, [(*r[:6], _dumps(r[6]), r[7], r[8], d.ts(r[9]), r[10]) for r in rows])
+    execute(conn, sql, [(*r[:6], _dumps(r[6]), r[7], r[8], d.ts(r[9]), r[10]) for r in rows], defer=True)
 
 
 def insert_records(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -129,7 +141,7 @@ def insert_records(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         for r in rows
     ]
     if d.pg:
-        conn.exec_driver_sql(f"{head}({d.ph(13, (3,))})", values)
+        execute(conn, f"{head}({d.ph(13, (3,))})", values, defer=True)
         return
     one = f"({d.ph(13)})"
     step = min(SQLITE_MAX_ROWS, SQLITE_MAX_PARAMS // 13)
@@ -148,7 +160,7 @@ def update_records(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         f"external_id = {p}, external_source = {p}, updated_at = {p}, updated_by = {p}, number = {p} "
         f"WHERE workspace_id = {p} AND collection = {p} AND id = {p}"
     )
-    execute(conn, sql, [(_dumps(r[0]), *r[1:5], d.ts(r[5]), *r[6:]) for r in rows])
+    execute(conn, sql, [(_dumps(r[0]), *r[1:5], d.ts(r[5]), *r[6:]) for r in rows], defer=True)
 
 
 def insert_relationships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -164,6 +176,7 @@ def insert_relationships(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         conn,
         sql,
         [(*r[:7], _dumps(r[7]), r[8], r[9], r[10], d.ts(r[11]), d.ts(r[12]), r[13], r[14]) for r in rows],
+        defer=True,
     )
 
 
@@ -185,7 +198,7 @@ def insert_dicts(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> No
     plain = [i for i, c in enumerate(convert) if c is None]
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({d.ph(len(names), json_idx)})"
     if len(plain) == len(names):
-        execute(conn, sql, [tuple(r[n] for n in names) for r in rows])
+        execute(conn, sql, [tuple(r[n] for n in names) for r in rows], defer=True)
         return
     pairs = list(zip(names, convert, strict=True))
-    execute(conn, sql, [tuple(c(r[n]) if c else r[n] for n, c in pairs) for r in rows])
+    execute(conn, sql, [tuple(c(r[n]) if c else r[n] for n, c in pairs) for r in rows], defer=True)

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import QueuePool
 
+from deskbase.core import pipeline
 from deskbase.core.errors import WriteConflict
 from deskbase.core.horizon import Horizon
 from deskbase.core.walsync import WalSync
@@ -38,6 +39,11 @@ T = TypeVar("T")
 CONTENTION = frozenset({"40001", "40P01", "23505"})
 #: Attempts of one unit of work under contention (`Database.run`).
 ATTEMPTS = 6
+#: A pooled PostgreSQL connection idle longer than this is pinged before use (`_ping_when_idle`).
+IDLE_PING_S = 5.0
+#: Connections the record-number pool keeps open (PostgreSQL): each is held for one statement, but with
+#: fewer than the writers drawing at once, every draw past them opened (forked a backend) and closed one.
+NUMBER_POOL_SIZE = 8
 
 
 def _json_dumps(value: Any) -> str:
@@ -51,8 +57,9 @@ class Tx:
         self.conn = conn
         self._after_commit: list[Callable[[], None]] = []
         self.changed_workspaces: dict[str, int] = {}
-        #: Workspace rows a unit of work read in this transaction (`Records.begin`), dropped when the transaction
-        #: changes the workspace's schema (core/lookups.py): what later in-transaction readers may reuse.
+        #: Workspace rows a unit of work read in this transaction (`Records.begin`; on PostgreSQL only their
+        #: `settings` and `schema_version`), dropped when the transaction changes the workspace's schema
+        #: (core/lookups.py): what later in-transaction readers may reuse.
         self.workspace_rows: dict[str, Any] = {}
         #: The record states of the unit of work whose changes the in-transaction hooks are running for (loaded
         #: `FOR UPDATE` or written by it, current after its flush): what a hook may take instead of the rows.
@@ -73,14 +80,43 @@ class Tx:
         collections, relationship types, SLA settings… exclusively), a dedupe key not yet inserted, a blob."""
         if self.conn.dialect.name != "postgresql":
             return
-        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-        self.conn.exec_driver_sql(f"SELECT {fn}(%s)", (key,))
+        # Through the driver: often a write's first statement, sent in one round trip with its BEGIN.
+        pipeline.run(self.conn, [lock_statement(name, shared)])
+
+
+def lock_statement(name: str, shared: bool = False) -> tuple[str, tuple[int]]:
+    """The PostgreSQL statement that takes `Tx.lock(name, shared)`, for callers that pipeline it."""
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    return f"SELECT {fn}(%s)", (key,)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it sat idle (`IDLE_PING_S`), where a server restart or
+    an idle timeout may have closed it: `pool_pre_ping` pings on every checkout, a round trip per write
+    transaction and per drawn record number on a busy pool, whose connections were in use a moment ago
+    (and a connection that fails in use is discarded with the pool's others by SQLAlchemy anyway)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["deskbase_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("deskbase_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError("pooled connection closed while idle") from exc
 
 
 def contention(exc: BaseException) -> bool:
-    """Did PostgreSQL refuse a statement because another transaction got there first?"""
-    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in CONTENTION
+    """Did PostgreSQL refuse a statement because another transaction got there first? (SQLAlchemy wraps the
+    driver's error; the hot writes that go to the driver directly, core/bulk.py, raise it as it is.)"""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return getattr(orig, "sqlstate", None) in CONTENTION
 
 
 class Database:
@@ -111,8 +147,11 @@ class Database:
                 max_overflow=16,
             )
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=20)
         self.engine: Engine = create_engine(url, **kwargs)
+        if not self.is_sqlite:
+            _ping_when_idle(self.engine)
+            pipeline.install(self.engine)
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self.horizon = Horizon(self.is_sqlite)
         self._autonomous: Engine | None = None
@@ -159,7 +198,7 @@ class Database:
             try:
                 with self._tx(nullcontext()) as t:
                     yield t
-            except DBAPIError as exc:
+            except Exception as exc:
                 if contention(exc):
                     raise WriteConflict(
                         "a concurrent write got there first; retry", {"retry_after": 1}
@@ -178,6 +217,8 @@ class Database:
             t = Tx(conn)
             with conn.begin():
                 yield t
+                if not self.is_sqlite:
+                    pipeline.commit(conn)  # the deferred writes and COMMIT: their errors roll it back
             if self.wal_sync is not None:
                 ticket = self.wal_sync.ticket()
         if ticket:
@@ -213,8 +254,9 @@ class Database:
         commits is a gap either way."""
         if self._autonomous is None:
             engine = create_engine(
-                self.url, pool_size=2, max_overflow=6, pool_pre_ping=True, isolation_level="AUTOCOMMIT"
+                self.url, pool_size=NUMBER_POOL_SIZE, max_overflow=8, isolation_level="AUTOCOMMIT"
             )
+            _ping_when_idle(engine)
 
             @event.listens_for(engine, "connect")
             def _connect(dbapi_conn: Any, _record: Any) -> None:

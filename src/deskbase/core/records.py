@@ -74,8 +74,7 @@ class Records:
     def begin(self, tx: Tx, workspace_id: str, actor: Actor) -> UnitOfWork:
         """A unit of work in `tx`, holding the workspace's configuration lock shared: collections,
         relationship types and SLA settings do not change under it (their writers hold it exclusively)."""
-        self.app.workspaces.hold(tx, workspace_id)
-        ws = self.app.workspaces.require(tx.conn, workspace_id)
+        ws = self.app.workspaces.hold_and_mark(tx, workspace_id)
         tx.workspace_rows[workspace_id] = ws
         return UnitOfWork(self.app, tx, workspace_id, actor, schema_version=ws.schema_version)
 

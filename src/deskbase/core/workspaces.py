@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import people_tables as people
+from deskbase.core import pipeline
 from deskbase.core import tables as t
 from deskbase.core.changelog import Change
 from deskbase.core.clock import iso
 from deskbase.core.context import Actor
-from deskbase.core.db import Tx
+from deskbase.core.db import Tx, lock_statement
 from deskbase.core.errors import NotFound, ValidationFailed
 from deskbase.core.ids import check_slug
 
@@ -68,6 +69,13 @@ def requires_two_factor(settings: dict[str, Any] | None) -> bool:
 _BY_ID = select(t.workspaces).where(t.workspaces.c.id == bindparam("id"))
 
 
+class WorkspaceMark(NamedTuple):
+    """What a write reads of its workspace's row (`Workspaces.hold_and_mark`)."""
+
+    settings: dict[str, Any]
+    schema_version: int
+
+
 class Workspaces:
     def __init__(self, app: Deskbase) -> None:
         self.app = app
@@ -81,6 +89,22 @@ class Workspaces:
         holds it exclusively, so no write is checked against a schema that changes before it commits, and a
         schema change sees every record it must check."""
         tx.lock(f"workspace:{workspace_id}", shared=not exclusive)
+
+    def hold_and_mark(self, tx: Tx, workspace_id: str) -> Any:
+        """`hold` shared, then the workspace's row as a write needs it (`settings`, `schema_version`): on
+        PostgreSQL both statements in one round trip (with the transaction's BEGIN), through the driver."""
+        if tx.conn.dialect.name != "postgresql":
+            return self.require(tx.conn, workspace_id)
+        found = pipeline.run(
+            tx.conn,
+            [
+                lock_statement(f"workspace:{workspace_id}", shared=True),
+                ("SELECT settings, schema_version FROM workspaces WHERE id = %s", (workspace_id,)),
+            ],
+        ).fetchone()
+        if found is None:
+            raise NotFound(f"workspace {workspace_id!r} not found", {"workspace": workspace_id})
+        return WorkspaceMark(found[0], int(found[1]))
 
     def require(self, conn: Connection, workspace_id: str) -> Any:
         row = conn.execute(_BY_ID, {"id": workspace_id}).first()

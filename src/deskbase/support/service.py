@@ -162,7 +162,9 @@ class SlaService:
             # locked before its state is read; the unit of work holds the rows of the tickets it wrote.
             lock_rows(conn, ws, "tickets", [tid for tid, w in inputs.items() if not w.versions])
             configs, match = self.config.for_write(tx, ws)
-            rows = load(conn, ws, list(inputs))
+            # A ticket this write created has no stored SLA row yet: nothing to read back.
+            stored = [tid for tid, w in inputs.items() if not w.new]
+            rows = load(conn, ws, stored) if stored else {}
             writer = Writer(conn, ws, version[ws], now)
             replay = [
                 tid

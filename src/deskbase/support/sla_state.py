@@ -288,7 +288,7 @@ class Writer:
         for table, cols, keys in replaced:
             if keys:
                 where = " AND ".join(f"{c} = {ph}" for c in ("workspace_id", *cols))
-                bulk.execute(conn, f"DELETE FROM {table} WHERE {where}", [(ws, *k) for k in keys])
+                bulk.execute(conn, f"DELETE FROM {table} WHERE {where}", [(ws, *k) for k in keys], defer=True)
         bulk.insert_dicts(conn, ts.sla_instances, self.inst_rows)
         bulk.insert_dicts(conn, ts.sla_events, self.ev_rows)
         updated = [{"workspace_id": ws, "ticket_id": tid, **values} for tid, values in self.ticket_updates]

@@ -1,6 +1,7 @@
-"""One settings registry: each setting has a name, default, type and help; env DESKBASE_<NAME> overrides it.
+"""The settings registry: each setting has a name, default, type and help; env DESKBASE_<NAME> overrides it.
 
-The same registry feeds `deskbase serve --help`, docs/configuration.md and the code, so they cannot drift.
+Reading settings (defaults, environment, overrides) lives here; describing them (`--help`, the
+configuration page) in deskbase/config/docs.py, which reads the same fields.
 """
 
 from __future__ import annotations
@@ -379,37 +380,3 @@ def _coerce(type_name: Any, raw: str, name: str) -> Any:
     except ValueError as exc:
         raise ValueError(f"DESKBASE_{name.upper()}={raw!r} is not a valid {t}") from exc
     return raw
-
-
-def describe() -> list[dict[str, Any]]:
-    """Name, env var, default and help of every setting, for docs and `--help`."""
-    return [
-        {
-            "name": f.name,
-            "env": f"DESKBASE_{f.name.upper()}",
-            "type": str(f.type),
-            "default": f.default,
-            "help": f.metadata["help"],
-        }
-        for f in fields(Settings)
-    ]
-
-
-DOC_HEADER = """# Configuration
-
-Every setting has a default and can be set through an environment variable (and, for `deskbase serve`, a flag \
-where noted in `deskbase serve --help`).
-
-| setting | environment variable | default | what it does |
-|---|---|---|---|
-"""
-
-
-def render_docs() -> str:
-    """docs/configuration.md: `python -m deskbase.config > docs/configuration.md` (a test checks it is current)."""
-    rows = [f"| `{d['name']}` | `{d['env']}` | `{d['default']}` | {d['help']} |" for d in describe()]
-    return DOC_HEADER + "\n".join(rows) + "\n"
-
-
-if __name__ == "__main__":
-    print(render_docs(), end="")
