@@ -364,12 +364,13 @@ def read_your_writes(core: Any, analytics: Analytics, samples: int, write_rate: 
             stop.wait(max(0.0, next_at - time.perf_counter()))
 
     analytics.replica.catch_up()
-    step_ms = []  # the floor: one write, one replication step, nothing else running
+    step_ms, step_cpu = [], []  # the floor: one write, one replication step, nothing else running
     for _ in range(30):
         core.records.create(ws, "tickets", {"data": ticket_data(rng)}, SYSTEM)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         analytics.replica.step()
         step_ms.append((time.perf_counter() - t0) * 1000)
+        step_cpu.append((time.process_time() - c0) * 1000)
     analytics.start()
     thread = threading.Thread(target=writer, name="bench-writer", daemon=True)
     thread.start()
@@ -412,11 +413,14 @@ def read_your_writes(core: Any, analytics: Analytics, samples: int, write_rate: 
         "background_writes": elapsed_writes,
         "idle_query_median": percentile(idle, 50),
         "idle_step_median": percentile(step_ms[5:], 50),
+        "idle_step_cpu_median": percentile(step_cpu[5:], 50),
     }
 
 
-def catch_up_rate(core: Any, analytics: Analytics, n: int) -> tuple[int, float]:
-    """Write `n` records with the replicator stopped, then time `Replica.catch_up`.
+def catch_up_rate(core: Any, analytics: Analytics, n: int) -> tuple[int, float, float]:
+    """Write `n` records with the replicator stopped, then time `Replica.catch_up`: changes/s and the
+    process's CPU ms per 1,000 changes (every thread's, the engine's included: the figure a busy machine
+    disturbs least).
 
     The records are customers: on the replica a record costs the same whatever its collection (a records
     row + an operations_log row), and customers load fast on the primary (no SLA upkeep), which keeps the
@@ -426,9 +430,9 @@ def catch_up_rate(core: Any, analytics: Analytics, n: int) -> tuple[int, float]:
     analytics.replica.catch_up()  # the workspace's own setup changes are not part of the measurement
     for ops in batches((customer_op(c, external=False) for c in customers(n, seed=SEED + 3)), 1000):
         core.batch.run(ws, ops, SYSTEM)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rows = analytics.replica.catch_up(compact=False)
-    return rows, rows / (time.perf_counter() - t0)
+    return rows, rows / (time.perf_counter() - t0), (time.process_time() - c0) * 1e6 / rows
 
 
 def main() -> None:
@@ -463,9 +467,10 @@ def main() -> None:
             ops, ticket_ids = load_primary(core, n, n_customers, update_every=10)
             log(f"  {ops:,} operations in {time.perf_counter() - t0:.1f} s")
             log("replicating (Replica.catch_up)")
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             replicated = analytics.replica.catch_up(compact=False)
             initial_rate = replicated / (time.perf_counter() - t0)
+            initial_cpu = (time.process_time() - c0) * 1e6 / replicated
             db = database_of(WORKSPACE)
             parts_unmerged = active_parts(engine, db)
             log(f"  {replicated:,} changes at {initial_rate:,.0f}/s; active parts {parts_unmerged}")
@@ -505,7 +510,7 @@ def main() -> None:
             )
             ryw = read_your_writes(core, analytics, args.ryw_samples, args.ryw_write_rate)
             log(f"catch-up: {args.catchup:,} records written with the replicator stopped")
-            caught, catch_rate = catch_up_rate(core, analytics, args.catchup)
+            caught, catch_rate, catch_cpu = catch_up_rate(core, analytics, args.catchup)
         finally:
             if pg is not None:
                 pg.close()
@@ -550,7 +555,9 @@ def main() -> None:
         [
             ["initial catch-up, changes", replicated],
             ["initial catch-up, changes/s", initial_rate],
+            ["  its CPU ms per 1,000 changes (all threads)", initial_cpu],
             [f"catch-up of a {args.catchup:,}-record batch, changes/s", catch_rate],
+            ["  its CPU ms per 1,000 changes (all threads)", catch_cpu],
             ["active parts after the catch-up", parts_unmerged],
             ["merging them after the backlog, s", merge_s],
             ["active parts before the queries", parts_before],
@@ -559,6 +566,7 @@ def main() -> None:
             ["read-your-writes lag p99 ms", percentile(lags, 99)],
             ["read-your-writes lag max ms", max(lags)],
             ["  replication step of one write (idle), median ms", ryw["idle_step_median"]],
+            ["  the same step's CPU, median ms (all threads)", ryw["idle_step_cpu_median"]],
             ["  the count query on an idle replica, median ms", ryw["idle_query_median"]],
             ["  queries needed until the write showed (max)", ryw["max_attempts"]],
             ["  background writes during the lag test", ryw["background_writes"]],

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
+from deskbase.analytics import replica as replica_module
 from deskbase.analytics.inline import INLINE_BYTES, INLINE_ROWS
 from deskbase.analytics.service import Analytics
 from deskbase.config import Settings
@@ -302,4 +303,32 @@ def test_one_batch_across_workspaces_with_one_deleted(replica: tuple[Deskbase, A
         assert got == [[f"{ws}-{i}"] for i in range(3)]
     gone = analytics.engine.execute("SELECT count() FROM system.databases WHERE name = 'ws_gone'").rows
     assert gone == [[0]]
+    assert analytics.replica.verify() == []
+
+
+def test_sla_rows_of_every_batch_when_a_backlog_is_read_ahead(
+    replica: tuple[Deskbase, Analytics], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up reads each batch's derived rows with its changes while the previous batch is inserted: with
+    batches of 3 changes, every ticket's metrics row and SLA clocks still arrive, at the version stored."""
+    core, analytics = replica
+    analytics.replica.catch_up()
+    ids = []
+    for i in range(7):
+        rec, _ = core.records.create(
+            WS, "tickets", {"data": {"subject": f"s{i}", "status": "open", "priority": "high"}}, SYSTEM
+        )
+        ids.append(rec["id"])
+    add_response(core, WS, ids[2], {"body": "on it", "type": "reply", "author": "maria"}, SYSTEM)
+    monkeypatch.setattr(replica_module, "BATCH", 3)
+    assert analytics.replica.catch_up() >= 8
+    sla = core.extensions[SlaService]
+    want = {rid: len(sla.ticket_view(WS, rid)["sla"]) for rid in ids}
+    got = sql(
+        analytics,
+        "SELECT ticket_id, count() FROM sla_instances FINAL WHERE NOT deleted GROUP BY ticket_id",
+    )
+    assert dict((r[0], r[1]) for r in got) == want
+    metrics = sql(analytics, "SELECT ticket_id, agent_replies FROM ticket_metrics FINAL ORDER BY ticket_id")
+    assert metrics == sorted([rid, 1 if rid == ids[2] else 0] for rid in ids)
     assert analytics.replica.verify() == []

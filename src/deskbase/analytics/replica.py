@@ -1,9 +1,10 @@
 """The replicator: keeps the ClickHouse replica in step with the primary store's change log.
 
-It reads change rows by `seq` in batches, raw (raw.py), and hands each batch to ClickHouse in one INSERT …
-SELECT per table, which builds the typed rows (change_rows.py); derived tables follow by version range
-(derived.py). The watermark (the last replicated `seq`) is stored in the replica itself, after the rows it
-covers: a crash between the two just replays a batch, and replay collapses (ReplacingMergeTree).
+It reads change rows by `seq` in batches, raw (raw.py), with the derived tables' rows of the same changes
+(derived.py: by version range, in the same read), and hands each batch to ClickHouse in one INSERT … SELECT
+per table, which builds the typed rows (change_rows.py). The watermark (the last replicated `seq`) is stored
+in the replica itself, after the rows it covers: a crash between the two just replays a batch, and replay
+collapses (ReplacingMergeTree).
 Destructive changes (deleting a collection, relationship type or workspace) are acted on in order: the rows
 before them are inserted first.
 
@@ -19,6 +20,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -29,6 +31,7 @@ from deskbase.analytics.change_rows import COLUMNS, DESTRUCTIVE, TARGETS
 from deskbase.analytics.compaction import Compactor
 from deskbase.analytics.derived import DerivedTable, split_by_workspace
 from deskbase.analytics.engine import Engine
+from deskbase.analytics.gc_pause import collector_paused
 from deskbase.analytics.raw import to_arrow
 from deskbase.analytics.replica_tables import ADDED_COLUMNS, DDL, IDENT, META_DB, TABLES, TS, database_of, qi
 from deskbase.analytics.verify import differences
@@ -47,6 +50,14 @@ HORIZON_POLL = 0.002
 #: One INSERT … SELECT: database, table, target column → expression, raw rows.
 _Insert = tuple[str, str, dict[str, str], pa.Table]
 _DESTRUCTIVE = pa.array(sorted(DESTRUCTIVE))
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Change rows after a watermark, and the derived tables' rows of those same changes, read together."""
+
+    changes: pa.Table
+    derived: list[tuple[DerivedTable, pa.Table]]
 
 
 class Replica:
@@ -161,43 +172,48 @@ class Replica:
     def _step(self, limit: int = BATCH) -> int:
         """`step` with the lock held by the caller."""
         batch = self._fetch(self.watermark, limit)
-        return self._apply(batch) if batch.num_rows else 0
+        return self._apply(batch) if batch.changes.num_rows else 0
 
     def _drain(self, until: int) -> int:
-        """Replicate up to change `until` (lock held), reading the next batch from the primary store while the
-        engine inserts the current one: the two overlap on two cores."""
+        """Replicate up to change `until` (lock held), reading the next batch (its derived rows too) from the
+        primary store while the engine inserts the current one: the two overlap on two cores."""
         total = 0
         with ThreadPoolExecutor(1, thread_name_prefix="deskbase-replica-read") as pool:
             ahead = pool.submit(self._fetch, self.watermark, BATCH, until)
-            while (batch := ahead.result()).num_rows:
-                ahead = pool.submit(self._fetch, batch["seq"][-1].as_py(), BATCH, until)
+            while (batch := ahead.result()).changes.num_rows:
+                ahead = pool.submit(self._fetch, batch.changes["seq"][-1].as_py(), BATCH, until)
                 total += self._apply(batch)
         return total
 
-    def _fetch(self, after: int, limit: int, until: int | None = None) -> pa.Table:
-        """The next change rows after `after`, raw, never past the log's horizon (core/horizon.py): a change
-        still in flight below it would be skipped for good once the watermark moved past it."""
+    def _fetch(self, after: int, limit: int, until: int | None = None) -> _Batch:
+        """The next change rows after `after`, raw, never past the log's horizon (core/horizon.py: a change
+        still in flight below it would be skipped for good once the watermark moved past it), and the derived
+        tables' rows of those changes, in one read with the garbage collector held off (gc_pause.py)."""
         seq = t.changes.c.seq
         query = select(*(c.expr for c in COLUMNS)).where(seq > after)
-        with self.core.db.read() as conn:
+        with collector_paused(), self.core.db.read() as conn:
             final = self.core.db.horizon.seq(conn)
             bound = until if final is None else final if until is None else min(until, final)
             if bound is not None:
                 query = query.where(seq <= bound)
-            rows = conn.execute(query.order_by(seq).limit(limit)).all()
-        return to_arrow(COLUMNS, rows)
+            changes = to_arrow(COLUMNS, conn.execute(query.order_by(seq).limit(limit)).all())
+            if not changes.num_rows:
+                return _Batch(changes, [])
+            last = int(changes["seq"][-1].as_py())
+            return _Batch(changes, [(d, d.fetch(conn, after, last)) for d in self.derived])
 
-    def _apply(self, batch: pa.Table) -> int:
+    def _apply(self, batch: _Batch) -> int:
         """Insert a batch that starts right after the watermark, then its derived rows; advance the watermark."""
+        changes = batch.changes
         start = 0
-        for i in pc.indices_nonzero(self._destructive(batch)).to_pylist():
-            self._insert(self._change_inserts(batch.slice(start, i - start)))
-            self._destroy(batch.slice(i, 1).to_pylist()[0])
+        for i in pc.indices_nonzero(self._destructive(changes)).to_pylist():
+            self._insert(self._change_inserts(changes.slice(start, i - start)))
+            self._destroy(changes.slice(i, 1).to_pylist()[0])
             start = i  # the change's own rows (a tombstone, its log entry) follow the action
-        last = int(batch["seq"][-1].as_py())
-        self._insert(self._change_inserts(batch.slice(start)) + self._derived_inserts(self.watermark, last))
+        last = int(changes["seq"][-1].as_py())
+        self._insert(self._change_inserts(changes.slice(start)) + self._derived_inserts(batch.derived))
         self._set_watermark(last)
-        return batch.num_rows
+        return changes.num_rows
 
     def _insert(self, inserts: list[_Insert]) -> None:
         """Run the inserts two at a time (the engine's admin connections): they fill different tables, and
@@ -256,17 +272,13 @@ class Replica:
                     inserts.append((db, target.table, target.columns, rows.filter(mask)))
         return inserts
 
-    def _derived_inserts(self, lo: int, hi: int) -> list[_Insert]:
-        """The derived tables' rows of the changes lo < seq <= hi."""
-        if not self.derived:
-            return []
-        with self.core.db.read() as conn:
-            batches = [(d, d.fetch(conn, lo, hi)) for d in self.derived]
+    def _derived_inserts(self, derived: list[tuple[DerivedTable, pa.Table]]) -> list[_Insert]:
+        """One INSERT … SELECT per derived table and workspace that a batch's changes produced rows for."""
         return [
             (self.ensure_workspace(ws), d.name, d.columns, rows)
-            for d, batch in batches
-            if batch.num_rows
-            for ws, rows in split_by_workspace(batch).items()
+            for d, table in derived
+            if table.num_rows
+            for ws, rows in split_by_workspace(table).items()
         ]
 
     def catch_up(self, compact: bool = True) -> int:
