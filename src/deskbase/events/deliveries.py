@@ -96,7 +96,10 @@ def _due_statement(one_trigger: bool) -> Any:
         e.c.trigger_id == d.c.trigger_id,
         e.c.order_key == d.c.order_key,
         e.c.status.in_(OPEN),
-        or_(e.c.seq < d.c.seq, and_(e.c.seq == d.c.seq, e.c.id < d.c.id)),
+        # (seq, id) before this one's, spelt so that the queue index's seq range bounds the probe: a bare OR
+        # made SQLite scan every delivery of the trigger with a smaller id (ix_..._log), per row.
+        e.c.seq <= d.c.seq,
+        or_(e.c.seq < d.c.seq, e.c.id < d.c.id),
     )
     return (
         select(d.c.id, d.c.workspace_id, d.c.trigger_id)
