@@ -84,6 +84,8 @@ def test_only_the_head_of_each_queue_is_due(conn: Connection) -> None:
     due = {r.id for r in deliveries.due(conn, NOW, 100)}
     assert due == {"d1", "d5", "d6"}
     assert {r.id for r in deliveries.due_for_trigger(conn, "acme", "crm", NOW, 100)} == due
+    assert deliveries.due(conn, NOW, 100, skip=[("acme", "crm")]) == []  # a trigger whose lanes are all busy
+    assert {r.id for r in deliveries.due(conn, NOW, 100, skip=[("acme", "other")])} == due
 
 
 @pytest.mark.parametrize(

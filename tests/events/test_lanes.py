@@ -12,6 +12,7 @@ import pytest
 
 from deskbase.core.clock import FixedClock
 from deskbase.events import lanes
+from deskbase.events.dispatcher import DUE_LIMIT
 from deskbase.events.lanes import Window
 from deskbase.events.service import Webhooks
 from tests.conftest import Api
@@ -113,3 +114,25 @@ def test_a_failing_endpoint_is_cut_back_to_one_lane_and_another_trigger_is_not(
         assert {d["status"] for d in deliveries(api, "down")} == {"failed"}  # retried later, on the schedule
         assert window(api, "down").limit == 1
         assert window(api, "up").limit >= 2
+
+
+def test_a_stuck_endpoint_with_a_long_backlog_never_hides_another_triggers_deliveries(
+    tmp_path: Path, live_clock: FixedClock, receiver: Receiver
+) -> None:
+    stuck = Counting()
+    stuck.gate.clear()
+    receiver.reply = lambda r: stuck(r) if r.path == "/stuck" else (200, {})
+    with hooks_api(tmp_path, live_clock, webhook_timeout_seconds=120.0) as api:
+        trigger(api, "stuck", receiver.url + "/stuck", events=["record.created"])
+        try:
+            # More queued for the stuck endpoint than the loop lists as due in one turn, all older than the
+            # other trigger's delivery: the loop must still see that one.
+            for _ in range(DUE_LIMIT + 10):
+                ticket(api)
+            until(lambda: stuck.in_flight == 2)
+            trigger(api, "up", receiver.url + "/up", events=["record.created"])
+            t = ticket(api)
+            got = receiver.wait_for(1, "/up", timeout=20)
+            assert got[0]["data"]["record"]["id"] == t["id"]
+        finally:
+            stuck.gate.set()

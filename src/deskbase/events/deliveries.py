@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import bulk
@@ -112,7 +112,7 @@ def _due_statement(one_trigger: bool) -> Any:
             *(
                 (d.c.workspace_id == bindparam("ws"), d.c.trigger_id == bindparam("trigger"))
                 if one_trigger
-                else ()
+                else (~tuple_(d.c.workspace_id, d.c.trigger_id).in_(bindparam("skip", expanding=True)),)
             ),
         )
         .limit(bindparam("limit"))
@@ -129,14 +129,16 @@ _NEXT_DUE = (
 )
 
 
-def due(conn: Connection, now: datetime, limit: int) -> list[Any]:
-    """Open deliveries of enabled triggers whose time has come and that head their (trigger, key) queue.
+def due(conn: Connection, now: datetime, limit: int, skip: Sequence[tuple[str, str]] = ()) -> list[Any]:
+    """Open deliveries of enabled triggers whose time has come and that head their (trigger, key) queue,
+    leaving out the (workspace, trigger) pairs in `skip`: those whose lanes are all busy. Listed, a stuck
+    endpoint's backlog (oldest first) would fill `limit` and hide every other trigger's new deliveries.
 
     Unsorted on purpose: the heads of different queues may go out in any order (each queue's own order is
     what `blocked` keeps), and without a sort the store stops at `limit` instead of probing every open row —
     the difference between ~80 and >1,000 deliveries/s with a few thousand queued. The due index still
     yields them roughly oldest first."""
-    return list(conn.execute(_DUE, {"now": now, "limit": limit}).all())
+    return list(conn.execute(_DUE, {"now": now, "limit": limit, "skip": list(skip)}).all())
 
 
 def due_for_trigger(conn: Connection, ws: str, trigger_id: str, now: datetime, limit: int) -> list[Any]:

@@ -35,6 +35,9 @@ from deskbase.events.triggers import Triggers
 log = logging.getLogger(__name__)
 NAME = "webhooks"
 LANE_BATCH = 50  #: deliveries a lane claims at a time
+DUE_LIMIT = (
+    LANE_BATCH * 8
+)  #: due deliveries the loop lists per turn (triggers whose lanes are all busy left out)
 RECORD_BATCH = LANE_BATCH  #: attempts stored per transaction …
 RECORD_EVERY = 0.2  #: … or after this many seconds, whichever comes first
 #: How soon the loop looks again while the change log's horizon holds committed changes back.
@@ -123,8 +126,9 @@ class Dispatcher:
         """Start lanes for triggers with due deliveries; returns the seconds until the next one is due (None:
         nothing queued)."""
         now = self.core.clock.now()
+        busy = [(ws, tid) for ws, _, tid in (key.partition("/") for key in self.lanes.full())]
         with self.core.db.read() as conn:
-            due = deliveries.due(conn, now, LANE_BATCH * self.lanes.base * 4)
+            due = deliveries.due(conn, now, DUE_LIMIT, busy)
             upcoming = deliveries.next_due(conn)
         with self._lock:
             by_key: dict[str, list[str]] = {}
