@@ -179,6 +179,17 @@ def latency(root: Path, name: str, duration: float, slow: bool) -> list[float]:
     return fast
 
 
+def stop(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Ask a process to stop; on a loaded machine its loops may take a while, but it never outlives the bench."""
+    proc.send_signal(signum)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        log(f"  process {proc.pid} did not stop within 120 s: killed")
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def worker(data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`deskbase worker` on the same data directory running the dispatcher (the scale-out shape)."""
@@ -196,8 +207,7 @@ def worker(data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc, signal.SIGTERM)
 
 
 def write_rate(root: Path, base: str, duration: float) -> dict[str, float]:
@@ -245,8 +255,7 @@ def served(data_dir: Path, background: bool) -> Iterator[int]:
         wait_http(port)
         yield port
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        stop(proc, signal.SIGINT)
 
 
 def delivered_in(data_dir: Path) -> int:
