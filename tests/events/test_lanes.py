@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from deskbase.core.clock import FixedClock
 from deskbase.events import lanes
@@ -136,3 +137,32 @@ def test_a_stuck_endpoint_with_a_long_backlog_never_hides_another_triggers_deliv
             assert got[0]["data"]["record"]["id"] == t["id"]
         finally:
             stuck.gate.set()
+
+
+def test_the_loop_rests_while_a_stuck_endpoint_holds_its_lanes(
+    tmp_path: Path, live_clock: FixedClock, receiver: Receiver
+) -> None:
+    """Its queued deliveries are due but wait for its lanes, whose end wakes the loop: turning meanwhile would
+    only burn the CPU the other triggers' deliveries (and the writers) need."""
+    stuck = Counting()
+    stuck.gate.clear()
+    receiver.reply = stuck
+    with hooks_api(tmp_path, live_clock, webhook_timeout_seconds=120.0) as api:
+        trigger(api, "stuck", receiver.url, events=["record.created"])
+        statements = [0]
+
+        def count(*_args: Any) -> None:
+            statements[0] += 1
+
+        try:
+            for _ in range(5):
+                ticket(api)
+            until(lambda: stuck.in_flight == 2)
+            time.sleep(0.5)  # the turns that started the lanes are over
+            event.listen(api.core.db.engine, "before_cursor_execute", count)  # type: ignore[attr-defined]
+            time.sleep(2.0)
+            event.remove(api.core.db.engine, "before_cursor_execute", count)  # type: ignore[attr-defined]
+        finally:
+            stuck.gate.set()
+    # a turn a second (the idle timer) runs a few statements; a loop that spins runs thousands
+    assert statements[0] < 60, statements[0]

@@ -147,8 +147,14 @@ def due_for_trigger(conn: Connection, ws: str, trigger_id: str, now: datetime, l
     return list(conn.execute(_DUE_FOR_TRIGGER, params).all())
 
 
-def next_due(conn: Connection) -> datetime | None:
-    return conn.execute(_NEXT_DUE).scalar()  # type: ignore[no-any-return]
+_NEXT_DUE_AFTER = _NEXT_DUE.where(d.c.next_attempt_at > bindparam("after"))
+
+
+def next_due(conn: Connection, after: datetime | None = None) -> datetime | None:
+    """When the next open delivery of an enabled trigger is due (only those due after `after`, if given)."""
+    if after is None:
+        return conn.execute(_NEXT_DUE).scalar()  # type: ignore[no-any-return]
+    return conn.execute(_NEXT_DUE_AFTER, {"after": after}).scalar()  # type: ignore[no-any-return]
 
 
 # Built once, run with many parameter sets: a lane stores its attempts as one executemany each.

@@ -130,6 +130,7 @@ class Dispatcher:
         with self.core.db.read() as conn:
             due = deliveries.due(conn, now, DUE_LIMIT, busy)
             upcoming = deliveries.next_due(conn)
+        started = False
         with self._lock:
             by_key: dict[str, list[str]] = {}
             for row in due:
@@ -138,6 +139,13 @@ class Dispatcher:
             for key, ids in by_key.items():
                 for part in deal(ids, self.lanes.room(key), LANE_BATCH):
                     self._start_lane(key, part)
+                    started = True
+        if upcoming is not None and upcoming <= now and not started and len(due) < DUE_LIMIT:
+            # What is due is in a lane already or waits for a trigger whose lanes are all busy (a stuck
+            # endpoint's queue): a lane's end wakes the loop. Turning until then would spin, taking the CPU
+            # the other triggers and the writers need; only a later retry needs the timer.
+            with self.core.db.read() as conn:
+                upcoming = deliveries.next_due(conn, after=now)
         if upcoming is None:
             return None
         return max(0.0, (upcoming - self.core.clock.now()).total_seconds())
