@@ -252,7 +252,7 @@ def served(data_dir: Path, background: bool) -> Iterator[int]:
     cmd += [] if background else ["--no-background"]
     proc = subprocess.Popen(cmd, env=serve_env(data_dir), stdout=subprocess.DEVNULL)
     try:
-        wait_http(port)
+        wait_http(port, timeout=600)  # a store and the app's start take minutes at a load average of 30
         yield port
     finally:
         stop(proc, signal.SIGINT)
