@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from deskbase.core.clock import FixedClock
 from deskbase.events import lanes
+from deskbase.events.dispatcher import DUE_LIMIT
 from deskbase.events.lanes import Window
 from deskbase.events.service import Webhooks
 from tests.conftest import Api
@@ -113,3 +115,54 @@ def test_a_failing_endpoint_is_cut_back_to_one_lane_and_another_trigger_is_not(
         assert {d["status"] for d in deliveries(api, "down")} == {"failed"}  # retried later, on the schedule
         assert window(api, "down").limit == 1
         assert window(api, "up").limit >= 2
+
+
+def test_a_stuck_endpoint_with_a_long_backlog_never_hides_another_triggers_deliveries(
+    tmp_path: Path, live_clock: FixedClock, receiver: Receiver
+) -> None:
+    stuck = Counting()
+    stuck.gate.clear()
+    receiver.reply = lambda r: stuck(r) if r.path == "/stuck" else (200, {})
+    with hooks_api(tmp_path, live_clock, webhook_timeout_seconds=120.0) as api:
+        trigger(api, "stuck", receiver.url + "/stuck", events=["record.created"])
+        try:
+            # More queued for the stuck endpoint than the loop lists as due in one turn, all older than the
+            # other trigger's delivery: the loop must still see that one.
+            for _ in range(DUE_LIMIT + 10):
+                ticket(api)
+            until(lambda: stuck.in_flight == 2)
+            trigger(api, "up", receiver.url + "/up", events=["record.created"])
+            t = ticket(api)
+            got = receiver.wait_for(1, "/up", timeout=20)
+            assert got[0]["data"]["record"]["id"] == t["id"]
+        finally:
+            stuck.gate.set()
+
+
+def test_the_loop_rests_while_a_stuck_endpoint_holds_its_lanes(
+    tmp_path: Path, live_clock: FixedClock, receiver: Receiver
+) -> None:
+    """Its queued deliveries are due but wait for its lanes, whose end wakes the loop: turning meanwhile would
+    only burn the CPU the other triggers' deliveries (and the writers) need."""
+    stuck = Counting()
+    stuck.gate.clear()
+    receiver.reply = stuck
+    with hooks_api(tmp_path, live_clock, webhook_timeout_seconds=120.0) as api:
+        trigger(api, "stuck", receiver.url, events=["record.created"])
+        statements = [0]
+
+        def count(*_args: Any) -> None:
+            statements[0] += 1
+
+        try:
+            for _ in range(5):
+                ticket(api)
+            until(lambda: stuck.in_flight == 2)
+            time.sleep(0.5)  # the turns that started the lanes are over
+            event.listen(api.core.db.engine, "before_cursor_execute", count)  # type: ignore[attr-defined]
+            time.sleep(2.0)
+            event.remove(api.core.db.engine, "before_cursor_execute", count)  # type: ignore[attr-defined]
+        finally:
+            stuck.gate.set()
+    # a turn a second (the idle timer) runs a few statements; a loop that spins runs thousands
+    assert statements[0] < 60, statements[0]

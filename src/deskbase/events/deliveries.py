@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from deskbase.core import bulk
@@ -96,7 +96,10 @@ def _due_statement(one_trigger: bool) -> Any:
         e.c.trigger_id == d.c.trigger_id,
         e.c.order_key == d.c.order_key,
         e.c.status.in_(OPEN),
-        or_(e.c.seq < d.c.seq, and_(e.c.seq == d.c.seq, e.c.id < d.c.id)),
+        # (seq, id) before this one's, spelt so that the queue index's seq range bounds the probe: a bare OR
+        # made SQLite scan every delivery of the trigger with a smaller id (ix_..._log), per row.
+        e.c.seq <= d.c.seq,
+        or_(e.c.seq < d.c.seq, e.c.id < d.c.id),
     )
     return (
         select(d.c.id, d.c.workspace_id, d.c.trigger_id)
@@ -109,7 +112,7 @@ def _due_statement(one_trigger: bool) -> Any:
             *(
                 (d.c.workspace_id == bindparam("ws"), d.c.trigger_id == bindparam("trigger"))
                 if one_trigger
-                else ()
+                else (~tuple_(d.c.workspace_id, d.c.trigger_id).in_(bindparam("skip", expanding=True)),)
             ),
         )
         .limit(bindparam("limit"))
@@ -126,14 +129,16 @@ _NEXT_DUE = (
 )
 
 
-def due(conn: Connection, now: datetime, limit: int) -> list[Any]:
-    """Open deliveries of enabled triggers whose time has come and that head their (trigger, key) queue.
+def due(conn: Connection, now: datetime, limit: int, skip: Sequence[tuple[str, str]] = ()) -> list[Any]:
+    """Open deliveries of enabled triggers whose time has come and that head their (trigger, key) queue,
+    leaving out the (workspace, trigger) pairs in `skip`: those whose lanes are all busy. Listed, a stuck
+    endpoint's backlog (oldest first) would fill `limit` and hide every other trigger's new deliveries.
 
     Unsorted on purpose: the heads of different queues may go out in any order (each queue's own order is
     what `blocked` keeps), and without a sort the store stops at `limit` instead of probing every open row —
     the difference between ~80 and >1,000 deliveries/s with a few thousand queued. The due index still
     yields them roughly oldest first."""
-    return list(conn.execute(_DUE, {"now": now, "limit": limit}).all())
+    return list(conn.execute(_DUE, {"now": now, "limit": limit, "skip": list(skip)}).all())
 
 
 def due_for_trigger(conn: Connection, ws: str, trigger_id: str, now: datetime, limit: int) -> list[Any]:
@@ -142,8 +147,14 @@ def due_for_trigger(conn: Connection, ws: str, trigger_id: str, now: datetime, l
     return list(conn.execute(_DUE_FOR_TRIGGER, params).all())
 
 
-def next_due(conn: Connection) -> datetime | None:
-    return conn.execute(_NEXT_DUE).scalar()  # type: ignore[no-any-return]
+_NEXT_DUE_AFTER = _NEXT_DUE.where(d.c.next_attempt_at > bindparam("after"))
+
+
+def next_due(conn: Connection, after: datetime | None = None) -> datetime | None:
+    """When the next open delivery of an enabled trigger is due (only those due after `after`, if given)."""
+    if after is None:
+        return conn.execute(_NEXT_DUE).scalar()  # type: ignore[no-any-return]
+    return conn.execute(_NEXT_DUE_AFTER, {"after": after}).scalar()  # type: ignore[no-any-return]
 
 
 # Built once, run with many parameter sets: a lane stores its attempts as one executemany each.

@@ -1,12 +1,10 @@
 """The dispatcher: one background loop (core/loops.py) that reads the outbox and sends what is due.
 
-Each turn: (1) read the change log past the watermark, build the events some enabled trigger asks for (and
-the SLA events those changes recorded), match them, and queue deliveries and the new watermark in ONE
-transaction — so a crash either queues a batch or not, and a re-read queues nothing twice; (2) hand due
-deliveries to lanes in a thread pool, as many per trigger as events/lanes.py allows: more for a fast endpoint
-with a backlog, one for a slow or failing one, so it never delays another trigger. A lane sends its batch over
-a kept-alive connection, stores the outcomes in few transactions, and claims the trigger's next due deliveries
-itself (starting sibling lanes when its trigger may have more).
+Each turn: (1) queue the deliveries of the next changes (events/fanout.py); (2) hand due deliveries to lanes
+in a thread pool, as many per trigger as events/lanes.py allows: more for a fast endpoint with a backlog, one
+for a slow or failing one, so it never delays another trigger. A lane sends its batch over a kept-alive
+connection, stores the outcomes in few transactions (events/outcomes.py), and claims the trigger's next due
+deliveries itself (starting sibling lanes when its trigger may have more).
 Nothing is sent from a request: routes only queue.
 """
 
@@ -20,27 +18,28 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.sql.elements import BindParameter
 
 from deskbase.core import loops
-from deskbase.core import tables as ct
 from deskbase.core.app import Deskbase
-from deskbase.events import build, deliveries, ingest, matching, retry, signing
+from deskbase.events import deliveries, fanout, ingest, retry, signing
 from deskbase.events.expiry import OwnerExpiry
-from deskbase.events.grouped import GroupWriter
+from deskbase.events.fanout import FanOut
 from deskbase.events.lanes import Lanes, deal
-from deskbase.events.sender import Result, Sender
+from deskbase.events.outcomes import Attempt, Outcomes
+from deskbase.events.sender import Sender
 from deskbase.events.tables import triggers, webhook_deliveries
 from deskbase.events.triggers import Triggers
 
 log = logging.getLogger(__name__)
 NAME = "webhooks"
-BATCH = 500
 LANE_BATCH = 50  #: deliveries a lane claims at a time
+DUE_LIMIT = (
+    LANE_BATCH * 8
+)  #: due deliveries the loop lists per turn (triggers whose lanes are all busy left out)
 RECORD_BATCH = LANE_BATCH  #: attempts stored per transaction …
 RECORD_EVERY = 0.2  #: … or after this many seconds, whichever comes first
-PERSIST_IDLE_WATERMARK = 5.0
 #: How soon the loop looks again while the change log's horizon holds committed changes back.
 HORIZON_POLL = 0.01
 PRUNE_BATCHES = 20  #: pruning batches a turn at most (20,000 rows), while a backlog is left
@@ -55,11 +54,6 @@ _ROWS_OF = (
     .where(webhook_deliveries.c.id.in_(_IDS))
     .order_by(webhook_deliveries.c.seq, webhook_deliveries.c.id)
 )
-_STATUS_OF = select(webhook_deliveries.c.id, webhook_deliveries.c.status).where(
-    webhook_deliveries.c.id.in_(_IDS)
-)
-#: One attempt to store: (delivery row, attempted at, result, outcome, finished at).
-Attempt = tuple[Any, datetime, Result, retry.Outcome, datetime]
 
 
 class Dispatcher:
@@ -91,17 +85,10 @@ class Dispatcher:
         self._in_flight: dict[str, str] = {}  # delivery id -> trigger key
         self.lanes = Lanes(max(1, concurrency), max_inflight, slow_seconds)
         self._stopping = threading.Event()
-        self._watermark: int | None = None
-        self._held = False  #: the last turn stopped at the horizon with committed changes beyond it
-        self._saved_at = time.monotonic()
+        self.fanout = FanOut(core, NAME, store, self.expiry)
+        self.outcomes = Outcomes(core)
         self._pruned_at: datetime | None = None
         self._random = random.Random()
-        #: Some trigger was enabled at the last turn (read at `store.enabled_at` that generation): a commit
-        #: wakes the loop only then, or once a trigger was enabled since. Otherwise each write would cost a
-        #: turn of reads for nothing; the idle timer still moves the watermark on.
-        self._may_match = True
-        self._generation = -1
-        self._recorder: GroupWriter[tuple[Any, list[Attempt]], bool] = GroupWriter(self._write_outcomes)
         core.hooks.on_commit(self._committed)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
@@ -120,97 +107,30 @@ class Dispatcher:
         self.loop.wake()
 
     def _committed(self, _entries: object) -> None:
-        if self._may_match or self.store.generation != self._generation:
+        if self.fanout.worth_a_turn():
             self.loop.wake()
 
     # ---- one turn -----------------------------------------------------------------------------------
     def step(self) -> float | None:
         self.expiry.sweep(self.core.clock.now())
-        n = self.fan_out()
+        n = self.fanout.run()
         wait = self.send_due()
         self._prune()
-        if n >= BATCH:
+        if n >= fanout.BATCH:
             return 0.0
-        if self._held:  # committed changes wait behind one still in flight: look again soon
+        if self.fanout.held:  # committed changes wait behind one still in flight: look again soon
             return HORIZON_POLL if wait is None else min(wait, HORIZON_POLL)
         return wait
-
-    def fan_out(self) -> int:
-        """Queue deliveries for the next batch of changes; returns how many changes were read."""
-        pairs: list[tuple[str, matching.Event]] = []
-        with self.core.db.read() as conn:
-            if self._watermark is None:
-                self._watermark = loops.read_watermark(conn, NAME)
-            lo = self._watermark
-            generation = self.store.generation  # before the read: an enabling commit after it wakes us
-            specs = self.store.enabled_specs(conn)
-            expired = self._expired(conn, specs)
-            self._may_match, self._generation = bool(specs), generation
-            # Never past a change still in flight (core/horizon.py): the watermark would skip it for good.
-            final = self.core.db.horizon.seq(conn)
-            head = int(conn.execute(select(func.max(ct.changes.c.seq))).scalar() or 0)
-            self._held = final is not None and final < head
-            if specs:
-                q = select(ct.changes).where(ct.changes.c.seq > lo)
-                if final is not None:
-                    q = q.where(ct.changes.c.seq <= final)
-                rows = conn.execute(q.order_by(ct.changes.c.seq).limit(BATCH)).all()
-                hi, n = (int(rows[-1].seq), len(rows)) if rows else (lo, 0)
-                wanted = {typ for ts in specs.values() for s in ts for typ in s.events}
-                wanted = set(matching.TYPES) if matching.ALL in wanted else wanted
-                mine = [r for r in rows if r.workspace_id in specs]
-                events = build.from_changes(conn, mine, wanted) + build.from_sla(conn, lo, hi, wanted)
-                events.sort(key=lambda e: (e.seq, e.id))
-                pairs = [
-                    (s.id, e) for e in events for s in specs.get(e.workspace_id, []) if matching.matches(s, e)
-                ]
-            else:  # nothing could match: move past what is there without reading it
-                hi, n = head if final is None else max(lo, min(head, final)), 0
-        for s, at in expired:
-            self.expiry.disable_trigger(s.workspace_id, s.id, s.owner.id, at)
-        if hi > lo:
-            self._advance(hi, pairs)
-        return n
-
-    def _expired(
-        self, conn: Any, specs: dict[str, list[matching.TriggerSpec]]
-    ) -> list[tuple[matching.TriggerSpec, datetime]]:
-        """Take the triggers whose owner's token has expired out of `specs` (they match nothing from now on);
-        returns them with that expiry, to be disabled."""
-        now = self.core.clock.now()
-        out: list[tuple[matching.TriggerSpec, datetime]] = []
-        for ws, found in list(specs.items()):
-            kept = []
-            for s in found:
-                at = self.expiry.expired(conn, s.owner.id, now)
-                if at is None:
-                    kept.append(s)
-                else:
-                    out.append((s, at))
-            if kept:
-                specs[ws] = kept
-            else:
-                del specs[ws]
-        return out
-
-    def _advance(self, hi: int, pairs: list[tuple[str, matching.Event]]) -> None:
-        """Queue the matched deliveries and move the watermark in one transaction. With nothing to queue the
-        watermark is stored at most every few seconds: a crash re-reads that much and queues nothing twice."""
-        db, clock = self.core.db, self.core.clock
-        if pairs or time.monotonic() - self._saved_at >= PERSIST_IDLE_WATERMARK:
-            with db.tx() as tx:
-                deliveries.enqueue(tx.conn, pairs, "live", clock.now())
-                loops.write_watermark(tx.conn, NAME, hi, clock)
-            self._saved_at = time.monotonic()
-        self._watermark = hi
 
     def send_due(self) -> float | None:
         """Start lanes for triggers with due deliveries; returns the seconds until the next one is due (None:
         nothing queued)."""
         now = self.core.clock.now()
+        busy = [(ws, tid) for ws, _, tid in (key.partition("/") for key in self.lanes.full())]
         with self.core.db.read() as conn:
-            due = deliveries.due(conn, now, LANE_BATCH * self.lanes.base * 4)
+            due = deliveries.due(conn, now, DUE_LIMIT, busy)
             upcoming = deliveries.next_due(conn)
+        started = False
         with self._lock:
             by_key: dict[str, list[str]] = {}
             for row in due:
@@ -219,6 +139,13 @@ class Dispatcher:
             for key, ids in by_key.items():
                 for part in deal(ids, self.lanes.room(key), LANE_BATCH):
                     self._start_lane(key, part)
+                    started = True
+        if upcoming is not None and upcoming <= now and not started and len(due) < DUE_LIMIT:
+            # What is due is in a lane already or waits for a trigger whose lanes are all busy (a stuck
+            # endpoint's queue): a lane's end wakes the loop. Turning until then would spin, taking the CPU
+            # the other triggers and the writers need; only a later retry needs the timer.
+            with self.core.db.read() as conn:
+                upcoming = deliveries.next_due(conn, after=now)
         if upcoming is None:
             return None
         return max(0.0, (upcoming - self.core.clock.now()).total_seconds())
@@ -346,51 +273,14 @@ class Dispatcher:
             # Results are stored in batches (one transaction for many), but soon: a slow endpoint's log
             # must not wait for the whole batch.
             if out.disable or len(done) >= RECORD_BATCH or time.monotonic() - flushed_at > RECORD_EVERY:
-                disabled = self._record(trig, done)
+                disabled = self.outcomes.store(trig, done)
                 done, flushed_at = [], time.monotonic()
                 if disabled:
                     return
             if surplus:
                 break
         if done:
-            self._record(trig, done)
-
-    def _record(self, trig: Any, done: list[Attempt]) -> bool:
-        """Store attempts and their outcomes, and the trigger's health (with other lanes' at about the same
-        time: events/grouped.py); True if the trigger is now disabled."""
-        return self._recorder.submit((trig, done))
-
-    def _write_outcomes(self, batches: list[tuple[Any, list[Attempt]]]) -> list[bool]:
-        """One transaction for the lanes' outcomes; per batch, True if its trigger is now disabled."""
-        with self.core.db.tx() as tx:
-            for key in sorted({(t.workspace_id, t.id) for t, _ in batches}):
-                tx.lock(f"trigger:{key[0]}:{key[1]}")  # an admin's edit of the trigger takes turns
-            ids = [r.id for _, done in batches for r, *_ in done]
-            current = dict(tx.conn.execute(_STATUS_OF, {"ids": ids}).all())
-            kept = [
-                [item for item in done if current.get(item[0].id) in deliveries.OPEN] for _, done in batches
-            ]
-            deliveries.record(tx.conn, [item for part in kept for item in part])  # not finished meanwhile
-            return [self._health(tx.conn, trig, part) for (trig, _), part in zip(batches, kept, strict=True)]
-
-    def _health(self, conn: Any, trig: Any, kept: list[Attempt]) -> bool:
-        """Store what the attempts say of the trigger's health; True if they disable it."""
-        failing = trig.failing_since
-        changes: dict[str, Any] = {}
-        for _row, _at, _result, out, now in kept:
-            failing = None if out.status == "delivered" else (failing or now)
-            if out.disable:
-                changes.update(enabled=False, disabled_reason=out.disable)
-                log.warning("trigger %s/%s disabled: %s", trig.workspace_id, trig.id, out.disable)
-        if failing != trig.failing_since:
-            changes["failing_since"] = failing
-        if changes:
-            conn.execute(
-                triggers.update()
-                .where(triggers.c.workspace_id == trig.workspace_id, triggers.c.id == trig.id)
-                .values(**changes)
-            )
-        return "enabled" in changes
+            self.outcomes.store(trig, done)
 
     def _prune(self) -> None:
         """Forget deliveries and ingest-log entries past retention, a batch per short transaction (so writers

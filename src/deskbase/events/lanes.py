@@ -76,6 +76,12 @@ class Lanes:
             above = max(0, limit - max(running, self.base))
             return below_base + min(above, spare)
 
+    def full(self) -> list[str]:
+        """The running triggers that may start no lane now (what the loop need not list as due)."""
+        with self._lock:
+            keys = list(self._running)
+        return [key for key in keys if self.room(key) == 0]
+
     def started(self, key: str, n: int = 1) -> None:
         with self._lock:
             self._running[key] = self._running.get(key, 0) + n

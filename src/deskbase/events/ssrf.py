@@ -3,7 +3,7 @@
 Refused unless an allowed network (`webhook_allow_networks`) contains the address: loopback, private
 (RFC 1918, unique-local), link-local (cloud metadata lives there), multicast, unspecified, reserved and
 shared/carrier-grade addresses. IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry. The check
-runs on each resolved address at connect time (see `sender.GuardedBackend`), so DNS rebinding cannot slip a
+runs on each resolved address at connect time (see `sender._Connection.connect`), so DNS rebinding cannot slip a
 private address in after a public one was checked.
 """
 
