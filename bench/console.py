@@ -67,7 +67,7 @@ def pages(core: Any) -> list[tuple[str, str, bool]]:
         ("queue: all, recently updated", f"{q}?view=all&sort=updated", False),
         ("queue: open, priority urgent", f"{q}?view=open&priority=urgent", False),
         ("queue: all, category billing, channel chat", f"{q}?view=all&category=billing&channel=chat", False),
-        ("queue: all, subject contains 'export'", f"{q}?view=all&q=export", False),
+        ("queue: all, search 'export' (one common word, every field)", f"{q}?view=all&q=export", False),
         ("ticket page", f"/w/{WS}/tickets/{tid}", False),
         ("new ticket form", f"/w/{WS}/tickets/new", False),
         ("dashboard", f"/w/{WS}/dashboard", False),
