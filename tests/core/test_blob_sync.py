@@ -137,3 +137,17 @@ def test_the_same_bytes_put_twice_at_once_both_wait_for_the_flush(tmp_path: Path
     second.join(10)
     assert done[0] == "flushed" and set(done) == {"flushed", "a", "b"}
     assert done.index("b") > done.index("flushed")
+
+
+def test_several_blobs_put_together_share_one_flush_that_follows_every_link(tmp_path: Path) -> None:
+    """A message and its attachments: every blob linked before the one flush, which covers all of them."""
+    store = LocalBlobs(tmp_path / "files")
+    linked_at_flush: list[set[str]] = []
+    store.sync = BlobSync(store.root, fsync=lambda fd: linked_at_flush.append(blobs_under(store.root)))
+    batch = [staged(store, f"part {i}".encode()) for i in range(3)]
+    again = staged(store, b"part 0")  # the same bytes twice in one message: stored once
+    store.put_all([*batch, again])
+    assert store.sync.flushes == 1
+    assert linked_at_flush and all(s == {b.sha256 for b in batch} for s in linked_at_flush)
+    for b in batch:
+        assert store._path(b.sha256).read_bytes() == f"part {batch.index(b)}".encode()

@@ -188,6 +188,16 @@ def test_attachments_and_inline_images_become_files(mapi: Api) -> None:
     assert mapi.get(f"{WS}/files/{pdf}").json()["name"] == "invoice.pdf"
 
 
+def test_a_message_and_its_attachments_are_made_durable_by_one_flush(mapi: Api) -> None:
+    """The original and its two attachments: three new blobs, their directory entries flushed once."""
+    sync = mapi.core.files.blobs.sync  # type: ignore[attr-defined]
+    before = sync.flushes
+    out = send(mapi, corpus.inline_image())
+    assert out.status_code == 201, out.text
+    assert len(record(mapi, "responses", out.json()["response_id"])["data"]["attachments"]) == 2
+    assert sync.flushes - before == 1
+
+
 def test_winmail_dat_is_opened(mapi: Api) -> None:
     out = send(mapi, corpus.winmail()).json()
     data = record(mapi, "responses", out["response_id"])["data"]

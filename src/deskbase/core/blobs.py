@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -76,6 +76,7 @@ class Staged:
 class BlobStore(Protocol):
     def staging_dir(self) -> Path: ...
     def put(self, staged: Staged) -> None: ...
+    def put_all(self, staged: Sequence[Staged]) -> None: ...
     def exists(self, sha256: str) -> bool: ...
     def read(self, sha256: str) -> Iterator[bytes]: ...
     def delete(self, sha256: str) -> None: ...
@@ -104,22 +105,32 @@ class LocalBlobs:
     def put(self, staged: Staged) -> None:
         """Returns once the blob is durable: its bytes (synced when staged) and every directory entry leading
         to it."""
-        target = self._path(staged.sha256)
-        if target.exists():
-            # linked by a put of the same bytes that may still wait for its flush
-            self.sync.settled(target.parent)
-            return
-        changed = [target.parent]  # the directories whose entries change
-        for d in (target.parent, target.parent.parent):
-            if not d.exists():
-                changed.append(d.parent)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(staged.path, target)
-        except FileExistsError:
-            self.sync.settled(target.parent)
-            return
-        self.sync.durable(changed)
+        self.put_all([staged])
+
+    def put_all(self, staged: Sequence[Staged]) -> None:
+        """`put` for several blobs (a message and its attachments): all linked, then one flush for them."""
+        changed: list[Path] = []  # the directories whose entries change
+        owed: list[Path] = []  # linked by a put of the same bytes that may still wait for its flush
+        for s in staged:
+            target = self._path(s.sha256)
+            if target.exists():
+                owed.append(target.parent)
+                continue
+            new = [target.parent]
+            for d in (target.parent, target.parent.parent):
+                if not d.exists():
+                    new.append(d.parent)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(s.path, target)
+            except FileExistsError:
+                owed.append(target.parent)
+                continue
+            changed += new
+        if changed:
+            self.sync.durable(changed)
+        for d in dict.fromkeys(owed):
+            self.sync.settled(d)
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).exists()
@@ -152,6 +163,10 @@ class S3Blobs:
     def put(self, staged: Staged) -> None:
         if not self.exists(staged.sha256):
             self.client.upload_file(str(staged.path), self.bucket, self._key(staged.sha256))
+
+    def put_all(self, staged: Sequence[Staged]) -> None:
+        for s in staged:
+            self.put(s)
 
     def exists(self, sha256: str) -> bool:
         from botocore.exceptions import ClientError

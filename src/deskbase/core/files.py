@@ -92,6 +92,12 @@ class Files:
         self.blobs.put(staged)
         return sha
 
+    def persist_all(self, staged: Sequence[Staged]) -> None:
+        """`persist` for a message and its attachments: their directory entries made durable by one flush."""
+        for s in staged:
+            s.finish()
+        self.blobs.put_all(staged)
+
     def add(
         self,
         tx: Tx,

@@ -162,7 +162,7 @@ class Ingest:
                     data = memoryview(raw if part is None else part.data)
                     for i in range(0, len(data), CHUNK):
                         s.write(bytes(data[i : i + CHUNK]))
-                files.persist(s)
+            files.persist_all(held)  # one flush for the message's files, not one a file
             out = self._store(box, msg, staged, held)
             return out
         finally:
