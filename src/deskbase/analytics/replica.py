@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import func, select
 
-from deskbase.analytics.change_rows import COLUMNS, DESTRUCTIVE, TARGETS
+from deskbase.analytics.batch_plan import Insert, change_inserts, derived_inserts, destructive_positions
+from deskbase.analytics.change_rows import COLUMNS
 from deskbase.analytics.compaction import Compactor
-from deskbase.analytics.derived import DerivedTable, split_by_workspace
+from deskbase.analytics.derived import DerivedTable
 from deskbase.analytics.engine import Engine
 from deskbase.analytics.gc_pause import collector_paused
 from deskbase.analytics.raw import to_arrow
@@ -47,9 +47,6 @@ log = logging.getLogger(__name__)
 BATCH = 20_000
 #: How soon read-your-writes looks again while the log's horizon is below what it waits for.
 HORIZON_POLL = 0.002
-#: One INSERT … SELECT: database, table, target column → expression, raw rows.
-_Insert = tuple[str, str, dict[str, str], pa.Table]
-_DESTRUCTIVE = pa.array(sorted(DESTRUCTIVE))
 
 
 @dataclass(frozen=True)
@@ -206,16 +203,19 @@ class Replica:
         """Insert a batch that starts right after the watermark, then its derived rows; advance the watermark."""
         changes = batch.changes
         start = 0
-        for i in pc.indices_nonzero(self._destructive(changes)).to_pylist():
-            self._insert(self._change_inserts(changes.slice(start, i - start)))
+        for i in destructive_positions(changes):
+            self._insert(change_inserts(changes.slice(start, i - start), self._written))
             self._destroy(changes.slice(i, 1).to_pylist()[0])
             start = i  # the change's own rows (a tombstone, its log entry) follow the action
         last = int(changes["seq"][-1].as_py())
-        self._insert(self._change_inserts(changes.slice(start)) + self._derived_inserts(batch.derived))
+        self._insert(
+            change_inserts(changes.slice(start), self._written)
+            + derived_inserts(batch.derived, self.ensure_workspace)
+        )
         self._set_watermark(last)
         return changes.num_rows
 
-    def _insert(self, inserts: list[_Insert]) -> None:
+    def _insert(self, inserts: list[Insert]) -> None:
         """Run the inserts two at a time (the engine's admin connections): they fill different tables, and
         the engine works outside the GIL, so two cores share a batch (catch-up: see bench/README.md, "Replicator")."""
         if len(inserts) <= 1:
@@ -226,10 +226,6 @@ class Replica:
             self._pool = ThreadPoolExecutor(2, thread_name_prefix="deskbase-replica-insert")
         for done in [self._pool.submit(self.engine.insert_select, *job) for job in inserts]:
             done.result()
-
-    @staticmethod
-    def _destructive(batch: pa.Table) -> pa.BooleanArray:
-        return pc.and_(pc.equal(batch["op"], "delete"), pc.is_in(batch["entity"], _DESTRUCTIVE))
 
     def _destroy(self, change: dict[str, Any]) -> None:
         """Act on a destructive change: drop the workspace's database, or delete what the collection or
@@ -251,35 +247,12 @@ class Replica:
                 self.engine.ddl.delete(db, "relationships", "rel_type = {r:String}"), {"r": target}
             )
 
-    def _change_inserts(self, batch: pa.Table) -> list[_Insert]:
-        """One INSERT … SELECT per workspace and table that the batch has rows for."""
-        inserts: list[_Insert] = []
-        if batch.num_rows == 0:
-            return inserts
-        workspace_delete = pc.and_(pc.equal(batch["entity"], "workspace"), pc.equal(batch["op"], "delete"))
-        if pc.any(workspace_delete).as_py():
-            batch = batch.filter(pc.invert(workspace_delete))
-        for ws, rows in split_by_workspace(batch).items():
-            db = self.ensure_workspace(ws)
-            self._touched.add(db)
-            self.compactor.wrote(db)
-            entities = set(rows["entity"].unique().to_pylist())
-            for target in TARGETS:
-                if target.entities is None:
-                    inserts.append((db, target.table, target.columns, rows))
-                elif entities.intersection(target.entities):
-                    mask = pc.is_in(rows["entity"], pa.array(target.entities))
-                    inserts.append((db, target.table, target.columns, rows.filter(mask)))
-        return inserts
-
-    def _derived_inserts(self, derived: list[tuple[DerivedTable, pa.Table]]) -> list[_Insert]:
-        """One INSERT … SELECT per derived table and workspace that a batch's changes produced rows for."""
-        return [
-            (self.ensure_workspace(ws), d.name, d.columns, rows)
-            for d, table in derived
-            if table.num_rows
-            for ws, rows in split_by_workspace(table).items()
-        ]
+    def _written(self, ws: str) -> str:
+        """The workspace's database, marked as written by this step (compaction follows the writes)."""
+        db = self.ensure_workspace(ws)
+        self._touched.add(db)
+        self.compactor.wrote(db)
+        return db
 
     def catch_up(self, compact: bool = True) -> int:
         """Replicate every change committed so far; returns how many. A backlog (an import, a restart)
