@@ -88,9 +88,8 @@ class Files:
     def persist(self, staged: Staged) -> str:
         """Make a staged upload's bytes durable and put them in the blob store (outside any transaction:
         a slow object store must not hold a transaction open); returns the sha256."""
-        sha = staged.finish()
-        self.blobs.put(staged)
-        return sha
+        self.persist_all([staged])
+        return staged.sha256
 
     def persist_all(self, staged: Sequence[Staged]) -> None:
         """`persist` for a message and its attachments: their directory entries made durable by one flush."""
